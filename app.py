@@ -1,0 +1,186 @@
+"""The web application (aiohttp) and the operators' command line.
+
+    python app.py serve [--host H] [--port P]
+    python app.py migrate
+    python app.py user add EMAIL --name NAME --role agent|supervisor|admin
+                           [--queues q1,q2] [--languages az,ru] --password-stdin
+    python app.py config check [PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import secrets
+import sys
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from channels.registry import CHANNELS
+from inbox import api, ops
+from inbox.appkeys import CONTEXT, HUB, SECRET_KEY
+from inbox.auth import ROLES, hash_password
+from inbox.context import open_context
+from inbox.db import ROOT, database_url, migrate
+from inbox.http import json_errors
+from inbox.live import LiveHub
+from settings import Config, ConfigError, load_config
+
+log = logging.getLogger("app")
+SECRET_FILE = ROOT / "var" / "secret_key"
+
+
+def secret_key() -> bytes:
+    """SECRET_KEY from the environment, else one generated once into var/."""
+    if value := os.environ.get("SECRET_KEY"):
+        return value.encode()
+    if SECRET_FILE.exists():
+        return SECRET_FILE.read_bytes().strip()
+    SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48).encode()
+    fd = os.open(SECRET_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(key)
+    return key
+
+
+async def _resources(app: web.Application) -> AsyncIterator[None]:
+    ctx = app[CONTEXT]
+    hub = LiveHub(ctx.redis)
+    await hub.start()
+    app[HUB] = hub
+    yield
+    await hub.stop()
+    await ctx.close()
+
+
+def create_app(config: Config) -> web.Application:
+    app = web.Application(
+        client_max_size=config.limits.max_body_bytes,
+        middlewares=[ops.measure, json_errors, api.require_session],
+    )
+    app[CONTEXT] = open_context(config)
+    app[SECRET_KEY] = secret_key()
+    app.cleanup_ctx.append(_resources)
+    app.add_routes(ops.routes)
+    app.add_routes(api.routes)
+    for channel in CHANNELS.values():
+        channel.setup_routes(app)
+    app.router.add_static("/static", ROOT / "static", name="static")
+    return app
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        print(f"refusing to start: the configuration has errors\n{exc.format()}",
+              file=sys.stderr)
+        return 1
+    migrate()
+    print(f"contact centre on http://{args.host}:{args.port}  (public URL {config.public_url})",
+          flush=True)
+    web.run_app(create_app(config), host=args.host, port=args.port, print=None,
+                access_log=None)
+    return 0
+
+
+def cmd_migrate(_args: argparse.Namespace) -> int:
+    migrate()
+    print(f"database schema is up to date ({database_url().split('@')[-1]})")
+    return 0
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+    if not password:
+        print("a password is required on standard input (--password-stdin)", file=sys.stderr)
+        return 1
+    if len(password) < 8:
+        print("the password must have at least 8 characters", file=sys.stderr)
+        return 1
+    queues = [q for q in (args.queues or "").split(",") if q]
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        print(exc.format(), file=sys.stderr)
+        return 1
+    unknown = [q for q in queues if q not in config.queue_ids]
+    if unknown:
+        print(f"unknown queue(s): {', '.join(unknown)}; known: {', '.join(config.queue_ids)}",
+              file=sys.stderr)
+        return 1
+    languages = [lang for lang in (args.languages or "az").split(",") if lang]
+    migrate()
+
+    async def save() -> int:
+        ctx = open_context(config, pool=False)
+        try:
+            async with ctx.store.transaction() as tx:
+                return await tx.save_user(
+                    args.email, name=args.name, role=args.role, queues=queues,
+                    languages=languages, capacity={"chat": 3, "email": 10},
+                    password_hash=hash_password(password), active=True)
+        finally:
+            await ctx.close()
+
+    user_id = asyncio.run(save())
+    print(f"user {user_id} <{args.email}> saved as {args.role}")
+    return 0
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    path = args.path or os.environ.get("CC_CONFIG") or "config.yaml"
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        print(exc.format(), file=sys.stderr)
+        return 1
+    print(f"{path}: ok ({len(config.queues)} queues, {len(config.routing.rules)} routing rules)")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="app.py", description="Contact-centre web application")
+    commands = top.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the web application")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.set_defaults(run=cmd_serve)
+    commands.add_parser("migrate", help="bring the database schema up to date") \
+        .set_defaults(run=cmd_migrate)
+    user = commands.add_parser("user", help="manage users").add_subparsers(dest="action",
+                                                                           required=True)
+    add = user.add_parser("add", help="create or update a user")
+    add.add_argument("email")
+    add.add_argument("--name", required=True)
+    add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument("--queues", default="")
+    add.add_argument("--languages", default="az")
+    add.add_argument("--password-stdin", action="store_true")
+    add.set_defaults(run=cmd_user_add)
+    config = commands.add_parser("config", help="configuration").add_subparsers(
+        dest="action", required=True)
+    check = config.add_parser("check", help="validate a config file")
+    check.add_argument("path", nargs="?")
+    check.set_defaults(run=cmd_config_check)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    _configure_logging()
+    args = parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Channels: one file per provider (inbound parsing and verification, outbound sending)."""

@@ -1,0 +1,20 @@
+"""The registry {name: channel}. Adding a channel means one file and one entry here."""
+
+from __future__ import annotations
+
+from channels.base import Channel
+from channels.webchat import WebchatChannel
+
+CHANNELS: dict[str, Channel] = {
+    channel.name: channel
+    for channel in (
+        WebchatChannel(),
+    )
+}
+
+
+def channel_for(name: str) -> Channel:
+    try:
+        return CHANNELS[name]
+    except KeyError:
+        raise LookupError(f"no channel named {name!r} is registered") from None

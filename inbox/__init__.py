@@ -1,0 +1,1 @@
+"""The unified inbox: one message shape, storage, ingest, outbox, live events, agent API."""

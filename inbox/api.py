@@ -1,0 +1,356 @@
+"""The agent API, `/api/v1`: validates input, checks the caller may see the object, and hands
+off to `inbox.actions`. Every 400/401/403/404 of the API is decided here."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from inbox import actions, auth
+from inbox.actions import ActionError, Actor
+from inbox.appkeys import CONTEXT, HUB
+from inbox.http import bad_request, json_error, read_json
+from inbox.serialize import conversation_view, event_view, message_view, user_view
+from inbox.store import ConversationFilter, utcnow
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+
+PUBLIC_PATHS = frozenset({"/api/v1/auth/login", "/api/v1/openapi.json"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SESSION = web.RequestKey("session", auth.Session)
+MAX_PAGE = 200
+HEARTBEAT_S = 15
+
+
+def _actor(request: web.Request) -> Actor:
+    user = request[SESSION].user
+    return Actor(id=user["id"], role=user["role"], queues=tuple(user["queues"] or ()))
+
+
+def _token_from(request: web.Request) -> tuple[str | None, bool]:
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip() or None, False
+    return request.cookies.get(auth.SESSION_COOKIE), True
+
+
+@web.middleware
+async def require_session(request: web.Request, handler):
+    if not request.path.startswith("/api/v1/") or request.path in PUBLIC_PATHS:
+        return await handler(request)
+    token, via_cookie = _token_from(request)
+    session = await auth.session_for(request.app[CONTEXT].store, token, via_cookie) \
+        if token else None
+    if session is None:
+        return json_error(401, "authentication required")
+    if via_cookie and request.method not in SAFE_METHODS and not auth.csrf_ok(
+            session, request.headers.get(auth.CSRF_HEADER)):
+        return json_error(403, f"missing or wrong {auth.CSRF_HEADER} header")
+    request[SESSION] = session
+    return await handler(request)
+
+
+def _int_param(request: web.Request, name: str) -> int:
+    try:
+        return int(request.match_info[name])
+    except ValueError:
+        raise web.HTTPNotFound(text=json.dumps({"error": f"no such {name}"}),
+                               content_type="application/json") from None
+
+
+async def _visible_conversation(request: web.Request) -> dict[str, Any]:
+    """The conversation named in the path, if it exists (404) and the caller may see it (403)."""
+    conversation_id = _int_param(request, "id")
+    async with request.app[CONTEXT].store.read() as tx:
+        row = await tx.conversation_row(conversation_id)
+    if row is None:
+        raise web.HTTPNotFound(text=json.dumps({"error": "conversation not found"}),
+                               content_type="application/json")
+    if not _actor(request).may_see_queue(row["queue"]):
+        raise web.HTTPForbidden(text=json.dumps({"error": "outside your queues"}),
+                                content_type="application/json")
+    return row
+
+
+async def _run(action) -> None:
+    try:
+        await action
+    except ActionError as exc:
+        raise web.HTTPException(text=json.dumps({"error": str(exc)}),
+                                content_type="application/json") from exc
+
+
+def _action_error(exc: ActionError) -> web.Response:
+    return json_error(exc.status, str(exc))
+
+
+# --- authentication ---------------------------------------------------------------------------
+
+@routes.post("/api/v1/auth/login")
+async def login(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    email, password = body.get("email"), body.get("password")
+    if not isinstance(email, str) or not isinstance(password, str):
+        raise bad_request("email and password are required")
+    ctx = request.app[CONTEXT]
+    throttle_key = f"cc:login-failures:{email.lower()}"
+    failures = int(await ctx.redis.get(throttle_key) or 0)
+    if failures >= auth.LOGIN_ATTEMPTS:
+        return json_error(429, "too many failed logins; try again later")
+    result = await auth.login(ctx.store, email, password)
+    if result is None:
+        async with ctx.redis.pipeline() as pipe:
+            await pipe.incr(throttle_key).expire(throttle_key, auth.LOGIN_WINDOW_S).execute()
+        log.info("failed login")
+        return json_error(401, "wrong e-mail or password")
+    await ctx.redis.delete(throttle_key)
+    user, token, csrf = result
+    response = web.json_response({"token": token, "csrf_token": csrf, "user": user_view(user)})
+    secure = ctx.config.public_url.startswith("https://")
+    max_age = int(auth.SESSION_TTL.total_seconds())
+    response.set_cookie(auth.SESSION_COOKIE, token, httponly=True, samesite="Strict",
+                        secure=secure, max_age=max_age, path="/")
+    response.set_cookie(auth.CSRF_COOKIE, csrf, httponly=False, samesite="Strict",
+                        secure=secure, max_age=max_age, path="/")
+    return response
+
+
+@routes.post("/api/v1/auth/logout")
+async def logout(request: web.Request) -> web.Response:
+    token, _ = _token_from(request)
+    await auth.logout(request.app[CONTEXT].store, token)
+    response = web.json_response({"status": "logged out"})
+    response.del_cookie(auth.SESSION_COOKIE, path="/")
+    response.del_cookie(auth.CSRF_COOKIE, path="/")
+    return response
+
+
+@routes.get("/api/v1/me")
+async def me(request: web.Request) -> web.Response:
+    return web.json_response(user_view(request[SESSION].user))
+
+
+# --- conversations ----------------------------------------------------------------------------
+
+def _encode_cursor(row: dict[str, Any]) -> str:
+    raw = json.dumps([row["last_message_at"].isoformat(), row["id"]])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        at, last_id = json.loads(base64.urlsafe_b64decode(padded))
+        return datetime.fromisoformat(at), int(last_id)
+    except (ValueError, TypeError) as exc:
+        raise bad_request("malformed cursor") from exc
+
+
+def _conversation_filter(request: web.Request) -> ConversationFilter:
+    q = request.query
+    actor = _actor(request)
+    try:
+        limit = min(max(int(q.get("limit", 50)), 1), MAX_PAGE)
+    except ValueError as exc:
+        raise bad_request("limit must be a number") from exc
+    assignee: int | str | None = q.get("assignee") or None
+    if assignee == "me":
+        assignee = actor.id
+    elif assignee not in (None, "none"):
+        try:
+            assignee = int(assignee)
+        except ValueError as exc:
+            raise bad_request("assignee must be me, none or an agent id") from exc
+    status = q.get("status") or None
+    if status is not None and status not in actions.STATUSES:
+        raise bad_request(f"status must be one of {', '.join(actions.STATUSES)}")
+    queue = q.get("queue") or None
+    if queue is not None and not actor.may_see_queue(queue):
+        raise web.HTTPForbidden(text=json.dumps({"error": "outside your queues"}),
+                                content_type="application/json")
+    return ConversationFilter(
+        status=status, queue=queue, channel=q.get("channel") or None,
+        category=q.get("category") or None, assignee=assignee,
+        text=(q.get("q") or "").strip() or None,
+        allowed_queues=None if actor.sees_all_queues else actor.queues,
+        limit=limit, before=_decode_cursor(q["cursor"]) if q.get("cursor") else None)
+
+
+@routes.get("/api/v1/conversations")
+async def list_conversations(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    f = _conversation_filter(request)
+    async with ctx.store.read() as tx:
+        rows = await tx.list_conversations(f)
+    next_cursor = _encode_cursor(rows[-1]) if len(rows) == f.limit else None
+    return web.json_response({"items": [conversation_view(r, ctx.zone) for r in rows],
+                              "next_cursor": next_cursor})
+
+
+@routes.get("/api/v1/conversations/{id}")
+async def get_conversation(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    row = await _visible_conversation(request)
+    async with ctx.store.read() as tx:
+        messages = await tx.messages_of(row["id"])
+        events = await tx.events_of(row["id"])
+    view = conversation_view(row, ctx.zone)
+    view["messages"] = [message_view(m, ctx.zone) for m in messages]
+    view["events"] = [event_view(e, ctx.zone) for e in events]
+    return web.json_response(view)
+
+
+@routes.post("/api/v1/conversations/{id}/messages")
+async def post_message(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    row = await _visible_conversation(request)
+    body = await read_json(request)
+    text, private = body.get("body"), body.get("private", False)
+    if not isinstance(text, str) or not isinstance(private, bool):
+        raise bad_request("body must be a string and private a boolean")
+    try:
+        message = await actions.reply(ctx, _actor(request), row["id"], text, private)
+    except ActionError as exc:
+        return _action_error(exc)
+    return web.json_response(message_view(message, ctx.zone), status=201)
+
+
+@routes.post("/api/v1/conversations/{id}/assign")
+async def assign(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    row = await _visible_conversation(request)
+    body = await read_json(request)
+    agent_id, queue = body.get("agent_id"), body.get("queue")
+    if (agent_id is not None and (not isinstance(agent_id, int) or isinstance(agent_id, bool))) \
+            or (queue is not None and not isinstance(queue, str)):
+        raise bad_request("agent_id must be an id or null, queue a queue id")
+    try:
+        await actions.assign(ctx, _actor(request), row["id"], agent_id, queue)
+    except ActionError as exc:
+        return _action_error(exc)
+    return await _conversation_response(request, row["id"])
+
+
+@routes.post("/api/v1/conversations/{id}/status")
+async def set_status(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    row = await _visible_conversation(request)
+    body = await read_json(request)
+    try:
+        await actions.set_status(ctx, _actor(request), row["id"], body.get("status"))
+    except ActionError as exc:
+        return _action_error(exc)
+    return await _conversation_response(request, row["id"])
+
+
+@routes.post("/api/v1/conversations/{id}/category")
+async def set_category(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    row = await _visible_conversation(request)
+    body = await read_json(request)
+    reroute = body.get("reroute", False)
+    if not isinstance(reroute, bool):
+        raise bad_request("reroute must be a boolean")
+    try:
+        await actions.set_category(ctx, _actor(request), row["id"], body.get("category"),
+                                   reroute)
+    except ActionError as exc:
+        return _action_error(exc)
+    return await _conversation_response(request, row["id"])
+
+
+async def _conversation_response(request: web.Request, conversation_id: int) -> web.Response:
+    ctx = request.app[CONTEXT]
+    async with ctx.store.read() as tx:
+        row = await tx.conversation_row(conversation_id)
+    return web.json_response(conversation_view(row, ctx.zone))
+
+
+# --- queues, contacts -------------------------------------------------------------------------
+
+@routes.get("/api/v1/queues")
+async def list_queues(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    actor = _actor(request)
+    async with ctx.store.read() as tx:
+        waiting = {r["queue"]: r for r in await tx.queue_waiting()}
+        online = await tx.agents_online_by_queue()
+    now = utcnow()
+    items = []
+    for queue in ctx.config.queues:
+        if not actor.may_see_queue(queue.id):
+            continue
+        stats = waiting.get(queue.id)
+        items.append({
+            "id": queue.id, "name": queue.name, "kind": queue.kind,
+            "waiting": stats["waiting"] if stats else 0,
+            "longest_wait_s": int((now - stats["oldest"]).total_seconds()) if stats else 0,
+            "agents_online": online.get(queue.id, 0),
+        })
+    return web.json_response(items)
+
+
+@routes.get("/api/v1/contacts/{id}")
+async def get_contact(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    actor = _actor(request)
+    contact_id = _int_param(request, "id")
+    async with ctx.store.read() as tx:
+        contact = await tx.contact(contact_id)
+        if contact is None:
+            return json_error(404, "contact not found")
+        conversations = await tx.conversations_of_contact(contact_id)
+        identities = await tx.identities_of(contact_id)
+    # A contact is visible through a conversation the caller may see.
+    if not any(actor.may_see_queue(c["queue"]) for c in conversations):
+        return json_error(403, "outside your queues")
+    return web.json_response({
+        "id": contact["id"], "name": contact["name"], "phone": contact["phone"],
+        "email": contact["email"], "fin": contact["fin"], "language": contact["language"],
+        "identities": [{"channel": i["channel"], "address": i["address"],
+                        "display_name": i["display_name"]} for i in identities],
+        "conversations": [
+            {"id": c["id"], "channel": c["channel"], "status": c["status"],
+             "category": c["category"], "queue": c["queue"],
+             "created_at": c["created_at"].astimezone(ctx.zone).isoformat()}
+            for c in conversations if actor.may_see_queue(c["queue"])],
+    })
+
+
+# --- live stream ------------------------------------------------------------------------------
+
+@routes.get("/api/v1/stream")
+async def stream(request: web.Request) -> web.StreamResponse:
+    """Server-sent events for the caller's queues."""
+    actor = _actor(request)
+    hub = request.app[HUB]
+    listener = hub.subscribe_stream(lambda event: actor.may_see_queue(event.get("queue")))
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
+                                           "Cache-Control": "no-cache",
+                                           "X-Accel-Buffering": "no"})
+    await response.prepare(request)
+    try:
+        await response.write(b": connected\n\n")
+        while True:
+            try:
+                event = await asyncio.wait_for(listener.queue.get(), HEARTBEAT_S)
+            except TimeoutError:
+                await response.write(b": heartbeat\n\n")
+                continue
+            payload = json.dumps(event["data"], default=str)
+            await response.write(f"event: {event['type']}\ndata: {payload}\n\n".encode())
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        hub.unsubscribe_stream(listener)
+        with contextlib.suppress(Exception):
+            await response.write_eof()
+    return response

@@ -1,0 +1,10 @@
+"""Typed keys for what the aiohttp application holds (no globals, no string keys)."""
+
+from aiohttp import web
+
+from inbox.context import InboxContext
+from inbox.live import LiveHub
+
+CONTEXT = web.AppKey("context", InboxContext)
+HUB = web.AppKey("hub", LiveHub)
+SECRET_KEY = web.AppKey("secret_key", bytes)

@@ -1,0 +1,79 @@
+"""Agents' credentials and sessions: argon2 password hashes, bearer tokens, a session cookie
+with a CSRF secret, and a brake on password guessing."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from inbox.store import Store, utcnow
+
+ROLES = ("agent", "supervisor", "admin")
+SESSION_COOKIE = "cc_session"
+CSRF_COOKIE = "cc_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+SESSION_TTL = timedelta(hours=12)
+LOGIN_ATTEMPTS = 10            # failed logins per e-mail address ...
+LOGIN_WINDOW_S = 15 * 60       # ... within this window before logins are refused
+
+_hasher = PasswordHasher()
+# Verifying against this when the e-mail is unknown keeps the answer time the same.
+_DUMMY_HASH = _hasher.hash("not a password")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@dataclass(frozen=True)
+class Session:
+    user: dict[str, Any]
+    csrf_token: str
+    via_cookie: bool
+
+
+async def login(store: Store, email: str, password: str) -> tuple[dict[str, Any], str, str] | None:
+    """(user, token, csrf token) for good credentials, else None."""
+    async with store.read() as tx:
+        user = await tx.user_by_email(email)
+    if user is None or not user["active"]:
+        verify_password(_DUMMY_HASH, password)
+        return None
+    if not verify_password(user["password_hash"], password):
+        return None
+    token = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(24)
+    async with store.transaction() as tx:
+        await tx.save_token(token, user["id"], csrf, utcnow() + SESSION_TTL)
+    return user, token, csrf
+
+
+async def session_for(store: Store, token: str, via_cookie: bool) -> Session | None:
+    async with store.read() as tx:
+        row = await tx.session(token, utcnow())
+    if row is None:
+        return None
+    csrf = row.pop("csrf_token")
+    return Session(user=row, csrf_token=csrf, via_cookie=via_cookie)
+
+
+def csrf_ok(session: Session, header_value: str | None) -> bool:
+    return header_value is not None and hmac.compare_digest(session.csrf_token, header_value)
+
+
+async def logout(store: Store, token: str) -> None:
+    async with store.transaction() as tx:
+        await tx.delete_token(token)

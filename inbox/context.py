@@ -1,0 +1,78 @@
+"""What inbox operations need, bundled once per process: store, config, Redis, jobs, calendar."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from zoneinfo import ZoneInfo
+
+import redis.asyncio as aioredis
+
+from inbox.db import database_url, make_engine
+from inbox.jobs import Jobs
+from inbox.store import Store
+from routing.classify import KeywordRule
+from routing.rules import RoutingRule, RuleSet
+from routing.sla import BusinessCalendar
+from settings import Config, load_config
+
+
+@dataclass
+class InboxContext:
+    config: Config
+    store: Store
+    redis: aioredis.Redis
+    jobs: Jobs
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.config.timezone)
+
+    @cached_property
+    def calendar(self) -> BusinessCalendar:
+        hours = self.config.business_hours
+        return BusinessCalendar(
+            tz=self.config.timezone, days=frozenset(hours.days), open=hours.open,
+            close=hours.close, holidays=hours.holidays,
+            extra_closed_days=frozenset(hours.extra_closed_days),
+            extra_open_days=frozenset(hours.extra_open_days),
+        )
+
+    @cached_property
+    def rules(self) -> RuleSet:
+        return RuleSet([
+            RoutingRule(queue=r.queue, category=r.category, channel=r.channel,
+                        language=r.language, keywords=r.keywords, queue_hint=r.queue_hint)
+            for r in self.config.routing.rules
+        ])
+
+    @cached_property
+    def category_keywords(self) -> tuple[KeywordRule, ...]:
+        return tuple(KeywordRule(keywords=k.keywords, category=k.category)
+                     for k in self.config.routing.category_keywords)
+
+    async def close(self) -> None:
+        await self.store.close()
+        await self.redis.aclose()
+        self.jobs.close()
+
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def redis_url(env: dict[str, str] | None = None) -> str:
+    env = os.environ if env is None else env
+    return env.get("REDIS_URL") or DEFAULT_REDIS_URL
+
+
+def open_context(config: Config | None = None, *, pool: bool = True) -> InboxContext:
+    """The context from the environment (CC_CONFIG, DATABASE_URL, REDIS_URL).
+    `pool=False` for a job's short life: no connections left behind in a dead event loop."""
+    url = redis_url()
+    return InboxContext(
+        config=config or load_config(),
+        store=Store(make_engine(database_url(), pool=pool)),
+        redis=aioredis.Redis.from_url(url),
+        jobs=Jobs(url),
+    )

@@ -1,0 +1,103 @@
+"""Routing a committed conversation: classify, choose the queue, set the SLA clock, acknowledge.
+
+The decisions are routing's pure functions; this module loads their inputs and applies their
+outputs in one transaction, with an event for each decision and its reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from inbox import outbox
+from inbox.context import InboxContext
+from inbox.live import publish_event
+from inbox.replies import render_reply, reply_language
+from inbox.serialize import conversation_view
+from inbox.store import Tx, utcnow
+from routing import Classification, Hints, classify
+from routing.rules import RoutingFacts, choose_queue
+from routing.sla import parse_duration
+
+log = logging.getLogger(__name__)
+
+# Channels whose residents get a written acknowledgement; a caller hears the IVR instead.
+ACKNOWLEDGED_CHANNELS = frozenset({"webchat", "sms", "whatsapp", "telegram", "email"})
+
+# Entities that identify a resident and are kept on the contact when it has none yet.
+_CONTACT_FIELDS = {"fin": "fin", "phone": "phone", "email": "email"}
+
+
+async def _remember_entities(tx: Tx, contact_id: int, result: Classification) -> None:
+    contact = await tx.contact(contact_id)
+    updates = {}
+    for entity in result.entities:
+        column = _CONTACT_FIELDS.get(entity.kind)
+        if column and not contact.get(column) and column not in updates:
+            updates[column] = entity.value
+    if updates:
+        await tx.update_contact(contact_id, **updates)
+
+
+async def route_conversation(ctx: InboxContext, conversation_id: int, *,
+                             acknowledge: bool = True) -> None:
+    ack_id = None
+    async with ctx.store.transaction() as tx:
+        conversation = await tx.conversation(conversation_id, for_update=True)
+        if conversation is None or conversation["routed_at"] is not None:
+            return
+        first = await tx.messages_of(conversation_id, include_notes=False, limit=1)
+        text = first[0]["body"] if first else ""
+        hints = Hints(conversation["category_hint"]) if conversation["category_hint"] else None
+        result = classify(text, hints=hints, rules=ctx.category_keywords,
+                          default_language=conversation["language"] or "az")
+        language = conversation["language"] or result.language
+        decision = choose_queue(
+            RoutingFacts(category=result.category, confidence=result.confidence,
+                         channel=conversation["channel"], language=language, text=text,
+                         queue_hint=conversation["queue_hint"]),
+            ctx.rules, default_queue=ctx.config.routing.default_queue,
+            triage_queue=ctx.config.routing.triage_queue,
+            min_confidence=ctx.config.routing.min_confidence)
+        queue = ctx.config.queue(decision.queue)
+        now = utcnow()
+        first_response_s = parse_duration(queue.sla.first_response,
+                                          business_day_s=ctx.calendar.business_day_s)
+        due = ctx.calendar.add_business_seconds(conversation["created_at"], first_response_s)
+        await tx.update_conversation(
+            conversation_id, category=result.category, category_confidence=result.confidence,
+            category_source=result.source, language=language, queue=queue.id,
+            routed_at=now, sla_due_at=due)
+        await tx.add_event(conversation_id, "classified", {
+            "category": result.category, "confidence": round(result.confidence, 3),
+            "language": result.language, "source": result.source,
+            "entities": [{"kind": e.kind, "value": e.masked()} for e in result.entities],
+        }, at=now)
+        await tx.add_event(conversation_id, "routed",
+                           {"queue": queue.id, "reason": decision.reason}, at=now)
+        await _remember_entities(tx, conversation["contact_id"], result)
+        if acknowledge and conversation["channel"] in ACKNOWLEDGED_CHANNELS:
+            contact = await tx.contact(conversation["contact_id"])
+            position = None
+            if queue.kind == "operators":
+                position = await tx.queue_position(queue.id, conversation["created_at"])
+            body = render_reply("acknowledgement", reply_language(language),
+                                name=contact.get("name"), reference=conversation_id,
+                                position=position)
+            ack_id = await outbox.queue_message(tx, conversation, body, author_kind="system")
+        routed = await tx.conversation_row(conversation_id)
+    log.info("conversation %s routed to %s (%s)", conversation_id, queue.id, decision.reason)
+    if ack_id is not None:
+        await ctx.jobs.enqueue_delivery_async([ack_id])
+    await publish_event(ctx.redis, "conversation.created", queue.id,
+                        {"conversation": conversation_view(routed, ctx.zone)})
+    await publish_event(ctx.redis, "queue.updated", queue.id, {"queue": queue.id})
+
+
+async def route_unrouted(ctx: InboxContext, older_than_s: int = 30) -> list[int]:
+    """Route conversations left unrouted by a crash between commit and routing."""
+    async with ctx.store.read() as tx:
+        pending = await tx.unrouted_conversations(utcnow() - timedelta(seconds=older_than_s))
+    for conversation_id in pending:
+        await route_conversation(ctx, conversation_id)
+    return pending

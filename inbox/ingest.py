@@ -1,0 +1,105 @@
+"""Taking in one resident's message: dedupe, contact, conversation, persist; then route.
+
+The message is committed in one transaction before anything else happens, so a channel may
+acknowledge its provider as soon as `ingest` returns. Routing runs right after, in its own
+transaction; a crash between the two leaves a conversation with `routed_at` unset, which the
+worker's sweep routes (`dispatch.route_unrouted`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from inbox import dispatch
+from inbox.context import InboxContext
+from inbox.live import publish_event
+from inbox.messages import InboundMessage
+from inbox.serialize import message_view
+from inbox.store import Duplicate, Tx, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    message_id: int
+    conversation_id: int
+    duplicate: bool
+    new_conversation: bool
+
+
+async def _identity(tx: Tx, msg: InboundMessage) -> dict[str, Any]:
+    identity = await tx.identity(msg.channel, msg.address)
+    if identity is not None:
+        return identity
+    contact_id = await tx.create_contact(name=msg.display_name, language=msg.language)
+    identity_id = await tx.create_identity(contact_id, msg.channel, msg.address, msg.display_name)
+    return {"id": identity_id, "contact_id": contact_id}
+
+
+async def _store(ctx: InboxContext, msg: InboundMessage) -> IngestResult:
+    now = utcnow()
+    async with ctx.store.transaction() as tx:
+        existing = await tx.message_by_external_id(msg.channel, msg.external_id)
+        if existing is not None:
+            return IngestResult(existing["id"], existing["conversation_id"], True, False)
+        identity = await _identity(tx, msg)
+        conversation = await tx.open_conversation(identity["id"])
+        new_conversation = conversation is None
+        if new_conversation:
+            conversation_id = await tx.create_conversation(
+                contact_id=identity["contact_id"], identity_id=identity["id"],
+                channel=msg.channel, status="waiting", language=msg.language,
+                queue_hint=msg.queue_hint, category_hint=msg.category_hint,
+                thread_key=msg.thread_key,
+                created_at=now, last_message_at=now, last_inbound_at=now)
+        else:
+            conversation_id = conversation["id"]
+            # A resident writing into a conversation parked as pending wakes it up.
+            status = "open" if conversation["status"] == "pending" else conversation["status"]
+            await tx.update_conversation(conversation_id, last_message_at=now,
+                                         last_inbound_at=now, status=status)
+        message_id = await tx.insert_message(
+            conversation_id=conversation_id, channel=msg.channel, direction="in",
+            external_id=msg.external_id, body=msg.text,
+            attachments=[a.__dict__ for a in msg.attachments], author_kind="resident",
+            created_at=now, delivery_status="received")
+        await tx.add_event(conversation_id, "received",
+                           {"message_id": message_id, "channel": msg.channel}, at=now)
+    return IngestResult(message_id, conversation_id, False, new_conversation)
+
+
+async def ingest(ctx: InboxContext, msg: InboundMessage) -> IngestResult:
+    try:
+        result = await _store(ctx, msg)
+    except Duplicate:
+        # Another process committed the same external id (or identity) between our read
+        # and our insert; that transaction is rolled back, so read what the winner stored.
+        async with ctx.store.read() as tx:
+            existing = await tx.message_by_external_id(msg.channel, msg.external_id)
+        if existing is None:
+            result = await _store(ctx, msg)  # the identity race: the retry finds it
+        else:
+            return IngestResult(existing["id"], existing["conversation_id"], True, False)
+    if result.duplicate:
+        log.info("duplicate %s message %s ignored", msg.channel, result.message_id)
+        return result
+    log.info("stored %s message %s in conversation %s", msg.channel, result.message_id,
+             result.conversation_id)
+    if result.new_conversation:
+        await dispatch.route_conversation(ctx, result.conversation_id)
+    else:
+        await _announce(ctx, result)
+    return result
+
+
+async def _announce(ctx: InboxContext, result: IngestResult) -> None:
+    async with ctx.store.read() as tx:
+        message = await tx.message(result.message_id)
+        conversation = await tx.conversation(result.conversation_id)
+    await publish_event(ctx.redis, "message.created", conversation["queue"], {
+        "conversation_id": result.conversation_id,
+        "message": message_view(message, ctx.zone),
+    })

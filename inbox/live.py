@@ -1,0 +1,119 @@
+"""Live events over Redis pub/sub, so every app instance hears every change.
+
+Publishers (app handlers, worker jobs) send JSON envelopes on two Redis channels: agent-facing
+events, and frames addressed to one web-chat session. Each app instance runs one `LiveHub`
+that subscribes once and fans out to its local listeners (SSE streams, chat sockets).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+
+EVENTS_CHANNEL = "cc:events"
+WEBCHAT_CHANNEL = "cc:webchat"
+
+log = logging.getLogger(__name__)
+
+
+async def publish_event(redis: aioredis.Redis, event_type: str, queue: str | None,
+                        data: dict[str, Any]) -> None:
+    """An agent-facing event: conversation.created/updated, message.created, queue.updated."""
+    envelope = {"type": event_type, "queue": queue, "data": data}
+    await redis.publish(EVENTS_CHANNEL, json.dumps(envelope, default=str))
+
+
+async def publish_to_chat(redis: aioredis.Redis, session: str, frame: dict[str, Any]) -> int:
+    """A frame for one resident's chat window, wherever its socket is held."""
+    return await redis.publish(WEBCHAT_CHANNEL, json.dumps({"session": session, "frame": frame},
+                                                           default=str))
+
+
+@dataclass(eq=False)
+class Listener:
+    """One local consumer: an SSE stream with its filter, or a chat socket."""
+
+    accepts: Callable[[dict[str, Any]], bool]
+    queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(maxsize=1000))
+
+    def offer(self, item: dict[str, Any]) -> None:
+        if self.accepts(item):
+            with contextlib.suppress(asyncio.QueueFull):
+                # A consumer that stopped reading must not grow memory without bound.
+                self.queue.put_nowait(item)
+
+
+class LiveHub:
+    def __init__(self, redis: aioredis.Redis):
+        self.redis = redis
+        self.streams: set[Listener] = set()
+        self.chats: dict[str, set[Listener]] = defaultdict(set)
+        self._task: asyncio.Task | None = None
+        self._ready = asyncio.Event()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="live-hub")
+        await asyncio.wait_for(self._ready.wait(), timeout=10)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                async with self.redis.pubsub() as pubsub:
+                    await pubsub.subscribe(EVENTS_CHANNEL, WEBCHAT_CHANNEL)
+                    self._ready.set()
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            self._dispatch(message["channel"], message["data"])
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the hub must outlive a Redis restart
+                log.exception("live hub lost its Redis subscription; reconnecting")
+                await asyncio.sleep(1)
+
+    def _dispatch(self, channel: bytes | str, data: bytes | str) -> None:
+        channel = channel.decode() if isinstance(channel, bytes) else channel
+        try:
+            envelope = json.loads(data)
+        except ValueError:
+            log.warning("ignoring a malformed live event")
+            return
+        if channel == WEBCHAT_CHANNEL:
+            for listener in list(self.chats.get(envelope.get("session"), ())):
+                listener.offer(envelope["frame"])
+        else:
+            for listener in list(self.streams):
+                listener.offer(envelope)
+
+    def subscribe_stream(self, accepts: Callable[[dict[str, Any]], bool]) -> Listener:
+        listener = Listener(accepts)
+        self.streams.add(listener)
+        return listener
+
+    def unsubscribe_stream(self, listener: Listener) -> None:
+        self.streams.discard(listener)
+
+    def subscribe_chat(self, session: str) -> Listener:
+        listener = Listener(lambda _frame: True)
+        self.chats[session].add(listener)
+        return listener
+
+    def unsubscribe_chat(self, session: str, listener: Listener) -> None:
+        listeners = self.chats.get(session)
+        if listeners is not None:
+            listeners.discard(listener)
+            if not listeners:
+                del self.chats[session]

@@ -1,0 +1,54 @@
+"""The one normalized message shape. Channels produce and consume these; nothing outside
+`channels/` knows a provider's field names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+DIRECTIONS = ("in", "out", "note")
+DELIVERY_STATUSES = ("received", "queued", "sending", "sent", "delivered", "read", "failed")
+
+
+@dataclass(frozen=True)
+class Attachment:
+    content_type: str
+    filename: str | None = None
+    size: int | None = None
+    url: str | None = None          # where the channel can fetch it (provider URL) or serve it
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """A resident's message as a channel hands it to `inbox.ingest`."""
+
+    channel: str                    # registry name: webchat, sms, whatsapp, voice, telegram, email
+    external_id: str                # provider's id: MessageSid, update id, Message-ID, client id
+    address: str                    # the resident's address on that channel (phone, chat id, ...)
+    text: str
+    received_at: datetime
+    display_name: str | None = None
+    language: str | None = None     # what the resident chose, when the channel knows it
+    attachments: tuple[Attachment, ...] = ()
+    thread_key: str | None = None   # joins replies to a conversation (e-mail References)
+    queue_hint: str | None = None   # mailbox or IVR choice that points at a queue
+    category_hint: str | None = None
+    raw_size: int = 0
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """What the delivery job hands a channel's `send`."""
+
+    message_id: int
+    conversation_id: int
+    channel: str
+    address: str                    # the resident's address on that channel
+    body: str
+    language: str
+    created_at: datetime
+    author_kind: str = "agent"      # agent | system (auto-replies)
+    attachments: tuple[Attachment, ...] = ()
+    reply_to_external_id: str | None = None
+    thread_key: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)

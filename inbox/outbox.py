@@ -1,0 +1,93 @@
+"""Outbound messages: stored as `queued` first, delivered by a job, their state in the database.
+
+A send is claimed with a lease before the channel is called. A worker killed mid-send leaves
+the claim to expire, and `redrive_stale` (run by the worker's scheduler) enqueues it again;
+the claim's conditional update keeps two workers from sending the same message at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from inbox.context import InboxContext
+from inbox.messages import Attachment, OutboundMessage
+from inbox.store import Tx, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    message: OutboundMessage
+    attempt: int
+
+
+async def queue_message(tx: Tx, conversation: dict[str, Any], body: str, *, author_kind: str,
+                        author_id: int | None = None) -> int:
+    now = utcnow()
+    return await tx.insert_message(
+        conversation_id=conversation["id"], channel=conversation["channel"], direction="out",
+        body=body, author_kind=author_kind, author_id=author_id, created_at=now,
+        delivery_status="queued", next_attempt_at=now)
+
+
+async def claim(ctx: InboxContext, message_id: int) -> Claimed | None:
+    """Take the send, or None when it is not ours to send (done, failed, or claimed)."""
+    now = utcnow()
+    lease = timedelta(seconds=ctx.config.outbox.lease_s)
+    async with ctx.store.transaction() as tx:
+        if not await tx.claim_delivery(message_id, now, lease):
+            return None
+        row = await tx.message(message_id)
+        conversation = await tx.conversation(row["conversation_id"])
+        identity = await tx.identity_by_id(conversation["identity_id"])
+    outbound = OutboundMessage(
+        message_id=row["id"], conversation_id=conversation["id"], channel=row["channel"],
+        address=identity["address"], body=row["body"],
+        language=conversation["language"] or "az", created_at=row["created_at"],
+        author_kind=row["author_kind"],
+        attachments=tuple(Attachment(**a) for a in row["attachments"] or []),
+        thread_key=conversation["thread_key"])
+    return Claimed(outbound, row["attempts"])
+
+
+async def mark_sent(ctx: InboxContext, message_id: int, external_id: str | None) -> None:
+    async with ctx.store.transaction() as tx:
+        await tx.advance_delivery(message_id, "sent", sent_at=utcnow(), external_id=external_id,
+                                  delivery_error=None, claimed_at=None)
+
+
+async def mark_delivery_status(ctx: InboxContext, message_id: int, status: str) -> bool:
+    """A later state reported by the channel (delivered, read); never moves backwards."""
+    async with ctx.store.transaction() as tx:
+        return await tx.advance_delivery(message_id, status)
+
+
+async def mark_retry(ctx: InboxContext, message_id: int, error: str, delay_s: int) -> None:
+    async with ctx.store.transaction() as tx:
+        await tx.update_message(message_id, delivery_status="queued", delivery_error=error,
+                                claimed_at=None,
+                                next_attempt_at=utcnow() + timedelta(seconds=delay_s))
+
+
+async def mark_failed(ctx: InboxContext, message_id: int, error: str) -> None:
+    async with ctx.store.transaction() as tx:
+        await tx.update_message(message_id, delivery_status="failed", delivery_error=error,
+                                claimed_at=None)
+        row = await tx.message(message_id)
+        await tx.add_event(row["conversation_id"], "delivery_failed",
+                           {"message_id": message_id, "error": error})
+
+
+async def redrive_stale(ctx: InboxContext) -> list[int]:
+    """Enqueue again every send whose job is presumed lost. Returns their ids."""
+    lease = timedelta(seconds=ctx.config.outbox.lease_s)
+    async with ctx.store.read() as tx:
+        stale = await tx.stale_sends(utcnow(), lease)
+    if stale:
+        log.warning("re-driving %d stale outbound message(s)", len(stale))
+        await ctx.jobs.enqueue_delivery_async(stale)
+    return stale

@@ -1,0 +1,170 @@
+"""Tables of the system of record (SQLAlchemy Core). Alembic migrations are derived from these."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+# BigInteger ids on PostgreSQL, but SQLite only auto-increments a plain INTEGER primary key.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+Time = DateTime(timezone=True)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("queues", JSON, nullable=False, default=list),
+    Column("languages", JSON, nullable=False, default=list),
+    Column("capacity", JSON, nullable=False, default=dict),
+    Column("presence", String(10), nullable=False, default="offline"),
+    Column("password_hash", String(200), nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", Time, nullable=False),
+)
+
+auth_tokens = Table(
+    "auth_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", Time, nullable=False),
+    Column("expires_at", Time, nullable=False),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(200)),
+    Column("language", String(5)),
+    Column("phone", String(20)),
+    Column("email", String(254)),
+    Column("fin", String(7)),
+    Column("created_at", Time, nullable=False),
+    Column("updated_at", Time, nullable=False),
+    Index("ix_contacts_phone", "phone"),
+    Index("ix_contacts_fin", "fin"),
+)
+
+contact_identities = Table(
+    "contact_identities",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("contact_id", Id, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("channel", String(20), nullable=False),
+    Column("address", String(320), nullable=False),
+    Column("display_name", String(200)),
+    Column("created_at", Time, nullable=False),
+    UniqueConstraint("channel", "address", name="uq_identity_channel_address"),
+    Index("ix_contact_identities_contact", "contact_id"),
+)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("contact_id", Id, ForeignKey("contacts.id"), nullable=False),
+    Column("identity_id", Id, ForeignKey("contact_identities.id"), nullable=False),
+    Column("channel", String(20), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("category", String(20)),
+    Column("category_confidence", Float),
+    Column("category_source", String(10)),
+    Column("language", String(5)),
+    Column("queue", String(64)),
+    Column("queue_hint", String(64)),
+    Column("category_hint", String(20)),
+    Column("assignee_id", Id, ForeignKey("users.id")),
+    Column("priority", Integer, nullable=False, default=0),
+    Column("thread_key", String(500)),
+    Column("created_at", Time, nullable=False),
+    Column("routed_at", Time),       # null: committed but not yet routed (the sweep's work list)
+    Column("assigned_at", Time),
+    Column("first_response_at", Time),
+    Column("last_message_at", Time, nullable=False),
+    Column("last_inbound_at", Time),
+    Column("resolved_at", Time),
+    Column("sla_due_at", Time),
+    Index("ix_conversations_queue_status", "queue", "status", "last_message_at"),
+    Index("ix_conversations_identity_status", "identity_id", "status"),
+    Index("ix_conversations_assignee_status", "assignee_id", "status"),
+    Index("ix_conversations_last_message", "last_message_at", "id"),
+    Index("ix_conversations_unrouted", "routed_at"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("conversation_id", Id, ForeignKey("conversations.id"), nullable=False),
+    Column("channel", String(20), nullable=False),
+    Column("direction", String(4), nullable=False),
+    Column("external_id", String(500)),   # the provider's id, inbound and (once sent) outbound
+    Column("body", Text, nullable=False),
+    Column("attachments", JSON, nullable=False, default=list),
+    Column("author_id", Id, ForeignKey("users.id")),
+    Column("author_kind", String(10), nullable=False),   # resident | agent | system
+    Column("created_at", Time, nullable=False),
+    Column("delivery_status", String(10), nullable=False),
+    Column("delivery_error", Text),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Time),     # a queued send: when its job is due
+    Column("claimed_at", Time),          # a sending send: when a worker took it (lease start)
+    Column("sent_at", Time),
+    UniqueConstraint("channel", "external_id", name="uq_messages_channel_external_id"),
+    Index("ix_messages_conversation", "conversation_id", "id"),
+    Index("ix_messages_outbox", "delivery_status", "next_attempt_at"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("conversation_id", Id, ForeignKey("conversations.id"), nullable=False),
+    Column("type", String(30), nullable=False),
+    Column("actor_id", Id, ForeignKey("users.id")),
+    Column("data", JSON, nullable=False, default=dict),
+    Column("created_at", Time, nullable=False),
+    Index("ix_events_conversation", "conversation_id", "id"),
+    Index("ix_events_type_time", "type", "created_at"),
+)
+
+category_corrections = Table(
+    "category_corrections",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("conversation_id", Id, ForeignKey("conversations.id"), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("language", String(5)),
+    Column("predicted", String(20)),
+    Column("corrected", String(20), nullable=False),
+    Column("user_id", Id, ForeignKey("users.id"), nullable=False),
+    Column("created_at", Time, nullable=False),
+)

@@ -1,0 +1,82 @@
+"""Rows to the JSON shapes of CONTRACT.md (CONVERSATION, MESSAGE, USER). Pure functions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+Row = dict[str, Any]
+
+
+def iso(value: datetime | None, zone: ZoneInfo) -> str | None:
+    return value.astimezone(zone).isoformat() if value is not None else None
+
+
+def message_view(row: Row, zone: ZoneInfo) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "conversation_id": row["conversation_id"],
+        "direction": row["direction"],
+        "body": row["body"],
+        "attachments": [
+            {"content_type": a.get("content_type"), "filename": a.get("filename"),
+             "size": a.get("size"), "url": a.get("url")}
+            for a in row.get("attachments") or []
+        ],
+        "created_at": iso(row["created_at"], zone),
+        "author": {"kind": row["author_kind"], "id": row.get("author_id")},
+        # A note is never delivered anywhere; it has no delivery status.
+        "delivery_status": None if row["direction"] == "note" else row["delivery_status"],
+        "delivery_error": row.get("delivery_error"),
+    }
+
+
+def resident_message_view(row: Row, zone: ZoneInfo) -> dict[str, Any]:
+    """What the resident's own chat window may show: no internal fields, no agent ids."""
+    view = message_view(row, zone)
+    view["author"] = {"kind": row["author_kind"]}
+    view.pop("delivery_error")
+    view.pop("conversation_id")
+    return view
+
+
+def conversation_view(row: Row, zone: ZoneInfo) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "status": row["status"],
+        "channel": row["channel"],
+        "category": row["category"],
+        "category_confidence": row["category_confidence"],
+        "language": row["language"],
+        "queue": row["queue"],
+        "assignee": row["assignee_id"],
+        "priority": row.get("priority", 0),
+        "contact": {
+            "id": row["contact_id"],
+            "name": row.get("contact_name"),
+            "phone": row.get("contact_phone"),
+            "email": row.get("contact_email"),
+        },
+        "created_at": iso(row["created_at"], zone),
+        "first_response_at": iso(row["first_response_at"], zone),
+        "last_message_at": iso(row["last_message_at"], zone),
+        "sla_due_at": iso(row["sla_due_at"], zone),
+    }
+
+
+def user_view(row: Row) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "email": row["email"],
+        "name": row["name"],
+        "role": row["role"],
+        "queues": list(row["queues"] or []),
+        "languages": list(row["languages"] or []),
+        "presence": row["presence"],
+    }
+
+
+def event_view(row: Row, zone: ZoneInfo) -> dict[str, Any]:
+    return {"id": row["id"], "type": row["type"], "actor": row["actor_id"],
+            "data": row["data"], "created_at": iso(row["created_at"], zone)}

@@ -1,0 +1,411 @@
+"""The only module that speaks SQL. Everything else asks it in domain terms.
+
+`Store.transaction()` yields a `Tx` whose methods run inside one database transaction, so a
+caller can compose several steps (dedupe, contact, conversation, message, event) and have
+them commit or vanish together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from inbox.schema import (
+    auth_tokens,
+    category_corrections,
+    contact_identities,
+    contacts,
+    conversations,
+    events,
+    messages,
+    users,
+)
+
+Row = dict[str, Any]
+
+# An outbound message's states in the order they may advance; failure ends any of them.
+DELIVERY_ORDER = ("queued", "sending", "sent", "delivered", "read")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: Any) -> Any:
+    # SQLite hands back naive datetimes; everything stored is UTC.
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _row(row: Any) -> Row | None:
+    if row is None:
+        return None
+    return {key: _aware(value) for key, value in row._mapping.items()}
+
+
+def _rows(result: Iterable[Any]) -> list[Row]:
+    return [_row(r) for r in result]
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Duplicate(Exception):
+    """A unique key (channel, external id) or (channel, address) is already taken."""
+
+
+@dataclass(frozen=True)
+class ConversationFilter:
+    status: str | None = None
+    queue: str | None = None
+    channel: str | None = None
+    category: str | None = None
+    assignee: int | str | None = None    # an id, "none", or None for any
+    text: str | None = None
+    allowed_queues: tuple[str, ...] | None = None  # None: every queue (supervisor, admin)
+    limit: int = 50
+    before: tuple[datetime, int] | None = None     # keyset cursor: (last_message_at, id)
+
+
+class Tx:
+    """One transaction's worth of domain queries."""
+
+    def __init__(self, conn: AsyncConnection):
+        self.conn = conn
+
+    async def _one(self, statement) -> Row | None:
+        return _row((await self.conn.execute(statement)).first())
+
+    async def _all(self, statement) -> list[Row]:
+        return _rows(await self.conn.execute(statement))
+
+    async def _insert(self, table, values: dict[str, Any]) -> int:
+        result = await self.conn.execute(insert(table).values(**values).returning(table.c.id))
+        return int(result.scalar_one())
+
+    # --- messages -------------------------------------------------------------------------
+
+    async def message_by_external_id(self, channel: str, external_id: str) -> Row | None:
+        return await self._one(select(messages).where(
+            messages.c.channel == channel, messages.c.external_id == external_id))
+
+    async def insert_message(self, **values: Any) -> int:
+        """Insert a message; a taken (channel, external_id) raises Duplicate, leaving the
+        transaction usable (a savepoint absorbs the failure)."""
+        values.setdefault("attachments", [])
+        values.setdefault("attempts", 0)
+        try:
+            async with self.conn.begin_nested():
+                return await self._insert(messages, values)
+        except IntegrityError as exc:
+            raise Duplicate(str(exc.orig)) from exc
+
+    async def message(self, message_id: int) -> Row | None:
+        return await self._one(select(messages).where(messages.c.id == message_id))
+
+    async def messages_of(self, conversation_id: int, *, include_notes: bool = True,
+                          limit: int | None = None) -> list[Row]:
+        query = select(messages).where(messages.c.conversation_id == conversation_id)
+        if not include_notes:
+            query = query.where(messages.c.direction != "note")
+        return await self._all(query.order_by(messages.c.id).limit(limit))
+
+    async def update_message(self, message_id: int, **values: Any) -> None:
+        await self.conn.execute(update(messages).where(messages.c.id == message_id)
+                                .values(**values))
+
+    async def advance_delivery(self, message_id: int, status: str, **values: Any) -> bool:
+        """Move a send forward to `status` only from an earlier state. Status reports arrive
+        out of order (a chat window can confirm before the job records the send), so the
+        other columns in `values` are written either way, the status only forwards."""
+        earlier = DELIVERY_ORDER[: DELIVERY_ORDER.index(status)]
+        moved = await self.conn.execute(
+            update(messages)
+            .where(messages.c.id == message_id, messages.c.delivery_status.in_(earlier))
+            .values(delivery_status=status, **values))
+        if moved.rowcount == 0 and values:
+            await self.update_message(message_id, **values)
+        return moved.rowcount == 1
+
+    # --- the outbox -----------------------------------------------------------------------
+
+    async def claim_delivery(self, message_id: int, now: datetime, lease: timedelta) -> bool:
+        """Take a send for this worker: queued, or sending under a lease that ran out.
+        A conditional UPDATE, so of two workers racing for one message exactly one wins."""
+        result = await self.conn.execute(
+            update(messages)
+            .where(
+                messages.c.id == message_id,
+                messages.c.direction == "out",
+                or_(
+                    messages.c.delivery_status == "queued",
+                    and_(messages.c.delivery_status == "sending",
+                         messages.c.claimed_at < now - lease),
+                ),
+            )
+            .values(delivery_status="sending", claimed_at=now,
+                    attempts=messages.c.attempts + 1)
+        )
+        return result.rowcount == 1
+
+    async def stale_sends(self, now: datetime, lease: timedelta, limit: int = 500) -> list[int]:
+        """Sends whose job is presumed lost: queued and overdue, or claimed and not finished."""
+        rows = await self.conn.execute(
+            select(messages.c.id)
+            .where(
+                messages.c.direction == "out",
+                or_(
+                    and_(messages.c.delivery_status == "queued",
+                         messages.c.next_attempt_at < now - lease),
+                    and_(messages.c.delivery_status == "sending",
+                         messages.c.claimed_at < now - lease),
+                ),
+            )
+            .order_by(messages.c.id)
+            .limit(limit)
+        )
+        return [r[0] for r in rows]
+
+    # --- contacts and identities ----------------------------------------------------------
+
+    async def identity(self, channel: str, address: str) -> Row | None:
+        return await self._one(select(contact_identities).where(
+            contact_identities.c.channel == channel, contact_identities.c.address == address))
+
+    async def identity_by_id(self, identity_id: int) -> Row | None:
+        return await self._one(select(contact_identities)
+                               .where(contact_identities.c.id == identity_id))
+
+    async def create_contact(self, **values: Any) -> int:
+        now = utcnow()
+        values.setdefault("created_at", now)
+        values.setdefault("updated_at", now)
+        return await self._insert(contacts, values)
+
+    async def create_identity(self, contact_id: int, channel: str, address: str,
+                              display_name: str | None) -> int:
+        try:
+            async with self.conn.begin_nested():
+                return await self._insert(contact_identities, {
+                    "contact_id": contact_id, "channel": channel, "address": address,
+                    "display_name": display_name, "created_at": utcnow()})
+        except IntegrityError as exc:
+            raise Duplicate(str(exc.orig)) from exc
+
+    async def contact(self, contact_id: int) -> Row | None:
+        return await self._one(select(contacts).where(contacts.c.id == contact_id))
+
+    async def update_contact(self, contact_id: int, **values: Any) -> None:
+        values["updated_at"] = utcnow()
+        await self.conn.execute(update(contacts).where(contacts.c.id == contact_id)
+                                .values(**values))
+
+    async def identities_of(self, contact_id: int) -> list[Row]:
+        return await self._all(select(contact_identities)
+                               .where(contact_identities.c.contact_id == contact_id)
+                               .order_by(contact_identities.c.id))
+
+    # --- conversations --------------------------------------------------------------------
+
+    async def open_conversation(self, identity_id: int) -> Row | None:
+        return await self._one(
+            select(conversations)
+            .where(conversations.c.identity_id == identity_id,
+                   conversations.c.status != "resolved")
+            .order_by(conversations.c.id.desc()).limit(1))
+
+    async def latest_conversation(self, identity_id: int) -> Row | None:
+        return await self._one(
+            select(conversations).where(conversations.c.identity_id == identity_id)
+            .order_by(conversations.c.id.desc()).limit(1))
+
+    async def create_conversation(self, **values: Any) -> int:
+        values.setdefault("priority", 0)
+        return await self._insert(conversations, values)
+
+    async def conversation(self, conversation_id: int, *, for_update: bool = False) -> Row | None:
+        query = select(conversations).where(conversations.c.id == conversation_id)
+        if for_update:
+            query = query.with_for_update()
+        return await self._one(query)
+
+    async def update_conversation(self, conversation_id: int, **values: Any) -> None:
+        await self.conn.execute(update(conversations)
+                                .where(conversations.c.id == conversation_id).values(**values))
+
+    async def conversations_of_contact(self, contact_id: int) -> list[Row]:
+        return await self._all(select(conversations)
+                               .where(conversations.c.contact_id == contact_id)
+                               .order_by(conversations.c.id.desc()))
+
+    async def unrouted_conversations(self, before: datetime, limit: int = 200) -> list[int]:
+        rows = await self.conn.execute(
+            select(conversations.c.id)
+            .where(conversations.c.routed_at.is_(None), conversations.c.created_at < before)
+            .order_by(conversations.c.id).limit(limit))
+        return [r[0] for r in rows]
+
+    @staticmethod
+    def _with_contact():
+        c = conversations
+        return (select(c, contacts.c.name.label("contact_name"),
+                       contacts.c.phone.label("contact_phone"),
+                       contacts.c.email.label("contact_email"))
+                .join(contacts, contacts.c.id == c.c.contact_id))
+
+    async def conversation_row(self, conversation_id: int) -> Row | None:
+        """A conversation with its contact's name, phone and e-mail, as lists show it."""
+        return await self._one(self._with_contact()
+                               .where(conversations.c.id == conversation_id))
+
+    async def queue_position(self, queue: str, created_at: datetime) -> int:
+        """1-based place in a queue's waiting line of a conversation created at `created_at`."""
+        c = conversations
+        result = await self.conn.execute(
+            select(func.count()).where(c.c.queue == queue, c.c.status == "waiting",
+                                       c.c.created_at <= created_at))
+        return int(result.scalar_one()) + 1
+
+    async def list_conversations(self, f: ConversationFilter) -> list[Row]:
+        c = conversations
+        query = self._with_contact()
+        if f.allowed_queues is not None:
+            query = query.where(c.c.queue.in_(f.allowed_queues))
+        for column, value in ((c.c.status, f.status), (c.c.queue, f.queue),
+                              (c.c.channel, f.channel), (c.c.category, f.category)):
+            if value:
+                query = query.where(column == value)
+        if f.assignee == "none":
+            query = query.where(c.c.assignee_id.is_(None))
+        elif f.assignee is not None:
+            query = query.where(c.c.assignee_id == int(f.assignee))
+        if f.text:
+            pattern = f"%{f.text.lower()}%"
+            matching = select(messages.c.conversation_id).where(
+                func.lower(messages.c.body).like(pattern))
+            query = query.where(or_(func.lower(contacts.c.name).like(pattern),
+                                    contacts.c.phone.like(pattern),
+                                    func.lower(contacts.c.fin).like(pattern),
+                                    c.c.id.in_(matching)))
+        if f.before is not None:
+            at, last_id = f.before
+            query = query.where(or_(c.c.last_message_at < at,
+                                    and_(c.c.last_message_at == at, c.c.id < last_id)))
+        query = query.order_by(c.c.last_message_at.desc(), c.c.id.desc()).limit(f.limit)
+        return await self._all(query)
+
+    async def queue_waiting(self) -> list[Row]:
+        """Per queue: conversations waiting for an agent and since when the oldest waits."""
+        c = conversations
+        return await self._all(
+            select(c.c.queue, func.count().label("waiting"),
+                   func.min(c.c.created_at).label("oldest"))
+            .where(c.c.status == "waiting", c.c.queue.is_not(None))
+            .group_by(c.c.queue))
+
+    async def agents_online_by_queue(self) -> dict[str, int]:
+        rows = await self.conn.execute(select(users.c.queues).where(
+            users.c.presence == "online", users.c.active.is_(True)))
+        counts: dict[str, int] = {}
+        for (queues,) in rows:
+            for queue in queues or ():
+                counts[queue] = counts.get(queue, 0) + 1
+        return counts
+
+    # --- events ---------------------------------------------------------------------------
+
+    async def add_event(self, conversation_id: int, type_: str, data: dict[str, Any] | None = None,
+                        actor_id: int | None = None, at: datetime | None = None) -> int:
+        return await self._insert(events, {
+            "conversation_id": conversation_id, "type": type_, "actor_id": actor_id,
+            "data": data or {}, "created_at": at or utcnow()})
+
+    async def events_of(self, conversation_id: int) -> list[Row]:
+        return await self._all(select(events).where(events.c.conversation_id == conversation_id)
+                               .order_by(events.c.id))
+
+    async def add_correction(self, **values: Any) -> int:
+        values.setdefault("created_at", utcnow())
+        return await self._insert(category_corrections, values)
+
+    async def corrections(self) -> list[Row]:
+        return await self._all(select(category_corrections).order_by(category_corrections.c.id))
+
+    # --- users and sessions ---------------------------------------------------------------
+
+    async def user_by_email(self, email: str) -> Row | None:
+        return await self._one(select(users).where(users.c.email == email.lower()))
+
+    async def user(self, user_id: int) -> Row | None:
+        return await self._one(select(users).where(users.c.id == user_id))
+
+    async def users_by_ids(self, ids: Sequence[int]) -> list[Row]:
+        if not ids:
+            return []
+        return await self._all(select(users).where(users.c.id.in_(list(ids))))
+
+    async def save_user(self, email: str, **values: Any) -> int:
+        existing = await self.user_by_email(email)
+        if existing is not None:
+            await self.conn.execute(update(users).where(users.c.id == existing["id"])
+                                    .values(**values))
+            return existing["id"]
+        return await self._insert(users, {"email": email.lower(), "created_at": utcnow(),
+                                          "active": True, "presence": "offline", **values})
+
+    async def update_user(self, user_id: int, **values: Any) -> None:
+        await self.conn.execute(update(users).where(users.c.id == user_id).values(**values))
+
+    async def save_token(self, token: str, user_id: int, csrf_token: str,
+                         expires_at: datetime) -> None:
+        await self.conn.execute(insert(auth_tokens).values(
+            token_hash=token_digest(token), user_id=user_id, csrf_token=csrf_token,
+            created_at=utcnow(), expires_at=expires_at))
+
+    async def session(self, token: str, now: datetime) -> Row | None:
+        """The user behind a token that has not expired, with the token's CSRF secret."""
+        return await self._one(
+            select(users, auth_tokens.c.csrf_token)
+            .join(auth_tokens, auth_tokens.c.user_id == users.c.id)
+            .where(auth_tokens.c.token_hash == token_digest(token),
+                   auth_tokens.c.expires_at > now, users.c.active.is_(True)))
+
+    async def delete_token(self, token: str) -> None:
+        await self.conn.execute(delete(auth_tokens)
+                                .where(auth_tokens.c.token_hash == token_digest(token)))
+
+
+class Store:
+    def __init__(self, engine: AsyncEngine):
+        self.engine = engine
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        """A writing transaction: commits when the block ends, rolls back on an exception."""
+        async with self.engine.connect() as conn:
+            conn = await conn.execution_options(sqlite_immediate=True)
+            async with conn.begin():
+                yield Tx(conn)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Tx]:
+        """A read-only transaction (no write lock on SQLite)."""
+        async with self.engine.connect() as conn, conn.begin():
+            yield Tx(conn)
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(select(1))
+
+    async def close(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,38 @@
+"""The deployment's configuration: loading, interpolation and validation of config.yaml."""
+
+from settings.loader import ConfigError, Problem, load_config, load_config_text
+from settings.model import (
+    BusinessHours,
+    Channels,
+    Config,
+    EmailChannel,
+    KeywordOverride,
+    Limits,
+    Mailbox,
+    Outbox,
+    Queue,
+    RoutingConfig,
+    RuleConfig,
+    Sla,
+    WebchatChannel,
+)
+
+__all__ = [
+    "BusinessHours",
+    "Channels",
+    "Config",
+    "ConfigError",
+    "EmailChannel",
+    "KeywordOverride",
+    "Limits",
+    "Mailbox",
+    "Outbox",
+    "Problem",
+    "Queue",
+    "RoutingConfig",
+    "RuleConfig",
+    "Sla",
+    "WebchatChannel",
+    "load_config",
+    "load_config_text",
+]

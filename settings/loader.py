@@ -1,0 +1,463 @@
+"""Reads config.yaml: `${VAR}` interpolation, then validation that names each bad key and its line.
+
+The YAML is composed into nodes first so every value keeps the line it came from; the
+environment is substituted into scalars (never into the text, so a variable's value cannot
+change the document's structure); then `Section` readers build the frozen objects of
+`settings.model`, collecting every problem instead of stopping at the first.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from settings.model import (
+    CATEGORIES,
+    CHANNEL_NAMES,
+    LANGUAGES,
+    QUEUE_KINDS,
+    STRATEGIES,
+    BusinessHours,
+    Channels,
+    Config,
+    EmailChannel,
+    KeywordOverride,
+    Limits,
+    Mailbox,
+    Outbox,
+    Queue,
+    RoutingConfig,
+    RuleConfig,
+    Sla,
+    WebchatChannel,
+)
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    line: int | None
+    message: str
+
+
+class ConfigError(Exception):
+    def __init__(self, source: str, problems: list[Problem]):
+        self.source = source
+        self.problems = problems
+        super().__init__(self.format())
+
+    def format(self) -> str:
+        return "\n".join(
+            f"{self.source}:{p.line or '?'}: {p.path}: {p.message}" for p in self.problems
+        )
+
+
+def parse_seconds(text: str) -> int:
+    """A wall-clock interval such as "30s", "5m", "2h", "1h30m"; a bare number means seconds.
+    (SLA targets use the same grammar but count business time: see routing.sla.)"""
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        return int(text)
+    match = _DURATION.fullmatch(str(text).strip())
+    if match is None or not any(match.groups()):
+        raise ValueError(f"not a duration: {text!r} (use e.g. 30s, 5m, 2h, 1d or 1h30m)")
+    days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    return days * 86400 + hours * 3600 + minutes * 60 + seconds
+
+
+def _interpolate(value: str, env: Mapping[str, str], missing: list[str]) -> str:
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env and env[name] != "":
+            return env[name]
+        if default is not None:
+            return default
+        missing.append(name)
+        return ""
+
+    return _VAR.sub(substitute, value)
+
+
+class _Document:
+    """The composed YAML with the line of every node, and the problems found so far."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.lines: dict[str, int] = {}
+        self.problems: list[Problem] = []
+
+    def problem(self, path: str, message: str) -> None:
+        self.problems.append(Problem(path, self.lines.get(path), message))
+
+    def index(self, node: yaml.Node, path: str, env: Mapping[str, str]) -> None:
+        self.lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                child = f"{path}.{key.value}" if path else str(key.value)
+                self.lines[child] = key.start_mark.line + 1
+                self.index(value, child, env)
+                self.lines[child] = key.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                self.index(item, f"{path}[{i}]", env)
+        elif isinstance(node, yaml.ScalarNode) and "${" in node.value:
+            missing: list[str] = []
+            node.value = _interpolate(node.value, env, missing)
+            node.tag = "tag:yaml.org,2002:str"
+            for name in missing:
+                self.problem(path, f"environment variable {name} is not set and has no default")
+
+
+class Section:
+    """Typed access to one mapping of the document; records problems instead of raising."""
+
+    def __init__(self, doc: _Document, data: Any, path: str):
+        self.doc = doc
+        self.path = path
+        self.data = data if isinstance(data, dict) else {}
+        self.used: set[str] = set()
+        if not isinstance(data, dict) and data is not None:
+            doc.problem(path or "(top)", f"expected a mapping, got {type(data).__name__}")
+
+    def _child(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def get(
+        self,
+        key: str,
+        kind: type | tuple[type, ...],
+        default: Any = _MISSING,
+        choices: tuple[Any, ...] | None = None,
+        convert: Callable[[Any], Any] | None = None,
+    ) -> Any:
+        self.used.add(key)
+        path = self._child(key)
+        if key not in self.data or self.data[key] is None:
+            if default is _MISSING:
+                self.doc.problem(path if key in self.data else self.path or "(top)",
+                                 f"missing required key {key!r}" if key not in self.data
+                                 else "must not be empty")
+                return None
+            return default
+        value = self.data[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            expected = kind.__name__ if isinstance(kind, type) else " or ".join(
+                k.__name__ for k in kind)
+            self.doc.problem(path, f"expected {expected}, got {type(value).__name__} {value!r}")
+            return None if default is _MISSING else default
+        if convert is not None:
+            try:
+                value = convert(value)
+            except (ValueError, TypeError) as exc:
+                self.doc.problem(path, str(exc))
+                return None if default is _MISSING else default
+        if choices is not None:
+            bad = [v for v in (value if isinstance(value, tuple) else (value,)) if v not in choices]
+            if bad:
+                self.doc.problem(path, f"{', '.join(map(repr, bad))} is not one of "
+                                       f"{', '.join(map(str, choices))}")
+        return value
+
+    def strings(self, key: str, default: Any = _MISSING,
+                choices: tuple[str, ...] | None = None) -> tuple[str, ...]:
+        def to_tuple(items: list[Any]) -> tuple[str, ...]:
+            if not all(isinstance(i, str) for i in items):
+                raise ValueError("expected a list of strings")
+            return tuple(items)
+
+        value = self.get(key, list, default, convert=to_tuple)
+        if value is None:
+            return ()
+        if choices is not None:
+            bad = [v for v in value if v not in choices]
+            if bad:
+                self.doc.problem(self._child(key), f"{', '.join(map(repr, bad))} is not one of "
+                                                   f"{', '.join(choices)}")
+        return tuple(value)
+
+    def section(self, key: str, required: bool = True) -> Section | None:
+        self.used.add(key)
+        if key not in self.data or self.data[key] is None:
+            if required:
+                self.doc.problem(self.path or "(top)", f"missing required key {key!r}")
+            return None
+        return Section(self.doc, self.data[key], self._child(key))
+
+    def sections(self, key: str, required: bool = True) -> list[Section]:
+        self.used.add(key)
+        items = self.data.get(key)
+        if items is None:
+            if required:
+                self.doc.problem(self.path or "(top)", f"missing required key {key!r}")
+            return []
+        if not isinstance(items, list):
+            self.doc.problem(self._child(key), f"expected a list, got {type(items).__name__}")
+            return []
+        return [Section(self.doc, item, f"{self._child(key)}[{i}]") for i, item in enumerate(items)]
+
+    def raw(self, key: str) -> Any:
+        self.used.add(key)
+        return self.data.get(key)
+
+    def finish(self) -> None:
+        for key in self.data:
+            if key not in self.used:
+                self.doc.problem(self._child(str(key)), "unknown key")
+
+
+def _clock(text: Any) -> time:
+    try:
+        hours, minutes = str(text).split(":")
+        return time(int(hours), int(minutes))
+    except ValueError as exc:
+        raise ValueError(f"not a time of day: {text!r} (use HH:MM)") from exc
+
+
+def _sla_duration(text: str) -> str:
+    parse_seconds(text)
+    return text.strip()
+
+
+def _zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r}") from exc
+    return name
+
+
+def _dates(section: Section, key: str) -> tuple[date, ...]:
+    values = section.get(key, list, [])
+    out = []
+    for i, value in enumerate(values or []):
+        if isinstance(value, date):
+            out.append(value)
+        else:
+            section.doc.problem(f"{section._child(key)}[{i}]", f"not a date: {value!r}")
+    return tuple(out)
+
+
+def _business_hours(s: Section) -> BusinessHours:
+    hours = BusinessHours(
+        days=s.strings("days", ("mon", "tue", "wed", "thu", "fri"), choices=_WEEKDAYS),
+        open=s.get("open", str, time(9), convert=_clock),
+        close=s.get("close", str, time(18), convert=_clock),
+        holidays=s.get("holidays", str, None),
+        extra_closed_days=_dates(s, "extra_closed_days"),
+        extra_open_days=_dates(s, "extra_open_days"),
+    )
+    if hours.open and hours.close and hours.open >= hours.close:
+        s.doc.problem(s._child("close"), "must be later than open")
+    s.finish()
+    return hours
+
+
+def _queue(s: Section) -> Queue:
+    sla_section = s.section("sla")
+    sla = Sla(first_response="2h", resolution="5d")
+    if sla_section is not None:
+        sla = Sla(
+            first_response=sla_section.get("first_response", str, convert=_sla_duration),
+            resolution=sla_section.get("resolution", str, convert=_sla_duration),
+        )
+        sla_section.finish()
+    kind = s.get("kind", str, choices=QUEUE_KINDS)
+    queue = Queue(
+        id=s.get("id", str),
+        name=s.get("name", str),
+        kind=kind,
+        email=s.get("email", str, None),
+        languages=s.strings("languages", LANGUAGES, choices=LANGUAGES),
+        sla=sla,
+        strategy=s.get("strategy", str, "manual" if kind == "mailbox" else "least_busy",
+                       choices=STRATEGIES),
+        offer_timeout_s=s.get("offer_timeout", (str, int), 120, convert=parse_seconds),
+        escalation_queue=s.get("escalation_queue", str, None),
+    )
+    if kind == "mailbox" and not queue.email:
+        s.doc.problem(s._child("email"), "a mailbox queue needs its address")
+    s.finish()
+    return queue
+
+
+def _rule(s: Section) -> RuleConfig:
+    condition = s.section("if")
+    rule = RuleConfig(queue=s.get("queue", str))
+    if condition is not None:
+        rule = RuleConfig(
+            queue=rule.queue,
+            category=condition.get("category", str, None, choices=CATEGORIES),
+            channel=condition.get("channel", str, None, choices=CHANNEL_NAMES),
+            language=condition.get("language", str, None, choices=LANGUAGES),
+            keywords=condition.strings("keywords", ()),
+            queue_hint=condition.get("queue_hint", str, None),
+        )
+        condition.finish()
+    s.finish()
+    return rule
+
+
+def _routing(s: Section) -> RoutingConfig:
+    overrides = []
+    for o in s.sections("category_keywords", required=False):
+        overrides.append(KeywordOverride(keywords=o.strings("keywords"),
+                                         category=o.get("category", str, choices=CATEGORIES)))
+        o.finish()
+    routing = RoutingConfig(
+        rules=tuple(_rule(r) for r in s.sections("rules")),
+        default_queue=s.get("default_queue", str),
+        triage_queue=s.get("triage_queue", str),
+        min_confidence=s.get("min_confidence", float, 0.6),
+        category_keywords=tuple(overrides),
+    )
+    if routing.min_confidence is not None and not 0 <= routing.min_confidence <= 1:
+        s.doc.problem(s._child("min_confidence"), "must be between 0 and 1")
+    s.finish()
+    return routing
+
+
+def _mailbox(s: Section) -> Mailbox:
+    mailbox = Mailbox(
+        id=s.get("id", str),
+        address=s.get("address", str),
+        queue=s.get("queue", str),
+        imap=s.get("imap", dict),
+        smtp=s.get("smtp", dict),
+    )
+    s.finish()
+    return mailbox
+
+
+def _channels(s: Section) -> Channels:
+    webchat_section = s.section("webchat", required=False)
+    webchat = WebchatChannel(allowed_origins=())
+    if webchat_section is not None:
+        webchat = WebchatChannel(
+            allowed_origins=webchat_section.strings("allowed_origins", ()),
+            max_message_chars=webchat_section.get("max_message_chars", int, 4000),
+        )
+        webchat_section.finish()
+    email = None
+    email_section = s.section("email", required=False)
+    if email_section is not None:
+        email = EmailChannel(
+            poll_interval_s=email_section.get("poll_interval", (str, int), 30,
+                                              convert=parse_seconds),
+            mailboxes=tuple(_mailbox(m) for m in email_section.sections("mailboxes", False)),
+        )
+        email_section.finish()
+    channels = Channels(
+        webchat=webchat,
+        twilio=s.get("twilio", dict, None),
+        telegram=s.get("telegram", dict, None),
+        email=email,
+    )
+    s.finish()
+    return channels
+
+
+def _outbox(s: Section | None) -> Outbox:
+    if s is None:
+        return Outbox()
+    outbox = Outbox(
+        lease_s=s.get("lease", (str, int), 60, convert=parse_seconds),
+        sweep_interval_s=s.get("sweep_interval", (str, int), 5, convert=parse_seconds),
+        max_attempts=s.get("max_attempts", int, 6),
+    )
+    s.finish()
+    return outbox
+
+
+def _limits(s: Section | None) -> Limits:
+    if s is None:
+        return Limits()
+    limits = Limits(max_body_bytes=s.get("max_body_bytes", int, 1_048_576))
+    s.finish()
+    return limits
+
+
+def _check_references(doc: _Document, config: Config) -> None:
+    """Every queue a rule, mailbox or fallback names must exist; ids are unique."""
+    known = set()
+    for i, queue in enumerate(config.queues):
+        if queue.id in known:
+            doc.problem(f"queues[{i}].id", f"duplicate queue id {queue.id!r}")
+        known.add(queue.id)
+
+    def must_exist(path: str, queue_id: str | None) -> None:
+        if queue_id is not None and queue_id not in known:
+            doc.problem(path, f"unknown queue {queue_id!r}")
+
+    must_exist("routing.default_queue", config.routing.default_queue)
+    must_exist("routing.triage_queue", config.routing.triage_queue)
+    for i, rule in enumerate(config.routing.rules):
+        must_exist(f"routing.rules[{i}].queue", rule.queue)
+        must_exist(f"routing.rules[{i}].if.queue_hint", rule.queue_hint)
+    for i, queue in enumerate(config.queues):
+        must_exist(f"queues[{i}].escalation_queue", queue.escalation_queue)
+    if config.channels.email is not None:
+        for i, mailbox in enumerate(config.channels.email.mailboxes):
+            must_exist(f"channels.email.mailboxes[{i}].queue", mailbox.queue)
+
+
+def load_config_text(text: str, source: str = "config.yaml",
+                     env: Mapping[str, str] | None = None) -> Config:
+    env = os.environ if env is None else env
+    doc = _Document(source)
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise ConfigError(source, [Problem("(syntax)", line, str(exc).splitlines()[0])]) from exc
+    if node is None:
+        raise ConfigError(source, [Problem("(top)", 1, "the file is empty")])
+    doc.index(node, "", env)
+    data = yaml.SafeLoader("").construct_document(node)
+    top = Section(doc, data, "")
+    bh = top.section("business_hours")
+    outbox = top.section("outbox", required=False)
+    limits = top.section("limits", required=False)
+    public_url = top.get("public_url", str)
+    config = Config(
+        public_url=(public_url or "").rstrip("/"),
+        timezone=top.get("timezone", str, "Asia/Baku", convert=_zone),
+        business_hours=_business_hours(bh) if bh else None,
+        queues=tuple(_queue(q) for q in top.sections("queues")),
+        routing=_routing(r) if (r := top.section("routing")) else None,
+        channels=_channels(c) if (c := top.section("channels")) else Channels(WebchatChannel(())),
+        outbox=_outbox(outbox),
+        limits=_limits(limits),
+        source=source,
+    )
+    top.finish()
+    if config.routing is not None and not doc.problems:
+        _check_references(doc, config)
+    if doc.problems:
+        raise ConfigError(source, sorted(doc.problems, key=lambda p: (p.line or 0, p.path)))
+    return config
+
+
+def load_config(path: str | os.PathLike[str] | None = None,
+                env: Mapping[str, str] | None = None) -> Config:
+    env = os.environ if env is None else env
+    path = Path(path or env.get("CC_CONFIG") or "config.yaml")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), [Problem("(file)", None, exc.strerror or str(exc))]) from exc
+    return load_config_text(text, str(path), env)

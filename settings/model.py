@@ -1,0 +1,133 @@
+"""Plain, frozen configuration objects: what the rest of the system reads from config.yaml."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, time
+from typing import Any
+
+QUEUE_KINDS = ("operators", "mailbox")
+STRATEGIES = ("round_robin", "least_busy", "manual")
+CATEGORIES = ("inquiry", "registration", "support")
+LANGUAGES = ("az", "ru", "en")
+CHANNEL_NAMES = ("webchat", "sms", "whatsapp", "voice", "telegram", "email")
+
+
+@dataclass(frozen=True)
+class Sla:
+    first_response: str  # business-time duration text, e.g. "2h"; routing.sla turns it into time
+    resolution: str
+
+
+@dataclass(frozen=True)
+class Queue:
+    id: str
+    name: str
+    kind: str
+    email: str | None
+    languages: tuple[str, ...]
+    sla: Sla
+    strategy: str
+    offer_timeout_s: int
+    escalation_queue: str | None = None
+
+
+@dataclass(frozen=True)
+class BusinessHours:
+    days: tuple[str, ...]
+    open: time
+    close: time
+    holidays: str | None
+    extra_closed_days: tuple[date, ...] = ()
+    extra_open_days: tuple[date, ...] = ()
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    queue: str
+    category: str | None = None
+    channel: str | None = None
+    language: str | None = None
+    keywords: tuple[str, ...] = ()
+    queue_hint: str | None = None
+
+
+@dataclass(frozen=True)
+class KeywordOverride:
+    """Deployment phrases that decide the category whatever the model says."""
+
+    keywords: tuple[str, ...]
+    category: str
+
+
+@dataclass(frozen=True)
+class RoutingConfig:
+    rules: tuple[RuleConfig, ...]
+    default_queue: str
+    triage_queue: str
+    min_confidence: float
+    category_keywords: tuple[KeywordOverride, ...] = ()
+
+
+@dataclass(frozen=True)
+class WebchatChannel:
+    allowed_origins: tuple[str, ...]
+    max_message_chars: int = 4000
+
+
+@dataclass(frozen=True)
+class Mailbox:
+    id: str
+    address: str
+    queue: str
+    imap: dict[str, Any]
+    smtp: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EmailChannel:
+    poll_interval_s: int
+    mailboxes: tuple[Mailbox, ...]
+
+
+@dataclass(frozen=True)
+class Channels:
+    webchat: WebchatChannel
+    twilio: dict[str, Any] | None = None
+    telegram: dict[str, Any] | None = None
+    email: EmailChannel | None = None
+
+
+@dataclass(frozen=True)
+class Outbox:
+    lease_s: int = 60          # a claimed send older than this is presumed dead and re-driven
+    sweep_interval_s: int = 5  # how often the worker looks for stale sends
+    max_attempts: int = 6
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_body_bytes: int = 1_048_576  # webhooks and API bodies
+
+
+@dataclass(frozen=True)
+class Config:
+    public_url: str
+    timezone: str
+    business_hours: BusinessHours
+    queues: tuple[Queue, ...]
+    routing: RoutingConfig
+    channels: Channels
+    outbox: Outbox = field(default_factory=Outbox)
+    limits: Limits = field(default_factory=Limits)
+    source: str = "config.yaml"
+
+    def queue(self, queue_id: str) -> Queue:
+        for queue in self.queues:
+            if queue.id == queue_id:
+                return queue
+        raise KeyError(queue_id)
+
+    @property
+    def queue_ids(self) -> tuple[str, ...]:
+        return tuple(q.id for q in self.queues)

@@ -1,0 +1,119 @@
+"""Shared fixtures: real Redis, and a real database on SQLite and on PostgreSQL.
+
+Tests that take `db_url` run twice, once per database. PostgreSQL is reached at
+TEST_POSTGRES_URL (default: the local server as user postgres); the suite creates its own
+database there and drops it at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from inbox.context import InboxContext
+from inbox.db import async_url, make_engine, migrate
+from inbox.jobs import Jobs
+from inbox.schema import metadata
+from inbox.store import Store
+from settings import load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_CONFIG = ROOT / "tests" / "fixtures" / "config.yaml"
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+TEST_POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL",
+                                   "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    client = redis.Redis.from_url(TEST_REDIS_URL)
+    try:
+        client.ping()
+    except redis.ConnectionError as exc:
+        pytest.fail(f"Redis does not answer at {TEST_REDIS_URL} ({exc}); "
+                    "scripts/test starts one", pytrace=False)
+    finally:
+        client.close()
+    return TEST_REDIS_URL
+
+
+@pytest.fixture
+def clean_redis(redis_url: str) -> str:
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    client.close()
+    return redis_url
+
+
+async def _admin(url: str, statement: str) -> None:
+    engine = create_async_engine(async_url(url), isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        await conn.execute(text(statement))
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    name = f"cc_test_{os.getpid()}_{secrets.token_hex(3)}"
+    try:
+        asyncio.run(_admin(TEST_POSTGRES_URL, f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        pytest.fail(f"PostgreSQL does not answer at {TEST_POSTGRES_URL} ({exc}); "
+                    "scripts/test starts one", pytrace=False)
+    url = make_url(TEST_POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    migrate(url)
+    yield url
+    asyncio.run(_admin(TEST_POSTGRES_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _truncate(url: str) -> None:
+    engine = make_engine(url, pool=False)
+    async with engine.begin() as conn:
+        names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+        await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    await engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'contact-centre.db'}"
+        migrate(url)
+        return url
+    url = request.getfixturevalue("postgres_url")
+    asyncio.run(_truncate(url))
+    return url
+
+
+@pytest.fixture
+def config():
+    return load_config(TEST_CONFIG, env={})
+
+
+@pytest.fixture
+def environment(monkeypatch, db_url: str, clean_redis: str, tmp_path) -> dict[str, str]:
+    """The process environment the app and worker read, pointed at the test services."""
+    values = {"DATABASE_URL": db_url, "REDIS_URL": clean_redis, "CC_CONFIG": str(TEST_CONFIG),
+              "SECRET_KEY": "test-secret-key", "CC_MODEL_DIR": str(ROOT / "var" / "model")}
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    return values
+
+
+@pytest.fixture
+async def ctx(environment, config):
+    import redis.asyncio as aioredis
+
+    context = InboxContext(config=config, store=Store(make_engine(environment["DATABASE_URL"])),
+                           redis=aioredis.Redis.from_url(environment["REDIS_URL"]),
+                           jobs=Jobs(environment["REDIS_URL"]))
+    yield context
+    await context.close()

@@ -1,0 +1,128 @@
+"""Ingest against the real database (SQLite and PostgreSQL) and real Redis."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from rq import Queue
+
+from channels.delivery import deliver_message
+from inbox import outbox
+from inbox.ingest import ingest
+from inbox.jobs import DELIVERY_QUEUE
+from inbox.messages import InboundMessage
+from inbox.store import utcnow
+
+
+def chat(text: str, client_id: str = "c1", session: str = "sess-1", **extra) -> InboundMessage:
+    return InboundMessage(channel="webchat", external_id=f"{session}:{client_id}",
+                          address=session, text=text, received_at=datetime.now(UTC),
+                          display_name=extra.pop("name", "Günel Əliyeva"),
+                          language=extra.pop("language", "az"), **extra)
+
+
+async def test_new_message_is_stored_routed_and_acknowledged(ctx):
+    result = await ingest(ctx, chat("Salam, reintegrasiya prosesində qeydiyyatdan keçmək "
+                                    "istəyirəm. FİN kodum 5ZJ8K2L, tel +994 50 123 45 67"))
+    assert not result.duplicate and result.new_conversation
+    async with ctx.store.read() as tx:
+        conversation = await tx.conversation(result.conversation_id)
+        messages = await tx.messages_of(result.conversation_id)
+        events = [e["type"] for e in await tx.events_of(result.conversation_id)]
+        contact = await tx.contact(conversation["contact_id"])
+    assert conversation["status"] == "waiting"
+    assert conversation["routed_at"] is not None
+    assert conversation["queue"] in ctx.config.queue_ids
+    assert conversation["category"] in ("inquiry", "registration", "support")
+    assert conversation["sla_due_at"] > conversation["created_at"]
+    assert events == ["received", "classified", "routed"]
+    assert contact["fin"] == "5ZJ8K2L"
+    assert contact["phone"] == "+994501234567"
+    assert [m["direction"] for m in messages] == ["in", "out"]
+    ack = messages[1]
+    assert ack["author_kind"] == "system" and ack["delivery_status"] == "queued"
+    assert f"№ {result.conversation_id}" in ack["body"]
+    assert ack["body"].startswith("Hörmətli Günel Əliyeva")
+    queued = Queue(DELIVERY_QUEUE, connection=ctx.jobs.connection).jobs
+    assert [job.args for job in queued] == [(ack["id"],)]
+
+
+async def test_acknowledgement_speaks_the_residents_language(ctx):
+    result = await ingest(ctx, chat("Здравствуйте, какие документы нужны?", language="ru",
+                                    name=None))
+    async with ctx.store.read() as tx:
+        ack = (await tx.messages_of(result.conversation_id))[1]
+    assert ack["body"].startswith("Ваше обращение принято")
+
+
+async def test_same_external_id_is_stored_once(ctx):
+    first = await ingest(ctx, chat("Salam", client_id="same"))
+    again = await ingest(ctx, chat("Salam", client_id="same"))
+    assert again.duplicate and again.message_id == first.message_id
+    async with ctx.store.read() as tx:
+        inbound = [m for m in await tx.messages_of(first.conversation_id) if m["direction"] == "in"]
+    assert len(inbound) == 1
+
+
+async def test_concurrent_retries_store_one_message(ctx):
+    results = await asyncio.gather(*(ingest(ctx, chat("Pensiyam gəlməyib", client_id="race"))
+                                     for _ in range(8)))
+    assert len({r.message_id for r in results}) == 1
+    assert sum(not r.duplicate for r in results) == 1
+
+
+async def test_follow_up_joins_the_open_conversation_and_resolved_starts_a_new_one(ctx):
+    first = await ingest(ctx, chat("Salam", client_id="a"))
+    second = await ingest(ctx, chat("Cavab gözləyirəm", client_id="b"))
+    assert second.conversation_id == first.conversation_id and not second.new_conversation
+    async with ctx.store.transaction() as tx:
+        await tx.update_conversation(first.conversation_id, status="resolved")
+    third = await ingest(ctx, chat("Yeni sualım var", client_id="c"))
+    assert third.new_conversation and third.conversation_id != first.conversation_id
+    async with ctx.store.read() as tx:
+        a = await tx.conversation(first.conversation_id)
+        b = await tx.conversation(third.conversation_id)
+    assert a["contact_id"] == b["contact_id"]
+
+
+async def test_delivery_sends_once_and_records_the_state(ctx):
+    result = await ingest(ctx, chat("Salam"))
+    async with ctx.store.read() as tx:
+        ack = (await tx.messages_of(result.conversation_id))[1]
+    pubsub = ctx.redis.pubsub()
+    await pubsub.subscribe("cc:webchat")
+    await pubsub.get_message(timeout=1)
+    assert await deliver_message(ctx, ack["id"]) == "sent"
+    assert await deliver_message(ctx, ack["id"]) == "skipped"
+    published = await pubsub.get_message(timeout=2)
+    await pubsub.aclose()
+    assert b'"session": "sess-1"' in published["data"]
+    async with ctx.store.read() as tx:
+        sent = await tx.message(ack["id"])
+    assert sent["delivery_status"] == "sent" and sent["attempts"] == 1
+
+
+async def test_a_claim_whose_lease_ran_out_is_redriven(ctx):
+    result = await ingest(ctx, chat("Salam"))
+    async with ctx.store.read() as tx:
+        ack_id = (await tx.messages_of(result.conversation_id))[1]["id"]
+    assert await outbox.claim(ctx, ack_id) is not None      # a worker took it ... and died
+    assert await outbox.redrive_stale(ctx) == []              # the lease still holds
+    long_ago = utcnow() - timedelta(seconds=ctx.config.outbox.lease_s + 1)
+    async with ctx.store.transaction() as tx:
+        await tx.update_message(ack_id, claimed_at=long_ago)
+    assert await outbox.redrive_stale(ctx) == [ack_id]
+    assert await deliver_message(ctx, ack_id) == "sent"
+    async with ctx.store.read() as tx:
+        assert (await tx.message(ack_id))["attempts"] == 2
+
+
+async def test_delivered_never_moves_back_to_sent(ctx):
+    result = await ingest(ctx, chat("Salam"))
+    async with ctx.store.read() as tx:
+        ack_id = (await tx.messages_of(result.conversation_id))[1]["id"]
+    await outbox.claim(ctx, ack_id)
+    assert await outbox.mark_delivery_status(ctx, ack_id, "delivered")
+    await outbox.mark_sent(ctx, ack_id, "provider-1")
+    async with ctx.store.read() as tx:
+        row = await tx.message(ack_id)
+    assert row["delivery_status"] == "delivered" and row["external_id"] == "provider-1"

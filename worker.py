@@ -1,0 +1,88 @@
+"""The background worker: rq jobs (delivery, polls, sweeps) and the scheduler that starts the
+periodic ones.
+
+    python worker.py [--burst]
+
+Several workers may run at once; a Redis lock per period lets exactly one of them enqueue
+each periodic job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import threading
+
+from redis import Redis
+from rq import Queue, Worker
+
+from inbox.context import redis_url
+from inbox.jobs import DEFAULT_QUEUE, QUEUES
+from inbox.sweeps import SWEEP_JOB
+from settings import ConfigError, load_config
+
+log = logging.getLogger("worker")
+
+
+class PeriodicJobs:
+    """Enqueues each periodic job once per interval across all workers."""
+
+    def __init__(self, connection: Redis, jobs: dict[str, int]):
+        self.connection = connection
+        self.jobs = jobs
+        self.queue = Queue(DEFAULT_QUEUE, connection=connection)
+        self.stopped = threading.Event()
+
+    def tick(self) -> list[str]:
+        enqueued = []
+        for name, interval in self.jobs.items():
+            # The lock lapses just before the next tick, so one tick per interval wins it.
+            if self.connection.set(f"cc:periodic:{name}", "1", nx=True,
+                                   px=max(interval * 1000 - 200, 500)):
+                self.queue.enqueue(name, job_timeout=max(interval * 4, 60), result_ttl=60,
+                                   description=f"periodic {name}")
+                enqueued.append(name)
+        return enqueued
+
+    def run(self) -> None:
+        period = min(self.jobs.values())
+        while not self.stopped.wait(period):
+            try:
+                self.tick()
+            except Exception:
+                log.exception("periodic scheduling failed; trying again next period")
+
+    def start(self) -> threading.Thread:
+        thread = threading.Thread(target=self.run, name="periodic-jobs", daemon=True)
+        thread.start()
+        return thread
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    parser = argparse.ArgumentParser(prog="worker.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--burst", action="store_true", help="drain the queues and exit")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        print(f"refusing to start: the configuration has errors\n{exc.format()}",
+              file=sys.stderr)
+        return 1
+    connection = Redis.from_url(redis_url())
+    periodic = PeriodicJobs(connection, {SWEEP_JOB: config.outbox.sweep_interval_s})
+    periodic.tick()
+    if not args.burst:
+        periodic.start()
+    worker = Worker([Queue(name, connection=connection) for name in QUEUES],
+                    connection=connection)
+    worker.work(with_scheduler=True, burst=args.burst, logging_level="INFO")
+    periodic.stopped.set()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
