@@ -182,7 +182,9 @@ class _Socket:
             except (ConnectionResetError, RuntimeError):
                 return
             if frame.get("type") == "message":
-                await outbox.mark_delivery_status(self.ctx, frame["message"]["id"], "delivered")
+                # Shielded: the resident closing the window right after must not lose it.
+                await asyncio.shield(outbox.mark_delivery_status(
+                    self.ctx, frame["message"]["id"], "delivered"))
 
     async def close(self) -> None:
         if self.forwarder is not None:

@@ -8,6 +8,9 @@ from zoneinfo import ZoneInfo
 
 Row = dict[str, Any]
 
+# `sending` is the outbox's internal claim; to clients a claimed send is still queued.
+_PUBLIC_DELIVERY_STATUS = {"sending": "queued"}
+
 
 def iso(value: datetime | None, zone: ZoneInfo) -> str | None:
     return value.astimezone(zone).isoformat() if value is not None else None
@@ -27,7 +30,8 @@ def message_view(row: Row, zone: ZoneInfo) -> dict[str, Any]:
         "created_at": iso(row["created_at"], zone),
         "author": {"kind": row["author_kind"], "id": row.get("author_id")},
         # A note is never delivered anywhere; it has no delivery status.
-        "delivery_status": None if row["direction"] == "note" else row["delivery_status"],
+        "delivery_status": None if row["direction"] == "note"
+        else _PUBLIC_DELIVERY_STATUS.get(row["delivery_status"], row["delivery_status"]),
         "delivery_error": row.get("delivery_error"),
     }
 

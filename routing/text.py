@@ -34,6 +34,7 @@ _FOLD = str.maketrans(
     }
 )
 _SPACES = re.compile(r"\s+")
+_NON_WORD = re.compile(r"[\W_]+")
 _QUOTED_LINE = re.compile(r"^[ \t]*>.*$", re.MULTILINE)
 # "-- " on its own line is the standard signature delimiter (RFC 3676).
 _SIGNATURE = re.compile(r"^-- ?$.*", re.MULTILINE | re.DOTALL)
@@ -42,6 +43,12 @@ _SIGNATURE = re.compile(r"^-- ?$.*", re.MULTILINE | re.DOTALL)
 def fold(text: str) -> str:
     """Lower-case, fold Azerbaijani letters to ASCII and collapse whitespace."""
     return _SPACES.sub(" ", text.translate(_FOLD).lower()).strip()
+
+
+def words(text: str) -> str:
+    """Folded text with each run of non-word characters as one space, so that keyword
+    phrases match across punctuation and line breaks."""
+    return _NON_WORD.sub(" ", fold(text)).strip()
 
 
 def strip_quotes_and_signature(text: str) -> str:
