@@ -27,6 +27,7 @@ from inbox.context import open_context
 from inbox.db import ROOT, database_url, migrate
 from inbox.http import json_errors
 from inbox.live import LiveHub
+from routing.model import shared_model
 from settings import Config, ConfigError, load_config
 
 log = logging.getLogger("app")
@@ -49,6 +50,8 @@ def secret_key() -> bytes:
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     ctx = app[CONTEXT]
+    # Load (or, on a fresh clone, build) the classifier before the first message needs it.
+    await asyncio.to_thread(shared_model)
     hub = LiveHub(ctx.redis)
     await hub.start()
     app[HUB] = hub
