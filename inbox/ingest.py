@@ -9,7 +9,7 @@ worker's sweep routes (`dispatch.route_unrouted`).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from inbox import dispatch
@@ -28,6 +28,8 @@ class IngestResult:
     conversation_id: int
     duplicate: bool
     new_conversation: bool
+    queue: str | None = None
+    message: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
 
 async def _identity(tx: Tx, msg: InboundMessage) -> dict[str, Any]:
@@ -61,14 +63,18 @@ async def _store(ctx: InboxContext, msg: InboundMessage) -> IngestResult:
             status = "open" if conversation["status"] == "pending" else conversation["status"]
             await tx.update_conversation(conversation_id, last_message_at=now,
                                          last_inbound_at=now, status=status)
-        message_id = await tx.insert_message(
-            conversation_id=conversation_id, channel=msg.channel, direction="in",
-            external_id=msg.external_id, body=msg.text,
-            attachments=[a.__dict__ for a in msg.attachments], author_kind="resident",
-            created_at=now, delivery_status="received")
+        message = {
+            "conversation_id": conversation_id, "channel": msg.channel, "direction": "in",
+            "external_id": msg.external_id, "body": msg.text,
+            "attachments": [a.__dict__ for a in msg.attachments], "author_kind": "resident",
+            "author_id": None, "created_at": now, "delivery_status": "received",
+        }
+        message["id"] = await tx.insert_message(**message)
         await tx.add_event(conversation_id, "received",
-                           {"message_id": message_id, "channel": msg.channel}, at=now)
-    return IngestResult(message_id, conversation_id, False, new_conversation)
+                           {"message_id": message["id"], "channel": msg.channel}, at=now)
+    return IngestResult(message["id"], conversation_id, False, new_conversation,
+                        queue=None if new_conversation else conversation["queue"],
+                        message=message)
 
 
 async def ingest(ctx: InboxContext, msg: InboundMessage) -> IngestResult:
@@ -91,15 +97,8 @@ async def ingest(ctx: InboxContext, msg: InboundMessage) -> IngestResult:
     if result.new_conversation:
         await dispatch.route_conversation(ctx, result.conversation_id)
     else:
-        await _announce(ctx, result)
+        await publish_event(ctx.redis, "message.created", result.queue, {
+            "conversation_id": result.conversation_id,
+            "message": message_view(result.message, ctx.zone),
+        })
     return result
-
-
-async def _announce(ctx: InboxContext, result: IngestResult) -> None:
-    async with ctx.store.read() as tx:
-        message = await tx.message(result.message_id)
-        conversation = await tx.conversation(result.conversation_id)
-    await publish_event(ctx.redis, "message.created", conversation["queue"], {
-        "conversation_id": result.conversation_id,
-        "message": message_view(message, ctx.zone),
-    })

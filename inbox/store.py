@@ -100,13 +100,12 @@ class Tx:
             messages.c.channel == channel, messages.c.external_id == external_id))
 
     async def insert_message(self, **values: Any) -> int:
-        """Insert a message; a taken (channel, external_id) raises Duplicate, leaving the
-        transaction usable (a savepoint absorbs the failure)."""
+        """Insert a message; a taken (channel, external_id) raises Duplicate. The transaction
+        is then unusable: the caller lets it roll back and reads what the winner stored."""
         values.setdefault("attachments", [])
         values.setdefault("attempts", 0)
         try:
-            async with self.conn.begin_nested():
-                return await self._insert(messages, values)
+            return await self._insert(messages, values)
         except IntegrityError as exc:
             raise Duplicate(str(exc.orig)) from exc
 
@@ -195,10 +194,9 @@ class Tx:
     async def create_identity(self, contact_id: int, channel: str, address: str,
                               display_name: str | None) -> int:
         try:
-            async with self.conn.begin_nested():
-                return await self._insert(contact_identities, {
-                    "contact_id": contact_id, "channel": channel, "address": address,
-                    "display_name": display_name, "created_at": utcnow()})
+            return await self._insert(contact_identities, {
+                "contact_id": contact_id, "channel": channel, "address": address,
+                "display_name": display_name, "created_at": utcnow()})
         except IntegrityError as exc:
             raise Duplicate(str(exc.orig)) from exc
 

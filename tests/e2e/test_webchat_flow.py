@@ -4,11 +4,14 @@ agent's reply comes back through the worker's delivery job; on SQLite and on Pos
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 
 import aiohttp
 import pytest
 
+from inbox.db import make_engine
+from inbox.store import Store
 from tests.e2e.support import System, receive
 
 pytestmark = pytest.mark.e2e
@@ -112,8 +115,11 @@ async def test_reply_survives_a_worker_killed_mid_send(system: System):
     base = system.base_url
     async with aiohttp.ClientSession() as http:
         ws, _welcome = await _hello(http, base)
+        first = system.start_worker()
         await ws.send_json({"type": "message", "id": "m-1", "text": "Pensiyam gəlməyib"})
         await receive(ws, "ack", 10)
+        await receive(ws, "message", 15)          # the acknowledgement, delivered normally
+        System.kill(first, signal.SIGTERM)
         auth = await _login(http, base)
         async with http.get(f"{base}/api/v1/conversations", headers=auth) as response:
             conversation_id = (await response.json())["items"][0]["id"]
@@ -124,9 +130,6 @@ async def test_reply_survives_a_worker_killed_mid_send(system: System):
                              headers=auth) as response:
             reply = await response.json()
         # Wait until the slow worker has claimed the reply: its attempt counter moves.
-        from inbox.db import make_engine
-        from inbox.store import Store
-
         store = Store(make_engine(system.env["DATABASE_URL"], pool=False))
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
