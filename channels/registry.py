@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from channels.base import Channel
+from channels.twilio_messaging import SMS_CHANNEL, WHATSAPP_CHANNEL
 from channels.webchat import WebchatChannel
 
 CHANNELS: dict[str, Channel] = {
     channel.name: channel
     for channel in (
         WebchatChannel(),
+        SMS_CHANNEL,
+        WHATSAPP_CHANNEL,
     )
 }
 

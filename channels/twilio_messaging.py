@@ -1,0 +1,431 @@
+"""Twilio Messaging: SMS and WhatsApp, both directions, and their delivery status callbacks.
+
+One Twilio webhook (`POST /webhooks/twilio/messaging`) carries both channels: a `From` of
+`whatsapp:+994…` is WhatsApp, anything else SMS. The route verifies the signature, `parse`
+(a pure function over the form) builds the `InboundMessage`, `ingest` commits it, and only
+then does Twilio get its empty TwiML. Outbound messages go through the twilio library's async
+client; `POST /webhooks/twilio/status` moves their delivery state forward.
+
+Both channels store the resident's address as the bare E.164 number ("+994501234567"), so
+the same phone is the same address on either; the `whatsapp:` prefix is Twilio's addressing
+and is added back when sending.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import phonenumbers
+from aiohttp import web
+
+from channels.base import PermanentSendError, SendResult, TransientSendError
+from channels.twilio_common import (
+    SIGNATURE_HEADER,
+    auth_token,
+    classify_exception,
+    credentials,
+    error_reason,
+    rest_client,
+    signature_valid,
+    webhook_url,
+)
+from inbox import outbox
+from inbox.appkeys import CONTEXT
+from inbox.context import InboxContext
+from inbox.ingest import ingest
+from inbox.messages import Attachment, InboundMessage, OutboundMessage
+from inbox.store import utcnow
+
+log = logging.getLogger(__name__)
+
+MESSAGING_PATH = "/webhooks/twilio/messaging"
+STATUS_PATH = "/webhooks/twilio/status"
+WHATSAPP_PREFIX = "whatsapp:"
+DEFAULT_REGION = "AZ"
+SMS_MAX_CHARS = 1600          # Twilio refuses longer SMS bodies (21617)
+WHATSAPP_MAX_CHARS = 4096     # WhatsApp's limit for a text message
+MAX_MEDIA = 10                # Twilio forwards at most ten media items per message
+MAX_SID_CHARS = 64
+MAX_PROFILE_NAME = 200
+WHATSAPP_WINDOW = timedelta(hours=24)
+# A status callback may beat the send job to recording the message's sid; it waits this
+# long in Redis for the job to pick it up.
+EARLY_STATUS_TTL_S = 600
+EARLY_STATUS_KEY = "cc:twilio:early-status:{sid}"
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+
+
+class PayloadError(ValueError):
+    """A webhook form that is not a Twilio message we can take in; answered with 400."""
+
+
+# --- inbound: pure parsing ----------------------------------------------------------------
+
+
+def normalise_phone(raw: str) -> str:
+    """The E.164 form of a phone number ("+994501234567"), reading national numbers as
+    Azerbaijani; PayloadError when it is not a valid number."""
+    try:
+        number = phonenumbers.parse(raw, DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        raise PayloadError("From is not a phone number") from None
+    if not phonenumbers.is_valid_number(number):
+        raise PayloadError("From is not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def split_address(twilio_address: str) -> tuple[str, str]:
+    """(channel, E.164 phone) of a Twilio address: `whatsapp:+994…` or a plain number."""
+    if twilio_address.startswith(WHATSAPP_PREFIX):
+        return "whatsapp", normalise_phone(twilio_address[len(WHATSAPP_PREFIX):])
+    return "sms", normalise_phone(twilio_address)
+
+
+def _required(form: Mapping[str, str], key: str) -> str:
+    value = (form.get(key) or "").strip()
+    if not value:
+        raise PayloadError(f"{key} is missing")
+    return value
+
+
+def _media_count(form: Mapping[str, str]) -> int:
+    raw = (form.get("NumMedia") or "0").strip()
+    if not raw.isdecimal() or int(raw) > MAX_MEDIA:
+        raise PayloadError(f"NumMedia must be a whole number from 0 to {MAX_MEDIA}")
+    return int(raw)
+
+
+def parse_attachments(form: Mapping[str, str]) -> tuple[Attachment, ...]:
+    """The media Twilio announces (MediaUrlN, MediaContentTypeN for N < NumMedia). The URL is
+    Twilio's; fetching the bytes (with the account's credentials) is a later job's work."""
+    attachments = []
+    for index in range(_media_count(form)):
+        url = _required(form, f"MediaUrl{index}")
+        content_type = (form.get(f"MediaContentType{index}") or "").strip()
+        attachments.append(Attachment(content_type=content_type or "application/octet-stream",
+                                      url=url))
+    return tuple(attachments)
+
+
+def parse(form: Mapping[str, str], received_at: datetime, raw_size: int = 0) -> InboundMessage:
+    """The normalized message of a Twilio Messaging webhook form; PayloadError if malformed."""
+    sid = _required(form, "MessageSid")
+    if len(sid) > MAX_SID_CHARS or not sid.isalnum():
+        raise PayloadError("MessageSid is not a Twilio message sid")
+    channel, phone = split_address(_required(form, "From"))
+    profile_name = (form.get("ProfileName") or "").strip()[:MAX_PROFILE_NAME]
+    return InboundMessage(
+        channel=channel, external_id=sid, address=phone, text=(form.get("Body") or "").strip(),
+        received_at=received_at, display_name=profile_name or None,
+        attachments=parse_attachments(form), raw_size=raw_size)
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """One status callback: which send, what Twilio says now, and its error code if any."""
+
+    message_sid: str
+    twilio_status: str
+    delivery_status: str | None      # ours (sent, delivered, read, failed), None: nothing to do
+    error_code: str | None = None
+    channels: tuple[str, ...] = ("sms", "whatsapp")   # where to look the sid up, likeliest first
+
+    @property
+    def error(self) -> str:
+        """What goes to the message's delivery_error: "ErrorCode: reason"."""
+        reason = error_reason(self.error_code, f"Twilio reported the message {self.twilio_status}")
+        return f"{self.error_code}: {reason}" if self.error_code else reason
+
+
+# Twilio's MessageStatus values and the delivery state each means here. The ones before
+# "sent" change nothing: the send job has already recorded the message as sending.
+TWILIO_STATUSES: dict[str, str | None] = {
+    "accepted": None, "scheduled": None, "queued": None, "sending": None,
+    "sent": "sent", "delivered": "delivered", "read": "read",
+    "failed": "failed", "undelivered": "failed", "canceled": "failed",
+    "receiving": None, "received": None, "partially_delivered": None,
+}
+
+
+def parse_status(form: Mapping[str, str]) -> StatusReport:
+    sid = _required(form, "MessageSid")
+    status = _required(form, "MessageStatus").lower()
+    if status not in TWILIO_STATUSES:
+        raise PayloadError(f"MessageStatus {status!r} is not one Twilio sends")
+    whatsapp = any((form.get(k) or "").startswith(WHATSAPP_PREFIX) for k in ("To", "From"))
+    return StatusReport(
+        message_sid=sid, twilio_status=status, delivery_status=TWILIO_STATUSES[status],
+        error_code=(form.get("ErrorCode") or "").strip() or None,
+        channels=("whatsapp", "sms") if whatsapp else ("sms", "whatsapp"))
+
+
+# --- outbound: pure decisions -------------------------------------------------------------
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """`text` in parts of at most `limit` characters, cut at the last whitespace that fits
+    (a single word longer than the limit is cut hard). Never returns an empty list."""
+    parts: list[str] = []
+    rest = text.strip()
+    while len(rest) > limit:
+        window = rest[: limit + 1]
+        cut = max(window.rfind(" "), window.rfind("\n"), window.rfind("\t"))
+        if cut <= 0:
+            cut = limit
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest or not parts:
+        parts.append(rest)
+    return parts
+
+
+def whatsapp_window_open(last_inbound_at: datetime | None, now: datetime) -> bool:
+    """Whether free text may still go to a WhatsApp resident: WhatsApp allows it only within
+    24 hours of the resident's last message; after that only an approved template."""
+    return last_inbound_at is not None and now - last_inbound_at < WHATSAPP_WINDOW
+
+
+@dataclass(frozen=True)
+class WhatsAppTemplate:
+    content_sid: str                 # Twilio Content API sid (HX…) of the approved template
+    variables: tuple[str, ...] = ()  # names of the placeholders {{1}}, {{2}}, … in order
+
+
+@dataclass(frozen=True)
+class MessagingSettings:
+    sms_from: str | None = None
+    whatsapp_from: str | None = None
+    messaging_service_sid: str | None = None
+    whatsapp_templates: dict[str, WhatsAppTemplate] = field(default_factory=dict)
+
+
+def messaging_settings(raw: Mapping[str, Any] | None) -> MessagingSettings:
+    """The messaging part of config `channels.twilio` (a free-form mapping in settings);
+    ValueError naming the key when it is unusable."""
+    if not raw:
+        raise ValueError("channels.twilio is not configured")
+    templates: dict[str, WhatsAppTemplate] = {}
+    for name, spec in (raw.get("whatsapp_templates") or {}).items():
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("content_sid"), str):
+            raise ValueError(f"channels.twilio.whatsapp_templates.{name}: needs content_sid")
+        variables = spec.get("variables") or []
+        if not all(isinstance(v, str) for v in variables):
+            raise ValueError(f"channels.twilio.whatsapp_templates.{name}.variables: "
+                             "expected a list of names")
+        templates[str(name)] = WhatsAppTemplate(spec["content_sid"], tuple(variables))
+    whatsapp_from = raw.get("whatsapp_from") or None
+    if whatsapp_from and not whatsapp_from.startswith(WHATSAPP_PREFIX):
+        whatsapp_from = WHATSAPP_PREFIX + whatsapp_from
+    return MessagingSettings(sms_from=raw.get("sms_from") or None, whatsapp_from=whatsapp_from,
+                             messaging_service_sid=raw.get("messaging_service_sid") or None,
+                             whatsapp_templates=templates)
+
+
+def template_extra(settings: MessagingSettings, name: str,
+                   values: Mapping[str, str]) -> dict[str, str]:
+    """The `OutboundMessage.extra` that makes `send` use a WhatsApp template; KeyError for an
+    unknown template, ValueError for a missing variable."""
+    template = settings.whatsapp_templates[name]
+    missing = [v for v in template.variables if v not in values]
+    if missing:
+        raise ValueError(f"template {name!r} needs {', '.join(missing)}")
+    variables = {str(i): str(values[v]) for i, v in enumerate(template.variables, start=1)}
+    return {"content_sid": template.content_sid,
+            "content_variables": json.dumps(variables, ensure_ascii=False)}
+
+
+def create_requests(settings: MessagingSettings, message: OutboundMessage,
+                    status_callback: str) -> list[dict[str, Any]]:
+    """The keyword arguments of each `messages.create` call that sends `message`: one per
+    part of a long text, or one template send."""
+    whatsapp = message.channel == "whatsapp"
+    to = WHATSAPP_PREFIX + message.address if whatsapp else message.address
+    if settings.messaging_service_sid:
+        sender: dict[str, str] = {"messaging_service_sid": settings.messaging_service_sid}
+    else:
+        from_ = settings.whatsapp_from if whatsapp else settings.sms_from
+        if not from_:
+            raise ValueError(f"channels.twilio.{'whatsapp_from' if whatsapp else 'sms_from'} "
+                             "is not configured")
+        sender = {"from_": from_}
+    common = {"to": to, "status_callback": status_callback, **sender}
+    if whatsapp and message.extra.get("content_sid"):
+        return [{**common, "content_sid": message.extra["content_sid"],
+                 "content_variables": message.extra.get("content_variables") or "{}"}]
+    limit = WHATSAPP_MAX_CHARS if whatsapp else SMS_MAX_CHARS
+    media = [a.url for a in message.attachments if a.url]
+    requests = [{**common, "body": part} for part in split_text(message.body, limit)]
+    if media:
+        requests[0]["media_url"] = media
+    return requests
+
+
+# --- status callbacks: state in the database ----------------------------------------------
+
+
+async def apply_status(ctx: InboxContext, report: StatusReport) -> bool:
+    """Record a status callback on its outbound message; False when no message has the sid."""
+    async with ctx.store.read() as tx:
+        for channel in report.channels:
+            row = await tx.message_by_external_id(channel, report.message_sid)
+            if row is not None:
+                break
+    if row is None or row["direction"] != "out":
+        return False
+    if report.delivery_status == "failed":
+        # Once delivered, a late "undelivered" from another part is not this message's fate.
+        if row["delivery_status"] not in ("delivered", "read", "failed"):
+            await outbox.mark_failed(ctx, row["id"], report.error)
+    elif report.delivery_status is not None:
+        await outbox.mark_delivery_status(ctx, row["id"], report.delivery_status)
+    return True
+
+
+def _early_key(sid: str) -> str:
+    return EARLY_STATUS_KEY.format(sid=sid)
+
+
+async def _keep_early(ctx: InboxContext, report: StatusReport) -> None:
+    key = _early_key(report.message_sid)
+    data = json.dumps([report.twilio_status, report.error_code])
+    async with ctx.redis.pipeline(transaction=True) as pipe:
+        await pipe.rpush(key, data).expire(key, EARLY_STATUS_TTL_S).execute()
+
+
+async def _take_early(ctx: InboxContext, sid: str, channels: tuple[str, ...]) -> list[StatusReport]:
+    key = _early_key(sid)
+    async with ctx.redis.pipeline(transaction=True) as pipe:
+        items, _ = await pipe.lrange(key, 0, -1).delete(key).execute()
+    reports = []
+    for item in items:
+        status, code = json.loads(item)
+        reports.append(StatusReport(sid, status, TWILIO_STATUSES.get(status), code, channels))
+    return reports
+
+
+# --- routes -------------------------------------------------------------------------------
+
+
+def _json_error(status: type[web.HTTPException], message: str) -> web.HTTPException:
+    return status(text=json.dumps({"error": message}), content_type="application/json")
+
+
+async def verified_form(request: web.Request) -> Mapping[str, str]:
+    """The webhook's form once its signature checks out; raises the HTTP error otherwise."""
+    token = auth_token()
+    if token is None:
+        # Misconfiguration: refuse rather than accept anything unsigned.
+        raise _json_error(web.HTTPServiceUnavailable,
+                          "Twilio webhooks are not configured: TWILIO_AUTH_TOKEN is not set")
+    if request.content_type != FORM_CONTENT_TYPE:
+        raise _json_error(web.HTTPBadRequest, f"expected a {FORM_CONTENT_TYPE} body")
+    form = await request.post()   # over client_max_size: 413 before anything is read into it
+    url = webhook_url(request.app[CONTEXT].config.public_url, request.path_qs)
+    if not signature_valid(token, url, form, request.headers.get(SIGNATURE_HEADER)):
+        log.warning("rejected a Twilio webhook on %s: bad or missing signature", request.path)
+        raise _json_error(web.HTTPForbidden, f"invalid or missing {SIGNATURE_HEADER}")
+    return form   # url-encoded, so every value is a str
+
+
+async def messaging_webhook(request: web.Request) -> web.Response:
+    form = await verified_form(request)
+    try:
+        message = parse(form, utcnow(), raw_size=request.content_length or 0)
+    except PayloadError as exc:
+        raise _json_error(web.HTTPBadRequest, str(exc)) from None
+    await ingest(request.app[CONTEXT], message)
+    # The acknowledgement is an outbox message sent by the delivery job, not TwiML.
+    return web.Response(text=EMPTY_TWIML, content_type="text/xml")
+
+
+async def status_webhook(request: web.Request) -> web.Response:
+    form = await verified_form(request)
+    try:
+        report = parse_status(form)
+    except PayloadError as exc:
+        raise _json_error(web.HTTPBadRequest, str(exc)) from None
+    if report.delivery_status is None:
+        return web.Response(status=200)
+    ctx = request.app[CONTEXT]
+    if not await apply_status(ctx, report):
+        # Either the send job has not recorded the sid yet, or it is not ours. Keep the
+        # report for the job; look once more in case it recorded the sid meanwhile.
+        await _keep_early(ctx, report)
+        if await apply_status(ctx, report):
+            await _take_early(ctx, report.message_sid, report.channels)
+        else:
+            log.info("status %s for message %s not matched yet; kept %ss for its send job",
+                     report.twilio_status, report.message_sid, EARLY_STATUS_TTL_S)
+    return web.Response(status=200)
+
+
+# --- the channels -------------------------------------------------------------------------
+
+
+class TwilioMessagingChannel:
+    """SMS or WhatsApp through Twilio Messaging. Both instances share the two webhooks."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def setup_routes(self, app: web.Application) -> None:
+        if "twilio-messaging" in app.router.named_resources():
+            return   # the other messaging channel already added the shared webhooks
+        app.router.add_post(MESSAGING_PATH, messaging_webhook, name="twilio-messaging")
+        app.router.add_post(STATUS_PATH, status_webhook, name="twilio-status")
+
+    async def send(self, ctx: InboxContext, message: OutboundMessage) -> SendResult:
+        creds = credentials()
+        if creds is None:
+            # Worth retrying: an operator can set the variables while the job backs off.
+            raise TransientSendError("Twilio is not configured: TWILIO_ACCOUNT_SID and "
+                                     "TWILIO_AUTH_TOKEN must be set")
+        try:
+            requests = create_requests(messaging_settings(ctx.config.channels.twilio), message,
+                                       webhook_url(ctx.config.public_url, STATUS_PATH))
+        except ValueError as exc:
+            raise PermanentSendError(str(exc)) from None
+        first_sid: str | None = None
+        async with rest_client(creds) as client:
+            for number, params in enumerate(requests, start=1):
+                try:
+                    created = await client.messages.create_async(**params)
+                except Exception as exc:
+                    error = classify_exception(exc)
+                    if error is None:
+                        raise
+                    if first_sid is None:
+                        raise error from exc
+                    # Earlier parts are out; a retry would send them twice.
+                    raise PermanentSendError(f"only {number - 1} of {len(requests)} parts were "
+                                             f"sent: {error}", getattr(error, "code", None)
+                                             ) from exc
+                if first_sid is None:
+                    first_sid = created.sid
+                    await self._record_sid(ctx, message, first_sid)
+        return SendResult(external_id=first_sid)
+
+    async def _record_sid(self, ctx: InboxContext, message: OutboundMessage, sid: str) -> None:
+        """Store the sid at once so status callbacks find the message, then apply any that
+        came before it was stored."""
+        async with ctx.store.transaction() as tx:
+            await tx.update_message(message.message_id, external_id=sid)
+        for report in await _take_early(ctx, sid, (message.channel,)):
+            if report.delivery_status == "failed":
+                raise PermanentSendError(
+                    error_reason(report.error_code,
+                                 f"Twilio reported the message {report.twilio_status}"),
+                    report.error_code)
+            if report.delivery_status in ("delivered", "read"):
+                await outbox.mark_delivery_status(ctx, message.message_id,
+                                                  report.delivery_status)
+
+
+SMS_CHANNEL = TwilioMessagingChannel("sms")
+WHATSAPP_CHANNEL = TwilioMessagingChannel("whatsapp")
