@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import secrets
@@ -27,6 +28,7 @@ from inbox.context import open_context
 from inbox.db import ROOT, database_url, migrate
 from inbox.http import json_errors
 from inbox.live import LiveHub
+from reports import api as report_api
 from routing.model import shared_model
 from settings import Config, ConfigError, load_config
 
@@ -70,6 +72,7 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(_resources)
     app.add_routes(ops.routes)
     app.add_routes(api.routes)
+    app.add_routes(report_api.routes)
     for channel in CHANNELS.values():
         channel.setup_routes(app)
     app.router.add_static("/static", ROOT / "static", name="static")
@@ -141,6 +144,29 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_corrections_export(args: argparse.Namespace) -> int:
+    """Agents' category corrections as labelled JSONL for `python -m routing.train`."""
+    migrate()
+
+    async def export() -> list[dict]:
+        ctx = open_context(load_config(), pool=False)
+        try:
+            async with ctx.store.read() as tx:
+                return await tx.corrections()
+        finally:
+            await ctx.close()
+
+    rows = asyncio.run(export())
+    # The latest correction of a conversation is the one that counts.
+    latest = {row["conversation_id"]: row for row in rows}
+    with open(args.path, "w", encoding="utf-8") as out:
+        for row in latest.values():
+            out.write(json.dumps({"text": row["text"], "label": row["corrected"],
+                                  "lang": row["language"] or "az"}, ensure_ascii=False) + "\n")
+    print(f"{len(latest)} correction(s) written to {args.path}")
+    return 0
+
+
 def cmd_config_check(args: argparse.Namespace) -> int:
     path = args.path or os.environ.get("CC_CONFIG") or "config.yaml"
     try:
@@ -176,6 +202,11 @@ def parser() -> argparse.ArgumentParser:
     check = config.add_parser("check", help="validate a config file")
     check.add_argument("path", nargs="?")
     check.set_defaults(run=cmd_config_check)
+    corrections = commands.add_parser("corrections", help="classifier training data") \
+        .add_subparsers(dest="action", required=True)
+    export = corrections.add_parser("export", help="write agents' corrections as JSONL")
+    export.add_argument("path")
+    export.set_defaults(run=cmd_corrections_export)
     return top
 
 

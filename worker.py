@@ -21,9 +21,14 @@ from rq import Queue, Worker
 from inbox.context import redis_url
 from inbox.jobs import DEFAULT_QUEUE, QUEUES
 from inbox.sweeps import SWEEP_JOB
+from reports.rollup import CHANGED_JOB
+from reports.rollup import SWEEP_JOB as FACTS_SWEEP_JOB
 from settings import ConfigError, load_config
 
 log = logging.getLogger("worker")
+
+REPORT_FACTS_INTERVAL_S = 10      # reports lag live state by about this much
+FACTS_SWEEP_INTERVAL_S = 15 * 60  # a full look back, for anything the watermark missed
 
 
 class PeriodicJobs:
@@ -73,7 +78,11 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 1
     connection = Redis.from_url(redis_url())
-    periodic = PeriodicJobs(connection, {SWEEP_JOB: config.outbox.sweep_interval_s})
+    periodic = PeriodicJobs(connection, {
+        SWEEP_JOB: config.outbox.sweep_interval_s,
+        CHANGED_JOB: REPORT_FACTS_INTERVAL_S,
+        FACTS_SWEEP_JOB: FACTS_SWEEP_INTERVAL_S,
+    })
     periodic.tick()
     if not args.burst:
         periodic.start()

@@ -122,7 +122,7 @@ def parse(form: Mapping[str, str], received_at: datetime, raw_size: int = 0) -> 
     profile_name = (form.get("ProfileName") or "").strip()[:MAX_PROFILE_NAME]
     return InboundMessage(
         channel=channel, external_id=sid, address=phone, text=(form.get("Body") or "").strip(),
-        received_at=received_at, display_name=profile_name or None,
+        received_at=received_at, display_name=profile_name or None, phone=phone,
         attachments=parse_attachments(form), raw_size=raw_size)
 
 

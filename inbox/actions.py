@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from inbox import dispatch, outbox
+from inbox import assignment, dispatch, outbox, sla
 from inbox.context import InboxContext
 from inbox.live import publish_event
 from inbox.serialize import conversation_view, message_view
@@ -83,12 +83,23 @@ async def reply(ctx: InboxContext, actor: Actor, conversation_id: int, body: str
         else:
             message_id = await outbox.queue_message(tx, conversation, body,
                                                     author_kind="agent", author_id=actor.id)
-            changes: dict[str, Any] = {"last_message_at": now}
+            changes: dict[str, Any] = {"last_message_at": now, "offered_at": None}
             first = conversation["first_response_at"] is None
             if first:
                 changes["first_response_at"] = now
-            if conversation["status"] in ("waiting", "resolved"):
+                # The first answer stops the first-response clock; resolution's takes over.
+                if conversation["queue"] in ctx.config.queue_ids:
+                    changes["sla_due_at"] = sla.due_at(ctx, conversation["queue"],
+                                                       conversation["created_at"], "resolution")
+                    changes["sla_state"] = "ok"
+            if conversation["status"] == "waiting":
                 changes["status"] = "open"
+            elif conversation["status"] == "resolved":
+                # Writing to a resolved conversation reopens it, and reports count that.
+                changes.update(status="open", resolved_at=None)
+                await tx.add_event(conversation_id, "reopened",
+                                   {"from": "resolved", "to": "open", "reason": "agent replied"},
+                                   actor_id=actor.id, at=now)
             if conversation["assignee_id"] is None:
                 # Whoever answers an unassigned conversation owns it from then on.
                 changes.update(assignee_id=actor.id, assigned_at=now)
@@ -127,14 +138,14 @@ async def assign(ctx: InboxContext, actor: Actor, conversation_id: int, agent_id
                 raise ActionError(f"agent {agent_id} not found", 404)
             if agent["role"] == "agent" and target_queue not in (agent["queues"] or []):
                 raise ActionError(f"agent {agent_id} does not work queue {target_queue!r}")
-            changes.update(assignee_id=agent_id, assigned_at=now)
+            changes.update(assignee_id=agent_id, assigned_at=now, offered_at=None)
             if conversation["status"] == "waiting":
                 changes["status"] = "open"
             await tx.add_event(conversation_id, "assigned",
                                {"agent_id": agent_id, "reason": "assigned by a person"},
                                actor_id=actor.id, at=now)
         elif conversation["assignee_id"] is not None or queue is not None:
-            changes.update(assignee_id=None, assigned_at=None)
+            changes.update(assignee_id=None, assigned_at=None, offered_at=None)
             if conversation["status"] != "resolved":
                 changes["status"] = "waiting"
             await tx.add_event(conversation_id, "unassigned",
@@ -143,6 +154,9 @@ async def assign(ctx: InboxContext, actor: Actor, conversation_id: int, agent_id
         if changes:
             await tx.update_conversation(conversation_id, **changes)
     await _announce(ctx, conversation_id)
+    if changes.get("status") == "waiting":
+        await assignment.assign_waiting(ctx, conversation_id,
+                                        exclude={conversation["assignee_id"]} - {None})
 
 
 async def set_status(ctx: InboxContext, actor: Actor, conversation_id: int, status: str) -> None:
@@ -167,6 +181,9 @@ async def set_status(ctx: InboxContext, actor: Actor, conversation_id: int, stat
         await tx.add_event(conversation_id, event, {"from": previous, "to": status},
                            actor_id=actor.id, at=now)
     await _announce(ctx, conversation_id)
+    if previous == "open" and conversation["assignee_id"] is not None:
+        # The agent has room again: offer the next in line at once.
+        await assignment.fill_agent(ctx, conversation["assignee_id"])
 
 
 async def set_category(ctx: InboxContext, actor: Actor, conversation_id: int, category: str,
@@ -194,3 +211,96 @@ async def set_category(ctx: InboxContext, actor: Actor, conversation_id: int, ca
     if reroute:
         await dispatch.route_conversation(ctx, conversation_id, acknowledge=False)
     await _announce(ctx, conversation_id)
+
+
+async def mark_opened(ctx: InboxContext, actor: Actor, conversation_id: int) -> None:
+    """The assignee opened the conversation: the offer is taken."""
+    async with ctx.store.transaction() as tx:
+        conversation = await _conversation(tx, conversation_id)
+        if conversation["assignee_id"] == actor.id and conversation["opened_at"] is None:
+            await tx.update_conversation(conversation_id, opened_at=utcnow(), offered_at=None)
+
+
+async def merge_contacts(ctx: InboxContext, actor: Actor, into: int, other: int) -> list[int]:
+    """Two contacts are one resident: `other`'s identities and conversations join `into`."""
+    if into == other:
+        raise ActionError("a contact cannot be merged into itself")
+    now = utcnow()
+    async with ctx.store.transaction() as tx:
+        for contact_id in (into, other):
+            contact = await tx.contact(contact_id)
+            if contact is None or contact["merged_into"] is not None:
+                raise ActionError(f"contact {contact_id} not found", 404)
+        moved = await tx.merge_contacts(into, other)
+        for conversation_id in moved:
+            await tx.add_event(conversation_id, "contacts_merged",
+                               {"from": other, "into": into, "by": "a person"},
+                               actor_id=actor.id, at=now)
+    for conversation_id in moved:
+        await _announce(ctx, conversation_id)
+    return moved
+
+
+async def merge_conversations(ctx: InboxContext, actor: Actor, into: int, other: int) -> None:
+    """The same matter opened twice: `other`'s messages move into `into`, `other` closes."""
+    if into == other:
+        raise ActionError("a conversation cannot be merged into itself")
+    now = utcnow()
+    async with ctx.store.transaction() as tx:
+        target = await _conversation(tx, into)
+        source = await _conversation(tx, other)
+        if target["contact_id"] != source["contact_id"]:
+            raise ActionError("both conversations must belong to one contact; merge the "
+                              "contacts first")
+        moved = [m["id"] for m in await tx.messages_of(other)]
+        await tx.move_messages(moved, into)
+        last = max(target["last_message_at"], source["last_message_at"])
+        await tx.update_conversation(into, last_message_at=last)
+        await tx.update_conversation(other, status="resolved", resolved_at=now,
+                                     assignee_id=None, offered_at=None)
+        await tx.add_event(into, "conversations_merged",
+                           {"from": other, "messages": moved}, actor_id=actor.id, at=now)
+        await tx.add_event(other, "merged_into", {"conversation": into, "messages": moved},
+                           actor_id=actor.id, at=now)
+    await _announce(ctx, into)
+    await _announce(ctx, other)
+
+
+async def split_conversation(ctx: InboxContext, actor: Actor, conversation_id: int,
+                             from_message_id: int) -> int:
+    """A new matter began at `from_message_id`: it and every later message move to a new
+    conversation of the same contact, which waits in the same queue."""
+    now = utcnow()
+    async with ctx.store.transaction() as tx:
+        source = await _conversation(tx, conversation_id)
+        messages = await tx.messages_of(conversation_id)
+        if from_message_id not in {m["id"] for m in messages}:
+            raise ActionError(f"message {from_message_id} is not in this conversation")
+        moving = [m for m in messages if m["id"] >= from_message_id]
+        if len(moving) == len(messages):
+            raise ActionError("splitting at the first message would leave nothing behind")
+        first_moved = moving[0]
+        new_id = await tx.create_conversation(
+            contact_id=source["contact_id"], identity_id=source["identity_id"],
+            channel=source["channel"], status="waiting", category=source["category"],
+            category_confidence=source["category_confidence"], category_source="human",
+            language=source["language"], queue=source["queue"], priority=source["priority"],
+            thread_key=source["thread_key"], created_at=first_moved["created_at"],
+            routed_at=now, sla_due_at=source["sla_due_at"],
+            last_message_at=moving[-1]["created_at"],
+            last_inbound_at=max((m["created_at"] for m in moving if m["direction"] == "in"),
+                                default=None))
+        await tx.move_messages([m["id"] for m in moving], new_id)
+        await tx.update_conversation(conversation_id,
+                                     last_message_at=messages[len(messages) - len(moving) - 1]
+                                     ["created_at"])
+        moved_ids = [m["id"] for m in moving]
+        await tx.add_event(conversation_id, "split", {"into": new_id, "messages": moved_ids},
+                           actor_id=actor.id, at=now)
+        await tx.add_event(new_id, "split_from", {"conversation": conversation_id,
+                                                  "messages": moved_ids},
+                           actor_id=actor.id, at=now)
+    await _announce(ctx, conversation_id)
+    await _announce(ctx, new_id)
+    await assignment.assign_waiting(ctx, new_id)
+    return new_id

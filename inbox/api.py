@@ -8,12 +8,13 @@ import base64
 import contextlib
 import json
 import logging
+import secrets
 from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
-from inbox import actions, auth
+from inbox import actions, assignment, auth, presence
 from inbox.actions import ActionError, Actor
 from inbox.appkeys import CONTEXT, HUB
 from inbox.http import bad_request, json_error, read_json
@@ -138,6 +139,31 @@ async def me(request: web.Request) -> web.Response:
     return web.json_response(user_view(request[SESSION].user))
 
 
+@routes.post("/api/v1/me/presence")
+async def set_presence(request: web.Request) -> web.Response:
+    """Online, away or offline. Calling it also counts as a console heartbeat."""
+    ctx = request.app[CONTEXT]
+    body = await read_json(request)
+    state = body.get("presence")
+    if state not in assignment.PRESENCES:
+        raise bad_request(f"presence must be one of {', '.join(assignment.PRESENCES)}")
+    actor = _actor(request)
+    await presence.console_seen(ctx.redis, actor.id, "api", presence.API_PRESENCE_TTL_S)
+    await assignment.set_presence(ctx, actor.id, state)
+    async with ctx.store.read() as tx:
+        user = await tx.user(actor.id)
+    return web.json_response(user_view(user))
+
+
+@routes.post("/api/v1/queue/next")
+async def take_next(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    taken = await assignment.fill_agent(ctx, _actor(request).id, pulled=True, limit=1)
+    if not taken:
+        return web.Response(status=204)
+    return await _conversation_response(request, taken[0])
+
+
 # --- conversations ----------------------------------------------------------------------------
 
 def _encode_cursor(row: dict[str, Any]) -> str:
@@ -199,6 +225,9 @@ async def list_conversations(request: web.Request) -> web.Response:
 async def get_conversation(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     row = await _visible_conversation(request)
+    actor = _actor(request)
+    if row["assignee_id"] == actor.id and row["opened_at"] is None:
+        await actions.mark_opened(ctx, actor, row["id"])
     async with ctx.store.read() as tx:
         messages = await tx.messages_of(row["id"])
         events = await tx.events_of(row["id"])
@@ -267,6 +296,44 @@ async def set_category(request: web.Request) -> web.Response:
     return await _conversation_response(request, row["id"])
 
 
+@routes.post("/api/v1/conversations/{id}/merge")
+async def merge_conversations(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    row = await _visible_conversation(request)
+    body = await read_json(request)
+    other = body.get("conversation_id")
+    if not isinstance(other, int) or isinstance(other, bool):
+        raise bad_request("conversation_id must be the id of the conversation to merge in")
+    async with ctx.store.read() as tx:
+        other_row = await tx.conversation(other)
+    if other_row is None:
+        return json_error(404, f"conversation {other} not found")
+    if not _actor(request).may_see_queue(other_row["queue"]):
+        return json_error(403, "outside your queues")
+    try:
+        await actions.merge_conversations(ctx, _actor(request), row["id"], other)
+    except ActionError as exc:
+        return _action_error(exc)
+    return await _conversation_response(request, row["id"])
+
+
+@routes.post("/api/v1/conversations/{id}/split")
+async def split_conversation(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    row = await _visible_conversation(request)
+    body = await read_json(request)
+    message_id = body.get("message_id")
+    if not isinstance(message_id, int) or isinstance(message_id, bool):
+        raise bad_request("message_id must be the id of the first message of the new matter")
+    try:
+        new_id = await actions.split_conversation(ctx, _actor(request), row["id"], message_id)
+    except ActionError as exc:
+        return _action_error(exc)
+    response = await _conversation_response(request, new_id)
+    response.set_status(201)
+    return response
+
+
 async def _conversation_response(request: web.Request, conversation_id: int) -> web.Response:
     ctx = request.app[CONTEXT]
     async with ctx.store.read() as tx:
@@ -325,14 +392,43 @@ async def get_contact(request: web.Request) -> web.Response:
     })
 
 
+@routes.post("/api/v1/contacts/{id}/merge")
+async def merge_contacts(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    actor = _actor(request)
+    into = _int_param(request, "id")
+    body = await read_json(request)
+    other = body.get("contact_id")
+    if not isinstance(other, int) or isinstance(other, bool):
+        raise bad_request("contact_id must be the id of the contact to merge in")
+    async with ctx.store.read() as tx:
+        for contact_id in (into, other):
+            if await tx.contact(contact_id) is None:
+                return json_error(404, f"contact {contact_id} not found")
+            visible = [c for c in await tx.conversations_of_contact(contact_id)
+                       if actor.may_see_queue(c["queue"])]
+            if not visible and not actor.sees_all_queues:
+                return json_error(403, "outside your queues")
+    try:
+        await actions.merge_contacts(ctx, actor, into, other)
+    except ActionError as exc:
+        return _action_error(exc)
+    return await get_contact(request)
+
+
 # --- live stream ------------------------------------------------------------------------------
 
 @routes.get("/api/v1/stream")
 async def stream(request: web.Request) -> web.StreamResponse:
     """Server-sent events for the caller's queues."""
     actor = _actor(request)
+    ctx = request.app[CONTEXT]
     hub = request.app[HUB]
-    listener = hub.subscribe_stream(lambda event: actor.may_see_queue(event.get("queue")))
+    connection = secrets.token_hex(8)
+    await presence.console_seen(ctx.redis, actor.id, connection)
+    # Agent-level events (presence) carry no queue; they concern every console.
+    listener = hub.subscribe_stream(lambda event: event.get("queue") is None
+                                    or actor.may_see_queue(event.get("queue")))
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
                                            "Cache-Control": "no-cache",
                                            "X-Accel-Buffering": "no"})
@@ -344,6 +440,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
                 event = await asyncio.wait_for(listener.queue.get(), HEARTBEAT_S)
             except TimeoutError:
                 await response.write(b": heartbeat\n\n")
+                await presence.console_seen(ctx.redis, actor.id, connection)
                 continue
             payload = json.dumps(event["data"], default=str)
             await response.write(f"event: {event['type']}\ndata: {payload}\n\n".encode())
@@ -351,6 +448,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
         pass
     finally:
         hub.unsubscribe_stream(listener)
+        await presence.console_closed(ctx.redis, actor.id, connection)
         with contextlib.suppress(Exception):
             await response.write_eof()
     return response

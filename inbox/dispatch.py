@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from inbox import outbox
+from inbox import assignment, outbox, sla
 from inbox.context import InboxContext
 from inbox.live import publish_event
 from inbox.replies import render_reply, reply_language
@@ -17,7 +17,6 @@ from inbox.serialize import conversation_view
 from inbox.store import Tx, utcnow
 from routing import Classification, Hints, classify
 from routing.rules import RoutingFacts, choose_queue
-from routing.sla import parse_duration
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +28,24 @@ _CONTACT_FIELDS = {"fin": "fin", "phone": "phone", "email": "email"}
 
 
 async def _remember_entities(tx: Tx, contact_id: int, result: Classification) -> None:
+    """Keep identifying entities on the contact; a FIN another contact already has means the
+    same resident wrote from a new address, so the two contacts become one."""
     contact = await tx.contact(contact_id)
     updates = {}
     for entity in result.entities:
         column = _CONTACT_FIELDS.get(entity.kind)
         if column and not contact.get(column) and column not in updates:
             updates[column] = entity.value
+    fin = updates.get("fin")
+    same_resident = await tx.contact_by_fin(fin, other_than=contact_id) if fin else None
+    if same_resident is not None:
+        moved = await tx.merge_contacts(same_resident["id"], contact_id)
+        for moved_id in moved:
+            await tx.add_event(moved_id, "contacts_merged", {
+                "from": contact_id, "into": same_resident["id"], "by": "the same FIN"})
+        contact_id = same_resident["id"]
+        survivor = await tx.contact(contact_id)
+        updates = {k: v for k, v in updates.items() if not survivor.get(k)}
     if updates:
         await tx.update_contact(contact_id, **updates)
 
@@ -61,9 +72,7 @@ async def route_conversation(ctx: InboxContext, conversation_id: int, *,
             min_confidence=ctx.config.routing.min_confidence)
         queue = ctx.config.queue(decision.queue)
         now = utcnow()
-        first_response_s = parse_duration(queue.sla.first_response,
-                                          business_day_s=ctx.calendar.business_day_s)
-        due = ctx.calendar.add_business_seconds(conversation["created_at"], first_response_s)
+        due = sla.due_at(ctx, queue.id, conversation["created_at"], "first_response")
         await tx.update_conversation(
             conversation_id, category=result.category, category_confidence=result.confidence,
             category_source=result.source, language=language, queue=queue.id,
@@ -77,7 +86,7 @@ async def route_conversation(ctx: InboxContext, conversation_id: int, *,
                            {"queue": queue.id, "reason": decision.reason}, at=now)
         await _remember_entities(tx, conversation["contact_id"], result)
         if acknowledge and conversation["channel"] in ACKNOWLEDGED_CHANNELS:
-            contact = await tx.contact(conversation["contact_id"])
+            contact = await tx.contact((await tx.conversation(conversation_id))["contact_id"])
             position = None
             if queue.kind == "operators":
                 position = await tx.queue_position(queue.id, conversation["created_at"])
@@ -92,6 +101,7 @@ async def route_conversation(ctx: InboxContext, conversation_id: int, *,
     await publish_event(ctx.redis, "conversation.created", queue.id,
                         {"conversation": conversation_view(routed, ctx.zone)})
     await publish_event(ctx.redis, "queue.updated", queue.id, {"queue": queue.id})
+    await assignment.assign_waiting(ctx, conversation_id)
 
 
 async def route_unrouted(ctx: InboxContext, older_than_s: int = 30) -> list[int]:

@@ -33,10 +33,19 @@ class IngestResult:
 
 
 async def _identity(tx: Tx, msg: InboundMessage) -> dict[str, Any]:
+    """The resident's identity on this channel; a new one joins the contact that already has
+    this phone number (one resident, one contact), else a new contact."""
     identity = await tx.identity(msg.channel, msg.address)
     if identity is not None:
         return identity
-    contact_id = await tx.create_contact(name=msg.display_name, language=msg.language)
+    contact = await tx.contact_by_phone(msg.phone) if msg.phone else None
+    if contact is not None:
+        contact_id = contact["id"]
+        if not contact["name"] and msg.display_name:
+            await tx.update_contact(contact_id, name=msg.display_name)
+    else:
+        contact_id = await tx.create_contact(name=msg.display_name, language=msg.language,
+                                             phone=msg.phone)
     identity_id = await tx.create_identity(contact_id, msg.channel, msg.address, msg.display_name)
     return {"id": identity_id, "contact_id": contact_id}
 

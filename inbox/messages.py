@@ -28,6 +28,8 @@ class InboundMessage:
     text: str
     received_at: datetime
     display_name: str | None = None
+    phone: str | None = None        # E.164, when the channel knows the resident's number:
+                                    # it joins identities on SMS, WhatsApp, voice into one contact
     language: str | None = None     # what the resident chose, when the channel knows it
     attachments: tuple[Attachment, ...] = ()
     thread_key: str | None = None   # joins replies to a conversation (e-mail References)

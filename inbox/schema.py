@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -18,10 +20,32 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator):
+    """Aware datetimes stored as UTC. SQLite keeps no offset: a Baku-time value written as is
+    would read back four hours off, so every value is converted on the way in."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value.isoformat()} given; use an aware one")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
 
 # BigInteger ids on PostgreSQL, but SQLite only auto-increments a plain INTEGER primary key.
 Id = BigInteger().with_variant(Integer(), "sqlite")
-Time = DateTime(timezone=True)
+Time = UtcDateTime()
 
 metadata = MetaData(
     naming_convention={
@@ -43,6 +67,7 @@ users = Table(
     Column("languages", JSON, nullable=False, default=list),
     Column("capacity", JSON, nullable=False, default=dict),
     Column("presence", String(10), nullable=False, default="offline"),
+    Column("last_assigned_at", Time),   # round-robin order
     Column("password_hash", String(200), nullable=False),
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", Time, nullable=False),
@@ -67,10 +92,12 @@ contacts = Table(
     Column("phone", String(20)),
     Column("email", String(254)),
     Column("fin", String(7)),
+    Column("merged_into", Id),          # set on a contact joined into another one
     Column("created_at", Time, nullable=False),
     Column("updated_at", Time, nullable=False),
     Index("ix_contacts_phone", "phone"),
     Index("ix_contacts_fin", "fin"),
+    Index("ix_contacts_merged_into", "merged_into"),
 )
 
 contact_identities = Table(
@@ -107,16 +134,23 @@ conversations = Table(
     Column("created_at", Time, nullable=False),
     Column("routed_at", Time),       # null: committed but not yet routed (the sweep's work list)
     Column("assigned_at", Time),
+    Column("offered_at", Time),         # auto-assigned and not yet opened or answered
+    Column("opened_at", Time),          # the assignee first opened it
     Column("first_response_at", Time),
     Column("last_message_at", Time, nullable=False),
     Column("last_inbound_at", Time),
     Column("resolved_at", Time),
-    Column("sla_due_at", Time),
+    Column("sla_due_at", Time),          # first response due; after it, resolution due
+    Column("sla_state", String(10), nullable=False, default="ok", server_default="ok"),
     Index("ix_conversations_queue_status", "queue", "status", "last_message_at"),
     Index("ix_conversations_identity_status", "identity_id", "status"),
     Index("ix_conversations_assignee_status", "assignee_id", "status"),
     Index("ix_conversations_last_message", "last_message_at", "id"),
     Index("ix_conversations_unrouted", "routed_at"),
+    Index("ix_conversations_created", "created_at"),
+    Index("ix_conversations_offered", "offered_at"),
+    Index("ix_conversations_sla", "status", "sla_state", "sla_due_at"),
+    Index("ix_conversations_waiting_order", "queue", "status", "priority", "created_at"),
 )
 
 messages = Table(

@@ -200,6 +200,39 @@ class Tx:
         except IntegrityError as exc:
             raise Duplicate(str(exc.orig)) from exc
 
+    async def contact_by_phone(self, phone: str) -> Row | None:
+        return await self._one(select(contacts).where(contacts.c.phone == phone,
+                                                      contacts.c.merged_into.is_(None))
+                               .order_by(contacts.c.id).limit(1))
+
+    async def contact_by_fin(self, fin: str, other_than: int) -> Row | None:
+        return await self._one(select(contacts).where(contacts.c.fin == fin,
+                                                      contacts.c.id != other_than,
+                                                      contacts.c.merged_into.is_(None))
+                               .order_by(contacts.c.id).limit(1))
+
+    async def merge_contacts(self, into: int, other: int) -> list[int]:
+        """Move every identity and conversation of `other` to `into`; `other` stays as a
+        pointer (merged_into) so old links resolve. Returns the moved conversation ids."""
+        moved = [r[0] for r in await self.conn.execute(
+            select(conversations.c.id).where(conversations.c.contact_id == other))]
+        await self.conn.execute(update(contact_identities)
+                                .where(contact_identities.c.contact_id == other)
+                                .values(contact_id=into))
+        await self.conn.execute(update(conversations).where(conversations.c.contact_id == other)
+                                .values(contact_id=into))
+        survivor, absorbed = await self.contact(into), await self.contact(other)
+        missing = {k: absorbed[k] for k in ("name", "phone", "email", "fin", "language")
+                   if not survivor[k] and absorbed[k]}
+        await self.update_contact(other, merged_into=into)
+        if missing:
+            await self.update_contact(into, **missing)
+        return moved
+
+    async def move_messages(self, message_ids: Sequence[int], conversation_id: int) -> None:
+        await self.conn.execute(update(messages).where(messages.c.id.in_(list(message_ids)))
+                                .values(conversation_id=conversation_id))
+
     async def contact(self, contact_id: int) -> Row | None:
         return await self._one(select(contacts).where(contacts.c.id == contact_id))
 
@@ -319,6 +352,76 @@ class Tx:
             for queue in queues or ():
                 counts[queue] = counts.get(queue, 0) + 1
         return counts
+
+    # --- assignment -----------------------------------------------------------------------
+
+    async def online_agents(self) -> list[Row]:
+        return await self._all(select(users).where(users.c.presence == "online",
+                                                   users.c.active.is_(True)))
+
+    async def lock_user(self, user_id: int) -> Row | None:
+        """The user's row, locked until commit: assignments to one agent queue up here, so
+        two processes cannot both see free capacity and both fill it."""
+        return await self._one(select(users).where(users.c.id == user_id).with_for_update())
+
+    async def open_loads(self, agent_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+        """Open conversations per agent and channel: what counts against capacity."""
+        if not agent_ids:
+            return {}
+        c = conversations
+        rows = await self.conn.execute(
+            select(c.c.assignee_id, c.c.channel, func.count())
+            .where(c.c.assignee_id.in_(list(agent_ids)), c.c.status == "open")
+            .group_by(c.c.assignee_id, c.c.channel))
+        loads: dict[int, dict[str, int]] = {}
+        for agent_id, channel, count in rows:
+            loads.setdefault(agent_id, {})[channel] = count
+        return loads
+
+    async def claim_conversation(self, conversation_id: int, agent_id: int, now: datetime,
+                                 *, offered: bool) -> bool:
+        """Assign a waiting, unassigned conversation; False when another process was first."""
+        result = await self.conn.execute(
+            update(conversations)
+            .where(conversations.c.id == conversation_id, conversations.c.status == "waiting",
+                   conversations.c.assignee_id.is_(None))
+            .values(assignee_id=agent_id, assigned_at=now, status="open",
+                    offered_at=now if offered else None, opened_at=None))
+        return result.rowcount == 1
+
+    async def waiting_in(self, queues: Sequence[str], limit: int = 200) -> list[Row]:
+        """Waiting conversations of these queues, highest priority first, then oldest."""
+        if not queues:
+            return []
+        c = conversations
+        return await self._all(
+            select(c).where(c.c.queue.in_(list(queues)), c.c.status == "waiting",
+                            c.c.assignee_id.is_(None), c.c.routed_at.is_not(None))
+            .order_by(c.c.priority.desc(), c.c.created_at, c.c.id).limit(limit))
+
+    async def previous_assignee(self, contact_id: int, conversation_id: int) -> int | None:
+        """Who handled this resident's most recent earlier conversation."""
+        c = conversations
+        result = await self.conn.execute(
+            select(c.c.assignee_id).where(c.c.contact_id == contact_id, c.c.id != conversation_id,
+                                          c.c.assignee_id.is_not(None))
+            .order_by(c.c.id.desc()).limit(1))
+        return result.scalar()
+
+    async def assigned_to(self, agent_id: int) -> list[Row]:
+        return await self._all(select(conversations).where(
+            conversations.c.assignee_id == agent_id, conversations.c.status == "open"))
+
+    async def sla_candidates(self, limit: int = 20_000) -> list[Row]:
+        """Live conversations whose clock may still change state (not yet breached)."""
+        c = conversations
+        return await self._all(select(c).where(
+            c.c.status != "resolved", c.c.sla_state != "breached", c.c.sla_due_at.is_not(None))
+            .order_by(c.c.sla_due_at).limit(limit))
+
+    async def pending_offers(self) -> list[Row]:
+        return await self._all(select(conversations).where(
+            conversations.c.offered_at.is_not(None), conversations.c.status == "open"))
 
     # --- events ---------------------------------------------------------------------------
 

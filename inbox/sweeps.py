@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from inbox import dispatch, outbox
+from inbox import assignment, dispatch, outbox, presence, sla
 from inbox.context import open_context
 
 log = logging.getLogger(__name__)
@@ -22,6 +22,12 @@ async def _sweep() -> dict[str, int]:
     try:
         redriven = await outbox.redrive_stale(ctx)
         routed = await dispatch.route_unrouted(ctx)
+        absent = await presence.expire_absent_agents(ctx)
+        reoffered = await assignment.reoffer_expired(ctx)
+        caught_up = await assignment.assign_backlog(ctx)
+        clocks = await sla.sweep(ctx)
     finally:
         await ctx.close()
-    return {"redriven": len(redriven), "routed": len(routed)}
+    return {"redriven": len(redriven), "routed": len(routed), "offline": len(absent),
+            "reoffered": len(reoffered), "assigned": len(caught_up),
+            "at_risk": len(clocks["at_risk"]), "breached": len(clocks["breached"])}

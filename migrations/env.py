@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+import reports.schema  # noqa: F401  (its table belongs to the same metadata)
 from inbox.db import _sqlite_begin, _sqlite_pragmas
 from inbox.schema import metadata
 

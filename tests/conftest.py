@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+import reports.schema  # noqa: F401  (the reports table belongs to the same metadata)
 from inbox.context import InboxContext
 from inbox.db import async_url, make_engine, migrate
 from inbox.jobs import Jobs

@@ -1,0 +1,262 @@
+"""Putting conversations in front of agents: pushing new ones, filling an agent who has room,
+taking them back from agents who left, and re-offering what nobody opened.
+
+The choices are `routing.assignment`'s pure functions; this module loads agents, loads and
+waiting conversations, and applies a choice with the store's atomic claim. Locks are always
+taken agent first, then conversation (`lock_user`, then `claim_conversation`), so two
+processes never wait on each other in a cycle, and an agent's load is counted under the lock.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+
+from inbox.context import InboxContext
+from inbox.live import publish_event
+from inbox.serialize import conversation_view
+from inbox.store import Row, Tx, utcnow
+from routing.assignment import (
+    AgentState,
+    AssignedConversation,
+    QueuePolicy,
+    WaitingConversation,
+    channel_kind,
+    choose_agent,
+    handback,
+    next_for_agent,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CAPACITY = {"chat": 3, "email": 10}
+PRESENCES = ("online", "away", "offline")
+
+
+def _epoch(value: datetime | None) -> float | None:
+    return value.timestamp() if value is not None else None
+
+
+def _kind_loads(by_channel: dict[str, int]) -> dict[str, int]:
+    loads: dict[str, int] = {}
+    for channel, count in by_channel.items():
+        kind = channel_kind(channel)
+        loads[kind] = loads.get(kind, 0) + count
+    return loads
+
+
+def agent_state(user: Row, by_channel: dict[str, int]) -> AgentState:
+    return AgentState(
+        id=user["id"], queues=frozenset(user["queues"] or ()),
+        languages=frozenset(user["languages"] or ()), presence=user["presence"],
+        capacity={**DEFAULT_CAPACITY, **(user["capacity"] or {})},
+        load=_kind_loads(by_channel), last_assigned_at=_epoch(user["last_assigned_at"]))
+
+
+def waiting_view(row: Row, preferred_agent: int | None = None) -> WaitingConversation:
+    return WaitingConversation(
+        id=row["id"], queue=row["queue"], channel=row["channel"],
+        language=row["language"] or "az", priority=row["priority"],
+        waiting_since=row["created_at"].timestamp(), preferred_agent=preferred_agent)
+
+
+def policies(ctx: InboxContext) -> dict[str, QueuePolicy]:
+    return {q.id: QueuePolicy(q.id, q.strategy, q.languages) for q in ctx.config.queues}
+
+
+async def _agents(tx: Tx, exclude: Iterable[int] = ()) -> list[AgentState]:
+    excluded = set(exclude)
+    users = [u for u in await tx.online_agents() if u["id"] not in excluded]
+    loads = await tx.open_loads([u["id"] for u in users])
+    return [agent_state(u, loads.get(u["id"], {})) for u in users]
+
+
+async def _claim(tx: Tx, conversation: Row, agent_id: int, reason: str, *,
+                 offered: bool) -> bool:
+    """Assign under the agent's lock if the agent is still online with room; False if not
+    (another process filled the agent a moment ago)."""
+    agent = await tx.lock_user(agent_id)
+    if agent is None or agent["presence"] != "online":
+        return False
+    loads = await tx.open_loads([agent_id])
+    state = agent_state(agent, loads.get(agent_id, {}))
+    if not state.has_room(channel_kind(conversation["channel"])):
+        return False
+    now = utcnow()
+    if not await tx.claim_conversation(conversation["id"], agent_id, now, offered=offered):
+        return False
+    await tx.update_user(agent_id, last_assigned_at=now)
+    await tx.add_event(conversation["id"], "assigned", {"agent_id": agent_id, "reason": reason},
+                       at=now)
+    return True
+
+
+async def _announce(ctx: InboxContext, conversation_ids: Iterable[int]) -> None:
+    for conversation_id in conversation_ids:
+        async with ctx.store.read() as tx:
+            row = await tx.conversation_row(conversation_id)
+        await publish_event(ctx.redis, "conversation.updated", row["queue"],
+                            {"conversation": conversation_view(row, ctx.zone)})
+
+
+async def assign_waiting(ctx: InboxContext, conversation_id: int, *,
+                         exclude: Iterable[int] = ()) -> int | None:
+    """Push a waiting conversation to the best online agent of its queue (not for manual
+    queues). Returns the agent's id, or None when it stays waiting."""
+    excluded = set(exclude)
+    async with ctx.store.transaction() as tx:
+        conversation = await tx.conversation(conversation_id)
+        if conversation is None or conversation["status"] != "waiting" \
+                or conversation["assignee_id"] is not None or conversation["queue"] is None:
+            return None
+        policy = policies(ctx).get(conversation["queue"])
+        if policy is None or policy.strategy == "manual":
+            return None
+        preferred = await tx.previous_assignee(conversation["contact_id"], conversation_id)
+        waiting = waiting_view(conversation, preferred)
+        agents = await _agents(tx, excluded)
+        assigned = None
+        while agents:
+            decision = choose_agent(waiting, policy, agents)
+            if decision is None:
+                break
+            if await _claim(tx, conversation, decision.agent_id, decision.reason, offered=True):
+                assigned = decision.agent_id
+                break
+            agents = [a for a in agents if a.id != decision.agent_id]
+    if assigned is not None:
+        log.info("conversation %s assigned to agent %s", conversation_id, assigned)
+        await _announce(ctx, [conversation_id])
+    return assigned
+
+
+async def fill_agent(ctx: InboxContext, agent_id: int, *, pulled: bool = False,
+                     limit: int | None = None) -> list[int]:
+    """Give an agent the next waiting conversations they can take, until their capacity is
+    full (or `limit` is reached). `pulled`: the agent asked (manual queues count)."""
+    taken: list[int] = []
+    queue_policies = policies(ctx)
+    while limit is None or len(taken) < limit:
+        async with ctx.store.transaction() as tx:
+            agent = await tx.lock_user(agent_id)
+            if agent is None or (agent["presence"] != "online" and not pulled):
+                break
+            loads = await tx.open_loads([agent_id])
+            # Asking for work is being available for it, whatever the presence switch says.
+            state = agent_state({**agent, "presence": "online"}, loads.get(agent_id, {}))
+            rows = await tx.waiting_in(sorted(state.queues))
+            candidate = next_for_agent(state, [waiting_view(r) for r in rows], queue_policies,
+                                       pulled=pulled)
+            if candidate is None:
+                break
+            conversation = next(r for r in rows if r["id"] == candidate.id)
+            now = utcnow()
+            if not await tx.claim_conversation(candidate.id, agent_id, now, offered=not pulled):
+                continue   # taken by someone else a moment ago: look again
+            await tx.update_user(agent_id, last_assigned_at=now)
+            reason = "took it from the queue" if pulled else "had room for the next in line"
+            await tx.add_event(candidate.id, "assigned", {"agent_id": agent_id,
+                                                          "reason": reason},
+                               actor_id=agent_id if pulled else None, at=now)
+            taken.append(conversation["id"])
+    await _announce(ctx, taken)
+    return taken
+
+
+async def hand_back(ctx: InboxContext, agent_id: int, presence: str) -> list[int]:
+    """Return an agent's unanswered conversations to their queues (the agent left), then
+    offer each to someone else."""
+    now = utcnow()
+    async with ctx.store.transaction() as tx:
+        await tx.lock_user(agent_id)
+        assigned = await tx.assigned_to(agent_id)
+        ids = handback(presence, [AssignedConversation(c["id"], c["first_response_at"]
+                                                       is not None) for c in assigned])
+        for conversation_id in ids:
+            await tx.update_conversation(conversation_id, assignee_id=None, assigned_at=None,
+                                         offered_at=None, opened_at=None, status="waiting")
+            await tx.add_event(conversation_id, "unassigned",
+                               {"agent_id": agent_id, "reason": f"agent went {presence}"},
+                               at=now)
+    returned = list(ids)
+    await _announce(ctx, returned)
+    for conversation_id in returned:
+        await assign_waiting(ctx, conversation_id, exclude={agent_id})
+    return returned
+
+
+async def reoffer_expired(ctx: InboxContext) -> list[int]:
+    """Offers the agent neither opened nor answered within the queue's offer timeout go to
+    the next agent (the first agent stays on it when nobody else can take it)."""
+    now = utcnow()
+    timeouts = {q.id: q.offer_timeout_s for q in ctx.config.queues}
+    async with ctx.store.read() as tx:
+        offers = await tx.pending_offers()
+    moved = []
+    for offer in offers:
+        timeout = timeouts.get(offer["queue"])
+        if timeout is None or (now - offer["offered_at"]).total_seconds() < timeout:
+            continue
+        if await _reoffer(ctx, offer["id"], offer["assignee_id"], timeout):
+            moved.append(offer["id"])
+    return moved
+
+
+async def _reoffer(ctx: InboxContext, conversation_id: int, previous: int, timeout: int) -> bool:
+    async with ctx.store.transaction() as tx:
+        conversation = await tx.conversation(conversation_id)
+        if conversation["offered_at"] is None or conversation["assignee_id"] != previous:
+            return False   # opened or answered meanwhile
+        policy = policies(ctx)[conversation["queue"]]
+        agents = await _agents(tx, exclude={previous})
+        preferred = await tx.previous_assignee(conversation["contact_id"], conversation_id)
+        decision = choose_agent(waiting_view(conversation, preferred), policy, agents) \
+            if policy.strategy != "manual" else None
+        if decision is None:
+            await tx.update_conversation(conversation_id, offered_at=None)
+            await tx.add_event(conversation_id, "offer_expired",
+                               {"agent_id": previous, "reason": "nobody else can take it"})
+            return False
+        now = utcnow()
+        await tx.lock_user(decision.agent_id)   # agent before conversation, as everywhere
+        await tx.update_conversation(conversation_id, assignee_id=None, status="waiting",
+                                     offered_at=None)
+        if not await _claim(tx, conversation, decision.agent_id,
+                            f"reassigned: agent {previous} did not open it within "
+                            f"{timeout} s; {decision.reason}", offered=True):
+            await tx.update_conversation(conversation_id, assignee_id=previous, status="open",
+                                         offered_at=now)
+            return False
+        await tx.add_event(conversation_id, "reassigned",
+                           {"from": previous, "to": decision.agent_id}, at=now)
+    await _announce(ctx, [conversation_id])
+    return True
+
+
+async def set_presence(ctx: InboxContext, agent_id: int, presence: str) -> None:
+    if presence not in PRESENCES:
+        raise ValueError(f"presence must be one of {', '.join(PRESENCES)}")
+    async with ctx.store.transaction() as tx:
+        user = await tx.lock_user(agent_id)
+        previous = user["presence"]
+        await tx.update_user(agent_id, presence=presence)
+    if previous != presence:
+        log.info("agent %s is now %s", agent_id, presence)
+        await publish_event(ctx.redis, "agent.updated", None,
+                            {"agent_id": agent_id, "presence": presence})
+    if presence == "online":
+        await fill_agent(ctx, agent_id)
+    elif previous == "online":
+        await hand_back(ctx, agent_id, presence)
+
+
+async def assign_backlog(ctx: InboxContext) -> list[int]:
+    """Catch-up for triggers that were missed (a crash, a restart): every online agent with
+    room takes what is waiting in their push queues."""
+    async with ctx.store.read() as tx:
+        agents = [u["id"] for u in await tx.online_agents()]
+    taken: list[int] = []
+    for agent_id in agents:
+        taken += await fill_agent(ctx, agent_id)
+    return taken

@@ -1,0 +1,111 @@
+"""The web pages of agents and supervisors: the console, its login page, the wall-board and the
+reports page, plus the canned responses the console offers. Pages are jinja2 shells; all data
+comes from the agent API (`/api/v1`) through the page's own JavaScript."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import jinja2
+import yaml
+from aiohttp import web
+
+from inbox import auth
+from inbox.appkeys import CONTEXT
+from inbox.replies import REPLY_LANGUAGES, TEMPLATES_DIR
+
+CANNED_FILE = TEMPLATES_DIR / "console" / "canned.yaml"
+SUPERVISOR_ROLES = frozenset({"supervisor", "admin"})
+# Every script and style comes from this server; resident-supplied text can never run.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; "
+        "img-src 'self' data: blob: https:; media-src 'self' https:; connect-src 'self'; "
+        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+routes = web.RouteTableDef()
+_pages = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+                            autoescape=jinja2.select_autoescape(["html"]),
+                            undefined=jinja2.StrictUndefined)
+
+
+def _render(name: str, status: int = 200, **values: Any) -> web.Response:
+    html = _pages.get_template(f"console/{name}").render(**values)
+    return web.Response(text=html, status=status, content_type="text/html",
+                        headers=PAGE_HEADERS)
+
+
+async def _signed_in_user(request: web.Request) -> dict[str, Any] | None:
+    token = request.cookies.get(auth.SESSION_COOKIE)
+    if not token:
+        return None
+    session = await auth.session_for(request.app[CONTEXT].store, token, via_cookie=True)
+    return session.user if session else None
+
+
+def _to_login(request: web.Request) -> web.HTTPFound:
+    return web.HTTPFound(f"/console/login?next={request.path}")
+
+
+async def _page(request: web.Request, template: str, *, supervisors_only: bool = False,
+                **values: Any) -> web.Response:
+    user = await _signed_in_user(request)
+    if user is None:
+        raise _to_login(request)
+    if supervisors_only and user["role"] not in SUPERVISOR_ROLES:
+        return _render("forbidden.html", status=403, user=user, page="", supervisor=False)
+    return _render(template, user=user, supervisor=user["role"] in SUPERVISOR_ROLES, **values)
+
+
+@routes.get("/console")
+async def console_page(request: web.Request) -> web.Response:
+    return await _page(request, "console.html", page="console")
+
+
+@routes.get("/console/login")
+async def login_page(request: web.Request) -> web.Response:
+    target = request.query.get("next", "/console")
+    # Only a local path: the login page must not become an open redirect.
+    if not target.startswith("/") or target.startswith("//"):
+        target = "/console"
+    return _render("login.html", next_url=target, user=None, page="login", supervisor=False)
+
+
+@routes.get("/wallboard")
+async def wallboard_page(request: web.Request) -> web.Response:
+    return await _page(request, "wallboard.html", supervisors_only=True, page="wallboard")
+
+
+@routes.get("/reports")
+async def reports_page(request: web.Request) -> web.Response:
+    return await _page(request, "reports.html", supervisors_only=True, page="reports")
+
+
+@lru_cache(maxsize=1)
+def canned_responses() -> list[dict[str, Any]]:
+    """The built-in canned responses: [{id, title, tags, texts: {az, ru, en}}]."""
+    with CANNED_FILE.open(encoding="utf-8") as handle:
+        entries = yaml.safe_load(handle)["responses"]
+    for entry in entries:
+        missing = [lang for lang in REPLY_LANGUAGES if not entry["texts"].get(lang)]
+        if missing:
+            raise ValueError(f"{CANNED_FILE}: response {entry['id']!r} lacks {missing}")
+    return entries
+
+
+@routes.get("/console/canned")
+async def canned(request: web.Request) -> web.Response:
+    if await _signed_in_user(request) is None:
+        return web.json_response({"error": "authentication required"}, status=401)
+    return web.json_response({"languages": list(REPLY_LANGUAGES),
+                              "variables": ["name", "reference", "agent"],
+                              "responses": canned_responses()})
+
+
+def setup_routes(app: web.Application) -> None:
+    app.add_routes(routes)

@@ -1,0 +1,108 @@
+"""Report endpoints of the agent API: summaries, volumes, ministry totals, the wall-board.
+For supervisors and admins; CSV with `format=csv`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from aiohttp import web
+
+from inbox.api import SESSION
+from inbox.appkeys import CONTEXT
+from inbox.http import bad_request, json_error
+from inbox.store import utcnow
+from reports import live
+from reports.queries import summary, to_csv, totals, volumes
+
+routes = web.RouteTableDef()
+SUPERVISING = frozenset({"supervisor", "admin"})
+
+
+def _supervisor(request: web.Request) -> web.Response | None:
+    if request[SESSION].user["role"] not in SUPERVISING:
+        return json_error(403, "reports are for supervisors and admins")
+    return None
+
+
+def _interval(request: web.Request) -> tuple[datetime, datetime]:
+    """`from` and `to` as ISO dates or datetimes in the deployment's zone (default: the last
+    30 days); `to` is exclusive, and a bare date means its whole day."""
+    ctx = request.app[CONTEXT]
+
+    def parse(name: str, default: datetime) -> datetime:
+        text = request.query.get(name)
+        if not text:
+            return default
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise bad_request(f"{name} must be an ISO 8601 date or time") from exc
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=ctx.zone)
+        if name == "to" and len(text) == 10:
+            value += timedelta(days=1)
+        return value
+
+    now = utcnow().astimezone(ctx.zone)
+    end = parse("to", now)
+    return parse("from", end - timedelta(days=30)), end
+
+
+def _answer(request: web.Request, rows: list[dict], name: str) -> web.Response:
+    if request.query.get("format") == "csv":
+        return web.Response(text=to_csv(rows), content_type="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="{name}.csv"'})
+    return web.json_response(rows)
+
+
+@routes.get("/api/v1/reports/summary")
+async def report_summary(request: web.Request) -> web.Response:
+    if (denied := _supervisor(request)) is not None:
+        return denied
+    ctx = request.app[CONTEXT]
+    start, end = _interval(request)
+    try:
+        rows = await summary(ctx.store.engine, start=start, end=end,
+                             group_by=request.query.get("group_by", "channel"),
+                             calendar=ctx.calendar)
+    except ValueError as exc:
+        raise bad_request(str(exc)) from exc
+    return _answer(request, rows, "summary")
+
+
+@routes.get("/api/v1/reports/volumes")
+async def report_volumes(request: web.Request) -> web.Response:
+    if (denied := _supervisor(request)) is not None:
+        return denied
+    ctx = request.app[CONTEXT]
+    start, end = _interval(request)
+    try:
+        rows = await volumes(ctx.store.engine, start=start, end=end,
+                             period=request.query.get("period", "day"),
+                             group_by=request.query.get("group_by") or None,
+                             calendar=ctx.calendar)
+    except ValueError as exc:
+        raise bad_request(str(exc)) from exc
+    return _answer(request, rows, "volumes")
+
+
+@routes.get("/api/v1/reports/totals")
+async def report_totals(request: web.Request) -> web.Response:
+    if (denied := _supervisor(request)) is not None:
+        return denied
+    ctx = request.app[CONTEXT]
+    start, end = _interval(request)
+    try:
+        result = await totals(ctx.store.engine, start, end, calendar=ctx.calendar)
+    except ValueError as exc:
+        raise bad_request(str(exc)) from exc
+    return web.json_response(result)
+
+
+@routes.get("/api/v1/wallboard")
+async def wallboard(request: web.Request) -> web.Response:
+    if (denied := _supervisor(request)) is not None:
+        return denied
+    ctx = request.app[CONTEXT]
+    board = await live.wallboard(ctx.store.engine, ctx.config, ctx.calendar, utcnow())
+    return web.json_response(board)

@@ -1,0 +1,96 @@
+"""Report endpoints and the wall-board over HTTP on the real app and database."""
+
+import secrets
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from app import create_app
+from inbox import actions, assignment
+from inbox.actions import Actor
+from inbox.auth import hash_password
+from inbox.ingest import ingest
+from inbox.messages import InboundMessage
+from inbox.store import utcnow
+from reports.rollup import refresh_changed
+
+REGISTRATION = "Salam, reintegrasiya prosesinə ilkin qeydiyyatdan keçmək istəyirəm"
+
+
+@pytest.fixture
+async def client(aiohttp_client, environment, config):
+    return await aiohttp_client(create_app(config))
+
+
+async def person(ctx, email, role, queues):
+    token = secrets.token_urlsafe(32)
+    async with ctx.store.transaction() as tx:
+        user_id = await tx.save_user(email, name=email.split("@")[0], role=role, queues=queues,
+                                     languages=["az"], capacity={"chat": 3},
+                                     password_hash=hash_password("x"))
+        await tx.save_token(token, user_id, "csrf", utcnow() + timedelta(hours=1))
+    return user_id, {"Authorization": f"Bearer {token}"}
+
+
+async def seed(ctx):
+    agent_id, _ = await person(ctx, "nigar@example.gov.az", "agent",
+                               ["migration-registration"])
+    await assignment.set_presence(ctx, agent_id, "online")
+    actor = Actor(agent_id, "agent", ("migration-registration",))
+    ids = []
+    for n in range(3):
+        result = await ingest(ctx, InboundMessage(
+            channel="webchat", external_id=f"s{n}:1", address=f"s{n}", text=REGISTRATION,
+            received_at=datetime.now(UTC), language="az"))
+        ids.append(result.conversation_id)
+    await actions.reply(ctx, actor, ids[0], "Salam, sənədlərinizi göndərin.")
+    await actions.set_status(ctx, actor, ids[0], "resolved")
+    return agent_id, ids
+
+
+async def test_summary_volumes_totals_and_csv(client, ctx):
+    await seed(ctx)
+    _, boss = await person(ctx, "boss@example.gov.az", "supervisor", [])
+    await refresh_changed(ctx.store.engine, ctx.redis, ctx.calendar)
+    response = await client.get("/api/v1/reports/summary?group_by=queue", headers=boss)
+    assert response.status == 200
+    rows = await response.json()
+    assert [(r["key"], r["conversations"], r["answered"]) for r in rows] == \
+        [("migration-registration", 3, 1)]
+    assert rows[0]["first_response_p50_s"] is not None and rows[0]["resolved"] == 1
+    csv = await client.get("/api/v1/reports/summary?group_by=channel&format=csv", headers=boss)
+    text = await csv.text()
+    assert csv.content_type == "text/csv"
+    assert text.splitlines()[0].startswith("key,conversations")
+    assert text.splitlines()[1].startswith("webchat,3,")
+    volumes = await (await client.get("/api/v1/reports/volumes?period=day",
+                                      headers=boss)).json()
+    assert sum(r["conversations"] for r in volumes) == 3
+    totals = await (await client.get("/api/v1/reports/totals", headers=boss)).json()
+    assert totals["conversations"] == 3
+    bad = await client.get("/api/v1/reports/summary?group_by=colour", headers=boss)
+    assert bad.status == 400
+    bad_date = await client.get("/api/v1/reports/summary?from=yesterday", headers=boss)
+    assert bad_date.status == 400
+
+
+async def test_reports_are_for_supervisors(client, ctx):
+    _, agent = await person(ctx, "rauf@example.gov.az", "agent", ["call-centre-142"])
+    for path in ("/api/v1/reports/summary", "/api/v1/reports/volumes",
+                 "/api/v1/reports/totals", "/api/v1/wallboard"):
+        assert (await client.get(path, headers=agent)).status == 403
+    assert (await client.get("/api/v1/wallboard")).status == 401
+
+
+async def test_wallboard_counts_queues_and_agents(client, ctx):
+    agent_id, ids = await seed(ctx)
+    _, boss = await person(ctx, "boss@example.gov.az", "supervisor", [])
+    board = await (await client.get("/api/v1/wallboard", headers=boss)).json()
+    queue = next(q for q in board["queues"] if q["id"] == "migration-registration")
+    # Three arrived; the first was answered and resolved, which freed room for the others.
+    assert queue["waiting"] == 0 and queue["in_progress"] == 2
+    assert queue["agents_online"] == 1 and queue["agents_busy"] == 1
+    agent = next(a for a in board["agents"] if a["id"] == agent_id)
+    assert agent["presence"] == "online" and agent["load"] == 2
+    assert agent["handled_today"] == 1 and agent["capacity"]["chat"] == 3
+    assert len(ids) == 3
