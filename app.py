@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from channels.registry import CHANNELS
-from inbox import api, ops
+from inbox import api, console, openapi, ops
 from inbox.appkeys import CONTEXT, HUB, SECRET_KEY
 from inbox.auth import ROLES, hash_password
 from inbox.context import open_context
@@ -73,6 +73,8 @@ def create_app(config: Config) -> web.Application:
     app.add_routes(ops.routes)
     app.add_routes(api.routes)
     app.add_routes(report_api.routes)
+    app.add_routes(openapi.routes)
+    console.setup_routes(app)
     for channel in CHANNELS.values():
         channel.setup_routes(app)
     app.router.add_static("/static", ROOT / "static", name="static")

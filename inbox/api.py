@@ -231,7 +231,7 @@ async def get_conversation(request: web.Request) -> web.Response:
     async with ctx.store.read() as tx:
         messages = await tx.messages_of(row["id"])
         events = await tx.events_of(row["id"])
-    view = conversation_view(row, ctx.zone)
+    view = conversation_view(row, ctx.zone, full=True)
     view["messages"] = [message_view(m, ctx.zone) for m in messages]
     view["events"] = [event_view(e, ctx.zone) for e in events]
     return web.json_response(view)

@@ -32,12 +32,9 @@ class IngestResult:
     message: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
 
-async def _identity(tx: Tx, msg: InboundMessage) -> dict[str, Any]:
-    """The resident's identity on this channel; a new one joins the contact that already has
+async def _new_identity(tx: Tx, msg: InboundMessage) -> dict[str, Any]:
+    """A first message from this address: the identity joins the contact that already has
     this phone number (one resident, one contact), else a new contact."""
-    identity = await tx.identity(msg.channel, msg.address)
-    if identity is not None:
-        return identity
     contact = await tx.contact_by_phone(msg.phone) if msg.phone else None
     if contact is not None:
         contact_id = contact["id"]
@@ -53,11 +50,12 @@ async def _identity(tx: Tx, msg: InboundMessage) -> dict[str, Any]:
 async def _store(ctx: InboxContext, msg: InboundMessage) -> IngestResult:
     now = utcnow()
     async with ctx.store.transaction() as tx:
-        existing = await tx.message_by_external_id(msg.channel, msg.external_id)
-        if existing is not None:
-            return IngestResult(existing["id"], existing["conversation_id"], True, False)
-        identity = await _identity(tx, msg)
-        conversation = await tx.open_conversation(identity["id"])
+        # No look-up of the external id first: a provider's retry is rare, and the unique key
+        # refuses it (Duplicate) at the insert below, rolling back everything before it.
+        identity, conversation = await tx.identity_and_open_conversation(msg.channel,
+                                                                         msg.address)
+        if identity is None:
+            identity = await _new_identity(tx, msg)
         new_conversation = conversation is None
         if new_conversation:
             conversation_id = await tx.create_conversation(

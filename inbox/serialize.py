@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from routing import mask_text
+
 Row = dict[str, Any]
 
 # `sending` is the outbox's internal claim; to clients a claimed send is still queued.
@@ -45,7 +47,13 @@ def resident_message_view(row: Row, zone: ZoneInfo) -> dict[str, Any]:
     return view
 
 
-def conversation_view(row: Row, zone: ZoneInfo) -> dict[str, Any]:
+def conversation_view(row: Row, zone: ZoneInfo, *, full: bool = False) -> dict[str, Any]:
+    """A conversation as lists and live events show it: the contact's phone and e-mail masked
+    (personal data in lists stays partial); `full` for the one conversation an agent opened."""
+    phone, email = row.get("contact_phone"), row.get("contact_email")
+    if not full:
+        phone = mask_text(phone) if phone else phone
+        email = mask_text(email) if email else email
     return {
         "id": row["id"],
         "status": row["status"],
@@ -59,8 +67,8 @@ def conversation_view(row: Row, zone: ZoneInfo) -> dict[str, Any]:
         "contact": {
             "id": row["contact_id"],
             "name": row.get("contact_name"),
-            "phone": row.get("contact_phone"),
-            "email": row.get("contact_email"),
+            "phone": phone,
+            "email": email,
         },
         "created_at": iso(row["created_at"], zone),
         "first_response_at": iso(row["first_response_at"], zone),

@@ -181,6 +181,27 @@ class Tx:
         return await self._one(select(contact_identities).where(
             contact_identities.c.channel == channel, contact_identities.c.address == address))
 
+    async def identity_and_open_conversation(self, channel: str, address: str
+                                             ) -> tuple[Row | None, Row | None]:
+        """The identity of (channel, address) and its latest unresolved conversation, in one
+        round trip (the hot path of every inbound message)."""
+        i, c, inner = contact_identities, conversations, conversations.alias("latest")
+        latest_open = (select(inner.c.id)
+                       .where(inner.c.identity_id == i.c.id, inner.c.status != "resolved")
+                       .order_by(inner.c.id.desc()).limit(1).correlate(i).scalar_subquery())
+        row = await self._one(
+            select(i.c.id, i.c.contact_id, c.c.id.label("conversation_id"),
+                   c.c.status, c.c.queue)
+            .select_from(i.outerjoin(c, c.c.id == latest_open))
+            .where(i.c.channel == channel, i.c.address == address))
+        if row is None:
+            return None, None
+        identity = {"id": row["id"], "contact_id": row["contact_id"]}
+        if row["conversation_id"] is None:
+            return identity, None
+        return identity, {"id": row["conversation_id"], "status": row["status"],
+                          "queue": row["queue"]}
+
     async def identity_by_id(self, identity_id: int) -> Row | None:
         return await self._one(select(contact_identities)
                                .where(contact_identities.c.id == identity_id))

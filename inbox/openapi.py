@@ -1,0 +1,245 @@
+"""The OpenAPI 3 document of the HTTP interface (`GET /api/v1/openapi.json`).
+
+Written by hand from the routes, so it says what clients may rely on; a test checks that it
+is a valid OpenAPI document and that every route the app serves under /api/v1 is in it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+routes = web.RouteTableDef()
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _ok(description: str, schema: dict[str, Any] | None = None,
+        status: str = "200") -> dict[str, Any]:
+    response: dict[str, Any] = {"description": description}
+    if schema is not None:
+        response.update(_json(schema))
+    return {status: response}
+
+
+_ERRORS = {
+    "400": {"description": "malformed input", **_json(_ref("Error"))},
+    "401": {"description": "not logged in", **_json(_ref("Error"))},
+    "403": {"description": "outside the caller's queues or role", **_json(_ref("Error"))},
+    "404": {"description": "no such object", **_json(_ref("Error"))},
+}
+
+
+def _op(summary: str, responses: dict[str, Any], *, body: dict[str, Any] | None = None,
+        params: list[dict[str, Any]] | None = None, public: bool = False) -> dict[str, Any]:
+    operation: dict[str, Any] = {"summary": summary, "responses": {**responses, **_ERRORS}}
+    if body is not None:
+        operation["requestBody"] = {"required": True, **_json(body)}
+    if params:
+        operation["parameters"] = params
+    if public:
+        operation["security"] = []
+    return operation
+
+
+def _query(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": schema or {"type": "string"}}
+
+
+_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_INTERVAL = [_query("from", "ISO date or time, Asia/Baku when no offset (default: 30 days ago)"),
+             _query("to", "ISO date or time, exclusive; a date means its whole day"),
+             _query("format", "json (default) or csv", {"enum": ["json", "csv"]})]
+_CATEGORY = {"type": "string", "enum": ["inquiry", "registration", "support"]}
+_TIME = {"type": "string", "format": "date-time"}
+_NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {"type": "object", "required": ["error"],
+              "properties": {"error": {"type": "string"}}},
+    "User": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "email": {"type": "string"}, "name": {"type": "string"},
+        "role": {"enum": ["agent", "supervisor", "admin"]},
+        "queues": {"type": "array", "items": {"type": "string"}},
+        "languages": {"type": "array", "items": {"type": "string"}},
+        "presence": {"enum": ["online", "away", "offline"]}}},
+    "Attachment": {"type": "object", "properties": {
+        "content_type": {"type": "string"}, "filename": {"type": ["string", "null"]},
+        "size": {"type": ["integer", "null"]}, "url": {"type": ["string", "null"]}}},
+    "Message": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "conversation_id": {"type": "integer"},
+        "direction": {"enum": ["in", "out", "note"]}, "body": {"type": "string"},
+        "attachments": {"type": "array", "items": _ref("Attachment")},
+        "created_at": _TIME,
+        "author": {"type": "object", "properties": {
+            "kind": {"enum": ["resident", "agent", "system"]},
+            "id": {"type": ["integer", "null"]}}},
+        "delivery_status": {"enum": ["received", "queued", "sent", "delivered", "read",
+                                     "failed", None]},
+        "delivery_error": {"type": ["string", "null"]}}},
+    "Event": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "type": {"type": "string"},
+        "actor": {"type": ["integer", "null"]}, "data": {"type": "object"},
+        "created_at": _TIME}},
+    "Conversation": {"type": "object", "properties": {
+        "id": {"type": "integer"},
+        "status": {"enum": ["waiting", "open", "pending", "resolved"]},
+        "channel": {"type": "string"}, "category": {**_CATEGORY, "type": ["string", "null"]},
+        "category_confidence": {"type": ["number", "null"]},
+        "language": {"type": ["string", "null"]}, "queue": {"type": ["string", "null"]},
+        "assignee": {"type": ["integer", "null"]}, "priority": {"type": "integer"},
+        "contact": {"type": "object", "properties": {
+            "id": {"type": "integer"}, "name": {"type": ["string", "null"]},
+            "phone": {"type": ["string", "null"]}, "email": {"type": ["string", "null"]}}},
+        "created_at": _TIME, "first_response_at": _NULLABLE_TIME,
+        "last_message_at": _TIME, "sla_due_at": _NULLABLE_TIME}},
+    "ConversationDetail": {"allOf": [_ref("Conversation"), {"type": "object", "properties": {
+        "messages": {"type": "array", "items": _ref("Message")},
+        "events": {"type": "array", "items": _ref("Event")}}}]},
+    "Queue": {"type": "object", "properties": {
+        "id": {"type": "string"}, "name": {"type": "string"},
+        "kind": {"enum": ["operators", "mailbox"]}, "waiting": {"type": "integer"},
+        "longest_wait_s": {"type": "integer"}, "agents_online": {"type": "integer"}}},
+    "Contact": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "name": {"type": ["string", "null"]},
+        "phone": {"type": ["string", "null"]}, "email": {"type": ["string", "null"]},
+        "fin": {"type": ["string", "null"]},
+        "identities": {"type": "array", "items": {"type": "object"}},
+        "conversations": {"type": "array", "items": {"type": "object"}}}},
+    "SummaryRow": {"type": "object", "properties": {
+        "key": {}, "conversations": {"type": "integer"},
+        "first_response_p50_s": {"type": ["number", "null"]},
+        "first_response_p90_s": {"type": ["number", "null"]},
+        "resolution_p50_s": {"type": ["number", "null"]},
+        "sla_breached": {"type": "integer"}}},
+}
+
+_CONVERSATION = _ok("the conversation", _ref("Conversation"))
+
+PATHS: dict[str, Any] = {
+    "/healthz": {"get": _op("liveness", _ok("alive", {"type": "object"}), public=True)},
+    "/readyz": {"get": _op("readiness: database and Redis answer",
+                           {**_ok("ready", {"type": "object"}),
+                            "503": {"description": "names what does not answer"}},
+                           public=True)},
+    "/metrics": {"get": _op("Prometheus metrics", _ok("text exposition format"),
+                            public=True)},
+    "/api/v1/auth/login": {"post": _op(
+        "log in; also sets the session cookie and the CSRF cookie",
+        {**_ok("logged in", {"type": "object", "properties": {
+            "token": {"type": "string"}, "csrf_token": {"type": "string"},
+            "user": _ref("User")}}),
+         "429": {"description": "too many failed logins"}},
+        body={"type": "object", "required": ["email", "password"], "properties": {
+            "email": {"type": "string"}, "password": {"type": "string"}}}, public=True)},
+    "/api/v1/auth/logout": {"post": _op("end the session", _ok("logged out"))},
+    "/api/v1/me": {"get": _op("the caller", _ok("the user", _ref("User")))},
+    "/api/v1/me/presence": {"post": _op(
+        "set presence (also a console heartbeat)", _ok("the user", _ref("User")),
+        body={"type": "object", "required": ["presence"], "properties": {
+            "presence": {"enum": ["online", "away", "offline"]}}})},
+    "/api/v1/conversations": {"get": _op(
+        "conversations of the caller's queues, newest activity first",
+        _ok("a page", {"type": "object", "properties": {
+            "items": {"type": "array", "items": _ref("Conversation")},
+            "next_cursor": {"type": ["string", "null"]}}}),
+        params=[_query("status", "waiting, open, pending or resolved"),
+                _query("queue", "queue id"), _query("channel", "channel name"),
+                _query("category", "inquiry, registration or support"),
+                _query("assignee", "me, none or an agent id"),
+                _query("q", "search in name, phone, FIN and text"),
+                _query("limit", "1 to 200", {"type": "integer"}),
+                _query("cursor", "next_cursor of the previous page")])},
+    "/api/v1/conversations/{id}": {"get": _op(
+        "a conversation with its messages and events",
+        _ok("the conversation", _ref("ConversationDetail")), params=[_ID])},
+    "/api/v1/conversations/{id}/messages": {"post": _op(
+        "reply on the conversation's channel (queued for delivery) or add a private note",
+        _ok("the message", _ref("Message"), status="201"), params=[_ID],
+        body={"type": "object", "required": ["body"], "properties": {
+            "body": {"type": "string"}, "private": {"type": "boolean"}}})},
+    "/api/v1/conversations/{id}/assign": {"post": _op(
+        "assign, unassign (agent_id null) or transfer (queue)", _CONVERSATION, params=[_ID],
+        body={"type": "object", "properties": {
+            "agent_id": {"type": ["integer", "null"]}, "queue": {"type": "string"}}})},
+    "/api/v1/conversations/{id}/status": {"post": _op(
+        "open, pending or resolved", _CONVERSATION, params=[_ID],
+        body={"type": "object", "required": ["status"], "properties": {
+            "status": {"enum": ["open", "pending", "resolved"]}}})},
+    "/api/v1/conversations/{id}/category": {"post": _op(
+        "a human's category correction, kept as training data", _CONVERSATION, params=[_ID],
+        body={"type": "object", "required": ["category"], "properties": {
+            "category": _CATEGORY, "reroute": {"type": "boolean"}}})},
+    "/api/v1/conversations/{id}/merge": {"post": _op(
+        "move another conversation of the same contact into this one", _CONVERSATION,
+        params=[_ID], body={"type": "object", "required": ["conversation_id"],
+                            "properties": {"conversation_id": {"type": "integer"}}})},
+    "/api/v1/conversations/{id}/split": {"post": _op(
+        "move a message and every later one into a new conversation",
+        _ok("the new conversation", _ref("Conversation"), status="201"), params=[_ID],
+        body={"type": "object", "required": ["message_id"],
+              "properties": {"message_id": {"type": "integer"}}})},
+    "/api/v1/queue/next": {"post": _op(
+        "assign the caller the next waiting conversation it may take",
+        {**_CONVERSATION, "204": {"description": "nothing waiting"}})},
+    "/api/v1/queues": {"get": _op("the caller's queues",
+                                  _ok("queues", {"type": "array", "items": _ref("Queue")}))},
+    "/api/v1/contacts/{id}": {"get": _op(
+        "a contact, its identities and conversations", _ok("the contact", _ref("Contact")),
+        params=[_ID])},
+    "/api/v1/contacts/{id}/merge": {"post": _op(
+        "another contact is the same resident: join it into this one",
+        _ok("the contact", _ref("Contact")), params=[_ID],
+        body={"type": "object", "required": ["contact_id"],
+              "properties": {"contact_id": {"type": "integer"}}})},
+    "/api/v1/stream": {"get": _op(
+        "server-sent events: conversation.created, conversation.updated, message.created, "
+        "message.updated, queue.updated, agent.updated, sla.updated",
+        _ok("text/event-stream"))},
+    "/api/v1/reports/summary": {"get": _op(
+        "response and resolution figures per channel, queue, agent or category",
+        _ok("rows", {"type": "array", "items": _ref("SummaryRow")}),
+        params=[*_INTERVAL, _query("group_by", "channel, queue, agent or category")])},
+    "/api/v1/reports/volumes": {"get": _op(
+        "conversations per day, week or month",
+        _ok("rows", {"type": "array", "items": {"type": "object"}}),
+        params=[*_INTERVAL, _query("period", "day, week or month"),
+                _query("group_by", "channel, queue or category")])},
+    "/api/v1/reports/totals": {"get": _op(
+        "the figures a ministry publishes", _ok("totals", {"type": "object"}),
+        params=_INTERVAL[:2])},
+    "/api/v1/wallboard": {"get": _op(
+        "queues and agents now, and today's figures", _ok("the board", {"type": "object"}))},
+    "/api/v1/openapi.json": {"get": _op("this document", _ok("OpenAPI 3.1"), public=True)},
+}
+
+DOCUMENT: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "Contact centre API", "version": "1",
+             "description": "The unified inbox of the State Migration Service and the DOST "
+                            "centres. Provider webhooks and the web-chat WebSocket are "
+                            "described in CONTRACT.md."},
+    "paths": PATHS,
+    "components": {
+        "schemas": SCHEMAS,
+        "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "session": {"type": "apiKey", "in": "cookie", "name": "cc_session",
+                        "description": "state-changing calls also need X-CSRF-Token"},
+        },
+    },
+    "security": [{"bearer": []}, {"session": []}],
+}
+
+
+@routes.get("/api/v1/openapi.json")
+async def openapi(_request: web.Request) -> web.Response:
+    return web.json_response(DOCUMENT)
