@@ -100,19 +100,34 @@ async def _announce(ctx: InboxContext, conversation_ids: Iterable[int]) -> None:
                             {"conversation": conversation_view(row, ctx.zone)})
 
 
+def _assignable(ctx: InboxContext, conversation: Row | None) -> bool:
+    """Waiting, unassigned, in a queue that pushes work to agents."""
+    if conversation is None or conversation["status"] != "waiting" \
+            or conversation["assignee_id"] is not None:
+        return False
+    policy = policies(ctx).get(conversation["queue"])
+    return policy is not None and policy.strategy != "manual"
+
+
 async def assign_waiting(ctx: InboxContext, conversation_id: int, *,
                          exclude: Iterable[int] = ()) -> int | None:
     """Push a waiting conversation to the best online agent of its queue (not for manual
     queues). Returns the agent's id, or None when it stays waiting."""
     excluded = set(exclude)
+    async with ctx.store.read() as tx:
+        # Most of the time nobody can take it (manual queue, nobody online with room): find
+        # that out without taking the write lock.
+        conversation = await tx.conversation(conversation_id)
+        if not _assignable(ctx, conversation):
+            return None
+        if choose_agent(waiting_view(conversation), policies(ctx)[conversation["queue"]],
+                        await _agents(tx, excluded)) is None:
+            return None
     async with ctx.store.transaction() as tx:
         conversation = await tx.conversation(conversation_id)
-        if conversation is None or conversation["status"] != "waiting" \
-                or conversation["assignee_id"] is not None or conversation["queue"] is None:
+        if not _assignable(ctx, conversation):
             return None
-        policy = policies(ctx).get(conversation["queue"])
-        if policy is None or policy.strategy == "manual":
-            return None
+        policy = policies(ctx)[conversation["queue"]]
         preferred = await tx.previous_assignee(conversation["contact_id"], conversation_id)
         waiting = waiting_view(conversation, preferred)
         agents = await _agents(tx, excluded)

@@ -148,6 +148,7 @@ conversations = Table(
     Index("ix_conversations_last_message", "last_message_at", "id"),
     Index("ix_conversations_unrouted", "routed_at"),
     Index("ix_conversations_created", "created_at"),
+    Index("ix_conversations_contact", "contact_id", "id"),
     Index("ix_conversations_offered", "offered_at"),
     Index("ix_conversations_sla", "status", "sla_state", "sla_due_at"),
     Index("ix_conversations_waiting_order", "queue", "status", "priority", "created_at"),

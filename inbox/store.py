@@ -7,6 +7,8 @@ them commit or vanish together.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -510,11 +512,15 @@ class Tx:
 class Store:
     def __init__(self, engine: AsyncEngine):
         self.engine = engine
+        # SQLite has one writer at a time. Queueing this process's writers here keeps them
+        # off SQLite's busy handler, whose back-off sleeps would add tens of milliseconds.
+        self._writers = asyncio.Lock() if engine.dialect.name == "sqlite" else None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
-        """A writing transaction: commits when the block ends, rolls back on an exception."""
-        async with self.engine.connect() as conn:
+        """A writing transaction: commits when the block ends, rolls back on an exception.
+        Not to be nested: on SQLite a second one in the same task would wait forever."""
+        async with self._writers or contextlib.nullcontext(), self.engine.connect() as conn:
             conn = await conn.execution_options(sqlite_immediate=True)
             async with conn.begin():
                 yield Tx(conn)

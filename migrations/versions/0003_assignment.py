@@ -29,6 +29,7 @@ def upgrade() -> None:
         batch.create_index("ix_conversations_sla", ["status", "sla_state", "sla_due_at"])
         batch.create_index("ix_conversations_offered", ["offered_at"])
         batch.create_index("ix_conversations_created", ["created_at"])
+        batch.create_index("ix_conversations_contact", ["contact_id", "id"])
         batch.create_index("ix_conversations_waiting_order",
                            ["queue", "status", "priority", "created_at"])
     with op.batch_alter_table("contacts") as batch:
@@ -43,6 +44,7 @@ def downgrade() -> None:
         batch.drop_index("ix_conversations_waiting_order")
         batch.drop_index("ix_conversations_offered")
         batch.drop_index("ix_conversations_created")
+        batch.drop_index("ix_conversations_contact")
         batch.drop_index("ix_conversations_sla")
         batch.drop_column("sla_state")
         batch.drop_column("opened_at")
