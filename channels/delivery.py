@@ -18,7 +18,6 @@ from channels.registry import channel_for
 from inbox import outbox
 from inbox.context import InboxContext, open_context
 from inbox.jobs import DELIVERY_RETRY_INTERVALS
-from inbox.live import publish_event
 
 log = logging.getLogger(__name__)
 
@@ -56,13 +55,13 @@ async def deliver_message(ctx: InboxContext, message_id: int) -> str:
         reason = f"{exc.code}: {exc.reason}" if exc.code else exc.reason
         await outbox.mark_failed(ctx, message_id, reason)
         log.warning("message %s failed permanently (%s)", message_id, exc.code or "no code")
-        await _announce(ctx, message_id)
+        await outbox.announce_delivery(ctx, message_id)
         return "failed"
     except (TransientSendError, OSError, TimeoutError) as exc:
         if claimed.attempt >= ctx.config.outbox.max_attempts:
             await outbox.mark_failed(ctx, message_id, f"gave up after {claimed.attempt} "
                                                       f"attempts: {exc}")
-            await _announce(ctx, message_id)
+            await outbox.announce_delivery(ctx, message_id)
             return "failed"
         await outbox.mark_retry(ctx, message_id, str(exc), _retry_delay(claimed.attempt))
         log.warning("message %s send attempt %s failed; will retry", message_id, claimed.attempt)
@@ -70,14 +69,5 @@ async def deliver_message(ctx: InboxContext, message_id: int) -> str:
             raise   # rq retries with the job's back-off
         return "retry"
     await outbox.mark_sent(ctx, message_id, result.external_id)
-    await _announce(ctx, message_id)
+    await outbox.announce_delivery(ctx, message_id)
     return "sent"
-
-
-async def _announce(ctx: InboxContext, message_id: int) -> None:
-    async with ctx.store.read() as tx:
-        row = await tx.message(message_id)
-        conversation = await tx.conversation(row["conversation_id"])
-    await publish_event(ctx.redis, "message.updated", conversation["queue"], {
-        "conversation_id": row["conversation_id"], "message_id": message_id,
-        "delivery_status": row["delivery_status"], "delivery_error": row["delivery_error"]})

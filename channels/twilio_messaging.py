@@ -17,7 +17,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import phonenumbers
@@ -40,6 +40,7 @@ from inbox.context import InboxContext
 from inbox.ingest import ingest
 from inbox.messages import Attachment, InboundMessage, OutboundMessage
 from inbox.store import utcnow
+from inbox.windows import free_text_allowed
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,6 @@ WHATSAPP_MAX_CHARS = 4096     # WhatsApp's limit for a text message
 MAX_MEDIA = 10                # Twilio forwards at most ten media items per message
 MAX_SID_CHARS = 64
 MAX_PROFILE_NAME = 200
-WHATSAPP_WINDOW = timedelta(hours=24)
 # A status callback may beat the send job to recording the message's sid; it waits this
 # long in Redis for the job to pick it up.
 EARLY_STATUS_TTL_S = 600
@@ -186,9 +186,8 @@ def split_text(text: str, limit: int) -> list[str]:
 
 
 def whatsapp_window_open(last_inbound_at: datetime | None, now: datetime) -> bool:
-    """Whether free text may still go to a WhatsApp resident: WhatsApp allows it only within
-    24 hours of the resident's last message; after that only an approved template."""
-    return last_inbound_at is not None and now - last_inbound_at < WHATSAPP_WINDOW
+    """Whether free text may still go to a WhatsApp resident (see inbox.windows)."""
+    return free_text_allowed("whatsapp", last_inbound_at, now)
 
 
 @dataclass(frozen=True)
@@ -284,6 +283,7 @@ async def apply_status(ctx: InboxContext, report: StatusReport) -> bool:
             await outbox.mark_failed(ctx, row["id"], report.error)
     elif report.delivery_status is not None:
         await outbox.mark_delivery_status(ctx, row["id"], report.delivery_status)
+    await outbox.announce_delivery(ctx, row["id"])
     return True
 
 

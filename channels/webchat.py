@@ -106,7 +106,9 @@ def verify_session(secret: bytes, token: str | None) -> str | None:
     if not token or "." not in token:
         return None
     session_id = token.split(".", 1)[0]
-    return session_id if hmac.compare_digest(sign_session(secret, session_id), token) else None
+    expected = sign_session(secret, session_id).encode("utf-8", "surrogateescape")
+    given = token.encode("utf-8", "surrogateescape")
+    return session_id if hmac.compare_digest(expected, given) else None
 
 
 def new_session_id() -> str:

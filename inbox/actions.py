@@ -15,6 +15,7 @@ from inbox.context import InboxContext
 from inbox.live import publish_event
 from inbox.serialize import conversation_view, message_view
 from inbox.store import Tx, utcnow
+from inbox.windows import FREE_TEXT_WINDOWS, free_text_allowed
 
 STATUSES = ("waiting", "open", "pending", "resolved")
 SETTABLE_STATUSES = ("open", "pending", "resolved")
@@ -81,6 +82,13 @@ async def reply(ctx: InboxContext, actor: Actor, conversation_id: int, body: str
             await tx.add_event(conversation_id, "noted", {"message_id": message_id},
                                actor_id=actor.id, at=now)
         else:
+            if not free_text_allowed(conversation["channel"], conversation["last_inbound_at"],
+                                     now):
+                raise ActionError(
+                    f"{conversation['channel']} accepts free text only within "
+                    f"{FREE_TEXT_WINDOWS[conversation['channel']].total_seconds() / 3600:.0f} "
+                    "hours of the resident's last message; send an approved template instead",
+                    409)
             message_id = await outbox.queue_message(tx, conversation, body,
                                                     author_kind="agent", author_id=actor.id)
             changes: dict[str, Any] = {"last_message_at": now, "offered_at": None}

@@ -59,12 +59,18 @@ async def require_session(request: web.Request, handler):
     return await handler(request)
 
 
+MAX_ID = 2**63 - 1   # the id columns' range (BIGINT)
+
+
 def _int_param(request: web.Request, name: str) -> int:
     try:
-        return int(request.match_info[name])
+        value = int(request.match_info[name])
     except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_ID:
         raise web.HTTPNotFound(text=json.dumps({"error": f"no such {name}"}),
-                               content_type="application/json") from None
+                               content_type="application/json")
+    return value
 
 
 async def _visible_conversation(request: web.Request) -> dict[str, Any]:
@@ -103,13 +109,14 @@ async def login(request: web.Request) -> web.Response:
         raise bad_request("email and password are required")
     ctx = request.app[CONTEXT]
     throttle_key = f"cc:login-failures:{email.lower()}"
-    failures = int(await ctx.redis.get(throttle_key) or 0)
-    if failures >= auth.LOGIN_ATTEMPTS:
+    # Counted before the password is checked, so parallel guesses cannot all slip through.
+    attempts = await ctx.redis.incr(throttle_key)
+    if attempts == 1:
+        await ctx.redis.expire(throttle_key, auth.LOGIN_WINDOW_S)
+    if attempts > auth.LOGIN_ATTEMPTS:
         return json_error(429, "too many failed logins; try again later")
     result = await auth.login(ctx.store, email, password)
     if result is None:
-        async with ctx.redis.pipeline() as pipe:
-            await pipe.incr(throttle_key).expire(throttle_key, auth.LOGIN_WINDOW_S).execute()
         log.info("failed login")
         return json_error(401, "wrong e-mail or password")
     await ctx.redis.delete(throttle_key)

@@ -3,6 +3,7 @@ with a CSRF secret, and a brake on password guessing."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -49,10 +50,11 @@ async def login(store: Store, email: str, password: str) -> tuple[dict[str, Any]
     """(user, token, csrf token) for good credentials, else None."""
     async with store.read() as tx:
         user = await tx.user_by_email(email)
+    # argon2 takes tens of milliseconds by design: keep it off the event loop.
     if user is None or not user["active"]:
-        verify_password(_DUMMY_HASH, password)
+        await asyncio.to_thread(verify_password, _DUMMY_HASH, password)
         return None
-    if not verify_password(user["password_hash"], password):
+    if not await asyncio.to_thread(verify_password, user["password_hash"], password):
         return None
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(24)
@@ -71,7 +73,9 @@ async def session_for(store: Store, token: str, via_cookie: bool) -> Session | N
 
 
 def csrf_ok(session: Session, header_value: str | None) -> bool:
-    return header_value is not None and hmac.compare_digest(session.csrf_token, header_value)
+    # Bytes: compare_digest refuses str with non-ASCII characters, and a header may have them.
+    return header_value is not None and hmac.compare_digest(
+        session.csrf_token.encode(), header_value.encode("utf-8", "surrogateescape"))
 
 
 async def logout(store: Store, token: str) -> None:

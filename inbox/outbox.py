@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from inbox.context import InboxContext
+from inbox.live import publish_event
 from inbox.messages import Attachment, OutboundMessage
 from inbox.store import Tx, utcnow
 
@@ -56,8 +57,22 @@ async def claim(ctx: InboxContext, message_id: int) -> Claimed | None:
 
 async def mark_sent(ctx: InboxContext, message_id: int, external_id: str | None) -> None:
     async with ctx.store.transaction() as tx:
-        await tx.advance_delivery(message_id, "sent", sent_at=utcnow(), external_id=external_id,
-                                  delivery_error=None, claimed_at=None)
+        moved = await tx.advance_delivery(message_id, "sent", sent_at=utcnow(),
+                                          external_id=external_id, claimed_at=None)
+        if moved:
+            # A retried send that went through clears the earlier attempt's error; a status
+            # report that already failed the message keeps its reason.
+            await tx.update_message(message_id, delivery_error=None)
+
+
+async def announce_delivery(ctx: InboxContext, message_id: int) -> None:
+    """Tell consoles a send's state changed (sent, delivered, read, failed)."""
+    async with ctx.store.read() as tx:
+        row = await tx.message(message_id)
+        conversation = await tx.conversation(row["conversation_id"])
+    await publish_event(ctx.redis, "message.updated", conversation["queue"], {
+        "conversation_id": row["conversation_id"], "message_id": message_id,
+        "delivery_status": row["delivery_status"], "delivery_error": row["delivery_error"]})
 
 
 async def mark_delivery_status(ctx: InboxContext, message_id: int, status: str) -> bool:

@@ -344,13 +344,17 @@ class Tx:
         elif f.assignee is not None:
             query = query.where(c.c.assignee_id == int(f.assignee))
         if f.text:
-            pattern = f"%{f.text.lower()}%"
-            matching = select(messages.c.conversation_id).where(
-                func.lower(messages.c.body).like(pattern))
-            query = query.where(or_(func.lower(contacts.c.name).like(pattern),
-                                    contacts.c.phone.like(pattern),
-                                    func.lower(contacts.c.fin).like(pattern),
-                                    c.c.id.in_(matching)))
+            # % and _ in what an agent typed are literal characters, not wildcards.
+            escaped = f.text.lower().replace("\\", "\\\\").replace("%", "\\%") \
+                .replace("_", "\\_")
+            pattern = f"%{escaped}%"
+
+            def like(column):
+                return column.like(pattern, escape="\\")
+
+            matching = select(messages.c.conversation_id).where(like(func.lower(messages.c.body)))
+            query = query.where(or_(like(func.lower(contacts.c.name)), like(contacts.c.phone),
+                                    like(func.lower(contacts.c.fin)), c.c.id.in_(matching)))
         if f.before is not None:
             at, last_id = f.before
             query = query.where(or_(c.c.last_message_at < at,

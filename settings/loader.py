@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import holidays
 import yaml
 
 from settings.model import (
@@ -44,6 +45,7 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _MISSING = object()
+_RESOLVER = yaml.SafeLoader("")
 
 
 @dataclass(frozen=True)
@@ -104,8 +106,15 @@ class _Document:
     def index(self, node: yaml.Node, path: str, env: Mapping[str, str]) -> None:
         self.lines[path] = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode):
+            first_seen: dict[str, int] = {}
             for key, value in node.value:
                 child = f"{path}.{key.value}" if path else str(key.value)
+                line = key.start_mark.line + 1
+                if key.value in first_seen:
+                    # PyYAML would silently keep the last one.
+                    self.problems.append(Problem(child, line, f"duplicate key (first at line "
+                                                              f"{first_seen[key.value]})"))
+                first_seen.setdefault(key.value, line)
                 self.lines[child] = key.start_mark.line + 1
                 self.index(value, child, env)
                 self.lines[child] = key.start_mark.line + 1
@@ -115,7 +124,10 @@ class _Document:
         elif isinstance(node, yaml.ScalarNode) and "${" in node.value:
             missing: list[str] = []
             node.value = _interpolate(node.value, env, missing)
-            node.tag = "tag:yaml.org,2002:str"
+            # The value becomes a scalar of its own type (a number stays a number), never a
+            # structure; a quoted "${VAR}" stays a string.
+            node.tag = "tag:yaml.org,2002:str" if node.style in ("'", '"') else \
+                _RESOLVER.resolve(yaml.ScalarNode, node.value, (True, False))
             for name in missing:
                 self.problem(path, f"environment variable {name} is not set and has no default")
 
@@ -232,6 +244,12 @@ def _sla_duration(text: str) -> str:
     return text.strip()
 
 
+def _holiday_calendar(code: str) -> str:
+    if code not in holidays.list_supported_countries():
+        raise ValueError(f"unknown public-holiday calendar {code!r} (a country code such as AZ)")
+    return code
+
+
 def _zone(name: str) -> str:
     try:
         ZoneInfo(name)
@@ -256,7 +274,7 @@ def _business_hours(s: Section) -> BusinessHours:
         days=s.strings("days", ("mon", "tue", "wed", "thu", "fri"), choices=_WEEKDAYS),
         open=s.get("open", str, time(9), convert=_clock),
         close=s.get("close", str, time(18), convert=_clock),
-        holidays=s.get("holidays", str, None),
+        holidays=s.get("holidays", str, None, convert=_holiday_calendar),
         extra_closed_days=_dates(s, "extra_closed_days"),
         extra_open_days=_dates(s, "extra_open_days"),
     )
@@ -445,7 +463,7 @@ def load_config_text(text: str, source: str = "config.yaml",
         source=source,
     )
     top.finish()
-    if config.routing is not None and not doc.problems:
+    if config.routing is not None:
         _check_references(doc, config)
     if doc.problems:
         raise ConfigError(source, sorted(doc.problems, key=lambda p: (p.line or 0, p.path)))

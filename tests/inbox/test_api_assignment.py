@@ -147,3 +147,24 @@ async def test_corrections_export_feeds_training(ctx, environment, tmp_path):
     lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert lines == [{"text": "Portalda qeydiyyat səhifəsi açılmır, kömək edin",
                       "label": "support", "lang": "az"}]
+
+
+async def test_whatsapp_free_text_is_refused_after_24_hours(client, ctx):
+    _, headers = await person(ctx, "boss@example.gov.az", "supervisor", [])
+    result = await ingest(ctx, InboundMessage(
+        channel="whatsapp", external_id="SM1", address="+994501234567", text="Salam",
+        received_at=datetime.now(UTC), phone="+994501234567"))
+    reply = await client.post(f"/api/v1/conversations/{result.conversation_id}/messages",
+                              json={"body": "Salam, buyurun"}, headers=headers)
+    assert reply.status == 201
+    async with ctx.store.transaction() as tx:
+        await tx.update_conversation(result.conversation_id,
+                                     last_inbound_at=utcnow() - timedelta(hours=25))
+    late = await client.post(f"/api/v1/conversations/{result.conversation_id}/messages",
+                             json={"body": "Hələ də gözləyirsiniz?"}, headers=headers)
+    assert late.status == 409
+    assert "approved template" in (await late.json())["error"]
+    note = await client.post(f"/api/v1/conversations/{result.conversation_id}/messages",
+                             json={"body": "Sakinə zəng etmək lazımdır", "private": True},
+                             headers=headers)
+    assert note.status == 201

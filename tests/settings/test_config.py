@@ -1,0 +1,382 @@
+"""config.yaml: loading, `${VAR}` interpolation, and validation that names each bad key with its
+dotted path and line; then the operators' commands that read it (`config check`, `serve`,
+`user add`) run as real processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from inbox.auth import verify_password
+from inbox.db import make_engine
+from inbox.schema import users
+from settings import ConfigError, Problem, load_config, load_config_text
+from tests.conftest import ROOT, TEST_CONFIG
+
+BASE = TEST_CONFIG.read_text(encoding="utf-8")
+BAD_CONFIG = ROOT / "tests" / "fixtures" / "bad_config.yaml"
+# The queues the contract and the rest of the suite rely on; a deployment may add more.
+REQUIRED_QUEUES = ("migration-registration", "migration-support", "dost-baku-1", "dost-baku-2",
+                   "call-centre-142", "triage")
+QUEUE_IDS = load_config(TEST_CONFIG, env={}).queue_ids
+CALL_CENTRE = QUEUE_IDS.index("call-centre-142")
+MAILBOX = """    mailboxes:
+      - id: dost-baku-1
+        address: "baku1@dost.example.gov.az"
+        queue: dost-baku-1
+        imap: {host: imap.example.gov.az, port: 993, ssl: true, user: baku1,
+               password: "${IMAP_PASSWORD:-secret}", folder: INBOX}
+        smtp: {host: smtp.example.gov.az, port: 587, starttls: true, user: baku1,
+               password: "${SMTP_PASSWORD:-secret}"}
+"""
+
+
+def edited(old: str, new: str, text: str = BASE, queue: str | None = None) -> str:
+    """`text` with `old` (which must occur once, within `queue`'s entry if given) made `new`."""
+    start, end = 0, len(text)
+    if queue is not None:
+        start = text.index(f"  - id: {queue}\n")
+        end = min(i for i in (text.find("\n  - id: ", start + 1), text.find("\n\n", start))
+                  if i != -1)
+    assert text.count(old, start, end) == 1, f"{old!r} must occur once in the test config"
+    return text[:start] + text[start:end].replace(old, new) + text[end:]
+
+
+def line_of(text: str, needle: str) -> int:
+    [number] = [n for n, line in enumerate(text.splitlines(), 1) if needle in line]
+    return number
+
+
+def problems(text: str, env: dict[str, str] | None = None) -> list[Problem]:
+    with pytest.raises(ConfigError) as exc:
+        load_config_text(text, "deploy.yaml", env={} if env is None else env)
+    return exc.value.problems
+
+
+def rule_index(queue: str, **condition: str) -> int:
+    rules = load_config(TEST_CONFIG, env={}).routing.rules
+    [index] = [i for i, r in enumerate(rules) if r.queue == queue
+               and all(getattr(r, k) == v for k, v in condition.items())]
+    return index
+
+
+# --- the files that ship ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", [ROOT / "config.yaml", TEST_CONFIG], ids=["shipped", "tests"])
+def test_the_shipped_and_test_configs_load(path):
+    config = load_config(path, env={})
+    assert set(REQUIRED_QUEUES) <= set(config.queue_ids)
+    assert config.queue_ids == QUEUE_IDS        # the test deployment mirrors the shipped one
+    assert config.public_url == "http://127.0.0.1:8080"
+    assert config.timezone == "Asia/Baku"
+    assert (config.business_hours.open, config.business_hours.close) == (time(9), time(18))
+    assert config.business_hours.days == ("mon", "tue", "wed", "thu", "fri")
+    assert config.routing.default_queue == "call-centre-142"
+    assert config.routing.triage_queue == "triage"
+    assert config.routing.min_confidence == 0.6
+    assert config.queue("dost-baku-1").kind == "mailbox"
+    assert config.queue("dost-baku-1").email == "baku1@dost.example.gov.az"
+    assert config.queue("call-centre-142").offer_timeout_s == 90
+    assert config.channels.webchat.allowed_origins == ("https://reintegration.gov.az",
+                                                       "https://e-sosial.az")
+    assert config.limits.max_body_bytes == 1_048_576
+    assert config.source == str(path)
+
+
+def test_the_test_config_has_short_outbox_leases():
+    assert load_config(TEST_CONFIG, env={}).outbox.lease_s == 6
+
+
+def test_load_config_reads_CC_CONFIG():
+    assert load_config(env={"CC_CONFIG": str(TEST_CONFIG)}).source == str(TEST_CONFIG)
+
+
+# --- validation -------------------------------------------------------------------------------
+
+def test_unknown_keys_are_named_by_dotted_path_and_line():
+    text = edited("timezone: Asia/Baku\n", "timezone: Asia/Baku\ntime_zone: Asia/Baku\n")
+    text = edited('  close: "18:00"\n', '  close: "18:00"\n  colour: blue\n', text)
+    text = edited("sla: {first_response: 30m, resolution: 2d}",
+                  "sla: {first_response: 30m, resolution: 2d, breach_alert: 20m}", text,
+                  queue="call-centre-142")
+    text = edited("{if: {category: inquiry}, queue: call-centre-142}",
+                  "{if: {categroy: inquiry}, queue: call-centre-142}", text)
+    rule = rule_index("call-centre-142", category="inquiry")
+    assert problems(text) == [
+        Problem("time_zone", line_of(text, "time_zone:"), "unknown key"),
+        Problem("business_hours.colour", line_of(text, "colour: blue"), "unknown key"),
+        Problem(f"queues[{CALL_CENTRE}].sla.breach_alert",
+                line_of(text, "breach_alert"), "unknown key"),
+        Problem(f"routing.rules[{rule}].if.categroy", line_of(text, "categroy"), "unknown key"),
+    ]
+
+
+@pytest.mark.parametrize("old, new, path, message", [
+    ("    max_message_chars: 4000", '    max_message_chars: "a lot"',
+     "channels.webchat.max_message_chars", "expected int, got str 'a lot'"),
+    ("  max_body_bytes: 1048576", "  max_body_bytes: true",
+     "limits.max_body_bytes", "expected int, got bool True"),
+    ("  min_confidence: 0.6", "  min_confidence: high",
+     "routing.min_confidence", "expected float, got str 'high'"),
+    ("  min_confidence: 0.6", "  min_confidence: 1.5",
+     "routing.min_confidence", "must be between 0 and 1"),
+    ("  days: [mon, tue, wed, thu, fri]", "  days: mon-fri",
+     "business_hours.days", "expected list, got str 'mon-fri'"),
+    ("  days: [mon, tue, wed, thu, fri]", "  days: [mon, tue, wed, thu, cümə]",
+     "business_hours.days", "'cümə' is not one of mon, tue, wed, thu, fri, sat, sun"),
+    ('    allowed_origins: ["https://reintegration.gov.az", "https://e-sosial.az"]',
+     '    allowed_origins: ["https://reintegration.gov.az", 443]',
+     "channels.webchat.allowed_origins", "expected a list of strings"),
+    ("timezone: Asia/Baku", "timezone: Asia/Bakı", "timezone", "unknown time zone 'Asia/Bakı'"),
+    ("    kind: operators\n    languages: [az, ru, en]\n    strategy: round_robin",
+     "    kind: call-centre\n    languages: [az, ru, en]\n    strategy: round_robin",
+     "queues[1].kind", "'call-centre' is not one of operators, mailbox"),
+], ids=["int", "bool-for-int", "float", "range", "list", "choice", "list-of-strings",
+        "zone", "queue-kind"])
+def test_a_wrong_type_or_value_is_named_with_its_line(old, new, path, message):
+    text = edited(old, new)
+    assert problems(text) == [Problem(path, line_of(text, new.splitlines()[0]), message)]
+
+
+@pytest.mark.parametrize("old, new, path, unknown", [
+    ("{if: {category: registration}, queue: migration-registration}",
+     "{if: {category: registration}, queue: migration-registrations}",
+     f"routing.rules[{rule_index('migration-registration')}].queue", "migration-registrations"),
+    ("{if: {queue_hint: dost-baku-1}, queue: dost-baku-1}",
+     "{if: {queue_hint: dost-baku-1}, queue: dost-baku-3}",
+     f"routing.rules[{rule_index('dost-baku-1')}].queue", "dost-baku-3"),
+    ("{if: {queue_hint: dost-baku-1}, queue: dost-baku-1}",
+     "{if: {queue_hint: dost-baku-3}, queue: dost-baku-1}",
+     f"routing.rules[{rule_index('dost-baku-1')}].if.queue_hint", "dost-baku-3"),
+    ("  default_queue: call-centre-142", "  default_queue: call-center-142",
+     "routing.default_queue", "call-center-142"),
+    ("  triage_queue: triage", "  triage_queue: triaj", "routing.triage_queue", "triaj"),
+    ('    email: "baku1@dost.example.gov.az"',
+     '    email: "baku1@dost.example.gov.az"\n    escalation_queue: supervisors',
+     f"queues[{QUEUE_IDS.index('dost-baku-1')}].escalation_queue", "supervisors"),
+    ("    mailboxes: []\n", MAILBOX.replace("queue: dost-baku-1", "queue: dost-baku-3"),
+     "channels.email.mailboxes[0].queue", "dost-baku-3"),
+], ids=["rule", "hint-rule", "queue-hint", "default", "triage", "escalation", "mailbox"])
+def test_an_unknown_queue_is_reported_where_it_is_named(old, new, path, unknown):
+    text = edited(old, new)
+    [line] = [n for n, line in enumerate(text.splitlines(), 1)
+              if unknown in line and line not in BASE.splitlines()]
+    assert problems(text) == [Problem(path, line, f"unknown queue {unknown!r}")]
+
+
+def test_unknown_queues_are_reported_with_the_other_problems():
+    text = edited("  default_queue: call-centre-142", "  default_queue: call-center-142")
+    text = edited('  close: "18:00"\n', '  close: "18:00"\n  colour: blue\n', text)
+    assert [p.path for p in problems(text)] == ["business_hours.colour", "routing.default_queue"]
+
+
+def test_a_mailbox_on_a_known_queue_loads():
+    config = load_config_text(edited("    mailboxes: []\n", MAILBOX), env={})
+    [mailbox] = config.channels.email.mailboxes
+    assert (mailbox.id, mailbox.queue, mailbox.imap["password"]) == ("dost-baku-1",
+                                                                    "dost-baku-1", "secret")
+
+
+def test_a_duplicate_queue_id_is_reported_on_the_second():
+    text = edited("\nrouting:\n", '  - id: triage\n    name: "Triage again"\n    kind: operators\n'
+                                  "    sla: {first_response: 1h, resolution: 5d}\n\nrouting:\n")
+    assert problems(text) == [Problem(f"queues[{len(QUEUE_IDS)}].id",
+                                      line_of(text, "Triage again") - 1,
+                                      "duplicate queue id 'triage'")]
+
+
+DURATION_HELP = "(use e.g. 30s, 5m, 2h, 1d or 1h30m)"
+
+
+@pytest.mark.parametrize("old, new, queue, path", [
+    ("    offer_timeout: 90s", "    offer_timeout: 2x", "call-centre-142",
+     f"queues[{CALL_CENTRE}].offer_timeout"),
+    ("sla: {first_response: 30m, resolution: 2d}", "sla: {first_response: 2x, resolution: 2d}",
+     "call-centre-142", f"queues[{CALL_CENTRE}].sla.first_response"),
+    ("    poll_interval: 30s", "    poll_interval: 2x", None, "channels.email.poll_interval"),
+    ("  lease: 6s", "  lease: 2x", None, "outbox.lease"),
+], ids=["offer-timeout", "sla", "poll-interval", "lease"])
+def test_a_bad_duration_is_reported(old, new, queue, path):
+    text = edited(old, new, queue=queue)
+    assert problems(text) == [Problem(path, line_of(text, new.strip()),
+                                      f"not a duration: '2x' {DURATION_HELP}")]
+
+
+@pytest.mark.parametrize("old, new, path, message", [
+    ('  open: "09:00"', '  open: "25:00"', "business_hours.open",
+     "not a time of day: '25:00' (use HH:MM)"),
+    ('  close: "18:00"', '  close: "18:61"', "business_hours.close",
+     "not a time of day: '18:61' (use HH:MM)"),
+    ('  open: "09:00"', '  open: "9.30"', "business_hours.open",
+     "not a time of day: '9.30' (use HH:MM)"),
+    ('  close: "18:00"', '  close: "08:00"', "business_hours.close", "must be later than open"),
+])
+def test_a_bad_time_of_day_is_reported(old, new, path, message):
+    text = edited(old, new)
+    assert problems(text) == [Problem(path, line_of(text, new.strip()), message)]
+
+
+def test_an_unknown_holiday_calendar_is_reported():
+    text = edited("  holidays: AZ ", "  holidays: XX ")
+    assert [(p.path, p.line) for p in problems(text)] == [
+        ("business_hours.holidays", line_of(text, "holidays: XX"))]
+
+
+def test_a_repeated_key_is_reported():
+    text = edited("timezone: Asia/Baku\n", "timezone: Asia/Baku\ntimezone: Europe/Moscow\n")
+    assert [(p.path, p.line) for p in problems(text)] == [
+        ("timezone", line_of(text, "Europe/Moscow"))]
+
+
+def test_every_problem_is_reported_at_once_in_line_order():
+    text = edited('  open: "09:00"', '  open: "25:00"')
+    text = edited("    offer_timeout: 90s", "    offer_timeout: 2x", text)
+    text = edited("    max_message_chars: 4000", "    max_message_chars: many", text)
+    found = problems(text)
+    assert [p.path for p in found] == [
+        "business_hours.open", f"queues[{CALL_CENTRE}].offer_timeout",
+        "channels.webchat.max_message_chars"]
+    assert [p.line for p in found] == sorted(p.line for p in found)
+
+
+# --- interpolation ----------------------------------------------------------------------------
+
+def test_defaults_apply_when_variables_are_unset_or_empty():
+    for env in ({}, {"PUBLIC_URL": "", "TWILIO_SMS_FROM": ""}):
+        config = load_config_text(BASE, env=env)
+        assert config.public_url == "http://127.0.0.1:8080"
+        assert config.channels.twilio["sms_from"] == "+994125550142"
+
+
+def test_variables_replace_defaults_and_never_change_structure():
+    config = load_config_text(BASE, env={"PUBLIC_URL": "https://cc.migration.gov.az/",
+                                         "TWILIO_SMS_FROM": "[+994125550199, {a: b}]"})
+    assert config.public_url == "https://cc.migration.gov.az"         # trailing / dropped
+    assert config.channels.twilio["sms_from"] == "[+994125550199, {a: b}]"
+
+
+def test_a_variable_inside_a_longer_value():
+    text = edited("${TWILIO_WHATSAPP_FROM:-whatsapp:+994125550142}",
+                  "whatsapp:${WHATSAPP_NUMBER}")
+    config = load_config_text(text, env={"WHATSAPP_NUMBER": "+994125550142"})
+    assert config.channels.twilio["whatsapp_from"] == "whatsapp:+994125550142"
+
+
+def test_a_missing_variable_without_default_is_reported_with_path_and_line():
+    text = edited("${TWILIO_SMS_FROM:-+994125550142}", "${TWILIO_SMS_FROM}")
+    text = edited("    mailboxes: []\n", MAILBOX.replace("${IMAP_PASSWORD:-secret}",
+                                                      "${IMAP_PASSWORD}"), text)
+    assert problems(text) == [
+        Problem("channels.twilio.sms_from", line_of(text, "${TWILIO_SMS_FROM}"),
+                "environment variable TWILIO_SMS_FROM is not set and has no default"),
+        Problem("channels.email.mailboxes[0].imap.password", line_of(text, "${IMAP_PASSWORD}"),
+                "environment variable IMAP_PASSWORD is not set and has no default"),
+    ]
+    config = load_config_text(text, env={"TWILIO_SMS_FROM": "+994125550142",
+                                         "IMAP_PASSWORD": "Novruz-2025"})
+    assert config.channels.email.mailboxes[0].imap["password"] == "Novruz-2025"
+
+
+def test_a_number_may_come_from_the_environment():
+    text = edited("  max_body_bytes: 1048576", "  max_body_bytes: ${MAX_BODY_BYTES:-1048576}")
+    text = edited("  min_confidence: 0.6", "  min_confidence: ${MIN_CONFIDENCE:-0.6}", text)
+    config = load_config_text(text, env={"MAX_BODY_BYTES": "262144"})
+    assert (config.limits.max_body_bytes, config.routing.min_confidence) == (262144, 0.6)
+
+
+# --- unreadable files -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("old, new, message", [
+    ("timezone: Asia/Baku", "timezone: Asia: Baku", "mapping values are not allowed here"),
+    ('  open: "09:00"', '\topen: "09:00"', None),
+], ids=["colon", "tab"])
+def test_a_yaml_syntax_error_reports_its_line(old, new, message):
+    text = edited(old, new)
+    [problem] = problems(text)
+    assert (problem.path, problem.line) == ("(syntax)", line_of(text, new.strip()))
+    if message is not None:
+        assert problem.message == message
+
+
+def test_an_empty_or_missing_file(tmp_path):
+    assert problems("# nothing yet\n") == [Problem("(top)", 1, "the file is empty")]
+    with pytest.raises(ConfigError) as exc:
+        load_config(tmp_path / "config.yaml", env={})
+    assert exc.value.problems == [Problem("(file)", None, "No such file or directory")]
+    assert exc.value.format() == f"{tmp_path / 'config.yaml'}:?: (file): No such file or directory"
+
+
+# --- the command line -------------------------------------------------------------------------
+
+@pytest.fixture
+def cli_env(tmp_path, redis_url) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("CC_CONFIG", "PUBLIC_URL")}
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'cli.db'}", REDIS_URL=redis_url,
+               SECRET_KEY="test-secret-key", PYTHONUNBUFFERED="1")
+    return env
+
+
+def run_app(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "app.py", *args], cwd=ROOT, env=env, input=stdin,
+                          capture_output=True, text=True, timeout=60)
+
+
+def bad_config_report(path: Path) -> list[str]:
+    text = path.read_text(encoding="utf-8")
+    return [
+        f"{path}:{line_of(text, 'open:')}: business_hours.open: "
+        "not a time of day: '25:00' (use HH:MM)",
+        f"{path}:{line_of(text, 'colour:')}: business_hours.colour: unknown key",
+        f"{path}:{line_of(text, 'offer_timeout:')}: queues[0].offer_timeout: "
+        f"not a duration: '2x' {DURATION_HELP}",
+    ]
+
+
+def test_config_check_passes_a_good_file(cli_env):
+    result = run_app(cli_env, "config", "check", str(TEST_CONFIG))
+    config = load_config(TEST_CONFIG, env={})
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == (f"{TEST_CONFIG}: ok ({len(config.queues)} queues, "
+                             f"{len(config.routing.rules)} routing rules)\n")
+
+
+def test_config_check_names_every_error_with_file_and_line(cli_env):
+    result = run_app(cli_env, "config", "check", str(BAD_CONFIG))
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.splitlines() == bad_config_report(BAD_CONFIG)
+
+
+def test_serve_refuses_to_start_on_a_bad_config(cli_env, tmp_path):
+    cli_env["CC_CONFIG"] = str(BAD_CONFIG)
+    result = run_app(cli_env, "serve", "--port", "0")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    first, *report = result.stderr.splitlines()
+    assert first.startswith("refusing to start")
+    assert report == bad_config_report(BAD_CONFIG)
+    assert not (tmp_path / "cli.db").exists()            # it stopped before touching anything
+
+
+async def test_user_add_creates_an_agent_who_can_log_in(cli_env, tmp_path):
+    cli_env["CC_CONFIG"] = str(TEST_CONFIG)
+    result = run_app(cli_env, "user", "add", "Aysel.Kerimova@migration.gov.az",
+                     "--name", "Aysel Kərimova", "--role", "agent",
+                     "--queues", "migration-registration,triage", "--languages", "az,ru,en",
+                     "--password-stdin", stdin="Qarabağ-2020\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "user 1 <Aysel.Kerimova@migration.gov.az> saved as agent\n"
+    engine = make_engine(cli_env["DATABASE_URL"], pool=False)
+    async with engine.connect() as conn:
+        [user] = (await conn.execute(select(users))).mappings().all()
+    await engine.dispose()
+    assert (user["email"], user["name"], user["role"], user["queues"], user["languages"],
+            user["active"]) == ("aysel.kerimova@migration.gov.az", "Aysel Kərimova", "agent",
+                                ["migration-registration", "triage"], ["az", "ru", "en"], True)
+    assert verify_password(user["password_hash"], "Qarabağ-2020")
+    assert not verify_password(user["password_hash"], "Qarabag-2020")
