@@ -101,7 +101,9 @@ class _Document:
         self.problems: list[Problem] = []
 
     def problem(self, path: str, message: str) -> None:
-        self.problems.append(Problem(path, self.lines.get(path), message))
+        # A key missing from the top level has no line of its own: point at the file's start.
+        self.problems.append(Problem(path, self.lines.get(path, 1 if path == "(top)" else None),
+                                     message))
 
     def index(self, node: yaml.Node, path: str, env: Mapping[str, str]) -> None:
         self.lines[path] = node.start_mark.line + 1
@@ -232,6 +234,9 @@ class Section:
 
 
 def _clock(text: Any) -> time:
+    if isinstance(text, int):
+        # YAML 1.1 reads an unquoted 18:00 as the base-60 number 1080: minutes after midnight.
+        text = f"{text // 60}:{text % 60:02d}"
     try:
         hours, minutes = str(text).split(":")
         return time(int(hours), int(minutes))
@@ -242,6 +247,12 @@ def _clock(text: Any) -> time:
 def _sla_duration(text: str) -> str:
     parse_seconds(text)
     return text.strip()
+
+
+def _positive(value: int) -> int:
+    if value <= 0:
+        raise ValueError(f"must be a positive number, got {value}")
+    return value
 
 
 def _holiday_calendar(code: str) -> str:
@@ -272,8 +283,8 @@ def _dates(section: Section, key: str) -> tuple[date, ...]:
 def _business_hours(s: Section) -> BusinessHours:
     hours = BusinessHours(
         days=s.strings("days", ("mon", "tue", "wed", "thu", "fri"), choices=_WEEKDAYS),
-        open=s.get("open", str, time(9), convert=_clock),
-        close=s.get("close", str, time(18), convert=_clock),
+        open=s.get("open", (str, int), time(9), convert=_clock),
+        close=s.get("close", (str, int), time(18), convert=_clock),
         holidays=s.get("holidays", str, None, convert=_holiday_calendar),
         extra_closed_days=_dates(s, "extra_closed_days"),
         extra_open_days=_dates(s, "extra_open_days"),
@@ -366,7 +377,8 @@ def _channels(s: Section) -> Channels:
     if webchat_section is not None:
         webchat = WebchatChannel(
             allowed_origins=webchat_section.strings("allowed_origins", ()),
-            max_message_chars=webchat_section.get("max_message_chars", int, 4000),
+            max_message_chars=webchat_section.get("max_message_chars", int, 4000,
+                                                  convert=_positive),
         )
         webchat_section.finish()
     email = None
@@ -394,7 +406,7 @@ def _outbox(s: Section | None) -> Outbox:
     outbox = Outbox(
         lease_s=s.get("lease", (str, int), 60, convert=parse_seconds),
         sweep_interval_s=s.get("sweep_interval", (str, int), 5, convert=parse_seconds),
-        max_attempts=s.get("max_attempts", int, 6),
+        max_attempts=s.get("max_attempts", int, 6, convert=_positive),
     )
     s.finish()
     return outbox
@@ -403,7 +415,7 @@ def _outbox(s: Section | None) -> Outbox:
 def _limits(s: Section | None) -> Limits:
     if s is None:
         return Limits()
-    limits = Limits(max_body_bytes=s.get("max_body_bytes", int, 1_048_576))
+    limits = Limits(max_body_bytes=s.get("max_body_bytes", int, 1_048_576, convert=_positive))
     s.finish()
     return limits
 
@@ -441,7 +453,9 @@ def load_config_text(text: str, source: str = "config.yaml",
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        raise ConfigError(source, [Problem("(syntax)", line, str(exc).splitlines()[0])]) from exc
+        # The problem ("found character '\t' that cannot start any token"), not the context.
+        message = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(source, [Problem("(syntax)", line, message)]) from exc
     if node is None:
         raise ConfigError(source, [Problem("(top)", 1, "the file is empty")])
     doc.index(node, "", env)

@@ -380,3 +380,15 @@ async def test_user_add_creates_an_agent_who_can_log_in(cli_env, tmp_path):
                                 ["migration-registration", "triage"], ["az", "ru", "en"], True)
     assert verify_password(user["password_hash"], "Qarabağ-2020")
     assert not verify_password(user["password_hash"], "Qarabag-2020")
+
+
+def test_an_unquoted_time_of_day_still_means_that_time():
+    config = load_config_text(edited('  close: "18:00"\n', "  close: 18:00\n"), env={})
+    assert config.business_hours.close.hour == 18 and config.business_hours.close.minute == 0
+
+
+def test_sizes_and_limits_must_be_positive():
+    text = edited("    max_message_chars: 4000", "    max_message_chars: -5")
+    [problem] = problems(text)
+    assert problem.path == "channels.webchat.max_message_chars"
+    assert problem.message == "must be a positive number, got -5"
