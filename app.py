@@ -3,7 +3,8 @@
     python app.py serve [--host H] [--port P]
     python app.py migrate
     python app.py user add EMAIL --name NAME --role agent|supervisor|admin
-                           [--queues q1,q2] [--languages az,ru] --password-stdin
+                           [--queues q1,q2] [--languages az,ru] [--voice-address A]
+                           --password-stdin
     python app.py config check [PATH]
 """
 
@@ -21,6 +22,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from channels.registry import CHANNELS
+from channels.twilio_voice import dial_target
 from inbox import api, console, openapi, ops
 from inbox.appkeys import CONTEXT, HUB, SECRET_KEY
 from inbox.auth import ROLES, hash_password
@@ -128,6 +130,18 @@ def cmd_user_add(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     languages = [lang for lang in (args.languages or "az").split(",") if lang]
+    voice: dict[str, str | None] = {}
+    if args.voice_address is not None:   # given: set it ("" clears it); absent: keep it
+        address = args.voice_address.strip() or None
+        if address is not None:
+            try:
+                target = dial_target(address)
+            except ValueError as exc:
+                print(f"--voice-address: {exc}", file=sys.stderr)
+                return 1
+            if target.kind == "number":
+                address = target.value   # stored as E.164
+        voice["voice_address"] = address
     migrate()
 
     async def save() -> int:
@@ -137,7 +151,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
                 return await tx.save_user(
                     args.email, name=args.name, role=args.role, queues=queues,
                     languages=languages, capacity={"chat": 3, "email": 10},
-                    password_hash=hash_password(password), active=True)
+                    password_hash=hash_password(password), active=True, **voice)
         finally:
             await ctx.close()
 
@@ -197,6 +211,9 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("--role", required=True, choices=ROLES)
     add.add_argument("--queues", default="")
     add.add_argument("--languages", default="az")
+    add.add_argument("--voice-address", default=None,
+                     help="where calls ring: +994..., sip:user@host or client:identity "
+                          "(empty clears it)")
     add.add_argument("--password-stdin", action="store_true")
     add.set_defaults(run=cmd_user_add)
     config = commands.add_parser("config", help="configuration").add_subparsers(

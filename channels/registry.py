@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from channels.base import Channel
 from channels.twilio_messaging import SMS_CHANNEL, WHATSAPP_CHANNEL
+from channels.twilio_voice import VOICE_CHANNEL
 from channels.webchat import WebchatChannel
 
 CHANNELS: dict[str, Channel] = {
@@ -12,6 +13,7 @@ CHANNELS: dict[str, Channel] = {
         WebchatChannel(),
         SMS_CHANNEL,
         WHATSAPP_CHANNEL,
+        VOICE_CHANNEL,
     )
 }
 

@@ -198,3 +198,42 @@ def classify_exception(exc: BaseException) -> Exception | None:
     if isinstance(exc, aiohttp.ClientError | TimeoutError | OSError):
         return TransientSendError(f"Twilio could not be reached ({type(exc).__name__})")
     return None
+
+
+# --- media ----------------------------------------------------------------------------------
+
+MEDIA_TIMEOUT_S = 60.0
+
+
+async def fetch_media(url: str, max_bytes: int) -> tuple[bytes, str]:
+    """Download a Twilio media URL (MediaUrlN) with the account's credentials: (body, type).
+
+    Twilio answers with a redirect to short-lived storage; aiohttp drops the Authorization
+    header when a redirect leaves the origin, so the credentials go to Twilio only.
+    Raises MediaError, saying whether trying again later may help.
+    """
+    creds = credentials()
+    if creds is None:
+        raise MediaError("Twilio credentials are not configured", transient=True)
+    timeout = aiohttp.ClientTimeout(total=MEDIA_TIMEOUT_S)
+    headers = {"Authorization": basic_authorization(creds.account_sid, creds.auth_token)}
+    async with aiohttp.ClientSession(timeout=timeout) as http, \
+            http.get(rewrite_api_url(url, creds.api_base), headers=headers) as response:
+        if response.status >= 500 or response.status == 429:
+            raise MediaError(f"Twilio answered {response.status}", transient=True)
+        if response.status != 200:
+            raise MediaError(f"Twilio answered {response.status}", transient=False)
+        if (response.content_length or 0) > max_bytes:
+            raise MediaError(f"larger than {max_bytes} bytes", transient=False)
+        body = bytearray()
+        async for chunk in response.content.iter_chunked(64 * 1024):
+            body += chunk
+            if len(body) > max_bytes:
+                raise MediaError(f"larger than {max_bytes} bytes", transient=False)
+        return bytes(body), response.content_type
+
+
+class MediaError(Exception):
+    def __init__(self, reason: str, *, transient: bool):
+        super().__init__(reason)
+        self.transient = transient

@@ -30,6 +30,7 @@ from channels.twilio_common import (
     classify_exception,
     credentials,
     error_reason,
+    fetch_media,
     rest_client,
     signature_valid,
     webhook_url,
@@ -379,6 +380,9 @@ class TwilioMessagingChannel:
             return   # the other messaging channel already added the shared webhooks
         app.router.add_post(MESSAGING_PATH, messaging_webhook, name="twilio-messaging")
         app.router.add_post(STATUS_PATH, status_webhook, name="twilio-status")
+
+    async def fetch_media(self, url: str, max_bytes: int) -> tuple[bytes, str]:
+        return await fetch_media(url, max_bytes)
 
     async def send(self, ctx: InboxContext, message: OutboundMessage) -> SendResult:
         creds = credentials()

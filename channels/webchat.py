@@ -143,6 +143,7 @@ class _Socket:
         self.language: str | None = None
         self.send_lock = asyncio.Lock()
         self.forwarder: asyncio.Task | None = None
+        self.recording: set[asyncio.Future] = set()
         self.listener = None
 
     async def send(self, frame: dict[str, Any]) -> None:
@@ -184,15 +185,24 @@ class _Socket:
             except (ConnectionResetError, RuntimeError):
                 return
             if frame.get("type") == "message":
-                # Shielded: the resident closing the window right after must not lose it.
-                await asyncio.shield(outbox.mark_delivery_status(
-                    self.ctx, frame["message"]["id"], "delivered"))
+                # Shielded: the resident closing the window right after must not lose it;
+                # `close` waits for it.
+                recording = asyncio.ensure_future(self._delivered(frame["message"]["id"]))
+                self.recording.add(recording)
+                recording.add_done_callback(self.recording.discard)
+                await asyncio.shield(recording)
+
+    async def _delivered(self, message_id: int) -> None:
+        if await outbox.mark_delivery_status(self.ctx, message_id, "delivered"):
+            await outbox.announce_delivery(self.ctx, message_id)
 
     async def close(self) -> None:
         if self.forwarder is not None:
             self.forwarder.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.forwarder
+        if self.recording:
+            await asyncio.gather(*self.recording, return_exceptions=True)
         if self.listener is not None:
             self.request.app[HUB].unsubscribe_chat(self.session, self.listener)
 

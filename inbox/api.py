@@ -162,6 +162,18 @@ async def set_presence(request: web.Request) -> web.Response:
     return web.json_response(user_view(user))
 
 
+@routes.get("/api/v1/agents")
+async def list_agents(request: web.Request) -> web.Response:
+    """Colleagues, for naming assignees and choosing whom to transfer to."""
+    ctx = request.app[CONTEXT]
+    async with ctx.store.read() as tx:
+        staff = await tx.active_users()
+    return web.json_response([
+        {"id": u["id"], "name": u["name"], "role": u["role"], "presence": u["presence"],
+         "queues": list(u["queues"] or []), "languages": list(u["languages"] or [])}
+        for u in staff])
+
+
 @routes.post("/api/v1/queue/next")
 async def take_next(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
@@ -202,15 +214,16 @@ def _conversation_filter(request: web.Request) -> ConversationFilter:
             assignee = int(assignee)
         except ValueError as exc:
             raise bad_request("assignee must be me, none or an agent id") from exc
-    status = q.get("status") or None
-    if status is not None and status not in actions.STATUSES:
-        raise bad_request(f"status must be one of {', '.join(actions.STATUSES)}")
+    statuses = tuple(s for s in (q.get("status") or "").split(",") if s)
+    if any(s not in actions.STATUSES for s in statuses):
+        raise bad_request(f"status must be one or more (comma-separated) of "
+                          f"{', '.join(actions.STATUSES)}")
     queue = q.get("queue") or None
     if queue is not None and not actor.may_see_queue(queue):
         raise web.HTTPForbidden(text=json.dumps({"error": "outside your queues"}),
                                 content_type="application/json")
     return ConversationFilter(
-        status=status, queue=queue, channel=q.get("channel") or None,
+        statuses=statuses, queue=queue, channel=q.get("channel") or None,
         category=q.get("category") or None, assignee=assignee,
         text=(q.get("q") or "").strip() or None,
         allowed_queues=None if actor.sees_all_queues else actor.queues,
@@ -346,6 +359,40 @@ async def _conversation_response(request: web.Request, conversation_id: int) -> 
     async with ctx.store.read() as tx:
         row = await tx.conversation_row(conversation_id)
     return web.json_response(conversation_view(row, ctx.zone))
+
+
+@routes.get("/api/v1/messages/{id}/attachments/{index}")
+async def attachment(request: web.Request) -> web.StreamResponse:
+    """A stored attachment, to callers who may see its conversation. Served as a download
+    with its type pinned, so a file a resident sent can never run as a page of this site."""
+    ctx = request.app[CONTEXT]
+    message_id = _int_param(request, "id")
+    async with ctx.store.read() as tx:
+        message = await tx.message(message_id)
+        conversation = await tx.conversation(message["conversation_id"]) if message else None
+    if conversation is None:
+        return json_error(404, "message not found")
+    if not _actor(request).may_see_queue(conversation["queue"]):
+        return json_error(403, "outside your queues")
+    try:
+        item = (message["attachments"] or [])[int(request.match_info["index"])]
+    except (ValueError, IndexError):
+        return json_error(404, "attachment not found")
+    if not item.get("stored"):
+        return json_error(404, item.get("error") or "the attachment has not been fetched yet")
+    root = ctx.media_dir
+    path = (root / item["stored"]).resolve()
+    if root.resolve() not in path.parents or not path.is_file():
+        return json_error(404, "attachment not found")
+    disposition = "inline" if item["content_type"].startswith(("image/", "audio/")) \
+        else "attachment"
+    return web.FileResponse(path, headers={
+        "Content-Type": item["content_type"],
+        "Content-Disposition": f'{disposition}; filename="attachment-{message_id}-'
+                               f'{request.match_info["index"]}{path.suffix}"',
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cache-Control": "private, max-age=3600"})
 
 
 # --- queues, contacts -------------------------------------------------------------------------

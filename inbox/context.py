@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
 
-from inbox.db import database_url, make_engine
+from inbox.db import ROOT, database_url, make_engine
 from inbox.jobs import Jobs
 from inbox.store import Store
 from routing.classify import KeywordRule
@@ -28,6 +29,12 @@ class InboxContext:
     @cached_property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.config.timezone)
+
+    @cached_property
+    def media_dir(self) -> Path:
+        """Where attachments residents sent are kept (config `media.directory`)."""
+        directory = Path(self.config.media.directory)
+        return directory if directory.is_absolute() else ROOT / directory
 
     @cached_property
     def calendar(self) -> BusinessCalendar:

@@ -15,8 +15,8 @@ from typing import Any
 from inbox import dispatch
 from inbox.context import InboxContext
 from inbox.live import publish_event
-from inbox.messages import InboundMessage
-from inbox.serialize import message_view
+from inbox.messages import Attachment, InboundMessage
+from inbox.serialize import conversation_view, message_view
 from inbox.store import Duplicate, Tx, utcnow
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,13 @@ class IngestResult:
     new_conversation: bool
     queue: str | None = None
     message: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+
+
+def _attachment(attachment: Attachment) -> dict[str, Any]:
+    """As stored: where the provider keeps it (`source_url`, fetched by the media job), and
+    `url` only once it is ours to serve."""
+    return {"content_type": attachment.content_type, "filename": attachment.filename,
+            "size": attachment.size, "source_url": attachment.url, "url": None}
 
 
 async def _new_identity(tx: Tx, msg: InboundMessage) -> dict[str, Any]:
@@ -73,7 +80,8 @@ async def _store(ctx: InboxContext, msg: InboundMessage) -> IngestResult:
         message = {
             "conversation_id": conversation_id, "channel": msg.channel, "direction": "in",
             "external_id": msg.external_id, "body": msg.text,
-            "attachments": [a.__dict__ for a in msg.attachments], "author_kind": "resident",
+            "attachments": [_attachment(a) for a in msg.attachments],
+            "author_kind": "resident",
             "author_id": None, "created_at": now, "delivery_status": "received",
         }
         message["id"] = await tx.insert_message(**message)
@@ -99,6 +107,8 @@ async def ingest(ctx: InboxContext, msg: InboundMessage) -> IngestResult:
     if result.duplicate:
         log.info("duplicate %s message %s ignored", msg.channel, result.message_id)
         return result
+    if any(a.url for a in msg.attachments):
+        await ctx.jobs.enqueue_media_async(result.message_id)
     log.info("stored %s message %s in conversation %s", msg.channel, result.message_id,
              result.conversation_id)
     if result.new_conversation:
@@ -108,4 +118,8 @@ async def ingest(ctx: InboxContext, msg: InboundMessage) -> IngestResult:
             "conversation_id": result.conversation_id,
             "message": message_view(result.message, ctx.zone),
         })
+        async with ctx.store.read() as tx:
+            row = await tx.conversation_row(result.conversation_id)
+        await publish_event(ctx.redis, "conversation.updated", row["queue"],
+                            {"conversation": conversation_view(row, ctx.zone)})
     return result

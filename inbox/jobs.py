@@ -13,6 +13,7 @@ DEFAULT_QUEUE = "default"
 QUEUES = (DELIVERY_QUEUE, DEFAULT_QUEUE)
 
 DELIVER_JOB = "channels.delivery.deliver"
+MEDIA_JOB = "channels.media.fetch_attachments"
 DELIVERY_RETRY_INTERVALS: Sequence[int] = (5, 15, 60, 300, 900)
 DELIVERY_TIMEOUT_S = 30
 
@@ -33,6 +34,13 @@ class Jobs:
             result_ttl=600, failure_ttl=7 * 86400,
             description=f"deliver message {message_id}",
         )
+
+    async def enqueue_media_async(self, message_id: int) -> None:
+        await asyncio.to_thread(
+            self.default.enqueue, MEDIA_JOB, message_id,
+            retry=Retry(max=len(DELIVERY_RETRY_INTERVALS), interval=list(DELIVERY_RETRY_INTERVALS)),
+            job_timeout=120, result_ttl=600, failure_ttl=7 * 86400,
+            description=f"fetch attachments of message {message_id}")
 
     async def enqueue_delivery_async(self, message_ids: Sequence[int]) -> None:
         # rq speaks synchronous Redis; keep its round trips off the event loop.

@@ -21,6 +21,12 @@ import redis.asyncio as aioredis
 EVENTS_CHANNEL = "cc:events"
 WEBCHAT_CHANNEL = "cc:webchat"
 
+
+def channel_name(redis: aioredis.Redis, name: str) -> str:
+    """Pub/sub channels are shared by every database of a Redis server; naming them after the
+    database keeps two deployments (or test runs) on one server from hearing each other."""
+    return f"{name}:{redis.connection_pool.connection_kwargs.get('db', 0)}"
+
 log = logging.getLogger(__name__)
 
 
@@ -28,13 +34,13 @@ async def publish_event(redis: aioredis.Redis, event_type: str, queue: str | Non
                         data: dict[str, Any]) -> None:
     """An agent-facing event: conversation.created/updated, message.created, queue.updated."""
     envelope = {"type": event_type, "queue": queue, "data": data}
-    await redis.publish(EVENTS_CHANNEL, json.dumps(envelope, default=str))
+    await redis.publish(channel_name(redis, EVENTS_CHANNEL), json.dumps(envelope, default=str))
 
 
 async def publish_to_chat(redis: aioredis.Redis, session: str, frame: dict[str, Any]) -> int:
     """A frame for one resident's chat window, wherever its socket is held."""
-    return await redis.publish(WEBCHAT_CHANNEL, json.dumps({"session": session, "frame": frame},
-                                                           default=str))
+    return await redis.publish(channel_name(redis, WEBCHAT_CHANNEL),
+                               json.dumps({"session": session, "frame": frame}, default=str))
 
 
 @dataclass(eq=False)
@@ -73,7 +79,8 @@ class LiveHub:
         while True:
             try:
                 async with self.redis.pubsub() as pubsub:
-                    await pubsub.subscribe(EVENTS_CHANNEL, WEBCHAT_CHANNEL)
+                    await pubsub.subscribe(channel_name(self.redis, EVENTS_CHANNEL),
+                                           channel_name(self.redis, WEBCHAT_CHANNEL))
                     self._ready.set()
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
@@ -91,7 +98,7 @@ class LiveHub:
         except ValueError:
             log.warning("ignoring a malformed live event")
             return
-        if channel == WEBCHAT_CHANNEL:
+        if channel == channel_name(self.redis, WEBCHAT_CHANNEL):
             for listener in list(self.chats.get(envelope.get("session"), ())):
                 listener.offer(envelope["frame"])
         else:

@@ -100,7 +100,8 @@ SCHEMAS: dict[str, Any] = {
             "id": {"type": "integer"}, "name": {"type": ["string", "null"]},
             "phone": {"type": ["string", "null"]}, "email": {"type": ["string", "null"]}}},
         "created_at": _TIME, "first_response_at": _NULLABLE_TIME,
-        "last_message_at": _TIME, "sla_due_at": _NULLABLE_TIME}},
+        "last_message_at": _TIME, "sla_due_at": _NULLABLE_TIME,
+        "sla_state": {"enum": ["ok", "at_risk", "breached"]}}},
     "ConversationDetail": {"allOf": [_ref("Conversation"), {"type": "object", "properties": {
         "messages": {"type": "array", "items": _ref("Message")},
         "events": {"type": "array", "items": _ref("Event")}}}]},
@@ -151,7 +152,7 @@ PATHS: dict[str, Any] = {
         _ok("a page", {"type": "object", "properties": {
             "items": {"type": "array", "items": _ref("Conversation")},
             "next_cursor": {"type": ["string", "null"]}}}),
-        params=[_query("status", "waiting, open, pending or resolved"),
+        params=[_query("status", "waiting, open, pending or resolved; several comma-separated"),
                 _query("queue", "queue id"), _query("channel", "channel name"),
                 _query("category", "inquiry, registration or support"),
                 _query("assignee", "me, none or an agent id"),
@@ -187,6 +188,14 @@ PATHS: dict[str, Any] = {
         _ok("the new conversation", _ref("Conversation"), status="201"), params=[_ID],
         body={"type": "object", "required": ["message_id"],
               "properties": {"message_id": {"type": "integer"}}})},
+    "/api/v1/agents": {"get": _op(
+        "colleagues: names, roles, presence and queues",
+        _ok("agents", {"type": "array", "items": {"type": "object"}}))},
+    "/api/v1/messages/{id}/attachments/{index}": {"get": _op(
+        "a stored attachment of a message the caller may see",
+        _ok("the file (its own content type)"),
+        params=[_ID, {"name": "index", "in": "path", "required": True,
+                      "schema": {"type": "integer"}}])},
     "/api/v1/queue/next": {"post": _op(
         "assign the caller the next waiting conversation it may take",
         {**_CONVERSATION, "204": {"description": "nothing waiting"}})},

@@ -50,7 +50,9 @@ async def claim(ctx: InboxContext, message_id: int) -> Claimed | None:
         address=identity["address"], body=row["body"],
         language=conversation["language"] or "az", created_at=row["created_at"],
         author_kind=row["author_kind"],
-        attachments=tuple(Attachment(**a) for a in row["attachments"] or []),
+        attachments=tuple(Attachment(content_type=a["content_type"], filename=a.get("filename"),
+                                     size=a.get("size"), url=a.get("url"))
+                          for a in row["attachments"] or []),
         thread_key=conversation["thread_key"])
     return Claimed(outbound, row["attempts"])
 

@@ -68,6 +68,7 @@ users = Table(
     Column("capacity", JSON, nullable=False, default=dict),
     Column("presence", String(10), nullable=False, default="offline"),
     Column("last_assigned_at", Time),   # round-robin order
+    Column("voice_address", String(200)),   # where calls ring: +994..., sip:..., client:...
     Column("password_hash", String(200), nullable=False),
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", Time, nullable=False),

@@ -74,6 +74,7 @@ def conversation_view(row: Row, zone: ZoneInfo, *, full: bool = False) -> dict[s
         "first_response_at": iso(row["first_response_at"], zone),
         "last_message_at": iso(row["last_message_at"], zone),
         "sla_due_at": iso(row["sla_due_at"], zone),
+        "sla_state": row.get("sla_state", "ok"),
     }
 
 

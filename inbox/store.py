@@ -68,7 +68,7 @@ class Duplicate(Exception):
 
 @dataclass(frozen=True)
 class ConversationFilter:
-    status: str | None = None
+    statuses: tuple[str, ...] = ()   # any of these; empty: any status
     queue: str | None = None
     channel: str | None = None
     category: str | None = None
@@ -335,8 +335,10 @@ class Tx:
         query = self._with_contact()
         if f.allowed_queues is not None:
             query = query.where(c.c.queue.in_(f.allowed_queues))
-        for column, value in ((c.c.status, f.status), (c.c.queue, f.queue),
-                              (c.c.channel, f.channel), (c.c.category, f.category)):
+        if f.statuses:
+            query = query.where(c.c.status.in_(f.statuses))
+        for column, value in ((c.c.queue, f.queue), (c.c.channel, f.channel),
+                              (c.c.category, f.category)):
             if value:
                 query = query.where(column == value)
         if f.assignee == "none":
@@ -470,6 +472,10 @@ class Tx:
         return await self._all(select(category_corrections).order_by(category_corrections.c.id))
 
     # --- users and sessions ---------------------------------------------------------------
+
+    async def active_users(self) -> list[Row]:
+        return await self._all(select(users).where(users.c.active.is_(True))
+                               .order_by(users.c.name))
 
     async def user_by_email(self, email: str) -> Row | None:
         return await self._one(select(users).where(users.c.email == email.lower()))

@@ -33,6 +33,7 @@ from settings.model import (
     KeywordOverride,
     Limits,
     Mailbox,
+    Media,
     Outbox,
     Queue,
     RoutingConfig,
@@ -420,6 +421,18 @@ def _limits(s: Section | None) -> Limits:
     return limits
 
 
+def _media(s: Section | None) -> Media:
+    if s is None:
+        return Media()
+    media = Media(
+        directory=s.get("directory", str, Media.directory),
+        max_bytes=s.get("max_bytes", int, Media.max_bytes, convert=_positive),
+        allowed_types=s.strings("allowed_types", Media.allowed_types),
+    )
+    s.finish()
+    return media
+
+
 def _check_references(doc: _Document, config: Config) -> None:
     """Every queue a rule, mailbox or fallback names must exist; ids are unique."""
     known = set()
@@ -464,6 +477,7 @@ def load_config_text(text: str, source: str = "config.yaml",
     bh = top.section("business_hours")
     outbox = top.section("outbox", required=False)
     limits = top.section("limits", required=False)
+    media = top.section("media", required=False)
     public_url = top.get("public_url", str)
     config = Config(
         public_url=(public_url or "").rstrip("/"),
@@ -474,6 +488,7 @@ def load_config_text(text: str, source: str = "config.yaml",
         channels=_channels(c) if (c := top.section("channels")) else Channels(WebchatChannel(())),
         outbox=_outbox(outbox),
         limits=_limits(limits),
+        media=_media(media),
         source=source,
     )
     top.finish()

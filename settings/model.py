@@ -106,6 +106,16 @@ class Outbox:
 
 
 @dataclass(frozen=True)
+class Media:
+    """Attachments residents send: fetched from the provider and kept here, served to agents
+    only through the authenticated API."""
+
+    directory: str = "var/media"
+    max_bytes: int = 10 * 1024 * 1024
+    allowed_types: tuple[str, ...] = ("image/*", "audio/*", "video/*", "application/pdf")
+
+
+@dataclass(frozen=True)
 class Limits:
     max_body_bytes: int = 1_048_576  # webhooks and API bodies
 
@@ -120,6 +130,7 @@ class Config:
     channels: Channels
     outbox: Outbox = field(default_factory=Outbox)
     limits: Limits = field(default_factory=Limits)
+    media: Media = field(default_factory=Media)
     source: str = "config.yaml"
 
     def queue(self, queue_id: str) -> Queue:

@@ -20,6 +20,7 @@ from inbox.store import utcnow
 
 API_VERSION = "2010-04-01"
 MESSAGES_PATH = "/2010-04-01/Accounts/{account_sid}/Messages.json"
+MEDIA_PATH = "/2010-04-01/Accounts/{account_sid}/Messages/{message_sid}/Media/{media_sid}"
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ class FakeTwilio:
     failures: list[Failure] = field(default_factory=list)
     sids: list[str] = field(default_factory=list)
     next_sids: list[str] = field(default_factory=list)   # sids to hand out before random ones
+    media: dict[str, tuple[bytes, str]] = field(default_factory=dict)   # media sid -> file
+    media_requests: list[RecordedRequest] = field(default_factory=list)
 
     def fail_next(self, status: int, code: int | None = None, message: str = "",
                   times: int = 1) -> None:
@@ -60,7 +63,24 @@ class FakeTwilio:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post(MESSAGES_PATH, self.create)
+        app.router.add_get(MEDIA_PATH, self.media_file)
         return app
+
+    async def media_file(self, request: web.Request) -> web.Response:
+        """A Media resource's file (Twilio itself redirects to storage; the body is the same)."""
+        auth = _basic_auth(request.headers.get("Authorization"))
+        self.media_requests.append(RecordedRequest(request.match_info["account_sid"], auth, [],
+                                                   dict(request.headers)))
+        if auth != (self.account_sid, self.auth_token):
+            return _error(401, 20003, "Authenticate")
+        if self.failures:
+            failure = self.failures.pop(0)
+            return web.Response(status=failure.status, text="upstream trouble")
+        found = self.media.get(request.match_info["media_sid"])
+        if found is None:
+            return _error(404, 20404, "The requested resource was not found")
+        body, content_type = found
+        return web.Response(body=body, content_type=content_type)
 
     async def create(self, request: web.Request) -> web.Response:
         account_sid = request.match_info["account_sid"]

@@ -348,10 +348,12 @@ async def test_whatsapp_media_are_stored_as_attachments(client, ctx) -> None:
     form = fixture("whatsapp_media.txt")
     assert (await post(client, MESSAGING_URL, form)).status == 200
     [message] = await inbound(ctx)
+    # Twilio's URLs are where the media job fetches them; `url` waits until they are ours.
     assert message["attachments"] == [
-        {"content_type": "image/jpeg", "filename": None, "size": None, "url": form["MediaUrl0"]},
+        {"content_type": "image/jpeg", "filename": None, "size": None,
+         "source_url": form["MediaUrl0"], "url": None},
         {"content_type": "application/pdf", "filename": None, "size": None,
-         "url": form["MediaUrl1"]},
+         "source_url": form["MediaUrl1"], "url": None},
     ]
 
 

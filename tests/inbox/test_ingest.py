@@ -9,6 +9,7 @@ from channels.delivery import deliver_message
 from inbox import outbox
 from inbox.ingest import ingest
 from inbox.jobs import DELIVERY_QUEUE
+from inbox.live import WEBCHAT_CHANNEL, channel_name
 from inbox.messages import InboundMessage
 from inbox.store import utcnow
 
@@ -89,7 +90,7 @@ async def test_delivery_sends_once_and_records_the_state(ctx):
     async with ctx.store.read() as tx:
         ack = (await tx.messages_of(result.conversation_id))[1]
     pubsub = ctx.redis.pubsub()
-    await pubsub.subscribe("cc:webchat")
+    await pubsub.subscribe(channel_name(ctx.redis, WEBCHAT_CHANNEL))
     await pubsub.get_message(timeout=1)
     assert await deliver_message(ctx, ack["id"]) == "sent"
     assert await deliver_message(ctx, ack["id"]) == "skipped"

@@ -1,0 +1,86 @@
+"""The media job: fetch the attachments of an inbound message from its provider and keep them
+under `media.directory`, where agents reach them only through the authenticated API.
+
+The job takes a message id and loads fresh state, so a retry fetches only what is missing.
+Limits (size, content types) come from config; an attachment refused by them keeps its
+description and the reason, and the message itself is never held back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import logging
+import mimetypes
+from pathlib import Path
+from typing import Any
+
+from channels.registry import channel_for
+from channels.twilio_common import MediaError
+from inbox.context import InboxContext, open_context
+
+log = logging.getLogger(__name__)
+
+
+def fetch_attachments(message_id: int) -> int:
+    return asyncio.run(_fetch_once(message_id))
+
+
+async def _fetch_once(message_id: int) -> int:
+    ctx = open_context(pool=False)
+    try:
+        return await fetch_message_media(ctx, message_id)
+    finally:
+        await ctx.close()
+
+
+def type_allowed(content_type: str, allowed: tuple[str, ...]) -> bool:
+    return any(fnmatch.fnmatch(content_type.lower(), pattern) for pattern in allowed)
+
+
+async def fetch_message_media(ctx: InboxContext, message_id: int) -> int:
+    """Fetch every attachment not yet stored; returns how many were stored now."""
+    async with ctx.store.read() as tx:
+        message = await tx.message(message_id)
+    if message is None:
+        return 0
+    channel = channel_for(message["channel"])
+    fetch = getattr(channel, "fetch_media", None)
+    attachments: list[dict[str, Any]] = [dict(a) for a in message["attachments"] or []]
+    stored = 0
+    transient: MediaError | None = None
+    limits = ctx.config.media
+    for index, attachment in enumerate(attachments):
+        if attachment.get("stored") or attachment.get("error") or not attachment.get(
+                "source_url") or fetch is None:
+            continue
+        declared = attachment.get("content_type") or "application/octet-stream"
+        if not type_allowed(declared, limits.allowed_types):
+            attachment["error"] = f"content type {declared} is not accepted"
+            continue
+        try:
+            body, content_type = await fetch(attachment["source_url"], limits.max_bytes)
+        except MediaError as exc:
+            if exc.transient:
+                transient = exc
+            else:
+                attachment["error"] = str(exc)
+            continue
+        if not type_allowed(content_type, limits.allowed_types):
+            attachment["error"] = f"content type {content_type} is not accepted"
+            continue
+        extension = mimetypes.guess_extension(content_type) or ".bin"
+        relative = Path(str(message_id)) / f"{index}{extension}"
+        path = ctx.media_dir / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(path.write_bytes, body)
+        attachment.update(stored=str(relative), size=len(body), content_type=content_type,
+                          url=f"/api/v1/messages/{message_id}/attachments/{index}")
+        attachment.setdefault("filename", f"attachment-{index}{extension}")
+        stored += 1
+    async with ctx.store.transaction() as tx:
+        await tx.update_message(message_id, attachments=attachments)
+    log.info("message %s: %d attachment(s) stored", message_id, stored)
+    if transient is not None:
+        raise transient   # rq tries again later for the ones still missing
+    return stored

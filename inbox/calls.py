@@ -1,0 +1,339 @@
+"""The inbox side of phone calls: each call an item of a conversation, with its events.
+
+A call enters the inbox once the caller has chosen why they call (or has hung up before
+that): `record_call` ingests a call item, a message on channel "voice" whose external id is
+the CallSid, so the caller's choice reaches routing as the conversation's category hint and
+a retry is stored once. Nothing is written while the caller is still in the menu: the
+conversation would otherwise sit unrouted, and the worker's sweep would route it without
+the caller's choice.
+
+The call's events carry its CallSid and each type is recorded once per call (a retried
+webhook adds nothing): call_started, ivr_choice {language, reason}, ringing {agent_id},
+connected {agent_id}, missed {reason}, call_ended {duration_s, status}, and for a call that
+never reached an agent, callback_requested: the conversation waits in its queue for someone
+to call back. A voicemail is a message of its own (external id the RecordingSid) with the
+recording attached; its transcript replaces the placeholder text when Twilio sends it.
+
+Twilio requests a <Dial>'s action before it reports the call's end, so `end_call` knows by
+then whether an agent answered.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from inbox import assignment, sla
+from inbox.context import InboxContext
+from inbox.ingest import ingest
+from inbox.live import publish_event
+from inbox.messages import Attachment, InboundMessage
+from inbox.serialize import conversation_view
+from inbox.store import Row, Tx, utcnow
+from routing.assignment import QueuePolicy, choose_agent
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "voice"
+# The call item's text. It says nothing a classifier could read, so a call without a menu
+# choice is classified "empty" and waits in triage for a person to judge.
+CALL_TEXT = "📞"
+VOICEMAIL_PENDING = "(voicemail, transcript pending)"
+VOICEMAIL_NO_TRANSCRIPT = "(voicemail, no transcript)"
+# Missed-call reasons besides Twilio's own call statuses (no-answer, busy, canceled, failed).
+HUNG_UP_IN_MENU = "hung_up_in_menu"
+CLOSED = "closed"
+NO_AGENT = "no_agent"
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """A call as the inbox records it: who called, when, and what they chose in the menu."""
+
+    call_sid: str
+    caller: str                      # E.164
+    started_at: datetime
+    language: str | None = None      # None: hung up before choosing one
+    reason: str | None = None        # registration, support, information, operator
+    category_hint: str | None = None
+
+
+@dataclass(frozen=True)
+class CallItem:
+    conversation_id: int
+    message_id: int
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class RingPlan:
+    """Whom to ring, or why nobody (CLOSED, NO_AGENT)."""
+
+    agent_id: int | None
+    address: str | None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class CallEnd:
+    call_sid: str
+    caller: str | None               # E.164; None when the number was withheld
+    status: str                      # completed, no-answer, busy, canceled, failed
+    duration_s: int
+    ended_at: datetime
+
+
+@dataclass(frozen=True)
+class Voicemail:
+    call_sid: str
+    recording_sid: str
+    recording: Attachment            # the audio, at Twilio's RecordingUrl
+    transcript: str | None = None    # final text when the transcription came first
+
+
+# --- recording a call ---------------------------------------------------------------------
+
+
+def _of_call(rows: list[Row], call_sid: str) -> dict[str, Row]:
+    """The call's events by type (each type is recorded once per call)."""
+    return {e["type"]: e for e in rows if (e["data"] or {}).get("call_sid") == call_sid}
+
+
+async def _add_once(tx: Tx, conversation_id: int, seen: dict[str, Row], type_: str,
+                    data: dict[str, Any], at: datetime | None = None,
+                    actor_id: int | None = None) -> bool:
+    if type_ in seen:
+        return False
+    row = {"type": type_, "data": data}
+    await tx.add_event(conversation_id, type_, data, actor_id=actor_id, at=at)
+    seen[type_] = row
+    return True
+
+
+async def _locked_call(tx: Tx, call_sid: str) -> tuple[Row, dict[str, Row]] | None:
+    """The call's conversation, locked until commit so a retry racing us waits and then sees
+    what we wrote, and the call's events; None for a call that is not recorded."""
+    item = await tx.message_by_external_id(CHANNEL, call_sid)
+    if item is None:
+        return None
+    conversation = await tx.conversation(item["conversation_id"], for_update=True)
+    return conversation, _of_call(await tx.events_of(conversation["id"]), call_sid)
+
+
+async def _announce(ctx: InboxContext, conversation_id: int) -> None:
+    async with ctx.store.read() as tx:
+        row = await tx.conversation_row(conversation_id)
+    await publish_event(ctx.redis, "conversation.updated", row["queue"],
+                        {"conversation": conversation_view(row, ctx.zone)})
+
+
+async def record_call(ctx: InboxContext, call: CallRecord) -> CallItem:
+    """The call as an item of the caller's open voice conversation (a new one is routed by
+    the menu choice), with call_started and ivr_choice. Idempotent by CallSid."""
+    result = await ingest(ctx, InboundMessage(
+        channel=CHANNEL, external_id=call.call_sid, address=call.caller, text=CALL_TEXT,
+        received_at=call.started_at, phone=call.caller, language=call.language,
+        category_hint=call.category_hint))
+    async with ctx.store.transaction() as tx:
+        await tx.conversation(result.conversation_id, for_update=True)
+        seen = _of_call(await tx.events_of(result.conversation_id), call.call_sid)
+        await _add_once(tx, result.conversation_id, seen, "call_started",
+                        {"call_sid": call.call_sid, "message_id": result.message_id},
+                        at=call.started_at)
+        if call.reason is not None:
+            await _add_once(tx, result.conversation_id, seen, "ivr_choice",
+                            {"call_sid": call.call_sid, "language": call.language,
+                             "reason": call.reason, "category": call.category_hint})
+    log.info("call %s is item %s of conversation %s", call.call_sid, result.message_id,
+             result.conversation_id)
+    return CallItem(result.conversation_id, result.message_id, result.duplicate)
+
+
+# --- connecting the caller ----------------------------------------------------------------
+
+
+async def ring_plan(ctx: InboxContext, conversation_id: int, now: datetime) -> RingPlan:
+    """The agent to ring for a conversation's call: during business hours, online, in its
+    queue, with a voice address and room for one more live conversation. The agent it is
+    already offered to comes first; a manual queue rings its least busy agent, because a
+    caller on the line cannot wait for someone to pull the call."""
+    if not ctx.calendar.is_open(now):
+        return RingPlan(None, None, CLOSED)
+    async with ctx.store.read() as tx:
+        conversation = await tx.conversation(conversation_id)
+        users = [u for u in await tx.online_agents() if u["voice_address"]]
+        loads = await tx.open_loads([u["id"] for u in users])
+    queue = next((q for q in ctx.config.queues if q.id == conversation["queue"]), None)
+    if queue is None or not users:
+        return RingPlan(None, None, NO_AGENT)
+    agents = []
+    for user in users:
+        by_channel = dict(loads.get(user["id"], {}))
+        if user["id"] == conversation["assignee_id"] and conversation["status"] == "open":
+            # Offered to this agent already: this call is not one more on top of it.
+            by_channel[conversation["channel"]] = by_channel.get(conversation["channel"], 1) - 1
+        agents.append(assignment.agent_state(user, by_channel))
+    strategy = "least_busy" if queue.strategy == "manual" else queue.strategy
+    decision = choose_agent(
+        assignment.waiting_view(conversation, conversation["assignee_id"]),
+        QueuePolicy(queue.id, strategy, queue.languages), agents)
+    if decision is None:
+        return RingPlan(None, None, NO_AGENT)
+    address = next(u["voice_address"] for u in users if u["id"] == decision.agent_id)
+    return RingPlan(decision.agent_id, address)
+
+
+async def note_ringing(ctx: InboxContext, call_sid: str, agent_id: int) -> bool:
+    async with ctx.store.transaction() as tx:
+        found = await _locked_call(tx, call_sid)
+        if found is None:
+            return False
+        conversation, seen = found
+        await _add_once(tx, conversation["id"], seen, "ringing",
+                        {"call_sid": call_sid, "agent_id": agent_id})
+    return True
+
+
+async def note_missed(ctx: InboxContext, call_sid: str, reason: str,
+                      agent_id: int | None = None) -> bool:
+    """The call will not reach an agent (closed, nobody free, the agent did not answer)."""
+    data: dict[str, Any] = {"call_sid": call_sid, "reason": reason}
+    if agent_id is not None:
+        data["agent_id"] = agent_id
+    async with ctx.store.transaction() as tx:
+        found = await _locked_call(tx, call_sid)
+        if found is None:
+            return False
+        conversation, seen = found
+        await _add_once(tx, conversation["id"], seen, "missed", data)
+    return True
+
+
+async def note_connected(ctx: InboxContext, call_sid: str, agent_id: int,
+                         connected_at: datetime) -> bool:
+    """The agent answered: the conversation is theirs, and answering it was its first
+    response (the SLA clock moves on to resolution)."""
+    async with ctx.store.transaction() as tx:
+        agent = await tx.lock_user(agent_id)   # agent before conversation, as everywhere
+        found = await _locked_call(tx, call_sid)
+        if found is None or agent is None:
+            return False
+        conversation, seen = found
+        if not await _add_once(tx, conversation["id"], seen, "connected",
+                               {"call_sid": call_sid, "agent_id": agent_id}, at=connected_at):
+            return True
+        now = utcnow()
+        changes: dict[str, Any] = {"status": "open", "offered_at": None,
+                                   "opened_at": conversation["opened_at"] or connected_at}
+        if conversation["assignee_id"] != agent_id:
+            changes.update(assignee_id=agent_id, assigned_at=now)
+            await tx.update_user(agent_id, last_assigned_at=now)
+            await tx.add_event(conversation["id"], "assigned",
+                               {"agent_id": agent_id, "reason": "answered the call"}, at=now)
+        if conversation["first_response_at"] is None:
+            changes["first_response_at"] = connected_at
+            if conversation["queue"] in ctx.config.queue_ids:
+                changes["sla_due_at"] = sla.due_at(ctx, conversation["queue"],
+                                                   conversation["created_at"], "resolution")
+                changes["sla_state"] = "ok"
+        await tx.update_conversation(conversation["id"], **changes)
+    log.info("call %s connected to agent %s", call_sid, agent_id)
+    await _announce(ctx, conversation["id"])
+    return True
+
+
+# --- the end of a call --------------------------------------------------------------------
+
+
+def missed_reason(status: str, chose: bool) -> str:
+    """Why a call that reached nobody ended: hung up in the menu, or Twilio's status."""
+    if status == "completed":
+        return NO_AGENT if chose else HUNG_UP_IN_MENU
+    return status
+
+
+async def end_call(ctx: InboxContext, end: CallEnd) -> bool:
+    """call_ended; and for a call no agent answered, missed and callback_requested. A call
+    that ended in the menu is recorded now (it was not yet). False when there is nothing to
+    record: a withheld number that hung up in the menu."""
+    async with ctx.store.read() as tx:
+        item = await tx.message_by_external_id(CHANNEL, end.call_sid)
+    if item is None:
+        if end.caller is None:
+            return False
+        await record_call(ctx, CallRecord(
+            end.call_sid, end.caller, end.ended_at - timedelta(seconds=end.duration_s)))
+    callback = False
+    async with ctx.store.transaction() as tx:
+        conversation, seen = await _locked_call(tx, end.call_sid)
+        await _add_once(tx, conversation["id"], seen, "call_ended",
+                        {"call_sid": end.call_sid, "duration_s": end.duration_s,
+                         "status": end.status}, at=end.ended_at)
+        if "connected" not in seen:
+            await _add_once(tx, conversation["id"], seen, "missed",
+                            {"call_sid": end.call_sid,
+                             "reason": missed_reason(end.status, "ivr_choice" in seen)})
+            callback = await _add_once(tx, conversation["id"], seen, "callback_requested",
+                                       {"call_sid": end.call_sid,
+                                        "reason": seen["missed"]["data"]["reason"],
+                                        "queue": conversation["queue"]})
+    if callback:
+        log.info("call %s missed: callback requested in conversation %s", end.call_sid,
+                 conversation["id"])
+        await _announce(ctx, conversation["id"])
+    return True
+
+
+# --- voicemail ----------------------------------------------------------------------------
+
+
+def transcript_text(status: str, text: str | None) -> str:
+    """The voicemail's text once Twilio's transcription is over, whichever way it ended."""
+    text = (text or "").strip()
+    return text if status == "completed" and text else VOICEMAIL_NO_TRANSCRIPT
+
+
+async def record_voicemail(ctx: InboxContext, voicemail: Voicemail) -> int | None:
+    """The voicemail as a message of the call's conversation (the call's hint and language
+    route it should that conversation be resolved meanwhile); the message id, or None for
+    a call that is not recorded. Idempotent by RecordingSid."""
+    async with ctx.store.read() as tx:
+        item = await tx.message_by_external_id(CHANNEL, voicemail.call_sid)
+        if item is None:
+            return None
+        conversation = await tx.conversation(item["conversation_id"])
+        identity = await tx.identity_by_id(conversation["identity_id"])
+    result = await ingest(ctx, InboundMessage(
+        channel=CHANNEL, external_id=voicemail.recording_sid, address=identity["address"],
+        text=voicemail.transcript or VOICEMAIL_PENDING, received_at=utcnow(),
+        phone=identity["address"], language=conversation["language"],
+        category_hint=conversation["category_hint"], attachments=(voicemail.recording,)))
+    if result.duplicate and voicemail.transcript is not None:
+        await _apply_transcript(ctx, result.message_id, voicemail.transcript)
+    return result.message_id
+
+
+async def record_transcript(ctx: InboxContext, voicemail: Voicemail) -> int | None:
+    """The transcript as the voicemail's text; stores the voicemail itself if the
+    transcription came before the recording's own callback."""
+    async with ctx.store.read() as tx:
+        message = await tx.message_by_external_id(CHANNEL, voicemail.recording_sid)
+    if message is None:
+        return await record_voicemail(ctx, voicemail)
+    await _apply_transcript(ctx, message["id"], voicemail.transcript or VOICEMAIL_NO_TRANSCRIPT)
+    return message["id"]
+
+
+async def _apply_transcript(ctx: InboxContext, message_id: int, text: str) -> None:
+    async with ctx.store.transaction() as tx:
+        message = await tx.message(message_id)
+        await tx.conversation(message["conversation_id"], for_update=True)
+        if (await tx.message(message_id))["body"] != VOICEMAIL_PENDING:
+            return   # a retry, or the transcript came first and is the text already
+        await tx.update_message(message_id, body=text)
+        await tx.add_event(message["conversation_id"], "voicemail_transcribed",
+                           {"message_id": message_id,
+                            "transcribed": text != VOICEMAIL_NO_TRANSCRIPT})
+    await _announce(ctx, message["conversation_id"])

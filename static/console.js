@@ -1,0 +1,1128 @@
+/* The agent console, and the helpers its sibling pages (wall-board, reports) share through
+   window.CC: API calls with the CSRF header, DOM building without innerHTML, the live event
+   stream, the presence switch. Residents' text is only ever set with textContent. */
+(function () {
+  "use strict";
+
+  // --- shared helpers ------------------------------------------------------------------------
+
+  var body = document.body;
+  var me = { id: Number(body.dataset.userId) || null, name: body.dataset.userName || "",
+             role: body.dataset.userRole || "" };
+
+  function cookie(name) {
+    var found = document.cookie.split("; ").filter(function (c) {
+      return c.indexOf(name + "=") === 0;
+    })[0];
+    return found ? decodeURIComponent(found.slice(name.length + 1)) : "";
+  }
+
+  function ApiError(status, message) {
+    this.status = status;
+    this.message = message;
+  }
+
+  function toLogin() {
+    location.href = "/console/login?next=" + encodeURIComponent(location.pathname);
+  }
+
+  /* fetch() against the agent API; resolves {status, data}, rejects with ApiError. */
+  function api(method, path, payload) {
+    var headers = { "Accept": "application/json" };
+    var options = { method: method, headers: headers, credentials: "same-origin" };
+    if (method !== "GET") {
+      headers["Content-Type"] = "application/json";
+      headers["X-CSRF-Token"] = cookie("cc_csrf");
+      options.body = JSON.stringify(payload || {});
+    }
+    return fetch(path, options).then(function (response) {
+      if (response.status === 401 && body.dataset.page !== "login") {
+        toLogin();
+        throw new ApiError(401, "signed out");
+      }
+      var type = response.headers.get("Content-Type") || "";
+      var parse = response.status === 204 ? Promise.resolve(null)
+        : type.indexOf("json") >= 0 ? response.json() : response.text();
+      return parse.then(function (data) {
+        if (!response.ok) {
+          throw new ApiError(response.status,
+            (data && data.error) || ("HTTP " + response.status));
+        }
+        return { status: response.status, data: data };
+      });
+    });
+  }
+
+  /* el("div", {className: "x", text: "y", title: "z", data: {id: 1}}, [child, "text"]) */
+  function el(tag, props, children) {
+    var node = document.createElement(tag);
+    Object.keys(props || {}).forEach(function (key) {
+      var value = props[key];
+      if (value === undefined || value === null || value === false) return;
+      if (key === "text") node.textContent = value;
+      else if (key === "className") node.className = value;
+      else if (key === "data") Object.keys(value).forEach(function (k) { node.dataset[k] = value[k]; });
+      else if (key === "on") Object.keys(value).forEach(function (k) { node.addEventListener(k, value[k]); });
+      else if (key in node && typeof value !== "string") node[key] = value;
+      else node.setAttribute(key, value === true ? "" : value);
+    });
+    (children || []).forEach(function (child) {
+      if (child === null || child === undefined || child === false) return;
+      node.appendChild(typeof child === "string" || typeof child === "number"
+        ? document.createTextNode(String(child)) : child);
+    });
+    return node;
+  }
+
+  var SVG_NS = "http://www.w3.org/2000/svg";
+  var CHANNELS = {
+    webchat: { label: "Web chat", path: "M4 4h16a2 2 0 0 1 2 2v9a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z" },
+    sms: { label: "SMS", path: "M7 2h10a2 2 0 0 1 2 2v16a2 2 0 0 1-2 2H7a2 2 0 0 1-2-2V4a2 2 0 0 1 2-2zm0 3v13h10V5H7zm4 14.5h2" },
+    whatsapp: { label: "WhatsApp", path: "M12 2a10 10 0 0 0-8.7 14.9L2 22l5.3-1.3A10 10 0 1 0 12 2zm-3.5 5.5c.3 0 .6 0 .8.6l.9 2.1c.1.3 0 .5-.2.7l-.6.7c.8 1.5 2 2.6 3.5 3.4l.7-.8c.2-.2.5-.3.8-.2l2 .9c.4.2.5.4.4.8-.2 1.1-1.3 1.9-2.4 1.8-3.6-.4-7-3.8-7.3-7.4-.1-1.2.6-2.3 1.4-2.6z" },
+    voice: { label: "Voice call", path: "M6.6 10.8a15 15 0 0 0 6.6 6.6l2.2-2.2c.3-.3.7-.4 1-.2 1.1.4 2.3.6 3.6.6.6 0 1 .4 1 1V20c0 .6-.4 1-1 1A17 17 0 0 1 3 4c0-.6.4-1 1-1h3.5c.6 0 1 .4 1 1 0 1.3.2 2.5.6 3.6.1.3 0 .7-.2 1l-2.3 2.2z" },
+    telegram: { label: "Telegram", path: "M21.5 3.5 2.8 10.8c-1 .4-1 1.2-.2 1.5l4.8 1.5 1.8 5.6c.2.6.4.8.9.8.4 0 .6-.2.9-.5l2.3-2.2 4.8 3.5c.9.5 1.5.2 1.7-.8l3.1-14.8c.3-1.3-.5-1.9-1.4-1.9zM9 13.6l9-5.7-7.3 6.8-.3 3.2L9 13.6z" },
+    email: { label: "E-mail", path: "M3 5h18a1 1 0 0 1 1 1v12a1 1 0 0 1-1 1H3a1 1 0 0 1-1-1V6a1 1 0 0 1 1-1zm1 2.4V17h16V7.4l-8 5.3-8-5.3zM5.2 7 12 11.5 18.8 7H5.2z" }
+  };
+
+  var SOUND_ON = "M4 9h4l5-4v14l-5-4H4V9zm12.5 3a4.5 4.5 0 0 0-2.5-4v8a4.5 4.5 0 0 0 2.5-4zM14 3.2v2.1a7 7 0 0 1 0 13.4v2.1a9 9 0 0 0 0-17.6z";
+  var SOUND_OFF = "M4 9h4l5-4v14l-5-4H4V9zm12.3.3 1.4-1.4 2.1 2.1 2.1-2.1 1.4 1.4-2.1 2.1 2.1 2.1-1.4 1.4-2.1-2.1-2.1 2.1-1.4-1.4 2.1-2.1-2.1-2.1z";
+
+  function icon(pathData) {
+    var svg = document.createElementNS(SVG_NS, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("class", "icon");
+    var path = document.createElementNS(SVG_NS, "path");
+    path.setAttribute("d", pathData);
+    svg.appendChild(path);
+    return svg;
+  }
+
+  function channelIcon(channel) {
+    var known = CHANNELS[channel] || { label: channel || "unknown", path: "M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18z" };
+    return el("span", { className: "ch-icon ch-" + (channel || "unknown"), title: known.label,
+                        role: "img", "aria-label": known.label }, [icon(known.path)]);
+  }
+
+  function channelLabel(channel) {
+    return (CHANNELS[channel] || { label: channel }).label;
+  }
+
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined || isNaN(seconds)) return "–";
+    seconds = Math.max(0, Math.round(seconds));
+    if (seconds < 60) return seconds + "s";
+    var minutes = Math.floor(seconds / 60);
+    if (minutes < 60) return minutes + "m";
+    var hours = Math.floor(minutes / 60);
+    if (hours < 24) return hours + "h" + (minutes % 60 ? " " + (minutes % 60) + "m" : "");
+    var days = Math.floor(hours / 24);
+    return days + "d" + (hours % 24 ? " " + (hours % 24) + "h" : "");
+  }
+
+  function since(iso) {
+    return iso ? (Date.now() - new Date(iso).getTime()) / 1000 : null;
+  }
+
+  function clock(iso) {
+    if (!iso) return "";
+    var at = new Date(iso);
+    var sameDay = at.toDateString() === new Date().toDateString();
+    var time = at.toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" });
+    return sameDay ? time : at.toLocaleDateString("en-GB", { day: "numeric", month: "short" }) + " " + time;
+  }
+
+  function maskPhone(phone) {
+    if (!phone) return "";
+    var digits = String(phone).replace(/^whatsapp:/, "");
+    if (digits.length <= 6) return digits;
+    return digits.slice(0, 6) + " ••• " + digits.slice(-2);
+  }
+
+  function toast(text, kind) {
+    var box = document.getElementById("toasts");
+    if (!box) return;
+    var item = el("div", { className: "toast toast-" + (kind || "info"), text: text });
+    box.appendChild(item);
+    setTimeout(function () { item.classList.add("toast-out"); }, 3500);
+    setTimeout(function () { item.remove(); }, 4000);
+  }
+
+  function fail(error) {
+    if (error && error.status === 401) return;
+    toast((error && error.message) || "Something went wrong", "error");
+  }
+
+  /* The live event stream. handlers: {type: fn(data)}, plus onresync() after a reconnect. */
+  function live(handlers) {
+    var indicator = document.getElementById("live-state");
+    var source = null;
+    var dropped = false;
+    function show(state, label) {
+      if (!indicator) return;
+      indicator.dataset.state = state;
+      indicator.querySelector(".live-label").textContent = label;
+    }
+    function connect() {
+      source = new EventSource("/api/v1/stream");
+      source.onopen = function () {
+        show("live", "Live");
+        if (dropped && handlers.onresync) handlers.onresync();
+        dropped = false;
+      };
+      source.onerror = function () {
+        dropped = true;
+        show("down", "Reconnecting…");
+        if (source.readyState === EventSource.CLOSED) {
+          // The server refused (signed out?): check, then retry ourselves.
+          api("GET", "/api/v1/me").then(function () { setTimeout(connect, 3000); }, function () {});
+        }
+      };
+      Object.keys(handlers).forEach(function (type) {
+        if (type.indexOf(".") < 0) return;
+        source.addEventListener(type, function (event) {
+          var data;
+          try { data = JSON.parse(event.data); } catch (e) { return; }
+          handlers[type](data, type);
+        });
+      });
+    }
+    connect();
+    return { close: function () { if (source) source.close(); } };
+  }
+
+  /* The presence switch in the top bar; a heartbeat re-posts it every 60 s. */
+  function setupPresence() {
+    var group = document.getElementById("presence");
+    if (!group) return;
+    var current = null;
+    function mark(state) {
+      current = state;
+      group.dataset.presence = state;
+      group.querySelectorAll("button").forEach(function (button) {
+        button.setAttribute("aria-checked", String(button.dataset.presence === state));
+      });
+    }
+    function post(state) {
+      return api("POST", "/api/v1/me/presence", { presence: state }).then(function (result) {
+        mark(result.data.presence);
+      });
+    }
+    group.addEventListener("click", function (event) {
+      var button = event.target.closest("button[data-presence]");
+      if (button) post(button.dataset.presence).catch(fail);
+    });
+    api("GET", "/api/v1/me").then(function (result) {
+      me.id = result.data.id;
+      me.name = result.data.name;
+      mark(result.data.presence);
+    }).catch(fail);
+    setInterval(function () { if (current) post(current).catch(function () {}); }, 60000);
+    return { mark: mark, current: function () { return current; } };
+  }
+
+  function setupLogout() {
+    var button = document.getElementById("logout");
+    if (!button) return;
+    button.addEventListener("click", function () {
+      api("POST", "/api/v1/auth/logout").then(function () {
+        location.href = "/console/login";
+      }, fail);
+    });
+  }
+
+  window.CC = { api: api, el: el, channelIcon: channelIcon, channelLabel: channelLabel,
+                duration: duration, since: since, clock: clock, toast: toast, fail: fail,
+                live: live, me: me };
+
+  // --- login page ----------------------------------------------------------------------------
+
+  function loginPage() {
+    var form = document.getElementById("login-form");
+    var error = document.getElementById("login-error");
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      error.hidden = true;
+      var submit = document.getElementById("login-submit");
+      submit.disabled = true;
+      api("POST", "/api/v1/auth/login", {
+        email: document.getElementById("login-email").value.trim(),
+        password: document.getElementById("login-password").value
+      }).then(function () {
+        location.href = form.dataset.next || "/console";
+      }, function (err) {
+        error.textContent = err.status === 401 ? "Wrong e-mail or password."
+          : err.status === 429 ? "Too many failed attempts. Wait a few minutes and try again."
+          : err.status === 400 ? "Enter your e-mail and password." : err.message;
+        error.hidden = false;
+        submit.disabled = false;
+      });
+    });
+  }
+
+  // --- the console ---------------------------------------------------------------------------
+
+  var CATEGORY_LABELS = { inquiry: "Inquiry", registration: "Registration", support: "Support" };
+  var STATUS_LABELS = { waiting: "Waiting", open: "Open", pending: "Pending", resolved: "Resolved" };
+  var DELIVERY = {
+    queued: { mark: "◷", label: "Queued" }, sent: { mark: "✓", label: "Sent" },
+    delivered: { mark: "✓✓", label: "Delivered" }, read: { mark: "✓✓", label: "Read" },
+    failed: { mark: "!", label: "Failed" }, received: { mark: "", label: "Received" }
+  };
+  var NAME_FALLBACK = { az: "vətəndaş", ru: "гражданин(ка)", en: "resident" };
+
+  function consolePage() {
+    var state = {
+      filters: { assignee: "", status: "", queue: "", channel: "", category: "", q: "" },
+      items: [],             // conversations shown, in order
+      byId: {},
+      cursor: null,
+      selected: null,        // id of the open conversation
+      detail: null,          // the open conversation with messages and events
+      contact: null,
+      queues: {},            // id -> queue
+      agents: {},            // id -> {id, name, presence}
+      unread: {},            // id -> true: activity not yet seen
+      canned: null,
+      mode: "reply",
+      listToken: 0
+    };
+    var list = document.getElementById("conversation-list");
+    var listEmpty = document.getElementById("list-empty");
+    var loadMore = document.getElementById("load-more");
+    var thread = document.getElementById("thread");
+    var composer = document.getElementById("composer");
+    var composerText = document.getElementById("composer-text");
+    var cannedBox = document.getElementById("canned");
+    var cannedSearch = document.getElementById("canned-search");
+    var cannedList = document.getElementById("canned-list");
+    var cannedLanguage = document.getElementById("canned-language");
+    var presence = setupPresence();
+    var sound = soundToggle();
+    var baseTitle = document.title;
+    var unseenNew = 0;
+
+    // -- names
+    function agentName(id) {
+      if (id === null || id === undefined) return null;
+      if (id === me.id) return "You";
+      var agent = state.agents[id];
+      return agent && agent.name ? agent.name : "Agent #" + id;
+    }
+    function queueName(id) {
+      var queue = state.queues[id];
+      return queue ? queue.name : (id || "–");
+    }
+    function contactName(contact) {
+      if (!contact) return "Unknown";
+      return contact.name || maskPhone(contact.phone) || contact.email || ("Contact #" + contact.id);
+    }
+
+    // -- reference data
+    function loadQueues() {
+      return api("GET", "/api/v1/queues").then(function (result) {
+        var select = document.getElementById("filter-queue");
+        var transfer = document.getElementById("transfer-queue");
+        result.data.forEach(function (queue) {
+          state.queues[queue.id] = queue;
+          select.appendChild(el("option", { value: queue.id, text: queue.name }));
+          transfer.appendChild(el("option", { value: queue.id, text: queue.name }));
+        });
+      }).catch(fail);
+    }
+    function loadAgents() {
+      // A directory of agents names the assignees; /api/v1/agents when the API has it, else
+      // the wall-board's agent list (supervisors), else ids only.
+      function take(agents) {
+        var datalist = document.getElementById("agent-list");
+        datalist.textContent = "";
+        agents.forEach(function (agent) {
+          state.agents[agent.id] = agent;
+          datalist.appendChild(el("option", { value: String(agent.id), text: agent.name }));
+        });
+        renderList();
+      }
+      return api("GET", "/api/v1/agents").then(function (result) {
+        take(result.data.items || result.data);
+      }, function () {
+        if (me.role !== "supervisor" && me.role !== "admin") return;
+        return api("GET", "/api/v1/wallboard").then(function (result) {
+          take(result.data.agents || []);
+        }, function () {});
+      });
+    }
+
+    // -- the list
+    function query(cursor) {
+      var params = new URLSearchParams();
+      Object.keys(state.filters).forEach(function (key) {
+        if (state.filters[key]) params.set(key, state.filters[key]);
+      });
+      params.set("limit", "50");
+      if (cursor) params.set("cursor", cursor);
+      return "/api/v1/conversations?" + params.toString();
+    }
+    function loadList(append) {
+      var token = ++state.listToken;
+      return api("GET", query(append ? state.cursor : null)).then(function (result) {
+        if (token !== state.listToken) return;   // a newer filter won
+        if (!append) { state.items = []; state.byId = {}; }
+        result.data.items.forEach(function (c) {
+          if (!state.byId[c.id]) state.items.push(c);
+          state.byId[c.id] = c;
+        });
+        state.items = state.items.map(function (c) { return state.byId[c.id]; });
+        state.cursor = result.data.next_cursor;
+        renderList();
+      }).catch(fail);
+    }
+    function matches(c) {
+      var f = state.filters;
+      if (f.q) return Boolean(state.byId[c.id]);   // the server decides text matches
+      if (f.queue && c.queue !== f.queue) return false;
+      if (f.channel && c.channel !== f.channel) return false;
+      if (f.category && c.category !== f.category) return false;
+      if (f.status && c.status !== f.status) return false;
+      if (f.assignee === "me" && c.assignee !== me.id) return false;
+      if (f.assignee === "none" && c.assignee !== null) return false;
+      return true;
+    }
+    function sortItems() {
+      state.items.sort(function (a, b) {
+        return (b.last_message_at || "").localeCompare(a.last_message_at || "") || b.id - a.id;
+      });
+    }
+    function upsert(c, isNew) {
+      var known = Boolean(state.byId[c.id]);
+      if (!matches(c)) {
+        if (known) {
+          delete state.byId[c.id];
+          state.items = state.items.filter(function (x) { return x.id !== c.id; });
+        }
+      } else {
+        if (!known) state.items.push(c);
+        state.byId[c.id] = c;
+        state.items = state.items.map(function (x) { return x.id === c.id ? c : x; });
+        sortItems();
+      }
+      renderList(isNew && !known ? c.id : null);
+    }
+
+    function slaInfo(c) {
+      if (!c.sla_due_at || c.status === "resolved") return null;
+      if (c.first_response_at) return { level: "met", text: "First response given" };
+      var due = new Date(c.sla_due_at).getTime();
+      var start = new Date(c.created_at).getTime();
+      var left = due - Date.now();
+      if (left < 0) return { level: "breached", text: "First response overdue by " + duration(-left / 1000) };
+      var level = left <= 0.2 * Math.max(due - start, 1) ? "risk" : "ok";
+      return { level: level, text: "First response due in " + duration(left / 1000) };
+    }
+    function waitLabel(c) {
+      if (!c.first_response_at && c.status !== "resolved") {
+        return { text: duration(since(c.created_at)), title: "Waiting for a first reply since " + clock(c.created_at) };
+      }
+      return { text: duration(since(c.last_message_at)), title: "Last activity " + clock(c.last_message_at) };
+    }
+    function categoryBadge(c) {
+      if (!c.category) return el("span", { className: "badge badge-none", text: "Unclassified" });
+      var confidence = c.category_confidence === null || c.category_confidence === undefined
+        ? null : Math.round(c.category_confidence * 100);
+      var low = confidence !== null && confidence < 60;
+      return el("span", {
+        className: "badge badge-" + c.category + (low ? " badge-low" : ""),
+        title: "Category " + c.category + (confidence !== null ? ", confidence " + confidence + "%" : "")
+      }, [CATEGORY_LABELS[c.category] || c.category,
+          confidence !== null ? el("span", { className: "conf", text: confidence + "%" }) : null]);
+    }
+    function rowFor(c, flash) {
+      var wait = waitLabel(c);
+      var sla = slaInfo(c);
+      var assignee = agentName(c.assignee);
+      var row = el("li", {
+        className: "conv-row" + (c.id === state.selected ? " selected" : "")
+          + (state.unread[c.id] ? " unread" : "") + (flash ? " flash" : ""),
+        role: "option", "aria-selected": String(c.id === state.selected),
+        data: { id: c.id, status: c.status }, tabIndex: -1
+      }, [
+        channelIcon(c.channel),
+        el("div", { className: "row-main" }, [
+          el("div", { className: "row-top" }, [
+            el("span", { className: "row-name", text: contactName(c.contact) }),
+            c.status !== "open" ? el("span", { className: "status-tag status-" + c.status, text: STATUS_LABELS[c.status] || c.status }) : null,
+            el("span", { className: "row-wait", text: wait.text, title: wait.title })
+          ]),
+          el("div", { className: "row-bottom" }, [
+            categoryBadge(c),
+            c.language ? el("span", { className: "chip chip-lang", text: c.language.toUpperCase(), title: "Language" }) : null,
+            el("span", { className: "row-queue", text: queueName(c.queue), title: queueName(c.queue) }),
+            el("span", { className: "row-right" }, [
+              sla ? el("span", { className: "sla-dot sla-" + sla.level, title: sla.text, "aria-label": sla.text }) : null,
+              el("span", { className: "row-assignee" + (assignee ? "" : " muted"),
+                           text: assignee || "Unassigned", title: "Assignee" })
+            ])
+          ])
+        ])
+      ]);
+      return row;
+    }
+    function renderList(flashId) {
+      list.textContent = "";
+      state.items.forEach(function (c) { list.appendChild(rowFor(c, c.id === flashId)); });
+      listEmpty.hidden = state.items.length > 0;
+      loadMore.hidden = !state.cursor;
+    }
+    list.addEventListener("click", function (event) {
+      var row = event.target.closest(".conv-row");
+      if (row) openConversation(Number(row.dataset.id));
+    });
+    loadMore.addEventListener("click", function () { loadList(true); });
+
+    // -- filters
+    document.getElementById("assignee-tabs").addEventListener("click", function (event) {
+      var tab = event.target.closest("button[data-assignee]");
+      if (!tab) return;
+      this.querySelectorAll("button").forEach(function (b) {
+        b.setAttribute("aria-selected", String(b === tab));
+      });
+      state.filters.assignee = tab.dataset.assignee;
+      loadList(false);
+    });
+    [["filter-status", "status"], ["filter-queue", "queue"], ["filter-channel", "channel"],
+     ["filter-category", "category"]].forEach(function (pair) {
+      document.getElementById(pair[0]).addEventListener("change", function () {
+        state.filters[pair[1]] = this.value;
+        loadList(false);
+      });
+    });
+    var searchTimer = null;
+    document.getElementById("search").addEventListener("input", function () {
+      var value = this.value.trim();
+      clearTimeout(searchTimer);
+      searchTimer = setTimeout(function () { state.filters.q = value; loadList(false); }, 250);
+    });
+
+    // -- the open conversation
+    function openConversation(id) {
+      if (!id) return Promise.resolve();
+      var changed = state.selected !== id;
+      state.selected = id;
+      delete state.unread[id];
+      if (changed) {
+        composerText.value = "";
+        closeCanned();
+        setMode("reply");
+      }
+      renderList();
+      var row = list.querySelector('[data-id="' + id + '"]');
+      if (row) row.scrollIntoView({ block: "nearest" });
+      return refreshDetail(true);
+    }
+    function refreshDetail(scrollToEnd) {
+      var id = state.selected;
+      return api("GET", "/api/v1/conversations/" + id).then(function (result) {
+        if (state.selected !== id) return;
+        var contactChanged = !state.detail || state.detail.id !== id
+          || state.detail.contact.id !== result.data.contact.id;
+        state.detail = result.data;
+        if (state.byId[id]) {
+          var summary = Object.assign({}, result.data);
+          delete summary.messages;
+          delete summary.events;
+          state.byId[id] = summary;
+          state.items = state.items.map(function (x) { return x.id === id ? summary : x; });
+          renderList();
+        }
+        renderDetail(scrollToEnd);
+        loadContact(result.data.contact.id, contactChanged);
+      }).catch(fail);
+    }
+    var refreshTimer = null;
+    function refreshSoon() {
+      clearTimeout(refreshTimer);
+      refreshTimer = setTimeout(function () { if (state.selected) refreshDetail(false); }, 150);
+    }
+
+    function renderHeader(c) {
+      document.getElementById("conv-name").textContent = contactName(c.contact);
+      var meta = document.getElementById("conv-meta");
+      meta.textContent = "";
+      var sla = slaInfo(c);
+      meta.appendChild(channelIcon(c.channel));
+      meta.appendChild(el("span", { text: channelLabel(c.channel) }));
+      meta.appendChild(el("span", { className: "sep", text: "·" }));
+      meta.appendChild(el("span", { text: "#" + c.id }));
+      meta.appendChild(el("span", { className: "sep", text: "·" }));
+      meta.appendChild(el("span", { text: queueName(c.queue), title: "Queue" }));
+      if (c.language) meta.appendChild(el("span", { className: "chip chip-lang", text: c.language.toUpperCase() }));
+      meta.appendChild(el("span", { className: "status-tag status-" + c.status, id: "conv-status",
+                                    text: STATUS_LABELS[c.status] || c.status }));
+      meta.appendChild(el("span", { className: "muted", text: "Assignee: " + (agentName(c.assignee) || "nobody") }));
+      if (sla) meta.appendChild(el("span", { className: "sla-text sla-" + sla.level }, [el("span", { className: "sla-dot sla-" + sla.level }), sla.text]));
+      var category = document.getElementById("conv-category");
+      category.textContent = "";
+      category.appendChild(categoryBadge(c));
+      document.getElementById("category-select").value = c.category || "inquiry";
+      var resolved = c.status === "resolved";
+      document.getElementById("act-resolve").hidden = resolved;
+      document.getElementById("act-pending").hidden = resolved || c.status === "pending";
+      document.getElementById("act-reopen").hidden = !resolved && c.status !== "pending";
+      document.getElementById("act-assign-me").hidden = c.assignee === me.id;
+      document.getElementById("composer-channel").textContent =
+        state.mode === "note" ? "Only agents see notes" : "Goes out by " + channelLabel(c.channel);
+    }
+
+    function authorLabel(m) {
+      var kind = m.author ? m.author.kind : null;
+      if (m.direction === "in") return contactName(state.detail.contact);
+      if (kind === "agent") return agentName(m.author.id) || "Agent";
+      if (kind === "system") return "Auto-reply";
+      return kind ? kind.charAt(0).toUpperCase() + kind.slice(1) : "System";
+    }
+    function safeUrl(url) {
+      if (!url) return null;
+      try {
+        var parsed = new URL(url, location.href);
+        return parsed.protocol === "https:" || parsed.protocol === "http:" ? parsed.href : null;
+      } catch (e) { return null; }
+    }
+    function size(bytes) {
+      if (!bytes && bytes !== 0) return "";
+      if (bytes < 1024) return bytes + " B";
+      if (bytes < 1048576) return Math.round(bytes / 1024) + " KB";
+      return (bytes / 1048576).toFixed(1) + " MB";
+    }
+    function attachmentNode(a) {
+      var url = safeUrl(a.url);
+      var name = a.filename || a.content_type || "attachment";
+      if (url && /^image\//.test(a.content_type || "")) {
+        return el("a", { className: "attachment attachment-image", href: url, target: "_blank",
+                         rel: "noopener noreferrer", title: name },
+                  [el("img", { src: url, alt: name, loading: "lazy" })]);
+      }
+      var label = [name, size(a.size)].filter(Boolean).join(" · ");
+      if (!url) return el("span", { className: "attachment attachment-file muted", text: label + " (not available)" });
+      return el("a", { className: "attachment attachment-file", href: url, download: a.filename || "",
+                       target: "_blank", rel: "noopener noreferrer", text: "⤓ " + label });
+    }
+    function deliveryNode(m) {
+      if (m.direction !== "out" || !m.delivery_status) return null;
+      var known = DELIVERY[m.delivery_status] || { mark: "", label: m.delivery_status };
+      return el("div", { className: "delivery delivery-" + m.delivery_status,
+                         title: m.delivery_error || known.label }, [
+        el("span", { className: "delivery-mark", "aria-hidden": "true", text: known.mark }),
+        el("span", { className: "delivery-label", text: known.label }),
+        m.delivery_error ? el("span", { className: "delivery-error", text: m.delivery_error }) : null
+      ]);
+    }
+    function messageNode(m) {
+      var note = m.direction === "note";
+      return el("li", { className: "msg msg-" + m.direction, data: { messageId: m.id } }, [
+        el("div", { className: "msg-meta" }, [
+          note ? el("span", { className: "note-tag", text: "Internal note" }) : null,
+          el("span", { className: "msg-author", text: authorLabel(m) }),
+          m.author && m.author.kind && m.direction !== "in"
+            ? el("span", { className: "msg-kind", text: m.author.kind }) : null,
+          el("time", { dateTime: m.created_at, text: clock(m.created_at), title: m.created_at })
+        ]),
+        // Residents' text: textContent only, never markup.
+        el("div", { className: "msg-body", text: m.body || "" }),
+        (m.attachments || []).length
+          ? el("div", { className: "attachments" }, m.attachments.map(attachmentNode)) : null,
+        deliveryNode(m)
+      ]);
+    }
+    function clockName(name) {
+      return name === "resolution" ? "Resolution" : "First-response";
+    }
+    var QUIET_EVENTS = { received: true, replied: true, noted: true };
+    function eventText(e) {
+      var d = e.data || {};
+      var who = e.actor ? agentName(e.actor) : null;
+      var by = who ? " by " + who : "";
+      switch (e.type) {
+        case "classified":
+          return "Classified as " + d.category + " (" + Math.round((d.confidence || 0) * 100) + "%, "
+            + (d.language || "?") + ", " + (d.source || "model") + ")";
+        case "routed": return "Routed to " + queueName(d.queue) + (d.reason ? " — " + d.reason : "");
+        case "assigned": return "Assigned to " + (agentName(d.agent_id) || "?") + (d.reason ? " — " + d.reason : "");
+        case "unassigned": return "Unassigned from " + (agentName(d.agent_id) || "?") + (d.reason ? " — " + d.reason : "") + by;
+        case "reassigned": return "Reassigned from " + (agentName(d.from) || "?") + " to " + (agentName(d.to) || "?");
+        case "offer_expired": return "Offer to " + (agentName(d.agent_id) || "?") + " expired" + (d.reason ? " — " + d.reason : "");
+        case "transferred": return "Transferred from " + queueName(d.from) + " to " + queueName(d.to) + by;
+        case "resolved": return "Resolved" + by;
+        case "reopened": return "Reopened" + by;
+        case "status_changed": return "Status " + (d.from || "?") + " → " + (d.to || "?") + by;
+        case "reclassified": return "Category corrected " + (d.from || "none") + " → " + d.to + by;
+        case "sla_at_risk": return clockName(d.clock) + " SLA at risk (due " + clock(d.due_at) + ")";
+        case "sla_breached": return clockName(d.clock) + " SLA breached";
+        case "delivery_failed": return "Delivery failed" + (d.error ? ": " + d.error : "");
+        case "merged_into": return "Merged into conversation #" + d.conversation;
+        case "conversations_merged": return "Conversation merged in" + by;
+        case "split": return "Split into conversation #" + d.into + by;
+        case "split_from": return "Split from conversation #" + d.conversation + by;
+        default: return e.type.replace(/_/g, " ") + by;
+      }
+    }
+    function eventNode(e) {
+      return el("li", { className: "event event-" + e.type, data: { eventId: e.id } }, [
+        el("span", { className: "event-text", text: eventText(e) }),
+        el("time", { dateTime: e.created_at, text: clock(e.created_at), title: e.created_at })
+      ]);
+    }
+    function renderThread(scrollToEnd) {
+      var atEnd = thread.scrollHeight - thread.scrollTop - thread.clientHeight < 40;
+      var entries = [];
+      state.detail.messages.forEach(function (m) { entries.push({ at: m.created_at, node: messageNode(m) }); });
+      state.detail.events.forEach(function (e) {
+        if (!QUIET_EVENTS[e.type]) entries.push({ at: e.created_at, node: eventNode(e) });
+      });
+      entries.sort(function (a, b) { return new Date(a.at) - new Date(b.at); });
+      thread.textContent = "";
+      entries.forEach(function (entry) { thread.appendChild(entry.node); });
+      if (scrollToEnd || atEnd) thread.scrollTop = thread.scrollHeight;
+    }
+    function renderDetail(scrollToEnd) {
+      document.getElementById("empty-state").hidden = true;
+      document.getElementById("conversation").hidden = false;
+      renderHeader(state.detail);
+      renderThread(scrollToEnd);
+    }
+    function appendMessage(m) {
+      if (!state.detail || state.detail.id !== m.conversation_id) return;
+      if (state.detail.messages.some(function (x) { return x.id === m.id; })) return;
+      state.detail.messages.push(m);
+      renderThread(true);
+    }
+    function updateDelivery(data) {
+      if (!state.detail || state.detail.id !== data.conversation_id) return;
+      state.detail.messages.forEach(function (m) {
+        if (m.id === data.message_id) {
+          m.delivery_status = data.delivery_status;
+          m.delivery_error = data.delivery_error;
+        }
+      });
+      var item = thread.querySelector('[data-message-id="' + data.message_id + '"]');
+      if (!item) return;
+      var old = item.querySelector(".delivery");
+      var message = state.detail.messages.filter(function (m) { return m.id === data.message_id; })[0];
+      var fresh = message ? deliveryNode(message) : null;
+      if (old && fresh) old.replaceWith(fresh);
+      else if (fresh) item.appendChild(fresh);
+    }
+
+    // -- contact panel
+    function maskFin(fin) { return fin ? fin.slice(0, 2) + "•••" + fin.slice(-2) : null; }
+    function loadContact(contactId, fresh) {
+      var pane = document.getElementById("contact-pane");
+      if (fresh) {
+        pane.textContent = "";
+        pane.appendChild(el("p", { className: "muted pad", text: "Loading the contact…" }));
+      }
+      return api("GET", "/api/v1/contacts/" + contactId).then(function (result) {
+        if (!state.detail || state.detail.contact.id !== contactId) return;
+        state.contact = result.data;
+        renderContact(pane, result.data);
+      }, function (error) {
+        pane.textContent = "";
+        pane.appendChild(el("p", { className: "muted pad", text: "Contact details unavailable (" + error.message + ")." }));
+      });
+    }
+    function renderContact(pane, contact) {
+      var name = contactName(contact);
+      var initials = (contact.name || "?").split(/\s+/).map(function (part) { return part.charAt(0); }).join("").slice(0, 2).toUpperCase();
+      var details = [["Phone", contact.phone], ["E-mail", contact.email], ["FIN", maskFin(contact.fin)],
+                     ["Language", contact.language ? contact.language.toUpperCase() : null]]
+        .filter(function (pair) { return pair[1]; });
+      pane.textContent = "";
+      pane.appendChild(el("div", { className: "contact-card" }, [
+        el("div", { className: "avatar", "aria-hidden": "true", text: initials }),
+        el("div", {}, [el("h3", { text: name }), el("p", { className: "muted small", text: "Contact #" + contact.id })])
+      ]));
+      if (details.length) {
+        pane.appendChild(el("dl", { className: "contact-details" }, [].concat.apply([], details.map(function (pair) {
+          return [el("dt", { text: pair[0] }), el("dd", { text: pair[1] })];
+        }))));
+      }
+      pane.appendChild(el("h4", { className: "pane-title", text: "Identities" }));
+      pane.appendChild(el("ul", { className: "identities" }, (contact.identities || []).map(function (identity) {
+        var address = identity.channel === "sms" || identity.channel === "whatsapp" || identity.channel === "voice"
+          ? maskPhone(identity.address) : identity.channel === "webchat" ? "chat session" : identity.address;
+        return el("li", {}, [channelIcon(identity.channel),
+          el("span", { className: "identity-text" }, [
+            el("span", { text: identity.display_name || channelLabel(identity.channel) }),
+            el("span", { className: "muted small", text: address || "" })])]);
+      })));
+      var others = contact.conversations || [];
+      pane.appendChild(el("h4", { className: "pane-title", text: "Conversations (" + others.length + ")" }));
+      pane.appendChild(el("ul", { className: "history" }, others.map(function (c) {
+        return el("li", {}, [el("button", {
+          type: "button", className: "history-item" + (c.id === state.selected ? " current" : ""),
+          data: { id: c.id }, on: { click: function () { openConversation(c.id); } }
+        }, [channelIcon(c.channel),
+            el("span", { className: "history-text" }, [
+              el("span", { text: "#" + c.id + " · " + (CATEGORY_LABELS[c.category] || c.category || "unclassified") }),
+              el("span", { className: "muted small", text: clock(c.created_at) + " · " + queueName(c.queue) })]),
+            el("span", { className: "status-tag status-" + c.status, text: STATUS_LABELS[c.status] || c.status })])]);
+      })));
+    }
+
+    // -- actions
+    function afterAction(result) {
+      if (result && result.data && result.data.id) upsert(result.data, false);
+      return refreshDetail(false);
+    }
+    function setStatus(status) {
+      if (!state.selected) return;
+      api("POST", "/api/v1/conversations/" + state.selected + "/status", { status: status })
+        .then(function (result) {
+          toast(status === "resolved" ? "Resolved" : status === "open" ? "Reopened" : "Marked pending");
+          return afterAction(result);
+        }).catch(fail);
+    }
+    document.getElementById("act-resolve").addEventListener("click", function () { setStatus("resolved"); });
+    document.getElementById("act-pending").addEventListener("click", function () { setStatus("pending"); });
+    document.getElementById("act-reopen").addEventListener("click", function () { setStatus("open"); });
+    document.getElementById("act-assign-me").addEventListener("click", function () {
+      api("POST", "/api/v1/conversations/" + state.selected + "/assign", { agent_id: me.id })
+        .then(afterAction).catch(fail);
+    });
+    document.getElementById("category-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var reroute = document.getElementById("category-reroute").checked;
+      api("POST", "/api/v1/conversations/" + state.selected + "/category", {
+        category: document.getElementById("category-select").value, reroute: reroute
+      }).then(function (result) {
+        toast(reroute ? "Category corrected; re-routing" : "Category corrected");
+        document.getElementById("category-reroute").checked = false;
+        return afterAction(result);
+      }).catch(fail);
+    });
+
+    var transferDialog = document.getElementById("transfer-dialog");
+    document.getElementById("act-transfer").addEventListener("click", function () {
+      document.getElementById("transfer-queue").value = state.detail.queue;
+      document.getElementById("transfer-agent").value = "";
+      document.getElementById("transfer-error").hidden = true;
+      transferDialog.showModal();
+    });
+    document.getElementById("transfer-cancel").addEventListener("click", function () { transferDialog.close(); });
+    document.getElementById("transfer-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var queue = document.getElementById("transfer-queue").value;
+      var agentText = document.getElementById("transfer-agent").value.trim();
+      var error = document.getElementById("transfer-error");
+      var agentId = agentText ? Number(agentText) : null;
+      if (agentText && !(agentId > 0 && agentId % 1 === 0)) {
+        error.textContent = "The agent must be a number (the agent's id).";
+        error.hidden = false;
+        return;
+      }
+      var payload = { agent_id: agentId };
+      if (queue && queue !== state.detail.queue) payload.queue = queue;
+      if (!payload.queue && agentId === null) {
+        error.textContent = "Choose another queue or an agent.";
+        error.hidden = false;
+        return;
+      }
+      api("POST", "/api/v1/conversations/" + state.selected + "/assign", payload).then(function (result) {
+        transferDialog.close();
+        toast("Transferred to " + (agentId ? agentName(agentId) : queueName(queue)));
+        return afterAction(result);
+      }, function (err) {
+        error.textContent = err.message;
+        error.hidden = false;
+      });
+    });
+
+    // -- composer
+    function setMode(mode) {
+      state.mode = mode;
+      composer.dataset.mode = mode;
+      composer.querySelectorAll(".composer-tabs button").forEach(function (b) {
+        b.setAttribute("aria-selected", String(b.dataset.mode === mode));
+      });
+      composerText.placeholder = mode === "note" ? "Write an internal note (only agents see it)…"
+        : "Write a reply… (type / for canned responses)";
+      document.getElementById("composer-send").textContent = mode === "note" ? "Add note" : "Send reply";
+      if (state.detail) renderHeader(state.detail);
+    }
+    composer.querySelector(".composer-tabs").addEventListener("click", function (event) {
+      var tab = event.target.closest("button[data-mode]");
+      if (tab) { setMode(tab.dataset.mode); composerText.focus(); }
+    });
+    var sending = false;
+    function send() {
+      var text = composerText.value.trim();
+      if (!text || !state.selected || sending) return;
+      sending = true;
+      var id = state.selected;
+      api("POST", "/api/v1/conversations/" + id + "/messages", { body: text, private: state.mode === "note" })
+        .then(function (result) {
+          if (state.selected === id) composerText.value = "";
+          appendMessage(result.data);
+          refreshSoon();
+        }).catch(fail).then(function () { sending = false; });
+    }
+    composer.addEventListener("submit", function (event) { event.preventDefault(); send(); });
+    composerText.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        send();
+      } else if (event.key === "/" && !composerText.value) {
+        event.preventDefault();
+        openCanned();
+      } else if (event.key === "Escape") {
+        composerText.blur();
+      }
+    });
+
+    // -- canned responses
+    function cannedLanguageFor(c) {
+      return c && ["az", "ru", "en"].indexOf(c.language) >= 0 ? c.language : "az";
+    }
+    function fillVariables(text, language) {
+      var c = state.detail || {};
+      var values = {
+        name: (c.contact && c.contact.name) || NAME_FALLBACK[language],
+        reference: c.id ? String(c.id) : "",
+        agent: me.name || ""
+      };
+      return text.replace(/\{(name|reference|agent)\}/g, function (_, key) { return values[key]; });
+    }
+    function renderCanned() {
+      var needle = cannedSearch.value.trim().toLowerCase();
+      var language = cannedLanguage.value;
+      cannedList.textContent = "";
+      var shown = (state.canned || []).filter(function (entry) {
+        if (!needle) return true;
+        var haystack = [entry.title, entry.id].concat(entry.tags || [], [entry.texts[language]]).join(" ").toLowerCase();
+        return haystack.indexOf(needle) >= 0;
+      });
+      shown.forEach(function (entry, index) {
+        cannedList.appendChild(el("li", {
+          className: "canned-item" + (index === 0 ? " active" : ""), role: "option",
+          data: { id: entry.id }, on: { mousedown: function (event) { event.preventDefault(); chooseCanned(entry); } }
+        }, [el("strong", { text: entry.title }),
+            el("span", { className: "muted small", text: entry.texts[language] })]));
+      });
+      if (!shown.length) cannedList.appendChild(el("li", { className: "muted pad small", text: "No canned response matches." }));
+    }
+    function openCanned() {
+      if (!state.selected) return;
+      var ready = state.canned ? Promise.resolve() : api("GET", "/console/canned").then(function (result) {
+        state.canned = result.data.responses;
+      });
+      ready.then(function () {
+        cannedLanguage.value = cannedLanguageFor(state.detail);
+        cannedSearch.value = "";
+        cannedBox.hidden = false;
+        renderCanned();
+        cannedSearch.focus();
+      }).catch(fail);
+    }
+    function closeCanned() { cannedBox.hidden = true; }
+    function chooseCanned(entry) {
+      var text = fillVariables(entry.texts[cannedLanguage.value], cannedLanguage.value);
+      var start = composerText.selectionStart;
+      var current = composerText.value;
+      composerText.value = current ? current.slice(0, start) + text + current.slice(composerText.selectionEnd) : text;
+      closeCanned();
+      composerText.focus();
+    }
+    function moveCanned(step) {
+      var items = Array.prototype.slice.call(cannedList.querySelectorAll(".canned-item"));
+      if (!items.length) return;
+      var index = items.findIndex(function (item) { return item.classList.contains("active"); });
+      items.forEach(function (item) { item.classList.remove("active"); });
+      var next = items[(index + step + items.length) % items.length];
+      next.classList.add("active");
+      next.scrollIntoView({ block: "nearest" });
+    }
+    document.getElementById("canned-open").addEventListener("click", function () {
+      if (cannedBox.hidden) openCanned(); else closeCanned();
+    });
+    cannedSearch.addEventListener("input", renderCanned);
+    cannedLanguage.addEventListener("change", renderCanned);
+    cannedSearch.addEventListener("keydown", function (event) {
+      if (event.key === "ArrowDown") { event.preventDefault(); moveCanned(1); }
+      else if (event.key === "ArrowUp") { event.preventDefault(); moveCanned(-1); }
+      else if (event.key === "Escape") { event.preventDefault(); closeCanned(); composerText.focus(); }
+      else if (event.key === "Enter") {
+        event.preventDefault();
+        var active = cannedList.querySelector(".canned-item.active");
+        var entry = active && state.canned.filter(function (e) { return e.id === active.dataset.id; })[0];
+        if (entry) chooseCanned(entry);
+      }
+    });
+    document.addEventListener("click", function (event) {
+      if (!cannedBox.hidden && !cannedBox.contains(event.target) && event.target.id !== "canned-open") closeCanned();
+    });
+
+    // -- take next
+    document.getElementById("take-next").addEventListener("click", function () {
+      api("POST", "/api/v1/queue/next").then(function (result) {
+        if (result.status === 204) { toast("Nothing waiting for you right now."); return; }
+        upsert(result.data, false);
+        toast("Assigned #" + result.data.id + " to you");
+        return openConversation(result.data.id);
+      }).catch(fail);
+    });
+
+    // -- keyboard
+    var helpDialog = document.getElementById("help-dialog");
+    document.getElementById("help-open").addEventListener("click", function () { helpDialog.showModal(); });
+    function step(delta) {
+      if (!state.items.length) return;
+      var index = state.items.findIndex(function (c) { return c.id === state.selected; });
+      var next = index < 0 ? 0 : Math.min(Math.max(index + delta, 0), state.items.length - 1);
+      openConversation(state.items[next].id);
+    }
+    document.addEventListener("keydown", function (event) {
+      var target = event.target;
+      if (event.ctrlKey || event.metaKey || event.altKey) return;
+      if (target.closest("input, textarea, select, [contenteditable], dialog[open]")) return;
+      if (document.querySelector("dialog[open]")) return;
+      var handled = true;
+      switch (event.key) {
+        case "j": step(1); break;
+        case "k": step(-1); break;
+        case "r": if (state.selected) { setMode("reply"); composerText.focus(); } break;
+        case "n": if (state.selected) { setMode("note"); composerText.focus(); } break;
+        case "e": if (state.selected && state.detail.status !== "resolved") setStatus("resolved"); break;
+        case "?": helpDialog.showModal(); break;
+        default: handled = false;
+      }
+      if (handled) event.preventDefault();
+    });
+
+    // -- live
+    function notifyNew() {
+      sound.play();
+      if (document.hidden) {
+        unseenNew += 1;
+        document.title = "(" + unseenNew + ") " + baseTitle;
+      }
+    }
+    document.addEventListener("visibilitychange", function () {
+      if (!document.hidden) { unseenNew = 0; document.title = baseTitle; }
+    });
+    live({
+      "conversation.created": function (data) {
+        var c = data.conversation;
+        if (!c) return;
+        var wasKnown = Boolean(state.byId[c.id]);
+        upsert(c, true);
+        if (!wasKnown && state.byId[c.id]) notifyNew();
+      },
+      "conversation.updated": function (data) {
+        var c = data.conversation;
+        if (!c) return;
+        upsert(c, false);
+        if (c.id === state.selected) refreshSoon();
+      },
+      "message.created": function (data) {
+        var m = data.message;
+        if (!m) return;
+        m.conversation_id = m.conversation_id || data.conversation_id;
+        var c = state.byId[data.conversation_id];
+        if (c && m.created_at) {
+          c.last_message_at = m.created_at;
+          sortItems();
+        }
+        if (data.conversation_id === state.selected) appendMessage(m);
+        else if (m.direction === "in" && c) state.unread[c.id] = true;
+        if (c) renderList();
+        if (!c && m.direction === "in" && !state.filters.q) {
+          // A conversation we do not hold (older page, new filter match): fetch its summary.
+          api("GET", "/api/v1/conversations/" + data.conversation_id).then(function (result) {
+            var summary = result.data;
+            delete summary.messages;
+            delete summary.events;
+            state.unread[summary.id] = true;
+            upsert(summary, true);
+          }, function () {});
+        }
+      },
+      "message.updated": updateDelivery,
+      "sla.updated": function (data) {
+        if (data.conversation_id === state.selected) { refreshSoon(); return; }
+        if (!state.byId[data.conversation_id]) return;
+        api("GET", "/api/v1/conversations/" + data.conversation_id).then(function (result) {
+          var summary = result.data;
+          delete summary.messages;
+          delete summary.events;
+          upsert(summary, false);
+        }, function () {});
+      },
+      "agent.updated": function (data) {
+        if (data.agent_id === me.id && presence) presence.mark(data.presence);
+        if (state.agents[data.agent_id]) state.agents[data.agent_id].presence = data.presence;
+      },
+      onresync: function () {
+        loadList(false);
+        if (state.selected) refreshDetail(false);
+      }
+    });
+
+    // Waiting times and SLA colours move with the clock.
+    setInterval(function () {
+      renderList();
+      if (state.detail) renderHeader(state.detail);
+    }, 30000);
+
+    Promise.all([loadQueues(), loadAgents()]).then(function () { return loadList(false); });
+  }
+
+  /* A short two-tone chime through WebAudio; off until the agent turns it on. */
+  function soundToggle() {
+    var button = document.getElementById("sound-toggle");
+    var on = window.localStorage.getItem("cc.sound") === "on";
+    var audio = null;
+    function show() {
+      button.setAttribute("aria-pressed", String(on));
+      button.textContent = "";
+      button.appendChild(icon(on ? SOUND_ON : SOUND_OFF));
+      button.title = "Sound on new conversations (" + (on ? "on" : "off") + ")";
+      button.setAttribute("aria-label", button.title);
+    }
+    button.addEventListener("click", function () {
+      on = !on;
+      window.localStorage.setItem("cc.sound", on ? "on" : "off");
+      show();
+      if (on) play();
+    });
+    function play() {
+      if (!on) return;
+      var Context = window.AudioContext || window.webkitAudioContext;
+      if (!Context) return;
+      audio = audio || new Context();
+      var now = audio.currentTime;
+      [880, 1175].forEach(function (frequency, index) {
+        var oscillator = audio.createOscillator();
+        var gain = audio.createGain();
+        oscillator.type = "sine";
+        oscillator.frequency.value = frequency;
+        gain.gain.setValueAtTime(0.0001, now + index * 0.12);
+        gain.gain.exponentialRampToValueAtTime(0.15, now + index * 0.12 + 0.02);
+        gain.gain.exponentialRampToValueAtTime(0.0001, now + index * 0.12 + 0.18);
+        oscillator.connect(gain).connect(audio.destination);
+        oscillator.start(now + index * 0.12);
+        oscillator.stop(now + index * 0.12 + 0.2);
+      });
+    }
+    show();
+    return { play: play };
+  }
+
+  // --- start ---------------------------------------------------------------------------------
+
+  var page = body.dataset.page;
+  if (page === "login") {
+    loginPage();
+  } else {
+    setupLogout();
+    if (page === "console") consolePage();
+    else if (document.getElementById("presence")) window.CC.presence = setupPresence();
+  }
+})();

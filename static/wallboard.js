@@ -1,0 +1,164 @@
+/* The supervisors' wall-board: every queue's waiting count, longest wait and staffing, and each
+   agent's presence and load. Reads GET /api/v1/wallboard (falls back to GET /api/v1/queues when
+   the API has no wall-board); refreshes on every live event and every 10 s. */
+(function () {
+  "use strict";
+  var CC = window.CC;
+  var el = CC.el;
+  var tiles = document.getElementById("queue-tiles");
+  var notice = document.getElementById("board-notice");
+  var extended = true;          // false once /api/v1/wallboard answered 404
+  var fetchedAt = 0;            // when the figures were read; waits tick from there
+  var queues = [];
+  var previous = {};            // queue id -> waiting, to flag changes
+  var pending = null;
+  var loading = false;
+
+  function fmt(seconds) {
+    return seconds === null || seconds === undefined ? "–" : CC.duration(seconds);
+  }
+
+  function load() {
+    if (loading) { pending = pending || setTimeout(function () { pending = null; load(); }, 300); return; }
+    loading = true;
+    var request = extended
+      ? CC.api("GET", "/api/v1/wallboard").then(function (result) { return result.data; }, function (error) {
+          if (error.status !== 404) throw error;
+          extended = false;
+          return fallback();
+        })
+      : fallback();
+    request.then(render).catch(function (error) {
+      notice.textContent = "Could not refresh the figures: " + error.message;
+      notice.hidden = false;
+    }).then(function () { loading = false; });
+  }
+
+  function fallback() {
+    notice.textContent = "Showing basic queue figures: this server has no detailed wall-board (GET /api/v1/wallboard).";
+    notice.hidden = false;
+    return CC.api("GET", "/api/v1/queues").then(function (result) {
+      return { queues: result.data, agents: null };
+    });
+  }
+
+  function stat(label, value, title) {
+    return el("div", { title: title || label }, [el("dt", { text: label }), el("dd", { text: value })]);
+  }
+
+  function tile(queue) {
+    var waitS = queue.waiting ? queue.longest_wait_s + (Date.now() - fetchedAt) / 1000 : 0;
+    var alert = (queue.breached_today || 0) > 0 || (queue.waiting > 0 && queue.agents_online === 0);
+    var warn = (queue.at_risk || 0) > 0 || waitS > 15 * 60;
+    var changed = previous[queue.id] !== undefined && previous[queue.id] !== queue.waiting;
+    var node = el("article", {
+      className: "tile" + (alert ? " alert" : warn ? " warn" : "") + (changed ? " changed" : ""),
+      data: { queue: queue.id }
+    }, [
+      el("div", {}, [el("h3", { text: queue.name }),
+                     el("span", { className: "tile-kind", text: queue.kind === "mailbox" ? "Centre mailbox" : "Operators" })]),
+      el("div", { className: "tile-main" }, [
+        el("div", { className: "tile-figure tile-waiting" }, [
+          el("span", { className: "value", text: String(queue.waiting), data: { role: "waiting" } }),
+          el("span", { className: "label", text: "waiting" })]),
+        el("div", { className: "tile-figure" }, [
+          el("span", { className: "value", text: queue.waiting ? fmt(waitS) : "–", data: { role: "longest" } }),
+          el("span", { className: "label", text: "longest wait" })]),
+        el("div", { className: "tile-figure" }, [
+          el("span", { className: "value", text: String(queue.agents_online) }),
+          el("span", { className: "label", text: "agents online" })])
+      ]),
+      extended ? el("dl", { className: "tile-stats" }, [
+        stat("Busy", String(queue.agents_busy), "Online agents with at least one open conversation"),
+        stat("Away", String(queue.agents_away)),
+        stat("In progress", String(queue.in_progress), "Open conversations"),
+        stat("At risk", String(queue.at_risk), "Live conversations close to their SLA"),
+        stat("Breached today", String(queue.breached_today)),
+        stat("Reply p50/p90", fmt(queue.first_response_p50_s) + " / " + fmt(queue.first_response_p90_s),
+             "Today's first-response time, median and 90th percentile")
+      ]) : null
+    ]);
+    previous[queue.id] = queue.waiting;
+    return node;
+  }
+
+  function loadCell(agent) {
+    var capacity = agent.capacity || {};
+    var byKind = agent.load_by_kind || {};
+    var kinds = Object.keys(capacity);
+    var ratio = 0;
+    var parts = kinds.map(function (kind) {
+      var used = byKind[kind] || 0;
+      ratio = Math.max(ratio, capacity[kind] ? used / capacity[kind] : 0);
+      return kind + " " + used + "/" + capacity[kind];
+    });
+    if (!kinds.length) parts = [String(agent.load)];
+    var bar = el("span", { className: "load-bar" + (ratio >= 1 ? " full" : ""), title: Math.round(ratio * 100) + "% of capacity" },
+                 [el("span")]);
+    bar.firstChild.style.width = Math.min(100, Math.round(ratio * 100)) + "%";
+    return el("td", {}, [bar, el("span", { className: "small", text: parts.join(" · ") })]);
+  }
+
+  function renderAgents(agents) {
+    var section = document.getElementById("board-agents");
+    var rows = document.getElementById("agent-rows");
+    if (!agents) { section.hidden = true; return; }
+    section.hidden = false;
+    rows.textContent = "";
+    var order = { online: 0, away: 1, offline: 2 };
+    agents.slice().sort(function (a, b) {
+      return (order[a.presence] - order[b.presence]) || a.name.localeCompare(b.name);
+    }).forEach(function (agent) {
+      rows.appendChild(el("tr", { data: { agent: agent.id } }, [
+        el("td", { text: agent.name }),
+        el("td", {}, [el("span", { className: "presence-dot presence-" + agent.presence, text: agent.presence })]),
+        loadCell(agent),
+        el("td", { className: "num", text: String(agent.handled_today || 0) })
+      ]));
+    });
+  }
+
+  function renderTotals() {
+    var sum = function (key) { return queues.reduce(function (n, q) { return n + (q[key] || 0); }, 0); };
+    var elapsed = (Date.now() - fetchedAt) / 1000;
+    var longest = queues.reduce(function (m, q) { return q.waiting ? Math.max(m, q.longest_wait_s + elapsed) : m; }, 0);
+    document.getElementById("total-waiting").textContent = String(sum("waiting"));
+    document.getElementById("total-longest").textContent = longest ? fmt(longest) : "–";
+    document.getElementById("total-online").textContent = String(sum("agents_online"));
+    document.querySelectorAll("[data-extended]").forEach(function (node) { node.hidden = !extended; });
+    if (extended) {
+      document.getElementById("total-progress").textContent = String(sum("in_progress"));
+      document.getElementById("total-risk").textContent = String(sum("at_risk"));
+      document.getElementById("total-breached").textContent = String(sum("breached_today"));
+    }
+  }
+
+  function render(board) {
+    if (extended) notice.hidden = true;
+    queues = board.queues;
+    fetchedAt = Date.now();
+    tiles.textContent = "";
+    queues.forEach(function (queue) { tiles.appendChild(tile(queue)); });
+    renderTotals();
+    renderAgents(board.agents);
+    document.getElementById("board-updated").textContent =
+      "Updated " + new Date().toLocaleTimeString("en-GB");
+  }
+
+  // Waits grow every second between refreshes.
+  setInterval(function () {
+    var elapsed = (Date.now() - fetchedAt) / 1000;
+    queues.forEach(function (queue) {
+      var cell = tiles.querySelector('[data-queue="' + queue.id + '"] [data-role="longest"]');
+      if (cell && queue.waiting) cell.textContent = fmt(queue.longest_wait_s + elapsed);
+    });
+    if (queues.length) renderTotals();
+  }, 1000);
+
+  var handlers = { onresync: load };
+  ["conversation.created", "conversation.updated", "message.created", "message.updated",
+   "queue.updated", "agent.updated", "sla.updated"].forEach(function (type) { handlers[type] = load; });
+  CC.live(handlers);
+  setInterval(load, 10000);
+  load();
+})();

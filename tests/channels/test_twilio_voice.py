@@ -1,0 +1,547 @@
+"""Twilio Voice: the TwiML builders and form parsing on captured payloads (pure), then whole
+calls driven the way Twilio drives them, through the real app and database (SQLite and
+PostgreSQL) and real Redis: each step posts the form Twilio would send, signed with the
+twilio library, to the URL the previous TwiML named."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from app import create_app
+from channels import twilio_voice
+from channels.twilio_messaging import PayloadError
+from channels.twilio_voice import (
+    DIAL_RESULT_PATH,
+    LANGUAGE_PATH,
+    MENU_PATH,
+    RECORDING_PATH,
+    STATUS_PATH,
+    TRANSCRIPTION_PATH,
+    VOICE_PATH,
+    MenuState,
+    VoiceConfigError,
+    VoicemailUrls,
+    dial,
+    dial_target,
+    language_menu,
+    load_prompt_texts,
+    parse_call_end,
+    parse_dial_result,
+    parse_recording,
+    parse_state,
+    parse_transcription,
+    reason_menu,
+    voice_settings,
+    voicemail,
+    withheld,
+)
+from inbox import calls
+from inbox.auth import hash_password
+from inbox.messages import Attachment
+from inbox.schema import conversations, events, messages
+from tests.channels.test_twilio_messaging import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    PUBLIC_URL,
+    fixture,
+    post,
+    sign,
+)
+
+BAKU = ZoneInfo("Asia/Baku")
+MONDAY_MORNING = datetime(2025, 7, 14, 10, 30, tzinfo=BAKU).astimezone(UTC)
+SATURDAY = datetime(2025, 7, 19, 11, 0, tzinfo=BAKU).astimezone(UTC)
+CALL_SID = "CA5b8e2f1c9d3a7e6b4f0c2d8a1e9b7f3c"
+RECORDING_SID = "RE7d2c9e4b1a8f6e3d0c5b2a9f8e7d6c5b"
+CALLER = "+994501234567"
+AGENT_PHONE = "+994551234567"
+AZ_PLAY = "https://media.example.gov.az/ivr/az"
+URLS = VoicemailUrls(done=PUBLIC_URL + "/done", recording=PUBLIC_URL + RECORDING_PATH,
+                     transcription=PUBLIC_URL + TRANSCRIPTION_PATH)
+
+
+@pytest.fixture
+def settings(config) -> twilio_voice.VoiceSettings:
+    return voice_settings(config.channels.twilio["voice"], load_prompt_texts())
+
+
+def twiml(text: str) -> ET.Element:
+    root = ET.fromstring(text)
+    assert root.tag == "Response"
+    return root
+
+
+def spoken(element: ET.Element) -> list[tuple[str, str | None, str]]:
+    """What a TwiML element says or plays, in order: (tag, language, text or URL)."""
+    return [(child.tag, child.get("language"), child.text or "") for child in element
+            if child.tag in ("Say", "Play")]
+
+
+# --- settings and TwiML: pure --------------------------------------------------------------
+
+
+def test_settings_merge_the_prompt_texts_with_the_config(settings) -> None:
+    assert settings.languages == ("az", "ru", "en")
+    assert (settings.ring_timeout_s, settings.voicemail_max_length_s) == (20, 120)
+    assert settings.prompt("az", "reason_menu").play == AZ_PLAY + "/reason_menu.mp3"
+    ru = settings.prompt("ru", "connecting")
+    assert ru.play is None and ru.language == "ru-RU" and "оператором" in ru.say
+    assert settings.prompt("en", "goodbye").say == \
+        "Thank you for calling the contact centre. Goodbye."
+    assert settings.language_for("2") == "ru"
+    assert settings.language_for("4") is None and settings.language_for("") is None
+
+
+def test_without_recordings_azerbaijani_falls_back_to_text() -> None:
+    settings = voice_settings({"languages": ["az"]}, load_prompt_texts())
+    prompt = settings.prompt("az", "goodbye")
+    assert prompt.play is None and prompt.say.startswith("Müraciətiniz üçün")
+    assert prompt.language == "tr-TR"
+
+
+@pytest.mark.parametrize(("raw", "key"), [
+    ({"languages": ["az", "de"]}, "channels.twilio.voice.languages"),
+    ({"languages": ["az", "az"]}, "channels.twilio.voice.languages"),
+    ({"ring_timeout": "soon"}, "channels.twilio.voice.ring_timeout"),
+    ({"voicemail_max_length": "3h"}, "channels.twilio.voice.voicemail_max_length"),
+    ({"prompts": {"ru": {"greeting": "Привет"}}}, "channels.twilio.voice.prompts.ru.greeting"),
+    ({"prompts": {"ru": {"goodbye": {"play": "ftp://x"}}}},
+     "channels.twilio.voice.prompts.ru.goodbye.play"),
+    ({"prompts": {"en": {"goodbye": {}}}}, "channels.twilio.voice.prompts.en.goodbye"),
+    ({"menu_attempts": 0}, "channels.twilio.voice.menu_attempts"),
+])
+def test_unusable_voice_config_names_its_key(raw, key) -> None:
+    with pytest.raises(VoiceConfigError, match=key.replace(".", r"\.")):
+        voice_settings(raw, load_prompt_texts())
+
+
+def test_the_language_menu_offers_each_language_in_its_own_words(settings) -> None:
+    root = twiml(language_menu(settings, PUBLIC_URL + LANGUAGE_PATH + "?t=1"))
+    [gather] = root
+    assert gather.tag == "Gather"
+    assert gather.attrib == {"action": PUBLIC_URL + LANGUAGE_PATH + "?t=1", "method": "POST",
+                             "numDigits": "1", "timeout": "6", "actionOnEmptyResult": "true"}
+    assert spoken(gather) == [
+        ("Play", None, AZ_PLAY + "/language_menu.mp3"),
+        ("Say", "ru-RU", "Для обслуживания на русском языке нажмите 2."),
+        ("Say", "en-US", "For English, press 3."),
+    ]
+
+
+def test_the_reason_menu_speaks_the_chosen_language(settings) -> None:
+    root = twiml(reason_menu(settings, "ru", "http://x/menu", invalid=True))
+    say, gather = root
+    assert (say.tag, say.get("language")) == ("Say", "ru-RU") and "недоступен" in say.text
+    assert gather.get("action") == "http://x/menu"
+    [(_, language, text)] = spoken(gather)
+    assert language == "ru-RU" and text.startswith("Для первичной регистрации нажмите 1")
+
+
+@pytest.mark.parametrize(("address", "tag", "value"), [
+    ("+994 55 123 45 67", "Number", AGENT_PHONE),
+    ("0551234567", "Number", AGENT_PHONE),
+    ("sip:aysel@pbx.example.gov.az", "Sip", "sip:aysel@pbx.example.gov.az"),
+    ("client:aysel.m", "Client", "aysel.m"),
+])
+def test_dial_rings_the_agents_number_sip_or_client(settings, address, tag, value) -> None:
+    root = twiml(dial(settings, "en", dial_target(address), "http://x/dial-result?agent=7"))
+    say, verb = root
+    assert say.text == "Connecting you to an operator. Please hold."
+    assert verb.tag == "Dial"
+    assert verb.attrib == {"action": "http://x/dial-result?agent=7", "method": "POST",
+                           "timeout": "20", "answerOnBridge": "true"}
+    [target] = verb
+    assert (target.tag, target.text) == (tag, value)
+
+
+@pytest.mark.parametrize("address", ["12", "sip:nohost", "client:", "client:a b", "mailto:x@y"])
+def test_unusable_voice_addresses_are_refused(address) -> None:
+    with pytest.raises(ValueError, match="address"):
+        dial_target(address)
+
+
+def test_voicemail_records_with_transcription_and_callbacks(settings) -> None:
+    root = twiml(voicemail(settings, "en", True, URLS))
+    assert [child.tag for child in root] == ["Say", "Record", "Say", "Hangup"]
+    assert root[0].text.startswith("We are closed at the moment")
+    assert root[1].attrib == {
+        "action": URLS.done, "method": "POST", "maxLength": "120", "timeout": "10",
+        "finishOnKey": "#", "playBeep": "true", "transcribe": "true",
+        "transcribeCallback": URLS.transcription, "recordingStatusCallback": URLS.recording,
+        "recordingStatusCallbackMethod": "POST", "recordingStatusCallbackEvent": "completed"}
+    busy = twiml(voicemail(settings, "az", False, URLS))
+    assert busy[0].tag == "Play" and busy[0].text == AZ_PLAY + "/voicemail_unavailable.mp3"
+
+
+def test_withheld_numbers_hear_why_in_every_language(settings) -> None:
+    root = twiml(withheld(settings))
+    assert [child.tag for child in root] == ["Play", "Say", "Say", "Hangup"]
+
+
+# --- parsing: pure -------------------------------------------------------------------------
+
+
+def test_the_menu_state_survives_its_round_trip_through_the_url(settings) -> None:
+    state = MenuState(MONDAY_MORNING, "ru", 2, 17)
+    assert parse_state(state.query(), settings) == state
+    for query in ({}, {"t": "x"}, {"t": "1", "lang": "de"}, {"t": "1", "agent": "-1"}):
+        with pytest.raises(PayloadError):
+            parse_state(query, settings)
+
+
+def test_dial_results_are_parsed() -> None:
+    answered = parse_dial_result(fixture("voice_dial_completed.txt"))
+    assert (answered.call_sid, answered.status, answered.duration_s) == (CALL_SID, "completed", 95)
+    assert answered.connected
+    missed = parse_dial_result(fixture("voice_dial_no_answer.txt"))
+    assert (missed.status, missed.duration_s, missed.connected) == ("no-answer", 0, False)
+    unbridged = parse_dial_result(fixture("voice_dial_completed.txt", DialBridged="false"))
+    assert not unbridged.connected
+
+
+def test_recordings_and_transcripts_are_parsed() -> None:
+    report = parse_recording(fixture("voice_recording.txt"))
+    url = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/{RECORDING_SID}"
+    assert report.status == "completed"
+    assert report.voicemail == calls.Voicemail(
+        CALL_SID, RECORDING_SID,
+        Attachment(content_type="audio/wav", filename=f"{RECORDING_SID}.wav", url=url))
+    text = parse_transcription(fixture("voice_transcription.txt")).transcript
+    assert text.startswith("Hello, I returned from Germany")
+    failed = parse_transcription(fixture("voice_transcription.txt", TranscriptionStatus="failed"))
+    assert failed.transcript == calls.VOICEMAIL_NO_TRANSCRIPT
+
+
+def test_call_ends_are_parsed_and_progress_is_ignored() -> None:
+    end = parse_call_end(fixture("voice_status_completed.txt"), MONDAY_MORNING)
+    assert end == calls.CallEnd(CALL_SID, CALLER, "completed", 47, MONDAY_MORNING)
+    assert parse_call_end(fixture("voice_status_canceled.txt"), MONDAY_MORNING).status == \
+        "canceled"
+    assert parse_call_end(fixture("voice_status_completed.txt", CallStatus="in-progress"),
+                          MONDAY_MORNING) is None
+    withheld_end = parse_call_end(fixture("voice_status_busy.txt", From="anonymous"),
+                                  MONDAY_MORNING)
+    assert withheld_end.caller is None
+
+
+@pytest.mark.parametrize(("parser", "name", "changes", "error"), [
+    (parse_dial_result, "voice_dial_completed.txt", {"DialCallStatus": "exploded"},
+     "DialCallStatus"),
+    (parse_dial_result, "voice_dial_completed.txt", {"CallSid": "CA123"}, "call sid"),
+    (parse_dial_result, "voice_dial_completed.txt", {"DialCallDuration": "-3"}, "seconds"),
+    (parse_recording, "voice_recording.txt", {"RecordingSid": ""}, "RecordingSid is missing"),
+    (parse_recording, "voice_recording.txt", {"RecordingUrl": "http://evil.test/r"}, "https"),
+    (parse_transcription, "voice_transcription.txt", {"TranscriptionStatus": "maybe"},
+     "TranscriptionStatus"),
+])
+def test_malformed_forms_are_refused(parser, name, changes, error) -> None:
+    with pytest.raises(PayloadError, match=error):
+        parser(fixture(name, **changes))
+
+
+# --- whole calls through the real app and database -----------------------------------------
+
+
+@pytest.fixture
+async def client(environment, config, monkeypatch, aiohttp_client):
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    return await aiohttp_client(create_app(config))
+
+
+def at(monkeypatch, moment: datetime) -> None:
+    """The channel's clock: business hours are decided against it."""
+    monkeypatch.setattr(twilio_voice, "utcnow", lambda: moment)
+
+
+async def step(client, url: str, name: str, **changes: str) -> ET.Element | None:
+    """Post a captured form (with changes) the way Twilio would, signed, to `url`; the
+    answer's TwiML, or None when it has none."""
+    response = await post(client, url, fixture(name, **changes))
+    assert response.status == 200, await response.text()
+    text = await response.text()
+    return twiml(text) if text else None
+
+
+def only(root: ET.Element, tag: str) -> ET.Element:
+    [element] = root.iter(tag)
+    return element
+
+
+async def agent(ctx, voice_address: str | None = AGENT_PHONE,
+                queues: tuple[str, ...] = ("migration-registration",)) -> int:
+    async with ctx.store.transaction() as tx:
+        return await tx.save_user("aysel@example.gov.az", name="Aysel", role="agent",
+                                  queues=list(queues), languages=["az", "ru", "en"],
+                                  capacity={"chat": 3}, password_hash=hash_password("x" * 8),
+                                  presence="online", voice_address=voice_address)
+
+
+async def table(ctx, table_) -> list[dict]:
+    async with ctx.store.read() as tx:
+        rows = await tx.conn.execute(select(table_).order_by(table_.c.id))
+        return [dict(row._mapping) for row in rows]
+
+
+async def call_events(ctx) -> list[tuple[str, dict]]:
+    """(type, data without call_sid) of every event that belongs to the call."""
+    found = []
+    for row in await table(ctx, events):
+        data = dict(row["data"] or {})
+        if data.pop("call_sid", None) == CALL_SID:
+            found.append((row["type"], data))
+    return found
+
+
+async def choose(client, language: str, reason: str | None) -> ET.Element:
+    """Incoming call, then the language; then the reason when given. The last TwiML."""
+    root = await step(client, PUBLIC_URL + VOICE_PATH, "voice_incoming.txt")
+    root = await step(client, only(root, "Gather").get("action"), "voice_gather.txt",
+                      Digits=language)
+    if reason is not None:
+        root = await step(client, only(root, "Gather").get("action"), "voice_gather.txt",
+                          Digits=reason)
+    return root
+
+
+async def test_a_call_after_hours_leaves_a_voicemail_with_its_transcript(client, ctx,
+                                                                        monkeypatch) -> None:
+    at(monkeypatch, SATURDAY)
+    root = await choose(client, "3", "1")      # English; initial registration
+    assert spoken(root)[0][2].startswith("We are closed at the moment")
+    record = only(root, "Record")
+    assert await call_events(ctx) == [
+        ("call_started", {"message_id": 1}),
+        ("ivr_choice", {"language": "en", "reason": "registration",
+                        "category": "registration"}),
+        ("missed", {"reason": "closed"}),
+    ]
+    callbacks = [
+        (record.get("recordingStatusCallback"), "voice_recording.txt"),
+        (record.get("transcribeCallback"), "voice_transcription.txt"),
+        (record.get("action"), "voice_gather.txt"),
+        (PUBLIC_URL + STATUS_PATH, "voice_status_completed.txt"),
+    ]
+    goodbye = None
+    for url, name in callbacks:
+        goodbye = await step(client, url, name) or goodbye
+    assert spoken(goodbye) == [("Say", "en-US",
+                                "Thank you for calling the contact centre. Goodbye.")]
+
+    [conversation] = await table(ctx, conversations)
+    assert (conversation["channel"], conversation["category"], conversation["queue"],
+            conversation["language"], conversation["status"]) == \
+        ("voice", "registration", "migration-registration", "en", "waiting")
+    assert conversation["category_confidence"] == 1.0
+    assert conversation["category_source"] == "hint"
+    call_item, voicemail_ = await table(ctx, messages)
+    assert (call_item["external_id"], call_item["body"]) == (CALL_SID, calls.CALL_TEXT)
+    assert voicemail_["external_id"] == RECORDING_SID and voicemail_["channel"] == "voice"
+    assert voicemail_["body"].startswith("Hello, I returned from Germany last month")
+    [audio] = voicemail_["attachments"]
+    assert (audio["content_type"], audio["filename"]) == ("audio/wav", f"{RECORDING_SID}.wav")
+    # Twilio's URL, kept for the media job that fetches the audio with the credentials.
+    assert fixture("voice_recording.txt")["RecordingUrl"] in (audio.get("source_url"),
+                                                             audio["url"])
+    async with ctx.store.read() as tx:
+        contact = await tx.contact(conversation["contact_id"])
+        identity = await tx.identity_by_id(conversation["identity_id"])
+    assert contact["phone"] == identity["address"] == CALLER
+    assert await call_events(ctx) == [
+        ("call_started", {"message_id": call_item["id"]}),
+        ("ivr_choice", {"language": "en", "reason": "registration",
+                        "category": "registration"}),
+        ("missed", {"reason": "closed"}),
+        ("call_ended", {"duration_s": 47, "status": "completed"}),
+        ("callback_requested", {"reason": "closed", "queue": "migration-registration"}),
+    ]
+    types = [e["type"] for e in await table(ctx, events)]
+    assert types.count("voicemail_transcribed") == 1 and types.count("routed") == 1
+
+    # Twilio retries every callback: nothing is stored twice.
+    before = (await table(ctx, messages), await table(ctx, events))
+    await step(client, PUBLIC_URL + VOICE_PATH, "voice_incoming.txt")
+    for url, name in callbacks:
+        await step(client, url, name)
+    await choose(client, "3", "1")
+    assert (await table(ctx, messages), await table(ctx, events)) == before
+
+
+async def test_the_transcript_may_come_before_the_recording(client, ctx, monkeypatch) -> None:
+    at(monkeypatch, SATURDAY)
+    record = only(await choose(client, "2", "2"), "Record")
+    await step(client, record.get("transcribeCallback"), "voice_transcription.txt",
+               TranscriptionStatus="failed", TranscriptionText="")
+    await step(client, record.get("recordingStatusCallback"), "voice_recording.txt")
+    _, voicemail_ = await table(ctx, messages)
+    assert voicemail_["body"] == calls.VOICEMAIL_NO_TRANSCRIPT
+    assert len(voicemail_["attachments"]) == 1
+    [conversation] = await table(ctx, conversations)
+    assert (conversation["category"], conversation["language"]) == ("support", "ru")
+
+
+async def test_in_business_hours_an_online_agent_is_rung_and_no_answer_means_voicemail(
+        client, ctx, monkeypatch) -> None:
+    agent_id = await agent(ctx)
+    at(monkeypatch, MONDAY_MORNING)
+    root = await choose(client, "2", "1")       # Russian; initial registration
+    assert spoken(root) == [("Say", "ru-RU",
+                             "Соединяем вас с оператором. Пожалуйста, оставайтесь на линии.")]
+    verb = only(root, "Dial")
+    assert only(verb, "Number").text == AGENT_PHONE
+    assert verb.get("timeout") == "20"
+    assert verb.get("action").startswith(PUBLIC_URL + DIAL_RESULT_PATH + "?")
+    assert f"agent={agent_id}" in verb.get("action") and "lang=ru" in verb.get("action")
+
+    root = await step(client, verb.get("action"), "voice_dial_no_answer.txt")
+    assert spoken(root)[0] == ("Say", "ru-RU", "Все операторы сейчас заняты. После сигнала "
+                               "назовите своё имя и суть обращения, и мы вам перезвоним.")
+    record = only(root, "Record")
+    await step(client, record.get("recordingStatusCallback"), "voice_recording.txt")
+    await step(client, PUBLIC_URL + STATUS_PATH, "voice_status_completed.txt")
+    assert [(t, d) for t, d in await call_events(ctx) if t != "call_started"] == [
+        ("ivr_choice", {"language": "ru", "reason": "registration",
+                        "category": "registration"}),
+        ("ringing", {"agent_id": agent_id}),
+        ("missed", {"reason": "no-answer", "agent_id": agent_id}),
+        ("call_ended", {"duration_s": 47, "status": "completed"}),
+        ("callback_requested", {"reason": "no-answer", "queue": "migration-registration"}),
+    ]
+    _, voicemail_ = await table(ctx, messages)
+    assert voicemail_["body"] == calls.VOICEMAIL_PENDING
+
+
+async def test_an_answered_call_makes_the_conversation_the_agents(client, ctx,
+                                                                  monkeypatch) -> None:
+    agent_id = await agent(ctx, voice_address="sip:aysel@pbx.example.gov.az")
+    at(monkeypatch, MONDAY_MORNING)
+    verb = only(await choose(client, "1", "1"), "Dial")
+    assert only(verb, "Sip").text == "sip:aysel@pbx.example.gov.az"
+    root = await step(client, verb.get("action"), "voice_dial_completed.txt")
+    assert [child.tag for child in root] == ["Play", "Hangup"]
+    await step(client, PUBLIC_URL + STATUS_PATH, "voice_status_completed.txt",
+               CallDuration="130")
+    await step(client, verb.get("action"), "voice_dial_completed.txt")    # a retry
+    [conversation] = await table(ctx, conversations)
+    assert (conversation["status"], conversation["assignee_id"]) == ("open", agent_id)
+    assert conversation["first_response_at"] == MONDAY_MORNING - timedelta(seconds=95)
+    assert [t for t, _ in await call_events(ctx)] == [
+        "call_started", "ivr_choice", "ringing", "connected", "call_ended"]
+    assert ("connected", {"agent_id": agent_id}) in await call_events(ctx)
+
+
+async def test_nobody_with_a_voice_address_means_voicemail(client, ctx, monkeypatch) -> None:
+    await agent(ctx, voice_address=None)
+    at(monkeypatch, MONDAY_MORNING)
+    root = await choose(client, "3", "1")
+    assert only(root, "Record") is not None
+    assert ("missed", {"reason": "no_agent"}) in await call_events(ctx)
+
+
+async def test_hanging_up_in_the_menu_leaves_a_callback_task(client, ctx, monkeypatch) -> None:
+    at(monkeypatch, MONDAY_MORNING)
+    await choose(client, "2", None)             # chose Russian, then hung up
+    assert await table(ctx, conversations) == []
+    for _ in range(2):
+        await step(client, PUBLIC_URL + STATUS_PATH, "voice_status_completed.txt",
+                   CallDuration="12")
+    [conversation] = await table(ctx, conversations)
+    assert (conversation["status"], conversation["queue"], conversation["channel"]) == \
+        ("waiting", "triage", "voice")
+    [item] = await table(ctx, messages)
+    assert item["external_id"] == CALL_SID
+    assert await call_events(ctx) == [
+        ("call_started", {"message_id": item["id"]}),
+        ("call_ended", {"duration_s": 12, "status": "completed"}),
+        ("missed", {"reason": calls.HUNG_UP_IN_MENU}),
+        ("callback_requested", {"reason": calls.HUNG_UP_IN_MENU, "queue": "triage"}),
+    ]
+    started = next(e for e in await table(ctx, events) if e["type"] == "call_started")
+    assert started["created_at"] == MONDAY_MORNING - timedelta(seconds=12)
+
+
+@pytest.mark.parametrize("name", ["voice_status_canceled.txt", "voice_status_busy.txt",
+                                  "voice_status_no_answer.txt"])
+async def test_a_call_that_never_got_through_is_a_callback_task(client, ctx, name) -> None:
+    await step(client, PUBLIC_URL + STATUS_PATH, name)
+    status = fixture(name)["CallStatus"]
+    assert [e for e in await call_events(ctx) if e[0] == "callback_requested"] == [
+        ("callback_requested", {"reason": status, "queue": "triage"})]
+
+
+async def test_an_operator_choice_rings_the_triage_queue(client, ctx, monkeypatch) -> None:
+    agent_id = await agent(ctx, voice_address="client:aysel", queues=("triage",))
+    at(monkeypatch, MONDAY_MORNING)
+    verb = only(await choose(client, "3", "0"), "Dial")
+    assert only(verb, "Client").text == "aysel" and f"agent={agent_id}" in verb.get("action")
+    [conversation] = await table(ctx, conversations)
+    assert conversation["queue"] == "triage"
+
+
+async def test_a_wrong_key_repeats_the_menu_and_stores_nothing(client, ctx) -> None:
+    root = await choose(client, "7", None)
+    assert "attempt=1" in only(root, "Gather").get("action")
+    root = await step(client, only(root, "Gather").get("action"), "voice_gather.txt",
+                      Digits="1")
+    root = await step(client, only(root, "Gather").get("action"), "voice_gather.txt",
+                      Digits="9")
+    assert root[0].tag == "Play" and root[0].text == AZ_PLAY + "/invalid.mp3"
+    assert await table(ctx, messages) == []
+
+
+async def test_a_withheld_number_is_told_and_nothing_is_stored(client, ctx) -> None:
+    root = await step(client, PUBLIC_URL + VOICE_PATH, "voice_incoming.txt", From="anonymous",
+                      Caller="anonymous")
+    assert root[-1].tag == "Hangup" and only(root, "Play").text == AZ_PLAY + "/withheld.mp3"
+    await step(client, PUBLIC_URL + STATUS_PATH, "voice_status_completed.txt", From="anonymous")
+    assert await table(ctx, messages) == []
+
+
+ROUTES = [(VOICE_PATH, "voice_incoming.txt"), (LANGUAGE_PATH + "?t=1", "voice_gather.txt"),
+          (MENU_PATH + "?t=1&lang=az", "voice_gather.txt"),
+          (DIAL_RESULT_PATH + "?t=1&lang=az&agent=1", "voice_dial_completed.txt"),
+          (RECORDING_PATH, "voice_recording.txt"),
+          (TRANSCRIPTION_PATH, "voice_transcription.txt"),
+          (STATUS_PATH, "voice_status_completed.txt")]
+
+
+@pytest.mark.parametrize(("path", "name"), ROUTES)
+async def test_unsigned_or_wrongly_signed_requests_are_403(client, ctx, path, name) -> None:
+    form = fixture(name)
+    for signature in (None, sign(PUBLIC_URL + path, form, token="other"),
+                      sign(PUBLIC_URL + path + "&x=1", form)):
+        response = await post(client, PUBLIC_URL + path, form, signature=signature)
+        assert response.status == 403
+        assert "X-Twilio-Signature" in (await response.json())["error"]
+    assert await table(ctx, messages) == [] and await table(ctx, events) == []
+
+
+@pytest.mark.parametrize(("path", "name", "changes", "error"), [
+    (VOICE_PATH, "voice_incoming.txt", {"CallSid": ""}, "CallSid is missing"),
+    (VOICE_PATH, "voice_incoming.txt", {"From": "+99412"}, "valid phone number"),
+    (LANGUAGE_PATH, "voice_gather.txt", {}, "t is missing"),
+    (MENU_PATH + "?t=1", "voice_gather.txt", {}, "language"),
+    (MENU_PATH + "?t=1&lang=az", "voice_gather.txt", {"CallSid": "CA' or 1=1"}, "call sid"),
+    (DIAL_RESULT_PATH + "?t=1&lang=az", "voice_dial_completed.txt", {}, "agent"),
+    (RECORDING_PATH, "voice_recording.txt", {"RecordingSid": "RE1"}, "recording sid"),
+    (TRANSCRIPTION_PATH, "voice_transcription.txt", {"RecordingUrl": ""}, "RecordingUrl"),
+    (STATUS_PATH, "voice_status_completed.txt", {"CallDuration": "long"}, "CallDuration"),
+])
+async def test_malformed_requests_are_400_json_and_store_nothing(client, ctx, path, name,
+                                                                 changes, error) -> None:
+    response = await post(client, PUBLIC_URL + path, fixture(name, **changes))
+    assert response.status == 400
+    assert error in (await response.json())["error"]
+    assert await table(ctx, messages) == [] and await table(ctx, events) == []
+
+
+async def test_a_recording_for_an_unknown_call_is_404_and_stores_nothing(client, ctx) -> None:
+    response = await post(client, PUBLIC_URL + RECORDING_PATH, fixture("voice_recording.txt"))
+    assert response.status == 404
+    assert CALL_SID in (await response.json())["error"]
+    assert await table(ctx, messages) == []
