@@ -227,19 +227,6 @@ def messaging_settings(raw: Mapping[str, Any] | None) -> MessagingSettings:
                              whatsapp_templates=templates)
 
 
-def template_extra(settings: MessagingSettings, name: str,
-                   values: Mapping[str, str]) -> dict[str, str]:
-    """The `OutboundMessage.extra` that makes `send` use a WhatsApp template; KeyError for an
-    unknown template, ValueError for a missing variable."""
-    template = settings.whatsapp_templates[name]
-    missing = [v for v in template.variables if v not in values]
-    if missing:
-        raise ValueError(f"template {name!r} needs {', '.join(missing)}")
-    variables = {str(i): str(values[v]) for i, v in enumerate(template.variables, start=1)}
-    return {"content_sid": template.content_sid,
-            "content_variables": json.dumps(variables, ensure_ascii=False)}
-
-
 def create_requests(settings: MessagingSettings, message: OutboundMessage,
                     status_callback: str) -> list[dict[str, Any]]:
     """The keyword arguments of each `messages.create` call that sends `message`: one per

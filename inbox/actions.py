@@ -7,6 +7,7 @@ layer before an action is called; actions trust their caller's `user`.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,12 @@ from inbox.context import InboxContext
 from inbox.live import publish_event
 from inbox.serialize import conversation_view, message_view
 from inbox.store import Tx, utcnow
-from inbox.windows import FREE_TEXT_WINDOWS, free_text_allowed
+from inbox.windows import (
+    FREE_TEXT_WINDOWS,
+    free_text_allowed,
+    template_extra,
+    whatsapp_templates,
+)
 
 STATUSES = ("waiting", "open", "pending", "resolved")
 SETTABLE_STATUSES = ("open", "pending", "resolved")
@@ -64,8 +70,10 @@ async def _announce(ctx: InboxContext, conversation_id: int,
 
 
 async def reply(ctx: InboxContext, actor: Actor, conversation_id: int, body: str,
-                private: bool = False) -> dict[str, Any]:
-    """An agent's reply (queued for delivery on the conversation's channel) or private note."""
+                private: bool = False, *,
+                extra: dict[str, str] | None = None) -> dict[str, Any]:
+    """An agent's reply (queued for delivery on the conversation's channel) or private note.
+    `extra` carries channel send options: an approved template may go out of the window."""
     body = (body or "").strip()
     if not body:
         raise ActionError("body must not be empty")
@@ -82,15 +90,16 @@ async def reply(ctx: InboxContext, actor: Actor, conversation_id: int, body: str
             await tx.add_event(conversation_id, "noted", {"message_id": message_id},
                                actor_id=actor.id, at=now)
         else:
-            if not free_text_allowed(conversation["channel"], conversation["last_inbound_at"],
-                                     now):
+            if extra is None and not free_text_allowed(
+                    conversation["channel"], conversation["last_inbound_at"], now):
                 raise ActionError(
                     f"{conversation['channel']} accepts free text only within "
                     f"{FREE_TEXT_WINDOWS[conversation['channel']].total_seconds() / 3600:.0f} "
                     "hours of the resident's last message; send an approved template instead",
                     409)
             message_id = await outbox.queue_message(tx, conversation, body,
-                                                    author_kind="agent", author_id=actor.id)
+                                                    author_kind="agent", author_id=actor.id,
+                                                    extra=extra)
             changes: dict[str, Any] = {"last_message_at": now, "offered_at": None}
             first = conversation["first_response_at"] is None
             if first:
@@ -123,6 +132,29 @@ async def reply(ctx: InboxContext, actor: Actor, conversation_id: int, body: str
         await ctx.jobs.enqueue_delivery_async([message_id])
     await _announce(ctx, conversation_id, message)
     return message
+
+
+async def template_reply(ctx: InboxContext, actor: Actor, conversation_id: int, name: str,
+                         values: dict[str, str]) -> dict[str, Any]:
+    """Send an approved template (config `channels.twilio.whatsapp_templates`); the only kind
+    of message WhatsApp accepts once its 24-hour window has closed."""
+    async with ctx.store.read() as tx:
+        conversation = await tx.conversation(conversation_id)
+    if conversation is None:
+        raise ActionError(f"conversation {conversation_id} not found", 404)
+    templates = whatsapp_templates(ctx.config.channels.twilio) \
+        if conversation["channel"] == "whatsapp" else {}
+    if name not in templates:
+        raise ActionError(f"no approved template {name!r} for {conversation['channel']}")
+    try:
+        extra = template_extra(templates[name], name, values)
+    except ValueError as exc:
+        raise ActionError(str(exc)) from exc
+    numbered = json.loads(extra["content_variables"])
+    preview = str(templates[name].get("preview") or f"[{name}] " + " · ".join(numbered.values()))
+    for number, value in numbered.items():
+        preview = preview.replace("{{" + number + "}}", value)
+    return await reply(ctx, actor, conversation_id, preview, extra=extra)
 
 
 async def assign(ctx: InboxContext, actor: Actor, conversation_id: int, agent_id: int | None,

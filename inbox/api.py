@@ -20,6 +20,7 @@ from inbox.appkeys import CONTEXT, HUB
 from inbox.http import bad_request, json_error, read_json
 from inbox.serialize import conversation_view, event_view, message_view, user_view
 from inbox.store import ConversationFilter, utcnow
+from inbox.windows import whatsapp_templates
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -174,6 +175,16 @@ async def list_agents(request: web.Request) -> web.Response:
         for u in staff])
 
 
+@routes.get("/api/v1/templates")
+async def list_templates(request: web.Request) -> web.Response:
+    """Approved templates a channel accepts outside its free-text window (WhatsApp)."""
+    ctx = request.app[CONTEXT]
+    templates = whatsapp_templates(ctx.config.channels.twilio)
+    return web.json_response([
+        {"channel": "whatsapp", "name": name, "variables": list(t.get("variables") or []),
+         "preview": t.get("preview")} for name, t in sorted(templates.items())])
+
+
 @routes.post("/api/v1/queue/next")
 async def take_next(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
@@ -263,10 +274,19 @@ async def post_message(request: web.Request) -> web.Response:
     row = await _visible_conversation(request)
     body = await read_json(request)
     text, private = body.get("body"), body.get("private", False)
-    if not isinstance(text, str) or not isinstance(private, bool):
+    template, variables = body.get("template"), body.get("variables") or {}
+    if template is not None:
+        if not isinstance(template, str) or not isinstance(variables, dict):
+            raise bad_request("template must be a name and variables an object")
+    elif not isinstance(text, str) or not isinstance(private, bool):
         raise bad_request("body must be a string and private a boolean")
     try:
-        message = await actions.reply(ctx, _actor(request), row["id"], text, private)
+        if template is not None:
+            message = await actions.template_reply(
+                ctx, _actor(request), row["id"], template,
+                {str(k): str(v) for k, v in variables.items()})
+        else:
+            message = await actions.reply(ctx, _actor(request), row["id"], text, private)
     except ActionError as exc:
         return _action_error(exc)
     return web.json_response(message_view(message, ctx.zone), status=201)

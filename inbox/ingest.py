@@ -16,6 +16,7 @@ from inbox import dispatch
 from inbox.context import InboxContext
 from inbox.live import publish_event
 from inbox.messages import Attachment, InboundMessage
+from inbox.sanitize import clean_html
 from inbox.serialize import conversation_view, message_view
 from inbox.store import Duplicate, Tx, utcnow
 
@@ -80,6 +81,7 @@ async def _store(ctx: InboxContext, msg: InboundMessage) -> IngestResult:
         message = {
             "conversation_id": conversation_id, "channel": msg.channel, "direction": "in",
             "external_id": msg.external_id, "body": msg.text,
+            "html": clean_html(msg.html) if msg.html else None,
             "attachments": [_attachment(a) for a in msg.attachments],
             "author_kind": "resident",
             "author_id": None, "created_at": now, "delivery_status": "received",

@@ -27,6 +27,7 @@ class InboundMessage:
     address: str                    # the resident's address on that channel (phone, chat id, ...)
     text: str
     received_at: datetime
+    html: str | None = None         # an e-mail's HTML part, as received (sanitized on ingest)
     display_name: str | None = None
     phone: str | None = None        # E.164, when the channel knows the resident's number:
                                     # it joins identities on SMS, WhatsApp, voice into one contact

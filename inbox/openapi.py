@@ -77,6 +77,8 @@ SCHEMAS: dict[str, Any] = {
     "Message": {"type": "object", "properties": {
         "id": {"type": "integer"}, "conversation_id": {"type": "integer"},
         "direction": {"enum": ["in", "out", "note"]}, "body": {"type": "string"},
+        "html": {"type": ["string", "null"],
+                 "description": "an e-mail's HTML, sanitized; show it in a sandboxed frame"},
         "attachments": {"type": "array", "items": _ref("Attachment")},
         "created_at": _TIME,
         "author": {"type": "object", "properties": {
@@ -165,8 +167,11 @@ PATHS: dict[str, Any] = {
     "/api/v1/conversations/{id}/messages": {"post": _op(
         "reply on the conversation's channel (queued for delivery) or add a private note",
         _ok("the message", _ref("Message"), status="201"), params=[_ID],
-        body={"type": "object", "required": ["body"], "properties": {
-            "body": {"type": "string"}, "private": {"type": "boolean"}}})},
+        body={"type": "object", "properties": {
+            "body": {"type": "string"}, "private": {"type": "boolean"},
+            "template": {"type": "string",
+                         "description": "an approved WhatsApp template instead of free text"},
+            "variables": {"type": "object"}}})},
     "/api/v1/conversations/{id}/assign": {"post": _op(
         "assign, unassign (agent_id null) or transfer (queue)", _CONVERSATION, params=[_ID],
         body={"type": "object", "properties": {
@@ -196,6 +201,9 @@ PATHS: dict[str, Any] = {
         _ok("the file (its own content type)"),
         params=[_ID, {"name": "index", "in": "path", "required": True,
                       "schema": {"type": "integer"}}])},
+    "/api/v1/templates": {"get": _op(
+        "approved templates a channel accepts outside its free-text window",
+        _ok("templates", {"type": "array", "items": {"type": "object"}}))},
     "/api/v1/queue/next": {"post": _op(
         "assign the caller the next waiting conversation it may take",
         {**_CONVERSATION, "204": {"description": "nothing waiting"}})},

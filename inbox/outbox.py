@@ -27,12 +27,13 @@ class Claimed:
 
 
 async def queue_message(tx: Tx, conversation: dict[str, Any], body: str, *, author_kind: str,
-                        author_id: int | None = None) -> int:
+                        author_id: int | None = None,
+                        extra: dict[str, str] | None = None) -> int:
     now = utcnow()
     return await tx.insert_message(
         conversation_id=conversation["id"], channel=conversation["channel"], direction="out",
         body=body, author_kind=author_kind, author_id=author_id, created_at=now,
-        delivery_status="queued", next_attempt_at=now)
+        delivery_status="queued", next_attempt_at=now, extra=extra)
 
 
 async def claim(ctx: InboxContext, message_id: int) -> Claimed | None:
@@ -49,7 +50,7 @@ async def claim(ctx: InboxContext, message_id: int) -> Claimed | None:
         message_id=row["id"], conversation_id=conversation["id"], channel=row["channel"],
         address=identity["address"], body=row["body"],
         language=conversation["language"] or "az", created_at=row["created_at"],
-        author_kind=row["author_kind"],
+        author_kind=row["author_kind"], extra=dict(row["extra"] or {}),
         attachments=tuple(Attachment(content_type=a["content_type"], filename=a.get("filename"),
                                      size=a.get("size"), url=a.get("url"))
                           for a in row["attachments"] or []),

@@ -164,6 +164,8 @@ messages = Table(
     Column("direction", String(4), nullable=False),
     Column("external_id", String(500)),   # the provider's id, inbound and (once sent) outbound
     Column("body", Text, nullable=False),
+    Column("html", Text),                 # an e-mail's HTML, sanitized when it was stored
+    Column("extra", JSON),                # channel-specific send options (WhatsApp template)
     Column("attachments", JSON, nullable=False, default=list),
     Column("author_id", Id, ForeignKey("users.id")),
     Column("author_kind", String(10), nullable=False),   # resident | agent | system

@@ -24,9 +24,10 @@ def message_view(row: Row, zone: ZoneInfo) -> dict[str, Any]:
         "conversation_id": row["conversation_id"],
         "direction": row["direction"],
         "body": row["body"],
+        "html": row.get("html"),
         "attachments": [
             {"content_type": a.get("content_type"), "filename": a.get("filename"),
-             "size": a.get("size"), "url": a.get("url")}
+             "size": a.get("size"), "url": a.get("url"), "error": a.get("error")}
             for a in row.get("attachments") or []
         ],
         "created_at": iso(row["created_at"], zone),
@@ -43,6 +44,7 @@ def resident_message_view(row: Row, zone: ZoneInfo) -> dict[str, Any]:
     view = message_view(row, zone)
     view["author"] = {"kind": row["author_kind"]}
     view.pop("delivery_error")
+    view.pop("html")
     view.pop("conversation_id")
     return view
 

@@ -37,11 +37,11 @@ from channels.twilio_messaging import (
     parse,
     parse_status,
     split_text,
-    template_extra,
     whatsapp_window_open,
 )
 from inbox.messages import Attachment, OutboundMessage
 from inbox.schema import messages
+from inbox.windows import template_extra, whatsapp_templates
 from tests.channels.fake_twilio import FakeTwilio
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "twilio"
@@ -170,13 +170,14 @@ def test_create_requests_address_sms_and_whatsapp_from_the_configured_senders(co
 
 def test_a_template_send_carries_content_sid_and_numbered_variables(config) -> None:
     settings = messaging_settings(config.channels.twilio)
-    extra = template_extra(settings, "reply_waiting", {"name": "Günel", "conversation": "42"})
+    template = whatsapp_templates(config.channels.twilio)["reply_waiting"]
+    extra = template_extra(template, "reply_waiting", {"name": "Günel", "conversation": "42"})
     assert extra == {"content_sid": "HX0123456789abcdef0123456789abcdef",
                      "content_variables": '{"1": "Günel", "2": "42"}'}
     [request] = create_requests(settings, outbound("whatsapp", extra=extra), STATUS_URL)
     assert request["content_sid"] == extra["content_sid"] and "body" not in request
     with pytest.raises(ValueError, match="needs conversation"):
-        template_extra(settings, "reply_waiting", {"name": "Günel"})
+        template_extra(template, "reply_waiting", {"name": "Günel"})
 
 
 def test_status_reports_map_to_delivery_states() -> None:
@@ -411,7 +412,8 @@ async def test_a_template_send_uses_the_content_api_fields(ctx, config, fake_twi
                                                            monkeypatch) -> None:
     monkeypatch.setenv("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
-    extra = template_extra(messaging_settings(config.channels.twilio), "reply_waiting",
+    extra = template_extra(whatsapp_templates(config.channels.twilio)["reply_waiting"],
+                           "reply_waiting",
                            {"name": "Günel", "conversation": "17"})
     message = OutboundMessage(message_id=0, conversation_id=0, channel="whatsapp",
                               address="+994501234567", body="", language="az",

@@ -168,3 +168,31 @@ async def test_whatsapp_free_text_is_refused_after_24_hours(client, ctx):
                              json={"body": "Sakinə zəng etmək lazımdır", "private": True},
                              headers=headers)
     assert note.status == 201
+
+
+async def test_an_approved_template_goes_out_after_the_window(client, ctx):
+    _, headers = await person(ctx, "boss@example.gov.az", "supervisor", [])
+    result = await ingest(ctx, InboundMessage(
+        channel="whatsapp", external_id="SM2", address="+994501234567", text="Salam",
+        received_at=datetime.now(UTC), phone="+994501234567"))
+    async with ctx.store.transaction() as tx:
+        await tx.update_conversation(result.conversation_id,
+                                     last_inbound_at=utcnow() - timedelta(days=3))
+    url = f"/api/v1/conversations/{result.conversation_id}/messages"
+    sent = await client.post(url, json={"template": "reply_waiting", "variables": {
+        "name": "Günel", "conversation": str(result.conversation_id)}}, headers=headers)
+    assert sent.status == 201
+    message = await sent.json()
+    assert message["body"] == (f"Hörmətli Günel, {result.conversation_id} nömrəli "
+                               "müraciətiniz üzrə cavab hazırdır. Yazmaq üçün bu mesaja "
+                               "cavab verin.")
+    async with ctx.store.read() as tx:
+        stored = await tx.message(message["id"])
+    assert stored["extra"] == {"content_sid": "HX0123456789abcdef0123456789abcdef",
+                               "content_variables":
+                                   f'{{"1": "Günel", "2": "{result.conversation_id}"}}'}
+    missing = await client.post(url, json={"template": "reply_waiting",
+                                           "variables": {"name": "Günel"}}, headers=headers)
+    assert missing.status == 422 and "needs conversation" in (await missing.json())["error"]
+    unknown = await client.post(url, json={"template": "nope"}, headers=headers)
+    assert unknown.status == 422

@@ -127,3 +127,15 @@ async def test_delivered_never_moves_back_to_sent(ctx):
     async with ctx.store.read() as tx:
         row = await tx.message(ack_id)
     assert row["delivery_status"] == "delivered" and row["external_id"] == "provider-1"
+
+
+async def test_an_emails_html_is_stored_sanitized(ctx):
+    result = await ingest(ctx, chat(
+        "Hörmətli DOST mərkəzi, pensiyam gecikir.", client_id="mail-1",
+        html='<p onmouseover="steal()">Hörmətli <b>DOST</b> mərkəzi,</p>'
+             '<script>alert(1)</script><img src="https://tracker.example/p.gif" onerror="x()">'
+             '<a href="javascript:alert(1)">bax</a>'))
+    async with ctx.store.read() as tx:
+        stored = await tx.message(result.message_id)
+    assert stored["html"] == ('<p>Hörmətli <b>DOST</b> mərkəzi,</p><img>'
+                              '<a rel="noopener noreferrer nofollow">bax</a>')
