@@ -67,7 +67,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
 def create_app(config: Config) -> web.Application:
     app = web.Application(
         client_max_size=config.limits.max_body_bytes,
-        middlewares=[ops.measure, json_errors, api.require_session],
+        middlewares=[ops.measure, json_errors, api.require_session, api.action_errors],
     )
     app[CONTEXT] = open_context(config)
     app[SECRET_KEY] = secret_key()

@@ -88,16 +88,26 @@ async def _visible_conversation(request: web.Request) -> dict[str, Any]:
     return row
 
 
-async def _run(action) -> None:
+@web.middleware
+async def action_errors(request: web.Request, handler):
+    """An action that cannot be carried out answers with its status and reason."""
     try:
-        await action
+        return await handler(request)
     except ActionError as exc:
-        raise web.HTTPException(text=json.dumps({"error": str(exc)}),
-                                content_type="application/json") from exc
+        return json_error(exc.status, str(exc))
 
 
-def _action_error(exc: ActionError) -> web.Response:
-    return json_error(exc.status, str(exc))
+def _is_id(value: Any, *, nullable: bool = False) -> bool:
+    if value is None:
+        return nullable
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _id_field(body: dict[str, Any], key: str, what: str) -> int:
+    value = body.get(key)
+    if not _is_id(value):
+        raise bad_request(f"{key} must be {what}")
+    return value
 
 
 # --- authentication ---------------------------------------------------------------------------
@@ -278,17 +288,13 @@ async def post_message(request: web.Request) -> web.Response:
     if template is not None:
         if not isinstance(template, str) or not isinstance(variables, dict):
             raise bad_request("template must be a name and variables an object")
+        message = await actions.template_reply(
+            ctx, _actor(request), row["id"], template,
+            {str(k): str(v) for k, v in variables.items()})
     elif not isinstance(text, str) or not isinstance(private, bool):
         raise bad_request("body must be a string and private a boolean")
-    try:
-        if template is not None:
-            message = await actions.template_reply(
-                ctx, _actor(request), row["id"], template,
-                {str(k): str(v) for k, v in variables.items()})
-        else:
-            message = await actions.reply(ctx, _actor(request), row["id"], text, private)
-    except ActionError as exc:
-        return _action_error(exc)
+    else:
+        message = await actions.reply(ctx, _actor(request), row["id"], text, private)
     return web.json_response(message_view(message, ctx.zone), status=201)
 
 
@@ -298,13 +304,9 @@ async def assign(request: web.Request) -> web.Response:
     row = await _visible_conversation(request)
     body = await read_json(request)
     agent_id, queue = body.get("agent_id"), body.get("queue")
-    if (agent_id is not None and (not isinstance(agent_id, int) or isinstance(agent_id, bool))) \
-            or (queue is not None and not isinstance(queue, str)):
+    if not _is_id(agent_id, nullable=True) or (queue is not None and not isinstance(queue, str)):
         raise bad_request("agent_id must be an id or null, queue a queue id")
-    try:
-        await actions.assign(ctx, _actor(request), row["id"], agent_id, queue)
-    except ActionError as exc:
-        return _action_error(exc)
+    await actions.assign(ctx, _actor(request), row["id"], agent_id, queue)
     return await _conversation_response(request, row["id"])
 
 
@@ -313,10 +315,7 @@ async def set_status(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     row = await _visible_conversation(request)
     body = await read_json(request)
-    try:
-        await actions.set_status(ctx, _actor(request), row["id"], body.get("status"))
-    except ActionError as exc:
-        return _action_error(exc)
+    await actions.set_status(ctx, _actor(request), row["id"], body.get("status"))
     return await _conversation_response(request, row["id"])
 
 
@@ -328,11 +327,8 @@ async def set_category(request: web.Request) -> web.Response:
     reroute = body.get("reroute", False)
     if not isinstance(reroute, bool):
         raise bad_request("reroute must be a boolean")
-    try:
-        await actions.set_category(ctx, _actor(request), row["id"], body.get("category"),
-                                   reroute)
-    except ActionError as exc:
-        return _action_error(exc)
+    await actions.set_category(ctx, _actor(request), row["id"], body.get("category"),
+                               reroute)
     return await _conversation_response(request, row["id"])
 
 
@@ -341,19 +337,14 @@ async def merge_conversations(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     row = await _visible_conversation(request)
     body = await read_json(request)
-    other = body.get("conversation_id")
-    if not isinstance(other, int) or isinstance(other, bool):
-        raise bad_request("conversation_id must be the id of the conversation to merge in")
+    other = _id_field(body, "conversation_id", "the id of the conversation to merge in")
     async with ctx.store.read() as tx:
         other_row = await tx.conversation(other)
     if other_row is None:
         return json_error(404, f"conversation {other} not found")
     if not _actor(request).may_see_queue(other_row["queue"]):
         return json_error(403, "outside your queues")
-    try:
-        await actions.merge_conversations(ctx, _actor(request), row["id"], other)
-    except ActionError as exc:
-        return _action_error(exc)
+    await actions.merge_conversations(ctx, _actor(request), row["id"], other)
     return await _conversation_response(request, row["id"])
 
 
@@ -362,13 +353,8 @@ async def split_conversation(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     row = await _visible_conversation(request)
     body = await read_json(request)
-    message_id = body.get("message_id")
-    if not isinstance(message_id, int) or isinstance(message_id, bool):
-        raise bad_request("message_id must be the id of the first message of the new matter")
-    try:
-        new_id = await actions.split_conversation(ctx, _actor(request), row["id"], message_id)
-    except ActionError as exc:
-        return _action_error(exc)
+    message_id = _id_field(body, "message_id", "the id of the first message of the new matter")
+    new_id = await actions.split_conversation(ctx, _actor(request), row["id"], message_id)
     response = await _conversation_response(request, new_id)
     response.set_status(201)
     return response
@@ -473,9 +459,7 @@ async def merge_contacts(request: web.Request) -> web.Response:
     actor = _actor(request)
     into = _int_param(request, "id")
     body = await read_json(request)
-    other = body.get("contact_id")
-    if not isinstance(other, int) or isinstance(other, bool):
-        raise bad_request("contact_id must be the id of the contact to merge in")
+    other = _id_field(body, "contact_id", "the id of the contact to merge in")
     async with ctx.store.read() as tx:
         for contact_id in (into, other):
             if await tx.contact(contact_id) is None:
@@ -484,10 +468,7 @@ async def merge_contacts(request: web.Request) -> web.Response:
                        if actor.may_see_queue(c["queue"])]
             if not visible and not actor.sees_all_queues:
                 return json_error(403, "outside your queues")
-    try:
-        await actions.merge_contacts(ctx, actor, into, other)
-    except ActionError as exc:
-        return _action_error(exc)
+    await actions.merge_contacts(ctx, actor, into, other)
     return await get_contact(request)
 
 

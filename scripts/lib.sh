@@ -55,13 +55,16 @@ PYEOF
 ensure_redis() {
   local url="${REDIS_URL:-redis://127.0.0.1:6379/0}"
   redis_answers "$url" && return 0
+  local port
+  port="$("$PY" -c 'import sys, urllib.parse as u; print(u.urlsplit(sys.argv[1]).port or 6379)' "$url")"
   command -v redis-server >/dev/null || apt_install redis-server
-  say "starting a local Redis on 127.0.0.1:6379"
+  say "starting a local Redis on 127.0.0.1:$port"
   mkdir -p "$ROOT/var/redis"
-  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
-    --dir "$ROOT/var/redis" --logfile "$ROOT/var/redis/redis.log"
+  redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --save "" --appendonly no \
+    --dir "$ROOT/var/redis" --logfile "$ROOT/var/redis/redis-$port.log" \
+    --pidfile "$ROOT/var/redis/redis-$port.pid"
   for _ in $(seq 50); do redis_answers "$url" && return 0; sleep 0.1; done
-  echo "Redis did not start; see var/redis/redis.log" >&2; exit 1
+  echo "Redis did not start; see var/redis/redis-$port.log" >&2; exit 1
 }
 
 postgres_answers() { "$PY" - "$1" <<'PYEOF'
