@@ -31,6 +31,7 @@ class IngestResult:
     new_conversation: bool
     queue: str | None = None
     message: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    woke_up: bool = False     # a pending conversation the resident's message reopened
 
 
 def _attachment(attachment: Attachment) -> dict[str, Any]:
@@ -65,6 +66,7 @@ async def _store(ctx: InboxContext, msg: InboundMessage) -> IngestResult:
         if identity is None:
             identity = await _new_identity(tx, msg)
         new_conversation = conversation is None
+        woke_up = False
         if new_conversation:
             conversation_id = await tx.create_conversation(
                 contact_id=identity["contact_id"], identity_id=identity["id"],
@@ -75,9 +77,10 @@ async def _store(ctx: InboxContext, msg: InboundMessage) -> IngestResult:
         else:
             conversation_id = conversation["id"]
             # A resident writing into a conversation parked as pending wakes it up.
-            status = "open" if conversation["status"] == "pending" else conversation["status"]
+            woke_up = conversation["status"] == "pending"
             await tx.update_conversation(conversation_id, last_message_at=now,
-                                         last_inbound_at=now, status=status)
+                                         last_inbound_at=now,
+                                         status="open" if woke_up else conversation["status"])
         message = {
             "conversation_id": conversation_id, "channel": msg.channel, "direction": "in",
             "external_id": msg.external_id, "body": msg.text,
@@ -91,7 +94,7 @@ async def _store(ctx: InboxContext, msg: InboundMessage) -> IngestResult:
                            {"message_id": message["id"], "channel": msg.channel}, at=now)
     return IngestResult(message["id"], conversation_id, False, new_conversation,
                         queue=None if new_conversation else conversation["queue"],
-                        message=message)
+                        message=message, woke_up=woke_up)
 
 
 async def ingest(ctx: InboxContext, msg: InboundMessage) -> IngestResult:
@@ -120,8 +123,9 @@ async def ingest(ctx: InboxContext, msg: InboundMessage) -> IngestResult:
             "conversation_id": result.conversation_id,
             "message": message_view(result.message, ctx.zone),
         })
-        async with ctx.store.read() as tx:
-            row = await tx.conversation_row(result.conversation_id)
-        await publish_event(ctx.redis, "conversation.updated", row["queue"],
-                            {"conversation": conversation_view(row, ctx.zone)})
+        if result.woke_up:
+            async with ctx.store.read() as tx:
+                row = await tx.conversation_row(result.conversation_id)
+            await publish_event(ctx.redis, "conversation.updated", row["queue"],
+                                {"conversation": conversation_view(row, ctx.zone)})
     return result

@@ -1,6 +1,7 @@
 """Ingest against the real database (SQLite and PostgreSQL) and real Redis."""
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 
 from rq import Queue
@@ -139,3 +140,22 @@ async def test_an_emails_html_is_stored_sanitized(ctx):
         stored = await tx.message(result.message_id)
     assert stored["html"] == ('<p>Hörmətli <b>DOST</b> mərkəzi,</p><img>'
                               '<a rel="noopener noreferrer nofollow">bax</a>')
+
+
+async def test_a_resident_writing_wakes_a_pending_conversation(ctx):
+    first = await ingest(ctx, chat("Salam", client_id="p1"))
+    async with ctx.store.transaction() as tx:
+        await tx.update_conversation(first.conversation_id, status="pending")
+    pubsub = ctx.redis.pubsub()
+    await pubsub.subscribe(channel_name(ctx.redis, "cc:events"))
+    await pubsub.get_message(timeout=1)
+    again = await ingest(ctx, chat("Sənədləri göndərdim", client_id="p2"))
+    assert again.woke_up and again.conversation_id == first.conversation_id
+    kinds = []
+    for _ in range(2):
+        event = await pubsub.get_message(timeout=2)
+        kinds.append(json.loads(event["data"])["type"])
+    await pubsub.aclose()
+    assert kinds == ["message.created", "conversation.updated"]
+    async with ctx.store.read() as tx:
+        assert (await tx.conversation(first.conversation_id))["status"] == "open"
