@@ -32,13 +32,13 @@ ensure_venv() {
     python3 -m venv "$VENV" || { apt_install python3-venv; python3 -m venv "$VENV"; }
   fi
   # Reinstall only when the dependencies changed since the last install.
-  local stamp="$VENV/.installed-$extras"
+  local stamp="$VENV/.installed-${extras:-base}"
   local digest
   digest="$(cat "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)"
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
     say "installing the project and its dependencies"
     "$PY" -m pip install -q --upgrade pip
-    "$PY" -m pip install -q -e "$ROOT[$extras]"
+    "$PY" -m pip install -q -e "$ROOT${extras:+[$extras]}"
     echo "$digest" > "$stamp"
   fi
 }
