@@ -88,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         periodic.start()
     worker = Worker([Queue(name, connection=connection) for name in QUEUES],
                     connection=connection)
-    worker.work(with_scheduler=True, burst=args.burst, logging_level="INFO")
+    # rq would log every periodic sweep; the jobs log what they did themselves.
+    worker.work(with_scheduler=True, burst=args.burst, logging_level="WARNING")
     periodic.stopped.set()
     return 0
 
