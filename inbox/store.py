@@ -187,15 +187,16 @@ class Tx:
                                              ) -> tuple[Row | None, Row | None]:
         """The identity of (channel, address) and its latest unresolved conversation, in one
         round trip (the hot path of every inbound message)."""
-        i, c, inner = contact_identities, conversations, conversations.alias("latest")
-        latest_open = (select(inner.c.id)
-                       .where(inner.c.identity_id == i.c.id, inner.c.status != "resolved")
-                       .order_by(inner.c.id.desc()).limit(1).correlate(i).scalar_subquery())
+        i, c = contact_identities, conversations
+        # Open conversations of one identity are few (usually one): join them all, keep the
+        # newest. Both sides are found through their indexes.
         row = await self._one(
-            select(i.c.id, i.c.contact_id, c.c.id.label("conversation_id"),
-                   c.c.status, c.c.queue)
-            .select_from(i.outerjoin(c, c.c.id == latest_open))
-            .where(i.c.channel == channel, i.c.address == address))
+            select(i.c.id, i.c.contact_id, c.c.id.label("conversation_id"), c.c.status,
+                   c.c.queue)
+            .select_from(i.outerjoin(c, and_(c.c.identity_id == i.c.id,
+                                             c.c.status != "resolved")))
+            .where(i.c.channel == channel, i.c.address == address)
+            .order_by(c.c.id.desc()).limit(1))
         if row is None:
             return None, None
         identity = {"id": row["id"], "contact_id": row["contact_id"]}
