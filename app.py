@@ -64,6 +64,10 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     await ctx.close()
 
 
+async def _end_streams(app: web.Application) -> None:
+    app[HUB].close_streams()
+
+
 def create_app(config: Config) -> web.Application:
     app = web.Application(
         client_max_size=config.limits.max_body_bytes,
@@ -72,6 +76,7 @@ def create_app(config: Config) -> web.Application:
     app[CONTEXT] = open_context(config)
     app[SECRET_KEY] = secret_key()
     app.cleanup_ctx.append(_resources)
+    app.on_shutdown.append(_end_streams)
     app.add_routes(ops.routes)
     app.add_routes(api.routes)
     app.add_routes(report_api.routes)

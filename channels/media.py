@@ -17,6 +17,7 @@ from typing import Any
 
 from channels.registry import channel_for
 from channels.twilio_common import MediaError
+from inbox import outbox
 from inbox.context import InboxContext, open_context
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ async def fetch_message_media(ctx: InboxContext, message_id: int) -> int:
     async with ctx.store.transaction() as tx:
         await tx.update_message(message_id, attachments=attachments)
     log.info("message %s: %d attachment(s) stored", message_id, stored)
+    await outbox.announce_delivery(ctx, message_id)   # consoles show players and errors now
     if transient is not None:
         raise transient   # rq tries again later for the ones still missing
     return stored

@@ -494,6 +494,8 @@ async def stream(request: web.Request) -> web.StreamResponse:
         while True:
             try:
                 event = await asyncio.wait_for(listener.queue.get(), HEARTBEAT_S)
+                if event is None:
+                    break   # the app is shutting down
             except TimeoutError:
                 await response.write(b": heartbeat\n\n")
                 await presence.console_seen(ctx.redis, actor.id, connection)

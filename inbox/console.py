@@ -4,6 +4,8 @@ comes from the agent API (`/api/v1`) through the page's own JavaScript."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from functools import lru_cache
 from typing import Any
 
@@ -17,10 +19,17 @@ from inbox.replies import REPLY_LANGUAGES, TEMPLATES_DIR
 
 CANNED_FILE = TEMPLATES_DIR / "console" / "canned.yaml"
 SUPERVISOR_ROLES = frozenset({"supervisor", "admin"})
+# E-mail HTML is shown in a sandboxed srcdoc <iframe> (no scripts, opaque origin). Such a
+# frame inherits this page's policy, so the one stylesheet it inlines is allowed by its hash;
+# the console passes the text to its script (data-frame-css) and the two always agree.
+EMAIL_FRAME_CSS = (TEMPLATES_DIR.parent / "static" / "email-frame.css").read_text(
+    encoding="utf-8").replace("\r\n", "\n")
+EMAIL_FRAME_CSS_HASH = "sha256-" + base64.b64encode(
+    hashlib.sha256(EMAIL_FRAME_CSS.encode("utf-8")).digest()).decode("ascii")
 # Every script and style comes from this server; resident-supplied text can never run.
 PAGE_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; "
+        f"default-src 'self'; script-src 'self'; style-src 'self' '{EMAIL_FRAME_CSS_HASH}'; "
         "img-src 'self' data: blob: https:; media-src 'self' https:; connect-src 'self'; "
         "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"),
     "X-Content-Type-Options": "nosniff",
@@ -64,7 +73,7 @@ async def _page(request: web.Request, template: str, *, supervisors_only: bool =
 
 @routes.get("/console")
 async def console_page(request: web.Request) -> web.Response:
-    return await _page(request, "console.html", page="console")
+    return await _page(request, "console.html", page="console", frame_css=EMAIL_FRAME_CSS)
 
 
 @routes.get("/console/login")

@@ -15,6 +15,7 @@ from typing import Any
 from inbox.context import InboxContext
 from inbox.live import publish_event
 from inbox.messages import Attachment, OutboundMessage
+from inbox.serialize import message_view
 from inbox.store import Tx, utcnow
 
 log = logging.getLogger(__name__)
@@ -73,9 +74,11 @@ async def announce_delivery(ctx: InboxContext, message_id: int) -> None:
     async with ctx.store.read() as tx:
         row = await tx.message(message_id)
         conversation = await tx.conversation(row["conversation_id"])
+    view = message_view(row, ctx.zone)
     await publish_event(ctx.redis, "message.updated", conversation["queue"], {
         "conversation_id": row["conversation_id"], "message_id": message_id,
-        "delivery_status": row["delivery_status"], "delivery_error": row["delivery_error"]})
+        "delivery_status": view["delivery_status"], "delivery_error": row["delivery_error"],
+        "message": view})
 
 
 async def mark_delivery_status(ctx: InboxContext, message_id: int, status: str) -> bool:

@@ -270,6 +270,19 @@
     failed: { mark: "!", label: "Failed" }, received: { mark: "", label: "Received" }
   };
   var NAME_FALLBACK = { az: "vətəndaş", ru: "гражданин(ка)", en: "resident" };
+  // The outbox's internal claim is still "queued" to agents (as the API says it).
+  var DELIVERY_ALIASES = { sending: "queued" };
+  var LANGUAGE_NAMES = { az: "Azerbaijani", ru: "Russian", en: "English" };
+  var CALL_REASONS = { registration: "Registration", support: "Support", information: "Information",
+                       operator: "Operator" };
+  var MISSED_REASONS = {
+    "no-answer": "no answer", busy: "line busy", canceled: "caller hung up", failed: "call failed",
+    closed: "outside business hours", no_agent: "no agent free", hung_up_in_menu: "hung up in the menu"
+  };
+  var VOICE_EVENTS = { call_started: true, ivr_choice: true, ringing: true, connected: true, missed: true,
+                       call_ended: true, callback_requested: true, voicemail_transcribed: true };
+  var CALL_TEXT = "📞";   // the text of a call's own item (inbox/calls.py)
+  var PRESENCE_ORDER = { online: 0, away: 1, offline: 2 };
 
   function consolePage() {
     var state = {
@@ -284,6 +297,8 @@
       agents: {},            // id -> {id, name, presence}
       unread: {},            // id -> true: activity not yet seen
       canned: null,
+      templates: null,       // approved templates (WhatsApp)
+      plainText: {},         // message id -> true: the agent chose the plain text of an e-mail
       mode: "reply",
       listToken: 0
     };
@@ -297,6 +312,8 @@
     var cannedSearch = document.getElementById("canned-search");
     var cannedList = document.getElementById("canned-list");
     var cannedLanguage = document.getElementById("canned-language");
+    var frameCss = thread.dataset.frameCss || "";
+    var composerNotice = document.getElementById("composer-notice");
     var presence = setupPresence();
     var sound = soundToggle();
     var baseTitle = document.title;
@@ -334,13 +351,9 @@
       // A directory of agents names the assignees; /api/v1/agents when the API has it, else
       // the wall-board's agent list (supervisors), else ids only.
       function take(agents) {
-        var datalist = document.getElementById("agent-list");
-        datalist.textContent = "";
-        agents.forEach(function (agent) {
-          state.agents[agent.id] = agent;
-          datalist.appendChild(el("option", { value: String(agent.id), text: agent.name }));
-        });
+        agents.forEach(function (agent) { state.agents[agent.id] = agent; });
         renderList();
+        if (state.detail) renderHeader(state.detail);
       }
       return api("GET", "/api/v1/agents").then(function (result) {
         take(result.data.items || result.data);
@@ -408,15 +421,23 @@
       renderList(isNew && !known ? c.id : null);
     }
 
+    /* The SLA clock running now: the server's sla_state (ok, at_risk, breached) decides the
+       colour; sla_due_at says when. A due time already past is red even before the server's
+       sweep has marked it. */
     function slaInfo(c) {
       if (!c.sla_due_at || c.status === "resolved") return null;
-      if (c.first_response_at) return { level: "met", text: "First response given" };
-      var due = new Date(c.sla_due_at).getTime();
-      var start = new Date(c.created_at).getTime();
-      var left = due - Date.now();
-      if (left < 0) return { level: "breached", text: "First response overdue by " + duration(-left / 1000) };
-      var level = left <= 0.2 * Math.max(due - start, 1) ? "risk" : "ok";
-      return { level: level, text: "First response due in " + duration(left / 1000) };
+      var which = c.first_response_at ? "Resolution" : "First response";
+      var left = (new Date(c.sla_due_at).getTime() - Date.now()) / 1000;
+      var due = "due " + clock(c.sla_due_at);
+      if (c.sla_state === "breached" || left < 0) {
+        return { level: "breached", state: "breached",
+                 text: which + " SLA breached · was " + due + (left < 0 ? " (" + duration(-left) + " ago)" : "") };
+      }
+      var relative = " (in " + duration(left) + ")";
+      if (c.sla_state === "at_risk") {
+        return { level: "risk", state: "at_risk", text: which + " SLA at risk · " + due + relative };
+      }
+      return { level: "ok", state: "ok", text: which + " " + due + relative };
     }
     function waitLabel(c) {
       if (!c.first_response_at && c.status !== "resolved") {
@@ -457,7 +478,8 @@
             c.language ? el("span", { className: "chip chip-lang", text: c.language.toUpperCase(), title: "Language" }) : null,
             el("span", { className: "row-queue", text: queueName(c.queue), title: queueName(c.queue) }),
             el("span", { className: "row-right" }, [
-              sla ? el("span", { className: "sla-dot sla-" + sla.level, title: sla.text, "aria-label": sla.text }) : null,
+              sla ? el("span", { className: "sla-dot sla-" + sla.level, title: sla.text, "aria-label": sla.text,
+                                 role: "img", data: { sla: sla.state } }) : null,
               el("span", { className: "row-assignee" + (assignee ? "" : " muted"),
                            text: assignee || "Unassigned", title: "Assignee" })
             ])
@@ -511,6 +533,7 @@
       if (changed) {
         composerText.value = "";
         closeCanned();
+        hideComposerNotice();
         setMode("reply");
       }
       renderList();
@@ -553,12 +576,13 @@
       meta.appendChild(el("span", { className: "sep", text: "·" }));
       meta.appendChild(el("span", { text: "#" + c.id }));
       meta.appendChild(el("span", { className: "sep", text: "·" }));
-      meta.appendChild(el("span", { text: queueName(c.queue), title: "Queue" }));
+      meta.appendChild(el("span", { className: "meta-queue", text: queueName(c.queue), title: "Queue: " + queueName(c.queue) }));
       if (c.language) meta.appendChild(el("span", { className: "chip chip-lang", text: c.language.toUpperCase() }));
       meta.appendChild(el("span", { className: "status-tag status-" + c.status, id: "conv-status",
                                     text: STATUS_LABELS[c.status] || c.status }));
       meta.appendChild(el("span", { className: "muted", text: "Assignee: " + (agentName(c.assignee) || "nobody") }));
-      if (sla) meta.appendChild(el("span", { className: "sla-text sla-" + sla.level }, [el("span", { className: "sla-dot sla-" + sla.level }), sla.text]));
+      if (sla) meta.appendChild(el("span", { className: "sla-text sla-" + sla.level, title: sla.text },
+                                       [el("span", { className: "sla-dot sla-" + sla.level }), sla.text]));
       var category = document.getElementById("conv-category");
       category.textContent = "";
       category.appendChild(categoryBadge(c));
@@ -570,6 +594,7 @@
       document.getElementById("act-assign-me").hidden = c.assignee === me.id;
       document.getElementById("composer-channel").textContent =
         state.mode === "note" ? "Only agents see notes" : "Goes out by " + channelLabel(c.channel);
+      document.getElementById("template-open").hidden = c.channel !== "whatsapp" || state.mode === "note";
     }
 
     function authorLabel(m) {
@@ -595,29 +620,105 @@
     function attachmentNode(a) {
       var url = safeUrl(a.url);
       var name = a.filename || a.content_type || "attachment";
-      if (url && /^image\//.test(a.content_type || "")) {
+      var type = a.content_type || "";
+      var label = [name, size(a.size)].filter(Boolean).join(" · ");
+      if (a.error) {
+        // Why it never arrived (refused type, too large, the provider said no): no link.
+        return el("span", { className: "attachment attachment-error", title: a.error }, [
+          el("span", { className: "attachment-name", text: label }),
+          el("span", { className: "attachment-reason", text: a.error })]);
+      }
+      if (!url) return el("span", { className: "attachment attachment-file muted", text: label + " (not fetched yet)" });
+      if (/^image\//.test(type)) {
         return el("a", { className: "attachment attachment-image", href: url, target: "_blank",
                          rel: "noopener noreferrer", title: name },
                   [el("img", { src: url, alt: name, loading: "lazy" })]);
       }
-      var label = [name, size(a.size)].filter(Boolean).join(" · ");
-      if (!url) return el("span", { className: "attachment attachment-file muted", text: label + " (not available)" });
+      if (/^audio\//.test(type)) {
+        return el("div", { className: "attachment attachment-audio" }, [
+          el("audio", { controls: true, preload: "none", src: url, "aria-label": name }),
+          el("a", { className: "attachment-download", href: url, download: a.filename || "",
+                    target: "_blank", rel: "noopener noreferrer", text: "⤓ " + label })]);
+      }
       return el("a", { className: "attachment attachment-file", href: url, download: a.filename || "",
                        target: "_blank", rel: "noopener noreferrer", text: "⤓ " + label });
     }
+    function deliveryStatus(m) {
+      return DELIVERY_ALIASES[m.delivery_status] || m.delivery_status;
+    }
     function deliveryNode(m) {
-      if (m.direction !== "out" || !m.delivery_status) return null;
-      var known = DELIVERY[m.delivery_status] || { mark: "", label: m.delivery_status };
-      return el("div", { className: "delivery delivery-" + m.delivery_status,
+      var status = deliveryStatus(m);
+      if (m.direction !== "out" || !status) return null;
+      var known = DELIVERY[status] || { mark: "", label: status };
+      return el("div", { className: "delivery delivery-" + status,
                          title: m.delivery_error || known.label }, [
         el("span", { className: "delivery-mark", "aria-hidden": "true", text: known.mark }),
         el("span", { className: "delivery-label", text: known.label }),
         m.delivery_error ? el("span", { className: "delivery-error", text: m.delivery_error }) : null
       ]);
     }
+
+    /* An e-mail's HTML (sanitized by the server) in a sandboxed frame: no scripts, an opaque
+       origin, and a policy of its own that loads nothing (no remote images, no fonts). Links
+       open in a new tab. The frame cannot be measured from here, so its height is an estimate
+       from the text, and the agent may drag it taller. */
+    function frameDocument(html) {
+      return "<!doctype html><html><head><meta charset=\"utf-8\">"
+        + "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
+        + "<base target=\"_blank\"><style>" + frameCss + "</style></head><body>" + html + "</body></html>";
+    }
+    function frameHeight(html) {
+      // DOMParser builds an inert document: nothing in it loads or runs.
+      var parsed = new DOMParser().parseFromString(html, "text/html");
+      var text = (parsed.body && parsed.body.textContent) || "";
+      var blocks = parsed.querySelectorAll("p, div, br, li, tr, h1, h2, h3, h4, blockquote, hr, pre").length;
+      var lines = Math.ceil(text.trim().length / 70) + blocks;
+      return Math.max(72, Math.min(460, 30 + lines * 26));
+    }
+    function htmlBodyNode(m) {
+      var box = el("div", { className: "msg-html" });
+      var frame = el("iframe", {
+        className: "email-frame", title: "E-mail from " + authorLabel(m), sandbox: "allow-popups allow-popups-to-escape-sandbox",
+        referrerpolicy: "no-referrer"
+      });
+      frame.srcdoc = frameDocument(m.html);
+      var holder = el("div", { className: "email-frame-wrap" }, [frame]);
+      holder.style.height = frameHeight(m.html) + "px";
+      var plain = el("div", { className: "msg-body msg-plain", text: m.body || "" });
+      var toggle = el("button", { type: "button", className: "btn btn-sm btn-link msg-toggle" });
+      function show(showPlain) {
+        plain.hidden = !showPlain;
+        holder.hidden = showPlain;
+        toggle.textContent = showPlain ? "Show formatted" : "Show plain text";
+        toggle.setAttribute("aria-pressed", String(showPlain));
+      }
+      toggle.addEventListener("click", function () {
+        state.plainText[m.id] = plain.hidden;
+        show(plain.hidden);
+      });
+      show(Boolean(state.plainText[m.id]));
+      box.appendChild(holder);
+      box.appendChild(plain);
+      box.appendChild(toggle);
+      return box;
+    }
+    function isCallItem(m) {
+      return state.detail && state.detail.channel === "voice" && m.direction === "in" && m.body === CALL_TEXT
+        && !(m.attachments || []).length;
+    }
     function messageNode(m) {
       var note = m.direction === "note";
-      return el("li", { className: "msg msg-" + m.direction, data: { messageId: m.id } }, [
+      var call = isCallItem(m);
+      var content;
+      if (call) {
+        content = el("div", { className: "msg-body msg-call" }, [icon(CHANNELS.voice.path), "Phone call"]);
+      } else if (m.html) {
+        content = htmlBodyNode(m);
+      } else {
+        // Residents' text: textContent only, never markup.
+        content = el("div", { className: "msg-body", text: m.body || "" });
+      }
+      return el("li", { className: "msg msg-" + m.direction + (call ? " msg-call-item" : ""), data: { messageId: m.id } }, [
         el("div", { className: "msg-meta" }, [
           note ? el("span", { className: "note-tag", text: "Internal note" }) : null,
           el("span", { className: "msg-author", text: authorLabel(m) }),
@@ -625,8 +726,7 @@
             ? el("span", { className: "msg-kind", text: m.author.kind }) : null,
           el("time", { dateTime: m.created_at, text: clock(m.created_at), title: m.created_at })
         ]),
-        // Residents' text: textContent only, never markup.
-        el("div", { className: "msg-body", text: m.body || "" }),
+        content,
         (m.attachments || []).length
           ? el("div", { className: "attachments" }, m.attachments.map(attachmentNode)) : null,
         deliveryNode(m)
@@ -636,10 +736,39 @@
       return name === "resolution" ? "Resolution" : "First-response";
     }
     var QUIET_EVENTS = { received: true, replied: true, noted: true };
+    function callLength(seconds) {
+      seconds = Math.max(0, Math.round(Number(seconds) || 0));
+      var minutes = Math.floor(seconds / 60);
+      if (minutes >= 60) return Math.floor(minutes / 60) + " h " + (minutes % 60) + " min";
+      return minutes ? minutes + " min " + (seconds % 60) + " s" : seconds + " s";
+    }
+    function voiceText(e) {
+      var d = e.data || {};
+      switch (e.type) {
+        case "call_started": return "Call started";
+        case "ivr_choice":
+          return "Chose " + [LANGUAGE_NAMES[d.language] || (d.language || "no language"),
+                             CALL_REASONS[d.reason] || d.reason].filter(Boolean).join(" · ");
+        case "ringing": return "Ringing " + (agentName(d.agent_id) || "an agent");
+        case "connected": return "Connected to " + (agentName(d.agent_id) || "an agent");
+        case "missed":
+          return "Missed: " + (MISSED_REASONS[d.reason] || String(d.reason || "not answered").replace(/[_-]/g, " "))
+            + (d.agent_id ? " (" + agentName(d.agent_id) + ")" : "");
+        case "call_ended":
+          return "Call ended after " + callLength(d.duration_s)
+            + (d.status && d.status !== "completed" ? " (" + (MISSED_REASONS[d.status] || d.status) + ")" : "");
+        case "callback_requested":
+          return "Callback requested" + (d.queue ? " · " + queueName(d.queue) : "");
+        case "voicemail_transcribed":
+          return d.transcribed === false ? "Voicemail could not be transcribed" : "Voicemail transcribed";
+      }
+      return null;
+    }
     function eventText(e) {
       var d = e.data || {};
       var who = e.actor ? agentName(e.actor) : null;
       var by = who ? " by " + who : "";
+      if (VOICE_EVENTS[e.type]) return voiceText(e);
       switch (e.type) {
         case "classified":
           return "Classified as " + d.category + " (" + Math.round((d.confidence || 0) * 100) + "%, "
@@ -665,7 +794,10 @@
       }
     }
     function eventNode(e) {
-      return el("li", { className: "event event-" + e.type, data: { eventId: e.id } }, [
+      var voice = Boolean(VOICE_EVENTS[e.type]);
+      return el("li", { className: "event event-" + e.type + (voice ? " event-voice" : ""),
+                        data: { eventId: e.id, type: e.type } }, [
+        voice ? icon(CHANNELS.voice.path) : null,
         el("span", { className: "event-text", text: eventText(e) }),
         el("time", { dateTime: e.created_at, text: clock(e.created_at), title: e.created_at })
       ]);
@@ -698,10 +830,11 @@
       if (!state.detail || state.detail.id !== data.conversation_id) return;
       state.detail.messages.forEach(function (m) {
         if (m.id === data.message_id) {
-          m.delivery_status = data.delivery_status;
+          m.delivery_status = DELIVERY_ALIASES[data.delivery_status] || data.delivery_status;
           m.delivery_error = data.delivery_error;
         }
       });
+      if (data.delivery_status === "failed") refreshSoon();   // and its delivery_failed event
       var item = thread.querySelector('[data-message-id="' + data.message_id + '"]');
       if (!item) return;
       var old = item.querySelector(".delivery");
@@ -799,30 +932,70 @@
       }).catch(fail);
     });
 
+    /* Transfer: a queue, and optionally one of its agents (presence shown, online first). */
     var transferDialog = document.getElementById("transfer-dialog");
+    var transferQueue = document.getElementById("transfer-queue");
+    var transferAgents = document.getElementById("transfer-agents");
+    var transferError = document.getElementById("transfer-error");
+    function agentsOf(queue) {
+      return Object.keys(state.agents).map(function (id) { return state.agents[id]; })
+        .filter(function (agent) { return (agent.queues || []).indexOf(queue) >= 0; })
+        .sort(function (a, b) {
+          return (PRESENCE_ORDER[a.presence] === undefined ? 3 : PRESENCE_ORDER[a.presence])
+            - (PRESENCE_ORDER[b.presence] === undefined ? 3 : PRESENCE_ORDER[b.presence])
+            || String(a.name).localeCompare(String(b.name));
+        });
+    }
+    function agentOption(agent, checked) {
+      var value = agent ? String(agent.id) : "";
+      var presenceState = agent ? (agent.presence || "offline") : null;
+      var current = agent && state.detail && agent.id === state.detail.assignee;
+      return el("li", {}, [el("label", { className: "agent-option" + (agent ? "" : " agent-anyone") }, [
+        el("input", { type: "radio", name: "transfer-agent", value: value, checked: checked,
+                      data: { agentId: value } }),
+        el("span", { className: "agent-option-name" }, [
+          agent ? (agent.name || "Agent #" + agent.id) + (agent.id === me.id ? " (you)" : "") : "Anyone in the queue",
+          current ? el("span", { className: "muted small", text: " · assigned now" }) : null
+        ]),
+        agent ? el("span", { className: "presence-dot presence-" + presenceState, text: presenceState }) : null,
+        agent && agent.languages && agent.languages.length
+          ? el("span", { className: "chip", text: agent.languages.join(" ").toUpperCase(), title: "Languages" }) : null
+      ])]);
+    }
+    function renderTransferAgents(keep) {
+      var queue = transferQueue.value;
+      var chosen = keep ? (transferAgents.querySelector("input:checked") || {}).value : "";
+      var agents = agentsOf(queue);
+      transferAgents.textContent = "";
+      transferAgents.appendChild(agentOption(null, !chosen));
+      agents.forEach(function (agent) {
+        transferAgents.appendChild(agentOption(agent, chosen === String(agent.id)));
+      });
+      if (!agents.length) {
+        transferAgents.appendChild(el("li", { className: "muted small pad-sm", text: "Nobody works " + queueName(queue) + "." }));
+      }
+      if (!transferAgents.querySelector("input:checked")) transferAgents.querySelector("input").checked = true;
+    }
+    transferQueue.addEventListener("change", function () { renderTransferAgents(false); });
     document.getElementById("act-transfer").addEventListener("click", function () {
-      document.getElementById("transfer-queue").value = state.detail.queue;
-      document.getElementById("transfer-agent").value = "";
-      document.getElementById("transfer-error").hidden = true;
+      transferQueue.value = state.detail.queue;
+      transferError.hidden = true;
+      renderTransferAgents(false);
       transferDialog.showModal();
+      // Fresh presence for the picker; the list redraws keeping the choice.
+      loadAgents().then(function () { if (transferDialog.open) renderTransferAgents(true); });
     });
     document.getElementById("transfer-cancel").addEventListener("click", function () { transferDialog.close(); });
     document.getElementById("transfer-form").addEventListener("submit", function (event) {
       event.preventDefault();
-      var queue = document.getElementById("transfer-queue").value;
-      var agentText = document.getElementById("transfer-agent").value.trim();
-      var error = document.getElementById("transfer-error");
-      var agentId = agentText ? Number(agentText) : null;
-      if (agentText && !(agentId > 0 && agentId % 1 === 0)) {
-        error.textContent = "The agent must be a number (the agent's id).";
-        error.hidden = false;
-        return;
-      }
+      var queue = transferQueue.value;
+      var picked = transferAgents.querySelector("input:checked");
+      var agentId = picked && picked.value ? Number(picked.value) : null;
       var payload = { agent_id: agentId };
       if (queue && queue !== state.detail.queue) payload.queue = queue;
       if (!payload.queue && agentId === null) {
-        error.textContent = "Choose another queue or an agent.";
-        error.hidden = false;
+        transferError.textContent = "Choose another queue or an agent.";
+        transferError.hidden = false;
         return;
       }
       api("POST", "/api/v1/conversations/" + state.selected + "/assign", payload).then(function (result) {
@@ -830,8 +1003,8 @@
         toast("Transferred to " + (agentId ? agentName(agentId) : queueName(queue)));
         return afterAction(result);
       }, function (err) {
-        error.textContent = err.message;
-        error.hidden = false;
+        transferError.textContent = err.message;
+        transferError.hidden = false;
       });
     });
 
@@ -860,9 +1033,19 @@
       api("POST", "/api/v1/conversations/" + id + "/messages", { body: text, private: state.mode === "note" })
         .then(function (result) {
           if (state.selected === id) composerText.value = "";
+          hideComposerNotice();
           appendMessage(result.data);
           refreshSoon();
-        }).catch(fail).then(function () { sending = false; });
+        }, function (err) {
+          if (err.status === 409 && state.selected === id) {
+            // The channel's free-text window has closed (WhatsApp: 24 hours): the server says
+            // why; only an approved template may go out now. The draft stays.
+            showComposerNotice(err.message);
+            if (state.detail && state.detail.channel === "whatsapp") openTemplates(err.message);
+            return;
+          }
+          fail(err);
+        }).then(function () { sending = false; });
     }
     composer.addEventListener("submit", function (event) { event.preventDefault(); send(); });
     composerText.addEventListener("keydown", function (event) {
@@ -875,6 +1058,126 @@
       } else if (event.key === "Escape") {
         composerText.blur();
       }
+    });
+
+    function showComposerNotice(text) {
+      composerNotice.textContent = text;
+      composerNotice.hidden = false;
+    }
+    function hideComposerNotice() {
+      composerNotice.hidden = true;
+      composerNotice.textContent = "";
+    }
+
+    // -- WhatsApp templates: the approved messages that may go out of the 24-hour window
+    var templateDialog = document.getElementById("template-dialog");
+    var templateName = document.getElementById("template-name");
+    var templateVars = document.getElementById("template-vars");
+    var templatePreview = document.getElementById("template-preview");
+    var templateError = document.getElementById("template-error");
+    var templateReason = document.getElementById("template-reason");
+    var templateSend = document.getElementById("template-send");
+    var VARIABLE_LABELS = { name: "Resident's name", conversation: "Conversation number", agent: "Agent" };
+    function templatesFor(channel) {
+      return (state.templates || []).filter(function (t) { return t.channel === channel; });
+    }
+    function chosenTemplate() {
+      return templatesFor("whatsapp").filter(function (t) { return t.name === templateName.value; })[0] || null;
+    }
+    function templateDefault(variable) {
+      var c = state.detail || {};
+      if (variable === "name") return (c.contact && c.contact.name) || "";
+      if (variable === "conversation") return c.id ? String(c.id) : "";
+      if (variable === "agent") return me.name || "";
+      return "";
+    }
+    function templateValues() {
+      var values = {};
+      templateVars.querySelectorAll("input[data-variable]").forEach(function (input) {
+        values[input.dataset.variable] = input.value.trim();
+      });
+      return values;
+    }
+    function renderTemplatePreview() {
+      var template = chosenTemplate();
+      templatePreview.textContent = "";
+      if (!template) return;
+      var values = templateValues();
+      var variables = template.variables || [];
+      var preview = template.preview || ("[" + template.name + "] " + variables.map(function (v) {
+        return "{{" + (variables.indexOf(v) + 1) + "}}";
+      }).join(" · "));
+      // Text only: the preview is split around {{n}} and each value is a text node of its own.
+      preview.split(/(\{\{\d+\}\})/).forEach(function (part) {
+        var number = /^\{\{(\d+)\}\}$/.exec(part);
+        if (!number) { if (part) templatePreview.appendChild(document.createTextNode(part)); return; }
+        var variable = variables[Number(number[1]) - 1];
+        var value = variable ? values[variable] : "";
+        templatePreview.appendChild(el("mark", { className: value ? "tpl-value" : "tpl-missing",
+                                                 text: value || "{" + (variable || number[1]) + "}" }));
+      });
+    }
+    function renderTemplateVars() {
+      var template = chosenTemplate();
+      templateVars.textContent = "";
+      (template ? template.variables || [] : []).forEach(function (variable) {
+        templateVars.appendChild(el("label", {}, [
+          VARIABLE_LABELS[variable] || variable,
+          el("input", { className: "input", value: templateDefault(variable), required: true,
+                        data: { variable: variable }, "aria-label": variable })
+        ]));
+      });
+      renderTemplatePreview();
+    }
+    function openTemplates(reason) {
+      if (!state.selected || !state.detail || state.detail.channel !== "whatsapp") return Promise.resolve();
+      var ready = state.templates ? Promise.resolve() : api("GET", "/api/v1/templates").then(function (result) {
+        state.templates = result.data.items || result.data;
+      });
+      return ready.then(function () {
+        var templates = templatesFor("whatsapp");
+        templateName.textContent = "";
+        templates.forEach(function (t) { templateName.appendChild(el("option", { value: t.name, text: t.name.replace(/_/g, " ") })); });
+        templateReason.textContent = reason || "";
+        templateReason.hidden = !reason;
+        templateError.hidden = true;
+        templateSend.disabled = !templates.length;
+        if (!templates.length) {
+          templateError.textContent = "No approved WhatsApp template is configured.";
+          templateError.hidden = false;
+        }
+        renderTemplateVars();
+        if (!templateDialog.open) templateDialog.showModal();
+      }).catch(fail);
+    }
+    templateName.addEventListener("change", renderTemplateVars);
+    templateVars.addEventListener("input", renderTemplatePreview);
+    document.getElementById("template-open").addEventListener("click", function () { openTemplates(null); });
+    document.getElementById("template-cancel").addEventListener("click", function () { templateDialog.close(); });
+    document.getElementById("template-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var template = chosenTemplate();
+      if (!template || !state.selected) return;
+      var values = templateValues();
+      var missing = (template.variables || []).filter(function (v) { return !values[v]; });
+      if (missing.length) {
+        templateError.textContent = "Fill in " + missing.join(", ") + ".";
+        templateError.hidden = false;
+        return;
+      }
+      var id = state.selected;
+      templateSend.disabled = true;
+      api("POST", "/api/v1/conversations/" + id + "/messages", { template: template.name, variables: values })
+        .then(function (result) {
+          templateDialog.close();
+          hideComposerNotice();
+          toast("Template sent");
+          appendMessage(result.data);
+          refreshSoon();
+        }, function (err) {
+          templateError.textContent = err.message;
+          templateError.hidden = false;
+        }).then(function () { templateSend.disabled = false; });
     });
 
     // -- canned responses
@@ -1046,6 +1349,13 @@
       },
       "message.updated": updateDelivery,
       "sla.updated": function (data) {
+        if (me.role === "supervisor" || me.role === "admin") {
+          var known = state.byId[data.conversation_id] || (state.detail && state.detail.id === data.conversation_id ? state.detail : null);
+          toast((data.state === "breached" ? "SLA breached" : "SLA at risk") + ": #" + data.conversation_id
+                + (known ? " " + contactName(known.contact) : "")
+                + " (" + (data.clock === "resolution" ? "resolution" : "first response") + ")",
+                data.state === "breached" ? "error" : "warn");
+        }
         if (data.conversation_id === state.selected) { refreshSoon(); return; }
         if (!state.byId[data.conversation_id]) return;
         api("GET", "/api/v1/conversations/" + data.conversation_id).then(function (result) {
@@ -1058,6 +1368,7 @@
       "agent.updated": function (data) {
         if (data.agent_id === me.id && presence) presence.mark(data.presence);
         if (state.agents[data.agent_id]) state.agents[data.agent_id].presence = data.presence;
+        if (transferDialog.open) renderTransferAgents(true);
       },
       onresync: function () {
         loadList(false);

@@ -9,16 +9,21 @@ points elsewhere. Without it the tests are skipped, saying so.
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 from playwright.async_api import async_playwright
 
 from inbox.db import migrate
-from tests.e2e.support import System, receive
+from tests.channels.fake_twilio import FakeTwilio
+from tests.e2e.support import System, free_port, receive
 
 CHROMIUM = Path(os.environ.get("CC_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -28,6 +33,9 @@ ALL_QUEUES = ("migration-registration,migration-support,dost-baku-1,dost-baku-2,
 AGENT = ("leyla.mammadova@example.gov.az", "çay-və-limon-42", "Leyla Məmmədova")
 SUPERVISOR = ("elvin.huseynov@example.gov.az", "nar-və-heyva-17", "Elvin Hüseynov")
 TIMEOUT_MS = 10_000
+TWILIO_ACCOUNT_SID = "AC3f1b2c4d5e6f708192a3b4c5d6e7f809"   # the fixtures' AccountSid
+TWILIO_AUTH_TOKEN = "browser-test-auth-token-0123456789"
+RECORDINGS_PATH = "/2010-04-01/Accounts/{account_sid}/Recordings/{recording_sid}"
 
 
 @pytest.fixture
@@ -38,9 +46,9 @@ def db_url(tmp_path) -> str:
     return url
 
 
-@pytest.fixture
-async def system(environment, tmp_path) -> AsyncIterator[System]:
-    running = System(environment, tmp_path)
+async def _start(environment: dict[str, str], tmp_path: Path,
+                 extra: dict[str, str] | None = None) -> System:
+    running = System({**environment, **(extra or {})}, tmp_path)
     for email, password, name in (AGENT, SUPERVISOR):
         role = "agent" if (email, password, name) == AGENT else "supervisor"
         running.run(["app.py", "user", "add", email, "--name", name, "--role", role,
@@ -48,8 +56,70 @@ async def system(environment, tmp_path) -> AsyncIterator[System]:
                     stdin=password + "\n")
     await running.start_app()
     running.start_worker()
-    yield running
+    return running
+
+
+def _stop(running: System, grace_s: float = 3.0) -> None:
+    """Stop the processes, the app at most `grace_s` later than asked: its live streams notice
+    a browser that went away only at their next heartbeat (15 s), and shutdown waits for them."""
+    for process in running.processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    for process in running.processes:
+        try:
+            process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            System.kill(process)
     running.stop()
+
+
+@pytest.fixture
+async def system(environment, tmp_path) -> AsyncIterator[System]:
+    running = await _start(environment, tmp_path)
+    yield running
+    _stop(running)
+
+
+@dataclass
+class TwilioStandIn:
+    """FakeTwilio (tests/channels) served on a local port, plus voicemail recordings."""
+
+    fake: FakeTwilio
+    base_url: str
+    recordings: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+
+
+@pytest.fixture
+async def twilio() -> AsyncIterator[TwilioStandIn]:
+    fake = FakeTwilio(TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)
+    app = fake.app()
+    port = free_port()
+    stand_in = TwilioStandIn(fake, f"http://127.0.0.1:{port}")
+
+    async def recording(request: web.Request) -> web.Response:
+        found = stand_in.recordings.get(request.match_info["recording_sid"])
+        if found is None:
+            return web.json_response({"code": 20404, "status": 404}, status=404)
+        return web.Response(body=found[0], content_type=found[1])
+
+    app.router.add_get(RECORDINGS_PATH, recording)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield stand_in
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def twilio_system(environment, tmp_path, twilio) -> AsyncIterator[System]:
+    """The system with Twilio configured: signed webhooks accepted, and its REST calls
+    (sends, media and recordings) answered by the local stand-in."""
+    running = await _start(environment, tmp_path, {
+        "TWILIO_ACCOUNT_SID": TWILIO_ACCOUNT_SID, "TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN,
+        "TWILIO_API_BASE": twilio.base_url})
+    yield running
+    _stop(running)
 
 
 @pytest.fixture
