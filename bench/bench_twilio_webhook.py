@@ -106,8 +106,8 @@ async def main() -> None:
     args = parser.parse_args()
     levels = [int(n) for n in args.concurrency.split(",")]
 
-    scratch = tempfile.mkdtemp(prefix="bench-twilio-")
-    database = f"sqlite:///{scratch}/bench.db"
+    scratch = tempfile.TemporaryDirectory(prefix="bench-twilio-")
+    database = f"sqlite:///{scratch.name}/bench.db"
     app_port, base_port = free_port(), free_port()
     public_url = f"http://127.0.0.1:{app_port}"
     redis.Redis.from_url(BENCH_REDIS).flushdb()
@@ -141,6 +141,7 @@ async def main() -> None:
         for process in (app, baseline):
             process.terminate()
             process.wait(timeout=20)
+        scratch.cleanup()
         redis.Redis.from_url(BENCH_REDIS).flushdb()
 
 

@@ -125,8 +125,8 @@ async def main() -> None:
     args = parser.parse_args()
     levels = [int(n) for n in args.sockets.split(",")]
 
-    scratch = tempfile.mkdtemp(prefix="bench-webchat-")
-    database = f"sqlite:///{scratch}/bench.db"
+    scratch = tempfile.TemporaryDirectory(prefix="bench-webchat-")
+    database = f"sqlite:///{scratch.name}/bench.db"
     created_db = None
     if args.db == "postgresql":
         import asyncpg
@@ -165,6 +165,7 @@ async def main() -> None:
         for process in (app, baseline):
             process.terminate()
             process.wait(timeout=20)
+        scratch.cleanup()
         redis.Redis.from_url(BENCH_REDIS).flushdb()
         if created_db:
             import asyncpg
