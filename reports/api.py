@@ -3,13 +3,15 @@ For supervisors and admins; CSV with `format=csv`."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
+from typing import Any
 
 from aiohttp import web
 
 from inbox.api import SESSION
 from inbox.appkeys import CONTEXT
-from inbox.http import bad_request, json_error
+from inbox.http import bad_request
 from inbox.store import utcnow
 from reports import live
 from reports.queries import summary, to_csv, totals, volumes
@@ -18,10 +20,11 @@ routes = web.RouteTableDef()
 SUPERVISING = frozenset({"supervisor", "admin"})
 
 
-def _supervisor(request: web.Request) -> web.Response | None:
+def _require_supervisor(request: web.Request) -> None:
     if request[SESSION].user["role"] not in SUPERVISING:
-        return json_error(403, "reports are for supervisors and admins")
-    return None
+        raise web.HTTPForbidden(text=json.dumps({"error": "reports are for supervisors and "
+                                                          "admins"}),
+                                content_type="application/json")
 
 
 def _interval(request: web.Request) -> tuple[datetime, datetime]:
@@ -55,54 +58,44 @@ def _answer(request: web.Request, rows: list[dict], name: str) -> web.Response:
     return web.json_response(rows)
 
 
-@routes.get("/api/v1/reports/summary")
-async def report_summary(request: web.Request) -> web.Response:
-    if (denied := _supervisor(request)) is not None:
-        return denied
+async def _report(request: web.Request, compute) -> Any:
+    """Supervisors only; `compute(ctx, start, end)` over the requested interval, its
+    ValueError (an unknown group or period) answered as a 400."""
+    _require_supervisor(request)
     ctx = request.app[CONTEXT]
     start, end = _interval(request)
     try:
-        rows = await summary(ctx.store.engine, start=start, end=end,
-                             group_by=request.query.get("group_by", "channel"),
-                             calendar=ctx.calendar)
+        return await compute(ctx, start, end)
     except ValueError as exc:
         raise bad_request(str(exc)) from exc
+
+
+@routes.get("/api/v1/reports/summary")
+async def report_summary(request: web.Request) -> web.Response:
+    rows = await _report(request, lambda ctx, start, end: summary(
+        ctx.store.engine, start=start, end=end,
+        group_by=request.query.get("group_by", "channel"), calendar=ctx.calendar))
     return _answer(request, rows, "summary")
 
 
 @routes.get("/api/v1/reports/volumes")
 async def report_volumes(request: web.Request) -> web.Response:
-    if (denied := _supervisor(request)) is not None:
-        return denied
-    ctx = request.app[CONTEXT]
-    start, end = _interval(request)
-    try:
-        rows = await volumes(ctx.store.engine, start=start, end=end,
-                             period=request.query.get("period", "day"),
-                             group_by=request.query.get("group_by") or None,
-                             calendar=ctx.calendar)
-    except ValueError as exc:
-        raise bad_request(str(exc)) from exc
+    rows = await _report(request, lambda ctx, start, end: volumes(
+        ctx.store.engine, start=start, end=end, period=request.query.get("period", "day"),
+        group_by=request.query.get("group_by") or None, calendar=ctx.calendar))
     return _answer(request, rows, "volumes")
 
 
 @routes.get("/api/v1/reports/totals")
 async def report_totals(request: web.Request) -> web.Response:
-    if (denied := _supervisor(request)) is not None:
-        return denied
-    ctx = request.app[CONTEXT]
-    start, end = _interval(request)
-    try:
-        result = await totals(ctx.store.engine, start, end, calendar=ctx.calendar)
-    except ValueError as exc:
-        raise bad_request(str(exc)) from exc
+    result = await _report(request, lambda ctx, start, end: totals(
+        ctx.store.engine, start, end, calendar=ctx.calendar))
     return web.json_response(result)
 
 
 @routes.get("/api/v1/wallboard")
 async def wallboard(request: web.Request) -> web.Response:
-    if (denied := _supervisor(request)) is not None:
-        return denied
+    _require_supervisor(request)
     ctx = request.app[CONTEXT]
     board = await live.wallboard(ctx.store.engine, ctx.config, ctx.calendar, utcnow())
     return web.json_response(board)
