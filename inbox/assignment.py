@@ -72,24 +72,32 @@ async def _agents(tx: Tx, exclude: Iterable[int] = ()) -> list[AgentState]:
     return [agent_state(u, loads.get(u["id"], {})) for u in users]
 
 
+ASSIGNED, AGENT_FULL, TAKEN = "assigned", "agent full", "taken"
+CLAIM_ATTEMPTS = 3
+
+
 async def _claim(tx: Tx, conversation: Row, agent_id: int, reason: str, *,
-                 offered: bool) -> bool:
-    """Assign under the agent's lock if the agent is still online with room; False if not
-    (another process filled the agent a moment ago)."""
+                 offered: bool) -> str:
+    """Assign under the agent's lock. AGENT_FULL: the agent went away or filled up a moment
+    ago (decide again); TAKEN: another process assigned the conversation first.
+
+    A transaction claims at most one agent and one conversation, agent first: PostgreSQL
+    keeps a row lock even on a row an UPDATE then found changed, so trying a second agent in
+    the same transaction could wait on a process that waits on us."""
     agent = await tx.lock_user(agent_id)
     if agent is None or agent["presence"] != "online":
-        return False
+        return AGENT_FULL
     loads = await tx.open_loads([agent_id])
     state = agent_state(agent, loads.get(agent_id, {}))
     if not state.has_room(channel_kind(conversation["channel"])):
-        return False
+        return AGENT_FULL
     now = utcnow()
     if not await tx.claim_conversation(conversation["id"], agent_id, now, offered=offered):
-        return False
+        return TAKEN
     await tx.update_user(agent_id, last_assigned_at=now)
     await tx.add_event(conversation["id"], "assigned", {"agent_id": agent_id, "reason": reason},
                        at=now)
-    return True
+    return ASSIGNED
 
 
 async def _announce(ctx: InboxContext, conversation_ids: Iterable[int]) -> None:
@@ -123,27 +131,27 @@ async def assign_waiting(ctx: InboxContext, conversation_id: int, *,
         if choose_agent(waiting_view(conversation), policies(ctx)[conversation["queue"]],
                         await _agents(tx, excluded)) is None:
             return None
-    async with ctx.store.transaction() as tx:
-        conversation = await tx.conversation(conversation_id)
-        if not _assignable(ctx, conversation):
-            return None
-        policy = policies(ctx)[conversation["queue"]]
-        preferred = await tx.previous_assignee(conversation["contact_id"], conversation_id)
-        waiting = waiting_view(conversation, preferred)
-        agents = await _agents(tx, excluded)
-        assigned = None
-        while agents:
-            decision = choose_agent(waiting, policy, agents)
+    for _attempt in range(CLAIM_ATTEMPTS):
+        async with ctx.store.transaction() as tx:
+            conversation = await tx.conversation(conversation_id)
+            if not _assignable(ctx, conversation):
+                return None
+            preferred = await tx.previous_assignee(conversation["contact_id"], conversation_id)
+            decision = choose_agent(waiting_view(conversation, preferred),
+                                    policies(ctx)[conversation["queue"]],
+                                    await _agents(tx, excluded))
             if decision is None:
-                break
-            if await _claim(tx, conversation, decision.agent_id, decision.reason, offered=True):
-                assigned = decision.agent_id
-                break
-            agents = [a for a in agents if a.id != decision.agent_id]
-    if assigned is not None:
-        log.info("conversation %s assigned to agent %s", conversation_id, assigned)
-        await _announce(ctx, [conversation_id])
-    return assigned
+                return None
+            outcome = await _claim(tx, conversation, decision.agent_id, decision.reason,
+                                   offered=True)
+        if outcome == TAKEN:
+            return None
+        if outcome == ASSIGNED:
+            log.info("conversation %s assigned to agent %s", conversation_id, decision.agent_id)
+            await _announce(ctx, [conversation_id])
+            return decision.agent_id
+        # AGENT_FULL: loads changed under us; decide again on fresh state.
+    return None
 
 
 async def fill_agent(ctx: InboxContext, agent_id: int, *, pulled: bool = False,
@@ -237,9 +245,9 @@ async def _reoffer(ctx: InboxContext, conversation_id: int, previous: int, timeo
         await tx.lock_user(decision.agent_id)   # agent before conversation, as everywhere
         await tx.update_conversation(conversation_id, assignee_id=None, status="waiting",
                                      offered_at=None)
-        if not await _claim(tx, conversation, decision.agent_id,
-                            f"reassigned: agent {previous} did not open it within "
-                            f"{timeout} s; {decision.reason}", offered=True):
+        if await _claim(tx, conversation, decision.agent_id,
+                        f"reassigned: agent {previous} did not open it within "
+                        f"{timeout} s; {decision.reason}", offered=True) != ASSIGNED:
             await tx.update_conversation(conversation_id, assignee_id=previous, status="open",
                                          offered_at=now)
             return False

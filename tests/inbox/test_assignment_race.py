@@ -34,9 +34,10 @@ async def test_racing_processes_respect_capacity_and_assign_once(postgres_only, 
         [sys.executable, "-m", "tests.inbox.race_client", f"p{i}", str(MESSAGES_EACH),
          str(start_at), ",".join(map(str, agents))], cwd=ROOT, env=env,
         stderr=subprocess.PIPE) for i in range(PROCESSES)]
-    for process in processes:
-        _, errors = process.communicate(timeout=180)
-        assert process.returncode == 0, errors.decode()[-2000:]
+    # Every process is waited for before judging any, so none is left running.
+    outcomes = [(p.communicate(timeout=180)[1], p.returncode) for p in processes]
+    for errors, returncode in outcomes:
+        assert returncode == 0, errors.decode()[-2000:]
 
     async with ctx.store.read() as tx:
         loads = await tx.open_loads(agents)
