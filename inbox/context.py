@@ -14,7 +14,7 @@ from inbox.db import ROOT, database_url, make_engine
 from inbox.jobs import Jobs
 from inbox.store import Store
 from routing.classify import KeywordRule
-from routing.rules import RoutingRule, RuleSet
+from routing.rules import RuleSet
 from routing.sla import BusinessCalendar
 from settings import Config, load_config
 
@@ -48,16 +48,11 @@ class InboxContext:
 
     @cached_property
     def rules(self) -> RuleSet:
-        return RuleSet([
-            RoutingRule(queue=r.queue, category=r.category, channel=r.channel,
-                        language=r.language, keywords=r.keywords, queue_hint=r.queue_hint)
-            for r in self.config.routing.rules
-        ])
+        return RuleSet(self.config.routing.rules)
 
     @cached_property
     def category_keywords(self) -> tuple[KeywordRule, ...]:
-        return tuple(KeywordRule(keywords=k.keywords, category=k.category)
-                     for k in self.config.routing.category_keywords)
+        return self.config.routing.category_keywords
 
     async def close(self) -> None:
         await self.store.close()

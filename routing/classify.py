@@ -22,6 +22,7 @@ from routing.entities import Entity, find_entities
 from routing.language import detect_language
 from routing.model import CATEGORIES, prepare
 from routing.text import has_content, words
+from settings.model import KeywordOverride
 
 __all__ = ["CATEGORIES", "Classification", "Hints", "KeywordRule", "classify"]
 
@@ -34,12 +35,9 @@ class Hints:
     confidence: float = 1.0
 
 
-@dataclass(frozen=True)
-class KeywordRule:
-    """Any keyword (case- and diacritic-insensitive, whole word or phrase) → category."""
-
-    keywords: tuple[str, ...]
-    category: str
+# Any keyword (case- and diacritic-insensitive, whole word or phrase) → category: exactly
+# the override config.yaml declares under routing.category_keywords.
+KeywordRule = KeywordOverride
 
 
 @dataclass(frozen=True)

@@ -22,25 +22,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from routing.text import fold
+from routing.text import words as _words
+from settings.model import RuleConfig
 
-_NON_WORD = re.compile(r"[\W_]+")
-
-
-def _words(text: str) -> str:
-    """Folded text (routing.text.fold) with each run of non-word characters as one space,
-    so phrases match across punctuation and line breaks."""
-    return " ".join(_NON_WORD.sub(" ", fold(text)).split())
-
-
-@dataclass(frozen=True)
-class RoutingRule:
-    queue: str
-    category: str | None = None
-    channel: str | None = None
-    language: str | None = None
-    keywords: tuple[str, ...] = ()
-    queue_hint: str | None = None
+# A routing rule is exactly the rule config.yaml declares: one shape from file to decision.
+RoutingRule = RuleConfig
 
 
 @dataclass(frozen=True)
