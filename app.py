@@ -24,11 +24,12 @@ from aiohttp import web
 from channels.registry import CHANNELS
 from channels.twilio_voice import dial_target
 from inbox import api, console, openapi, ops
-from inbox.appkeys import CONTEXT, HUB, SECRET_KEY
+from inbox.appkeys import CONTEXT, HUB, INTAKE, SECRET_KEY
 from inbox.auth import ROLES, hash_password
 from inbox.context import open_context
 from inbox.db import ROOT, database_url, migrate
 from inbox.http import json_errors
+from inbox.intake import Intake
 from inbox.live import LiveHub
 from reports import api as report_api
 from routing.model import shared_model
@@ -59,7 +60,10 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     hub = LiveHub(ctx.redis)
     await hub.start()
     app[HUB] = hub
+    intake = app[INTAKE] = Intake(ctx, ctx.config.intake.max_lag_s)
+    intake.start()
     yield
+    await intake.stop()
     await hub.stop()
     await ctx.close()
 

@@ -3,8 +3,10 @@
 from aiohttp import web
 
 from inbox.context import InboxContext
+from inbox.intake import Intake
 from inbox.live import LiveHub
 
 CONTEXT = web.AppKey("context", InboxContext)
 HUB = web.AppKey("hub", LiveHub)
+INTAKE = web.AppKey("intake", Intake)
 SECRET_KEY = web.AppKey("secret_key", bytes)

@@ -56,9 +56,12 @@ async def _new_identity(tx: Tx, msg: InboundMessage) -> dict[str, Any]:
     return {"id": identity_id, "contact_id": contact_id}
 
 
-async def _store(ctx: InboxContext, msg: InboundMessage) -> IngestResult:
+async def _store(ctx: InboxContext, msg: InboundMessage,
+                 intake_id: int | None) -> IngestResult:
     now = utcnow()
     async with ctx.store.transaction() as tx:
+        if intake_id is not None:
+            await tx.discard_intake(intake_id)   # the journal entry ends as the message lands
         # No look-up of the external id first: a provider's retry is rare, and the unique key
         # refuses it (Duplicate) at the insert below, rolling back everything before it.
         identity, conversation = await tx.identity_and_open_conversation(msg.channel,
@@ -97,17 +100,23 @@ async def _store(ctx: InboxContext, msg: InboundMessage) -> IngestResult:
                         message=message, woke_up=woke_up)
 
 
-async def ingest(ctx: InboxContext, msg: InboundMessage) -> IngestResult:
+async def ingest(ctx: InboxContext, msg: InboundMessage,
+                 intake_id: int | None = None) -> IngestResult:
+    """Store `msg` once, then route it. `intake_id`: the journal entry it came from
+    (inbox.intake), deleted in the same transaction."""
     try:
-        result = await _store(ctx, msg)
+        result = await _store(ctx, msg, intake_id)
     except Duplicate:
         # Another process committed the same external id (or identity) between our read
         # and our insert; that transaction is rolled back, so read what the winner stored.
         async with ctx.store.read() as tx:
             existing = await tx.message_by_external_id(msg.channel, msg.external_id)
         if existing is None:
-            result = await _store(ctx, msg)  # the identity race: the retry finds it
+            result = await _store(ctx, msg, intake_id)  # the identity race: the retry finds it
         else:
+            if intake_id is not None:
+                async with ctx.store.transaction() as tx:
+                    await tx.discard_intake(intake_id)
             return IngestResult(existing["id"], existing["conversation_id"], True, False)
     if result.duplicate:
         log.info("duplicate %s message %s ignored", msg.channel, result.message_id)

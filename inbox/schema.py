@@ -181,6 +181,20 @@ messages = Table(
     Index("ix_messages_outbox", "delivery_status", "next_attempt_at"),
 )
 
+# Provider webhooks journalled before they are acknowledged (see inbox.intake). An entry
+# lives only until its message is in `messages`; the unique key drops a provider's retries.
+intake = Table(
+    "intake",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("channel", String(20), nullable=False),
+    Column("external_id", String(500), nullable=False),
+    Column("message", JSON, nullable=False),     # the normalized InboundMessage
+    Column("accepted_at", Time, nullable=False),
+    UniqueConstraint("channel", "external_id", name="uq_intake_channel_external_id"),
+    Index("ix_intake_accepted_at", "accepted_at"),
+)
+
 events = Table(
     "events",
     metadata,

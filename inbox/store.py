@@ -17,9 +17,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from inbox.db import sqlite_sync_engine
 from inbox.schema import (
     auth_tokens,
     category_corrections,
@@ -27,6 +30,7 @@ from inbox.schema import (
     contacts,
     conversations,
     events,
+    intake,
     messages,
     users,
 )
@@ -137,6 +141,25 @@ class Tx:
         if moved.rowcount == 0 and values:
             await self.update_message(message_id, **values)
         return moved.rowcount == 1
+
+    # --- the intake journal ---------------------------------------------------------------
+
+    async def journal(self, entries: Sequence[Row]) -> dict[tuple[str, str], int]:
+        """See `Store.journal`."""
+        result = await self.conn.execute(_journal_statement(self.conn.dialect.name),
+                                         list(entries))
+        return {(row.channel, row.external_id): row.id for row in result}
+
+    async def intake_entries(self, ids: Sequence[int]) -> list[Row]:
+        return await self._all(select(intake).where(intake.c.id.in_(ids)).order_by(intake.c.id))
+
+    async def intake_before(self, before: datetime, limit: int = 500) -> list[Row]:
+        """Journal entries accepted before `before`, oldest first: left by a stopped process."""
+        return await self._all(select(intake).where(intake.c.accepted_at < before)
+                               .order_by(intake.c.id).limit(limit))
+
+    async def discard_intake(self, intake_id: int) -> None:
+        await self.conn.execute(delete(intake).where(intake.c.id == intake_id))
 
     # --- the outbox -----------------------------------------------------------------------
 
@@ -520,12 +543,39 @@ class Tx:
                                 .where(auth_tokens.c.token_hash == token_digest(token)))
 
 
+def _journal_statement(dialect: str):
+    upsert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    return (upsert(intake)
+            .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+            .returning(intake.c.id, intake.c.channel, intake.c.external_id))
+
+
 class Store:
     def __init__(self, engine: AsyncEngine):
         self.engine = engine
         # SQLite has one writer at a time. Queueing this process's writers here keeps them
         # off SQLite's busy handler, whose back-off sleeps would add tens of milliseconds.
         self._writers = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        self._sync_engine = sqlite_sync_engine(engine)
+
+    async def journal(self, entries: Sequence[Row]) -> dict[tuple[str, str], int]:
+        """Journal webhook messages ({channel, external_id, message, accepted_at} each) in one
+        statement and transaction. A (channel, external_id) already journalled is skipped, so
+        a provider's retry adds nothing; returns the id of each entry that was new, by key.
+        This is on every webhook's path: on SQLite it runs in one hand-off to a thread."""
+        if self._sync_engine is None:
+            async with self.transaction() as tx:
+                return await tx.journal(entries)
+
+        def write() -> dict[tuple[str, str], int]:
+            with self._sync_engine.connect() as conn:
+                conn = conn.execution_options(sqlite_immediate=True)
+                with conn.begin():
+                    result = conn.execute(_journal_statement("sqlite"), list(entries))
+                    return {(row.channel, row.external_id): row.id for row in result}
+
+        async with self._writers:
+            return await asyncio.to_thread(write)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
@@ -548,3 +598,5 @@ class Store:
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self._sync_engine is not None:
+            self._sync_engine.dispose()

@@ -1,11 +1,13 @@
-"""Periodic repairs the worker's scheduler runs: re-drive lost sends, route what a crash left."""
+"""Periodic repairs the worker's scheduler runs: re-drive lost sends, ingest and route what a
+crash left."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 
-from inbox import assignment, dispatch, outbox, presence, sla
+from inbox import assignment, dispatch, intake, outbox, presence, sla
 from inbox.context import open_context
 
 log = logging.getLogger(__name__)
@@ -21,6 +23,8 @@ async def _sweep() -> dict[str, int]:
     ctx = open_context(pool=False)
     try:
         redriven = await outbox.redrive_stale(ctx)
+        recovered = await intake.recover(
+            ctx, timedelta(seconds=ctx.config.intake.recover_after_s))
         routed = await dispatch.route_unrouted(ctx)
         absent = await presence.expire_absent_agents(ctx)
         reoffered = await assignment.reoffer_expired(ctx)
@@ -28,6 +32,7 @@ async def _sweep() -> dict[str, int]:
         clocks = await sla.sweep(ctx)
     finally:
         await ctx.close()
-    return {"redriven": len(redriven), "routed": len(routed), "offline": len(absent),
+    return {"redriven": len(redriven), "recovered": len(recovered), "routed": len(routed),
+            "offline": len(absent),
             "reoffered": len(reoffered), "assigned": len(caught_up),
             "at_risk": len(clocks["at_risk"]), "breached": len(clocks["breached"])}

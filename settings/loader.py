@@ -30,6 +30,7 @@ from settings.model import (
     Channels,
     Config,
     EmailChannel,
+    Intake,
     KeywordOverride,
     Limits,
     Mailbox,
@@ -413,6 +414,18 @@ def _outbox(s: Section | None) -> Outbox:
     return outbox
 
 
+def _intake(s: Section | None) -> Intake:
+    if s is None:
+        return Intake()
+    intake = Intake(
+        max_lag_s=s.get("max_lag", (str, int), Intake.max_lag_s, convert=parse_seconds),
+        recover_after_s=s.get("recover_after", (str, int), Intake.recover_after_s,
+                              convert=parse_seconds),
+    )
+    s.finish()
+    return intake
+
+
 def _limits(s: Section | None) -> Limits:
     if s is None:
         return Limits()
@@ -476,6 +489,7 @@ def load_config_text(text: str, source: str = "config.yaml",
     top = Section(doc, data, "")
     bh = top.section("business_hours")
     outbox = top.section("outbox", required=False)
+    intake = top.section("intake", required=False)
     limits = top.section("limits", required=False)
     media = top.section("media", required=False)
     public_url = top.get("public_url", str)
@@ -487,6 +501,7 @@ def load_config_text(text: str, source: str = "config.yaml",
         routing=_routing(r) if (r := top.section("routing")) else None,
         channels=_channels(c) if (c := top.section("channels")) else Channels(WebchatChannel(())),
         outbox=_outbox(outbox),
+        intake=_intake(intake),
         limits=_limits(limits),
         media=_media(media),
         source=source,

@@ -106,6 +106,18 @@ class Outbox:
 
 
 @dataclass(frozen=True)
+class Intake:
+    """Provider webhooks (Twilio messaging) are acknowledged once journalled, and taken into
+    the inbox right after. During a burst, acknowledging comes first: taking in waits while
+    webhooks are being answered, but never lets the oldest journalled message wait longer
+    than `max_lag_s`. A journal entry older than `recover_after_s` belonged to a process that
+    died; the worker's sweep takes it in."""
+
+    max_lag_s: int = 1
+    recover_after_s: int = 60
+
+
+@dataclass(frozen=True)
 class Media:
     """Attachments residents send: fetched from the provider and kept here, served to agents
     only through the authenticated API."""
@@ -129,6 +141,7 @@ class Config:
     routing: RoutingConfig
     channels: Channels
     outbox: Outbox = field(default_factory=Outbox)
+    intake: Intake = field(default_factory=Intake)
     limits: Limits = field(default_factory=Limits)
     media: Media = field(default_factory=Media)
     source: str = "config.yaml"

@@ -39,6 +39,7 @@ from channels.twilio_messaging import (
     split_text,
     whatsapp_window_open,
 )
+from inbox.appkeys import CONTEXT, INTAKE
 from inbox.messages import Attachment, OutboundMessage
 from inbox.schema import messages
 from inbox.windows import template_extra, whatsapp_templates
@@ -264,7 +265,10 @@ async def post(client, url: str, form: dict[str, str], signature: str | None = "
     if signature is not None:
         headers["X-Twilio-Signature"] = signature
     body = io.BytesIO(urlencode(form).encode())   # a stream: large bodies too, without warnings
-    return await client.post(url.removeprefix(PUBLIC_URL), data=body, headers=headers)
+    response = await client.post(url.removeprefix(PUBLIC_URL), data=body, headers=headers)
+    # Twilio is answered once the message is journalled; the inbox takes it in right after.
+    await client.app[INTAKE].settled()
+    return response
 
 
 async def all_messages(ctx) -> list[dict]:
@@ -332,6 +336,22 @@ async def test_a_body_over_the_limit_is_413_and_stores_nothing(client, ctx, conf
     assert response.status == 413
     assert "error" in await response.json()
     assert await all_messages(ctx) == []
+
+
+async def test_when_the_message_cannot_be_committed_twilio_gets_a_500_to_retry(
+        client, ctx, monkeypatch) -> None:
+    async def unavailable(entries):
+        raise OSError("disk I/O error")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(client.app[CONTEXT].store, "journal", unavailable)
+        response = await post(client, MESSAGING_URL, fixture("sms_inbound.txt"))
+    assert response.status == 500
+    assert (await response.json()) == {"error": "internal error"}
+    assert await all_messages(ctx) == []
+    # Twilio's retry, once the database is back, is taken in as usual.
+    assert (await post(client, MESSAGING_URL, fixture("sms_inbound.txt"))).status == 200
+    assert len(await inbound(ctx)) == 1
 
 
 async def test_whatsapp_message_opens_a_whatsapp_conversation_with_the_profile_name(

@@ -201,7 +201,8 @@ DURATION_HELP = "(use e.g. 30s, 5m, 2h, 1d or 1h30m)"
      "call-centre-142", f"queues[{CALL_CENTRE}].sla.first_response"),
     ("    poll_interval: 30s", "    poll_interval: 2x", None, "channels.email.poll_interval"),
     ("  lease: 6s", "  lease: 2x", None, "outbox.lease"),
-], ids=["offer-timeout", "sla", "poll-interval", "lease"])
+    ("  max_lag: 1s", "  max_lag: 2x", None, "intake.max_lag"),
+], ids=["offer-timeout", "sla", "poll-interval", "lease", "intake-lag"])
 def test_a_bad_duration_is_reported(old, new, queue, path):
     text = edited(old, new, queue=queue)
     assert problems(text) == [Problem(path, line_of(text, new.strip()),
@@ -392,3 +393,12 @@ def test_sizes_and_limits_must_be_positive():
     [problem] = problems(text)
     assert problem.path == "channels.webchat.max_message_chars"
     assert problem.message == "must be a positive number, got -5"
+
+
+def test_intake_timings_load_and_default():
+    config = load_config_text(edited("  max_lag: 1s\n  recover_after: 60s",
+                                     "  max_lag: 3s\n  recover_after: 5m"), env={})
+    assert (config.intake.max_lag_s, config.intake.recover_after_s) == (3, 300)
+    config = load_config_text(edited("intake:\n  max_lag: 1s\n  recover_after: 60s\n", ""),
+                              env={})
+    assert (config.intake.max_lag_s, config.intake.recover_after_s) == (1, 60)

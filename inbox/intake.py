@@ -1,0 +1,213 @@
+"""Durable intake for provider webhooks: journal the message, answer the provider, ingest.
+
+A provider such as Twilio waits for its webhook's answer (15 s at most) and retries when it
+is slow. Taking a message into the inbox (contact, conversation, classification, routing,
+the resident's acknowledgement) costs milliseconds; journalling it costs a share of one
+INSERT. So a webhook's message is committed to the `intake` journal (a message acknowledged
+to the provider is never lost), the provider gets its answer, and this process's drainer
+ingests the entry right after, deleting it in the same transaction.
+
+Group commit: webhooks that arrive while a journal write is in flight wait for the next
+write, which takes them all in one statement and one transaction.
+
+Acknowledging comes first: while webhooks are being answered the drainer waits, but never
+lets the oldest entry wait longer than `max_lag`. A burst is answered at full speed and is
+in the inbox as soon as it ends; under a steady load the drainer keeps up between requests.
+
+A process that stops leaves what it had not ingested in the journal; the worker's sweep
+ingests entries older than `recover_after` (`recover`). Ingesting is idempotent (the
+messages' unique external id), so an entry taken in twice is stored once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
+from typing import Any
+
+from inbox.context import InboxContext
+from inbox.ingest import ingest
+from inbox.messages import Attachment, InboundMessage
+from inbox.store import utcnow
+
+log = logging.getLogger(__name__)
+
+# No webhook for this long means the burst is over and the drainer may take the writer.
+QUIET_S = 0.005
+SHUTDOWN_GRACE_S = 10.0
+
+
+# --- the journalled form of a message (pure) ----------------------------------------------
+
+
+def to_entry(message: InboundMessage, accepted_at: datetime) -> dict[str, Any]:
+    """The journal row of `message`."""
+    # A shallow copy: every field is a str, number or None but these two (asdict's deep copy
+    # would cost more than the journal write).
+    data = {f.name: getattr(message, f.name) for f in fields(InboundMessage)}
+    data["received_at"] = message.received_at.isoformat()
+    data["attachments"] = [vars(a).copy() for a in message.attachments]
+    return {"channel": message.channel, "external_id": message.external_id,
+            "message": data, "accepted_at": accepted_at}
+
+
+def from_entry(data: dict[str, Any]) -> InboundMessage:
+    """The message a journal row holds (the inverse of `to_entry`)."""
+    values = dict(data)
+    values["received_at"] = datetime.fromisoformat(values["received_at"])
+    values["attachments"] = tuple(Attachment(**a) for a in values.get("attachments") or ())
+    return InboundMessage(**values)
+
+
+# --- this process's journal writer and drainer --------------------------------------------
+
+
+@dataclass
+class _Waiting:
+    entry: dict[str, Any]
+    message: InboundMessage
+    journalled: asyncio.Future[bool]
+
+
+@dataclass(frozen=True)
+class _Backlogged:
+    intake_id: int
+    message: InboundMessage
+    since: float          # loop time it was journalled
+
+
+class Intake:
+    def __init__(self, ctx: InboxContext, max_lag_s: float):
+        self._ctx = ctx
+        self._max_lag = max_lag_s
+        self._waiting: list[_Waiting] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._backlog: deque[_Backlogged] = deque()
+        self._wake = asyncio.Event()
+        self._settled = asyncio.Event()
+        self._settled.set()
+        self._drainer: asyncio.Task[None] | None = None
+        self._answering = 0           # accept() calls not yet answered
+        self._last_arrival = 0.0
+        self.journal_writes = 0       # transactions that journalled at least one webhook
+
+    @property
+    def backlog(self) -> int:
+        return len(self._backlog)
+
+    def start(self) -> None:
+        self._drainer = asyncio.create_task(self._drain(), name="intake-drainer")
+
+    async def stop(self, grace_s: float = SHUTDOWN_GRACE_S) -> None:
+        """Ingest what is journalled (for up to `grace_s`), then stop; the rest is left to
+        the sweep."""
+        try:
+            await asyncio.wait_for(self.settled(), grace_s)
+        except TimeoutError:
+            log.warning("stopping with %s journalled message(s) not yet ingested; the "
+                        "worker's sweep will take them in", len(self._backlog))
+        for task in (self._drainer, self._writer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def settled(self) -> None:
+        """Return once everything accepted so far is ingested (or failed and left for the
+        sweep)."""
+        while self._waiting or self._backlog or (self._writer and not self._writer.done()):
+            self._settled.clear()
+            await self._settled.wait()
+
+    async def accept(self, message: InboundMessage) -> bool:
+        """Journal `message`; returns once that is committed: True when it is new, False for
+        a provider's retry of one already journalled. A database error propagates, and the
+        provider, unanswered, retries."""
+        loop = asyncio.get_running_loop()
+        self._last_arrival = loop.time()
+        waiting = _Waiting(to_entry(message, utcnow()), message, loop.create_future())
+        self._waiting.append(waiting)
+        self._answering += 1
+        try:
+            if self._writer is None or self._writer.done():
+                self._writer = asyncio.create_task(self._write(), name="intake-writer")
+            return await asyncio.shield(waiting.journalled)
+        finally:
+            self._answering -= 1
+
+    async def _write(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                new = await self._ctx.store.journal([w.entry for w in batch])
+            except Exception as exc:
+                for waiting in batch:
+                    waiting.journalled.set_exception(exc)
+                    waiting.journalled.exception()   # retrieved: the caller may be gone
+                continue
+            self.journal_writes += 1
+            now = loop.time()
+            for waiting in batch:
+                # The same external id twice in one batch is journalled once: the first wins.
+                intake_id = new.pop((waiting.entry["channel"], waiting.entry["external_id"]),
+                                    None)
+                if intake_id is not None:
+                    self._backlog.append(_Backlogged(intake_id, waiting.message, now))
+                waiting.journalled.set_result(intake_id is not None)
+            self._wake.set()
+        self._settled.set()
+
+    async def _give_way(self, oldest: _Backlogged) -> None:
+        """Wait while webhooks are being answered, unless the oldest entry has waited long
+        enough."""
+        loop = asyncio.get_running_loop()
+        while True:
+            now = loop.time()
+            if now - oldest.since >= self._max_lag:
+                return
+            if not self._answering and now - self._last_arrival >= QUIET_S:
+                return
+            await asyncio.sleep(QUIET_S)
+
+    async def _drain(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._backlog:
+                entry = self._backlog[0]
+                await self._give_way(entry)
+                try:
+                    await ingest(self._ctx, entry.message, intake_id=entry.intake_id)
+                except Exception:
+                    # Left in the journal: the sweep retries it after `recover_after`.
+                    log.exception("journalled %s message (intake %s) could not be ingested",
+                                  entry.message.channel, entry.intake_id)
+                self._backlog.popleft()
+            self._settled.set()
+
+
+# --- the sweep's recovery -----------------------------------------------------------------
+
+
+async def recover(ctx: InboxContext, older_than: timedelta) -> list[int]:
+    """Ingest journal entries a stopped process left behind; the ids of those taken in."""
+    async with ctx.store.read() as tx:
+        rows = await tx.intake_before(utcnow() - older_than)
+    recovered = []
+    for row in rows:
+        try:
+            await ingest(ctx, from_entry(row["message"]), intake_id=row["id"])
+        except Exception:
+            log.exception("journalled %s message (intake %s) could not be ingested",
+                          row["channel"], row["id"])
+            continue
+        recovered.append(row["id"])
+    if recovered:
+        log.warning("ingested %s journalled message(s) left by a stopped process",
+                    len(recovered))
+    return recovered

@@ -1,0 +1,174 @@
+"""The intake journal (SQLite and PostgreSQL, real Redis): webhooks are answered once their
+message is committed to the journal, and taken into the inbox right after."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from inbox import intake as intake_module
+from inbox.intake import Intake, from_entry, recover, to_entry
+from inbox.messages import Attachment, InboundMessage
+from inbox.schema import intake as intake_table
+from inbox.schema import messages
+
+
+def sms(sid: str, text: str = "Salam, qeydiyyat üçün hansı sənədlər lazımdır?",
+        phone: str = "+994501234567", **extra) -> InboundMessage:
+    return InboundMessage(channel="sms", external_id=sid, address=phone, text=text,
+                          received_at=datetime.now(UTC), phone=phone, **extra)
+
+
+async def journalled(ctx) -> list[dict]:
+    async with ctx.store.read() as tx:
+        rows = await tx.conn.execute(select(intake_table).order_by(intake_table.c.id))
+        return [dict(r._mapping) for r in rows]
+
+
+async def stored(ctx) -> list[dict]:
+    async with ctx.store.read() as tx:
+        rows = await tx.conn.execute(select(messages).where(messages.c.direction == "in")
+                                     .order_by(messages.c.id))
+        return [dict(r._mapping) for r in rows]
+
+
+def test_a_message_survives_the_journal_unchanged() -> None:
+    message = sms("SM" + "a" * 32, display_name="Günel Əliyeva", attachments=(
+        Attachment("image/jpeg", url="https://api.twilio.com/2010-04-01/Accounts/AC1/"
+                                     "Messages/MM1/Media/ME1"),))
+    entry = to_entry(message, datetime.now(UTC))
+    assert (entry["channel"], entry["external_id"]) == ("sms", message.external_id)
+    assert from_entry(entry["message"]) == message
+
+
+async def test_an_accepted_message_is_committed_before_it_is_ingested(ctx) -> None:
+    """What the provider was answered for is in the database even if this process dies
+    before ingesting it; the worker's sweep takes it in."""
+    intake = Intake(ctx, max_lag_s=1)           # never started: a process that died
+    assert await intake.accept(sms("SM" + "1" * 32)) is True
+    [entry] = await journalled(ctx)
+    assert entry["external_id"] == "SM" + "1" * 32
+    assert entry["message"]["text"].startswith("Salam")
+    assert await stored(ctx) == []
+
+    assert await recover(ctx, older_than=timedelta(minutes=1)) == []   # not old enough
+    assert await recover(ctx, older_than=timedelta(0)) == [entry["id"]]
+    [message] = await stored(ctx)
+    assert message["external_id"] == "SM" + "1" * 32
+    assert await journalled(ctx) == []           # the entry ended as the message landed
+
+
+async def test_retries_are_journalled_once_and_stored_once(ctx) -> None:
+    intake = Intake(ctx, max_lag_s=1)
+    intake.start()
+    try:
+        # Twilio's retry racing the original, then a late retry after it was ingested.
+        results = await asyncio.gather(*(intake.accept(sms("SM" + "2" * 32))
+                                         for _ in range(3)))
+        assert sorted(results) == [False, False, True]
+        await intake.settled()
+        assert await intake.accept(sms("SM" + "2" * 32)) is True   # the journal forgot it...
+        await intake.settled()
+    finally:
+        await intake.stop()
+    assert len(await stored(ctx)) == 1                        # ...the inbox did not
+    assert await journalled(ctx) == []
+
+
+async def test_concurrent_webhooks_share_journal_writes(ctx) -> None:
+    intake = Intake(ctx, max_lag_s=1)
+    results = await asyncio.gather(*(intake.accept(sms(f"SM{n:032d}",
+                                                       phone=f"+99450123{n:04d}"))
+                                     for n in range(60)))
+    assert all(results)
+    assert len(await journalled(ctx)) == 60
+    # The first webhook starts a write; the other 59 wait for the next one.
+    assert intake.journal_writes <= 3
+
+
+async def test_a_failed_journal_write_fails_its_webhooks_and_leaves_nothing(ctx,
+                                                                           monkeypatch) -> None:
+    intake = Intake(ctx, max_lag_s=1)
+
+    async def broken(entries):
+        raise ConnectionError("database went away")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(ctx.store, "journal", broken)
+        results = await asyncio.gather(*(intake.accept(sms(f"SM{n:032d}")) for n in range(5)),
+                                       return_exceptions=True)
+    assert all(isinstance(r, ConnectionError) for r in results)
+    assert await journalled(ctx) == []
+    assert await intake.accept(sms("SM" + "3" * 32)) is True   # and the next one goes through
+
+
+async def test_ingesting_waits_while_webhooks_are_answered(ctx, monkeypatch) -> None:
+    """During a burst the drainer gives way; it takes the backlog in once the burst ends."""
+    monkeypatch.setattr(intake_module, "QUIET_S", 0.05)
+    intake = Intake(ctx, max_lag_s=60)
+    intake.start()
+    try:
+        for n in range(20):                       # a webhook every 10 ms: never quiet
+            await intake.accept(sms(f"SM{n:032d}", phone=f"+99450123{n:04d}"))
+            await asyncio.sleep(0.01)
+        during = len(await stored(ctx))
+        await asyncio.wait_for(intake.settled(), 30)
+    finally:
+        await intake.stop()
+    assert during == 0
+    assert len(await stored(ctx)) == 20
+
+
+async def test_ingesting_never_lags_more_than_max_lag(ctx, monkeypatch) -> None:
+    monkeypatch.setattr(intake_module, "QUIET_S", 0.05)
+    intake = Intake(ctx, max_lag_s=0)             # no lag allowed: ingest at once
+    intake.start()
+    try:
+        for n in range(10):
+            await intake.accept(sms(f"SM{n:032d}", phone=f"+99450123{n:04d}"))
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)                  # still "busy": no quiet period passed
+        during = len(await stored(ctx))
+    finally:
+        await intake.stop()
+    assert during >= 5
+
+
+async def test_stopping_ingests_what_is_journalled(ctx) -> None:
+    intake = Intake(ctx, max_lag_s=60)
+    intake.start()
+    await asyncio.gather(*(intake.accept(sms(f"SM{n:032d}", phone=f"+99450123{n:04d}"))
+                           for n in range(5)))
+    await intake.stop()
+    assert len(await stored(ctx)) == 5
+    assert await journalled(ctx) == []
+
+
+@pytest.mark.parametrize("older", [True, False])
+async def test_the_sweep_recovers_only_entries_a_stopped_process_left(ctx, older) -> None:
+    intake = Intake(ctx, max_lag_s=1)
+    await intake.accept(sms("SM" + "4" * 32))
+    if older:
+        async with ctx.store.transaction() as tx:
+            await tx.conn.execute(intake_table.update().values(
+                accepted_at=datetime.now(UTC) - timedelta(minutes=5)))
+    recovered = await recover(ctx, timedelta(seconds=ctx.config.intake.recover_after_s))
+    assert len(recovered) == (1 if older else 0)
+    async with ctx.store.read() as tx:
+        left = (await tx.conn.execute(select(func.count()).select_from(intake_table))
+                ).scalar_one()
+    assert left == (0 if older else 1)
+
+
+async def test_database_errors_carry_no_personal_data(ctx) -> None:
+    """Errors are logged; the statement's parameters (bodies, phones, FINs) must not be."""
+    with pytest.raises(Exception) as failure:
+        async with ctx.store.transaction() as tx:
+            await tx.conn.execute(messages.insert().values(   # no such conversation
+                conversation_id=987654, channel="sms", direction="in", external_id="SMx",
+                body="FİN kodum 5ZJ8K2L, tel +994501234567", author_kind="resident",
+                created_at=datetime.now(UTC), delivery_status="received", attachments=[],
+                attempts=0))
+    assert "5ZJ8K2L" not in str(failure.value)
+    assert "+994501234567" not in str(failure.value)
