@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import subprocess
@@ -19,6 +20,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -125,19 +127,11 @@ async def main() -> None:
     args = parser.parse_args()
     levels = [int(n) for n in args.sockets.split(",")]
 
-    scratch = tempfile.TemporaryDirectory(prefix="bench-webchat-")
-    database = f"sqlite:///{scratch.name}/bench.db"
-    created_db = None
-    if args.db == "postgresql":
-        import asyncpg
-        from sqlalchemy.engine import make_url
+    async with scratch_database(args.db, args.postgres_url) as database:
+        await run(args, levels, database)
 
-        created_db = f"cc_bench_{os.getpid()}"
-        conn = await asyncpg.connect(args.postgres_url)
-        await conn.execute(f'CREATE DATABASE "{created_db}"')
-        await conn.close()
-        database = make_url(args.postgres_url).set(database=created_db) \
-            .render_as_string(hide_password=False)
+
+async def run(args: argparse.Namespace, levels: list[int], database: str) -> None:
     redis.Redis.from_url(BENCH_REDIS).flushdb()
     env = {**os.environ, "DATABASE_URL": database, "REDIS_URL": BENCH_REDIS,
            "SECRET_KEY": "bench", "LOG_LEVEL": "WARNING",
@@ -165,14 +159,29 @@ async def main() -> None:
         for process in (app, baseline):
             process.terminate()
             process.wait(timeout=20)
-        scratch.cleanup()
         redis.Redis.from_url(BENCH_REDIS).flushdb()
-        if created_db:
-            import asyncpg
 
-            conn = await asyncpg.connect(args.postgres_url)
-            await conn.execute(f'DROP DATABASE IF EXISTS "{created_db}" WITH (FORCE)')
-            await conn.close()
+
+@contextlib.asynccontextmanager
+async def scratch_database(kind: str, postgres_url: str) -> AsyncIterator[str]:
+    """The URL of a fresh database of `kind` (sqlite or postgresql), removed afterwards."""
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
+            yield f"sqlite:///{scratch}/bench.db"
+        return
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    name = f"cc_bench_{os.getpid()}"
+    conn = await asyncpg.connect(postgres_url)
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    try:
+        yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        conn = await asyncpg.connect(postgres_url)
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.close()
 
 
 async def count_stored(database: str) -> int:
