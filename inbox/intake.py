@@ -79,28 +79,42 @@ class _Backlogged:
     message: InboundMessage
     since: float          # loop time it was journalled
 
+    @property
+    def resident(self) -> tuple[str, str]:
+        """Whose message it is: one resident's messages are ingested one at a time, in
+        order (the phone, shared by SMS and WhatsApp, else the address)."""
+        return ("phone", self.message.phone) if self.message.phone else \
+            (self.message.channel, self.message.address)
+
+
+def drain_concurrency(dialect: str) -> int:
+    """How many residents' messages are ingested at once. SQLite has one writer, so more
+    would only queue for it; PostgreSQL overlaps one ingest's round trips with another's."""
+    return 1 if dialect == "sqlite" else 4
+
 
 class Intake:
-    def __init__(self, ctx: InboxContext, max_lag_s: float):
+    def __init__(self, ctx: InboxContext, max_lag_s: float, concurrency: int | None = None):
         self._ctx = ctx
         self._max_lag = max_lag_s
+        self._concurrency = concurrency or drain_concurrency(ctx.store.engine.dialect.name)
         self._waiting: list[_Waiting] = []
         self._writer: asyncio.Task[None] | None = None
         self._backlog: deque[_Backlogged] = deque()
-        self._wake = asyncio.Event()
-        self._settled = asyncio.Event()
-        self._settled.set()
-        self._drainer: asyncio.Task[None] | None = None
+        self._busy: set[tuple[str, str]] = set()      # residents being ingested now
+        self._changed = asyncio.Condition()           # backlog grew, or a resident is free
+        self._drainers: list[asyncio.Task[None]] = []
         self._answering = 0           # accept() calls not yet answered
         self._last_arrival = 0.0
         self.journal_writes = 0       # transactions that journalled at least one webhook
 
     @property
     def backlog(self) -> int:
-        return len(self._backlog)
+        return len(self._backlog) + len(self._busy)
 
     def start(self) -> None:
-        self._drainer = asyncio.create_task(self._drain(), name="intake-drainer")
+        self._drainers = [asyncio.create_task(self._drain(), name=f"intake-drainer-{n}")
+                          for n in range(self._concurrency)]
 
     async def stop(self, grace_s: float = SHUTDOWN_GRACE_S) -> None:
         """Ingest what is journalled (for up to `grace_s`), then stop; the rest is left to
@@ -109,19 +123,26 @@ class Intake:
             await asyncio.wait_for(self.settled(), grace_s)
         except TimeoutError:
             log.warning("stopping with %s journalled message(s) not yet ingested; the "
-                        "worker's sweep will take them in", len(self._backlog))
-        for task in (self._drainer, self._writer):
+                        "worker's sweep will take them in", self.backlog)
+        for task in (*self._drainers, self._writer):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
+    def _idle(self) -> bool:
+        return not (self._waiting or self._backlog or self._busy
+                    or (self._writer and not self._writer.done()))
+
     async def settled(self) -> None:
         """Return once everything accepted so far is ingested (or failed and left for the
         sweep)."""
-        while self._waiting or self._backlog or (self._writer and not self._writer.done()):
-            self._settled.clear()
-            await self._settled.wait()
+        async with self._changed:
+            await self._changed.wait_for(self._idle)
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
 
     async def accept(self, message: InboundMessage) -> bool:
         """Journal `message`; returns once that is committed: True when it is new, False for
@@ -159,8 +180,15 @@ class Intake:
                 if intake_id is not None:
                     self._backlog.append(_Backlogged(intake_id, waiting.message, now))
                 waiting.journalled.set_result(intake_id is not None)
-            self._wake.set()
-        self._settled.set()
+            await self._notify()
+        await self._notify()
+
+    def _next(self) -> _Backlogged | None:
+        """The oldest entry of a resident no drainer is busy with."""
+        for entry in self._backlog:
+            if entry.resident not in self._busy:
+                return entry
+        return None
 
     async def _give_way(self, oldest: _Backlogged) -> None:
         """Wait while webhooks are being answered, unless the oldest entry has waited long
@@ -176,19 +204,22 @@ class Intake:
 
     async def _drain(self) -> None:
         while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._backlog:
-                entry = self._backlog[0]
+            async with self._changed:
+                await self._changed.wait_for(lambda: self._next() is not None)
+                entry = self._next()
+                assert entry is not None
+                self._backlog.remove(entry)
+                self._busy.add(entry.resident)
+            try:
                 await self._give_way(entry)
-                try:
-                    await ingest(self._ctx, entry.message, intake_id=entry.intake_id)
-                except Exception:
-                    # Left in the journal: the sweep retries it after `recover_after`.
-                    log.exception("journalled %s message (intake %s) could not be ingested",
-                                  entry.message.channel, entry.intake_id)
-                self._backlog.popleft()
-            self._settled.set()
+                await ingest(self._ctx, entry.message, intake_id=entry.intake_id)
+            except Exception:
+                # Left in the journal: the sweep retries it after `recover_after`.
+                log.exception("journalled %s message (intake %s) could not be ingested",
+                              entry.message.channel, entry.intake_id)
+            finally:
+                self._busy.discard(entry.resident)
+                await self._notify()
 
 
 # --- the sweep's recovery -----------------------------------------------------------------

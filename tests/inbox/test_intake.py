@@ -2,13 +2,14 @@
 message is committed to the journal, and taken into the inbox right after."""
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from inbox import intake as intake_module
-from inbox.intake import Intake, from_entry, recover, to_entry
+from inbox.intake import Intake, drain_concurrency, from_entry, recover, to_entry
 from inbox.messages import Attachment, InboundMessage
 from inbox.schema import intake as intake_table
 from inbox.schema import messages
@@ -172,3 +173,44 @@ async def test_database_errors_carry_no_personal_data(ctx) -> None:
                 attempts=0))
     assert "5ZJ8K2L" not in str(failure.value)
     assert "+994501234567" not in str(failure.value)
+
+
+async def test_residents_are_ingested_side_by_side_each_in_order(ctx, monkeypatch) -> None:
+    """Several drainers, but one resident's messages one at a time and in order (the phone
+    joins SMS and WhatsApp: the same resident)."""
+    in_flight: set[str] = set()
+    most_at_once = 0
+    order: dict[str, list[str]] = {}
+
+    async def slow_ingest(_ctx, message, intake_id=None):
+        nonlocal most_at_once
+        assert message.phone not in in_flight, "one resident ingested twice at once"
+        in_flight.add(message.phone)
+        most_at_once = max(most_at_once, len(in_flight))
+        await asyncio.sleep(0.02)
+        order.setdefault(message.phone, []).append(message.external_id)
+        in_flight.discard(message.phone)
+
+    monkeypatch.setattr(intake_module, "ingest", slow_ingest)
+    intake = Intake(ctx, max_lag_s=0, concurrency=4)
+    intake.start()
+    try:
+        sent: dict[str, list[str]] = {}
+        burst = []
+        for n in range(12):                 # three residents, more drainers than residents
+            phone = f"+99450123{n % 3:04d}"
+            channel = "whatsapp" if n % 2 else "sms"
+            sid = f"SM{n:032d}"
+            sent.setdefault(phone, []).append(sid)
+            burst.append(replace(sms(sid, phone=phone), channel=channel))
+        await asyncio.gather(*(intake.accept(message) for message in burst))
+        await asyncio.wait_for(intake.settled(), 10)
+    finally:
+        await intake.stop()
+    assert order == sent
+    assert most_at_once == 3
+
+
+def test_sqlite_has_one_drainer_postgresql_several() -> None:
+    assert drain_concurrency("sqlite") == 1
+    assert drain_concurrency("postgresql") > 1
