@@ -88,8 +88,9 @@ class _Backlogged:
 
 
 def drain_concurrency(dialect: str) -> int:
-    """How many residents' messages are ingested at once. SQLite has one writer, so more
-    would only queue for it; PostgreSQL overlaps one ingest's round trips with another's."""
+    """How many residents' messages are ingested at once, and how many journal writes may
+    be in flight. SQLite has one writer, so more would only queue for it; PostgreSQL
+    overlaps one transaction's round trips with another's."""
     return 1 if dialect == "sqlite" else 4
 
 
@@ -99,7 +100,8 @@ class Intake:
         self._max_lag = max_lag_s
         self._concurrency = concurrency or drain_concurrency(ctx.store.engine.dialect.name)
         self._waiting: list[_Waiting] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._writers: set[asyncio.Task[None]] = set()
+        self._writing = 0             # batches taken by a writer and not yet answered
         self._backlog: deque[_Backlogged] = deque()
         self._busy: set[tuple[str, str]] = set()      # residents being ingested now
         self._changed = asyncio.Condition()           # backlog grew, or a resident is free
@@ -124,15 +126,14 @@ class Intake:
         except TimeoutError:
             log.warning("stopping with %s journalled message(s) not yet ingested; the "
                         "worker's sweep will take them in", self.backlog)
-        for task in (*self._drainers, self._writer):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        for task in (*self._drainers, *self._writers):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     def _idle(self) -> bool:
         return not (self._waiting or self._backlog or self._busy
-                    or (self._writer and not self._writer.done()))
+                    or self._writing)
 
     async def settled(self) -> None:
         """Return once everything accepted so far is ingested (or failed and left for the
@@ -154,8 +155,12 @@ class Intake:
         self._waiting.append(waiting)
         self._answering += 1
         try:
-            if self._writer is None or self._writer.done():
-                self._writer = asyncio.create_task(self._write(), name="intake-writer")
+            # A write in flight takes the webhooks that arrive meanwhile in its next round
+            # (group commit); on PostgreSQL a few writes may overlap.
+            if len(self._writers) < self._concurrency:
+                writer = asyncio.create_task(self._write(), name="intake-writer")
+                self._writers.add(writer)
+                writer.add_done_callback(self._writers.discard)
             return await asyncio.shield(waiting.journalled)
         finally:
             self._answering -= 1
@@ -164,6 +169,7 @@ class Intake:
         loop = asyncio.get_running_loop()
         while self._waiting:
             batch, self._waiting = self._waiting, []
+            self._writing += 1
             try:
                 new = await self._ctx.store.journal([w.entry for w in batch])
             except Exception as exc:
@@ -171,6 +177,8 @@ class Intake:
                     waiting.journalled.set_exception(exc)
                     waiting.journalled.exception()   # retrieved: the caller may be gone
                 continue
+            finally:
+                self._writing -= 1
             self.journal_writes += 1
             now = loop.time()
             for waiting in batch:

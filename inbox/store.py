@@ -564,8 +564,11 @@ class Store:
         a provider's retry adds nothing; returns the id of each entry that was new, by key.
         This is on every webhook's path: on SQLite it runs in one hand-off to a thread."""
         if self._sync_engine is None:
-            async with self.transaction() as tx:
-                return await tx.journal(entries)
+            # One statement is atomic by itself: autocommit spares the BEGIN and COMMIT
+            # round trips.
+            async with self.engine.connect() as conn:
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                return await Tx(conn).journal(entries)
 
         def write() -> dict[tuple[str, str], int]:
             with self._sync_engine.connect() as conn:
