@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -87,18 +88,15 @@ def make_engine(url: str | None = None, *, pool: bool = True) -> AsyncEngine:
     return engine
 
 
-def sqlite_sync_engine(engine: AsyncEngine) -> Engine | None:
-    """A synchronous engine on the same SQLite file as `engine` (None for other databases and
-    in-memory ones). Each aiosqlite call is a hand-off to the connection's thread (some 140 µs
-    here), and SQLAlchemy makes several per statement; a hot write that runs as one function
-    in a thread pays for one."""
+def sqlite_connect(engine: AsyncEngine) -> sqlite3.Connection | None:
+    """A plain sqlite3 connection to the file of `engine`, set up as the engine's own ones
+    are; None for other databases and in-memory ones."""
     url = engine.url
     if engine.dialect.name != "sqlite" or url.database in (None, "", ":memory:"):
         return None
-    sync = create_engine(url.set(drivername="sqlite"), hide_parameters=True)
-    event.listen(sync, "connect", _sqlite_pragmas)
-    event.listen(sync, "begin", _sqlite_begin)
-    return sync
+    connection = sqlite3.connect(url.database, check_same_thread=False)
+    _sqlite_pragmas(connection, None)
+    return connection
 
 
 def migrate(url: str | None = None) -> None:

@@ -214,3 +214,36 @@ async def test_residents_are_ingested_side_by_side_each_in_order(ctx, monkeypatc
 def test_sqlite_has_one_drainer_postgresql_several() -> None:
     assert drain_concurrency("sqlite") == 1
     assert drain_concurrency("postgresql") > 1
+
+
+async def test_on_sqlite_a_journal_write_waits_off_the_loop_while_another_process_writes(
+        ctx, db_url) -> None:
+    """The journal write runs on the event loop only while nobody else holds SQLite's write
+    lock; when the worker process does, it waits in a thread and the loop stays free."""
+    if not db_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock")
+    import sqlite3
+
+    other_process = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
+    other_process.execute("BEGIN IMMEDIATE")
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    running = asyncio.create_task(ticker())
+    intake = Intake(ctx, max_lag_s=1)
+    write = asyncio.create_task(intake.accept(sms("SM" + "5" * 32)))
+    await asyncio.sleep(0.3)
+    assert not write.done()                 # waiting for the lock...
+    assert ticks >= 15                      # ...without holding up the loop
+    other_process.execute("COMMIT")
+    assert await asyncio.wait_for(write, 5) is True
+    running.cancel()
+    other_process.close()
+    [entry] = await journalled(ctx)
+    assert entry["external_id"] == "SM" + "5" * 32
+    assert entry["accepted_at"].tzinfo is not None and entry["message"]["text"]
