@@ -62,6 +62,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     app[HUB] = hub
     intake = app[INTAKE] = Intake(ctx, ctx.config.intake.max_lag_s)
     intake.start()
+    ops.INTAKE_BACKLOG.set_function(lambda: intake.backlog)
+    ops.INTAKE_LAG.set_function(lambda: intake.lag_s)
     yield
     await intake.stop()
     await hub.stop()

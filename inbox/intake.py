@@ -114,6 +114,13 @@ class Intake:
     def backlog(self) -> int:
         return len(self._backlog) + len(self._busy)
 
+    @property
+    def lag_s(self) -> float:
+        """How long the oldest entry not yet taken up has waited (0 without one)."""
+        if not self._backlog:
+            return 0.0
+        return max(0.0, asyncio.get_running_loop().time() - self._backlog[0].since)
+
     def start(self) -> None:
         self._drainers = [asyncio.create_task(self._drain(), name=f"intake-drainer-{n}")
                           for n in range(self._concurrency)]

@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 from inbox.appkeys import CONTEXT
 
@@ -14,6 +14,10 @@ routes = web.RouteTableDef()
 
 REQUESTS = Counter("cc_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("cc_http_request_seconds", "HTTP request latency", ["route"])
+# Set by the app to read its intake (inbox.intake): provider webhooks answered, not yet in
+# the inbox. A backlog that keeps growing means ingesting cannot keep up.
+INTAKE_BACKLOG = Gauge("cc_intake_backlog", "Journalled webhook messages not yet ingested")
+INTAKE_LAG = Gauge("cc_intake_lag_seconds", "How long the oldest journalled message has waited")
 
 
 @web.middleware

@@ -297,6 +297,15 @@ async def test_signed_sms_is_stored_once_however_often_twilio_retries(client, ct
     assert conversation["channel"] == "sms" and identity["address"] == "+994501234567"
 
 
+async def test_metrics_show_webhooks_and_the_intake_backlog(client, ctx) -> None:
+    assert (await post(client, MESSAGING_URL, fixture("sms_inbound.txt"))).status == 200
+    text = await (await client.get("/metrics")).text()
+    assert 'cc_http_requests_total{method="POST",route="/webhooks/twilio/messaging",' \
+           'status="200"}' in text
+    assert "cc_intake_backlog 0.0" in text        # settled: everything is in the inbox
+    assert "cc_intake_lag_seconds 0.0" in text
+
+
 @pytest.mark.parametrize("signature", [None, "bm90IGEgc2lnbmF0dXJl", "wrong-url"])
 async def test_bad_or_missing_signature_is_403_and_stores_nothing(client, ctx, signature) -> None:
     form = fixture("sms_inbound.txt")

@@ -52,6 +52,8 @@ async def test_an_accepted_message_is_committed_before_it_is_ingested(ctx) -> No
     assert entry["external_id"] == "SM" + "1" * 32
     assert entry["message"]["text"].startswith("Salam")
     assert await stored(ctx) == []
+    await asyncio.sleep(0.05)
+    assert intake.backlog == 1 and intake.lag_s >= 0.05     # what /metrics reports
 
     assert await recover(ctx, older_than=timedelta(minutes=1)) == []   # not old enough
     assert await recover(ctx, older_than=timedelta(0)) == [entry["id"]]
