@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
@@ -101,10 +102,11 @@ class Intake:
         self._concurrency = concurrency or drain_concurrency(ctx.store.engine.dialect.name)
         self._waiting: list[_Waiting] = []
         self._writers: set[asyncio.Task[None]] = set()
+        self._writer_count = 0        # writers running (counted by themselves, see _write)
         self._writing = 0             # batches taken by a writer and not yet answered
         self._backlog: deque[_Backlogged] = deque()
         self._busy: set[tuple[str, str]] = set()      # residents being ingested now
-        self._changed = asyncio.Condition()           # backlog grew, or a resident is free
+        self._changed = asyncio.Event()               # backlog grew, or a resident is free
         self._drainers: list[asyncio.Task[None]] = []
         self._answering = 0           # accept() calls not yet answered
         self._last_arrival = 0.0
@@ -145,12 +147,18 @@ class Intake:
     async def settled(self) -> None:
         """Return once everything accepted so far is ingested (or failed and left for the
         sweep)."""
-        async with self._changed:
-            await self._changed.wait_for(self._idle)
+        await self._wait_until(self._idle)
 
-    async def _notify(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
+    def _notify(self) -> None:
+        # Synchronous on purpose: a writer or drainer that had to await here could miss
+        # work that arrives meanwhile. Waiters wait on the event of their time; setting it
+        # wakes them all, and the next waiters get a fresh one.
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def _wait_until(self, ready: Callable[[], bool]) -> None:
+        while not ready():
+            await self._changed.wait()
 
     async def accept(self, message: InboundMessage) -> bool:
         """Journal `message`; returns once that is committed: True when it is new, False for
@@ -164,7 +172,8 @@ class Intake:
         try:
             # A write in flight takes the webhooks that arrive meanwhile in its next round
             # (group commit); on PostgreSQL a few writes may overlap.
-            if len(self._writers) < self._concurrency:
+            if self._writer_count < self._concurrency:
+                self._writer_count += 1
                 writer = asyncio.create_task(self._write(), name="intake-writer")
                 self._writers.add(writer)
                 writer.add_done_callback(self._writers.discard)
@@ -174,29 +183,35 @@ class Intake:
 
     async def _write(self) -> None:
         loop = asyncio.get_running_loop()
-        while self._waiting:
-            batch, self._waiting = self._waiting, []
-            self._writing += 1
-            try:
-                new = await self._ctx.store.journal([w.entry for w in batch])
-            except Exception as exc:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                self._writing += 1
+                try:
+                    new = await self._ctx.store.journal([w.entry for w in batch])
+                except Exception as exc:
+                    for waiting in batch:
+                        waiting.journalled.set_exception(exc)
+                        waiting.journalled.exception()   # retrieved: the caller may be gone
+                    continue
+                finally:
+                    self._writing -= 1
+                self.journal_writes += 1
+                now = loop.time()
                 for waiting in batch:
-                    waiting.journalled.set_exception(exc)
-                    waiting.journalled.exception()   # retrieved: the caller may be gone
-                continue
-            finally:
-                self._writing -= 1
-            self.journal_writes += 1
-            now = loop.time()
-            for waiting in batch:
-                # The same external id twice in one batch is journalled once: the first wins.
-                intake_id = new.pop((waiting.entry["channel"], waiting.entry["external_id"]),
-                                    None)
-                if intake_id is not None:
-                    self._backlog.append(_Backlogged(intake_id, waiting.message, now))
-                waiting.journalled.set_result(intake_id is not None)
-            await self._notify()
-        await self._notify()
+                    # The same external id twice in one batch is journalled once: the first
+                    # wins.
+                    intake_id = new.pop((waiting.entry["channel"],
+                                         waiting.entry["external_id"]), None)
+                    if intake_id is not None:
+                        self._backlog.append(_Backlogged(intake_id, waiting.message, now))
+                    waiting.journalled.set_result(intake_id is not None)
+                self._notify()
+        finally:
+            # No await between the last look at `_waiting` and this: a webhook that arrives
+            # after it starts a writer of its own.
+            self._writer_count -= 1
+            self._notify()
 
     def _next(self) -> _Backlogged | None:
         """The oldest entry of a resident no drainer is busy with."""
@@ -219,12 +234,11 @@ class Intake:
 
     async def _drain(self) -> None:
         while True:
-            async with self._changed:
-                await self._changed.wait_for(lambda: self._next() is not None)
-                entry = self._next()
-                assert entry is not None
-                self._backlog.remove(entry)
-                self._busy.add(entry.resident)
+            await self._wait_until(lambda: self._next() is not None)
+            entry = self._next()
+            assert entry is not None
+            self._backlog.remove(entry)
+            self._busy.add(entry.resident)
             try:
                 await self._give_way(entry)
                 await ingest(self._ctx, entry.message, intake_id=entry.intake_id)
@@ -234,7 +248,7 @@ class Intake:
                               entry.message.channel, entry.intake_id)
             finally:
                 self._busy.discard(entry.resident)
-                await self._notify()
+                self._notify()
 
 
 # --- the sweep's recovery -----------------------------------------------------------------

@@ -249,3 +249,24 @@ async def test_on_sqlite_a_journal_write_waits_off_the_loop_while_another_proces
     [entry] = await journalled(ctx)
     assert entry["external_id"] == "SM" + "5" * 32
     assert entry["accepted_at"].tzinfo is not None and entry["message"]["text"]
+
+
+async def test_no_webhook_is_left_waiting_whenever_it_arrives(ctx) -> None:
+    """Webhooks arriving at every moment of a writer's life (while it writes, while it
+    hands its batch over, as it finishes) are all journalled: none waits forever."""
+    intake = Intake(ctx, max_lag_s=0)
+    intake.start()
+    try:
+        async def webhook(n: int) -> bool:
+            for _ in range(n % 7):              # arrive at a different point each time
+                await asyncio.sleep(0)
+            return await intake.accept(sms(f"SM{n:032d}", phone=f"+99450123{n % 9:04d}"))
+
+        for wave in range(20):
+            results = await asyncio.wait_for(
+                asyncio.gather(*(webhook(wave * 10 + n) for n in range(10))), 10)
+            assert all(results)
+        await asyncio.wait_for(intake.settled(), 30)
+    finally:
+        await intake.stop()
+    assert len(await stored(ctx)) == 200
