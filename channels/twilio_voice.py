@@ -9,9 +9,13 @@ that TwiML names, signed by Twilio like every webhook (`verified_form`, as for m
     /voice/menu            Digits -> the call is recorded in the inbox and routed by the
                            choice; then <Dial> the agent, or voicemail
     /voice/dial-result     DialCallStatus: connected, or voicemail
-    /voice/voicemail-done  the caller finished the message: goodbye
+    /voice/voicemail-done  the caller finished the message: the transcription stops; goodbye
     /voice/recording       recordingStatusCallback: the voicemail message with its audio
-    /voice/transcription   transcribeCallback: the voicemail's text
+    /voice/live-transcription
+                           the voicemail's <Start><Transcription> statusCallbackUrl: the
+                           caller's words, in the language they chose, segment by segment
+    /voice/transcription   transcribeCallback of <Record transcribe="true">: kept only for
+                           calls whose TwiML was written before live transcription
     /voice/status          the number's call status callback: the call ended (configure it
                            in Twilio as the number's "call status changes" URL)
 
@@ -57,6 +61,7 @@ MENU_PATH = VOICE_PATH + "/menu"
 DIAL_RESULT_PATH = VOICE_PATH + "/dial-result"
 VOICEMAIL_DONE_PATH = VOICE_PATH + "/voicemail-done"
 RECORDING_PATH = VOICE_PATH + "/recording"
+LIVE_TRANSCRIPTION_PATH = VOICE_PATH + "/live-transcription"
 TRANSCRIPTION_PATH = VOICE_PATH + "/transcription"
 STATUS_PATH = VOICE_PATH + "/status"
 
@@ -79,11 +84,25 @@ WITHHELD = frozenset({"anonymous", "restricted", "unknown", "unavailable", "+266
                       "+7378742833", "+2562533", "+8656696", "+86282452253"})
 CALL_SID = re.compile(r"CA[0-9a-f]{32}")
 RECORDING_SID = re.compile(r"RE[0-9a-f]{32}")
+TRANSCRIPTION_SID = re.compile(r"GT[0-9a-fA-F]{32}")
 FINAL_CALL_STATUSES = frozenset({"completed", "busy", "no-answer", "canceled", "failed"})
 DIAL_STATUSES = frozenset({"completed", "answered", "busy", "no-answer", "failed", "canceled"})
 CLIENT_IDENTITY = re.compile(r"[A-Za-z0-9_.@-]{1,121}")
 SIP_URI = re.compile(r"sips?:[^@\s]+@[^@\s]+")
 MAX_CALL_SECONDS = 4 * 3600    # Twilio ends any call after four hours
+
+# Voicemail is transcribed while the caller speaks, by Twilio's Real-Time Transcription in the
+# language they chose in the menu. <Record transcribe="true"> understands English only, so it
+# is not used at all, English included: one mechanism, one webhook, one code path for every
+# language, and no two transcripts of one English voicemail racing to become its text.
+TRANSCRIPTION_NAME = "voicemail"     # names the transcription so voicemail-done can stop it
+TRANSCRIPTION_ENGINES = ("google", "deepgram")
+DEFAULT_LANGUAGE_CODES = {"az": "az-AZ", "ru": "ru-RU", "en": "en-US"}   # Google knows az-AZ
+LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")            # BCP-47, as Twilio takes
+TRANSCRIPTION_KEYS = ("engine", "language_codes", "hints")
+TRANSCRIPTION_EVENTS = {"transcription-started": "started", "transcription-content": "content",
+                        "transcription-stopped": "stopped", "transcription-error": "error"}
+MAX_HINTS, MAX_HINT_CHARS = 500, 100     # Twilio's limits on <Transcription hints>
 
 
 class VoiceConfigError(ValueError):
@@ -103,6 +122,17 @@ class Prompt:
 
 
 @dataclass(frozen=True)
+class TranscriptionSettings:
+    """How a voicemail is transcribed: the engine, and the language code for each language
+    of the menu (the caller's choice decides which)."""
+
+    engine: str = "google"
+    language_codes: Mapping[str, str] = field(
+        default_factory=lambda: dict(DEFAULT_LANGUAGE_CODES))
+    hints: str | None = None          # comma-separated phrases the recogniser should expect
+
+
+@dataclass(frozen=True)
 class VoiceSettings:
     languages: tuple[str, ...]                       # the language menu's order: 1, 2, 3
     prompts: Mapping[str, Mapping[str, Prompt]]      # language -> prompt name -> prompt
@@ -110,9 +140,14 @@ class VoiceSettings:
     voicemail_max_length_s: int = 120
     gather_timeout_s: int = 6
     menu_attempts: int = 3
+    transcription: TranscriptionSettings = field(default_factory=TranscriptionSettings)
 
     def prompt(self, language: str, name: str) -> Prompt:
         return self.prompts[language][name]
+
+    def language_code(self, language: str) -> str:
+        """The transcription's language code for a language of the menu."""
+        return self.transcription.language_codes[language]
 
     def language_for(self, digits: str) -> str | None:
         if digits.isdecimal() and 1 <= int(digits) <= len(self.languages):
@@ -184,10 +219,10 @@ def voice_settings(raw: Mapping[str, Any] | None, texts: Mapping[str, Any]) -> V
     return VoiceSettings(
         languages=languages, prompts=prompts,
         ring_timeout_s=_seconds(raw, "ring_timeout", 20, 5, 600),
-        # Twilio transcribes recordings of up to two minutes only.
         voicemail_max_length_s=_seconds(raw, "voicemail_max_length", 120, 5, 3600),
         gather_timeout_s=_seconds(raw, "menu_timeout", 6, 1, 60),
-        menu_attempts=_attempts(raw))
+        menu_attempts=_attempts(raw),
+        transcription=_transcription(raw.get("transcription"), languages))
 
 
 def _attempts(raw: Mapping[str, Any]) -> int:
@@ -195,6 +230,55 @@ def _attempts(raw: Mapping[str, Any]) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 5:
         raise VoiceConfigError("channels.twilio.voice.menu_attempts: expected 1 to 5")
     return value
+
+
+def _transcription(raw: Any, languages: tuple[str, ...]) -> TranscriptionSettings:
+    """`channels.twilio.voice.transcription`: engine, language_codes per menu language (over
+    the defaults az-AZ, ru-RU, en-US), hints."""
+    key = "channels.twilio.voice.transcription"
+    raw = {} if raw is None else raw
+    if not isinstance(raw, Mapping):
+        raise VoiceConfigError(f"{key}: expected a mapping with {', '.join(TRANSCRIPTION_KEYS)}")
+    for name in raw:
+        if name not in TRANSCRIPTION_KEYS:
+            raise VoiceConfigError(f"{key}.{name}: unknown setting; known: "
+                                   f"{', '.join(TRANSCRIPTION_KEYS)}")
+    engine = raw.get("engine", "google")
+    if engine not in TRANSCRIPTION_ENGINES:
+        raise VoiceConfigError(f"{key}.engine: expected one of {', '.join(TRANSCRIPTION_ENGINES)}"
+                               f", got {engine!r}")
+    given = raw.get("language_codes") or {}
+    if not isinstance(given, Mapping):
+        raise VoiceConfigError(f"{key}.language_codes: expected a mapping of language to code, "
+                               f"like {{az: az-AZ}}")
+    codes: dict[str, str] = {}
+    for language in given:
+        if language not in languages:
+            raise VoiceConfigError(f"{key}.language_codes.{language}: not a language of the "
+                                   f"menu ({', '.join(languages)})")
+    for language in languages:
+        code = given.get(language, DEFAULT_LANGUAGE_CODES.get(language))
+        if code is None:
+            raise VoiceConfigError(f"{key}.language_codes.{language}: missing; the language "
+                                   f"code Twilio transcribes {language} callers in")
+        if not isinstance(code, str) or not LANGUAGE_CODE.fullmatch(code):
+            raise VoiceConfigError(f"{key}.language_codes.{language}: expected a BCP-47 code "
+                                   f"like az-AZ, got {code!r}")
+        codes[language] = code
+    return TranscriptionSettings(engine, codes, _hints(raw.get("hints"), f"{key}.hints"))
+
+
+def _hints(raw: Any, key: str) -> str | None:
+    if raw is None or raw == []:
+        return None
+    if not isinstance(raw, list) or len(raw) > MAX_HINTS:
+        raise VoiceConfigError(f"{key}: expected a list of at most {MAX_HINTS} phrases")
+    for hint in raw:
+        if not isinstance(hint, str) or not hint.strip() or "," in hint \
+                or len(hint) > MAX_HINT_CHARS:
+            raise VoiceConfigError(f"{key}: {hint!r} is not a phrase of 1 to {MAX_HINT_CHARS} "
+                                   f"characters without commas")
+    return ",".join(hint.strip() for hint in raw)
 
 
 # --- dial targets: an agent's voice address -----------------------------------------------
@@ -272,28 +356,41 @@ def dial(settings: VoiceSettings, language: str, target: DialTarget, action: str
 class VoicemailUrls:
     done: str             # <Record action>: the caller finished
     recording: str        # recordingStatusCallback: the audio is ready
-    transcription: str    # transcribeCallback: the text is ready
+    transcription: str    # <Transcription statusCallbackUrl>: the caller's words as they come
 
 
 def voicemail(settings: VoiceSettings, language: str, closed: bool, urls: VoicemailUrls) -> str:
-    """Why nobody answers, then a recording with a transcription; '#' ends the message."""
+    """Live transcription of the caller in their language, why nobody answers, then the
+    recording (the message's audio); '#' ends the message. Only the caller's side (the inbound
+    track) is transcribed, so the prompt is not; only final results are sent."""
     response = VoiceResponse()
+    transcription = settings.transcription
+    response.start().transcription(
+        name=TRANSCRIPTION_NAME, track="inbound_track", status_callback_url=urls.transcription,
+        status_callback_method="POST", partial_results=False,
+        language_code=settings.language_code(language),
+        transcription_engine=transcription.engine, enable_automatic_punctuation=True,
+        hints=transcription.hints)
     _speak(response, settings.prompt(language, "voicemail_closed" if closed
                                      else "voicemail_unavailable"))
     response.record(action=urls.done, method="POST", max_length=settings.voicemail_max_length_s,
-                    timeout=10, finish_on_key="#", play_beep=True, transcribe=True,
-                    transcribe_callback=urls.transcription,
+                    timeout=10, finish_on_key="#", play_beep=True,
                     recording_status_callback=urls.recording,
                     recording_status_callback_method="POST",
                     recording_status_callback_event="completed")
-    # Reached only when nothing was recorded (silence): Twilio then skips the action.
+    # Reached only when nothing was recorded (silence): Twilio then skips the action. Hanging
+    # up ends the transcription too.
     _speak(response, settings.prompt(language, "goodbye"))
     response.hangup()
     return str(response)
 
 
-def goodbye(settings: VoiceSettings, language: str) -> str:
+def goodbye(settings: VoiceSettings, language: str, *, stop_transcription: bool = False) -> str:
+    """Goodbye and hang up; after a voicemail, the transcription stops first, so it ends with
+    the message and Twilio reports it stopped without waiting for the call to end."""
     response = VoiceResponse()
+    if stop_transcription:
+        response.stop().transcription(name=TRANSCRIPTION_NAME)
     _speak(response, settings.prompt(language, "goodbye"))
     response.hangup()
     return str(response)
@@ -447,6 +544,44 @@ def parse_transcription(form: Mapping[str, str]) -> calls.Voicemail:
                            transcript=calls.transcript_text(status, form.get("TranscriptionText")))
 
 
+def parse_live_transcription(form: Mapping[str, str]) -> calls.TranscriptionEvent:
+    """One status callback of the voicemail's real-time transcription. Only a final result of
+    the caller's own track carries text; any other event counts as seen, with none. The text
+    never reaches an error message or a log."""
+    sid = call_sid(form)
+    transcription_sid = _field(form, "TranscriptionSid")
+    if not TRANSCRIPTION_SID.fullmatch(transcription_sid):
+        raise PayloadError("TranscriptionSid is not a Twilio transcription sid")
+    event = _field(form, "TranscriptionEvent").lower()
+    kind = TRANSCRIPTION_EVENTS.get(event)
+    if kind is None:
+        raise PayloadError(f"TranscriptionEvent {event!r} is not one Twilio sends")
+    # A segment's place and identity; a start, stop or error is taken even without one.
+    sequence = _field(form, "SequenceId") if kind == "content" else \
+        (form.get("SequenceId") or "0").strip()
+    if not sequence.isdecimal() or len(sequence) > 9:
+        raise PayloadError("SequenceId must be a whole number")
+    text = None
+    if kind == "content":
+        final = _field(form, "Final").lower()
+        if final not in ("true", "false"):
+            raise PayloadError("Final must be true or false")
+        if final == "true" and (form.get("Track") or "inbound_track") == "inbound_track":
+            text = _transcript(form)
+    return calls.TranscriptionEvent(sid, transcription_sid, int(sequence), kind, text)
+
+
+def _transcript(form: Mapping[str, str]) -> str:
+    """The text of TranscriptionData, a JSON object like {"transcript": ..., "confidence": ...}."""
+    try:
+        data = json.loads(_field(form, "TranscriptionData"))
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or not isinstance(data.get("transcript", ""), str):
+        raise PayloadError("TranscriptionData is not a JSON object with a transcript")
+    return data.get("transcript", "").strip()
+
+
 def parse_call_end(form: Mapping[str, str], ended_at: datetime) -> calls.CallEnd | None:
     """The end of a call from its status callback; None for a status on the way (ringing,
     in-progress), which changes nothing."""
@@ -525,9 +660,12 @@ async def language_chosen(request: web.Request) -> web.Response:
 
 
 def _voicemail(step: Step, state: MenuState, closed: bool) -> web.Response:
-    urls = VoicemailUrls(done=step.url(VOICEMAIL_DONE_PATH, replace(state, agent_id=None)),
+    # The transcription's URL carries the menu's state like the others: the caller's language
+    # comes back signed with every segment.
+    menu = replace(state, agent_id=None, attempt=0)
+    urls = VoicemailUrls(done=step.url(VOICEMAIL_DONE_PATH, menu),
                          recording=step.url(RECORDING_PATH),
-                         transcription=step.url(TRANSCRIPTION_PATH))
+                         transcription=step.url(LIVE_TRANSCRIPTION_PATH, menu))
     return _twiml(voicemail(step.settings, state.language, closed, urls))
 
 
@@ -586,7 +724,8 @@ async def voicemail_done(request: web.Request) -> web.Response:
         state = step.state()
     except PayloadError as exc:
         raise _bad(exc) from None
-    return _twiml(goodbye(step.settings, state.language or step.settings.languages[0]))
+    return _twiml(goodbye(step.settings, state.language or step.settings.languages[0],
+                          stop_transcription=True))
 
 
 def _unknown_call(sid: str) -> web.HTTPNotFound:
@@ -606,6 +745,26 @@ async def recording_ready(request: web.Request) -> web.Response:
         return web.Response(status=200)
     if await calls.record_voicemail(step.ctx, report.voicemail) is None:
         raise _unknown_call(report.voicemail.call_sid)
+    return web.Response(status=200)
+
+
+async def live_transcription(request: web.Request) -> web.Response:
+    """The voicemail's transcription reports: its segments are kept with the call until it
+    stops, then become the voicemail's text (`inbox.calls.record_transcription_event`)."""
+    step = await _step(request)
+    try:
+        event = parse_live_transcription(step.form)
+        state = step.state()
+        if state.language is None:
+            raise PayloadError("the menu's language is missing")
+    except PayloadError as exc:
+        raise _bad(exc) from None
+    if event.kind == "error":
+        code = (step.form.get("TranscriptionErrorCode") or "").strip()
+        log.warning("call %s: the voicemail's transcription failed (error %s)", event.call_sid,
+                    code if code.isdecimal() else "without a code")
+    if await calls.record_transcription_event(step.ctx, event, state.language) is None:
+        raise _unknown_call(event.call_sid)
     return web.Response(status=200)
 
 
@@ -647,6 +806,7 @@ class TwilioVoiceChannel:
                               (MENU_PATH, reason_chosen), (DIAL_RESULT_PATH, dial_result),
                               (VOICEMAIL_DONE_PATH, voicemail_done),
                               (RECORDING_PATH, recording_ready),
+                              (LIVE_TRANSCRIPTION_PATH, live_transcription),
                               (TRANSCRIPTION_PATH, transcription_ready),
                               (STATUS_PATH, call_status)):
             app.router.add_post(path, handler)

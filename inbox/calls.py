@@ -12,7 +12,10 @@ webhook adds nothing): call_started, ivr_choice {language, reason}, ringing {age
 connected {agent_id}, missed {reason}, call_ended {duration_s, status}, and for a call that
 never reached an agent, callback_requested: the conversation waits in its queue for someone
 to call back. A voicemail is a message of its own (external id the RecordingSid) with the
-recording attached; its transcript replaces the placeholder text when Twilio sends it.
+recording attached; its transcript, kept with the call while Twilio transcribes it live,
+replaces the placeholder text once the transcription stops (voicemail_transcribed), and a
+conversation whose category the menu did not give is classified on it
+(`dispatch.reclassify`).
 
 Twilio requests a <Dial>'s action before it reports the call's end, so `end_call` knows by
 then whether an agent answered.
@@ -21,11 +24,11 @@ then whether an agent answered.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from inbox import assignment, sla
+from inbox import assignment, dispatch, sla
 from inbox.context import InboxContext
 from inbox.ingest import ingest
 from inbox.live import publish_event
@@ -287,37 +290,240 @@ async def end_call(ctx: InboxContext, end: CallEnd) -> bool:
 
 
 # --- voicemail ----------------------------------------------------------------------------
+#
+# A voicemail is transcribed live, in the caller's language (Twilio Real-Time Transcription):
+# final segments arrive one webhook each while the caller speaks, before the recording's own
+# callback has made the voicemail a message. Until the transcription ends they are kept on
+# the call's item (`extra` of the message whose external id is the CallSid), in the database
+# rather than in Redis with a TTL, because:
+# - nothing is lost: Twilio is answered only once a segment is committed with the rest of
+#   the inbox; nothing expires while a stop or a recording callback is late or retried, and
+#   no Redis restart or eviction can drop a caller's words between two webhooks;
+# - one lock orders it all: every report updates the item under the call's conversation row
+#   lock, as every call event does, so concurrent segments, the stop and the recording's
+#   callback each see what the others committed, and whichever comes last writes the text;
+#   a second store beside the database would need its own ordering and could disagree;
+# - idempotent: segments are keyed by (TranscriptionSid, SequenceId), so a retry rewrites the
+#   same entry, and the text is a pure function of what is kept (`LiveTranscript.text`).
+# It costs one small transaction per segment, beside the call's own events.
+
+LIVE_KEY = "live_transcript"     # the call item's `extra`: what the transcription delivered
+VOICEMAIL_KEY = "voicemail_id"   # the call item's `extra`: the call's voicemail message
+# Why a voicemail's text may change a conversation's category (the `classified` event's reason).
+TRANSCRIPT_REASON = "voicemail transcript"
+
+
+@dataclass(frozen=True)
+class TranscriptionEvent:
+    """One status callback of a call's real-time transcription."""
+
+    call_sid: str
+    transcription_sid: str
+    sequence_id: int
+    kind: str                        # started, content, stopped, error
+    text: str | None = None          # a final segment of the caller's words (content only)
+
+
+@dataclass(frozen=True)
+class LiveTranscript:
+    """A call's real-time transcription so far, as kept on the call's item."""
+
+    # TranscriptionSid -> SequenceId (a string: JSON keys are) -> final segment
+    segments: dict[str, dict[str, str]] = field(default_factory=dict)
+    ended: str | None = None         # "stopped" or "error": the first of them that came
+    written: str | None = None       # the text last written to the voicemail from it
+    language: str | None = None      # the menu language it was started in
+
+    @classmethod
+    def of(cls, extra: dict[str, Any] | None) -> LiveTranscript:
+        kept = (extra or {}).get(LIVE_KEY) or {}
+        return cls(kept.get("segments") or {}, kept.get("ended"), kept.get("written"),
+                   kept.get("language"))
+
+    def as_json(self) -> dict[str, Any]:
+        return {"segments": self.segments, "ended": self.ended, "written": self.written,
+                "language": self.language}
+
+    def with_event(self, event: TranscriptionEvent, language: str | None) -> LiveTranscript:
+        segments = self.segments
+        if event.text:
+            mine = {**segments.get(event.transcription_sid, {}),
+                    str(event.sequence_id): event.text}
+            segments = {**segments, event.transcription_sid: mine}
+        ended = self.ended
+        if ended is None and event.kind in ("stopped", "error"):
+            ended = event.kind
+        return replace(self, segments=segments, ended=ended, language=self.language or language)
+
+    @property
+    def text(self) -> str | None:
+        """The voicemail's text once the transcription has ended (None while it runs): the
+        final segments in SequenceId order, whatever order they came in. A segment retried
+        after the stop still takes its place (the text is written again). Nothing said, or a
+        failed transcription, is VOICEMAIL_NO_TRANSCRIPT; the recording is there to listen to."""
+        if self.ended is None:
+            return None
+        if self.ended == "error":
+            return VOICEMAIL_NO_TRANSCRIPT
+        parts = [self.segments[sid][sequence] for sid in sorted(self.segments)
+                 for sequence in sorted(self.segments[sid], key=int)]
+        return " ".join(parts) or VOICEMAIL_NO_TRANSCRIPT
+
+
+@dataclass(frozen=True)
+class Transcribed:
+    """A voicemail's text was written: what to announce once committed."""
+
+    conversation_id: int
+    reclassified: dispatch.Reclassified | None
 
 
 def transcript_text(status: str, text: str | None) -> str:
-    """The voicemail's text once Twilio's transcription is over, whichever way it ended."""
+    """The voicemail's text once Twilio's recording transcription is over, whichever way it
+    ended (the transcribeCallback of calls from before live transcription)."""
     text = (text or "").strip()
     return text if status == "completed" and text else VOICEMAIL_NO_TRANSCRIPT
 
 
+async def _locked_item(tx: Tx, call_sid: str) -> Row | None:
+    """The call's item, read again once its conversation is locked (so it holds what a
+    racing report committed); None for a call that is not recorded."""
+    item = await tx.message_by_external_id(CHANNEL, call_sid)
+    if item is None:
+        return None
+    await tx.conversation(item["conversation_id"], for_update=True)
+    return await tx.message(item["id"])
+
+
+async def _write_transcript(ctx: InboxContext, tx: Tx, message: Row, text: str, *,
+                            first: bool, classified_text: str | None = None,
+                            language: str | None = None) -> Transcribed:
+    """The voicemail's text becomes `text`, with voicemail_transcribed the first time; the
+    conversation is classified on it (spoken in `language`) unless the text was classified
+    already (it opened the conversation) or says nothing."""
+    if message["body"] != text:
+        await tx.update_message(message["id"], body=text)
+    if first:
+        await tx.add_event(message["conversation_id"], "voicemail_transcribed",
+                           {"message_id": message["id"],
+                            "transcribed": text != VOICEMAIL_NO_TRANSCRIPT})
+    reclassified = None
+    if text not in (VOICEMAIL_NO_TRANSCRIPT, classified_text):
+        reclassified = await dispatch.reclassify(ctx, tx, message["conversation_id"], text,
+                                                 message_id=message["id"],
+                                                 reason=TRANSCRIPT_REASON, language=language)
+    return Transcribed(message["conversation_id"], reclassified)
+
+
+async def _settle(ctx: InboxContext, tx: Tx, item: Row, extra: dict[str, Any],
+                  live: LiveTranscript, *, stored: str | None = None,
+                  classified_text: str | None = None) -> Transcribed | None:
+    """Under the call's lock: keep `live` on the call's item, and once the transcription has
+    ended and the voicemail is stored, make its text the voicemail's. Only a placeholder or
+    this transcript's own earlier text is replaced: the text last written, or the one the
+    voicemail was just `stored` with (read before a later segment came)."""
+    done = None
+    text, voicemail_id = live.text, extra.get(VOICEMAIL_KEY)
+    if text is not None and voicemail_id is not None and text != live.written:
+        message = await tx.message(voicemail_id)
+        if message is not None and message["body"] in (VOICEMAIL_PENDING, live.written, text,
+                                                        stored):
+            done = await _write_transcript(ctx, tx, message, text, first=live.written is None,
+                                           classified_text=classified_text,
+                                           language=live.language)
+            live = replace(live, written=text)
+    kept = {**extra, LIVE_KEY: live.as_json()}
+    if kept != item["extra"]:
+        await tx.update_message(item["id"], extra=kept)
+    return done
+
+
+async def _transcribed(ctx: InboxContext, done: Transcribed | None) -> None:
+    if done is None:
+        return
+    await _announce(ctx, done.conversation_id)
+    if done.reclassified is not None:
+        await dispatch.announce_reclassified(ctx, done.reclassified)
+
+
+async def record_transcription_event(ctx: InboxContext, event: TranscriptionEvent,
+                                     language: str | None = None) -> bool | None:
+    """One report of the call's live transcription, kept on the call's item; once the
+    transcription has ended, its text becomes the voicemail's, now or when the recording's
+    callback stores the voicemail. None for a call that is not recorded. Idempotent."""
+    async with ctx.store.transaction() as tx:
+        item = await _locked_item(tx, event.call_sid)
+        if item is None:
+            return None
+        extra = dict(item["extra"] or {})
+        before = LiveTranscript.of(extra)
+        live = before.with_event(event, language)
+        if live == before:
+            return True    # a retry, or a report that adds nothing (started, partial, empty)
+        done = await _settle(ctx, tx, item, extra, live)
+    log.info("call %s: transcription %s (sequence %s)", event.call_sid, event.kind,
+             event.sequence_id)
+    await _transcribed(ctx, done)
+    return True
+
+
 async def record_voicemail(ctx: InboxContext, voicemail: Voicemail) -> int | None:
     """The voicemail as a message of the call's conversation (the call's hint and language
-    route it should that conversation be resolved meanwhile); the message id, or None for
-    a call that is not recorded. Idempotent by RecordingSid."""
+    route it should that conversation be resolved meanwhile), with the live transcript's text
+    if it has ended, else the placeholder until it does; the message id, or None for a call
+    that is not recorded. Idempotent by RecordingSid."""
     async with ctx.store.read() as tx:
         item = await tx.message_by_external_id(CHANNEL, voicemail.call_sid)
         if item is None:
             return None
         conversation = await tx.conversation(item["conversation_id"])
         identity = await tx.identity_by_id(conversation["identity_id"])
+    text = voicemail.transcript or LiveTranscript.of(item["extra"]).text or VOICEMAIL_PENDING
     result = await ingest(ctx, InboundMessage(
         channel=CHANNEL, external_id=voicemail.recording_sid, address=identity["address"],
-        text=voicemail.transcript or VOICEMAIL_PENDING, received_at=utcnow(),
+        text=text, received_at=utcnow(),
         phone=identity["address"], language=conversation["language"],
         category_hint=conversation["category_hint"], attachments=(voicemail.recording,)))
     if result.duplicate and voicemail.transcript is not None:
         await _apply_transcript(ctx, result.message_id, voicemail.transcript)
+    elif result.duplicate:
+        await _link_voicemail(ctx, voicemail.call_sid, result.message_id)   # idempotent
+    else:
+        # A new conversation (the call's was resolved meanwhile) was classified on this text.
+        await _link_voicemail(ctx, voicemail.call_sid, result.message_id, stored=text,
+                              classified_text=text if result.new_conversation else None)
     return result.message_id
 
 
+async def _link_voicemail(ctx: InboxContext, call_sid: str, message_id: int, *,
+                          stored: str | None = None, classified_text: str | None = None) -> None:
+    """The voicemail joins its call's item, where the live transcript finds it; if the
+    transcript ended meanwhile, its text is written now. `stored`: the text the voicemail was
+    just stored with."""
+    async with ctx.store.transaction() as tx:
+        item = await _locked_item(tx, call_sid)
+        if item is None:
+            return
+        extra = dict(item["extra"] or {})
+        if extra.setdefault(VOICEMAIL_KEY, message_id) != message_id:
+            log.warning("call %s: a second voicemail %s is not transcribed", call_sid,
+                        message_id)
+            return
+        live = LiveTranscript.of(extra)
+        done = await _settle(ctx, tx, item, extra, live, stored=stored,
+                             classified_text=classified_text)
+        if done is None and live.ended is None and stored not in (None, VOICEMAIL_PENDING):
+            # Stored with a transcript from <Record transcribe> (TwiML from before live
+            # transcription) that came before the recording's callback.
+            done = await _write_transcript(ctx, tx, await tx.message(message_id), stored,
+                                           first=True, classified_text=classified_text)
+    await _transcribed(ctx, done)
+
+
 async def record_transcript(ctx: InboxContext, voicemail: Voicemail) -> int | None:
-    """The transcript as the voicemail's text; stores the voicemail itself if the
-    transcription came before the recording's own callback."""
+    """The transcript of <Record transcribe> as the voicemail's text (calls whose TwiML came
+    before live transcription); stores the voicemail itself if the transcription came before
+    the recording's own callback."""
     async with ctx.store.read() as tx:
         message = await tx.message_by_external_id(CHANNEL, voicemail.recording_sid)
     if message is None:
@@ -330,10 +536,8 @@ async def _apply_transcript(ctx: InboxContext, message_id: int, text: str) -> No
     async with ctx.store.transaction() as tx:
         message = await tx.message(message_id)
         await tx.conversation(message["conversation_id"], for_update=True)
-        if (await tx.message(message_id))["body"] != VOICEMAIL_PENDING:
+        message = await tx.message(message_id)
+        if message["body"] != VOICEMAIL_PENDING:
             return   # a retry, or the transcript came first and is the text already
-        await tx.update_message(message_id, body=text)
-        await tx.add_event(message["conversation_id"], "voicemail_transcribed",
-                           {"message_id": message_id,
-                            "transcribed": text != VOICEMAIL_NO_TRANSCRIPT})
-    await _announce(ctx, message["conversation_id"])
+        done = await _write_transcript(ctx, tx, message, text, first=True)
+    await _transcribed(ctx, done)

@@ -1,12 +1,15 @@
 """Routing a committed conversation: classify, choose the queue, set the SLA clock, acknowledge.
 
 The decisions are routing's pure functions; this module loads their inputs and applies their
-outputs in one transaction, with an event for each decision and its reason.
+outputs in one transaction, with an event for each decision and its reason. A text that
+arrives after routing read the first message (a voicemail's transcript replacing its
+placeholder) may classify the conversation again: `reclassify`.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 
 from inbox import assignment, outbox, sla
@@ -25,6 +28,11 @@ ACKNOWLEDGED_CHANNELS = frozenset({"webchat", "sms", "whatsapp", "telegram", "em
 
 # Entities that identify a resident and are kept on the contact when it has none yet.
 _CONTACT_FIELDS = {"fin": "fin", "phone": "phone", "email": "email"}
+
+# Category sources a later text may replace: the model's guess, or nothing to go on (a call
+# without a reason chosen in the menu is "empty"), or none yet. The resident's own menu choice
+# ("hint", full confidence), a deployment's keyword rule and a person's correction stand.
+RECLASSIFIABLE = frozenset({None, "empty", "model"})
 
 
 async def _remember_entities(tx: Tx, contact_id: int, result: Classification) -> None:
@@ -77,11 +85,7 @@ async def route_conversation(ctx: InboxContext, conversation_id: int, *,
             conversation_id, category=result.category, category_confidence=result.confidence,
             category_source=result.source, language=language, queue=queue.id,
             routed_at=now, sla_due_at=due)
-        await tx.add_event(conversation_id, "classified", {
-            "category": result.category, "confidence": round(result.confidence, 3),
-            "language": result.language, "source": result.source,
-            "entities": [{"kind": e.kind, "value": e.masked()} for e in result.entities],
-        }, at=now)
+        await tx.add_event(conversation_id, "classified", _classified(result), at=now)
         await tx.add_event(conversation_id, "routed",
                            {"queue": queue.id, "reason": decision.reason}, at=now)
         await _remember_entities(tx, conversation["contact_id"], result)
@@ -102,6 +106,79 @@ async def route_conversation(ctx: InboxContext, conversation_id: int, *,
                         {"conversation": conversation_view(routed, ctx.zone)})
     await publish_event(ctx.redis, "queue.updated", queue.id, {"queue": queue.id})
     await assignment.assign_waiting(ctx, conversation_id)
+
+
+@dataclass(frozen=True)
+class Reclassified:
+    conversation_id: int
+    queue: str
+    moved_from: str | None    # the queue it left, when the new category chose another
+
+
+def _classified(result: Classification) -> dict:
+    """The `classified` event's data: the decision, and the entities found, masked."""
+    return {"category": result.category, "confidence": round(result.confidence, 3),
+            "language": result.language, "source": result.source,
+            "entities": [{"kind": e.kind, "value": e.masked()} for e in result.entities]}
+
+
+async def reclassify(ctx: InboxContext, tx: Tx, conversation_id: int, text: str, *,
+                     message_id: int, reason: str,
+                     language: str | None = None) -> Reclassified | None:
+    """Classify a routed conversation again on `text`, a message routing could not read when
+    it routed (a voicemail's transcript, spoken in `language`), unless its category came from
+    the resident's menu choice, a keyword rule or a person (RECLASSIFIABLE). Records
+    `classified` with the message and the reason; a conversation still waiting for an agent
+    moves to the queue the rules now choose, with `routed`. The SLA clock keeps running as it
+    was, as on a transfer. Entities found are shown masked in the event but, heard rather than
+    written, not kept on the contact: a misheard FIN must not merge two residents. Runs in the
+    caller's transaction, so the text and its classification commit together; the caller
+    calls `announce_reclassified` after commit. None when the category stands."""
+    conversation = await tx.conversation(conversation_id, for_update=True)
+    if conversation is None or conversation["routed_at"] is None \
+            or conversation["category_source"] not in RECLASSIFIABLE:
+        return None   # not routed yet: routing will read the conversation as it is then
+    hints = Hints(conversation["category_hint"]) if conversation["category_hint"] else None
+    result = classify(text, hints=hints, rules=ctx.category_keywords,
+                      default_language=language or conversation["language"] or "az")
+    min_confidence = ctx.config.routing.min_confidence
+    if conversation["category_source"] == "model" and result.confidence < min_confidence:
+        return None   # a vaguer text (a second voicemail) does not undo a surer reading
+    conversation_language = conversation["language"] or result.language
+    decision = choose_queue(
+        RoutingFacts(category=result.category, confidence=result.confidence,
+                     channel=conversation["channel"], language=conversation_language,
+                     text=text, queue_hint=conversation["queue_hint"]),
+        ctx.rules, default_queue=ctx.config.routing.default_queue,
+        triage_queue=ctx.config.routing.triage_queue, min_confidence=min_confidence)
+    now = utcnow()
+    changes = {"category": result.category, "category_confidence": result.confidence,
+               "category_source": result.source, "language": conversation_language}
+    await tx.add_event(conversation_id, "classified",
+                       {**_classified(result), "message_id": message_id, "reason": reason},
+                       at=now)
+    moved_from = None
+    waiting = conversation["status"] == "waiting" and conversation["assignee_id"] is None
+    if waiting and decision.queue != conversation["queue"]:
+        moved_from = conversation["queue"]
+        changes["queue"] = ctx.config.queue(decision.queue).id
+        await tx.add_event(conversation_id, "routed",
+                           {"queue": changes["queue"], "reason": f"{reason}: {decision.reason}"},
+                           at=now)
+    await tx.update_conversation(conversation_id, **changes)
+    log.info("conversation %s reclassified as %s (%s) on a %s", conversation_id,
+             result.category, result.source, reason)
+    return Reclassified(conversation_id, changes.get("queue", conversation["queue"]), moved_from)
+
+
+async def announce_reclassified(ctx: InboxContext, done: Reclassified) -> None:
+    """After a committed `reclassify` (the caller announces the conversation itself): a moved
+    conversation updates both queues and is offered to an agent of its new one."""
+    if done.moved_from is None:
+        return
+    for queue in (done.moved_from, done.queue):
+        await publish_event(ctx.redis, "queue.updated", queue, {"queue": queue})
+    await assignment.assign_waiting(ctx, done.conversation_id)
 
 
 async def route_unrouted(ctx: InboxContext, older_than_s: int = 30) -> list[int]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import re
 import secrets
 import struct
@@ -513,14 +514,21 @@ async def test_a_phone_call_shows_its_timeline_and_voicemail_player(twilio_syste
     twiml = await post_signed(http, gather_action(twiml),
                               twilio_form("voice_gather.txt", Digits="2", **call))
     record = next(ET.fromstring(twiml).iter("Record"))
+    transcription = next(ET.fromstring(twiml).iter("Transcription")).get("statusCallbackUrl")
     recording_url = (f"https://api.twilio.com/2010-04-01/Accounts/"
                      f"{twilio.fake.account_sid}/Recordings/{recording_sid}")
     recorded = {**call, "RecordingSid": recording_sid, "RecordingUrl": recording_url}
     await post_signed(http, record.get("recordingStatusCallback"),
                       twilio_form("voice_recording.txt", **recorded))
-    await post_signed(http, record.get("transcribeCallback"),
-                      twilio_form("voice_transcription.txt", **recorded))
+    for sequence, words in ((2, "Здравствуйте, я вернулся из Германии."),
+                            (3, "Пособие не пришло, перезвоните мне.")):
+        data = json.dumps({"transcript": words, "confidence": 0.9}, ensure_ascii=False)
+        await post_signed(http, transcription, twilio_form(
+            "voice_transcription_content.txt", SequenceId=str(sequence), LanguageCode="ru-RU",
+            TranscriptionData=data, **call))
     await post_signed(http, record.get("action"), twilio_form("voice_gather.txt", **call))
+    await post_signed(http, transcription,
+                      twilio_form("voice_transcription_stopped.txt", SequenceId="4", **call))
     await post_signed(http, voice + "/status",
                       twilio_form("voice_status_completed.txt", CallDuration="192", **call))
 
@@ -537,7 +545,7 @@ async def test_a_phone_call_shows_its_timeline_and_voicemail_player(twilio_syste
     await row.click()
     thread = page.locator("#thread")
     await thread.locator(".msg-call", has_text="Phone call").wait_for()
-    await thread.locator(".msg-body", has_text="I returned from Germany").wait_for()
+    await thread.locator(".msg-body", has_text="я вернулся из Германии. Пособие").wait_for()
     timeline = [text.strip() for text in
                 await thread.locator(".event-voice .event-text").all_text_contents()]
     assert timeline[:2] == ["Call started", "Chose Russian · Support"]

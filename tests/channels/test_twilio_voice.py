@@ -5,6 +5,9 @@ twilio library, to the URL the previous TwiML named."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -18,6 +21,7 @@ from channels.twilio_messaging import PayloadError
 from channels.twilio_voice import (
     DIAL_RESULT_PATH,
     LANGUAGE_PATH,
+    LIVE_TRANSCRIPTION_PATH,
     MENU_PATH,
     RECORDING_PATH,
     STATUS_PATH,
@@ -28,10 +32,12 @@ from channels.twilio_voice import (
     VoicemailUrls,
     dial,
     dial_target,
+    goodbye,
     language_menu,
     load_prompt_texts,
     parse_call_end,
     parse_dial_result,
+    parse_live_transcription,
     parse_recording,
     parse_state,
     parse_transcription,
@@ -61,8 +67,19 @@ RECORDING_SID = "RE7d2c9e4b1a8f6e3d0c5b2a9f8e7d6c5b"
 CALLER = "+994501234567"
 AGENT_PHONE = "+994551234567"
 AZ_PLAY = "https://media.example.gov.az/ivr/az"
+TRANSCRIPTION_SID = "GT2c4e6a8b0d1f3e5a7c9b1d3f5e7a9c0b"
 URLS = VoicemailUrls(done=PUBLIC_URL + "/done", recording=PUBLIC_URL + RECORDING_PATH,
-                     transcription=PUBLIC_URL + TRANSCRIPTION_PATH)
+                     transcription=PUBLIC_URL + LIVE_TRANSCRIPTION_PATH + "?t=1&lang=az")
+# What an Azerbaijani caller says, as Twilio's final segments (SequenceId 2, 3, 4: the
+# transcription's start is 1, its stop 5). Only all three together read as a registration.
+SEGMENTS_AZ = ("Salam, mən Almaniyadan keçən ay qayıtmışam.",
+               "Reintegrasiya proqramı üçün ilkin qeydiyyatdan keçmək istəyirəm.",
+               "Zəhmət olmasa, mənə geri zəng edin.")
+SEGMENTS_RU = ("Здравствуйте. У меня проблема с пособием,",
+               "его не перечислили в этом месяце. Помогите, пожалуйста.")
+SEGMENTS_EN = ("Hello, I returned from Germany last month",
+               "and I would like to register for the reintegration programme.",
+               "Please call me back.")
 
 
 @pytest.fixture
@@ -95,6 +112,19 @@ def test_settings_merge_the_prompt_texts_with_the_config(settings) -> None:
         "Thank you for calling the contact centre. Goodbye."
     assert settings.language_for("2") == "ru"
     assert settings.language_for("4") is None and settings.language_for("") is None
+    assert settings.transcription.engine == "google"
+    assert [settings.language_code(lang) for lang in settings.languages] == \
+        ["az-AZ", "ru-RU", "en-US"]
+    assert settings.transcription.hints is None
+
+
+def test_transcription_languages_engine_and_hints_come_from_the_config() -> None:
+    settings = voice_settings({"languages": ["ru", "az"], "transcription": {
+        "engine": "deepgram", "language_codes": {"ru": "ru"},
+        "hints": ["DOST", "ASAN xidmət", "reintegrasiya"]}}, load_prompt_texts())
+    assert settings.transcription.engine == "deepgram"
+    assert dict(settings.transcription.language_codes) == {"ru": "ru", "az": "az-AZ"}
+    assert settings.transcription.hints == "DOST,ASAN xidmət,reintegrasiya"
 
 
 def test_without_recordings_azerbaijani_falls_back_to_text() -> None:
@@ -114,6 +144,19 @@ def test_without_recordings_azerbaijani_falls_back_to_text() -> None:
      "channels.twilio.voice.prompts.ru.goodbye.play"),
     ({"prompts": {"en": {"goodbye": {}}}}, "channels.twilio.voice.prompts.en.goodbye"),
     ({"menu_attempts": 0}, "channels.twilio.voice.menu_attempts"),
+    ({"transcription": "google"}, "channels.twilio.voice.transcription"),
+    ({"transcription": {"model": "x"}}, "channels.twilio.voice.transcription.model"),
+    ({"transcription": {"engine": "whisper"}}, "channels.twilio.voice.transcription.engine"),
+    ({"transcription": {"language_codes": ["az-AZ"]}},
+     "channels.twilio.voice.transcription.language_codes"),
+    ({"transcription": {"language_codes": {"de": "de-DE"}}},
+     "channels.twilio.voice.transcription.language_codes.de"),
+    ({"transcription": {"language_codes": {"az": "Azerbaijani"}}},
+     "channels.twilio.voice.transcription.language_codes.az"),
+    ({"transcription": {"language_codes": {"ru": 7}}},
+     "channels.twilio.voice.transcription.language_codes.ru"),
+    ({"transcription": {"hints": "DOST"}}, "channels.twilio.voice.transcription.hints"),
+    ({"transcription": {"hints": ["DOST, ASAN"]}}, "channels.twilio.voice.transcription.hints"),
 ])
 def test_unusable_voice_config_names_its_key(raw, key) -> None:
     with pytest.raises(VoiceConfigError, match=key.replace(".", r"\.")):
@@ -165,17 +208,41 @@ def test_unusable_voice_addresses_are_refused(address) -> None:
         dial_target(address)
 
 
-def test_voicemail_records_with_transcription_and_callbacks(settings) -> None:
+@pytest.mark.parametrize(("language", "code"), [("az", "az-AZ"), ("ru", "ru-RU"),
+                                              ("en", "en-US")])
+def test_voicemail_is_transcribed_live_in_the_callers_language(settings, language,
+                                                               code) -> None:
+    root = twiml(voicemail(settings, language, True, URLS))
+    assert [child.tag for child in root] == ["Start", spoken(root)[0][0], "Record",
+                                             spoken(root)[1][0], "Hangup"]
+    [transcription] = root[0]
+    assert transcription.tag == "Transcription"
+    assert transcription.attrib == {
+        "name": "voicemail", "track": "inbound_track", "statusCallbackUrl": URLS.transcription,
+        "statusCallbackMethod": "POST", "partialResults": "false", "languageCode": code,
+        "transcriptionEngine": "google", "enableAutomaticPunctuation": "true"}
+
+
+def test_voicemail_records_the_message_without_recording_transcription(settings) -> None:
     root = twiml(voicemail(settings, "en", True, URLS))
-    assert [child.tag for child in root] == ["Say", "Record", "Say", "Hangup"]
-    assert root[0].text.startswith("We are closed at the moment")
-    assert root[1].attrib == {
+    assert root[1].text.startswith("We are closed at the moment")
+    # <Record transcribe> understands English only: the live transcription does every language.
+    assert root[2].attrib == {
         "action": URLS.done, "method": "POST", "maxLength": "120", "timeout": "10",
-        "finishOnKey": "#", "playBeep": "true", "transcribe": "true",
-        "transcribeCallback": URLS.transcription, "recordingStatusCallback": URLS.recording,
+        "finishOnKey": "#", "playBeep": "true", "recordingStatusCallback": URLS.recording,
         "recordingStatusCallbackMethod": "POST", "recordingStatusCallbackEvent": "completed"}
     busy = twiml(voicemail(settings, "az", False, URLS))
-    assert busy[0].tag == "Play" and busy[0].text == AZ_PLAY + "/voicemail_unavailable.mp3"
+    assert busy[1].tag == "Play" and busy[1].text == AZ_PLAY + "/voicemail_unavailable.mp3"
+    hinted = voice_settings({"transcription": {"hints": ["DOST", "FİN"]}}, load_prompt_texts())
+    assert only(twiml(voicemail(hinted, "az", True, URLS)), "Transcription").get("hints") == \
+        "DOST,FİN"
+
+
+def test_the_goodbye_after_a_voicemail_stops_its_transcription(settings) -> None:
+    root = twiml(goodbye(settings, "ru", stop_transcription=True))
+    assert [child.tag for child in root] == ["Stop", "Say", "Hangup"]
+    assert root[0][0].attrib == {"name": "voicemail"}
+    assert [child.tag for child in twiml(goodbye(settings, "ru"))] == ["Say", "Hangup"]
 
 
 def test_withheld_numbers_hear_why_in_every_language(settings) -> None:
@@ -229,6 +296,47 @@ def test_call_ends_are_parsed_and_progress_is_ignored() -> None:
     assert withheld_end.caller is None
 
 
+def test_live_transcription_reports_are_parsed() -> None:
+    started = parse_live_transcription(fixture("voice_transcription_started.txt"))
+    assert started == calls.TranscriptionEvent(CALL_SID, TRANSCRIPTION_SID, 1, "started")
+    content = parse_live_transcription(fixture("voice_transcription_content.txt"))
+    assert content == calls.TranscriptionEvent(CALL_SID, TRANSCRIPTION_SID, 2, "content",
+                                               SEGMENTS_AZ[0])
+    # Only a final result of the caller's own track carries words.
+    for changes in ({"Final": "false"}, {"Track": "outbound_track"}):
+        other = parse_live_transcription(fixture("voice_transcription_content.txt", **changes))
+        assert (other.kind, other.text) == ("content", None)
+    stopped = parse_live_transcription(fixture("voice_transcription_stopped.txt"))
+    assert (stopped.kind, stopped.sequence_id, stopped.text) == ("stopped", 5, None)
+    error = parse_live_transcription(fixture("voice_transcription_error.txt"))
+    assert (error.kind, error.sequence_id) == ("error", 2)
+    unnumbered = parse_live_transcription(fixture("voice_transcription_stopped.txt",
+                                                  SequenceId=""))
+    assert (unnumbered.kind, unnumbered.sequence_id) == ("stopped", 0)
+
+
+def live(*events: tuple[int, str, str | None]) -> calls.LiveTranscript:
+    transcript = calls.LiveTranscript()
+    for sequence, kind, text in events:
+        transcript = transcript.with_event(
+            calls.TranscriptionEvent(CALL_SID, TRANSCRIPTION_SID, sequence, kind, text), "az")
+    return transcript
+
+
+def test_the_live_transcript_is_its_final_segments_in_sequence_order() -> None:
+    a, b, c = SEGMENTS_AZ
+    assert live((1, "started", None), (3, "content", b), (2, "content", a)).text is None
+    ended = live((3, "content", b), (11, "content", c), (2, "content", a), (3, "content", b),
+                 (12, "stopped", None))
+    assert ended.text == f"{a} {b} {c}"          # 11 after 3: numbers, not strings
+    assert ended == calls.LiveTranscript.of({calls.LIVE_KEY: ended.as_json()})
+    assert ended.with_event(calls.TranscriptionEvent(CALL_SID, TRANSCRIPTION_SID, 3, "content",
+                                                     b), "az") == ended   # a retry
+    assert live((1, "started", None), (2, "stopped", None)).text == calls.VOICEMAIL_NO_TRANSCRIPT
+    failed = live((2, "content", a), (3, "error", None), (4, "stopped", None))
+    assert (failed.ended, failed.text) == ("error", calls.VOICEMAIL_NO_TRANSCRIPT)
+
+
 @pytest.mark.parametrize(("parser", "name", "changes", "error"), [
     (parse_dial_result, "voice_dial_completed.txt", {"DialCallStatus": "exploded"},
      "DialCallStatus"),
@@ -238,6 +346,21 @@ def test_call_ends_are_parsed_and_progress_is_ignored() -> None:
     (parse_recording, "voice_recording.txt", {"RecordingUrl": "http://evil.test/r"}, "https"),
     (parse_transcription, "voice_transcription.txt", {"TranscriptionStatus": "maybe"},
      "TranscriptionStatus"),
+    (parse_live_transcription, "voice_transcription_content.txt", {"TranscriptionSid": "GT1"},
+     "transcription sid"),
+    (parse_live_transcription, "voice_transcription_content.txt", {"SequenceId": "-1"},
+     "SequenceId"),
+    (parse_live_transcription, "voice_transcription_content.txt", {"SequenceId": ""},
+     "SequenceId is missing"),
+    (parse_live_transcription, "voice_transcription_content.txt",
+     {"TranscriptionEvent": "transcription-paused"}, "TranscriptionEvent"),
+    (parse_live_transcription, "voice_transcription_content.txt", {"Final": "maybe"}, "Final"),
+    (parse_live_transcription, "voice_transcription_content.txt",
+     {"TranscriptionData": "Salam"}, "TranscriptionData"),
+    (parse_live_transcription, "voice_transcription_content.txt",
+     {"TranscriptionData": '{"transcript": 7}'}, "TranscriptionData"),
+    (parse_live_transcription, "voice_transcription_stopped.txt", {"CallSid": "CA1"},
+     "call sid"),
 ])
 def test_malformed_forms_are_refused(parser, name, changes, error) -> None:
     with pytest.raises(PayloadError, match=error):
@@ -309,12 +432,40 @@ async def choose(client, language: str, reason: str | None) -> ET.Element:
     return root
 
 
+async def say(client, url: str, sequence: int, text: str, **changes: str) -> None:
+    """One final segment of the caller's words, as Twilio reports it to the TwiML's URL."""
+    data = json.dumps({"transcript": text, "confidence": 0.91}, ensure_ascii=False)
+    await step(client, url, "voice_transcription_content.txt", SequenceId=str(sequence),
+               TranscriptionData=data, **changes)
+
+
+def live_url(root: ET.Element) -> str:
+    """The voicemail TwiML's <Start><Transcription statusCallbackUrl>."""
+    start = only(root, "Start")
+    [transcription] = start
+    assert transcription.tag == "Transcription"
+    return transcription.get("statusCallbackUrl")
+
+
+async def voicemail_message(ctx) -> dict:
+    call_item, voicemail_ = await table(ctx, messages)
+    assert call_item["external_id"] == CALL_SID and voicemail_["external_id"] == RECORDING_SID
+    return voicemail_
+
+
+async def typed(ctx, type_: str) -> list[dict]:
+    return [e["data"] for e in await table(ctx, events) if e["type"] == type_]
+
+
 async def test_a_call_after_hours_leaves_a_voicemail_with_its_transcript(client, ctx,
                                                                         monkeypatch) -> None:
     at(monkeypatch, SATURDAY)
     root = await choose(client, "3", "1")      # English; initial registration
     assert spoken(root)[0][2].startswith("We are closed at the moment")
     record = only(root, "Record")
+    assert record.get("transcribe") is None and record.get("transcribeCallback") is None
+    url = live_url(root)
+    assert only(root, "Transcription").get("languageCode") == "en-US"
     assert await call_events(ctx) == [
         ("call_started", {"message_id": 1}),
         ("ivr_choice", {"language": "en", "reason": "registration",
@@ -322,16 +473,20 @@ async def test_a_call_after_hours_leaves_a_voicemail_with_its_transcript(client,
         ("missed", {"reason": "closed"}),
     ]
     callbacks = [
-        (record.get("recordingStatusCallback"), "voice_recording.txt"),
-        (record.get("transcribeCallback"), "voice_transcription.txt"),
-        (record.get("action"), "voice_gather.txt"),
-        (PUBLIC_URL + STATUS_PATH, "voice_status_completed.txt"),
+        (url, "voice_transcription_started.txt", {}),
+        (record.get("recordingStatusCallback"), "voice_recording.txt", {}),
+        *((url, "voice_transcription_content.txt",
+           {"SequenceId": str(n), "LanguageCode": "en-US",
+            "TranscriptionData": json.dumps({"transcript": text, "confidence": 0.9})})
+          for n, text in enumerate(SEGMENTS_EN, start=2)),
+        (record.get("action"), "voice_gather.txt", {}),
+        (url, "voice_transcription_stopped.txt", {}),
+        (PUBLIC_URL + STATUS_PATH, "voice_status_completed.txt", {}),
     ]
-    goodbye = None
-    for url, name in callbacks:
-        goodbye = await step(client, url, name) or goodbye
-    assert spoken(goodbye) == [("Say", "en-US",
-                                "Thank you for calling the contact centre. Goodbye.")]
+    answers = [await step(client, url_, name, **changes) for url_, name, changes in callbacks]
+    done = answers[-3]
+    assert [child.tag for child in done] == ["Stop", "Say", "Hangup"]
+    assert spoken(done) == [("Say", "en-US", "Thank you for calling the contact centre. Goodbye.")]
 
     [conversation] = await table(ctx, conversations)
     assert (conversation["channel"], conversation["category"], conversation["queue"],
@@ -342,7 +497,7 @@ async def test_a_call_after_hours_leaves_a_voicemail_with_its_transcript(client,
     call_item, voicemail_ = await table(ctx, messages)
     assert (call_item["external_id"], call_item["body"]) == (CALL_SID, calls.CALL_TEXT)
     assert voicemail_["external_id"] == RECORDING_SID and voicemail_["channel"] == "voice"
-    assert voicemail_["body"].startswith("Hello, I returned from Germany last month")
+    assert voicemail_["body"] == " ".join(SEGMENTS_EN)
     [audio] = voicemail_["attachments"]
     assert (audio["content_type"], audio["filename"]) == ("audio/wav", f"{RECORDING_SID}.wav")
     # Twilio's URL, kept for the media job that fetches the audio with the credentials.
@@ -362,23 +517,178 @@ async def test_a_call_after_hours_leaves_a_voicemail_with_its_transcript(client,
     ]
     types = [e["type"] for e in await table(ctx, events)]
     assert types.count("voicemail_transcribed") == 1 and types.count("routed") == 1
+    # The caller's own choice decided the category: the words do not reclassify it.
+    assert types.count("classified") == 1
 
     # Twilio retries every callback: nothing is stored twice.
     before = (await table(ctx, messages), await table(ctx, events))
     await step(client, PUBLIC_URL + VOICE_PATH, "voice_incoming.txt")
-    for url, name in callbacks:
-        await step(client, url, name)
+    for url_, name, changes in callbacks:
+        await step(client, url_, name, **changes)
     await choose(client, "3", "1")
     assert (await table(ctx, messages), await table(ctx, events)) == before
 
 
-async def test_the_transcript_may_come_before_the_recording(client, ctx, monkeypatch) -> None:
+async def test_an_azerbaijani_voicemail_is_transcribed_live_and_classified_from_its_words(
+        client, ctx, monkeypatch, caplog) -> None:
+    for logger in ("channels", "inbox", "routing"):
+        caplog.set_level(logging.DEBUG, logger=logger)
     at(monkeypatch, SATURDAY)
-    record = only(await choose(client, "2", "2"), "Record")
-    await step(client, record.get("transcribeCallback"), "voice_transcription.txt",
-               TranscriptionStatus="failed", TranscriptionText="")
+    root = await choose(client, "1", "0")      # Azerbaijani; an operator: no category
+    transcription = only(root, "Transcription")
+    assert transcription.get("languageCode") == "az-AZ"
+    assert transcription.get("transcriptionEngine") == "google"
+    url = live_url(root)
+    assert url.startswith(PUBLIC_URL + LIVE_TRANSCRIPTION_PATH + "?") and "lang=az" in url
+    record = only(root, "Record")
+    [conversation] = await table(ctx, conversations)
+    assert (conversation["queue"], conversation["category_source"]) == ("triage", "empty")
+
+    await step(client, url, "voice_transcription_started.txt")
     await step(client, record.get("recordingStatusCallback"), "voice_recording.txt")
-    _, voicemail_ = await table(ctx, messages)
+    # Twilio's reports come out of order, and one twice (a retry).
+    for sequence in (3, 2, 4, 3):
+        await say(client, url, sequence, SEGMENTS_AZ[sequence - 2])
+    assert (await voicemail_message(ctx))["body"] == calls.VOICEMAIL_PENDING   # still speaking
+    done = await step(client, record.get("action"), "voice_gather.txt")
+    assert [child.tag for child in done] == ["Stop", "Play", "Hangup"]
+    await step(client, url, "voice_transcription_stopped.txt")
+    await step(client, PUBLIC_URL + STATUS_PATH, "voice_status_completed.txt")
+
+    voicemail_ = await voicemail_message(ctx)
+    assert voicemail_["body"] == " ".join(SEGMENTS_AZ)
+    [conversation] = await table(ctx, conversations)
+    assert (conversation["category"], conversation["category_source"], conversation["queue"],
+            conversation["language"], conversation["status"]) == \
+        ("registration", "model", "migration-registration", "az", "waiting")
+    assert conversation["category_confidence"] >= 0.6
+    assert await typed(ctx, "voicemail_transcribed") == [
+        {"message_id": voicemail_["id"], "transcribed": True}]
+    first, again = await typed(ctx, "classified")
+    assert (first["category"], first["source"]) == ("inquiry", "empty")     # the call's "📞"
+    assert (again["category"], again["source"], again["language"]) == \
+        ("registration", "model", "az")
+    assert (again["message_id"], again["reason"]) == (voicemail_["id"], "voicemail transcript")
+    routed = await typed(ctx, "routed")
+    assert [r["queue"] for r in routed] == ["triage", "migration-registration"]
+    assert routed[1]["reason"].startswith("voicemail transcript: rule ")
+    # The call ended after that: its callback task waits in the queue the words chose.
+    assert ("callback_requested", {"reason": "closed", "queue": "migration-registration"}) in \
+        await call_events(ctx)
+
+    # Every report again, in another order: nothing changes.
+    before = (await table(ctx, messages), await table(ctx, events),
+              await table(ctx, conversations))
+    await step(client, url, "voice_transcription_stopped.txt")
+    for sequence in (4, 2, 3):
+        await say(client, url, sequence, SEGMENTS_AZ[sequence - 2])
+    await step(client, url, "voice_transcription_started.txt")
+    await step(client, record.get("recordingStatusCallback"), "voice_recording.txt")
+    assert (await table(ctx, messages), await table(ctx, events),
+            await table(ctx, conversations)) == before
+    # Logs name the call, never the caller's number or words.
+    assert CALL_SID in caplog.text
+    for secret in (CALLER, CALLER[1:], *SEGMENTS_AZ, "Almaniyadan"):
+        assert secret not in caplog.text
+
+
+async def test_the_live_transcript_may_end_before_the_recording_is_ready(client, ctx,
+                                                                        monkeypatch) -> None:
+    at(monkeypatch, SATURDAY)
+    root = await choose(client, "2", "0")      # Russian; an operator
+    assert only(root, "Transcription").get("languageCode") == "ru-RU"
+    url = live_url(root)
+    for sequence, text in ((3, SEGMENTS_RU[1]), (2, SEGMENTS_RU[0])):
+        await say(client, url, sequence, text, LanguageCode="ru-RU")
+    await step(client, url, "voice_transcription_stopped.txt", SequenceId="4")
+    assert [m["external_id"] for m in await table(ctx, messages)] == [CALL_SID]
+    assert (await typed(ctx, "voicemail_transcribed")) == []
+
+    await step(client, only(root, "Record").get("recordingStatusCallback"),
+               "voice_recording.txt")
+    voicemail_ = await voicemail_message(ctx)
+    assert voicemail_["body"] == " ".join(SEGMENTS_RU)
+    assert len(voicemail_["attachments"]) == 1
+    assert await typed(ctx, "voicemail_transcribed") == [
+        {"message_id": voicemail_["id"], "transcribed": True}]
+    [conversation] = await table(ctx, conversations)
+    assert (conversation["category"], conversation["category_source"],
+            conversation["language"]) == ("support", "model", "ru")
+    assert conversation["queue"] == "call-centre-142"
+    assert [c["message_id"] for c in await typed(ctx, "classified") if "message_id" in c] == \
+        [voicemail_["id"]]
+
+
+async def test_a_segment_retried_after_the_stop_still_takes_its_place(client, ctx,
+                                                                     monkeypatch) -> None:
+    at(monkeypatch, SATURDAY)
+    root = await choose(client, "1", "0")
+    url = live_url(root)
+    await step(client, only(root, "Record").get("recordingStatusCallback"),
+               "voice_recording.txt")
+    await say(client, url, 2, SEGMENTS_AZ[0])
+    await say(client, url, 4, SEGMENTS_AZ[2])
+    await step(client, url, "voice_transcription_stopped.txt")
+    assert (await voicemail_message(ctx))["body"] == f"{SEGMENTS_AZ[0]} {SEGMENTS_AZ[2]}"
+    await say(client, url, 3, SEGMENTS_AZ[1])       # Twilio's retry of a failed delivery
+    assert (await voicemail_message(ctx))["body"] == " ".join(SEGMENTS_AZ)
+    assert len(await typed(ctx, "voicemail_transcribed")) == 1
+    [conversation] = await table(ctx, conversations)
+    assert (conversation["category"], conversation["queue"]) == \
+        ("registration", "migration-registration")
+
+
+async def test_reports_arriving_all_at_once_lose_no_words(client, ctx, monkeypatch) -> None:
+    """Twilio does not wait for one report before sending the next: the segments, the stop
+    and the recording's callback race, and the voicemail still ends with every word."""
+    at(monkeypatch, SATURDAY)
+    root = await choose(client, "1", "0")
+    url = live_url(root)
+    await asyncio.gather(
+        step(client, only(root, "Record").get("recordingStatusCallback"), "voice_recording.txt"),
+        *(say(client, url, sequence, text) for sequence, text in enumerate(SEGMENTS_AZ, 2)),
+        step(client, url, "voice_transcription_stopped.txt"),
+        say(client, url, 3, SEGMENTS_AZ[1]))
+    assert (await voicemail_message(ctx))["body"] == " ".join(SEGMENTS_AZ)
+    assert len(await typed(ctx, "voicemail_transcribed")) == 1
+    [conversation] = await table(ctx, conversations)
+    assert (conversation["category"], conversation["queue"]) == \
+        ("registration", "migration-registration")
+
+
+@pytest.mark.parametrize("ending", ["error", "silence"])
+async def test_a_failed_or_silent_transcription_leaves_the_no_transcript_text(
+        client, ctx, monkeypatch, ending) -> None:
+    at(monkeypatch, SATURDAY)
+    root = await choose(client, "2", "0")      # Russian; an operator
+    url = live_url(root)
+    await step(client, url, "voice_transcription_started.txt")
+    await step(client, only(root, "Record").get("recordingStatusCallback"),
+               "voice_recording.txt")
+    if ending == "error":
+        await step(client, url, "voice_transcription_error.txt")
+        await say(client, url, 3, SEGMENTS_RU[0])       # nothing after an error counts
+    await step(client, url, "voice_transcription_stopped.txt")
+    voicemail_ = await voicemail_message(ctx)
+    assert voicemail_["body"] == calls.VOICEMAIL_NO_TRANSCRIPT
+    assert len(voicemail_["attachments"]) == 1
+    assert await typed(ctx, "voicemail_transcribed") == [
+        {"message_id": voicemail_["id"], "transcribed": False}]
+    [conversation] = await table(ctx, conversations)
+    assert (conversation["category_source"], conversation["queue"]) == ("empty", "triage")
+    assert len(await typed(ctx, "classified")) == 1
+
+
+async def test_an_english_transcript_from_before_live_transcription_is_still_taken(
+        client, ctx, monkeypatch) -> None:
+    """A call whose TwiML still asked <Record transcribe> (written before the change) may
+    report its transcript first or after the recording, as before."""
+    at(monkeypatch, SATURDAY)
+    await choose(client, "2", "2")
+    await step(client, PUBLIC_URL + TRANSCRIPTION_PATH, "voice_transcription.txt",
+               TranscriptionStatus="failed", TranscriptionText="")
+    await step(client, PUBLIC_URL + RECORDING_PATH, "voice_recording.txt")
+    voicemail_ = await voicemail_message(ctx)
     assert voicemail_["body"] == calls.VOICEMAIL_NO_TRANSCRIPT
     assert len(voicemail_["attachments"]) == 1
     [conversation] = await table(ctx, conversations)
@@ -401,6 +711,8 @@ async def test_in_business_hours_an_online_agent_is_rung_and_no_answer_means_voi
     root = await step(client, verb.get("action"), "voice_dial_no_answer.txt")
     assert spoken(root)[0] == ("Say", "ru-RU", "Все операторы сейчас заняты. После сигнала "
                                "назовите своё имя и суть обращения, и мы вам перезвоним.")
+    assert only(root, "Transcription").get("languageCode") == "ru-RU"
+    assert "lang=ru" in live_url(root) and "agent=" not in live_url(root)
     record = only(root, "Record")
     await step(client, record.get("recordingStatusCallback"), "voice_recording.txt")
     await step(client, PUBLIC_URL + STATUS_PATH, "voice_status_completed.txt")
@@ -506,6 +818,8 @@ ROUTES = [(VOICE_PATH, "voice_incoming.txt"), (LANGUAGE_PATH + "?t=1", "voice_ga
           (MENU_PATH + "?t=1&lang=az", "voice_gather.txt"),
           (DIAL_RESULT_PATH + "?t=1&lang=az&agent=1", "voice_dial_completed.txt"),
           (RECORDING_PATH, "voice_recording.txt"),
+          (LIVE_TRANSCRIPTION_PATH + "?t=1&lang=az", "voice_transcription_content.txt"),
+          (LIVE_TRANSCRIPTION_PATH + "?t=1&lang=az", "voice_transcription_stopped.txt"),
           (TRANSCRIPTION_PATH, "voice_transcription.txt"),
           (STATUS_PATH, "voice_status_completed.txt")]
 
@@ -530,6 +844,12 @@ async def test_unsigned_or_wrongly_signed_requests_are_403(client, ctx, path, na
     (DIAL_RESULT_PATH + "?t=1&lang=az", "voice_dial_completed.txt", {}, "agent"),
     (RECORDING_PATH, "voice_recording.txt", {"RecordingSid": "RE1"}, "recording sid"),
     (TRANSCRIPTION_PATH, "voice_transcription.txt", {"RecordingUrl": ""}, "RecordingUrl"),
+    (LIVE_TRANSCRIPTION_PATH, "voice_transcription_content.txt", {}, "t is missing"),
+    (LIVE_TRANSCRIPTION_PATH + "?t=1", "voice_transcription_content.txt", {}, "language"),
+    (LIVE_TRANSCRIPTION_PATH + "?t=1&lang=az", "voice_transcription_content.txt",
+     {"TranscriptionData": "{not json"}, "TranscriptionData"),
+    (LIVE_TRANSCRIPTION_PATH + "?t=1&lang=az", "voice_transcription_stopped.txt",
+     {"TranscriptionSid": "GT' or 1=1"}, "transcription sid"),
     (STATUS_PATH, "voice_status_completed.txt", {"CallDuration": "long"}, "CallDuration"),
 ])
 async def test_malformed_requests_are_400_json_and_store_nothing(client, ctx, path, name,
@@ -545,3 +865,12 @@ async def test_a_recording_for_an_unknown_call_is_404_and_stores_nothing(client,
     assert response.status == 404
     assert CALL_SID in (await response.json())["error"]
     assert await table(ctx, messages) == []
+
+
+async def test_a_transcription_report_for_an_unknown_call_is_404_and_stores_nothing(
+        client, ctx) -> None:
+    response = await post(client, PUBLIC_URL + LIVE_TRANSCRIPTION_PATH + "?t=1&lang=az",
+                          fixture("voice_transcription_content.txt"))
+    assert response.status == 404
+    assert CALL_SID in (await response.json())["error"]
+    assert await table(ctx, messages) == [] and await table(ctx, events) == []

@@ -1,0 +1,87 @@
+"""Classifying a routed conversation again on a later text (a voicemail's transcript), against
+the real database (SQLite and PostgreSQL) and real Redis."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from inbox import dispatch
+from inbox.ingest import ingest
+from inbox.messages import InboundMessage
+
+REGISTRATION = ("Salam, mən Almaniyadan keçən ay qayıtmışam. Reintegrasiya proqramı üçün "
+                "ilkin qeydiyyatdan keçmək istəyirəm.")
+VAGUE = "Zəhmət olmasa, mənə geri zəng edin."
+
+
+async def call(ctx, hint: str | None = None) -> int:
+    """A voice conversation as a call opens it: the call's item says nothing readable."""
+    result = await ingest(ctx, InboundMessage(
+        channel="voice", external_id="CA" + "0" * 32, address="+994501234567", text="📞",
+        received_at=datetime.now(UTC), phone="+994501234567", language="az",
+        category_hint=hint))
+    return result.conversation_id
+
+
+async def reclassify(ctx, conversation_id: int, text: str):
+    async with ctx.store.transaction() as tx:
+        done = await dispatch.reclassify(ctx, tx, conversation_id, text, message_id=99,
+                                         reason="voicemail transcript", language="az")
+    if done is not None:
+        await dispatch.announce_reclassified(ctx, done)
+    return done
+
+
+async def state(ctx, conversation_id: int) -> tuple[dict, list[tuple[str, dict]]]:
+    async with ctx.store.read() as tx:
+        conversation = await tx.conversation(conversation_id)
+        events = [(e["type"], e["data"]) for e in await tx.events_of(conversation_id)]
+    return conversation, events
+
+
+async def test_a_conversation_nothing_could_classify_is_classified_and_moved(ctx) -> None:
+    conversation_id = await call(ctx)
+    before, _ = await state(ctx, conversation_id)
+    assert (before["queue"], before["category_source"]) == ("triage", "empty")
+    done = await reclassify(ctx, conversation_id, REGISTRATION)
+    assert done == dispatch.Reclassified(conversation_id, "migration-registration", "triage")
+    after, events = await state(ctx, conversation_id)
+    assert (after["category"], after["category_source"], after["queue"], after["status"]) == \
+        ("registration", "model", "migration-registration", "waiting")
+    assert after["sla_due_at"] == before["sla_due_at"]       # the clock runs on, as on a transfer
+    classified = [d for t, d in events if t == "classified"][-1]
+    assert (classified["category"], classified["message_id"], classified["reason"]) == \
+        ("registration", 99, "voicemail transcript")
+    routed = [d for t, d in events if t == "routed"]
+    assert [r["queue"] for r in routed] == ["triage", "migration-registration"]
+
+
+@pytest.mark.parametrize("source", ["hint", "human", "rule"])
+async def test_a_category_the_resident_a_rule_or_a_person_decided_stands(ctx, source) -> None:
+    conversation_id = await call(ctx, hint="support" if source == "hint" else None)
+    if source != "hint":
+        async with ctx.store.transaction() as tx:
+            await tx.update_conversation(conversation_id, category="support",
+                                         category_source=source, category_confidence=1.0)
+    before = await state(ctx, conversation_id)
+    assert await reclassify(ctx, conversation_id, REGISTRATION) is None
+    assert await state(ctx, conversation_id) == before
+
+
+async def test_a_vaguer_text_does_not_undo_a_surer_reading(ctx) -> None:
+    conversation_id = await call(ctx)
+    await reclassify(ctx, conversation_id, REGISTRATION)
+    before = await state(ctx, conversation_id)
+    assert await reclassify(ctx, conversation_id, VAGUE) is None
+    assert await state(ctx, conversation_id) == before
+
+
+async def test_a_conversation_an_agent_has_keeps_its_queue(ctx) -> None:
+    conversation_id = await call(ctx)
+    async with ctx.store.transaction() as tx:
+        await tx.update_conversation(conversation_id, status="open")
+    done = await reclassify(ctx, conversation_id, REGISTRATION)
+    assert done == dispatch.Reclassified(conversation_id, "triage", None)
+    after, events = await state(ctx, conversation_id)
+    assert (after["category"], after["queue"]) == ("registration", "triage")
+    assert [t for t, _ in events].count("routed") == 1
