@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from channels.registry import CHANNELS
+from channels.registry import CHANNELS, config_problems
 from channels.twilio_voice import dial_target
 from inbox import api, console, openapi, ops
 from inbox.appkeys import CONTEXT, HUB, INTAKE, SECRET_KEY
@@ -100,12 +100,21 @@ def _configure_logging() -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
+def checked_config(path: str | None = None) -> tuple[Config | None, list[str]]:
+    """The configuration, or the report of everything wrong in it (settings/ and the
+    channels' own sections), one line each."""
     try:
-        config = load_config()
+        config = load_config(path) if path else load_config()
     except ConfigError as exc:
-        print(f"refusing to start: the configuration has errors\n{exc.format()}",
-              file=sys.stderr)
+        return None, exc.format().splitlines()
+    return config, [f"{config.source}: {problem}" for problem in config_problems(config)]
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    config, problems = checked_config()
+    if problems:
+        report = "\n".join(problems)
+        print(f"refusing to start: the configuration has errors\n{report}", file=sys.stderr)
         return 1
     migrate()
     print(f"contact centre on http://{args.host}:{args.port}  (public URL {config.public_url})",
@@ -196,10 +205,9 @@ def cmd_corrections_export(args: argparse.Namespace) -> int:
 
 def cmd_config_check(args: argparse.Namespace) -> int:
     path = args.path or os.environ.get("CC_CONFIG") or "config.yaml"
-    try:
-        config = load_config(path)
-    except ConfigError as exc:
-        print(exc.format(), file=sys.stderr)
+    config, problems = checked_config(path)
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
         return 1
     print(f"{path}: ok ({len(config.queues)} queues, {len(config.routing.rules)} routing rules)")
     return 0

@@ -402,3 +402,25 @@ def test_intake_timings_load_and_default():
     config = load_config_text(edited("intake:\n  max_lag: 1s\n  recover_after: 60s\n", ""),
                               env={})
     assert (config.intake.max_lag_s, config.intake.recover_after_s) == (1, 60)
+
+
+def test_config_check_and_serve_report_the_channels_own_settings(cli_env, tmp_path):
+    """`channels.twilio` is checked by the Twilio channels themselves; a mistake there is
+    reported before anything starts, not found by the first caller or the first send."""
+    text = TEST_CONFIG.read_text(encoding="utf-8").replace(
+        "      voicemail_max_length: 2m\n",
+        "      voicemail_max_length: 2m\n      transcription: {engine: whisper}\n").replace(
+        "        content_sid: HX0123456789abcdef0123456789abcdef\n", "")
+    path = tmp_path / "twilio.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = run_app(cli_env, "config", "check", str(path))
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.splitlines() == [
+        f"{path}: channels.twilio.whatsapp_templates.reply_waiting: needs content_sid",
+        f"{path}: channels.twilio.voice.transcription.engine: expected one of google, "
+        "deepgram, got 'whisper'"]
+    cli_env["CC_CONFIG"] = str(path)
+    served = run_app(cli_env, "serve", "--port", "0")
+    assert served.returncode == 1 and "Traceback" not in served.stderr
+    assert served.stderr.splitlines()[1:] == result.stderr.splitlines()
+    assert not (tmp_path / "cli.db").exists()
