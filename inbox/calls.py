@@ -13,8 +13,9 @@ connected {agent_id}, missed {reason}, call_ended {duration_s, status}, and for 
 never reached an agent, callback_requested: the conversation waits in its queue for someone
 to call back. A voicemail is a message of its own (external id the RecordingSid) with the
 recording attached; its transcript, kept with the call while Twilio transcribes it live,
-replaces the placeholder text once the transcription stops (voicemail_transcribed), and a
-conversation whose category the menu did not give is classified on it
+replaces the placeholder text once the transcription stops (voicemail_transcribed), or, when
+no stop ever comes, once the worker's sweep gives up waiting (`finish_overdue_transcripts`);
+a conversation whose category the menu did not give is classified on it
 (`dispatch.reclassify`).
 
 Twilio requests a <Dial>'s action before it reports the call's end, so `end_call` knows by
@@ -24,6 +25,7 @@ then whether an agent answered.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,7 +34,13 @@ from inbox import assignment, dispatch, sla
 from inbox.context import InboxContext
 from inbox.ingest import ingest
 from inbox.live import publish_event
-from inbox.messages import Attachment, InboundMessage
+from inbox.messages import (
+    CALL_TEXT,
+    VOICEMAIL_NO_TRANSCRIPT,
+    VOICEMAIL_PENDING,
+    Attachment,
+    InboundMessage,
+)
 from inbox.serialize import conversation_view
 from inbox.store import Row, Tx, utcnow
 from routing.assignment import QueuePolicy, choose_agent
@@ -40,11 +48,11 @@ from routing.assignment import QueuePolicy, choose_agent
 log = logging.getLogger(__name__)
 
 CHANNEL = "voice"
-# The call item's text. It says nothing a classifier could read, so a call without a menu
-# choice is classified "empty" and waits in triage for a person to judge.
-CALL_TEXT = "📞"
-VOICEMAIL_PENDING = "(voicemail, transcript pending)"
-VOICEMAIL_NO_TRANSCRIPT = "(voicemail, no transcript)"
+# The call item's text is CALL_TEXT, a voicemail's VOICEMAIL_PENDING until its transcript
+# comes, VOICEMAIL_NO_TRANSCRIPT when none does (defined with the message shape, where routing
+# sees them too). None says anything a classifier could read, so a call without a menu choice
+# is classified "empty" and waits in triage for a person to judge, until a transcript speaks.
+
 # Missed-call reasons besides Twilio's own call statuses (no-answer, busy, canceled, failed).
 HUNG_UP_IN_MENU = "hung_up_in_menu"
 CLOSED = "closed"
@@ -311,6 +319,16 @@ LIVE_KEY = "live_transcript"     # the call item's `extra`: what the transcripti
 VOICEMAIL_KEY = "voicemail_id"   # the call item's `extra`: the call's voicemail message
 # Why a voicemail's text may change a conversation's category (the `classified` event's reason).
 TRANSCRIPT_REASON = "voicemail transcript"
+# How long a voicemail, once its recording is stored, waits for its transcription's stop
+# before the worker's sweep ends the transcript with the segments it has
+# (`finish_overdue_transcripts`). The recording's callback comes only after the caller has
+# finished, and the stop comes as they finish too (voicemail-done stops it, hanging up ends
+# it), so a stop still missing minutes later is lost: Twilio gives a status callback up after
+# three failed deliveries, and the voicemail would read "(voicemail, transcript pending)" for
+# ever. Ten minutes leaves room for every retry of a late stop or segment, yet the voicemail
+# is read and classified long before its first-response deadline (counted in business hours).
+# A segment that still comes later takes its place, as after a real stop.
+TRANSCRIPT_WAIT = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -330,7 +348,8 @@ class LiveTranscript:
 
     # TranscriptionSid -> SequenceId (a string: JSON keys are) -> final segment
     segments: dict[str, dict[str, str]] = field(default_factory=dict)
-    ended: str | None = None         # "stopped" or "error": the first of them that came
+    ended: str | None = None         # "stopped" or "error": the first of them that came (the
+                                     # sweep's "stopped" when no stop came, `stopped`)
     written: str | None = None       # the text last written to the voicemail from it
     language: str | None = None      # the menu language it was started in
 
@@ -354,6 +373,11 @@ class LiveTranscript:
         if ended is None and event.kind in ("stopped", "error"):
             ended = event.kind
         return replace(self, segments=segments, ended=ended, language=self.language or language)
+
+    def stopped(self) -> LiveTranscript:
+        """Ended as a stop ends it, unless it has ended already: what the sweep makes of a
+        transcription whose stop never came (`finish_overdue_transcripts`)."""
+        return self if self.ended is not None else replace(self, ended="stopped")
 
     @property
     def text(self) -> str | None:
@@ -446,25 +470,56 @@ async def _transcribed(ctx: InboxContext, done: Transcribed | None) -> None:
         await dispatch.announce_reclassified(ctx, done.reclassified)
 
 
+async def _change_live(ctx: InboxContext, call_sid: str,
+                       change: Callable[[LiveTranscript], LiveTranscript]) -> bool | None:
+    """Under the call's lock, the call's live transcript becomes what `change` makes of it and
+    is settled (`_settle`); the written text is announced once committed. None for a call
+    that is not recorded; False when `change` changed nothing."""
+    async with ctx.store.transaction() as tx:
+        item = await _locked_item(tx, call_sid)
+        if item is None:
+            return None
+        extra = dict(item["extra"] or {})
+        before = LiveTranscript.of(extra)
+        live = change(before)
+        if live == before:
+            return False
+        done = await _settle(ctx, tx, item, extra, live)
+    await _transcribed(ctx, done)
+    return True
+
+
 async def record_transcription_event(ctx: InboxContext, event: TranscriptionEvent,
                                      language: str | None = None) -> bool | None:
     """One report of the call's live transcription, kept on the call's item; once the
     transcription has ended, its text becomes the voicemail's, now or when the recording's
     callback stores the voicemail. None for a call that is not recorded. Idempotent."""
-    async with ctx.store.transaction() as tx:
-        item = await _locked_item(tx, event.call_sid)
-        if item is None:
-            return None
-        extra = dict(item["extra"] or {})
-        before = LiveTranscript.of(extra)
-        live = before.with_event(event, language)
-        if live == before:
-            return True    # a retry, or a report that adds nothing (started, partial, empty)
-        done = await _settle(ctx, tx, item, extra, live)
-    log.info("call %s: transcription %s (sequence %s)", event.call_sid, event.kind,
-             event.sequence_id)
-    await _transcribed(ctx, done)
+    changed = await _change_live(ctx, event.call_sid,
+                                 lambda live: live.with_event(event, language))
+    if changed is None:
+        return None
+    if changed:   # not a retry, nor a report that adds nothing (started, partial, empty)
+        log.info("call %s: transcription %s (sequence %s)", event.call_sid, event.kind,
+                 event.sequence_id)
     return True
+
+
+async def finish_overdue_transcripts(ctx: InboxContext) -> list[str]:
+    """The worker's sweep: a voicemail still "(voicemail, transcript pending)" TRANSCRIPT_WAIT
+    after it was stored gets the text the transcription's stop would have given it (the
+    segments kept, else VOICEMAIL_NO_TRANSCRIPT), by the stop's own path: written under the
+    call's lock, classified again, announced. A real stop racing it, or coming later, finds
+    the transcript ended and changes nothing. The CallSids whose transcript it ended."""
+    async with ctx.store.read() as tx:
+        overdue = await tx.calls_awaiting_voicemail_text(
+            CHANNEL, VOICEMAIL_KEY, VOICEMAIL_PENDING, utcnow() - TRANSCRIPT_WAIT)
+    finished = []
+    for call_sid in overdue:
+        if await _change_live(ctx, call_sid, LiveTranscript.stopped):
+            log.info("call %s: the voicemail's transcription never reported its stop; "
+                     "ended by the sweep", call_sid)
+            finished.append(call_sid)
+    return finished
 
 
 async def record_voicemail(ctx: InboxContext, voicemail: Voicemail) -> int | None:

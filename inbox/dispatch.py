@@ -15,6 +15,7 @@ from datetime import timedelta
 from inbox import assignment, outbox, sla
 from inbox.context import InboxContext
 from inbox.live import publish_event
+from inbox.messages import PLACEHOLDER_TEXTS
 from inbox.replies import render_reply, reply_language
 from inbox.serialize import conversation_view
 from inbox.store import Tx, utcnow
@@ -25,6 +26,11 @@ log = logging.getLogger(__name__)
 
 # Channels whose residents get a written acknowledgement; a caller hears the IVR instead.
 ACKNOWLEDGED_CHANNELS = frozenset({"webchat", "sms", "whatsapp", "telegram", "email"})
+
+# Channels whose words were heard, not written (a voicemail's transcript): entities found in
+# them are shown masked in events but not kept on the contact, as in `reclassify`: a misheard
+# FIN must not merge two residents.
+HEARD_CHANNELS = frozenset({"voice"})
 
 # Entities that identify a resident and are kept on the contact when it has none yet.
 _CONTACT_FIELDS = {"fin": "fin", "phone": "phone", "email": "email"}
@@ -58,6 +64,22 @@ async def _remember_entities(tx: Tx, contact_id: int, result: Classification) ->
         await tx.update_contact(contact_id, **updates)
 
 
+async def _text_to_classify(tx: Tx, conversation_id: int) -> str:
+    """The first message's text. One the inbox wrote in place of words (a call's item, a
+    voicemail whose transcript is pending or failed: PLACEHOLDER_TEXTS) is nothing to read:
+    the first resident's message after it that has words is read instead (the voicemail's
+    transcript, when it came before routing, as after a crash), else nothing ("empty"). A
+    transcript that comes later classifies the conversation then (`reclassify`)."""
+    first = await tx.messages_of(conversation_id, include_notes=False, limit=1)
+    if not first:
+        return ""
+    if first[0]["body"] not in PLACEHOLDER_TEXTS:
+        return first[0]["body"]
+    later = await tx.messages_of(conversation_id, include_notes=False)
+    return next((m["body"] for m in later
+                 if m["direction"] == "in" and m["body"] not in PLACEHOLDER_TEXTS), "")
+
+
 async def route_conversation(ctx: InboxContext, conversation_id: int, *,
                              acknowledge: bool = True) -> None:
     ack_id = None
@@ -65,8 +87,7 @@ async def route_conversation(ctx: InboxContext, conversation_id: int, *,
         conversation = await tx.conversation(conversation_id, for_update=True)
         if conversation is None or conversation["routed_at"] is not None:
             return
-        first = await tx.messages_of(conversation_id, include_notes=False, limit=1)
-        text = first[0]["body"] if first else ""
+        text = await _text_to_classify(tx, conversation_id)
         hints = Hints(conversation["category_hint"]) if conversation["category_hint"] else None
         result = classify(text, hints=hints, rules=ctx.category_keywords,
                           default_language=conversation["language"] or "az")
@@ -88,7 +109,8 @@ async def route_conversation(ctx: InboxContext, conversation_id: int, *,
         await tx.add_event(conversation_id, "classified", _classified(result), at=now)
         await tx.add_event(conversation_id, "routed",
                            {"queue": queue.id, "reason": decision.reason}, at=now)
-        await _remember_entities(tx, conversation["contact_id"], result)
+        if conversation["channel"] not in HEARD_CHANNELS:
+            await _remember_entities(tx, conversation["contact_id"], result)
         if acknowledge and conversation["channel"] in ACKNOWLEDGED_CHANNELS:
             contact = await tx.contact((await tx.conversation(conversation_id))["contact_id"])
             position = None

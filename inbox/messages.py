@@ -9,6 +9,14 @@ from datetime import datetime
 DIRECTIONS = ("in", "out", "note")
 DELIVERY_STATUSES = ("received", "queued", "sending", "sent", "delivered", "read", "failed")
 
+# Texts the inbox stores where a resident's words are not known (`inbox.calls`): a phone
+# call's item, and a voicemail whose transcript is still pending or never came. They say
+# nothing a classifier could read, so routing reads past them (`dispatch.route_conversation`).
+CALL_TEXT = "📞"
+VOICEMAIL_PENDING = "(voicemail, transcript pending)"
+VOICEMAIL_NO_TRANSCRIPT = "(voicemail, no transcript)"
+PLACEHOLDER_TEXTS = frozenset({CALL_TEXT, VOICEMAIL_PENDING, VOICEMAIL_NO_TRANSCRIPT})
+
 
 @dataclass(frozen=True)
 class Attachment:

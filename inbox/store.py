@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, cast, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from inbox.db import sqlite_connect
 from inbox.schema import (
+    Id,
     auth_tokens,
     category_corrections,
     contact_identities,
@@ -129,6 +130,22 @@ class Tx:
     async def update_message(self, message_id: int, **values: Any) -> None:
         await self.conn.execute(update(messages).where(messages.c.id == message_id)
                                 .values(**values))
+
+    async def calls_awaiting_voicemail_text(self, channel: str, link: str, placeholder: str,
+                                            before: datetime, limit: int = 100) -> list[str]:
+        """The external ids (CallSids) of `channel`'s call items whose voicemail, the message
+        their `extra[link]` names, still reads `placeholder` and was stored before `before`;
+        the oldest voicemail first."""
+        item, voicemail = messages.alias("item"), messages.alias("voicemail")
+        rows = await self.conn.execute(
+            select(item.c.external_id)
+            .select_from(voicemail.join(item, and_(
+                item.c.channel == channel,
+                cast(item.c.extra[link].as_string(), Id) == voicemail.c.id)))
+            .where(voicemail.c.channel == channel, voicemail.c.direction == "in",
+                   voicemail.c.body == placeholder, voicemail.c.created_at < before)
+            .order_by(voicemail.c.id).limit(limit))
+        return [r[0] for r in rows]
 
     async def advance_delivery(self, message_id: int, status: str, **values: Any) -> bool:
         """Move a send forward to `status` only from an earlier state. Status reports arrive

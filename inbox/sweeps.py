@@ -1,5 +1,5 @@
 """Periodic repairs the worker's scheduler runs: re-drive lost sends, ingest and route what a
-crash left."""
+crash left, give voicemails whose transcription never reported its stop their text."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from inbox import assignment, dispatch, intake, outbox, presence, sla
+from inbox import assignment, calls, dispatch, intake, outbox, presence, sla
 from inbox.context import open_context
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,8 @@ async def _sweep() -> dict[str, int]:
         recovered = await intake.recover(
             ctx, timedelta(seconds=ctx.config.intake.recover_after_s))
         routed = await dispatch.route_unrouted(ctx)
+        # After routing: a transcript classifies only a routed conversation (`reclassify`).
+        finalised = await calls.finish_overdue_transcripts(ctx)
         absent = await presence.expire_absent_agents(ctx)
         reoffered = await assignment.reoffer_expired(ctx)
         caught_up = await assignment.assign_backlog(ctx)
@@ -33,6 +35,6 @@ async def _sweep() -> dict[str, int]:
     finally:
         await ctx.close()
     return {"redriven": len(redriven), "recovered": len(recovered), "routed": len(routed),
-            "offline": len(absent),
+            "voicemails_finalised": len(finalised), "offline": len(absent),
             "reoffered": len(reoffered), "assigned": len(caught_up),
             "at_risk": len(clocks["at_risk"]), "breached": len(clocks["breached"])}

@@ -46,8 +46,9 @@ from channels.twilio_voice import (
     voicemail,
     withheld,
 )
-from inbox import calls
+from inbox import calls, dispatch, sweeps
 from inbox.auth import hash_password
+from inbox.live import EVENTS_CHANNEL, channel_name
 from inbox.messages import Attachment
 from inbox.schema import conversations, events, messages
 from tests.channels.test_twilio_messaging import (
@@ -693,6 +694,201 @@ async def test_an_english_transcript_from_before_live_transcription_is_still_tak
     assert len(voicemail_["attachments"]) == 1
     [conversation] = await table(ctx, conversations)
     assert (conversation["category"], conversation["language"]) == ("support", "ru")
+
+
+# --- a transcription whose stop never comes; a voicemail routing meets before its words -----
+
+
+async def overdue(ctx) -> None:
+    """The voicemail was stored longer ago than a transcription's stop is waited for."""
+    voicemail_ = await voicemail_message(ctx)
+    async with ctx.store.transaction() as tx:
+        await tx.update_message(voicemail_["id"], created_at=voicemail_["created_at"]
+                                - calls.TRANSCRIPT_WAIT - timedelta(minutes=1))
+
+
+async def published(pubsub) -> list[str]:
+    """The types of the live events published so far."""
+    kinds = []
+    while (event := await pubsub.get_message(timeout=1)) is not None:
+        kinds.append(json.loads(event["data"])["type"])
+    return kinds
+
+
+async def test_the_sweep_ends_a_transcription_whose_stop_never_came(client, ctx, monkeypatch,
+                                                                   caplog) -> None:
+    """Twilio gives a status callback up after three failed deliveries: the segments kept
+    become the voicemail's text as if the stop had come, classified and announced alike."""
+    for logger in ("channels", "inbox", "routing"):
+        caplog.set_level(logging.DEBUG, logger=logger)
+    at(monkeypatch, SATURDAY)
+    root = await choose(client, "1", "0")      # Azerbaijani; an operator: no category
+    url = live_url(root)
+    await step(client, url, "voice_transcription_started.txt")
+    await step(client, only(root, "Record").get("recordingStatusCallback"),
+               "voice_recording.txt")
+    for sequence, text in enumerate(SEGMENTS_AZ, start=2):
+        await say(client, url, sequence, text)
+    # The stop is lost. Not yet overdue: the sweep leaves the voicemail waiting.
+    assert (await sweeps._sweep())["voicemails_finalised"] == 0
+    assert (await voicemail_message(ctx))["body"] == calls.VOICEMAIL_PENDING
+
+    await overdue(ctx)
+    pubsub = ctx.redis.pubsub()
+    await pubsub.subscribe(channel_name(ctx.redis, EVENTS_CHANNEL))
+    await pubsub.get_message(timeout=1)
+    assert (await sweeps._sweep())["voicemails_finalised"] == 1
+    kinds = await published(pubsub)
+    await pubsub.aclose()
+    assert "conversation.updated" in kinds and kinds.count("queue.updated") == 2   # moved
+
+    voicemail_ = await voicemail_message(ctx)
+    assert voicemail_["body"] == " ".join(SEGMENTS_AZ)
+    assert await typed(ctx, "voicemail_transcribed") == [
+        {"message_id": voicemail_["id"], "transcribed": True}]
+    [conversation] = await table(ctx, conversations)
+    assert (conversation["category"], conversation["category_source"],
+            conversation["queue"]) == ("registration", "model", "migration-registration")
+    _, again = await typed(ctx, "classified")
+    assert (again["message_id"], again["reason"]) == (voicemail_["id"], "voicemail transcript")
+    assert [r["queue"] for r in await typed(ctx, "routed")] == ["triage",
+                                                               "migration-registration"]
+
+    # The stop after all, a retried segment, another sweep: nothing changes.
+    before = (await table(ctx, messages), await table(ctx, events),
+              await table(ctx, conversations))
+    await step(client, url, "voice_transcription_stopped.txt")
+    await say(client, url, 3, SEGMENTS_AZ[1])
+    assert (await sweeps._sweep())["voicemails_finalised"] == 0
+    assert (await table(ctx, messages), await table(ctx, events),
+            await table(ctx, conversations)) == before
+    assert CALL_SID in caplog.text
+    for secret in (CALLER, CALLER[1:], *SEGMENTS_AZ):
+        assert secret not in caplog.text
+
+
+async def test_an_overdue_transcription_without_segments_leaves_the_no_transcript_text(
+        client, ctx, monkeypatch) -> None:
+    at(monkeypatch, SATURDAY)
+    root = await choose(client, "2", "0")      # Russian; an operator
+    await step(client, live_url(root), "voice_transcription_started.txt")
+    await step(client, only(root, "Record").get("recordingStatusCallback"),
+               "voice_recording.txt")
+    await overdue(ctx)
+    assert await calls.finish_overdue_transcripts(ctx) == [CALL_SID]
+    voicemail_ = await voicemail_message(ctx)
+    assert voicemail_["body"] == calls.VOICEMAIL_NO_TRANSCRIPT
+    assert await typed(ctx, "voicemail_transcribed") == [
+        {"message_id": voicemail_["id"], "transcribed": False}]
+    [conversation] = await table(ctx, conversations)
+    assert (conversation["category_source"], conversation["queue"]) == ("empty", "triage")
+    assert len(await typed(ctx, "classified")) == 1
+    assert await calls.finish_overdue_transcripts(ctx) == []
+
+
+async def test_a_late_segment_after_the_sweep_still_takes_its_place(client, ctx,
+                                                                   monkeypatch) -> None:
+    at(monkeypatch, SATURDAY)
+    root = await choose(client, "1", "0")
+    url = live_url(root)
+    await step(client, only(root, "Record").get("recordingStatusCallback"),
+               "voice_recording.txt")
+    await say(client, url, 2, SEGMENTS_AZ[0])
+    await say(client, url, 4, SEGMENTS_AZ[2])
+    await overdue(ctx)
+    assert await calls.finish_overdue_transcripts(ctx) == [CALL_SID]
+    assert (await voicemail_message(ctx))["body"] == f"{SEGMENTS_AZ[0]} {SEGMENTS_AZ[2]}"
+    await say(client, url, 3, SEGMENTS_AZ[1])      # Twilio's retry of a failed delivery
+    assert (await voicemail_message(ctx))["body"] == " ".join(SEGMENTS_AZ)
+    assert len(await typed(ctx, "voicemail_transcribed")) == 1
+
+
+async def test_the_sweep_and_a_late_stop_at_once_write_the_text_once(client, ctx,
+                                                                    monkeypatch) -> None:
+    """Both take the call's conversation lock: whichever comes second finds the
+    transcription ended and changes nothing."""
+    at(monkeypatch, SATURDAY)
+    root = await choose(client, "1", "0")
+    url = live_url(root)
+    await step(client, only(root, "Record").get("recordingStatusCallback"),
+               "voice_recording.txt")
+    for sequence, text in enumerate(SEGMENTS_AZ, start=2):
+        await say(client, url, sequence, text)
+    await overdue(ctx)
+    finished, _ = await asyncio.gather(calls.finish_overdue_transcripts(ctx),
+                                       step(client, url, "voice_transcription_stopped.txt"))
+    assert finished in ([], [CALL_SID])
+    assert (await voicemail_message(ctx))["body"] == " ".join(SEGMENTS_AZ)
+    assert len(await typed(ctx, "voicemail_transcribed")) == 1
+    assert [c["source"] for c in await typed(ctx, "classified")] == ["empty", "model"]
+    assert [r["queue"] for r in await typed(ctx, "routed")] == ["triage",
+                                                               "migration-registration"]
+
+
+async def test_a_voicemail_that_opens_a_conversation_is_not_classified_on_its_placeholder(
+        client, ctx, monkeypatch) -> None:
+    """The call's conversation was resolved before the recording's callback: the voicemail
+    opens a new one while its transcript is pending. Routing has nothing to read in the
+    placeholder, so even a vague transcript classifies the conversation once it comes."""
+    at(monkeypatch, SATURDAY)
+    root = await choose(client, "1", "0")
+    url = live_url(root)
+    [call_conversation] = await table(ctx, conversations)
+    async with ctx.store.transaction() as tx:
+        await tx.update_conversation(call_conversation["id"], status="resolved",
+                                     resolved_at=SATURDAY)
+    await step(client, only(root, "Record").get("recordingStatusCallback"),
+               "voice_recording.txt")
+    _, conversation = await table(ctx, conversations)
+    voicemail_ = await voicemail_message(ctx)
+    assert voicemail_["conversation_id"] == conversation["id"]
+    assert (conversation["category_source"], conversation["queue"]) == ("empty", "triage")
+
+    await say(client, url, 2, SEGMENTS_AZ[2])      # "Please call me back."
+    await step(client, url, "voice_transcription_stopped.txt")
+    assert (await voicemail_message(ctx))["body"] == SEGMENTS_AZ[2]
+    _, conversation = await table(ctx, conversations)
+    assert conversation["category_source"] == "model"
+    classified = [e["data"] for e in await table(ctx, events)
+                  if e["type"] == "classified" and e["conversation_id"] == conversation["id"]]
+    assert [c["source"] for c in classified] == ["empty", "model"]
+    assert (classified[1]["message_id"], classified[1]["reason"]) == \
+        (voicemail_["id"], "voicemail transcript")
+
+
+@pytest.mark.parametrize("transcribed", [True, False])
+async def test_a_call_left_unrouted_by_a_crash_is_routed_on_its_voicemails_transcript(
+        client, ctx, monkeypatch, transcribed) -> None:
+    """A crash between storing the call and routing it: the sweep routes the conversation
+    later, on the voicemail's transcript if it has come, not on the call's item."""
+    at(monkeypatch, SATURDAY)
+    route = dispatch.route_conversation
+
+    async def crashed(*args, **kwargs) -> None:
+        pass
+
+    monkeypatch.setattr(dispatch, "route_conversation", crashed)
+    root = await choose(client, "1", "0")      # Azerbaijani; an operator: no category
+    monkeypatch.setattr(dispatch, "route_conversation", route)
+    url = live_url(root)
+    await step(client, only(root, "Record").get("recordingStatusCallback"),
+               "voice_recording.txt")
+    if transcribed:
+        for sequence, text in enumerate(SEGMENTS_AZ, start=2):
+            await say(client, url, sequence, text)
+        await step(client, url, "voice_transcription_stopped.txt")
+    [conversation] = await table(ctx, conversations)
+    assert conversation["routed_at"] is None and await typed(ctx, "classified") == []
+
+    assert await dispatch.route_unrouted(ctx, older_than_s=0) == [conversation["id"]]
+    [conversation] = await table(ctx, conversations)
+    [classified] = await typed(ctx, "classified")
+    if transcribed:
+        assert (conversation["category"], conversation["category_source"],
+                conversation["queue"]) == ("registration", "model", "migration-registration")
+        assert classified["language"] == "az"
+    else:   # the call's item and a placeholder: nothing to read
+        assert (conversation["category_source"], conversation["queue"]) == ("empty", "triage")
 
 
 async def test_in_business_hours_an_online_agent_is_rung_and_no_answer_means_voicemail(

@@ -7,7 +7,7 @@ import pytest
 
 from inbox import dispatch
 from inbox.ingest import ingest
-from inbox.messages import InboundMessage
+from inbox.messages import VOICEMAIL_NO_TRANSCRIPT, VOICEMAIL_PENDING, InboundMessage
 
 REGISTRATION = ("Salam, mən Almaniyadan keçən ay qayıtmışam. Reintegrasiya proqramı üçün "
                 "ilkin qeydiyyatdan keçmək istəyirəm.")
@@ -85,3 +85,49 @@ async def test_a_conversation_an_agent_has_keeps_its_queue(ctx) -> None:
     after, events = await state(ctx, conversation_id)
     assert (after["category"], after["queue"]) == ("registration", "triage")
     assert [t for t, _ in events].count("routed") == 1
+
+
+@pytest.mark.parametrize("placeholder", [VOICEMAIL_PENDING, VOICEMAIL_NO_TRANSCRIPT])
+async def test_a_voicemail_placeholder_is_nothing_to_classify(ctx, placeholder) -> None:
+    """A voicemail that opens a conversation (its call's was resolved) before its transcript
+    has come: routing reads its placeholder as an empty message, so the transcript, however
+    vague, classifies the conversation later."""
+    result = await ingest(ctx, InboundMessage(
+        channel="voice", external_id="RE" + "0" * 32, address="+994501234567",
+        text=placeholder, received_at=datetime.now(UTC), phone="+994501234567",
+        language="az"))
+    conversation, events = await state(ctx, result.conversation_id)
+    assert (conversation["category_source"], conversation["queue"]) == ("empty", "triage")
+    [classified] = [d for t, d in events if t == "classified"]
+    assert (classified["source"], classified["language"]) == ("empty", "az")
+    done = await reclassify(ctx, result.conversation_id, VAGUE)
+    assert done == dispatch.Reclassified(result.conversation_id, "triage", None)
+    after, _ = await state(ctx, result.conversation_id)
+    assert after["category_source"] == "model"
+
+
+async def test_a_call_routed_after_a_crash_reads_its_voicemails_transcript(ctx,
+                                                                         monkeypatch) -> None:
+    """A crash between storing the call and routing it; the voicemail and its transcript
+    came before the sweep routes the conversation: the transcript is what routing reads, and
+    a FIN heard in it is shown masked but not kept on the contact."""
+    route = dispatch.route_conversation
+
+    async def crashed(*args, **kwargs) -> None:
+        pass
+
+    monkeypatch.setattr(dispatch, "route_conversation", crashed)
+    conversation_id = await call(ctx)
+    monkeypatch.setattr(dispatch, "route_conversation", route)
+    await ingest(ctx, InboundMessage(
+        channel="voice", external_id="RE" + "0" * 32, address="+994501234567",
+        text=f"{REGISTRATION} FİN kodum 5ZJ8K2L.", received_at=datetime.now(UTC),
+        phone="+994501234567", language="az"))
+    assert await dispatch.route_unrouted(ctx, older_than_s=0) == [conversation_id]
+    conversation, events = await state(ctx, conversation_id)
+    assert (conversation["category"], conversation["category_source"], conversation["queue"]) \
+        == ("registration", "model", "migration-registration")
+    [classified] = [d for t, d in events if t == "classified"]
+    assert classified["entities"] == [{"kind": "fin", "value": "5ZJ****"}]
+    async with ctx.store.read() as tx:
+        assert (await tx.contact(conversation["contact_id"]))["fin"] is None
