@@ -89,9 +89,8 @@ class _Backlogged:
 
 
 def drain_concurrency(dialect: str) -> int:
-    """How many residents' messages are ingested at once, and how many journal writes may
-    be in flight. SQLite has one writer, so more would only queue for it; PostgreSQL
-    overlaps one transaction's round trips with another's."""
+    """How many residents' messages are ingested at once. SQLite has one writer, so more
+    would only queue for it; PostgreSQL overlaps one ingest's round trips with another's."""
     return 1 if dialect == "sqlite" else 4
 
 
@@ -102,7 +101,7 @@ class Intake:
         self._concurrency = concurrency or drain_concurrency(ctx.store.engine.dialect.name)
         self._waiting: list[_Waiting] = []
         self._writers: set[asyncio.Task[None]] = set()
-        self._writer_count = 0        # writers running (counted by themselves, see _write)
+        self._writer_running = False  # from a writer's start to its last look at _waiting
         self._writing = 0             # batches taken by a writer and not yet answered
         self._backlog: deque[_Backlogged] = deque()
         self._busy: set[tuple[str, str]] = set()      # residents being ingested now
@@ -171,9 +170,10 @@ class Intake:
         self._answering += 1
         try:
             # A write in flight takes the webhooks that arrive meanwhile in its next round
-            # (group commit); on PostgreSQL a few writes may overlap.
-            if self._writer_count < self._concurrency:
-                self._writer_count += 1
+            # (group commit). One writer: overlapping writes only make smaller batches (on
+            # PostgreSQL each pays its own commit's flush).
+            if not self._writer_running:
+                self._writer_running = True
                 writer = asyncio.create_task(self._write(), name="intake-writer")
                 self._writers.add(writer)
                 writer.add_done_callback(self._writers.discard)
@@ -210,7 +210,7 @@ class Intake:
         finally:
             # No await between the last look at `_waiting` and this: a webhook that arrives
             # after it starts a writer of its own.
-            self._writer_count -= 1
+            self._writer_running = False
             self._notify()
 
     def _next(self) -> _Backlogged | None:
