@@ -234,9 +234,10 @@ async def set_category(ctx: InboxContext, actor: Actor, conversation_id: int, ca
     now = utcnow()
     async with ctx.store.transaction() as tx:
         conversation = await _conversation(tx, conversation_id)
-        first = await tx.messages_of(conversation_id, include_notes=False, limit=1)
+        # The text the classifier read (for a call, its voicemail's transcript), so the
+        # correction teaches it about words, not about the call's placeholder.
         await tx.add_correction(conversation_id=conversation_id,
-                                text=first[0]["body"] if first else "",
+                                text=await dispatch.text_to_classify(tx, conversation_id),
                                 language=conversation["language"],
                                 predicted=conversation["category"], corrected=category,
                                 user_id=actor.id, created_at=now)

@@ -64,7 +64,7 @@ async def _remember_entities(tx: Tx, contact_id: int, result: Classification) ->
         await tx.update_contact(contact_id, **updates)
 
 
-async def _text_to_classify(tx: Tx, conversation_id: int) -> str:
+async def text_to_classify(tx: Tx, conversation_id: int) -> str:
     """The first message's text. One the inbox wrote in place of words (a call's item, a
     voicemail whose transcript is pending or failed: PLACEHOLDER_TEXTS) is nothing to read:
     the first resident's message after it that has words is read instead (the voicemail's
@@ -87,7 +87,7 @@ async def route_conversation(ctx: InboxContext, conversation_id: int, *,
         conversation = await tx.conversation(conversation_id, for_update=True)
         if conversation is None or conversation["routed_at"] is not None:
             return
-        text = await _text_to_classify(tx, conversation_id)
+        text = await text_to_classify(tx, conversation_id)
         hints = Hints(conversation["category_hint"]) if conversation["category_hint"] else None
         result = classify(text, hints=hints, rules=ctx.category_keywords,
                           default_language=conversation["language"] or "az")

@@ -131,3 +131,23 @@ async def test_a_call_routed_after_a_crash_reads_its_voicemails_transcript(ctx,
     assert classified["entities"] == [{"kind": "fin", "value": "5ZJ****"}]
     async with ctx.store.read() as tx:
         assert (await tx.contact(conversation["contact_id"]))["fin"] is None
+
+
+async def test_an_agents_correction_of_a_call_teaches_its_transcript(ctx) -> None:
+    """A correction is kept as training data: for a call, the words of its voicemail, not
+    the call's placeholder."""
+    from inbox import actions
+    from inbox.actions import Actor
+
+    conversation_id = await call(ctx)
+    await ingest(ctx, InboundMessage(
+        channel="voice", external_id="RE" + "1" * 32, address="+994501234567", text=VAGUE,
+        received_at=datetime.now(UTC), phone="+994501234567", language="az"))
+    async with ctx.store.transaction() as tx:
+        boss = await tx.save_user("boss@example.gov.az", name="Boss", role="supervisor",
+                                  queues=[], languages=["az"], capacity={},
+                                  password_hash="not-used")
+    await actions.set_category(ctx, Actor(boss, "supervisor", ()), conversation_id, "support")
+    async with ctx.store.read() as tx:
+        [correction] = await tx.corrections()
+    assert (correction["text"], correction["corrected"]) == (VAGUE, "support")
