@@ -88,13 +88,14 @@ def make_engine(url: str | None = None, *, pool: bool = True) -> AsyncEngine:
     return engine
 
 
-def sqlite_connect(engine: AsyncEngine) -> sqlite3.Connection | None:
-    """A plain sqlite3 connection to the file of `engine`, set up as the engine's own ones
-    are; None for other databases and in-memory ones."""
-    url = engine.url
-    if engine.dialect.name != "sqlite" or url.database in (None, "", ":memory:"):
-        return None
-    connection = sqlite3.connect(url.database, check_same_thread=False)
+def sqlite_connect(engine: AsyncEngine) -> sqlite3.Connection:
+    """A plain sqlite3 connection to the file of the SQLite `engine`, set up as the engine's
+    own ones are."""
+    database = engine.url.database
+    if database in (None, "", ":memory:"):
+        # Every connection would open a database of its own.
+        raise ValueError("DATABASE_URL: SQLite needs a file, not an in-memory database")
+    connection = sqlite3.connect(database, check_same_thread=False)
     _sqlite_pragmas(connection, None)
     return connection
 

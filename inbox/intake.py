@@ -241,14 +241,22 @@ class Intake:
             self._busy.add(entry.resident)
             try:
                 await self._give_way(entry)
-                await ingest(self._ctx, entry.message, intake_id=entry.intake_id)
-            except Exception:
-                # Left in the journal: the sweep retries it after `recover_after`.
-                log.exception("journalled %s message (intake %s) could not be ingested",
-                              entry.message.channel, entry.intake_id)
+                await _ingest_entry(self._ctx, entry.message, entry.intake_id)
             finally:
                 self._busy.discard(entry.resident)
                 self._notify()
+
+
+async def _ingest_entry(ctx: InboxContext, message: InboundMessage, intake_id: int) -> bool:
+    """Ingest one journal entry; False when that failed, leaving it in the journal for the
+    sweep to retry after `recover_after`."""
+    try:
+        await ingest(ctx, message, intake_id=intake_id)
+    except Exception:
+        log.exception("journalled %s message (intake %s) could not be ingested",
+                      message.channel, intake_id)
+        return False
+    return True
 
 
 # --- the sweep's recovery -----------------------------------------------------------------
@@ -258,15 +266,8 @@ async def recover(ctx: InboxContext, older_than: timedelta) -> list[int]:
     """Ingest journal entries a stopped process left behind; the ids of those taken in."""
     async with ctx.store.read() as tx:
         rows = await tx.intake_before(utcnow() - older_than)
-    recovered = []
-    for row in rows:
-        try:
-            await ingest(ctx, from_entry(row["message"]), intake_id=row["id"])
-        except Exception:
-            log.exception("journalled %s message (intake %s) could not be ingested",
-                          row["channel"], row["id"])
-            continue
-        recovered.append(row["id"])
+    recovered = [row["id"] for row in rows
+                 if await _ingest_entry(ctx, from_entry(row["message"]), row["id"])]
     if recovered:
         log.warning("ingested %s journalled message(s) left by a stopped process",
                     len(recovered))

@@ -19,8 +19,6 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy import and_, cast, delete, func, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -162,15 +160,6 @@ class Tx:
         return moved.rowcount == 1
 
     # --- the intake journal ---------------------------------------------------------------
-
-    async def journal(self, entries: Sequence[Row]) -> dict[tuple[str, str], int]:
-        """See `Store.journal`."""
-        result = await self.conn.execute(_journal_statement(self.conn.dialect.name),
-                                         list(entries))
-        return {(row.channel, row.external_id): row.id for row in result}
-
-    async def intake_entries(self, ids: Sequence[int]) -> list[Row]:
-        return await self._all(select(intake).where(intake.c.id.in_(ids)).order_by(intake.c.id))
 
     async def intake_before(self, before: datetime, limit: int = 500) -> list[Row]:
         """Journal entries accepted before `before`, oldest first: left by a stopped process."""
@@ -562,13 +551,6 @@ class Tx:
                                 .where(auth_tokens.c.token_hash == token_digest(token)))
 
 
-def _journal_statement(dialect: str):
-    upsert = sqlite_insert if dialect == "sqlite" else postgresql_insert
-    return (upsert(intake)
-            .on_conflict_do_nothing(index_elements=["channel", "external_id"])
-            .returning(intake.c.id, intake.c.channel, intake.c.external_id))
-
-
 class SqliteJournal:
     """The intake journal's write on SQLite, made on the event loop's own thread.
 
@@ -584,17 +566,34 @@ class SqliteJournal:
     SQL = ("INSERT INTO intake (channel, external_id, message, accepted_at) VALUES (?, ?, ?, ?)"
            " ON CONFLICT (channel, external_id) DO NOTHING RETURNING id")
 
-    def __init__(self, connection: sqlite3.Connection, dialect):
-        self.connection = connection
-        self._no_wait()
-        self._message = intake.c.message.type.bind_processor(dialect)
-        self._time = intake.c.accepted_at.type.bind_processor(dialect)
+    def __init__(self, engine: AsyncEngine, writers: asyncio.Lock):
+        self._engine = engine
+        self._writers = writers          # the Store's: this process's writers, in turn
+        self._connection: sqlite3.Connection | None = None   # opened by the first write
+        self._message = intake.c.message.type.bind_processor(engine.dialect)
+        self._time = intake.c.accepted_at.type.bind_processor(engine.dialect)
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        if self._connection is None:
+            self._connection = sqlite_connect(self._engine)
+            self._no_wait()
+        return self._connection
 
     def _no_wait(self) -> None:
         self.connection.execute("PRAGMA busy_timeout=0")
         self.connection.execute("PRAGMA wal_autocheckpoint=0")
 
-    def write(self, entries: Sequence[Row]) -> dict[tuple[str, str], int]:
+    async def write(self, entries: Sequence[Row]) -> dict[tuple[str, str], int]:
+        async with self._writers:
+            try:
+                return self._write(entries)
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                    raise
+            return await asyncio.to_thread(self._write_waiting, entries)
+
+    def _write(self, entries: Sequence[Row]) -> dict[tuple[str, str], int]:
         """Raises sqlite3.OperationalError ("database is locked") when another process
         holds the write lock; nothing is written then."""
         connection = self.connection
@@ -613,16 +612,17 @@ class SqliteJournal:
             raise
         return new
 
-    def write_waiting(self, entries: Sequence[Row]) -> dict[tuple[str, str], int]:
-        """`write`, waiting for the lock as the engine's connections do (in a thread)."""
+    def _write_waiting(self, entries: Sequence[Row]) -> dict[tuple[str, str], int]:
+        """`_write`, waiting for the lock as the engine's connections do (in a thread)."""
         self.connection.execute("PRAGMA busy_timeout=10000")
         try:
-            return self.write(entries)
+            return self._write(entries)
         finally:
             self._no_wait()
 
-    def close(self) -> None:
-        self.connection.close()
+    async def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
 
 
 async def _as_is(_connection: asyncpg.Connection) -> None:
@@ -674,37 +674,20 @@ class PostgresJournal:
             await self._pool.close()
 
 
-def _locked(exc: sqlite3.OperationalError) -> bool:
-    return exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
-
-
 class Store:
     def __init__(self, engine: AsyncEngine):
         self.engine = engine
         # SQLite has one writer at a time. Queueing this process's writers here keeps them
         # off SQLite's busy handler, whose back-off sleeps would add tens of milliseconds.
         self._writers = asyncio.Lock() if engine.dialect.name == "sqlite" else None
-        connection = sqlite_connect(engine)
-        self._sqlite_journal = SqliteJournal(connection, engine.dialect) if connection else None
-        self._postgres_journal = PostgresJournal(engine) \
-            if engine.dialect.name == "postgresql" else None
+        self._journal = SqliteJournal(engine, self._writers) if self._writers \
+            else PostgresJournal(engine)
 
     async def journal(self, entries: Sequence[Row]) -> dict[tuple[str, str], int]:
         """Journal webhook messages ({channel, external_id, message, accepted_at} each) in one
         transaction. A (channel, external_id) already journalled is skipped, so a provider's
         retry adds nothing; returns the id of each entry that was new, by key."""
-        if self._postgres_journal is not None:
-            return await self._postgres_journal.write(entries)
-        if self._sqlite_journal is None:     # an in-memory SQLite database
-            async with self.transaction() as tx:
-                return await tx.journal(entries)
-        async with self._writers:
-            try:
-                return self._sqlite_journal.write(entries)
-            except sqlite3.OperationalError as exc:
-                if not _locked(exc):
-                    raise
-            return await asyncio.to_thread(self._sqlite_journal.write_waiting, entries)
+        return await self._journal.write(entries)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
@@ -727,7 +710,4 @@ class Store:
 
     async def close(self) -> None:
         await self.engine.dispose()
-        if self._sqlite_journal is not None:
-            self._sqlite_journal.close()
-        if self._postgres_journal is not None:
-            await self._postgres_journal.close()
+        await self._journal.close()
