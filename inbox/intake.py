@@ -104,7 +104,7 @@ class Intake:
         self._writer_running = False  # from a writer's start to its last look at _waiting
         self._writing = 0             # batches taken by a writer and not yet answered
         self._backlog: deque[_Backlogged] = deque()
-        self._busy: set[tuple[str, str]] = set()      # residents being ingested now
+        self._busy: dict[tuple[str, str], _Backlogged] = {}   # resident -> entry in hand
         self._changed = asyncio.Event()               # backlog grew, or a resident is free
         self._drainers: list[asyncio.Task[None]] = []
         self._answering = 0           # accept() calls not yet answered
@@ -117,10 +117,13 @@ class Intake:
 
     @property
     def lag_s(self) -> float:
-        """How long the oldest entry not yet taken up has waited (0 without one)."""
-        if not self._backlog:
+        """How long the oldest entry not yet in the inbox has waited (0 without one)."""
+        waiting = [entry.since for entry in self._busy.values()]
+        if self._backlog:
+            waiting.append(self._backlog[0].since)
+        if not waiting:
             return 0.0
-        return max(0.0, asyncio.get_running_loop().time() - self._backlog[0].since)
+        return max(0.0, asyncio.get_running_loop().time() - min(waiting))
 
     def start(self) -> None:
         self._drainers = [asyncio.create_task(self._drain(), name=f"intake-drainer-{n}")
@@ -238,12 +241,12 @@ class Intake:
             entry = self._next()
             assert entry is not None
             self._backlog.remove(entry)
-            self._busy.add(entry.resident)
+            self._busy[entry.resident] = entry
             try:
                 await self._give_way(entry)
                 await _ingest_entry(self._ctx, entry.message, entry.intake_id)
             finally:
-                self._busy.discard(entry.resident)
+                del self._busy[entry.resident]
                 self._notify()
 
 

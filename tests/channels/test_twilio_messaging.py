@@ -4,6 +4,7 @@ fake Twilio REST server."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -39,6 +40,7 @@ from channels.twilio_messaging import (
     split_text,
     whatsapp_window_open,
 )
+from inbox import intake as intake_module
 from inbox.appkeys import CONTEXT, INTAKE
 from inbox.messages import Attachment, OutboundMessage
 from inbox.schema import messages
@@ -297,8 +299,26 @@ async def test_signed_sms_is_stored_once_however_often_twilio_retries(client, ct
     assert conversation["channel"] == "sms" and identity["address"] == "+994501234567"
 
 
-async def test_metrics_show_webhooks_and_the_intake_backlog(client, ctx) -> None:
-    assert (await post(client, MESSAGING_URL, fixture("sms_inbound.txt"))).status == 200
+async def test_metrics_show_webhooks_and_the_intake_backlog(client, ctx, monkeypatch) -> None:
+    release = asyncio.Event()
+    ingest = intake_module.ingest
+
+    async def held_ingest(*args, **kwargs):
+        await release.wait()
+        return await ingest(*args, **kwargs)
+
+    monkeypatch.setattr(intake_module, "ingest", held_ingest)
+    form = fixture("sms_inbound.txt")
+    response = await client.post(MESSAGING_URL.removeprefix(PUBLIC_URL), data=form, headers={
+        "X-Twilio-Signature": sign(MESSAGING_URL, form)})
+    assert response.status == 200                 # answered, not yet in the inbox
+    await asyncio.sleep(0.05)
+    held = await (await client.get("/metrics")).text()
+    assert "cc_intake_backlog 1.0" in held
+    [lag] = [line for line in held.splitlines() if line.startswith("cc_intake_lag_seconds ")]
+    assert float(lag.split()[1]) >= 0.05
+    release.set()
+    await client.app[INTAKE].settled()
     text = await (await client.get("/metrics")).text()
     assert 'cc_http_requests_total{method="POST",route="/webhooks/twilio/messaging",' \
            'status="200"}' in text
