@@ -556,11 +556,11 @@ class SqliteJournal:
 
     Every Twilio webhook waits for this write. Through aiosqlite, SQLAlchemy hands each
     statement to a thread several times (some 140 µs a hand-off here), so a one-row
-    transaction took 1.8 ms; as plain sqlite3 calls it takes some 30 µs, less than a single
-    hand-off. It must never block the loop, so this connection does not wait for the lock
-    (busy_timeout 0: when the worker process is writing, the write goes to a thread and
-    waits there) and never checkpoints the WAL (the engine's connections do that, in their
-    threads). Values are encoded by the columns' own SQLAlchemy types.
+    transaction takes about 2.2 ms; as plain sqlite3 calls it takes about 45 µs
+    (bench/bench_journal.py). It must never block the loop, so this connection does not
+    wait for the lock (busy_timeout 0: when the worker process is writing, the write goes
+    to a thread and waits there) and never checkpoints the WAL (the engine's connections do
+    that, in their threads). Values are encoded by the columns' own SQLAlchemy types.
     """
 
     SQL = ("INSERT INTO intake (channel, external_id, message, accepted_at) VALUES (?, ?, ?, ?)"
@@ -632,9 +632,10 @@ async def _as_is(_connection: asyncpg.Connection) -> None:
 class PostgresJournal:
     """The intake journal's write on PostgreSQL: one statement on a plain asyncpg connection.
 
-    Through SQLAlchemy's pool a one-row write took some 1.2 ms (a ping on checkout, the
-    statement, a rollback on return); as one `unnest` INSERT on a connection of this small
-    pool it is a single round trip. The statement is atomic on its own, so no transaction is
+    Through SQLAlchemy's pool a one-row transaction takes about 2.2 ms (a ping on checkout,
+    BEGIN, the statement, COMMIT, a rollback on return); as one `unnest` INSERT on a
+    connection of this small pool it is a single round trip, about 0.6 ms with the commit's
+    flush (bench/bench_journal.py). The statement is atomic on its own, so no transaction is
     opened around it. asyncpg replaces a broken connection on the next acquire, and the
     webhook that met it gets an error (and Twilio's retry).
     """
