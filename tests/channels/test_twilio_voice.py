@@ -620,25 +620,6 @@ async def test_the_live_transcript_may_end_before_the_recording_is_ready(client,
         [voicemail_["id"]]
 
 
-async def test_a_segment_retried_after_the_stop_still_takes_its_place(client, ctx,
-                                                                     monkeypatch) -> None:
-    at(monkeypatch, SATURDAY)
-    root = await choose(client, "1", "0")
-    url = live_url(root)
-    await step(client, only(root, "Record").get("recordingStatusCallback"),
-               "voice_recording.txt")
-    await say(client, url, 2, SEGMENTS_AZ[0])
-    await say(client, url, 4, SEGMENTS_AZ[2])
-    await step(client, url, "voice_transcription_stopped.txt")
-    assert (await voicemail_message(ctx))["body"] == f"{SEGMENTS_AZ[0]} {SEGMENTS_AZ[2]}"
-    await say(client, url, 3, SEGMENTS_AZ[1])       # Twilio's retry of a failed delivery
-    assert (await voicemail_message(ctx))["body"] == " ".join(SEGMENTS_AZ)
-    assert len(await typed(ctx, "voicemail_transcribed")) == 1
-    [conversation] = await table(ctx, conversations)
-    assert (conversation["category"], conversation["queue"]) == \
-        ("registration", "migration-registration")
-
-
 async def test_reports_arriving_all_at_once_lose_no_words(client, ctx, monkeypatch) -> None:
     """Twilio does not wait for one report before sending the next: the segments, the stop
     and the recording's callback race, and the voicemail still ends with every word."""
@@ -786,8 +767,9 @@ async def test_an_overdue_transcription_without_segments_leaves_the_no_transcrip
     assert await calls.finish_overdue_transcripts(ctx) == []
 
 
-async def test_a_late_segment_after_the_sweep_still_takes_its_place(client, ctx,
-                                                                   monkeypatch) -> None:
+@pytest.mark.parametrize("ended_by", ["stop", "sweep"])
+async def test_a_segment_that_comes_after_the_end_still_takes_its_place(client, ctx, monkeypatch,
+                                                                       ended_by) -> None:
     at(monkeypatch, SATURDAY)
     root = await choose(client, "1", "0")
     url = live_url(root)
@@ -795,12 +777,18 @@ async def test_a_late_segment_after_the_sweep_still_takes_its_place(client, ctx,
                "voice_recording.txt")
     await say(client, url, 2, SEGMENTS_AZ[0])
     await say(client, url, 4, SEGMENTS_AZ[2])
-    await overdue(ctx)
-    assert await calls.finish_overdue_transcripts(ctx) == [CALL_SID]
+    if ended_by == "stop":
+        await step(client, url, "voice_transcription_stopped.txt")
+    else:
+        await overdue(ctx)
+        assert await calls.finish_overdue_transcripts(ctx) == [CALL_SID]
     assert (await voicemail_message(ctx))["body"] == f"{SEGMENTS_AZ[0]} {SEGMENTS_AZ[2]}"
-    await say(client, url, 3, SEGMENTS_AZ[1])      # Twilio's retry of a failed delivery
+    await say(client, url, 3, SEGMENTS_AZ[1])       # Twilio's retry of a failed delivery
     assert (await voicemail_message(ctx))["body"] == " ".join(SEGMENTS_AZ)
     assert len(await typed(ctx, "voicemail_transcribed")) == 1
+    [conversation] = await table(ctx, conversations)
+    assert (conversation["category"], conversation["queue"]) == \
+        ("registration", "migration-registration")
 
 
 async def test_the_sweep_and_a_late_stop_at_once_write_the_text_once(client, ctx,
