@@ -26,6 +26,7 @@ from routing.assignment import (
     choose_agent,
     handback,
     next_for_agent,
+    returns_on_message,
 )
 
 log = logging.getLogger(__name__)
@@ -207,6 +208,23 @@ async def hand_back(ctx: InboxContext, agent_id: int, presence: str) -> list[int
     for conversation_id in returned:
         await assign_waiting(ctx, conversation_id, exclude={agent_id})
     return returned
+
+
+async def release_on_message(tx: Tx, conversation: Row, at: datetime) -> int | None:
+    """The resident wrote into a conversation whose agent is away or offline: it goes back to
+    its queue, in the transaction that stores the message, to be offered to someone present
+    (`assign_waiting` after commit; the backlog sweep if that never runs). Returns the agent
+    it was taken from, or None when it stays. No agent lock is needed: this only lowers the
+    agent's load."""
+    agent_id, presence = conversation["assignee_id"], conversation["assignee_presence"]
+    if agent_id is None or not returns_on_message(presence):
+        return None
+    await tx.update_conversation(conversation["id"], assignee_id=None, assigned_at=None,
+                                 offered_at=None, opened_at=None, status="waiting")
+    await tx.add_event(conversation["id"], "unassigned",
+                       {"agent_id": agent_id,
+                        "reason": f"the resident wrote while the agent was {presence}"}, at=at)
+    return agent_id
 
 
 async def reoffer_expired(ctx: InboxContext) -> list[int]:

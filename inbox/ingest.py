@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from inbox import dispatch
+from inbox import assignment, dispatch
 from inbox.context import InboxContext
 from inbox.live import publish_event
 from inbox.messages import Attachment, InboundMessage
@@ -32,6 +32,7 @@ class IngestResult:
     queue: str | None = None
     message: dict[str, Any] | None = field(default=None, repr=False, compare=False)
     woke_up: bool = False     # a pending conversation the resident's message reopened
+    released_from: int | None = None   # the absent agent it was taken back from
 
 
 def _attachment(attachment: Attachment) -> dict[str, Any]:
@@ -95,9 +96,11 @@ async def _store(ctx: InboxContext, msg: InboundMessage,
         message["id"] = await tx.insert_message(**message)
         await tx.add_event(conversation_id, "received",
                            {"message_id": message["id"], "channel": msg.channel}, at=now)
+        released_from = None if new_conversation else \
+            await assignment.release_on_message(tx, conversation, now)
     return IngestResult(message["id"], conversation_id, False, new_conversation,
                         queue=None if new_conversation else conversation["queue"],
-                        message=message, woke_up=woke_up)
+                        message=message, woke_up=woke_up, released_from=released_from)
 
 
 async def ingest(ctx: InboxContext, msg: InboundMessage,
@@ -132,9 +135,12 @@ async def ingest(ctx: InboxContext, msg: InboundMessage,
             "conversation_id": result.conversation_id,
             "message": message_view(result.message, ctx.zone),
         })
-        if result.woke_up:
+        if result.woke_up or result.released_from is not None:
             async with ctx.store.read() as tx:
                 row = await tx.conversation_row(result.conversation_id)
             await publish_event(ctx.redis, "conversation.updated", row["queue"],
                                 {"conversation": conversation_view(row, ctx.zone)})
+        if result.released_from is not None:
+            await assignment.assign_waiting(ctx, result.conversation_id,
+                                            exclude={result.released_from})
     return result

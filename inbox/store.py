@@ -221,11 +221,14 @@ class Tx:
         i, c = contact_identities, conversations
         # Open conversations of one identity are few (usually one): join them all, keep the
         # newest. Both sides are found through their indexes.
+        # The assignee's presence comes along: a resident writing to an agent who left means
+        # the conversation goes back to its queue.
         row = await self._one(
             select(i.c.id, i.c.contact_id, c.c.id.label("conversation_id"), c.c.status,
-                   c.c.queue)
+                   c.c.queue, c.c.assignee_id, users.c.presence.label("assignee_presence"))
             .select_from(i.outerjoin(c, and_(c.c.identity_id == i.c.id,
-                                             c.c.status != "resolved")))
+                                             c.c.status != "resolved"))
+                         .outerjoin(users, users.c.id == c.c.assignee_id))
             .where(i.c.channel == channel, i.c.address == address)
             .order_by(c.c.id.desc()).limit(1))
         if row is None:
@@ -234,7 +237,8 @@ class Tx:
         if row["conversation_id"] is None:
             return identity, None
         return identity, {"id": row["conversation_id"], "status": row["status"],
-                          "queue": row["queue"]}
+                          "queue": row["queue"], "assignee_id": row["assignee_id"],
+                          "assignee_presence": row["assignee_presence"]}
 
     async def identity_by_id(self, identity_id: int) -> Row | None:
         return await self._one(select(contact_identities)

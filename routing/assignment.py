@@ -252,6 +252,13 @@ def offer_expired(
     return not opened_or_answered and now - assigned_at >= offer_timeout_s
 
 
+def returns_on_message(assignee_presence: Presence | None) -> bool:
+    """True when a resident's new message should take the conversation back from its agent:
+    they are away or offline. The answered conversations an agent keeps on leaving
+    (`handback`) would otherwise wait, unseen, until the agent is back."""
+    return assignee_presence is not None and assignee_presence != "online"
+
+
 def handback(presence: Presence, assigned: Iterable[AssignedConversation]) -> tuple[str, ...]:
     """Ids to return to their queues after an agent's presence changed to `presence`.
 

@@ -110,6 +110,52 @@ async def test_an_agent_going_away_hands_back_unanswered_work(ctx):
     assert ("unassigned", {"agent_id": nigar, "reason": "agent went away"}) in history
 
 
+@pytest.mark.parametrize("left", ["offline", "away"])
+async def test_a_resident_writing_to_an_absent_agent_is_offered_to_someone_present(ctx, left):
+    nigar = await agent(ctx, "nigar@example.gov.az", ["migration-registration"])
+    answered = (await ingest(ctx, message(REGISTRATION, "s1"))).conversation_id
+    await actions.reply(ctx, Actor(nigar, "agent", ()), answered, "Salam, buyurun.")
+    await assignment.set_presence(ctx, nigar, left)
+    # An answered conversation stays with the agent who left...
+    assert (await conversation(ctx, answered))["assignee_id"] == nigar
+    # ...until the resident writes again: then it goes to an agent who is there.
+    rashad = await agent(ctx, "rashad@example.gov.az", ["migration-registration"])
+    result = await ingest(ctx, message("Sənədləri göndərdim, baxa bilərsiniz?", "s1", "2"))
+    assert result.conversation_id == answered
+    row = await conversation(ctx, answered)
+    assert row["assignee_id"] == rashad and row["status"] == "open"
+    history = await events(ctx, answered)
+    assert ("unassigned", {"agent_id": nigar,
+                           "reason": f"the resident wrote while the agent was {left}"}) in history
+    assert history[-1][0] == "assigned" and history[-1][1]["agent_id"] == rashad
+
+
+async def test_with_nobody_present_the_conversation_waits_in_its_queue(ctx):
+    nigar = await agent(ctx, "nigar@example.gov.az", ["migration-registration"])
+    answered = (await ingest(ctx, message(REGISTRATION, "s1"))).conversation_id
+    await actions.reply(ctx, Actor(nigar, "agent", ()), answered, "Salam, buyurun.")
+    await actions.set_status(ctx, Actor(nigar, "agent", ()), answered, "pending")
+    await assignment.set_presence(ctx, nigar, "offline")
+    await ingest(ctx, message("Salam, cavab gözləyirəm", "s1", "2"))
+    row = await conversation(ctx, answered)
+    assert row["assignee_id"] is None and row["status"] == "waiting"
+    async with ctx.store.read() as tx:
+        assert [r["id"] for r in await tx.waiting_in(["migration-registration"])] == [answered]
+    # The agent who comes back first takes it.
+    await assignment.set_presence(ctx, nigar, "online")
+    assert (await conversation(ctx, answered))["assignee_id"] == nigar
+
+
+async def test_a_resident_writing_to_a_present_agent_stays_with_them(ctx):
+    nigar = await agent(ctx, "nigar@example.gov.az", ["migration-registration"])
+    answered = (await ingest(ctx, message(REGISTRATION, "s1"))).conversation_id
+    await actions.reply(ctx, Actor(nigar, "agent", ()), answered, "Salam, buyurun.")
+    await agent(ctx, "rashad@example.gov.az", ["migration-registration"])
+    await ingest(ctx, message("Təşəkkür edirəm", "s1", "2"))
+    assert (await conversation(ctx, answered))["assignee_id"] == nigar
+    assert "unassigned" not in [t for t, _ in await events(ctx, answered)]
+
+
 async def test_an_offer_nobody_opened_moves_to_the_next_agent(ctx):
     nigar = await agent(ctx, "nigar@example.gov.az", ["migration-registration"])
     conversation_id = (await ingest(ctx, message(REGISTRATION, "s1"))).conversation_id

@@ -14,6 +14,7 @@ from routing.assignment import (
     handback,
     next_for_agent,
     offer_expired,
+    returns_on_message,
 )
 
 ROUND_ROBIN = QueuePolicy("migration", "round_robin", ("az", "ru"))
@@ -281,3 +282,9 @@ def test_handback_returns_unanswered_conversations_when_leaving():
     assert handback("offline", assigned) == ("c2", "c3")
     assert handback("away", assigned) == ("c2", "c3")
     assert handback("online", assigned) == ()
+
+
+def test_a_resident_message_takes_the_conversation_from_an_absent_agent_only():
+    assert returns_on_message("offline") and returns_on_message("away")
+    assert not returns_on_message("online")
+    assert not returns_on_message(None)   # nobody has it: it is waiting already
