@@ -21,6 +21,7 @@ from inbox.http import bad_request, json_error, read_json
 from inbox.serialize import conversation_view, event_view, message_view, user_view
 from inbox.store import ConversationFilter, utcnow
 from inbox.windows import whatsapp_templates
+from routing.assignment import channel_kind
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -308,6 +309,32 @@ async def assign(request: web.Request) -> web.Response:
         raise bad_request("agent_id must be an id or null, queue a queue id")
     await actions.assign(ctx, _actor(request), row["id"], agent_id, queue)
     return await _conversation_response(request, row["id"])
+
+
+@routes.get("/api/v1/conversations/{id}/transfer-targets")
+async def transfer_targets(request: web.Request) -> web.Response:
+    """Where the conversation may go: every queue of the deployment (an agent sends work to
+    queues they do not see), and every colleague with their presence and their load against
+    their capacity for this conversation's kind of work, so the console can warn before a
+    transfer to someone who is away, offline or full."""
+    ctx = request.app[CONTEXT]
+    row = await _visible_conversation(request)
+    kind = channel_kind(row["channel"])
+    async with ctx.store.read() as tx:
+        staff = await tx.active_users()
+        loads = await tx.open_loads([u["id"] for u in staff])
+    agents = []
+    for user in staff:
+        state = assignment.agent_state(user, loads.get(user["id"], {}))
+        agents.append({
+            "id": user["id"], "name": user["name"], "role": user["role"],
+            "presence": user["presence"], "queues": list(user["queues"] or []),
+            "languages": list(user["languages"] or []), "load": state.load.get(kind, 0),
+            "capacity": state.capacity.get(kind, 0), "full": not state.has_room(kind)})
+    return web.json_response({
+        "capacity_kind": kind,
+        "queues": [{"id": q.id, "name": q.name, "kind": q.kind} for q in ctx.config.queues],
+        "agents": agents})
 
 
 @routes.post("/api/v1/conversations/{id}/status")

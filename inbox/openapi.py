@@ -176,6 +176,22 @@ PATHS: dict[str, Any] = {
         "assign, unassign (agent_id null) or transfer (queue)", _CONVERSATION, params=[_ID],
         body={"type": "object", "properties": {
             "agent_id": {"type": ["integer", "null"]}, "queue": {"type": "string"}}})},
+    "/api/v1/conversations/{id}/transfer-targets": {"get": _op(
+        "every queue the conversation may be transferred to, and every colleague with their "
+        "presence and load against capacity for the conversation's kind of work",
+        _ok("queues and agents", {"type": "object", "properties": {
+            "capacity_kind": {"enum": ["chat", "email"]},
+            "queues": {"type": "array", "items": {"type": "object", "properties": {
+                "id": {"type": "string"}, "name": {"type": "string"},
+                "kind": {"enum": ["operators", "mailbox"]}}}},
+            "agents": {"type": "array", "items": {"type": "object", "properties": {
+                "id": {"type": "integer"}, "name": {"type": "string"},
+                "role": {"type": "string"}, "presence": {"enum": ["online", "away", "offline"]},
+                "queues": {"type": "array", "items": {"type": "string"}},
+                "languages": {"type": "array", "items": {"type": "string"}},
+                "load": {"type": "integer"}, "capacity": {"type": "integer"},
+                "full": {"type": "boolean"}}}}}}),
+        params=[_ID])},
     "/api/v1/conversations/{id}/status": {"post": _op(
         "open, pending or resolved", _CONVERSATION, params=[_ID],
         body={"type": "object", "required": ["status"], "properties": {

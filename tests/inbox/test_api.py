@@ -645,6 +645,42 @@ async def test_transfer_and_assign_in_one_call(client, ctx, people):
     assert types == ["received", "transferred", "assigned"]
 
 
+async def test_transfer_targets_offer_every_queue_and_each_agents_presence_and_load(
+        client, ctx, config, people):
+    c = await seed(ctx, queue="migration-registration", text=PENSION, name="Səbinə Rzayeva",
+                   status="open", category="inquiry", assignee=people["leyla"].id)
+    for n in range(3):   # Rauf is online with three chats: his capacity (3) is full
+        await seed(ctx, queue="call-centre-142", text=PENSION, name=f"Resident {n}",
+                   status="open", category="inquiry", assignee=people["rauf"].id)
+    await seed(ctx, queue="call-centre-142", text=PENSION, name="By mail", channel="email",
+               status="open", category="inquiry", assignee=people["rauf"].id)
+    async with ctx.store.transaction() as tx:
+        await tx.update_user(people["rauf"].id, presence="online")
+    response = await client.get(f"/api/v1/conversations/{c.id}/transfer-targets",
+                                headers=people["leyla"].headers)
+    assert response.status == 200
+    targets = await response.json()
+    # Leyla works two queues, and may send the conversation to any queue of the deployment.
+    assert [q["id"] for q in targets["queues"]] == list(config.queue_ids)
+    assert targets["queues"][0] == {"id": config.queues[0].id, "name": config.queues[0].name,
+                                    "kind": config.queues[0].kind}
+    assert targets["capacity_kind"] == "chat"
+    agents = {a["id"]: a for a in targets["agents"]}
+    assert agents[people["rauf"].id] == {
+        "id": people["rauf"].id, "name": "Rauf Hüseynov", "role": "agent",
+        "presence": "online", "queues": ["call-centre-142"], "languages": ["az", "ru", "en"],
+        "load": 3, "capacity": 3, "full": True}
+    leyla = agents[people["leyla"].id]
+    assert (leyla["presence"], leyla["load"], leyla["capacity"], leyla["full"]) == (
+        "offline", 1, 3, False)
+    # Seeing where it may go is seeing the conversation: not for agents of other queues.
+    response = await client.get(f"/api/v1/conversations/{c.id}/transfer-targets",
+                                headers=people["rauf"].headers)
+    assert response.status == 403
+    # Leyla still lists only her own queues' conversations.
+    assert await listed(client, people["leyla"]) == [c.id]
+
+
 # --- status and category ----------------------------------------------------------------------
 
 async def test_resolve_then_reopen(client, ctx, people):
