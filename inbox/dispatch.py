@@ -9,7 +9,7 @@ placeholder) may classify the conversation again: `reclassify`.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from inbox import assignment, outbox, sla
@@ -39,6 +39,7 @@ _CONTACT_FIELDS = {"fin": "fin", "phone": "phone", "email": "email"}
 # without a reason chosen in the menu is "empty"), or none yet. The resident's own menu choice
 # ("hint", full confidence), a deployment's keyword rule and a person's correction stand.
 RECLASSIFIABLE = frozenset({None, "empty", "model"})
+HUMAN = "human"   # the category source of an agent's correction
 
 
 async def _remember_entities(tx: Tx, contact_id: int, result: Classification) -> None:
@@ -91,6 +92,13 @@ async def route_conversation(ctx: InboxContext, conversation_id: int, *,
         hints = Hints(conversation["category_hint"]) if conversation["category_hint"] else None
         result = classify(text, hints=hints, rules=ctx.category_keywords,
                           default_language=conversation["language"] or "az")
+        corrected = conversation["category_source"] == HUMAN
+        if corrected:
+            # Re-routing after an agent's correction: their category stands, and their
+            # `reclassified` event already records it (a `classified` event would show it as
+            # the classifier's own guess).
+            result = replace(result, category=conversation["category"], confidence=1.0,
+                             source=HUMAN)
         language = conversation["language"] or result.language
         decision = choose_queue(
             RoutingFacts(category=result.category, confidence=result.confidence,
@@ -106,7 +114,8 @@ async def route_conversation(ctx: InboxContext, conversation_id: int, *,
             conversation_id, category=result.category, category_confidence=result.confidence,
             category_source=result.source, language=language, queue=queue.id,
             routed_at=now, sla_due_at=due)
-        await tx.add_event(conversation_id, "classified", _classified(result), at=now)
+        if not corrected:
+            await tx.add_event(conversation_id, "classified", _classified(result), at=now)
         await tx.add_event(conversation_id, "routed",
                            {"queue": queue.id, "reason": decision.reason}, at=now)
         if conversation["channel"] not in HEARD_CHANNELS:

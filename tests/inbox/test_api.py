@@ -747,8 +747,15 @@ async def test_a_correction_with_reroute_moves_the_conversation(client, ctx, peo
     body = await response.json()
     assert (body["queue"], body["category"], body["status"], body["assignee"]) == (
         "migration-support", "support", "waiting", None)
-    _, rows, types = await stored(ctx, c.id)
-    assert types == ["received", "reclassified", "classified", "routed"]
+    conversation, rows, types = await stored(ctx, c.id)
+    # The correction is the agent's, not a classification of the model's own.
+    assert types == ["received", "reclassified", "routed"]
+    assert (conversation["category_source"], conversation["category_confidence"]) == (
+        "human", 1.0)
+    async with ctx.store.read() as tx:
+        corrected = [e for e in await tx.events_of(c.id) if e["type"] == "reclassified"]
+    assert [(e["actor_id"], e["data"]) for e in corrected] == [
+        (people["nigar"].id, {"from": "inquiry", "to": "support"})]
     assert [r["direction"] for r in rows] == ["in"]      # no second acknowledgement
 
 
