@@ -48,7 +48,10 @@ def _interval(request: web.Request) -> tuple[datetime, datetime]:
 
     now = utcnow().astimezone(ctx.zone)
     end = parse("to", now)
-    return parse("from", end - timedelta(days=30)), end
+    start = parse("from", end - timedelta(days=30))
+    if start >= end:
+        raise bad_request("from must be before to (the range is backwards or empty)")
+    return start, end
 
 
 def _answer(request: web.Request, rows: list[dict], name: str) -> web.Response:

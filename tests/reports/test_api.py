@@ -74,6 +74,20 @@ async def test_summary_volumes_totals_and_csv(client, ctx):
     assert bad_date.status == 400
 
 
+@pytest.mark.parametrize("path", ["/api/v1/reports/summary", "/api/v1/reports/volumes",
+                                  "/api/v1/reports/totals"])
+async def test_a_backwards_range_is_refused_with_a_clear_error(client, ctx, path):
+    _, boss = await person(ctx, "boss@example.gov.az", "supervisor", [])
+    for query in ("from=2026-03-20&to=2026-03-10", "from=2026-03-10T12:00&to=2026-03-10T12:00"):
+        response = await client.get(f"{path}?{query}", headers=boss)
+        assert response.status == 400
+        assert await response.json() == {
+            "error": "from must be before to (the range is backwards or empty)"}
+    # One day is a range: `to` as a date means its whole day.
+    response = await client.get(f"{path}?from=2026-03-10&to=2026-03-10", headers=boss)
+    assert response.status == 200
+
+
 async def test_reports_are_for_supervisors(client, ctx):
     _, agent = await person(ctx, "rauf@example.gov.az", "agent", ["call-centre-142"])
     for path in ("/api/v1/reports/summary", "/api/v1/reports/volumes",
