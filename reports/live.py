@@ -3,9 +3,10 @@ figures (today = the current day in the deployment's time zone).
 
 Definitions: waiting = status waiting; in progress = status open; busy = an online agent with
 at least one open conversation; at risk = live conversations whose SLA clock is at risk;
-breached today = conversations with an `sla_breached` event today; handled today = `resolved`
-events today by that agent; first-response p50/p90 = over conversations created today
-(reports.queries.summary).
+breached today = conversations with an `sla_breached` event today; handled today = the
+conversations that are resolved now and whose latest `resolved` event was that agent's, today
+(one resolved and then reopened counts only once resolved again, for whoever resolved it
+last); first-response p50/p90 = over conversations created today (reports.queries.summary).
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import aliased
 
 from inbox.schema import conversations, events, users
 from reports.queries import summary
@@ -29,6 +31,15 @@ DEFAULT_CAPACITY = {"chat": 3, "email": 10}
 def today_bounds(now: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]:
     start = datetime.combine(now.astimezone(zone).date(), time(0), tzinfo=zone)
     return start, start + timedelta(days=1)
+
+
+def _resolved_again_after(resolved):
+    """A later `resolved` event of the same conversation than `resolved` (ties by id)."""
+    later = aliased(events)
+    return exists().where(
+        later.c.conversation_id == resolved.c.conversation_id, later.c.type == "resolved",
+        or_(later.c.created_at > resolved.c.created_at,
+            and_(later.c.created_at == resolved.c.created_at, later.c.id > resolved.c.id)))
 
 
 async def wallboard(engine: AsyncEngine, config: Config, calendar: BusinessCalendar,
@@ -60,8 +71,10 @@ async def wallboard(engine: AsyncEngine, config: Config, calendar: BusinessCalen
             loads[agent_id][kind] += count
         handled = dict((await conn.execute(
             select(e.c.actor_id, func.count(func.distinct(e.c.conversation_id)))
+            .join(c, c.c.id == e.c.conversation_id)
             .where(e.c.type == "resolved", e.c.actor_id.is_not(None),
-                   e.c.created_at >= start, e.c.created_at < end)
+                   e.c.created_at >= start, e.c.created_at < end,
+                   c.c.status == "resolved", ~_resolved_again_after(e))
             .group_by(e.c.actor_id))).all())
         staff = (await conn.execute(select(users).where(users.c.active.is_(True),
                                                         users.c.role == "agent"))).all()

@@ -108,3 +108,31 @@ async def test_wallboard_counts_queues_and_agents(client, ctx):
     assert agent["presence"] == "online" and agent["load"] == 2
     assert agent["handled_today"] == 1 and agent["capacity"]["chat"] == 3
     assert len(ids) == 3
+
+
+async def test_handled_today_counts_only_conversations_whose_latest_state_is_resolved(
+        client, ctx):
+    agent_id, ids = await seed(ctx)          # ids[0] answered and resolved by the agent
+    _, boss = await person(ctx, "boss@example.gov.az", "supervisor", [])
+    colleague_id, _ = await person(ctx, "rauf@example.gov.az", "agent",
+                                   ["migration-registration"])
+    agent = Actor(agent_id, "agent", ("migration-registration",))
+    colleague = Actor(colleague_id, "agent", ("migration-registration",))
+
+    async def handled() -> tuple[int, int]:
+        board = await (await client.get("/api/v1/wallboard", headers=boss)).json()
+        by_id = {a["id"]: a["handled_today"] for a in board["agents"]}
+        return by_id[agent_id], by_id[colleague_id]
+
+    assert await handled() == (1, 0)
+    await actions.set_status(ctx, agent, ids[0], "open")          # reopened: not handled
+    assert await handled() == (0, 0)
+    await actions.set_status(ctx, agent, ids[0], "resolved")      # resolved again: once
+    assert await handled() == (1, 0)
+    await actions.set_status(ctx, agent, ids[1], "resolved")
+    assert await handled() == (2, 0)
+    # A reply to a resolved conversation reopens it; whoever resolves it last handled it.
+    await actions.reply(ctx, colleague, ids[1], "Bir sualım da var idi.")
+    assert await handled() == (1, 0)
+    await actions.set_status(ctx, colleague, ids[1], "resolved")
+    assert await handled() == (1, 1)
