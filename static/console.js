@@ -294,6 +294,7 @@
       detail: null,          // the open conversation with messages and events
       contact: null,
       queues: {},            // id -> queue
+      worked: {},            // id -> true: the queues whose conversations this user sees
       agents: {},            // id -> {id, name, presence}
       unread: {},            // id -> true: activity not yet seen
       canned: null,
@@ -339,11 +340,10 @@
     function loadQueues() {
       return api("GET", "/api/v1/queues").then(function (result) {
         var select = document.getElementById("filter-queue");
-        var transfer = document.getElementById("transfer-queue");
         result.data.forEach(function (queue) {
           state.queues[queue.id] = queue;
-          select.appendChild(el("option", { value: queue.id, text: queue.name }));
-          transfer.appendChild(el("option", { value: queue.id, text: queue.name }));
+          state.worked[queue.id] = true;
+          select.appendChild(el("option", { value: queue.id, text: queue.name, title: queue.name }));
         });
       }).catch(fail);
     }
@@ -932,13 +932,18 @@
       }).catch(fail);
     });
 
-    /* Transfer: a queue, and optionally one of its agents (presence shown, online first). */
+    /* Transfer: any queue of the deployment, and optionally one of its agents, each with their
+       presence and load against capacity (GET …/transfer-targets); choosing someone who is not
+       online or is full says so before the transfer. */
     var transferDialog = document.getElementById("transfer-dialog");
     var transferQueue = document.getElementById("transfer-queue");
     var transferAgents = document.getElementById("transfer-agents");
+    var transferWarning = document.getElementById("transfer-warning");
     var transferError = document.getElementById("transfer-error");
+    var KIND_WORDS = { chat: "chats", email: "e-mails" };
+    var targets = { queues: [], agents: [], capacity_kind: "chat" };
     function agentsOf(queue) {
-      return Object.keys(state.agents).map(function (id) { return state.agents[id]; })
+      return targets.agents
         .filter(function (agent) { return (agent.queues || []).indexOf(queue) >= 0; })
         .sort(function (a, b) {
           return (PRESENCE_ORDER[a.presence] === undefined ? 3 : PRESENCE_ORDER[a.presence])
@@ -946,21 +951,55 @@
             || String(a.name).localeCompare(String(b.name));
         });
     }
+    function loadText(agent) {
+      return agent.load + "/" + agent.capacity;
+    }
     function agentOption(agent, checked) {
       var value = agent ? String(agent.id) : "";
       var presenceState = agent ? (agent.presence || "offline") : null;
       var current = agent && state.detail && agent.id === state.detail.assignee;
-      return el("li", {}, [el("label", { className: "agent-option" + (agent ? "" : " agent-anyone") }, [
+      var kind = KIND_WORDS[targets.capacity_kind] || targets.capacity_kind;
+      return el("li", {}, [el("label", { className: "agent-option" + (agent ? "" : " agent-anyone")
+                                           + (agent && agent.full ? " agent-full" : "") }, [
         el("input", { type: "radio", name: "transfer-agent", value: value, checked: checked,
                       data: { agentId: value } }),
-        el("span", { className: "agent-option-name" }, [
+        el("span", { className: "agent-option-name", title: agent ? agent.name : null }, [
           agent ? (agent.name || "Agent #" + agent.id) + (agent.id === me.id ? " (you)" : "") : "Anyone in the queue",
           current ? el("span", { className: "muted small", text: " · assigned now" }) : null
         ]),
         agent ? el("span", { className: "presence-dot presence-" + presenceState, text: presenceState }) : null,
+        agent ? el("span", { className: "chip agent-load" + (agent.full ? " chip-full" : ""),
+                             text: (agent.full ? "Full " : "") + loadText(agent),
+                             title: agent.load + " of " + agent.capacity + " " + kind + " open" }) : null,
         agent && agent.languages && agent.languages.length
           ? el("span", { className: "chip", text: agent.languages.join(" ").toUpperCase(), title: "Languages" }) : null
       ])]);
+    }
+    function chosenAgent() {
+      var picked = transferAgents.querySelector("input:checked");
+      var id = picked && picked.value ? Number(picked.value) : null;
+      return targets.agents.filter(function (agent) { return agent.id === id; })[0] || null;
+    }
+    /* Why the chosen agent may not take the conversation up soon, or null. */
+    function transferRisk(agent) {
+      if (!agent) return null;
+      var name = agent.id === me.id ? "You are" : (agent.name || "Agent #" + agent.id) + " is";
+      var kind = KIND_WORDS[targets.capacity_kind] || targets.capacity_kind;
+      var reasons = [];
+      if (agent.presence !== "online") {
+        reasons.push(name + " " + (agent.presence || "offline")
+                     + ": the conversation waits for them until they are back online or the resident writes again.");
+      }
+      if (agent.full) {
+        reasons.push(name + " full (" + agent.load + " of " + agent.capacity + " " + kind
+                     + " open): this one comes on top.");
+      }
+      return reasons.length ? reasons.join(" ") : null;
+    }
+    function showTransferRisk() {
+      var risk = transferRisk(chosenAgent());
+      transferWarning.textContent = risk || "";
+      transferWarning.hidden = !risk;
     }
     function renderTransferAgents(keep) {
       var queue = transferQueue.value;
@@ -975,15 +1014,61 @@
         transferAgents.appendChild(el("li", { className: "muted small pad-sm", text: "Nobody works " + queueName(queue) + "." }));
       }
       if (!transferAgents.querySelector("input:checked")) transferAgents.querySelector("input").checked = true;
+      showTransferRisk();
     }
-    transferQueue.addEventListener("change", function () { renderTransferAgents(false); });
-    document.getElementById("act-transfer").addEventListener("click", function () {
-      transferQueue.value = state.detail.queue;
-      transferError.hidden = true;
+    function renderTransferQueues(current) {
+      transferQueue.textContent = "";
+      targets.queues.forEach(function (queue) {
+        if (!state.queues[queue.id]) state.queues[queue.id] = queue;   // names queues not worked
+        transferQueue.appendChild(el("option", { value: queue.id, title: queue.name,
+                                                 text: queue.name + (queue.id === current ? " (now)" : "") }));
+      });
+      transferQueue.value = current;
+      transferQueue.title = queueName(transferQueue.value);
+    }
+    function loadTransferTargets(keep) {
+      return api("GET", "/api/v1/conversations/" + state.selected + "/transfer-targets").then(function (result) {
+        targets = result.data;
+        if (!transferDialog.open) return;
+        if (!keep) renderTransferQueues(state.detail.queue);
+        renderTransferAgents(keep);
+      });
+    }
+    /* Sent to a queue this user does not work: it leaves their list and their screen. */
+    function leaveConversation(id) {
+      delete state.byId[id];
+      state.items = state.items.filter(function (x) { return x.id !== id; });
+      if (state.selected === id) {
+        state.selected = null;
+        state.detail = null;
+        document.getElementById("conversation").hidden = true;
+        document.getElementById("empty-state").hidden = false;
+      }
+      renderList();
+    }
+    // A new choice is a new question: the last answer's error no longer applies.
+    function choiceChanged() { transferError.hidden = true; }
+    transferQueue.addEventListener("change", function () {
+      choiceChanged();
+      transferQueue.title = queueName(transferQueue.value);
       renderTransferAgents(false);
+    });
+    transferAgents.addEventListener("change", function () {
+      choiceChanged();
+      showTransferRisk();
+    });
+    document.getElementById("act-transfer").addEventListener("click", function () {
+      transferError.hidden = true;
+      transferWarning.hidden = true;
+      targets = { queues: [], agents: [], capacity_kind: "chat" };
+      transferQueue.textContent = "";
+      transferAgents.textContent = "";
+      transferAgents.appendChild(el("li", { className: "muted small pad-sm", text: "Loading…" }));
       transferDialog.showModal();
-      // Fresh presence for the picker; the list redraws keeping the choice.
-      loadAgents().then(function () { if (transferDialog.open) renderTransferAgents(true); });
+      loadTransferTargets(false).catch(function (err) {
+        transferError.textContent = err.message;
+        transferError.hidden = false;
+      });
     });
     document.getElementById("transfer-cancel").addEventListener("click", function () { transferDialog.close(); });
     document.getElementById("transfer-form").addEventListener("submit", function (event) {
@@ -1001,6 +1086,7 @@
       api("POST", "/api/v1/conversations/" + state.selected + "/assign", payload).then(function (result) {
         transferDialog.close();
         toast("Transferred to " + (agentId ? agentName(agentId) : queueName(queue)));
+        if (!state.worked[result.data.queue]) return leaveConversation(result.data.id);
         return afterAction(result);
       }, function (err) {
         transferError.textContent = err.message;
@@ -1368,7 +1454,7 @@
       "agent.updated": function (data) {
         if (data.agent_id === me.id && presence) presence.mark(data.presence);
         if (state.agents[data.agent_id]) state.agents[data.agent_id].presence = data.presence;
-        if (transferDialog.open) renderTransferAgents(true);
+        if (transferDialog.open) loadTransferTargets(true).catch(function () {});
       },
       onresync: function () {
         loadList(false);
