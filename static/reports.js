@@ -144,12 +144,12 @@
     notice.hidden = false;
   }
 
-  function renderTable(rows, group) {
+  function renderTable(rows, group, emptyText) {
     var body = document.getElementById("report-rows");
     document.getElementById("report-key-head").textContent = GROUP_LABELS[group];
     body.textContent = "";
     if (!rows.length) {
-      body.appendChild(el("tr", {}, [el("td", { colSpan: 7, className: "muted", text: "No conversations in this period." })]));
+      body.appendChild(el("tr", {}, [el("td", { colSpan: 7, className: "muted", text: emptyText || "No conversations in this period." })]));
       return;
     }
     rows.forEach(function (r) {
@@ -181,9 +181,28 @@
     return days.length ? days : rows;
   }
 
+  function longDate(value) {
+    return new Date(value + "T12:00:00").toLocaleDateString(undefined, { day: "numeric", month: "long", year: "numeric" });
+  }
+  /* A range typed backwards is the user's slip, said in the page; nothing is asked of the server. */
+  function backwards() {
+    if (!fromInput.value || !toInput.value || fromInput.value <= toInput.value) return false;
+    var text = "The start date (" + longDate(fromInput.value) + ") is after the end date ("
+      + longDate(toInput.value) + "). Choose a start on or before the end.";
+    notice.textContent = text;
+    notice.hidden = false;
+    csvLink.removeAttribute("href");
+    csvLink.setAttribute("aria-disabled", "true");
+    renderTable([], groupSelect.value, "No report for a backwards range.");
+    ["chart-volumes", "chart-first-response", "chart-sla"].forEach(function (id) { empty(id, "No data."); });
+    return true;
+  }
+
   function run() {
     var group = groupSelect.value;
     notice.hidden = true;
+    if (backwards()) return;
+    csvLink.removeAttribute("aria-disabled");
     csvLink.href = "/api/v1/reports/summary?" + params({ group_by: group, format: "csv" });
     csvLink.setAttribute("download", "summary-" + group + "-" + fromInput.value + "-" + toInput.value + ".csv");
     CC.api("GET", "/api/v1/reports/summary?" + params({ group_by: group })).then(function (result) {
@@ -204,6 +223,7 @@
            format: function (v) { return v === null || v === undefined ? "–" : Math.round(v) + "%"; } });
     }, function (error) {
       if (error.status === 404) missing("The summary report (GET /api/v1/reports/summary)");
+      else if (error.status === 400) { notice.textContent = error.message; notice.hidden = false; }
       else CC.fail(error);
       renderTable([], group);
       empty("chart-first-response", "No data.");
