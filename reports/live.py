@@ -33,8 +33,9 @@ def today_bounds(now: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-def _resolved_again_after(resolved):
-    """A later `resolved` event of the same conversation than `resolved` (ties by id)."""
+def _resolved_again_after(resolved: Any) -> Any:
+    """Whether the conversation of the `resolved` event row has a later `resolved` event
+    (events of the same instant are ordered by id)."""
     later = aliased(events)
     return exists().where(
         later.c.conversation_id == resolved.c.conversation_id, later.c.type == "resolved",
