@@ -20,6 +20,7 @@ from rq import Queue, Worker
 
 from inbox.context import redis_url
 from inbox.jobs import DEFAULT_QUEUE, QUEUES
+from inbox.parent_death import end_children_with_this_process
 from inbox.sweeps import SWEEP_JOB
 from reports.rollup import CHANGED_JOB
 from reports.rollup import SWEEP_JOB as FACTS_SWEEP_JOB
@@ -88,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         periodic.start()
     worker = Worker([Queue(name, connection=connection) for name in QUEUES],
                     connection=connection)
+    # The work horses and the scheduler process rq forks must not outlive a killed worker.
+    end_children_with_this_process()
     # rq would log every periodic sweep; the jobs log what they did themselves.
     worker.work(with_scheduler=True, burst=args.burst, logging_level="WARNING")
     periodic.stopped.set()
