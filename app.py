@@ -31,6 +31,7 @@ from inbox.db import ROOT, database_url, migrate
 from inbox.http import json_errors
 from inbox.intake import Intake
 from inbox.live import LiveHub
+from inbox.logs import configure_logging
 from reports import api as report_api
 from routing.model import shared_model
 from settings import Config, ConfigError, load_config
@@ -92,12 +93,6 @@ def create_app(config: Config) -> web.Application:
         channel.setup_routes(app)
     app.router.add_static("/static", ROOT / "static", name="static")
     return app
-
-
-def _configure_logging() -> None:
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def checked_config(path: str | None = None) -> tuple[Config | None, list[str]]:
@@ -249,7 +244,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    _configure_logging()
+    configure_logging()
     args = parser().parse_args(argv)
     return args.run(args)
 

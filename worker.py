@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import threading
 
@@ -20,6 +19,7 @@ from rq import Queue, Worker
 
 from inbox.context import redis_url
 from inbox.jobs import DEFAULT_QUEUE, QUEUES
+from inbox.logs import configure_logging
 from inbox.parent_death import end_children_with_this_process
 from inbox.sweeps import SWEEP_JOB
 from reports.rollup import CHANGED_JOB
@@ -67,8 +67,7 @@ class PeriodicJobs:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     parser = argparse.ArgumentParser(prog="worker.py", description=__doc__.splitlines()[0])
     parser.add_argument("--burst", action="store_true", help="drain the queues and exit")
     args = parser.parse_args(argv)
