@@ -28,7 +28,7 @@ from inbox.appkeys import CONTEXT, HUB, INTAKE, SECRET_KEY
 from inbox.auth import ROLES, hash_password
 from inbox.context import open_context
 from inbox.db import ROOT, database_url, migrate
-from inbox.http import json_errors
+from inbox.http import json_errors, redis_outage
 from inbox.intake import Intake
 from inbox.live import LiveHub
 from inbox.logs import configure_logging
@@ -58,7 +58,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     ctx = app[CONTEXT]
     # Load (or, on a fresh clone, build) the classifier before the first message needs it.
     await asyncio.to_thread(shared_model)
-    hub = LiveHub(ctx.redis)
+    hub = LiveHub(ctx.redis, ctx.redis_outage)
     await hub.start()
     app[HUB] = hub
     intake = app[INTAKE] = Intake(ctx, ctx.config.intake.max_lag_s)
@@ -78,7 +78,8 @@ async def _end_streams(app: web.Application) -> None:
 def create_app(config: Config) -> web.Application:
     app = web.Application(
         client_max_size=config.limits.max_body_bytes,
-        middlewares=[ops.measure, json_errors, api.require_session, api.action_errors],
+        middlewares=[ops.measure, json_errors, redis_outage, api.require_session,
+                     api.action_errors],
     )
     app[CONTEXT] = open_context(config)
     app[SECRET_KEY] = secret_key()

@@ -20,6 +20,7 @@ from rq import Queue, Worker
 from inbox.context import redis_url
 from inbox.jobs import DEFAULT_QUEUE, QUEUES
 from inbox.logs import configure_logging
+from inbox.outage import REDIS_UNAVAILABLE, OutageLog
 from inbox.parent_death import end_children_with_this_process
 from inbox.sweeps import SWEEP_JOB
 from reports.rollup import CHANGED_JOB
@@ -40,6 +41,7 @@ class PeriodicJobs:
         self.jobs = jobs
         self.queue = Queue(DEFAULT_QUEUE, connection=connection)
         self.stopped = threading.Event()
+        self.outage = OutageLog("Redis")
 
     def tick(self) -> list[str]:
         enqueued = []
@@ -57,8 +59,12 @@ class PeriodicJobs:
         while not self.stopped.wait(period):
             try:
                 self.tick()
+            except REDIS_UNAVAILABLE as exc:
+                self.outage.failed(exc)
             except Exception:
                 log.exception("periodic scheduling failed; trying again next period")
+            else:
+                self.outage.answered()
 
     def start(self) -> threading.Thread:
         thread = threading.Thread(target=self.run, name="periodic-jobs", daemon=True)

@@ -1,9 +1,12 @@
 """The real worker process: its forked children (the work horse running a job, rq's scheduler)
-end with it, whether it is killed outright or asked to stop."""
+end with it, whether it is killed outright or asked to stop; and its scheduling thread meets
+a Redis outage with one warning and its end."""
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,6 +21,8 @@ from rq.job import Job, JobStatus
 from inbox.db import migrate
 from inbox.jobs import DEFAULT_QUEUE
 from tests.conftest import ROOT, TEST_CONFIG
+from tests.inbox.test_outage import PrivateRedis
+from worker import PeriodicJobs
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="parent-death signals are Linux's")
@@ -109,3 +114,33 @@ def test_stopping_the_worker_stops_its_scheduler(worker, clean_redis):
     assert process.wait(timeout=10) == 0
     _wait_for(lambda: not any(_running(pid) for pid in scheduler), 5,
               "the scheduler outlived the worker")
+
+
+def test_the_scheduler_thread_logs_a_redis_outage_once_and_its_end(tmp_path, caplog):
+    if shutil.which("redis-server") is None:
+        pytest.skip("needs redis-server to start a Redis of its own")
+    server = PrivateRedis(tmp_path)
+    server.start()
+    connection = Redis.from_url(server.url, socket_timeout=1)
+    periodic = PeriodicJobs(connection, {"inbox.sweeps.sweep": 1})
+    caplog.set_level(logging.INFO)
+    thread = periodic.start()
+    try:
+        server.kill()
+        _wait_for(lambda: periodic.outage.down, 10, "the outage was not noticed")
+        time.sleep(2.5)     # periods that fail in silence
+        server.start()
+        _wait_for(lambda: not periodic.outage.down, 10, "the end was not noticed")
+    finally:
+        periodic.stopped.set()
+        thread.join(timeout=5)
+        server.kill()
+        connection.close()
+
+    lines = [r.getMessage() for r in caplog.records if r.name in ("worker", "inbox.outage")]
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("Redis is unreachable")
+    assert lines[1].startswith("Redis answers again after ")
+    failures = int(lines[1].split("; ")[1].split()[0])
+    assert failures >= 2
+    assert [r.getMessage() for r in caplog.records if r.exc_info] == []
