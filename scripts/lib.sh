@@ -86,6 +86,21 @@ stop_started_redis() {
   STARTED_REDIS_PIDFILE=""
 }
 
+# The Redis the tests use: TEST_REDIS_URL if given, else REDIS_URL's server with database 15
+# (the tests flush it), else database 15 of the local default.
+test_redis_url() {
+  if [ -n "${TEST_REDIS_URL:-}" ]; then echo "$TEST_REDIS_URL"; return 0; fi
+  "$PY" - "${REDIS_URL:-redis://127.0.0.1:6379/0}" <<'PYEOF'
+import sys, urllib.parse as u
+url = u.urlsplit(sys.argv[1])
+query = [(k, v) for k, v in u.parse_qsl(url.query) if k != "db"]
+if url.scheme == "unix":   # the path is the socket's; the database goes in the query
+    print(u.urlunsplit((url.scheme, url.netloc, url.path, u.urlencode(query + [("db", "15")]), "")))
+else:
+    print(u.urlunsplit((url.scheme, url.netloc, "/15", u.urlencode(query), "")))
+PYEOF
+}
+
 postgres_answers() { "$PY" - "$1" <<'PYEOF'
 import asyncio, sys, asyncpg
 async def main():
