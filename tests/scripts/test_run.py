@@ -107,6 +107,10 @@ def test_a_second_run_says_the_system_runs_and_a_signal_stops_all_the_first_star
 
     process.send_signal(signal.SIGTERM)
 
+    _assert_all_stopped(process, base, settings)
+
+
+def _assert_all_stopped(process: subprocess.Popen, base: str, settings: dict[str, str]) -> None:
     assert process.wait(timeout=60) != 0
     deadline = time.monotonic() + 15
     while _group(process.pid) and time.monotonic() < deadline:
@@ -114,6 +118,14 @@ def test_a_second_run_says_the_system_runs_and_a_signal_stops_all_the_first_star
     assert _group(process.pid) == set()            # the app and the worker are gone
     assert not _healthy(base)
     assert not _redis_answers(settings["REDIS_URL"])   # and the Redis it started
+
+
+def test_ctrl_c_stops_all_it_started(first_run):
+    process, base, settings = first_run
+
+    os.killpg(process.pid, signal.SIGINT)          # what a terminal sends on Ctrl-C
+
+    _assert_all_stopped(process, base, settings)
 
 
 def test_a_port_taken_by_another_program_is_named(settings):
