@@ -28,9 +28,10 @@ from inbox.appkeys import CONTEXT, HUB, INTAKE, SECRET_KEY
 from inbox.auth import ROLES, hash_password
 from inbox.context import open_context
 from inbox.db import ROOT, database_url, migrate
-from inbox.http import json_errors
+from inbox.http import json_errors, redis_outage
 from inbox.intake import Intake
 from inbox.live import LiveHub
+from inbox.logs import configure_logging
 from reports import api as report_api
 from routing.model import shared_model
 from settings import Config, ConfigError, load_config
@@ -57,7 +58,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     ctx = app[CONTEXT]
     # Load (or, on a fresh clone, build) the classifier before the first message needs it.
     await asyncio.to_thread(shared_model)
-    hub = LiveHub(ctx.redis)
+    hub = LiveHub(ctx.redis, ctx.redis_outage)
     await hub.start()
     app[HUB] = hub
     intake = app[INTAKE] = Intake(ctx, ctx.config.intake.max_lag_s)
@@ -77,7 +78,8 @@ async def _end_streams(app: web.Application) -> None:
 def create_app(config: Config) -> web.Application:
     app = web.Application(
         client_max_size=config.limits.max_body_bytes,
-        middlewares=[ops.measure, json_errors, api.require_session, api.action_errors],
+        middlewares=[ops.measure, json_errors, redis_outage, api.require_session,
+                     api.action_errors],
     )
     app[CONTEXT] = open_context(config)
     app[SECRET_KEY] = secret_key()
@@ -92,12 +94,6 @@ def create_app(config: Config) -> web.Application:
         channel.setup_routes(app)
     app.router.add_static("/static", ROOT / "static", name="static")
     return app
-
-
-def _configure_logging() -> None:
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def checked_config(path: str | None = None) -> tuple[Config | None, list[str]]:
@@ -249,7 +245,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    _configure_logging()
+    configure_logging()
     args = parser().parse_args(argv)
     return args.run(args)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import threading
 
@@ -20,6 +19,9 @@ from rq import Queue, Worker
 
 from inbox.context import redis_url
 from inbox.jobs import DEFAULT_QUEUE, QUEUES
+from inbox.logs import configure_logging
+from inbox.outage import REDIS_UNAVAILABLE, OutageLog
+from inbox.parent_death import end_children_with_this_process
 from inbox.sweeps import SWEEP_JOB
 from reports.rollup import CHANGED_JOB
 from reports.rollup import SWEEP_JOB as FACTS_SWEEP_JOB
@@ -39,6 +41,7 @@ class PeriodicJobs:
         self.jobs = jobs
         self.queue = Queue(DEFAULT_QUEUE, connection=connection)
         self.stopped = threading.Event()
+        self.outage = OutageLog("Redis")
 
     def tick(self) -> list[str]:
         enqueued = []
@@ -56,8 +59,12 @@ class PeriodicJobs:
         while not self.stopped.wait(period):
             try:
                 self.tick()
+            except REDIS_UNAVAILABLE as exc:
+                self.outage.failed(exc)
             except Exception:
                 log.exception("periodic scheduling failed; trying again next period")
+            else:
+                self.outage.answered()
 
     def start(self) -> threading.Thread:
         thread = threading.Thread(target=self.run, name="periodic-jobs", daemon=True)
@@ -66,8 +73,7 @@ class PeriodicJobs:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     parser = argparse.ArgumentParser(prog="worker.py", description=__doc__.splitlines()[0])
     parser.add_argument("--burst", action="store_true", help="drain the queues and exit")
     args = parser.parse_args(argv)
@@ -88,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         periodic.start()
     worker = Worker([Queue(name, connection=connection) for name in QUEUES],
                     connection=connection)
+    # The work horses and the scheduler process rq forks must not outlive a killed worker.
+    end_children_with_this_process()
     # rq would log every periodic sweep; the jobs log what they did themselves.
     worker.work(with_scheduler=True, burst=args.burst, logging_level="WARNING")
     periodic.stopped.set()

@@ -30,6 +30,7 @@ from inbox.context import InboxContext
 from inbox.ingest import ingest
 from inbox.live import publish_to_chat
 from inbox.messages import InboundMessage, OutboundMessage
+from inbox.outage import REDIS_UNAVAILABLE
 from inbox.replies import REPLY_LANGUAGES, TEMPLATES_DIR
 from inbox.serialize import iso, resident_message_view
 from inbox.store import utcnow
@@ -170,11 +171,20 @@ class _Socket:
     async def message(self, frame: ChatText) -> None:
         if self.session is None:
             raise FrameError("say hello first")
-        result = await ingest(self.ctx, InboundMessage(
-            channel="webchat", external_id=f"{self.session}:{frame.client_id}",
-            address=self.session, text=frame.text.strip(), received_at=utcnow(),
-            display_name=self.name, language=self.language, raw_size=len(frame.text)))
-        await self.send({"type": "ack", "id": frame.client_id, "message_id": result.message_id})
+        external_id = f"{self.session}:{frame.client_id}"
+        try:
+            result = await ingest(self.ctx, InboundMessage(
+                channel="webchat", external_id=external_id,
+                address=self.session, text=frame.text.strip(), received_at=utcnow(),
+                display_name=self.name, language=self.language, raw_size=len(frame.text)))
+            message_id = result.message_id
+        except REDIS_UNAVAILABLE as exc:
+            # Ingest meets Redis only after its commit: the message is stored, so it is
+            # acknowledged; the sweeps route, deliver and assign what the outage held up.
+            self.ctx.redis_outage.failed(exc)
+            async with self.ctx.store.read() as tx:
+                message_id = (await tx.message_by_external_id("webchat", external_id))["id"]
+        await self.send({"type": "ack", "id": frame.client_id, "message_id": message_id})
 
     async def _forward(self) -> None:
         """Frames published for this session (agent replies, typing) to the browser."""
@@ -194,7 +204,8 @@ class _Socket:
 
     async def _delivered(self, message_id: int) -> None:
         if await outbox.mark_delivery_status(self.ctx, message_id, "delivered"):
-            await outbox.announce_delivery(self.ctx, message_id)
+            with self.ctx.redis_outage.best_effort():   # consoles see it on their next read
+                await outbox.announce_delivery(self.ctx, message_id)
 
     async def close(self) -> None:
         if self.forwarder is not None:

@@ -525,7 +525,8 @@ async def stream(request: web.Request) -> web.StreamResponse:
                     break   # the app is shutting down
             except TimeoutError:
                 await response.write(b": heartbeat\n\n")
-                await presence.console_seen(ctx.redis, actor.id, connection)
+                with ctx.redis_outage.best_effort():
+                    await presence.console_seen(ctx.redis, actor.id, connection)
                 continue
             payload = json.dumps(event["data"], default=str)
             await response.write(f"event: {event['type']}\ndata: {payload}\n\n".encode())
@@ -533,7 +534,8 @@ async def stream(request: web.Request) -> web.StreamResponse:
         pass
     finally:
         hub.unsubscribe_stream(listener)
-        await presence.console_closed(ctx.redis, actor.id, connection)
+        with ctx.redis_outage.best_effort():
+            await presence.console_closed(ctx.redis, actor.id, connection)
         with contextlib.suppress(Exception):
             await response.write_eof()
     return response

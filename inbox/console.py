@@ -116,5 +116,17 @@ async def canned(request: web.Request) -> web.Response:
                               "responses": canned_responses()})
 
 
+@routes.get("/")
+async def home(_request: web.Request) -> web.Response:
+    """The site's root is the agents' console (which sends a stranger to its login page)."""
+    raise web.HTTPFound("/console")
+
+
+@routes.get("/favicon.ico")
+async def favicon(_request: web.Request) -> web.Response:
+    """For browsers that ask before reading the pages' icon link."""
+    raise web.HTTPMovedPermanently("/static/favicon.svg")
+
+
 def setup_routes(app: web.Application) -> None:
     app.add_routes(routes)

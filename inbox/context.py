@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 
 from inbox.db import ROOT, database_url, make_engine
 from inbox.jobs import Jobs
+from inbox.outage import OutageLog
 from inbox.store import Store
 from routing.classify import KeywordRule
 from routing.rules import RuleSet
@@ -25,6 +26,8 @@ class InboxContext:
     store: Store
     redis: aioredis.Redis
     jobs: Jobs
+    # Redis's outages as this process meets them: logged once, counted, and their end.
+    redis_outage: OutageLog = field(default_factory=lambda: OutageLog("Redis"))
 
     @cached_property
     def zone(self) -> ZoneInfo:
@@ -56,6 +59,7 @@ class InboxContext:
 
     async def close(self) -> None:
         await self.store.close()
+        await self.redis_outage.close()
         await self.redis.aclose()
         self.jobs.close()
 
@@ -72,9 +76,11 @@ def open_context(config: Config | None = None, *, pool: bool = True) -> InboxCon
     """The context from the environment (CC_CONFIG, DATABASE_URL, REDIS_URL).
     `pool=False` for a job's short life: no connections left behind in a dead event loop."""
     url = redis_url()
+    redis = aioredis.Redis.from_url(url)
     return InboxContext(
         config=config or load_config(),
         store=Store(make_engine(database_url(), pool=pool)),
-        redis=aioredis.Redis.from_url(url),
+        redis=redis,
         jobs=Jobs(url),
+        redis_outage=OutageLog("Redis", probe=redis.ping),
     )

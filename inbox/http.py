@@ -8,7 +8,12 @@ from typing import Any
 
 from aiohttp import web
 
+from inbox.appkeys import CONTEXT
+from inbox.outage import REDIS_UNAVAILABLE
+
 log = logging.getLogger(__name__)
+
+RETRY_AFTER_S = 5
 
 
 def json_error(status: int, message: str, **extra: Any) -> web.Response:
@@ -32,6 +37,22 @@ async def json_errors(request: web.Request, handler):
             raise
         log.exception("unhandled error on %s %s", request.method, request.path)
         return json_error(500, "internal error")
+
+
+@web.middleware
+async def redis_outage(request: web.Request, handler):
+    """A request that meets a Redis outage is answered 503 (retry shortly), and the outage is
+    logged once for all of them (inbox.outage), not with a traceback each."""
+    try:
+        return await handler(request)
+    except REDIS_UNAVAILABLE as exc:
+        request.app[CONTEXT].redis_outage.failed(exc)
+        headers = {"Retry-After": str(RETRY_AFTER_S)}
+        if request.path.startswith(("/api/", "/webhooks/")):
+            return web.json_response({"error": "temporarily unavailable; try again shortly"},
+                                     status=503, headers=headers)
+        return web.Response(status=503, text="Temporarily unavailable; try again shortly.",
+                            headers=headers)
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:

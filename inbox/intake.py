@@ -33,6 +33,7 @@ from typing import Any
 from inbox.context import InboxContext
 from inbox.ingest import ingest
 from inbox.messages import Attachment, InboundMessage
+from inbox.outage import REDIS_UNAVAILABLE
 from inbox.store import utcnow
 
 log = logging.getLogger(__name__)
@@ -255,6 +256,10 @@ async def _ingest_entry(ctx: InboxContext, message: InboundMessage, intake_id: i
     sweep to retry after `recover_after`."""
     try:
         await ingest(ctx, message, intake_id=intake_id)
+    except REDIS_UNAVAILABLE as exc:
+        # Ingest meets Redis only after its commit, which took the entry out of the journal:
+        # the message is in; the sweeps route, deliver and assign what the outage held up.
+        ctx.redis_outage.failed(exc)
     except Exception:
         log.exception("journalled %s message (intake %s) could not be ingested",
                       message.channel, intake_id)

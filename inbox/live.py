@@ -18,6 +18,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from inbox.outage import REDIS_UNAVAILABLE, OutageLog
+
 EVENTS_CHANNEL = "cc:events"
 WEBCHAT_CHANNEL = "cc:webchat"
 
@@ -58,8 +60,9 @@ class Listener:
 
 
 class LiveHub:
-    def __init__(self, redis: aioredis.Redis):
+    def __init__(self, redis: aioredis.Redis, outage: OutageLog):
         self.redis = redis
+        self.outage = outage
         self.streams: set[Listener] = set()
         self.chats: dict[str, set[Listener]] = defaultdict(set)
         self._task: asyncio.Task | None = None
@@ -76,18 +79,26 @@ class LiveHub:
                 await self._task
 
     async def _run(self) -> None:
+        subscribed = True   # so that the first failure, at start, is reported
         while True:
             try:
                 async with self.redis.pubsub() as pubsub:
                     await pubsub.subscribe(channel_name(self.redis, EVENTS_CHANNEL),
                                            channel_name(self.redis, WEBCHAT_CHANNEL))
+                    subscribed = True
+                    self.outage.answered()
                     self._ready.set()
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
                             self._dispatch(message["channel"], message["data"])
             except asyncio.CancelledError:
                 raise
-            except Exception:  # the hub must outlive a Redis restart
+            except REDIS_UNAVAILABLE as exc:  # the hub must outlive a Redis restart
+                if subscribed:   # the loss counts once, not every attempt to resubscribe
+                    self.outage.failed(exc)
+                subscribed = False
+                await asyncio.sleep(1)
+            except Exception:
                 log.exception("live hub lost its Redis subscription; reconnecting")
                 await asyncio.sleep(1)
 

@@ -31,10 +31,14 @@ ensure_venv() {
     say "creating the virtual environment in .venv"
     python3 -m venv "$VENV" || { apt_install python3-venv; python3 -m venv "$VENV"; }
   fi
-  # Reinstall only when the dependencies changed since the last install.
+  # Reinstall only when the dependencies changed since the last install. An install with the
+  # dev extras (scripts/test's) holds everything scripts/run needs too.
   local stamp="$VENV/.installed-${extras:-base}"
   local digest
   digest="$(cat "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)"
+  if [ -z "$extras" ] && [ "$(cat "$VENV/.installed-dev" 2>/dev/null)" = "$digest" ]; then
+    return 0
+  fi
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
     say "installing the project and its dependencies"
     "$PY" -m pip install -q --upgrade pip
@@ -52,8 +56,11 @@ except Exception:
 PYEOF
 }
 
+# Set by ensure_redis when it started a Redis (its pid file), for stop_started_redis.
+STARTED_REDIS_PIDFILE=""
+
 ensure_redis() {
-  local url="${REDIS_URL:-redis://127.0.0.1:6379/0}"
+  local url="${1:-${REDIS_URL:-redis://127.0.0.1:6379/0}}"
   redis_answers "$url" && return 0
   local port
   port="$("$PY" -c 'import sys, urllib.parse as u; print(u.urlsplit(sys.argv[1]).port or 6379)' "$url")"
@@ -63,8 +70,35 @@ ensure_redis() {
   redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --save "" --appendonly no \
     --dir "$ROOT/var/redis" --logfile "$ROOT/var/redis/redis-$port.log" \
     --pidfile "$ROOT/var/redis/redis-$port.pid"
+  STARTED_REDIS_PIDFILE="$ROOT/var/redis/redis-$port.pid"
   for _ in $(seq 50); do redis_answers "$url" && return 0; sleep 0.1; done
   echo "Redis did not start; see var/redis/redis-$port.log" >&2; exit 1
+}
+
+# Stops the Redis ensure_redis started, if it started one, and waits until it has gone.
+stop_started_redis() {
+  [ -n "$STARTED_REDIS_PIDFILE" ] && [ -f "$STARTED_REDIS_PIDFILE" ] || return 0
+  local pid
+  pid="$(cat "$STARTED_REDIS_PIDFILE")"
+  say "stopping the Redis started for this run (pid $pid)"
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  STARTED_REDIS_PIDFILE=""
+}
+
+# The Redis the tests use: TEST_REDIS_URL if given, else REDIS_URL's server with database 15
+# (the tests flush it), else database 15 of the local default.
+test_redis_url() {
+  if [ -n "${TEST_REDIS_URL:-}" ]; then echo "$TEST_REDIS_URL"; return 0; fi
+  "$PY" - "${REDIS_URL:-redis://127.0.0.1:6379/0}" <<'PYEOF'
+import sys, urllib.parse as u
+url = u.urlsplit(sys.argv[1])
+query = [(k, v) for k, v in u.parse_qsl(url.query) if k != "db"]
+if url.scheme == "unix":   # the path is the socket's; the database goes in the query
+    print(u.urlunsplit((url.scheme, url.netloc, url.path, u.urlencode(query + [("db", "15")]), "")))
+else:
+    print(u.urlunsplit((url.scheme, url.netloc, "/15", u.urlencode(query), "")))
+PYEOF
 }
 
 postgres_answers() { "$PY" - "$1" <<'PYEOF'
