@@ -268,7 +268,7 @@ async def merge_contacts(ctx: InboxContext, actor: Actor, into: int, other: int,
                          match_id: int | None = None) -> list[int]:
     """Two contacts are one resident: `other`'s identities and conversations join `into`.
     With `match_id`, the agent confirms that possible match of the two (`inbox.matching`);
-    either way the events name the agent."""
+    either way an event on each of the resident's conversations names the agent."""
     if into == other:
         raise ActionError("a contact cannot be merged into itself")
     now = utcnow()
@@ -286,10 +286,12 @@ async def merge_contacts(ctx: InboxContext, actor: Actor, into: int, other: int,
                 raise ActionError(f"possible match {match_id} is already {match['status']}", 409)
             merged["match"] = {"id": match_id, "kind": match["kind"], "value": match["masked"]}
         moved = await tx.merge_contacts(into, other, decided_by=actor.id)
-        for conversation_id in moved:
+        # Every conversation of the resident now shows who joined the two, and why.
+        joined = [c["id"] for c in await tx.conversations_of_contact(into)]
+        for conversation_id in joined:
             await tx.add_event(conversation_id, "contacts_merged", merged,
                                actor_id=actor.id, at=now)
-    for conversation_id in moved:
+    for conversation_id in joined:
         await _announce(ctx, conversation_id)
     return moved
 

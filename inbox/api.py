@@ -449,9 +449,12 @@ async def _possible_matches(tx, actor: Actor, contact_id: int, zone) -> list[dic
 
 @routes.get("/api/v1/contacts/{id}")
 async def get_contact(request: web.Request) -> web.Response:
+    return await _contact_response(request, _int_param(request, "id"))
+
+
+async def _contact_response(request: web.Request, contact_id: int) -> web.Response:
     ctx = request.app[CONTEXT]
     actor = _actor(request)
-    contact_id = _int_param(request, "id")
     async with ctx.store.read() as tx:
         contact = await tx.contact(contact_id)
         if contact is None:
@@ -507,7 +510,9 @@ async def _match_of(request: web.Request, contact_id: int) -> dict[str, Any]:
 
 @routes.post("/api/v1/contacts/{id}/matches/{match_id}/confirm")
 async def confirm_match(request: web.Request) -> web.Response:
-    """The agent confirms a possible match: the other contact joins this one."""
+    """The agent confirms a possible match: the later of the two contacts joins the earlier
+    one, whichever of them the agent was looking at, so the resident keeps the contact (and
+    name) they had first. Answers with the joined contact."""
     ctx = request.app[CONTEXT]
     actor = _actor(request)
     contact_id = _int_param(request, "id")
@@ -518,8 +523,9 @@ async def confirm_match(request: web.Request) -> web.Response:
         for visible_id in (contact_id, other):
             if not await _may_see_contact(tx, actor, visible_id):
                 return json_error(403, "outside your queues")
-    await actions.merge_contacts(ctx, actor, contact_id, other, match_id=match["id"])
-    return await get_contact(request)
+    earlier, later = sorted((contact_id, other))
+    await actions.merge_contacts(ctx, actor, earlier, later, match_id=match["id"])
+    return await _contact_response(request, earlier)
 
 
 @routes.post("/api/v1/contacts/{id}/matches/{match_id}/dismiss")

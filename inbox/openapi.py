@@ -232,9 +232,10 @@ PATHS: dict[str, Any] = {
                      body={"type": "object", "required": ["name"], "properties": {
                          "name": {"type": "string", "minLength": 1, "maxLength": 200}}})},
     "/api/v1/contacts/{id}/matches/{match_id}/confirm": {"post": _op(
-        "confirm a possible match: the other contact joins this one; the contacts_merged "
-        "events name the agent", {**_ok("the contact", _ref("Contact")),
-                                  "409": {"description": "the match was already decided"}},
+        "confirm a possible match: the later of the two contacts joins the earlier one "
+        "(the answer); the contacts_merged events name the agent",
+        {**_ok("the joined contact", _ref("Contact")),
+         "409": {"description": "the match was already decided"}},
         params=[_ID, _MATCH_ID])},
     "/api/v1/contacts/{id}/matches/{match_id}/dismiss": {"post": _op(
         "dismiss a possible match: two residents; it is not raised again",

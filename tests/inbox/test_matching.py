@@ -74,11 +74,14 @@ async def test_a_typed_fin_does_not_join_a_stranger_until_an_agent_confirms(clie
     assert on_gunel["id"] == on_visitor["id"]
     assert on_gunel["contact"]["id"] == visitor_contact
 
-    # The agent confirms: one contact, with an event naming who decided.
+    # The agent, reading the visitor's chat, confirms: one contact, the earlier one, with an
+    # event naming who decided.
     response = await client.post(
-        f"/api/v1/contacts/{gunel_contact}/matches/{on_gunel['id']}/confirm", headers=headers)
+        f"/api/v1/contacts/{visitor_contact}/matches/{on_visitor['id']}/confirm",
+        headers=headers)
     assert response.status == 200
     merged = await response.json()
+    assert merged["id"] == gunel_contact and merged["phone"] == GUNEL_PHONE
     assert sorted(i["channel"] for i in merged["identities"]) == ["sms", "webchat"]
     assert merged["possible_matches"] == []
     assert await contact_of(ctx, visitor.conversation_id) == gunel_contact
@@ -88,9 +91,13 @@ async def test_a_typed_fin_does_not_join_a_stranger_until_an_agent_confirms(clie
     assert event["actor"] == boss
     assert event["data"] == {"from": visitor_contact, "into": gunel_contact, "by": "a person",
                              "match": {"id": on_gunel["id"], "kind": "fin", "value": "7QX****"}}
+    async with ctx.store.read() as tx:
+        assert await tx.match(on_gunel["id"]) == {**await tx.match(on_gunel["id"]),
+                                                  "status": "confirmed", "decided_by": boss}
     again = await client.post(
         f"/api/v1/contacts/{gunel_contact}/matches/{on_gunel['id']}/confirm", headers=headers)
     assert again.status == 404     # the visitor's contact is merged away
+    assert (await again.json())["error"] == f"contact {visitor_contact} not found"
 
 
 async def test_typed_fins_are_kept_only_as_keyed_digests(ctx):
