@@ -19,7 +19,7 @@ from inbox.actions import ActionError, Actor
 from inbox.appkeys import CONTEXT, HUB
 from inbox.http import bad_request, json_error, read_json
 from inbox.serialize import conversation_view, event_view, message_view, user_view
-from inbox.store import ConversationFilter, utcnow
+from inbox.store import ConversationFilter, match_counterpart, utcnow
 from inbox.windows import whatsapp_templates
 
 log = logging.getLogger(__name__)
@@ -436,8 +436,7 @@ async def _possible_matches(tx, actor: Actor, contact_id: int, zone) -> list[dic
     may see that contact too."""
     found = []
     for match in await tx.open_matches_of(contact_id):
-        other_id = match["other_contact_id"] if match["contact_id"] == contact_id \
-            else match["contact_id"]
+        other_id = match_counterpart(match, contact_id)
         visible = await _may_see_contact(tx, actor, other_id)
         other = await tx.contact(other_id) if visible else None
         found.append({"id": match["id"], "kind": match["kind"], "value": match["masked"],
@@ -461,10 +460,11 @@ async def _contact_response(request: web.Request, contact_id: int) -> web.Respon
             return json_error(404, "contact not found")
         conversations = await tx.conversations_of_contact(contact_id)
         identities = await tx.identities_of(contact_id)
-        # A contact is visible through a conversation the caller may see.
-        if not actor.sees_all_queues and not any(actor.may_see_queue(c["queue"])
-                                                 for c in conversations):
-            return json_error(403, "outside your queues")
+    # A contact is visible through a conversation the caller may see.
+    if not actor.sees_all_queues and not any(actor.may_see_queue(c["queue"])
+                                             for c in conversations):
+        return json_error(403, "outside your queues")
+    async with ctx.store.read() as tx:
         matches = await _possible_matches(tx, actor, contact_id, ctx.zone)
     return web.json_response({
         "id": contact["id"], "name": contact["name"], "phone": contact["phone"],
@@ -517,8 +517,7 @@ async def confirm_match(request: web.Request) -> web.Response:
     actor = _actor(request)
     contact_id = _int_param(request, "id")
     match = await _match_of(request, contact_id)
-    other = match["other_contact_id"] if match["contact_id"] == contact_id \
-        else match["contact_id"]
+    other = match_counterpart(match, contact_id)
     async with ctx.store.read() as tx:
         for visible_id in (contact_id, other):
             if not await _may_see_contact(tx, actor, visible_id):

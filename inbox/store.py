@@ -69,6 +69,12 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def match_counterpart(match: Row, contact_id: int) -> int:
+    """The other contact of a possible match (`contact_matches`) of `contact_id`."""
+    return match["other_contact_id"] if match["contact_id"] == contact_id \
+        else match["contact_id"]
+
+
 class Duplicate(Exception):
     """A unique key (channel, external id) or (channel, address) is already taken."""
 
@@ -299,7 +305,7 @@ class Tx:
         rows = await self._all(select(m).where(or_(
             m.c.contact_id.in_((into, other)), m.c.other_contact_id.in_((into, other)))))
         now = utcnow()
-        kept = {(self._counterpart(r, into), r["kind"]) for r in rows
+        kept = {(match_counterpart(r, into), r["kind"]) for r in rows
                 if into in (r["contact_id"], r["other_contact_id"])}
         for row in rows:
             pair = {row["contact_id"], row["other_contact_id"]}
@@ -310,7 +316,7 @@ class Tx:
                 continue
             if other not in pair:
                 continue
-            third = self._counterpart(row, other)
+            third = match_counterpart(row, other)
             if (third, row["kind"]) in kept:
                 await self.conn.execute(delete(m).where(m.c.id == row["id"]))
                 continue
@@ -318,11 +324,6 @@ class Tx:
             side = m.c.contact_id if row["contact_id"] == other else m.c.other_contact_id
             await self.conn.execute(update(m).where(m.c.id == row["id"])
                                     .values({side: into}))
-
-    @staticmethod
-    def _counterpart(match: Row, contact_id: int) -> int:
-        return match["other_contact_id"] if match["contact_id"] == contact_id \
-            else match["contact_id"]
 
     # --- typed identifiers and possible matches (inbox.matching) ----------------------------
 

@@ -222,3 +222,29 @@ async def test_possible_matches_follow_the_queue_checks(client, ctx):
     unknown = await client.post(f"/api/v1/contacts/{a}/matches/999999/confirm", headers=leyla)
     assert unknown.status == 404
     assert await contact_of(ctx, pension.conversation_id) == b
+
+
+async def test_a_merge_carries_the_absorbed_contacts_claims_and_matches(client, ctx):
+    first = await ingest(ctx, webchat(f"FIN {FIN}", "chat-a"))
+    second = await ingest(ctx, webchat(f"FIN {FIN}, nömrəm {GUNEL_PHONE}", "chat-b"))
+    third = await ingest(ctx, webchat(f"FIN {FIN}", "chat-c"))
+    a, b, c = [await contact_of(ctx, r.conversation_id) for r in (first, second, third)]
+    _, headers = await person(ctx, "boss@example.gov.az")
+    async with ctx.store.read() as tx:
+        [between] = [m for m in await tx.open_matches_of(a)
+                     if {m["contact_id"], m["other_contact_id"]} == {a, b}]
+    response = await client.post(f"/api/v1/contacts/{b}/matches/{between['id']}/confirm",
+                                 headers=headers)
+    assert (await response.json())["id"] == a
+    async with ctx.store.read() as tx:
+        # b's match with c was the same as a's: one is left, between a and c.
+        assert [{m["contact_id"], m["other_contact_id"]} for m in await tx.open_matches_of(a)] \
+            == [{a, c}]
+        assert await tx.open_matches_of(b) == []
+        # b's typed phone is a's claim now: a later SMS from it is a possible match with a.
+        phone = matching.digest(ctx.claim_key, "phone", GUNEL_PHONE)
+        assert await tx.contacts_claiming(phone, other_than=0) == [a]
+    sms = await ingest(ctx, carrier("sms", "Salam", "SM1"))
+    async with ctx.store.read() as tx:
+        [match] = await tx.open_matches_of(await contact_of(ctx, sms.conversation_id))
+    assert match["contact_id"] == a and match["kind"] == "phone"
