@@ -27,6 +27,9 @@ CARRIER_CHANNELS = frozenset({"sms", "whatsapp", "voice"})
 # Typed entities that could identify a resident, kept as claims.
 CLAIMED_KINDS = frozenset({"fin", "id_card", "phone", "email"})
 
+# Longer is no FIN, number or deliverable address (RFC 5321 caps an address at 254).
+_MAX_IDENTIFIER = 254
+
 # Kinds a contact may hold as vouched for, in the contact's own column.
 _VOUCHED_COLUMNS = {"phone": "phone", "email": "email"}
 
@@ -54,7 +57,7 @@ async def record_claims(tx: Tx, key: bytes, contact_id: int, conversation_id: in
     matches' ids."""
     found = []
     for entity in entities:
-        if entity.kind not in CLAIMED_KINDS:
+        if entity.kind not in CLAIMED_KINDS or len(entity.value) > _MAX_IDENTIFIER:
             continue
         entity_digest = digest(key, entity.kind, entity.value)
         masked = entity.masked()

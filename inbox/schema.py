@@ -123,7 +123,7 @@ contact_claims = Table(
     Column("contact_id", Id, ForeignKey("contacts.id"), nullable=False),
     Column("kind", String(10), nullable=False),      # fin | id_card | phone | email
     Column("digest", String(64), nullable=False),    # HMAC of kind and value
-    Column("masked", String(80), nullable=False),
+    Column("masked", String(320), nullable=False),
     Column("conversation_id", Id, ForeignKey("conversations.id")),   # where it was typed
     Column("found_at", Time, nullable=False),
     UniqueConstraint("contact_id", "digest", name="uq_contact_claims_contact_digest"),
@@ -139,7 +139,7 @@ contact_matches = Table(
     Column("contact_id", Id, ForeignKey("contacts.id"), nullable=False),
     Column("other_contact_id", Id, ForeignKey("contacts.id"), nullable=False),
     Column("kind", String(10), nullable=False),
-    Column("masked", String(80), nullable=False),
+    Column("masked", String(320), nullable=False),
     Column("found_at", Time, nullable=False),
     Column("status", String(10), nullable=False),    # open | confirmed | dismissed
     Column("decided_by", Id, ForeignKey("users.id")),

@@ -248,3 +248,13 @@ async def test_a_merge_carries_the_absorbed_contacts_claims_and_matches(client, 
     async with ctx.store.read() as tx:
         [match] = await tx.open_matches_of(await contact_of(ctx, sms.conversation_id))
     assert match["contact_id"] == a and match["kind"] == "phone"
+
+
+async def test_an_address_too_long_to_exist_is_no_claim_and_routing_goes_on(ctx):
+    address = "a@" + "b" * 400 + ".az"
+    result = await ingest(ctx, webchat(f"Yazın: {address}", "visitor"))
+    async with ctx.store.read() as tx:
+        conversation = await tx.conversation(result.conversation_id)
+        digest = matching.digest(ctx.claim_key, "email", address)
+        assert await tx.contacts_claiming(digest, other_than=0) == []
+    assert conversation["routed_at"] is not None
