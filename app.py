@@ -15,7 +15,6 @@ import asyncio
 import json
 import logging
 import os
-import secrets
 import sys
 from collections.abc import AsyncIterator
 
@@ -30,6 +29,7 @@ from inbox.context import open_context
 from inbox.db import ROOT, database_url, migrate
 from inbox.http import json_errors, redis_outage
 from inbox.intake import Intake
+from inbox.keys import secret_key
 from inbox.live import LiveHub
 from inbox.logs import configure_logging
 from reports import api as report_api
@@ -37,21 +37,6 @@ from routing.model import shared_model
 from settings import Config, ConfigError, load_config
 
 log = logging.getLogger("app")
-SECRET_FILE = ROOT / "var" / "secret_key"
-
-
-def secret_key() -> bytes:
-    """SECRET_KEY from the environment, else one generated once into var/."""
-    if value := os.environ.get("SECRET_KEY"):
-        return value.encode()
-    if SECRET_FILE.exists():
-        return SECRET_FILE.read_bytes().strip()
-    SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48).encode()
-    fd = os.open(SECRET_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(key)
-    return key
 
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:

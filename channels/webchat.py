@@ -57,11 +57,19 @@ class Hello:
 class ChatText:
     client_id: str
     text: str
+    name: str | None = None   # the name the resident has typed by now, if any
 
 
 @dataclass(frozen=True)
 class Typing:
     pass
+
+
+def _name(frame: dict[str, Any]) -> str | None:
+    name = frame.get("name")
+    if name is not None and (not isinstance(name, str) or len(name) > MAX_NAME):
+        raise FrameError(f"name must be a string of at most {MAX_NAME} characters")
+    return (name or "").strip() or None
 
 
 def parse_frame(raw: str, max_chars: int) -> Hello | ChatText | Typing:
@@ -73,14 +81,13 @@ def parse_frame(raw: str, max_chars: int) -> Hello | ChatText | Typing:
         raise FrameError("the frame must be a JSON object")
     kind = frame.get("type")
     if kind == "hello":
-        session, name, language = frame.get("session"), frame.get("name"), frame.get("language")
+        session, language = frame.get("session"), frame.get("language")
         if session is not None and not isinstance(session, str):
             raise FrameError("session must be a string or null")
-        if name is not None and (not isinstance(name, str) or len(name) > MAX_NAME):
-            raise FrameError(f"name must be a string of at most {MAX_NAME} characters")
+        name = _name(frame)
         if language is not None and language not in REPLY_LANGUAGES:
             raise FrameError(f"language must be one of {', '.join(REPLY_LANGUAGES)}")
-        return Hello(session or None, (name or "").strip() or None, language)
+        return Hello(session or None, name, language)
     if kind == "message":
         client_id, text = frame.get("id"), frame.get("text")
         if isinstance(client_id, int) and not isinstance(client_id, bool):
@@ -91,7 +98,9 @@ def parse_frame(raw: str, max_chars: int) -> Hello | ChatText | Typing:
             raise FrameError("text must be a non-empty string")
         if len(text) > max_chars:
             raise FrameError(f"the message is longer than {max_chars} characters")
-        return ChatText(client_id, text)
+        # The window says hello before the resident has typed a name; the name typed by the
+        # time of a message comes with it.
+        return ChatText(client_id, text, _name(frame))
     if kind == "typing":
         return Typing()
     raise FrameError(f"unknown frame type {kind!r}")
@@ -171,6 +180,7 @@ class _Socket:
     async def message(self, frame: ChatText) -> None:
         if self.session is None:
             raise FrameError("say hello first")
+        self.name = frame.name or self.name
         external_id = f"{self.session}:{frame.client_id}"
         try:
             result = await ingest(self.ctx, InboundMessage(

@@ -8,6 +8,7 @@ layer before an action is called; actions trust their caller's `user`.
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ STATUSES = ("waiting", "open", "pending", "resolved")
 SETTABLE_STATUSES = ("open", "pending", "resolved")
 CATEGORIES = ("inquiry", "registration", "support")
 MAX_REPLY_CHARS = 10_000
+MAX_CONTACT_NAME = 200     # contacts.name
 
 
 class ActionError(Exception):
@@ -262,8 +264,11 @@ async def mark_opened(ctx: InboxContext, actor: Actor, conversation_id: int) -> 
             await tx.update_conversation(conversation_id, opened_at=utcnow(), offered_at=None)
 
 
-async def merge_contacts(ctx: InboxContext, actor: Actor, into: int, other: int) -> list[int]:
-    """Two contacts are one resident: `other`'s identities and conversations join `into`."""
+async def merge_contacts(ctx: InboxContext, actor: Actor, into: int, other: int, *,
+                         match_id: int | None = None) -> list[int]:
+    """Two contacts are one resident: `other`'s identities and conversations join `into`.
+    With `match_id`, the agent confirms that possible match of the two (`inbox.matching`);
+    either way an event on each of the resident's conversations names the agent."""
     if into == other:
         raise ActionError("a contact cannot be merged into itself")
     now = utcnow()
@@ -272,14 +277,70 @@ async def merge_contacts(ctx: InboxContext, actor: Actor, into: int, other: int)
             contact = await tx.contact(contact_id)
             if contact is None or contact["merged_into"] is not None:
                 raise ActionError(f"contact {contact_id} not found", 404)
-        moved = await tx.merge_contacts(into, other)
-        for conversation_id in moved:
-            await tx.add_event(conversation_id, "contacts_merged",
-                               {"from": other, "into": into, "by": "a person"},
+        merged: dict[str, Any] = {"from": other, "into": into, "by": "a person"}
+        if match_id is not None:
+            match = await tx.match(match_id, for_update=True)
+            if match is None or {match["contact_id"], match["other_contact_id"]} != {into, other}:
+                raise ActionError(f"no possible match {match_id} of these contacts", 404)
+            if match["status"] != "open":
+                raise ActionError(f"possible match {match_id} is already {match['status']}", 409)
+            merged["match"] = {"id": match_id, "kind": match["kind"], "value": match["masked"]}
+        moved = await tx.merge_contacts(into, other, decided_by=actor.id)
+        # Every conversation of the resident now shows who joined the two, and why.
+        joined = [c["id"] for c in await tx.conversations_of_contact(into)]
+        for conversation_id in joined:
+            await tx.add_event(conversation_id, "contacts_merged", merged,
                                actor_id=actor.id, at=now)
-    for conversation_id in moved:
+    for conversation_id in joined:
         await _announce(ctx, conversation_id)
     return moved
+
+
+async def dismiss_match(ctx: InboxContext, actor: Actor, contact_id: int, match_id: int) -> None:
+    """An agent judged a possible match of `contact_id` to be two residents: it is no longer
+    shown, and the same identifier does not raise it again. The match keeps who and when."""
+    async with ctx.store.transaction() as tx:
+        match = await tx.match(match_id, for_update=True)
+        if match is None or contact_id not in (match["contact_id"], match["other_contact_id"]):
+            raise ActionError(f"no possible match {match_id} of contact {contact_id}", 404)
+        if match["status"] != "open":
+            raise ActionError(f"possible match {match_id} is already {match['status']}", 409)
+        await tx.decide_match(match_id, "dismissed", actor.id, utcnow())
+
+
+def contact_name(value: Any) -> str:
+    """A contact's name as an agent may set it: one line of visible text."""
+    if not isinstance(value, str):
+        raise ActionError("name must be a string", 400)
+    name = " ".join(value.split())
+    if not name:
+        raise ActionError("name must not be empty", 400)
+    if len(name) > MAX_CONTACT_NAME:
+        raise ActionError(f"name must be at most {MAX_CONTACT_NAME} characters", 400)
+    if any(unicodedata.category(char) in ("Cc", "Cf") for char in name):
+        raise ActionError("name must not contain control characters", 400)
+    return name
+
+
+async def rename_contact(ctx: InboxContext, actor: Actor, contact_id: int, name: Any) -> None:
+    """An agent sets the resident's name; each of the contact's conversations records who
+    changed it from what, and consoles showing them update."""
+    name = contact_name(name)
+    now = utcnow()
+    async with ctx.store.transaction() as tx:
+        contact = await tx.contact(contact_id)
+        if contact is None or contact["merged_into"] is not None:
+            raise ActionError(f"contact {contact_id} not found", 404)
+        if contact["name"] == name:
+            return
+        await tx.update_contact(contact_id, name=name)
+        conversation_ids = [c["id"] for c in await tx.conversations_of_contact(contact_id)]
+        for conversation_id in conversation_ids:
+            await tx.add_event(conversation_id, "contact_renamed",
+                               {"contact_id": contact_id, "from": contact["name"], "to": name},
+                               actor_id=actor.id, at=now)
+    for conversation_id in conversation_ids:
+        await _announce(ctx, conversation_id)
 
 
 async def merge_conversations(ctx: InboxContext, actor: Actor, into: int, other: int) -> None:

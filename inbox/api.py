@@ -19,7 +19,7 @@ from inbox.actions import ActionError, Actor
 from inbox.appkeys import CONTEXT, HUB
 from inbox.http import bad_request, json_error, read_json
 from inbox.serialize import conversation_view, event_view, message_view, user_view
-from inbox.store import ConversationFilter, utcnow
+from inbox.store import ConversationFilter, match_counterpart, utcnow
 from inbox.windows import whatsapp_templates
 from routing.assignment import channel_kind
 
@@ -452,11 +452,35 @@ async def list_queues(request: web.Request) -> web.Response:
     return web.json_response(items)
 
 
+async def _may_see_contact(tx, actor: Actor, contact_id: int) -> bool:
+    """A contact is visible through a conversation the caller may see."""
+    return actor.sees_all_queues or any(actor.may_see_queue(c["queue"])
+                                        for c in await tx.conversations_of_contact(contact_id))
+
+
+async def _possible_matches(tx, actor: Actor, contact_id: int, zone) -> list[dict[str, Any]]:
+    """Open possible matches of the contact; the other contact's name only to callers who
+    may see that contact too."""
+    found = []
+    for match in await tx.open_matches_of(contact_id):
+        other_id = match_counterpart(match, contact_id)
+        visible = await _may_see_contact(tx, actor, other_id)
+        other = await tx.contact(other_id) if visible else None
+        found.append({"id": match["id"], "kind": match["kind"], "value": match["masked"],
+                      "found_at": match["found_at"].astimezone(zone).isoformat(),
+                      "contact": {"id": other_id, "visible": visible,
+                                  "name": other["name"] if other else None}})
+    return found
+
+
 @routes.get("/api/v1/contacts/{id}")
 async def get_contact(request: web.Request) -> web.Response:
+    return await _contact_response(request, _int_param(request, "id"))
+
+
+async def _contact_response(request: web.Request, contact_id: int) -> web.Response:
     ctx = request.app[CONTEXT]
     actor = _actor(request)
-    contact_id = _int_param(request, "id")
     async with ctx.store.read() as tx:
         contact = await tx.contact(contact_id)
         if contact is None:
@@ -467,9 +491,11 @@ async def get_contact(request: web.Request) -> web.Response:
     if not actor.sees_all_queues and not any(actor.may_see_queue(c["queue"])
                                              for c in conversations):
         return json_error(403, "outside your queues")
+    async with ctx.store.read() as tx:
+        matches = await _possible_matches(tx, actor, contact_id, ctx.zone)
     return web.json_response({
         "id": contact["id"], "name": contact["name"], "phone": contact["phone"],
-        "email": contact["email"], "fin": contact["fin"], "language": contact["language"],
+        "email": contact["email"], "language": contact["language"],
         "identities": [{"channel": i["channel"], "address": i["address"],
                         "display_name": i["display_name"]} for i in identities],
         "conversations": [
@@ -477,7 +503,69 @@ async def get_contact(request: web.Request) -> web.Response:
              "category": c["category"], "queue": c["queue"],
              "created_at": c["created_at"].astimezone(ctx.zone).isoformat()}
             for c in conversations if actor.may_see_queue(c["queue"])],
+        "possible_matches": matches,
     })
+
+
+@routes.patch("/api/v1/contacts/{id}")
+async def update_contact(request: web.Request) -> web.Response:
+    """An agent corrects or sets the resident's name."""
+    ctx = request.app[CONTEXT]
+    actor = _actor(request)
+    contact_id = _int_param(request, "id")
+    body = await read_json(request)
+    if set(body) != {"name"}:
+        raise bad_request("only name may be changed")
+    async with ctx.store.read() as tx:
+        if await tx.contact(contact_id) is None:
+            return json_error(404, "contact not found")
+        if not await _may_see_contact(tx, actor, contact_id):
+            return json_error(403, "outside your queues")
+    await actions.rename_contact(ctx, actor, contact_id, body["name"])
+    return await get_contact(request)
+
+
+async def _match_of(request: web.Request, contact_id: int) -> dict[str, Any]:
+    match_id = _int_param(request, "match_id")
+    async with request.app[CONTEXT].store.read() as tx:
+        match = await tx.match(match_id)
+    if match is None or contact_id not in (match["contact_id"], match["other_contact_id"]):
+        raise web.HTTPNotFound(text=json.dumps({"error": "possible match not found"}),
+                               content_type="application/json")
+    return match
+
+
+@routes.post("/api/v1/contacts/{id}/matches/{match_id}/confirm")
+async def confirm_match(request: web.Request) -> web.Response:
+    """The agent confirms a possible match: the later of the two contacts joins the earlier
+    one, whichever of them the agent was looking at, so the resident keeps the contact (and
+    name) they had first. Answers with the joined contact."""
+    ctx = request.app[CONTEXT]
+    actor = _actor(request)
+    contact_id = _int_param(request, "id")
+    match = await _match_of(request, contact_id)
+    other = match_counterpart(match, contact_id)
+    async with ctx.store.read() as tx:
+        for visible_id in (contact_id, other):
+            if not await _may_see_contact(tx, actor, visible_id):
+                return json_error(403, "outside your queues")
+    earlier, later = sorted((contact_id, other))
+    await actions.merge_contacts(ctx, actor, earlier, later, match_id=match["id"])
+    return await _contact_response(request, earlier)
+
+
+@routes.post("/api/v1/contacts/{id}/matches/{match_id}/dismiss")
+async def dismiss_match(request: web.Request) -> web.Response:
+    """The agent judges a possible match to be two residents."""
+    ctx = request.app[CONTEXT]
+    actor = _actor(request)
+    contact_id = _int_param(request, "id")
+    match = await _match_of(request, contact_id)
+    async with ctx.store.read() as tx:
+        if not await _may_see_contact(tx, actor, contact_id):
+            return json_error(403, "outside your queues")
+    await actions.dismiss_match(ctx, actor, contact_id, match["id"])
+    return await get_contact(request)
 
 
 @routes.post("/api/v1/contacts/{id}/merge")

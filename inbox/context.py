@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 
 from inbox.db import ROOT, database_url, make_engine
 from inbox.jobs import Jobs
+from inbox.keys import derived_key
 from inbox.outage import OutageLog
 from inbox.store import Store
 from routing.classify import KeywordRule
@@ -48,6 +49,11 @@ class InboxContext:
             extra_closed_days=frozenset(hours.extra_closed_days),
             extra_open_days=frozenset(hours.extra_open_days),
         )
+
+    @cached_property
+    def claim_key(self) -> bytes:
+        """Keys the digests of identifiers residents typed (`inbox.matching`)."""
+        return derived_key("contact-claims")
 
     @cached_property
     def rules(self) -> RuleSet:

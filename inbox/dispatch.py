@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from inbox import assignment, outbox, sla
+from inbox import assignment, matching, outbox, sla
 from inbox.context import InboxContext
 from inbox.live import publish_event
 from inbox.messages import PLACEHOLDER_TEXTS
@@ -28,41 +28,15 @@ log = logging.getLogger(__name__)
 ACKNOWLEDGED_CHANNELS = frozenset({"webchat", "sms", "whatsapp", "telegram", "email"})
 
 # Channels whose words were heard, not written (a voicemail's transcript): entities found in
-# them are shown masked in events but not kept on the contact, as in `reclassify`: a misheard
-# FIN must not merge two residents.
+# them are shown masked in events but not even kept as claims, as in `reclassify`: a misheard
+# FIN must not suggest two residents are one.
 HEARD_CHANNELS = frozenset({"voice"})
-
-# Entities that identify a resident and are kept on the contact when it has none yet.
-_CONTACT_FIELDS = {"fin": "fin", "phone": "phone", "email": "email"}
 
 # Category sources a later text may replace: the model's guess, or nothing to go on (a call
 # without a reason chosen in the menu is "empty"), or none yet. The resident's own menu choice
 # ("hint", full confidence), a deployment's keyword rule and a person's correction stand.
 RECLASSIFIABLE = frozenset({None, "empty", "model"})
 HUMAN = "human"   # the category source of an agent's correction
-
-
-async def _remember_entities(tx: Tx, contact_id: int, result: Classification) -> None:
-    """Keep identifying entities on the contact; a FIN another contact already has means the
-    same resident wrote from a new address, so the two contacts become one."""
-    contact = await tx.contact(contact_id)
-    updates = {}
-    for entity in result.entities:
-        column = _CONTACT_FIELDS.get(entity.kind)
-        if column and not contact.get(column) and column not in updates:
-            updates[column] = entity.value
-    fin = updates.get("fin")
-    same_resident = await tx.contact_by_fin(fin, other_than=contact_id) if fin else None
-    if same_resident is not None:
-        moved = await tx.merge_contacts(same_resident["id"], contact_id)
-        for moved_id in moved:
-            await tx.add_event(moved_id, "contacts_merged", {
-                "from": contact_id, "into": same_resident["id"], "by": "the same FIN"})
-        contact_id = same_resident["id"]
-        survivor = await tx.contact(contact_id)
-        updates = {k: v for k, v in updates.items() if not survivor.get(k)}
-    if updates:
-        await tx.update_contact(contact_id, **updates)
 
 
 async def text_to_classify(tx: Tx, conversation_id: int) -> str:
@@ -119,7 +93,9 @@ async def route_conversation(ctx: InboxContext, conversation_id: int, *,
         await tx.add_event(conversation_id, "routed",
                            {"queue": queue.id, "reason": decision.reason}, at=now)
         if conversation["channel"] not in HEARD_CHANNELS:
-            await _remember_entities(tx, conversation["contact_id"], result)
+            # Typed identifiers never join contacts: they become claims and possible matches.
+            await matching.record_claims(tx, ctx.claim_key, conversation["contact_id"],
+                                         conversation_id, result.entities, now)
         if acknowledge and conversation["channel"] in ACKNOWLEDGED_CHANNELS:
             contact = await tx.contact((await tx.conversation(conversation_id))["contact_id"])
             position = None

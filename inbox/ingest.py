@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from inbox import assignment, dispatch
+from inbox import assignment, dispatch, matching
 from inbox.context import InboxContext
 from inbox.live import publish_event
 from inbox.messages import Attachment, InboundMessage
@@ -33,6 +33,7 @@ class IngestResult:
     message: dict[str, Any] | None = field(default=None, repr=False, compare=False)
     woke_up: bool = False     # a pending conversation the resident's message reopened
     released_from: int | None = None   # the absent agent it was taken back from
+    named: bool = False       # the message's name filled the contact's empty one
 
 
 def _attachment(attachment: Attachment) -> dict[str, Any]:
@@ -42,19 +43,24 @@ def _attachment(attachment: Attachment) -> dict[str, Any]:
             "size": attachment.size, "source_url": attachment.url, "url": None}
 
 
-async def _new_identity(tx: Tx, msg: InboundMessage) -> dict[str, Any]:
+async def _new_identity(ctx: InboxContext, tx: Tx, msg: InboundMessage) -> dict[str, Any]:
     """A first message from this address: the identity joins the contact that already has
-    this phone number (one resident, one contact), else a new contact."""
-    contact = await tx.contact_by_phone(msg.phone) if msg.phone else None
+    this phone number, when a carrier delivered it (one resident, one contact), else a new
+    contact. Nothing the resident typed joins anyone (`inbox.matching`)."""
+    phone = matching.vouched_phone(msg.channel, msg.phone)
+    contact = await tx.contact_by_phone(phone) if phone else None
     if contact is not None:
         contact_id = contact["id"]
         if not contact["name"] and msg.display_name:
             await tx.update_contact(contact_id, name=msg.display_name)
     else:
         contact_id = await tx.create_contact(name=msg.display_name, language=msg.language,
-                                             phone=msg.phone)
+                                             phone=phone)
+        if phone:
+            await matching.match_vouched_phone(tx, ctx.claim_key, contact_id, phone, utcnow())
     identity_id = await tx.create_identity(contact_id, msg.channel, msg.address, msg.display_name)
-    return {"id": identity_id, "contact_id": contact_id}
+    name = contact["name"] if contact is not None and contact["name"] else msg.display_name
+    return {"id": identity_id, "contact_id": contact_id, "contact_name": name}
 
 
 async def _store(ctx: InboxContext, msg: InboundMessage,
@@ -68,7 +74,12 @@ async def _store(ctx: InboxContext, msg: InboundMessage,
         identity, conversation = await tx.identity_and_open_conversation(msg.channel,
                                                                          msg.address)
         if identity is None:
-            identity = await _new_identity(tx, msg)
+            identity = await _new_identity(ctx, tx, msg)
+        named = False
+        if msg.display_name and not identity["contact_name"]:
+            # A name the resident gave after their first message (web chat asks for it
+            # beside the text box) fills a contact that has none; an agent's stands.
+            named = await tx.name_contact_if_unnamed(identity["contact_id"], msg.display_name)
         new_conversation = conversation is None
         woke_up = False
         if new_conversation:
@@ -100,7 +111,8 @@ async def _store(ctx: InboxContext, msg: InboundMessage,
             await assignment.release_on_message(tx, conversation, now)
     return IngestResult(message["id"], conversation_id, False, new_conversation,
                         queue=None if new_conversation else conversation["queue"],
-                        message=message, woke_up=woke_up, released_from=released_from)
+                        message=message, woke_up=woke_up, released_from=released_from,
+                        named=named)
 
 
 async def ingest(ctx: InboxContext, msg: InboundMessage,
@@ -135,7 +147,7 @@ async def ingest(ctx: InboxContext, msg: InboundMessage,
             "conversation_id": result.conversation_id,
             "message": message_view(result.message, ctx.zone),
         })
-        if result.woke_up or result.released_from is not None:
+        if result.woke_up or result.named or result.released_from is not None:
             async with ctx.store.read() as tx:
                 row = await tx.conversation_row(result.conversation_id)
             await publish_event(ctx.redis, "conversation.updated", row["queue"],

@@ -55,6 +55,7 @@ def _query(name: str, description: str, schema: dict[str, Any] | None = None) ->
 
 
 _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_MATCH_ID = {"name": "match_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 _INTERVAL = [_query("from", "ISO date or time, Asia/Baku when no offset (default: 30 days ago)"),
              _query("to", "ISO date or time, exclusive; a date means its whole day"),
              _query("format", "json (default) or csv", {"enum": ["json", "csv"]})]
@@ -114,9 +115,22 @@ SCHEMAS: dict[str, Any] = {
     "Contact": {"type": "object", "properties": {
         "id": {"type": "integer"}, "name": {"type": ["string", "null"]},
         "phone": {"type": ["string", "null"]}, "email": {"type": ["string", "null"]},
-        "fin": {"type": ["string", "null"]},
+        "language": {"type": ["string", "null"]},
         "identities": {"type": "array", "items": {"type": "object"}},
-        "conversations": {"type": "array", "items": {"type": "object"}}}},
+        "conversations": {"type": "array", "items": {"type": "object"}},
+        "possible_matches": {"type": "array", "items": _ref("PossibleMatch")}}},
+    "PossibleMatch": {
+        "type": "object",
+        "description": "another contact that typed the same identifier, or was vouched for "
+                       "the one this contact typed; never joined until an agent confirms",
+        "properties": {
+            "id": {"type": "integer"}, "kind": {"enum": ["fin", "id_card", "phone", "email"]},
+            "value": {"type": "string", "description": "masked"}, "found_at": _TIME,
+            "contact": {"type": "object", "properties": {
+                "id": {"type": "integer"},
+                "visible": {"type": "boolean",
+                            "description": "whether the caller may see that contact"},
+                "name": {"type": ["string", "null"], "description": "null unless visible"}}}}},
     "SummaryRow": {"type": "object", "properties": {
         "key": {}, "conversations": {"type": "integer"},
         "first_response_p50_s": {"type": ["number", "null"]},
@@ -225,9 +239,25 @@ PATHS: dict[str, Any] = {
         {**_CONVERSATION, "204": {"description": "nothing waiting"}})},
     "/api/v1/queues": {"get": _op("the caller's queues",
                                   _ok("queues", {"type": "array", "items": _ref("Queue")}))},
-    "/api/v1/contacts/{id}": {"get": _op(
-        "a contact, its identities and conversations", _ok("the contact", _ref("Contact")),
-        params=[_ID])},
+    "/api/v1/contacts/{id}": {
+        "get": _op("a contact, its identities, conversations and possible matches",
+                   _ok("the contact", _ref("Contact")), params=[_ID]),
+        "patch": _op("set the contact's name (an event on each of its conversations names "
+                     "the agent)", _ok("the contact", _ref("Contact")),
+                     params=[_ID],
+                     body={"type": "object", "required": ["name"], "properties": {
+                         "name": {"type": "string", "minLength": 1, "maxLength": 200}}})},
+    "/api/v1/contacts/{id}/matches/{match_id}/confirm": {"post": _op(
+        "confirm a possible match: the later of the two contacts joins the earlier one "
+        "(the answer); the contacts_merged events name the agent",
+        {**_ok("the joined contact", _ref("Contact")),
+         "409": {"description": "the match was already decided"}},
+        params=[_ID, _MATCH_ID])},
+    "/api/v1/contacts/{id}/matches/{match_id}/dismiss": {"post": _op(
+        "dismiss a possible match: two residents; it is not raised again",
+        {**_ok("the contact", _ref("Contact")),
+         "409": {"description": "the match was already decided"}},
+        params=[_ID, _MATCH_ID])},
     "/api/v1/contacts/{id}/merge": {"post": _op(
         "another contact is the same resident: join it into this one",
         _ok("the contact", _ref("Contact")), params=[_ID],

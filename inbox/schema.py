@@ -90,14 +90,13 @@ contacts = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("name", String(200)),
     Column("language", String(5)),
+    # Only what a provider vouched for (a carrier-delivered number): new identities join on it.
     Column("phone", String(20)),
     Column("email", String(254)),
-    Column("fin", String(7)),
     Column("merged_into", Id),          # set on a contact joined into another one
     Column("created_at", Time, nullable=False),
     Column("updated_at", Time, nullable=False),
     Index("ix_contacts_phone", "phone"),
-    Index("ix_contacts_fin", "fin"),
     Index("ix_contacts_merged_into", "merged_into"),
 )
 
@@ -112,6 +111,41 @@ contact_identities = Table(
     Column("created_at", Time, nullable=False),
     UniqueConstraint("channel", "address", name="uq_identity_channel_address"),
     Index("ix_contact_identities_contact", "contact_id"),
+)
+
+# Identifiers a resident typed (FIN, ID card, phone, e-mail): nobody vouches for them, so they
+# never join contacts; they only raise possible matches (`contact_matches`). Kept as keyed
+# digests (inbox.matching) and a masked form to show, never in clear.
+contact_claims = Table(
+    "contact_claims",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("contact_id", Id, ForeignKey("contacts.id"), nullable=False),
+    Column("kind", String(10), nullable=False),      # fin | id_card | phone | email
+    Column("digest", String(64), nullable=False),    # HMAC of kind and value
+    Column("masked", String(320), nullable=False),
+    Column("conversation_id", Id, ForeignKey("conversations.id")),   # where it was typed
+    Column("found_at", Time, nullable=False),
+    UniqueConstraint("contact_id", "digest", name="uq_contact_claims_contact_digest"),
+    Index("ix_contact_claims_digest", "digest"),
+)
+
+# Two contacts that may be one resident: `contact_id` typed an identifier `other_contact_id`
+# also typed or was vouched for. Shown on both; an agent confirms (merge) or dismisses it.
+contact_matches = Table(
+    "contact_matches",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("contact_id", Id, ForeignKey("contacts.id"), nullable=False),
+    Column("other_contact_id", Id, ForeignKey("contacts.id"), nullable=False),
+    Column("kind", String(10), nullable=False),
+    Column("masked", String(320), nullable=False),
+    Column("found_at", Time, nullable=False),
+    Column("status", String(10), nullable=False),    # open | confirmed | dismissed
+    Column("decided_by", Id, ForeignKey("users.id")),
+    Column("decided_at", Time),
+    Index("ix_contact_matches_contact", "contact_id"),
+    Index("ix_contact_matches_other_contact", "other_contact_id"),
 )
 
 conversations = Table(

@@ -27,7 +27,9 @@ from inbox.schema import (
     Id,
     auth_tokens,
     category_corrections,
+    contact_claims,
     contact_identities,
+    contact_matches,
     contacts,
     conversations,
     events,
@@ -65,6 +67,12 @@ def _rows(result: Iterable[Any]) -> list[Row]:
 
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def match_counterpart(match: Row, contact_id: int) -> int:
+    """The other contact of a possible match (`contact_matches`) of `contact_id`."""
+    return match["other_contact_id"] if match["contact_id"] == contact_id \
+        else match["contact_id"]
 
 
 class Duplicate(Exception):
@@ -224,16 +232,19 @@ class Tx:
         # The assignee's presence comes along: a resident writing to an agent who left means
         # the conversation goes back to its queue.
         row = await self._one(
-            select(i.c.id, i.c.contact_id, c.c.id.label("conversation_id"), c.c.status,
-                   c.c.queue, c.c.assignee_id, users.c.presence.label("assignee_presence"))
-            .select_from(i.outerjoin(c, and_(c.c.identity_id == i.c.id,
-                                             c.c.status != "resolved"))
+            select(i.c.id, i.c.contact_id, contacts.c.name.label("contact_name"),
+                   c.c.id.label("conversation_id"), c.c.status, c.c.queue, c.c.assignee_id,
+                   users.c.presence.label("assignee_presence"))
+            .select_from(i.join(contacts, contacts.c.id == i.c.contact_id)
+                         .outerjoin(c, and_(c.c.identity_id == i.c.id,
+                                            c.c.status != "resolved"))
                          .outerjoin(users, users.c.id == c.c.assignee_id))
             .where(i.c.channel == channel, i.c.address == address)
             .order_by(c.c.id.desc()).limit(1))
         if row is None:
             return None, None
-        identity = {"id": row["id"], "contact_id": row["contact_id"]}
+        identity = {"id": row["id"], "contact_id": row["contact_id"],
+                    "contact_name": row["contact_name"]}
         if row["conversation_id"] is None:
             return identity, None
         return identity, {"id": row["conversation_id"], "status": row["status"],
@@ -264,15 +275,12 @@ class Tx:
                                                       contacts.c.merged_into.is_(None))
                                .order_by(contacts.c.id).limit(1))
 
-    async def contact_by_fin(self, fin: str, other_than: int) -> Row | None:
-        return await self._one(select(contacts).where(contacts.c.fin == fin,
-                                                      contacts.c.id != other_than,
-                                                      contacts.c.merged_into.is_(None))
-                               .order_by(contacts.c.id).limit(1))
-
-    async def merge_contacts(self, into: int, other: int) -> list[int]:
-        """Move every identity and conversation of `other` to `into`; `other` stays as a
-        pointer (merged_into) so old links resolve. Returns the moved conversation ids."""
+    async def merge_contacts(self, into: int, other: int, *, decided_by: int | None = None
+                             ) -> list[int]:
+        """Move every identity, conversation and claim of `other` to `into`; `other` stays as
+        a pointer (merged_into) so old links resolve. Open possible matches between the two are
+        settled as confirmed by `decided_by`; `other`'s matches with third contacts become
+        `into`'s. Returns the moved conversation ids."""
         moved = [r[0] for r in await self.conn.execute(
             select(conversations.c.id).where(conversations.c.contact_id == other))]
         await self.conn.execute(update(contact_identities)
@@ -280,13 +288,108 @@ class Tx:
                                 .values(contact_id=into))
         await self.conn.execute(update(conversations).where(conversations.c.contact_id == other)
                                 .values(contact_id=into))
+        await self._merge_claims(into, other)
+        await self._merge_matches(into, other, decided_by)
         survivor, absorbed = await self.contact(into), await self.contact(other)
-        missing = {k: absorbed[k] for k in ("name", "phone", "email", "fin", "language")
+        missing = {k: absorbed[k] for k in ("name", "phone", "email", "language")
                    if not survivor[k] and absorbed[k]}
         await self.update_contact(other, merged_into=into)
         if missing:
             await self.update_contact(into, **missing)
         return moved
+
+    async def _merge_claims(self, into: int, other: int) -> None:
+        k = contact_claims
+        held = select(k.c.digest).where(k.c.contact_id == into).scalar_subquery()
+        await self.conn.execute(delete(k).where(k.c.contact_id == other, k.c.digest.in_(held)))
+        await self.conn.execute(update(k).where(k.c.contact_id == other)
+                                .values(contact_id=into))
+
+    async def _merge_matches(self, into: int, other: int, decided_by: int | None) -> None:
+        m = contact_matches
+        rows = await self._all(select(m).where(or_(
+            m.c.contact_id.in_((into, other)), m.c.other_contact_id.in_((into, other)))))
+        now = utcnow()
+        kept = {(match_counterpart(r, into), r["kind"]) for r in rows
+                if into in (r["contact_id"], r["other_contact_id"])}
+        for row in rows:
+            pair = {row["contact_id"], row["other_contact_id"]}
+            if pair == {into, other}:
+                if row["status"] == "open":
+                    await self.conn.execute(update(m).where(m.c.id == row["id"]).values(
+                        status="confirmed", decided_by=decided_by, decided_at=now))
+                continue
+            if other not in pair:
+                continue
+            third = match_counterpart(row, other)
+            if (third, row["kind"]) in kept:
+                await self.conn.execute(delete(m).where(m.c.id == row["id"]))
+                continue
+            kept.add((third, row["kind"]))
+            side = m.c.contact_id if row["contact_id"] == other else m.c.other_contact_id
+            await self.conn.execute(update(m).where(m.c.id == row["id"])
+                                    .values({side: into}))
+
+    # --- typed identifiers and possible matches (inbox.matching) ----------------------------
+
+    async def add_claim(self, contact_id: int, kind: str, digest: str, masked: str,
+                        conversation_id: int | None, at: datetime) -> None:
+        """Keep a typed identifier's digest on the contact, once."""
+        k = contact_claims
+        if await self._one(select(k.c.id).where(k.c.contact_id == contact_id,
+                                                k.c.digest == digest)) is None:
+            await self._insert(k, {"contact_id": contact_id, "kind": kind, "digest": digest,
+                                   "masked": masked, "conversation_id": conversation_id,
+                                   "found_at": at})
+
+    async def contacts_claiming(self, digest: str, other_than: int) -> list[int]:
+        """Contacts (not merged away) that typed the identifier with this digest."""
+        k = contact_claims
+        rows = await self.conn.execute(
+            select(k.c.contact_id).join(contacts, contacts.c.id == k.c.contact_id)
+            .where(k.c.digest == digest, k.c.contact_id != other_than,
+                   contacts.c.merged_into.is_(None)))
+        return [r[0] for r in rows]
+
+    async def contacts_vouched(self, column: str, value: str, other_than: int) -> list[int]:
+        """Contacts a provider vouched `value` for, in their `phone` or `email` column."""
+        rows = await self.conn.execute(
+            select(contacts.c.id).where(contacts.c[column] == value,
+                                        contacts.c.id != other_than,
+                                        contacts.c.merged_into.is_(None)))
+        return [r[0] for r in rows]
+
+    async def add_match(self, contact_id: int, other: int, kind: str, masked: str,
+                        at: datetime) -> int | None:
+        """A possible match of two contacts on one kind of identifier, unless the pair was
+        already matched on it (open, confirmed or dismissed: an agent's decision stands)."""
+        m = contact_matches
+        pair = or_(and_(m.c.contact_id == contact_id, m.c.other_contact_id == other),
+                   and_(m.c.contact_id == other, m.c.other_contact_id == contact_id))
+        if await self._one(select(m.c.id).where(pair, m.c.kind == kind)) is not None:
+            return None
+        return await self._insert(m, {"contact_id": contact_id, "other_contact_id": other,
+                                      "kind": kind, "masked": masked, "found_at": at,
+                                      "status": "open"})
+
+    async def open_matches_of(self, contact_id: int) -> list[Row]:
+        m = contact_matches
+        return await self._all(select(m).where(
+            m.c.status == "open",
+            or_(m.c.contact_id == contact_id, m.c.other_contact_id == contact_id))
+            .order_by(m.c.id))
+
+    async def match(self, match_id: int, *, for_update: bool = False) -> Row | None:
+        query = select(contact_matches).where(contact_matches.c.id == match_id)
+        if for_update:
+            query = query.with_for_update()
+        return await self._one(query)
+
+    async def decide_match(self, match_id: int, status: str, user_id: int,
+                           at: datetime) -> None:
+        await self.conn.execute(update(contact_matches)
+                                .where(contact_matches.c.id == match_id)
+                                .values(status=status, decided_by=user_id, decided_at=at))
 
     async def move_messages(self, message_ids: Sequence[int], conversation_id: int) -> None:
         await self.conn.execute(update(messages).where(messages.c.id.in_(list(message_ids)))
@@ -299,6 +402,14 @@ class Tx:
         values["updated_at"] = utcnow()
         await self.conn.execute(update(contacts).where(contacts.c.id == contact_id)
                                 .values(**values))
+
+    async def name_contact_if_unnamed(self, contact_id: int, name: str) -> bool:
+        """Set the name of a contact that has none; False when it had one meanwhile."""
+        result = await self.conn.execute(
+            update(contacts).where(contacts.c.id == contact_id,
+                                   or_(contacts.c.name.is_(None), contacts.c.name == ""))
+            .values(name=name, updated_at=utcnow()))
+        return result.rowcount > 0
 
     async def identities_of(self, contact_id: int) -> list[Row]:
         return await self._all(select(contact_identities)
@@ -391,8 +502,9 @@ class Tx:
                 return column.like(pattern, escape="\\")
 
             matching = select(messages.c.conversation_id).where(like(func.lower(messages.c.body)))
+            # A FIN or number a resident typed is found in the text of their messages.
             query = query.where(or_(like(func.lower(contacts.c.name)), like(contacts.c.phone),
-                                    like(func.lower(contacts.c.fin)), c.c.id.in_(matching)))
+                                    c.c.id.in_(matching)))
         if f.before is not None:
             at, last_id = f.before
             query = query.where(or_(c.c.last_message_at < at,

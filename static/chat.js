@@ -69,6 +69,12 @@
     list.scrollTop = list.scrollHeight;
   }
 
+  // The window says hello as it opens, before the resident has typed a name: every message
+  // carries the name typed by then, so the agent learns it.
+  function sendMessage(id, text) {
+    send({ type: "message", id: id, text: text, name: nameInput.value.trim() || null });
+  }
+
   function send(frame) {
     if (socket && socket.readyState === 1) socket.send(JSON.stringify(frame));
   }
@@ -91,7 +97,7 @@
         frame.history.forEach(function (m) { render(m); });
         Object.keys(pending).forEach(function (id) {
           render({ direction: "in", body: pending[id] }, id);
-          send({ type: "message", id: id, text: pending[id] });
+          sendMessage(id, pending[id]);
         });
       } else if (frame.type === "ack") {
         var text = pending[frame.id];
@@ -124,7 +130,7 @@
     pending[id] = text;
     if (nameInput.value) store.setItem("cc.name", nameInput.value);
     render({ direction: "in", body: text }, id);
-    send({ type: "message", id: id, text: text });
+    sendMessage(id, text);
     textInput.value = "";
   });
   textInput.addEventListener("keydown", function (event) {

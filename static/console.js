@@ -283,6 +283,7 @@
                        call_ended: true, callback_requested: true, voicemail_transcribed: true };
   var CALL_TEXT = "📞";   // the text of a call's own item (inbox/calls.py)
   var PRESENCE_ORDER = { online: 0, away: 1, offline: 2 };
+  var MATCH_KINDS = { fin: "FIN", id_card: "ID card", phone: "phone", email: "e-mail" };
 
   function consolePage() {
     var state = {
@@ -790,6 +791,10 @@
         case "conversations_merged": return "Conversation merged in" + by;
         case "split": return "Split into conversation #" + d.into + by;
         case "split_from": return "Split from conversation #" + d.conversation + by;
+        case "contacts_merged":
+          return "Contact #" + d.from + " merged into #" + d.into
+            + (d.match ? " (possible match on " + (MATCH_KINDS[d.match.kind] || d.match.kind) + " " + d.match.value + ")" : "") + by;
+        case "contact_renamed": return "Contact renamed " + (d.from ? "“" + d.from + "” " : "") + "to “" + d.to + "”" + by;
         default: return e.type.replace(/_/g, " ") + by;
       }
     }
@@ -845,7 +850,6 @@
     }
 
     // -- contact panel
-    function maskFin(fin) { return fin ? fin.slice(0, 2) + "•••" + fin.slice(-2) : null; }
     function loadContact(contactId, fresh) {
       var pane = document.getElementById("contact-pane");
       if (fresh) {
@@ -855,6 +859,8 @@
       return api("GET", "/api/v1/contacts/" + contactId).then(function (result) {
         if (!state.detail || state.detail.contact.id !== contactId) return;
         state.contact = result.data;
+        // A live update must not throw away a name the agent is typing.
+        if (!fresh && pane.querySelector(".name-form")) return;
         renderContact(pane, result.data);
       }, function (error) {
         pane.textContent = "";
@@ -864,14 +870,20 @@
     function renderContact(pane, contact) {
       var name = contactName(contact);
       var initials = (contact.name || "?").split(/\s+/).map(function (part) { return part.charAt(0); }).join("").slice(0, 2).toUpperCase();
-      var details = [["Phone", contact.phone], ["E-mail", contact.email], ["FIN", maskFin(contact.fin)],
+      var details = [["Phone", contact.phone], ["E-mail", contact.email],
                      ["Language", contact.language ? contact.language.toUpperCase() : null]]
         .filter(function (pair) { return pair[1]; });
       pane.textContent = "";
+      var heading = el("div", { className: "contact-heading" }, [
+        el("h3", { id: "contact-name", text: name }),
+        el("button", { type: "button", className: "btn btn-sm", id: "contact-name-edit",
+                       title: "Edit the contact's name", text: contact.name ? "Edit name" : "Add name",
+                       on: { click: function () { editName(heading, contact); } } })]);
       pane.appendChild(el("div", { className: "contact-card" }, [
         el("div", { className: "avatar", "aria-hidden": "true", text: initials }),
-        el("div", {}, [el("h3", { text: name }), el("p", { className: "muted small", text: "Contact #" + contact.id })])
+        el("div", { className: "contact-title" }, [heading, el("p", { className: "muted small", text: "Contact #" + contact.id })])
       ]));
+      renderMatches(pane, contact);
       if (details.length) {
         pane.appendChild(el("dl", { className: "contact-details" }, [].concat.apply([], details.map(function (pair) {
           return [el("dt", { text: pair[0] }), el("dd", { text: pair[1] })];
@@ -898,6 +910,60 @@
               el("span", { className: "muted small", text: clock(c.created_at) + " · " + queueName(c.queue) })]),
             el("span", { className: "status-tag status-" + c.status, text: STATUS_LABELS[c.status] || c.status })])]);
       })));
+    }
+
+    function editName(heading, contact) {
+      var input = el("input", { className: "input input-sm", id: "contact-name-input", maxLength: 200,
+                                required: true, value: contact.name || "", "aria-label": "Contact name" });
+      var form = el("form", { className: "name-form" }, [input,
+        el("button", { type: "submit", className: "btn btn-sm btn-primary", id: "contact-name-save", text: "Save" }),
+        el("button", { type: "button", className: "btn btn-sm", text: "Cancel",
+                       on: { click: function () { renderContact(document.getElementById("contact-pane"), contact); } } })]);
+      form.addEventListener("submit", function (event) {
+        event.preventDefault();
+        var value = input.value.trim();
+        if (!value) return;
+        api("PATCH", "/api/v1/contacts/" + contact.id, { name: value }).then(function (result) {
+          state.contact = result.data;
+          renderContact(document.getElementById("contact-pane"), result.data);
+          toast("Name saved");
+          refreshDetail(false);
+        }, fail);
+      });
+      heading.replaceWith(form);
+      input.focus();
+      input.select();
+    }
+    function renderMatches(pane, contact) {
+      var matches = contact.possible_matches || [];
+      if (!matches.length) return;
+      pane.appendChild(el("h4", { className: "pane-title", text: "Possible matches (" + matches.length + ")" }));
+      pane.appendChild(el("p", { className: "muted small pad-x", text:
+        "Typed in a message, not vouched for: merge only when you are sure it is the same person." }));
+      pane.appendChild(el("ul", { className: "matches" }, matches.map(function (match) {
+        var other = match.contact;
+        var who = other.visible ? (other.name || "Contact #" + other.id) : "Contact #" + other.id + " (outside your queues)";
+        return el("li", { className: "match", data: { matchId: match.id } }, [
+          el("span", { className: "match-text" }, [
+            el("span", { text: "Same " + (MATCH_KINDS[match.kind] || match.kind) + " " + match.value }),
+            el("span", { className: "muted small", text: who + " · " + clock(match.found_at) })]),
+          el("span", { className: "match-actions" }, [
+            el("button", { type: "button", className: "btn btn-sm btn-primary match-confirm", text: "Confirm merge",
+                           disabled: !other.visible,
+                           title: other.visible ? "They are one resident: join the other contact into this one"
+                             : "You may not see the other contact",
+                           on: { click: function () { decideMatch(contact.id, match.id, "confirm"); } } }),
+            el("button", { type: "button", className: "btn btn-sm match-dismiss", text: "Not the same",
+                           on: { click: function () { decideMatch(contact.id, match.id, "dismiss"); } } })])]);
+      })));
+    }
+    function decideMatch(contactId, matchId, decision) {
+      api("POST", "/api/v1/contacts/" + contactId + "/matches/" + matchId + "/" + decision).then(function (result) {
+        state.contact = result.data;
+        renderContact(document.getElementById("contact-pane"), result.data);
+        toast(decision === "confirm" ? "Contacts merged" : "Possible match dismissed");
+        refreshDetail(false);
+      }, fail);
     }
 
     // -- actions

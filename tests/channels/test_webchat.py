@@ -68,6 +68,10 @@ RESIDENT_VIEW = {"id", "direction", "body", "attachments", "created_at", "author
      "name must be a string of at most 200 characters"),
     ('{"type": "hello", "session": null, "name": "' + "Ə" * 201 + '"}',
      "name must be a string of at most 200 characters"),
+    ('{"type": "message", "id": "c-1", "text": "Salam", "name": ["Günel"]}',
+     "name must be a string of at most 200 characters"),
+    ('{"type": "message", "id": "c-1", "text": "Salam", "name": "' + "Ə" * 201 + '"}',
+     "name must be a string of at most 200 characters"),
 ])
 def test_parse_frame_rejects(raw, error):
     with pytest.raises(FrameError) as exc:
@@ -83,6 +87,10 @@ def test_parse_frame_rejects(raw, error):
     ('{"type": "message", "id": 17, "text": "Salam!"}', ChatText("17", "Salam!")),
     ('{"type": "message", "id": "c-1", "text": "Привет, я"}', ChatText("c-1", "Привет, я")),
     ('{"type": "message", "id": "c-1", "text": "0123456789"}', ChatText("c-1", "0123456789")),
+    ('{"type": "message", "id": "c-1", "text": "Salam", "name": " Günel Əliyeva "}',
+     ChatText("c-1", "Salam", GUNEL)),
+    ('{"type": "message", "id": "c-1", "text": "Salam", "name": null}',
+     ChatText("c-1", "Salam")),
     ('{"type": "typing"}', Typing()),
 ])
 def test_parse_frame_accepts(raw, frame):
@@ -167,6 +175,25 @@ async def test_a_message_is_acknowledged_once_stored(client, ctx):
     assert (identity["channel"], identity["address"]) == ("webchat", session)
     assert (contact["name"], contact["language"]) == (GUNEL, "az")
     assert conversation["queue"] == "call-centre-142"     # the pension keyword rule
+
+
+async def test_a_name_typed_after_hello_reaches_the_contact(client, ctx):
+    """The chat window says hello as it opens, before the resident has typed a name; the
+    name typed by a later message fills the contact's empty name, and is not a new one's."""
+    async with client.ws_connect("/chat/ws") as ws:
+        await say_hello(ws, name=None)
+        first = await send_text(ws, "c-1", "Salam")
+        await ws.send_json({"type": "message", "id": "c-2", "text": PENSION,
+                            "name": f" {GUNEL} "})
+        assert (await receive(ws))["type"] == "ack"
+        await ws.send_json({"type": "message", "id": "c-3", "text": "Təşəkkürlər",
+                            "name": "Başqa Ad"})
+        assert (await receive(ws))["type"] == "ack"
+    async with ctx.store.read() as tx:
+        conversation = await tx.conversation(
+            (await tx.message(first["message_id"]))["conversation_id"])
+        contact = await tx.contact(conversation["contact_id"])
+    assert contact["name"] == GUNEL
 
 
 async def test_the_same_client_id_again_is_stored_once(client, ctx):

@@ -817,7 +817,7 @@ async def test_a_contact_is_visible_through_a_visible_conversation(client, ctx, 
     assert response.status == 200
     assert await response.json() == {
         "id": chat.contact_id, "name": "Günel Əliyeva", "phone": None, "email": None,
-        "fin": None, "language": "az",
+        "language": "az",
         "identities": [
             {"channel": "webchat", "address": address, "display_name": "Günel Əliyeva"},
             {"channel": "sms", "address": "+994501234567", "display_name": "Günel Əliyeva"}],
@@ -825,6 +825,7 @@ async def test_a_contact_is_visible_through_a_visible_conversation(client, ctx, 
         "conversations": [{"id": chat.id, "channel": "webchat", "status": "waiting",
                            "category": "registration", "queue": "migration-registration",
                            "created_at": baku(chat.at)}],
+        "possible_matches": [],
     }
     response = await client.get(f"/api/v1/contacts/{chat.contact_id}",
                                 headers=people["nigar"].headers)

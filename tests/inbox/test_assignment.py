@@ -213,20 +213,18 @@ async def test_same_phone_on_sms_and_whatsapp_is_one_contact(ctx):
     assert contact["phone"] == "+994501234567" and contact["name"] == "Aysel"
 
 
-async def test_the_same_fin_joins_two_contacts(ctx):
+async def test_the_same_fin_typed_twice_is_a_possible_match_not_a_join(ctx):
     first = await ingest(ctx, message("Qeydiyyat üçün FİN: 5ZJ8K2L", "chat-a"))
     second = await ingest(ctx, message("Salam, FIN 5ZJ8K2L, pensiyam gecikir", "chat-b"))
     a, b = await conversation(ctx, first.conversation_id), \
         await conversation(ctx, second.conversation_id)
-    assert a["contact_id"] == b["contact_id"]
+    assert a["contact_id"] != b["contact_id"]
     async with ctx.store.read() as tx:
-        survivor = await tx.contact(a["contact_id"])
-        absorbed = await tx.contact(a["contact_id"] + 1)
-        addresses = sorted(i["address"] for i in await tx.identities_of(a["contact_id"]))
-    assert survivor["fin"] == "5ZJ8K2L" and absorbed["merged_into"] == survivor["id"]
-    assert addresses == ["chat-a", "chat-b"]
-    assert ("contacts_merged", {"from": absorbed["id"], "into": survivor["id"],
-                                "by": "the same FIN"}) in await events(ctx, b["id"])
+        [match] = await tx.open_matches_of(a["contact_id"])
+        assert await tx.open_matches_of(b["contact_id"]) == [match]
+    assert (match["contact_id"], match["other_contact_id"], match["kind"], match["masked"]) \
+        == (b["contact_id"], a["contact_id"], "fin", "5ZJ****")
+    assert "contacts_merged" not in [t for t, _ in await events(ctx, b["id"])]
 
 
 async def test_split_and_merge_conversations(ctx):

@@ -37,8 +37,8 @@ async def test_new_message_is_stored_routed_and_acknowledged(ctx):
     assert conversation["category"] in ("inquiry", "registration", "support")
     assert conversation["sla_due_at"] > conversation["created_at"]
     assert events == ["received", "classified", "routed"]
-    assert contact["fin"] == "5ZJ8K2L"
-    assert contact["phone"] == "+994501234567"
+    # Typed, not vouched for: kept as claims for possible matches, never on the contact.
+    assert contact["phone"] is None
     assert [m["direction"] for m in messages] == ["in", "out"]
     ack = messages[1]
     assert ack["author_kind"] == "system" and ack["delivery_status"] == "queued"

@@ -1,0 +1,85 @@
+"""Which identifiers may join a resident's contacts, and possible matches for the rest.
+
+A contact is joined automatically only on what a provider vouches for: the number a carrier
+delivered (SMS, WhatsApp, a call), and an identity's own (channel, address). Anything a
+resident typed (a FIN, an ID card number, a phone number, an e-mail address) could be anyone's:
+a web-chat visitor typing another resident's FIN must not be shown that resident's history.
+A typed identifier is kept as a claim (a keyed digest and a masked form, never in clear), and
+when another contact typed the same one, or was vouched for it, the two become a possible
+match that agents see on both contacts and may confirm (a merge) or dismiss.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable
+from datetime import datetime
+
+from inbox.store import Tx
+from routing.entities import Entity, find_entities
+
+# Channels whose `phone` the carrier delivered; only these may join a contact on it. A channel
+# joins this set only when its provider vouches for the number (a Telegram contact the user
+# shared of themselves would; a number typed in a message never does).
+CARRIER_CHANNELS = frozenset({"sms", "whatsapp", "voice"})
+
+# Typed entities that could identify a resident, kept as claims.
+CLAIMED_KINDS = frozenset({"fin", "id_card", "phone", "email"})
+
+# Longer is no FIN, number or deliverable address (RFC 5321 caps an address at 254).
+_MAX_IDENTIFIER = 254
+
+# Kinds a contact may hold as vouched for, in the contact's own column.
+_VOUCHED_COLUMNS = {"phone": "phone", "email": "email"}
+
+
+def vouched_phone(channel: str, phone: str | None) -> str | None:
+    """The number a contact may be joined on, if the channel's carrier delivered it."""
+    return phone if channel in CARRIER_CHANNELS else None
+
+
+def digest(key: bytes, kind: str, value: str) -> str:
+    """The keyed digest an identifier is found by; `value` as `find_entities` normalised it."""
+    return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def search_digests(key: bytes, text: str) -> tuple[str, ...]:
+    """Digests of the identifiers in an agent's search text, to find who typed them."""
+    return tuple(digest(key, e.kind, e.value) for e in find_entities(text)
+                 if e.kind in CLAIMED_KINDS)
+
+
+async def record_claims(tx: Tx, key: bytes, contact_id: int, conversation_id: int,
+                        entities: Iterable[Entity], at: datetime) -> list[int]:
+    """Keep what the resident typed as claims of `contact_id`, and raise a possible match with
+    each other contact that typed the same identifier or was vouched for it. Returns the new
+    matches' ids."""
+    found = []
+    for entity in entities:
+        if entity.kind not in CLAIMED_KINDS or len(entity.value) > _MAX_IDENTIFIER:
+            continue
+        entity_digest = digest(key, entity.kind, entity.value)
+        masked = entity.masked()
+        await tx.add_claim(contact_id, entity.kind, entity_digest, masked, conversation_id, at)
+        others = set(await tx.contacts_claiming(entity_digest, other_than=contact_id))
+        column = _VOUCHED_COLUMNS.get(entity.kind)
+        if column:
+            others |= set(await tx.contacts_vouched(column, entity.value,
+                                                    other_than=contact_id))
+        for other in sorted(others):
+            if match_id := await tx.add_match(contact_id, other, entity.kind, masked, at):
+                found.append(match_id)
+    return found
+
+
+async def match_vouched_phone(tx: Tx, key: bytes, contact_id: int, phone: str,
+                              at: datetime) -> list[int]:
+    """A contact a carrier just vouched `phone` for: contacts that typed that number may be
+    the same resident."""
+    entity = Entity("phone", phone, 0, len(phone))
+    found = []
+    for other in await tx.contacts_claiming(digest(key, "phone", phone), other_than=contact_id):
+        if match_id := await tx.add_match(other, contact_id, "phone", entity.masked(), at):
+            found.append(match_id)
+    return found
