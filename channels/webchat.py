@@ -24,13 +24,14 @@ import jinja2
 from aiohttp import web
 
 from channels.base import SendResult
+from channels.webchat_errors import FrameError, error_frame
 from inbox import outbox
 from inbox.appkeys import CONTEXT, HUB, SECRET_KEY
 from inbox.context import InboxContext
 from inbox.ingest import ingest
 from inbox.live import publish_to_chat
 from inbox.messages import InboundMessage, OutboundMessage
-from inbox.replies import REPLY_LANGUAGES, TEMPLATES_DIR
+from inbox.replies import REPLY_LANGUAGES, TEMPLATES_DIR, preferred_language
 from inbox.serialize import iso, resident_message_view
 from inbox.store import utcnow
 
@@ -39,10 +40,6 @@ log = logging.getLogger(__name__)
 MAX_FRAME_BYTES = 256 * 1024   # larger frames close the socket (1009); text limit is config's
 MAX_CLIENT_ID = 100
 MAX_NAME = 200
-
-
-class FrameError(ValueError):
-    """A frame the protocol does not allow; the message goes back in an error frame."""
 
 
 @dataclass(frozen=True)
@@ -67,33 +64,33 @@ def parse_frame(raw: str, max_chars: int) -> Hello | ChatText | Typing:
     try:
         frame = json.loads(raw)
     except ValueError:
-        raise FrameError("the frame is not JSON") from None
+        raise FrameError("not_json") from None
     if not isinstance(frame, dict):
-        raise FrameError("the frame must be a JSON object")
+        raise FrameError("not_object")
     kind = frame.get("type")
     if kind == "hello":
         session, name, language = frame.get("session"), frame.get("name"), frame.get("language")
         if session is not None and not isinstance(session, str):
-            raise FrameError("session must be a string or null")
+            raise FrameError("bad_session")
         if name is not None and (not isinstance(name, str) or len(name) > MAX_NAME):
-            raise FrameError(f"name must be a string of at most {MAX_NAME} characters")
+            raise FrameError("bad_name", max=MAX_NAME)
         if language is not None and language not in REPLY_LANGUAGES:
-            raise FrameError(f"language must be one of {', '.join(REPLY_LANGUAGES)}")
+            raise FrameError("bad_language", languages=", ".join(REPLY_LANGUAGES))
         return Hello(session or None, (name or "").strip() or None, language)
     if kind == "message":
         client_id, text = frame.get("id"), frame.get("text")
         if isinstance(client_id, int) and not isinstance(client_id, bool):
             client_id = str(client_id)
         if not isinstance(client_id, str) or not 0 < len(client_id) <= MAX_CLIENT_ID:
-            raise FrameError(f"id must be a string of 1 to {MAX_CLIENT_ID} characters")
+            raise FrameError("bad_id", max=MAX_CLIENT_ID)
         if not isinstance(text, str) or not text.strip():
-            raise FrameError("text must be a non-empty string")
+            raise FrameError("empty_text")
         if len(text) > max_chars:
-            raise FrameError(f"the message is longer than {max_chars} characters")
+            raise FrameError("too_long", max=max_chars)
         return ChatText(client_id, text)
     if kind == "typing":
         return Typing()
-    raise FrameError(f"unknown frame type {kind!r}")
+    raise FrameError("unknown_type", kind=repr(kind))
 
 
 def sign_session(secret: bytes, session_id: str) -> str:
@@ -145,6 +142,11 @@ class _Socket:
         self.forwarder: asyncio.Task | None = None
         self.recording: set[asyncio.Future] = set()
         self.listener = None
+        # Error frames speak the hello's language; before it, the page's (its `lang`, or the
+        # browser's Accept-Language).
+        page_language = request.query.get("lang")
+        self.texts_language = page_language if page_language in REPLY_LANGUAGES \
+            else preferred_language(request.headers.get("Accept-Language"))
 
     async def send(self, frame: dict[str, Any]) -> None:
         async with self.send_lock:
@@ -153,8 +155,9 @@ class _Socket:
     async def hello(self, frame: Hello) -> None:
         session = verify_session(self.secret, frame.session) or new_session_id()
         if self.session is not None and self.session != session:
-            raise FrameError("this socket already has a session")
+            raise FrameError("other_session")
         self.session, self.name, self.language = session, frame.name, frame.language
+        self.texts_language = frame.language or self.texts_language
         async with self.ctx.store.read() as tx:
             identity = await tx.identity("webchat", session)
             conversation = await tx.latest_conversation(identity["id"]) if identity else None
@@ -169,7 +172,7 @@ class _Socket:
 
     async def message(self, frame: ChatText) -> None:
         if self.session is None:
-            raise FrameError("say hello first")
+            raise FrameError("hello_first")
         result = await ingest(self.ctx, InboundMessage(
             channel="webchat", external_id=f"{self.session}:{frame.client_id}",
             address=self.session, text=frame.text.strip(), received_at=utcnow(),
@@ -219,7 +222,7 @@ async def chat_socket(request: web.Request) -> web.WebSocketResponse:
         async for msg in ws:
             if msg.type != aiohttp.WSMsgType.TEXT:
                 if msg.type == aiohttp.WSMsgType.BINARY:
-                    await socket.send({"type": "error", "error": "binary frames are not accepted"})
+                    await socket.send(error_frame("binary", socket.texts_language))
                 continue
             try:
                 frame = parse_frame(msg.data, webchat.max_message_chars)
@@ -228,7 +231,8 @@ async def chat_socket(request: web.Request) -> web.WebSocketResponse:
                 elif isinstance(frame, ChatText):
                     await socket.message(frame)
             except FrameError as exc:
-                error: dict[str, Any] = {"type": "error", "error": str(exc)}
+                error: dict[str, Any] = {"type": "error", "code": exc.code,
+                                         "error": exc.text(socket.texts_language)}
                 with contextlib.suppress(ValueError, AttributeError, TypeError):
                     if (client_id := json.loads(msg.data).get("id")) is not None:
                         error["id"] = client_id
@@ -244,10 +248,13 @@ _pages = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
 
 async def chat_page(request: web.Request) -> web.Response:
     language = request.query.get("lang")
+    if language not in REPLY_LANGUAGES:
+        language = preferred_language(request.headers.get("Accept-Language")) or "az"
     html = _pages.get_template("chat.html").render(
-        language=language if language in REPLY_LANGUAGES else "az",
+        language=language,
         embedded=request.query.get("embed") == "1")
-    return web.Response(text=html, content_type="text/html")
+    # The language may come from Accept-Language: caches must keep one page per language.
+    return web.Response(text=html, content_type="text/html", headers={"Vary": "Accept-Language"})
 
 
 async def widget_script(request: web.Request) -> web.Response:
