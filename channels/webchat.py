@@ -25,6 +25,12 @@ from aiohttp import web
 
 from channels.base import SendResult
 from channels.webchat_errors import FrameError, error_frame
+from channels.webchat_limits import (
+    SOCKET_RENEW_S,
+    ChatLimits,
+    client_address,
+    trusted_networks,
+)
 from inbox import outbox
 from inbox.appkeys import CONTEXT, HUB, SECRET_KEY
 from inbox.context import InboxContext
@@ -142,11 +148,33 @@ class _Socket:
         self.forwarder: asyncio.Task | None = None
         self.recording: set[asyncio.Future] = set()
         self.listener = None
+        webchat = self.ctx.config.channels.webchat
+        self.address = client_address(request.remote, request.headers.getall("X-Forwarded-For", []),
+                                      trusted_networks(webchat.trusted_proxies))
+        self.limits = ChatLimits(self.ctx.redis, webchat.limits)
+        self.id = secrets.token_hex(8)
+        self.counted: asyncio.Task | None = None
         # Error frames speak the hello's language; before it, the page's (its `lang`, or the
         # browser's Accept-Language).
         page_language = request.query.get("lang")
         self.texts_language = page_language if page_language in REPLY_LANGUAGES \
             else preferred_language(request.headers.get("Accept-Language"))
+
+    async def admit(self) -> bool:
+        """Count this window against its address's limit of open windows, for as long as it
+        stays open; False when the address already has as many as it may."""
+        if not await self.limits.hold_socket(self.address, self.id):
+            return False
+        self.counted = asyncio.create_task(self._stay_counted())
+        return True
+
+    async def _stay_counted(self) -> None:
+        while True:
+            await asyncio.sleep(SOCKET_RENEW_S)
+            try:
+                await self.limits.hold_socket(self.address, self.id)
+            except Exception:   # Redis away for a moment: the next renewal may succeed
+                log.warning("could not renew a chat window's count", exc_info=True)
 
     async def send(self, frame: dict[str, Any]) -> None:
         async with self.send_lock:
@@ -173,11 +201,34 @@ class _Socket:
     async def message(self, frame: ChatText) -> None:
         if self.session is None:
             raise FrameError("hello_first")
+        if not await self._within_limits(frame):
+            return
         result = await ingest(self.ctx, InboundMessage(
             channel="webchat", external_id=f"{self.session}:{frame.client_id}",
             address=self.session, text=frame.text.strip(), received_at=utcnow(),
             display_name=self.name, language=self.language, raw_size=len(frame.text)))
         await self.send({"type": "ack", "id": frame.client_id, "message_id": result.message_id})
+
+    async def _within_limits(self, frame: ChatText) -> bool:
+        """Whether the message may be stored; if not, the resident is told, and the socket
+        stays open. A resend of a message already stored (after a reconnect) is acknowledged
+        instead, since nothing more would be stored."""
+        async with self.ctx.store.read() as tx:
+            _, conversation = await tx.identity_and_open_conversation("webchat", self.session)
+        refused = await self.limits.message(self.session, self.address,
+                                            opens_conversation=conversation is None)
+        if refused is None:
+            return True
+        async with self.ctx.store.read() as tx:
+            stored = await tx.message_by_external_id(
+                "webchat", f"{self.session}:{frame.client_id}")
+        if stored is not None:
+            await self.send({"type": "ack", "id": frame.client_id, "message_id": stored["id"]})
+        else:
+            log.info("web-chat message refused: %s", refused.code)
+            await self.send({**error_frame(refused.code, self.texts_language),
+                             "id": frame.client_id, "retry_after": refused.retry_after_s})
+        return False
 
     async def _forward(self) -> None:
         """Frames published for this session (agent replies, typing) to the browser."""
@@ -200,6 +251,11 @@ class _Socket:
             await outbox.announce_delivery(self.ctx, message_id)
 
     async def close(self) -> None:
+        if self.counted is not None:
+            self.counted.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.counted
+            await self.limits.release_socket(self.address, self.id)
         if self.forwarder is not None:
             self.forwarder.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -218,6 +274,12 @@ async def chat_socket(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME_BYTES)
     await ws.prepare(request)
     socket = _Socket(request, ws)
+    if not await socket.admit():
+        log.info("web-chat window refused: too many open from one address")
+        await socket.send(error_frame("too_many_sockets", socket.texts_language))
+        await ws.close(code=aiohttp.WSCloseCode.TRY_AGAIN_LATER,
+                       message=b"too many chat windows from this address")
+        return ws
     try:
         async for msg in ws:
             if msg.type != aiohttp.WSMsgType.TEXT:
