@@ -11,6 +11,7 @@ X-Forwarded-For is believed only from a proxy the deployment trusts
 from __future__ import annotations
 
 import ipaddress
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -87,17 +88,19 @@ class ChatLimits:
                       opens_conversation: bool) -> Refused | None:
         """A resident's message may be stored, or the limit it runs into."""
         limits = self.limits
-        buckets = [self._bucket(address, f"session:{session}", limits.messages_per_session),
-                   self._bucket(address, "messages", limits.messages_per_address)]
+        # Each bucket with the error its refusal is told as.
+        buckets = {
+            self._bucket(address, f"session:{session}", limits.messages_per_session):
+                "too_many_messages",
+            self._bucket(address, "messages", limits.messages_per_address): "too_many_messages",
+        }
         if opens_conversation:
-            buckets.append(self._bucket(address, "conversations",
-                                        limits.conversations_per_address))
+            buckets[self._bucket(address, "conversations", limits.conversations_per_address)] = \
+                "too_many_conversations"
         refusal = await self.limiter.take(*buckets)
         if refusal is None:
             return None
-        code = "too_many_conversations" if refusal.bucket.key.endswith(":conversations") \
-            else "too_many_messages"
-        return Refused(code, max(1, round(refusal.retry_after_s + 0.5)))
+        return Refused(buckets[refusal.bucket], max(1, math.ceil(refusal.retry_after_s)))
 
     def _sockets_key(self, address: str) -> str:
         return f"cc:webchat:{{{address_key(address)}}}:sockets"
