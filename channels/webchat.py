@@ -24,6 +24,13 @@ import jinja2
 from aiohttp import web
 
 from channels.base import SendResult
+from channels.webchat_errors import FrameError, error_frame
+from channels.webchat_limits import (
+    SOCKET_RENEW_S,
+    ChatLimits,
+    client_address,
+    trusted_networks,
+)
 from inbox import outbox
 from inbox.appkeys import CONTEXT, HUB, SECRET_KEY
 from inbox.context import InboxContext
@@ -31,7 +38,7 @@ from inbox.ingest import ingest
 from inbox.live import publish_to_chat
 from inbox.messages import InboundMessage, OutboundMessage
 from inbox.outage import REDIS_UNAVAILABLE
-from inbox.replies import REPLY_LANGUAGES, TEMPLATES_DIR
+from inbox.replies import REPLY_LANGUAGES, TEMPLATES_DIR, preferred_language
 from inbox.serialize import iso, resident_message_view
 from inbox.store import utcnow
 
@@ -40,10 +47,6 @@ log = logging.getLogger(__name__)
 MAX_FRAME_BYTES = 256 * 1024   # larger frames close the socket (1009); text limit is config's
 MAX_CLIENT_ID = 100
 MAX_NAME = 200
-
-
-class FrameError(ValueError):
-    """A frame the protocol does not allow; the message goes back in an error frame."""
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,7 @@ class Typing:
 def _name(frame: dict[str, Any]) -> str | None:
     name = frame.get("name")
     if name is not None and (not isinstance(name, str) or len(name) > MAX_NAME):
-        raise FrameError(f"name must be a string of at most {MAX_NAME} characters")
+        raise FrameError("bad_name", max=MAX_NAME)
     return (name or "").strip() or None
 
 
@@ -76,34 +79,34 @@ def parse_frame(raw: str, max_chars: int) -> Hello | ChatText | Typing:
     try:
         frame = json.loads(raw)
     except ValueError:
-        raise FrameError("the frame is not JSON") from None
+        raise FrameError("not_json") from None
     if not isinstance(frame, dict):
-        raise FrameError("the frame must be a JSON object")
+        raise FrameError("not_object")
     kind = frame.get("type")
     if kind == "hello":
         session, language = frame.get("session"), frame.get("language")
         if session is not None and not isinstance(session, str):
-            raise FrameError("session must be a string or null")
+            raise FrameError("bad_session")
         name = _name(frame)
         if language is not None and language not in REPLY_LANGUAGES:
-            raise FrameError(f"language must be one of {', '.join(REPLY_LANGUAGES)}")
+            raise FrameError("bad_language", languages=", ".join(REPLY_LANGUAGES))
         return Hello(session or None, name, language)
     if kind == "message":
         client_id, text = frame.get("id"), frame.get("text")
         if isinstance(client_id, int) and not isinstance(client_id, bool):
             client_id = str(client_id)
         if not isinstance(client_id, str) or not 0 < len(client_id) <= MAX_CLIENT_ID:
-            raise FrameError(f"id must be a string of 1 to {MAX_CLIENT_ID} characters")
+            raise FrameError("bad_id", max=MAX_CLIENT_ID)
         if not isinstance(text, str) or not text.strip():
-            raise FrameError("text must be a non-empty string")
+            raise FrameError("empty_text")
         if len(text) > max_chars:
-            raise FrameError(f"the message is longer than {max_chars} characters")
+            raise FrameError("too_long", max=max_chars)
         # The window says hello before the resident has typed a name; the name typed by the
         # time of a message comes with it.
         return ChatText(client_id, text, _name(frame))
     if kind == "typing":
         return Typing()
-    raise FrameError(f"unknown frame type {kind!r}")
+    raise FrameError("unknown_type", kind=repr(kind))
 
 
 def sign_session(secret: bytes, session_id: str) -> str:
@@ -155,6 +158,33 @@ class _Socket:
         self.forwarder: asyncio.Task | None = None
         self.recording: set[asyncio.Future] = set()
         self.listener = None
+        webchat = self.ctx.config.channels.webchat
+        self.address = client_address(request.remote, request.headers.getall("X-Forwarded-For", []),
+                                      trusted_networks(webchat.trusted_proxies))
+        self.limits = ChatLimits(self.ctx.redis, webchat.limits)
+        self.id = secrets.token_hex(8)
+        self.counted: asyncio.Task | None = None
+        # Error frames speak the hello's language; before it, the page's (its `lang`, or the
+        # browser's Accept-Language).
+        page_language = request.query.get("lang")
+        self.texts_language = page_language if page_language in REPLY_LANGUAGES \
+            else preferred_language(request.headers.get("Accept-Language"))
+
+    async def admit(self) -> bool:
+        """Count this window against its address's limit of open windows, for as long as it
+        stays open; False when the address already has as many as it may."""
+        if not await self.limits.hold_socket(self.address, self.id):
+            return False
+        self.counted = asyncio.create_task(self._stay_counted())
+        return True
+
+    async def _stay_counted(self) -> None:
+        while True:
+            await asyncio.sleep(SOCKET_RENEW_S)
+            try:
+                await self.limits.hold_socket(self.address, self.id)
+            except Exception:   # Redis away for a moment: the next renewal may succeed
+                log.warning("could not renew a chat window's count", exc_info=True)
 
     async def send(self, frame: dict[str, Any]) -> None:
         async with self.send_lock:
@@ -163,8 +193,9 @@ class _Socket:
     async def hello(self, frame: Hello) -> None:
         session = verify_session(self.secret, frame.session) or new_session_id()
         if self.session is not None and self.session != session:
-            raise FrameError("this socket already has a session")
+            raise FrameError("other_session")
         self.session, self.name, self.language = session, frame.name, frame.language
+        self.texts_language = frame.language or self.texts_language
         async with self.ctx.store.read() as tx:
             identity = await tx.identity("webchat", session)
             conversation = await tx.latest_conversation(identity["id"]) if identity else None
@@ -179,7 +210,9 @@ class _Socket:
 
     async def message(self, frame: ChatText) -> None:
         if self.session is None:
-            raise FrameError("say hello first")
+            raise FrameError("hello_first")
+        if not await self._within_limits(frame):
+            return
         self.name = frame.name or self.name
         external_id = f"{self.session}:{frame.client_id}"
         try:
@@ -195,6 +228,27 @@ class _Socket:
             async with self.ctx.store.read() as tx:
                 message_id = (await tx.message_by_external_id("webchat", external_id))["id"]
         await self.send({"type": "ack", "id": frame.client_id, "message_id": message_id})
+
+    async def _within_limits(self, frame: ChatText) -> bool:
+        """Whether the message may be stored; if not, the resident is told, and the socket
+        stays open. A resend of a message already stored (after a reconnect) is acknowledged
+        instead, since nothing more would be stored."""
+        async with self.ctx.store.read() as tx:
+            _, conversation = await tx.identity_and_open_conversation("webchat", self.session)
+        refused = await self.limits.message(self.session, self.address,
+                                            opens_conversation=conversation is None)
+        if refused is None:
+            return True
+        async with self.ctx.store.read() as tx:
+            stored = await tx.message_by_external_id(
+                "webchat", f"{self.session}:{frame.client_id}")
+        if stored is not None:
+            await self.send({"type": "ack", "id": frame.client_id, "message_id": stored["id"]})
+        else:
+            log.info("web-chat message refused: %s", refused.code)
+            await self.send({**error_frame(refused.code, self.texts_language),
+                             "id": frame.client_id, "retry_after": refused.retry_after_s})
+        return False
 
     async def _forward(self) -> None:
         """Frames published for this session (agent replies, typing) to the browser."""
@@ -218,6 +272,11 @@ class _Socket:
                 await outbox.announce_delivery(self.ctx, message_id)
 
     async def close(self) -> None:
+        if self.counted is not None:
+            self.counted.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.counted
+            await self.limits.release_socket(self.address, self.id)
         if self.forwarder is not None:
             self.forwarder.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -236,11 +295,17 @@ async def chat_socket(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME_BYTES)
     await ws.prepare(request)
     socket = _Socket(request, ws)
+    if not await socket.admit():
+        log.info("web-chat window refused: too many open from one address")
+        await socket.send(error_frame("too_many_sockets", socket.texts_language))
+        await ws.close(code=aiohttp.WSCloseCode.TRY_AGAIN_LATER,
+                       message=b"too many chat windows from this address")
+        return ws
     try:
         async for msg in ws:
             if msg.type != aiohttp.WSMsgType.TEXT:
                 if msg.type == aiohttp.WSMsgType.BINARY:
-                    await socket.send({"type": "error", "error": "binary frames are not accepted"})
+                    await socket.send(error_frame("binary", socket.texts_language))
                 continue
             try:
                 frame = parse_frame(msg.data, webchat.max_message_chars)
@@ -249,7 +314,8 @@ async def chat_socket(request: web.Request) -> web.WebSocketResponse:
                 elif isinstance(frame, ChatText):
                     await socket.message(frame)
             except FrameError as exc:
-                error: dict[str, Any] = {"type": "error", "error": str(exc)}
+                error: dict[str, Any] = {"type": "error", "code": exc.code,
+                                         "error": exc.text(socket.texts_language)}
                 with contextlib.suppress(ValueError, AttributeError, TypeError):
                     if (client_id := json.loads(msg.data).get("id")) is not None:
                         error["id"] = client_id
@@ -265,10 +331,13 @@ _pages = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
 
 async def chat_page(request: web.Request) -> web.Response:
     language = request.query.get("lang")
+    if language not in REPLY_LANGUAGES:
+        language = preferred_language(request.headers.get("Accept-Language")) or "az"
     html = _pages.get_template("chat.html").render(
-        language=language if language in REPLY_LANGUAGES else "az",
+        language=language,
         embedded=request.query.get("embed") == "1")
-    return web.Response(text=html, content_type="text/html")
+    # The language may come from Accept-Language: caches must keep one page per language.
+    return web.Response(text=html, content_type="text/html", headers={"Vary": "Accept-Language"})
 
 
 async def widget_script(request: web.Request) -> web.Response:

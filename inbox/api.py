@@ -18,6 +18,7 @@ from inbox import actions, assignment, auth, presence
 from inbox.actions import ActionError, Actor
 from inbox.appkeys import CONTEXT, HUB
 from inbox.http import bad_request, json_error, read_json
+from inbox.live import reaches_console
 from inbox.serialize import conversation_view, event_view, message_view, user_view
 from inbox.store import ConversationFilter, match_counterpart, utcnow
 from inbox.windows import whatsapp_templates
@@ -597,9 +598,8 @@ async def stream(request: web.Request) -> web.StreamResponse:
     hub = request.app[HUB]
     connection = secrets.token_hex(8)
     await presence.console_seen(ctx.redis, actor.id, connection)
-    # Agent-level events (presence) carry no queue; they concern every console.
-    listener = hub.subscribe_stream(lambda event: event.get("queue") is None
-                                    or actor.may_see_queue(event.get("queue")))
+    listener = hub.subscribe_stream(
+        lambda event: reaches_console(event, actor.may_see_queue))
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
                                            "Cache-Control": "no-cache",
                                            "X-Accel-Buffering": "no"})

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from inbox.context import InboxContext
-from inbox.live import publish_event
+from inbox.live import publish_console_event, publish_event
 from inbox.serialize import conversation_view
 from inbox.store import Row, Tx, utcnow
 from routing.assignment import (
@@ -284,8 +284,8 @@ async def set_presence(ctx: InboxContext, agent_id: int, presence: str) -> None:
         await tx.update_user(agent_id, presence=presence)
     if previous != presence:
         log.info("agent %s is now %s", agent_id, presence)
-        await publish_event(ctx.redis, "agent.updated", None,
-                            {"agent_id": agent_id, "presence": presence})
+        await publish_console_event(ctx.redis, "agent.updated",
+                                    {"agent_id": agent_id, "presence": presence})
     if presence == "online":
         await fill_agent(ctx, agent_id)
     elif previous == "online":

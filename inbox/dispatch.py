@@ -100,7 +100,7 @@ async def route_conversation(ctx: InboxContext, conversation_id: int, *,
             contact = await tx.contact((await tx.conversation(conversation_id))["contact_id"])
             position = None
             if queue.kind == "operators":
-                position = await tx.queue_position(queue.id, conversation["created_at"])
+                position = await tx.queue_position(queue.id, conversation)
             body = render_reply("acknowledgement", reply_language(language),
                                 name=contact.get("name"), reference=conversation_id,
                                 position=position)

@@ -115,6 +115,19 @@ async def _store(ctx: InboxContext, msg: InboundMessage,
                         named=named)
 
 
+async def _queue_of(ctx: InboxContext, result: IngestResult) -> str | None:
+    """The queue of the conversation a message joined, to announce the message to that
+    queue's agents. A conversation whose first message is still being routed (a second
+    message came before routing committed) has none yet: this message is held until it has,
+    by routing the conversation here too, which waits for the routing under way and then
+    finds it done, or routes it if that routing never happened (a crash)."""
+    if result.queue is not None:
+        return result.queue
+    await dispatch.route_conversation(ctx, result.conversation_id)
+    async with ctx.store.read() as tx:
+        return (await tx.conversation(result.conversation_id))["queue"]
+
+
 async def ingest(ctx: InboxContext, msg: InboundMessage,
                  intake_id: int | None = None) -> IngestResult:
     """Store `msg` once, then route it. `intake_id`: the journal entry it came from
@@ -143,7 +156,7 @@ async def ingest(ctx: InboxContext, msg: InboundMessage,
     if result.new_conversation:
         await dispatch.route_conversation(ctx, result.conversation_id)
     else:
-        await publish_event(ctx.redis, "message.created", result.queue, {
+        await publish_event(ctx.redis, "message.created", await _queue_of(ctx, result), {
             "conversation_id": result.conversation_id,
             "message": message_view(result.message, ctx.zone),
         })

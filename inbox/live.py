@@ -34,9 +34,27 @@ log = logging.getLogger(__name__)
 
 async def publish_event(redis: aioredis.Redis, event_type: str, queue: str | None,
                         data: dict[str, Any]) -> None:
-    """An agent-facing event: conversation.created/updated, message.created, queue.updated."""
+    """An agent-facing event about a conversation or a queue (conversation.created/updated,
+    message.created, queue.updated): it reaches the consoles of `queue`'s agents, and
+    supervisors and admins. Publishers pass the conversation's queue; one that has none yet
+    (not routed) reaches supervisors and admins only."""
     envelope = {"type": event_type, "queue": queue, "data": data}
     await redis.publish(channel_name(redis, EVENTS_CHANNEL), json.dumps(envelope, default=str))
+
+
+async def publish_console_event(redis: aioredis.Redis, event_type: str,
+                                data: dict[str, Any]) -> None:
+    """An event about no conversation that every console hears (agent.updated: presence)."""
+    envelope = {"type": event_type, "queue": None, "all_consoles": True, "data": data}
+    await redis.publish(channel_name(redis, EVENTS_CHANNEL), json.dumps(envelope, default=str))
+
+
+def reaches_console(envelope: dict[str, Any], may_see_queue: Callable[[str | None], bool]) -> bool:
+    """Whether an event goes to a console whose user may see the queues `may_see_queue`
+    accepts. A queue-less event is never let through to everyone by default: only one
+    published for every console is; any other is for those who see every queue, since its
+    conversation may belong to anyone's queue."""
+    return envelope.get("all_consoles") is True or may_see_queue(envelope.get("queue"))
 
 
 async def publish_to_chat(redis: aioredis.Redis, session: str, frame: dict[str, Any]) -> int:

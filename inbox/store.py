@@ -469,12 +469,19 @@ class Tx:
         return await self._one(self._with_contact()
                                .where(conversations.c.id == conversation_id))
 
-    async def queue_position(self, queue: str, created_at: datetime) -> int:
-        """1-based place in a queue's waiting line of a conversation created at `created_at`."""
+    async def queue_position(self, queue: str, conversation: Row) -> int:
+        """1-based place of `conversation` in `queue`'s waiting line, in the order agents are
+        given work (`waiting_in`): those ahead of it, and not itself, plus one."""
         c = conversations
+        priority, created_at = conversation["priority"], conversation["created_at"]
+        ahead = or_(c.c.priority > priority,
+                    and_(c.c.priority == priority,
+                         or_(c.c.created_at < created_at,
+                             and_(c.c.created_at == created_at, c.c.id < conversation["id"]))))
         result = await self.conn.execute(
             select(func.count()).where(c.c.queue == queue, c.c.status == "waiting",
-                                       c.c.created_at <= created_at))
+                                       c.c.assignee_id.is_(None), c.c.routed_at.is_not(None),
+                                       c.c.id != conversation["id"], ahead))
         return int(result.scalar_one()) + 1
 
     async def list_conversations(self, f: ConversationFilter) -> list[Row]:

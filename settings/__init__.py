@@ -13,10 +13,12 @@ from settings.model import (
     Media,
     Outbox,
     Queue,
+    Rate,
     RoutingConfig,
     RuleConfig,
     Sla,
     WebchatChannel,
+    WebchatLimits,
 )
 
 __all__ = [
@@ -33,10 +35,12 @@ __all__ = [
     "Outbox",
     "Problem",
     "Queue",
+    "Rate",
     "RoutingConfig",
     "RuleConfig",
     "Sla",
     "WebchatChannel",
+    "WebchatLimits",
     "load_config",
     "load_config_text",
 ]

@@ -8,6 +8,7 @@ change the document's structure); then `Section` readers build the frozen object
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -37,10 +38,12 @@ from settings.model import (
     Media,
     Outbox,
     Queue,
+    Rate,
     RoutingConfig,
     RuleConfig,
     Sla,
     WebchatChannel,
+    WebchatLimits,
 )
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -373,6 +376,33 @@ def _mailbox(s: Section) -> Mailbox:
     return mailbox
 
 
+def _rate(s: Section, key: str, default: Rate) -> Rate:
+    section = s.section(key, required=False)
+    if section is None:
+        return default
+    rate = Rate(count=section.get("count", int, default.count, convert=_positive),
+                per_s=section.get("per", (str, int), default.per_s,
+                                  convert=lambda v: _positive(parse_seconds(v))))
+    section.finish()
+    return rate
+
+
+def _webchat_limits(s: Section | None) -> WebchatLimits:
+    if s is None:
+        return WebchatLimits()
+    default = WebchatLimits()
+    limits = WebchatLimits(
+        messages_per_session=_rate(s, "messages_per_session", default.messages_per_session),
+        messages_per_address=_rate(s, "messages_per_address", default.messages_per_address),
+        conversations_per_address=_rate(s, "conversations_per_address",
+                                        default.conversations_per_address),
+        sockets_per_address=s.get("sockets_per_address", int, default.sockets_per_address,
+                                  convert=_positive),
+    )
+    s.finish()
+    return limits
+
+
 def _channels(s: Section) -> Channels:
     webchat_section = s.section("webchat", required=False)
     webchat = WebchatChannel(allowed_origins=())
@@ -381,7 +411,15 @@ def _channels(s: Section) -> Channels:
             allowed_origins=webchat_section.strings("allowed_origins", ()),
             max_message_chars=webchat_section.get("max_message_chars", int, 4000,
                                                   convert=_positive),
+            limits=_webchat_limits(webchat_section.section("limits", required=False)),
+            trusted_proxies=webchat_section.strings("trusted_proxies", ()),
         )
+        for i, proxy in enumerate(webchat.trusted_proxies):
+            try:
+                ipaddress.ip_network(proxy)
+            except ValueError:
+                s.doc.problem(f"{webchat_section._child('trusted_proxies')}[{i}]",
+                              f"not an IP address or network: {proxy!r}")
         webchat_section.finish()
     email = None
     email_section = s.section("email", required=False)

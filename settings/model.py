@@ -70,9 +70,34 @@ class RoutingConfig:
 
 
 @dataclass(frozen=True)
+class Rate:
+    """At most `count` at once, earned back evenly over `per_s` seconds (a token bucket)."""
+
+    count: int
+    per_s: int
+
+
+@dataclass(frozen=True)
+class WebchatLimits:
+    """What one resident, and one network address, may do on the web chat. Offices and
+    mobile networks put many residents behind one address, so the per-address limits are
+    generous and the per-session one is tight: one abuser runs into their session's limit
+    long before their office's."""
+
+    messages_per_session: Rate = Rate(20, 60)
+    messages_per_address: Rate = Rate(300, 60)
+    conversations_per_address: Rate = Rate(60, 3600)
+    sockets_per_address: int = 100
+
+
+@dataclass(frozen=True)
 class WebchatChannel:
     allowed_origins: tuple[str, ...]
     max_message_chars: int = 4000
+    limits: WebchatLimits = field(default_factory=WebchatLimits)
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client; from
+    # anyone else the header is ignored, since a client can write whatever it likes in it.
+    trusted_proxies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -81,15 +81,16 @@
 
   function connect() {
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    socket = new WebSocket(scheme + location.host + "/chat/ws");
+    // The language in the address lets the server refuse a window (too many open) in it.
+    socket = new WebSocket(scheme + location.host + "/chat/ws?lang=" + encodeURIComponent(language));
     socket.onopen = function () {
-      retry = 500;
       send({ type: "hello", session: store.getItem("cc.session"),
              name: nameInput.value || store.getItem("cc.name") || null, language: language });
     };
     socket.onmessage = function (event) {
       var frame = JSON.parse(event.data);
       if (frame.type === "welcome") {
+        retry = 500;   // only once the server took us in: a refused window backs off
         store.setItem("cc.session", frame.session);
         statusLine.textContent = t("online");
         list.textContent = "";

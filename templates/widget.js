@@ -3,7 +3,15 @@
   if (window.__contactCentreChat) return;
   window.__contactCentreChat = true;
   var chatUrl = {{ chat_url | tojson }};
-  var lang = (document.documentElement.lang || "az").slice(0, 2);
+  // The chat speaks the host page's language when it has it, else the browser's; with
+  // neither, /chat goes by the browser's Accept-Language.
+  var lang = null;
+  [document.documentElement.lang].concat(navigator.languages || [navigator.language])
+    .some(function (tag) {
+      var code = String(tag || "").slice(0, 2).toLowerCase();
+      if (["az", "ru", "en"].indexOf(code) >= 0) { lang = code; return true; }
+      return false;
+    });
   var button = document.createElement("button");
   button.type = "button";
   button.setAttribute("aria-label", "Chat");
@@ -15,7 +23,7 @@
   button.addEventListener("click", function () {
     if (!frame) {
       frame = document.createElement("iframe");
-      frame.src = chatUrl + "?embed=1&lang=" + encodeURIComponent(lang);
+      frame.src = chatUrl + "?embed=1" + (lang ? "&lang=" + lang : "");
       frame.title = "Chat";
       frame.style.cssText = "position:fixed;right:20px;bottom:88px;width:360px;height:520px;" +
         "max-width:calc(100vw - 40px);max-height:calc(100vh - 120px);border:0;" +

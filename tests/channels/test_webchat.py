@@ -1,14 +1,18 @@
-"""Web chat: the pure frame parser and session tokens, then the WebSocket protocol of CONTRACT.md
-against the real app (SQLite and PostgreSQL, real Redis)."""
+"""Web chat: the pure frame parser, session tokens and error catalogue, then the WebSocket
+protocol of CONTRACT.md against the real app (SQLite and PostgreSQL, real Redis)."""
 
 from __future__ import annotations
 
 import asyncio
+import re
+import string
+from pathlib import Path
 
 import aiohttp
 import pytest
 from sqlalchemy import select
 
+import channels.webchat as webchat
 from app import create_app
 from channels.delivery import deliver_message
 from channels.webchat import (
@@ -20,6 +24,7 @@ from channels.webchat import (
     sign_session,
     verify_session,
 )
+from channels.webchat_errors import catalogue
 from inbox.actions import Actor, reply
 from inbox.schema import messages
 from settings import load_config
@@ -60,7 +65,7 @@ RESIDENT_VIEW = {"id", "direction", "body", "attachments", "created_at", "author
     ('{"type": "message", "id": "c-1", "text": " \\n\\t "}', "text must be a non-empty string"),
     ('{"type": "message", "id": "c-1", "text": 142}', "text must be a non-empty string"),
     ('{"type": "message", "id": "c-1", "text": "Здравствуйте!"}',
-     "the message is longer than 10 characters"),
+     "Your message is longer than 10 characters. Please shorten it."),
     ('{"type": "hello", "session": null, "language": "tr"}', "language must be one of az, ru, en"),
     ('{"type": "hello", "session": null, "language": "AZ"}', "language must be one of az, ru, en"),
     ('{"type": "hello", "session": 42}', "session must be a string or null"),
@@ -118,6 +123,23 @@ def test_a_tampered_or_foreign_token_is_rejected(token):
 
 def test_a_non_ascii_token_is_rejected_not_raised():
     assert verify_session(SECRET, "k3Yq0sZ1.şəki") is None
+
+
+# --- the error catalogue -------------------------------------------------------------------
+
+def test_every_error_exists_in_az_ru_and_en_with_the_same_blanks():
+    blanks = string.Formatter()
+    for code, texts in catalogue().items():
+        assert set(texts) == {"az", "ru", "en"}, code
+        named = {language: {name for _, name, _, _ in blanks.parse(text) if name}
+                 for language, text in texts.items()}
+        assert named["az"] == named["ru"] == named["en"], code
+
+
+def test_every_error_the_chat_raises_is_in_the_catalogue():
+    source = Path(webchat.__file__).read_text(encoding="utf-8")
+    raised = set(re.findall(r'(?:FrameError|error_frame)\("([a-z_]+)"', source))
+    assert raised and raised <= set(catalogue())
 
 
 # --- over a real WebSocket --------------------------------------------------------------------
@@ -218,13 +240,15 @@ async def test_bad_frames_get_an_error_and_the_socket_keeps_working(client, ctx)
     async with client.ws_connect("/chat/ws") as ws:
         await say_hello(ws)
         await ws.send_str("Salam")
-        assert await receive(ws) == {"type": "error", "error": "the frame is not JSON"}
+        assert await receive(ws) == {"type": "error", "code": "not_json",
+                                     "error": "Çərçivə JSON deyil"}
         await ws.send_json({"type": "message", "id": "c-1", "text": "   "})
-        assert await receive(ws) == {"type": "error", "error": "text must be a non-empty string",
-                                     "id": "c-1"}
+        assert await receive(ws) == {"type": "error", "code": "empty_text",
+                                     "error": "Mesajın mətni boş ola bilməz", "id": "c-1"}
         # Even a well-formed frame is refused when it comes as binary.
         await ws.send_bytes(b'{"type": "message", "id": "c-9", "text": "Salam"}')
-        assert await receive(ws) == {"type": "error", "error": "binary frames are not accepted"}
+        assert await receive(ws) == {"type": "error", "code": "binary",
+                                     "error": "İkili (binary) çərçivələr qəbul edilmir"}
         await ws.send_json({"type": "typing"})             # answered by nothing
         ack = await send_text(ws, "c-2", PENSION)
         assert ack["type"] == "ack" and ack["id"] == "c-2"
@@ -234,18 +258,34 @@ async def test_bad_frames_get_an_error_and_the_socket_keeps_working(client, ctx)
 async def test_a_message_before_hello_is_refused(client, ctx):
     async with client.ws_connect("/chat/ws") as ws:
         error = await send_text(ws, "c-1", PENSION)
-        assert error == {"type": "error", "error": "say hello first", "id": "c-1"}
+        assert error == {"type": "error", "code": "hello_first",
+                         "error": "Əvvəlcə hello çərçivəsi göndərin", "id": "c-1"}
         await say_hello(ws)                                  # still usable afterwards
+    # Before its hello, a window speaks its page's language, else the browser's.
+    async with client.ws_connect("/chat/ws?lang=en") as ws:
+        error = await send_text(ws, "c-1", PENSION)
+        assert error["error"] == "say hello first"
+    async with client.ws_connect("/chat/ws",
+                                 headers={"Accept-Language": "ru-RU,ru;q=0.9,en;q=0.8"}) as ws:
+        error = await send_text(ws, "c-1", PENSION)
+        assert error["error"] == "Сначала отправьте кадр hello"
     assert await inbound_rows(ctx) == []
 
 
-async def test_a_text_over_the_limit_is_refused_with_its_id(client, ctx, config):
+@pytest.mark.parametrize("language, message", [
+    ("az", "Mesajınız {limit} simvoldan uzundur. Zəhmət olmasa, onu qısaldın."),
+    ("ru", "Ваше сообщение длиннее {limit} символов. Пожалуйста, сократите его."),
+    ("en", "Your message is longer than {limit} characters. Please shorten it."),
+])
+async def test_a_text_over_the_limit_is_refused_in_the_sessions_language(client, ctx, config,
+                                                                         language, message):
     limit = config.channels.webchat.max_message_chars
-    async with client.ws_connect("/chat/ws") as ws:
-        await say_hello(ws)
+    # The browser's language is not the one the resident chose in the chat.
+    async with client.ws_connect("/chat/ws", headers={"Accept-Language": "en-GB,en"}) as ws:
+        await say_hello(ws, language=language)
         error = await send_text(ws, "long-1", "ə" * (limit + 1))
-        assert error == {"type": "error", "id": "long-1",
-                         "error": f"the message is longer than {limit} characters"}
+        assert error == {"type": "error", "code": "too_long", "id": "long-1",
+                         "error": message.format(limit=limit)}
         ack = await send_text(ws, "ok-1", "ə" * limit)
         assert ack["type"] == "ack"
     assert [len(r["body"]) for r in await inbound_rows(ctx)] == [limit]
@@ -339,6 +379,15 @@ async def test_the_chat_page_and_the_widget(aiohttp_client, environment):
     page = await response.text()
     assert '<html lang="ru">' in page and 'href="/static/chat.css"' in page
     response = await client.get("/chat?lang=<script>")
+    assert '<html lang="az">' in await response.text()
+    # Not told a language, the page speaks the browser's, if it is one of the chat's.
+    for accept, language in [("ru-RU,ru;q=0.9", "ru"), ("en-US,en;q=0.9,az;q=0.8", "en"),
+                             ("de-DE,de;q=0.9,ru;q=0.5", "ru"), ("de-DE,de;q=0.9", "az"),
+                             ("fr;q=0.9, ru;q=0, az;q=0.1", "az")]:
+        response = await client.get("/chat", headers={"Accept-Language": accept})
+        assert f'<html lang="{language}">' in await response.text(), accept
+        assert response.headers["Vary"] == "Accept-Language"
+    response = await client.get("/chat?lang=az", headers={"Accept-Language": "ru-RU,ru;q=0.9"})
     assert '<html lang="az">' in await response.text()
     response = await client.get("/chat/widget.js")
     assert response.status == 200 and response.content_type == "application/javascript"

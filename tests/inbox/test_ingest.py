@@ -13,6 +13,7 @@ from inbox.jobs import DELIVERY_QUEUE
 from inbox.live import WEBCHAT_CHANNEL, channel_name
 from inbox.messages import InboundMessage
 from inbox.store import utcnow
+from tests.inbox.test_auth import RAUF, add_user
 
 
 def chat(text: str, client_id: str = "c1", session: str = "sess-1", **extra) -> InboundMessage:
@@ -54,6 +55,27 @@ async def test_acknowledgement_speaks_the_residents_language(ctx):
     async with ctx.store.read() as tx:
         ack = (await tx.messages_of(result.conversation_id))[1]
     assert ack["body"].startswith("Ваше обращение принято")
+
+
+async def test_the_acknowledgement_tells_each_resident_their_place_in_the_queue(ctx):
+    async def place(session: str, text: str) -> tuple[str, str]:
+        result = await ingest(ctx, chat(text, session=session))
+        async with ctx.store.read() as tx:
+            ack = (await tx.messages_of(result.conversation_id))[1]
+            queue = (await tx.conversation(result.conversation_id))["queue"]
+        return queue, ack["body"].split("Növbədə yeriniz: ")[1].split(".")[0]
+
+    pension = "Salam, bu ay pensiyam gəlməyib"                 # call-centre-142
+    assert await place("sess-1", pension) == ("call-centre-142", "1")
+    assert await place("sess-2", pension) == ("call-centre-142", "2")
+    registration = "Salam, reintegration.gov.az qeydiyyat formu açılmır"
+    assert await place("sess-3", registration) == ("migration-registration", "1")
+    # The first resident is taken by an agent: whoever comes next is second, not third.
+    agent = await add_user(ctx, RAUF, name="Rauf Hüseynov", queues=("call-centre-142",))
+    async with ctx.store.transaction() as tx:
+        _, first = await tx.identity_and_open_conversation("webchat", "sess-1")
+        assert await tx.claim_conversation(first["id"], agent, utcnow(), offered=False)
+    assert await place("sess-4", pension) == ("call-centre-142", "2")
 
 
 async def test_same_external_id_is_stored_once(ctx):

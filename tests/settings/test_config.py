@@ -16,7 +16,7 @@ from sqlalchemy import select
 from inbox.auth import verify_password
 from inbox.db import make_engine
 from inbox.schema import users
-from settings import ConfigError, Problem, load_config, load_config_text
+from settings import ConfigError, Problem, Rate, WebchatLimits, load_config, load_config_text
 from tests.conftest import ROOT, TEST_CONFIG
 
 BASE = TEST_CONFIG.read_text(encoding="utf-8")
@@ -424,3 +424,52 @@ def test_config_check_and_serve_report_the_channels_own_settings(cli_env, tmp_pa
     assert served.returncode == 1 and "Traceback" not in served.stderr
     assert served.stderr.splitlines()[1:] == result.stderr.splitlines()
     assert not (tmp_path / "cli.db").exists()
+
+
+def test_webchat_limits_load_and_default():
+    limits = load_config(TEST_CONFIG, env={}).channels.webchat.limits
+    assert limits == WebchatLimits(messages_per_session=Rate(20, 60),
+                                   messages_per_address=Rate(300, 60),
+                                   conversations_per_address=Rate(60, 3600),
+                                   sockets_per_address=100)
+    config = load_config_text(edited("      messages_per_session: {count: 20, per: 1m}\n",
+                                     "      messages_per_session: {count: 5, per: 90s}\n"),
+                              env={})
+    assert config.channels.webchat.limits.messages_per_session == Rate(5, 90)
+    block = BASE[BASE.index("    limits:\n"):BASE.index("    trusted_proxies:")]
+    config = load_config_text(edited(block, ""), env={})
+    assert config.channels.webchat.limits == WebchatLimits()
+    assert config.channels.webchat.trusted_proxies == ()
+    config = load_config_text(edited("    trusted_proxies: []",
+                                     '    trusted_proxies: ["10.0.0.0/8", "2001:db8::1"]'),
+                              env={})
+    assert config.channels.webchat.trusted_proxies == ("10.0.0.0/8", "2001:db8::1")
+
+
+def test_webchat_limit_mistakes_are_named_with_key_and_line():
+    text = edited("      messages_per_session: {count: 20, per: 1m}\n"
+                  "      messages_per_address: {count: 300, per: 1m}\n"
+                  "      conversations_per_address: {count: 60, per: 1h}\n"
+                  "      sockets_per_address: 100       # chat windows open at once\n",
+                  "      messages_per_session: {count: 0, per: 1m}\n"
+                  "      messages_per_address: {count: 300, per: soon}\n"
+                  "      conversations_per_address: {count: 60, per: 1h, burst: 5}\n"
+                  "      sockets_per_address: many\n"
+                  "      sockets_per_session: 3\n")
+    text = edited("    trusted_proxies: []", '    trusted_proxies: ["10.0.0.0/8", proxy.local]',
+                  text)
+    path = "channels.webchat"
+    assert problems(text) == [
+        Problem(f"{path}.limits.messages_per_session.count",
+                line_of(text, "{count: 0, per: 1m}"), "must be a positive number, got 0"),
+        Problem(f"{path}.limits.messages_per_address.per", line_of(text, "per: soon"),
+                "not a duration: 'soon' (use e.g. 30s, 5m, 2h, 1d or 1h30m)"),
+        Problem(f"{path}.limits.conversations_per_address.burst", line_of(text, "burst: 5"),
+                "unknown key"),
+        Problem(f"{path}.limits.sockets_per_address", line_of(text, "sockets_per_address: many"),
+                "expected int, got str 'many'"),
+        Problem(f"{path}.limits.sockets_per_session", line_of(text, "sockets_per_session: 3"),
+                "unknown key"),
+        Problem(f"{path}.trusted_proxies[1]", line_of(text, "proxy.local"),
+                "not an IP address or network: 'proxy.local'"),
+    ]

@@ -1,0 +1,114 @@
+"""How much one resident, and one network address, may use the web chat
+(`channels.webchat.limits`), counted in Redis so the limits hold across every app instance.
+
+Messages are limited per session (a tight limit, counted with the session's address) and per
+address (a generous one: an office or a mobile network puts many residents behind one), new
+conversations and open chat windows per address. The address is the connection's peer;
+X-Forwarded-For is believed only from a proxy the deployment trusts
+(`channels.webchat.trusted_proxies`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+import redis.asyncio as aioredis
+
+from inbox.ratelimit import Bucket, Limiter
+from settings import Rate, WebchatLimits
+
+# An open chat window holds a lease on its address's count, renewed while it stays open; one
+# whose app instance died is no longer counted once its lease runs out.
+SOCKET_LEASE_S = 90
+SOCKET_RENEW_S = 30
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@lru_cache(maxsize=8)
+def trusted_networks(proxies: tuple[str, ...]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(p, strict=False) for p in proxies)
+
+
+def _ip(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        address = ipaddress.ip_address((text or "").strip())
+    except ValueError:
+        return None
+    mapped = getattr(address, "ipv4_mapped", None)   # ::ffff:1.2.3.4 is 1.2.3.4
+    return mapped or address
+
+
+def client_address(peer: str | None, forwarded_for: Iterable[str],
+                   trusted: tuple[Network, ...]) -> str:
+    """The resident's address: the peer's, or, when the peer is a trusted proxy, the last
+    address in X-Forwarded-For that is not one (each proxy appends the one it heard from, so
+    the entries left of the first untrusted one may be anything a client wrote)."""
+    address = _ip(peer)
+    if address is None:
+        return peer or "unknown"
+    hops = [hop for header in forwarded_for for hop in header.split(",")]
+    while hops and any(address in network for network in trusted):
+        hop = _ip(hops.pop())
+        if hop is None:
+            break
+        address = hop
+    return str(address)
+
+
+def address_key(address: str) -> str:
+    """What the per-address limits count by: an IPv6 address by its /64, since one home or
+    phone is given a whole /64 and could otherwise take a new address for every socket."""
+    ip = _ip(address)
+    if isinstance(ip, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return address
+
+
+@dataclass(frozen=True)
+class Refused:
+    code: str                # the error catalogue's code (channels/webchat_errors.py)
+    retry_after_s: int
+
+
+class ChatLimits:
+    def __init__(self, redis: aioredis.Redis, limits: WebchatLimits):
+        self.limiter = Limiter(redis)
+        self.limits = limits
+
+    def _bucket(self, address: str, name: str, rate: Rate) -> Bucket:
+        # The braces keep one address's keys in one Redis Cluster slot, as the script needs.
+        return Bucket(f"cc:webchat:{{{address_key(address)}}}:{name}", rate.count, rate.per_s)
+
+    async def message(self, session: str, address: str, *,
+                      opens_conversation: bool) -> Refused | None:
+        """A resident's message may be stored, or the limit it runs into."""
+        limits = self.limits
+        # Each bucket with the error its refusal is told as.
+        buckets = {
+            self._bucket(address, f"session:{session}", limits.messages_per_session):
+                "too_many_messages",
+            self._bucket(address, "messages", limits.messages_per_address): "too_many_messages",
+        }
+        if opens_conversation:
+            buckets[self._bucket(address, "conversations", limits.conversations_per_address)] = \
+                "too_many_conversations"
+        refusal = await self.limiter.take(*buckets)
+        if refusal is None:
+            return None
+        return Refused(buckets[refusal.bucket], max(1, math.ceil(refusal.retry_after_s)))
+
+    def _sockets_key(self, address: str) -> str:
+        return f"cc:webchat:{{{address_key(address)}}}:sockets"
+
+    async def hold_socket(self, address: str, socket_id: str) -> bool:
+        """Count an open chat window (or renew its count), unless its address has too many."""
+        return await self.limiter.hold(self._sockets_key(address), socket_id,
+                                       self.limits.sockets_per_address, SOCKET_LEASE_S)
+
+    async def release_socket(self, address: str, socket_id: str) -> None:
+        await self.limiter.release(self._sockets_key(address), socket_id)
