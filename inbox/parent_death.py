@@ -11,7 +11,6 @@ answers by releasing its locks and stopping.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 import os
 import signal
@@ -22,12 +21,7 @@ log = logging.getLogger(__name__)
 PR_SET_PDEATHSIG = 1   # <linux/prctl.h>
 
 _forking_pid: int | None = None
-
-
-def _libc() -> ctypes.CDLL | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_prctl = None   # libc's prctl, bound once in the parent: a child only calls it
 
 
 def _remember_parent() -> None:
@@ -36,8 +30,7 @@ def _remember_parent() -> None:
 
 
 def _die_with_parent() -> None:
-    libc = _libc()
-    if libc is None or libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0) != 0:
+    if _prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0) != 0:
         return
     # The parent may have died between fork() and prctl(): nothing would signal us then.
     if os.getppid() != _forking_pid:
@@ -47,9 +40,12 @@ def _die_with_parent() -> None:
 def end_children_with_this_process() -> bool:
     """From now on every child forked by this process gets SIGTERM when its parent dies.
     False where the platform cannot do it (not Linux)."""
-    if _libc() is None:
+    global _prctl
+    if not sys.platform.startswith("linux"):
         log.warning("child processes cannot be tied to this one on %s; if it is killed, "
                     "stop its children by hand", sys.platform)
         return False
-    os.register_at_fork(before=_remember_parent, after_in_child=_die_with_parent)
+    if _prctl is None:
+        _prctl = ctypes.CDLL(None, use_errno=True).prctl   # the process's own libc
+        os.register_at_fork(before=_remember_parent, after_in_child=_die_with_parent)
     return True
