@@ -28,7 +28,7 @@ from inbox.appkeys import CONTEXT, HUB, INTAKE, SECRET_KEY
 from inbox.auth import ROLES, hash_password
 from inbox.context import open_context
 from inbox.db import ROOT, database_url, migrate
-from inbox.http import json_errors
+from inbox.http import json_errors, storable_query
 from inbox.intake import Intake
 from inbox.live import LiveHub
 from reports import api as report_api
@@ -77,7 +77,8 @@ async def _end_streams(app: web.Application) -> None:
 def create_app(config: Config) -> web.Application:
     app = web.Application(
         client_max_size=config.limits.max_body_bytes,
-        middlewares=[ops.measure, json_errors, api.require_session, api.action_errors],
+        middlewares=[ops.measure, json_errors, api.require_session, storable_query,
+                     api.action_errors],
     )
     app[CONTEXT] = open_context(config)
     app[SECRET_KEY] = secret_key()
