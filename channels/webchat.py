@@ -27,6 +27,7 @@ from channels.base import SendResult
 from inbox import outbox
 from inbox.appkeys import CONTEXT, HUB, SECRET_KEY
 from inbox.context import InboxContext
+from inbox.http import parse_json
 from inbox.ingest import ingest
 from inbox.live import publish_to_chat
 from inbox.messages import InboundMessage, OutboundMessage
@@ -65,9 +66,11 @@ class Typing:
 
 def parse_frame(raw: str, max_chars: int) -> Hello | ChatText | Typing:
     try:
-        frame = json.loads(raw)
-    except ValueError:
+        frame = parse_json(raw)
+    except json.JSONDecodeError:
         raise FrameError("the frame is not JSON") from None
+    except ValueError as exc:   # JSON, but not text that could be stored
+        raise FrameError(f"the frame cannot be taken in: {exc}") from None
     if not isinstance(frame, dict):
         raise FrameError("the frame must be a JSON object")
     kind = frame.get("type")
@@ -229,7 +232,8 @@ async def chat_socket(request: web.Request) -> web.WebSocketResponse:
                     await socket.message(frame)
             except FrameError as exc:
                 error: dict[str, Any] = {"type": "error", "error": str(exc)}
-                with contextlib.suppress(ValueError, AttributeError, TypeError):
+                # The id is echoed even when the text is what was refused.
+                with contextlib.suppress(ValueError, AttributeError, TypeError, RecursionError):
                     if (client_id := json.loads(msg.data).get("id")) is not None:
                         error["id"] = client_id
                 await socket.send(error)
