@@ -237,13 +237,16 @@ def _conversation_filter(request: web.Request) -> ConversationFilter:
     if any(s not in actions.STATUSES for s in statuses):
         raise bad_request(f"status must be one or more (comma-separated) of "
                           f"{', '.join(actions.STATUSES)}")
+    category = q.get("category") or None
+    if category is not None and category not in actions.CATEGORIES:
+        raise bad_request(f"category must be one of {', '.join(actions.CATEGORIES)}")
     queue = q.get("queue") or None
     if queue is not None and not actor.may_see_queue(queue):
         raise web.HTTPForbidden(text=json.dumps({"error": "outside your queues"}),
                                 content_type="application/json")
     return ConversationFilter(
         statuses=statuses, queue=queue, channel=q.get("channel") or None,
-        category=q.get("category") or None, assignee=assignee,
+        category=category, assignee=assignee,
         text=(q.get("q") or "").strip() or None,
         allowed_queues=None if actor.sees_all_queues else actor.queues,
         limit=limit, before=_decode_cursor(q["cursor"]) if q.get("cursor") else None)

@@ -97,6 +97,12 @@ async def test_a_cursor_no_server_made_is_a_400(client, ctx, people, caplog):
     assert tracebacks(caplog) == []
 
 
+async def test_an_unknown_category_filter_is_a_400(client, ctx, people):
+    error = await refused(client, "GET", "/api/v1/conversations?category=complaint",
+                          people["nigar"].headers)
+    assert error == "category must be one of inquiry, registration, support"
+
+
 async def test_the_servers_own_cursor_still_pages(client, ctx, people):
     first = await seed(ctx, queue=MIGRATION, text=REGISTRATION, name="Günel Əliyeva")
     await seed(ctx, queue=MIGRATION, text=REGISTRATION, name="Elnur Quliyev")
