@@ -61,7 +61,6 @@ def _op(summary: str, responses: dict[str, Any], *, body: dict[str, Any] | None 
 
 
 def _query(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
-    """An optional query parameter; an empty value is the same as none."""
     return {"name": name, "in": "query", "required": False, "description": description,
             "schema": schema or {"type": "string"}}
 
@@ -149,6 +148,7 @@ def _rows(row: dict[str, Any]) -> dict[str, Any]:
     return {"200": {"description": "rows", "content": {
         "application/json": {"schema": {"type": "array", "items": row}},
         "text/csv": {"schema": {"type": "string"}}}}}
+
 
 PATHS: dict[str, Any] = {
     "/healthz": {"get": _op("liveness", _ok("alive", {"type": "object"}), public=True)},

@@ -7,6 +7,7 @@ after) and logs no traceback.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -246,6 +247,21 @@ async def test_an_unknown_method_is_a_json_405_naming_the_allowed_ones(client, p
         assert response.status == 405, (method, path)
         assert set(response.headers["Allow"].split(",")) == allow, (method, path)
         assert await response.json() == {"error": "Method Not Allowed"}
+    assert tracebacks(caplog) == []
+
+
+@ONE_DATABASE
+async def test_a_token_that_is_not_utf8_is_a_401(client, caplog):
+    """Sent as raw bytes: an HTTP client library would encode the header itself."""
+    for header in (b"Authorization: Bearer \xff\xfe", b"Cookie: cc_session=\xff\xfe"):
+        reader, writer = await asyncio.open_connection(client.host, client.port)
+        writer.write(b"GET /api/v1/me HTTP/1.1\r\nHost: localhost\r\n" + header +
+                     b"\r\nConnection: close\r\n\r\n")
+        answer = await reader.read()
+        writer.close()
+        await writer.wait_closed()
+        assert answer.startswith(b"HTTP/1.1 401 "), answer
+        assert answer.endswith(b'{"error": "authentication required"}'), answer
     assert tracebacks(caplog) == []
 
 

@@ -39,6 +39,7 @@ from tests.conftest import ROOT, TEST_CONFIG
 from tests.e2e.support import System
 from tests.inbox.test_api import seed
 
+pytestmark = pytest.mark.e2e
 PASSWORD = "schemathesis-password"
 AGENT = "agent@migration.gov.az"
 SUPERVISOR = "supervisor@migration.gov.az"
