@@ -27,7 +27,7 @@ from inbox.appkeys import CONTEXT, HUB, INTAKE, SECRET_KEY
 from inbox.auth import ROLES, hash_password
 from inbox.context import open_context
 from inbox.db import ROOT, database_url, migrate
-from inbox.http import json_errors, redis_outage
+from inbox.http import json_errors, redis_outage, storable_query
 from inbox.intake import Intake
 from inbox.keys import secret_key
 from inbox.live import LiveHub
@@ -64,6 +64,7 @@ def create_app(config: Config) -> web.Application:
     app = web.Application(
         client_max_size=config.limits.max_body_bytes,
         middlewares=[ops.measure, json_errors, redis_outage, api.require_session,
+                     storable_query,
                      api.action_errors],
     )
     app[CONTEXT] = open_context(config)

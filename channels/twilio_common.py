@@ -14,8 +14,10 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 import aiohttp
+from multidict import MultiDict, MultiDictProxy
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
@@ -23,6 +25,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from channels.base import PermanentSendError, TransientSendError
+from inbox.http import unstorable
 
 DEFAULT_API_BASE = "https://api.twilio.com"
 SIGNATURE_HEADER = "X-Twilio-Signature"
@@ -59,6 +62,25 @@ def webhook_url(public_url: str, path_qs: str) -> str:
     """The URL Twilio was configured to call: PUBLIC_URL plus the path (and query) it hit.
     Twilio signs the URL it was given, not what a proxy in front of us rewrote it to."""
     return public_url.rstrip("/") + path_qs
+
+
+def decode_form(body: bytes) -> MultiDictProxy[str]:
+    """A webhook's url-encoded body as its fields (repeated fields kept); ValueError when it
+    is not UTF-8 text, raw or percent-encoded, or holds what cannot be stored (a NUL).
+
+    Twilio sends UTF-8 and signs the decoded values, so such a body cannot be Twilio's.
+    aiohttp's `request.post()` would raise UnicodeDecodeError on it (a 500), and would decode
+    by whatever charset the request claims; this reads UTF-8 only.
+    """
+    try:
+        pairs = parse_qsl(body.rstrip().decode("utf-8"), keep_blank_values=True,
+                          encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise ValueError("the form is not UTF-8 text") from None
+    for name, value in pairs:
+        if problem := unstorable(name) or unstorable(value):
+            raise ValueError(f"the form holds {problem}")
+    return MultiDictProxy(MultiDict(pairs))
 
 
 def signature_valid(token: str, url: str, form: Any, signature: str | None) -> bool:

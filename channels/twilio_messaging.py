@@ -31,6 +31,7 @@ from channels.twilio_common import (
     auth_token,
     classify_exception,
     credentials,
+    decode_form,
     error_reason,
     fetch_media,
     rest_client,
@@ -316,7 +317,11 @@ async def verified_form(request: web.Request) -> Mapping[str, str]:
                           "Twilio webhooks are not configured: TWILIO_AUTH_TOKEN is not set")
     if request.content_type != FORM_CONTENT_TYPE:
         raise _json_error(web.HTTPBadRequest, f"expected a {FORM_CONTENT_TYPE} body")
-    form = await request.post()   # over client_max_size: 413 before anything is read into it
+    body = await request.read()   # over client_max_size: 413 before anything is read into it
+    try:
+        form = decode_form(body)
+    except ValueError as exc:
+        raise _json_error(web.HTTPBadRequest, str(exc)) from None
     url = webhook_url(request.app[CONTEXT].config.public_url, request.path_qs)
     if not signature_valid(token, url, form, request.headers.get(SIGNATURE_HEADER)):
         log.warning("rejected a Twilio webhook on %s: bad or missing signature", request.path)

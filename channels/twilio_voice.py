@@ -48,7 +48,7 @@ from channels.twilio_messaging import PayloadError, normalise_phone, verified_fo
 from inbox import calls
 from inbox.appkeys import CONTEXT
 from inbox.context import InboxContext
-from inbox.http import bad_request
+from inbox.http import bad_request, parse_json
 from inbox.messages import Attachment, OutboundMessage
 from inbox.store import utcnow
 from settings.loader import parse_seconds
@@ -574,7 +574,7 @@ def parse_live_transcription(form: Mapping[str, str]) -> calls.TranscriptionEven
 def _transcript(form: Mapping[str, str]) -> str:
     """The text of TranscriptionData, a JSON object like {"transcript": ..., "confidence": ...}."""
     try:
-        data = json.loads(_field(form, "TranscriptionData"))
+        data = parse_json(_field(form, "TranscriptionData"))
     except ValueError:
         data = None
     if not isinstance(data, dict) or not isinstance(data.get("transcript", ""), str):

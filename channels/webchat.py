@@ -34,6 +34,7 @@ from channels.webchat_limits import (
 from inbox import outbox
 from inbox.appkeys import CONTEXT, HUB, SECRET_KEY
 from inbox.context import InboxContext
+from inbox.http import parse_json
 from inbox.ingest import ingest
 from inbox.live import publish_to_chat
 from inbox.messages import InboundMessage, OutboundMessage
@@ -77,9 +78,11 @@ def _name(frame: dict[str, Any]) -> str | None:
 
 def parse_frame(raw: str, max_chars: int) -> Hello | ChatText | Typing:
     try:
-        frame = json.loads(raw)
-    except ValueError:
+        frame = parse_json(raw)
+    except json.JSONDecodeError:
         raise FrameError("not_json") from None
+    except ValueError as exc:   # JSON, but not text that could be stored
+        raise FrameError("unstorable", detail=str(exc)) from None
     if not isinstance(frame, dict):
         raise FrameError("not_object")
     kind = frame.get("type")
@@ -316,7 +319,8 @@ async def chat_socket(request: web.Request) -> web.WebSocketResponse:
             except FrameError as exc:
                 error: dict[str, Any] = {"type": "error", "code": exc.code,
                                          "error": exc.text(socket.texts_language)}
-                with contextlib.suppress(ValueError, AttributeError, TypeError):
+                # The id is echoed even when the text is what was refused.
+                with contextlib.suppress(ValueError, AttributeError, TypeError, RecursionError):
                     if (client_id := json.loads(msg.data).get("id")) is not None:
                         error["id"] = client_id
                 await socket.send(error)

@@ -9,7 +9,7 @@ import contextlib
 import json
 import logging
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -17,7 +17,7 @@ from aiohttp import web
 from inbox import actions, assignment, auth, presence
 from inbox.actions import ActionError, Actor
 from inbox.appkeys import CONTEXT, HUB
-from inbox.http import bad_request, json_error, read_json
+from inbox.http import bad_request, json_error, parse_id, parse_json, read_json
 from inbox.live import reaches_console
 from inbox.serialize import conversation_view, event_view, message_view, user_view
 from inbox.store import ConversationFilter, match_counterpart, utcnow
@@ -62,15 +62,9 @@ async def require_session(request: web.Request, handler):
     return await handler(request)
 
 
-MAX_ID = 2**63 - 1   # the id columns' range (BIGINT)
-
-
 def _int_param(request: web.Request, name: str) -> int:
-    try:
-        value = int(request.match_info[name])
-    except ValueError:
-        value = 0
-    if not 1 <= value <= MAX_ID:
+    value = parse_id(request.match_info[name])
+    if value is None:
         raise web.HTTPNotFound(text=json.dumps({"error": f"no such {name}"}),
                                content_type="application/json")
     return value
@@ -102,7 +96,7 @@ async def action_errors(request: web.Request, handler):
 def _is_id(value: Any, *, nullable: bool = False) -> bool:
     if value is None:
         return nullable
-    return isinstance(value, int) and not isinstance(value, bool)
+    return parse_id(value) == value
 
 
 def _id_field(body: dict[str, Any], key: str, what: str) -> int:
@@ -214,11 +208,16 @@ def _encode_cursor(row: dict[str, Any]) -> str:
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+    """The (last_message_at, id) a cursor of `_encode_cursor` holds; a client's own cursor
+    must hold the same: a time with its offset and an id in range, or it is a 400."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        at, last_id = json.loads(base64.urlsafe_b64decode(padded))
-        return datetime.fromisoformat(at), int(last_id)
-    except (ValueError, TypeError) as exc:
+        at, last_id = parse_json(base64.urlsafe_b64decode(padded))
+        at = datetime.fromisoformat(at)
+        if at.utcoffset() is None or parse_id(last_id) != last_id:
+            raise ValueError("a naive time or an id out of range")
+        return at.astimezone(UTC), last_id
+    except (ValueError, TypeError, OverflowError) as exc:
         raise bad_request("malformed cursor") from exc
 
 
@@ -233,21 +232,23 @@ def _conversation_filter(request: web.Request) -> ConversationFilter:
     if assignee == "me":
         assignee = actor.id
     elif assignee not in (None, "none"):
-        try:
-            assignee = int(assignee)
-        except ValueError as exc:
-            raise bad_request("assignee must be me, none or an agent id") from exc
+        assignee = parse_id(assignee)
+        if assignee is None:
+            raise bad_request("assignee must be me, none or an agent id")
     statuses = tuple(s for s in (q.get("status") or "").split(",") if s)
     if any(s not in actions.STATUSES for s in statuses):
         raise bad_request(f"status must be one or more (comma-separated) of "
                           f"{', '.join(actions.STATUSES)}")
+    category = q.get("category") or None
+    if category is not None and category not in actions.CATEGORIES:
+        raise bad_request(f"category must be one of {', '.join(actions.CATEGORIES)}")
     queue = q.get("queue") or None
     if queue is not None and not actor.may_see_queue(queue):
         raise web.HTTPForbidden(text=json.dumps({"error": "outside your queues"}),
                                 content_type="application/json")
     return ConversationFilter(
         statuses=statuses, queue=queue, channel=q.get("channel") or None,
-        category=q.get("category") or None, assignee=assignee,
+        category=category, assignee=assignee,
         text=(q.get("q") or "").strip() or None,
         allowed_queues=None if actor.sees_all_queues else actor.queues,
         limit=limit, before=_decode_cursor(q["cursor"]) if q.get("cursor") else None)
@@ -408,10 +409,12 @@ async def attachment(request: web.Request) -> web.StreamResponse:
         return json_error(404, "message not found")
     if not _actor(request).may_see_queue(conversation["queue"]):
         return json_error(403, "outside your queues")
-    try:
-        item = (message["attachments"] or [])[int(request.match_info["index"])]
-    except (ValueError, IndexError):
+    items = message["attachments"] or []
+    # Compared as text: int() would read "-1" as the last attachment.
+    positions = [str(n) for n in range(len(items))]
+    if request.match_info["index"] not in positions:
         return json_error(404, "attachment not found")
+    item = items[positions.index(request.match_info["index"])]
     if not item.get("stored"):
         return json_error(404, item.get("error") or "the attachment has not been fetched yet")
     root = ctx.media_dir

@@ -1,9 +1,11 @@
-"""HTTP plumbing shared by every JSON endpoint: error bodies and request-body parsing."""
+"""HTTP plumbing shared by every JSON endpoint: error bodies, request-body parsing and the one
+check of an id a client sends."""
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from aiohttp import web
@@ -14,6 +16,12 @@ from inbox.outage import REDIS_UNAVAILABLE
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_S = 5
+# Paths whose clients are programs: their errors are JSON, never aiohttp's text pages.
+MACHINE_PATHS = ("/api/", "/webhooks/", "/healthz", "/readyz", "/metrics")
+MAX_ID = 2**63 - 1   # the id columns' range (BIGINT)
+_MAX_ID_DIGITS = len(str(MAX_ID))
+# Headers of an HTTP error that belong to the error and must survive its JSON body (405 Allow).
+_KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
 
 
 def json_error(status: int, message: str, **extra: Any) -> web.Response:
@@ -26,14 +34,18 @@ async def json_errors(request: web.Request, handler):
     try:
         return await handler(request)
     except web.HTTPException as exc:
-        if exc.status < 400 or not request.path.startswith(("/api/", "/webhooks/")):
+        if exc.status < 400 or not request.path.startswith(MACHINE_PATHS):
             raise
         if exc.content_type == "application/json":
             raise
-        return json_error(exc.status, exc.reason if exc.text is None or exc.text.startswith(
+        response = json_error(exc.status, exc.reason if exc.text is None or exc.text.startswith(
             f"{exc.status}:") else exc.text)
+        for name in _KEPT_HEADERS:
+            if name in exc.headers:
+                response.headers[name] = exc.headers[name]
+        return response
     except Exception:
-        if not request.path.startswith(("/api/", "/webhooks/")):
+        if not request.path.startswith(MACHINE_PATHS):
             raise
         log.exception("unhandled error on %s %s", request.method, request.path)
         return json_error(500, "internal error")
@@ -55,10 +67,85 @@ async def redis_outage(request: web.Request, handler):
                             headers=headers)
 
 
+def parse_id(value: Any) -> int | None:
+    """`value` as the id of a stored row, or None when it cannot be one.
+
+    A JSON integer or a string of ASCII digits within the id columns' range (1..2**63-1).
+    Floats (1e20, 1.0), booleans, signs, spaces, underscores and non-ASCII digits are not
+    ids: Python's int() would take several of them, and an id past the range reaches the
+    database as an overflow instead of a "not found".
+    """
+    if isinstance(value, str):
+        if not (value.isascii() and value.isdigit() and len(value) <= _MAX_ID_DIGITS):
+            return None
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None
+    return value if 1 <= value <= MAX_ID else None
+
+
+def unstorable(text: str) -> str | None:
+    """What in `text` no database or Redis here can store, or None when it can be stored.
+
+    Both are valid JSON: "\\ud800" decodes to a lone surrogate, which has no UTF-8 form
+    (the encoding for the database or Redis fails mid-write), and "\\u0000" to a NUL,
+    which PostgreSQL refuses in text.
+    """
+    if "\x00" in text:
+        return "a NUL character (\\u0000), which cannot be stored"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "a lone surrogate (\\ud800-\\udfff), which is not Unicode text"
+    return None
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string in a decoded JSON value, keys included (without recursion: the value may
+    be nested as deep as the decoder allows)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+
+
+def parse_json(text: str | bytes) -> Any:
+    """JSON text as Python values; ValueError saying what is wrong.
+
+    Stricter than json.loads where it matters once the value is stored: a string that cannot
+    be stored (`unstorable`) is refused here rather than failing mid-write, and nesting deeper
+    than the interpreter's recursion limit is a malformed document, not a crash.
+    """
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    for string in _strings(value):
+        if problem := unstorable(string):
+            raise ValueError(f"a string holds {problem}")
+    return value
+
+
+@web.middleware
+async def storable_query(request: web.Request, handler):
+    """Query parameters are text the databases can hold, or the request is a 400."""
+    if request.path.startswith(MACHINE_PATHS):
+        for name, value in request.query.items():
+            if problem := unstorable(name) or unstorable(value):
+                return json_error(400, f"a query parameter holds {problem}")
+    return await handler(request)
+
+
 async def read_json(request: web.Request) -> dict[str, Any]:
     """The request's JSON object body, or a 400 that says what is wrong with it."""
     try:
-        body = await request.json(loads=json.loads)
+        body = parse_json((await request.read()).decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise web.HTTPBadRequest(text=json.dumps({"error": f"malformed JSON body: {exc}"}),
                                  content_type="application/json") from exc

@@ -10,6 +10,8 @@ from typing import Any
 
 from aiohttp import web
 
+from inbox.http import MAX_ID
+
 routes = web.RouteTableDef()
 
 
@@ -35,6 +37,14 @@ _ERRORS = {
     "403": {"description": "outside the caller's queues or role", **_json(_ref("Error"))},
     "404": {"description": "no such object", **_json(_ref("Error"))},
 }
+# What only a call with a body can meet.
+_BODY_ERRORS = {
+    "413": {"description": "the body is over the size limit, or a text over its length",
+            **_json(_ref("Error"))},
+    "422": {"description": "well-formed, but the action cannot be carried out (an unknown "
+                           "queue or template, a status that cannot be set, ...)",
+            **_json(_ref("Error"))},
+}
 
 
 def _op(summary: str, responses: dict[str, Any], *, body: dict[str, Any] | None = None,
@@ -42,6 +52,7 @@ def _op(summary: str, responses: dict[str, Any], *, body: dict[str, Any] | None 
     operation: dict[str, Any] = {"summary": summary, "responses": {**responses, **_ERRORS}}
     if body is not None:
         operation["requestBody"] = {"required": True, **_json(body)}
+        operation["responses"].update(_BODY_ERRORS)
     if params:
         operation["parameters"] = params
     if public:
@@ -54,12 +65,16 @@ def _query(name: str, description: str, schema: dict[str, Any] | None = None) ->
             "schema": schema or {"type": "string"}}
 
 
-_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
-_MATCH_ID = {"name": "match_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-_INTERVAL = [_query("from", "ISO date or time, Asia/Baku when no offset (default: 30 days ago)"),
+_ID_SCHEMA = {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID}
+_ID = {"name": "id", "in": "path", "required": True, "schema": _ID_SCHEMA}
+_MATCH_ID = {"name": "match_id", "in": "path", "required": True, "schema": _ID_SCHEMA}
+_INTERVAL = [_query("from", "ISO date or time, Asia/Baku when no offset (default: 30 days "
+                            "before `to`); years 1970 to 9998"),
              _query("to", "ISO date or time, exclusive; a date means its whole day"),
              _query("format", "json (default) or csv", {"enum": ["json", "csv"]})]
 _CATEGORY = {"type": "string", "enum": ["inquiry", "registration", "support"]}
+_STATUS = "(waiting|open|pending|resolved)"
+_GROUPS = ["channel", "queue", "agent", "category"]
 _TIME = {"type": "string", "format": "date-time"}
 _NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
 
@@ -141,14 +156,23 @@ SCHEMAS: dict[str, Any] = {
 
 _CONVERSATION = _ok("the conversation", _ref("Conversation"))
 
+
+def _rows(row: dict[str, Any]) -> dict[str, Any]:
+    """A report's 200: JSON rows, or the same rows as CSV with `format=csv`."""
+    return {"200": {"description": "rows", "content": {
+        "application/json": {"schema": {"type": "array", "items": row}},
+        "text/csv": {"schema": {"type": "string"}}}}}
+
+
 PATHS: dict[str, Any] = {
     "/healthz": {"get": _op("liveness", _ok("alive", {"type": "object"}), public=True)},
     "/readyz": {"get": _op("readiness: database and Redis answer",
                            {**_ok("ready", {"type": "object"}),
-                            "503": {"description": "names what does not answer"}},
+                            **_ok("names what does not answer", {"type": "object"}, "503")},
                            public=True)},
-    "/metrics": {"get": _op("Prometheus metrics", _ok("text exposition format"),
-                            public=True)},
+    "/metrics": {"get": _op("Prometheus metrics", {"200": {
+        "description": "text exposition format",
+        "content": {"text/plain": {"schema": {"type": "string"}}}}}, public=True)},
     "/api/v1/auth/login": {"post": _op(
         "log in; also sets the session cookie and the CSRF cookie",
         {**_ok("logged in", {"type": "object", "properties": {
@@ -168,10 +192,13 @@ PATHS: dict[str, Any] = {
         _ok("a page", {"type": "object", "properties": {
             "items": {"type": "array", "items": _ref("Conversation")},
             "next_cursor": {"type": ["string", "null"]}}}),
-        params=[_query("status", "waiting, open, pending or resolved; several comma-separated"),
+        params=[_query("status", "waiting, open, pending or resolved; several comma-separated",
+                       {"type": "string", "pattern": f"^{_STATUS}?(,{_STATUS}?)*$"}),
                 _query("queue", "queue id"), _query("channel", "channel name"),
-                _query("category", "inquiry, registration or support"),
-                _query("assignee", "me, none or an agent id"),
+                _query("category", "inquiry, registration or support",
+                       {**_CATEGORY, "enum": ["", *_CATEGORY["enum"]]}),
+                _query("assignee", "me, none or an agent id",
+                       {"type": "string", "pattern": "^(me|none|[0-9]{1,19})?$"}),
                 _query("q", "search in name, phone, FIN and text"),
                 _query("limit", "1 to 200", {"type": "integer"}),
                 _query("cursor", "next_cursor of the previous page")])},
@@ -181,7 +208,8 @@ PATHS: dict[str, Any] = {
     "/api/v1/conversations/{id}/messages": {"post": _op(
         "reply on the conversation's channel (queued for delivery) or add a private note",
         _ok("the message", _ref("Message"), status="201"), params=[_ID],
-        body={"type": "object", "properties": {
+        body={"type": "object", "anyOf": [{"required": ["body"]}, {"required": ["template"]}],
+              "properties": {
             "body": {"type": "string"}, "private": {"type": "boolean"},
             "template": {"type": "string",
                          "description": "an approved WhatsApp template instead of free text"},
@@ -189,7 +217,8 @@ PATHS: dict[str, Any] = {
     "/api/v1/conversations/{id}/assign": {"post": _op(
         "assign, unassign (agent_id null) or transfer (queue)", _CONVERSATION, params=[_ID],
         body={"type": "object", "properties": {
-            "agent_id": {"type": ["integer", "null"]}, "queue": {"type": "string"}}})},
+            "agent_id": {**_ID_SCHEMA, "type": ["integer", "null"]},
+            "queue": {"type": ["string", "null"]}}})},
     "/api/v1/conversations/{id}/transfer-targets": {"get": _op(
         "every queue the conversation may be transferred to, and every colleague with their "
         "presence and load against capacity for the conversation's kind of work",
@@ -217,20 +246,21 @@ PATHS: dict[str, Any] = {
     "/api/v1/conversations/{id}/merge": {"post": _op(
         "move another conversation of the same contact into this one", _CONVERSATION,
         params=[_ID], body={"type": "object", "required": ["conversation_id"],
-                            "properties": {"conversation_id": {"type": "integer"}}})},
+                            "properties": {"conversation_id": _ID_SCHEMA}})},
     "/api/v1/conversations/{id}/split": {"post": _op(
         "move a message and every later one into a new conversation",
         _ok("the new conversation", _ref("Conversation"), status="201"), params=[_ID],
         body={"type": "object", "required": ["message_id"],
-              "properties": {"message_id": {"type": "integer"}}})},
+              "properties": {"message_id": _ID_SCHEMA}})},
     "/api/v1/agents": {"get": _op(
         "colleagues: names, roles, presence and queues",
         _ok("agents", {"type": "array", "items": {"type": "object"}}))},
     "/api/v1/messages/{id}/attachments/{index}": {"get": _op(
         "a stored attachment of a message the caller may see",
-        _ok("the file (its own content type)"),
+        {"200": {"description": "the file, in its own content type",
+                 "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}},
         params=[_ID, {"name": "index", "in": "path", "required": True,
-                      "schema": {"type": "integer"}}])},
+                      "schema": {"type": "integer", "minimum": 0}}])},
     "/api/v1/templates": {"get": _op(
         "approved templates a channel accepts outside its free-text window",
         _ok("templates", {"type": "array", "items": {"type": "object"}}))},
@@ -262,20 +292,23 @@ PATHS: dict[str, Any] = {
         "another contact is the same resident: join it into this one",
         _ok("the contact", _ref("Contact")), params=[_ID],
         body={"type": "object", "required": ["contact_id"],
-              "properties": {"contact_id": {"type": "integer"}}})},
+              "properties": {"contact_id": _ID_SCHEMA}})},
     "/api/v1/stream": {"get": _op(
         "server-sent events: conversation.created, conversation.updated, message.created, "
         "message.updated, queue.updated, agent.updated, sla.updated",
         _ok("text/event-stream"))},
     "/api/v1/reports/summary": {"get": _op(
         "response and resolution figures per channel, queue, agent or category",
-        _ok("rows", {"type": "array", "items": _ref("SummaryRow")}),
-        params=[*_INTERVAL, _query("group_by", "channel, queue, agent or category")])},
+        _rows(_ref("SummaryRow")),
+        params=[*_INTERVAL, _query("group_by", "channel (default), queue, agent or category",
+                                   {"enum": _GROUPS})])},
     "/api/v1/reports/volumes": {"get": _op(
         "conversations per day, week or month",
-        _ok("rows", {"type": "array", "items": {"type": "object"}}),
-        params=[*_INTERVAL, _query("period", "day, week or month"),
-                _query("group_by", "channel, queue or category")])},
+        _rows({"type": "object"}),
+        params=[*_INTERVAL, _query("period", "day (default), week or month",
+                                   {"enum": ["day", "week", "month"]}),
+                _query("group_by", "channel, queue, agent or category (default: none)",
+                       {"enum": _GROUPS})])},
     "/api/v1/reports/totals": {"get": _op(
         "the figures a ministry publishes", _ok("totals", {"type": "object"}),
         params=_INTERVAL[:2])},

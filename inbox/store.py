@@ -66,7 +66,9 @@ def _rows(result: Iterable[Any]) -> list[Row]:
 
 
 def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    # aiohttp reads header bytes that are not UTF-8 as surrogate escapes; such a token is
+    # no token of ours (they are ASCII), and must hash, not raise.
+    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def match_counterpart(match: Row, contact_id: int) -> int:

@@ -18,6 +18,10 @@ from reports.queries import summary, to_csv, totals, volumes
 
 routes = web.RouteTableDef()
 SUPERVISING = frozenset({"supervisor", "admin"})
+FORMATS = ("json", "csv")
+# Nothing is older than the Unix epoch, and the calendar's last years leave no room for the
+# day added to `to`, the 30 days before it or the shift to UTC: outside these, a 400.
+REPORT_YEARS = (1970, 9998)
 
 
 def _require_supervisor(request: web.Request) -> None:
@@ -40,6 +44,9 @@ def _interval(request: web.Request) -> tuple[datetime, datetime]:
             value = datetime.fromisoformat(text)
         except ValueError as exc:
             raise bad_request(f"{name} must be an ISO 8601 date or time") from exc
+        if not REPORT_YEARS[0] <= value.year <= REPORT_YEARS[1]:
+            raise bad_request(f"{name} must lie in the years {REPORT_YEARS[0]} to "
+                              f"{REPORT_YEARS[1]}")
         if value.tzinfo is None:
             value = value.replace(tzinfo=ctx.zone)
         if name == "to" and len(text) == 10:
@@ -66,6 +73,8 @@ async def _report(request: web.Request, compute) -> Any:
     ValueError (an unknown group or period) answered as a 400."""
     _require_supervisor(request)
     ctx = request.app[CONTEXT]
+    if request.query.get("format", "json") not in FORMATS:
+        raise bad_request(f"format must be one of {', '.join(FORMATS)}")
     start, end = _interval(request)
     try:
         return await compute(ctx, start, end)
