@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from inbox import actions, assignment, auth, presence
+from inbox import actions, assignment, auth, client_address, login_throttle, presence
 from inbox.actions import ActionError, Actor
 from inbox.appkeys import CONTEXT, HUB
 from inbox.http import bad_request, json_error, read_json
@@ -116,21 +116,22 @@ def _id_field(body: dict[str, Any], key: str, what: str) -> int:
 async def login(request: web.Request) -> web.Response:
     body = await read_json(request)
     email, password = body.get("email"), body.get("password")
-    if not isinstance(email, str) or not isinstance(password, str):
+    if not isinstance(email, str) or not isinstance(password, str) \
+            or not email.strip() or not password:
         raise bad_request("email and password are required")
     ctx = request.app[CONTEXT]
-    throttle_key = f"cc:login-failures:{email.lower()}"
-    # Counted before the password is checked, so parallel guesses cannot all slip through.
-    attempts = await ctx.redis.incr(throttle_key)
-    if attempts == 1:
-        await ctx.redis.expire(throttle_key, auth.LOGIN_WINDOW_S)
-    if attempts > auth.LOGIN_ATTEMPTS:
-        return json_error(429, "too many failed logins; try again later")
+    address = client_address.of_request(request)
+    wait_s = await login_throttle.admit(ctx.redis, email, address)
+    if wait_s:
+        response = json_error(429, "too many failed logins; try again later",
+                              retry_after_s=wait_s)
+        response.headers["Retry-After"] = str(wait_s)
+        return response
     result = await auth.login(ctx.store, email, password)
     if result is None:
         log.info("failed login")
         return json_error(401, "wrong e-mail or password")
-    await ctx.redis.delete(throttle_key)
+    await login_throttle.succeeded(ctx.redis, email, address)
     user, token, csrf = result
     response = web.json_response({"token": token, "csrf_token": csrf, "user": user_view(user)})
     secure = ctx.config.public_url.startswith("https://")

@@ -1,5 +1,5 @@
 """Agents' credentials and sessions: argon2 password hashes, bearer tokens, a session cookie
-with a CSRF secret, and a brake on password guessing."""
+with a CSRF secret. (The brake on password guessing is `inbox.login_throttle`.)"""
 
 from __future__ import annotations
 
@@ -20,8 +20,6 @@ SESSION_COOKIE = "cc_session"
 CSRF_COOKIE = "cc_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 SESSION_TTL = timedelta(hours=12)
-LOGIN_ATTEMPTS = 10            # failed logins per e-mail address ...
-LOGIN_WINDOW_S = 15 * 60       # ... within this window before logins are refused
 
 _hasher = PasswordHasher()
 # Verifying against this when the e-mail is unknown keeps the answer time the same.

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, time
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -271,6 +272,13 @@ def _zone(name: str) -> str:
     return name
 
 
+def _networks(items: list[Any]) -> tuple[IPv4Network | IPv6Network, ...]:
+    try:
+        return tuple(ip_network(str(item), strict=False) for item in items)
+    except ValueError as exc:
+        raise ValueError(f"not an IP address or network: {exc}") from exc
+
+
 def _dates(section: Section, key: str) -> tuple[date, ...]:
     values = section.get(key, list, [])
     out = []
@@ -504,6 +512,7 @@ def load_config_text(text: str, source: str = "config.yaml",
         intake=_intake(intake),
         limits=_limits(limits),
         media=_media(media),
+        trusted_proxies=top.get("trusted_proxies", list, (), convert=_networks),
         source=source,
     )
     top.finish()
