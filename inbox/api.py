@@ -145,8 +145,14 @@ async def login(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/auth/logout")
 async def logout(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
     token, _ = _token_from(request)
-    await auth.logout(request.app[CONTEXT].store, token)
+    await auth.logout(ctx.store, token)
+    agent_id = _actor(request).id
+    await auth.sessions_ended(ctx.redis, agent_id)
+    # Signing out is leaving, whatever the presence switch said: offline, and unanswered
+    # conversations go back to their queues.
+    await assignment.set_presence(ctx, agent_id, "offline")
     response = web.json_response({"status": "logged out"})
     response.del_cookie(auth.SESSION_COOKIE, path="/")
     response.del_cookie(auth.CSRF_COOKIE, path="/")
@@ -477,9 +483,14 @@ async def merge_contacts(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/stream")
 async def stream(request: web.Request) -> web.StreamResponse:
-    """Server-sent events for the caller's queues."""
+    """Server-sent events for the caller's queues, while the caller's session lasts."""
     actor = _actor(request)
     ctx = request.app[CONTEXT]
+    token, via_cookie = _token_from(request)
+
+    async def signed_out() -> bool:
+        return await auth.session_for(ctx.store, token, via_cookie) is None
+
     hub = request.app[HUB]
     connection = secrets.token_hex(8)
     await presence.console_seen(ctx.redis, actor.id, connection)
@@ -498,8 +509,14 @@ async def stream(request: web.Request) -> web.StreamResponse:
                 if event is None:
                     break   # the app is shutting down
             except TimeoutError:
+                if await signed_out():   # expired, or an ended session whose event was missed
+                    break
                 await response.write(b": heartbeat\n\n")
                 await presence.console_seen(ctx.redis, actor.id, connection)
+                continue
+            if event["type"] == auth.SESSIONS_ENDED:
+                if event["data"].get("agent_id") == actor.id and await signed_out():
+                    break
                 continue
             payload = json.dumps(event["data"], default=str)
             await response.write(f"event: {event['type']}\ndata: {payload}\n\n".encode())

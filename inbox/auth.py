@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import redis.asyncio as aioredis
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from inbox.live import publish_event
 from inbox.store import Store, utcnow
 
 ROLES = ("agent", "supervisor", "admin")
@@ -20,6 +22,9 @@ SESSION_COOKIE = "cc_session"
 CSRF_COOKIE = "cc_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 SESSION_TTL = timedelta(hours=12)
+# Live event: some sessions of a user were ended; that user's open event streams check
+# whether theirs is still valid, and end if not.
+SESSIONS_ENDED = "sessions.ended"
 
 _hasher = PasswordHasher()
 # Verifying against this when the e-mail is unknown keeps the answer time the same.
@@ -79,3 +84,7 @@ def csrf_ok(session: Session, header_value: str | None) -> bool:
 async def logout(store: Store, token: str) -> None:
     async with store.transaction() as tx:
         await tx.delete_token(token)
+
+
+async def sessions_ended(redis: aioredis.Redis, user_id: int) -> None:
+    await publish_event(redis, SESSIONS_ENDED, None, {"agent_id": user_id})
