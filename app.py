@@ -3,8 +3,9 @@
     python app.py serve [--host H] [--port P]
     python app.py migrate
     python app.py user add EMAIL --name NAME --role agent|supervisor|admin
-                           [--queues q1,q2] [--languages az,ru] [--voice-address A]
-                           --password-stdin
+                           [--queues q1,q2 | --no-queues] [--languages az,ru]
+                           [--voice-address A] --password-stdin
+    python app.py user list | deactivate EMAIL | reactivate EMAIL
     python app.py config check [PATH]
 """
 
@@ -22,9 +23,9 @@ from aiohttp import web
 
 from channels.registry import CHANNELS, config_problems
 from channels.twilio_voice import dial_target
-from inbox import api, console, openapi, ops
+from inbox import api, console, openapi, ops, users
 from inbox.appkeys import CONTEXT, HUB, INTAKE, SECRET_KEY
-from inbox.auth import ROLES, hash_password
+from inbox.auth import ROLES
 from inbox.context import open_context
 from inbox.db import ROOT, database_url, migrate
 from inbox.http import json_errors, redis_outage, storable_query
@@ -114,24 +115,16 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
 
 def cmd_user_add(args: argparse.Namespace) -> int:
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
-    if not password:
-        print("a password is required on standard input (--password-stdin)", file=sys.stderr)
-        return 1
-    if len(password) < 8:
-        print("the password must have at least 8 characters", file=sys.stderr)
-        return 1
-    queues = [q for q in (args.queues or "").split(",") if q]
     try:
         config = load_config()
     except ConfigError as exc:
         print(exc.format(), file=sys.stderr)
         return 1
-    unknown = [q for q in queues if q not in config.queue_ids]
-    if unknown:
-        print(f"unknown queue(s): {', '.join(unknown)}; known: {', '.join(config.queue_ids)}",
-              file=sys.stderr)
-        return 1
-    languages = [lang for lang in (args.languages or "az").split(",") if lang]
+    account, problems = users.checked_account(
+        args.email, args.name, args.role, args.queues, args.languages, config.queue_ids,
+        without_queues=args.no_queues)
+    if problem := users.password_problem(password):
+        problems.append(problem)
     voice: dict[str, str | None] = {}
     if args.voice_address is not None:   # given: set it ("" clears it); absent: keep it
         address = args.voice_address.strip() or None
@@ -139,26 +132,71 @@ def cmd_user_add(args: argparse.Namespace) -> int:
             try:
                 target = dial_target(address)
             except ValueError as exc:
-                print(f"--voice-address: {exc}", file=sys.stderr)
-                return 1
-            if target.kind == "number":
-                address = target.value   # stored as E.164
+                problems.append(f"--voice-address: {exc}")
+            else:
+                if target.kind == "number":
+                    address = target.value   # stored as E.164
         voice["voice_address"] = address
+    if problems:
+        print("\n".join(problems) + "\nnothing was saved", file=sys.stderr)
+        return 2
     migrate()
+    saved = _with_context(config, lambda ctx: users.save(ctx, account, password, voice))
+    print(f"user {saved.user_id} <{args.email}> saved as {account.role}")
+    if saved.sessions_ended:
+        print(f"the password changed: {saved.sessions_ended} session(s) ended")
+    if not saved.active:
+        print("the account is deactivated; `user reactivate` restores access")
+    return 0
 
-    async def save() -> int:
+
+def _with_context(config: Config | None, work):
+    """Runs `work(ctx)` on a short-lived context (the command line's one piece of work)."""
+    async def run():
         ctx = open_context(config, pool=False)
         try:
-            async with ctx.store.transaction() as tx:
-                return await tx.save_user(
-                    args.email, name=args.name, role=args.role, queues=queues,
-                    languages=languages, capacity={"chat": 3, "email": 10},
-                    password_hash=hash_password(password), active=True, **voice)
+            return await work(ctx)
         finally:
             await ctx.close()
+    return asyncio.run(run())
 
-    user_id = asyncio.run(save())
-    print(f"user {user_id} <{args.email}> saved as {args.role}")
+
+def cmd_user_list(_args: argparse.Namespace) -> int:
+    migrate()
+    rows = _with_context(None, users.all_users)
+    if not rows:
+        print("no users yet: create one with `app.py user add`")
+        return 0
+    table = [("ID", "E-MAIL", "NAME", "ROLE", "ACCESS", "PRESENCE", "QUEUES", "LANGUAGES")]
+    table += [(str(u["id"]), u["email"], u["name"], u["role"],
+               "active" if u["active"] else "deactivated", u["presence"],
+               ",".join(u["queues"] or []) or "-", ",".join(u["languages"] or []) or "-")
+              for u in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        print("  ".join(cells).rstrip())
+    return 0
+
+
+def cmd_user_deactivate(args: argparse.Namespace) -> int:
+    migrate()
+    done = _with_context(None, lambda ctx: users.deactivate(ctx, args.email))
+    if done is None:
+        print(f"no user has the e-mail address {args.email}", file=sys.stderr)
+        return 1
+    print(f"user {done.user_id} <{args.email}> deactivated: {done.sessions_ended} session(s) "
+          f"ended, {len(done.returned)} conversation(s) returned to their queues")
+    return 0
+
+
+def cmd_user_reactivate(args: argparse.Namespace) -> int:
+    migrate()
+    user = _with_context(None, lambda ctx: users.reactivate(ctx, args.email))
+    if user is None:
+        print(f"no user has the e-mail address {args.email}", file=sys.stderr)
+        return 1
+    print(f"user {user['id']} <{args.email}> reactivated: they can sign in again")
     return 0
 
 
@@ -211,12 +249,21 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("--name", required=True)
     add.add_argument("--role", required=True, choices=ROLES)
     add.add_argument("--queues", default="")
+    add.add_argument("--no-queues", action="store_true",
+                     help="an agent without queues, on purpose (they see an empty inbox)")
     add.add_argument("--languages", default="az")
     add.add_argument("--voice-address", default=None,
                      help="where calls ring: +994..., sip:user@host or client:identity "
                           "(empty clears it)")
     add.add_argument("--password-stdin", action="store_true")
     add.set_defaults(run=cmd_user_add)
+    user.add_parser("list", help="list users").set_defaults(run=cmd_user_list)
+    for name, run, what in [("deactivate", cmd_user_deactivate,
+                             "end a user's access: sessions, tokens, assigned conversations"),
+                            ("reactivate", cmd_user_reactivate, "restore a user's access")]:
+        command = user.add_parser(name, help=what)
+        command.add_argument("email")
+        command.set_defaults(run=run)
     config = commands.add_parser("config", help="configuration").add_subparsers(
         dest="action", required=True)
     check = config.add_parser("check", help="validate a config file")

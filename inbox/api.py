@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from inbox import actions, assignment, auth, presence
+from inbox import actions, assignment, auth, client_address, login_throttle, presence
 from inbox.actions import ActionError, Actor
 from inbox.appkeys import CONTEXT, HUB
 from inbox.http import bad_request, json_error, parse_id, parse_json, read_json
@@ -112,21 +112,22 @@ def _id_field(body: dict[str, Any], key: str, what: str) -> int:
 async def login(request: web.Request) -> web.Response:
     body = await read_json(request)
     email, password = body.get("email"), body.get("password")
-    if not isinstance(email, str) or not isinstance(password, str):
+    if not isinstance(email, str) or not isinstance(password, str) \
+            or not email.strip() or not password:
         raise bad_request("email and password are required")
     ctx = request.app[CONTEXT]
-    throttle_key = f"cc:login-failures:{email.lower()}"
-    # Counted before the password is checked, so parallel guesses cannot all slip through.
-    attempts = await ctx.redis.incr(throttle_key)
-    if attempts == 1:
-        await ctx.redis.expire(throttle_key, auth.LOGIN_WINDOW_S)
-    if attempts > auth.LOGIN_ATTEMPTS:
-        return json_error(429, "too many failed logins; try again later")
+    address = client_address.of_request(request)
+    wait_s = await login_throttle.admit(ctx.redis, email, address)
+    if wait_s:
+        response = json_error(429, "too many failed logins; try again later",
+                              retry_after_s=wait_s)
+        response.headers["Retry-After"] = str(wait_s)
+        return response
     result = await auth.login(ctx.store, email, password)
     if result is None:
         log.info("failed login")
         return json_error(401, "wrong e-mail or password")
-    await ctx.redis.delete(throttle_key)
+    await login_throttle.succeeded(ctx.redis, email, address)
     user, token, csrf = result
     response = web.json_response({"token": token, "csrf_token": csrf, "user": user_view(user)})
     secure = ctx.config.public_url.startswith("https://")
@@ -140,8 +141,14 @@ async def login(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/auth/logout")
 async def logout(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
     token, _ = _token_from(request)
-    await auth.logout(request.app[CONTEXT].store, token)
+    await auth.logout(ctx.store, token)
+    agent_id = _actor(request).id
+    await auth.sessions_ended(ctx.redis, agent_id)
+    # Signing out is leaving, whatever the presence switch said: offline, and unanswered
+    # conversations go back to their queues.
+    await assignment.set_presence(ctx, agent_id, "offline")
     response = web.json_response({"status": "logged out"})
     response.del_cookie(auth.SESSION_COOKIE, path="/")
     response.del_cookie(auth.CSRF_COOKIE, path="/")
@@ -595,9 +602,14 @@ async def merge_contacts(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/stream")
 async def stream(request: web.Request) -> web.StreamResponse:
-    """Server-sent events for the caller's queues."""
+    """Server-sent events for the caller's queues, while the caller's session lasts."""
     actor = _actor(request)
     ctx = request.app[CONTEXT]
+    token, via_cookie = _token_from(request)
+
+    async def signed_out() -> bool:
+        return await auth.session_for(ctx.store, token, via_cookie) is None
+
     hub = request.app[HUB]
     connection = secrets.token_hex(8)
     await presence.console_seen(ctx.redis, actor.id, connection)
@@ -615,9 +627,15 @@ async def stream(request: web.Request) -> web.StreamResponse:
                 if event is None:
                     break   # the app is shutting down
             except TimeoutError:
+                if await signed_out():   # expired, or an ended session whose event was missed
+                    break
                 await response.write(b": heartbeat\n\n")
                 with ctx.redis_outage.best_effort():
                     await presence.console_seen(ctx.redis, actor.id, connection)
+                continue
+            if event["type"] == auth.SESSIONS_ENDED:
+                if event["data"].get("agent_id") == actor.id and await signed_out():
+                    break
                 continue
             payload = json.dumps(event["data"], default=str)
             await response.write(f"event: {event['type']}\ndata: {payload}\n\n".encode())

@@ -10,7 +10,7 @@ processes never wait on each other in a cycle, and an agent's load is counted un
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from inbox.context import InboxContext
@@ -191,19 +191,31 @@ async def fill_agent(ctx: InboxContext, agent_id: int, *, pulled: bool = False,
 async def hand_back(ctx: InboxContext, agent_id: int, presence: str) -> list[int]:
     """Return an agent's unanswered conversations to their queues (the agent left), then
     offer each to someone else."""
+    return await _return_to_queues(
+        ctx, agent_id, f"agent went {presence}", ("open",),
+        lambda assigned: handback(presence, [AssignedConversation(
+            c["id"], c["first_response_at"] is not None) for c in assigned]))
+
+
+async def release_departed(ctx: InboxContext, agent_id: int) -> list[int]:
+    """A deactivated agent will not be back: every conversation still theirs, answered or not
+    and parked as pending too, returns to its queue and is offered to someone else."""
+    return await _return_to_queues(ctx, agent_id, "agent deactivated", ("open", "pending"),
+                                   lambda assigned: [c["id"] for c in assigned])
+
+
+async def _return_to_queues(ctx: InboxContext, agent_id: int, reason: str,
+                            statuses: tuple[str, ...],
+                            choose: Callable[[list[Row]], Iterable[int]]) -> list[int]:
     now = utcnow()
     async with ctx.store.transaction() as tx:
         await tx.lock_user(agent_id)
-        assigned = await tx.assigned_to(agent_id)
-        ids = handback(presence, [AssignedConversation(c["id"], c["first_response_at"]
-                                                       is not None) for c in assigned])
-        for conversation_id in ids:
+        returned = list(choose(await tx.assigned_to(agent_id, statuses)))
+        for conversation_id in returned:
             await tx.update_conversation(conversation_id, assignee_id=None, assigned_at=None,
                                          offered_at=None, opened_at=None, status="waiting")
             await tx.add_event(conversation_id, "unassigned",
-                               {"agent_id": agent_id, "reason": f"agent went {presence}"},
-                               at=now)
-    returned = list(ids)
+                               {"agent_id": agent_id, "reason": reason}, at=now)
     await _announce(ctx, returned)
     for conversation_id in returned:
         await assign_waiting(ctx, conversation_id, exclude={agent_id})

@@ -1,5 +1,5 @@
 """Agents' credentials and sessions: argon2 password hashes, bearer tokens, a session cookie
-with a CSRF secret, and a brake on password guessing."""
+with a CSRF secret. (The brake on password guessing is `inbox.login_throttle`.)"""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import redis.asyncio as aioredis
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from inbox.live import publish_event
 from inbox.store import Store, utcnow
 
 ROLES = ("agent", "supervisor", "admin")
@@ -20,8 +22,9 @@ SESSION_COOKIE = "cc_session"
 CSRF_COOKIE = "cc_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 SESSION_TTL = timedelta(hours=12)
-LOGIN_ATTEMPTS = 10            # failed logins per e-mail address ...
-LOGIN_WINDOW_S = 15 * 60       # ... within this window before logins are refused
+# Live event: some sessions of a user were ended; that user's open event streams check
+# whether theirs is still valid, and end if not.
+SESSIONS_ENDED = "sessions.ended"
 
 _hasher = PasswordHasher()
 # Verifying against this when the e-mail is unknown keeps the answer time the same.
@@ -81,3 +84,7 @@ def csrf_ok(session: Session, header_value: str | None) -> bool:
 async def logout(store: Store, token: str) -> None:
     async with store.transaction() as tx:
         await tx.delete_token(token)
+
+
+async def sessions_ended(redis: aioredis.Redis, user_id: int) -> None:
+    await publish_event(redis, SESSIONS_ENDED, None, {"agent_id": user_id})

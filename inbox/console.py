@@ -8,6 +8,7 @@ import base64
 import hashlib
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 import jinja2
 import yaml
@@ -58,7 +59,24 @@ async def _signed_in_user(request: web.Request) -> dict[str, Any] | None:
 
 
 def _to_login(request: web.Request) -> web.HTTPFound:
-    return web.HTTPFound(f"/console/login?next={request.path}")
+    return web.HTTPFound(f"/console/login?next={quote(request.path_qs, safe='/')}")
+
+
+def same_origin_path(target: str | None, fallback: str = "/console") -> str:
+    r"""`target` if a browser can only read it as a path on this site, else `fallback`.
+
+    Browsers are lenient before they resolve a URL: they drop tabs and newlines anywhere and
+    leading control characters, and read a backslash as a slash, so "/\host", "/\t/host"
+    and "/%0a/host" (once decoded) all become "//host", another site. A target with any of
+    those characters is refused rather than cleaned, as is anything with a scheme or a host."""
+    if not target or any(ch < " " or ch in "\\\x7f" for ch in target):
+        return fallback
+    if not target.startswith("/") or target.startswith("//"):
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return fallback
+    return target
 
 
 async def _page(request: web.Request, template: str, *, supervisors_only: bool = False,
@@ -78,10 +96,8 @@ async def console_page(request: web.Request) -> web.Response:
 
 @routes.get("/console/login")
 async def login_page(request: web.Request) -> web.Response:
-    target = request.query.get("next", "/console")
     # Only a local path: the login page must not become an open redirect.
-    if not target.startswith("/") or target.startswith("//"):
-        target = "/console"
+    target = same_origin_path(request.query.get("next"))
     return _render("login.html", next_url=target, user=None, page="login", supervisor=False)
 
 

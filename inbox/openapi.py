@@ -178,10 +178,13 @@ PATHS: dict[str, Any] = {
         {**_ok("logged in", {"type": "object", "properties": {
             "token": {"type": "string"}, "csrf_token": {"type": "string"},
             "user": _ref("User")}}),
-         "429": {"description": "too many failed logins"}},
+         "429": {"description": "too many failed logins from this address (at this account, "
+                                "or at any): wait Retry-After seconds (also `retry_after_s`)",
+                 "headers": {"Retry-After": {"schema": {"type": "integer"}}}}},
         body={"type": "object", "required": ["email", "password"], "properties": {
             "email": {"type": "string"}, "password": {"type": "string"}}}, public=True)},
-    "/api/v1/auth/logout": {"post": _op("end the session", _ok("logged out"))},
+    "/api/v1/auth/logout": {"post": _op("end the session; the agent goes offline",
+                                        _ok("logged out"))},
     "/api/v1/me": {"get": _op("the caller", _ok("the user", _ref("User")))},
     "/api/v1/me/presence": {"post": _op(
         "set presence (also a console heartbeat)", _ok("the user", _ref("User")),

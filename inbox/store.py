@@ -594,9 +594,10 @@ class Tx:
             .order_by(c.c.id.desc()).limit(1))
         return result.scalar()
 
-    async def assigned_to(self, agent_id: int) -> list[Row]:
+    async def assigned_to(self, agent_id: int,
+                          statuses: Sequence[str] = ("open",)) -> list[Row]:
         return await self._all(select(conversations).where(
-            conversations.c.assignee_id == agent_id, conversations.c.status == "open"))
+            conversations.c.assignee_id == agent_id, conversations.c.status.in_(statuses)))
 
     async def sla_candidates(self, limit: int = 20_000) -> list[Row]:
         """Live conversations whose clock may still change state (not yet breached)."""
@@ -633,6 +634,9 @@ class Tx:
     async def active_users(self) -> list[Row]:
         return await self._all(select(users).where(users.c.active.is_(True))
                                .order_by(users.c.name))
+
+    async def all_users(self) -> list[Row]:
+        return await self._all(select(users).order_by(users.c.email))
 
     async def user_by_email(self, email: str) -> Row | None:
         return await self._one(select(users).where(users.c.email == email.lower()))
@@ -674,6 +678,12 @@ class Tx:
     async def delete_token(self, token: str) -> None:
         await self.conn.execute(delete(auth_tokens)
                                 .where(auth_tokens.c.token_hash == token_digest(token)))
+
+    async def delete_tokens_of(self, user_id: int) -> int:
+        """Ends every session of the user; how many there were."""
+        result = await self.conn.execute(delete(auth_tokens)
+                                         .where(auth_tokens.c.user_id == user_id))
+        return result.rowcount
 
 
 class SqliteJournal:

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, time
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -272,6 +273,13 @@ def _zone(name: str) -> str:
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ValueError(f"unknown time zone {name!r}") from exc
     return name
+
+
+def _networks(items: list[Any]) -> tuple[IPv4Network | IPv6Network, ...]:
+    try:
+        return tuple(ip_network(str(item), strict=False) for item in items)
+    except ValueError as exc:
+        raise ValueError(f"not an IP address or network: {exc}") from exc
 
 
 def _dates(section: Section, key: str) -> tuple[date, ...]:
@@ -542,6 +550,7 @@ def load_config_text(text: str, source: str = "config.yaml",
         intake=_intake(intake),
         limits=_limits(limits),
         media=_media(media),
+        trusted_proxies=top.get("trusted_proxies", list, (), convert=_networks),
         source=source,
     )
     top.finish()

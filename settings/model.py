@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, time
+from ipaddress import IPv4Network, IPv6Network
 from typing import Any
 
 QUEUE_KINDS = ("operators", "mailbox")
@@ -169,6 +170,8 @@ class Config:
     intake: Intake = field(default_factory=Intake)
     limits: Limits = field(default_factory=Limits)
     media: Media = field(default_factory=Media)
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For names the real client.
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
     source: str = "config.yaml"
 
     def queue(self, queue_id: str) -> Queue:

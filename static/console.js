@@ -17,9 +17,10 @@
     return found ? decodeURIComponent(found.slice(name.length + 1)) : "";
   }
 
-  function ApiError(status, message) {
+  function ApiError(status, message, data) {
     this.status = status;
     this.message = message;
+    this.data = data;
   }
 
   function toLogin() {
@@ -46,7 +47,7 @@
       return parse.then(function (data) {
         if (!response.ok) {
           throw new ApiError(response.status,
-            (data && data.error) || ("HTTP " + response.status));
+            (data && data.error) || ("HTTP " + response.status), data);
         }
         return { status: response.status, data: data };
       });
@@ -237,24 +238,63 @@
 
   // --- login page ----------------------------------------------------------------------------
 
+  /* Where to go after signing in: `next` only as the browser itself resolves it, and only if
+     that stays on this site (the server checks too; this holds whatever the page was given). */
+  function sameOriginPath(next) {
+    var url;
+    try { url = new URL(next || "/console", location.origin); } catch (e) { return "/console"; }
+    if (url.origin !== location.origin) return "/console";
+    return url.pathname + url.search + url.hash;
+  }
+
+  var LOGIN_TEXTS = {
+    az: { email: "E-poçt ünvanınızı daxil edin.", password: "Şifrənizi daxil edin.",
+          both: "E-poçt ünvanınızı və şifrənizi daxil edin.",
+          wrong: "E-poçt ünvanı və ya şifrə yanlışdır.",
+          wait: "Çoxlu uğursuz cəhd. {s} saniyədən sonra yenidən cəhd edin." },
+    ru: { email: "Введите адрес электронной почты.", password: "Введите пароль.",
+          both: "Введите адрес электронной почты и пароль.",
+          wrong: "Неверный адрес электронной почты или пароль.",
+          wait: "Слишком много неудачных попыток. Повторите через {s} с." },
+    en: { email: "Enter your e-mail address.", password: "Enter your password.",
+          both: "Enter your e-mail address and password.",
+          wrong: "Wrong e-mail or password.",
+          wait: "Too many failed attempts. Try again in {s} s." }
+  };
+
   function loginPage() {
     var form = document.getElementById("login-form");
     var error = document.getElementById("login-error");
+    var email = document.getElementById("login-email");
+    var password = document.getElementById("login-password");
+    var texts = LOGIN_TEXTS[document.documentElement.lang] || LOGIN_TEXTS.en;
+    function show(message, field) {
+      error.textContent = message;
+      error.hidden = false;
+      [email, password].forEach(function (input) {
+        if (input === field) input.setAttribute("aria-invalid", "true");
+        else input.removeAttribute("aria-invalid");
+      });
+      if (field) field.focus();
+    }
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       error.hidden = true;
+      var address = email.value.trim();
+      if (!address || !password.value) {
+        show(!address && !password.value ? texts.both : !address ? texts.email : texts.password,
+             !address ? email : password);
+        return;
+      }
       var submit = document.getElementById("login-submit");
       submit.disabled = true;
-      api("POST", "/api/v1/auth/login", {
-        email: document.getElementById("login-email").value.trim(),
-        password: document.getElementById("login-password").value
-      }).then(function () {
-        location.href = form.dataset.next || "/console";
+      api("POST", "/api/v1/auth/login", { email: address, password: password.value }).then(function () {
+        location.href = sameOriginPath(form.dataset.next);
       }, function (err) {
-        error.textContent = err.status === 401 ? "Wrong e-mail or password."
-          : err.status === 429 ? "Too many failed attempts. Wait a few minutes and try again."
-          : err.status === 400 ? "Enter your e-mail and password." : err.message;
-        error.hidden = false;
+        var wait = err.data && err.data.retry_after_s;
+        show(err.status === 401 ? texts.wrong
+          : err.status === 429 ? texts.wait.replace("{s}", wait || 60)
+          : err.status === 400 ? texts.both : err.message);
         submit.disabled = false;
       });
     });

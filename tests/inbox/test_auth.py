@@ -4,13 +4,17 @@ CSRF header, logout. The real app on SQLite and PostgreSQL with real Redis."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
+from ipaddress import ip_network
 
 import pytest
 from sqlalchemy import select, update
 
 from app import create_app
-from inbox.auth import CSRF_COOKIE, CSRF_HEADER, LOGIN_ATTEMPTS, SESSION_COOKIE, hash_password
+from inbox import login_throttle
+from inbox.auth import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, hash_password
+from inbox.login_throttle import delay_after
 from inbox.schema import auth_tokens
 from inbox.store import token_digest, utcnow
 
@@ -133,49 +137,124 @@ async def test_login_with_an_unusable_body_is_a_json_400(client, ctx):
     assert (await response.json())["error"].startswith("malformed JSON body")
 
 
-# The failure counter lives in Redis and argon2 makes every guess slow: one database is enough.
+# --- the brake on password guessing --------------------------------------------------------
+# It lives in Redis and argon2 makes every guess slow: one database is enough for these.
+
+ATTACKER = "203.0.113.7"
+OFFICE = "198.51.100.20"
+
+
+@pytest.fixture
+async def proxied(aiohttp_client, environment, config):
+    """The app behind a trusted reverse proxy on this machine: X-Forwarded-For says who is
+    asking, so one test can be several client addresses."""
+    proxy = replace(config, trusted_proxies=(ip_network("127.0.0.1/32"),))
+    return await aiohttp_client(create_app(proxy))
+
+
+async def attempt(client, email: str, password: str, address: str):
+    return await client.post("/api/v1/auth/login", json={"email": email, "password": password},
+                             headers={"X-Forwarded-For": address})
+
+
+async def time_passes(ctx) -> None:
+    """The waits run out (without the test sleeping through them)."""
+    async for key in ctx.redis.scan_iter("cc:login:wait:*"):
+        await ctx.redis.delete(key)
+
+
+def test_failures_earn_growing_delays_up_to_a_cap():
+    assert [delay_after(n) for n in range(1, 13)] == [0, 0, 0, 1, 2, 4, 8, 16, 32, 60, 60, 60]
+
+
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-async def test_ten_failures_lock_the_address_even_against_the_right_password(client, ctx):
+async def test_failures_slow_that_address_down_with_growing_waits(proxied, ctx):
     await add_user(ctx, LEYLA, name="Leyla Məmmədova")
-    await add_user(ctx, RAUF, name="Rauf Hüseynov")
-    for attempt in range(LOGIN_ATTEMPTS):
-        # The counter is per address, whatever case the guesser types it in.
-        email = LEYLA.upper() if attempt % 2 else LEYLA
-        response = await client.post("/api/v1/auth/login",
-                                     json={"email": email, "password": f"guess-{attempt}"})
-        assert response.status == 401, attempt
-    response = await client.post("/api/v1/auth/login", json={"email": LEYLA,
-                                                             "password": PASSWORD})
-    assert response.status == 429
-    assert await response.json() == {"error": "too many failed logins; try again later"}
+    for n in range(1, 4):   # the first three typos cost nothing
+        assert (await attempt(proxied, LEYLA, f"guess-{n}", ATTACKER)).status == 401, n
+    for n in range(4, 9):
+        # The count is per account whatever case the guesser types it in.
+        email = LEYLA.upper() if n % 2 else LEYLA
+        assert (await attempt(proxied, email, f"guess-{n}", ATTACKER)).status == 401, n
+        response = await attempt(proxied, LEYLA, PASSWORD, ATTACKER)   # at once, even right
+        assert response.status == 429, n
+        assert response.headers["Retry-After"] == str(delay_after(n)) == str(2 ** (n - 4))
+        assert await response.json() == {"error": "too many failed logins; try again later",
+                                         "retry_after_s": delay_after(n)}
+        await time_passes(ctx)
     assert await token_rows(ctx) == []
-    ttl = await ctx.redis.ttl(f"cc:login-failures:{LEYLA}")
-    assert 0 < ttl <= 15 * 60
-    # Another address is not affected.
-    assert (await login(client, RAUF))["user"]["email"] == RAUF
+    assert (await attempt(proxied, LEYLA, PASSWORD, ATTACKER)).status == 200
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-async def test_parallel_guesses_do_not_get_past_the_limit(client, ctx):
+async def test_ten_wrong_passwords_elsewhere_do_not_keep_the_agent_out(proxied, ctx):
     await add_user(ctx, LEYLA, name="Leyla Məmmədova")
-    await ctx.redis.set(f"cc:login-failures:{LEYLA}", LOGIN_ATTEMPTS - 2)
-    responses = await asyncio.gather(*(
-        client.post("/api/v1/auth/login", json={"email": LEYLA, "password": f"guess-{n}"})
-        for n in range(6)))
-    assert sorted(r.status for r in responses) == [401, 401, 429, 429, 429, 429]
+    for n in range(10):
+        await time_passes(ctx)
+        assert (await attempt(proxied, LEYLA, f"guess-{n}", ATTACKER)).status == 401
+    # The guesser waits, even with the right password ...
+    assert (await attempt(proxied, LEYLA, PASSWORD, ATTACKER)).status == 429
+    # ... and Leyla, at her desk, signs in at once.
+    response = await attempt(proxied, LEYLA, PASSWORD, OFFICE)
+    assert response.status == 200
+    assert (await response.json())["user"]["email"] == LEYLA
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-async def test_a_successful_login_clears_the_failure_count(client, ctx):
+async def test_one_address_guessing_across_accounts_is_capped(proxied, ctx, monkeypatch):
+    monkeypatch.setattr(login_throttle, "ADDRESS_FAILURES", 5)
     await add_user(ctx, LEYLA, name="Leyla Məmmədova")
-    key = f"cc:login-failures:{LEYLA}"
-    await ctx.redis.set(key, LOGIN_ATTEMPTS - 1)          # nine typos earlier this morning
-    await login(client, LEYLA)
-    assert await ctx.redis.exists(key) == 0
-    response = await client.post("/api/v1/auth/login", json={"email": LEYLA,
-                                                             "password": "one more typo"})
-    assert response.status == 401   # counting starts again, not locked at 10
-    assert await ctx.redis.get(key) == b"1"
+    for n in range(5):   # one guess at each of five accounts: no per-account wait applies
+        response = await attempt(proxied, f"agent{n}@migration.gov.az", "Parol123", ATTACKER)
+        assert response.status == 401, n
+    response = await attempt(proxied, LEYLA, PASSWORD, ATTACKER)
+    assert response.status == 429
+    assert 0 < int(response.headers["Retry-After"]) <= login_throttle.ADDRESS_WINDOW_S
+    assert await token_rows(ctx) == []
+    assert (await attempt(proxied, LEYLA, PASSWORD, OFFICE)).status == 200
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_parallel_guesses_do_not_get_past_the_wait(proxied, ctx):
+    await add_user(ctx, LEYLA, name="Leyla Məmmədova")
+    for n in range(3):
+        assert (await attempt(proxied, LEYLA, f"guess-{n}", ATTACKER)).status == 401
+    responses = await asyncio.gather(*(attempt(proxied, LEYLA, f"guess-{n}", ATTACKER)
+                                       for n in range(3, 9)))
+    # The fourth is let in and sets a wait before it is even checked; the rest meet it.
+    assert sorted(r.status for r in responses) == [401, 429, 429, 429, 429, 429]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_a_successful_login_starts_the_count_again(proxied, ctx):
+    await add_user(ctx, LEYLA, name="Leyla Məmmədova")
+    for n in range(3):
+        assert (await attempt(proxied, LEYLA, f"typo-{n}", OFFICE)).status == 401
+    assert (await attempt(proxied, LEYLA, PASSWORD, OFFICE)).status == 200
+    # Three more typos are free again (without the reset the next would be a 429).
+    for n in range(3):
+        assert (await attempt(proxied, LEYLA, f"typo-{n}", OFFICE)).status == 401, n
+    assert (await attempt(proxied, LEYLA, PASSWORD, OFFICE)).status == 200
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_without_a_trusted_proxy_x_forwarded_for_is_ignored(client, ctx):
+    """Otherwise a guesser would name a fresh address on every try."""
+    await add_user(ctx, LEYLA, name="Leyla Məmmədova")
+    for n in range(4):
+        assert (await attempt(client, LEYLA, f"guess-{n}", f"192.0.2.{n}")).status == 401
+    assert (await attempt(client, LEYLA, PASSWORD, "192.0.2.99")).status == 429
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_an_empty_field_is_a_400_and_costs_no_attempt(client, ctx):
+    await add_user(ctx, LEYLA, name="Leyla Məmmədova")
+    for payload in [{"email": "", "password": PASSWORD}, {"email": "  ", "password": "x"},
+                    {"email": LEYLA, "password": ""}] * 2:
+        response = await client.post("/api/v1/auth/login", json=payload)
+        assert response.status == 400, payload
+        assert await response.json() == {"error": "email and password are required"}
+    assert (await login(client, LEYLA))["user"]["email"] == LEYLA
 
 
 # --- bearer tokens ----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from datetime import time
+from ipaddress import ip_network
 from pathlib import Path
 
 import pytest
@@ -402,6 +403,17 @@ def test_intake_timings_load_and_default():
     config = load_config_text(edited("intake:\n  max_lag: 1s\n  recover_after: 60s\n", ""),
                               env={})
     assert (config.intake.max_lag_s, config.intake.recover_after_s) == (1, 60)
+
+
+def test_trusted_proxies_are_addresses_or_networks():
+    assert load_config_text(BASE, env={}).trusted_proxies == ()
+    text = BASE + "\ntrusted_proxies: [10.0.0.1, 172.16.0.0/12, \"::1\"]\n"
+    assert load_config_text(text, env={}).trusted_proxies == (
+        ip_network("10.0.0.1/32"), ip_network("172.16.0.0/12"), ip_network("::1/128"))
+    [problem] = problems(BASE + "\ntrusted_proxies: [10.0.0.1, the-load-balancer]\n")
+    assert problem.path == "trusted_proxies"
+    assert problem.message == ("not an IP address or network: 'the-load-balancer' does not "
+                               "appear to be an IPv4 or IPv6 network")
 
 
 def test_config_check_and_serve_report_the_channels_own_settings(cli_env, tmp_path):
