@@ -35,16 +35,13 @@ def delay_after(failures: int) -> int:
     return min(2 ** (failures - FREE_FAILURES - 1), MAX_DELAY_S)
 
 
-def _schedule() -> list[int]:
-    """delay_after(1), delay_after(2), ... up to the first that reaches the cap (which then
+def _schedule_ms() -> list[int]:
+    """delay_after(1), delay_after(2), ... in ms, up to the first that stops growing (it then
     holds for every later failure)."""
-    delays = [delay_after(1)]
-    while delays[-1] < MAX_DELAY_S:
+    delays = [delay_after(1), delay_after(2)]
+    while delays[-1] == 0 or delays[-1] > delays[-2]:
         delays.append(delay_after(len(delays) + 1))
-    return delays
-
-
-SCHEDULE_MS = [delay * 1000 for delay in _schedule()]
+    return [delay * 1000 for delay in delays]
 
 # KEYS: pair failures, pair wait, address failures.
 # ARGV: failure memory ms, address limit, address window ms, then the delays in ms.
@@ -83,7 +80,7 @@ def _keys(account: str, address: str) -> list[str]:
 async def admit(redis: aioredis.Redis, account: str, address: str) -> int:
     """0 when this attempt may check its password, else the seconds to wait first."""
     wait_ms = await redis.eval(_ADMIT, 3, *_keys(account, address), FAILURE_MEMORY_S * 1000,
-                               ADDRESS_FAILURES, ADDRESS_WINDOW_S * 1000, *SCHEDULE_MS)
+                               ADDRESS_FAILURES, ADDRESS_WINDOW_S * 1000, *_schedule_ms())
     return math.ceil(int(wait_ms) / 1000)
 
 
