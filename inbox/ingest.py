@@ -117,15 +117,16 @@ async def _store(ctx: InboxContext, msg: InboundMessage,
 
 async def _queue_of(ctx: InboxContext, result: IngestResult) -> str | None:
     """The queue of the conversation a message joined, to announce the message to that
-    queue's agents. A conversation whose first message is still being routed (a second
-    message came before routing committed) has none yet: this message is held until it has,
-    by routing the conversation here too, which waits for the routing under way and then
-    finds it done, or routes it if that routing never happened (a crash)."""
+    queue's agents. A conversation whose first message is being routed right now (this one
+    came before that routing committed) has none yet: the message waits for the routing's
+    transaction (the conversation's row lock; SQLite's one writer) and takes the queue it
+    chose. One left unrouted by a crash has none until the sweep routes it: its message
+    reaches supervisors and admins only, and the queue's agents get the conversation, this
+    message included, once it is routed."""
     if result.queue is not None:
         return result.queue
-    await dispatch.route_conversation(ctx, result.conversation_id)
-    async with ctx.store.read() as tx:
-        return (await tx.conversation(result.conversation_id))["queue"]
+    async with ctx.store.transaction() as tx:
+        return (await tx.conversation(result.conversation_id, for_update=True))["queue"]
 
 
 async def ingest(ctx: InboxContext, msg: InboundMessage,

@@ -10,7 +10,10 @@ import json
 import pytest
 
 from app import create_app
+from inbox import dispatch
+from inbox import ingest as ingest_module
 from inbox.actions import Actor
+from inbox.dispatch import route_unrouted
 from inbox.ingest import _store, ingest
 from inbox.live import publish_console_event, publish_event, reaches_console
 from inbox.messages import InboundMessage
@@ -110,22 +113,64 @@ def resident(session: str, client_id: str, text: str) -> InboundMessage:
                           display_name="Günel Əliyeva", language="az")
 
 
-async def test_a_second_message_before_routing_reaches_the_queue_not_other_agents(ctx, streams):
-    # The first message is stored but not routed yet (its routing is under way, or crashed).
+async def test_a_message_in_a_conversation_left_unrouted_reaches_supervisors_only(ctx,
+                                                                                  streams):
+    # The first message is stored, and its routing crashed before it began.
     first = await _store(ctx, resident("sess-1", "c-1", PENSION), None)
-    async with ctx.store.read() as tx:
-        assert (await tx.conversation(first.conversation_id))["queue"] is None
     second = await ingest(ctx, resident("sess-1", "c-2", "Cavab gözləyirəm, zəhmət olmasa"))
     assert (second.conversation_id, second.new_conversation) == (first.conversation_id, False)
+    async with ctx.store.read() as tx:
+        assert (await tx.conversation(first.conversation_id))["queue"] is None
     await heard_everything(ctx, streams)
+    assert streams["nigar"].bodies() == ["Cavab gözləyirəm, zəhmət olmasa"]
+    assert streams["leyla"].events == streams["rauf"].events == [(SENTINEL, {})]
+    # The sweep routes it: the queue's agent gets the conversation, and no one else's.
+    assert await route_unrouted(ctx, older_than_s=0) == [first.conversation_id]
+    await heard_everything(ctx, streams)
+    created = [data["conversation"]["id"] for kind, data in streams["rauf"].events
+               if kind == "conversation.created"]
+    assert created == [first.conversation_id]
     assert not streams["leyla"].mentions("Cavab gözləyirəm")
-    assert not any(data.get("conversation", {}).get("id") == first.conversation_id
-                   for _, data in streams["leyla"].events)
-    # The message waited for the conversation's queue, so that queue's agent hears it.
+    assert [kind for kind, _ in streams["leyla"].events] == [SENTINEL, SENTINEL]
+
+
+async def test_a_message_stored_before_its_conversation_was_routed_waits_for_the_queue(
+        ctx, streams, monkeypatch):
+    # The race of two chat windows: the second message is stored before routing the first
+    # began, and announced while that routing is under way (its transaction open).
+    first = await _store(ctx, resident("sess-1", "c-1", PENSION), None)
+    reading, go_on = asyncio.Event(), asyncio.Event()
+    read_first = dispatch.text_to_classify
+
+    async def slow_reading(tx, conversation_id):
+        reading.set()
+        await go_on.wait()
+        return await read_first(tx, conversation_id)
+
+    routing: list[asyncio.Task] = []
+    store = ingest_module._store
+
+    async def stored_then_routing_begins(*args):
+        stored = await store(*args)
+        routing.append(asyncio.create_task(
+            dispatch.route_conversation(ctx, first.conversation_id)))
+        await reading.wait()
+        return stored
+
+    monkeypatch.setattr(dispatch, "text_to_classify", slow_reading)
+    monkeypatch.setattr(ingest_module, "_store", stored_then_routing_begins)
+    second = asyncio.create_task(
+        ingest(ctx, resident("sess-1", "c-2", "Cavab gözləyirəm, zəhmət olmasa")))
+    await reading.wait()
+    await asyncio.sleep(0.3)
+    assert not second.done()                       # held until the conversation has a queue
+    go_on.set()
+    await routing[0]
+    assert (await second).conversation_id == first.conversation_id
+    await heard_everything(ctx, streams)
     for name in ("rauf", "nigar"):
         assert streams[name].bodies() == ["Cavab gözləyirəm, zəhmət olmasa"], name
-        assert ("conversation.created", first.conversation_id) in [
-            (kind, data.get("conversation", {}).get("id")) for kind, data in streams[name].events]
+    assert not streams["leyla"].mentions("Cavab gözləyirəm")
 
 
 async def test_a_queue_less_event_reaches_supervisors_only(ctx, streams):
@@ -159,7 +204,9 @@ async def test_two_sockets_racing_on_one_session_leak_nothing_to_another_queue(c
     leaked = [text for text in streams["leyla"].bodies() if text.startswith(PENSION)]
     assert leaked == [], f"{len(leaked)} of {rounds} foreign bodies reached another queue"
     assert not any(streams["leyla"].mentions(f"(yazı {i}") for i in range(rounds))
-    # Each round's second message (whichever socket won) reached the queue and a supervisor.
-    for name in ("rauf", "nigar"):
-        heard = {text.rsplit(" ", 1)[1][:-2] for text in streams[name].bodies()}
-        assert heard == {str(i) for i in range(rounds)}, name
+    # Each round's second message (whichever socket won) reached a supervisor; and the
+    # queue's agent, who has every round's conversation.
+    heard = {text.rsplit(" ", 1)[1][:-2] for text in streams["nigar"].bodies()}
+    assert heard == {str(i) for i in range(rounds)}
+    assert len([kind for kind, _ in streams["rauf"].events
+                if kind == "conversation.created"]) == rounds
