@@ -28,10 +28,8 @@ from channels.webchat_errors import FrameError, error_frame
 from channels.webchat_limits import (
     SOCKET_RENEW_S,
     ChatLimits,
-    client_address,
-    trusted_networks,
 )
-from inbox import outbox
+from inbox import client_address, outbox
 from inbox.appkeys import CONTEXT, HUB, SECRET_KEY
 from inbox.context import InboxContext
 from inbox.http import parse_json
@@ -162,8 +160,7 @@ class _Socket:
         self.recording: set[asyncio.Future] = set()
         self.listener = None
         webchat = self.ctx.config.channels.webchat
-        self.address = client_address(request.remote, request.headers.getall("X-Forwarded-For", []),
-                                      trusted_networks(webchat.trusted_proxies))
+        self.address = client_address.of_request(request)
         self.limits = ChatLimits(self.ctx.redis, webchat.limits)
         self.id = secrets.token_hex(8)
         self.counted: asyncio.Task | None = None

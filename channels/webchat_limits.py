@@ -3,18 +3,16 @@
 
 Messages are limited per session (a tight limit, counted with the session's address) and per
 address (a generous one: an office or a mobile network puts many residents behind one), new
-conversations and open chat windows per address. The address is the connection's peer;
-X-Forwarded-For is believed only from a proxy the deployment trusts
-(`channels.webchat.trusted_proxies`).
+conversations and open chat windows per address. The address is the client's as
+`inbox.client_address` reads it (X-Forwarded-For only from the deployment's
+`trusted_proxies`).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 
 import redis.asyncio as aioredis
 
@@ -26,13 +24,6 @@ from settings import Rate, WebchatLimits
 SOCKET_LEASE_S = 90
 SOCKET_RENEW_S = 30
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-@lru_cache(maxsize=8)
-def trusted_networks(proxies: tuple[str, ...]) -> tuple[Network, ...]:
-    return tuple(ipaddress.ip_network(p, strict=False) for p in proxies)
-
 
 def _ip(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
@@ -41,23 +32,6 @@ def _ip(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | Non
         return None
     mapped = getattr(address, "ipv4_mapped", None)   # ::ffff:1.2.3.4 is 1.2.3.4
     return mapped or address
-
-
-def client_address(peer: str | None, forwarded_for: Iterable[str],
-                   trusted: tuple[Network, ...]) -> str:
-    """The resident's address: the peer's, or, when the peer is a trusted proxy, the last
-    address in X-Forwarded-For that is not one (each proxy appends the one it heard from, so
-    the entries left of the first untrusted one may be anything a client wrote)."""
-    address = _ip(peer)
-    if address is None:
-        return peer or "unknown"
-    hops = [hop for header in forwarded_for for hop in header.split(",")]
-    while hops and any(address in network for network in trusted):
-        hop = _ip(hops.pop())
-        if hop is None:
-            break
-        address = hop
-    return str(address)
 
 
 def address_key(address: str) -> str:

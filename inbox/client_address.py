@@ -17,9 +17,11 @@ UNKNOWN = "unknown"   # no peer address (a Unix socket): every such request shar
 
 def _parsed(text: str) -> IPv4Address | IPv6Address | None:
     try:
-        return ip_address(text.strip())
+        address = ip_address(text.strip())
     except ValueError:
         return None
+    mapped = getattr(address, "ipv4_mapped", None)   # ::ffff:1.2.3.4 is 1.2.3.4
+    return mapped or address
 
 
 def _trusted(address: IPv4Address | IPv6Address, proxies: Iterable[Network]) -> bool:

@@ -8,7 +8,6 @@ change the document's structure); then `Section` readers build the frozen object
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -420,14 +419,7 @@ def _channels(s: Section) -> Channels:
             max_message_chars=webchat_section.get("max_message_chars", int, 4000,
                                                   convert=_positive),
             limits=_webchat_limits(webchat_section.section("limits", required=False)),
-            trusted_proxies=webchat_section.strings("trusted_proxies", ()),
         )
-        for i, proxy in enumerate(webchat.trusted_proxies):
-            try:
-                ipaddress.ip_network(proxy)
-            except ValueError:
-                s.doc.problem(f"{webchat_section._child('trusted_proxies')}[{i}]",
-                              f"not an IP address or network: {proxy!r}")
         webchat_section.finish()
     email = None
     email_section = s.section("email", required=False)

@@ -96,9 +96,6 @@ class WebchatChannel:
     allowed_origins: tuple[str, ...]
     max_message_chars: int = 4000
     limits: WebchatLimits = field(default_factory=WebchatLimits)
-    # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client; from
-    # anyone else the header is ignored, since a client can write whatever it likes in it.
-    trusted_proxies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

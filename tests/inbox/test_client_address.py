@@ -29,6 +29,8 @@ PROXIES = (ip_network("10.0.0.0/8"), ip_network("::1/128"))
     ("10.0.0.5", ["not-an-address"], "10.0.0.5"),
     ("10.0.0.5", ["198.51.100.20, unknown"], "10.0.0.5"),
     (None, ["198.51.100.20"], UNKNOWN),
+    # An IPv4 client reaching a dual-stack socket is the same client as over IPv4.
+    ("::ffff:198.51.100.7", [], "198.51.100.7"),
 ])
 def test_client_address(peer, forwarded, expected):
     assert client_address(peer, forwarded, PROXIES) == expected
