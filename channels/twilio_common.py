@@ -9,6 +9,7 @@ regional edges work without patching the library.
 from __future__ import annotations
 
 import base64
+import json
 import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
@@ -195,9 +196,25 @@ def classify_exception(exc: BaseException) -> Exception | None:
         code = exc.code if isinstance(exc.code, int) and exc.code != exc.status else None
         text = getattr(exc, "msg", None) or getattr(exc, "detail", None) or ""
         return send_error(int(exc.status), code, str(text))
+    if isinstance(exc, TwilioException) and len(exc.args) > 1 \
+            and isinstance(exc.args[1], Response):
+        # A list page Twilio refused: the library raises its bare exception with the response.
+        return send_error(exc.args[1].status_code, *_error_body(exc.args[1].text))
     if isinstance(exc, aiohttp.ClientError | TimeoutError | OSError):
         return TransientSendError(f"Twilio could not be reached ({type(exc).__name__})")
     return None
+
+
+def _error_body(text: str) -> tuple[int | None, str]:
+    """(code, message) of Twilio's error JSON; (None, "") when the body is not that."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return None, ""
+    if not isinstance(body, dict):
+        return None, ""
+    code = body.get("code")
+    return (code if isinstance(code, int) else None), str(body.get("message") or "")
 
 
 # --- media ----------------------------------------------------------------------------------
