@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -593,6 +594,18 @@ async def test_a_send_cut_short_reaches_the_resident_once(client, ctx, fake_twil
     since = datetime.strptime(query["DateSent>"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     assert since <= ack["created_at"].replace(tzinfo=UTC) - RECONCILE_CLOCK_SKEW + \
         timedelta(seconds=1)
+
+
+async def test_asking_twilio_logs_no_phone_number(client, ctx, fake_twilio, caplog) -> None:
+    ack = await acknowledgement(client, ctx)
+    await killed_mid_send(ctx, fake_twilio, ack["id"], accept_first=True)
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG):
+        assert await deliver_message(ctx, ack["id"]) == "sent"
+    ours = "\n".join(r.getMessage() for r in caplog.records
+                     if r.name != "aiohttp.access")          # the fake Twilio server's log
+    assert fake_twilio.list_requests and ours
+    assert RESIDENT.lstrip("+") not in ours and SMS_FROM.lstrip("+") not in ours
 
 
 async def test_a_long_reply_cut_short_resumes_at_the_first_part_not_accepted(
