@@ -128,11 +128,16 @@ async def mark_failed(ctx: InboxContext, message_id: int, error: str) -> None:
 
 
 async def redrive_stale(ctx: InboxContext) -> list[int]:
-    """Enqueue again every send whose job is presumed lost. Returns their ids."""
+    """Enqueue again every send whose job is presumed lost, each into the queue its author's
+    messages go to. Returns their ids."""
     lease = timedelta(seconds=ctx.config.outbox.lease_s)
     async with ctx.store.read() as tx:
         stale = await tx.stale_sends(utcnow(), lease)
     if stale:
         log.warning("re-driving %d stale outbound message(s)", len(stale))
-        await ctx.jobs.enqueue_delivery_async(stale)
-    return stale
+        by_author: dict[str, list[int]] = {}
+        for message_id, author_kind in stale:
+            by_author.setdefault(author_kind, []).append(message_id)
+        for author_kind, message_ids in by_author.items():
+            await ctx.jobs.enqueue_delivery_async(message_ids, author_kind)
+    return [message_id for message_id, _ in stale]

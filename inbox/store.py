@@ -191,10 +191,12 @@ class Tx:
         )
         return result.rowcount == 1
 
-    async def stale_sends(self, now: datetime, lease: timedelta, limit: int = 500) -> list[int]:
-        """Sends whose job is presumed lost: queued and overdue, or claimed and not finished."""
+    async def stale_sends(self, now: datetime, lease: timedelta,
+                          limit: int = 500) -> list[tuple[int, str]]:
+        """Sends whose job is presumed lost: queued and overdue, or claimed and not finished.
+        (id, author_kind) of each: who wrote it decides which delivery queue takes it."""
         rows = await self.conn.execute(
-            select(messages.c.id)
+            select(messages.c.id, messages.c.author_kind)
             .where(
                 messages.c.direction == "out",
                 or_(
@@ -207,7 +209,7 @@ class Tx:
             .order_by(messages.c.id)
             .limit(limit)
         )
-        return [r[0] for r in rows]
+        return [(r[0], r[1]) for r in rows]
 
     async def record_part(self, message_id: int, part: int, channel: str, external_id: str,
                           at: datetime) -> None:
