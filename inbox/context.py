@@ -72,9 +72,10 @@ def open_context(config: Config | None = None, *, pool: bool = True) -> InboxCon
     """The context from the environment (CC_CONFIG, DATABASE_URL, REDIS_URL).
     `pool=False` for a job's short life: no connections left behind in a dead event loop."""
     url = redis_url()
+    config = config or load_config()
     return InboxContext(
-        config=config or load_config(),
+        config=config,
         store=Store(make_engine(database_url(), pool=pool)),
         redis=aioredis.Redis.from_url(url),
-        jobs=Jobs(url),
+        jobs=Jobs(url, send_lease_s=config.outbox.lease_s),
     )

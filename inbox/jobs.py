@@ -49,16 +49,25 @@ def delivery_lane(author_kind: str) -> DeliveryLane:
 class Jobs:
     """The rq queues, on a synchronous Redis connection as rq requires."""
 
-    def __init__(self, redis_url: str):
+    def __init__(self, redis_url: str, send_lease_s: int | None = None):
         self.connection = Redis.from_url(redis_url)
         self.default = Queue(DEFAULT_QUEUE, connection=self.connection)
+        # A send's claim lapses after the outbox lease (`outbox.lease`), and the sweep then
+        # hands it to another attempt; a job still running by then could send alongside
+        # that one. rq stops the job before its claim lapses.
+        self.send_lease_s = send_lease_s
+
+    def send_timeout_s(self, lane: DeliveryLane) -> int:
+        if self.send_lease_s is None:
+            return lane.job_timeout_s
+        return max(1, min(lane.job_timeout_s, self.send_lease_s - 1))
 
     def enqueue_delivery(self, message_id: int, author_kind: str) -> None:
         lane = delivery_lane(author_kind)
         Queue(lane.queue, connection=self.connection).enqueue(
             DELIVER_JOB, message_id,
             retry=Retry(max=len(DELIVERY_RETRY_INTERVALS), interval=list(DELIVERY_RETRY_INTERVALS)),
-            job_timeout=lane.job_timeout_s,
+            job_timeout=self.send_timeout_s(lane),
             result_ttl=600, failure_ttl=7 * 86400,
             description=f"deliver message {message_id}",
         )
