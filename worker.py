@@ -1,10 +1,11 @@
 """The background worker: rq jobs (delivery, polls, sweeps) and the scheduler that starts the
 periodic ones.
 
-    python worker.py [--burst]
+    python worker.py [--burst] [--queues replies,delivery,default]
 
 Several workers may run at once; a Redis lock per period lets exactly one of them enqueue
-each periodic job.
+each periodic job. A worker started with `--queues replies` sends agents' replies only, so a
+reply never waits for an automatic send or a periodic job already running.
 """
 
 from __future__ import annotations
@@ -72,10 +73,21 @@ class PeriodicJobs:
         return thread
 
 
+def queue_names(value: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in value.split(",") if name.strip())
+    unknown = [name for name in names if name not in QUEUES]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"expected queues from {', '.join(QUEUES)}")
+    return names
+
+
 def main(argv: list[str] | None = None) -> int:
     configure_logging()
     parser = argparse.ArgumentParser(prog="worker.py", description=__doc__.splitlines()[0])
     parser.add_argument("--burst", action="store_true", help="drain the queues and exit")
+    parser.add_argument("--queues", type=queue_names, default=QUEUES,
+                        help="the rq queues to take jobs from, first listed first "
+                             f"(default {','.join(QUEUES)})")
     args = parser.parse_args(argv)
     try:
         config = load_config()
@@ -92,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     periodic.tick()
     if not args.burst:
         periodic.start()
-    worker = Worker([Queue(name, connection=connection) for name in QUEUES],
+    worker = Worker([Queue(name, connection=connection) for name in args.queues],
                     connection=connection)
     # The work horses and the scheduler process rq forks must not outlive a killed worker.
     end_children_with_this_process()

@@ -1,8 +1,12 @@
-"""The delivery job: send one outbox message through its channel, exactly once.
+"""The delivery job: send one outbox message through its channel.
 
 rq runs `deliver(message_id)`; the job takes an id, not an object, and loads fresh state,
 so a retried or re-driven job sees the truth. Transient failures go back to `queued` and
 raise so rq retries with back-off; permanent ones are marked failed with the reason.
+A retried or re-driven send carries what earlier attempts left behind (the parts the
+provider accepted, and whether an answer may have been lost), so a channel whose provider
+can be asked sends each part once; the README's "Delivery guarantees" says what each
+channel really promises.
 """
 
 from __future__ import annotations

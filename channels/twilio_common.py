@@ -9,16 +9,18 @@ regional edges work without patching the library.
 from __future__ import annotations
 
 import base64
+import json
+import logging
 import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
 from multidict import MultiDict, MultiDictProxy
-from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
@@ -26,6 +28,8 @@ from twilio.rest import Client
 
 from channels.base import PermanentSendError, TransientSendError
 from inbox.http import unstorable
+
+log = logging.getLogger(__name__)
 
 DEFAULT_API_BASE = "https://api.twilio.com"
 SIGNATURE_HEADER = "X-Twilio-Signature"
@@ -141,6 +145,14 @@ class ApiBaseHttpClient(AsyncTwilioHttpClient):
             timeout=timeout or self.timeout_s,
             allow_redirects=allow_redirects)
 
+    def log_request(self, kwargs: dict[str, Any]) -> None:
+        # The library logs each request's query at INFO: a message list's To and From, the
+        # resident's phone number in clear. The path names only the account and resource.
+        log.debug("Twilio %s %s", kwargs["method"], urlsplit(kwargs["url"]).path)
+
+    def log_response(self, status_code: int, response: Any) -> None:
+        log.debug("Twilio answered %s", status_code)
+
 
 @asynccontextmanager
 async def rest_client(creds: TwilioCredentials) -> AsyncIterator[Client]:
@@ -217,9 +229,25 @@ def classify_exception(exc: BaseException) -> Exception | None:
         code = exc.code if isinstance(exc.code, int) and exc.code != exc.status else None
         text = getattr(exc, "msg", None) or getattr(exc, "detail", None) or ""
         return send_error(int(exc.status), code, str(text))
+    if isinstance(exc, TwilioException) and len(exc.args) > 1 \
+            and isinstance(exc.args[1], Response):
+        # A list page Twilio refused: the library raises its bare exception with the response.
+        return send_error(exc.args[1].status_code, *_error_body(exc.args[1].text))
     if isinstance(exc, aiohttp.ClientError | TimeoutError | OSError):
         return TransientSendError(f"Twilio could not be reached ({type(exc).__name__})")
     return None
+
+
+def _error_body(text: str) -> tuple[int | None, str]:
+    """(code, message) of Twilio's error JSON; (None, "") when the body is not that."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return None, ""
+    if not isinstance(body, dict):
+        return None, ""
+    code = body.get("code")
+    return (code if isinstance(code, int) else None), str(body.get("message") or "")
 
 
 # --- media ----------------------------------------------------------------------------------

@@ -7,6 +7,12 @@ and only then does Twilio get its empty TwiML; the inbox ingests it right after.
 messages go through the twilio library's async client; `POST /webhooks/twilio/status` moves
 their delivery state forward.
 
+A long text goes out in parts, one `messages.create` each, and each part's sid is recorded
+the moment Twilio accepts it. Twilio's Messages API takes no idempotency key, so a send that
+may already have reached Twilio (a worker killed while Twilio held the request, a timeout)
+first asks Twilio's message list what it holds for the resident since the send began, takes
+the parts it finds there as sent (`reconcile`), and sends only the rest.
+
 Both channels store the resident's address as the bare E.164 number ("+994501234567"), so
 the same phone is the same address on either; the `whatsapp:` prefix is Twilio's addressing
 and is added back when sending.
@@ -17,9 +23,9 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import phonenumbers
@@ -61,6 +67,11 @@ MAX_PROFILE_NAME = 200
 EARLY_STATUS_TTL_S = 600
 EARLY_STATUS_KEY = "cc:twilio:early-status:{sid}"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+# Our clock and Twilio's may disagree by this much when a reconciliation compares times.
+RECONCILE_CLOCK_SKEW = timedelta(seconds=60)
+# Twilio's messages to one resident from our sender since a send began: a handful.
+RECONCILE_LIMIT = 200
+RECONCILE_PAGE_SIZE = 50
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
 
@@ -257,6 +268,90 @@ def create_requests(settings: MessagingSettings, message: OutboundMessage,
     return requests
 
 
+# --- reconciliation: which parts Twilio already holds (pure) -------------------------------
+
+
+@dataclass(frozen=True)
+class ListedMessage:
+    """One message of Twilio's message list, as reconciliation reads it."""
+
+    sid: str
+    to: str | None
+    from_: str | None
+    messaging_service_sid: str | None
+    body: str | None
+    direction: str | None
+    date_created: datetime | None
+    status: str | None = None
+    error_code: str | None = None
+
+    @classmethod
+    def of(cls, instance: Any) -> ListedMessage:
+        """From the twilio library's MessageInstance."""
+        code = instance.error_code
+        return cls(sid=instance.sid, to=instance.to, from_=instance.from_,
+                   messaging_service_sid=instance.messaging_service_sid, body=instance.body,
+                   direction=str(instance.direction) if instance.direction else None,
+                   date_created=instance.date_created,
+                   status=str(instance.status) if instance.status else None,
+                   error_code=str(code) if code not in (None, 0) else None)
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    found: tuple[ListedMessage, ...]   # Twilio's copy of each pending part it holds, in order
+    # Why Twilio's list cannot tell which of its messages are ours; then nothing may be sent
+    # again, or the resident could get the text twice.
+    doubt: str | None = None
+
+
+def is_copy(listed: ListedMessage, request: Mapping[str, Any], since: datetime) -> bool:
+    """Whether Twilio's `listed` message is what `request` (a `messages.create` call's
+    arguments) would have created at or after `since`: the same recipient, the same sender
+    and, for text, the same body. A template's text is rendered by Twilio, so a template
+    send is matched on recipient, sender and time alone."""
+    if not (listed.direction or "").startswith("outbound") or listed.to != request["to"]:
+        return False
+    if "from_" in request:
+        if listed.from_ != request["from_"]:
+            return False
+    elif listed.messaging_service_sid != request.get("messaging_service_sid"):
+        return False
+    if listed.date_created is not None and listed.date_created < since - RECONCILE_CLOCK_SKEW:
+        return False
+    return "body" not in request or listed.body == request["body"]
+
+
+def reconcile(pending: Sequence[Mapping[str, Any]], listed: Sequence[ListedMessage],
+              since: datetime, taken: set[str]) -> Reconciliation:
+    """Which of the `pending` parts (in sending order) Twilio already holds among `listed`,
+    its messages since the send began; `taken` are sids other messages of ours account for.
+
+    Parts are sent one after another, so Twilio holds a prefix of them: each part is found
+    by exactly one unaccounted copy, and the first part without one is where sending resumes.
+    Two candidates for one part, or a later part found after an earlier one is missing (a
+    part Twilio still queues has no date sent, so the list may not show it yet), is doubt.
+    """
+    used = set(taken)
+    found: list[ListedMessage] = []
+    for number, request in enumerate(pending, start=1):
+        candidates = [m for m in listed if m.sid not in used and is_copy(m, request, since)]
+        if len(candidates) > 1:
+            return Reconciliation(tuple(found), doubt=(
+                f"Twilio holds {len(candidates)} identical messages to the resident sent since "
+                f"this one was queued, so it cannot tell whether part {number} went out"))
+        if not candidates:
+            later = [m for r in pending[number:] for m in listed
+                     if m.sid not in used and is_copy(m, r, since)]
+            if later:
+                return Reconciliation(tuple(found), doubt=(
+                    f"Twilio shows a later part of this message but not part {number}"))
+            break
+        found.append(candidates[0])
+        used.add(candidates[0].sid)
+    return Reconciliation(tuple(found))
+
+
 # --- status callbacks: state in the database ----------------------------------------------
 
 
@@ -391,32 +486,71 @@ class TwilioMessagingChannel:
                                        webhook_url(ctx.config.public_url, STATUS_PATH))
         except ValueError as exc:
             raise PermanentSendError(str(exc)) from None
-        first_sid: str | None = None
+        accepted = list(message.accepted_parts)
         async with rest_client(creds) as client:
-            for number, params in enumerate(requests, start=1):
+            if message.maybe_sent_since is not None and len(accepted) < len(requests):
+                await self._reconcile(ctx, client, message, requests, accepted)
+            for part in range(len(accepted), len(requests)):
                 try:
-                    created = await client.messages.create_async(**params)
+                    created = await client.messages.create_async(**requests[part])
                 except Exception as exc:
                     error = classify_exception(exc)
                     if error is None:
                         raise
-                    if first_sid is None:
-                        raise error from exc
-                    # Earlier parts are out; a retry would send them twice.
-                    raise PermanentSendError(f"only {number - 1} of {len(requests)} parts were "
-                                             f"sent: {error}", getattr(error, "code", None)
-                                             ) from exc
-                if first_sid is None:
-                    first_sid = created.sid
-                    await self._record_sid(ctx, message, first_sid)
-        return SendResult(external_id=first_sid)
+                    if accepted and isinstance(error, PermanentSendError):
+                        raise PermanentSendError(f"only {part} of {len(requests)} parts were "
+                                                 f"sent: {error}", error.code) from exc
+                    # A retry resumes at this part: the earlier ones are recorded.
+                    raise error from exc
+                await self._record_part(ctx, message, part, created.sid)
+                accepted.append(created.sid)
+        return SendResult(external_id=accepted[0])
 
-    async def _record_sid(self, ctx: InboxContext, message: OutboundMessage, sid: str) -> None:
-        """Store the sid at once so status callbacks find the message, then apply any that
-        came before it was stored."""
-        async with ctx.store.transaction() as tx:
-            await tx.update_message(message.message_id, external_id=sid)
-        for report in await _take_early(ctx, sid, (message.channel,)):
+    async def _reconcile(self, ctx: InboxContext, client: Any, message: OutboundMessage,
+                         requests: list[dict[str, Any]], accepted: list[str]) -> None:
+        """Take the parts an earlier attempt got Twilio to accept as sent (appending their
+        sids to `accepted`), from Twilio's list of messages to the resident since the send
+        began. Raises when Twilio cannot be asked (try again later: sending blind could
+        repeat the message) or cannot tell (PermanentSendError: an agent decides)."""
+        pending = requests[len(accepted):]
+        since = message.maybe_sent_since
+        sender = {"from_": pending[0]["from_"]} if "from_" in pending[0] else {}
+        try:
+            listed = [ListedMessage.of(m) for m in await client.messages.list_async(
+                to=pending[0]["to"], date_sent_after=since - RECONCILE_CLOCK_SKEW,
+                limit=RECONCILE_LIMIT, page_size=RECONCILE_PAGE_SIZE, **sender)]
+        except Exception as exc:
+            error = classify_exception(exc)
+            if error is None:
+                raise
+            raise error from exc
+        taken = await outbox.parts_of_other_messages(ctx, message, [m.sid for m in listed])
+        result = reconcile(pending, listed, since, taken)
+        for copy in result.found:
+            await self._record_part(ctx, message, len(accepted), copy.sid, copy)
+            accepted.append(copy.sid)
+        if result.found:
+            log.info("message %s: Twilio already held %d of its parts; not sent again",
+                     message.message_id, len(result.found))
+        if result.doubt:
+            log.warning("message %s: not sent again, Twilio's list is ambiguous",
+                        message.message_id)
+            raise PermanentSendError(f"not sent again: {result.doubt}. It may have reached the "
+                                     "resident already; check with them before sending it again")
+
+    async def _record_part(self, ctx: InboxContext, message: OutboundMessage, part: int,
+                           sid: str, listed: ListedMessage | None = None) -> None:
+        """Store the part's sid at once, so a later attempt resumes after it and status
+        callbacks find the message (by its first part); then apply the first part's status
+        if it came before it was stored, or as Twilio's list shows it."""
+        await outbox.record_part(ctx, message, part, sid)
+        if part != 0:
+            return
+        reports = await _take_early(ctx, sid, (message.channel,))
+        if listed is not None and listed.status:
+            reports.append(StatusReport(sid, listed.status, TWILIO_STATUSES.get(listed.status),
+                                        listed.error_code, (message.channel,)))
+        for report in reports:
             if report.delivery_status == "failed":
                 raise PermanentSendError(
                     error_reason(report.error_code,

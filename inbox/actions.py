@@ -131,7 +131,7 @@ async def reply(ctx: InboxContext, actor: Actor, conversation_id: int, body: str
                                actor_id=actor.id, at=now)
         message = await tx.message(message_id)
     if not private:
-        await ctx.jobs.enqueue_delivery_async([message_id])
+        await ctx.jobs.enqueue_delivery_async([message_id], "agent")
     await _announce(ctx, conversation_id, message)
     return message
 

@@ -83,10 +83,11 @@ def open_context(config: Config | None = None, *, pool: bool = True) -> InboxCon
     `pool=False` for a job's short life: no connections left behind in a dead event loop."""
     url = redis_url()
     redis = aioredis.Redis.from_url(url)
+    config = config or load_config()
     return InboxContext(
-        config=config or load_config(),
+        config=config,
         store=Store(make_engine(database_url(), pool=pool)),
         redis=redis,
-        jobs=Jobs(url),
+        jobs=Jobs(url, send_lease_s=config.outbox.lease_s),
         redis_outage=OutageLog("Redis", probe=redis.ping),
     )

@@ -108,7 +108,7 @@ async def route_conversation(ctx: InboxContext, conversation_id: int, *,
         routed = await tx.conversation_row(conversation_id)
     log.info("conversation %s routed to %s (%s)", conversation_id, queue.id, decision.reason)
     if ack_id is not None:
-        await ctx.jobs.enqueue_delivery_async([ack_id])
+        await ctx.jobs.enqueue_delivery_async([ack_id], "system")
     await publish_event(ctx.redis, "conversation.created", queue.id,
                         {"conversation": conversation_view(routed, ctx.zone)})
     await publish_event(ctx.redis, "queue.updated", queue.id, {"queue": queue.id})

@@ -63,3 +63,10 @@ class OutboundMessage:
     reply_to_external_id: str | None = None
     thread_key: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    # The provider's ids of the parts earlier attempts had accepted, first part first: the
+    # send resumes after them.
+    accepted_parts: tuple[str, ...] = ()
+    # Set when an earlier attempt may have reached the provider without anyone hearing its
+    # answer (a worker killed mid-send, a timeout): a channel that can ask its provider what
+    # it holds since then does so before sending anything again.
+    maybe_sent_since: datetime | None = None

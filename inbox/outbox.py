@@ -3,6 +3,10 @@
 A send is claimed with a lease before the channel is called. A worker killed mid-send leaves
 the claim to expire, and `redrive_stale` (run by the worker's scheduler) enqueues it again;
 the claim's conditional update keeps two workers from sending the same message at once.
+The provider may have accepted the message before the worker died, so every attempt after
+the first tells the channel so (`OutboundMessage.maybe_sent_since`) together with the parts
+already recorded as accepted (`record_part`); the channel reconciles with its provider where
+the provider can be asked, and resumes at the first part not accepted.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ async def claim(ctx: InboxContext, message_id: int) -> Claimed | None:
         row = await tx.message(message_id)
         conversation = await tx.conversation(row["conversation_id"])
         identity = await tx.identity_by_id(conversation["identity_id"])
+        accepted = await tx.parts_of(message_id)
     outbound = OutboundMessage(
         message_id=row["id"], conversation_id=conversation["id"], channel=row["channel"],
         address=identity["address"], body=row["body"],
@@ -55,8 +60,27 @@ async def claim(ctx: InboxContext, message_id: int) -> Claimed | None:
         attachments=tuple(Attachment(content_type=a["content_type"], filename=a.get("filename"),
                                      size=a.get("size"), url=a.get("url"))
                           for a in row["attachments"] or []),
-        thread_key=conversation["thread_key"])
+        thread_key=conversation["thread_key"], accepted_parts=tuple(accepted),
+        # Any earlier attempt may have been answered unheard. Its message was created at or
+        # after the outbox message was stored, so that is where to start looking.
+        maybe_sent_since=row["created_at"] if row["attempts"] > 1 else None)
     return Claimed(outbound, row["attempts"])
+
+
+async def record_part(ctx: InboxContext, message: OutboundMessage, part: int,
+                      external_id: str) -> None:
+    """The provider accepted this part (0 first): recorded at once, so that an attempt cut
+    short after it resumes with the next part instead of sending this one again."""
+    async with ctx.store.transaction() as tx:
+        await tx.record_part(message.message_id, part, message.channel, external_id, utcnow())
+
+
+async def parts_of_other_messages(ctx: InboxContext, message: OutboundMessage,
+                                  external_ids: list[str]) -> set[str]:
+    """Which of these provider ids are already accounted for by other messages' parts."""
+    async with ctx.store.read() as tx:
+        return await tx.parts_of_other_messages(message.channel, external_ids,
+                                                message.message_id)
 
 
 async def mark_sent(ctx: InboxContext, message_id: int, external_id: str | None) -> None:
@@ -104,11 +128,16 @@ async def mark_failed(ctx: InboxContext, message_id: int, error: str) -> None:
 
 
 async def redrive_stale(ctx: InboxContext) -> list[int]:
-    """Enqueue again every send whose job is presumed lost. Returns their ids."""
+    """Enqueue again every send whose job is presumed lost, each into the queue its author's
+    messages go to. Returns their ids."""
     lease = timedelta(seconds=ctx.config.outbox.lease_s)
     async with ctx.store.read() as tx:
         stale = await tx.stale_sends(utcnow(), lease)
     if stale:
         log.warning("re-driving %d stale outbound message(s)", len(stale))
-        await ctx.jobs.enqueue_delivery_async(stale)
-    return stale
+        by_author: dict[str, list[int]] = {}
+        for message_id, author_kind in stale:
+            by_author.setdefault(author_kind, []).append(message_id)
+        for author_kind, message_ids in by_author.items():
+            await ctx.jobs.enqueue_delivery_async(message_ids, author_kind)
+    return [message_id for message_id, _ in stale]

@@ -215,6 +215,20 @@ messages = Table(
     Index("ix_messages_outbox", "delivery_status", "next_attempt_at"),
 )
 
+# The provider's id of each part of an outbound message, recorded the moment the provider
+# accepts that part: a send interrupted between parts resumes at the first part not accepted,
+# and a re-driven send knows which of the provider's messages are already accounted for.
+message_parts = Table(
+    "message_parts",
+    metadata,
+    Column("message_id", Id, ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True),
+    Column("part", Integer, primary_key=True),      # 0 is the first part sent
+    Column("channel", String(20), nullable=False),
+    Column("external_id", String(500), nullable=False),
+    Column("accepted_at", Time, nullable=False),
+    UniqueConstraint("channel", "external_id", name="uq_message_parts_channel_external_id"),
+)
+
 # Provider webhooks journalled before they are acknowledged (see inbox.intake). An entry
 # lives only until its message is in `messages`; the unique key drops a provider's retries.
 intake = Table(

@@ -34,6 +34,7 @@ from inbox.schema import (
     conversations,
     events,
     intake,
+    message_parts,
     messages,
     users,
 )
@@ -200,10 +201,12 @@ class Tx:
         )
         return result.rowcount == 1
 
-    async def stale_sends(self, now: datetime, lease: timedelta, limit: int = 500) -> list[int]:
-        """Sends whose job is presumed lost: queued and overdue, or claimed and not finished."""
+    async def stale_sends(self, now: datetime, lease: timedelta,
+                          limit: int = 500) -> list[tuple[int, str]]:
+        """Sends whose job is presumed lost: queued and overdue, or claimed and not finished.
+        (id, author_kind) of each: who wrote it decides which delivery queue takes it."""
         rows = await self.conn.execute(
-            select(messages.c.id)
+            select(messages.c.id, messages.c.author_kind)
             .where(
                 messages.c.direction == "out",
                 or_(
@@ -216,7 +219,40 @@ class Tx:
             .order_by(messages.c.id)
             .limit(limit)
         )
+        return [(r[0], r[1]) for r in rows]
+
+    async def record_part(self, message_id: int, part: int, channel: str, external_id: str,
+                          at: datetime) -> None:
+        """The provider accepted part `part` (0 first) of an outbound message as
+        `external_id`. The first part's id is also the message's own, which status reports
+        name. An id already recorded (for any message) raises Duplicate."""
+        try:
+            await self.conn.execute(insert(message_parts).values(
+                message_id=message_id, part=part, channel=channel, external_id=external_id,
+                accepted_at=at))
+        except IntegrityError as exc:
+            raise Duplicate(str(exc.orig)) from exc
+        if part == 0:
+            await self.update_message(message_id, external_id=external_id)
+
+    async def parts_of(self, message_id: int) -> list[str]:
+        """The provider ids of the parts accepted so far, first part first."""
+        rows = await self.conn.execute(
+            select(message_parts.c.external_id).where(message_parts.c.message_id == message_id)
+            .order_by(message_parts.c.part))
         return [r[0] for r in rows]
+
+    async def parts_of_other_messages(self, channel: str, external_ids: Sequence[str],
+                                      message_id: int) -> set[str]:
+        """Which of these provider ids already stand for a part of another message."""
+        if not external_ids:
+            return set()
+        rows = await self.conn.execute(
+            select(message_parts.c.external_id).where(
+                message_parts.c.channel == channel,
+                message_parts.c.external_id.in_(list(external_ids)),
+                message_parts.c.message_id != message_id))
+        return {r[0] for r in rows}
 
     # --- contacts and identities ----------------------------------------------------------
 

@@ -4,15 +4,27 @@ It answers `POST /2010-04-01/Accounts/{AccountSid}/Messages.json` with HTTP Basi
 (account sid and auth token), Twilio's Message JSON on success and Twilio's error JSON
 (`code`, `message`, `more_info`, `status`) on failure, and records every request so tests can
 assert the exact form fields the client sent. `fail_next` makes the next calls fail.
+
+`GET` on the same path is Twilio's message list: filtered by `To`, `From`, `DateSent`,
+`DateSent<` and `DateSent>` (Twilio's `DateSent<=` / `DateSent>=` on the wire), newest first,
+paged by `PageSize` and `Page`/`PageToken` with Twilio's paging fields (`next_page_uri`...).
+Every message created is listed, as Twilio shows it once sent (status `sent`, `date_sent`).
+
+`hold_next` keeps a create request open, either before Twilio accepts it or after (the
+message exists and is listed, but the answer never comes), so a test can kill the sender
+mid-send; `delay_s` makes every create slow.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import secrets
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -45,24 +57,60 @@ class Failure:
 
 
 @dataclass
+class Hold:
+    """A create request kept open: `accept_first` creates the message before hanging."""
+
+    accept_first: bool
+    at_request: int                     # the index in `FakeTwilio.requests` it applies to
+    entered: asyncio.Event = field(default_factory=asyncio.Event)    # the request is held
+    released: asyncio.Event = field(default_factory=asyncio.Event)   # let it finish
+
+
+@dataclass
 class FakeTwilio:
     account_sid: str
     auth_token: str
     requests: list[RecordedRequest] = field(default_factory=list)
-    failures: list[Failure] = field(default_factory=list)
+    failures: list[Failure | None] = field(default_factory=list)   # None: succeed
     sids: list[str] = field(default_factory=list)
     next_sids: list[str] = field(default_factory=list)   # sids to hand out before random ones
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)   # media sid -> file
     media_requests: list[RecordedRequest] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)   # Message JSON, oldest first
+    list_requests: list[dict[str, str]] = field(default_factory=list)   # each list call's query
+    delay_s: float = 0.0                # every create waits this long before answering
+    hold: Hold | None = None
+
+    def hold_next(self, accept_first: bool, skip: int = 0) -> Hold:
+        """Keep the create request after the next `skip` ones open; with `accept_first` the
+        message is created (and listed) first, as when Twilio accepted it and the answer was
+        lost."""
+        self.hold = Hold(accept_first, len(self.requests) + skip)
+        return self.hold
+
+    def add_message(self, to: str, from_: str, body: str, created: datetime,
+                    sid: str | None = None) -> str:
+        """A message Twilio holds that did not come through this fake's create (sent earlier,
+        or from elsewhere on the account)."""
+        sid = sid or "SM" + secrets.token_hex(16)
+        fields = {"To": to, "From": from_, "Body": body}
+        self.messages.append(_message(self.account_sid, sid, fields, list(fields.items()),
+                                      created))
+        return sid
 
     def fail_next(self, status: int, code: int | None = None, message: str = "",
-                  times: int = 1) -> None:
-        """The next `times` calls answer `status` with Twilio's error body for `code`."""
-        self.failures.extend([Failure(status, code, message)] * times)
+                  times: int = 1, skip: int = 0) -> None:
+        """The next `times` calls, after `skip` that succeed, answer `status` with Twilio's
+        error body for `code`."""
+        self.failures.extend([None] * skip + [Failure(status, code, message)] * times)
+
+    def _next_failure(self) -> Failure | None:
+        return self.failures.pop(0) if self.failures else None
 
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post(MESSAGES_PATH, self.create)
+        app.router.add_get(MESSAGES_PATH, self.list_messages)
         app.router.add_get(MEDIA_PATH, self.media_file)
         return app
 
@@ -73,8 +121,7 @@ class FakeTwilio:
                                                    dict(request.headers)))
         if auth != (self.account_sid, self.auth_token):
             return _error(401, 20003, "Authenticate")
-        if self.failures:
-            failure = self.failures.pop(0)
+        if failure := self._next_failure():
             return web.Response(status=failure.status, text="upstream trouble")
         found = self.media.get(request.match_info["media_sid"])
         if found is None:
@@ -89,17 +136,79 @@ class FakeTwilio:
         self.requests.append(RecordedRequest(account_sid, auth, form, dict(request.headers)))
         if auth != (self.account_sid, self.auth_token) or account_sid != self.account_sid:
             return _error(401, 20003, "Authenticate")
-        if self.failures:
-            failure = self.failures.pop(0)
+        if failure := self._next_failure():
             if failure.code is None:
                 return web.Response(status=failure.status, text="upstream trouble")
             return _error(failure.status, failure.code, failure.message)
         fields = dict(form)
         if "To" not in fields:
             return _error(400, 21604, "A 'To' phone number is required.")
+        hold = self.hold if self.hold and self.hold.at_request == len(self.requests) - 1 \
+            else None
+        if hold is not None and not hold.accept_first:
+            hold.entered.set()
+            await hold.released.wait()
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
         sid = self.next_sids.pop(0) if self.next_sids else "SM" + secrets.token_hex(16)
         self.sids.append(sid)
-        return web.json_response(_message(account_sid, sid, fields, form), status=201)
+        message = _message(account_sid, sid, fields, form, utcnow())
+        self.messages.append(message)
+        if hold is not None and hold.accept_first:
+            hold.entered.set()
+            await hold.released.wait()
+        return web.json_response(_created_view(message), status=201)
+
+    async def list_messages(self, request: web.Request) -> web.Response:
+        """Twilio's message list: filters, newest first, and Twilio's paging fields."""
+        account_sid = request.match_info["account_sid"]
+        auth = _basic_auth(request.headers.get("Authorization"))
+        if auth != (self.account_sid, self.auth_token) or account_sid != self.account_sid:
+            return _error(401, 20003, "Authenticate")
+        query = dict(request.query)
+        self.list_requests.append(query)
+        if failure := self._next_failure():
+            if failure.code is None:
+                return web.Response(status=failure.status, text="upstream trouble")
+            return _error(failure.status, failure.code, failure.message)
+        try:
+            size = min(int(query.get("PageSize", "50")), 1000)
+            page = int(query.get("Page", "0"))
+            bounds = {key: _date_filter(query[key])
+                      for key in ("DateSent", "DateSent<", "DateSent>") if key in query}
+        except ValueError:
+            return _error(400, 20001, "Invalid paging or DateSent parameter")
+        if size < 1 or page < 0:
+            return _error(400, 20001, "Invalid paging parameter")
+        matching = [m for m in self.messages
+                    if query.get("To", m["to"]) == m["to"]
+                    and query.get("From", m["from"]) == m["from"]
+                    and _sent_within(m["_date_sent"], bounds)]
+        matching.sort(key=lambda m: m["_date_sent"], reverse=True)
+        start = page * size
+        records = matching[start:start + size]
+        path = MESSAGES_PATH.format(account_sid=account_sid)
+        filters = [(k, v) for k, v in request.query.items()
+                   if k not in ("Page", "PageSize", "PageToken")]
+
+        def page_uri(number: int) -> str:
+            paging = [("PageSize", str(size)), ("Page", str(number))]
+            if number > 0:
+                paging.append(("PageToken", f"PA{matching[number * size - 1]['sid']}"))
+            return f"{path}?{urlencode(filters + paging)}"
+
+        more = start + size < len(matching)
+        return web.json_response({
+            "end": start + len(records) - 1 if records else 0,
+            "first_page_uri": page_uri(0),
+            "next_page_uri": page_uri(page + 1) if more else None,
+            "page": page,
+            "page_size": size,
+            "previous_page_uri": page_uri(page - 1) if page > 0 else None,
+            "messages": [_listed_view(m) for m in records],
+            "start": start,
+            "uri": page_uri(page),
+        })
 
 
 def _basic_auth(header: str | None) -> tuple[str, str] | None:
@@ -115,18 +224,61 @@ def _error(status: int, code: int, message: str) -> web.Response:
                               "status": status}, status=status)
 
 
+def _date_filter(value: str) -> datetime:
+    """A DateSent filter value: Twilio documents YYYY-MM-DD; the library sends a full
+    YYYY-MM-DDTHH:MM:SSZ."""
+    for pattern in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(value, pattern).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    raise ValueError(value)
+
+
+def _sent_within(sent: datetime, bounds: dict[str, datetime]) -> bool:
+    if "DateSent" in bounds and sent.date() != bounds["DateSent"].date():
+        return False
+    if "DateSent>" in bounds and sent < bounds["DateSent>"]:
+        return False
+    return not ("DateSent<" in bounds and sent > bounds["DateSent<"])
+
+
+def _created_view(message: dict[str, Any]) -> dict[str, Any]:
+    """The create call's answer: the message as just accepted, not yet sent."""
+    view = _listed_view(message)
+    view["date_sent"] = None
+    view["status"] = "accepted" if message["messaging_service_sid"] else "queued"
+    return view
+
+
+def _listed_view(message: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in message.items() if not k.startswith("_")}
+
+
 def _message(account_sid: str, sid: str, fields: dict[str, str],
-             form: list[tuple[str, str]]) -> dict[str, Any]:
-    now = format_datetime(utcnow(), usegmt=True)
+             form: list[tuple[str, str]], created: datetime) -> dict[str, Any]:
+    now = format_datetime(created, usegmt=True)
     uri = f"/{API_VERSION}/Accounts/{account_sid}/Messages/{sid}"
     return {
+        "_date_sent": created,
         "account_sid": account_sid, "api_version": API_VERSION, "body": fields.get("Body", ""),
-        "date_created": now, "date_sent": None, "date_updated": now,
+        "date_created": now, "date_sent": now, "date_updated": now,
         "direction": "outbound-api", "error_code": None, "error_message": None,
         "from": fields.get("From"), "messaging_service_sid": fields.get("MessagingServiceSid"),
         "num_media": str(sum(1 for k, _ in form if k == "MediaUrl")),
         "num_segments": "1", "price": None, "price_unit": "USD", "sid": sid,
-        "status": "accepted" if "MessagingServiceSid" in fields else "queued",
+        "status": "sent",
         "subresource_uris": {"media": f"{uri}/Media.json", "feedback": f"{uri}/Feedback.json"},
         "to": fields["To"], "uri": f"{uri}.json",
     }
+
+
+async def serve(aiohttp_server, monkeypatch, account_sid: str, auth_token: str) -> FakeTwilio:
+    """A fake on a local port, with TWILIO_API_BASE (and the credentials) pointing at it for
+    this process and the processes it starts."""
+    fake = FakeTwilio(account_sid, auth_token)
+    server = await aiohttp_server(fake.app(), host="127.0.0.1")
+    monkeypatch.setenv("TWILIO_API_BASE", str(server.make_url("")).rstrip("/"))
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", account_sid)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", auth_token)
+    return fake

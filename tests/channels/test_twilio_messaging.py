@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -27,23 +28,28 @@ from channels.twilio_common import (
 )
 from channels.twilio_messaging import (
     EMPTY_TWIML,
+    RECONCILE_CLOCK_SKEW,
     SMS_MAX_CHARS,
     STATUS_PATH,
     WHATSAPP_CHANNEL,
     WHATSAPP_MAX_CHARS,
+    ListedMessage,
     MessagingSettings,
     PayloadError,
     create_requests,
     messaging_settings,
     parse,
     parse_status,
+    reconcile,
     split_text,
     whatsapp_window_open,
 )
 from inbox import intake as intake_module
+from inbox import outbox
 from inbox.appkeys import CONTEXT, INTAKE
 from inbox.messages import Attachment, OutboundMessage
 from inbox.schema import messages
+from inbox.store import utcnow
 from inbox.windows import template_extra, whatsapp_templates
 from tests.channels.fake_twilio import FakeTwilio
 
@@ -240,6 +246,74 @@ def test_the_api_base_rewrites_only_twilios_api_origin() -> None:
                            base) == "http://127.0.0.1:9999/2010-04-01/Accounts/AC1/Messages.json"
     assert rewrite_api_url("https://api.twilio.com.evil.test/x", base) == \
         "https://api.twilio.com.evil.test/x"
+
+
+# --- reconciliation: pure ------------------------------------------------------------------
+
+SMS_FROM = "+994125550142"
+RESIDENT = "+994501234567"
+
+
+def sms_part(body: str) -> dict[str, str]:
+    return {"to": RESIDENT, "from_": SMS_FROM, "status_callback": STATUS_URL, "body": body}
+
+
+def listed(sid: str, body: str, at: datetime = NOW + timedelta(seconds=3), *, to: str = RESIDENT,
+           from_: str = SMS_FROM, service: str | None = None) -> ListedMessage:
+    return ListedMessage(sid=sid, to=to, from_=from_, messaging_service_sid=service, body=body,
+                         direction="outbound-api", date_created=at, status="sent")
+
+
+def test_reconcile_takes_the_parts_twilio_holds_and_resumes_at_the_first_missing() -> None:
+    parts = [sms_part("birinci hissə"), sms_part("ikinci hissə"), sms_part("üçüncü hissə")]
+    held = [listed("SM2", "ikinci hissə"), listed("SM1", "birinci hissə")]   # newest first
+    result = reconcile(parts, held, NOW, taken=set())
+    assert [m.sid for m in result.found] == ["SM1", "SM2"] and result.doubt is None
+    assert reconcile(parts, [], NOW, taken=set()).found == ()
+
+
+@pytest.mark.parametrize("copy", [
+    listed("SM9", "Salam", to="+994551112233"),                             # another resident
+    listed("SM9", "Salam", from_="+994125550000"),                          # another sender
+    listed("SM9", "Salam!"),                                                # another text
+    listed("SM9", "Salam", NOW - RECONCILE_CLOCK_SKEW - timedelta(seconds=1)),   # before it
+    ListedMessage("SM9", RESIDENT, SMS_FROM, None, "Salam", "inbound", NOW),     # the resident's
+])
+def test_reconcile_ignores_what_is_not_a_copy_of_the_part(copy: ListedMessage) -> None:
+    assert reconcile([sms_part("Salam")], [copy], NOW, taken=set()).found == ()
+
+
+def test_reconcile_ignores_messages_other_sends_account_for() -> None:
+    held = [listed("SM1", "Salam")]
+    assert reconcile([sms_part("Salam")], held, NOW, taken={"SM1"}).found == ()
+
+
+def test_two_candidates_for_a_part_are_doubt_not_a_guess() -> None:
+    held = [listed("SM1", "Salam"), listed("SM2", "Salam")]
+    result = reconcile([sms_part("Salam")], held, NOW, taken=set())
+    assert result.found == () and "2 identical messages" in result.doubt
+
+
+def test_a_later_part_without_the_earlier_one_is_doubt() -> None:
+    parts = [sms_part("birinci"), sms_part("ikinci")]
+    result = reconcile(parts, [listed("SM2", "ikinci")], NOW, taken=set())
+    assert result.found == () and "part 1" in result.doubt
+
+
+def test_a_template_send_is_matched_without_its_text_twilio_renders() -> None:
+    template = {"to": "whatsapp:" + RESIDENT, "from_": "whatsapp:" + SMS_FROM,
+                "content_sid": "HX01", "content_variables": "{}"}
+    held = [listed("SM1", "Hörmətli Günel, ...", to="whatsapp:" + RESIDENT,
+                   from_="whatsapp:" + SMS_FROM)]
+    assert [m.sid for m in reconcile([template], held, NOW, taken=set()).found] == ["SM1"]
+
+
+def test_a_messaging_service_send_is_matched_on_the_service() -> None:
+    request = {"to": RESIDENT, "messaging_service_sid": "MG01", "body": "Salam"}
+    assert reconcile([request], [listed("SM1", "Salam", from_="+99412", service="MG01")],
+                     NOW, taken=set()).found != ()
+    assert reconcile([request], [listed("SM1", "Salam", service="MG02")],
+                     NOW, taken=set()).found == ()
 
 
 # --- through the real app and database -----------------------------------------------------
@@ -457,14 +531,14 @@ async def test_a_long_sms_goes_out_in_parts(client, ctx, fake_twilio) -> None:
     assert (await message_row(ctx, ack["id"]))["external_id"] == fake_twilio.sids[0]
 
 
-async def test_a_template_send_uses_the_content_api_fields(ctx, config, fake_twilio,
-                                                           monkeypatch) -> None:
-    monkeypatch.setenv("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+async def test_a_template_send_uses_the_content_api_fields(client, ctx, config,
+                                                           fake_twilio) -> None:
+    ack = await acknowledgement(client, ctx, "whatsapp_inbound.txt")
     extra = template_extra(whatsapp_templates(config.channels.twilio)["reply_waiting"],
                            "reply_waiting",
                            {"name": "Günel", "conversation": "17"})
-    message = OutboundMessage(message_id=0, conversation_id=0, channel="whatsapp",
+    message = OutboundMessage(message_id=ack["id"], conversation_id=ack["conversation_id"],
+                              channel="whatsapp",
                               address="+994501234567", body="", language="az",
                               created_at=NOW, extra=extra)
     result = await WHATSAPP_CHANNEL.send(ctx, message)
@@ -474,6 +548,145 @@ async def test_a_template_send_uses_the_content_api_fields(ctx, config, fake_twi
                                 "ContentSid": "HX0123456789abcdef0123456789abcdef",
                                 "ContentVariables": '{"1": "Günel", "2": "17"}'}
     assert result.external_id == fake_twilio.sids[0]
+
+
+async def parts_recorded(ctx, message_id: int) -> list[str]:
+    async with ctx.store.read() as tx:
+        return await tx.parts_of(message_id)
+
+
+async def expire_lease(ctx, message_id: int) -> None:
+    """As if the worker holding the send died long enough ago for the sweep to re-drive it."""
+    long_ago = utcnow() - timedelta(seconds=ctx.config.outbox.lease_s + 1)
+    async with ctx.store.transaction() as tx:
+        await tx.update_message(message_id, claimed_at=long_ago)
+
+
+async def killed_mid_send(ctx, fake_twilio, message_id: int, *, accept_first: bool,
+                          skip: int = 0) -> None:
+    """Run the send until Twilio holds its request open, then stop it dead (nothing after
+    the held request runs, as when the worker is killed), and let its lease run out."""
+    hold = fake_twilio.hold_next(accept_first=accept_first, skip=skip)
+    send = asyncio.create_task(deliver_message(ctx, message_id))
+    await asyncio.wait_for(hold.entered.wait(), 10)
+    send.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await send
+    assert (await message_row(ctx, message_id))["delivery_status"] == "sending"
+    await expire_lease(ctx, message_id)
+
+
+@pytest.mark.parametrize("accept_first", [True, False], ids=["accepted", "not-accepted"])
+async def test_a_send_cut_short_reaches_the_resident_once(client, ctx, fake_twilio,
+                                                          accept_first) -> None:
+    ack = await acknowledgement(client, ctx)
+    await killed_mid_send(ctx, fake_twilio, ack["id"], accept_first=accept_first)
+    assert await deliver_message(ctx, ack["id"]) == "sent"
+    [sms] = fake_twilio.messages           # what Twilio holds: one message to the resident
+    assert (sms["to"], sms["from"], sms["body"]) == (RESIDENT, SMS_FROM, ack["body"])
+    assert len(fake_twilio.requests) == (1 if accept_first else 2)
+    row = await message_row(ctx, ack["id"])
+    assert row["delivery_status"] == "sent" and row["attempts"] == 2
+    assert row["external_id"] == sms["sid"]
+    assert await parts_recorded(ctx, ack["id"]) == [sms["sid"]]
+    [query] = fake_twilio.list_requests    # asked Twilio once, for this resident since then
+    assert query["To"] == RESIDENT and query["From"] == SMS_FROM
+    since = datetime.strptime(query["DateSent>"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    assert since <= ack["created_at"].replace(tzinfo=UTC) - RECONCILE_CLOCK_SKEW + \
+        timedelta(seconds=1)
+
+
+async def test_asking_twilio_logs_no_phone_number(client, ctx, fake_twilio, caplog) -> None:
+    ack = await acknowledgement(client, ctx)
+    await killed_mid_send(ctx, fake_twilio, ack["id"], accept_first=True)
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG):
+        assert await deliver_message(ctx, ack["id"]) == "sent"
+    ours = "\n".join(r.getMessage() for r in caplog.records
+                     if r.name != "aiohttp.access")          # the fake Twilio server's log
+    assert fake_twilio.list_requests and ours
+    assert RESIDENT.lstrip("+") not in ours and SMS_FROM.lstrip("+") not in ours
+
+
+async def test_a_long_reply_cut_short_resumes_at_the_first_part_not_accepted(
+        client, ctx, fake_twilio) -> None:
+    ack = await acknowledgement(client, ctx)
+    long_body = " ".join(["Hörmətli vətəndaş, müraciətiniz qeydə alındı."] * 80)
+    parts = split_text(long_body, SMS_MAX_CHARS)
+    async with ctx.store.transaction() as tx:
+        await tx.update_message(ack["id"], body=long_body)
+    # Part 1 goes out; Twilio accepts part 2 and the worker dies before hearing so.
+    await killed_mid_send(ctx, fake_twilio, ack["id"], accept_first=True, skip=1)
+    assert len(await parts_recorded(ctx, ack["id"])) == 1
+    assert await deliver_message(ctx, ack["id"]) == "sent"
+    assert [m["body"] for m in fake_twilio.messages] == parts and len(parts) == 3
+    assert [r.field("Body") for r in fake_twilio.requests] == parts   # no part sent twice
+    assert await parts_recorded(ctx, ack["id"]) == [m["sid"] for m in fake_twilio.messages]
+    assert (await message_row(ctx, ack["id"]))["external_id"] == fake_twilio.messages[0]["sid"]
+
+
+async def test_a_failed_later_part_is_retried_from_that_part(client, ctx, fake_twilio) -> None:
+    ack = await acknowledgement(client, ctx)
+    long_body = " ".join(["Hörmətli vətəndaş, müraciətiniz qeydə alındı."] * 80)
+    async with ctx.store.transaction() as tx:
+        await tx.update_message(ack["id"], body=long_body)
+    fake_twilio.fail_next(503, skip=1)          # part 1 goes out, part 2 meets trouble
+    assert await deliver_message(ctx, ack["id"]) == "retry"
+    assert len(await parts_recorded(ctx, ack["id"])) == 1
+    assert await deliver_message(ctx, ack["id"]) == "sent"
+    assert [m["body"] for m in fake_twilio.messages] == split_text(long_body, SMS_MAX_CHARS)
+
+
+async def test_doubt_fails_the_send_with_a_reason_and_sends_nothing(client, ctx,
+                                                                    fake_twilio) -> None:
+    ack = await acknowledgement(client, ctx)
+    for _ in range(2):   # two identical copies already at Twilio, neither accounted for
+        fake_twilio.add_message(RESIDENT, SMS_FROM, ack["body"], utcnow())
+    assert await outbox.claim(ctx, ack["id"]) is not None     # an attempt that died
+    await expire_lease(ctx, ack["id"])
+    assert await deliver_message(ctx, ack["id"]) == "failed"
+    assert fake_twilio.requests == []
+    row = await message_row(ctx, ack["id"])
+    assert row["delivery_status"] == "failed"
+    assert row["delivery_error"].startswith("not sent again: Twilio holds 2 identical messages")
+    async with ctx.store.read() as tx:
+        events = [e["type"] for e in await tx.events_of(ack["conversation_id"])]
+    assert events.count("delivery_failed") == 1
+
+
+async def test_an_identical_text_another_send_accounts_for_is_not_taken(client, ctx,
+                                                                        fake_twilio) -> None:
+    first = await acknowledgement(client, ctx)
+    assert await deliver_message(ctx, first["id"]) == "sent"
+    async with ctx.store.transaction() as tx:    # the same words again, in a new message
+        conversation = await tx.conversation(first["conversation_id"])
+        again = await outbox.queue_message(tx, conversation, first["body"], author_kind="system")
+    await killed_mid_send(ctx, fake_twilio, again, accept_first=False)
+    assert await deliver_message(ctx, again) == "sent"
+    assert [m["body"] for m in fake_twilio.messages] == [first["body"]] * 2
+    assert (await message_row(ctx, again))["external_id"] == fake_twilio.messages[1]["sid"]
+
+
+async def test_reconciliation_pages_through_twilios_list(client, ctx, fake_twilio) -> None:
+    ack = await acknowledgement(client, ctx)
+    await killed_mid_send(ctx, fake_twilio, ack["id"], accept_first=True)
+    for n in range(120):     # newer messages to the same resident push it to the third page
+        fake_twilio.add_message(RESIDENT, SMS_FROM, f"başqa mesaj {n}",
+                                utcnow() + timedelta(seconds=1))
+    assert await deliver_message(ctx, ack["id"]) == "sent"
+    assert len(fake_twilio.requests) == 1
+    assert [q.get("Page", "0") for q in fake_twilio.list_requests] == ["0", "1", "2"]
+
+
+async def test_when_twilio_cannot_be_asked_nothing_is_sent_until_it_can(client, ctx,
+                                                                        fake_twilio) -> None:
+    ack = await acknowledgement(client, ctx)
+    await killed_mid_send(ctx, fake_twilio, ack["id"], accept_first=True)
+    fake_twilio.fail_next(503)              # the list call: Twilio has trouble
+    assert await deliver_message(ctx, ack["id"]) == "retry"
+    assert len(fake_twilio.messages) == 1 and len(fake_twilio.requests) == 1
+    assert await deliver_message(ctx, ack["id"]) == "sent"
+    assert len(fake_twilio.messages) == 1 and len(fake_twilio.requests) == 1
 
 
 async def test_a_server_error_puts_the_message_back_in_the_queue(client, ctx,

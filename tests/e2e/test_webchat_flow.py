@@ -157,5 +157,7 @@ async def test_reply_survives_a_worker_killed_mid_send(system: System):
             row = await tx.message(reply["id"])
         await store.close()
         assert row["delivery_status"] == "delivered"
+        # The killed worker claimed it but died before publishing; the re-driven attempt is
+        # the only send. (A worker killed after Twilio took an SMS: tests/e2e/test_sms_delivery.)
         assert row["attempts"] == 2
         await ws.close()

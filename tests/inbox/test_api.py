@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from app import create_app
 from inbox.auth import CSRF_HEADER
-from inbox.jobs import DELIVERY_QUEUE
+from inbox.jobs import DELIVERY_QUEUE, REPLIES_QUEUE
 from inbox.schema import events, messages
 from inbox.store import utcnow
 from routing import mask_text
@@ -107,7 +107,7 @@ async def stored(ctx, conversation_id: int) -> tuple[dict, list[dict], list[str]
 
 
 def delivery_jobs(ctx) -> list[tuple]:
-    return [job.args for job in Queue(DELIVERY_QUEUE, connection=ctx.jobs.connection).jobs]
+    return [job.args for job in Queue(REPLIES_QUEUE, connection=ctx.jobs.connection).jobs]
 
 
 def fields(view: dict, names: tuple[str, ...]) -> dict:

@@ -9,7 +9,7 @@ from rq import Queue
 from channels.delivery import deliver_message
 from inbox import outbox
 from inbox.ingest import ingest
-from inbox.jobs import DELIVERY_QUEUE
+from inbox.jobs import DELIVERY_QUEUE, REPLIES_QUEUE
 from inbox.live import WEBCHAT_CHANNEL, channel_name
 from inbox.messages import InboundMessage
 from inbox.store import utcnow
@@ -138,6 +138,24 @@ async def test_a_claim_whose_lease_ran_out_is_redriven(ctx):
     assert await deliver_message(ctx, ack_id) == "sent"
     async with ctx.store.read() as tx:
         assert (await tx.message(ack_id))["attempts"] == 2
+
+
+async def test_the_sweep_redrives_each_send_into_its_authors_queue(ctx):
+    result = await ingest(ctx, chat("Salam"))
+    async with ctx.store.transaction() as tx:
+        conversation = await tx.conversation(result.conversation_id)
+        ack_id = (await tx.messages_of(result.conversation_id))[1]["id"]
+        reply_id = await outbox.queue_message(tx, conversation, "Baxırıq", author_kind="agent")
+    replies, automatic = (Queue(name, connection=ctx.jobs.connection)
+                          for name in (REPLIES_QUEUE, DELIVERY_QUEUE))
+    automatic.empty()                     # the jobs that carried them are lost
+    overdue = utcnow() - timedelta(seconds=ctx.config.outbox.lease_s + 1)
+    async with ctx.store.transaction() as tx:
+        for message_id in (ack_id, reply_id):
+            await tx.update_message(message_id, next_attempt_at=overdue)
+    assert sorted(await outbox.redrive_stale(ctx)) == [ack_id, reply_id]
+    assert [job.args for job in replies.jobs] == [(reply_id,)]
+    assert [job.args for job in automatic.jobs] == [(ack_id,)]
 
 
 async def test_delivered_never_moves_back_to_sent(ctx):
