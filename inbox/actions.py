@@ -62,13 +62,18 @@ async def _conversation(tx: Tx, conversation_id: int) -> dict[str, Any]:
 
 async def _announce(ctx: InboxContext, conversation_id: int,
                     message: dict[str, Any] | None = None) -> None:
+    """Tell consoles about a committed change. While Redis is down they learn it at their next
+    read instead: the change stands, so the caller is not told it failed (and not invited to
+    do it twice)."""
     async with ctx.store.read() as tx:
         row = await tx.conversation_row(conversation_id)
     view = conversation_view(row, ctx.zone)
-    if message is not None:
-        await publish_event(ctx.redis, "message.created", row["queue"], {
-            "conversation_id": conversation_id, "message": message_view(message, ctx.zone)})
-    await publish_event(ctx.redis, "conversation.updated", row["queue"], {"conversation": view})
+    with ctx.redis_outage.best_effort():
+        if message is not None:
+            await publish_event(ctx.redis, "message.created", row["queue"], {
+                "conversation_id": conversation_id, "message": message_view(message, ctx.zone)})
+        await publish_event(ctx.redis, "conversation.updated", row["queue"],
+                            {"conversation": view})
 
 
 async def reply(ctx: InboxContext, actor: Actor, conversation_id: int, body: str,
@@ -131,7 +136,10 @@ async def reply(ctx: InboxContext, actor: Actor, conversation_id: int, body: str
                                actor_id=actor.id, at=now)
         message = await tx.message(message_id)
     if not private:
-        await ctx.jobs.enqueue_delivery_async([message_id], "agent")
+        # A reply whose job could not be queued (Redis down) stays `queued`; the sweep
+        # re-drives it once it is overdue.
+        with ctx.redis_outage.best_effort():
+            await ctx.jobs.enqueue_delivery_async([message_id], "agent")
     await _announce(ctx, conversation_id, message)
     return message
 

@@ -9,6 +9,7 @@ import logging
 import shutil
 import subprocess
 import time
+from datetime import timedelta
 
 import pytest
 import redis
@@ -18,6 +19,7 @@ from inbox import api
 from inbox.appkeys import CONTEXT
 from inbox.db import migrate
 from inbox.outage import OutageLog
+from inbox.store import utcnow
 from tests.channels.test_twilio_messaging import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -28,7 +30,7 @@ from tests.channels.test_twilio_messaging import (
 )
 from tests.conftest import ROOT, TEST_CONFIG
 from tests.e2e.support import free_port
-from tests.inbox.test_auth import LEYLA, add_user, bearer, login
+from tests.inbox.test_auth import LEYLA, NIGAR, add_user, bearer, login
 
 OUTAGE_LOGGER = "inbox.outage"
 
@@ -229,3 +231,35 @@ async def test_a_redis_outage_is_logged_once_and_answered_clearly(client, privat
     stream.close()
     await resident.close()
     await newcomer.close()
+
+
+async def test_a_reply_written_during_an_outage_is_kept_and_sent_by_the_sweep(
+        client, private_redis, caplog) -> None:
+    """The reply is committed before Redis is needed (its delivery job, the consoles' event):
+    the agent is told it is stored, not asked to write it again, and the sweep re-drives it."""
+    ctx = client.app[CONTEXT]
+    await add_user(ctx, NIGAR, name="Nigar", role="supervisor")
+    token = (await login(client, NIGAR))["token"]
+    resident, answer = await chat(client, "Salam, pensiyam gəlməyib", "before")
+    conversation_id = await _conversation_of(ctx, answer["message_id"])
+
+    private_redis.kill()
+    reply = await client.post(f"/api/v1/conversations/{conversation_id}/messages",
+                              json={"body": "Salam! Müraciətinizə baxırıq."},
+                              headers=bearer(token))
+
+    assert reply.status == 201, await reply.text()
+    message = await reply.json()
+    assert message["delivery_status"] == "queued"
+    lease = timedelta(seconds=ctx.config.outbox.lease_s)
+    async with ctx.store.read() as tx:
+        overdue = await tx.stale_sends(utcnow() + lease + timedelta(seconds=1), lease)
+    assert (message["id"], "agent") in overdue
+    assert [r.getMessage() for r in caplog.records if r.exc_info] == []
+    private_redis.start()
+    await resident.close()
+
+
+async def _conversation_of(ctx, message_id: int) -> int:
+    async with ctx.store.read() as tx:
+        return (await tx.message(message_id))["conversation_id"]
