@@ -10,7 +10,9 @@ X-Forwarded-For is believed only from a proxy the deployment trusts
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import logging
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,6 +22,8 @@ import redis.asyncio as aioredis
 
 from inbox.ratelimit import Bucket, Limiter
 from settings import Rate, WebchatLimits
+
+log = logging.getLogger(__name__)
 
 # An open chat window holds a lease on its address's count, renewed while it stays open; one
 # whose app instance died is no longer counted once its lease runs out.
@@ -97,7 +101,13 @@ class ChatLimits:
         if opens_conversation:
             buckets[self._bucket(address, "conversations", limits.conversations_per_address)] = \
                 "too_many_conversations"
-        refusal = await self.limiter.take(*buckets)
+        try:
+            refusal = await self.limiter.take(*buckets)
+        except aioredis.RedisError:
+            # Residents' messages come before their limits: with Redis away they are stored
+            # (the database has them) and counted again once it is back.
+            log.warning("web-chat limits unchecked: Redis does not answer")
+            return None
         if refusal is None:
             return None
         return Refused(buckets[refusal.bucket], max(1, math.ceil(refusal.retry_after_s)))
@@ -106,9 +116,15 @@ class ChatLimits:
         return f"cc:webchat:{{{address_key(address)}}}:sockets"
 
     async def hold_socket(self, address: str, socket_id: str) -> bool:
-        """Count an open chat window (or renew its count), unless its address has too many."""
-        return await self.limiter.hold(self._sockets_key(address), socket_id,
-                                       self.limits.sockets_per_address, SOCKET_LEASE_S)
+        """Count an open chat window (or renew its count), unless its address has too many;
+        with Redis away, a window is let in uncounted, as messages are."""
+        try:
+            return await self.limiter.hold(self._sockets_key(address), socket_id,
+                                           self.limits.sockets_per_address, SOCKET_LEASE_S)
+        except aioredis.RedisError:
+            log.warning("web-chat limits unchecked: Redis does not answer")
+            return True
 
     async def release_socket(self, address: str, socket_id: str) -> None:
-        await self.limiter.release(self._sockets_key(address), socket_id)
+        with contextlib.suppress(aioredis.RedisError):   # its lease runs out by itself
+            await self.limiter.release(self._sockets_key(address), socket_id)
