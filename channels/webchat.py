@@ -161,7 +161,7 @@ class _Socket:
         self.listener = None
         webchat = self.ctx.config.channels.webchat
         self.address = client_address.of_request(request)
-        self.limits = ChatLimits(self.ctx.redis, webchat.limits)
+        self.limits = ChatLimits(self.ctx.redis, webchat.limits, self.ctx.redis_outage)
         self.id = secrets.token_hex(8)
         self.counted: asyncio.Task | None = None
         # Error frames speak the hello's language; before it, the page's (its `lang`, or the

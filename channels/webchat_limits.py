@@ -10,12 +10,14 @@ conversations and open chat windows per address. The address is the client's as
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import math
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
+from inbox.outage import OutageLog
 from inbox.ratelimit import Bucket, Limiter
 from settings import Rate, WebchatLimits
 
@@ -50,9 +52,10 @@ class Refused:
 
 
 class ChatLimits:
-    def __init__(self, redis: aioredis.Redis, limits: WebchatLimits):
+    def __init__(self, redis: aioredis.Redis, limits: WebchatLimits, outage: OutageLog):
         self.limiter = Limiter(redis)
         self.limits = limits
+        self.outage = outage    # an outage is logged once for every frame it touches
 
     def _bucket(self, address: str, name: str, rate: Rate) -> Bucket:
         # The braces keep one address's keys in one Redis Cluster slot, as the script needs.
@@ -71,7 +74,13 @@ class ChatLimits:
         if opens_conversation:
             buckets[self._bucket(address, "conversations", limits.conversations_per_address)] = \
                 "too_many_conversations"
-        refusal = await self.limiter.take(*buckets)
+        try:
+            refusal = await self.limiter.take(*buckets)
+        except aioredis.RedisError as exc:
+            # Residents' messages come before their limits: with Redis away they are stored
+            # (the database has them) and counted again once it is back.
+            self.outage.failed(exc)
+            return None
         if refusal is None:
             return None
         return Refused(buckets[refusal.bucket], max(1, math.ceil(refusal.retry_after_s)))
@@ -80,9 +89,15 @@ class ChatLimits:
         return f"cc:webchat:{{{address_key(address)}}}:sockets"
 
     async def hold_socket(self, address: str, socket_id: str) -> bool:
-        """Count an open chat window (or renew its count), unless its address has too many."""
-        return await self.limiter.hold(self._sockets_key(address), socket_id,
-                                       self.limits.sockets_per_address, SOCKET_LEASE_S)
+        """Count an open chat window (or renew its count), unless its address has too many;
+        with Redis away, a window is let in uncounted, as messages are."""
+        try:
+            return await self.limiter.hold(self._sockets_key(address), socket_id,
+                                           self.limits.sockets_per_address, SOCKET_LEASE_S)
+        except aioredis.RedisError as exc:
+            self.outage.failed(exc)
+            return True
 
     async def release_socket(self, address: str, socket_id: str) -> None:
-        await self.limiter.release(self._sockets_key(address), socket_id)
+        with contextlib.suppress(aioredis.RedisError):   # its lease runs out by itself
+            await self.limiter.release(self._sockets_key(address), socket_id)

@@ -5,6 +5,7 @@ with error frames in the resident's language."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import replace
 from ipaddress import ip_network
 
@@ -14,10 +15,11 @@ import redis.asyncio as aioredis
 from sqlalchemy import func, select
 
 from app import create_app
-from channels.webchat_limits import address_key
+from channels.webchat_limits import ChatLimits, address_key
+from inbox.outage import OutageLog
 from inbox.ratelimit import Bucket, Limiter
 from inbox.schema import conversations
-from settings import Rate
+from settings import Rate, WebchatLimits
 from tests.channels.test_webchat import PENSION, inbound_rows, receive, say_hello, send_text
 
 TOO_MANY_MESSAGES = {
@@ -75,6 +77,21 @@ async def test_leases_are_counted_until_released_or_run_out(limiter):
     assert await limiter.hold("t:sockets", "c", limit=2, ttl_s=60)
     await asyncio.sleep(0.25)                  # "a" was never released: its instance died
     assert await limiter.hold("t:sockets", "d", limit=2, ttl_s=60)
+
+
+async def test_with_redis_away_residents_are_let_in_unlimited(caplog):
+    nowhere = aioredis.Redis.from_url("redis://127.0.0.1:1/0")   # nothing listens there
+    outage = OutageLog("Redis")
+    limits = ChatLimits(nowhere, WebchatLimits(sockets_per_address=1), outage)
+    assert await limits.message("sess-1", "198.51.100.7", opens_conversation=True) is None
+    assert await limits.hold_socket("198.51.100.7", "a")
+    assert await limits.hold_socket("198.51.100.7", "b")
+    await limits.release_socket("198.51.100.7", "a")
+    # The outage is the process's one warning, not a line per frame.
+    assert outage.failures == 3
+    assert [r.name for r in caplog.records if r.levelno >= logging.WARNING] == ["inbox.outage"]
+    await outage.close()
+    await nowhere.aclose()
 
 
 # --- over real WebSockets ---------------------------------------------------------------------
