@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from inbox.live import publish_event
+from inbox.live import publish_console_event
 from inbox.store import Store, utcnow
 
 ROLES = ("agent", "supervisor", "admin")
@@ -87,4 +87,6 @@ async def logout(store: Store, token: str) -> None:
 
 
 async def sessions_ended(redis: aioredis.Redis, user_id: int) -> None:
-    await publish_event(redis, SESSIONS_ENDED, None, {"agent_id": user_id})
+    """Every console hears it (it names no queue); each stream checks whether it was its own
+    user's and, if their session is gone, ends."""
+    await publish_console_event(redis, SESSIONS_ENDED, {"agent_id": user_id})

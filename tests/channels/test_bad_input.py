@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 
 from app import create_app
+from channels.webchat_errors import error_frame
 from inbox.appkeys import INTAKE
 from tests.channels.test_twilio_messaging import (
     ACCOUNT_SID,
@@ -95,8 +96,9 @@ async def test_an_unsigned_utf8_form_is_still_a_403(client, ctx):
 
 # --- the chat socket --------------------------------------------------------------------------
 
-LONE_SURROGATE_ERROR = ("the frame cannot be taken in: a string holds a lone surrogate "
-                        "(\\ud800-\\udfff), which is not Unicode text")
+# The resident's language (az here) says what happened; programs match on the code.
+LONE_SURROGATE = error_frame("unstorable", "az", detail="a string holds a lone surrogate "
+                             "(\\ud800-\\udfff), which is not Unicode text")
 
 
 async def test_a_frame_with_a_lone_surrogate_gets_an_error_and_the_socket_stays(client, ctx,
@@ -104,14 +106,14 @@ async def test_a_frame_with_a_lone_surrogate_gets_an_error_and_the_socket_stays(
     async with client.ws_connect("/chat/ws") as ws:
         await ws.send_str('{"type": "hello", "session": null, "name": "G\\ud800", '
                           '"language": "az"}')
-        assert await receive(ws) == {"type": "error", "error": LONE_SURROGATE_ERROR}
+        assert await receive(ws) == LONE_SURROGATE
         await say_hello(ws)
         await ws.send_str('{"type": "message", "id": "c-1", "text": "Salam \\udfff"}')
-        assert await receive(ws) == {"type": "error", "error": LONE_SURROGATE_ERROR,
+        assert await receive(ws) == {**LONE_SURROGATE,
                                      "id": "c-1"}
         await ws.send_str('{"type": "message", "id": "c-\\ud800", "text": "Salam"}')
         error = await receive(ws)
-        assert (error["type"], error["error"]) == ("error", LONE_SURROGATE_ERROR)
+        assert {k: error[k] for k in LONE_SURROGATE} == LONE_SURROGATE
         assert await inbound_rows(ctx) == []
         ack = await send_text(ws, "c-2", "Salam \U0001F600")        # a pair is fine
         assert ack["type"] == "ack"
@@ -124,12 +126,11 @@ async def test_a_frame_with_a_nul_or_nested_too_deeply_gets_an_error(client, ctx
     async with client.ws_connect("/chat/ws") as ws:
         await say_hello(ws)
         await ws.send_str('{"type": "message", "id": "c-1", "text": "Salam\\u0000"}')
-        assert await receive(ws) == {
-            "type": "error", "id": "c-1", "error": "the frame cannot be taken in: a string "
-            "holds a NUL character (\\u0000), which cannot be stored"}
+        assert await receive(ws) == {"id": "c-1", **error_frame(
+            "unstorable", "az",
+            detail="a string holds a NUL character (\\u0000), which cannot be stored")}
         await ws.send_str("[" * 100_000)
-        assert await receive(ws) == {"type": "error",
-                                     "error": "the frame cannot be taken in: nested too deeply"}
+        assert await receive(ws) == error_frame("unstorable", "az", detail="nested too deeply")
         assert (await send_text(ws, "c-2", "Salam"))["type"] == "ack"
     assert [r["body"] for r in await inbound_rows(ctx)] == ["Salam"]
     assert tracebacks(caplog) == []
