@@ -164,6 +164,10 @@ class _Socket:
         self.limits = ChatLimits(self.ctx.redis, webchat.limits, self.ctx.redis_outage)
         self.id = secrets.token_hex(8)
         self.counted: asyncio.Task | None = None
+        # Once this window has stored a message, its conversation exists: later messages are
+        # no new conversation to count, and need no database read to know it. (One an agent
+        # resolves meanwhile reopens uncounted; that takes an agent, not a flood.)
+        self.has_conversation = False
         # Error frames speak the hello's language; before it, the page's (its `lang`, or the
         # browser's Accept-Language).
         page_language = request.query.get("lang")
@@ -221,6 +225,7 @@ class _Socket:
                 address=self.session, text=frame.text.strip(), received_at=utcnow(),
                 display_name=self.name, language=self.language, raw_size=len(frame.text)))
             message_id = result.message_id
+            self.has_conversation = True
         except REDIS_UNAVAILABLE as exc:
             # Ingest meets Redis only after its commit: the message is stored, so it is
             # acknowledged; the sweeps route, deliver and assign what the outage held up.
@@ -233,10 +238,14 @@ class _Socket:
         """Whether the message may be stored; if not, the resident is told, and the socket
         stays open. A resend of a message already stored (after a reconnect) is acknowledged
         instead, since nothing more would be stored."""
-        async with self.ctx.store.read() as tx:
-            _, conversation = await tx.identity_and_open_conversation("webchat", self.session)
+        opens_conversation = False
+        if not self.has_conversation:
+            async with self.ctx.store.read() as tx:
+                _, conversation = await tx.identity_and_open_conversation("webchat",
+                                                                          self.session)
+            opens_conversation = conversation is None
         refused = await self.limits.message(self.session, self.address,
-                                            opens_conversation=conversation is None)
+                                            opens_conversation=opens_conversation)
         if refused is None:
             return True
         async with self.ctx.store.read() as tx:
