@@ -187,7 +187,9 @@ class _Socket:
             await asyncio.sleep(SOCKET_RENEW_S)
             try:
                 await self.limits.hold_socket(self.address, self.id)
-            except Exception:   # Redis away for a moment: the next renewal may succeed
+            # hold_socket itself lets a window in and reports a Redis outage once; anything
+            # else must not end the renewals either: the next one may succeed.
+            except Exception:
                 log.warning("could not renew a chat window's count", exc_info=True)
 
     async def send(self, frame: dict[str, Any]) -> None:
