@@ -27,12 +27,12 @@ from inbox import api, console, openapi, ops, users
 from inbox.appkeys import CONTEXT, HUB, INTAKE, SECRET_KEY
 from inbox.auth import ROLES
 from inbox.context import open_context
-from inbox.db import ROOT, database_url, migrate
 from inbox.http import json_errors, redis_outage, storable_query
 from inbox.intake import Intake
 from inbox.keys import secret_key
 from inbox.live import LiveHub
 from inbox.logs import configure_logging
+from inbox.storage.db import ROOT, database_url, migrate
 from reports import api as report_api
 from routing.model import shared_model
 from settings import Config, ConfigError, load_config
@@ -208,7 +208,7 @@ def cmd_corrections_export(args: argparse.Namespace) -> int:
         ctx = open_context(load_config(), pool=False)
         try:
             async with ctx.store.read() as tx:
-                return await tx.corrections()
+                return await tx.events.corrections()
         finally:
             await ctx.close()
 

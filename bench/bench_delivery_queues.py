@@ -34,9 +34,9 @@ sys.path.insert(0, str(ROOT))
 
 from inbox import actions, outbox  # noqa: E402
 from inbox.context import open_context  # noqa: E402
-from inbox.db import migrate  # noqa: E402
 from inbox.ingest import ingest  # noqa: E402
 from inbox.messages import InboundMessage  # noqa: E402
+from inbox.storage.db import migrate  # noqa: E402
 from tests.channels.fake_twilio import FakeTwilio  # noqa: E402
 
 ACCOUNT_SID = "AC00000000000000000000000000bench"
@@ -97,9 +97,9 @@ async def run(args: argparse.Namespace) -> None:
             text="Salam, pensiyam bu ay gəlməyib.", received_at=datetime.now(UTC),
             phone="+994501234567"))
         async with ctx.store.transaction() as tx:
-            agent_id = await tx.save_user("bench@example.gov.az", name="Bench", role="admin",
+            agent_id = await tx.users.save("bench@example.gov.az", name="Bench", role="admin",
                                           password_hash="-")
-            conversation = await tx.conversation(result.conversation_id)
+            conversation = await tx.conversations.get(result.conversation_id)
         actor = actions.Actor(agent_id, "admin", ())
         while len(fake.requests) < 1:          # the conversation's own acknowledgement
             await asyncio.sleep(0.01)

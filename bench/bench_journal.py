@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.bench_journal [--writes 500] [--db sqlite|postgresql|both]
 
-Times `Store.journal` (inbox.store's SqliteJournal / PostgresJournal) for batches of 1 and
+Times `Store.journal` (inbox.storage's SqliteJournal / PostgresJournal) for batches of 1 and
 32 webhooks, against the baseline measured in the same run: the same INSERT … ON CONFLICT
 DO NOTHING RETURNING through SQLAlchemy's async engine in a transaction, as the store does
 its other writes. Fresh scratch databases; nothing else runs.
@@ -22,9 +22,9 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bench.bench_webchat import scratch_database
-from inbox.db import make_engine, migrate
-from inbox.schema import intake
-from inbox.store import Row, Store, utcnow
+from inbox.storage import Row, Store, utcnow
+from inbox.storage.db import make_engine, migrate
+from inbox.storage.schema import intake
 
 BATCHES = (1, 32)
 MESSAGE = {"channel": "sms", "address": "+994501234567", "phone": "+994501234567",

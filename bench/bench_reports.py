@@ -29,7 +29,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from inbox.db import async_url, make_engine, migrate
+from inbox.storage.db import async_url, make_engine, migrate
 from reports.queries import summary, totals, volumes
 from reports.rollup import refresh_facts
 from routing.sla import BusinessCalendar

@@ -207,8 +207,8 @@ async def scratch_database(kind: str, postgres_url: str) -> AsyncIterator[str]:
 async def count_stored(database: str) -> int:
     from sqlalchemy import func, select
 
-    from inbox.db import make_engine
-    from inbox.schema import messages
+    from inbox.storage.db import make_engine
+    from inbox.storage.schema import messages
 
     engine = make_engine(database, pool=False)
     async with engine.connect() as conn:

@@ -42,7 +42,7 @@ def type_allowed(content_type: str, allowed: tuple[str, ...]) -> bool:
 async def fetch_message_media(ctx: InboxContext, message_id: int) -> int:
     """Fetch every attachment not yet stored; returns how many were stored now."""
     async with ctx.store.read() as tx:
-        message = await tx.message(message_id)
+        message = await tx.messages.get(message_id)
     if message is None:
         return 0
     channel = channel_for(message["channel"])
@@ -80,7 +80,7 @@ async def fetch_message_media(ctx: InboxContext, message_id: int) -> int:
         attachment.setdefault("filename", f"attachment-{index}{extension}")
         stored += 1
     async with ctx.store.transaction() as tx:
-        await tx.update_message(message_id, attachments=attachments)
+        await tx.messages.update(message_id, attachments=attachments)
     log.info("message %s: %d attachment(s) stored", message_id, stored)
     await outbox.announce_delivery(ctx, message_id)   # consoles show players and errors now
     if transient is not None:

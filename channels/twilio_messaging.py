@@ -48,7 +48,7 @@ from inbox import outbox
 from inbox.appkeys import CONTEXT, INTAKE
 from inbox.context import InboxContext
 from inbox.messages import Attachment, InboundMessage, OutboundMessage
-from inbox.store import utcnow
+from inbox.storage import utcnow
 from inbox.windows import free_text_allowed
 
 log = logging.getLogger(__name__)
@@ -359,7 +359,7 @@ async def apply_status(ctx: InboxContext, report: StatusReport) -> bool:
     """Record a status callback on its outbound message; False when no message has the sid."""
     async with ctx.store.read() as tx:
         for channel in report.channels:
-            row = await tx.message_by_external_id(channel, report.message_sid)
+            row = await tx.messages.by_external_id(channel, report.message_sid)
             if row is not None:
                 break
     if row is None or row["direction"] != "out":

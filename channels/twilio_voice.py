@@ -50,7 +50,7 @@ from inbox.appkeys import CONTEXT
 from inbox.context import InboxContext
 from inbox.http import bad_request, parse_json
 from inbox.messages import Attachment, OutboundMessage
-from inbox.store import utcnow
+from inbox.storage import utcnow
 from settings.loader import parse_seconds
 
 log = logging.getLogger(__name__)

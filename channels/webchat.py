@@ -39,7 +39,7 @@ from inbox.messages import InboundMessage, OutboundMessage
 from inbox.outage import REDIS_UNAVAILABLE
 from inbox.replies import REPLY_LANGUAGES, TEMPLATES_DIR, preferred_language
 from inbox.serialize import iso, resident_message_view
-from inbox.store import utcnow
+from inbox.storage import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -203,9 +203,10 @@ class _Socket:
         self.session, self.name, self.language = session, frame.name, frame.language
         self.texts_language = frame.language or self.texts_language
         async with self.ctx.store.read() as tx:
-            identity = await tx.identity("webchat", session)
-            conversation = await tx.latest_conversation(identity["id"]) if identity else None
-            history = await tx.messages_of(conversation["id"], include_notes=False) \
+            identity = await tx.contacts.identity("webchat", session)
+            conversation = await tx.conversations.latest_of_identity(identity["id"]) \
+                if identity else None
+            history = await tx.messages.of_conversation(conversation["id"], include_notes=False) \
                 if conversation else []
         if self.listener is None:
             hub = self.request.app[HUB]
@@ -233,7 +234,7 @@ class _Socket:
             # acknowledged; the sweeps route, deliver and assign what the outage held up.
             self.ctx.redis_outage.failed(exc)
             async with self.ctx.store.read() as tx:
-                message_id = (await tx.message_by_external_id("webchat", external_id))["id"]
+                message_id = (await tx.messages.by_external_id("webchat", external_id))["id"]
         await self.send({"type": "ack", "id": frame.client_id, "message_id": message_id})
 
     async def _within_limits(self, frame: ChatText) -> bool:
@@ -243,7 +244,7 @@ class _Socket:
         opens_conversation = False
         if not self.has_conversation:
             async with self.ctx.store.read() as tx:
-                _, conversation = await tx.identity_and_open_conversation("webchat",
+                _, conversation = await tx.contacts.identity_and_open_conversation("webchat",
                                                                           self.session)
             opens_conversation = conversation is None
         refused = await self.limits.message(self.session, self.address,
@@ -251,7 +252,7 @@ class _Socket:
         if refused is None:
             return True
         async with self.ctx.store.read() as tx:
-            stored = await tx.message_by_external_id(
+            stored = await tx.messages.by_external_id(
                 "webchat", f"{self.session}:{frame.client_id}")
         if stored is not None:
             await self.send({"type": "ack", "id": frame.client_id, "message_id": stored["id"]})

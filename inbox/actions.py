@@ -16,7 +16,7 @@ from inbox import assignment, dispatch, outbox, sla
 from inbox.context import InboxContext
 from inbox.live import publish_event
 from inbox.serialize import conversation_view, message_view
-from inbox.store import Tx, utcnow
+from inbox.storage import UnitOfWork, utcnow
 from inbox.windows import (
     FREE_TEXT_WINDOWS,
     free_text_allowed,
@@ -53,8 +53,8 @@ class Actor:
         return self.sees_all_queues or (queue is not None and queue in self.queues)
 
 
-async def _conversation(tx: Tx, conversation_id: int) -> dict[str, Any]:
-    conversation = await tx.conversation(conversation_id, for_update=True)
+async def _conversation(tx: UnitOfWork, conversation_id: int) -> dict[str, Any]:
+    conversation = await tx.conversations.get(conversation_id, for_update=True)
     if conversation is None:
         raise ActionError(f"conversation {conversation_id} not found", 404)
     return conversation
@@ -66,7 +66,7 @@ async def _announce(ctx: InboxContext, conversation_id: int,
     read instead: the change stands, so the caller is not told it failed (and not invited to
     do it twice)."""
     async with ctx.store.read() as tx:
-        row = await tx.conversation_row(conversation_id)
+        row = await tx.conversations.with_contact(conversation_id)
     view = conversation_view(row, ctx.zone)
     with ctx.redis_outage.best_effort():
         if message is not None:
@@ -90,11 +90,11 @@ async def reply(ctx: InboxContext, actor: Actor, conversation_id: int, body: str
     async with ctx.store.transaction() as tx:
         conversation = await _conversation(tx, conversation_id)
         if private:
-            message_id = await tx.insert_message(
+            message_id = await tx.messages.insert(
                 conversation_id=conversation_id, channel=conversation["channel"],
                 direction="note", body=body, author_kind="agent", author_id=actor.id,
                 created_at=now, delivery_status="received")
-            await tx.add_event(conversation_id, "noted", {"message_id": message_id},
+            await tx.events.add(conversation_id, "noted", {"message_id": message_id},
                                actor_id=actor.id, at=now)
         else:
             if extra is None and not free_text_allowed(
@@ -121,20 +121,20 @@ async def reply(ctx: InboxContext, actor: Actor, conversation_id: int, body: str
             elif conversation["status"] == "resolved":
                 # Writing to a resolved conversation reopens it, and reports count that.
                 changes.update(status="open", resolved_at=None)
-                await tx.add_event(conversation_id, "reopened",
+                await tx.events.add(conversation_id, "reopened",
                                    {"from": "resolved", "to": "open", "reason": "agent replied"},
                                    actor_id=actor.id, at=now)
             if conversation["assignee_id"] is None:
                 # Whoever answers an unassigned conversation owns it from then on.
                 changes.update(assignee_id=actor.id, assigned_at=now)
-                await tx.add_event(conversation_id, "assigned",
+                await tx.events.add(conversation_id, "assigned",
                                    {"agent_id": actor.id, "reason": "answered it"},
                                    actor_id=actor.id, at=now)
-            await tx.update_conversation(conversation_id, **changes)
-            await tx.add_event(conversation_id, "replied",
+            await tx.conversations.update(conversation_id, **changes)
+            await tx.events.add(conversation_id, "replied",
                                {"message_id": message_id, "first_response": first},
                                actor_id=actor.id, at=now)
-        message = await tx.message(message_id)
+        message = await tx.messages.get(message_id)
     if not private:
         # A reply whose job could not be queued (Redis down) stays `queued`; the sweep
         # re-drives it once it is overdue.
@@ -149,7 +149,7 @@ async def template_reply(ctx: InboxContext, actor: Actor, conversation_id: int, 
     """Send an approved template (config `channels.twilio.whatsapp_templates`); the only kind
     of message WhatsApp accepts once its 24-hour window has closed."""
     async with ctx.store.read() as tx:
-        conversation = await tx.conversation(conversation_id)
+        conversation = await tx.conversations.get(conversation_id)
     if conversation is None:
         raise ActionError(f"conversation {conversation_id} not found", 404)
     templates = whatsapp_templates(ctx.config.channels.twilio) \
@@ -179,11 +179,11 @@ async def assign(ctx: InboxContext, actor: Actor, conversation_id: int, agent_id
         changes: dict[str, Any] = {}
         if queue is not None and queue != conversation["queue"]:
             changes["queue"] = queue
-            await tx.add_event(conversation_id, "transferred",
+            await tx.events.add(conversation_id, "transferred",
                                {"from": conversation["queue"], "to": queue},
                                actor_id=actor.id, at=now)
         if agent_id is not None:
-            agent = await tx.user(agent_id)
+            agent = await tx.users.get(agent_id)
             if agent is None or not agent["active"]:
                 raise ActionError(f"agent {agent_id} not found", 404)
             if agent["role"] == "agent" and target_queue not in (agent["queues"] or []):
@@ -191,18 +191,18 @@ async def assign(ctx: InboxContext, actor: Actor, conversation_id: int, agent_id
             changes.update(assignee_id=agent_id, assigned_at=now, offered_at=None)
             if conversation["status"] == "waiting":
                 changes["status"] = "open"
-            await tx.add_event(conversation_id, "assigned",
+            await tx.events.add(conversation_id, "assigned",
                                {"agent_id": agent_id, "reason": "assigned by a person"},
                                actor_id=actor.id, at=now)
         elif conversation["assignee_id"] is not None or queue is not None:
             changes.update(assignee_id=None, assigned_at=None, offered_at=None)
             if conversation["status"] != "resolved":
                 changes["status"] = "waiting"
-            await tx.add_event(conversation_id, "unassigned",
+            await tx.events.add(conversation_id, "unassigned",
                                {"agent_id": conversation["assignee_id"]},
                                actor_id=actor.id, at=now)
         if changes:
-            await tx.update_conversation(conversation_id, **changes)
+            await tx.conversations.update(conversation_id, **changes)
     await _announce(ctx, conversation_id)
     if changes.get("status") == "waiting":
         await assignment.assign_waiting(ctx, conversation_id,
@@ -227,8 +227,8 @@ async def set_status(ctx: InboxContext, actor: Actor, conversation_id: int, stat
             event = "reopened"
         else:
             event = "status_changed"
-        await tx.update_conversation(conversation_id, **changes)
-        await tx.add_event(conversation_id, event, {"from": previous, "to": status},
+        await tx.conversations.update(conversation_id, **changes)
+        await tx.events.add(conversation_id, event, {"from": previous, "to": status},
                            actor_id=actor.id, at=now)
     await _announce(ctx, conversation_id)
     if previous == "open" and conversation["assignee_id"] is not None:
@@ -246,18 +246,18 @@ async def set_category(ctx: InboxContext, actor: Actor, conversation_id: int, ca
         conversation = await _conversation(tx, conversation_id)
         # The text the classifier read (for a call, its voicemail's transcript), so the
         # correction teaches it about words, not about the call's placeholder.
-        await tx.add_correction(conversation_id=conversation_id,
+        await tx.events.add_correction(conversation_id=conversation_id,
                                 text=await dispatch.text_to_classify(tx, conversation_id),
                                 language=conversation["language"],
                                 predicted=conversation["category"], corrected=category,
                                 user_id=actor.id, created_at=now)
-        await tx.update_conversation(conversation_id, category=category,
+        await tx.conversations.update(conversation_id, category=category,
                                      category_confidence=1.0, category_source="human")
-        await tx.add_event(conversation_id, "reclassified",
+        await tx.events.add(conversation_id, "reclassified",
                            {"from": conversation["category"], "to": category},
                            actor_id=actor.id, at=now)
         if reroute:
-            await tx.update_conversation(conversation_id, routed_at=None, assignee_id=None,
+            await tx.conversations.update(conversation_id, routed_at=None, assignee_id=None,
                                          status="waiting", category_hint=category)
     if reroute:
         await dispatch.route_conversation(ctx, conversation_id, acknowledge=False)
@@ -269,7 +269,7 @@ async def mark_opened(ctx: InboxContext, actor: Actor, conversation_id: int) -> 
     async with ctx.store.transaction() as tx:
         conversation = await _conversation(tx, conversation_id)
         if conversation["assignee_id"] == actor.id and conversation["opened_at"] is None:
-            await tx.update_conversation(conversation_id, opened_at=utcnow(), offered_at=None)
+            await tx.conversations.update(conversation_id, opened_at=utcnow(), offered_at=None)
 
 
 async def merge_contacts(ctx: InboxContext, actor: Actor, into: int, other: int, *,
@@ -282,22 +282,22 @@ async def merge_contacts(ctx: InboxContext, actor: Actor, into: int, other: int,
     now = utcnow()
     async with ctx.store.transaction() as tx:
         for contact_id in (into, other):
-            contact = await tx.contact(contact_id)
+            contact = await tx.contacts.get(contact_id)
             if contact is None or contact["merged_into"] is not None:
                 raise ActionError(f"contact {contact_id} not found", 404)
         merged: dict[str, Any] = {"from": other, "into": into, "by": "a person"}
         if match_id is not None:
-            match = await tx.match(match_id, for_update=True)
+            match = await tx.contacts.match(match_id, for_update=True)
             if match is None or {match["contact_id"], match["other_contact_id"]} != {into, other}:
                 raise ActionError(f"no possible match {match_id} of these contacts", 404)
             if match["status"] != "open":
                 raise ActionError(f"possible match {match_id} is already {match['status']}", 409)
             merged["match"] = {"id": match_id, "kind": match["kind"], "value": match["masked"]}
-        moved = await tx.merge_contacts(into, other, decided_by=actor.id)
+        moved = await tx.contacts.merge(into, other, decided_by=actor.id)
         # Every conversation of the resident now shows who joined the two, and why.
-        joined = [c["id"] for c in await tx.conversations_of_contact(into)]
+        joined = [c["id"] for c in await tx.conversations.of_contact(into)]
         for conversation_id in joined:
-            await tx.add_event(conversation_id, "contacts_merged", merged,
+            await tx.events.add(conversation_id, "contacts_merged", merged,
                                actor_id=actor.id, at=now)
     for conversation_id in joined:
         await _announce(ctx, conversation_id)
@@ -308,12 +308,12 @@ async def dismiss_match(ctx: InboxContext, actor: Actor, contact_id: int, match_
     """An agent judged a possible match of `contact_id` to be two residents: it is no longer
     shown, and the same identifier does not raise it again. The match keeps who and when."""
     async with ctx.store.transaction() as tx:
-        match = await tx.match(match_id, for_update=True)
+        match = await tx.contacts.match(match_id, for_update=True)
         if match is None or contact_id not in (match["contact_id"], match["other_contact_id"]):
             raise ActionError(f"no possible match {match_id} of contact {contact_id}", 404)
         if match["status"] != "open":
             raise ActionError(f"possible match {match_id} is already {match['status']}", 409)
-        await tx.decide_match(match_id, "dismissed", actor.id, utcnow())
+        await tx.contacts.decide_match(match_id, "dismissed", actor.id, utcnow())
 
 
 def contact_name(value: Any) -> str:
@@ -336,15 +336,15 @@ async def rename_contact(ctx: InboxContext, actor: Actor, contact_id: int, name:
     name = contact_name(name)
     now = utcnow()
     async with ctx.store.transaction() as tx:
-        contact = await tx.contact(contact_id)
+        contact = await tx.contacts.get(contact_id)
         if contact is None or contact["merged_into"] is not None:
             raise ActionError(f"contact {contact_id} not found", 404)
         if contact["name"] == name:
             return
-        await tx.update_contact(contact_id, name=name)
-        conversation_ids = [c["id"] for c in await tx.conversations_of_contact(contact_id)]
+        await tx.contacts.update(contact_id, name=name)
+        conversation_ids = [c["id"] for c in await tx.conversations.of_contact(contact_id)]
         for conversation_id in conversation_ids:
-            await tx.add_event(conversation_id, "contact_renamed",
+            await tx.events.add(conversation_id, "contact_renamed",
                                {"contact_id": contact_id, "from": contact["name"], "to": name},
                                actor_id=actor.id, at=now)
     for conversation_id in conversation_ids:
@@ -362,15 +362,15 @@ async def merge_conversations(ctx: InboxContext, actor: Actor, into: int, other:
         if target["contact_id"] != source["contact_id"]:
             raise ActionError("both conversations must belong to one contact; merge the "
                               "contacts first")
-        moved = [m["id"] for m in await tx.messages_of(other)]
-        await tx.move_messages(moved, into)
+        moved = [m["id"] for m in await tx.messages.of_conversation(other)]
+        await tx.messages.move(moved, into)
         last = max(target["last_message_at"], source["last_message_at"])
-        await tx.update_conversation(into, last_message_at=last)
-        await tx.update_conversation(other, status="resolved", resolved_at=now,
+        await tx.conversations.update(into, last_message_at=last)
+        await tx.conversations.update(other, status="resolved", resolved_at=now,
                                      assignee_id=None, offered_at=None)
-        await tx.add_event(into, "conversations_merged",
+        await tx.events.add(into, "conversations_merged",
                            {"from": other, "messages": moved}, actor_id=actor.id, at=now)
-        await tx.add_event(other, "merged_into", {"conversation": into, "messages": moved},
+        await tx.events.add(other, "merged_into", {"conversation": into, "messages": moved},
                            actor_id=actor.id, at=now)
     await _announce(ctx, into)
     await _announce(ctx, other)
@@ -383,14 +383,14 @@ async def split_conversation(ctx: InboxContext, actor: Actor, conversation_id: i
     now = utcnow()
     async with ctx.store.transaction() as tx:
         source = await _conversation(tx, conversation_id)
-        messages = await tx.messages_of(conversation_id)
+        messages = await tx.messages.of_conversation(conversation_id)
         if from_message_id not in {m["id"] for m in messages}:
             raise ActionError(f"message {from_message_id} is not in this conversation")
         moving = [m for m in messages if m["id"] >= from_message_id]
         if len(moving) == len(messages):
             raise ActionError("splitting at the first message would leave nothing behind")
         first_moved = moving[0]
-        new_id = await tx.create_conversation(
+        new_id = await tx.conversations.create(
             contact_id=source["contact_id"], identity_id=source["identity_id"],
             channel=source["channel"], status="waiting", category=source["category"],
             category_confidence=source["category_confidence"], category_source="human",
@@ -400,14 +400,14 @@ async def split_conversation(ctx: InboxContext, actor: Actor, conversation_id: i
             last_message_at=moving[-1]["created_at"],
             last_inbound_at=max((m["created_at"] for m in moving if m["direction"] == "in"),
                                 default=None))
-        await tx.move_messages([m["id"] for m in moving], new_id)
-        await tx.update_conversation(conversation_id,
+        await tx.messages.move([m["id"] for m in moving], new_id)
+        await tx.conversations.update(conversation_id,
                                      last_message_at=messages[len(messages) - len(moving) - 1]
                                      ["created_at"])
         moved_ids = [m["id"] for m in moving]
-        await tx.add_event(conversation_id, "split", {"into": new_id, "messages": moved_ids},
+        await tx.events.add(conversation_id, "split", {"into": new_id, "messages": moved_ids},
                            actor_id=actor.id, at=now)
-        await tx.add_event(new_id, "split_from", {"conversation": conversation_id,
+        await tx.events.add(new_id, "split_from", {"conversation": conversation_id,
                                                   "messages": moved_ids},
                            actor_id=actor.id, at=now)
     await _announce(ctx, conversation_id)

@@ -20,7 +20,8 @@ from inbox.appkeys import CONTEXT, HUB
 from inbox.http import bad_request, json_error, parse_id, parse_json, read_json
 from inbox.live import reaches_console
 from inbox.serialize import conversation_view, event_view, message_view, user_view
-from inbox.store import ConversationFilter, match_counterpart, utcnow
+from inbox.storage import ConversationFilter, utcnow
+from inbox.storage.contacts import match_counterpart
 from inbox.windows import whatsapp_templates
 from routing.assignment import channel_kind
 
@@ -74,7 +75,7 @@ async def _visible_conversation(request: web.Request) -> dict[str, Any]:
     """The conversation named in the path, if it exists (404) and the caller may see it (403)."""
     conversation_id = _int_param(request, "id")
     async with request.app[CONTEXT].store.read() as tx:
-        row = await tx.conversation_row(conversation_id)
+        row = await tx.conversations.with_contact(conversation_id)
     if row is None:
         raise web.HTTPNotFound(text=json.dumps({"error": "conversation not found"}),
                                content_type="application/json")
@@ -172,7 +173,7 @@ async def set_presence(request: web.Request) -> web.Response:
     await presence.console_seen(ctx.redis, actor.id, "api", presence.API_PRESENCE_TTL_S)
     await assignment.set_presence(ctx, actor.id, state)
     async with ctx.store.read() as tx:
-        user = await tx.user(actor.id)
+        user = await tx.users.get(actor.id)
     return web.json_response(user_view(user))
 
 
@@ -181,7 +182,7 @@ async def list_agents(request: web.Request) -> web.Response:
     """Colleagues, for naming assignees and choosing whom to transfer to."""
     ctx = request.app[CONTEXT]
     async with ctx.store.read() as tx:
-        staff = await tx.active_users()
+        staff = await tx.users.active()
     return web.json_response([
         {"id": u["id"], "name": u["name"], "role": u["role"], "presence": u["presence"],
          "queues": list(u["queues"] or []), "languages": list(u["languages"] or [])}
@@ -266,7 +267,7 @@ async def list_conversations(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     f = _conversation_filter(request)
     async with ctx.store.read() as tx:
-        rows = await tx.list_conversations(f)
+        rows = await tx.conversations.list(f)
     next_cursor = _encode_cursor(rows[-1]) if len(rows) == f.limit else None
     return web.json_response({"items": [conversation_view(r, ctx.zone) for r in rows],
                               "next_cursor": next_cursor})
@@ -280,8 +281,8 @@ async def get_conversation(request: web.Request) -> web.Response:
     if row["assignee_id"] == actor.id and row["opened_at"] is None:
         await actions.mark_opened(ctx, actor, row["id"])
     async with ctx.store.read() as tx:
-        messages = await tx.messages_of(row["id"])
-        events = await tx.events_of(row["id"])
+        messages = await tx.messages.of_conversation(row["id"])
+        events = await tx.events.of_conversation(row["id"])
     view = conversation_view(row, ctx.zone, full=True)
     view["messages"] = [message_view(m, ctx.zone) for m in messages]
     view["events"] = [event_view(e, ctx.zone) for e in events]
@@ -330,8 +331,8 @@ async def transfer_targets(request: web.Request) -> web.Response:
     row = await _visible_conversation(request)
     kind = channel_kind(row["channel"])
     async with ctx.store.read() as tx:
-        staff = await tx.active_users()
-        loads = await tx.open_loads([u["id"] for u in staff])
+        staff = await tx.users.active()
+        loads = await tx.conversations.open_loads([u["id"] for u in staff])
     agents = []
     for user in staff:
         state = assignment.agent_state(user, loads.get(user["id"], {}))
@@ -375,7 +376,7 @@ async def merge_conversations(request: web.Request) -> web.Response:
     body = await read_json(request)
     other = _id_field(body, "conversation_id", "the id of the conversation to merge in")
     async with ctx.store.read() as tx:
-        other_row = await tx.conversation(other)
+        other_row = await tx.conversations.get(other)
     if other_row is None:
         return json_error(404, f"conversation {other} not found")
     if not _actor(request).may_see_queue(other_row["queue"]):
@@ -399,7 +400,7 @@ async def split_conversation(request: web.Request) -> web.Response:
 async def _conversation_response(request: web.Request, conversation_id: int) -> web.Response:
     ctx = request.app[CONTEXT]
     async with ctx.store.read() as tx:
-        row = await tx.conversation_row(conversation_id)
+        row = await tx.conversations.with_contact(conversation_id)
     return web.json_response(conversation_view(row, ctx.zone))
 
 
@@ -410,8 +411,8 @@ async def attachment(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CONTEXT]
     message_id = _int_param(request, "id")
     async with ctx.store.read() as tx:
-        message = await tx.message(message_id)
-        conversation = await tx.conversation(message["conversation_id"]) if message else None
+        message = await tx.messages.get(message_id)
+        conversation = await tx.conversations.get(message["conversation_id"]) if message else None
     if conversation is None:
         return json_error(404, "message not found")
     if not _actor(request).may_see_queue(conversation["queue"]):
@@ -446,8 +447,8 @@ async def list_queues(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     actor = _actor(request)
     async with ctx.store.read() as tx:
-        waiting = {r["queue"]: r for r in await tx.queue_waiting()}
-        online = await tx.agents_online_by_queue()
+        waiting = {r["queue"]: r for r in await tx.conversations.queue_waiting()}
+        online = await tx.users.online_by_queue()
     now = utcnow()
     items = []
     for queue in ctx.config.queues:
@@ -466,17 +467,17 @@ async def list_queues(request: web.Request) -> web.Response:
 async def _may_see_contact(tx, actor: Actor, contact_id: int) -> bool:
     """A contact is visible through a conversation the caller may see."""
     return actor.sees_all_queues or any(actor.may_see_queue(c["queue"])
-                                        for c in await tx.conversations_of_contact(contact_id))
+                                        for c in await tx.conversations.of_contact(contact_id))
 
 
 async def _possible_matches(tx, actor: Actor, contact_id: int, zone) -> list[dict[str, Any]]:
     """Open possible matches of the contact; the other contact's name only to callers who
     may see that contact too."""
     found = []
-    for match in await tx.open_matches_of(contact_id):
+    for match in await tx.contacts.open_matches_of(contact_id):
         other_id = match_counterpart(match, contact_id)
         visible = await _may_see_contact(tx, actor, other_id)
-        other = await tx.contact(other_id) if visible else None
+        other = await tx.contacts.get(other_id) if visible else None
         found.append({"id": match["id"], "kind": match["kind"], "value": match["masked"],
                       "found_at": match["found_at"].astimezone(zone).isoformat(),
                       "contact": {"id": other_id, "visible": visible,
@@ -493,11 +494,11 @@ async def _contact_response(request: web.Request, contact_id: int) -> web.Respon
     ctx = request.app[CONTEXT]
     actor = _actor(request)
     async with ctx.store.read() as tx:
-        contact = await tx.contact(contact_id)
+        contact = await tx.contacts.get(contact_id)
         if contact is None:
             return json_error(404, "contact not found")
-        conversations = await tx.conversations_of_contact(contact_id)
-        identities = await tx.identities_of(contact_id)
+        conversations = await tx.conversations.of_contact(contact_id)
+        identities = await tx.contacts.identities_of(contact_id)
     # A contact is visible through a conversation the caller may see.
     if not actor.sees_all_queues and not any(actor.may_see_queue(c["queue"])
                                              for c in conversations):
@@ -528,7 +529,7 @@ async def update_contact(request: web.Request) -> web.Response:
     if set(body) != {"name"}:
         raise bad_request("only name may be changed")
     async with ctx.store.read() as tx:
-        if await tx.contact(contact_id) is None:
+        if await tx.contacts.get(contact_id) is None:
             return json_error(404, "contact not found")
         if not await _may_see_contact(tx, actor, contact_id):
             return json_error(403, "outside your queues")
@@ -539,7 +540,7 @@ async def update_contact(request: web.Request) -> web.Response:
 async def _match_of(request: web.Request, contact_id: int) -> dict[str, Any]:
     match_id = _int_param(request, "match_id")
     async with request.app[CONTEXT].store.read() as tx:
-        match = await tx.match(match_id)
+        match = await tx.contacts.match(match_id)
     if match is None or contact_id not in (match["contact_id"], match["other_contact_id"]):
         raise web.HTTPNotFound(text=json.dumps({"error": "possible match not found"}),
                                content_type="application/json")
@@ -588,9 +589,9 @@ async def merge_contacts(request: web.Request) -> web.Response:
     other = _id_field(body, "contact_id", "the id of the contact to merge in")
     async with ctx.store.read() as tx:
         for contact_id in (into, other):
-            if await tx.contact(contact_id) is None:
+            if await tx.contacts.get(contact_id) is None:
                 return json_error(404, f"contact {contact_id} not found")
-            visible = [c for c in await tx.conversations_of_contact(contact_id)
+            visible = [c for c in await tx.conversations.of_contact(contact_id)
                        if actor.may_see_queue(c["queue"])]
             if not visible and not actor.sees_all_queues:
                 return json_error(403, "outside your queues")

@@ -16,7 +16,7 @@ from datetime import datetime
 from inbox.context import InboxContext
 from inbox.live import publish_console_event, publish_event
 from inbox.serialize import conversation_view
-from inbox.store import Row, Tx, utcnow
+from inbox.storage import Row, UnitOfWork, utcnow
 from routing.assignment import (
     AgentState,
     AssignedConversation,
@@ -66,10 +66,10 @@ def policies(ctx: InboxContext) -> dict[str, QueuePolicy]:
     return {q.id: QueuePolicy(q.id, q.strategy, q.languages) for q in ctx.config.queues}
 
 
-async def _agents(tx: Tx, exclude: Iterable[int] = ()) -> list[AgentState]:
+async def _agents(tx: UnitOfWork, exclude: Iterable[int] = ()) -> list[AgentState]:
     excluded = set(exclude)
-    users = [u for u in await tx.online_agents() if u["id"] not in excluded]
-    loads = await tx.open_loads([u["id"] for u in users])
+    users = [u for u in await tx.users.online_agents() if u["id"] not in excluded]
+    loads = await tx.conversations.open_loads([u["id"] for u in users])
     return [agent_state(u, loads.get(u["id"], {})) for u in users]
 
 
@@ -77,7 +77,7 @@ ASSIGNED, AGENT_FULL, TAKEN = "assigned", "agent full", "taken"
 CLAIM_ATTEMPTS = 3
 
 
-async def _claim(tx: Tx, conversation: Row, agent_id: int, reason: str, *,
+async def _claim(tx: UnitOfWork, conversation: Row, agent_id: int, reason: str, *,
                  offered: bool) -> str:
     """Assign under the agent's lock. AGENT_FULL: the agent went away or filled up a moment
     ago (decide again); TAKEN: another process assigned the conversation first.
@@ -85,18 +85,18 @@ async def _claim(tx: Tx, conversation: Row, agent_id: int, reason: str, *,
     A transaction claims at most one agent and one conversation, agent first: PostgreSQL
     keeps a row lock even on a row an UPDATE then found changed, so trying a second agent in
     the same transaction could wait on a process that waits on us."""
-    agent = await tx.lock_user(agent_id)
+    agent = await tx.users.lock(agent_id)
     if agent is None or agent["presence"] != "online":
         return AGENT_FULL
-    loads = await tx.open_loads([agent_id])
+    loads = await tx.conversations.open_loads([agent_id])
     state = agent_state(agent, loads.get(agent_id, {}))
     if not state.has_room(channel_kind(conversation["channel"])):
         return AGENT_FULL
     now = utcnow()
-    if not await tx.claim_conversation(conversation["id"], agent_id, now, offered=offered):
+    if not await tx.conversations.claim(conversation["id"], agent_id, now, offered=offered):
         return TAKEN
-    await tx.update_user(agent_id, last_assigned_at=now)
-    await tx.add_event(conversation["id"], "assigned", {"agent_id": agent_id, "reason": reason},
+    await tx.users.update(agent_id, last_assigned_at=now)
+    await tx.events.add(conversation["id"], "assigned", {"agent_id": agent_id, "reason": reason},
                        at=now)
     return ASSIGNED
 
@@ -104,7 +104,7 @@ async def _claim(tx: Tx, conversation: Row, agent_id: int, reason: str, *,
 async def _announce(ctx: InboxContext, conversation_ids: Iterable[int]) -> None:
     for conversation_id in conversation_ids:
         async with ctx.store.read() as tx:
-            row = await tx.conversation_row(conversation_id)
+            row = await tx.conversations.with_contact(conversation_id)
         await publish_event(ctx.redis, "conversation.updated", row["queue"],
                             {"conversation": conversation_view(row, ctx.zone)})
 
@@ -126,7 +126,7 @@ async def assign_waiting(ctx: InboxContext, conversation_id: int, *,
     async with ctx.store.read() as tx:
         # Most of the time nobody can take it (manual queue, nobody online with room): find
         # that out without taking the write lock.
-        conversation = await tx.conversation(conversation_id)
+        conversation = await tx.conversations.get(conversation_id)
         if not _assignable(ctx, conversation):
             return None
         if choose_agent(waiting_view(conversation), policies(ctx)[conversation["queue"]],
@@ -134,10 +134,11 @@ async def assign_waiting(ctx: InboxContext, conversation_id: int, *,
             return None
     for _attempt in range(CLAIM_ATTEMPTS):
         async with ctx.store.transaction() as tx:
-            conversation = await tx.conversation(conversation_id)
+            conversation = await tx.conversations.get(conversation_id)
             if not _assignable(ctx, conversation):
                 return None
-            preferred = await tx.previous_assignee(conversation["contact_id"], conversation_id)
+            preferred = await tx.conversations.previous_assignee(conversation["contact_id"],
+                                                                conversation_id)
             decision = choose_agent(waiting_view(conversation, preferred),
                                     policies(ctx)[conversation["queue"]],
                                     await _agents(tx, excluded))
@@ -163,24 +164,24 @@ async def fill_agent(ctx: InboxContext, agent_id: int, *, pulled: bool = False,
     queue_policies = policies(ctx)
     while limit is None or len(taken) < limit:
         async with ctx.store.transaction() as tx:
-            agent = await tx.lock_user(agent_id)
+            agent = await tx.users.lock(agent_id)
             if agent is None or (agent["presence"] != "online" and not pulled):
                 break
-            loads = await tx.open_loads([agent_id])
+            loads = await tx.conversations.open_loads([agent_id])
             # Asking for work is being available for it, whatever the presence switch says.
             state = agent_state({**agent, "presence": "online"}, loads.get(agent_id, {}))
-            rows = await tx.waiting_in(sorted(state.queues))
+            rows = await tx.conversations.waiting_in(sorted(state.queues))
             candidate = next_for_agent(state, [waiting_view(r) for r in rows], queue_policies,
                                        pulled=pulled)
             if candidate is None:
                 break
             conversation = next(r for r in rows if r["id"] == candidate.id)
             now = utcnow()
-            if not await tx.claim_conversation(candidate.id, agent_id, now, offered=not pulled):
+            if not await tx.conversations.claim(candidate.id, agent_id, now, offered=not pulled):
                 continue   # taken by someone else a moment ago: look again
-            await tx.update_user(agent_id, last_assigned_at=now)
+            await tx.users.update(agent_id, last_assigned_at=now)
             reason = "took it from the queue" if pulled else "had room for the next in line"
-            await tx.add_event(candidate.id, "assigned", {"agent_id": agent_id,
+            await tx.events.add(candidate.id, "assigned", {"agent_id": agent_id,
                                                           "reason": reason},
                                actor_id=agent_id if pulled else None, at=now)
             taken.append(conversation["id"])
@@ -209,12 +210,12 @@ async def _return_to_queues(ctx: InboxContext, agent_id: int, reason: str,
                             choose: Callable[[list[Row]], Iterable[int]]) -> list[int]:
     now = utcnow()
     async with ctx.store.transaction() as tx:
-        await tx.lock_user(agent_id)
-        returned = list(choose(await tx.assigned_to(agent_id, statuses)))
+        await tx.users.lock(agent_id)
+        returned = list(choose(await tx.conversations.assigned_to(agent_id, statuses)))
         for conversation_id in returned:
-            await tx.update_conversation(conversation_id, assignee_id=None, assigned_at=None,
+            await tx.conversations.update(conversation_id, assignee_id=None, assigned_at=None,
                                          offered_at=None, opened_at=None, status="waiting")
-            await tx.add_event(conversation_id, "unassigned",
+            await tx.events.add(conversation_id, "unassigned",
                                {"agent_id": agent_id, "reason": reason}, at=now)
     await _announce(ctx, returned)
     for conversation_id in returned:
@@ -222,7 +223,7 @@ async def _return_to_queues(ctx: InboxContext, agent_id: int, reason: str,
     return returned
 
 
-async def release_on_message(tx: Tx, conversation: Row, at: datetime) -> int | None:
+async def release_on_message(tx: UnitOfWork, conversation: Row, at: datetime) -> int | None:
     """The resident wrote into a conversation whose agent is away or offline: it goes back to
     its queue, in the transaction that stores the message, to be offered to someone present
     (`assign_waiting` after commit; the backlog sweep if that never runs). Returns the agent
@@ -231,9 +232,9 @@ async def release_on_message(tx: Tx, conversation: Row, at: datetime) -> int | N
     agent_id, presence = conversation["assignee_id"], conversation["assignee_presence"]
     if agent_id is None or not returns_on_message(presence):
         return None
-    await tx.update_conversation(conversation["id"], assignee_id=None, assigned_at=None,
+    await tx.conversations.update(conversation["id"], assignee_id=None, assigned_at=None,
                                  offered_at=None, opened_at=None, status="waiting")
-    await tx.add_event(conversation["id"], "unassigned",
+    await tx.events.add(conversation["id"], "unassigned",
                        {"agent_id": agent_id,
                         "reason": f"the resident wrote while the agent was {presence}"}, at=at)
     return agent_id
@@ -245,7 +246,7 @@ async def reoffer_expired(ctx: InboxContext) -> list[int]:
     now = utcnow()
     timeouts = {q.id: q.offer_timeout_s for q in ctx.config.queues}
     async with ctx.store.read() as tx:
-        offers = await tx.pending_offers()
+        offers = await tx.conversations.pending_offers()
     moved = []
     for offer in offers:
         timeout = timeouts.get(offer["queue"])
@@ -258,30 +259,31 @@ async def reoffer_expired(ctx: InboxContext) -> list[int]:
 
 async def _reoffer(ctx: InboxContext, conversation_id: int, previous: int, timeout: int) -> bool:
     async with ctx.store.transaction() as tx:
-        conversation = await tx.conversation(conversation_id)
+        conversation = await tx.conversations.get(conversation_id)
         if conversation["offered_at"] is None or conversation["assignee_id"] != previous:
             return False   # opened or answered meanwhile
         policy = policies(ctx)[conversation["queue"]]
         agents = await _agents(tx, exclude={previous})
-        preferred = await tx.previous_assignee(conversation["contact_id"], conversation_id)
+        preferred = await tx.conversations.previous_assignee(conversation["contact_id"],
+                                                                conversation_id)
         decision = choose_agent(waiting_view(conversation, preferred), policy, agents) \
             if policy.strategy != "manual" else None
         if decision is None:
-            await tx.update_conversation(conversation_id, offered_at=None)
-            await tx.add_event(conversation_id, "offer_expired",
+            await tx.conversations.update(conversation_id, offered_at=None)
+            await tx.events.add(conversation_id, "offer_expired",
                                {"agent_id": previous, "reason": "nobody else can take it"})
             return False
         now = utcnow()
-        await tx.lock_user(decision.agent_id)   # agent before conversation, as everywhere
-        await tx.update_conversation(conversation_id, assignee_id=None, status="waiting",
+        await tx.users.lock(decision.agent_id)   # agent before conversation, as everywhere
+        await tx.conversations.update(conversation_id, assignee_id=None, status="waiting",
                                      offered_at=None)
         if await _claim(tx, conversation, decision.agent_id,
                         f"reassigned: agent {previous} did not open it within "
                         f"{timeout} s; {decision.reason}", offered=True) != ASSIGNED:
-            await tx.update_conversation(conversation_id, assignee_id=previous, status="open",
+            await tx.conversations.update(conversation_id, assignee_id=previous, status="open",
                                          offered_at=now)
             return False
-        await tx.add_event(conversation_id, "reassigned",
+        await tx.events.add(conversation_id, "reassigned",
                            {"from": previous, "to": decision.agent_id}, at=now)
     await _announce(ctx, [conversation_id])
     return True
@@ -291,9 +293,9 @@ async def set_presence(ctx: InboxContext, agent_id: int, presence: str) -> None:
     if presence not in PRESENCES:
         raise ValueError(f"presence must be one of {', '.join(PRESENCES)}")
     async with ctx.store.transaction() as tx:
-        user = await tx.lock_user(agent_id)
+        user = await tx.users.lock(agent_id)
         previous = user["presence"]
-        await tx.update_user(agent_id, presence=presence)
+        await tx.users.update(agent_id, presence=presence)
     if previous != presence:
         log.info("agent %s is now %s", agent_id, presence)
         await publish_console_event(ctx.redis, "agent.updated",
@@ -308,7 +310,7 @@ async def assign_backlog(ctx: InboxContext) -> list[int]:
     """Catch-up for triggers that were missed (a crash, a restart): every online agent with
     room takes what is waiting in their push queues."""
     async with ctx.store.read() as tx:
-        agents = [u["id"] for u in await tx.online_agents()]
+        agents = [u["id"] for u in await tx.users.online_agents()]
     taken: list[int] = []
     for agent_id in agents:
         taken += await fill_agent(ctx, agent_id)

@@ -15,7 +15,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from inbox.live import publish_console_event
-from inbox.store import Store, utcnow
+from inbox.storage import Store, utcnow
 
 ROLES = ("agent", "supervisor", "admin")
 SESSION_COOKIE = "cc_session"
@@ -52,7 +52,7 @@ class Session:
 async def login(store: Store, email: str, password: str) -> tuple[dict[str, Any], str, str] | None:
     """(user, token, csrf token) for good credentials, else None."""
     async with store.read() as tx:
-        user = await tx.user_by_email(email)
+        user = await tx.users.by_email(email)
     # argon2 takes tens of milliseconds by design: keep it off the event loop.
     if user is None or not user["active"]:
         await asyncio.to_thread(verify_password, _DUMMY_HASH, password)
@@ -62,13 +62,13 @@ async def login(store: Store, email: str, password: str) -> tuple[dict[str, Any]
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(24)
     async with store.transaction() as tx:
-        await tx.save_token(token, user["id"], csrf, utcnow() + SESSION_TTL)
+        await tx.users.save_token(token, user["id"], csrf, utcnow() + SESSION_TTL)
     return user, token, csrf
 
 
 async def session_for(store: Store, token: str, via_cookie: bool) -> Session | None:
     async with store.read() as tx:
-        row = await tx.session(token, utcnow())
+        row = await tx.users.session(token, utcnow())
     if row is None:
         return None
     csrf = row.pop("csrf_token")
@@ -83,7 +83,7 @@ def csrf_ok(session: Session, header_value: str | None) -> bool:
 
 async def logout(store: Store, token: str) -> None:
     async with store.transaction() as tx:
-        await tx.delete_token(token)
+        await tx.users.delete_token(token)
 
 
 async def sessions_ended(redis: aioredis.Redis, user_id: int) -> None:

@@ -42,7 +42,7 @@ from inbox.messages import (
     InboundMessage,
 )
 from inbox.serialize import conversation_view
-from inbox.store import Row, Tx, utcnow
+from inbox.storage import Row, UnitOfWork, utcnow
 from routing.assignment import QueuePolicy, choose_agent
 
 log = logging.getLogger(__name__)
@@ -112,30 +112,30 @@ def _of_call(rows: list[Row], call_sid: str) -> dict[str, Row]:
     return {e["type"]: e for e in rows if (e["data"] or {}).get("call_sid") == call_sid}
 
 
-async def _add_once(tx: Tx, conversation_id: int, seen: dict[str, Row], type_: str,
+async def _add_once(tx: UnitOfWork, conversation_id: int, seen: dict[str, Row], type_: str,
                     data: dict[str, Any], at: datetime | None = None,
                     actor_id: int | None = None) -> bool:
     if type_ in seen:
         return False
     row = {"type": type_, "data": data}
-    await tx.add_event(conversation_id, type_, data, actor_id=actor_id, at=at)
+    await tx.events.add(conversation_id, type_, data, actor_id=actor_id, at=at)
     seen[type_] = row
     return True
 
 
-async def _locked_call(tx: Tx, call_sid: str) -> tuple[Row, dict[str, Row]] | None:
+async def _locked_call(tx: UnitOfWork, call_sid: str) -> tuple[Row, dict[str, Row]] | None:
     """The call's conversation, locked until commit so a retry racing us waits and then sees
     what we wrote, and the call's events; None for a call that is not recorded."""
-    item = await tx.message_by_external_id(CHANNEL, call_sid)
+    item = await tx.messages.by_external_id(CHANNEL, call_sid)
     if item is None:
         return None
-    conversation = await tx.conversation(item["conversation_id"], for_update=True)
-    return conversation, _of_call(await tx.events_of(conversation["id"]), call_sid)
+    conversation = await tx.conversations.get(item["conversation_id"], for_update=True)
+    return conversation, _of_call(await tx.events.of_conversation(conversation["id"]), call_sid)
 
 
 async def _announce(ctx: InboxContext, conversation_id: int) -> None:
     async with ctx.store.read() as tx:
-        row = await tx.conversation_row(conversation_id)
+        row = await tx.conversations.with_contact(conversation_id)
     await publish_event(ctx.redis, "conversation.updated", row["queue"],
                         {"conversation": conversation_view(row, ctx.zone)})
 
@@ -148,8 +148,8 @@ async def record_call(ctx: InboxContext, call: CallRecord) -> CallItem:
         received_at=call.started_at, phone=call.caller, language=call.language,
         category_hint=call.category_hint))
     async with ctx.store.transaction() as tx:
-        await tx.conversation(result.conversation_id, for_update=True)
-        seen = _of_call(await tx.events_of(result.conversation_id), call.call_sid)
+        await tx.conversations.get(result.conversation_id, for_update=True)
+        seen = _of_call(await tx.events.of_conversation(result.conversation_id), call.call_sid)
         await _add_once(tx, result.conversation_id, seen, "call_started",
                         {"call_sid": call.call_sid, "message_id": result.message_id},
                         at=call.started_at)
@@ -173,9 +173,9 @@ async def ring_plan(ctx: InboxContext, conversation_id: int, now: datetime) -> R
     if not ctx.calendar.is_open(now):
         return RingPlan(None, None, CLOSED)
     async with ctx.store.read() as tx:
-        conversation = await tx.conversation(conversation_id)
-        users = [u for u in await tx.online_agents() if u["voice_address"]]
-        loads = await tx.open_loads([u["id"] for u in users])
+        conversation = await tx.conversations.get(conversation_id)
+        users = [u for u in await tx.users.online_agents() if u["voice_address"]]
+        loads = await tx.conversations.open_loads([u["id"] for u in users])
     queue = next((q for q in ctx.config.queues if q.id == conversation["queue"]), None)
     if queue is None or not users:
         return RingPlan(None, None, NO_AGENT)
@@ -227,7 +227,7 @@ async def note_connected(ctx: InboxContext, call_sid: str, agent_id: int,
     """The agent answered: the conversation is theirs, and answering it was its first
     response (the SLA clock moves on to resolution)."""
     async with ctx.store.transaction() as tx:
-        agent = await tx.lock_user(agent_id)   # agent before conversation, as everywhere
+        agent = await tx.users.lock(agent_id)   # agent before conversation, as everywhere
         found = await _locked_call(tx, call_sid)
         if found is None or agent is None:
             return False
@@ -240,8 +240,8 @@ async def note_connected(ctx: InboxContext, call_sid: str, agent_id: int,
                                    "opened_at": conversation["opened_at"] or connected_at}
         if conversation["assignee_id"] != agent_id:
             changes.update(assignee_id=agent_id, assigned_at=now)
-            await tx.update_user(agent_id, last_assigned_at=now)
-            await tx.add_event(conversation["id"], "assigned",
+            await tx.users.update(agent_id, last_assigned_at=now)
+            await tx.events.add(conversation["id"], "assigned",
                                {"agent_id": agent_id, "reason": "answered the call"}, at=now)
         if conversation["first_response_at"] is None:
             changes["first_response_at"] = connected_at
@@ -249,7 +249,7 @@ async def note_connected(ctx: InboxContext, call_sid: str, agent_id: int,
                 changes["sla_due_at"] = sla.due_at(ctx, conversation["queue"],
                                                    conversation["created_at"], "resolution")
                 changes["sla_state"] = "ok"
-        await tx.update_conversation(conversation["id"], **changes)
+        await tx.conversations.update(conversation["id"], **changes)
     log.info("call %s connected to agent %s", call_sid, agent_id)
     await _announce(ctx, conversation["id"])
     return True
@@ -270,7 +270,7 @@ async def end_call(ctx: InboxContext, end: CallEnd) -> bool:
     that ended in the menu is recorded now (it was not yet). False when there is nothing to
     record: a withheld number that hung up in the menu."""
     async with ctx.store.read() as tx:
-        item = await tx.message_by_external_id(CHANNEL, end.call_sid)
+        item = await tx.messages.by_external_id(CHANNEL, end.call_sid)
     if item is None:
         if end.caller is None:
             return False
@@ -409,26 +409,26 @@ def transcript_text(status: str, text: str | None) -> str:
     return text if status == "completed" and text else VOICEMAIL_NO_TRANSCRIPT
 
 
-async def _locked_item(tx: Tx, call_sid: str) -> Row | None:
+async def _locked_item(tx: UnitOfWork, call_sid: str) -> Row | None:
     """The call's item, read again once its conversation is locked (so it holds what a
     racing report committed); None for a call that is not recorded."""
-    item = await tx.message_by_external_id(CHANNEL, call_sid)
+    item = await tx.messages.by_external_id(CHANNEL, call_sid)
     if item is None:
         return None
-    await tx.conversation(item["conversation_id"], for_update=True)
-    return await tx.message(item["id"])
+    await tx.conversations.get(item["conversation_id"], for_update=True)
+    return await tx.messages.get(item["id"])
 
 
-async def _write_transcript(ctx: InboxContext, tx: Tx, message: Row, text: str, *,
+async def _write_transcript(ctx: InboxContext, tx: UnitOfWork, message: Row, text: str, *,
                             first: bool, classified_text: str | None = None,
                             language: str | None = None) -> Transcribed:
     """The voicemail's text becomes `text`, with voicemail_transcribed the first time; the
     conversation is classified on it (spoken in `language`) unless the text was classified
     already (it opened the conversation) or says nothing."""
     if message["body"] != text:
-        await tx.update_message(message["id"], body=text)
+        await tx.messages.update(message["id"], body=text)
     if first:
-        await tx.add_event(message["conversation_id"], "voicemail_transcribed",
+        await tx.events.add(message["conversation_id"], "voicemail_transcribed",
                            {"message_id": message["id"],
                             "transcribed": text != VOICEMAIL_NO_TRANSCRIPT})
     reclassified = None
@@ -439,7 +439,7 @@ async def _write_transcript(ctx: InboxContext, tx: Tx, message: Row, text: str, 
     return Transcribed(message["conversation_id"], reclassified)
 
 
-async def _settle(ctx: InboxContext, tx: Tx, item: Row, extra: dict[str, Any],
+async def _settle(ctx: InboxContext, tx: UnitOfWork, item: Row, extra: dict[str, Any],
                   live: LiveTranscript, *, stored: str | None = None,
                   classified_text: str | None = None) -> Transcribed | None:
     """Under the call's lock: keep `live` on the call's item, and once the transcription has
@@ -449,7 +449,7 @@ async def _settle(ctx: InboxContext, tx: Tx, item: Row, extra: dict[str, Any],
     done = None
     text, voicemail_id = live.text, extra.get(VOICEMAIL_KEY)
     if text is not None and voicemail_id is not None and text != live.written:
-        message = await tx.message(voicemail_id)
+        message = await tx.messages.get(voicemail_id)
         if message is not None and message["body"] in (VOICEMAIL_PENDING, live.written, text,
                                                         stored):
             done = await _write_transcript(ctx, tx, message, text, first=live.written is None,
@@ -458,7 +458,7 @@ async def _settle(ctx: InboxContext, tx: Tx, item: Row, extra: dict[str, Any],
             live = replace(live, written=text)
     kept = {**extra, LIVE_KEY: live.as_json()}
     if kept != item["extra"]:
-        await tx.update_message(item["id"], extra=kept)
+        await tx.messages.update(item["id"], extra=kept)
     return done
 
 
@@ -511,7 +511,7 @@ async def finish_overdue_transcripts(ctx: InboxContext) -> list[str]:
     call's lock, classified again, announced. A real stop racing it, or coming later, finds
     the transcript ended and changes nothing. The CallSids whose transcript it ended."""
     async with ctx.store.read() as tx:
-        overdue = await tx.calls_awaiting_voicemail_text(
+        overdue = await tx.messages.calls_awaiting_voicemail_text(
             CHANNEL, VOICEMAIL_KEY, VOICEMAIL_PENDING, utcnow() - TRANSCRIPT_WAIT)
     finished = []
     for call_sid in overdue:
@@ -528,11 +528,11 @@ async def record_voicemail(ctx: InboxContext, voicemail: Voicemail) -> int | Non
     if it has ended, else the placeholder until it does; the message id, or None for a call
     that is not recorded. Idempotent by RecordingSid."""
     async with ctx.store.read() as tx:
-        item = await tx.message_by_external_id(CHANNEL, voicemail.call_sid)
+        item = await tx.messages.by_external_id(CHANNEL, voicemail.call_sid)
         if item is None:
             return None
-        conversation = await tx.conversation(item["conversation_id"])
-        identity = await tx.identity_by_id(conversation["identity_id"])
+        conversation = await tx.conversations.get(item["conversation_id"])
+        identity = await tx.contacts.identity_by_id(conversation["identity_id"])
     text = voicemail.transcript or LiveTranscript.of(item["extra"]).text or VOICEMAIL_PENDING
     result = await ingest(ctx, InboundMessage(
         channel=CHANNEL, external_id=voicemail.recording_sid, address=identity["address"],
@@ -570,7 +570,7 @@ async def _link_voicemail(ctx: InboxContext, call_sid: str, message_id: int, *,
         if done is None and live.ended is None and stored not in (None, VOICEMAIL_PENDING):
             # Stored with a transcript from <Record transcribe> (TwiML from before live
             # transcription) that came before the recording's callback.
-            done = await _write_transcript(ctx, tx, await tx.message(message_id), stored,
+            done = await _write_transcript(ctx, tx, await tx.messages.get(message_id), stored,
                                            first=True, classified_text=classified_text)
     await _transcribed(ctx, done)
 
@@ -580,7 +580,7 @@ async def record_transcript(ctx: InboxContext, voicemail: Voicemail) -> int | No
     before live transcription); stores the voicemail itself if the transcription came before
     the recording's own callback."""
     async with ctx.store.read() as tx:
-        message = await tx.message_by_external_id(CHANNEL, voicemail.recording_sid)
+        message = await tx.messages.by_external_id(CHANNEL, voicemail.recording_sid)
     if message is None:
         return await record_voicemail(ctx, voicemail)
     await _apply_transcript(ctx, message["id"], voicemail.transcript or VOICEMAIL_NO_TRANSCRIPT)
@@ -589,9 +589,9 @@ async def record_transcript(ctx: InboxContext, voicemail: Voicemail) -> int | No
 
 async def _apply_transcript(ctx: InboxContext, message_id: int, text: str) -> None:
     async with ctx.store.transaction() as tx:
-        message = await tx.message(message_id)
-        await tx.conversation(message["conversation_id"], for_update=True)
-        message = await tx.message(message_id)
+        message = await tx.messages.get(message_id)
+        await tx.conversations.get(message["conversation_id"], for_update=True)
+        message = await tx.messages.get(message_id)
         if message["body"] != VOICEMAIL_PENDING:
             return   # a retry, or the transcript came first and is the text already
         done = await _write_transcript(ctx, tx, message, text, first=True)

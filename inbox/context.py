@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
 
-from inbox.db import ROOT, database_url, make_engine
 from inbox.jobs import Jobs
 from inbox.keys import derived_key
 from inbox.outage import OutageLog
-from inbox.store import Store
+from inbox.storage import Store
+from inbox.storage.db import ROOT, database_url, make_engine
 from routing.classify import KeywordRule
 from routing.rules import RuleSet
 from routing.sla import BusinessCalendar

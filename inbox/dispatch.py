@@ -18,7 +18,7 @@ from inbox.live import publish_event
 from inbox.messages import PLACEHOLDER_TEXTS
 from inbox.replies import render_reply, reply_language
 from inbox.serialize import conversation_view
-from inbox.store import Tx, utcnow
+from inbox.storage import UnitOfWork, utcnow
 from routing import Classification, Hints, classify
 from routing.rules import RoutingFacts, choose_queue
 
@@ -39,18 +39,18 @@ RECLASSIFIABLE = frozenset({None, "empty", "model"})
 HUMAN = "human"   # the category source of an agent's correction
 
 
-async def text_to_classify(tx: Tx, conversation_id: int) -> str:
+async def text_to_classify(tx: UnitOfWork, conversation_id: int) -> str:
     """The first message's text. One the inbox wrote in place of words (a call's item, a
     voicemail whose transcript is pending or failed: PLACEHOLDER_TEXTS) is nothing to read:
     the first resident's message after it that has words is read instead (the voicemail's
     transcript, when it came before routing, as after a crash), else nothing ("empty"). A
     transcript that comes later classifies the conversation then (`reclassify`)."""
-    first = await tx.messages_of(conversation_id, include_notes=False, limit=1)
+    first = await tx.messages.of_conversation(conversation_id, include_notes=False, limit=1)
     if not first:
         return ""
     if first[0]["body"] not in PLACEHOLDER_TEXTS:
         return first[0]["body"]
-    later = await tx.messages_of(conversation_id, include_notes=False)
+    later = await tx.messages.of_conversation(conversation_id, include_notes=False)
     return next((m["body"] for m in later
                  if m["direction"] == "in" and m["body"] not in PLACEHOLDER_TEXTS), "")
 
@@ -59,7 +59,7 @@ async def route_conversation(ctx: InboxContext, conversation_id: int, *,
                              acknowledge: bool = True) -> None:
     ack_id = None
     async with ctx.store.transaction() as tx:
-        conversation = await tx.conversation(conversation_id, for_update=True)
+        conversation = await tx.conversations.get(conversation_id, for_update=True)
         if conversation is None or conversation["routed_at"] is not None:
             return
         text = await text_to_classify(tx, conversation_id)
@@ -84,28 +84,29 @@ async def route_conversation(ctx: InboxContext, conversation_id: int, *,
         queue = ctx.config.queue(decision.queue)
         now = utcnow()
         due = sla.due_at(ctx, queue.id, conversation["created_at"], "first_response")
-        await tx.update_conversation(
+        await tx.conversations.update(
             conversation_id, category=result.category, category_confidence=result.confidence,
             category_source=result.source, language=language, queue=queue.id,
             routed_at=now, sla_due_at=due)
         if not corrected:
-            await tx.add_event(conversation_id, "classified", _classified(result), at=now)
-        await tx.add_event(conversation_id, "routed",
+            await tx.events.add(conversation_id, "classified", _classified(result), at=now)
+        await tx.events.add(conversation_id, "routed",
                            {"queue": queue.id, "reason": decision.reason}, at=now)
         if conversation["channel"] not in HEARD_CHANNELS:
             # Typed identifiers never join contacts: they become claims and possible matches.
             await matching.record_claims(tx, ctx.claim_key, conversation["contact_id"],
                                          conversation_id, result.entities, now)
         if acknowledge and conversation["channel"] in ACKNOWLEDGED_CHANNELS:
-            contact = await tx.contact((await tx.conversation(conversation_id))["contact_id"])
+            stored = await tx.conversations.get(conversation_id)
+            contact = await tx.contacts.get(stored["contact_id"])
             position = None
             if queue.kind == "operators":
-                position = await tx.queue_position(queue.id, conversation)
+                position = await tx.conversations.queue_position(queue.id, conversation)
             body = render_reply("acknowledgement", reply_language(language),
                                 name=contact.get("name"), reference=conversation_id,
                                 position=position)
             ack_id = await outbox.queue_message(tx, conversation, body, author_kind="system")
-        routed = await tx.conversation_row(conversation_id)
+        routed = await tx.conversations.with_contact(conversation_id)
     log.info("conversation %s routed to %s (%s)", conversation_id, queue.id, decision.reason)
     if ack_id is not None:
         await ctx.jobs.enqueue_delivery_async([ack_id], "system")
@@ -129,7 +130,7 @@ def _classified(result: Classification) -> dict:
             "entities": [{"kind": e.kind, "value": e.masked()} for e in result.entities]}
 
 
-async def reclassify(ctx: InboxContext, tx: Tx, conversation_id: int, text: str, *,
+async def reclassify(ctx: InboxContext, tx: UnitOfWork, conversation_id: int, text: str, *,
                      message_id: int, reason: str,
                      language: str | None = None) -> Reclassified | None:
     """Classify a routed conversation again on `text`, a message routing could not read when
@@ -141,7 +142,7 @@ async def reclassify(ctx: InboxContext, tx: Tx, conversation_id: int, text: str,
     written, not kept on the contact: a misheard FIN must not merge two residents. Runs in the
     caller's transaction, so the text and its classification commit together; the caller
     calls `announce_reclassified` after commit. None when the category stands."""
-    conversation = await tx.conversation(conversation_id, for_update=True)
+    conversation = await tx.conversations.get(conversation_id, for_update=True)
     if conversation is None or conversation["routed_at"] is None \
             or conversation["category_source"] not in RECLASSIFIABLE:
         return None   # not routed yet: routing will read the conversation as it is then
@@ -161,7 +162,7 @@ async def reclassify(ctx: InboxContext, tx: Tx, conversation_id: int, text: str,
     now = utcnow()
     changes = {"category": result.category, "category_confidence": result.confidence,
                "category_source": result.source, "language": conversation_language}
-    await tx.add_event(conversation_id, "classified",
+    await tx.events.add(conversation_id, "classified",
                        {**_classified(result), "message_id": message_id, "reason": reason},
                        at=now)
     moved_from = None
@@ -169,10 +170,10 @@ async def reclassify(ctx: InboxContext, tx: Tx, conversation_id: int, text: str,
     if waiting and decision.queue != conversation["queue"]:
         moved_from = conversation["queue"]
         changes["queue"] = ctx.config.queue(decision.queue).id
-        await tx.add_event(conversation_id, "routed",
+        await tx.events.add(conversation_id, "routed",
                            {"queue": changes["queue"], "reason": f"{reason}: {decision.reason}"},
                            at=now)
-    await tx.update_conversation(conversation_id, **changes)
+    await tx.conversations.update(conversation_id, **changes)
     log.info("conversation %s reclassified as %s (%s) on a %s", conversation_id,
              result.category, result.source, reason)
     return Reclassified(conversation_id, changes.get("queue", conversation["queue"]), moved_from)
@@ -191,7 +192,7 @@ async def announce_reclassified(ctx: InboxContext, done: Reclassified) -> None:
 async def route_unrouted(ctx: InboxContext, older_than_s: int = 30) -> list[int]:
     """Route conversations left unrouted by a crash between commit and routing."""
     async with ctx.store.read() as tx:
-        pending = await tx.unrouted_conversations(utcnow() - timedelta(seconds=older_than_s))
+        pending = await tx.conversations.unrouted(utcnow() - timedelta(seconds=older_than_s))
     for conversation_id in pending:
         await route_conversation(ctx, conversation_id)
     return pending

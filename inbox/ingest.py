@@ -18,7 +18,7 @@ from inbox.live import publish_event
 from inbox.messages import Attachment, InboundMessage
 from inbox.sanitize import clean_html
 from inbox.serialize import conversation_view, message_view
-from inbox.store import Duplicate, Tx, utcnow
+from inbox.storage import Duplicate, UnitOfWork, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -43,22 +43,23 @@ def _attachment(attachment: Attachment) -> dict[str, Any]:
             "size": attachment.size, "source_url": attachment.url, "url": None}
 
 
-async def _new_identity(ctx: InboxContext, tx: Tx, msg: InboundMessage) -> dict[str, Any]:
+async def _new_identity(ctx: InboxContext, tx: UnitOfWork, msg: InboundMessage) -> dict[str, Any]:
     """A first message from this address: the identity joins the contact that already has
     this phone number, when a carrier delivered it (one resident, one contact), else a new
     contact. Nothing the resident typed joins anyone (`inbox.matching`)."""
     phone = matching.vouched_phone(msg.channel, msg.phone)
-    contact = await tx.contact_by_phone(phone) if phone else None
+    contact = await tx.contacts.by_phone(phone) if phone else None
     if contact is not None:
         contact_id = contact["id"]
         if not contact["name"] and msg.display_name:
-            await tx.update_contact(contact_id, name=msg.display_name)
+            await tx.contacts.update(contact_id, name=msg.display_name)
     else:
-        contact_id = await tx.create_contact(name=msg.display_name, language=msg.language,
+        contact_id = await tx.contacts.create(name=msg.display_name, language=msg.language,
                                              phone=phone)
         if phone:
             await matching.match_vouched_phone(tx, ctx.claim_key, contact_id, phone, utcnow())
-    identity_id = await tx.create_identity(contact_id, msg.channel, msg.address, msg.display_name)
+    identity_id = await tx.contacts.create_identity(contact_id, msg.channel, msg.address,
+                                                    msg.display_name)
     name = contact["name"] if contact is not None and contact["name"] else msg.display_name
     return {"id": identity_id, "contact_id": contact_id, "contact_name": name}
 
@@ -68,10 +69,10 @@ async def _store(ctx: InboxContext, msg: InboundMessage,
     now = utcnow()
     async with ctx.store.transaction() as tx:
         if intake_id is not None:
-            await tx.discard_intake(intake_id)   # the journal entry ends as the message lands
+            await tx.journal.discard(intake_id)   # the journal entry ends as the message lands
         # No look-up of the external id first: a provider's retry is rare, and the unique key
         # refuses it (Duplicate) at the insert below, rolling back everything before it.
-        identity, conversation = await tx.identity_and_open_conversation(msg.channel,
+        identity, conversation = await tx.contacts.identity_and_open_conversation(msg.channel,
                                                                          msg.address)
         if identity is None:
             identity = await _new_identity(ctx, tx, msg)
@@ -79,11 +80,11 @@ async def _store(ctx: InboxContext, msg: InboundMessage,
         if msg.display_name and not identity["contact_name"]:
             # A name the resident gave after their first message (web chat asks for it
             # beside the text box) fills a contact that has none; an agent's stands.
-            named = await tx.name_contact_if_unnamed(identity["contact_id"], msg.display_name)
+            named = await tx.contacts.name_if_unnamed(identity["contact_id"], msg.display_name)
         new_conversation = conversation is None
         woke_up = False
         if new_conversation:
-            conversation_id = await tx.create_conversation(
+            conversation_id = await tx.conversations.create(
                 contact_id=identity["contact_id"], identity_id=identity["id"],
                 channel=msg.channel, status="waiting", language=msg.language,
                 queue_hint=msg.queue_hint, category_hint=msg.category_hint,
@@ -93,7 +94,7 @@ async def _store(ctx: InboxContext, msg: InboundMessage,
             conversation_id = conversation["id"]
             # A resident writing into a conversation parked as pending wakes it up.
             woke_up = conversation["status"] == "pending"
-            await tx.update_conversation(conversation_id, last_message_at=now,
+            await tx.conversations.update(conversation_id, last_message_at=now,
                                          last_inbound_at=now,
                                          status="open" if woke_up else conversation["status"])
         message = {
@@ -104,8 +105,8 @@ async def _store(ctx: InboxContext, msg: InboundMessage,
             "author_kind": "resident",
             "author_id": None, "created_at": now, "delivery_status": "received",
         }
-        message["id"] = await tx.insert_message(**message)
-        await tx.add_event(conversation_id, "received",
+        message["id"] = await tx.messages.insert(**message)
+        await tx.events.add(conversation_id, "received",
                            {"message_id": message["id"], "channel": msg.channel}, at=now)
         released_from = None if new_conversation else \
             await assignment.release_on_message(tx, conversation, now)
@@ -126,7 +127,7 @@ async def _queue_of(ctx: InboxContext, result: IngestResult) -> str | None:
     if result.queue is not None:
         return result.queue
     async with ctx.store.transaction() as tx:
-        return (await tx.conversation(result.conversation_id, for_update=True))["queue"]
+        return (await tx.conversations.get(result.conversation_id, for_update=True))["queue"]
 
 
 async def ingest(ctx: InboxContext, msg: InboundMessage,
@@ -139,13 +140,13 @@ async def ingest(ctx: InboxContext, msg: InboundMessage,
         # Another process committed the same external id (or identity) between our read
         # and our insert; that transaction is rolled back, so read what the winner stored.
         async with ctx.store.read() as tx:
-            existing = await tx.message_by_external_id(msg.channel, msg.external_id)
+            existing = await tx.messages.by_external_id(msg.channel, msg.external_id)
         if existing is None:
             result = await _store(ctx, msg, intake_id)  # the identity race: the retry finds it
         else:
             if intake_id is not None:
                 async with ctx.store.transaction() as tx:
-                    await tx.discard_intake(intake_id)
+                    await tx.journal.discard(intake_id)
             return IngestResult(existing["id"], existing["conversation_id"], True, False)
     if result.duplicate:
         log.info("duplicate %s message %s ignored", msg.channel, result.message_id)
@@ -163,7 +164,7 @@ async def ingest(ctx: InboxContext, msg: InboundMessage,
         })
         if result.woke_up or result.named or result.released_from is not None:
             async with ctx.store.read() as tx:
-                row = await tx.conversation_row(result.conversation_id)
+                row = await tx.conversations.with_contact(result.conversation_id)
             await publish_event(ctx.redis, "conversation.updated", row["queue"],
                                 {"conversation": conversation_view(row, ctx.zone)})
         if result.released_from is not None:

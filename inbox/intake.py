@@ -34,7 +34,7 @@ from inbox.context import InboxContext
 from inbox.ingest import ingest
 from inbox.messages import Attachment, InboundMessage
 from inbox.outage import REDIS_UNAVAILABLE
-from inbox.store import utcnow
+from inbox.storage import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -273,7 +273,7 @@ async def _ingest_entry(ctx: InboxContext, message: InboundMessage, intake_id: i
 async def recover(ctx: InboxContext, older_than: timedelta) -> list[int]:
     """Ingest journal entries a stopped process left behind; the ids of those taken in."""
     async with ctx.store.read() as tx:
-        rows = await tx.intake_before(utcnow() - older_than)
+        rows = await tx.journal.entries_before(utcnow() - older_than)
     recovered = [row["id"] for row in rows
                  if await _ingest_entry(ctx, from_entry(row["message"]), row["id"])]
     if recovered:

@@ -11,7 +11,7 @@ import hmac
 import os
 import secrets
 
-from inbox.db import ROOT
+from inbox.storage.db import ROOT
 
 SECRET_FILE = ROOT / "var" / "secret_key"
 

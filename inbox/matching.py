@@ -16,7 +16,7 @@ import hmac
 from collections.abc import Iterable
 from datetime import datetime
 
-from inbox.store import Tx
+from inbox.storage import UnitOfWork
 from routing.entities import Entity, find_entities
 
 # Channels whose `phone` the carrier delivered; only these may join a contact on it. A channel
@@ -50,7 +50,7 @@ def search_digests(key: bytes, text: str) -> tuple[str, ...]:
                  if e.kind in CLAIMED_KINDS)
 
 
-async def record_claims(tx: Tx, key: bytes, contact_id: int, conversation_id: int,
+async def record_claims(tx: UnitOfWork, key: bytes, contact_id: int, conversation_id: int,
                         entities: Iterable[Entity], at: datetime) -> list[int]:
     """Keep what the resident typed as claims of `contact_id`, and raise a possible match with
     each other contact that typed the same identifier or was vouched for it. Returns the new
@@ -61,25 +61,26 @@ async def record_claims(tx: Tx, key: bytes, contact_id: int, conversation_id: in
             continue
         entity_digest = digest(key, entity.kind, entity.value)
         masked = entity.masked()
-        await tx.add_claim(contact_id, entity.kind, entity_digest, masked, conversation_id, at)
-        others = set(await tx.contacts_claiming(entity_digest, other_than=contact_id))
+        await tx.contacts.add_claim(contact_id, entity.kind, entity_digest, masked,
+                                    conversation_id, at)
+        others = set(await tx.contacts.claiming(entity_digest, other_than=contact_id))
         column = _VOUCHED_COLUMNS.get(entity.kind)
         if column:
-            others |= set(await tx.contacts_vouched(column, entity.value,
+            others |= set(await tx.contacts.vouched(column, entity.value,
                                                     other_than=contact_id))
         for other in sorted(others):
-            if match_id := await tx.add_match(contact_id, other, entity.kind, masked, at):
+            if match_id := await tx.contacts.add_match(contact_id, other, entity.kind, masked, at):
                 found.append(match_id)
     return found
 
 
-async def match_vouched_phone(tx: Tx, key: bytes, contact_id: int, phone: str,
+async def match_vouched_phone(tx: UnitOfWork, key: bytes, contact_id: int, phone: str,
                               at: datetime) -> list[int]:
     """A contact a carrier just vouched `phone` for: contacts that typed that number may be
     the same resident."""
     entity = Entity("phone", phone, 0, len(phone))
     found = []
-    for other in await tx.contacts_claiming(digest(key, "phone", phone), other_than=contact_id):
-        if match_id := await tx.add_match(other, contact_id, "phone", entity.masked(), at):
+    for other in await tx.contacts.claiming(digest(key, "phone", phone), other_than=contact_id):
+        if match_id := await tx.contacts.add_match(other, contact_id, "phone", entity.masked(), at):
             found.append(match_id)
     return found

@@ -20,7 +20,7 @@ from inbox.context import InboxContext
 from inbox.live import publish_event
 from inbox.messages import Attachment, OutboundMessage
 from inbox.serialize import message_view
-from inbox.store import Tx, utcnow
+from inbox.storage import UnitOfWork, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +31,12 @@ class Claimed:
     attempt: int
 
 
-async def queue_message(tx: Tx, conversation: dict[str, Any], body: str, *, author_kind: str,
+async def queue_message(tx: UnitOfWork, conversation: dict[str, Any], body: str, *,
+                        author_kind: str,
                         author_id: int | None = None,
                         extra: dict[str, str] | None = None) -> int:
     now = utcnow()
-    return await tx.insert_message(
+    return await tx.messages.insert(
         conversation_id=conversation["id"], channel=conversation["channel"], direction="out",
         body=body, author_kind=author_kind, author_id=author_id, created_at=now,
         delivery_status="queued", next_attempt_at=now, extra=extra)
@@ -46,12 +47,12 @@ async def claim(ctx: InboxContext, message_id: int) -> Claimed | None:
     now = utcnow()
     lease = timedelta(seconds=ctx.config.outbox.lease_s)
     async with ctx.store.transaction() as tx:
-        if not await tx.claim_delivery(message_id, now, lease):
+        if not await tx.messages.claim_delivery(message_id, now, lease):
             return None
-        row = await tx.message(message_id)
-        conversation = await tx.conversation(row["conversation_id"])
-        identity = await tx.identity_by_id(conversation["identity_id"])
-        accepted = await tx.parts_of(message_id)
+        row = await tx.messages.get(message_id)
+        conversation = await tx.conversations.get(row["conversation_id"])
+        identity = await tx.contacts.identity_by_id(conversation["identity_id"])
+        accepted = await tx.messages.parts_of(message_id)
     outbound = OutboundMessage(
         message_id=row["id"], conversation_id=conversation["id"], channel=row["channel"],
         address=identity["address"], body=row["body"],
@@ -72,32 +73,33 @@ async def record_part(ctx: InboxContext, message: OutboundMessage, part: int,
     """The provider accepted this part (0 first): recorded at once, so that an attempt cut
     short after it resumes with the next part instead of sending this one again."""
     async with ctx.store.transaction() as tx:
-        await tx.record_part(message.message_id, part, message.channel, external_id, utcnow())
+        await tx.messages.record_part(message.message_id, part, message.channel, external_id,
+                                      utcnow())
 
 
 async def parts_of_other_messages(ctx: InboxContext, message: OutboundMessage,
                                   external_ids: list[str]) -> set[str]:
     """Which of these provider ids are already accounted for by other messages' parts."""
     async with ctx.store.read() as tx:
-        return await tx.parts_of_other_messages(message.channel, external_ids,
+        return await tx.messages.parts_of_other_messages(message.channel, external_ids,
                                                 message.message_id)
 
 
 async def mark_sent(ctx: InboxContext, message_id: int, external_id: str | None) -> None:
     async with ctx.store.transaction() as tx:
-        moved = await tx.advance_delivery(message_id, "sent", sent_at=utcnow(),
+        moved = await tx.messages.advance_delivery(message_id, "sent", sent_at=utcnow(),
                                           external_id=external_id, claimed_at=None)
         if moved:
             # A retried send that went through clears the earlier attempt's error; a status
             # report that already failed the message keeps its reason.
-            await tx.update_message(message_id, delivery_error=None)
+            await tx.messages.update(message_id, delivery_error=None)
 
 
 async def announce_delivery(ctx: InboxContext, message_id: int) -> None:
     """Tell consoles a send's state changed (sent, delivered, read, failed)."""
     async with ctx.store.read() as tx:
-        row = await tx.message(message_id)
-        conversation = await tx.conversation(row["conversation_id"])
+        row = await tx.messages.get(message_id)
+        conversation = await tx.conversations.get(row["conversation_id"])
     view = message_view(row, ctx.zone)
     await publish_event(ctx.redis, "message.updated", conversation["queue"], {
         "conversation_id": row["conversation_id"], "message_id": message_id,
@@ -108,22 +110,22 @@ async def announce_delivery(ctx: InboxContext, message_id: int) -> None:
 async def mark_delivery_status(ctx: InboxContext, message_id: int, status: str) -> bool:
     """A later state reported by the channel (delivered, read); never moves backwards."""
     async with ctx.store.transaction() as tx:
-        return await tx.advance_delivery(message_id, status)
+        return await tx.messages.advance_delivery(message_id, status)
 
 
 async def mark_retry(ctx: InboxContext, message_id: int, error: str, delay_s: int) -> None:
     async with ctx.store.transaction() as tx:
-        await tx.update_message(message_id, delivery_status="queued", delivery_error=error,
+        await tx.messages.update(message_id, delivery_status="queued", delivery_error=error,
                                 claimed_at=None,
                                 next_attempt_at=utcnow() + timedelta(seconds=delay_s))
 
 
 async def mark_failed(ctx: InboxContext, message_id: int, error: str) -> None:
     async with ctx.store.transaction() as tx:
-        await tx.update_message(message_id, delivery_status="failed", delivery_error=error,
+        await tx.messages.update(message_id, delivery_status="failed", delivery_error=error,
                                 claimed_at=None)
-        row = await tx.message(message_id)
-        await tx.add_event(row["conversation_id"], "delivery_failed",
+        row = await tx.messages.get(message_id)
+        await tx.events.add(row["conversation_id"], "delivery_failed",
                            {"message_id": message_id, "error": error})
 
 
@@ -132,7 +134,7 @@ async def redrive_stale(ctx: InboxContext) -> list[int]:
     messages go to. Returns their ids."""
     lease = timedelta(seconds=ctx.config.outbox.lease_s)
     async with ctx.store.read() as tx:
-        stale = await tx.stale_sends(utcnow(), lease)
+        stale = await tx.messages.stale_sends(utcnow(), lease)
     if stale:
         log.warning("re-driving %d stale outbound message(s)", len(stale))
         by_author: dict[str, list[int]] = {}

@@ -45,7 +45,7 @@ async def live_consoles(redis: aioredis.Redis, user_id: int) -> int:
 async def expire_absent_agents(ctx: InboxContext) -> list[int]:
     """Online agents with no live console go offline; their unanswered work goes back."""
     async with ctx.store.read() as tx:
-        online = [u["id"] for u in await tx.online_agents()]
+        online = [u["id"] for u in await tx.users.online_agents()]
     gone = []
     for agent_id in online:
         if await live_consoles(ctx.redis, agent_id) == 0:

@@ -14,7 +14,7 @@ from typing import Any
 from inbox import assignment
 from inbox.context import InboxContext
 from inbox.live import publish_event
-from inbox.store import Row, utcnow
+from inbox.storage import Row, utcnow
 from routing.sla import parse_duration
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ def clock_of(conversation: Row) -> str:
 async def sweep(ctx: InboxContext) -> dict[str, list[int]]:
     now = utcnow()
     async with ctx.store.read() as tx:
-        live = await tx.sla_candidates()
+        live = await tx.conversations.sla_candidates()
     changed: dict[str, list[int]] = {"at_risk": [], "breached": []}
     for conversation in live:
         state = ctx.calendar.sla_state(conversation["created_at"], conversation["sla_due_at"],
@@ -54,7 +54,7 @@ async def sweep(ctx: InboxContext) -> dict[str, list[int]]:
 async def _apply(ctx: InboxContext, seen: Row, state: str, now: datetime) -> bool:
     clock = clock_of(seen)
     async with ctx.store.transaction() as tx:
-        conversation = await tx.conversation(seen["id"], for_update=True)
+        conversation = await tx.conversations.get(seen["id"], for_update=True)
         if conversation["sla_state"] == state or conversation["sla_due_at"] != seen["sla_due_at"]:
             return False   # another sweep or an agent's answer got there first
         changes: dict[str, Any] = {
@@ -63,7 +63,7 @@ async def _apply(ctx: InboxContext, seen: Row, state: str, now: datetime) -> boo
                 BREACH_PRIORITY if state == "breached" else AT_RISK_PRIORITY),
         }
         data = {"clock": clock, "due_at": conversation["sla_due_at"].isoformat()}
-        await tx.add_event(conversation["id"], f"sla_{state}", data, at=now)
+        await tx.events.add(conversation["id"], f"sla_{state}", data, at=now)
         escalation = ctx.config.queue(conversation["queue"]).escalation_queue \
             if conversation["queue"] in ctx.config.queue_ids else None
         escalate = state == "breached" and escalation and clock == "first_response"
@@ -71,10 +71,10 @@ async def _apply(ctx: InboxContext, seen: Row, state: str, now: datetime) -> boo
             # Nobody has answered in time: senior operators take it over.
             changes.update(queue=escalation, assignee_id=None, status="waiting",
                            offered_at=None)
-            await tx.add_event(conversation["id"], "transferred",
+            await tx.events.add(conversation["id"], "transferred",
                                {"from": conversation["queue"], "to": escalation,
                                 "reason": f"{clock} SLA breached"}, at=now)
-        await tx.update_conversation(conversation["id"], **changes)
+        await tx.conversations.update(conversation["id"], **changes)
     log.warning("conversation %s: %s SLA %s", seen["id"], clock, state)
     await publish_event(ctx.redis, "sla.updated", changes.get("queue", seen["queue"]), {
         "conversation_id": seen["id"], "state": state, "clock": clock})

@@ -18,7 +18,7 @@ from email_validator import EmailNotValidError, validate_email
 from inbox import assignment, auth
 from inbox.context import InboxContext
 from inbox.replies import REPLY_LANGUAGES
-from inbox.store import Row
+from inbox.storage import Row
 
 MIN_PASSWORD_CHARS = 8
 
@@ -94,7 +94,7 @@ async def save(ctx: InboxContext, account: Account, password: str,
     """Create the account, or update the one with its e-mail address. Updating keeps it
     deactivated if it was (`reactivate` restores access)."""
     async with ctx.store.read() as tx:
-        existing = await tx.user_by_email(account.email)
+        existing = await tx.users.by_email(account.email)
     unchanged = existing is not None and auth.verify_password(existing["password_hash"],
                                                               password)
     values: dict[str, Any] = {
@@ -106,9 +106,9 @@ async def save(ctx: InboxContext, account: Account, password: str,
         values["password_hash"] = auth.hash_password(password)
     ended = 0
     async with ctx.store.transaction() as tx:
-        user_id = await tx.save_user(account.email, **values)
+        user_id = await tx.users.save(account.email, **values)
         if existing is not None and not unchanged:
-            ended = await tx.delete_tokens_of(user_id)
+            ended = await tx.users.delete_tokens_of(user_id)
     if ended:
         await auth.sessions_ended(ctx.redis, user_id)
     return Saved(user_id, existing is None, existing is None or existing["active"], ended)
@@ -116,7 +116,7 @@ async def save(ctx: InboxContext, account: Account, password: str,
 
 async def all_users(ctx: InboxContext) -> list[Row]:
     async with ctx.store.read() as tx:
-        return await tx.all_users()
+        return await tx.users.all()
 
 
 @dataclass(frozen=True)
@@ -129,11 +129,11 @@ class Deactivated:
 async def deactivate(ctx: InboxContext, email: str) -> Deactivated | None:
     """None when nobody has that e-mail address."""
     async with ctx.store.transaction() as tx:
-        user = await tx.user_by_email(email)
+        user = await tx.users.by_email(email)
         if user is None:
             return None
-        await tx.update_user(user["id"], active=False)
-        ended = await tx.delete_tokens_of(user["id"])
+        await tx.users.update(user["id"], active=False)
+        ended = await tx.users.delete_tokens_of(user["id"])
     await auth.sessions_ended(ctx.redis, user["id"])
     returned = await assignment.release_departed(ctx, user["id"])
     await assignment.set_presence(ctx, user["id"], "offline")
@@ -143,7 +143,7 @@ async def deactivate(ctx: InboxContext, email: str) -> Deactivated | None:
 async def reactivate(ctx: InboxContext, email: str) -> Row | None:
     """Access restored (offline, no session: they sign in again). None: no such user."""
     async with ctx.store.transaction() as tx:
-        user = await tx.user_by_email(email)
+        user = await tx.users.by_email(email)
         if user is not None:
-            await tx.update_user(user["id"], active=True)
+            await tx.users.update(user["id"], active=True)
     return user

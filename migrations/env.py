@@ -7,8 +7,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 import reports.schema  # noqa: F401  (its table belongs to the same metadata)
-from inbox.db import _sqlite_begin, _sqlite_pragmas
-from inbox.schema import metadata
+from inbox.storage.db import _sqlite_begin, _sqlite_pragmas
+from inbox.storage.schema import metadata
 
 target_metadata = metadata
 

@@ -12,7 +12,7 @@ from aiohttp import web
 from inbox.api import SESSION
 from inbox.appkeys import CONTEXT
 from inbox.http import bad_request
-from inbox.store import utcnow
+from inbox.storage import utcnow
 from reports import live
 from reports.queries import summary, to_csv, totals, volumes
 

@@ -19,7 +19,7 @@ from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import aliased
 
-from inbox.schema import conversations, events, users
+from inbox.storage.schema import conversations, events, users
 from reports.queries import summary
 from routing.assignment import channel_kind
 from routing.sla import BusinessCalendar

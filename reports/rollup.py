@@ -31,7 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from inbox.context import open_context
-from inbox.schema import conversations, events, messages
+from inbox.storage.schema import conversations, events, messages
 from reports.metrics import (
     ConversationFacts,
     ConversationRecord,
@@ -137,7 +137,8 @@ async def refresh_facts(engine: AsyncEngine, conversation_ids: Iterable[int] | N
     done = 0
     for chunk in _chunks(ids, batch_size):
         async with engine.connect() as conn:
-            # Take SQLite's write lock at BEGIN (see inbox.db): the batch reads, then writes.
+            # Take SQLite's write lock at BEGIN (see inbox.storage.db): the batch reads, then
+            # writes.
             conn = await conn.execution_options(sqlite_immediate=True)
             async with conn.begin():
                 facts = await _compute(conn, chunk, calendar)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, Date, ForeignKey, Index, Integer, String, Table
 
-from inbox.schema import Id, Time, metadata
+from inbox.storage.schema import Id, Time, metadata
 
 conversation_facts = Table(
     "conversation_facts",

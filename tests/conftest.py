@@ -20,10 +20,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 import reports.schema  # noqa: F401  (the reports table belongs to the same metadata)
 from inbox.context import InboxContext
-from inbox.db import async_url, make_engine, migrate
 from inbox.jobs import Jobs
-from inbox.schema import metadata
-from inbox.store import Store
+from inbox.storage import Store
+from inbox.storage.db import async_url, make_engine, migrate
+from inbox.storage.schema import metadata
 from settings import load_config
 
 ROOT = Path(__file__).resolve().parent.parent

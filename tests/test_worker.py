@@ -18,8 +18,8 @@ from redis import Redis
 from rq import Queue
 from rq.job import Job, JobStatus
 
-from inbox.db import migrate
 from inbox.jobs import DEFAULT_QUEUE
+from inbox.storage.db import migrate
 from tests.conftest import ROOT, TEST_CONFIG
 from tests.inbox.test_outage import PrivateRedis
 from worker import PeriodicJobs

@@ -21,7 +21,7 @@ import pytest
 from aiohttp import web
 from playwright.async_api import async_playwright
 
-from inbox.db import migrate
+from inbox.storage.db import migrate
 from tests.channels.fake_twilio import FakeTwilio
 from tests.e2e.support import System, free_port, receive
 

@@ -25,7 +25,7 @@ from inbox import sla
 from inbox.context import open_context
 from inbox.ingest import ingest
 from inbox.messages import InboundMessage
-from inbox.store import utcnow
+from inbox.storage import utcnow
 from tests.browser.conftest import (
     AGENT,
     SUPERVISOR,
@@ -394,7 +394,7 @@ async def test_whatsapp_after_the_window_sends_a_template(twilio_system, twilio,
     ctx = open_context(pool=False)     # the system's database: the environment points at it
     try:
         async with ctx.store.transaction() as tx:
-            await tx.update_conversation(conversation_id,
+            await tx.conversations.update(conversation_id,
                                          last_inbound_at=utcnow() - timedelta(days=2))
     finally:
         await ctx.close()
@@ -579,7 +579,7 @@ async def test_a_breached_sla_turns_the_row_red_and_tells_the_supervisor(system,
     ctx = open_context(pool=False)
     try:
         async with ctx.store.transaction() as tx:
-            await tx.update_conversation(conversation_id,
+            await tx.conversations.update(conversation_id,
                                          created_at=utcnow() - timedelta(days=3),
                                          sla_due_at=utcnow() - timedelta(days=1))
         assert conversation_id in (await sla.sweep(ctx))["breached"]

@@ -35,13 +35,13 @@ async def test_transfer_offers_every_queue_warns_about_absent_or_full_agents_and
     ctx = open_context(pool=False)
     try:
         async with ctx.store.read() as tx:
-            kamala = await tx.user_by_email(KAMALA[0])
-            waiting = await tx.waiting_in(["migration-registration"])
+            kamala = await tx.users.by_email(KAMALA[0])
+            waiting = await tx.conversations.waiting_in(["migration-registration"])
         assert len(waiting) == 2
         taken = next(c for c in waiting if c["id"] != min(w["id"] for w in waiting))
         async with ctx.store.transaction() as tx:
-            await tx.update_user(kamala["id"], presence="online", capacity={"chat": 1})
-            await tx.update_conversation(taken["id"], assignee_id=kamala["id"], status="open")
+            await tx.users.update(kamala["id"], presence="online", capacity={"chat": 1})
+            await tx.conversations.update(taken["id"], assignee_id=kamala["id"], status="open")
         await presence.console_seen(ctx.redis, kamala["id"], "browser-test",
                                     presence.API_PRESENCE_TTL_S)
     finally:

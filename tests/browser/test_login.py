@@ -96,7 +96,7 @@ async def _presence(email: str) -> str:
     ctx = open_context(pool=False)     # the system's database: the environment points at it
     try:
         async with ctx.store.read() as tx:
-            return (await tx.user_by_email(email))["presence"]
+            return (await tx.users.by_email(email))["presence"]
     finally:
         await ctx.close()
 

@@ -28,7 +28,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from inbox.store import utcnow
+from inbox.storage import utcnow
 
 API_VERSION = "2010-04-01"
 MESSAGES_PATH = "/2010-04-01/Accounts/{account_sid}/Messages.json"

@@ -12,7 +12,7 @@ from channels.media import fetch_message_media, type_allowed
 from channels.twilio_common import MediaError
 from inbox.auth import hash_password
 from inbox.jobs import DEFAULT_QUEUE, MEDIA_JOB
-from inbox.store import utcnow
+from inbox.storage import utcnow
 from tests.channels.fake_twilio import FakeTwilio
 from tests.channels.test_twilio_messaging import (
     ACCOUNT_SID,
@@ -47,10 +47,10 @@ async def client(environment, config, monkeypatch, aiohttp_client, tmp_path):
 async def staff(ctx, email, role, queues):
     token = secrets.token_urlsafe(32)
     async with ctx.store.transaction() as tx:
-        user_id = await tx.save_user(email, name=email, role=role, queues=queues,
+        user_id = await tx.users.save(email, name=email, role=role, queues=queues,
                                      languages=["az"], capacity={},
                                      password_hash=hash_password("x"))
-        await tx.save_token(token, user_id, "csrf", utcnow() + timedelta(hours=1))
+        await tx.users.save_token(token, user_id, "csrf", utcnow() + timedelta(hours=1))
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -59,7 +59,7 @@ async def whatsapp_with_media(client, ctx, fake_twilio, tmp_path, monkeypatch):
     response = await post(client, MESSAGING_URL, fixture("whatsapp_media.txt"))
     assert response.status == 200
     async with ctx.store.read() as tx:
-        [message] = [m for m in await tx.messages_of(1) if m["direction"] == "in"]
+        [message] = [m for m in await tx.messages.of_conversation(1) if m["direction"] == "in"]
     return message
 
 
@@ -78,14 +78,14 @@ async def test_media_is_fetched_stored_and_served_to_agents_of_the_queue(
     assert await fetch_message_media(ctx, message["id"]) == 2
     assert all(r.auth == (ACCOUNT_SID, AUTH_TOKEN) for r in fake_twilio.media_requests)
     async with ctx.store.read() as tx:
-        stored = (await tx.message(message["id"]))["attachments"]
+        stored = (await tx.messages.get(message["id"]))["attachments"]
     assert [a["size"] for a in stored] == [len(PHOTO), len(PDF)]
     assert stored[0]["url"] == f"/api/v1/messages/{message['id']}/attachments/0"
     assert await fetch_message_media(ctx, message["id"]) == 0        # a retry fetches nothing
     assert len(fake_twilio.media_requests) == 2
 
     async with ctx.store.read() as tx:
-        queue = (await tx.conversation(message["conversation_id"]))["queue"]
+        queue = (await tx.conversations.get(message["conversation_id"]))["queue"]
     allowed = await staff(ctx, "leyla@example.gov.az", "agent", [queue])
     other = await staff(ctx, "rauf@example.gov.az", "agent",
                         [q for q in ("dost-baku-2", "triage") if q != queue])
@@ -108,7 +108,7 @@ async def test_limits_refuse_without_losing_the_message(client, ctx, fake_twilio
     message = await whatsapp_with_media(client, ctx, fake_twilio, tmp_path, monkeypatch)
     assert await fetch_message_media(ctx, message["id"]) == 0
     async with ctx.store.read() as tx:
-        stored = (await tx.message(message["id"]))["attachments"]
+        stored = (await tx.messages.get(message["id"]))["attachments"]
     assert stored[0]["error"] == f"larger than {ctx.config.media.max_bytes} bytes"
     assert stored[1]["error"] == "content type text/html is not accepted"
     assert all(a["url"] is None for a in stored)

@@ -48,8 +48,8 @@ from inbox import intake as intake_module
 from inbox import outbox
 from inbox.appkeys import CONTEXT, INTAKE
 from inbox.messages import Attachment, OutboundMessage
-from inbox.schema import messages
-from inbox.store import utcnow
+from inbox.storage import utcnow
+from inbox.storage.schema import messages
 from inbox.windows import template_extra, whatsapp_templates
 from tests.channels.fake_twilio import FakeTwilio
 
@@ -368,8 +368,8 @@ async def test_signed_sms_is_stored_once_however_often_twilio_retries(client, ct
     assert message["channel"] == "sms" and message["external_id"] == form["MessageSid"]
     assert message["body"] == form["Body"] and message["delivery_status"] == "received"
     async with ctx.store.read() as tx:
-        conversation = await tx.conversation(message["conversation_id"])
-        identity = await tx.identity_by_id(conversation["identity_id"])
+        conversation = await tx.conversations.get(message["conversation_id"])
+        identity = await tx.contacts.identity_by_id(conversation["identity_id"])
     assert conversation["channel"] == "sms" and identity["address"] == "+994501234567"
 
 
@@ -462,8 +462,8 @@ async def test_whatsapp_message_opens_a_whatsapp_conversation_with_the_profile_n
     assert (await post(client, MESSAGING_URL, fixture("whatsapp_inbound.txt"))).status == 200
     [message] = await inbound(ctx)
     async with ctx.store.read() as tx:
-        conversation = await tx.conversation(message["conversation_id"])
-        contact = await tx.contact(conversation["contact_id"])
+        conversation = await tx.conversations.get(message["conversation_id"])
+        contact = await tx.contacts.get(conversation["contact_id"])
     assert message["channel"] == conversation["channel"] == "whatsapp"
     assert contact["name"] == "Günel Əliyeva"
 
@@ -494,7 +494,7 @@ async def acknowledgement(client, ctx, name: str = "sms_inbound.txt") -> dict:
 
 async def message_row(ctx, message_id: int) -> dict:
     async with ctx.store.read() as tx:
-        return await tx.message(message_id)
+        return await tx.messages.get(message_id)
 
 
 async def test_delivery_sends_the_exact_twilio_request(client, ctx, fake_twilio) -> None:
@@ -524,7 +524,7 @@ async def test_a_long_sms_goes_out_in_parts(client, ctx, fake_twilio) -> None:
     ack = await acknowledgement(client, ctx)
     long_body = " ".join(["Hörmətli vətəndaş, müraciətiniz qeydə alındı."] * 80)
     async with ctx.store.transaction() as tx:
-        await tx.update_message(ack["id"], body=long_body)
+        await tx.messages.update(ack["id"], body=long_body)
     assert await deliver_message(ctx, ack["id"]) == "sent"
     bodies = [r.field("Body") for r in fake_twilio.requests]
     assert bodies == split_text(long_body, SMS_MAX_CHARS) and len(bodies) == 3
@@ -552,14 +552,14 @@ async def test_a_template_send_uses_the_content_api_fields(client, ctx, config,
 
 async def parts_recorded(ctx, message_id: int) -> list[str]:
     async with ctx.store.read() as tx:
-        return await tx.parts_of(message_id)
+        return await tx.messages.parts_of(message_id)
 
 
 async def expire_lease(ctx, message_id: int) -> None:
     """As if the worker holding the send died long enough ago for the sweep to re-drive it."""
     long_ago = utcnow() - timedelta(seconds=ctx.config.outbox.lease_s + 1)
     async with ctx.store.transaction() as tx:
-        await tx.update_message(message_id, claimed_at=long_ago)
+        await tx.messages.update(message_id, claimed_at=long_ago)
 
 
 async def killed_mid_send(ctx, fake_twilio, message_id: int, *, accept_first: bool,
@@ -614,7 +614,7 @@ async def test_a_long_reply_cut_short_resumes_at_the_first_part_not_accepted(
     long_body = " ".join(["Hörmətli vətəndaş, müraciətiniz qeydə alındı."] * 80)
     parts = split_text(long_body, SMS_MAX_CHARS)
     async with ctx.store.transaction() as tx:
-        await tx.update_message(ack["id"], body=long_body)
+        await tx.messages.update(ack["id"], body=long_body)
     # Part 1 goes out; Twilio accepts part 2 and the worker dies before hearing so.
     await killed_mid_send(ctx, fake_twilio, ack["id"], accept_first=True, skip=1)
     assert len(await parts_recorded(ctx, ack["id"])) == 1
@@ -629,7 +629,7 @@ async def test_a_failed_later_part_is_retried_from_that_part(client, ctx, fake_t
     ack = await acknowledgement(client, ctx)
     long_body = " ".join(["Hörmətli vətəndaş, müraciətiniz qeydə alındı."] * 80)
     async with ctx.store.transaction() as tx:
-        await tx.update_message(ack["id"], body=long_body)
+        await tx.messages.update(ack["id"], body=long_body)
     fake_twilio.fail_next(503, skip=1)          # part 1 goes out, part 2 meets trouble
     assert await deliver_message(ctx, ack["id"]) == "retry"
     assert len(await parts_recorded(ctx, ack["id"])) == 1
@@ -650,7 +650,7 @@ async def test_doubt_fails_the_send_with_a_reason_and_sends_nothing(client, ctx,
     assert row["delivery_status"] == "failed"
     assert row["delivery_error"].startswith("not sent again: Twilio holds 2 identical messages")
     async with ctx.store.read() as tx:
-        events = [e["type"] for e in await tx.events_of(ack["conversation_id"])]
+        events = [e["type"] for e in await tx.events.of_conversation(ack["conversation_id"])]
     assert events.count("delivery_failed") == 1
 
 
@@ -659,7 +659,7 @@ async def test_an_identical_text_another_send_accounts_for_is_not_taken(client, 
     first = await acknowledgement(client, ctx)
     assert await deliver_message(ctx, first["id"]) == "sent"
     async with ctx.store.transaction() as tx:    # the same words again, in a new message
-        conversation = await tx.conversation(first["conversation_id"])
+        conversation = await tx.conversations.get(first["conversation_id"])
         again = await outbox.queue_message(tx, conversation, first["body"], author_kind="system")
     await killed_mid_send(ctx, fake_twilio, again, accept_first=False)
     assert await deliver_message(ctx, again) == "sent"
@@ -765,7 +765,7 @@ async def test_undelivered_marks_the_message_failed_with_the_code(client, ctx,
     assert row["delivery_status"] == "failed"
     assert row["delivery_error"] == f"30003: {ERROR_REASONS[30003]}"
     async with ctx.store.read() as tx:
-        events = [e["type"] for e in await tx.events_of(ack["conversation_id"])]
+        events = [e["type"] for e in await tx.events.of_conversation(ack["conversation_id"])]
     assert events.count("delivery_failed") == 1
 
 

@@ -50,7 +50,7 @@ from inbox import calls, dispatch, sweeps
 from inbox.auth import hash_password
 from inbox.live import EVENTS_CHANNEL, channel_name
 from inbox.messages import Attachment
-from inbox.schema import conversations, events, messages
+from inbox.storage.schema import conversations, events, messages
 from tests.channels.test_twilio_messaging import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -400,7 +400,7 @@ def only(root: ET.Element, tag: str) -> ET.Element:
 async def agent(ctx, voice_address: str | None = AGENT_PHONE,
                 queues: tuple[str, ...] = ("migration-registration",)) -> int:
     async with ctx.store.transaction() as tx:
-        return await tx.save_user("aysel@example.gov.az", name="Aysel", role="agent",
+        return await tx.users.save("aysel@example.gov.az", name="Aysel", role="agent",
                                   queues=list(queues), languages=["az", "ru", "en"],
                                   capacity={"chat": 3}, password_hash=hash_password("x" * 8),
                                   presence="online", voice_address=voice_address)
@@ -505,8 +505,8 @@ async def test_a_call_after_hours_leaves_a_voicemail_with_its_transcript(client,
     assert fixture("voice_recording.txt")["RecordingUrl"] in (audio.get("source_url"),
                                                              audio["url"])
     async with ctx.store.read() as tx:
-        contact = await tx.contact(conversation["contact_id"])
-        identity = await tx.identity_by_id(conversation["identity_id"])
+        contact = await tx.contacts.get(conversation["contact_id"])
+        identity = await tx.contacts.identity_by_id(conversation["identity_id"])
     assert contact["phone"] == identity["address"] == CALLER
     assert await call_events(ctx) == [
         ("call_started", {"message_id": call_item["id"]}),
@@ -684,7 +684,7 @@ async def overdue(ctx) -> None:
     """The voicemail was stored longer ago than a transcription's stop is waited for."""
     voicemail_ = await voicemail_message(ctx)
     async with ctx.store.transaction() as tx:
-        await tx.update_message(voicemail_["id"], created_at=voicemail_["created_at"]
+        await tx.messages.update(voicemail_["id"], created_at=voicemail_["created_at"]
                                 - calls.TRANSCRIPT_WAIT - timedelta(minutes=1))
 
 
@@ -823,7 +823,7 @@ async def test_a_voicemail_that_opens_a_conversation_is_not_classified_on_its_pl
     url = live_url(root)
     [call_conversation] = await table(ctx, conversations)
     async with ctx.store.transaction() as tx:
-        await tx.update_conversation(call_conversation["id"], status="resolved",
+        await tx.conversations.update(call_conversation["id"], status="resolved",
                                      resolved_at=SATURDAY)
     await step(client, only(root, "Record").get("recordingStatusCallback"),
                "voice_recording.txt")

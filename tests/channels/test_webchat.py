@@ -26,7 +26,8 @@ from channels.webchat import (
 )
 from channels.webchat_errors import catalogue
 from inbox.actions import Actor, reply
-from inbox.schema import messages
+from inbox.storage.records import as_rows
+from inbox.storage.schema import messages
 from settings import load_config
 from tests.conftest import TEST_CONFIG
 from tests.inbox.test_auth import LEYLA, add_user
@@ -169,8 +170,8 @@ async def send_text(ws, client_id: str, text: str) -> dict:
 
 async def inbound_rows(ctx) -> list[dict]:
     async with ctx.store.read() as tx:
-        return await tx._all(select(messages).where(messages.c.direction == "in")
-                             .order_by(messages.c.id))
+        return as_rows(await tx.conn.execute(
+            select(messages).where(messages.c.direction == "in").order_by(messages.c.id)))
 
 
 async def test_hello_without_a_session_gets_a_signed_one_and_no_history(client):
@@ -191,9 +192,9 @@ async def test_a_message_is_acknowledged_once_stored(client, ctx):
             row["delivery_status"]) == (ack["message_id"], "webchat", PENSION,
                                         f"{session}:c-1", "resident", "received")
     async with ctx.store.read() as tx:
-        conversation = await tx.conversation(row["conversation_id"])
-        identity = await tx.identity_by_id(conversation["identity_id"])
-        contact = await tx.contact(conversation["contact_id"])
+        conversation = await tx.conversations.get(row["conversation_id"])
+        identity = await tx.contacts.identity_by_id(conversation["identity_id"])
+        contact = await tx.contacts.get(conversation["contact_id"])
     assert (identity["channel"], identity["address"]) == ("webchat", session)
     assert (contact["name"], contact["language"]) == (GUNEL, "az")
     assert conversation["queue"] == "call-centre-142"     # the pension keyword rule
@@ -212,9 +213,9 @@ async def test_a_name_typed_after_hello_reaches_the_contact(client, ctx):
                             "name": "Başqa Ad"})
         assert (await receive(ws))["type"] == "ack"
     async with ctx.store.read() as tx:
-        conversation = await tx.conversation(
-            (await tx.message(first["message_id"]))["conversation_id"])
-        contact = await tx.contact(conversation["contact_id"])
+        conversation = await tx.conversations.get(
+            (await tx.messages.get(first["message_id"]))["conversation_id"])
+        contact = await tx.contacts.get(conversation["contact_id"])
     assert contact["name"] == GUNEL
 
 
@@ -314,7 +315,7 @@ async def test_reconnecting_replays_the_history_without_internal_notes(client, c
         token = (await say_hello(ws))["session"]
         ack = await send_text(ws, "c-1", PENSION)
     async with ctx.store.read() as tx:
-        conversation_id = (await tx.message(ack["message_id"]))["conversation_id"]
+        conversation_id = (await tx.messages.get(ack["message_id"]))["conversation_id"]
     await reply(ctx, leyla, conversation_id, "Sakinin pensiya işi DSMF-dədir", private=True)
     answer = await reply(ctx, leyla, conversation_id,
                          "Salam! Pensiyanız 15-dək köçürüləcək.")
@@ -342,7 +343,7 @@ async def test_an_agent_reply_reaches_the_open_socket_and_is_marked_delivered(cl
         await say_hello(ws)
         ack = await send_text(ws, "c-1", PENSION)
         async with ctx.store.read() as tx:
-            conversation_id = (await tx.message(ack["message_id"]))["conversation_id"]
+            conversation_id = (await tx.messages.get(ack["message_id"]))["conversation_id"]
         answer = await reply(ctx, leyla, conversation_id, "Salam! Pensiyanız 15-dək köçürüləcək.")
         assert await deliver_message(ctx, answer["id"]) == "sent"
         frame = await receive(ws)
@@ -353,7 +354,7 @@ async def test_an_agent_reply_reaches_the_open_socket_and_is_marked_delivered(cl
             "author": {"kind": "agent"}, "delivery_status": "sent"}}
         for _ in range(100):                          # up to 5 s on a busy machine
             async with ctx.store.read() as tx:
-                status = (await tx.message(answer["id"]))["delivery_status"]
+                status = (await tx.messages.get(answer["id"]))["delivery_status"]
             if status == "delivered":
                 break
             await asyncio.sleep(0.05)

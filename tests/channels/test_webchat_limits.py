@@ -18,7 +18,7 @@ from app import create_app
 from channels.webchat_limits import ChatLimits, address_key
 from inbox.outage import OutageLog
 from inbox.ratelimit import Bucket, Limiter
-from inbox.schema import conversations
+from inbox.storage.schema import conversations
 from settings import Rate, WebchatLimits
 from tests.channels.test_webchat import PENSION, inbound_rows, receive, say_hello, send_text
 

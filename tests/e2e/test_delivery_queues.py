@@ -64,7 +64,7 @@ async def a_backlog_of_acknowledgements(ctx) -> int:
         text="Salam, pensiyam bu ay gəlməyib.", received_at=datetime.now(UTC),
         phone="+994501234567"))
     async with ctx.store.transaction() as tx:
-        conversation = await tx.conversation(result.conversation_id)
+        conversation = await tx.conversations.get(result.conversation_id)
         more = [await outbox.queue_message(tx, conversation, f"Müraciətiniz № {n} qəbul edildi.",
                                            author_kind="system")
                 for n in range(BACKLOG - 1)]
@@ -76,7 +76,7 @@ async def test_an_agents_reply_is_sent_before_a_backlog_of_acknowledgements(
         ctx, fake_twilio, worker):
     conversation_id = await a_backlog_of_acknowledgements(ctx)
     async with ctx.store.transaction() as tx:
-        agent_id = await tx.save_user("leyla@example.gov.az", name="Leyla", role="admin",
+        agent_id = await tx.users.save("leyla@example.gov.az", name="Leyla", role="admin",
                                       password_hash="-")
     worker()
     deadline = time.monotonic() + 120

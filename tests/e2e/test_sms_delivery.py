@@ -13,8 +13,8 @@ import aiohttp
 import pytest
 from twilio.request_validator import RequestValidator
 
-from inbox.db import make_engine
-from inbox.store import Store
+from inbox.storage import Store
+from inbox.storage.db import make_engine
 from tests.channels.fake_twilio import serve
 from tests.e2e.support import System
 
@@ -83,11 +83,11 @@ async def test_an_sms_reply_reaches_the_resident_once_when_the_worker_dies_mid_s
 
     async def settled() -> bool:
         async with store.read() as tx:
-            return (await tx.message(reply["id"]))["delivery_status"] != "sending"
+            return (await tx.messages.get(reply["id"]))["delivery_status"] != "sending"
     await wait_for(settled, 90, f"the reply was not re-driven: {system.logs()}")
     async with store.read() as tx:
-        row = await tx.message(reply["id"])
-        parts = await tx.parts_of(reply["id"])
+        row = await tx.messages.get(reply["id"])
+        parts = await tx.messages.parts_of(reply["id"])
     await store.close()
     replies = [m for m in fake_twilio.messages if m["body"] == REPLY]
     assert len(replies) == 1, system.logs()               # the resident's phone got one SMS

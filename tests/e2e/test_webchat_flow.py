@@ -10,8 +10,8 @@ import time
 import aiohttp
 import pytest
 
-from inbox.db import make_engine
-from inbox.store import Store
+from inbox.storage import Store
+from inbox.storage.db import make_engine
 from tests.e2e.support import System, receive
 
 pytestmark = pytest.mark.e2e
@@ -134,7 +134,7 @@ async def test_reply_survives_a_worker_killed_mid_send(system: System):
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             async with store.read() as tx:
-                row = await tx.message(reply["id"])
+                row = await tx.messages.get(reply["id"])
             if row["delivery_status"] == "sending":
                 break
             await asyncio.sleep(0.1)
@@ -154,7 +154,7 @@ async def test_reply_survives_a_worker_killed_mid_send(system: System):
             received.append(frame["message"])
         assert [m["id"] for m in received].count(reply["id"]) == 1, system.logs()
         async with store.read() as tx:
-            row = await tx.message(reply["id"])
+            row = await tx.messages.get(reply["id"])
         await store.close()
         assert row["delivery_status"] == "delivered"
         # The killed worker claimed it but died before publishing; the re-driven attempt is

@@ -18,8 +18,8 @@ from sqlalchemy import func, select
 from app import create_app
 from inbox.auth import CSRF_HEADER
 from inbox.jobs import DELIVERY_QUEUE, REPLIES_QUEUE
-from inbox.schema import events, messages
-from inbox.store import utcnow
+from inbox.storage import utcnow
+from inbox.storage.schema import events, messages
 from routing import mask_text
 from settings import Limits
 from tests.inbox.test_auth import LEYLA, NIGAR, RAUF, USER, add_staff, bearer, login
@@ -54,7 +54,7 @@ async def client(aiohttp_client, environment, config):
 async def mint_token(ctx, user_id: int) -> dict[str, str]:
     token = secrets.token_urlsafe(32)
     async with ctx.store.transaction() as tx:
-        await tx.save_token(token, user_id, secrets.token_urlsafe(16),
+        await tx.users.save_token(token, user_id, secrets.token_urlsafe(16),
                             utcnow() + timedelta(hours=1))
     return bearer(token)
 
@@ -76,11 +76,11 @@ async def seed(ctx, *, queue: str | None, text: str, name: str | None,
     address = phone or f"sess-{secrets.token_hex(6)}"
     async with ctx.store.transaction() as tx:
         if contact is None:
-            contact_id = await tx.create_contact(name=name, language=language, phone=phone)
+            contact_id = await tx.contacts.create(name=name, language=language, phone=phone)
         else:
             contact_id = contact.contact_id
-        identity_id = await tx.create_identity(contact_id, channel, address, name)
-        conversation_id = await tx.create_conversation(
+        identity_id = await tx.contacts.create_identity(contact_id, channel, address, name)
+        conversation_id = await tx.conversations.create(
             contact_id=contact_id, identity_id=identity_id, channel=channel, status=status,
             category=category, category_confidence=0.87, category_source="model",
             language=language, queue=queue, assignee_id=assignee,
@@ -88,11 +88,11 @@ async def seed(ctx, *, queue: str | None, text: str, name: str | None,
             routed_at=at if queue else None, last_message_at=at, last_inbound_at=at,
             sla_due_at=at + timedelta(hours=2),
             resolved_at=at if status == "resolved" else None)
-        message_id = await tx.insert_message(
+        message_id = await tx.messages.insert(
             conversation_id=conversation_id, channel=channel, direction="in",
             external_id=f"{address}:{secrets.token_hex(4)}", body=text,
             author_kind="resident", created_at=at, delivery_status="received")
-        await tx.add_event(conversation_id, "received",
+        await tx.events.add(conversation_id, "received",
                            {"message_id": message_id, "channel": channel}, at=at)
     return Seeded(conversation_id, contact_id, identity_id, at)
 
@@ -100,9 +100,9 @@ async def seed(ctx, *, queue: str | None, text: str, name: str | None,
 async def stored(ctx, conversation_id: int) -> tuple[dict, list[dict], list[str]]:
     """The conversation row, its messages and its event types, as the database holds them."""
     async with ctx.store.read() as tx:
-        conversation = await tx.conversation(conversation_id)
-        rows = await tx.messages_of(conversation_id)
-        types = [e["type"] for e in await tx.events_of(conversation_id)]
+        conversation = await tx.conversations.get(conversation_id)
+        rows = await tx.messages.of_conversation(conversation_id)
+        types = [e["type"] for e in await tx.events.of_conversation(conversation_id)]
     return conversation, rows, types
 
 
@@ -351,7 +351,7 @@ async def test_pages_return_every_conversation_exactly_once(client, ctx, people)
     # Three conversations share one last_message_at: the cursor must split ties by id.
     async with ctx.store.transaction() as tx:
         for s in seeded[2:5]:
-            await tx.update_conversation(s.id, last_message_at=seeded[2].at)
+            await tx.conversations.update(s.id, last_message_at=seeded[2].at)
     unpaged = await listed(client, leyla)
     assert sorted(unpaged) == sorted(s.id for s in seeded)
     pages, cursor = [], None
@@ -421,7 +421,7 @@ async def test_first_reply_is_queued_sets_first_response_and_assigns_the_replier
     assert later["assignee_id"] == leyla.id
     assert types == ["received", "assigned", "replied", "replied"]
     async with ctx.store.read() as tx:
-        replied = [e["data"]["first_response"] for e in await tx.events_of(c.id)
+        replied = [e["data"]["first_response"] for e in await tx.events.of_conversation(c.id)
                    if e["type"] == "replied"]
     assert replied == [True, False]
 
@@ -546,7 +546,7 @@ async def test_assign_to_an_agent_of_the_queue(client, ctx, people):
     assert (body["assignee"], body["status"], body["queue"]) == (
         people["rauf"].id, "open", "call-centre-142")
     async with ctx.store.read() as tx:
-        [*_, event] = await tx.events_of(c.id)
+        [*_, event] = await tx.events.of_conversation(c.id)
     assert (event["type"], event["actor_id"], event["data"]) == (
         "assigned", people["nigar"].id,
         {"agent_id": people["rauf"].id, "reason": "assigned by a person"})
@@ -623,7 +623,8 @@ async def test_transfer_to_another_queue(client, ctx, people):
     assert (body["queue"], body["assignee"], body["status"]) == ("call-centre-142", None,
                                                                  "waiting")
     async with ctx.store.read() as tx:
-        transferred = [e for e in await tx.events_of(c.id) if e["type"] == "transferred"]
+        transferred = [e for e in await tx.events.of_conversation(c.id)
+                       if e["type"] == "transferred"]
     assert [(e["actor_id"], e["data"]) for e in transferred] == [
         (people["leyla"].id, {"from": "migration-registration", "to": "call-centre-142"})]
     # It left Leyla's queues: she no longer sees it, Rauf does.
@@ -655,7 +656,7 @@ async def test_transfer_targets_offer_every_queue_and_each_agents_presence_and_l
     await seed(ctx, queue="call-centre-142", text=PENSION, name="By mail", channel="email",
                status="open", category="inquiry", assignee=people["rauf"].id)
     async with ctx.store.transaction() as tx:
-        await tx.update_user(people["rauf"].id, presence="online")
+        await tx.users.update(people["rauf"].id, presence="online")
     response = await client.get(f"/api/v1/conversations/{c.id}/transfer-targets",
                                 headers=people["leyla"].headers)
     assert response.status == 200
@@ -698,7 +699,7 @@ async def test_resolve_then_reopen(client, ctx, people):
     reopened, _, _ = await stored(ctx, c.id)
     assert reopened["resolved_at"] is None
     async with ctx.store.read() as tx:
-        changes = [(e["type"], e["data"]) for e in await tx.events_of(c.id)][1:]
+        changes = [(e["type"], e["data"]) for e in await tx.events.of_conversation(c.id)][1:]
     assert changes == [("resolved", {"from": "open", "to": "resolved"}),
                        ("reopened", {"from": "resolved", "to": "open"})]
 
@@ -726,9 +727,9 @@ async def test_a_category_correction_is_kept_as_training_data(client, ctx, peopl
     assert (body["category"], body["category_confidence"], body["queue"]) == (
         "support", 1.0, "migration-registration")          # no reroute asked: stays put
     async with ctx.store.read() as tx:
-        corrections = await tx.corrections()
-        [*_, event] = await tx.events_of(c.id)
-        conversation = await tx.conversation(c.id)
+        corrections = await tx.events.corrections()
+        [*_, event] = await tx.events.of_conversation(c.id)
+        conversation = await tx.conversations.get(c.id)
     assert [(k["conversation_id"], k["text"], k["language"], k["predicted"], k["corrected"],
              k["user_id"]) for k in corrections] == [
         (c.id, SUPPORT_RU, "ru", "registration", "support", leyla.id)]
@@ -753,7 +754,8 @@ async def test_a_correction_with_reroute_moves_the_conversation(client, ctx, peo
     assert (conversation["category_source"], conversation["category_confidence"]) == (
         "human", 1.0)
     async with ctx.store.read() as tx:
-        corrected = [e for e in await tx.events_of(c.id) if e["type"] == "reclassified"]
+        corrected = [e for e in await tx.events.of_conversation(c.id)
+                     if e["type"] == "reclassified"]
     assert [(e["actor_id"], e["data"]) for e in corrected] == [
         (people["nigar"].id, {"from": "inquiry", "to": "support"})]
     assert [r["direction"] for r in rows] == ["in"]      # no second acknowledgement
@@ -771,7 +773,7 @@ async def test_a_refused_category_stores_no_correction(client, ctx, people):
         assert response.status == status, payload
         assert await response.json() == {"error": error}
     async with ctx.store.read() as tx:
-        assert await tx.corrections() == []
+        assert await tx.events.corrections() == []
     conversation, _, types = await stored(ctx, c.id)
     assert conversation["category"] == "registration" and types == ["received"]
 
@@ -786,7 +788,7 @@ async def test_queues_show_waiting_counts_for_the_callers_queues(client, ctx, co
     await seed(ctx, queue="migration-support", text=THANKS, name="Elnur Quliyev",
                status="open", category="support")
     async with ctx.store.transaction() as tx:
-        await tx.update_user(people["leyla"].id, presence="online")
+        await tx.users.update(people["leyla"].id, presence="online")
     response = await client.get("/api/v1/queues", headers=people["leyla"].headers)
     assert response.status == 200
     registration, support = await response.json()
@@ -811,7 +813,7 @@ async def test_a_contact_is_visible_through_a_visible_conversation(client, ctx, 
     sms = await seed(ctx, queue="call-centre-142", text=PENSION, name="Günel Əliyeva",
                      channel="sms", phone="+994501234567", category="inquiry", contact=chat)
     async with ctx.store.read() as tx:
-        address = (await tx.identity_by_id(chat.identity_id))["address"]
+        address = (await tx.contacts.identity_by_id(chat.identity_id))["address"]
     response = await client.get(f"/api/v1/contacts/{chat.contact_id}",
                                 headers=people["leyla"].headers)
     assert response.status == 200

@@ -9,7 +9,7 @@ from app import create_app
 from inbox.auth import hash_password
 from inbox.ingest import ingest
 from inbox.messages import InboundMessage
-from inbox.store import utcnow
+from inbox.storage import utcnow
 
 REGISTRATION = "Salam, reintegrasiya prosesinə ilkin qeydiyyatdan keçmək istəyirəm"
 
@@ -22,11 +22,11 @@ async def client(aiohttp_client, environment, config):
 async def person(ctx, email, role, queues) -> tuple[int, dict[str, str]]:
     token = secrets.token_urlsafe(32)
     async with ctx.store.transaction() as tx:
-        user_id = await tx.save_user(email, name=email.split("@")[0], role=role,
+        user_id = await tx.users.save(email, name=email.split("@")[0], role=role,
                                      queues=queues, languages=["az", "ru"],
                                      capacity={"chat": 2, "email": 5},
                                      password_hash=hash_password("irrelevant"))
-        await tx.save_token(token, user_id, "csrf", utcnow() + timedelta(hours=1))
+        await tx.users.save_token(token, user_id, "csrf", utcnow() + timedelta(hours=1))
     return user_id, {"Authorization": f"Bearer {token}"}
 
 
@@ -78,10 +78,10 @@ async def test_opening_an_offer_marks_it_opened(client, ctx):
     await client.post("/api/v1/me/presence", json={"presence": "online"}, headers=headers)
     conversation_id = (await ingest(ctx, chat(REGISTRATION, "s1"))).conversation_id
     async with ctx.store.read() as tx:
-        assert (await tx.conversation(conversation_id))["offered_at"] is not None
+        assert (await tx.conversations.get(conversation_id))["offered_at"] is not None
     await client.get(f"/api/v1/conversations/{conversation_id}", headers=headers)
     async with ctx.store.read() as tx:
-        row = await tx.conversation(conversation_id)
+        row = await tx.conversations.get(conversation_id)
     assert row["offered_at"] is None and row["opened_at"] is not None and \
         row["assignee_id"] == nigar
 
@@ -114,8 +114,8 @@ async def test_merge_contacts_over_http(client, ctx):
                                          text="Salam", received_at=datetime.now(UTC),
                                          phone="+994551112233"))
     async with ctx.store.read() as tx:
-        ca = (await tx.conversation(a.conversation_id))["contact_id"]
-        cb = (await tx.conversation(b.conversation_id))["contact_id"]
+        ca = (await tx.conversations.get(a.conversation_id))["contact_id"]
+        cb = (await tx.conversations.get(b.conversation_id))["contact_id"]
     response = await client.post(f"/api/v1/contacts/{ca}/merge", json={"contact_id": cb},
                                  headers=headers)
     assert response.status == 200
@@ -158,7 +158,7 @@ async def test_whatsapp_free_text_is_refused_after_24_hours(client, ctx):
                               json={"body": "Salam, buyurun"}, headers=headers)
     assert reply.status == 201
     async with ctx.store.transaction() as tx:
-        await tx.update_conversation(result.conversation_id,
+        await tx.conversations.update(result.conversation_id,
                                      last_inbound_at=utcnow() - timedelta(hours=25))
     late = await client.post(f"/api/v1/conversations/{result.conversation_id}/messages",
                              json={"body": "Hələ də gözləyirsiniz?"}, headers=headers)
@@ -176,7 +176,7 @@ async def test_an_approved_template_goes_out_after_the_window(client, ctx):
         channel="whatsapp", external_id="SM2", address="+994501234567", text="Salam",
         received_at=datetime.now(UTC), phone="+994501234567"))
     async with ctx.store.transaction() as tx:
-        await tx.update_conversation(result.conversation_id,
+        await tx.conversations.update(result.conversation_id,
                                      last_inbound_at=utcnow() - timedelta(days=3))
     url = f"/api/v1/conversations/{result.conversation_id}/messages"
     sent = await client.post(url, json={"template": "reply_waiting", "variables": {
@@ -187,7 +187,7 @@ async def test_an_approved_template_goes_out_after_the_window(client, ctx):
                                "müraciətiniz üzrə cavab hazırdır. Yazmaq üçün bu mesaja "
                                "cavab verin.")
     async with ctx.store.read() as tx:
-        stored = await tx.message(message["id"])
+        stored = await tx.messages.get(message["id"])
     assert stored["extra"] == {"content_sid": "HX0123456789abcdef0123456789abcdef",
                                "content_variables":
                                    f'{{"1": "Günel", "2": "{result.conversation_id}"}}'}

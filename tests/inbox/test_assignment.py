@@ -9,7 +9,7 @@ from inbox.actions import Actor
 from inbox.auth import hash_password
 from inbox.ingest import ingest
 from inbox.messages import InboundMessage
-from inbox.store import utcnow
+from inbox.storage import utcnow
 
 PASSWORD = hash_password("not-used-here")
 
@@ -17,7 +17,7 @@ PASSWORD = hash_password("not-used-here")
 async def agent(ctx, email, queues, languages=("az", "ru", "en"), capacity=None,
                 online=True) -> int:
     async with ctx.store.transaction() as tx:
-        agent_id = await tx.save_user(email, name=email.split("@")[0], role="agent",
+        agent_id = await tx.users.save(email, name=email.split("@")[0], role="agent",
                                       queues=list(queues), languages=list(languages),
                                       capacity=capacity or {"chat": 2, "email": 5},
                                       password_hash=PASSWORD)
@@ -37,12 +37,12 @@ REGISTRATION = "Salam, reintegrasiya prosesinə ilkin qeydiyyatdan keçmək ist�
 
 async def conversation(ctx, conversation_id):
     async with ctx.store.read() as tx:
-        return await tx.conversation(conversation_id)
+        return await tx.conversations.get(conversation_id)
 
 
 async def events(ctx, conversation_id):
     async with ctx.store.read() as tx:
-        return [(e["type"], e["data"]) for e in await tx.events_of(conversation_id)]
+        return [(e["type"], e["data"]) for e in await tx.events.of_conversation(conversation_id)]
 
 
 async def test_a_new_conversation_goes_to_an_online_agent_of_its_queue(ctx):
@@ -79,7 +79,7 @@ async def test_higher_priority_is_served_before_older(ctx):
     old = (await ingest(ctx, message(REGISTRATION, "old"))).conversation_id
     urgent = (await ingest(ctx, message(REGISTRATION, "urgent"))).conversation_id
     async with ctx.store.transaction() as tx:
-        await tx.update_conversation(urgent, priority=5)
+        await tx.conversations.update(urgent, priority=5)
     taken = await assignment.fill_agent(ctx, nigar, pulled=True, limit=1)
     assert taken == [urgent]
     assert (await conversation(ctx, old))["assignee_id"] is None
@@ -140,7 +140,8 @@ async def test_with_nobody_present_the_conversation_waits_in_its_queue(ctx):
     row = await conversation(ctx, answered)
     assert row["assignee_id"] is None and row["status"] == "waiting"
     async with ctx.store.read() as tx:
-        assert [r["id"] for r in await tx.waiting_in(["migration-registration"])] == [answered]
+        waiting = await tx.conversations.waiting_in(["migration-registration"])
+        assert [r["id"] for r in waiting] == [answered]
     # The agent who comes back first takes it.
     await assignment.set_presence(ctx, nigar, "online")
     assert (await conversation(ctx, answered))["assignee_id"] == nigar
@@ -162,7 +163,7 @@ async def test_an_offer_nobody_opened_moves_to_the_next_agent(ctx):
     rashad = await agent(ctx, "rashad@example.gov.az", ["migration-registration"])
     assert await assignment.reoffer_expired(ctx) == []           # not yet timed out
     async with ctx.store.transaction() as tx:
-        await tx.update_conversation(conversation_id,
+        await tx.conversations.update(conversation_id,
                                      offered_at=utcnow() - timedelta(minutes=5))
     assert await assignment.reoffer_expired(ctx) == [conversation_id]
     row = await conversation(ctx, conversation_id)
@@ -176,7 +177,7 @@ async def test_an_opened_offer_stays(ctx):
     await agent(ctx, "rashad@example.gov.az", ["migration-registration"])
     await actions.mark_opened(ctx, Actor(nigar, "agent", ()), conversation_id)
     async with ctx.store.transaction() as tx:
-        await tx.update_conversation(conversation_id, assigned_at=utcnow() - timedelta(hours=1))
+        await tx.conversations.update(conversation_id, assigned_at=utcnow() - timedelta(hours=1))
     assert await assignment.reoffer_expired(ctx) == []
     assert (await conversation(ctx, conversation_id))["assignee_id"] == nigar
 
@@ -186,7 +187,7 @@ async def test_a_returning_resident_goes_to_the_agent_who_helped_last(ctx):
     rashad = await agent(ctx, "rashad@example.gov.az", ["migration-registration"])
     first = (await ingest(ctx, message(REGISTRATION, "s1", "a"))).conversation_id
     async with ctx.store.transaction() as tx:
-        await tx.update_conversation(first, assignee_id=rashad, status="resolved")
+        await tx.conversations.update(first, assignee_id=rashad, status="resolved")
     # Rashad is now the busier one, yet the resident's new conversation goes to him.
     await ingest(ctx, message(REGISTRATION, "other"))
     again = (await ingest(ctx, message(REGISTRATION, "s1", "b"))).conversation_id
@@ -207,8 +208,8 @@ async def test_same_phone_on_sms_and_whatsapp_is_one_contact(ctx):
         await conversation(ctx, whatsapp.conversation_id)
     assert a["id"] != b["id"] and a["contact_id"] == b["contact_id"]
     async with ctx.store.read() as tx:
-        identities = await tx.identities_of(a["contact_id"])
-        contact = await tx.contact(a["contact_id"])
+        identities = await tx.contacts.identities_of(a["contact_id"])
+        contact = await tx.contacts.get(a["contact_id"])
     assert sorted(i["channel"] for i in identities) == ["sms", "whatsapp"]
     assert contact["phone"] == "+994501234567" and contact["name"] == "Aysel"
 
@@ -220,8 +221,8 @@ async def test_the_same_fin_typed_twice_is_a_possible_match_not_a_join(ctx):
         await conversation(ctx, second.conversation_id)
     assert a["contact_id"] != b["contact_id"]
     async with ctx.store.read() as tx:
-        [match] = await tx.open_matches_of(a["contact_id"])
-        assert await tx.open_matches_of(b["contact_id"]) == [match]
+        [match] = await tx.contacts.open_matches_of(a["contact_id"])
+        assert await tx.contacts.open_matches_of(b["contact_id"]) == [match]
     assert (match["contact_id"], match["other_contact_id"], match["kind"], match["masked"]) \
         == (b["contact_id"], a["contact_id"], "fin", "5ZJ****")
     assert "contacts_merged" not in [t for t, _ in await events(ctx, b["id"])]
@@ -235,12 +236,12 @@ async def test_split_and_merge_conversations(ctx):
     new_id = await actions.split_conversation(ctx, actor, first.conversation_id,
                                               later.message_id)
     async with ctx.store.read() as tx:
-        assert [m["id"] for m in await tx.messages_of(new_id)] == [later.message_id]
-        kept = [m["id"] for m in await tx.messages_of(first.conversation_id)]
+        assert [m["id"] for m in await tx.messages.of_conversation(new_id)] == [later.message_id]
+        kept = [m["id"] for m in await tx.messages.of_conversation(first.conversation_id)]
     assert later.message_id not in kept and first.message_id in kept
     await actions.merge_conversations(ctx, actor, first.conversation_id, new_id)
     async with ctx.store.read() as tx:
-        merged = [m["id"] for m in await tx.messages_of(first.conversation_id)]
+        merged = [m["id"] for m in await tx.messages.of_conversation(first.conversation_id)]
     assert later.message_id in merged
     assert (await conversation(ctx, new_id))["status"] == "resolved"
     with pytest.raises(actions.ActionError):
@@ -255,4 +256,4 @@ async def test_no_console_heard_from_means_offline(ctx):
     await presence.console_seen(ctx.redis, nigar, "tab-1", ttl_s=-1)
     assert await presence.expire_absent_agents(ctx) == [nigar]
     async with ctx.store.read() as tx:
-        assert (await tx.user(nigar))["presence"] == "offline"
+        assert (await tx.users.get(nigar))["presence"] == "offline"

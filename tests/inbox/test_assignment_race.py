@@ -40,16 +40,16 @@ async def test_racing_processes_respect_capacity_and_assign_once(postgres_only, 
         assert returncode == 0, errors.decode()[-2000:]
 
     async with ctx.store.read() as tx:
-        loads = await tx.open_loads(agents)
-        rows = await tx.waiting_in(["migration-registration"], limit=1000)
+        loads = await tx.conversations.open_loads(agents)
+        rows = await tx.conversations.waiting_in(["migration-registration"], limit=1000)
         assigned_events = []
         total = 0
         for conversation_id in range(1, PROCESSES * MESSAGES_EACH + 1):
-            conversation = await tx.conversation(conversation_id)
+            conversation = await tx.conversations.get(conversation_id)
             if conversation is None:
                 continue
             total += 1
-            kinds = [e["type"] for e in await tx.events_of(conversation_id)]
+            kinds = [e["type"] for e in await tx.events.of_conversation(conversation_id)]
             assigned_events.append(kinds.count("assigned"))
     per_agent = {a: sum(loads.get(a, {}).values()) for a in agents}
     assert total == PROCESSES * MESSAGES_EACH

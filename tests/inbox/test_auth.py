@@ -15,8 +15,10 @@ from app import create_app
 from inbox import login_throttle
 from inbox.auth import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, hash_password
 from inbox.login_throttle import delay_after
-from inbox.schema import auth_tokens
-from inbox.store import token_digest, utcnow
+from inbox.storage import utcnow
+from inbox.storage.records import as_rows
+from inbox.storage.schema import auth_tokens
+from inbox.storage.users import token_digest
 
 PASSWORD = "Bakı-2025-növbə"
 # Hashing is deliberately slow; every test user shares this one hash.
@@ -32,7 +34,7 @@ async def add_user(ctx, email: str, *, name: str, role: str = "agent",
                    queues: tuple[str, ...] = (), languages: tuple[str, ...] = ("az", "ru"),
                    presence: str = "offline", active: bool = True) -> int:
     async with ctx.store.transaction() as tx:
-        return await tx.save_user(email, name=name, role=role, queues=list(queues),
+        return await tx.users.save(email, name=name, role=role, queues=list(queues),
                                   languages=list(languages), capacity={"chat": 3, "email": 10},
                                   password_hash=PASSWORD_HASH, active=active, presence=presence)
 
@@ -66,7 +68,7 @@ def bearer(token: str) -> dict[str, str]:
 
 async def token_rows(ctx) -> list[dict]:
     async with ctx.store.read() as tx:
-        return await tx._all(select(auth_tokens))
+        return as_rows(await tx.conn.execute(select(auth_tokens)))
 
 
 # --- login ------------------------------------------------------------------------------------
@@ -312,7 +314,7 @@ async def test_deactivating_a_user_ends_their_sessions(client, ctx):
     user_id = await add_user(ctx, LEYLA, name="Leyla Məmmədova")
     token = (await login(client, LEYLA))["token"]
     async with ctx.store.transaction() as tx:
-        await tx.update_user(user_id, active=False)
+        await tx.users.update(user_id, active=False)
     response = await client.get("/api/v1/me", headers=bearer(token))
     assert response.status == 401
 

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app import create_app
-from inbox.schema import metadata
+from inbox.storage.schema import metadata
 from tests.inbox.test_api import REGISTRATION, Person, mint_token, seed
 from tests.inbox.test_auth import LEYLA, NIGAR, add_staff
 

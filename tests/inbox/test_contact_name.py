@@ -28,7 +28,7 @@ def chat(text: str, client_id: str, name: str | None = None) -> InboundMessage:
 
 async def contact(ctx, conversation_id: int) -> dict:
     async with ctx.store.read() as tx:
-        return await tx.contact((await tx.conversation(conversation_id))["contact_id"])
+        return await tx.contacts.get((await tx.conversations.get(conversation_id))["contact_id"])
 
 
 async def test_a_name_given_later_fills_an_empty_contact_name_and_tells_consoles(ctx):
@@ -58,7 +58,7 @@ async def test_an_agent_sets_a_contacts_name_and_each_conversation_records_who(c
                                     "keçmək istəyirəm", "1"))
     contact_id = (await contact(ctx, result.conversation_id))["id"]
     async with ctx.store.read() as tx:
-        queue = (await tx.conversation(result.conversation_id))["queue"]
+        queue = (await tx.conversations.get(result.conversation_id))["queue"]
     leyla, headers = await person(ctx, "leyla@example.gov.az", "agent", [queue])
     response = await client.patch(f"/api/v1/contacts/{contact_id}",
                                   json={"name": f"  {GUNEL}\n"}, headers=headers)
@@ -102,7 +102,7 @@ async def test_renaming_follows_the_queue_checks(client, ctx):
     result = await ingest(ctx, chat("Salam", "1", name="Aysel"))
     contact_id = (await contact(ctx, result.conversation_id))["id"]
     async with ctx.store.transaction() as tx:
-        await tx.update_conversation(result.conversation_id, queue="call-centre-142")
+        await tx.conversations.update(result.conversation_id, queue="call-centre-142")
     _, outsider = await person(ctx, "leyla@example.gov.az", "agent", ["migration-registration"])
     response = await client.patch(f"/api/v1/contacts/{contact_id}", json={"name": GUNEL},
                                   headers=outsider)

@@ -12,7 +12,7 @@ from inbox.ingest import ingest
 from inbox.jobs import DELIVERY_QUEUE, REPLIES_QUEUE
 from inbox.live import WEBCHAT_CHANNEL, channel_name
 from inbox.messages import InboundMessage
-from inbox.store import utcnow
+from inbox.storage import utcnow
 from tests.inbox.test_auth import RAUF, add_user
 
 
@@ -28,10 +28,10 @@ async def test_new_message_is_stored_routed_and_acknowledged(ctx):
                                     "istəyirəm. FİN kodum 5ZJ8K2L, tel +994 50 123 45 67"))
     assert not result.duplicate and result.new_conversation
     async with ctx.store.read() as tx:
-        conversation = await tx.conversation(result.conversation_id)
-        messages = await tx.messages_of(result.conversation_id)
-        events = [e["type"] for e in await tx.events_of(result.conversation_id)]
-        contact = await tx.contact(conversation["contact_id"])
+        conversation = await tx.conversations.get(result.conversation_id)
+        messages = await tx.messages.of_conversation(result.conversation_id)
+        events = [e["type"] for e in await tx.events.of_conversation(result.conversation_id)]
+        contact = await tx.contacts.get(conversation["contact_id"])
     assert conversation["status"] == "waiting"
     assert conversation["routed_at"] is not None
     assert conversation["queue"] in ctx.config.queue_ids
@@ -53,7 +53,7 @@ async def test_acknowledgement_speaks_the_residents_language(ctx):
     result = await ingest(ctx, chat("Здравствуйте, какие документы нужны?", language="ru",
                                     name=None))
     async with ctx.store.read() as tx:
-        ack = (await tx.messages_of(result.conversation_id))[1]
+        ack = (await tx.messages.of_conversation(result.conversation_id))[1]
     assert ack["body"].startswith("Ваше обращение принято")
 
 
@@ -61,8 +61,8 @@ async def test_the_acknowledgement_tells_each_resident_their_place_in_the_queue(
     async def place(session: str, text: str) -> tuple[str, str]:
         result = await ingest(ctx, chat(text, session=session))
         async with ctx.store.read() as tx:
-            ack = (await tx.messages_of(result.conversation_id))[1]
-            queue = (await tx.conversation(result.conversation_id))["queue"]
+            ack = (await tx.messages.of_conversation(result.conversation_id))[1]
+            queue = (await tx.conversations.get(result.conversation_id))["queue"]
         return queue, ack["body"].split("Növbədə yeriniz: ")[1].split(".")[0]
 
     pension = "Salam, bu ay pensiyam gəlməyib"                 # call-centre-142
@@ -73,8 +73,8 @@ async def test_the_acknowledgement_tells_each_resident_their_place_in_the_queue(
     # The first resident is taken by an agent: whoever comes next is second, not third.
     agent = await add_user(ctx, RAUF, name="Rauf Hüseynov", queues=("call-centre-142",))
     async with ctx.store.transaction() as tx:
-        _, first = await tx.identity_and_open_conversation("webchat", "sess-1")
-        assert await tx.claim_conversation(first["id"], agent, utcnow(), offered=False)
+        _, first = await tx.contacts.identity_and_open_conversation("webchat", "sess-1")
+        assert await tx.conversations.claim(first["id"], agent, utcnow(), offered=False)
     assert await place("sess-4", pension) == ("call-centre-142", "2")
 
 
@@ -83,7 +83,8 @@ async def test_same_external_id_is_stored_once(ctx):
     again = await ingest(ctx, chat("Salam", client_id="same"))
     assert again.duplicate and again.message_id == first.message_id
     async with ctx.store.read() as tx:
-        inbound = [m for m in await tx.messages_of(first.conversation_id) if m["direction"] == "in"]
+        inbound = [m for m in await tx.messages.of_conversation(first.conversation_id)
+                   if m["direction"] == "in"]
     assert len(inbound) == 1
 
 
@@ -99,19 +100,19 @@ async def test_follow_up_joins_the_open_conversation_and_resolved_starts_a_new_o
     second = await ingest(ctx, chat("Cavab gözləyirəm", client_id="b"))
     assert second.conversation_id == first.conversation_id and not second.new_conversation
     async with ctx.store.transaction() as tx:
-        await tx.update_conversation(first.conversation_id, status="resolved")
+        await tx.conversations.update(first.conversation_id, status="resolved")
     third = await ingest(ctx, chat("Yeni sualım var", client_id="c"))
     assert third.new_conversation and third.conversation_id != first.conversation_id
     async with ctx.store.read() as tx:
-        a = await tx.conversation(first.conversation_id)
-        b = await tx.conversation(third.conversation_id)
+        a = await tx.conversations.get(first.conversation_id)
+        b = await tx.conversations.get(third.conversation_id)
     assert a["contact_id"] == b["contact_id"]
 
 
 async def test_delivery_sends_once_and_records_the_state(ctx):
     result = await ingest(ctx, chat("Salam"))
     async with ctx.store.read() as tx:
-        ack = (await tx.messages_of(result.conversation_id))[1]
+        ack = (await tx.messages.of_conversation(result.conversation_id))[1]
     pubsub = ctx.redis.pubsub()
     await pubsub.subscribe(channel_name(ctx.redis, WEBCHAT_CHANNEL))
     await pubsub.get_message(timeout=1)
@@ -121,30 +122,30 @@ async def test_delivery_sends_once_and_records_the_state(ctx):
     await pubsub.aclose()
     assert b'"session": "sess-1"' in published["data"]
     async with ctx.store.read() as tx:
-        sent = await tx.message(ack["id"])
+        sent = await tx.messages.get(ack["id"])
     assert sent["delivery_status"] == "sent" and sent["attempts"] == 1
 
 
 async def test_a_claim_whose_lease_ran_out_is_redriven(ctx):
     result = await ingest(ctx, chat("Salam"))
     async with ctx.store.read() as tx:
-        ack_id = (await tx.messages_of(result.conversation_id))[1]["id"]
+        ack_id = (await tx.messages.of_conversation(result.conversation_id))[1]["id"]
     assert await outbox.claim(ctx, ack_id) is not None      # a worker took it ... and died
     assert await outbox.redrive_stale(ctx) == []              # the lease still holds
     long_ago = utcnow() - timedelta(seconds=ctx.config.outbox.lease_s + 1)
     async with ctx.store.transaction() as tx:
-        await tx.update_message(ack_id, claimed_at=long_ago)
+        await tx.messages.update(ack_id, claimed_at=long_ago)
     assert await outbox.redrive_stale(ctx) == [ack_id]
     assert await deliver_message(ctx, ack_id) == "sent"
     async with ctx.store.read() as tx:
-        assert (await tx.message(ack_id))["attempts"] == 2
+        assert (await tx.messages.get(ack_id))["attempts"] == 2
 
 
 async def test_the_sweep_redrives_each_send_into_its_authors_queue(ctx):
     result = await ingest(ctx, chat("Salam"))
     async with ctx.store.transaction() as tx:
-        conversation = await tx.conversation(result.conversation_id)
-        ack_id = (await tx.messages_of(result.conversation_id))[1]["id"]
+        conversation = await tx.conversations.get(result.conversation_id)
+        ack_id = (await tx.messages.of_conversation(result.conversation_id))[1]["id"]
         reply_id = await outbox.queue_message(tx, conversation, "Baxırıq", author_kind="agent")
     replies, automatic = (Queue(name, connection=ctx.jobs.connection)
                           for name in (REPLIES_QUEUE, DELIVERY_QUEUE))
@@ -152,7 +153,7 @@ async def test_the_sweep_redrives_each_send_into_its_authors_queue(ctx):
     overdue = utcnow() - timedelta(seconds=ctx.config.outbox.lease_s + 1)
     async with ctx.store.transaction() as tx:
         for message_id in (ack_id, reply_id):
-            await tx.update_message(message_id, next_attempt_at=overdue)
+            await tx.messages.update(message_id, next_attempt_at=overdue)
     assert sorted(await outbox.redrive_stale(ctx)) == [ack_id, reply_id]
     assert [job.args for job in replies.jobs] == [(reply_id,)]
     assert [job.args for job in automatic.jobs] == [(ack_id,)]
@@ -161,12 +162,12 @@ async def test_the_sweep_redrives_each_send_into_its_authors_queue(ctx):
 async def test_delivered_never_moves_back_to_sent(ctx):
     result = await ingest(ctx, chat("Salam"))
     async with ctx.store.read() as tx:
-        ack_id = (await tx.messages_of(result.conversation_id))[1]["id"]
+        ack_id = (await tx.messages.of_conversation(result.conversation_id))[1]["id"]
     await outbox.claim(ctx, ack_id)
     assert await outbox.mark_delivery_status(ctx, ack_id, "delivered")
     await outbox.mark_sent(ctx, ack_id, "provider-1")
     async with ctx.store.read() as tx:
-        row = await tx.message(ack_id)
+        row = await tx.messages.get(ack_id)
     assert row["delivery_status"] == "delivered" and row["external_id"] == "provider-1"
 
 
@@ -177,7 +178,7 @@ async def test_an_emails_html_is_stored_sanitized(ctx):
              '<script>alert(1)</script><img src="https://tracker.example/p.gif" onerror="x()">'
              '<a href="javascript:alert(1)">bax</a>'))
     async with ctx.store.read() as tx:
-        stored = await tx.message(result.message_id)
+        stored = await tx.messages.get(result.message_id)
     assert stored["html"] == ('<p>Hörmətli <b>DOST</b> mərkəzi,</p><img>'
                               '<a rel="noopener noreferrer nofollow">bax</a>')
 
@@ -185,7 +186,7 @@ async def test_an_emails_html_is_stored_sanitized(ctx):
 async def test_a_resident_writing_wakes_a_pending_conversation(ctx):
     first = await ingest(ctx, chat("Salam", client_id="p1"))
     async with ctx.store.transaction() as tx:
-        await tx.update_conversation(first.conversation_id, status="pending")
+        await tx.conversations.update(first.conversation_id, status="pending")
     pubsub = ctx.redis.pubsub()
     await pubsub.subscribe(channel_name(ctx.redis, "cc:events"))
     await pubsub.get_message(timeout=1)
@@ -198,4 +199,4 @@ async def test_a_resident_writing_wakes_a_pending_conversation(ctx):
     await pubsub.aclose()
     assert kinds == ["message.created", "conversation.updated"]
     async with ctx.store.read() as tx:
-        assert (await tx.conversation(first.conversation_id))["status"] == "open"
+        assert (await tx.conversations.get(first.conversation_id))["status"] == "open"

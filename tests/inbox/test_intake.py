@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from inbox import intake as intake_module
 from inbox.intake import Intake, drain_concurrency, from_entry, recover, to_entry
 from inbox.messages import Attachment, InboundMessage
-from inbox.schema import intake as intake_table
-from inbox.schema import messages
+from inbox.storage.schema import intake as intake_table
+from inbox.storage.schema import messages
 
 
 def sms(sid: str, text: str = "Salam, qeydiyyat üçün hansı sənədlər lazımdır?",

@@ -17,7 +17,7 @@ from inbox.dispatch import route_unrouted
 from inbox.ingest import _store, ingest
 from inbox.live import publish_console_event, publish_event, reaches_console
 from inbox.messages import InboundMessage
-from inbox.store import utcnow
+from inbox.storage import utcnow
 from tests.channels.test_webchat import say_hello, send_text
 from tests.inbox.test_api import Person, people  # noqa: F401  (fixture)
 
@@ -120,7 +120,7 @@ async def test_a_message_in_a_conversation_left_unrouted_reaches_supervisors_onl
     second = await ingest(ctx, resident("sess-1", "c-2", "Cavab gözləyirəm, zəhmət olmasa"))
     assert (second.conversation_id, second.new_conversation) == (first.conversation_id, False)
     async with ctx.store.read() as tx:
-        assert (await tx.conversation(first.conversation_id))["queue"] is None
+        assert (await tx.conversations.get(first.conversation_id))["queue"] is None
     await heard_everything(ctx, streams)
     assert streams["nigar"].bodies() == ["Cavab gözləyirəm, zəhmət olmasa"]
     assert streams["leyla"].events == streams["rauf"].events == [(SENTINEL, {})]

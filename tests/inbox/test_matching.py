@@ -11,7 +11,7 @@ from inbox import matching
 from inbox.auth import hash_password
 from inbox.ingest import ingest
 from inbox.messages import InboundMessage
-from inbox.store import utcnow
+from inbox.storage import utcnow
 
 FIN = "7QX3M9P"
 GUNEL_PHONE = "+994501234567"
@@ -25,11 +25,11 @@ async def client(aiohttp_client, environment, config):
 async def person(ctx, email, role="supervisor", queues=()) -> tuple[int, dict[str, str]]:
     token = secrets.token_urlsafe(32)
     async with ctx.store.transaction() as tx:
-        user_id = await tx.save_user(email, name=email.split("@")[0], role=role,
+        user_id = await tx.users.save(email, name=email.split("@")[0], role=role,
                                      queues=list(queues), languages=["az"],
                                      capacity={"chat": 2, "email": 5},
                                      password_hash=hash_password("irrelevant"))
-        await tx.save_token(token, user_id, "csrf", utcnow() + timedelta(hours=1))
+        await tx.users.save_token(token, user_id, "csrf", utcnow() + timedelta(hours=1))
     return user_id, {"Authorization": f"Bearer {token}"}
 
 
@@ -47,7 +47,7 @@ def webchat(text: str, session: str, client_id: str = "1", **extra) -> InboundMe
 
 async def contact_of(ctx, conversation_id: int) -> int:
     async with ctx.store.read() as tx:
-        return (await tx.conversation(conversation_id))["contact_id"]
+        return (await tx.conversations.get(conversation_id))["contact_id"]
 
 
 async def test_a_typed_fin_does_not_join_a_stranger_until_an_agent_confirms(client, ctx):
@@ -92,8 +92,8 @@ async def test_a_typed_fin_does_not_join_a_stranger_until_an_agent_confirms(clie
     assert event["data"] == {"from": visitor_contact, "into": gunel_contact, "by": "a person",
                              "match": {"id": on_gunel["id"], "kind": "fin", "value": "7QX****"}}
     async with ctx.store.read() as tx:
-        assert await tx.match(on_gunel["id"]) == {**await tx.match(on_gunel["id"]),
-                                                  "status": "confirmed", "decided_by": boss}
+        decided = await tx.contacts.match(on_gunel["id"])
+        assert decided == {**decided, "status": "confirmed", "decided_by": boss}
     again = await client.post(
         f"/api/v1/contacts/{gunel_contact}/matches/{on_gunel['id']}/confirm", headers=headers)
     assert again.status == 404     # the visitor's contact is merged away
@@ -104,9 +104,9 @@ async def test_typed_fins_are_kept_only_as_keyed_digests(ctx):
     result = await ingest(ctx, webchat(f"FIN {FIN}", "visitor"))
     contact_id = await contact_of(ctx, result.conversation_id)
     async with ctx.store.read() as tx:
-        claiming = await tx.contacts_claiming(matching.digest(ctx.claim_key, "fin", FIN),
+        claiming = await tx.contacts.claiming(matching.digest(ctx.claim_key, "fin", FIN),
                                               other_than=0)
-        contact = await tx.contact(contact_id)
+        contact = await tx.contacts.get(contact_id)
     assert claiming == [contact_id]
     assert FIN not in repr(contact)
     assert matching.digest(b"another deployment", "fin", FIN) \
@@ -118,14 +118,14 @@ async def test_a_phone_typed_in_web_chat_does_not_make_a_later_sms_join(ctx):
                                         "visitor"))
     visitor_contact = await contact_of(ctx, visitor.conversation_id)
     async with ctx.store.read() as tx:
-        contact = await tx.contact(visitor_contact)
+        contact = await tx.contacts.get(visitor_contact)
     assert (contact["phone"], contact["email"]) == (None, None)
     sms = await ingest(ctx, carrier("sms", "Salam", "SM1"))
     sms_contact = await contact_of(ctx, sms.conversation_id)
     assert sms_contact != visitor_contact
     async with ctx.store.read() as tx:
-        assert [i["channel"] for i in await tx.identities_of(sms_contact)] == ["sms"]
-        [match] = await tx.open_matches_of(sms_contact)
+        assert [i["channel"] for i in await tx.contacts.identities_of(sms_contact)] == ["sms"]
+        [match] = await tx.contacts.open_matches_of(sms_contact)
     assert (match["contact_id"], match["other_contact_id"], match["kind"]) \
         == (visitor_contact, sms_contact, "phone")
 
@@ -137,7 +137,7 @@ async def test_a_phone_typed_after_an_sms_came_is_a_possible_match(ctx):
     visitor_contact = await contact_of(ctx, visitor.conversation_id)
     assert sms_contact != visitor_contact
     async with ctx.store.read() as tx:
-        [match] = await tx.open_matches_of(sms_contact)
+        [match] = await tx.contacts.open_matches_of(sms_contact)
     assert (match["contact_id"], match["other_contact_id"], match["kind"]) \
         == (visitor_contact, sms_contact, "phone")
 
@@ -149,7 +149,7 @@ async def test_sms_whatsapp_and_voice_from_one_carrier_number_are_one_contact(ct
     contacts = {await contact_of(ctx, r.conversation_id) for r in (sms, whatsapp, call)}
     assert len(contacts) == 1
     async with ctx.store.read() as tx:
-        identities = await tx.identities_of(contacts.pop())
+        identities = await tx.contacts.identities_of(contacts.pop())
     assert sorted(i["channel"] for i in identities) == ["sms", "voice", "whatsapp"]
 
 
@@ -161,7 +161,7 @@ async def test_a_number_from_a_channel_no_carrier_vouches_for_joins_nobody(ctx):
     chat_contact = await contact_of(ctx, chat.conversation_id)
     assert chat_contact != await contact_of(ctx, sms.conversation_id)
     async with ctx.store.read() as tx:
-        assert (await tx.contact(chat_contact))["phone"] is None
+        assert (await tx.contacts.get(chat_contact))["phone"] is None
 
 
 async def test_a_dismissed_match_is_not_raised_again(client, ctx):
@@ -177,7 +177,7 @@ async def test_a_dismissed_match_is_not_raised_again(client, ctx):
     assert response.status == 200
     assert (await response.json())["possible_matches"] == []
     async with ctx.store.read() as tx:
-        decided = await tx.match(match["id"])
+        decided = await tx.contacts.match(match["id"])
     assert (decided["status"], decided["decided_by"]) == ("dismissed", boss)
     await ingest(ctx, webchat(f"FIN yenə {FIN}", "chat-b", client_id="2"))
     third = await ingest(ctx, webchat(f"FIN {FIN}", "chat-c"))
@@ -188,8 +188,8 @@ async def test_a_dismissed_match_is_not_raised_again(client, ctx):
 
     async with ctx.store.read() as tx:
         # The dismissed pair stays dismissed; a third contact is a new pair with each.
-        assert pairs(await tx.open_matches_of(b)) == {frozenset((b, c))}
-        assert pairs(await tx.open_matches_of(a)) == {frozenset((a, c))}
+        assert pairs(await tx.contacts.open_matches_of(b)) == {frozenset((b, c))}
+        assert pairs(await tx.contacts.open_matches_of(a)) == {frozenset((a, c))}
     confirm = await client.post(f"/api/v1/contacts/{a}/matches/{match['id']}/confirm",
                                 headers=headers)
     assert confirm.status == 409
@@ -203,9 +203,9 @@ async def test_possible_matches_follow_the_queue_checks(client, ctx):
     a = await contact_of(ctx, registration.conversation_id)
     b = await contact_of(ctx, pension.conversation_id)
     async with ctx.store.transaction() as tx:
-        await tx.update_conversation(registration.conversation_id,
+        await tx.conversations.update(registration.conversation_id,
                                      queue="migration-registration")
-        await tx.update_conversation(pension.conversation_id, queue="call-centre-142")
+        await tx.conversations.update(pension.conversation_id, queue="call-centre-142")
     _, leyla = await person(ctx, "leyla@example.gov.az", "agent", ["migration-registration"])
     seen = await (await client.get(f"/api/v1/contacts/{a}", headers=leyla)).json()
     [match] = seen["possible_matches"]
@@ -231,22 +231,22 @@ async def test_a_merge_carries_the_absorbed_contacts_claims_and_matches(client, 
     a, b, c = [await contact_of(ctx, r.conversation_id) for r in (first, second, third)]
     _, headers = await person(ctx, "boss@example.gov.az")
     async with ctx.store.read() as tx:
-        [between] = [m for m in await tx.open_matches_of(a)
+        [between] = [m for m in await tx.contacts.open_matches_of(a)
                      if {m["contact_id"], m["other_contact_id"]} == {a, b}]
     response = await client.post(f"/api/v1/contacts/{b}/matches/{between['id']}/confirm",
                                  headers=headers)
     assert (await response.json())["id"] == a
     async with ctx.store.read() as tx:
         # b's match with c was the same as a's: one is left, between a and c.
-        assert [{m["contact_id"], m["other_contact_id"]} for m in await tx.open_matches_of(a)] \
-            == [{a, c}]
-        assert await tx.open_matches_of(b) == []
+        left = await tx.contacts.open_matches_of(a)
+        assert [{m["contact_id"], m["other_contact_id"]} for m in left] == [{a, c}]
+        assert await tx.contacts.open_matches_of(b) == []
         # b's typed phone is a's claim now: a later SMS from it is a possible match with a.
         phone = matching.digest(ctx.claim_key, "phone", GUNEL_PHONE)
-        assert await tx.contacts_claiming(phone, other_than=0) == [a]
+        assert await tx.contacts.claiming(phone, other_than=0) == [a]
     sms = await ingest(ctx, carrier("sms", "Salam", "SM1"))
     async with ctx.store.read() as tx:
-        [match] = await tx.open_matches_of(await contact_of(ctx, sms.conversation_id))
+        [match] = await tx.contacts.open_matches_of(await contact_of(ctx, sms.conversation_id))
     assert match["contact_id"] == a and match["kind"] == "phone"
 
 
@@ -254,7 +254,7 @@ async def test_an_address_too_long_to_exist_is_no_claim_and_routing_goes_on(ctx)
     address = "a@" + "b" * 400 + ".az"
     result = await ingest(ctx, webchat(f"Yazın: {address}", "visitor"))
     async with ctx.store.read() as tx:
-        conversation = await tx.conversation(result.conversation_id)
+        conversation = await tx.conversations.get(result.conversation_id)
         digest = matching.digest(ctx.claim_key, "email", address)
-        assert await tx.contacts_claiming(digest, other_than=0) == []
+        assert await tx.contacts.claiming(digest, other_than=0) == []
     assert conversation["routed_at"] is not None

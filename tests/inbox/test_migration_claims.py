@@ -11,7 +11,7 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from inbox.db import ROOT, async_url, make_engine
+from inbox.storage.db import ROOT, async_url, make_engine
 from tests.conftest import TEST_POSTGRES_URL, _admin
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC).isoformat()

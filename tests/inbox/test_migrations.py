@@ -4,8 +4,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 import reports.schema  # noqa: F401  (the reports table belongs to the same metadata)
-from inbox.db import make_engine
-from inbox.schema import metadata
+from inbox.storage.db import make_engine
+from inbox.storage.schema import metadata
 
 
 async def test_migrations_match_the_declared_schema(db_url):

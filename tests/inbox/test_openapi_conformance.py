@@ -32,8 +32,8 @@ from schemathesis.specs.openapi.checks import (
 
 from inbox.auth import hash_password
 from inbox.context import open_context
-from inbox.db import migrate
 from inbox.openapi import DOCUMENT
+from inbox.storage.db import migrate
 from settings import load_config
 from tests.conftest import ROOT, TEST_CONFIG
 from tests.e2e.support import System
@@ -62,7 +62,7 @@ async def _seed() -> None:
             for email, role, queues in (
                     (AGENT, "agent", ["migration-registration", "migration-support"]),
                     (SUPERVISOR, "supervisor", [])):
-                await tx.save_user(email, name=email.split("@")[0], role=role, queues=queues,
+                await tx.users.save(email, name=email.split("@")[0], role=role, queues=queues,
                                    languages=["az", "ru"], capacity={"chat": 3},
                                    password_hash=hash_password(PASSWORD), active=True)
         first = await seed(ctx, queue="migration-registration", text="Salam, qeydiyyat",

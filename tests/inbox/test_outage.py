@@ -17,9 +17,9 @@ import redis
 from app import create_app
 from inbox import api
 from inbox.appkeys import CONTEXT
-from inbox.db import migrate
 from inbox.outage import OutageLog
-from inbox.store import utcnow
+from inbox.storage import utcnow
+from inbox.storage.db import migrate
 from tests.channels.test_twilio_messaging import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -253,7 +253,7 @@ async def test_a_reply_written_during_an_outage_is_kept_and_sent_by_the_sweep(
     assert message["delivery_status"] == "queued"
     lease = timedelta(seconds=ctx.config.outbox.lease_s)
     async with ctx.store.read() as tx:
-        overdue = await tx.stale_sends(utcnow() + lease + timedelta(seconds=1), lease)
+        overdue = await tx.messages.stale_sends(utcnow() + lease + timedelta(seconds=1), lease)
     assert (message["id"], "agent") in overdue
     assert [r.getMessage() for r in caplog.records if r.exc_info] == []
     private_redis.start()
@@ -262,4 +262,4 @@ async def test_a_reply_written_during_an_outage_is_kept_and_sent_by_the_sweep(
 
 async def _conversation_of(ctx, message_id: int) -> int:
     async with ctx.store.read() as tx:
-        return (await tx.message(message_id))["conversation_id"]
+        return (await tx.messages.get(message_id))["conversation_id"]

@@ -34,8 +34,8 @@ async def reclassify(ctx, conversation_id: int, text: str):
 
 async def state(ctx, conversation_id: int) -> tuple[dict, list[tuple[str, dict]]]:
     async with ctx.store.read() as tx:
-        conversation = await tx.conversation(conversation_id)
-        events = [(e["type"], e["data"]) for e in await tx.events_of(conversation_id)]
+        conversation = await tx.conversations.get(conversation_id)
+        events = [(e["type"], e["data"]) for e in await tx.events.of_conversation(conversation_id)]
     return conversation, events
 
 
@@ -61,7 +61,7 @@ async def test_a_category_the_resident_a_rule_or_a_person_decided_stands(ctx, so
     conversation_id = await call(ctx, hint="support" if source == "hint" else None)
     if source != "hint":
         async with ctx.store.transaction() as tx:
-            await tx.update_conversation(conversation_id, category="support",
+            await tx.conversations.update(conversation_id, category="support",
                                          category_source=source, category_confidence=1.0)
     before = await state(ctx, conversation_id)
     assert await reclassify(ctx, conversation_id, REGISTRATION) is None
@@ -79,7 +79,7 @@ async def test_a_vaguer_text_does_not_undo_a_surer_reading(ctx) -> None:
 async def test_a_conversation_an_agent_has_keeps_its_queue(ctx) -> None:
     conversation_id = await call(ctx)
     async with ctx.store.transaction() as tx:
-        await tx.update_conversation(conversation_id, status="open")
+        await tx.conversations.update(conversation_id, status="open")
     done = await reclassify(ctx, conversation_id, REGISTRATION)
     assert done == dispatch.Reclassified(conversation_id, "triage", None)
     after, events = await state(ctx, conversation_id)
@@ -131,7 +131,7 @@ async def test_a_call_routed_after_a_crash_reads_its_voicemails_transcript(ctx,
     assert classified["entities"] == [{"kind": "fin", "value": "5ZJ****"}]
     async with ctx.store.read() as tx:
         digest = matching.digest(ctx.claim_key, "fin", "5ZJ8K2L")
-        assert await tx.contacts_claiming(digest, other_than=0) == []
+        assert await tx.contacts.claiming(digest, other_than=0) == []
 
 
 async def test_an_agents_correction_of_a_call_teaches_its_transcript(ctx) -> None:
@@ -145,10 +145,10 @@ async def test_an_agents_correction_of_a_call_teaches_its_transcript(ctx) -> Non
         channel="voice", external_id="RE" + "1" * 32, address="+994501234567", text=VAGUE,
         received_at=datetime.now(UTC), phone="+994501234567", language="az"))
     async with ctx.store.transaction() as tx:
-        boss = await tx.save_user("boss@example.gov.az", name="Boss", role="supervisor",
+        boss = await tx.users.save("boss@example.gov.az", name="Boss", role="supervisor",
                                   queues=[], languages=["az"], capacity={},
                                   password_hash="not-used")
     await actions.set_category(ctx, Actor(boss, "supervisor", ()), conversation_id, "support")
     async with ctx.store.read() as tx:
-        [correction] = await tx.corrections()
+        [correction] = await tx.events.corrections()
     assert (correction["text"], correction["corrected"]) == (VAGUE, "support")

@@ -7,7 +7,7 @@ from inbox.actions import Actor
 from inbox.auth import hash_password
 from inbox.ingest import ingest
 from inbox.messages import InboundMessage
-from inbox.store import utcnow
+from inbox.storage import utcnow
 
 REGISTRATION = "Salam, reintegrasiya prosesinə ilkin qeydiyyatdan keçmək istəyirəm"
 
@@ -21,8 +21,8 @@ async def new_conversation(ctx, session="s1") -> int:
 
 async def row(ctx, conversation_id):
     async with ctx.store.read() as tx:
-        return await tx.conversation(conversation_id), \
-            [(e["type"], e["data"]) for e in await tx.events_of(conversation_id)]
+        return await tx.conversations.get(conversation_id), \
+            [(e["type"], e["data"]) for e in await tx.events.of_conversation(conversation_id)]
 
 
 async def test_routing_sets_the_first_response_due_time_in_business_time(ctx):
@@ -38,7 +38,7 @@ async def test_a_breach_is_flagged_prioritised_and_escalated(ctx):
     conversation_id = await new_conversation(ctx)
     due = utcnow() - timedelta(minutes=1)
     async with ctx.store.transaction() as tx:
-        await tx.update_conversation(conversation_id, sla_due_at=due,
+        await tx.conversations.update(conversation_id, sla_due_at=due,
                                      created_at=due - timedelta(days=3))
     changed = await sla.sweep(ctx)
     assert changed == {"at_risk": [], "breached": [conversation_id]}
@@ -56,7 +56,7 @@ async def test_most_of_the_time_used_is_at_risk(ctx):
     conversation_id = await new_conversation(ctx)
     now = utcnow()
     async with ctx.store.transaction() as tx:
-        await tx.update_conversation(conversation_id, created_at=now - timedelta(days=60),
+        await tx.conversations.update(conversation_id, created_at=now - timedelta(days=60),
                                      sla_due_at=now + timedelta(days=2))
     assert await sla.sweep(ctx) == {"at_risk": [conversation_id], "breached": []}
     conversation, events = await row(ctx, conversation_id)
@@ -69,10 +69,10 @@ async def test_most_of_the_time_used_is_at_risk(ctx):
 async def test_the_first_answer_switches_to_the_resolution_clock(ctx):
     conversation_id = await new_conversation(ctx)
     async with ctx.store.transaction() as tx:
-        agent_id = await tx.save_user("nigar@example.gov.az", name="Nigar", role="agent",
+        agent_id = await tx.users.save("nigar@example.gov.az", name="Nigar", role="agent",
                                       queues=["migration-registration"], languages=["az"],
                                       capacity={"chat": 3}, password_hash=hash_password("x"))
-        await tx.update_conversation(conversation_id, sla_state="at_risk")
+        await tx.conversations.update(conversation_id, sla_state="at_risk")
     await actions.reply(ctx, Actor(agent_id, "agent", ("migration-registration",)),
                         conversation_id, "Salam, buyurun")
     conversation, _ = await row(ctx, conversation_id)

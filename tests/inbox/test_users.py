@@ -82,7 +82,7 @@ async def client(aiohttp_client, environment, config):
 
 async def user_row(ctx, user_id: int):
     async with ctx.store.read() as tx:
-        return await tx.user(user_id)
+        return await tx.users.get(user_id)
 
 
 async def test_deactivating_ends_every_session_and_reactivating_needs_a_new_sign_in(client, ctx):

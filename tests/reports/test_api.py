@@ -11,7 +11,7 @@ from inbox.actions import Actor
 from inbox.auth import hash_password
 from inbox.ingest import ingest
 from inbox.messages import InboundMessage
-from inbox.store import utcnow
+from inbox.storage import utcnow
 from reports.rollup import refresh_changed
 
 REGISTRATION = "Salam, reintegrasiya prosesinə ilkin qeydiyyatdan keçmək istəyirəm"
@@ -25,10 +25,10 @@ async def client(aiohttp_client, environment, config):
 async def person(ctx, email, role, queues):
     token = secrets.token_urlsafe(32)
     async with ctx.store.transaction() as tx:
-        user_id = await tx.save_user(email, name=email.split("@")[0], role=role, queues=queues,
+        user_id = await tx.users.save(email, name=email.split("@")[0], role=role, queues=queues,
                                      languages=["az"], capacity={"chat": 3},
                                      password_hash=hash_password("x"))
-        await tx.save_token(token, user_id, "csrf", utcnow() + timedelta(hours=1))
+        await tx.users.save_token(token, user_id, "csrf", utcnow() + timedelta(hours=1))
     return user_id, {"Authorization": f"Bearer {token}"}
 
 

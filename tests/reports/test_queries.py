@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from inbox.store import Tx
+from inbox.storage import UnitOfWork
 from reports.queries import summary, to_csv, totals, volumes
 from reports.rollup import missing_facts, refresh_facts
 from reports.schema import conversation_facts
@@ -41,54 +41,54 @@ class Story:
     transfer_to: tuple[str, str] | None = None      # (queue, category) after a correction
 
 
-async def write(tx: Tx, story: Story, agents: dict[str, int], n: int) -> int:
+async def write(tx: UnitOfWork, story: Story, agents: dict[str, int], n: int) -> int:
     at = story.created.astimezone(UTC)
 
     def after(seconds: int) -> datetime:
         return at + timedelta(seconds=seconds)
 
-    contact = await tx.create_contact(name=f"Resident {n}", language="az")
-    identity = await tx.create_identity(contact, story.channel, f"address-{n}", None)
+    contact = await tx.contacts.create(name=f"Resident {n}", language="az")
+    identity = await tx.contacts.create_identity(contact, story.channel, f"address-{n}", None)
     final_queue, final_category = story.transfer_to or (story.queue, story.category)
-    cid = await tx.create_conversation(
+    cid = await tx.conversations.create(
         contact_id=contact, identity_id=identity, channel=story.channel, status="open",
         queue=final_queue, category=final_category, created_at=at, last_message_at=at)
-    inbound = await tx.insert_message(
+    inbound = await tx.messages.insert(
         conversation_id=cid, channel=story.channel, direction="in", external_id=f"ext-{n}",
         body="Salam", author_kind="resident", created_at=at, delivery_status="received")
-    await tx.add_event(cid, "received", {"message_id": inbound, "channel": story.channel}, at=at)
-    await tx.add_event(cid, "classified", {"category": story.category}, at=after(1))
-    await tx.add_event(cid, "routed", {"queue": story.queue, "reason": "rule"}, at=after(1))
-    ack = await tx.insert_message(
+    await tx.events.add(cid, "received", {"message_id": inbound, "channel": story.channel}, at=at)
+    await tx.events.add(cid, "classified", {"category": story.category}, at=after(1))
+    await tx.events.add(cid, "routed", {"queue": story.queue, "reason": "rule"}, at=after(1))
+    ack = await tx.messages.insert(
         conversation_id=cid, channel=story.channel, direction="out", body="Qəbul edildi",
         author_kind="system", created_at=after(1), delivery_status="sent")
     assert ack
     if story.transfer_to:
         queue, category = story.transfer_to
-        await tx.add_event(cid, "reclassified", {"from": story.category, "to": category},
+        await tx.events.add(cid, "reclassified", {"from": story.category, "to": category},
                            at=after(2))
-        await tx.add_event(cid, "transferred", {"from": story.queue, "to": queue}, at=after(2))
+        await tx.events.add(cid, "transferred", {"from": story.queue, "to": queue}, at=after(2))
     if story.agent:
-        await tx.add_event(cid, "assigned", {"agent_id": agents[story.agent]}, at=after(10))
+        await tx.events.add(cid, "assigned", {"agent_id": agents[story.agent]}, at=after(10))
     if story.first_response is not None:
-        reply = await tx.insert_message(
+        reply = await tx.messages.insert(
             conversation_id=cid, channel=story.channel, direction="out", body="Cavab",
             author_kind="agent", created_at=after(story.first_response), delivery_status="sent")
-        await tx.add_event(cid, "replied", {"message_id": reply, "first_response": True},
+        await tx.events.add(cid, "replied", {"message_id": reply, "first_response": True},
                            at=after(story.first_response))
-        note = await tx.insert_message(
+        note = await tx.messages.insert(
             conversation_id=cid, channel=story.channel, direction="note", body="qeyd",
             author_kind="agent", created_at=after(story.first_response), delivery_status="received")
-        await tx.add_event(cid, "noted", {"message_id": note}, at=after(story.first_response))
+        await tx.events.add(cid, "noted", {"message_id": note}, at=after(story.first_response))
     if story.breached:
-        await tx.add_event(cid, "sla_breached", {"clock": "first_response"}, at=after(1800))
+        await tx.events.add(cid, "sla_breached", {"clock": "first_response"}, at=after(1800))
     if story.resolved is not None:
-        await tx.add_event(cid, "resolved", {"from": "open", "to": "resolved"},
+        await tx.events.add(cid, "resolved", {"from": "open", "to": "resolved"},
                            at=after(story.resolved))
     if story.reopened_and_resolved_again is not None:
-        await tx.add_event(cid, "reopened", {"from": "resolved", "to": "open"},
+        await tx.events.add(cid, "reopened", {"from": "resolved", "to": "open"},
                            at=after(story.resolved + 60))
-        await tx.add_event(cid, "resolved", {"from": "open", "to": "resolved"},
+        await tx.events.add(cid, "resolved", {"from": "open", "to": "resolved"},
                            at=after(story.reopened_and_resolved_again))
     return cid
 
@@ -114,7 +114,7 @@ STORIES = (
 @pytest.fixture
 async def world(ctx) -> dict:
     async with ctx.store.transaction() as tx:
-        agents = {name: await tx.save_user(f"{name}@example.gov.az", name=name.title(),
+        agents = {name: await tx.users.save(f"{name}@example.gov.az", name=name.title(),
                                            role="agent", password_hash="x", queues=[],
                                            languages=["az"], capacity={})
                   for name in ("aysel", "rauf")}
@@ -205,7 +205,7 @@ async def test_refresh_is_idempotent_and_follows_new_events(ctx, world) -> None:
         assert count.scalar_one() == 8
     breached_sms = ids[2]
     async with ctx.store.transaction() as tx:
-        await tx.add_event(breached_sms, "resolved", {"from": "open", "to": "resolved"},
+        await tx.events.add(breached_sms, "resolved", {"from": "open", "to": "resolved"},
                            at=datetime(2025, 10, 6, 9, 0, tzinfo=UTC))  # 13:00 Baku
     rows = await week_summary(world, "channel")
     assert rows["sms"]["resolved"] == 2                  # not refreshed yet

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import select
 
 from inbox.auth import verify_password
-from inbox.db import make_engine
-from inbox.schema import users
+from inbox.storage.db import make_engine
+from inbox.storage.schema import users
 from settings import ConfigError, Problem, Rate, WebchatLimits, load_config, load_config_text
 from tests.conftest import ROOT, TEST_CONFIG
 

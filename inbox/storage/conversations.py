@@ -1,0 +1,203 @@
+"""Conversations: finding, listing, queue positions, assignment claims and SLA candidates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+
+from inbox.storage.records import Records, Row
+from inbox.storage.schema import (
+    contacts,
+    conversations,
+    messages,
+)
+
+
+@dataclass(frozen=True)
+class ConversationFilter:
+    statuses: tuple[str, ...] = ()   # any of these; empty: any status
+    queue: str | None = None
+    channel: str | None = None
+    category: str | None = None
+    assignee: int | str | None = None    # an id, "none", or None for any
+    text: str | None = None
+    allowed_queues: tuple[str, ...] | None = None  # None: every queue (supervisor, admin)
+    limit: int = 50
+    before: tuple[datetime, int] | None = None     # keyset cursor: (last_message_at, id)
+
+
+
+class ConversationRecords(Records):
+    async def open_of_identity(self, identity_id: int) -> Row | None:
+        return await self._one(
+            select(conversations)
+            .where(conversations.c.identity_id == identity_id,
+                   conversations.c.status != "resolved")
+            .order_by(conversations.c.id.desc()).limit(1))
+
+    async def latest_of_identity(self, identity_id: int) -> Row | None:
+        return await self._one(
+            select(conversations).where(conversations.c.identity_id == identity_id)
+            .order_by(conversations.c.id.desc()).limit(1))
+
+    async def create(self, **values: Any) -> int:
+        values.setdefault("priority", 0)
+        return await self._insert(conversations, values)
+
+    async def get(self, conversation_id: int, *, for_update: bool = False) -> Row | None:
+        query = select(conversations).where(conversations.c.id == conversation_id)
+        if for_update:
+            query = query.with_for_update()
+        return await self._one(query)
+
+    async def update(self, conversation_id: int, **values: Any) -> None:
+        await self.conn.execute(update(conversations)
+                                .where(conversations.c.id == conversation_id).values(**values))
+
+    async def of_contact(self, contact_id: int) -> list[Row]:
+        return await self._all(select(conversations)
+                               .where(conversations.c.contact_id == contact_id)
+                               .order_by(conversations.c.id.desc()))
+
+    async def unrouted(self, before: datetime, limit: int = 200) -> list[int]:
+        rows = await self.conn.execute(
+            select(conversations.c.id)
+            .where(conversations.c.routed_at.is_(None), conversations.c.created_at < before)
+            .order_by(conversations.c.id).limit(limit))
+        return [r[0] for r in rows]
+
+    @staticmethod
+    def _with_contact():
+        c = conversations
+        return (select(c, contacts.c.name.label("contact_name"),
+                       contacts.c.phone.label("contact_phone"),
+                       contacts.c.email.label("contact_email"))
+                .join(contacts, contacts.c.id == c.c.contact_id))
+
+    async def with_contact(self, conversation_id: int) -> Row | None:
+        """A conversation with its contact's name, phone and e-mail, as lists show it."""
+        return await self._one(self._with_contact()
+                               .where(conversations.c.id == conversation_id))
+
+    async def queue_position(self, queue: str, conversation: Row) -> int:
+        """1-based place of `conversation` in `queue`'s waiting line, in the order agents are
+        given work (`waiting_in`): those ahead of it, and not itself, plus one."""
+        c = conversations
+        priority, created_at = conversation["priority"], conversation["created_at"]
+        ahead = or_(c.c.priority > priority,
+                    and_(c.c.priority == priority,
+                         or_(c.c.created_at < created_at,
+                             and_(c.c.created_at == created_at, c.c.id < conversation["id"]))))
+        result = await self.conn.execute(
+            select(func.count()).where(c.c.queue == queue, c.c.status == "waiting",
+                                       c.c.assignee_id.is_(None), c.c.routed_at.is_not(None),
+                                       c.c.id != conversation["id"], ahead))
+        return int(result.scalar_one()) + 1
+
+    async def list(self, f: ConversationFilter) -> list[Row]:
+        c = conversations
+        query = self._with_contact()
+        if f.allowed_queues is not None:
+            query = query.where(c.c.queue.in_(f.allowed_queues))
+        if f.statuses:
+            query = query.where(c.c.status.in_(f.statuses))
+        for column, value in ((c.c.queue, f.queue), (c.c.channel, f.channel),
+                              (c.c.category, f.category)):
+            if value:
+                query = query.where(column == value)
+        if f.assignee == "none":
+            query = query.where(c.c.assignee_id.is_(None))
+        elif f.assignee is not None:
+            query = query.where(c.c.assignee_id == int(f.assignee))
+        if f.text:
+            # % and _ in what an agent typed are literal characters, not wildcards.
+            escaped = f.text.lower().replace("\\", "\\\\").replace("%", "\\%") \
+                .replace("_", "\\_")
+            pattern = f"%{escaped}%"
+
+            def like(column):
+                return column.like(pattern, escape="\\")
+
+            matching = select(messages.c.conversation_id).where(like(func.lower(messages.c.body)))
+            # A FIN or number a resident typed is found in the text of their messages.
+            query = query.where(or_(like(func.lower(contacts.c.name)), like(contacts.c.phone),
+                                    c.c.id.in_(matching)))
+        if f.before is not None:
+            at, last_id = f.before
+            query = query.where(or_(c.c.last_message_at < at,
+                                    and_(c.c.last_message_at == at, c.c.id < last_id)))
+        query = query.order_by(c.c.last_message_at.desc(), c.c.id.desc()).limit(f.limit)
+        return await self._all(query)
+
+    async def queue_waiting(self) -> list[Row]:
+        """Per queue: conversations waiting for an agent and since when the oldest waits."""
+        c = conversations
+        return await self._all(
+            select(c.c.queue, func.count().label("waiting"),
+                   func.min(c.c.created_at).label("oldest"))
+            .where(c.c.status == "waiting", c.c.queue.is_not(None))
+            .group_by(c.c.queue))
+
+    async def open_loads(self, agent_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+        """Open conversations per agent and channel: what counts against capacity."""
+        if not agent_ids:
+            return {}
+        c = conversations
+        rows = await self.conn.execute(
+            select(c.c.assignee_id, c.c.channel, func.count())
+            .where(c.c.assignee_id.in_(list(agent_ids)), c.c.status == "open")
+            .group_by(c.c.assignee_id, c.c.channel))
+        loads: dict[int, dict[str, int]] = {}
+        for agent_id, channel, count in rows:
+            loads.setdefault(agent_id, {})[channel] = count
+        return loads
+
+    async def claim(self, conversation_id: int, agent_id: int, now: datetime,
+                                 *, offered: bool) -> bool:
+        """Assign a waiting, unassigned conversation; False when another process was first."""
+        result = await self.conn.execute(
+            update(conversations)
+            .where(conversations.c.id == conversation_id, conversations.c.status == "waiting",
+                   conversations.c.assignee_id.is_(None))
+            .values(assignee_id=agent_id, assigned_at=now, status="open",
+                    offered_at=now if offered else None, opened_at=None))
+        return result.rowcount == 1
+
+    async def waiting_in(self, queues: Sequence[str], limit: int = 200) -> list[Row]:
+        """Waiting conversations of these queues, highest priority first, then oldest."""
+        if not queues:
+            return []
+        c = conversations
+        return await self._all(
+            select(c).where(c.c.queue.in_(list(queues)), c.c.status == "waiting",
+                            c.c.assignee_id.is_(None), c.c.routed_at.is_not(None))
+            .order_by(c.c.priority.desc(), c.c.created_at, c.c.id).limit(limit))
+
+    async def previous_assignee(self, contact_id: int, conversation_id: int) -> int | None:
+        """Who handled this resident's most recent earlier conversation."""
+        c = conversations
+        result = await self.conn.execute(
+            select(c.c.assignee_id).where(c.c.contact_id == contact_id, c.c.id != conversation_id,
+                                          c.c.assignee_id.is_not(None))
+            .order_by(c.c.id.desc()).limit(1))
+        return result.scalar()
+
+    async def assigned_to(self, agent_id: int,
+                          statuses: Sequence[str] = ("open",)) -> list[Row]:
+        return await self._all(select(conversations).where(
+            conversations.c.assignee_id == agent_id, conversations.c.status.in_(statuses)))
+
+    async def sla_candidates(self, limit: int = 20_000) -> list[Row]:
+        """Live conversations whose clock may still change state (not yet breached)."""
+        c = conversations
+        return await self._all(select(c).where(
+            c.c.status != "resolved", c.c.sla_state != "breached", c.c.sla_due_at.is_not(None))
+            .order_by(c.c.sla_due_at).limit(limit))
+
+    async def pending_offers(self) -> list[Row]:
+        return await self._all(select(conversations).where(
+            conversations.c.offered_at.is_not(None), conversations.c.status == "open"))

@@ -1,0 +1,33 @@
+"""The event log of each conversation, and agents' classification corrections."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from inbox.storage.records import Records, Row, utcnow
+from inbox.storage.schema import (
+    category_corrections,
+    events,
+)
+
+
+class EventRecords(Records):
+    async def add(self, conversation_id: int, type_: str, data: dict[str, Any] | None = None,
+                        actor_id: int | None = None, at: datetime | None = None) -> int:
+        return await self._insert(events, {
+            "conversation_id": conversation_id, "type": type_, "actor_id": actor_id,
+            "data": data or {}, "created_at": at or utcnow()})
+
+    async def of_conversation(self, conversation_id: int) -> list[Row]:
+        return await self._all(select(events).where(events.c.conversation_id == conversation_id)
+                               .order_by(events.c.id))
+
+    async def add_correction(self, **values: Any) -> int:
+        values.setdefault("created_at", utcnow())
+        return await self._insert(category_corrections, values)
+
+    async def corrections(self) -> list[Row]:
+        return await self._all(select(category_corrections).order_by(category_corrections.c.id))

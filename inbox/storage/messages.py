@@ -1,0 +1,153 @@
+"""Messages: inbound, outbound and notes, their delivery states and the parts a provider
+accepted."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, cast, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from inbox.storage.records import DELIVERY_ORDER, Duplicate, Records, Row
+from inbox.storage.schema import (
+    Id,
+    message_parts,
+    messages,
+)
+
+
+class MessageRecords(Records):
+    async def by_external_id(self, channel: str, external_id: str) -> Row | None:
+        return await self._one(select(messages).where(
+            messages.c.channel == channel, messages.c.external_id == external_id))
+
+    async def insert(self, **values: Any) -> int:
+        """Insert a message; a taken (channel, external_id) raises Duplicate. The transaction
+        is then unusable: the caller lets it roll back and reads what the winner stored."""
+        values.setdefault("attachments", [])
+        values.setdefault("attempts", 0)
+        try:
+            return await self._insert(messages, values)
+        except IntegrityError as exc:
+            raise Duplicate(str(exc.orig)) from exc
+
+    async def get(self, message_id: int) -> Row | None:
+        return await self._one(select(messages).where(messages.c.id == message_id))
+
+    async def of_conversation(self, conversation_id: int, *, include_notes: bool = True,
+                          limit: int | None = None) -> list[Row]:
+        query = select(messages).where(messages.c.conversation_id == conversation_id)
+        if not include_notes:
+            query = query.where(messages.c.direction != "note")
+        return await self._all(query.order_by(messages.c.id).limit(limit))
+
+    async def update(self, message_id: int, **values: Any) -> None:
+        await self.conn.execute(update(messages).where(messages.c.id == message_id)
+                                .values(**values))
+
+    async def calls_awaiting_voicemail_text(self, channel: str, link: str, placeholder: str,
+                                            before: datetime, limit: int = 100) -> list[str]:
+        """The external ids (CallSids) of `channel`'s call items whose voicemail, the message
+        their `extra[link]` names, still reads `placeholder` and was stored before `before`;
+        the oldest voicemail first."""
+        item, voicemail = messages.alias("item"), messages.alias("voicemail")
+        rows = await self.conn.execute(
+            select(item.c.external_id)
+            .select_from(voicemail.join(item, and_(
+                item.c.channel == channel,
+                cast(item.c.extra[link].as_string(), Id) == voicemail.c.id)))
+            .where(voicemail.c.channel == channel, voicemail.c.direction == "in",
+                   voicemail.c.body == placeholder, voicemail.c.created_at < before)
+            .order_by(voicemail.c.id).limit(limit))
+        return [r[0] for r in rows]
+
+    async def advance_delivery(self, message_id: int, status: str, **values: Any) -> bool:
+        """Move a send forward to `status` only from an earlier state. Status reports arrive
+        out of order (a chat window can confirm before the job records the send), so the
+        other columns in `values` are written either way, the status only forwards."""
+        earlier = DELIVERY_ORDER[: DELIVERY_ORDER.index(status)]
+        moved = await self.conn.execute(
+            update(messages)
+            .where(messages.c.id == message_id, messages.c.delivery_status.in_(earlier))
+            .values(delivery_status=status, **values))
+        if moved.rowcount == 0 and values:
+            await self.update(message_id, **values)
+        return moved.rowcount == 1
+
+    async def claim_delivery(self, message_id: int, now: datetime, lease: timedelta) -> bool:
+        """Take a send for this worker: queued, or sending under a lease that ran out.
+        A conditional UPDATE, so of two workers racing for one message exactly one wins."""
+        result = await self.conn.execute(
+            update(messages)
+            .where(
+                messages.c.id == message_id,
+                messages.c.direction == "out",
+                or_(
+                    messages.c.delivery_status == "queued",
+                    and_(messages.c.delivery_status == "sending",
+                         messages.c.claimed_at < now - lease),
+                ),
+            )
+            .values(delivery_status="sending", claimed_at=now,
+                    attempts=messages.c.attempts + 1)
+        )
+        return result.rowcount == 1
+
+    async def stale_sends(self, now: datetime, lease: timedelta,
+                          limit: int = 500) -> list[tuple[int, str]]:
+        """Sends whose job is presumed lost: queued and overdue, or claimed and not finished.
+        (id, author_kind) of each: who wrote it decides which delivery queue takes it."""
+        rows = await self.conn.execute(
+            select(messages.c.id, messages.c.author_kind)
+            .where(
+                messages.c.direction == "out",
+                or_(
+                    and_(messages.c.delivery_status == "queued",
+                         messages.c.next_attempt_at < now - lease),
+                    and_(messages.c.delivery_status == "sending",
+                         messages.c.claimed_at < now - lease),
+                ),
+            )
+            .order_by(messages.c.id)
+            .limit(limit)
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    async def record_part(self, message_id: int, part: int, channel: str, external_id: str,
+                          at: datetime) -> None:
+        """The provider accepted part `part` (0 first) of an outbound message as
+        `external_id`. The first part's id is also the message's own, which status reports
+        name. An id already recorded (for any message) raises Duplicate."""
+        try:
+            await self.conn.execute(insert(message_parts).values(
+                message_id=message_id, part=part, channel=channel, external_id=external_id,
+                accepted_at=at))
+        except IntegrityError as exc:
+            raise Duplicate(str(exc.orig)) from exc
+        if part == 0:
+            await self.update(message_id, external_id=external_id)
+
+    async def parts_of(self, message_id: int) -> list[str]:
+        """The provider ids of the parts accepted so far, first part first."""
+        rows = await self.conn.execute(
+            select(message_parts.c.external_id).where(message_parts.c.message_id == message_id)
+            .order_by(message_parts.c.part))
+        return [r[0] for r in rows]
+
+    async def parts_of_other_messages(self, channel: str, external_ids: Sequence[str],
+                                      message_id: int) -> set[str]:
+        """Which of these provider ids already stand for a part of another message."""
+        if not external_ids:
+            return set()
+        rows = await self.conn.execute(
+            select(message_parts.c.external_id).where(
+                message_parts.c.channel == channel,
+                message_parts.c.external_id.in_(list(external_ids)),
+                message_parts.c.message_id != message_id))
+        return {r[0] for r in rows}
+
+    async def move(self, message_ids: Sequence[int], conversation_id: int) -> None:
+        await self.conn.execute(update(messages).where(messages.c.id.in_(list(message_ids)))
+                                .values(conversation_id=conversation_id))

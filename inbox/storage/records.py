@@ -1,0 +1,58 @@
+"""What every kind of record shares: rows as plain dicts in UTC, the connection of the unit of
+work they run in, and the error a taken unique key raises."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+Row = dict[str, Any]
+
+# An outbound message's states in the order they may advance; failure ends any of them.
+DELIVERY_ORDER = ("queued", "sending", "sent", "delivered", "read")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: Any) -> Any:
+    # SQLite hands back naive datetimes; everything stored is UTC.
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def as_row(row: Any) -> Row | None:
+    if row is None:
+        return None
+    return {key: _aware(value) for key, value in row._mapping.items()}
+
+
+def as_rows(result: Iterable[Any]) -> list[Row]:
+    return [as_row(r) for r in result]
+
+
+class Duplicate(Exception):
+    """A unique key (channel, external id) or (channel, address) is already taken."""
+
+
+class Records:
+    """One kind of record's queries, run on the unit of work's connection."""
+
+    def __init__(self, conn: AsyncConnection):
+        self.conn = conn
+
+    async def _one(self, statement) -> Row | None:
+        return as_row((await self.conn.execute(statement)).first())
+
+    async def _all(self, statement) -> list[Row]:
+        return as_rows(await self.conn.execute(statement))
+
+    async def _insert(self, table, values: dict[str, Any]) -> int:
+        result = await self.conn.execute(insert(table).values(**values).returning(table.c.id))
+        return int(result.scalar_one())

@@ -1,0 +1,76 @@
+"""The unit of work and the store that opens it.
+
+One transaction, one connection; each kind of record gets its own small object on it, so a
+caller reads `tx.messages.insert(...)`, `tx.conversations.claim(...)` and both commit or roll
+back together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from inbox.storage.contacts import ContactRecords
+from inbox.storage.conversations import ConversationRecords
+from inbox.storage.events import EventRecords
+from inbox.storage.journal import JournalRecords, PostgresJournal, SqliteJournal
+from inbox.storage.messages import MessageRecords
+from inbox.storage.records import Row
+from inbox.storage.users import UserRecords
+
+
+class UnitOfWork:
+    """One transaction's worth of domain queries, grouped by the kind of record."""
+
+    def __init__(self, conn: AsyncConnection):
+        self.conn = conn
+        self.messages = MessageRecords(conn)
+        self.conversations = ConversationRecords(conn)
+        self.contacts = ContactRecords(conn)
+        self.events = EventRecords(conn)
+        self.users = UserRecords(conn)
+        self.journal = JournalRecords(conn)
+
+
+class Store:
+    def __init__(self, engine: AsyncEngine):
+        self.engine = engine
+        # SQLite has one writer at a time. Queueing this process's writers here keeps them
+        # off SQLite's busy handler, whose back-off sleeps would add tens of milliseconds.
+        self._writers = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        self._journal = SqliteJournal(engine, self._writers) if self._writers \
+            else PostgresJournal(engine)
+
+    async def journal(self, entries: Sequence[Row]) -> dict[tuple[str, str], int]:
+        """Journal webhook messages ({channel, external_id, message, accepted_at} each) in one
+        transaction. A (channel, external_id) already journalled is skipped, so a provider's
+        retry adds nothing; returns the id of each entry that was new, by key."""
+        return await self._journal.write(entries)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[UnitOfWork]:
+        """A writing transaction: commits when the block ends, rolls back on an exception.
+        Not to be nested: on SQLite a second one in the same task would wait forever."""
+        async with self._writers or contextlib.nullcontext(), self.engine.connect() as conn:
+            conn = await conn.execution_options(sqlite_immediate=True)
+            async with conn.begin():
+                yield UnitOfWork(conn)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[UnitOfWork]:
+        """A read-only transaction (no write lock on SQLite)."""
+        async with self.engine.connect() as conn, conn.begin():
+            yield UnitOfWork(conn)
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(select(1))
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+        await self._journal.close()
