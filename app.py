@@ -22,20 +22,21 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from channels.registry import CHANNELS, config_problems
-from channels.twilio_voice import dial_target
-from inbox import api, console, openapi, ops, users
-from inbox.appkeys import CONTEXT, HUB, INTAKE, SECRET_KEY
+from channels.twilio.voice import dial_target
+from inbox import users
 from inbox.auth import ROLES
 from inbox.context import open_context
-from inbox.http import json_errors, redis_outage, storable_query
 from inbox.intake import Intake
 from inbox.keys import secret_key
 from inbox.live import LiveHub
 from inbox.logs import configure_logging
 from inbox.storage.db import ROOT, database_url, migrate
-from reports import api as report_api
 from routing.model import shared_model
 from settings import Config, ConfigError, load_config
+from web import api, console, openapi, ops
+from web import reports as report_api
+from web.appkeys import CONTEXT, HUB, INTAKE, SECRET_KEY
+from web.http import json_errors, redis_outage, storable_query
 
 log = logging.getLogger("app")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from channels.registry import channel_for
-from channels.twilio_common import MediaError
+from channels.twilio.common import MediaError
 from inbox import outbox
 from inbox.context import InboxContext, open_context
 

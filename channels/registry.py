@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from channels.base import Channel
-from channels.twilio_messaging import SMS_CHANNEL, WHATSAPP_CHANNEL, messaging_settings
-from channels.twilio_voice import (
+from channels.twilio.messaging import SMS_CHANNEL, WHATSAPP_CHANNEL, messaging_settings
+from channels.twilio.voice import (
     VOICE_CHANNEL,
     VoiceConfigError,
     load_prompt_texts,

@@ -29,10 +29,8 @@ from channels.webchat_limits import (
     SOCKET_RENEW_S,
     ChatLimits,
 )
-from inbox import client_address, outbox
-from inbox.appkeys import CONTEXT, HUB, SECRET_KEY
+from inbox import outbox
 from inbox.context import InboxContext
-from inbox.http import parse_json
 from inbox.ingest import ingest
 from inbox.live import publish_to_chat
 from inbox.messages import InboundMessage, OutboundMessage
@@ -40,6 +38,9 @@ from inbox.outage import REDIS_UNAVAILABLE
 from inbox.replies import REPLY_LANGUAGES, TEMPLATES_DIR, preferred_language
 from inbox.serialize import iso, resident_message_view
 from inbox.storage import utcnow
+from web import client_address
+from web.appkeys import CONTEXT, HUB, SECRET_KEY
+from web.http import parse_json
 
 log = logging.getLogger(__name__)
 

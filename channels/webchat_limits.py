@@ -4,7 +4,7 @@
 Messages are limited per session (a tight limit, counted with the session's address) and per
 address (a generous one: an office or a mobile network puts many residents behind one), new
 conversations and open chat windows per address. The address is the client's as
-`inbox.client_address` reads it (X-Forwarded-For only from the deployment's
+`web.client_address` reads it (X-Forwarded-For only from the deployment's
 `trusted_proxies`).
 """
 

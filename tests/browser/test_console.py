@@ -33,7 +33,7 @@ from tests.browser.conftest import (
     Resident,
     sign_in,
 )
-from tests.channels.test_twilio_messaging import FIXTURES
+from tests.channels.twilio.test_messaging import FIXTURES
 
 pytestmark = pytest.mark.e2e
 

@@ -15,8 +15,8 @@ import pytest
 
 from app import create_app
 from channels.webchat_errors import error_frame
-from inbox.appkeys import INTAKE
-from tests.channels.test_twilio_messaging import (
+from tests.channels.test_webchat import inbound_rows, receive, say_hello, send_text
+from tests.channels.twilio.test_messaging import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     MESSAGING_URL,
@@ -26,8 +26,8 @@ from tests.channels.test_twilio_messaging import (
     fixture,
     sign,
 )
-from tests.channels.test_webchat import inbound_rows, receive, say_hello, send_text
 from tests.inbox.test_bad_input import snapshot, tracebacks
+from web.appkeys import INTAKE
 
 VOICE_URL = PUBLIC_URL + "/webhooks/twilio/voice"
 

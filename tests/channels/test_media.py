@@ -9,12 +9,12 @@ from rq import Queue
 
 from app import create_app
 from channels.media import fetch_message_media, type_allowed
-from channels.twilio_common import MediaError
+from channels.twilio.common import MediaError
 from inbox.auth import hash_password
 from inbox.jobs import DEFAULT_QUEUE, MEDIA_JOB
 from inbox.storage import utcnow
 from tests.channels.fake_twilio import FakeTwilio
-from tests.channels.test_twilio_messaging import (
+from tests.channels.twilio.test_messaging import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     MESSAGING_URL,

@@ -28,7 +28,7 @@ TOO_MANY_MESSAGES = {
 }
 
 
-# --- the resident's address: IPv6 counted by its /64 (inbox.client_address reads it) ---
+# --- the resident's address: IPv6 counted by its /64 (web.client_address reads it) ---
 
 def test_an_ipv6_address_counts_by_its_64():
     assert address_key("2001:db8:1:2:aaaa::1") == address_key("2001:db8:1:2:bbbb::9") \

@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 
 from app import create_app
 from inbox.storage.schema import metadata
-from tests.inbox.test_api import REGISTRATION, Person, mint_token, seed
 from tests.inbox.test_auth import LEYLA, NIGAR, add_staff
+from tests.web.test_api import REGISTRATION, Person, mint_token, seed
 
 MIGRATION = "migration-registration"
 ID_PAST_RANGE = 2**63                     # one past BIGINT

@@ -19,7 +19,7 @@ from inbox.live import publish_console_event, publish_event, reaches_console
 from inbox.messages import InboundMessage
 from inbox.storage import utcnow
 from tests.channels.test_webchat import say_hello, send_text
-from tests.inbox.test_api import Person, people  # noqa: F401  (fixture)
+from tests.web.test_api import Person, people  # noqa: F401  (fixture)
 
 PENSION = "Salam, bu ay pensiyam gəlməyib"           # the pension rule: call-centre-142
 LEYLAS_QUEUE = "migration-registration"              # leyla is an agent of another queue

@@ -9,7 +9,7 @@ import pytest
 
 from channels.delivery import deliver_message
 from inbox.logs import QUIET_LOGGERS, configure_logging
-from tests.channels.test_twilio_messaging import (  # noqa: F401  (fixtures)
+from tests.channels.twilio.test_messaging import (  # noqa: F401  (fixtures)
     acknowledgement,
     client,
     fake_twilio,

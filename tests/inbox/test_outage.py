@@ -15,12 +15,10 @@ import pytest
 import redis
 
 from app import create_app
-from inbox import api
-from inbox.appkeys import CONTEXT
 from inbox.outage import OutageLog
 from inbox.storage import utcnow
 from inbox.storage.db import migrate
-from tests.channels.test_twilio_messaging import (
+from tests.channels.twilio.test_messaging import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     MESSAGING_URL,
@@ -31,6 +29,8 @@ from tests.channels.test_twilio_messaging import (
 from tests.conftest import ROOT, TEST_CONFIG
 from tests.e2e.support import free_port
 from tests.inbox.test_auth import LEYLA, NIGAR, add_user, bearer, login
+from web import api
+from web.appkeys import CONTEXT
 
 OUTAGE_LOGGER = "inbox.outage"
 

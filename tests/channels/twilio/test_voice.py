@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import select
 
 from app import create_app
-from channels import twilio_voice
-from channels.twilio_messaging import PayloadError
-from channels.twilio_voice import (
+from channels.twilio import voice as twilio_voice
+from channels.twilio.messaging import PayloadError
+from channels.twilio.voice import (
     DIAL_RESULT_PATH,
     LANGUAGE_PATH,
     LIVE_TRANSCRIPTION_PATH,
@@ -51,7 +51,7 @@ from inbox.auth import hash_password
 from inbox.live import EVENTS_CHANNEL, channel_name
 from inbox.messages import Attachment
 from inbox.storage.schema import conversations, events, messages
-from tests.channels.test_twilio_messaging import (
+from tests.channels.twilio.test_messaging import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     PUBLIC_URL,

@@ -10,8 +10,8 @@ from typing import Any
 
 from aiohttp import web
 
-from inbox.appkeys import CONTEXT
 from inbox.outage import REDIS_UNAVAILABLE
+from web.appkeys import CONTEXT
 
 log = logging.getLogger(__name__)
 

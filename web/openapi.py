@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from inbox.http import MAX_ID
+from web.http import MAX_ID
 
 routes = web.RouteTableDef()
 

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from app import create_app
-from inbox.console import same_origin_path
+from web.console import same_origin_path
 
 # Each is what a browser turns into another site: "\" read as "/", tabs and newlines dropped,
 # a scheme or a host of its own.

@@ -27,7 +27,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from channels.base import PermanentSendError, TransientSendError
-from inbox.http import unstorable
+from web.http import unstorable
 
 log = logging.getLogger(__name__)
 

@@ -14,16 +14,17 @@ from typing import Any
 
 from aiohttp import web
 
-from inbox import actions, assignment, auth, client_address, login_throttle, presence
+from inbox import actions, assignment, auth, login_throttle, presence
 from inbox.actions import ActionError, Actor
-from inbox.appkeys import CONTEXT, HUB
-from inbox.http import bad_request, json_error, parse_id, parse_json, read_json
 from inbox.live import reaches_console
 from inbox.serialize import conversation_view, event_view, message_view, user_view
 from inbox.storage import ConversationFilter, utcnow
 from inbox.storage.contacts import match_counterpart
 from inbox.windows import whatsapp_templates
 from routing.assignment import channel_kind
+from web import client_address
+from web.appkeys import CONTEXT, HUB
+from web.http import bad_request, json_error, parse_id, parse_json, read_json
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()

@@ -8,7 +8,7 @@ import time
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
-from inbox.appkeys import CONTEXT
+from web.appkeys import CONTEXT
 
 routes = web.RouteTableDef()
 

@@ -15,8 +15,8 @@ import yaml
 from aiohttp import web
 
 from inbox import auth
-from inbox.appkeys import CONTEXT
 from inbox.replies import REPLY_LANGUAGES, TEMPLATES_DIR
+from web.appkeys import CONTEXT
 
 CANNED_FILE = TEMPLATES_DIR / "console" / "canned.yaml"
 SUPERVISOR_ROLES = frozenset({"supervisor", "admin"})

@@ -6,7 +6,7 @@ from ipaddress import ip_network
 
 import pytest
 
-from inbox.client_address import UNKNOWN, client_address
+from web.client_address import UNKNOWN, client_address
 
 PROXIES = (ip_network("10.0.0.0/8"), ip_network("::1/128"))
 

@@ -32,12 +32,12 @@ from schemathesis.specs.openapi.checks import (
 
 from inbox.auth import hash_password
 from inbox.context import open_context
-from inbox.openapi import DOCUMENT
 from inbox.storage.db import migrate
 from settings import load_config
 from tests.conftest import ROOT, TEST_CONFIG
 from tests.e2e.support import System
-from tests.inbox.test_api import seed
+from tests.web.test_api import seed
+from web.openapi import DOCUMENT
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "schemathesis-password"

@@ -9,7 +9,7 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_add
 
 from aiohttp import web
 
-from inbox.appkeys import CONTEXT
+from web.appkeys import CONTEXT
 
 Network = IPv4Network | IPv6Network
 UNKNOWN = "unknown"   # no peer address (a Unix socket): every such request shares one

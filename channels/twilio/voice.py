@@ -43,15 +43,15 @@ from aiohttp import web
 from twilio.twiml.voice_response import VoiceResponse
 
 from channels.base import PermanentSendError, SendResult
-from channels.twilio_common import fetch_media, webhook_url
-from channels.twilio_messaging import PayloadError, normalise_phone, verified_form
+from channels.twilio.common import fetch_media, webhook_url
+from channels.twilio.messaging import PayloadError, normalise_phone, verified_form
 from inbox import calls
-from inbox.appkeys import CONTEXT
 from inbox.context import InboxContext
-from inbox.http import bad_request, parse_json
 from inbox.messages import Attachment, OutboundMessage
 from inbox.storage import utcnow
 from settings.loader import parse_seconds
+from web.appkeys import CONTEXT
+from web.http import bad_request, parse_json
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ LIVE_TRANSCRIPTION_PATH = VOICE_PATH + "/live-transcription"
 TRANSCRIPTION_PATH = VOICE_PATH + "/transcription"
 STATUS_PATH = VOICE_PATH + "/status"
 
-PROMPTS_FILE = Path(__file__).resolve().parent.parent / "templates" / "voice" / "prompts.yaml"
+PROMPTS_FILE = Path(__file__).resolve().parents[2] / "templates" / "voice" / "prompts.yaml"
 PROMPT_NAMES = ("language_menu", "reason_menu", "invalid", "connecting", "voicemail_closed",
                 "voicemail_unavailable", "goodbye", "withheld")
 

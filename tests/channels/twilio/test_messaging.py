@@ -19,14 +19,14 @@ from twilio.request_validator import RequestValidator
 from app import create_app
 from channels.base import PermanentSendError, TransientSendError
 from channels.delivery import deliver_message
-from channels.twilio_common import (
+from channels.twilio.common import (
     ERROR_REASONS,
     error_reason,
     rewrite_api_url,
     send_error,
     signature_valid,
 )
-from channels.twilio_messaging import (
+from channels.twilio.messaging import (
     EMPTY_TWIML,
     RECONCILE_CLOCK_SKEW,
     SMS_MAX_CHARS,
@@ -46,14 +46,14 @@ from channels.twilio_messaging import (
 )
 from inbox import intake as intake_module
 from inbox import outbox
-from inbox.appkeys import CONTEXT, INTAKE
 from inbox.messages import Attachment, OutboundMessage
 from inbox.storage import utcnow
 from inbox.storage.schema import messages
 from inbox.windows import template_extra, whatsapp_templates
 from tests.channels.fake_twilio import FakeTwilio
+from web.appkeys import CONTEXT, INTAKE
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "twilio"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "twilio"
 ACCOUNT_SID = "AC3f1b2c4d5e6f708192a3b4c5d6e7f809"
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 PUBLIC_URL = "http://127.0.0.1:8080"      # the test config's public_url

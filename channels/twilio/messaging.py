@@ -32,7 +32,7 @@ import phonenumbers
 from aiohttp import web
 
 from channels.base import PermanentSendError, SendResult, TransientSendError
-from channels.twilio_common import (
+from channels.twilio.common import (
     SIGNATURE_HEADER,
     auth_token,
     classify_exception,
@@ -45,11 +45,11 @@ from channels.twilio_common import (
     webhook_url,
 )
 from inbox import outbox
-from inbox.appkeys import CONTEXT, INTAKE
 from inbox.context import InboxContext
 from inbox.messages import Attachment, InboundMessage, OutboundMessage
 from inbox.storage import utcnow
 from inbox.windows import free_text_allowed
+from web.appkeys import CONTEXT, INTAKE
 
 log = logging.getLogger(__name__)
 

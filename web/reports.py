@@ -9,12 +9,12 @@ from typing import Any
 
 from aiohttp import web
 
-from inbox.api import SESSION
-from inbox.appkeys import CONTEXT
-from inbox.http import bad_request
 from inbox.storage import utcnow
 from reports import live
 from reports.queries import summary, to_csv, totals, volumes
+from web.api import SESSION
+from web.appkeys import CONTEXT
+from web.http import bad_request
 
 routes = web.RouteTableDef()
 SUPERVISING = frozenset({"supervisor", "admin"})
