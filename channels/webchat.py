@@ -1,4 +1,5 @@
-"""Web chat: the `/chat` page, the embeddable widget, and the WebSocket protocol of CONTRACT.md.
+"""Web chat: the `/chat` page, the embeddable widget, and the WebSocket protocol
+(docs/websocket.md).
 
 A resident's browser holds a session token (the session id, signed with SECRET_KEY); the
 session id is the resident's address on this channel. Frames are parsed by `parse_frame`, a

@@ -1,4 +1,4 @@
-"""Rows to the JSON shapes of CONTRACT.md (CONVERSATION, MESSAGE, USER). Pure functions."""
+"""Rows to the JSON shapes of docs/api.md (CONVERSATION, MESSAGE, USER). Pure functions."""
 
 from __future__ import annotations
 

@@ -325,7 +325,8 @@ DOCUMENT: dict[str, Any] = {
     "info": {"title": "Contact centre API", "version": "1",
              "description": "The unified inbox of the State Migration Service and the DOST "
                             "centres. Provider webhooks and the web-chat WebSocket are "
-                            "described in CONTRACT.md."},
+                            "described in the repository's docs/webhooks.md and "
+                            "docs/websocket.md."},
     "paths": PATHS,
     "components": {
         "schemas": SCHEMAS,

@@ -1,5 +1,5 @@
 """Web chat: the pure frame parser, session tokens and error catalogue, then the WebSocket
-protocol of CONTRACT.md against the real app (SQLite and PostgreSQL, real Redis)."""
+protocol of docs/websocket.md against the real app (SQLite and PostgreSQL, real Redis)."""
 
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ from settings import Limits
 from tests.inbox.test_auth import LEYLA, NIGAR, RAUF, USER, add_staff, bearer, login
 
 BAKU = ZoneInfo("Asia/Baku")
-# The fields CONTRACT.md promises; the API may add others.
+# The fields docs/api.md promises; the API may add others.
 CONVERSATION = ("id", "status", "channel", "category", "category_confidence", "language",
                 "queue", "assignee", "contact", "created_at", "first_response_at",
                 "last_message_at", "sla_due_at")
