@@ -21,9 +21,9 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from channels.registry import CHANNELS, config_problems
+from channels.registry import CHANNELS, channel_book, config_problems
 from channels.twilio.voice import dial_target
-from inbox import users
+from inbox import channel_traits, users
 from inbox.auth import ROLES
 from inbox.context import open_context
 from inbox.intake import Intake
@@ -69,7 +69,9 @@ def create_app(config: Config) -> web.Application:
                      storable_query,
                      api.action_errors],
     )
-    app[CONTEXT] = open_context(config)
+    book = channel_book()
+    channel_traits.install(book)   # for inbox code run outside a request's context
+    app[CONTEXT] = open_context(config, channels=book)
     app[SECRET_KEY] = secret_key()
     app.cleanup_ctx.append(_resources)
     app.on_shutdown.append(_end_streams)
@@ -91,7 +93,8 @@ def checked_config(path: str | None = None) -> tuple[Config | None, list[str]]:
         config = load_config(path) if path else load_config()
     except ConfigError as exc:
         return None, exc.format().splitlines()
-    return config, [f"{config.source}: {problem}" for problem in config_problems(config)]
+    problems = config_problems(config)
+    return config, ConfigError(config.source, problems).format().splitlines() if problems else []
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

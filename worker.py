@@ -18,6 +18,8 @@ import threading
 from redis import Redis
 from rq import Queue, Worker
 
+from channels.registry import channel_book, config_problems, scheduled_jobs
+from inbox import channel_traits
 from inbox.context import redis_url
 from inbox.jobs import DEFAULT_QUEUE, QUEUES
 from inbox.logs import configure_logging
@@ -26,7 +28,7 @@ from inbox.parent_death import end_children_with_this_process
 from inbox.sweeps import SWEEP_JOB
 from reports.rollup import CHANGED_JOB
 from reports.rollup import SWEEP_JOB as FACTS_SWEEP_JOB
-from settings import ConfigError, load_config
+from settings import Config, ConfigError, load_config
 
 log = logging.getLogger("worker")
 
@@ -73,6 +75,16 @@ class PeriodicJobs:
         return thread
 
 
+def periodic_jobs(config: Config) -> dict[str, int]:
+    """The worker's own periodic jobs and those the channels declare (a mailbox's poll)."""
+    return {
+        SWEEP_JOB: config.outbox.sweep_interval_s,
+        CHANGED_JOB: REPORT_FACTS_INTERVAL_S,
+        FACTS_SWEEP_JOB: FACTS_SWEEP_INTERVAL_S,
+        **scheduled_jobs(),
+    }
+
+
 def queue_names(value: str) -> tuple[str, ...]:
     names = tuple(name.strip() for name in value.split(",") if name.strip())
     unknown = [name for name in names if name not in QUEUES]
@@ -91,16 +103,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = load_config()
+        if problems := config_problems(config):
+            raise ConfigError(config.source, problems)
     except ConfigError as exc:
         print(f"refusing to start: the configuration has errors\n{exc.format()}",
               file=sys.stderr)
         return 1
+    # The jobs forked from here find the channels' traits the inbox needs.
+    channel_traits.install(channel_book())
     connection = Redis.from_url(redis_url())
-    periodic = PeriodicJobs(connection, {
-        SWEEP_JOB: config.outbox.sweep_interval_s,
-        CHANGED_JOB: REPORT_FACTS_INTERVAL_S,
-        FACTS_SWEEP_JOB: FACTS_SWEEP_INTERVAL_S,
-    })
+    periodic = PeriodicJobs(connection, periodic_jobs(config))
     periodic.tick()
     if not args.burst:
         periodic.start()

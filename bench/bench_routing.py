@@ -20,7 +20,6 @@ from routing.assignment import (
     QueuePolicy,
     WaitingConversation,
     WaitingIndex,
-    channel_kind,
     choose_agent,
     next_for_agent,
 )
@@ -37,6 +36,7 @@ QUEUES = (
     "call-centre-142",
 )
 CHANNELS = ("webchat", "whatsapp", "sms", "telegram", "voice", "email")
+KINDS = ("chat", "chat", "chat", "chat", "chat", "email")   # the kinds of work of CHANNELS
 LANGUAGES = ("az", "ru", "en")
 TEXTS = (
     "Salam, vətəndaşlıq almaq üçün hansı sənədlər lazımdır?",
@@ -81,7 +81,7 @@ def build_waiting(rng: random.Random, count: int, prefix: str) -> list[WaitingCo
         WaitingConversation(
             id=f"{prefix}-{i}",
             queue=rng.choice(QUEUES),
-            channel=rng.choice(CHANNELS),
+            kind=rng.choice(KINDS),
             language=rng.choices(LANGUAGES, (7, 2, 1))[0],
             priority=rng.choices((0, 1, 2), (90, 9, 1))[0],
             waiting_since=rng.uniform(0, 10_000),
@@ -105,7 +105,7 @@ def build_facts(rng: random.Random) -> RoutingFacts:
 def naive_next(agent: AgentState, waiting: list[WaitingConversation]) -> WaitingConversation | None:
     """The obvious implementation: filter and sort everything on every pull."""
     candidates = sorted(
-        (c for c in waiting if c.queue in agent.queues and agent.has_room(channel_kind(c.channel))),
+        (c for c in waiting if c.queue in agent.queues and agent.has_room(c.kind)),
         key=lambda c: (-c.priority, c.waiting_since, c.id),
     )
     own = next((c for c in candidates if c.language in agent.languages), None)

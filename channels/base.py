@@ -1,18 +1,23 @@
 """The channel contract: what every channel file provides, and the errors a send may raise.
 
 A channel turns a provider's inbound payload into `InboundMessage`s (its routes call
-`inbox.ingest`) and sends `OutboundMessage`s back. Richer content degrades to text.
+`inbox.ingest`) and sends `OutboundMessage`s back. It declares its traits (what the inbox
+and the console need to know of it), checks its own config section, names the jobs the
+worker should run for it, and fetches the media residents sent. Richer content (choices,
+buttons) degrades to text where the channel has none: `as_text`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from aiohttp import web
 
+from inbox.channel_traits import ChannelTraits
 from inbox.context import InboxContext
 from inbox.messages import OutboundMessage
+from settings import Config, Problem
 
 
 @dataclass(frozen=True)
@@ -33,11 +38,52 @@ class PermanentSendError(Exception):
         self.reason = reason
 
 
+class MediaError(Exception):
+    """An attachment could not be fetched; `transient`: trying again later may help."""
+
+    def __init__(self, reason: str, *, transient: bool):
+        super().__init__(reason)
+        self.transient = transient
+
+
 class Channel(Protocol):
     name: str
+    traits: ChannelTraits
 
     def setup_routes(self, app: web.Application) -> None:
         """Add the channel's inbound routes (webhooks, sockets, pages)."""
 
+    def check_config(self, config: Config) -> list[Problem]:
+        """What is wrong in the channel's own config section, each with its key and line."""
+
+    def scheduled_jobs(self) -> dict[str, int]:
+        """The jobs the worker runs for this channel: {job function's dotted name: interval
+        in seconds} (a mailbox's poll)."""
+
+    async def fetch_media(self, url: str, max_bytes: int) -> tuple[bytes, str]:
+        """The body and content type of an attachment the provider holds at `url`; raises
+        MediaError. Called only for attachments the channel gave a `source_url`."""
+
     async def send(self, ctx: InboxContext, message: OutboundMessage) -> SendResult:
         """Deliver one outbound message; raise Transient/PermanentSendError on failure."""
+
+
+def problem_at(config: Config, message: str) -> Problem:
+    """A channel's config problem from the message of its check ("key.path: what is wrong"),
+    with the line of that key in the file."""
+    path, separator, text = message.partition(": ")
+    if not separator or " " in path:
+        return Problem("channels", config.line("channels"), message)
+    return Problem(path, config.line(path), text)
+
+
+def as_text(message: OutboundMessage) -> OutboundMessage:
+    """The message for a channel that shows neither choices nor buttons: the choices follow
+    the body as a numbered list the resident can answer with a number, and buttons' labels
+    as a list of what they may write."""
+    lines = [message.body] if message.body else []
+    if message.choices:
+        lines += [""] + [f"{i}. {choice}" for i, choice in enumerate(message.choices, start=1)]
+    if message.buttons:
+        lines += [""] + [f"• {button}" for button in message.buttons]
+    return replace(message, body="\n".join(lines), choices=(), buttons=())

@@ -18,7 +18,7 @@ import os
 from rq import get_current_job
 
 from channels.base import PermanentSendError, TransientSendError
-from channels.registry import channel_for
+from channels.registry import channel_book, channel_for
 from inbox import outbox
 from inbox.context import InboxContext, open_context
 from inbox.jobs import DELIVERY_RETRY_INTERVALS
@@ -34,7 +34,7 @@ def deliver(message_id: int) -> str:
 
 
 async def _deliver_once(message_id: int) -> str:
-    ctx = open_context(pool=False)
+    ctx = open_context(pool=False, channels=channel_book())
     try:
         return await deliver_message(ctx, message_id)
     finally:

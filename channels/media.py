@@ -15,8 +15,8 @@ import mimetypes
 from pathlib import Path
 from typing import Any
 
-from channels.registry import channel_for
-from channels.twilio.common import MediaError
+from channels.base import MediaError
+from channels.registry import channel_book, channel_for
 from inbox import outbox
 from inbox.context import InboxContext, open_context
 
@@ -28,7 +28,7 @@ def fetch_attachments(message_id: int) -> int:
 
 
 async def _fetch_once(message_id: int) -> int:
-    ctx = open_context(pool=False)
+    ctx = open_context(pool=False, channels=channel_book())
     try:
         return await fetch_message_media(ctx, message_id)
     finally:
@@ -46,21 +46,21 @@ async def fetch_message_media(ctx: InboxContext, message_id: int) -> int:
     if message is None:
         return 0
     channel = channel_for(message["channel"])
-    fetch = getattr(channel, "fetch_media", None)
     attachments: list[dict[str, Any]] = [dict(a) for a in message["attachments"] or []]
     stored = 0
     transient: MediaError | None = None
     limits = ctx.config.media
     for index, attachment in enumerate(attachments):
         if attachment.get("stored") or attachment.get("error") or not attachment.get(
-                "source_url") or fetch is None:
+                "source_url"):
             continue
         declared = attachment.get("content_type") or "application/octet-stream"
         if not type_allowed(declared, limits.allowed_types):
             attachment["error"] = f"content type {declared} is not accepted"
             continue
         try:
-            body, content_type = await fetch(attachment["source_url"], limits.max_bytes)
+            body, content_type = await channel.fetch_media(attachment["source_url"],
+                                                           limits.max_bytes)
         except MediaError as exc:
             if exc.transient:
                 transient = exc

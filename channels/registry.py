@@ -1,24 +1,18 @@
-"""The registry {name: channel}. Adding a channel means one file and one entry here."""
+"""The registry {name: channel}. Adding a channel means one file and one line here."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from channels.base import Channel
-from channels.twilio.messaging import SMS_CHANNEL, WHATSAPP_CHANNEL, messaging_settings
-from channels.twilio.voice import (
-    VOICE_CHANNEL,
-    VoiceConfigError,
-    load_prompt_texts,
-    voice_settings,
-)
-from channels.webchat import WebchatChannel
-from settings import Config
+from channels.twilio.messaging import SMS_CHANNEL, WHATSAPP_CHANNEL
+from channels.twilio.voice import VOICE_CHANNEL
+from channels.webchat import WEBCHAT_CHANNEL
+from inbox.channel_traits import ChannelBook
+from settings import Config, Problem
 
 CHANNELS: dict[str, Channel] = {
     channel.name: channel
     for channel in (
-        WebchatChannel(),
+        WEBCHAT_CHANNEL,
         SMS_CHANNEL,
         WHATSAPP_CHANNEL,
         VOICE_CHANNEL,
@@ -33,27 +27,26 @@ def channel_for(name: str) -> Channel:
         raise LookupError(f"no channel named {name!r} is registered") from None
 
 
-def _twilio_problems(config: Config) -> list[str]:
-    twilio = config.channels.twilio
-    if not twilio:
-        return []
-    problems = []
-    try:
-        messaging_settings(twilio)
-    except ValueError as exc:
-        problems.append(str(exc))
-    try:
-        voice_settings(twilio.get("voice"), load_prompt_texts())
-    except VoiceConfigError as exc:
-        problems.append(str(exc))
-    return problems
+def channel_book() -> ChannelBook:
+    """What the inbox needs to know of every registered channel (handed to it at start-up)."""
+    return ChannelBook(channel.traits for channel in CHANNELS.values())
 
 
-# settings/ keeps a channel's own section free-form (`channels.twilio`) and leaves checking it
-# to the channel; `app.py config check` and `serve` report what these find.
-CONFIG_CHECKS: tuple[Callable[[Config], list[str]], ...] = (_twilio_problems,)
+def scheduled_jobs() -> dict[str, int]:
+    """The periodic jobs the channels ask the worker for: {dotted name: interval s}."""
+    return {job: interval for channel in CHANNELS.values()
+            for job, interval in channel.scheduled_jobs().items()}
 
 
-def config_problems(config: Config) -> list[str]:
-    """What is wrong in the channels' own settings, each naming its key."""
-    return [problem for check in CONFIG_CHECKS for problem in check(config)]
+def config_problems(config: Config) -> list[Problem]:
+    """What is wrong in the channels' own settings, each naming its key and line: every
+    channel's check (channels sharing a section report its problems once), and the channel
+    names routing rules use."""
+    problems = [problem for channel in CHANNELS.values()
+                for problem in channel.check_config(config)]
+    for i, rule in enumerate(config.routing.rules if config.routing else ()):
+        if rule.channel is not None and rule.channel not in CHANNELS:
+            path = f"routing.rules[{i}].if.channel"
+            problems.append(Problem(path, config.line(path),
+                                    f"{rule.channel!r} is not one of {', '.join(CHANNELS)}"))
+    return list(dict.fromkeys(problems))

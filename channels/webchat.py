@@ -24,13 +24,14 @@ import aiohttp
 import jinja2
 from aiohttp import web
 
-from channels.base import SendResult
+from channels.base import MediaError, SendResult, as_text
 from channels.webchat_errors import FrameError, error_frame
 from channels.webchat_limits import (
     SOCKET_RENEW_S,
     ChatLimits,
 )
 from inbox import outbox
+from inbox.channel_traits import ChannelTraits
 from inbox.context import InboxContext
 from inbox.ingest import ingest
 from inbox.live import publish_to_chat
@@ -39,6 +40,7 @@ from inbox.outage import REDIS_UNAVAILABLE
 from inbox.replies import REPLY_LANGUAGES, TEMPLATES_DIR, preferred_language
 from inbox.serialize import iso, resident_message_view
 from inbox.storage import utcnow
+from settings import Config, Problem
 from web import client_address
 from web.appkeys import CONTEXT, HUB, SECRET_KEY
 from web.http import parse_json
@@ -363,15 +365,29 @@ async def widget_script(request: web.Request) -> web.Response:
 
 
 class WebchatChannel:
-    name = "webchat"
+    traits = ChannelTraits(name="webchat", label="Web chat")
+    name = traits.name
 
     def setup_routes(self, app: web.Application) -> None:
         app.router.add_get("/chat", chat_page)
         app.router.add_get("/chat/widget.js", widget_script)
         app.router.add_get("/chat/ws", chat_socket)
 
+    def check_config(self, config: Config) -> list[Problem]:
+        return []   # `channels.webchat` is typed and checked by settings/
+
+    def scheduled_jobs(self) -> dict[str, int]:
+        return {}
+
+    async def fetch_media(self, url: str, max_bytes: int) -> tuple[bytes, str]:
+        raise MediaError("the web chat keeps no attachments at a provider", transient=False)
+
     async def send(self, ctx: InboxContext, message: OutboundMessage) -> SendResult:
         # The resident may have no window open; the message waits in the history then.
         await publish_to_chat(ctx.redis, message.address,
-                              {"type": "message", "message": outbound_view(message, ctx)})
+                              {"type": "message",
+                               "message": outbound_view(as_text(message), ctx)})
         return SendResult(external_id=None)
+
+
+WEBCHAT_CHANNEL = WebchatChannel()

@@ -7,7 +7,6 @@ layer before an action is called; actions trust their caller's `user`.
 
 from __future__ import annotations
 
-import json
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
@@ -17,12 +16,6 @@ from inbox.context import InboxContext
 from inbox.live import publish_event
 from inbox.serialize import conversation_view, message_view
 from inbox.storage import UnitOfWork, utcnow
-from inbox.windows import (
-    FREE_TEXT_WINDOWS,
-    free_text_allowed,
-    template_extra,
-    whatsapp_templates,
-)
 
 STATUSES = ("waiting", "open", "pending", "resolved")
 SETTABLE_STATUSES = ("open", "pending", "resolved")
@@ -97,11 +90,12 @@ async def reply(ctx: InboxContext, actor: Actor, conversation_id: int, body: str
             await tx.events.add(conversation_id, "noted", {"message_id": message_id},
                                actor_id=actor.id, at=now)
         else:
-            if extra is None and not free_text_allowed(
-                    conversation["channel"], conversation["last_inbound_at"], now):
+            channel = ctx.channels[conversation["channel"]]
+            if extra is None and not channel.free_text_allowed(
+                    conversation["last_inbound_at"], now):
                 raise ActionError(
-                    f"{conversation['channel']} accepts free text only within "
-                    f"{FREE_TEXT_WINDOWS[conversation['channel']].total_seconds() / 3600:.0f} "
+                    f"{channel.name} accepts free text only within "
+                    f"{channel.free_text_window.total_seconds() / 3600:.0f} "
                     "hours of the resident's last message; send an approved template instead",
                     409)
             message_id = await outbox.queue_message(tx, conversation, body,
@@ -146,25 +140,20 @@ async def reply(ctx: InboxContext, actor: Actor, conversation_id: int, body: str
 
 async def template_reply(ctx: InboxContext, actor: Actor, conversation_id: int, name: str,
                          values: dict[str, str]) -> dict[str, Any]:
-    """Send an approved template (config `channels.twilio.whatsapp_templates`); the only kind
-    of message WhatsApp accepts once its 24-hour window has closed."""
+    """Send one of the channel's approved templates: the only kind of message a channel with
+    a free-text window accepts once it has closed."""
     async with ctx.store.read() as tx:
         conversation = await tx.conversations.get(conversation_id)
     if conversation is None:
         raise ActionError(f"conversation {conversation_id} not found", 404)
-    templates = whatsapp_templates(ctx.config.channels.twilio) \
-        if conversation["channel"] == "whatsapp" else {}
-    if name not in templates:
+    catalogue = ctx.channels[conversation["channel"]].templates
+    if catalogue is None or name not in catalogue.approved(ctx.config):
         raise ActionError(f"no approved template {name!r} for {conversation['channel']}")
     try:
-        extra = template_extra(templates[name], name, values)
+        send = catalogue.prepare(ctx.config, name, values)
     except ValueError as exc:
         raise ActionError(str(exc)) from exc
-    numbered = json.loads(extra["content_variables"])
-    preview = str(templates[name].get("preview") or f"[{name}] " + " · ".join(numbered.values()))
-    for number, value in numbered.items():
-        preview = preview.replace("{{" + number + "}}", value)
-    return await reply(ctx, actor, conversation_id, preview, extra=extra)
+    return await reply(ctx, actor, conversation_id, send.body, extra=send.extra)
 
 
 async def assign(ctx: InboxContext, actor: Actor, conversation_id: int, agent_id: int | None,

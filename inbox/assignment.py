@@ -13,16 +13,17 @@ import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
+from inbox.channel_traits import ChannelBook, installed
 from inbox.context import InboxContext
 from inbox.live import publish_console_event, publish_event
 from inbox.serialize import conversation_view
 from inbox.storage import Row, UnitOfWork, utcnow
 from routing.assignment import (
+    DEFAULT_CAPACITY,
     AgentState,
     AssignedConversation,
     QueuePolicy,
     WaitingConversation,
-    channel_kind,
     choose_agent,
     handback,
     next_for_agent,
@@ -31,7 +32,6 @@ from routing.assignment import (
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CAPACITY = {"chat": 3, "email": 10}
 PRESENCES = ("online", "away", "offline")
 
 
@@ -39,25 +39,31 @@ def _epoch(value: datetime | None) -> float | None:
     return value.timestamp() if value is not None else None
 
 
-def _kind_loads(by_channel: dict[str, int]) -> dict[str, int]:
+def _kind_loads(by_channel: dict[str, int], channels: ChannelBook) -> dict[str, int]:
+    """Open conversations per channel, counted per kind of work."""
     loads: dict[str, int] = {}
     for channel, count in by_channel.items():
-        kind = channel_kind(channel)
+        kind = channels.capacity_kind(channel)
         loads[kind] = loads.get(kind, 0) + count
     return loads
 
 
-def agent_state(user: Row, by_channel: dict[str, int]) -> AgentState:
+def agent_state(user: Row, by_channel: dict[str, int],
+                channels: ChannelBook | None = None) -> AgentState:
+    """`channels`: the context's; by default the ones the process installed."""
+    channels = channels if channels is not None else installed()
     return AgentState(
         id=user["id"], queues=frozenset(user["queues"] or ()),
         languages=frozenset(user["languages"] or ()), presence=user["presence"],
         capacity={**DEFAULT_CAPACITY, **(user["capacity"] or {})},
-        load=_kind_loads(by_channel), last_assigned_at=_epoch(user["last_assigned_at"]))
+        load=_kind_loads(by_channel, channels), last_assigned_at=_epoch(user["last_assigned_at"]))
 
 
-def waiting_view(row: Row, preferred_agent: int | None = None) -> WaitingConversation:
+def waiting_view(row: Row, preferred_agent: int | None = None,
+                 channels: ChannelBook | None = None) -> WaitingConversation:
+    channels = channels if channels is not None else installed()
     return WaitingConversation(
-        id=row["id"], queue=row["queue"], channel=row["channel"],
+        id=row["id"], queue=row["queue"], kind=channels.capacity_kind(row["channel"]),
         language=row["language"] or "az", priority=row["priority"],
         waiting_since=row["created_at"].timestamp(), preferred_agent=preferred_agent)
 
@@ -66,19 +72,20 @@ def policies(ctx: InboxContext) -> dict[str, QueuePolicy]:
     return {q.id: QueuePolicy(q.id, q.strategy, q.languages) for q in ctx.config.queues}
 
 
-async def _agents(tx: UnitOfWork, exclude: Iterable[int] = ()) -> list[AgentState]:
+async def _agents(tx: UnitOfWork, channels: ChannelBook,
+                  exclude: Iterable[int] = ()) -> list[AgentState]:
     excluded = set(exclude)
     users = [u for u in await tx.users.online_agents() if u["id"] not in excluded]
     loads = await tx.conversations.open_loads([u["id"] for u in users])
-    return [agent_state(u, loads.get(u["id"], {})) for u in users]
+    return [agent_state(u, loads.get(u["id"], {}), channels) for u in users]
 
 
 ASSIGNED, AGENT_FULL, TAKEN = "assigned", "agent full", "taken"
 CLAIM_ATTEMPTS = 3
 
 
-async def _claim(tx: UnitOfWork, conversation: Row, agent_id: int, reason: str, *,
-                 offered: bool) -> str:
+async def _claim(tx: UnitOfWork, channels: ChannelBook, conversation: Row, agent_id: int,
+                 reason: str, *, offered: bool) -> str:
     """Assign under the agent's lock. AGENT_FULL: the agent went away or filled up a moment
     ago (decide again); TAKEN: another process assigned the conversation first.
 
@@ -89,8 +96,8 @@ async def _claim(tx: UnitOfWork, conversation: Row, agent_id: int, reason: str, 
     if agent is None or agent["presence"] != "online":
         return AGENT_FULL
     loads = await tx.conversations.open_loads([agent_id])
-    state = agent_state(agent, loads.get(agent_id, {}))
-    if not state.has_room(channel_kind(conversation["channel"])):
+    state = agent_state(agent, loads.get(agent_id, {}), channels)
+    if not state.has_room(channels.capacity_kind(conversation["channel"])):
         return AGENT_FULL
     now = utcnow()
     if not await tx.conversations.claim(conversation["id"], agent_id, now, offered=offered):
@@ -129,8 +136,9 @@ async def assign_waiting(ctx: InboxContext, conversation_id: int, *,
         conversation = await tx.conversations.get(conversation_id)
         if not _assignable(ctx, conversation):
             return None
-        if choose_agent(waiting_view(conversation), policies(ctx)[conversation["queue"]],
-                        await _agents(tx, excluded)) is None:
+        if choose_agent(waiting_view(conversation, channels=ctx.channels),
+                        policies(ctx)[conversation["queue"]],
+                        await _agents(tx, ctx.channels, excluded)) is None:
             return None
     for _attempt in range(CLAIM_ATTEMPTS):
         async with ctx.store.transaction() as tx:
@@ -139,13 +147,13 @@ async def assign_waiting(ctx: InboxContext, conversation_id: int, *,
                 return None
             preferred = await tx.conversations.previous_assignee(conversation["contact_id"],
                                                                 conversation_id)
-            decision = choose_agent(waiting_view(conversation, preferred),
+            decision = choose_agent(waiting_view(conversation, preferred, ctx.channels),
                                     policies(ctx)[conversation["queue"]],
-                                    await _agents(tx, excluded))
+                                    await _agents(tx, ctx.channels, excluded))
             if decision is None:
                 return None
-            outcome = await _claim(tx, conversation, decision.agent_id, decision.reason,
-                                   offered=True)
+            outcome = await _claim(tx, ctx.channels, conversation, decision.agent_id,
+                                   decision.reason, offered=True)
         if outcome == TAKEN:
             return None
         if outcome == ASSIGNED:
@@ -169,10 +177,11 @@ async def fill_agent(ctx: InboxContext, agent_id: int, *, pulled: bool = False,
                 break
             loads = await tx.conversations.open_loads([agent_id])
             # Asking for work is being available for it, whatever the presence switch says.
-            state = agent_state({**agent, "presence": "online"}, loads.get(agent_id, {}))
+            state = agent_state({**agent, "presence": "online"}, loads.get(agent_id, {}),
+                                ctx.channels)
             rows = await tx.conversations.waiting_in(sorted(state.queues))
-            candidate = next_for_agent(state, [waiting_view(r) for r in rows], queue_policies,
-                                       pulled=pulled)
+            waiting = [waiting_view(r, channels=ctx.channels) for r in rows]
+            candidate = next_for_agent(state, waiting, queue_policies, pulled=pulled)
             if candidate is None:
                 break
             conversation = next(r for r in rows if r["id"] == candidate.id)
@@ -263,11 +272,11 @@ async def _reoffer(ctx: InboxContext, conversation_id: int, previous: int, timeo
         if conversation["offered_at"] is None or conversation["assignee_id"] != previous:
             return False   # opened or answered meanwhile
         policy = policies(ctx)[conversation["queue"]]
-        agents = await _agents(tx, exclude={previous})
+        agents = await _agents(tx, ctx.channels, exclude={previous})
         preferred = await tx.conversations.previous_assignee(conversation["contact_id"],
                                                                 conversation_id)
-        decision = choose_agent(waiting_view(conversation, preferred), policy, agents) \
-            if policy.strategy != "manual" else None
+        decision = choose_agent(waiting_view(conversation, preferred, ctx.channels), policy,
+                                agents) if policy.strategy != "manual" else None
         if decision is None:
             await tx.conversations.update(conversation_id, offered_at=None)
             await tx.events.add(conversation_id, "offer_expired",
@@ -277,7 +286,7 @@ async def _reoffer(ctx: InboxContext, conversation_id: int, previous: int, timeo
         await tx.users.lock(decision.agent_id)   # agent before conversation, as everywhere
         await tx.conversations.update(conversation_id, assignee_id=None, status="waiting",
                                      offered_at=None)
-        if await _claim(tx, conversation, decision.agent_id,
+        if await _claim(tx, ctx.channels, conversation, decision.agent_id,
                         f"reassigned: agent {previous} did not open it within "
                         f"{timeout} s; {decision.reason}", offered=True) != ASSIGNED:
             await tx.conversations.update(conversation_id, assignee_id=previous, status="open",

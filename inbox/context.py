@@ -1,4 +1,5 @@
-"""What inbox operations need, bundled once per process: store, config, Redis, jobs, calendar."""
+"""What inbox operations need, bundled once per process: store, config, Redis, jobs, calendar,
+and the traits of the channels the process was started with."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
 
+from inbox.channel_traits import ChannelBook, installed
 from inbox.jobs import Jobs
 from inbox.keys import derived_key
 from inbox.outage import OutageLog
@@ -27,6 +29,8 @@ class InboxContext:
     store: Store
     redis: aioredis.Redis
     jobs: Jobs
+    # What the inbox needs to know of each channel (handed in by app.py / worker.py).
+    channels: ChannelBook = field(default_factory=installed)
     # Redis's outages as this process meets them: logged once, counted, and their end.
     redis_outage: OutageLog = field(default_factory=lambda: OutageLog("Redis"))
 
@@ -78,9 +82,11 @@ def redis_url(env: dict[str, str] | None = None) -> str:
     return env.get("REDIS_URL") or DEFAULT_REDIS_URL
 
 
-def open_context(config: Config | None = None, *, pool: bool = True) -> InboxContext:
+def open_context(config: Config | None = None, *, pool: bool = True,
+                 channels: ChannelBook | None = None) -> InboxContext:
     """The context from the environment (CC_CONFIG, DATABASE_URL, REDIS_URL).
-    `pool=False` for a job's short life: no connections left behind in a dead event loop."""
+    `pool=False` for a job's short life: no connections left behind in a dead event loop.
+    `channels`: the registry's traits; by default those the process installed at start-up."""
     url = redis_url()
     redis = aioredis.Redis.from_url(url)
     config = config or load_config()
@@ -89,5 +95,6 @@ def open_context(config: Config | None = None, *, pool: bool = True) -> InboxCon
         store=Store(make_engine(database_url(), pool=pool)),
         redis=redis,
         jobs=Jobs(url, send_lease_s=config.outbox.lease_s),
+        channels=channels if channels is not None else installed(),
         redis_outage=OutageLog("Redis", probe=redis.ping),
     )

@@ -24,14 +24,6 @@ from routing.rules import RoutingFacts, choose_queue
 
 log = logging.getLogger(__name__)
 
-# Channels whose residents get a written acknowledgement; a caller hears the IVR instead.
-ACKNOWLEDGED_CHANNELS = frozenset({"webchat", "sms", "whatsapp", "telegram", "email"})
-
-# Channels whose words were heard, not written (a voicemail's transcript): entities found in
-# them are shown masked in events but not even kept as claims, as in `reclassify`: a misheard
-# FIN must not suggest two residents are one.
-HEARD_CHANNELS = frozenset({"voice"})
-
 # Category sources a later text may replace: the model's guess, or nothing to go on (a call
 # without a reason chosen in the menu is "empty"), or none yet. The resident's own menu choice
 # ("hint", full confidence), a deployment's keyword rule and a person's correction stand.
@@ -92,11 +84,14 @@ async def route_conversation(ctx: InboxContext, conversation_id: int, *,
             await tx.events.add(conversation_id, "classified", _classified(result), at=now)
         await tx.events.add(conversation_id, "routed",
                            {"queue": queue.id, "reason": decision.reason}, at=now)
-        if conversation["channel"] not in HEARD_CHANNELS:
+        channel = ctx.channels[conversation["channel"]]
+        if not channel.heard:
             # Typed identifiers never join contacts: they become claims and possible matches.
+            # Heard ones (a voicemail's transcript) are shown masked in events but not even
+            # kept as claims, as in `reclassify`: a misheard FIN must not join two residents.
             await matching.record_claims(tx, ctx.claim_key, conversation["contact_id"],
                                          conversation_id, result.entities, now)
-        if acknowledge and conversation["channel"] in ACKNOWLEDGED_CHANNELS:
+        if acknowledge and channel.acknowledged:
             stored = await tx.conversations.get(conversation_id)
             contact = await tx.contacts.get(stored["contact_id"])
             position = None

@@ -47,7 +47,7 @@ async def _new_identity(ctx: InboxContext, tx: UnitOfWork, msg: InboundMessage) 
     """A first message from this address: the identity joins the contact that already has
     this phone number, when a carrier delivered it (one resident, one contact), else a new
     contact. Nothing the resident typed joins anyone (`inbox.matching`)."""
-    phone = matching.vouched_phone(msg.channel, msg.phone)
+    phone = matching.vouched_phone(ctx.channels[msg.channel], msg.phone)
     contact = await tx.contacts.by_phone(phone) if phone else None
     if contact is not None:
         contact_id = contact["id"]

@@ -6,11 +6,10 @@ from __future__ import annotations
 import logging
 import os
 
-# Loggers that speak at INFO on every call. The Twilio client's lines (one set per REST
-# request: URL, headers, form) name residents' phone numbers, which logs must not carry.
+# Loggers that speak at INFO on every call. (A provider's client that does, and whose lines
+# name residents, is kept quiet by its channel.)
 QUIET_LOGGERS = {
     "alembic": logging.WARNING,
-    "twilio": logging.WARNING,
 }
 
 

@@ -16,13 +16,9 @@ import hmac
 from collections.abc import Iterable
 from datetime import datetime
 
+from inbox.channel_traits import ChannelTraits
 from inbox.storage import UnitOfWork
 from routing.entities import Entity, find_entities
-
-# Channels whose `phone` the carrier delivered; only these may join a contact on it. A channel
-# joins this set only when its provider vouches for the number (a Telegram contact the user
-# shared of themselves would; a number typed in a message never does).
-CARRIER_CHANNELS = frozenset({"sms", "whatsapp", "voice"})
 
 # Typed entities that could identify a resident, kept as claims.
 CLAIMED_KINDS = frozenset({"fin", "id_card", "phone", "email"})
@@ -34,9 +30,10 @@ _MAX_IDENTIFIER = 254
 _VOUCHED_COLUMNS = {"phone": "phone", "email": "email"}
 
 
-def vouched_phone(channel: str, phone: str | None) -> str | None:
-    """The number a contact may be joined on, if the channel's carrier delivered it."""
-    return phone if channel in CARRIER_CHANNELS else None
+def vouched_phone(channel: ChannelTraits, phone: str | None) -> str | None:
+    """The number a contact may be joined on, if the channel's carrier delivered it
+    (`ChannelTraits.vouches_phone`)."""
+    return phone if channel.vouches_phone else None
 
 
 def digest(key: bytes, kind: str, value: str) -> str:

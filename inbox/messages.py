@@ -62,7 +62,11 @@ class OutboundMessage:
     attachments: tuple[Attachment, ...] = ()
     reply_to_external_id: str | None = None
     thread_key: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, str] = field(default_factory=dict)   # channel send options (a template's)
+    # Structured content: answers the resident may pick (a numbered menu where the channel
+    # has no such thing), and buttons' labels. `channels.base.as_text` degrades both.
+    choices: tuple[str, ...] = ()
+    buttons: tuple[str, ...] = ()
     # The provider's ids of the parts earlier attempts had accepted, first part first: the
     # send resumes after them.
     accepted_parts: tuple[str, ...] = ()

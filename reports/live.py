@@ -19,13 +19,12 @@ from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import aliased
 
+from inbox.channel_traits import ChannelBook
 from inbox.storage.schema import conversations, events, users
 from reports.queries import summary
-from routing.assignment import channel_kind
+from routing.assignment import DEFAULT_CAPACITY
 from routing.sla import BusinessCalendar
 from settings import Config
-
-DEFAULT_CAPACITY = {"chat": 3, "email": 10}
 
 
 def today_bounds(now: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -44,7 +43,7 @@ def _resolved_again_after(resolved: Any) -> Any:
 
 
 async def wallboard(engine: AsyncEngine, config: Config, calendar: BusinessCalendar,
-                    now: datetime) -> dict[str, Any]:
+                    now: datetime, channels: ChannelBook) -> dict[str, Any]:
     zone = ZoneInfo(config.timezone)
     start, end = today_bounds(now, zone)
     c, e = conversations, events
@@ -67,7 +66,7 @@ async def wallboard(engine: AsyncEngine, config: Config, calendar: BusinessCalen
                 select(c.c.assignee_id, c.c.channel, func.count())
                 .where(c.c.status == "open", c.c.assignee_id.is_not(None))
                 .group_by(c.c.assignee_id, c.c.channel)):
-            kind = channel_kind(channel)
+            kind = channels.capacity_kind(channel)
             loads.setdefault(agent_id, {}).setdefault(kind, 0)
             loads[agent_id][kind] += count
         handled = dict((await conn.execute(

@@ -15,25 +15,13 @@ from typing import Literal
 
 Presence = Literal["online", "away", "offline"]
 Strategy = Literal["round_robin", "least_busy", "manual"]
-ChannelKind = Literal["chat", "email"]
+CapacityKind = Literal["chat", "email"]
 
-# Capacity is counted per kind of work: an agent can hold a few live chats
-# (phone, SMS and messengers all need a quick answer) but many more e-mails.
-CHANNEL_KINDS: Mapping[str, ChannelKind] = {
-    "webchat": "chat",
-    "whatsapp": "chat",
-    "sms": "chat",
-    "telegram": "chat",
-    "voice": "chat",
-    "email": "email",
-}
-
-
-def channel_kind(channel: str) -> ChannelKind:
-    try:
-        return CHANNEL_KINDS[channel]
-    except KeyError:
-        raise ValueError(f"unknown channel {channel!r}: add it to CHANNEL_KINDS") from None
+# Capacity is counted per kind of work: an agent can hold a few live chats (phone, SMS and
+# messengers all need a quick answer) but many more e-mails. Each channel declares its kind.
+CAPACITY_KINDS: tuple[CapacityKind, ...] = ("chat", "email")
+# What an agent holds at once when their account sets no capacity of their own.
+DEFAULT_CAPACITY: Mapping[CapacityKind, int] = {"chat": 3, "email": 10}
 
 
 @dataclass(frozen=True)
@@ -64,7 +52,7 @@ class QueuePolicy:
 class WaitingConversation:
     id: str
     queue: str
-    channel: str
+    kind: CapacityKind  # the kind of work its channel is
     language: str
     priority: int  # higher is served first
     waiting_since: float  # epoch seconds
@@ -127,7 +115,7 @@ def choose_agent(
     """The agent to push `conv` to, or None (manual queue, or nobody free). O(agents)."""
     if policy.strategy == "manual":
         return None
-    kind = channel_kind(conv.channel)
+    kind = conv.kind
     eligible = [
         a for a in agents if a.presence == "online" and conv.queue in a.queues and a.has_room(kind)
     ]
@@ -178,7 +166,7 @@ class WaitingIndex:
         """Adds or replaces (same id) a waiting conversation."""
         self.discard(conv.id)
         self._by_id[conv.id] = conv
-        by_language = self._buckets.setdefault((conv.queue, channel_kind(conv.channel)), {})
+        by_language = self._buckets.setdefault((conv.queue, conv.kind), {})
         bisect.insort(by_language.setdefault(conv.language, []), _order(conv))
 
     def discard(self, conversation_id: str) -> WaitingConversation | None:
@@ -186,7 +174,7 @@ class WaitingIndex:
         conv = self._by_id.pop(conversation_id, None)
         if conv is None:
             return None
-        key = (conv.queue, channel_kind(conv.channel))
+        key = (conv.queue, conv.kind)
         by_language = self._buckets[key]
         bucket = by_language[conv.language]
         del bucket[bisect.bisect_left(bucket, _order(conv))]
@@ -239,7 +227,7 @@ def next_for_agent(
     queues = [
         q for q in agent.queues if q in policies and (pulled or policies[q].strategy != "manual")
     ]
-    kinds = [kind for kind in set(CHANNEL_KINDS.values()) if agent.has_room(kind)]
+    kinds = [kind for kind in CAPACITY_KINDS if agent.has_room(kind)]
     if not queues or not kinds:
         return None
     return index.first(queues, kinds, agent.languages) or index.first(queues, kinds, None)

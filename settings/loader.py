@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, time
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -23,7 +24,6 @@ import yaml
 
 from settings.model import (
     CATEGORIES,
-    CHANNEL_NAMES,
     LANGUAGES,
     QUEUE_KINDS,
     STRATEGIES,
@@ -342,7 +342,8 @@ def _rule(s: Section) -> RuleConfig:
         rule = RuleConfig(
             queue=rule.queue,
             category=condition.get("category", str, None, choices=CATEGORIES),
-            channel=condition.get("channel", str, None, choices=CHANNEL_NAMES),
+            # A channel's name is the registry's: `config check` checks it (channels/).
+            channel=condition.get("channel", str, None),
             language=condition.get("language", str, None, choices=LANGUAGES),
             keywords=condition.strings("keywords", ()),
             queue_hint=condition.get("queue_hint", str, None),
@@ -430,11 +431,11 @@ def _channels(s: Section) -> Channels:
             mailboxes=tuple(_mailbox(m) for m in email_section.sections("mailboxes", False)),
         )
         email_section.finish()
+    sections = {str(key): s.get(str(key), dict, None) for key in s.data if key not in s.used}
     channels = Channels(
         webchat=webchat,
-        twilio=s.get("twilio", dict, None),
-        telegram=s.get("telegram", dict, None),
         email=email,
+        sections={key: value for key, value in sections.items() if value is not None},
     )
     s.finish()
     return channels
@@ -544,6 +545,7 @@ def load_config_text(text: str, source: str = "config.yaml",
         media=_media(media),
         trusted_proxies=top.get("trusted_proxies", list, (), convert=_networks),
         source=source,
+        lines=MappingProxyType(doc.lines),
     )
     top.finish()
     if config.routing is not None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, time
 from ipaddress import IPv4Network, IPv6Network
+from types import MappingProxyType
 from typing import Any
 
 QUEUE_KINDS = ("operators", "mailbox")
 STRATEGIES = ("round_robin", "least_busy", "manual")
 CATEGORIES = ("inquiry", "registration", "support")
 LANGUAGES = ("az", "ru", "en")
-CHANNEL_NAMES = ("webchat", "sms", "whatsapp", "voice", "telegram", "email")
 
 
 @dataclass(frozen=True)
@@ -116,9 +116,13 @@ class EmailChannel:
 @dataclass(frozen=True)
 class Channels:
     webchat: WebchatChannel
-    twilio: dict[str, Any] | None = None
-    telegram: dict[str, Any] | None = None
     email: EmailChannel | None = None
+    # Every other section under `channels` (a provider's), free-form: the channels that read
+    # one check it themselves (`Channel.check_config`).
+    sections: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def section(self, name: str) -> dict[str, Any] | None:
+        return self.sections.get(name)
 
 
 @dataclass(frozen=True)
@@ -170,6 +174,18 @@ class Config:
     # Reverse proxies (addresses or networks) whose X-Forwarded-For names the real client.
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
     source: str = "config.yaml"
+    # The line of every key, by its path ("channels.twilio.sms_from"): what a check that
+    # runs after loading (a channel's own section) needs to name the line it found wrong.
+    lines: MappingProxyType[str, int] = field(default_factory=lambda: MappingProxyType({}),
+                                              compare=False, repr=False)
+
+    def line(self, path: str) -> int | None:
+        """The line of `path`, or of the nearest enclosing key the file has."""
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path.rpartition(".")[0]
+        return None
 
     def queue(self, queue_id: str) -> Queue:
         for queue in self.queues:

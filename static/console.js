@@ -339,7 +339,8 @@
       agents: {},            // id -> {id, name, presence}
       unread: {},            // id -> true: activity not yet seen
       canned: null,
-      templates: null,       // approved templates (WhatsApp)
+      templates: null,       // approved templates (of the channels that have them)
+      channels: {},          // name -> what the server says of the channel (GET /api/v1/channels)
       plainText: {},         // message id -> true: the agent chose the plain text of an e-mail
       mode: "reply",
       listToken: 0
@@ -378,6 +379,14 @@
     }
 
     // -- reference data
+    function loadChannels() {
+      return api("GET", "/api/v1/channels").then(function (result) {
+        result.data.forEach(function (channel) { state.channels[channel.name] = channel; });
+      }).catch(fail);
+    }
+    function channelHas(channel, trait) {
+      return Boolean(state.channels[channel] && state.channels[channel][trait]);
+    }
     function loadQueues() {
       return api("GET", "/api/v1/queues").then(function (result) {
         var select = document.getElementById("filter-queue");
@@ -635,7 +644,7 @@
       document.getElementById("act-assign-me").hidden = c.assignee === me.id;
       document.getElementById("composer-channel").textContent =
         state.mode === "note" ? "Only agents see notes" : "Goes out by " + channelLabel(c.channel);
-      document.getElementById("template-open").hidden = c.channel !== "whatsapp" || state.mode === "note";
+      document.getElementById("template-open").hidden = !channelHas(c.channel, "templates") || state.mode === "note";
     }
 
     function authorLabel(m) {
@@ -931,7 +940,7 @@
       }
       pane.appendChild(el("h4", { className: "pane-title", text: "Identities" }));
       pane.appendChild(el("ul", { className: "identities" }, (contact.identities || []).map(function (identity) {
-        var address = identity.channel === "sms" || identity.channel === "whatsapp" || identity.channel === "voice"
+        var address = channelHas(identity.channel, "phone_address")
           ? maskPhone(identity.address) : identity.channel === "webchat" ? "chat session" : identity.address;
         return el("li", {}, [channelIcon(identity.channel),
           el("span", { className: "identity-text" }, [
@@ -1233,7 +1242,7 @@
             // The channel's free-text window has closed (WhatsApp: 24 hours): the server says
             // why; only an approved template may go out now. The draft stays.
             showComposerNotice(err.message);
-            if (state.detail && state.detail.channel === "whatsapp") openTemplates(err.message);
+            if (state.detail && channelHas(state.detail.channel, "templates")) openTemplates(err.message);
             return;
           }
           fail(err);
@@ -1274,7 +1283,8 @@
       return (state.templates || []).filter(function (t) { return t.channel === channel; });
     }
     function chosenTemplate() {
-      return templatesFor("whatsapp").filter(function (t) { return t.name === templateName.value; })[0] || null;
+      var channel = state.detail && state.detail.channel;
+      return templatesFor(channel).filter(function (t) { return t.name === templateName.value; })[0] || null;
     }
     function templateDefault(variable) {
       var c = state.detail || {};
@@ -1322,12 +1332,12 @@
       renderTemplatePreview();
     }
     function openTemplates(reason) {
-      if (!state.selected || !state.detail || state.detail.channel !== "whatsapp") return Promise.resolve();
+      if (!state.selected || !state.detail || !channelHas(state.detail.channel, "templates")) return Promise.resolve();
       var ready = state.templates ? Promise.resolve() : api("GET", "/api/v1/templates").then(function (result) {
         state.templates = result.data.items || result.data;
       });
       return ready.then(function () {
-        var templates = templatesFor("whatsapp");
+        var templates = templatesFor(state.detail.channel);
         templateName.textContent = "";
         templates.forEach(function (t) { templateName.appendChild(el("option", { value: t.name, text: t.name.replace(/_/g, " ") })); });
         templateReason.textContent = reason || "";
@@ -1574,7 +1584,7 @@
       if (state.detail) renderHeader(state.detail);
     }, 30000);
 
-    Promise.all([loadQueues(), loadAgents()]).then(function () { return loadList(false); });
+    Promise.all([loadChannels(), loadQueues(), loadAgents()]).then(function () { return loadList(false); });
   }
 
   /* A short two-tone chime through WebAudio; off until the agent turns it on. */

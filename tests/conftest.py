@@ -19,6 +19,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import reports.schema  # noqa: F401  (the reports table belongs to the same metadata)
+from channels.registry import channel_book
+from inbox import channel_traits
+from inbox.channel_traits import ChannelBook, ChannelTraits
 from inbox.context import InboxContext
 from inbox.jobs import Jobs
 from inbox.storage import Store
@@ -28,6 +31,22 @@ from settings import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_CONFIG = ROOT / "tests" / "fixtures" / "config.yaml"
+
+# The registry's channels and two the tests store conversations of before their channel files
+# exist: what app.py and worker.py would install at start-up, for the inbox code tests run
+# directly (`ctx`), and what a test's application gets (`with_test_channels`).
+TEST_CHANNELS = ChannelBook([*channel_book().values(),
+                             ChannelTraits(name="email", label="E-mail", capacity_kind="email"),
+                             ChannelTraits(name="telegram", label="Telegram")])
+channel_traits.install(TEST_CHANNELS)
+
+
+def with_test_channels(app):
+    """The application `create_app` built, its context knowing TEST_CHANNELS."""
+    from web.appkeys import CONTEXT
+
+    app[CONTEXT].channels = TEST_CHANNELS
+    return app
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TEST_POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL",
                                    "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -115,6 +134,6 @@ async def ctx(environment, config):
 
     context = InboxContext(config=config, store=Store(make_engine(environment["DATABASE_URL"])),
                            redis=aioredis.Redis.from_url(environment["REDIS_URL"]),
-                           jobs=Jobs(environment["REDIS_URL"]))
+                           jobs=Jobs(environment["REDIS_URL"]), channels=TEST_CHANNELS)
     yield context
     await context.close()

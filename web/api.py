@@ -20,8 +20,6 @@ from inbox.live import reaches_console
 from inbox.serialize import conversation_view, event_view, message_view, user_view
 from inbox.storage import ConversationFilter, utcnow
 from inbox.storage.contacts import match_counterpart
-from inbox.windows import whatsapp_templates
-from routing.assignment import channel_kind
 from web import client_address
 from web.appkeys import CONTEXT, HUB
 from web.http import bad_request, json_error, parse_id, parse_json, read_json
@@ -192,12 +190,19 @@ async def list_agents(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/templates")
 async def list_templates(request: web.Request) -> web.Response:
-    """Approved templates a channel accepts outside its free-text window (WhatsApp)."""
+    """Approved templates the channels accept outside their free-text windows."""
     ctx = request.app[CONTEXT]
-    templates = whatsapp_templates(ctx.config.channels.twilio)
     return web.json_response([
-        {"channel": "whatsapp", "name": name, "variables": list(t.get("variables") or []),
-         "preview": t.get("preview")} for name, t in sorted(templates.items())])
+        {"channel": channel.name, "name": name, "variables": list(t.variables),
+         "preview": t.preview}
+        for channel in ctx.channels.values() if channel.templates is not None
+        for name, t in sorted(channel.templates.approved(ctx.config).items())])
+
+
+@routes.get("/api/v1/channels")
+async def list_channels(request: web.Request) -> web.Response:
+    """What the console needs to know of each registered channel."""
+    return web.json_response(request.app[CONTEXT].channels.view())
 
 
 @routes.post("/api/v1/queue/next")
@@ -330,13 +335,13 @@ async def transfer_targets(request: web.Request) -> web.Response:
     transfer to someone who is away, offline or full."""
     ctx = request.app[CONTEXT]
     row = await _visible_conversation(request)
-    kind = channel_kind(row["channel"])
+    kind = ctx.channels.capacity_kind(row["channel"])
     async with ctx.store.read() as tx:
         staff = await tx.users.active()
         loads = await tx.conversations.open_loads([u["id"] for u in staff])
     agents = []
     for user in staff:
-        state = assignment.agent_state(user, loads.get(user["id"], {}))
+        state = assignment.agent_state(user, loads.get(user["id"], {}), ctx.channels)
         agents.append({
             "id": user["id"], "name": user["name"], "role": user["role"],
             "presence": user["presence"], "queues": list(user["queues"] or []),

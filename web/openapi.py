@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from routing.assignment import CAPACITY_KINDS
 from web.http import MAX_ID
 
 routes = web.RouteTableDef()
@@ -215,7 +216,8 @@ PATHS: dict[str, Any] = {
               "properties": {
             "body": {"type": "string"}, "private": {"type": "boolean"},
             "template": {"type": "string",
-                         "description": "an approved WhatsApp template instead of free text"},
+                         "description": "an approved template of the channel instead of "
+                                        "free text"},
             "variables": {"type": "object"}}})},
     "/api/v1/conversations/{id}/assign": {"post": _op(
         "assign, unassign (agent_id null) or transfer (queue)", _CONVERSATION, params=[_ID],
@@ -267,6 +269,16 @@ PATHS: dict[str, Any] = {
     "/api/v1/templates": {"get": _op(
         "approved templates a channel accepts outside its free-text window",
         _ok("templates", {"type": "array", "items": {"type": "object"}}))},
+    "/api/v1/channels": {"get": _op(
+        "the registered channels and what the console needs of each: its label, its kind of "
+        "work, whether it has approved templates, whether an address is a phone number",
+        _ok("channels", {"type": "array", "items": {
+            "type": "object",
+            "required": ["name", "label", "capacity_kind", "templates", "phone_address"],
+            "properties": {
+                "name": {"type": "string"}, "label": {"type": "string"},
+                "capacity_kind": {"enum": list(CAPACITY_KINDS)},
+                "templates": {"type": "boolean"}, "phone_address": {"type": "boolean"}}}}))},
     "/api/v1/queue/next": {"post": _op(
         "assign the caller the next waiting conversation it may take",
         {**_CONVERSATION, "204": {"description": "nothing waiting"}})},

@@ -109,5 +109,6 @@ async def report_totals(request: web.Request) -> web.Response:
 async def wallboard(request: web.Request) -> web.Response:
     _require_supervisor(request)
     ctx = request.app[CONTEXT]
-    board = await live.wallboard(ctx.store.engine, ctx.config, ctx.calendar, utcnow())
+    board = await live.wallboard(ctx.store.engine, ctx.config, ctx.calendar, utcnow(),
+                                 ctx.channels)
     return web.json_response(board)

@@ -26,10 +26,14 @@ from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from channels.base import PermanentSendError, TransientSendError
+from channels.base import MediaError, PermanentSendError, TransientSendError
 from web.http import unstorable
 
 log = logging.getLogger(__name__)
+
+# The Twilio client logs every REST request at INFO (URL, headers, form): the lines name
+# residents' phone numbers, which logs must not carry.
+logging.getLogger("twilio").setLevel(logging.WARNING)
 
 DEFAULT_API_BASE = "https://api.twilio.com"
 SIGNATURE_HEADER = "X-Twilio-Signature"
@@ -281,9 +285,3 @@ async def fetch_media(url: str, max_bytes: int) -> tuple[bytes, str]:
             if len(body) > max_bytes:
                 raise MediaError(f"larger than {max_bytes} bytes", transient=False)
         return bytes(body), response.content_type
-
-
-class MediaError(Exception):
-    def __init__(self, reason: str, *, transient: bool):
-        super().__init__(reason)
-        self.transient = transient

@@ -31,7 +31,7 @@ from typing import Any
 import phonenumbers
 from aiohttp import web
 
-from channels.base import PermanentSendError, SendResult, TransientSendError
+from channels.base import PermanentSendError, SendResult, TransientSendError, as_text, problem_at
 from channels.twilio.common import (
     SIGNATURE_HEADER,
     auth_token,
@@ -44,11 +44,13 @@ from channels.twilio.common import (
     signature_valid,
     webhook_url,
 )
+from channels.twilio.templates import WhatsAppTemplates
 from inbox import outbox
+from inbox.channel_traits import ChannelTraits
 from inbox.context import InboxContext
 from inbox.messages import Attachment, InboundMessage, OutboundMessage
 from inbox.storage import utcnow
-from inbox.windows import free_text_allowed
+from settings import Config, Problem
 from web.appkeys import CONTEXT, INTAKE
 
 log = logging.getLogger(__name__)
@@ -202,8 +204,8 @@ def split_text(text: str, limit: int) -> list[str]:
 
 
 def whatsapp_window_open(last_inbound_at: datetime | None, now: datetime) -> bool:
-    """Whether free text may still go to a WhatsApp resident (see inbox.windows)."""
-    return free_text_allowed("whatsapp", last_inbound_at, now)
+    """Whether free text may still go to a WhatsApp resident."""
+    return WHATSAPP_TRAITS.free_text_allowed(last_inbound_at, now)
 
 
 @dataclass(frozen=True)
@@ -460,11 +462,34 @@ async def status_webhook(request: web.Request) -> web.Response:
 # --- the channels -------------------------------------------------------------------------
 
 
+SMS_TRAITS = ChannelTraits(name="sms", label="SMS", phone_address=True, vouches_phone=True)
+# WhatsApp allows a business free-form messages only within 24 hours of the resident's last
+# message; after that only an approved template (`channels.twilio.templates`).
+WHATSAPP_TRAITS = ChannelTraits(name="whatsapp", label="WhatsApp", phone_address=True,
+                                vouches_phone=True,
+                                free_text_window=timedelta(hours=24),
+                                templates=WhatsAppTemplates())
+
+
 class TwilioMessagingChannel:
     """SMS or WhatsApp through Twilio Messaging. Both instances share the two webhooks."""
 
-    def __init__(self, name: str):
-        self.name = name
+    def __init__(self, traits: ChannelTraits):
+        self.traits = traits
+        self.name = traits.name
+
+    def check_config(self, config: Config) -> list[Problem]:
+        """The messaging part of `channels.twilio` (shared by SMS and WhatsApp)."""
+        if not config.channels.section("twilio"):
+            return []
+        try:
+            messaging_settings(config.channels.section("twilio"))
+        except ValueError as exc:
+            return [problem_at(config, str(exc))]
+        return []
+
+    def scheduled_jobs(self) -> dict[str, int]:
+        return {}
 
     def setup_routes(self, app: web.Application) -> None:
         if "twilio-messaging" in app.router.named_resources():
@@ -476,14 +501,16 @@ class TwilioMessagingChannel:
         return await fetch_media(url, max_bytes)
 
     async def send(self, ctx: InboxContext, message: OutboundMessage) -> SendResult:
+        message = as_text(message)   # neither SMS nor WhatsApp here sends choices or buttons
         creds = credentials()
         if creds is None:
             # Worth retrying: an operator can set the variables while the job backs off.
             raise TransientSendError("Twilio is not configured: TWILIO_ACCOUNT_SID and "
                                      "TWILIO_AUTH_TOKEN must be set")
         try:
-            requests = create_requests(messaging_settings(ctx.config.channels.twilio), message,
-                                       webhook_url(ctx.config.public_url, STATUS_PATH))
+            requests = create_requests(
+                messaging_settings(ctx.config.channels.section("twilio")), message,
+                webhook_url(ctx.config.public_url, STATUS_PATH))
         except ValueError as exc:
             raise PermanentSendError(str(exc)) from None
         accepted = list(message.accepted_parts)
@@ -561,5 +588,5 @@ class TwilioMessagingChannel:
                                                   report.delivery_status)
 
 
-SMS_CHANNEL = TwilioMessagingChannel("sms")
-WHATSAPP_CHANNEL = TwilioMessagingChannel("whatsapp")
+SMS_CHANNEL = TwilioMessagingChannel(SMS_TRAITS)
+WHATSAPP_CHANNEL = TwilioMessagingChannel(WHATSAPP_TRAITS)

@@ -42,13 +42,15 @@ import yaml
 from aiohttp import web
 from twilio.twiml.voice_response import VoiceResponse
 
-from channels.base import PermanentSendError, SendResult
+from channels.base import PermanentSendError, SendResult, problem_at
 from channels.twilio.common import fetch_media, webhook_url
 from channels.twilio.messaging import PayloadError, normalise_phone, verified_form
 from inbox import calls
+from inbox.channel_traits import ChannelTraits
 from inbox.context import InboxContext
 from inbox.messages import Attachment, OutboundMessage
 from inbox.storage import utcnow
+from settings import Config, Problem
 from settings.loader import parse_seconds
 from web.appkeys import CONTEXT
 from web.http import bad_request, parse_json
@@ -797,10 +799,26 @@ async def call_status(request: web.Request) -> web.Response:
 class TwilioVoiceChannel:
     """Phone calls through Twilio Programmable Voice."""
 
-    name = calls.CHANNEL
+    # A caller hears the IVR, not a written acknowledgement; a voicemail's words were heard.
+    traits = ChannelTraits(name=calls.CHANNEL, label="Voice call", acknowledged=False,
+                           heard=True, phone_address=True, vouches_phone=True)
+    name = traits.name
+
+    def check_config(self, config: Config) -> list[Problem]:
+        twilio = config.channels.section("twilio")
+        if not twilio:
+            return []
+        try:
+            voice_settings(twilio.get("voice"), load_prompt_texts())
+        except VoiceConfigError as exc:
+            return [problem_at(config, str(exc))]
+        return []
+
+    def scheduled_jobs(self) -> dict[str, int]:
+        return {}
 
     def setup_routes(self, app: web.Application) -> None:
-        twilio = app[CONTEXT].config.channels.twilio or {}
+        twilio = app[CONTEXT].config.channels.section("twilio") or {}
         app[VOICE_SETTINGS] = voice_settings(twilio.get("voice"), load_prompt_texts())
         for path, handler in ((VOICE_PATH, incoming_call), (LANGUAGE_PATH, language_chosen),
                               (MENU_PATH, reason_chosen), (DIAL_RESULT_PATH, dial_result),

@@ -1,7 +1,5 @@
 import random
 
-import pytest
-
 from routing.assignment import (
     AgentState,
     AssignDecision,
@@ -9,7 +7,6 @@ from routing.assignment import (
     QueuePolicy,
     WaitingConversation,
     WaitingIndex,
-    channel_kind,
     choose_agent,
     handback,
     next_for_agent,
@@ -48,29 +45,15 @@ def conversation(
     conv_id: str = "c1",
     *,
     queue: str = "migration",
-    channel: str = "whatsapp",
+    kind: str = "chat",
     language: str = "az",
     priority: int = 0,
     waiting_since: float = 1000.0,
     preferred_agent: str | None = None,
 ) -> WaitingConversation:
     return WaitingConversation(
-        conv_id, queue, channel, language, priority, waiting_since, preferred_agent
+        conv_id, queue, kind, language, priority, waiting_since, preferred_agent
     )
-
-
-@pytest.mark.parametrize(
-    ("channel", "kind"),
-    [("webchat", "chat"), ("whatsapp", "chat"), ("sms", "chat"), ("telegram", "chat"),
-     ("voice", "chat"), ("email", "email")],
-)  # fmt: skip
-def test_channel_kind(channel, kind):
-    assert channel_kind(channel) == kind
-
-
-def test_unknown_channel_is_named():
-    with pytest.raises(ValueError, match="'fax'"):
-        channel_kind("fax")
 
 
 def test_round_robin_picks_the_agent_assigned_longest_ago():
@@ -97,7 +80,7 @@ def test_only_online_agents_of_the_queue_with_room_for_the_channel_kind():
     ]
     assert choose_agent(conversation(), ROUND_ROBIN, agents).agent_id == "free"
     # An e-mail counts against the e-mail capacity, which chats-full still has.
-    assert choose_agent(conversation(channel="email"), ROUND_ROBIN, agents).agent_id == "chats-full"
+    assert choose_agent(conversation(kind="email"), ROUND_ROBIN, agents).agent_id == "chats-full"
 
 
 def test_nobody_eligible_gives_none():
@@ -176,8 +159,8 @@ def test_next_for_agent_orders_by_priority_then_age():
 def test_next_for_agent_only_its_queues_and_kinds_with_room():
     waiting = [
         conversation("other-queue", queue="call-centre-142", priority=9),
-        conversation("chat", channel="telegram", priority=5),
-        conversation("mail", channel="email", priority=0),
+        conversation("chat", kind="chat", priority=5),
+        conversation("mail", kind="email", priority=0),
     ]
     assert next_for_agent(agent("a1"), waiting, POLICIES).id == "chat"
     assert next_for_agent(agent("a1", chat=(3, 3)), waiting, POLICIES).id == "mail"
@@ -232,7 +215,7 @@ def _naive_next(agent_state, waiting):
     """The obvious answer: sort everything, take the first the agent may have."""
     may_take = [
         c for c in waiting
-        if c.queue in agent_state.queues and agent_state.has_room(channel_kind(c.channel))
+        if c.queue in agent_state.queues and agent_state.has_room(c.kind)
     ]  # fmt: skip
     ordered = sorted(may_take, key=lambda c: (-c.priority, c.waiting_since, c.id))
     own = [c for c in ordered if c.language in agent_state.languages]
@@ -242,13 +225,13 @@ def _naive_next(agent_state, waiting):
 def test_waiting_index_agrees_with_sorting_everything():
     rng = random.Random(7)
     queues = ("migration", "dost-baku-1")
-    channels = ("sms", "email", "webchat")
+    kinds = ("chat", "email", "chat")
     languages = ("az", "ru", "en")
     waiting = [
         conversation(
             f"c{i}",
             queue=rng.choice(queues),
-            channel=rng.choice(channels),
+            kind=rng.choice(kinds),
             language=rng.choice(languages),
             priority=rng.randint(0, 2),
             waiting_since=float(rng.randint(0, 50)),

@@ -253,21 +253,21 @@ def test_defaults_apply_when_variables_are_unset_or_empty():
     for env in ({}, {"PUBLIC_URL": "", "TWILIO_SMS_FROM": ""}):
         config = load_config_text(BASE, env=env)
         assert config.public_url == "http://127.0.0.1:8080"
-        assert config.channels.twilio["sms_from"] == "+994125550142"
+        assert config.channels.section("twilio")["sms_from"] == "+994125550142"
 
 
 def test_variables_replace_defaults_and_never_change_structure():
     config = load_config_text(BASE, env={"PUBLIC_URL": "https://cc.migration.gov.az/",
                                          "TWILIO_SMS_FROM": "[+994125550199, {a: b}]"})
     assert config.public_url == "https://cc.migration.gov.az"         # trailing / dropped
-    assert config.channels.twilio["sms_from"] == "[+994125550199, {a: b}]"
+    assert config.channels.section("twilio")["sms_from"] == "[+994125550199, {a: b}]"
 
 
 def test_a_variable_inside_a_longer_value():
     text = edited("${TWILIO_WHATSAPP_FROM:-whatsapp:+994125550142}",
                   "whatsapp:${WHATSAPP_NUMBER}")
     config = load_config_text(text, env={"WHATSAPP_NUMBER": "+994125550142"})
-    assert config.channels.twilio["whatsapp_from"] == "whatsapp:+994125550142"
+    assert config.channels.section("twilio")["whatsapp_from"] == "whatsapp:+994125550142"
 
 
 def test_a_missing_variable_without_default_is_reported_with_path_and_line():
@@ -418,7 +418,8 @@ def test_trusted_proxies_are_addresses_or_networks():
 
 def test_config_check_and_serve_report_the_channels_own_settings(cli_env, tmp_path):
     """`channels.twilio` is checked by the Twilio channels themselves; a mistake there is
-    reported before anything starts, not found by the first caller or the first send."""
+    reported, with its line, before anything starts, not found by the first caller or the
+    first send."""
     text = TEST_CONFIG.read_text(encoding="utf-8").replace(
         "      voicemail_max_length: 2m\n",
         "      voicemail_max_length: 2m\n      transcription: {engine: whisper}\n").replace(
@@ -428,9 +429,11 @@ def test_config_check_and_serve_report_the_channels_own_settings(cli_env, tmp_pa
     result = run_app(cli_env, "config", "check", str(path))
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr.splitlines() == [
-        f"{path}: channels.twilio.whatsapp_templates.reply_waiting: needs content_sid",
-        f"{path}: channels.twilio.voice.transcription.engine: expected one of google, "
-        "deepgram, got 'whisper'"]
+        f"{path}:{line_of(text, 'reply_waiting:')}: "
+        "channels.twilio.whatsapp_templates.reply_waiting: needs content_sid",
+        f"{path}:{line_of(text, 'transcription: {engine: whisper}')}: "
+        "channels.twilio.voice.transcription.engine: expected one of google, deepgram, "
+        "got 'whisper'"]
     cli_env["CC_CONFIG"] = str(path)
     served = run_app(cli_env, "serve", "--port", "0")
     assert served.returncode == 1 and "Traceback" not in served.stderr

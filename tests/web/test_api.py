@@ -22,6 +22,7 @@ from inbox.storage import utcnow
 from inbox.storage.schema import events, messages
 from routing import mask_text
 from settings import Limits
+from tests.conftest import with_test_channels
 from tests.inbox.test_auth import LEYLA, NIGAR, RAUF, USER, add_staff, bearer, login
 
 BAKU = ZoneInfo("Asia/Baku")
@@ -48,7 +49,7 @@ class Seeded:
 
 @pytest.fixture
 async def client(aiohttp_client, environment, config):
-    return await aiohttp_client(create_app(config))
+    return await aiohttp_client(with_test_channels(create_app(config)))
 
 
 async def mint_token(ctx, user_id: int) -> dict[str, str]:

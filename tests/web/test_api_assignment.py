@@ -196,3 +196,16 @@ async def test_an_approved_template_goes_out_after_the_window(client, ctx):
     assert missing.status == 422 and "needs conversation" in (await missing.json())["error"]
     unknown = await client.post(url, json={"template": "nope"}, headers=headers)
     assert unknown.status == 422
+
+
+async def test_the_console_learns_the_channels_and_their_templates_from_the_server(client, ctx):
+    _, headers = await person(ctx, "agent@example.gov.az", "agent", ["migration-registration"])
+    channels = await (await client.get("/api/v1/channels", headers=headers)).json()
+    assert [c["name"] for c in channels] == ["webchat", "sms", "whatsapp", "voice"]
+    assert {c["name"] for c in channels if c["templates"]} == {"whatsapp"}
+    assert {c["name"] for c in channels if c["phone_address"]} == {"sms", "whatsapp", "voice"}
+    templates = await (await client.get("/api/v1/templates", headers=headers)).json()
+    assert templates == [{"channel": "whatsapp", "name": "reply_waiting",
+                          "variables": ["name", "conversation"],
+                          "preview": "Hörmətli {{1}}, {{2}} nömrəli müraciətiniz üzrə cavab "
+                                     "hazırdır. Yazmaq üçün bu mesaja cavab verin."}]

@@ -44,12 +44,12 @@ from channels.twilio.messaging import (
     split_text,
     whatsapp_window_open,
 )
+from channels.twilio.templates import template_extra, whatsapp_templates
 from inbox import intake as intake_module
 from inbox import outbox
 from inbox.messages import Attachment, OutboundMessage
 from inbox.storage import utcnow
 from inbox.storage.schema import messages
-from inbox.windows import template_extra, whatsapp_templates
 from tests.channels.fake_twilio import FakeTwilio
 from web.appkeys import CONTEXT, INTAKE
 
@@ -162,7 +162,7 @@ def outbound(channel: str = "sms", body: str = "Müraciətiniz qəbul edildi", *
 
 
 def test_create_requests_address_sms_and_whatsapp_from_the_configured_senders(config) -> None:
-    settings = messaging_settings(config.channels.twilio)
+    settings = messaging_settings(config.channels.section("twilio"))
     [sms] = create_requests(settings, outbound("sms"), STATUS_URL)
     assert sms == {"to": "+994501234567", "from_": "+994125550142",
                    "status_callback": STATUS_URL, "body": "Müraciətiniz qəbul edildi"}
@@ -178,8 +178,8 @@ def test_create_requests_address_sms_and_whatsapp_from_the_configured_senders(co
 
 
 def test_a_template_send_carries_content_sid_and_numbered_variables(config) -> None:
-    settings = messaging_settings(config.channels.twilio)
-    template = whatsapp_templates(config.channels.twilio)["reply_waiting"]
+    settings = messaging_settings(config.channels.section("twilio"))
+    template = whatsapp_templates(config.channels.section("twilio"))["reply_waiting"]
     extra = template_extra(template, "reply_waiting", {"name": "Günel", "conversation": "42"})
     assert extra == {"content_sid": "HX0123456789abcdef0123456789abcdef",
                      "content_variables": '{"1": "Günel", "2": "42"}'}
@@ -534,7 +534,7 @@ async def test_a_long_sms_goes_out_in_parts(client, ctx, fake_twilio) -> None:
 async def test_a_template_send_uses_the_content_api_fields(client, ctx, config,
                                                            fake_twilio) -> None:
     ack = await acknowledgement(client, ctx, "whatsapp_inbound.txt")
-    extra = template_extra(whatsapp_templates(config.channels.twilio)["reply_waiting"],
+    extra = template_extra(whatsapp_templates(config.channels.section("twilio"))["reply_waiting"],
                            "reply_waiting",
                            {"name": "Günel", "conversation": "17"})
     message = OutboundMessage(message_id=ack["id"], conversation_id=ack["conversation_id"],

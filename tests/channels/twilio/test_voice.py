@@ -85,7 +85,7 @@ SEGMENTS_EN = ("Hello, I returned from Germany last month",
 
 @pytest.fixture
 def settings(config) -> twilio_voice.VoiceSettings:
-    return voice_settings(config.channels.twilio["voice"], load_prompt_texts())
+    return voice_settings(config.channels.section("twilio")["voice"], load_prompt_texts())
 
 
 def twiml(text: str) -> ET.Element:

@@ -1,0 +1,118 @@
+"""What the inbox needs to know of a channel, declared by the channel itself.
+
+Each channel (`channels/`) declares one `ChannelTraits`; the application and the worker hand
+them to the inbox at start-up (`InboxContext.channels`), so the inbox decides by trait
+(acknowledge? how long may free text be sent?) and never by a channel's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from routing.assignment import CapacityKind
+from settings import Config
+
+
+@dataclass(frozen=True)
+class MessageTemplate:
+    """A message approved in advance with the provider, the only kind some channels accept
+    once their free-text window has closed."""
+
+    name: str
+    variables: tuple[str, ...] = ()   # the names of the values an agent fills in, in order
+    preview: str | None = None        # its text as the provider shows it, when config says
+
+
+@dataclass(frozen=True)
+class TemplateSend:
+    body: str                                           # what the conversation shows
+    extra: dict[str, str] = field(default_factory=dict) # the channel's own send options
+
+
+class TemplateCatalogue(Protocol):
+    def approved(self, config: Config) -> Mapping[str, MessageTemplate]:
+        """The deployment's approved templates, by name."""
+
+    def prepare(self, config: Config, name: str, values: Mapping[str, str]) -> TemplateSend:
+        """Template `name` (one of `approved`) filled with the agent's values; ValueError
+        naming the ones missing."""
+
+
+@dataclass(frozen=True)
+class ChannelTraits:
+    name: str                        # the registry name stored on messages and conversations
+    label: str                       # how the console names it
+    # Agents' capacity is counted per kind of work: a few live chats (phone, SMS and
+    # messengers all need a quick answer) but many more e-mails.
+    capacity_kind: CapacityKind = "chat"
+    # The resident gets a written acknowledgement when a conversation is routed (a caller
+    # hears the IVR instead).
+    acknowledged: bool = True
+    # How long after the resident's last message free text may still be sent; None = always.
+    free_text_window: timedelta | None = None
+    # The provider's approved message templates, which may go out after that window.
+    templates: TemplateCatalogue | None = None
+    # The resident's words were heard, not written (a voicemail's transcript): identifiers
+    # found in them are never kept as claims, a misheard FIN must not join two residents.
+    heard: bool = False
+    # The address is a phone number: the console masks it.
+    phone_address: bool = False
+    # The `phone` a message carries was delivered by the carrier, so a contact may be joined
+    # on it (a Telegram contact the user shared of themselves would be; a number typed in a
+    # message never is: `inbox.matching`).
+    vouches_phone: bool = False
+
+    def free_text_allowed(self, last_inbound_at: datetime | None, now: datetime) -> bool:
+        if self.free_text_window is None:
+            return True
+        return last_inbound_at is not None and now - last_inbound_at < self.free_text_window
+
+
+class UnknownChannel(ValueError):
+    """A name no registered channel declares (a row written by a channel since removed)."""
+
+
+class ChannelBook(Mapping[str, ChannelTraits]):
+    """The traits of every registered channel, by name."""
+
+    def __init__(self, traits: Iterable[ChannelTraits] = ()):
+        self._by_name = {t.name: t for t in traits}
+
+    def __getitem__(self, name: str) -> ChannelTraits:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise UnknownChannel(f"unknown channel {name!r}: no registered channel declares "
+                                 f"it") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_name)
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+    def capacity_kind(self, name: str) -> CapacityKind:
+        return self[name].capacity_kind
+
+    def view(self) -> list[dict]:
+        """What the console needs of each channel, in registry order."""
+        return [{"name": t.name, "label": t.label, "capacity_kind": t.capacity_kind,
+                 "templates": t.templates is not None, "phone_address": t.phone_address}
+                for t in self._by_name.values()]
+
+
+# The book a process was started with: `app.py` and `worker.py` install the registry's at
+# start-up. Jobs run by name in a worker find it here, since rq hands them only ids.
+_installed = ChannelBook()
+
+
+def install(book: ChannelBook) -> None:
+    global _installed
+    _installed = book
+
+
+def installed() -> ChannelBook:
+    return _installed
