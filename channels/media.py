@@ -17,8 +17,8 @@ from typing import Any
 
 from channels.base import MediaError
 from channels.registry import channel_book, channel_for
-from inbox import outbox
 from inbox.context import InboxContext, open_context
+from inbox.port import ChannelPort
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +41,8 @@ def type_allowed(content_type: str, allowed: tuple[str, ...]) -> bool:
 
 async def fetch_message_media(ctx: InboxContext, message_id: int) -> int:
     """Fetch every attachment not yet stored; returns how many were stored now."""
-    async with ctx.store.read() as tx:
-        message = await tx.messages.get(message_id)
+    port = ChannelPort(ctx)
+    message = await port.message(message_id)
     if message is None:
         return 0
     channel = channel_for(message["channel"])
@@ -79,10 +79,9 @@ async def fetch_message_media(ctx: InboxContext, message_id: int) -> int:
                           url=f"/api/v1/messages/{message_id}/attachments/{index}")
         attachment.setdefault("filename", f"attachment-{index}{extension}")
         stored += 1
-    async with ctx.store.transaction() as tx:
-        await tx.messages.update(message_id, attachments=attachments)
+    await port.keep_attachments(message_id, attachments)
     log.info("message %s: %d attachment(s) stored", message_id, stored)
-    await outbox.announce_delivery(ctx, message_id)   # consoles show players and errors now
+    await port.announce_delivery(message_id)   # consoles show players and errors now
     if transient is not None:
         raise transient   # rq tries again later for the ones still missing
     return stored

@@ -30,16 +30,15 @@ from channels.webchat_limits import (
     SOCKET_RENEW_S,
     ChatLimits,
 )
-from inbox import outbox
 from inbox.channel_traits import ChannelTraits
+from inbox.clock import utcnow
 from inbox.context import InboxContext
-from inbox.ingest import ingest
 from inbox.live import publish_to_chat
 from inbox.messages import InboundMessage, OutboundMessage
 from inbox.outage import REDIS_UNAVAILABLE
+from inbox.port import ChannelPort
 from inbox.replies import REPLY_LANGUAGES, TEMPLATES_DIR, preferred_language
 from inbox.serialize import iso, resident_message_view
-from inbox.storage import utcnow
 from settings import Config, Problem
 from web import client_address
 from web.appkeys import CONTEXT, HUB, SECRET_KEY
@@ -155,6 +154,7 @@ class _Socket:
         self.request = request
         self.ws = ws
         self.ctx: InboxContext = request.app[CONTEXT]
+        self.port = ChannelPort(self.ctx)
         self.secret = request.app[SECRET_KEY]
         self.session: str | None = None
         self.name: str | None = None
@@ -206,12 +206,7 @@ class _Socket:
             raise FrameError("other_session")
         self.session, self.name, self.language = session, frame.name, frame.language
         self.texts_language = frame.language or self.texts_language
-        async with self.ctx.store.read() as tx:
-            identity = await tx.contacts.identity("webchat", session)
-            conversation = await tx.conversations.latest_of_identity(identity["id"]) \
-                if identity else None
-            history = await tx.messages.of_conversation(conversation["id"], include_notes=False) \
-                if conversation else []
+        history = await self.port.history("webchat", session)
         if self.listener is None:
             hub = self.request.app[HUB]
             self.listener = hub.subscribe_chat(session)
@@ -227,7 +222,7 @@ class _Socket:
         self.name = frame.name or self.name
         external_id = f"{self.session}:{frame.client_id}"
         try:
-            result = await ingest(self.ctx, InboundMessage(
+            result = await self.port.ingest(InboundMessage(
                 channel="webchat", external_id=external_id,
                 address=self.session, text=frame.text.strip(), received_at=utcnow(),
                 display_name=self.name, language=self.language, raw_size=len(frame.text)))
@@ -237,8 +232,7 @@ class _Socket:
             # Ingest meets Redis only after its commit: the message is stored, so it is
             # acknowledged; the sweeps route, deliver and assign what the outage held up.
             self.ctx.redis_outage.failed(exc)
-            async with self.ctx.store.read() as tx:
-                message_id = (await tx.messages.by_external_id("webchat", external_id))["id"]
+            message_id = await self.port.stored_message_id("webchat", external_id)
         await self.send({"type": "ack", "id": frame.client_id, "message_id": message_id})
 
     async def _within_limits(self, frame: ChatText) -> bool:
@@ -247,19 +241,16 @@ class _Socket:
         instead, since nothing more would be stored."""
         opens_conversation = False
         if not self.has_conversation:
-            async with self.ctx.store.read() as tx:
-                _, conversation = await tx.contacts.identity_and_open_conversation("webchat",
-                                                                          self.session)
-            opens_conversation = conversation is None
+            opens_conversation = not await self.port.has_open_conversation("webchat",
+                                                                           self.session)
         refused = await self.limits.message(self.session, self.address,
                                             opens_conversation=opens_conversation)
         if refused is None:
             return True
-        async with self.ctx.store.read() as tx:
-            stored = await tx.messages.by_external_id(
-                "webchat", f"{self.session}:{frame.client_id}")
+        stored = await self.port.stored_message_id("webchat",
+                                                   f"{self.session}:{frame.client_id}")
         if stored is not None:
-            await self.send({"type": "ack", "id": frame.client_id, "message_id": stored["id"]})
+            await self.send({"type": "ack", "id": frame.client_id, "message_id": stored})
         else:
             log.info("web-chat message refused: %s", refused.code)
             await self.send({**error_frame(refused.code, self.texts_language),
@@ -283,9 +274,9 @@ class _Socket:
                 await asyncio.shield(recording)
 
     async def _delivered(self, message_id: int) -> None:
-        if await outbox.mark_delivery_status(self.ctx, message_id, "delivered"):
+        if await self.port.mark_delivery_status(message_id, "delivered"):
             with self.ctx.redis_outage.best_effort():   # consoles see it on their next read
-                await outbox.announce_delivery(self.ctx, message_id)
+                await self.port.announce_delivery(message_id)
 
     async def close(self) -> None:
         if self.counted is not None:

@@ -76,6 +76,12 @@ async def _store(ctx: InboxContext, msg: InboundMessage,
                                                                          msg.address)
         if identity is None:
             identity = await _new_identity(ctx, tx, msg)
+        elif msg.thread_key:
+            # A reply in a thread (an e-mail's References) joins that thread's conversation
+            # while it is unresolved, though the resident may have opened a newer one since;
+            # only the same contact's, so a thread key copied by someone else joins nothing.
+            conversation = await tx.conversations.open_of_thread(
+                identity["contact_id"], msg.channel, msg.thread_key) or conversation
         named = False
         if msg.display_name and not identity["contact_name"]:
             # A name the resident gave after their first message (web chat asks for it

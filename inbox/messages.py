@@ -60,7 +60,7 @@ class OutboundMessage:
     created_at: datetime
     author_kind: str = "agent"      # agent | system (auto-replies)
     attachments: tuple[Attachment, ...] = ()
-    reply_to_external_id: str | None = None
+    reply_to_external_id: str | None = None   # the provider's id of the message it answers
     thread_key: str | None = None
     extra: dict[str, str] = field(default_factory=dict)   # channel send options (a template's)
     # Structured content: answers the resident may pick (a numbered menu where the channel

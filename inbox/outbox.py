@@ -53,6 +53,8 @@ async def claim(ctx: InboxContext, message_id: int) -> Claimed | None:
         conversation = await tx.conversations.get(row["conversation_id"])
         identity = await tx.contacts.identity_by_id(conversation["identity_id"])
         accepted = await tx.messages.parts_of(message_id)
+        # What a channel that threads its replies (an e-mail's In-Reply-To) answers.
+        answered = await tx.messages.answered_external_id(message_id)
     outbound = OutboundMessage(
         message_id=row["id"], conversation_id=conversation["id"], channel=row["channel"],
         address=identity["address"], body=row["body"],
@@ -61,6 +63,7 @@ async def claim(ctx: InboxContext, message_id: int) -> Claimed | None:
         attachments=tuple(Attachment(content_type=a["content_type"], filename=a.get("filename"),
                                      size=a.get("size"), url=a.get("url"))
                           for a in row["attachments"] or []),
+        reply_to_external_id=answered,
         thread_key=conversation["thread_key"], accepted_parts=tuple(accepted),
         # Any earlier attempt may have been answered unheard. Its message was created at or
         # after the outbox message was stored, so that is where to start looking.

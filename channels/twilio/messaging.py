@@ -45,11 +45,11 @@ from channels.twilio.common import (
     webhook_url,
 )
 from channels.twilio.templates import WhatsAppTemplates
-from inbox import outbox
 from inbox.channel_traits import ChannelTraits
+from inbox.clock import utcnow
 from inbox.context import InboxContext
 from inbox.messages import Attachment, InboundMessage, OutboundMessage
-from inbox.storage import utcnow
+from inbox.port import ChannelPort
 from settings import Config, Problem
 from web.appkeys import CONTEXT, INTAKE
 
@@ -359,21 +359,8 @@ def reconcile(pending: Sequence[Mapping[str, Any]], listed: Sequence[ListedMessa
 
 async def apply_status(ctx: InboxContext, report: StatusReport) -> bool:
     """Record a status callback on its outbound message; False when no message has the sid."""
-    async with ctx.store.read() as tx:
-        for channel in report.channels:
-            row = await tx.messages.by_external_id(channel, report.message_sid)
-            if row is not None:
-                break
-    if row is None or row["direction"] != "out":
-        return False
-    if report.delivery_status == "failed":
-        # Once delivered, a late "undelivered" from another part is not this message's fate.
-        if row["delivery_status"] not in ("delivered", "read", "failed"):
-            await outbox.mark_failed(ctx, row["id"], report.error)
-    elif report.delivery_status is not None:
-        await outbox.mark_delivery_status(ctx, row["id"], report.delivery_status)
-    await outbox.announce_delivery(ctx, row["id"])
-    return True
+    return await ChannelPort(ctx).apply_delivery_report(
+        report.channels, report.message_sid, report.delivery_status, report.error)
 
 
 def _early_key(sid: str) -> str:
@@ -551,7 +538,7 @@ class TwilioMessagingChannel:
             if error is None:
                 raise
             raise error from exc
-        taken = await outbox.parts_of_other_messages(ctx, message, [m.sid for m in listed])
+        taken = await ChannelPort(ctx).parts_of_other_messages(message, [m.sid for m in listed])
         result = reconcile(pending, listed, since, taken)
         for copy in result.found:
             await self._record_part(ctx, message, len(accepted), copy.sid, copy)
@@ -570,7 +557,8 @@ class TwilioMessagingChannel:
         """Store the part's sid at once, so a later attempt resumes after it and status
         callbacks find the message (by its first part); then apply the first part's status
         if it came before it was stored, or as Twilio's list shows it."""
-        await outbox.record_part(ctx, message, part, sid)
+        port = ChannelPort(ctx)
+        await port.record_part(message, part, sid)
         if part != 0:
             return
         reports = await _take_early(ctx, sid, (message.channel,))
@@ -584,8 +572,7 @@ class TwilioMessagingChannel:
                                  f"Twilio reported the message {report.twilio_status}"),
                     report.error_code)
             if report.delivery_status in ("delivered", "read"):
-                await outbox.mark_delivery_status(ctx, message.message_id,
-                                                  report.delivery_status)
+                await port.mark_delivery_status(message.message_id, report.delivery_status)
 
 
 SMS_CHANNEL = TwilioMessagingChannel(SMS_TRAITS)

@@ -14,6 +14,7 @@ from inbox.storage.schema import (
     contacts,
     conversations,
     messages,
+    users,
 )
 
 
@@ -38,6 +39,21 @@ class ConversationRecords(Records):
             .where(conversations.c.identity_id == identity_id,
                    conversations.c.status != "resolved")
             .order_by(conversations.c.id.desc()).limit(1))
+
+    async def open_of_thread(self, contact_id: int, channel: str, thread_key: str
+                             ) -> Row | None:
+        """The contact's newest unresolved conversation on `channel` in the thread
+        `thread_key`, shaped as `ContactRecords.identity_and_open_conversation` gives one
+        (its assignee's presence along). Found through the contact's conversations, which
+        are few, so the thread key needs no index of its own."""
+        c = conversations
+        return await self._one(
+            select(c.c.id, c.c.status, c.c.queue, c.c.assignee_id,
+                   users.c.presence.label("assignee_presence"))
+            .select_from(c.outerjoin(users, users.c.id == c.c.assignee_id))
+            .where(c.c.contact_id == contact_id, c.c.channel == channel,
+                   c.c.thread_key == thread_key, c.c.status != "resolved")
+            .order_by(c.c.id.desc()).limit(1))
 
     async def latest_of_identity(self, identity_id: int) -> Row | None:
         return await self._one(

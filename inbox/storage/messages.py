@@ -43,6 +43,19 @@ class MessageRecords(Records):
             query = query.where(messages.c.direction != "note")
         return await self._all(query.order_by(messages.c.id).limit(limit))
 
+    async def answered_external_id(self, message_id: int) -> str | None:
+        """The provider's id of the resident's message that `message_id` (an outbound
+        message) answers: the conversation's latest inbound message before it on the same
+        channel, if the provider gave it an id."""
+        reply, answered = messages.alias("reply"), messages.alias("answered")
+        return (await self.conn.execute(
+            select(answered.c.external_id)
+            .join(reply, and_(reply.c.id == message_id,
+                              answered.c.conversation_id == reply.c.conversation_id,
+                              answered.c.channel == reply.c.channel))
+            .where(answered.c.direction == "in", answered.c.id < message_id)
+            .order_by(answered.c.id.desc()).limit(1))).scalar_one_or_none()
+
     async def update(self, message_id: int, **values: Any) -> None:
         await self.conn.execute(update(messages).where(messages.c.id == message_id)
                                 .values(**values))

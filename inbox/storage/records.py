@@ -10,14 +10,12 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from inbox.clock import utcnow as utcnow  # re-exported: the records and their callers use it
+
 Row = dict[str, Any]
 
 # An outbound message's states in the order they may advance; failure ends any of them.
 DELIVERY_ORDER = ("queued", "sending", "sent", "delivered", "read")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _aware(value: Any) -> Any:

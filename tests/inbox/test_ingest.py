@@ -200,3 +200,32 @@ async def test_a_resident_writing_wakes_a_pending_conversation(ctx):
     assert kinds == ["message.created", "conversation.updated"]
     async with ctx.store.read() as tx:
         assert (await tx.conversations.get(first.conversation_id))["status"] == "open"
+
+
+async def test_a_reply_in_a_thread_joins_that_threads_open_conversation(ctx):
+    first = await ingest(ctx, chat("Pensiyam gecikir", client_id="t1", thread_key="<a@mail.az>"))
+    # The resident has a newer open conversation as well (an agent split one off, say).
+    async with ctx.store.transaction() as tx:
+        row = await tx.conversations.get(first.conversation_id)
+        now = utcnow()
+        newer = await tx.conversations.create(
+            contact_id=row["contact_id"], identity_id=row["identity_id"], channel="webchat",
+            status="open", thread_key="<b@mail.az>", created_at=now, last_message_at=now)
+    reply = await ingest(ctx, chat("Sənədləri əlavə edirəm", client_id="t2",
+                                   thread_key="<a@mail.az>"))
+    assert reply.conversation_id == first.conversation_id and not reply.new_conversation
+    # Without a thread, or in one no conversation has, the newest open one takes it, as before.
+    unthreaded = await ingest(ctx, chat("Başqa sualım var", client_id="t3"))
+    unknown = await ingest(ctx, chat("Yeni mövzu", client_id="t4", thread_key="<c@mail.az>"))
+    assert unthreaded.conversation_id == unknown.conversation_id == newer
+
+
+async def test_a_thread_joins_no_resolved_conversation_and_no_one_elses(ctx):
+    first = await ingest(ctx, chat("Pensiyam gecikir", client_id="t1", thread_key="<a@mail.az>"))
+    stranger = await ingest(ctx, chat("Mənim də sualım var", session="sess-2",
+                                      thread_key="<a@mail.az>"))
+    assert stranger.new_conversation and stranger.conversation_id != first.conversation_id
+    async with ctx.store.transaction() as tx:
+        await tx.conversations.update(first.conversation_id, status="resolved")
+    again = await ingest(ctx, chat("Yenə yazıram", client_id="t2", thread_key="<a@mail.az>"))
+    assert again.new_conversation and again.conversation_id != first.conversation_id

@@ -1,0 +1,103 @@
+"""The inbox as a channel sees it: the one interface `channels/` use to store and read.
+
+A channel takes a resident's message in (`ingest`), shows a resident their conversation
+(`history`), records what its provider says about an outbound message (the id it gave each
+part, a delivery status) and keeps the media it fetched. Everything here is said in domain
+terms; the store's transactions and records stay behind it, so no channel opens one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from inbox import outbox
+from inbox.context import InboxContext
+from inbox.ingest import IngestResult, ingest
+from inbox.messages import InboundMessage, OutboundMessage
+from inbox.storage import Row
+
+
+class ChannelPort:
+    def __init__(self, ctx: InboxContext):
+        self._ctx = ctx
+
+    # --- inbound ---------------------------------------------------------------------------
+
+    async def ingest(self, message: InboundMessage) -> IngestResult:
+        """Store a resident's message once, then route it (`inbox.ingest`)."""
+        return await ingest(self._ctx, message)
+
+    async def stored_message_id(self, channel: str, external_id: str) -> int | None:
+        """The id of the message stored under the provider's id, if it is stored."""
+        async with self._ctx.store.read() as tx:
+            row = await tx.messages.by_external_id(channel, external_id)
+        return None if row is None else row["id"]
+
+    async def has_open_conversation(self, channel: str, address: str) -> bool:
+        """Whether the resident at `address` has a conversation a new message would join."""
+        async with self._ctx.store.read() as tx:
+            _, conversation = await tx.contacts.identity_and_open_conversation(channel, address)
+        return conversation is not None
+
+    async def history(self, channel: str, address: str) -> list[Row]:
+        """The messages the resident at `address` may see of their latest conversation,
+        resolved or not (notes left out), oldest first; none for an unknown address."""
+        async with self._ctx.store.read() as tx:
+            identity = await tx.contacts.identity(channel, address)
+            conversation = await tx.conversations.latest_of_identity(identity["id"]) \
+                if identity else None
+            return await tx.messages.of_conversation(conversation["id"], include_notes=False) \
+                if conversation else []
+
+    async def message(self, message_id: int) -> Row | None:
+        async with self._ctx.store.read() as tx:
+            return await tx.messages.get(message_id)
+
+    async def keep_attachments(self, message_id: int, attachments: list[dict[str, Any]]) -> None:
+        """Store a message's attachments as the media job left them (fetched, or refused
+        with a reason)."""
+        async with self._ctx.store.transaction() as tx:
+            await tx.messages.update(message_id, attachments=attachments)
+
+    # --- outbound --------------------------------------------------------------------------
+
+    async def record_part(self, message: OutboundMessage, part: int, external_id: str) -> None:
+        """The provider accepted part `part` (0 first) of `message` as `external_id`."""
+        await outbox.record_part(self._ctx, message, part, external_id)
+
+    async def parts_of_other_messages(self, message: OutboundMessage,
+                                      external_ids: list[str]) -> set[str]:
+        """Which of these provider ids already stand for parts of other messages."""
+        return await outbox.parts_of_other_messages(self._ctx, message, external_ids)
+
+    async def mark_delivery_status(self, message_id: int, status: str) -> bool:
+        """A later state the channel learnt (delivered, read); never moves backwards."""
+        return await outbox.mark_delivery_status(self._ctx, message_id, status)
+
+    async def apply_delivery_report(self, channels: Sequence[str], external_id: str,
+                                    status: str | None, error: str) -> bool:
+        """Record a provider's report on the outbound message it knows as `external_id` on
+        one of `channels` (looked in, in order): `status` is ours (sent, delivered, read,
+        failed; None changes nothing) and `error` the reason a failure gives. Consoles hear
+        of it. False when no outbound message has that id."""
+        row = None
+        async with self._ctx.store.read() as tx:
+            for channel in channels:
+                row = await tx.messages.by_external_id(channel, external_id)
+                if row is not None:
+                    break
+        if row is None or row["direction"] != "out":
+            return False
+        if status == "failed":
+            # Once delivered, a late "undelivered" from another part is not this message's fate.
+            if row["delivery_status"] not in ("delivered", "read", "failed"):
+                await outbox.mark_failed(self._ctx, row["id"], error)
+        elif status is not None:
+            await outbox.mark_delivery_status(self._ctx, row["id"], status)
+        await outbox.announce_delivery(self._ctx, row["id"])
+        return True
+
+    async def announce_delivery(self, message_id: int) -> None:
+        """Tell consoles a message's delivery state or attachments changed."""
+        await outbox.announce_delivery(self._ctx, message_id)
