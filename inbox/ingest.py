@@ -14,6 +14,7 @@ from typing import Any
 
 from inbox import assignment, dispatch, matching
 from inbox.context import InboxContext
+from inbox.events import EventType
 from inbox.live import publish_event
 from inbox.messages import Attachment, InboundMessage
 from inbox.sanitize import clean_html
@@ -106,8 +107,8 @@ async def _store(ctx: InboxContext, msg: InboundMessage,
             "author_id": None, "created_at": now, "delivery_status": "received",
         }
         message["id"] = await tx.messages.insert(**message)
-        await tx.events.add(conversation_id, "received",
-                           {"message_id": message["id"], "channel": msg.channel}, at=now)
+        await tx.events.add(conversation_id, EventType.RECEIVED,
+                            {"message_id": message["id"], "channel": msg.channel}, at=now)
         released_from = None if new_conversation else \
             await assignment.release_on_message(tx, conversation, now)
     return IngestResult(message["id"], conversation_id, False, new_conversation,
