@@ -12,13 +12,13 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from inbox import assignment, dispatch, matching
+from inbox import assignment, dispatch, lifecycle, matching
 from inbox.context import InboxContext
 from inbox.events import EventType
 from inbox.live import publish_event
 from inbox.messages import Attachment, InboundMessage
 from inbox.sanitize import clean_html
-from inbox.serialize import conversation_view, message_view
+from inbox.serialize import message_view
 from inbox.storage import Duplicate, UnitOfWork, utcnow
 
 log = logging.getLogger(__name__)
@@ -164,10 +164,7 @@ async def ingest(ctx: InboxContext, msg: InboundMessage,
             "message": message_view(result.message, ctx.zone),
         })
         if result.woke_up or result.named or result.released_from is not None:
-            async with ctx.store.read() as tx:
-                row = await tx.conversations.with_contact(result.conversation_id)
-            await publish_event(ctx.redis, "conversation.updated", row["queue"],
-                                {"conversation": conversation_view(row, ctx.zone)})
+            await lifecycle.announce(ctx, result.conversation_id)
         if result.released_from is not None:
             await assignment.assign_waiting(ctx, result.conversation_id,
                                             exclude={result.released_from})
