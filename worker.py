@@ -1,5 +1,5 @@
-"""The background worker: rq jobs (delivery, polls, sweeps) and the scheduler that starts the
-periodic ones.
+"""The background worker: rq jobs (delivery, polls, sweeps), the consumers of the event log,
+and the scheduler that starts the periodic ones.
 
     python worker.py [--burst] [--queues replies,delivery,default]
 
@@ -11,6 +11,7 @@ reply never waits for an automatic send or a periodic job already running.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import sys
 import threading
@@ -20,20 +21,39 @@ from rq import Queue, Worker
 
 from channels.registry import channel_book, config_problems, scheduled_jobs
 from inbox import channel_traits
-from inbox.context import redis_url
+from inbox.consumers import EventConsumer, run_consumers
+from inbox.context import open_context, redis_url
 from inbox.jobs import DEFAULT_QUEUE, QUEUES
 from inbox.logs import configure_logging
 from inbox.outage import REDIS_UNAVAILABLE, OutageLog
 from inbox.parent_death import end_children_with_this_process
 from inbox.sweeps import SWEEP_JOB
-from reports.rollup import CHANGED_JOB
+from reports.rollup import FACTS_CONSUMER
 from reports.rollup import SWEEP_JOB as FACTS_SWEEP_JOB
 from settings import Config, ConfigError, load_config
 
 log = logging.getLogger("worker")
 
-REPORT_FACTS_INTERVAL_S = 10      # reports lag live state by about this much
+CONSUMERS_INTERVAL_S = 10         # reports (and any consumer) lag live state by about this
 FACTS_SWEEP_INTERVAL_S = 15 * 60  # a full look back, for anything the watermark missed
+
+# Who reads the event log, in the order they run. A new reader of state changes (CSAT,
+# notifications, registration intake) is one more entry here.
+EVENT_CONSUMERS: tuple[EventConsumer, ...] = (FACTS_CONSUMER,)
+CONSUMERS_JOB = "worker.consume_events"
+
+
+def consume_events() -> dict[str, int | None]:
+    """Periodic: every consumer handles the events written since its last run."""
+    return asyncio.run(_consume_events())
+
+
+async def _consume_events() -> dict[str, int | None]:
+    ctx = open_context(pool=False)
+    try:
+        return await run_consumers(ctx, EVENT_CONSUMERS)
+    finally:
+        await ctx.close()
 
 
 class PeriodicJobs:
@@ -79,7 +99,7 @@ def periodic_jobs(config: Config) -> dict[str, int]:
     """The worker's own periodic jobs and those the channels declare (a mailbox's poll)."""
     return {
         SWEEP_JOB: config.outbox.sweep_interval_s,
-        CHANGED_JOB: REPORT_FACTS_INTERVAL_S,
+        CONSUMERS_JOB: CONSUMERS_INTERVAL_S,
         FACTS_SWEEP_JOB: FACTS_SWEEP_INTERVAL_S,
         **scheduled_jobs(),
     }

@@ -11,15 +11,13 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from inbox import assignment, dispatch, outbox, sla
+from inbox import assignment, dispatch, lifecycle, outbox
 from inbox.context import InboxContext
-from inbox.live import publish_event
-from inbox.serialize import conversation_view, message_view
+from inbox.events import EventType
+from inbox.lifecycle import SETTABLE_STATUSES, announce
 from inbox.storage import UnitOfWork, utcnow
+from routing import CATEGORIES
 
-STATUSES = ("waiting", "open", "pending", "resolved")
-SETTABLE_STATUSES = ("open", "pending", "resolved")
-CATEGORIES = ("inquiry", "registration", "support")
 MAX_REPLY_CHARS = 10_000
 MAX_CONTACT_NAME = 200     # contacts.name
 
@@ -53,22 +51,6 @@ async def _conversation(tx: UnitOfWork, conversation_id: int) -> dict[str, Any]:
     return conversation
 
 
-async def _announce(ctx: InboxContext, conversation_id: int,
-                    message: dict[str, Any] | None = None) -> None:
-    """Tell consoles about a committed change. While Redis is down they learn it at their next
-    read instead: the change stands, so the caller is not told it failed (and not invited to
-    do it twice)."""
-    async with ctx.store.read() as tx:
-        row = await tx.conversations.with_contact(conversation_id)
-    view = conversation_view(row, ctx.zone)
-    with ctx.redis_outage.best_effort():
-        if message is not None:
-            await publish_event(ctx.redis, "message.created", row["queue"], {
-                "conversation_id": conversation_id, "message": message_view(message, ctx.zone)})
-        await publish_event(ctx.redis, "conversation.updated", row["queue"],
-                            {"conversation": view})
-
-
 async def reply(ctx: InboxContext, actor: Actor, conversation_id: int, body: str,
                 private: bool = False, *,
                 extra: dict[str, str] | None = None) -> dict[str, Any]:
@@ -87,8 +69,8 @@ async def reply(ctx: InboxContext, actor: Actor, conversation_id: int, body: str
                 conversation_id=conversation_id, channel=conversation["channel"],
                 direction="note", body=body, author_kind="agent", author_id=actor.id,
                 created_at=now, delivery_status="received")
-            await tx.events.add(conversation_id, "noted", {"message_id": message_id},
-                               actor_id=actor.id, at=now)
+            await tx.events.add(conversation_id, EventType.NOTED, {"message_id": message_id},
+                                actor_id=actor.id, at=now)
         else:
             channel = ctx.channels[conversation["channel"]]
             if extra is None and not channel.free_text_allowed(
@@ -101,40 +83,33 @@ async def reply(ctx: InboxContext, actor: Actor, conversation_id: int, body: str
             message_id = await outbox.queue_message(tx, conversation, body,
                                                     author_kind="agent", author_id=actor.id,
                                                     extra=extra)
-            changes: dict[str, Any] = {"last_message_at": now, "offered_at": None}
             first = conversation["first_response_at"] is None
-            if first:
-                changes["first_response_at"] = now
-                # The first answer stops the first-response clock; resolution's takes over.
-                if conversation["queue"] in ctx.config.queue_ids:
-                    changes["sla_due_at"] = sla.due_at(ctx, conversation["queue"],
-                                                       conversation["created_at"], "resolution")
-                    changes["sla_state"] = "ok"
-            if conversation["status"] == "waiting":
-                changes["status"] = "open"
-            elif conversation["status"] == "resolved":
+            changes: dict[str, Any] = {"last_message_at": now, "offered_at": None,
+                                       **lifecycle.first_response(ctx, conversation, now)}
+            if conversation["status"] == "resolved":
                 # Writing to a resolved conversation reopens it, and reports count that.
-                changes.update(status="open", resolved_at=None)
-                await tx.events.add(conversation_id, "reopened",
-                                   {"from": "resolved", "to": "open", "reason": "agent replied"},
-                                   actor_id=actor.id, at=now)
+                changes.update(await lifecycle.change_status(
+                    tx, conversation, "open", at=now, actor_id=actor.id,
+                    reason="agent replied"))
+            else:
+                changes.update(lifecycle.taken(conversation))
             if conversation["assignee_id"] is None:
                 # Whoever answers an unassigned conversation owns it from then on.
                 changes.update(assignee_id=actor.id, assigned_at=now)
-                await tx.events.add(conversation_id, "assigned",
-                                   {"agent_id": actor.id, "reason": "answered it"},
-                                   actor_id=actor.id, at=now)
+                await tx.events.add(conversation_id, EventType.ASSIGNED,
+                                    {"agent_id": actor.id, "reason": "answered it"},
+                                    actor_id=actor.id, at=now)
             await tx.conversations.update(conversation_id, **changes)
-            await tx.events.add(conversation_id, "replied",
-                               {"message_id": message_id, "first_response": first},
-                               actor_id=actor.id, at=now)
+            await tx.events.add(conversation_id, EventType.REPLIED,
+                                {"message_id": message_id, "first_response": first},
+                                actor_id=actor.id, at=now)
         message = await tx.messages.get(message_id)
     if not private:
         # A reply whose job could not be queued (Redis down) stays `queued`; the sweep
         # re-drives it once it is overdue.
         with ctx.redis_outage.best_effort():
             await ctx.jobs.enqueue_delivery_async([message_id], "agent")
-    await _announce(ctx, conversation_id, message)
+    await announce(ctx, conversation_id, message)
     return message
 
 
@@ -168,31 +143,29 @@ async def assign(ctx: InboxContext, actor: Actor, conversation_id: int, agent_id
         changes: dict[str, Any] = {}
         if queue is not None and queue != conversation["queue"]:
             changes["queue"] = queue
-            await tx.events.add(conversation_id, "transferred",
-                               {"from": conversation["queue"], "to": queue},
-                               actor_id=actor.id, at=now)
+            await tx.events.add(conversation_id, EventType.TRANSFERRED,
+                                {"from": conversation["queue"], "to": queue},
+                                actor_id=actor.id, at=now)
         if agent_id is not None:
             agent = await tx.users.get(agent_id)
             if agent is None or not agent["active"]:
                 raise ActionError(f"agent {agent_id} not found", 404)
             if agent["role"] == "agent" and target_queue not in (agent["queues"] or []):
                 raise ActionError(f"agent {agent_id} does not work queue {target_queue!r}")
-            changes.update(assignee_id=agent_id, assigned_at=now, offered_at=None)
-            if conversation["status"] == "waiting":
-                changes["status"] = "open"
-            await tx.events.add(conversation_id, "assigned",
-                               {"agent_id": agent_id, "reason": "assigned by a person"},
-                               actor_id=actor.id, at=now)
+            changes.update(assignee_id=agent_id, assigned_at=now, offered_at=None,
+                           **lifecycle.taken(conversation))
+            await tx.events.add(conversation_id, EventType.ASSIGNED,
+                                {"agent_id": agent_id, "reason": "assigned by a person"},
+                                actor_id=actor.id, at=now)
         elif conversation["assignee_id"] is not None or queue is not None:
-            changes.update(assignee_id=None, assigned_at=None, offered_at=None)
-            if conversation["status"] != "resolved":
-                changes["status"] = "waiting"
-            await tx.events.add(conversation_id, "unassigned",
-                               {"agent_id": conversation["assignee_id"]},
-                               actor_id=actor.id, at=now)
+            changes.update(assignee_id=None, assigned_at=None, offered_at=None,
+                           **lifecycle.returned(conversation))
+            await tx.events.add(conversation_id, EventType.UNASSIGNED,
+                                {"agent_id": conversation["assignee_id"]},
+                                actor_id=actor.id, at=now)
         if changes:
             await tx.conversations.update(conversation_id, **changes)
-    await _announce(ctx, conversation_id)
+    await announce(ctx, conversation_id)
     if changes.get("status") == "waiting":
         await assignment.assign_waiting(ctx, conversation_id,
                                         exclude={conversation["assignee_id"]} - {None})
@@ -207,19 +180,10 @@ async def set_status(ctx: InboxContext, actor: Actor, conversation_id: int, stat
         previous = conversation["status"]
         if previous == status:
             return
-        changes: dict[str, Any] = {"status": status}
-        if status == "resolved":
-            changes["resolved_at"] = now
-            event = "resolved"
-        elif previous == "resolved":
-            changes["resolved_at"] = None
-            event = "reopened"
-        else:
-            event = "status_changed"
+        changes = await lifecycle.change_status(tx, conversation, status, at=now,
+                                                actor_id=actor.id)
         await tx.conversations.update(conversation_id, **changes)
-        await tx.events.add(conversation_id, event, {"from": previous, "to": status},
-                           actor_id=actor.id, at=now)
-    await _announce(ctx, conversation_id)
+    await announce(ctx, conversation_id)
     if previous == "open" and conversation["assignee_id"] is not None:
         # The agent has room again: offer the next in line at once.
         await assignment.fill_agent(ctx, conversation["assignee_id"])
@@ -242,15 +206,15 @@ async def set_category(ctx: InboxContext, actor: Actor, conversation_id: int, ca
                                 user_id=actor.id, created_at=now)
         await tx.conversations.update(conversation_id, category=category,
                                      category_confidence=1.0, category_source="human")
-        await tx.events.add(conversation_id, "reclassified",
-                           {"from": conversation["category"], "to": category},
-                           actor_id=actor.id, at=now)
+        await tx.events.add(conversation_id, EventType.RECLASSIFIED,
+                            {"from": conversation["category"], "to": category},
+                            actor_id=actor.id, at=now)
         if reroute:
             await tx.conversations.update(conversation_id, routed_at=None, assignee_id=None,
                                          status="waiting", category_hint=category)
     if reroute:
         await dispatch.route_conversation(ctx, conversation_id, acknowledge=False)
-    await _announce(ctx, conversation_id)
+    await announce(ctx, conversation_id)
 
 
 async def mark_opened(ctx: InboxContext, actor: Actor, conversation_id: int) -> None:
@@ -286,10 +250,10 @@ async def merge_contacts(ctx: InboxContext, actor: Actor, into: int, other: int,
         # Every conversation of the resident now shows who joined the two, and why.
         joined = [c["id"] for c in await tx.conversations.of_contact(into)]
         for conversation_id in joined:
-            await tx.events.add(conversation_id, "contacts_merged", merged,
-                               actor_id=actor.id, at=now)
+            await tx.events.add(conversation_id, EventType.CONTACTS_MERGED, merged,
+                                actor_id=actor.id, at=now)
     for conversation_id in joined:
-        await _announce(ctx, conversation_id)
+        await announce(ctx, conversation_id)
     return moved
 
 
@@ -333,11 +297,11 @@ async def rename_contact(ctx: InboxContext, actor: Actor, contact_id: int, name:
         await tx.contacts.update(contact_id, name=name)
         conversation_ids = [c["id"] for c in await tx.conversations.of_contact(contact_id)]
         for conversation_id in conversation_ids:
-            await tx.events.add(conversation_id, "contact_renamed",
-                               {"contact_id": contact_id, "from": contact["name"], "to": name},
-                               actor_id=actor.id, at=now)
+            await tx.events.add(conversation_id, EventType.CONTACT_RENAMED,
+                                {"contact_id": contact_id, "from": contact["name"], "to": name},
+                                actor_id=actor.id, at=now)
     for conversation_id in conversation_ids:
-        await _announce(ctx, conversation_id)
+        await announce(ctx, conversation_id)
 
 
 async def merge_conversations(ctx: InboxContext, actor: Actor, into: int, other: int) -> None:
@@ -357,12 +321,12 @@ async def merge_conversations(ctx: InboxContext, actor: Actor, into: int, other:
         await tx.conversations.update(into, last_message_at=last)
         await tx.conversations.update(other, status="resolved", resolved_at=now,
                                      assignee_id=None, offered_at=None)
-        await tx.events.add(into, "conversations_merged",
-                           {"from": other, "messages": moved}, actor_id=actor.id, at=now)
-        await tx.events.add(other, "merged_into", {"conversation": into, "messages": moved},
-                           actor_id=actor.id, at=now)
-    await _announce(ctx, into)
-    await _announce(ctx, other)
+        await tx.events.add(into, EventType.CONVERSATIONS_MERGED,
+                            {"from": other, "messages": moved}, actor_id=actor.id, at=now)
+        await tx.events.add(other, EventType.MERGED_INTO, {"conversation": into, "messages": moved},
+                            actor_id=actor.id, at=now)
+    await announce(ctx, into)
+    await announce(ctx, other)
 
 
 async def split_conversation(ctx: InboxContext, actor: Actor, conversation_id: int,
@@ -394,12 +358,12 @@ async def split_conversation(ctx: InboxContext, actor: Actor, conversation_id: i
                                      last_message_at=messages[len(messages) - len(moving) - 1]
                                      ["created_at"])
         moved_ids = [m["id"] for m in moving]
-        await tx.events.add(conversation_id, "split", {"into": new_id, "messages": moved_ids},
-                           actor_id=actor.id, at=now)
-        await tx.events.add(new_id, "split_from", {"conversation": conversation_id,
+        await tx.events.add(conversation_id, EventType.SPLIT,
+                            {"into": new_id, "messages": moved_ids}, actor_id=actor.id, at=now)
+        await tx.events.add(new_id, EventType.SPLIT_FROM, {"conversation": conversation_id,
                                                   "messages": moved_ids},
-                           actor_id=actor.id, at=now)
-    await _announce(ctx, conversation_id)
-    await _announce(ctx, new_id)
+                            actor_id=actor.id, at=now)
+    await announce(ctx, conversation_id)
+    await announce(ctx, new_id)
     await assignment.assign_waiting(ctx, new_id)
     return new_id

@@ -13,10 +13,11 @@ import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
+from inbox import lifecycle
 from inbox.channel_traits import ChannelBook, installed
 from inbox.context import InboxContext
-from inbox.live import publish_console_event, publish_event
-from inbox.serialize import conversation_view
+from inbox.events import EventType
+from inbox.live import publish_console_event
 from inbox.storage import Row, UnitOfWork, utcnow
 from routing.assignment import (
     DEFAULT_CAPACITY,
@@ -103,17 +104,9 @@ async def _claim(tx: UnitOfWork, channels: ChannelBook, conversation: Row, agent
     if not await tx.conversations.claim(conversation["id"], agent_id, now, offered=offered):
         return TAKEN
     await tx.users.update(agent_id, last_assigned_at=now)
-    await tx.events.add(conversation["id"], "assigned", {"agent_id": agent_id, "reason": reason},
-                       at=now)
+    await tx.events.add(conversation["id"], EventType.ASSIGNED,
+                        {"agent_id": agent_id, "reason": reason}, at=now)
     return ASSIGNED
-
-
-async def _announce(ctx: InboxContext, conversation_ids: Iterable[int]) -> None:
-    for conversation_id in conversation_ids:
-        async with ctx.store.read() as tx:
-            row = await tx.conversations.with_contact(conversation_id)
-        await publish_event(ctx.redis, "conversation.updated", row["queue"],
-                            {"conversation": conversation_view(row, ctx.zone)})
 
 
 def _assignable(ctx: InboxContext, conversation: Row | None) -> bool:
@@ -158,7 +151,7 @@ async def assign_waiting(ctx: InboxContext, conversation_id: int, *,
             return None
         if outcome == ASSIGNED:
             log.info("conversation %s assigned to agent %s", conversation_id, decision.agent_id)
-            await _announce(ctx, [conversation_id])
+            await lifecycle.announce(ctx, conversation_id)
             return decision.agent_id
         # AGENT_FULL: loads changed under us; decide again on fresh state.
     return None
@@ -190,11 +183,11 @@ async def fill_agent(ctx: InboxContext, agent_id: int, *, pulled: bool = False,
                 continue   # taken by someone else a moment ago: look again
             await tx.users.update(agent_id, last_assigned_at=now)
             reason = "took it from the queue" if pulled else "had room for the next in line"
-            await tx.events.add(candidate.id, "assigned", {"agent_id": agent_id,
-                                                          "reason": reason},
-                               actor_id=agent_id if pulled else None, at=now)
+            await tx.events.add(candidate.id, EventType.ASSIGNED,
+                                {"agent_id": agent_id, "reason": reason},
+                                actor_id=agent_id if pulled else None, at=now)
             taken.append(conversation["id"])
-    await _announce(ctx, taken)
+    await lifecycle.announce_each(ctx, taken)
     return taken
 
 
@@ -224,9 +217,9 @@ async def _return_to_queues(ctx: InboxContext, agent_id: int, reason: str,
         for conversation_id in returned:
             await tx.conversations.update(conversation_id, assignee_id=None, assigned_at=None,
                                          offered_at=None, opened_at=None, status="waiting")
-            await tx.events.add(conversation_id, "unassigned",
-                               {"agent_id": agent_id, "reason": reason}, at=now)
-    await _announce(ctx, returned)
+            await tx.events.add(conversation_id, EventType.UNASSIGNED,
+                                {"agent_id": agent_id, "reason": reason}, at=now)
+    await lifecycle.announce_each(ctx, returned)
     for conversation_id in returned:
         await assign_waiting(ctx, conversation_id, exclude={agent_id})
     return returned
@@ -243,8 +236,8 @@ async def release_on_message(tx: UnitOfWork, conversation: Row, at: datetime) ->
         return None
     await tx.conversations.update(conversation["id"], assignee_id=None, assigned_at=None,
                                  offered_at=None, opened_at=None, status="waiting")
-    await tx.events.add(conversation["id"], "unassigned",
-                       {"agent_id": agent_id,
+    await tx.events.add(conversation["id"], EventType.UNASSIGNED,
+                        {"agent_id": agent_id,
                         "reason": f"the resident wrote while the agent was {presence}"}, at=at)
     return agent_id
 
@@ -279,8 +272,8 @@ async def _reoffer(ctx: InboxContext, conversation_id: int, previous: int, timeo
                                 agents) if policy.strategy != "manual" else None
         if decision is None:
             await tx.conversations.update(conversation_id, offered_at=None)
-            await tx.events.add(conversation_id, "offer_expired",
-                               {"agent_id": previous, "reason": "nobody else can take it"})
+            await tx.events.add(conversation_id, EventType.OFFER_EXPIRED,
+                                {"agent_id": previous, "reason": "nobody else can take it"})
             return False
         now = utcnow()
         await tx.users.lock(decision.agent_id)   # agent before conversation, as everywhere
@@ -292,9 +285,9 @@ async def _reoffer(ctx: InboxContext, conversation_id: int, previous: int, timeo
             await tx.conversations.update(conversation_id, assignee_id=previous, status="open",
                                          offered_at=now)
             return False
-        await tx.events.add(conversation_id, "reassigned",
-                           {"from": previous, "to": decision.agent_id}, at=now)
-    await _announce(ctx, [conversation_id])
+        await tx.events.add(conversation_id, EventType.REASSIGNED,
+                            {"from": previous, "to": decision.agent_id}, at=now)
+    await lifecycle.announce(ctx, conversation_id)
     return True
 
 

@@ -12,15 +12,14 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from inbox import assignment, matching, outbox, sla
+from inbox import assignment, lifecycle, matching, outbox, sla
 from inbox.context import InboxContext
-from inbox.live import publish_event
+from inbox.events import EventType
 from inbox.messages import PLACEHOLDER_TEXTS
 from inbox.replies import render_reply, reply_language
-from inbox.serialize import conversation_view
-from inbox.storage import UnitOfWork, utcnow
+from inbox.storage import Row, UnitOfWork, utcnow
 from routing import Classification, Hints, classify
-from routing.rules import RoutingFacts, choose_queue
+from routing.rules import RouteDecision, RoutingFacts, choose_queue
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +46,38 @@ async def text_to_classify(tx: UnitOfWork, conversation_id: int) -> str:
                  if m["direction"] == "in" and m["body"] not in PLACEHOLDER_TEXTS), "")
 
 
+@dataclass(frozen=True)
+class Reading:
+    """What routing makes of a conversation's text: its classification, the conversation's
+    language, and the queue the rules choose for them."""
+    classification: Classification
+    language: str
+    decision: RouteDecision
+
+
+def _read_conversation(ctx: InboxContext, conversation: Row, text: str, *,
+                       language: str | None = None) -> Reading:
+    """Classify `text` (with the resident's menu choice as a hint; written or spoken in
+    `language` if known) and choose the conversation's queue. The conversation's language,
+    once known, stays. After an agent's correction their category stands: the reading
+    carries it as a person's (source HUMAN, full confidence) and the queue follows it."""
+    hints = Hints(conversation["category_hint"]) if conversation["category_hint"] else None
+    result = classify(text, hints=hints, rules=ctx.category_keywords,
+                      default_language=language or conversation["language"] or "az")
+    if conversation["category_source"] == HUMAN:
+        result = replace(result, category=conversation["category"], confidence=1.0,
+                         source=HUMAN)
+    conversation_language = conversation["language"] or result.language
+    decision = choose_queue(
+        RoutingFacts(category=result.category, confidence=result.confidence,
+                     channel=conversation["channel"], language=conversation_language,
+                     text=text, queue_hint=conversation["queue_hint"]),
+        ctx.rules, default_queue=ctx.config.routing.default_queue,
+        triage_queue=ctx.config.routing.triage_queue,
+        min_confidence=ctx.config.routing.min_confidence)
+    return Reading(result, conversation_language, decision)
+
+
 async def route_conversation(ctx: InboxContext, conversation_id: int, *,
                              acknowledge: bool = True) -> None:
     ack_id = None
@@ -54,25 +85,9 @@ async def route_conversation(ctx: InboxContext, conversation_id: int, *,
         conversation = await tx.conversations.get(conversation_id, for_update=True)
         if conversation is None or conversation["routed_at"] is not None:
             return
-        text = await text_to_classify(tx, conversation_id)
-        hints = Hints(conversation["category_hint"]) if conversation["category_hint"] else None
-        result = classify(text, hints=hints, rules=ctx.category_keywords,
-                          default_language=conversation["language"] or "az")
-        corrected = conversation["category_source"] == HUMAN
-        if corrected:
-            # Re-routing after an agent's correction: their category stands, and their
-            # `reclassified` event already records it (a `classified` event would show it as
-            # the classifier's own guess).
-            result = replace(result, category=conversation["category"], confidence=1.0,
-                             source=HUMAN)
-        language = conversation["language"] or result.language
-        decision = choose_queue(
-            RoutingFacts(category=result.category, confidence=result.confidence,
-                         channel=conversation["channel"], language=language, text=text,
-                         queue_hint=conversation["queue_hint"]),
-            ctx.rules, default_queue=ctx.config.routing.default_queue,
-            triage_queue=ctx.config.routing.triage_queue,
-            min_confidence=ctx.config.routing.min_confidence)
+        reading = _read_conversation(ctx, conversation,
+                                     await text_to_classify(tx, conversation_id))
+        result, language, decision = reading.classification, reading.language, reading.decision
         queue = ctx.config.queue(decision.queue)
         now = utcnow()
         due = sla.due_at(ctx, queue.id, conversation["created_at"], "first_response")
@@ -80,10 +95,13 @@ async def route_conversation(ctx: InboxContext, conversation_id: int, *,
             conversation_id, category=result.category, category_confidence=result.confidence,
             category_source=result.source, language=language, queue=queue.id,
             routed_at=now, sla_due_at=due)
-        if not corrected:
-            await tx.events.add(conversation_id, "classified", _classified(result), at=now)
-        await tx.events.add(conversation_id, "routed",
-                           {"queue": queue.id, "reason": decision.reason}, at=now)
+        if result.source != HUMAN:
+            # Re-routing after an agent's correction: their `reclassified` event records the
+            # category (a `classified` event would show it as the classifier's own guess).
+            await tx.events.add(conversation_id, EventType.CLASSIFIED, _classified(result),
+                                at=now)
+        await tx.events.add(conversation_id, EventType.ROUTED,
+                            {"queue": queue.id, "reason": decision.reason}, at=now)
         channel = ctx.channels[conversation["channel"]]
         if not channel.heard:
             # Typed identifiers never join contacts: they become claims and possible matches.
@@ -105,9 +123,7 @@ async def route_conversation(ctx: InboxContext, conversation_id: int, *,
     log.info("conversation %s routed to %s (%s)", conversation_id, queue.id, decision.reason)
     if ack_id is not None:
         await ctx.jobs.enqueue_delivery_async([ack_id], "system")
-    await publish_event(ctx.redis, "conversation.created", queue.id,
-                        {"conversation": conversation_view(routed, ctx.zone)})
-    await publish_event(ctx.redis, "queue.updated", queue.id, {"queue": queue.id})
+    await lifecycle.announce_routed(ctx, routed)
     await assignment.assign_waiting(ctx, conversation_id)
 
 
@@ -141,33 +157,25 @@ async def reclassify(ctx: InboxContext, tx: UnitOfWork, conversation_id: int, te
     if conversation is None or conversation["routed_at"] is None \
             or conversation["category_source"] not in RECLASSIFIABLE:
         return None   # not routed yet: routing will read the conversation as it is then
-    hints = Hints(conversation["category_hint"]) if conversation["category_hint"] else None
-    result = classify(text, hints=hints, rules=ctx.category_keywords,
-                      default_language=language or conversation["language"] or "az")
-    min_confidence = ctx.config.routing.min_confidence
-    if conversation["category_source"] == "model" and result.confidence < min_confidence:
+    reading = _read_conversation(ctx, conversation, text, language=language)
+    result, decision = reading.classification, reading.decision
+    if conversation["category_source"] == "model" \
+            and result.confidence < ctx.config.routing.min_confidence:
         return None   # a vaguer text (a second voicemail) does not undo a surer reading
-    conversation_language = conversation["language"] or result.language
-    decision = choose_queue(
-        RoutingFacts(category=result.category, confidence=result.confidence,
-                     channel=conversation["channel"], language=conversation_language,
-                     text=text, queue_hint=conversation["queue_hint"]),
-        ctx.rules, default_queue=ctx.config.routing.default_queue,
-        triage_queue=ctx.config.routing.triage_queue, min_confidence=min_confidence)
     now = utcnow()
     changes = {"category": result.category, "category_confidence": result.confidence,
-               "category_source": result.source, "language": conversation_language}
-    await tx.events.add(conversation_id, "classified",
-                       {**_classified(result), "message_id": message_id, "reason": reason},
-                       at=now)
+               "category_source": result.source, "language": reading.language}
+    await tx.events.add(conversation_id, EventType.CLASSIFIED,
+                        {**_classified(result), "message_id": message_id, "reason": reason},
+                        at=now)
     moved_from = None
     waiting = conversation["status"] == "waiting" and conversation["assignee_id"] is None
     if waiting and decision.queue != conversation["queue"]:
         moved_from = conversation["queue"]
         changes["queue"] = ctx.config.queue(decision.queue).id
-        await tx.events.add(conversation_id, "routed",
-                           {"queue": changes["queue"], "reason": f"{reason}: {decision.reason}"},
-                           at=now)
+        await tx.events.add(conversation_id, EventType.ROUTED,
+                            {"queue": changes["queue"], "reason": f"{reason}: {decision.reason}"},
+                            at=now)
     await tx.conversations.update(conversation_id, **changes)
     log.info("conversation %s reclassified as %s (%s) on a %s", conversation_id,
              result.category, result.source, reason)
@@ -179,8 +187,7 @@ async def announce_reclassified(ctx: InboxContext, done: Reclassified) -> None:
     conversation updates both queues and is offered to an agent of its new one."""
     if done.moved_from is None:
         return
-    for queue in (done.moved_from, done.queue):
-        await publish_event(ctx.redis, "queue.updated", queue, {"queue": queue})
+    await lifecycle.announce_queues(ctx, (done.moved_from, done.queue))
     await assignment.assign_waiting(ctx, done.conversation_id)
 
 

@@ -12,12 +12,13 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from inbox import assignment, dispatch, matching
+from inbox import assignment, dispatch, lifecycle, matching
 from inbox.context import InboxContext
+from inbox.events import EventType
 from inbox.live import publish_event
 from inbox.messages import Attachment, InboundMessage
 from inbox.sanitize import clean_html
-from inbox.serialize import conversation_view, message_view
+from inbox.serialize import message_view
 from inbox.storage import Duplicate, UnitOfWork, utcnow
 
 log = logging.getLogger(__name__)
@@ -112,8 +113,8 @@ async def _store(ctx: InboxContext, msg: InboundMessage,
             "author_id": None, "created_at": now, "delivery_status": "received",
         }
         message["id"] = await tx.messages.insert(**message)
-        await tx.events.add(conversation_id, "received",
-                           {"message_id": message["id"], "channel": msg.channel}, at=now)
+        await tx.events.add(conversation_id, EventType.RECEIVED,
+                            {"message_id": message["id"], "channel": msg.channel}, at=now)
         released_from = None if new_conversation else \
             await assignment.release_on_message(tx, conversation, now)
     return IngestResult(message["id"], conversation_id, False, new_conversation,
@@ -169,10 +170,7 @@ async def ingest(ctx: InboxContext, msg: InboundMessage,
             "message": message_view(result.message, ctx.zone),
         })
         if result.woke_up or result.named or result.released_from is not None:
-            async with ctx.store.read() as tx:
-                row = await tx.conversations.with_contact(result.conversation_id)
-            await publish_event(ctx.redis, "conversation.updated", row["queue"],
-                                {"conversation": conversation_view(row, ctx.zone)})
+            await lifecycle.announce(ctx, result.conversation_id)
         if result.released_from is not None:
             await assignment.assign_waiting(ctx, result.conversation_id,
                                             exclude={result.released_from})

@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from inbox.context import InboxContext
+from inbox.events import EventType
 from inbox.live import publish_event
 from inbox.messages import Attachment, OutboundMessage
 from inbox.serialize import message_view
@@ -128,8 +129,8 @@ async def mark_failed(ctx: InboxContext, message_id: int, error: str) -> None:
         await tx.messages.update(message_id, delivery_status="failed", delivery_error=error,
                                 claimed_at=None)
         row = await tx.messages.get(message_id)
-        await tx.events.add(row["conversation_id"], "delivery_failed",
-                           {"message_id": message_id, "error": error})
+        await tx.events.add(row["conversation_id"], EventType.DELIVERY_FAILED,
+                            {"message_id": message_id, "error": error})
 
 
 async def redrive_stale(ctx: InboxContext) -> list[int]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from inbox import assignment
 from inbox.context import InboxContext
+from inbox.events import EventType, sla_event
 from inbox.live import publish_event
 from inbox.storage import Row, utcnow
 from routing.sla import parse_duration
@@ -63,7 +64,7 @@ async def _apply(ctx: InboxContext, seen: Row, state: str, now: datetime) -> boo
                 BREACH_PRIORITY if state == "breached" else AT_RISK_PRIORITY),
         }
         data = {"clock": clock, "due_at": conversation["sla_due_at"].isoformat()}
-        await tx.events.add(conversation["id"], f"sla_{state}", data, at=now)
+        await tx.events.add(conversation["id"], sla_event(state), data, at=now)
         escalation = ctx.config.queue(conversation["queue"]).escalation_queue \
             if conversation["queue"] in ctx.config.queue_ids else None
         escalate = state == "breached" and escalation and clock == "first_response"
@@ -71,8 +72,8 @@ async def _apply(ctx: InboxContext, seen: Row, state: str, now: datetime) -> boo
             # Nobody has answered in time: senior operators take it over.
             changes.update(queue=escalation, assignee_id=None, status="waiting",
                            offered_at=None)
-            await tx.events.add(conversation["id"], "transferred",
-                               {"from": conversation["queue"], "to": escalation,
+            await tx.events.add(conversation["id"], EventType.TRANSFERRED,
+                                {"from": conversation["queue"], "to": escalation,
                                 "reason": f"{clock} SLA breached"}, at=now)
         await tx.conversations.update(conversation["id"], **changes)
     log.warning("conversation %s: %s SLA %s", seen["id"], clock, state)

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import aliased
 
 from inbox.channel_traits import ChannelBook
+from inbox.events import EventType
 from inbox.storage.schema import conversations, events, users
 from reports.queries import summary
 from routing.assignment import DEFAULT_CAPACITY
@@ -37,7 +38,7 @@ def _resolved_again_after(resolved: Any) -> Any:
     (events of the same instant are ordered by id)."""
     later = aliased(events)
     return exists().where(
-        later.c.conversation_id == resolved.c.conversation_id, later.c.type == "resolved",
+        later.c.conversation_id == resolved.c.conversation_id, later.c.type == EventType.RESOLVED,
         or_(later.c.created_at > resolved.c.created_at,
             and_(later.c.created_at == resolved.c.created_at, later.c.id > resolved.c.id)))
 
@@ -59,7 +60,8 @@ async def wallboard(engine: AsyncEngine, config: Config, calendar: BusinessCalen
         breached = dict((await conn.execute(
             select(c.c.queue, func.count(func.distinct(c.c.id)))
             .join(e, e.c.conversation_id == c.c.id)
-            .where(e.c.type == "sla_breached", e.c.created_at >= start, e.c.created_at < end)
+            .where(e.c.type == EventType.SLA_BREACHED, e.c.created_at >= start,
+                   e.c.created_at < end)
             .group_by(c.c.queue))).all())
         loads: dict[int, dict[str, int]] = {}
         for agent_id, channel, count in await conn.execute(
@@ -72,7 +74,7 @@ async def wallboard(engine: AsyncEngine, config: Config, calendar: BusinessCalen
         handled = dict((await conn.execute(
             select(e.c.actor_id, func.count(func.distinct(e.c.conversation_id)))
             .join(c, c.c.id == e.c.conversation_id)
-            .where(e.c.type == "resolved", e.c.actor_id.is_not(None),
+            .where(e.c.type == EventType.RESOLVED, e.c.actor_id.is_not(None),
                    e.c.created_at >= start, e.c.created_at < end,
                    c.c.status == "resolved", ~_resolved_again_after(e))
             .group_by(e.c.actor_id))).all())

@@ -53,6 +53,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from inbox.events import EventType
 from routing.sla import BusinessCalendar
 
 Period = Literal["day", "week", "month"]
@@ -122,12 +123,12 @@ def _seconds(start: datetime, end: datetime) -> int:
     return max(0, math.floor((end - start).total_seconds()))
 
 
-def _first(events: Sequence[EventRecord], *types: str,
+def _first(events: Sequence[EventRecord], *types: EventType,
            where: Callable[[EventRecord], bool] = lambda _e: True) -> EventRecord | None:
     return next((e for e in events if e.type in types and where(e)), None)
 
 
-def _last(events: Sequence[EventRecord], *types: str) -> EventRecord | None:
+def _last(events: Sequence[EventRecord], *types: EventType) -> EventRecord | None:
     return next((e for e in reversed(events) if e.type in types), None)
 
 
@@ -139,34 +140,35 @@ def conversation_facts(conversation: ConversationRecord, events: Iterable[EventR
                        for e in events), key=lambda e: (e.created_at, e.id))
     created = as_utc(conversation.created_at)
 
-    received = _first(timeline, "received")
+    received = _first(timeline, EventType.RECEIVED)
     started = received.created_at if received is not None else created
-    answer = _first(timeline, "replied", where=lambda e: e.data.get("first_response") is True)
-    routed = _first(timeline, "routed")
-    first_assigned = _first(timeline, "assigned")
+    answer = _first(timeline, EventType.REPLIED,
+                    where=lambda e: e.data.get("first_response") is True)
+    routed = _first(timeline, EventType.ROUTED)
+    first_assigned = _first(timeline, EventType.ASSIGNED)
     assigned_from_queue = None
     if routed is not None:
-        assigned_from_queue = _first(timeline, "assigned",
+        assigned_from_queue = _first(timeline, EventType.ASSIGNED,
                                      where=lambda e: e.created_at >= routed.created_at)
 
-    last_resolved = _last(timeline, "resolved")
-    last_reopened = _last(timeline, "reopened")
+    last_resolved = _last(timeline, EventType.RESOLVED)
+    last_reopened = _last(timeline, EventType.REOPENED)
     resolved = last_resolved is not None and (
         last_reopened is None
         or (last_resolved.created_at, last_resolved.id)
         > (last_reopened.created_at, last_reopened.id))
     resolved_at = last_resolved.created_at if resolved and last_resolved else None
 
-    placed = _last(timeline, "routed", "transferred")
+    placed = _last(timeline, EventType.ROUTED, EventType.TRANSFERRED)
     queue = conversation.queue
     if placed is not None:
-        queue = placed.data.get("queue" if placed.type == "routed" else "to", queue)
-    classified = _last(timeline, "classified", "reclassified")
+        queue = placed.data.get("queue" if placed.type == EventType.ROUTED else "to", queue)
+    classified = _last(timeline, EventType.CLASSIFIED, EventType.RECLASSIFIED)
     category = conversation.category
     if classified is not None:
-        category = classified.data.get("category" if classified.type == "classified" else "to",
-                                       category)
-    last_assigned = _last(timeline, "assigned")
+        category = classified.data.get(
+            "category" if classified.type == EventType.CLASSIFIED else "to", category)
+    last_assigned = _last(timeline, EventType.ASSIGNED)
 
     return ConversationFacts(
         conversation_id=conversation.id,
@@ -188,7 +190,7 @@ def conversation_facts(conversation: ConversationRecord, events: Iterable[EventR
                                if resolved_at is not None else None),
         resolved=resolved,
         reopened=last_reopened is not None,
-        breached=_first(timeline, "sla_breached") is not None,
+        breached=_first(timeline, EventType.SLA_BREACHED) is not None,
         messages_in=messages_in,
         messages_out=messages_out,
         last_event_id=max((e.id for e in timeline), default=None),

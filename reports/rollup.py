@@ -30,7 +30,9 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from inbox.context import open_context
+from inbox.consumers import EventConsumer
+from inbox.context import InboxContext, open_context
+from inbox.storage import Row
 from inbox.storage.schema import conversations, events, messages
 from reports.metrics import (
     ConversationFacts,
@@ -188,43 +190,16 @@ def sweep_job(lookback_s: int = 2 * 3600) -> int:
     return asyncio.run(_run_with_context(None, since))
 
 
-# --- keeping facts fresh: every event since the last run -----------------------------------
-
-CHANGED_JOB = "reports.rollup.changed_job"
-WATERMARK_KEY = "cc:facts:last-event-id"
-CHANGED_BATCH = 5000
+# --- keeping facts fresh: a consumer of the event log -------------------------------------
 
 
-async def refresh_changed(engine: AsyncEngine, redis, calendar: BusinessCalendar) -> int:
-    """Refresh the facts of every conversation with an event newer than the last run's.
-
-    The last event id seen is kept in Redis; losing it only means one full rebuild, since a
-    refresh is idempotent. Reading new events by primary key stays cheap however long the
-    history, so this can run every few seconds and reports lag state by about that much.
-    """
-    seen = int(await redis.get(WATERMARK_KEY) or 0)
-    refreshed = 0
-    while True:
-        async with engine.connect() as conn:
-            rows = (await conn.execute(
-                select(events.c.id, events.c.conversation_id).where(events.c.id > seen)
-                .order_by(events.c.id).limit(CHANGED_BATCH))).all()
-        if not rows:
-            return refreshed
-        refreshed += await refresh_facts(engine, {r.conversation_id for r in rows},
-                                         calendar=calendar)
-        seen = rows[-1].id
-        await redis.set(WATERMARK_KEY, seen)
+async def _refresh_conversations_of(ctx: InboxContext, batch: Sequence[Row]) -> None:
+    await refresh_facts(ctx.store.engine, {event["conversation_id"] for event in batch},
+                        calendar=ctx.calendar)
 
 
-async def _changed_with_context() -> int:
-    ctx = open_context(pool=False)
-    try:
-        return await refresh_changed(ctx.store.engine, ctx.redis, ctx.calendar)
-    finally:
-        await ctx.close()
-
-
-def changed_job() -> int:
-    """Periodic: bring the facts of recently changed conversations up to date."""
-    return asyncio.run(_changed_with_context())
+# Refreshes the facts of every conversation with an event newer than the last run's. Reading
+# new events by primary key stays cheap however long the history, so this runs every few
+# seconds and reports lag state by about that much; a lost watermark only means one full
+# rebuild, since a refresh is idempotent. (Its name keeps the watermark it has always had.)
+FACTS_CONSUMER = EventConsumer("facts", _refresh_conversations_of)

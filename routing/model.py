@@ -29,8 +29,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
 
 from routing.entities import Entity, find_entities, replace_entities
 from routing.text import MAX_MODEL_CHARS, fold, strip_quotes_and_signature
-
-CATEGORIES = ("inquiry", "registration", "support")
+from settings.model import CATEGORIES
 
 # Bump whenever features or hyper-parameters change, so that saved models are rebuilt.
 FEATURES_VERSION = "2"

@@ -75,6 +75,13 @@
     return node;
   }
 
+  /* setOf(["a", "b"]) -> {a: true, b: true}: membership tests for a list of names */
+  function setOf(names) {
+    var set = {};
+    names.forEach(function (name) { set[name] = true; });
+    return set;
+  }
+
   var SVG_NS = "http://www.w3.org/2000/svg";
   var CHANNELS = {
     webchat: { label: "Web chat", path: "M4 4h16a2 2 0 0 1 2 2v9a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z" },
@@ -319,8 +326,6 @@
     "no-answer": "no answer", busy: "line busy", canceled: "caller hung up", failed: "call failed",
     closed: "outside business hours", no_agent: "no agent free", hung_up_in_menu: "hung up in the menu"
   };
-  var VOICE_EVENTS = { call_started: true, ivr_choice: true, ringing: true, connected: true, missed: true,
-                       call_ended: true, callback_requested: true, voicemail_transcribed: true };
   var CALL_TEXT = "📞";   // the text of a call's own item (inbox/calls.py)
   var PRESENCE_ORDER = { online: 0, away: 1, offline: 2 };
   var MATCH_KINDS = { fin: "FIN", id_card: "ID card", phone: "phone", email: "e-mail" };
@@ -356,6 +361,10 @@
     var cannedList = document.getElementById("canned-list");
     var cannedLanguage = document.getElementById("canned-language");
     var frameCss = thread.dataset.frameCss || "";
+    // The groups of event types come from the server (inbox/events.py), not from a copy here.
+    var eventGroups = JSON.parse(thread.dataset.eventGroups);
+    var CALL_EVENTS = setOf(eventGroups.call);        // shown with the phone's icon
+    var MESSAGE_EVENTS = setOf(eventGroups.message);  // the thread shows their message instead
     var composerNotice = document.getElementById("composer-notice");
     var presence = setupPresence();
     var sound = soundToggle();
@@ -785,7 +794,6 @@
     function clockName(name) {
       return name === "resolution" ? "Resolution" : "First-response";
     }
-    var QUIET_EVENTS = { received: true, replied: true, noted: true };
     function callLength(seconds) {
       seconds = Math.max(0, Math.round(Number(seconds) || 0));
       var minutes = Math.floor(seconds / 60);
@@ -818,7 +826,7 @@
       var d = e.data || {};
       var who = e.actor ? agentName(e.actor) : null;
       var by = who ? " by " + who : "";
-      if (VOICE_EVENTS[e.type]) return voiceText(e);
+      if (CALL_EVENTS[e.type]) return voiceText(e);
       switch (e.type) {
         case "classified":
           return "Classified as " + d.category + " (" + Math.round((d.confidence || 0) * 100) + "%, "
@@ -848,7 +856,7 @@
       }
     }
     function eventNode(e) {
-      var voice = Boolean(VOICE_EVENTS[e.type]);
+      var voice = Boolean(CALL_EVENTS[e.type]);
       return el("li", { className: "event event-" + e.type + (voice ? " event-voice" : ""),
                         data: { eventId: e.id, type: e.type } }, [
         voice ? icon(CHANNELS.voice.path) : null,
@@ -861,7 +869,7 @@
       var entries = [];
       state.detail.messages.forEach(function (m) { entries.push({ at: m.created_at, node: messageNode(m) }); });
       state.detail.events.forEach(function (e) {
-        if (!QUIET_EVENTS[e.type]) entries.push({ at: e.created_at, node: eventNode(e) });
+        if (!MESSAGE_EVENTS[e.type]) entries.push({ at: e.created_at, node: eventNode(e) });
       });
       entries.sort(function (a, b) { return new Date(a.at) - new Date(b.at); });
       thread.textContent = "";

@@ -17,12 +17,14 @@ import pytest
 from redis import Redis
 from rq import Queue
 from rq.job import Job, JobStatus
+from rq.utils import import_attribute
 
 from inbox.jobs import DEFAULT_QUEUE
 from inbox.storage.db import migrate
+from reports.rollup import FACTS_CONSUMER
 from tests.conftest import ROOT, TEST_CONFIG
 from tests.inbox.test_outage import PrivateRedis
-from worker import PeriodicJobs
+from worker import CONSUMERS_JOB, EVENT_CONSUMERS, PeriodicJobs, consume_events
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="parent-death signals are Linux's")
@@ -144,3 +146,11 @@ def test_the_scheduler_thread_logs_a_redis_outage_once_and_its_end(tmp_path, cap
     failures = int(lines[1].split("; ")[1].split()[0])
     assert failures >= 2
     assert [r.getMessage() for r in caplog.records if r.exc_info] == []
+
+
+def test_the_periodic_job_runs_the_event_consumers_report_facts_first(environment):
+    assert import_attribute(CONSUMERS_JOB) is consume_events   # rq finds the job by name
+    assert EVENT_CONSUMERS[0] is FACTS_CONSUMER
+    # The watermark report facts kept before they were a consumer: no rebuild on upgrade.
+    assert FACTS_CONSUMER.watermark_key == "cc:facts:last-event-id"
+    assert consume_events() == {"facts": 0}   # an empty log, on the real database and Redis

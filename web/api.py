@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from inbox import actions, assignment, auth, login_throttle, presence
+from inbox import actions, assignment, auth, lifecycle, login_throttle, presence
 from inbox.actions import ActionError, Actor
 from inbox.live import reaches_console
 from inbox.serialize import conversation_view, event_view, message_view, user_view
@@ -250,9 +250,9 @@ def _conversation_filter(request: web.Request) -> ConversationFilter:
         if assignee is None:
             raise bad_request("assignee must be me, none or an agent id")
     statuses = tuple(s for s in (q.get("status") or "").split(",") if s)
-    if any(s not in actions.STATUSES for s in statuses):
+    if any(s not in lifecycle.STATUSES for s in statuses):
         raise bad_request(f"status must be one or more (comma-separated) of "
-                          f"{', '.join(actions.STATUSES)}")
+                          f"{', '.join(lifecycle.STATUSES)}")
     category = q.get("category") or None
     if category is not None and category not in actions.CATEGORIES:
         raise bad_request(f"category must be one of {', '.join(actions.CATEGORIES)}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -15,6 +16,7 @@ import yaml
 from aiohttp import web
 
 from inbox import auth
+from inbox.events import console_groups
 from inbox.replies import REPLY_LANGUAGES, TEMPLATES_DIR
 from web.appkeys import CONTEXT
 
@@ -37,6 +39,9 @@ PAGE_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
+
+# The console reads the groups of event types from its page (data-event-groups).
+EVENT_GROUPS = json.dumps(console_groups())
 
 routes = web.RouteTableDef()
 _pages = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
@@ -91,7 +96,8 @@ async def _page(request: web.Request, template: str, *, supervisors_only: bool =
 
 @routes.get("/console")
 async def console_page(request: web.Request) -> web.Response:
-    return await _page(request, "console.html", page="console", frame_css=EMAIL_FRAME_CSS)
+    return await _page(request, "console.html", page="console", frame_css=EMAIL_FRAME_CSS,
+                       event_groups=EVENT_GROUPS)
 
 
 @routes.get("/console/login")

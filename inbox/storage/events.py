@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from inbox.events import EventType
 from inbox.storage.records import Records, Row, utcnow
 from inbox.storage.schema import (
     category_corrections,
@@ -15,15 +16,24 @@ from inbox.storage.schema import (
 
 
 class EventRecords(Records):
-    async def add(self, conversation_id: int, type_: str, data: dict[str, Any] | None = None,
-                        actor_id: int | None = None, at: datetime | None = None) -> int:
+    async def add(self, conversation_id: int, type_: EventType, data: dict[str, Any] | None = None,
+                  actor_id: int | None = None, at: datetime | None = None) -> int:
+        """Record an event; a type that `EventType` does not declare is refused (ValueError)
+        before anything is written, so reports and the console never meet one."""
         return await self._insert(events, {
-            "conversation_id": conversation_id, "type": type_, "actor_id": actor_id,
+            "conversation_id": conversation_id, "type": str(EventType(type_)),
+            "actor_id": actor_id,
             "data": data or {}, "created_at": at or utcnow()})
 
     async def of_conversation(self, conversation_id: int) -> list[Row]:
         return await self._all(select(events).where(events.c.conversation_id == conversation_id)
                                .order_by(events.c.id))
+
+    async def after(self, event_id: int, limit: int) -> list[Row]:
+        """The log's next `limit` events after `event_id`, oldest first (what an event
+        consumer has not seen yet)."""
+        return await self._all(select(events).where(events.c.id > event_id)
+                               .order_by(events.c.id).limit(limit))
 
     async def add_correction(self, **values: Any) -> int:
         values.setdefault("created_at", utcnow())

@@ -9,10 +9,11 @@ from app import create_app
 from inbox import actions, assignment
 from inbox.actions import Actor
 from inbox.auth import hash_password
+from inbox.consumers import consume
 from inbox.ingest import ingest
 from inbox.messages import InboundMessage
 from inbox.storage import utcnow
-from reports.rollup import refresh_changed
+from reports.rollup import FACTS_CONSUMER
 
 REGISTRATION = "Salam, reintegrasiya prosesinə ilkin qeydiyyatdan keçmək istəyirəm"
 
@@ -51,7 +52,7 @@ async def seed(ctx):
 async def test_summary_volumes_totals_and_csv(client, ctx):
     await seed(ctx)
     _, boss = await person(ctx, "boss@example.gov.az", "supervisor", [])
-    await refresh_changed(ctx.store.engine, ctx.redis, ctx.calendar)
+    await consume(ctx, FACTS_CONSUMER)
     response = await client.get("/api/v1/reports/summary?group_by=queue", headers=boss)
     assert response.status == 200
     rows = await response.json()

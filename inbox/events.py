@@ -1,0 +1,72 @@
+"""The kinds of event a conversation's log records: one enumeration for the code that writes
+events, the reports that read them back and the console that shows them.
+
+An event row's `type` is one of `EventType`; the store refuses any other, so a report or the
+console never meets a type that nobody declared. The console gets the list and its groups
+from the server (`console_groups`, in its page), not from a copy of its own.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class EventType(StrEnum):
+    # A resident's message arrived, and routing's decisions about its conversation.
+    RECEIVED = "received"
+    CLASSIFIED = "classified"
+    ROUTED = "routed"
+    # Who works the conversation.
+    ASSIGNED = "assigned"
+    UNASSIGNED = "unassigned"
+    REASSIGNED = "reassigned"
+    OFFER_EXPIRED = "offer_expired"
+    TRANSFERRED = "transferred"
+    # Agents' writing and their decisions.
+    REPLIED = "replied"
+    NOTED = "noted"
+    RESOLVED = "resolved"
+    REOPENED = "reopened"
+    STATUS_CHANGED = "status_changed"
+    RECLASSIFIED = "reclassified"
+    # One resident, one matter: merging and splitting.
+    CONTACTS_MERGED = "contacts_merged"
+    CONTACT_RENAMED = "contact_renamed"
+    CONVERSATIONS_MERGED = "conversations_merged"
+    MERGED_INTO = "merged_into"
+    SPLIT = "split"
+    SPLIT_FROM = "split_from"
+    # Clocks and delivery.
+    SLA_AT_RISK = "sla_at_risk"
+    SLA_BREACHED = "sla_breached"
+    DELIVERY_FAILED = "delivery_failed"
+    # A phone call, from the menu to its voicemail.
+    CALL_STARTED = "call_started"
+    IVR_CHOICE = "ivr_choice"
+    RINGING = "ringing"
+    CONNECTED = "connected"
+    MISSED = "missed"
+    CALL_ENDED = "call_ended"
+    CALLBACK_REQUESTED = "callback_requested"
+    VOICEMAIL_TRANSCRIBED = "voicemail_transcribed"
+
+
+# The events of a call: the console shows them with the phone's icon.
+CALL_EVENTS = frozenset({
+    EventType.CALL_STARTED, EventType.IVR_CHOICE, EventType.RINGING, EventType.CONNECTED,
+    EventType.MISSED, EventType.CALL_ENDED, EventType.CALLBACK_REQUESTED,
+    EventType.VOICEMAIL_TRANSCRIBED,
+})
+
+# Events that accompany a message: the thread shows the message itself, not the event too.
+MESSAGE_EVENTS = frozenset({EventType.RECEIVED, EventType.REPLIED, EventType.NOTED})
+
+
+def sla_event(state: str) -> EventType:
+    """The event of an SLA clock entering `state` ("at_risk" or "breached")."""
+    return EventType(f"sla_{state}")
+
+
+def console_groups() -> dict[str, list[str]]:
+    """The groups of event types the console shows apart, as JSON."""
+    return {"call": sorted(CALL_EVENTS), "message": sorted(MESSAGE_EVENTS)}
