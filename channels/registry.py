@@ -6,12 +6,8 @@ from collections.abc import Callable
 
 from channels.base import Channel
 from channels.twilio.messaging import SMS_CHANNEL, WHATSAPP_CHANNEL, messaging_settings
-from channels.twilio.voice import (
-    VOICE_CHANNEL,
-    VoiceConfigError,
-    load_prompt_texts,
-    voice_settings,
-)
+from channels.twilio.voice import VOICE_CHANNEL
+from channels.twilio.voice_config import VoiceConfigError, load_prompt_texts, voice_settings
 from channels.webchat import WebchatChannel
 from settings import Config
 
