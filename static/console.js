@@ -315,13 +315,13 @@
   var LANGUAGE_NAMES = { az: "Azerbaijani", ru: "Russian", en: "English" };
   var CALL_REASONS = { registration: "Registration", support: "Support", information: "Information",
                        operator: "Operator" };
+  // A missed call's reason and a call's end status: the inbox's neutral call outcomes.
   var MISSED_REASONS = {
-    "no-answer": "no answer", busy: "line busy", canceled: "caller hung up", failed: "call failed",
+    no_answer: "no answer", busy: "line busy", canceled: "caller hung up", failed: "call failed",
     closed: "outside business hours", no_agent: "no agent free", hung_up_in_menu: "hung up in the menu"
   };
   var VOICE_EVENTS = { call_started: true, ivr_choice: true, ringing: true, connected: true, missed: true,
                        call_ended: true, callback_requested: true, voicemail_transcribed: true };
-  var CALL_TEXT = "📞";   // the text of a call's own item (inbox/calls.py)
   var PRESENCE_ORDER = { online: 0, away: 1, offline: 2 };
   var MATCH_KINDS = { fin: "FIN", id_card: "ID card", phone: "phone", email: "e-mail" };
 
@@ -355,6 +355,7 @@
     var cannedList = document.getElementById("canned-list");
     var cannedLanguage = document.getElementById("canned-language");
     var frameCss = thread.dataset.frameCss || "";
+    var callText = thread.dataset.callText || "";   // the text of a call's own item
     var composerNotice = document.getElementById("composer-notice");
     var presence = setupPresence();
     var sound = soundToggle();
@@ -744,7 +745,7 @@
       return box;
     }
     function isCallItem(m) {
-      return state.detail && state.detail.channel === "voice" && m.direction === "in" && m.body === CALL_TEXT
+      return state.detail && state.detail.channel === "voice" && m.direction === "in" && callText && m.body === callText
         && !(m.attachments || []).length;
     }
     function messageNode(m) {

@@ -15,6 +15,7 @@ import yaml
 from aiohttp import web
 
 from inbox import auth
+from inbox.messages import CALL_TEXT
 from inbox.replies import REPLY_LANGUAGES, TEMPLATES_DIR
 from web.appkeys import CONTEXT
 
@@ -91,7 +92,8 @@ async def _page(request: web.Request, template: str, *, supervisors_only: bool =
 
 @routes.get("/console")
 async def console_page(request: web.Request) -> web.Response:
-    return await _page(request, "console.html", page="console", frame_css=EMAIL_FRAME_CSS)
+    return await _page(request, "console.html", page="console", frame_css=EMAIL_FRAME_CSS,
+                       call_text=CALL_TEXT)
 
 
 @routes.get("/console/login")
