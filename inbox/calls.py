@@ -1,25 +1,29 @@
 """The inbox side of phone calls: each call an item of a conversation, with its events.
 
+Nothing here knows a provider: the voice channel parses its provider's webhooks, maps its
+statuses onto `CallOutcome`, and calls these functions with the call's id (the provider's
+own id for the call, unique on channel "voice").
+
 A call enters the inbox once the caller has chosen why they call (or has hung up before
 that): `record_call` ingests a call item, a message on channel "voice" whose external id is
-the CallSid, so the caller's choice reaches routing as the conversation's category hint and
-a retry is stored once. Nothing is written while the caller is still in the menu: the
+the call's id, so the caller's choice reaches routing as the conversation's category hint
+and a retry is stored once. Nothing is written while the caller is still in the menu: the
 conversation would otherwise sit unrouted, and the worker's sweep would route it without
 the caller's choice.
 
-The call's events carry its CallSid and each type is recorded once per call (a retried
+The call's events carry its call_id and each type is recorded once per call (a retried
 webhook adds nothing): call_started, ivr_choice {language, reason}, ringing {agent_id},
 connected {agent_id}, missed {reason}, call_ended {duration_s, status}, and for a call that
 never reached an agent, callback_requested: the conversation waits in its queue for someone
-to call back. A voicemail is a message of its own (external id the RecordingSid) with the
-recording attached; its transcript, kept with the call while Twilio transcribes it live,
-replaces the placeholder text once the transcription stops (voicemail_transcribed), or, when
-no stop ever comes, once the worker's sweep gives up waiting (`finish_overdue_transcripts`);
-a conversation whose category the menu did not give is classified on it
-(`dispatch.reclassify`).
+to call back. A voicemail is a message of its own (external id the recording's id) with the
+recording attached; its transcript, kept with the call while the channel transcribes it
+live, replaces the placeholder text once the transcription stops (voicemail_transcribed),
+or, when no stop ever comes, once the worker's sweep gives up waiting
+(`finish_overdue_transcripts`); a conversation whose category the menu did not give is
+classified on it (`dispatch.reclassify`).
 
-Twilio requests a <Dial>'s action before it reports the call's end, so `end_call` knows by
-then whether an agent answered.
+The channel reports how a ring to an agent went before it reports the call's end, so
+`end_call` knows by then whether an agent answered.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from inbox import assignment, dispatch, sla
@@ -53,7 +58,20 @@ CHANNEL = "voice"
 # sees them too). None says anything a classifier could read, so a call without a menu choice
 # is classified "empty" and waits in triage for a person to judge, until a transcript speaks.
 
-# Missed-call reasons besides Twilio's own call statuses (no-answer, busy, canceled, failed).
+
+
+class CallOutcome(StrEnum):
+    """How a call, or the ring of an agent, ended: call_ended's status, and the reason of a
+    missed call that rang. The channel maps its provider's statuses onto these."""
+
+    COMPLETED = "completed"      # answered (by the menu or the agent), then hung up
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    CANCELED = "canceled"        # the caller hung up while it rang
+    FAILED = "failed"
+
+
+# Missed-call reasons besides a ring's own outcome (no_answer, busy, canceled, failed).
 HUNG_UP_IN_MENU = "hung_up_in_menu"
 CLOSED = "closed"
 NO_AGENT = "no_agent"
@@ -63,7 +81,7 @@ NO_AGENT = "no_agent"
 class CallRecord:
     """A call as the inbox records it: who called, when, and what they chose in the menu."""
 
-    call_sid: str
+    call_id: str
     caller: str                      # E.164
     started_at: datetime
     language: str | None = None      # None: hung up before choosing one
@@ -89,27 +107,26 @@ class RingPlan:
 
 @dataclass(frozen=True)
 class CallEnd:
-    call_sid: str
+    call_id: str
     caller: str | None               # E.164; None when the number was withheld
-    status: str                      # completed, no-answer, busy, canceled, failed
+    outcome: CallOutcome
     duration_s: int
     ended_at: datetime
 
 
 @dataclass(frozen=True)
 class Voicemail:
-    call_sid: str
-    recording_sid: str
-    recording: Attachment            # the audio, at Twilio's RecordingUrl
-    transcript: str | None = None    # final text when the transcription came first
+    call_id: str
+    recording_id: str                # the channel's id of the recording: the message's
+    recording: Attachment            # external id; the audio, fetched by the channel
 
 
 # --- recording a call ---------------------------------------------------------------------
 
 
-def _of_call(rows: list[Row], call_sid: str) -> dict[str, Row]:
+def _of_call(rows: list[Row], call_id: str) -> dict[str, Row]:
     """The call's events by type (each type is recorded once per call)."""
-    return {e["type"]: e for e in rows if (e["data"] or {}).get("call_sid") == call_sid}
+    return {e["type"]: e for e in rows if (e["data"] or {}).get("call_id") == call_id}
 
 
 async def _add_once(tx: UnitOfWork, conversation_id: int, seen: dict[str, Row], type_: str,
@@ -123,14 +140,14 @@ async def _add_once(tx: UnitOfWork, conversation_id: int, seen: dict[str, Row], 
     return True
 
 
-async def _locked_call(tx: UnitOfWork, call_sid: str) -> tuple[Row, dict[str, Row]] | None:
+async def _locked_call(tx: UnitOfWork, call_id: str) -> tuple[Row, dict[str, Row]] | None:
     """The call's conversation, locked until commit so a retry racing us waits and then sees
     what we wrote, and the call's events; None for a call that is not recorded."""
-    item = await tx.messages.by_external_id(CHANNEL, call_sid)
+    item = await tx.messages.by_external_id(CHANNEL, call_id)
     if item is None:
         return None
     conversation = await tx.conversations.get(item["conversation_id"], for_update=True)
-    return conversation, _of_call(await tx.events.of_conversation(conversation["id"]), call_sid)
+    return conversation, _of_call(await tx.events.of_conversation(conversation["id"]), call_id)
 
 
 async def _announce(ctx: InboxContext, conversation_id: int) -> None:
@@ -142,22 +159,22 @@ async def _announce(ctx: InboxContext, conversation_id: int) -> None:
 
 async def record_call(ctx: InboxContext, call: CallRecord) -> CallItem:
     """The call as an item of the caller's open voice conversation (a new one is routed by
-    the menu choice), with call_started and ivr_choice. Idempotent by CallSid."""
+    the menu choice), with call_started and ivr_choice. Idempotent by call's id."""
     result = await ingest(ctx, InboundMessage(
-        channel=CHANNEL, external_id=call.call_sid, address=call.caller, text=CALL_TEXT,
+        channel=CHANNEL, external_id=call.call_id, address=call.caller, text=CALL_TEXT,
         received_at=call.started_at, phone=call.caller, language=call.language,
         category_hint=call.category_hint))
     async with ctx.store.transaction() as tx:
         await tx.conversations.get(result.conversation_id, for_update=True)
-        seen = _of_call(await tx.events.of_conversation(result.conversation_id), call.call_sid)
+        seen = _of_call(await tx.events.of_conversation(result.conversation_id), call.call_id)
         await _add_once(tx, result.conversation_id, seen, "call_started",
-                        {"call_sid": call.call_sid, "message_id": result.message_id},
+                        {"call_id": call.call_id, "message_id": result.message_id},
                         at=call.started_at)
         if call.reason is not None:
             await _add_once(tx, result.conversation_id, seen, "ivr_choice",
-                            {"call_sid": call.call_sid, "language": call.language,
+                            {"call_id": call.call_id, "language": call.language,
                              "reason": call.reason, "category": call.category_hint})
-    log.info("call %s is item %s of conversation %s", call.call_sid, result.message_id,
+    log.info("call %s is item %s of conversation %s", call.call_id, result.message_id,
              result.conversation_id)
     return CallItem(result.conversation_id, result.message_id, result.duplicate)
 
@@ -196,25 +213,25 @@ async def ring_plan(ctx: InboxContext, conversation_id: int, now: datetime) -> R
     return RingPlan(decision.agent_id, address)
 
 
-async def note_ringing(ctx: InboxContext, call_sid: str, agent_id: int) -> bool:
+async def note_ringing(ctx: InboxContext, call_id: str, agent_id: int) -> bool:
     async with ctx.store.transaction() as tx:
-        found = await _locked_call(tx, call_sid)
+        found = await _locked_call(tx, call_id)
         if found is None:
             return False
         conversation, seen = found
         await _add_once(tx, conversation["id"], seen, "ringing",
-                        {"call_sid": call_sid, "agent_id": agent_id})
+                        {"call_id": call_id, "agent_id": agent_id})
     return True
 
 
-async def note_missed(ctx: InboxContext, call_sid: str, reason: str,
+async def note_missed(ctx: InboxContext, call_id: str, reason: str,
                       agent_id: int | None = None) -> bool:
     """The call will not reach an agent (closed, nobody free, the agent did not answer)."""
-    data: dict[str, Any] = {"call_sid": call_sid, "reason": reason}
+    data: dict[str, Any] = {"call_id": call_id, "reason": reason}
     if agent_id is not None:
         data["agent_id"] = agent_id
     async with ctx.store.transaction() as tx:
-        found = await _locked_call(tx, call_sid)
+        found = await _locked_call(tx, call_id)
         if found is None:
             return False
         conversation, seen = found
@@ -222,18 +239,18 @@ async def note_missed(ctx: InboxContext, call_sid: str, reason: str,
     return True
 
 
-async def note_connected(ctx: InboxContext, call_sid: str, agent_id: int,
+async def note_connected(ctx: InboxContext, call_id: str, agent_id: int,
                          connected_at: datetime) -> bool:
     """The agent answered: the conversation is theirs, and answering it was its first
     response (the SLA clock moves on to resolution)."""
     async with ctx.store.transaction() as tx:
         agent = await tx.users.lock(agent_id)   # agent before conversation, as everywhere
-        found = await _locked_call(tx, call_sid)
+        found = await _locked_call(tx, call_id)
         if found is None or agent is None:
             return False
         conversation, seen = found
         if not await _add_once(tx, conversation["id"], seen, "connected",
-                               {"call_sid": call_sid, "agent_id": agent_id}, at=connected_at):
+                               {"call_id": call_id, "agent_id": agent_id}, at=connected_at):
             return True
         now = utcnow()
         changes: dict[str, Any] = {"status": "open", "offered_at": None,
@@ -250,7 +267,7 @@ async def note_connected(ctx: InboxContext, call_sid: str, agent_id: int,
                                                    conversation["created_at"], "resolution")
                 changes["sla_state"] = "ok"
         await tx.conversations.update(conversation["id"], **changes)
-    log.info("call %s connected to agent %s", call_sid, agent_id)
+    log.info("call %s connected to agent %s", call_id, agent_id)
     await _announce(ctx, conversation["id"])
     return True
 
@@ -258,11 +275,11 @@ async def note_connected(ctx: InboxContext, call_sid: str, agent_id: int,
 # --- the end of a call --------------------------------------------------------------------
 
 
-def missed_reason(status: str, chose: bool) -> str:
-    """Why a call that reached nobody ended: hung up in the menu, or Twilio's status."""
-    if status == "completed":
+def missed_reason(outcome: CallOutcome, chose: bool) -> str:
+    """Why a call that reached nobody ended: hung up in the menu, or how the call ended."""
+    if outcome == CallOutcome.COMPLETED:
         return NO_AGENT if chose else HUNG_UP_IN_MENU
-    return status
+    return outcome
 
 
 async def end_call(ctx: InboxContext, end: CallEnd) -> bool:
@@ -270,28 +287,28 @@ async def end_call(ctx: InboxContext, end: CallEnd) -> bool:
     that ended in the menu is recorded now (it was not yet). False when there is nothing to
     record: a withheld number that hung up in the menu."""
     async with ctx.store.read() as tx:
-        item = await tx.messages.by_external_id(CHANNEL, end.call_sid)
+        item = await tx.messages.by_external_id(CHANNEL, end.call_id)
     if item is None:
         if end.caller is None:
             return False
         await record_call(ctx, CallRecord(
-            end.call_sid, end.caller, end.ended_at - timedelta(seconds=end.duration_s)))
+            end.call_id, end.caller, end.ended_at - timedelta(seconds=end.duration_s)))
     callback = False
     async with ctx.store.transaction() as tx:
-        conversation, seen = await _locked_call(tx, end.call_sid)
+        conversation, seen = await _locked_call(tx, end.call_id)
         await _add_once(tx, conversation["id"], seen, "call_ended",
-                        {"call_sid": end.call_sid, "duration_s": end.duration_s,
-                         "status": end.status}, at=end.ended_at)
+                        {"call_id": end.call_id, "duration_s": end.duration_s,
+                         "status": end.outcome}, at=end.ended_at)
         if "connected" not in seen:
             await _add_once(tx, conversation["id"], seen, "missed",
-                            {"call_sid": end.call_sid,
-                             "reason": missed_reason(end.status, "ivr_choice" in seen)})
+                            {"call_id": end.call_id,
+                             "reason": missed_reason(end.outcome, "ivr_choice" in seen)})
             callback = await _add_once(tx, conversation["id"], seen, "callback_requested",
-                                       {"call_sid": end.call_sid,
+                                       {"call_id": end.call_id,
                                         "reason": seen["missed"]["data"]["reason"],
                                         "queue": conversation["queue"]})
     if callback:
-        log.info("call %s missed: callback requested in conversation %s", end.call_sid,
+        log.info("call %s missed: callback requested in conversation %s", end.call_id,
                  conversation["id"])
         await _announce(ctx, conversation["id"])
     return True
@@ -299,20 +316,20 @@ async def end_call(ctx: InboxContext, end: CallEnd) -> bool:
 
 # --- voicemail ----------------------------------------------------------------------------
 #
-# A voicemail is transcribed live, in the caller's language (Twilio Real-Time Transcription):
-# final segments arrive one webhook each while the caller speaks, before the recording's own
+# A voicemail is transcribed live, in the caller's language, by the voice channel's provider:
+# final segments arrive one report each while the caller speaks, before the recording's own
 # callback has made the voicemail a message. Until the transcription ends they are kept on
-# the call's item (`extra` of the message whose external id is the CallSid), in the database
+# the call's item (`extra` of the message whose external id is the call's id), in the database
 # rather than in Redis with a TTL, because:
-# - nothing is lost: Twilio is answered only once a segment is committed with the rest of
-#   the inbox; nothing expires while a stop or a recording callback is late or retried, and
+# - nothing is lost: the provider is answered only once a segment is committed with the rest
+#   of the inbox; nothing expires while a stop or a recording callback is late or retried, and
 #   no Redis restart or eviction can drop a caller's words between two webhooks;
 # - one lock orders it all: every report updates the item under the call's conversation row
 #   lock, as every call event does, so concurrent segments, the stop and the recording's
 #   callback each see what the others committed, and whichever comes last writes the text;
 #   a second store beside the database would need its own ordering and could disagree;
-# - idempotent: segments are keyed by (TranscriptionSid, SequenceId), so a retry rewrites the
-#   same entry, and the text is a pure function of what is kept (`LiveTranscript.text`).
+# - idempotent: segments are keyed by (transcription id, sequence number), so a retry rewrites
+#   the same entry, and the text is a pure function of what is kept (`LiveTranscript.text`).
 # It costs one small transaction per segment, beside the call's own events.
 
 LIVE_KEY = "live_transcript"     # the call item's `extra`: what the transcription delivered
@@ -321,23 +338,23 @@ VOICEMAIL_KEY = "voicemail_id"   # the call item's `extra`: the call's voicemail
 TRANSCRIPT_REASON = "voicemail transcript"
 # How long a voicemail, once its recording is stored, waits for its transcription's stop
 # before the worker's sweep ends the transcript with the segments it has
-# (`finish_overdue_transcripts`). The recording's callback comes only after the caller has
-# finished, and the stop comes as they finish too (voicemail-done stops it, hanging up ends
-# it), so a stop still missing minutes later is lost: Twilio gives a status callback up after
-# three failed deliveries, and the voicemail would read "(voicemail, transcript pending)" for
-# ever. Ten minutes leaves room for every retry of a late stop or segment, yet the voicemail
-# is read and classified long before its first-response deadline (counted in business hours).
+# (`finish_overdue_transcripts`). The recording comes only after the caller has finished,
+# and the stop comes as they finish too (the channel stops it, hanging up ends it), so a stop
+# still missing minutes later is lost (a provider gives a report up after a few failed
+# deliveries), and the voicemail would read "(voicemail, transcript pending)" for ever. Ten
+# minutes leaves room for every retry of a late stop or segment, yet the voicemail is read
+# and classified long before its first-response deadline (counted in business hours).
 # A segment that still comes later takes its place, as after a real stop.
 TRANSCRIPT_WAIT = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
 class TranscriptionEvent:
-    """One status callback of a call's real-time transcription."""
+    """One report of a call's live transcription, as the channel parsed it."""
 
-    call_sid: str
-    transcription_sid: str
-    sequence_id: int
+    call_id: str
+    transcription_id: str            # the provider's id of this transcription
+    sequence_id: int                 # the report's place within it
     kind: str                        # started, content, stopped, error
     text: str | None = None          # a final segment of the caller's words (content only)
 
@@ -346,7 +363,7 @@ class TranscriptionEvent:
 class LiveTranscript:
     """A call's real-time transcription so far, as kept on the call's item."""
 
-    # TranscriptionSid -> SequenceId (a string: JSON keys are) -> final segment
+    # transcription id -> sequence number (a string: JSON keys are) -> final segment
     segments: dict[str, dict[str, str]] = field(default_factory=dict)
     ended: str | None = None         # "stopped" or "error": the first of them that came (the
                                      # sweep's "stopped" when no stop came, `stopped`)
@@ -366,9 +383,9 @@ class LiveTranscript:
     def with_event(self, event: TranscriptionEvent, language: str | None) -> LiveTranscript:
         segments = self.segments
         if event.text:
-            mine = {**segments.get(event.transcription_sid, {}),
+            mine = {**segments.get(event.transcription_id, {}),
                     str(event.sequence_id): event.text}
-            segments = {**segments, event.transcription_sid: mine}
+            segments = {**segments, event.transcription_id: mine}
         ended = self.ended
         if ended is None and event.kind in ("stopped", "error"):
             ended = event.kind
@@ -382,15 +399,16 @@ class LiveTranscript:
     @property
     def text(self) -> str | None:
         """The voicemail's text once the transcription has ended (None while it runs): the
-        final segments in SequenceId order, whatever order they came in. A segment retried
+        final segments in sequence order, whatever order they came in. A segment retried
         after the stop still takes its place (the text is written again). Nothing said, or a
         failed transcription, is VOICEMAIL_NO_TRANSCRIPT; the recording is there to listen to."""
         if self.ended is None:
             return None
         if self.ended == "error":
             return VOICEMAIL_NO_TRANSCRIPT
-        parts = [self.segments[sid][sequence] for sid in sorted(self.segments)
-                 for sequence in sorted(self.segments[sid], key=int)]
+        parts = [self.segments[transcription][sequence]
+                 for transcription in sorted(self.segments)
+                 for sequence in sorted(self.segments[transcription], key=int)]
         return " ".join(parts) or VOICEMAIL_NO_TRANSCRIPT
 
 
@@ -402,17 +420,10 @@ class Transcribed:
     reclassified: dispatch.Reclassified | None
 
 
-def transcript_text(status: str, text: str | None) -> str:
-    """The voicemail's text once Twilio's recording transcription is over, whichever way it
-    ended (the transcribeCallback of calls from before live transcription)."""
-    text = (text or "").strip()
-    return text if status == "completed" and text else VOICEMAIL_NO_TRANSCRIPT
-
-
-async def _locked_item(tx: UnitOfWork, call_sid: str) -> Row | None:
+async def _locked_item(tx: UnitOfWork, call_id: str) -> Row | None:
     """The call's item, read again once its conversation is locked (so it holds what a
     racing report committed); None for a call that is not recorded."""
-    item = await tx.messages.by_external_id(CHANNEL, call_sid)
+    item = await tx.messages.by_external_id(CHANNEL, call_id)
     if item is None:
         return None
     await tx.conversations.get(item["conversation_id"], for_update=True)
@@ -470,13 +481,13 @@ async def _transcribed(ctx: InboxContext, done: Transcribed | None) -> None:
         await dispatch.announce_reclassified(ctx, done.reclassified)
 
 
-async def _change_live(ctx: InboxContext, call_sid: str,
+async def _change_live(ctx: InboxContext, call_id: str,
                        change: Callable[[LiveTranscript], LiveTranscript]) -> bool | None:
     """Under the call's lock, the call's live transcript becomes what `change` makes of it and
     is settled (`_settle`); the written text is announced once committed. None for a call
     that is not recorded; False when `change` changed nothing."""
     async with ctx.store.transaction() as tx:
-        item = await _locked_item(tx, call_sid)
+        item = await _locked_item(tx, call_id)
         if item is None:
             return None
         extra = dict(item["extra"] or {})
@@ -494,12 +505,12 @@ async def record_transcription_event(ctx: InboxContext, event: TranscriptionEven
     """One report of the call's live transcription, kept on the call's item; once the
     transcription has ended, its text becomes the voicemail's, now or when the recording's
     callback stores the voicemail. None for a call that is not recorded. Idempotent."""
-    changed = await _change_live(ctx, event.call_sid,
+    changed = await _change_live(ctx, event.call_id,
                                  lambda live: live.with_event(event, language))
     if changed is None:
         return None
     if changed:   # not a retry, nor a report that adds nothing (started, partial, empty)
-        log.info("call %s: transcription %s (sequence %s)", event.call_sid, event.kind,
+        log.info("call %s: transcription %s (sequence %s)", event.call_id, event.kind,
                  event.sequence_id)
     return True
 
@@ -509,16 +520,16 @@ async def finish_overdue_transcripts(ctx: InboxContext) -> list[str]:
     after it was stored gets the text the transcription's stop would have given it (the
     segments kept, else VOICEMAIL_NO_TRANSCRIPT), by the stop's own path: written under the
     call's lock, classified again, announced. A real stop racing it, or coming later, finds
-    the transcript ended and changes nothing. The CallSids whose transcript it ended."""
+    the transcript ended and changes nothing. The ids of the calls whose transcript it ended."""
     async with ctx.store.read() as tx:
         overdue = await tx.messages.calls_awaiting_voicemail_text(
             CHANNEL, VOICEMAIL_KEY, VOICEMAIL_PENDING, utcnow() - TRANSCRIPT_WAIT)
     finished = []
-    for call_sid in overdue:
-        if await _change_live(ctx, call_sid, LiveTranscript.stopped):
+    for call_id in overdue:
+        if await _change_live(ctx, call_id, LiveTranscript.stopped):
             log.info("call %s: the voicemail's transcription never reported its stop; "
-                     "ended by the sweep", call_sid)
-            finished.append(call_sid)
+                     "ended by the sweep", call_id)
+            finished.append(call_id)
     return finished
 
 
@@ -526,73 +537,42 @@ async def record_voicemail(ctx: InboxContext, voicemail: Voicemail) -> int | Non
     """The voicemail as a message of the call's conversation (the call's hint and language
     route it should that conversation be resolved meanwhile), with the live transcript's text
     if it has ended, else the placeholder until it does; the message id, or None for a call
-    that is not recorded. Idempotent by RecordingSid."""
+    that is not recorded. Idempotent by the recording's id."""
     async with ctx.store.read() as tx:
-        item = await tx.messages.by_external_id(CHANNEL, voicemail.call_sid)
+        item = await tx.messages.by_external_id(CHANNEL, voicemail.call_id)
         if item is None:
             return None
         conversation = await tx.conversations.get(item["conversation_id"])
         identity = await tx.contacts.identity_by_id(conversation["identity_id"])
-    text = voicemail.transcript or LiveTranscript.of(item["extra"]).text or VOICEMAIL_PENDING
+    text = LiveTranscript.of(item["extra"]).text or VOICEMAIL_PENDING
     result = await ingest(ctx, InboundMessage(
-        channel=CHANNEL, external_id=voicemail.recording_sid, address=identity["address"],
+        channel=CHANNEL, external_id=voicemail.recording_id, address=identity["address"],
         text=text, received_at=utcnow(),
         phone=identity["address"], language=conversation["language"],
         category_hint=conversation["category_hint"], attachments=(voicemail.recording,)))
-    if result.duplicate and voicemail.transcript is not None:
-        await _apply_transcript(ctx, result.message_id, voicemail.transcript)
-    elif result.duplicate:
-        await _link_voicemail(ctx, voicemail.call_sid, result.message_id)   # idempotent
+    if result.duplicate:
+        await _link_voicemail(ctx, voicemail.call_id, result.message_id)   # idempotent
     else:
         # A new conversation (the call's was resolved meanwhile) was classified on this text.
-        await _link_voicemail(ctx, voicemail.call_sid, result.message_id, stored=text,
+        await _link_voicemail(ctx, voicemail.call_id, result.message_id, stored=text,
                               classified_text=text if result.new_conversation else None)
     return result.message_id
 
 
-async def _link_voicemail(ctx: InboxContext, call_sid: str, message_id: int, *,
+async def _link_voicemail(ctx: InboxContext, call_id: str, message_id: int, *,
                           stored: str | None = None, classified_text: str | None = None) -> None:
     """The voicemail joins its call's item, where the live transcript finds it; if the
     transcript ended meanwhile, its text is written now. `stored`: the text the voicemail was
     just stored with."""
     async with ctx.store.transaction() as tx:
-        item = await _locked_item(tx, call_sid)
+        item = await _locked_item(tx, call_id)
         if item is None:
             return
         extra = dict(item["extra"] or {})
         if extra.setdefault(VOICEMAIL_KEY, message_id) != message_id:
-            log.warning("call %s: a second voicemail %s is not transcribed", call_sid,
+            log.warning("call %s: a second voicemail %s is not transcribed", call_id,
                         message_id)
             return
-        live = LiveTranscript.of(extra)
-        done = await _settle(ctx, tx, item, extra, live, stored=stored,
+        done = await _settle(ctx, tx, item, extra, LiveTranscript.of(extra), stored=stored,
                              classified_text=classified_text)
-        if done is None and live.ended is None and stored not in (None, VOICEMAIL_PENDING):
-            # Stored with a transcript from <Record transcribe> (TwiML from before live
-            # transcription) that came before the recording's callback.
-            done = await _write_transcript(ctx, tx, await tx.messages.get(message_id), stored,
-                                           first=True, classified_text=classified_text)
-    await _transcribed(ctx, done)
-
-
-async def record_transcript(ctx: InboxContext, voicemail: Voicemail) -> int | None:
-    """The transcript of <Record transcribe> as the voicemail's text (calls whose TwiML came
-    before live transcription); stores the voicemail itself if the transcription came before
-    the recording's own callback."""
-    async with ctx.store.read() as tx:
-        message = await tx.messages.by_external_id(CHANNEL, voicemail.recording_sid)
-    if message is None:
-        return await record_voicemail(ctx, voicemail)
-    await _apply_transcript(ctx, message["id"], voicemail.transcript or VOICEMAIL_NO_TRANSCRIPT)
-    return message["id"]
-
-
-async def _apply_transcript(ctx: InboxContext, message_id: int, text: str) -> None:
-    async with ctx.store.transaction() as tx:
-        message = await tx.messages.get(message_id)
-        await tx.conversations.get(message["conversation_id"], for_update=True)
-        message = await tx.messages.get(message_id)
-        if message["body"] != VOICEMAIL_PENDING:
-            return   # a retry, or the transcript came first and is the text already
-        done = await _write_transcript(ctx, tx, message, text, first=True)
     await _transcribed(ctx, done)

@@ -12,6 +12,7 @@ DELIVERY_STATUSES = ("received", "queued", "sending", "sent", "delivered", "read
 # Texts the inbox stores where a resident's words are not known (`inbox.calls`): a phone
 # call's item, and a voicemail whose transcript is still pending or never came. They say
 # nothing a classifier could read, so routing reads past them (`dispatch.route_conversation`).
+# The console's page hands CALL_TEXT to its script, which shows that item as the call.
 CALL_TEXT = "📞"
 VOICEMAIL_PENDING = "(voicemail, transcript pending)"
 VOICEMAIL_NO_TRANSCRIPT = "(voicemail, no transcript)"

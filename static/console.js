@@ -322,11 +322,11 @@
   var LANGUAGE_NAMES = { az: "Azerbaijani", ru: "Russian", en: "English" };
   var CALL_REASONS = { registration: "Registration", support: "Support", information: "Information",
                        operator: "Operator" };
+  // A missed call's reason and a call's end status: the inbox's neutral call outcomes.
   var MISSED_REASONS = {
-    "no-answer": "no answer", busy: "line busy", canceled: "caller hung up", failed: "call failed",
+    no_answer: "no answer", busy: "line busy", canceled: "caller hung up", failed: "call failed",
     closed: "outside business hours", no_agent: "no agent free", hung_up_in_menu: "hung up in the menu"
   };
-  var CALL_TEXT = "📞";   // the text of a call's own item (inbox/calls.py)
   var PRESENCE_ORDER = { online: 0, away: 1, offline: 2 };
   var MATCH_KINDS = { fin: "FIN", id_card: "ID card", phone: "phone", email: "e-mail" };
 
@@ -365,6 +365,7 @@
     var eventGroups = JSON.parse(thread.dataset.eventGroups);
     var CALL_EVENTS = setOf(eventGroups.call);        // shown with the phone's icon
     var MESSAGE_EVENTS = setOf(eventGroups.message);  // the thread shows their message instead
+    var callText = thread.dataset.callText || "";   // the text of a call's own item
     var composerNotice = document.getElementById("composer-notice");
     var presence = setupPresence();
     var sound = soundToggle();
@@ -762,7 +763,7 @@
       return box;
     }
     function isCallItem(m) {
-      return state.detail && state.detail.channel === "voice" && m.direction === "in" && m.body === CALL_TEXT
+      return state.detail && channelHas(state.detail.channel, "heard") && m.direction === "in" && callText && m.body === callText
         && !(m.attachments || []).length;
     }
     function messageNode(m) {

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from inbox import auth
 from inbox.events import console_groups
+from inbox.messages import CALL_TEXT
 from inbox.replies import REPLY_LANGUAGES, TEMPLATES_DIR
 from web.appkeys import CONTEXT
 
@@ -97,7 +98,7 @@ async def _page(request: web.Request, template: str, *, supervisors_only: bool =
 @routes.get("/console")
 async def console_page(request: web.Request) -> web.Response:
     return await _page(request, "console.html", page="console", frame_css=EMAIL_FRAME_CSS,
-                       event_groups=EVENT_GROUPS)
+                       event_groups=EVENT_GROUPS, call_text=CALL_TEXT)
 
 
 @routes.get("/console/login")

@@ -62,9 +62,9 @@ class MessageRecords(Records):
 
     async def calls_awaiting_voicemail_text(self, channel: str, link: str, placeholder: str,
                                             before: datetime, limit: int = 100) -> list[str]:
-        """The external ids (CallSids) of `channel`'s call items whose voicemail, the message
-        their `extra[link]` names, still reads `placeholder` and was stored before `before`;
-        the oldest voicemail first."""
+        """The calls' ids (their items' external ids) of `channel`'s call items whose
+        voicemail, the message their `extra[link]` names, still reads `placeholder` and was
+        stored before `before`; the oldest voicemail first."""
         item, voicemail = messages.alias("item"), messages.alias("voicemail")
         rows = await self.conn.execute(
             select(item.c.external_id)

@@ -531,6 +531,9 @@ async def test_a_phone_call_shows_its_timeline_and_voicemail_player(twilio_syste
                       twilio_form("voice_transcription_stopped.txt", SequenceId="4", **call))
     await post_signed(http, voice + "/status",
                       twilio_form("voice_status_completed.txt", CallDuration="192", **call))
+    # A second call from the same number that nobody answered: Twilio's "no-answer".
+    await post_signed(http, voice + "/status",
+                      twilio_form("voice_status_no_answer.txt", CallSid=sid("CA")))
 
     row = page.locator(".conv-row:has(.ch-voice)")
     await row.wait_for()
@@ -544,7 +547,7 @@ async def test_a_phone_call_shows_its_timeline_and_voicemail_player(twilio_syste
     await until(recording_fetched)
     await row.click()
     thread = page.locator("#thread")
-    await thread.locator(".msg-call", has_text="Phone call").wait_for()
+    await thread.locator(".msg-call", has_text="Phone call").nth(1).wait_for()   # both calls
     await thread.locator(".msg-body", has_text="я вернулся из Германии. Пособие").wait_for()
     timeline = [text.strip() for text in
                 await thread.locator(".event-voice .event-text").all_text_contents()]
@@ -553,6 +556,7 @@ async def test_a_phone_call_shows_its_timeline_and_voicemail_player(twilio_syste
     assert "Call ended after 3 min 12 s" in timeline
     assert any(t.startswith("Callback requested · ") for t in timeline)
     assert "Voicemail transcribed" in timeline
+    assert "Missed: no answer" in timeline and "Call ended after 0 s (no answer)" in timeline
     player = thread.locator("audio[controls]")
     await player.wait_for()
     assert await player.get_attribute("preload") == "none"

@@ -25,29 +25,35 @@ from channels.twilio.voice import (
     MENU_PATH,
     RECORDING_PATH,
     STATUS_PATH,
-    TRANSCRIPTION_PATH,
     VOICE_PATH,
-    MenuState,
+)
+from channels.twilio.voice_config import (
     VoiceConfigError,
+    VoiceSettings,
+    load_prompt_texts,
+    voice_settings,
+)
+from channels.twilio.voice_forms import (
+    parse_call_end,
+    parse_dial_result,
+    parse_live_transcription,
+    parse_recording,
+)
+from channels.twilio.voice_twiml import (
+    MenuState,
     VoicemailUrls,
     dial,
     dial_target,
     goodbye,
     language_menu,
-    load_prompt_texts,
-    parse_call_end,
-    parse_dial_result,
-    parse_live_transcription,
-    parse_recording,
     parse_state,
-    parse_transcription,
     reason_menu,
-    voice_settings,
     voicemail,
     withheld,
 )
 from inbox import calls, dispatch, sweeps
 from inbox.auth import hash_password
+from inbox.calls import CallOutcome
 from inbox.live import EVENTS_CHANNEL, channel_name
 from inbox.messages import Attachment
 from inbox.storage.schema import conversations, events, messages
@@ -84,7 +90,7 @@ SEGMENTS_EN = ("Hello, I returned from Germany last month",
 
 
 @pytest.fixture
-def settings(config) -> twilio_voice.VoiceSettings:
+def settings(config) -> VoiceSettings:
     return voice_settings(config.channels.section("twilio")["voice"], load_prompt_texts())
 
 
@@ -264,32 +270,34 @@ def test_the_menu_state_survives_its_round_trip_through_the_url(settings) -> Non
 
 def test_dial_results_are_parsed() -> None:
     answered = parse_dial_result(fixture("voice_dial_completed.txt"))
-    assert (answered.call_sid, answered.status, answered.duration_s) == (CALL_SID, "completed", 95)
+    assert (answered.call_id, answered.outcome, answered.duration_s) == \
+        (CALL_SID, CallOutcome.COMPLETED, 95)
     assert answered.connected
     missed = parse_dial_result(fixture("voice_dial_no_answer.txt"))
-    assert (missed.status, missed.duration_s, missed.connected) == ("no-answer", 0, False)
+    assert (missed.outcome, missed.duration_s, missed.connected) == \
+        (CallOutcome.NO_ANSWER, 0, False)
     unbridged = parse_dial_result(fixture("voice_dial_completed.txt", DialBridged="false"))
-    assert not unbridged.connected
+    assert (unbridged.outcome, unbridged.connected) == (CallOutcome.NO_ANSWER, False)
 
 
-def test_recordings_and_transcripts_are_parsed() -> None:
+def test_recordings_are_parsed() -> None:
     report = parse_recording(fixture("voice_recording.txt"))
     url = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/{RECORDING_SID}"
     assert report.status == "completed"
     assert report.voicemail == calls.Voicemail(
         CALL_SID, RECORDING_SID,
         Attachment(content_type="audio/wav", filename=f"{RECORDING_SID}.wav", url=url))
-    text = parse_transcription(fixture("voice_transcription.txt")).transcript
-    assert text.startswith("Hello, I returned from Germany")
-    failed = parse_transcription(fixture("voice_transcription.txt", TranscriptionStatus="failed"))
-    assert failed.transcript == calls.VOICEMAIL_NO_TRANSCRIPT
 
 
 def test_call_ends_are_parsed_and_progress_is_ignored() -> None:
     end = parse_call_end(fixture("voice_status_completed.txt"), MONDAY_MORNING)
-    assert end == calls.CallEnd(CALL_SID, CALLER, "completed", 47, MONDAY_MORNING)
-    assert parse_call_end(fixture("voice_status_canceled.txt"), MONDAY_MORNING).status == \
-        "canceled"
+    assert end == calls.CallEnd(CALL_SID, CALLER, CallOutcome.COMPLETED, 47, MONDAY_MORNING)
+    assert parse_call_end(fixture("voice_status_canceled.txt"), MONDAY_MORNING).outcome == \
+        CallOutcome.CANCELED
+    assert parse_call_end(fixture("voice_status_busy.txt"), MONDAY_MORNING).outcome == \
+        CallOutcome.BUSY
+    assert parse_call_end(fixture("voice_status_no_answer.txt"), MONDAY_MORNING).outcome == \
+        CallOutcome.NO_ANSWER
     assert parse_call_end(fixture("voice_status_completed.txt", CallStatus="in-progress"),
                           MONDAY_MORNING) is None
     withheld_end = parse_call_end(fixture("voice_status_busy.txt", From="anonymous"),
@@ -345,8 +353,6 @@ def test_the_live_transcript_is_its_final_segments_in_sequence_order() -> None:
     (parse_dial_result, "voice_dial_completed.txt", {"DialCallDuration": "-3"}, "seconds"),
     (parse_recording, "voice_recording.txt", {"RecordingSid": ""}, "RecordingSid is missing"),
     (parse_recording, "voice_recording.txt", {"RecordingUrl": "http://evil.test/r"}, "https"),
-    (parse_transcription, "voice_transcription.txt", {"TranscriptionStatus": "maybe"},
-     "TranscriptionStatus"),
     (parse_live_transcription, "voice_transcription_content.txt", {"TranscriptionSid": "GT1"},
      "transcription sid"),
     (parse_live_transcription, "voice_transcription_content.txt", {"SequenceId": "-1"},
@@ -413,11 +419,11 @@ async def table(ctx, table_) -> list[dict]:
 
 
 async def call_events(ctx) -> list[tuple[str, dict]]:
-    """(type, data without call_sid) of every event that belongs to the call."""
+    """(type, data without call_id) of every event that belongs to the call."""
     found = []
     for row in await table(ctx, events):
         data = dict(row["data"] or {})
-        if data.pop("call_sid", None) == CALL_SID:
+        if data.pop("call_id", None) == CALL_SID:
             found.append((row["type"], data))
     return found
 
@@ -661,22 +667,6 @@ async def test_a_failed_or_silent_transcription_leaves_the_no_transcript_text(
     assert len(await typed(ctx, "classified")) == 1
 
 
-async def test_an_english_transcript_from_before_live_transcription_is_still_taken(
-        client, ctx, monkeypatch) -> None:
-    """A call whose TwiML still asked <Record transcribe> (written before the change) may
-    report its transcript first or after the recording, as before."""
-    at(monkeypatch, SATURDAY)
-    await choose(client, "2", "2")
-    await step(client, PUBLIC_URL + TRANSCRIPTION_PATH, "voice_transcription.txt",
-               TranscriptionStatus="failed", TranscriptionText="")
-    await step(client, PUBLIC_URL + RECORDING_PATH, "voice_recording.txt")
-    voicemail_ = await voicemail_message(ctx)
-    assert voicemail_["body"] == calls.VOICEMAIL_NO_TRANSCRIPT
-    assert len(voicemail_["attachments"]) == 1
-    [conversation] = await table(ctx, conversations)
-    assert (conversation["category"], conversation["language"]) == ("support", "ru")
-
-
 # --- a transcription whose stop never comes; a voicemail routing meets before its words -----
 
 
@@ -904,9 +894,9 @@ async def test_in_business_hours_an_online_agent_is_rung_and_no_answer_means_voi
         ("ivr_choice", {"language": "ru", "reason": "registration",
                         "category": "registration"}),
         ("ringing", {"agent_id": agent_id}),
-        ("missed", {"reason": "no-answer", "agent_id": agent_id}),
+        ("missed", {"reason": "no_answer", "agent_id": agent_id}),
         ("call_ended", {"duration_s": 47, "status": "completed"}),
-        ("callback_requested", {"reason": "no-answer", "queue": "migration-registration"}),
+        ("callback_requested", {"reason": "no_answer", "queue": "migration-registration"}),
     ]
     _, voicemail_ = await table(ctx, messages)
     assert voicemail_["body"] == calls.VOICEMAIL_PENDING
@@ -961,13 +951,16 @@ async def test_hanging_up_in_the_menu_leaves_a_callback_task(client, ctx, monkey
     assert started["created_at"] == MONDAY_MORNING - timedelta(seconds=12)
 
 
-@pytest.mark.parametrize("name", ["voice_status_canceled.txt", "voice_status_busy.txt",
-                                  "voice_status_no_answer.txt"])
-async def test_a_call_that_never_got_through_is_a_callback_task(client, ctx, name) -> None:
+@pytest.mark.parametrize(("name", "reason"), [("voice_status_canceled.txt", "canceled"),
+                                              ("voice_status_busy.txt", "busy"),
+                                              ("voice_status_no_answer.txt", "no_answer")])
+async def test_a_call_that_never_got_through_is_a_callback_task(client, ctx, name,
+                                                                reason) -> None:
     await step(client, PUBLIC_URL + STATUS_PATH, name)
-    status = fixture(name)["CallStatus"]
     assert [e for e in await call_events(ctx) if e[0] == "callback_requested"] == [
-        ("callback_requested", {"reason": status, "queue": "triage"})]
+        ("callback_requested", {"reason": reason, "queue": "triage"})]
+    [ended] = [e for e in await call_events(ctx) if e[0] == "call_ended"]
+    assert ended[1]["status"] == reason
 
 
 async def test_an_operator_choice_rings_the_triage_queue(client, ctx, monkeypatch) -> None:
@@ -1004,7 +997,6 @@ ROUTES = [(VOICE_PATH, "voice_incoming.txt"), (LANGUAGE_PATH + "?t=1", "voice_ga
           (RECORDING_PATH, "voice_recording.txt"),
           (LIVE_TRANSCRIPTION_PATH + "?t=1&lang=az", "voice_transcription_content.txt"),
           (LIVE_TRANSCRIPTION_PATH + "?t=1&lang=az", "voice_transcription_stopped.txt"),
-          (TRANSCRIPTION_PATH, "voice_transcription.txt"),
           (STATUS_PATH, "voice_status_completed.txt")]
 
 
@@ -1027,7 +1019,7 @@ async def test_unsigned_or_wrongly_signed_requests_are_403(client, ctx, path, na
     (MENU_PATH + "?t=1&lang=az", "voice_gather.txt", {"CallSid": "CA' or 1=1"}, "call sid"),
     (DIAL_RESULT_PATH + "?t=1&lang=az", "voice_dial_completed.txt", {}, "agent"),
     (RECORDING_PATH, "voice_recording.txt", {"RecordingSid": "RE1"}, "recording sid"),
-    (TRANSCRIPTION_PATH, "voice_transcription.txt", {"RecordingUrl": ""}, "RecordingUrl"),
+    (RECORDING_PATH, "voice_recording.txt", {"RecordingUrl": ""}, "RecordingUrl"),
     (LIVE_TRANSCRIPTION_PATH, "voice_transcription_content.txt", {}, "t is missing"),
     (LIVE_TRANSCRIPTION_PATH + "?t=1", "voice_transcription_content.txt", {}, "language"),
     (LIVE_TRANSCRIPTION_PATH + "?t=1&lang=az", "voice_transcription_content.txt",
