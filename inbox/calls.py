@@ -59,7 +59,6 @@ CHANNEL = "voice"
 # is classified "empty" and waits in triage for a person to judge, until a transcript speaks.
 
 
-
 class CallOutcome(StrEnum):
     """How a call, or the ring of an agent, ended: call_ended's status, and the reason of a
     missed call that rang. The channel maps its provider's statuses onto these."""
@@ -107,6 +106,8 @@ class RingPlan:
 
 @dataclass(frozen=True)
 class CallEnd:
+    """A call's end, as the channel reports it."""
+
     call_id: str
     caller: str | None               # E.164; None when the number was withheld
     outcome: CallOutcome
@@ -116,9 +117,12 @@ class CallEnd:
 
 @dataclass(frozen=True)
 class Voicemail:
+    """A call's recorded message: the recording's id (the voicemail message's external id)
+    and its audio, which the channel fetches."""
+
     call_id: str
-    recording_id: str                # the channel's id of the recording: the message's
-    recording: Attachment            # external id; the audio, fetched by the channel
+    recording_id: str
+    recording: Attachment
 
 
 # --- recording a call ---------------------------------------------------------------------

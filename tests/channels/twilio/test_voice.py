@@ -1,7 +1,7 @@
-"""Twilio Voice: the TwiML builders and form parsing on captured payloads (pure), then whole
-calls driven the way Twilio drives them, through the real app and database (SQLite and
-PostgreSQL) and real Redis: each step posts the form Twilio would send, signed with the
-twilio library, to the URL the previous TwiML named."""
+"""Twilio Voice: whole calls driven the way Twilio drives them, through the real app and
+database (SQLite and PostgreSQL) and real Redis: each step posts the form Twilio would send,
+signed with the twilio library, to the URL the previous TwiML named. The pure parts have
+their own modules (test_voice_config, test_voice_twiml, test_voice_forms)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from sqlalchemy import select
 
 from app import create_app
 from channels.twilio import voice as twilio_voice
-from channels.twilio.messaging import PayloadError
 from channels.twilio.voice import (
     DIAL_RESULT_PATH,
     LANGUAGE_PATH,
@@ -27,35 +26,12 @@ from channels.twilio.voice import (
     STATUS_PATH,
     VOICE_PATH,
 )
-from channels.twilio.voice_config import (
-    VoiceConfigError,
-    VoiceSettings,
-    load_prompt_texts,
-    voice_settings,
-)
-from channels.twilio.voice_forms import (
-    parse_call_end,
-    parse_dial_result,
-    parse_live_transcription,
-    parse_recording,
-)
 from channels.twilio.voice_twiml import (
-    MenuState,
     VoicemailUrls,
-    dial,
-    dial_target,
-    goodbye,
-    language_menu,
-    parse_state,
-    reason_menu,
-    voicemail,
-    withheld,
 )
 from inbox import calls, dispatch, sweeps
 from inbox.auth import hash_password
-from inbox.calls import CallOutcome
 from inbox.live import EVENTS_CHANNEL, channel_name
-from inbox.messages import Attachment
 from inbox.storage.schema import conversations, events, messages
 from tests.channels.twilio.test_messaging import (
     ACCOUNT_SID,
@@ -89,11 +65,6 @@ SEGMENTS_EN = ("Hello, I returned from Germany last month",
                "Please call me back.")
 
 
-@pytest.fixture
-def settings(config) -> VoiceSettings:
-    return voice_settings(config.channels.section("twilio")["voice"], load_prompt_texts())
-
-
 def twiml(text: str) -> ET.Element:
     root = ET.fromstring(text)
     assert root.tag == "Response"
@@ -106,272 +77,6 @@ def spoken(element: ET.Element) -> list[tuple[str, str | None, str]]:
             if child.tag in ("Say", "Play")]
 
 
-# --- settings and TwiML: pure --------------------------------------------------------------
-
-
-def test_settings_merge_the_prompt_texts_with_the_config(settings) -> None:
-    assert settings.languages == ("az", "ru", "en")
-    assert (settings.ring_timeout_s, settings.voicemail_max_length_s) == (20, 120)
-    assert settings.prompt("az", "reason_menu").play == AZ_PLAY + "/reason_menu.mp3"
-    ru = settings.prompt("ru", "connecting")
-    assert ru.play is None and ru.language == "ru-RU" and "оператором" in ru.say
-    assert settings.prompt("en", "goodbye").say == \
-        "Thank you for calling the contact centre. Goodbye."
-    assert settings.language_for("2") == "ru"
-    assert settings.language_for("4") is None and settings.language_for("") is None
-    assert settings.transcription.engine == "google"
-    assert [settings.language_code(lang) for lang in settings.languages] == \
-        ["az-AZ", "ru-RU", "en-US"]
-    assert settings.transcription.hints is None
-
-
-def test_transcription_languages_engine_and_hints_come_from_the_config() -> None:
-    settings = voice_settings({"languages": ["ru", "az"], "transcription": {
-        "engine": "deepgram", "language_codes": {"ru": "ru"},
-        "hints": ["DOST", "ASAN xidmət", "reintegrasiya"]}}, load_prompt_texts())
-    assert settings.transcription.engine == "deepgram"
-    assert dict(settings.transcription.language_codes) == {"ru": "ru", "az": "az-AZ"}
-    assert settings.transcription.hints == "DOST,ASAN xidmət,reintegrasiya"
-
-
-def test_without_recordings_azerbaijani_falls_back_to_text() -> None:
-    settings = voice_settings({"languages": ["az"]}, load_prompt_texts())
-    prompt = settings.prompt("az", "goodbye")
-    assert prompt.play is None and prompt.say.startswith("Müraciətiniz üçün")
-    assert prompt.language == "tr-TR"
-
-
-@pytest.mark.parametrize(("raw", "key"), [
-    ({"languages": ["az", "de"]}, "channels.twilio.voice.languages"),
-    ({"languages": ["az", "az"]}, "channels.twilio.voice.languages"),
-    ({"ring_timeout": "soon"}, "channels.twilio.voice.ring_timeout"),
-    ({"voicemail_max_length": "3h"}, "channels.twilio.voice.voicemail_max_length"),
-    ({"prompts": {"ru": {"greeting": "Привет"}}}, "channels.twilio.voice.prompts.ru.greeting"),
-    ({"prompts": {"ru": {"goodbye": {"play": "ftp://x"}}}},
-     "channels.twilio.voice.prompts.ru.goodbye.play"),
-    ({"prompts": {"en": {"goodbye": {}}}}, "channels.twilio.voice.prompts.en.goodbye"),
-    ({"menu_attempts": 0}, "channels.twilio.voice.menu_attempts"),
-    ({"transcription": "google"}, "channels.twilio.voice.transcription"),
-    ({"transcription": {"model": "x"}}, "channels.twilio.voice.transcription.model"),
-    ({"transcription": {"engine": "whisper"}}, "channels.twilio.voice.transcription.engine"),
-    ({"transcription": {"language_codes": ["az-AZ"]}},
-     "channels.twilio.voice.transcription.language_codes"),
-    ({"transcription": {"language_codes": {"de": "de-DE"}}},
-     "channels.twilio.voice.transcription.language_codes.de"),
-    ({"transcription": {"language_codes": {"az": "Azerbaijani"}}},
-     "channels.twilio.voice.transcription.language_codes.az"),
-    ({"transcription": {"language_codes": {"ru": 7}}},
-     "channels.twilio.voice.transcription.language_codes.ru"),
-    ({"transcription": {"hints": "DOST"}}, "channels.twilio.voice.transcription.hints"),
-    ({"transcription": {"hints": ["DOST, ASAN"]}}, "channels.twilio.voice.transcription.hints"),
-])
-def test_unusable_voice_config_names_its_key(raw, key) -> None:
-    with pytest.raises(VoiceConfigError, match=key.replace(".", r"\.")):
-        voice_settings(raw, load_prompt_texts())
-
-
-def test_the_language_menu_offers_each_language_in_its_own_words(settings) -> None:
-    root = twiml(language_menu(settings, PUBLIC_URL + LANGUAGE_PATH + "?t=1"))
-    [gather] = root
-    assert gather.tag == "Gather"
-    assert gather.attrib == {"action": PUBLIC_URL + LANGUAGE_PATH + "?t=1", "method": "POST",
-                             "numDigits": "1", "timeout": "6", "actionOnEmptyResult": "true"}
-    assert spoken(gather) == [
-        ("Play", None, AZ_PLAY + "/language_menu.mp3"),
-        ("Say", "ru-RU", "Для обслуживания на русском языке нажмите 2."),
-        ("Say", "en-US", "For English, press 3."),
-    ]
-
-
-def test_the_reason_menu_speaks_the_chosen_language(settings) -> None:
-    root = twiml(reason_menu(settings, "ru", "http://x/menu", invalid=True))
-    say, gather = root
-    assert (say.tag, say.get("language")) == ("Say", "ru-RU") and "недоступен" in say.text
-    assert gather.get("action") == "http://x/menu"
-    [(_, language, text)] = spoken(gather)
-    assert language == "ru-RU" and text.startswith("Для первичной регистрации нажмите 1")
-
-
-@pytest.mark.parametrize(("address", "tag", "value"), [
-    ("+994 55 123 45 67", "Number", AGENT_PHONE),
-    ("0551234567", "Number", AGENT_PHONE),
-    ("sip:aysel@pbx.example.gov.az", "Sip", "sip:aysel@pbx.example.gov.az"),
-    ("client:aysel.m", "Client", "aysel.m"),
-])
-def test_dial_rings_the_agents_number_sip_or_client(settings, address, tag, value) -> None:
-    root = twiml(dial(settings, "en", dial_target(address), "http://x/dial-result?agent=7"))
-    say, verb = root
-    assert say.text == "Connecting you to an operator. Please hold."
-    assert verb.tag == "Dial"
-    assert verb.attrib == {"action": "http://x/dial-result?agent=7", "method": "POST",
-                           "timeout": "20", "answerOnBridge": "true"}
-    [target] = verb
-    assert (target.tag, target.text) == (tag, value)
-
-
-@pytest.mark.parametrize("address", ["12", "sip:nohost", "client:", "client:a b", "mailto:x@y"])
-def test_unusable_voice_addresses_are_refused(address) -> None:
-    with pytest.raises(ValueError, match="address"):
-        dial_target(address)
-
-
-@pytest.mark.parametrize(("language", "code"), [("az", "az-AZ"), ("ru", "ru-RU"),
-                                              ("en", "en-US")])
-def test_voicemail_is_transcribed_live_in_the_callers_language(settings, language,
-                                                               code) -> None:
-    root = twiml(voicemail(settings, language, True, URLS))
-    assert [child.tag for child in root] == ["Start", spoken(root)[0][0], "Record",
-                                             spoken(root)[1][0], "Hangup"]
-    [transcription] = root[0]
-    assert transcription.tag == "Transcription"
-    assert transcription.attrib == {
-        "name": "voicemail", "track": "inbound_track", "statusCallbackUrl": URLS.transcription,
-        "statusCallbackMethod": "POST", "partialResults": "false", "languageCode": code,
-        "transcriptionEngine": "google", "enableAutomaticPunctuation": "true"}
-
-
-def test_voicemail_records_the_message_without_recording_transcription(settings) -> None:
-    root = twiml(voicemail(settings, "en", True, URLS))
-    assert root[1].text.startswith("We are closed at the moment")
-    # <Record transcribe> understands English only: the live transcription does every language.
-    assert root[2].attrib == {
-        "action": URLS.done, "method": "POST", "maxLength": "120", "timeout": "10",
-        "finishOnKey": "#", "playBeep": "true", "recordingStatusCallback": URLS.recording,
-        "recordingStatusCallbackMethod": "POST", "recordingStatusCallbackEvent": "completed"}
-    busy = twiml(voicemail(settings, "az", False, URLS))
-    assert busy[1].tag == "Play" and busy[1].text == AZ_PLAY + "/voicemail_unavailable.mp3"
-    hinted = voice_settings({"transcription": {"hints": ["DOST", "FİN"]}}, load_prompt_texts())
-    assert only(twiml(voicemail(hinted, "az", True, URLS)), "Transcription").get("hints") == \
-        "DOST,FİN"
-
-
-def test_the_goodbye_after_a_voicemail_stops_its_transcription(settings) -> None:
-    root = twiml(goodbye(settings, "ru", stop_transcription=True))
-    assert [child.tag for child in root] == ["Stop", "Say", "Hangup"]
-    assert root[0][0].attrib == {"name": "voicemail"}
-    assert [child.tag for child in twiml(goodbye(settings, "ru"))] == ["Say", "Hangup"]
-
-
-def test_withheld_numbers_hear_why_in_every_language(settings) -> None:
-    root = twiml(withheld(settings))
-    assert [child.tag for child in root] == ["Play", "Say", "Say", "Hangup"]
-
-
-# --- parsing: pure -------------------------------------------------------------------------
-
-
-def test_the_menu_state_survives_its_round_trip_through_the_url(settings) -> None:
-    state = MenuState(MONDAY_MORNING, "ru", 2, 17)
-    assert parse_state(state.query(), settings) == state
-    for query in ({}, {"t": "x"}, {"t": "1", "lang": "de"}, {"t": "1", "agent": "-1"}):
-        with pytest.raises(PayloadError):
-            parse_state(query, settings)
-
-
-def test_dial_results_are_parsed() -> None:
-    answered = parse_dial_result(fixture("voice_dial_completed.txt"))
-    assert (answered.call_id, answered.outcome, answered.duration_s) == \
-        (CALL_SID, CallOutcome.COMPLETED, 95)
-    assert answered.connected
-    missed = parse_dial_result(fixture("voice_dial_no_answer.txt"))
-    assert (missed.outcome, missed.duration_s, missed.connected) == \
-        (CallOutcome.NO_ANSWER, 0, False)
-    unbridged = parse_dial_result(fixture("voice_dial_completed.txt", DialBridged="false"))
-    assert (unbridged.outcome, unbridged.connected) == (CallOutcome.NO_ANSWER, False)
-
-
-def test_recordings_are_parsed() -> None:
-    report = parse_recording(fixture("voice_recording.txt"))
-    url = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/{RECORDING_SID}"
-    assert report.status == "completed"
-    assert report.voicemail == calls.Voicemail(
-        CALL_SID, RECORDING_SID,
-        Attachment(content_type="audio/wav", filename=f"{RECORDING_SID}.wav", url=url))
-
-
-def test_call_ends_are_parsed_and_progress_is_ignored() -> None:
-    end = parse_call_end(fixture("voice_status_completed.txt"), MONDAY_MORNING)
-    assert end == calls.CallEnd(CALL_SID, CALLER, CallOutcome.COMPLETED, 47, MONDAY_MORNING)
-    assert parse_call_end(fixture("voice_status_canceled.txt"), MONDAY_MORNING).outcome == \
-        CallOutcome.CANCELED
-    assert parse_call_end(fixture("voice_status_busy.txt"), MONDAY_MORNING).outcome == \
-        CallOutcome.BUSY
-    assert parse_call_end(fixture("voice_status_no_answer.txt"), MONDAY_MORNING).outcome == \
-        CallOutcome.NO_ANSWER
-    assert parse_call_end(fixture("voice_status_completed.txt", CallStatus="in-progress"),
-                          MONDAY_MORNING) is None
-    withheld_end = parse_call_end(fixture("voice_status_busy.txt", From="anonymous"),
-                                  MONDAY_MORNING)
-    assert withheld_end.caller is None
-
-
-def test_live_transcription_reports_are_parsed() -> None:
-    started = parse_live_transcription(fixture("voice_transcription_started.txt"))
-    assert started == calls.TranscriptionEvent(CALL_SID, TRANSCRIPTION_SID, 1, "started")
-    content = parse_live_transcription(fixture("voice_transcription_content.txt"))
-    assert content == calls.TranscriptionEvent(CALL_SID, TRANSCRIPTION_SID, 2, "content",
-                                               SEGMENTS_AZ[0])
-    # Only a final result of the caller's own track carries words.
-    for changes in ({"Final": "false"}, {"Track": "outbound_track"}):
-        other = parse_live_transcription(fixture("voice_transcription_content.txt", **changes))
-        assert (other.kind, other.text) == ("content", None)
-    stopped = parse_live_transcription(fixture("voice_transcription_stopped.txt"))
-    assert (stopped.kind, stopped.sequence_id, stopped.text) == ("stopped", 5, None)
-    error = parse_live_transcription(fixture("voice_transcription_error.txt"))
-    assert (error.kind, error.sequence_id) == ("error", 2)
-    unnumbered = parse_live_transcription(fixture("voice_transcription_stopped.txt",
-                                                  SequenceId=""))
-    assert (unnumbered.kind, unnumbered.sequence_id) == ("stopped", 0)
-
-
-def live(*events: tuple[int, str, str | None]) -> calls.LiveTranscript:
-    transcript = calls.LiveTranscript()
-    for sequence, kind, text in events:
-        transcript = transcript.with_event(
-            calls.TranscriptionEvent(CALL_SID, TRANSCRIPTION_SID, sequence, kind, text), "az")
-    return transcript
-
-
-def test_the_live_transcript_is_its_final_segments_in_sequence_order() -> None:
-    a, b, c = SEGMENTS_AZ
-    assert live((1, "started", None), (3, "content", b), (2, "content", a)).text is None
-    ended = live((3, "content", b), (11, "content", c), (2, "content", a), (3, "content", b),
-                 (12, "stopped", None))
-    assert ended.text == f"{a} {b} {c}"          # 11 after 3: numbers, not strings
-    assert ended == calls.LiveTranscript.of({calls.LIVE_KEY: ended.as_json()})
-    assert ended.with_event(calls.TranscriptionEvent(CALL_SID, TRANSCRIPTION_SID, 3, "content",
-                                                     b), "az") == ended   # a retry
-    assert live((1, "started", None), (2, "stopped", None)).text == calls.VOICEMAIL_NO_TRANSCRIPT
-    failed = live((2, "content", a), (3, "error", None), (4, "stopped", None))
-    assert (failed.ended, failed.text) == ("error", calls.VOICEMAIL_NO_TRANSCRIPT)
-
-
-@pytest.mark.parametrize(("parser", "name", "changes", "error"), [
-    (parse_dial_result, "voice_dial_completed.txt", {"DialCallStatus": "exploded"},
-     "DialCallStatus"),
-    (parse_dial_result, "voice_dial_completed.txt", {"CallSid": "CA123"}, "call sid"),
-    (parse_dial_result, "voice_dial_completed.txt", {"DialCallDuration": "-3"}, "seconds"),
-    (parse_recording, "voice_recording.txt", {"RecordingSid": ""}, "RecordingSid is missing"),
-    (parse_recording, "voice_recording.txt", {"RecordingUrl": "http://evil.test/r"}, "https"),
-    (parse_live_transcription, "voice_transcription_content.txt", {"TranscriptionSid": "GT1"},
-     "transcription sid"),
-    (parse_live_transcription, "voice_transcription_content.txt", {"SequenceId": "-1"},
-     "SequenceId"),
-    (parse_live_transcription, "voice_transcription_content.txt", {"SequenceId": ""},
-     "SequenceId is missing"),
-    (parse_live_transcription, "voice_transcription_content.txt",
-     {"TranscriptionEvent": "transcription-paused"}, "TranscriptionEvent"),
-    (parse_live_transcription, "voice_transcription_content.txt", {"Final": "maybe"}, "Final"),
-    (parse_live_transcription, "voice_transcription_content.txt",
-     {"TranscriptionData": "Salam"}, "TranscriptionData"),
-    (parse_live_transcription, "voice_transcription_content.txt",
-     {"TranscriptionData": '{"transcript": 7}'}, "TranscriptionData"),
-    (parse_live_transcription, "voice_transcription_stopped.txt", {"CallSid": "CA1"},
-     "call sid"),
-])
-def test_malformed_forms_are_refused(parser, name, changes, error) -> None:
-    with pytest.raises(PayloadError, match=error):
-        parser(fixture(name, **changes))
 
 
 # --- whole calls through the real app and database -----------------------------------------
