@@ -35,10 +35,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from inbox import assignment, dispatch, sla
+from inbox import assignment, dispatch, lifecycle
 from inbox.context import InboxContext
+from inbox.events import EventType
 from inbox.ingest import ingest
-from inbox.live import publish_event
 from inbox.messages import (
     CALL_TEXT,
     VOICEMAIL_NO_TRANSCRIPT,
@@ -46,7 +46,6 @@ from inbox.messages import (
     Attachment,
     InboundMessage,
 )
-from inbox.serialize import conversation_view
 from inbox.storage import Row, UnitOfWork, utcnow
 from routing.assignment import QueuePolicy, choose_agent
 
@@ -154,13 +153,6 @@ async def _locked_call(tx: UnitOfWork, call_id: str) -> tuple[Row, dict[str, Row
     return conversation, _of_call(await tx.events.of_conversation(conversation["id"]), call_id)
 
 
-async def _announce(ctx: InboxContext, conversation_id: int) -> None:
-    async with ctx.store.read() as tx:
-        row = await tx.conversations.with_contact(conversation_id)
-    await publish_event(ctx.redis, "conversation.updated", row["queue"],
-                        {"conversation": conversation_view(row, ctx.zone)})
-
-
 async def record_call(ctx: InboxContext, call: CallRecord) -> CallItem:
     """The call as an item of the caller's open voice conversation (a new one is routed by
     the menu choice), with call_started and ivr_choice. Idempotent by call's id."""
@@ -171,11 +163,11 @@ async def record_call(ctx: InboxContext, call: CallRecord) -> CallItem:
     async with ctx.store.transaction() as tx:
         await tx.conversations.get(result.conversation_id, for_update=True)
         seen = _of_call(await tx.events.of_conversation(result.conversation_id), call.call_id)
-        await _add_once(tx, result.conversation_id, seen, "call_started",
+        await _add_once(tx, result.conversation_id, seen, EventType.CALL_STARTED,
                         {"call_id": call.call_id, "message_id": result.message_id},
                         at=call.started_at)
         if call.reason is not None:
-            await _add_once(tx, result.conversation_id, seen, "ivr_choice",
+            await _add_once(tx, result.conversation_id, seen, EventType.IVR_CHOICE,
                             {"call_id": call.call_id, "language": call.language,
                              "reason": call.reason, "category": call.category_hint})
     log.info("call %s is item %s of conversation %s", call.call_id, result.message_id,
@@ -223,7 +215,7 @@ async def note_ringing(ctx: InboxContext, call_id: str, agent_id: int) -> bool:
         if found is None:
             return False
         conversation, seen = found
-        await _add_once(tx, conversation["id"], seen, "ringing",
+        await _add_once(tx, conversation["id"], seen, EventType.RINGING,
                         {"call_id": call_id, "agent_id": agent_id})
     return True
 
@@ -239,7 +231,7 @@ async def note_missed(ctx: InboxContext, call_id: str, reason: str,
         if found is None:
             return False
         conversation, seen = found
-        await _add_once(tx, conversation["id"], seen, "missed", data)
+        await _add_once(tx, conversation["id"], seen, EventType.MISSED, data)
     return True
 
 
@@ -253,7 +245,7 @@ async def note_connected(ctx: InboxContext, call_id: str, agent_id: int,
         if found is None or agent is None:
             return False
         conversation, seen = found
-        if not await _add_once(tx, conversation["id"], seen, "connected",
+        if not await _add_once(tx, conversation["id"], seen, EventType.CONNECTED,
                                {"call_id": call_id, "agent_id": agent_id}, at=connected_at):
             return True
         now = utcnow()
@@ -262,17 +254,12 @@ async def note_connected(ctx: InboxContext, call_id: str, agent_id: int,
         if conversation["assignee_id"] != agent_id:
             changes.update(assignee_id=agent_id, assigned_at=now)
             await tx.users.update(agent_id, last_assigned_at=now)
-            await tx.events.add(conversation["id"], "assigned",
+            await tx.events.add(conversation["id"], EventType.ASSIGNED,
                                {"agent_id": agent_id, "reason": "answered the call"}, at=now)
-        if conversation["first_response_at"] is None:
-            changes["first_response_at"] = connected_at
-            if conversation["queue"] in ctx.config.queue_ids:
-                changes["sla_due_at"] = sla.due_at(ctx, conversation["queue"],
-                                                   conversation["created_at"], "resolution")
-                changes["sla_state"] = "ok"
+        changes.update(lifecycle.first_response(ctx, conversation, connected_at))
         await tx.conversations.update(conversation["id"], **changes)
     log.info("call %s connected to agent %s", call_id, agent_id)
-    await _announce(ctx, conversation["id"])
+    await lifecycle.announce(ctx, conversation["id"])
     return True
 
 
@@ -300,21 +287,21 @@ async def end_call(ctx: InboxContext, end: CallEnd) -> bool:
     callback = False
     async with ctx.store.transaction() as tx:
         conversation, seen = await _locked_call(tx, end.call_id)
-        await _add_once(tx, conversation["id"], seen, "call_ended",
+        await _add_once(tx, conversation["id"], seen, EventType.CALL_ENDED,
                         {"call_id": end.call_id, "duration_s": end.duration_s,
                          "status": end.outcome}, at=end.ended_at)
         if "connected" not in seen:
-            await _add_once(tx, conversation["id"], seen, "missed",
+            await _add_once(tx, conversation["id"], seen, EventType.MISSED,
                             {"call_id": end.call_id,
                              "reason": missed_reason(end.outcome, "ivr_choice" in seen)})
-            callback = await _add_once(tx, conversation["id"], seen, "callback_requested",
+            callback = await _add_once(tx, conversation["id"], seen, EventType.CALLBACK_REQUESTED,
                                        {"call_id": end.call_id,
                                         "reason": seen["missed"]["data"]["reason"],
                                         "queue": conversation["queue"]})
     if callback:
         log.info("call %s missed: callback requested in conversation %s", end.call_id,
                  conversation["id"])
-        await _announce(ctx, conversation["id"])
+        await lifecycle.announce(ctx, conversation["id"])
     return True
 
 
@@ -443,7 +430,7 @@ async def _write_transcript(ctx: InboxContext, tx: UnitOfWork, message: Row, tex
     if message["body"] != text:
         await tx.messages.update(message["id"], body=text)
     if first:
-        await tx.events.add(message["conversation_id"], "voicemail_transcribed",
+        await tx.events.add(message["conversation_id"], EventType.VOICEMAIL_TRANSCRIBED,
                            {"message_id": message["id"],
                             "transcribed": text != VOICEMAIL_NO_TRANSCRIPT})
     reclassified = None
@@ -480,7 +467,7 @@ async def _settle(ctx: InboxContext, tx: UnitOfWork, item: Row, extra: dict[str,
 async def _transcribed(ctx: InboxContext, done: Transcribed | None) -> None:
     if done is None:
         return
-    await _announce(ctx, done.conversation_id)
+    await lifecycle.announce(ctx, done.conversation_id)
     if done.reclassified is not None:
         await dispatch.announce_reclassified(ctx, done.reclassified)
 

@@ -68,9 +68,9 @@ from channels.twilio.voice_twiml import (
 )
 from inbox import calls
 from inbox.channel_traits import ChannelTraits
+from inbox.clock import utcnow
 from inbox.context import InboxContext
 from inbox.messages import OutboundMessage
-from inbox.storage import utcnow
 from settings import Config, Problem
 from web.appkeys import CONTEXT
 from web.http import bad_request
