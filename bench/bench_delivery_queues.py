@@ -32,6 +32,7 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from channels.registry import channel_book  # noqa: E402
 from inbox import actions, outbox  # noqa: E402
 from inbox.context import open_context  # noqa: E402
 from inbox.ingest import ingest  # noqa: E402
@@ -90,7 +91,7 @@ async def run(args: argparse.Namespace) -> None:
                                 start_new_session=True)
                for extra in ([], ["--queues", "replies"])[: 2 if args.reply_worker else 1]]
     print(f"workers log to {scratch}/workers.log", flush=True)
-    ctx = open_context(pool=False)
+    ctx = open_context(pool=False, channels=channel_book())
     try:
         result = await ingest(ctx, InboundMessage(
             channel="sms", external_id="SM" + "b" * 32, address="+994501234567",

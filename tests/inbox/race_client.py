@@ -7,6 +7,7 @@ import sys
 import time
 from datetime import UTC, datetime
 
+from channels.registry import channel_book
 from inbox import assignment
 from inbox.context import open_context
 from inbox.ingest import ingest
@@ -14,7 +15,7 @@ from inbox.messages import InboundMessage
 
 
 async def main(name: str, count: int, start_at: float, agent_ids: list[int]) -> None:
-    ctx = open_context()
+    ctx = open_context(channels=channel_book())   # as app.py hands them in
     await asyncio.sleep(max(0.0, start_at - time.time()))
     for n in range(count):
         await ingest(ctx, InboundMessage(
