@@ -5,7 +5,7 @@ from __future__ import annotations
 from channels.base import Channel
 from channels.twilio.messaging import SMS_CHANNEL, WHATSAPP_CHANNEL
 from channels.twilio.voice import VOICE_CHANNEL
-from channels.webchat import WEBCHAT_CHANNEL
+from channels.webchat.channel import WEBCHAT_CHANNEL
 from inbox.channel_traits import ChannelBook
 from settings import Config, Problem
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from inbox import lifecycle
-from inbox.channel_traits import ChannelBook, installed
+from inbox.channel_traits import ChannelBook
 from inbox.context import InboxContext
 from inbox.events import EventType
 from inbox.live import publish_console_event
@@ -49,10 +49,7 @@ def _kind_loads(by_channel: dict[str, int], channels: ChannelBook) -> dict[str, 
     return loads
 
 
-def agent_state(user: Row, by_channel: dict[str, int],
-                channels: ChannelBook | None = None) -> AgentState:
-    """`channels`: the context's; by default the ones the process installed."""
-    channels = channels if channels is not None else installed()
+def agent_state(user: Row, by_channel: dict[str, int], channels: ChannelBook) -> AgentState:
     return AgentState(
         id=user["id"], queues=frozenset(user["queues"] or ()),
         languages=frozenset(user["languages"] or ()), presence=user["presence"],
@@ -60,9 +57,8 @@ def agent_state(user: Row, by_channel: dict[str, int],
         load=_kind_loads(by_channel, channels), last_assigned_at=_epoch(user["last_assigned_at"]))
 
 
-def waiting_view(row: Row, preferred_agent: int | None = None,
-                 channels: ChannelBook | None = None) -> WaitingConversation:
-    channels = channels if channels is not None else installed()
+def waiting_view(row: Row, channels: ChannelBook,
+                 preferred_agent: int | None = None) -> WaitingConversation:
     return WaitingConversation(
         id=row["id"], queue=row["queue"], kind=channels.capacity_kind(row["channel"]),
         language=row["language"] or "az", priority=row["priority"],
@@ -129,7 +125,7 @@ async def assign_waiting(ctx: InboxContext, conversation_id: int, *,
         conversation = await tx.conversations.get(conversation_id)
         if not _assignable(ctx, conversation):
             return None
-        if choose_agent(waiting_view(conversation, channels=ctx.channels),
+        if choose_agent(waiting_view(conversation, ctx.channels),
                         policies(ctx)[conversation["queue"]],
                         await _agents(tx, ctx.channels, excluded)) is None:
             return None
@@ -140,7 +136,7 @@ async def assign_waiting(ctx: InboxContext, conversation_id: int, *,
                 return None
             preferred = await tx.conversations.previous_assignee(conversation["contact_id"],
                                                                 conversation_id)
-            decision = choose_agent(waiting_view(conversation, preferred, ctx.channels),
+            decision = choose_agent(waiting_view(conversation, ctx.channels, preferred),
                                     policies(ctx)[conversation["queue"]],
                                     await _agents(tx, ctx.channels, excluded))
             if decision is None:
@@ -173,7 +169,7 @@ async def fill_agent(ctx: InboxContext, agent_id: int, *, pulled: bool = False,
             state = agent_state({**agent, "presence": "online"}, loads.get(agent_id, {}),
                                 ctx.channels)
             rows = await tx.conversations.waiting_in(sorted(state.queues))
-            waiting = [waiting_view(r, channels=ctx.channels) for r in rows]
+            waiting = [waiting_view(r, ctx.channels) for r in rows]
             candidate = next_for_agent(state, waiting, queue_policies, pulled=pulled)
             if candidate is None:
                 break
@@ -268,7 +264,7 @@ async def _reoffer(ctx: InboxContext, conversation_id: int, previous: int, timeo
         agents = await _agents(tx, ctx.channels, exclude={previous})
         preferred = await tx.conversations.previous_assignee(conversation["contact_id"],
                                                                 conversation_id)
-        decision = choose_agent(waiting_view(conversation, preferred, ctx.channels), policy,
+        decision = choose_agent(waiting_view(conversation, ctx.channels, preferred), policy,
                                 agents) if policy.strategy != "manual" else None
         if decision is None:
             await tx.conversations.update(conversation_id, offered_at=None)

@@ -198,10 +198,10 @@ async def ring_plan(ctx: InboxContext, conversation_id: int, now: datetime) -> R
         if user["id"] == conversation["assignee_id"] and conversation["status"] == "open":
             # Offered to this agent already: this call is not one more on top of it.
             by_channel[conversation["channel"]] = by_channel.get(conversation["channel"], 1) - 1
-        agents.append(assignment.agent_state(user, by_channel))
+        agents.append(assignment.agent_state(user, by_channel, ctx.channels))
     strategy = "least_busy" if queue.strategy == "manual" else queue.strategy
     decision = choose_agent(
-        assignment.waiting_view(conversation, conversation["assignee_id"]),
+        assignment.waiting_view(conversation, ctx.channels, conversation["assignee_id"]),
         QueuePolicy(queue.id, strategy, queue.languages), agents)
     if decision is None:
         return RingPlan(None, None, NO_AGENT)

@@ -100,7 +100,8 @@ class ChannelBook(Mapping[str, ChannelTraits]):
     def view(self) -> list[dict]:
         """What the console needs of each channel, in registry order."""
         return [{"name": t.name, "label": t.label, "capacity_kind": t.capacity_kind,
-                 "templates": t.templates is not None, "phone_address": t.phone_address}
+                 "templates": t.templates is not None, "phone_address": t.phone_address,
+                 "heard": t.heard}
                 for t in self._by_name.values()]
 
 

@@ -271,14 +271,17 @@ PATHS: dict[str, Any] = {
         _ok("templates", {"type": "array", "items": {"type": "object"}}))},
     "/api/v1/channels": {"get": _op(
         "the registered channels and what the console needs of each: its label, its kind of "
-        "work, whether it has approved templates, whether an address is a phone number",
+        "work, whether it has approved templates, whether an address is a phone number, "
+        "whether the resident's words were heard (a call) rather than written",
         _ok("channels", {"type": "array", "items": {
             "type": "object",
-            "required": ["name", "label", "capacity_kind", "templates", "phone_address"],
+            "required": ["name", "label", "capacity_kind", "templates", "phone_address",
+                         "heard"],
             "properties": {
                 "name": {"type": "string"}, "label": {"type": "string"},
                 "capacity_kind": {"enum": list(CAPACITY_KINDS)},
-                "templates": {"type": "boolean"}, "phone_address": {"type": "boolean"}}}}))},
+                "templates": {"type": "boolean"}, "phone_address": {"type": "boolean"},
+                "heard": {"type": "boolean"}}}}))},
     "/api/v1/queue/next": {"post": _op(
         "assign the caller the next waiting conversation it may take",
         {**_CONVERSATION, "204": {"description": "nothing waiting"}})},

@@ -14,8 +14,7 @@ import aiohttp
 import pytest
 
 from app import create_app
-from channels.webchat_errors import error_frame
-from tests.channels.test_webchat import inbound_rows, receive, say_hello, send_text
+from channels.webchat.errors import error_frame
 from tests.channels.twilio.test_messaging import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -26,6 +25,7 @@ from tests.channels.twilio.test_messaging import (
     fixture,
     sign,
 )
+from tests.channels.webchat.test_channel import inbound_rows, receive, say_hello, send_text
 from tests.inbox.test_bad_input import snapshot, tracebacks
 from web.appkeys import INTAKE
 

@@ -75,13 +75,13 @@ def test_an_unknown_channel_is_named():
 def test_the_console_view_of_the_channels():
     assert channel_book().view() == [
         {"name": "webchat", "label": "Web chat", "capacity_kind": "chat", "templates": False,
-         "phone_address": False},
+         "phone_address": False, "heard": False},
         {"name": "sms", "label": "SMS", "capacity_kind": "chat", "templates": False,
-         "phone_address": True},
+         "phone_address": True, "heard": False},
         {"name": "whatsapp", "label": "WhatsApp", "capacity_kind": "chat", "templates": True,
-         "phone_address": True},
+         "phone_address": True, "heard": False},
         {"name": "voice", "label": "Voice call", "capacity_kind": "chat", "templates": False,
-         "phone_address": True}]
+         "phone_address": True, "heard": True}]
 
 
 def test_whatsapp_templates_are_named_with_named_variables():

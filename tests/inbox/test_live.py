@@ -18,7 +18,7 @@ from inbox.ingest import _store, ingest
 from inbox.live import publish_console_event, publish_event, reaches_console
 from inbox.messages import InboundMessage
 from inbox.storage import utcnow
-from tests.channels.test_webchat import say_hello, send_text
+from tests.channels.webchat.test_channel import say_hello, send_text
 from tests.web.test_api import Person, people  # noqa: F401  (fixture)
 
 PENSION = "Salam, bu ay pensiyam gəlməyib"           # the pension rule: call-centre-142

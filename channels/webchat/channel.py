@@ -25,8 +25,8 @@ import jinja2
 from aiohttp import web
 
 from channels.base import MediaError, SendResult, as_text
-from channels.webchat_errors import FrameError, error_frame
-from channels.webchat_limits import (
+from channels.webchat.errors import FrameError, error_frame
+from channels.webchat.limits import (
     SOCKET_RENEW_S,
     ChatLimits,
 )

@@ -47,7 +47,7 @@ def address_key(address: str) -> str:
 
 @dataclass(frozen=True)
 class Refused:
-    code: str                # the error catalogue's code (channels/webchat_errors.py)
+    code: str                # the error catalogue's code (channels/webchat/errors.py)
     retry_after_s: int
 
 

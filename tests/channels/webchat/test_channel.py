@@ -12,10 +12,10 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-import channels.webchat as webchat
+import channels.webchat.channel as webchat
 from app import create_app
 from channels.delivery import deliver_message
-from channels.webchat import (
+from channels.webchat.channel import (
     ChatText,
     FrameError,
     Hello,
@@ -24,7 +24,7 @@ from channels.webchat import (
     sign_session,
     verify_session,
 )
-from channels.webchat_errors import catalogue
+from channels.webchat.errors import catalogue
 from inbox.actions import Actor, reply
 from inbox.storage.records import as_rows
 from inbox.storage.schema import messages

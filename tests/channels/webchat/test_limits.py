@@ -15,12 +15,12 @@ import redis.asyncio as aioredis
 from sqlalchemy import func, select
 
 from app import create_app
-from channels.webchat_limits import ChatLimits, address_key
+from channels.webchat.limits import ChatLimits, address_key
 from inbox.outage import OutageLog
 from inbox.ratelimit import Bucket, Limiter
 from inbox.storage.schema import conversations
 from settings import Rate, WebchatLimits
-from tests.channels.test_webchat import PENSION, inbound_rows, receive, say_hello, send_text
+from tests.channels.webchat.test_channel import PENSION, inbound_rows, receive, say_hello, send_text
 
 TOO_MANY_MESSAGES = {
     "az": "Mesajları çox tez-tez göndərirsiniz. Bir az gözləyib yenidən cəhd edin.",
