@@ -1,7 +1,9 @@
 """The channel contract: what every channel file provides, and the errors a send may raise.
 
-A channel turns a provider's inbound payload into `InboundMessage`s (its routes call
-`inbox.ingest`) and sends `OutboundMessage`s back. It declares its traits (what the inbox
+A channel turns a provider's inbound payload into `InboundMessage`s and hands them to the
+inbox through its one port (`inbox.port.ChannelPort`: ingest, history, provider ids,
+delivery reports; a channel never opens a store transaction), and sends `OutboundMessage`s
+back. It declares its traits (what the inbox
 and the console need to know of it), checks its own config section, names the jobs the
 worker should run for it, and fetches the media residents sent. Richer content (choices,
 buttons) degrades to text where the channel has none: `as_text`.
