@@ -44,7 +44,6 @@ from reports.metrics import (
 from reports.schema import conversation_facts as facts_table
 from routing.sla import BusinessCalendar
 
-REFRESH_JOB = "reports.rollup.refresh_job"
 SWEEP_JOB = "reports.rollup.sweep_job"
 
 # Conversations per transaction: big enough to amortise round trips, small enough to keep
@@ -168,26 +167,19 @@ async def missing_facts(engine: AsyncEngine, start: datetime, end: datetime) -> 
 
 # --- rq jobs (ids in, fresh state loaded inside; see inbox.jobs for enqueueing by name) ------
 
-async def _run_with_context(conversation_ids: Sequence[int] | None,
-                            since: datetime | None) -> int:
+async def _refresh_since(since: datetime) -> int:
     ctx = open_context(pool=False)
     try:
-        return await refresh_facts(ctx.store.engine, conversation_ids, since=since,
-                                   calendar=ctx.calendar)
+        return await refresh_facts(ctx.store.engine, since=since, calendar=ctx.calendar)
     finally:
         await ctx.close()
 
 
-def refresh_job(conversation_ids: Sequence[int]) -> int:
-    """After a state change: refresh the facts of these conversations."""
-    return asyncio.run(_run_with_context(list(conversation_ids), None))
-
-
 def sweep_job(lookback_s: int = 2 * 3600) -> int:
     """Periodic repair: refresh every conversation with an event in the last `lookback_s`
-    (covers refresh jobs that were lost or failed)."""
+    (covers anything the facts consumer missed or failed on)."""
     since = datetime.now(UTC) - timedelta(seconds=lookback_s)
-    return asyncio.run(_run_with_context(None, since))
+    return asyncio.run(_refresh_since(since))
 
 
 # --- keeping facts fresh: a consumer of the event log -------------------------------------
