@@ -122,6 +122,15 @@ class Step:
     def state(self) -> MenuState:
         return parse_state(self.query, self.settings)
 
+    def call_state(self) -> MenuState:
+        """The menu state of a step that needs nothing else of the form than its call:
+        a missing CallSid or a damaged state is the caller's 400."""
+        try:
+            call_sid(self.form)
+            return self.state()
+        except PayloadError as exc:
+            raise _bad(exc) from None
+
 
 async def _step(request: web.Request) -> Step:
     form = await verified_form(request)
@@ -148,11 +157,7 @@ async def incoming_call(request: web.Request) -> web.Response:
 
 async def language_chosen(request: web.Request) -> web.Response:
     step = await _step(request)
-    try:
-        call_sid(step.form)
-        state = step.state()
-    except PayloadError as exc:
-        raise _bad(exc) from None
+    state = step.call_state()
     language = step.settings.language_for(digits(step.form))
     if language is None:
         if state.attempt + 1 < step.settings.menu_attempts:
@@ -223,11 +228,7 @@ async def dial_result(request: web.Request) -> web.Response:
 
 async def voicemail_done(request: web.Request) -> web.Response:
     step = await _step(request)
-    try:
-        call_sid(step.form)
-        state = step.state()
-    except PayloadError as exc:
-        raise _bad(exc) from None
+    state = step.call_state()
     return _twiml(goodbye(step.settings, state.language or step.settings.languages[0],
                           stop_transcription=True))
 
