@@ -50,6 +50,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     app[HUB] = hub
     intake = app[INTAKE] = Intake(ctx, ctx.config.intake.max_lag_s)
     intake.start()
+    ctx.take_in = intake.take_in
     ops.INTAKE_BACKLOG.set_function(lambda: intake.backlog)
     ops.INTAKE_LAG.set_function(lambda: intake.lag_s)
     yield

@@ -10,12 +10,22 @@ acknowledged) and the rest join them.
 
 Twilio is answered once a message is journalled; the inbox ingests it right after (see
 inbox.intake). So besides the answer's rate and latency, each level reports when its last
-message was in the inbox ("in inbox s", from the level's first request) and the rate that
-makes ("inbox/s"). At the end it counts the inbound rows to check that every accepted
-request was stored exactly once. Loopback only.
+message was in the inbox, from the level's first request ("in inbox s"), and the rate that
+makes ("inbox/s"). In the inbox means what an agent can list: stored, in a conversation that
+is classified and routed to a queue, with the resident's acknowledgement queued. At the end
+it checks that every accepted request was stored exactly once and that each resident's
+messages were stored in the order they were sent, and prints the app's peak resident memory.
+
+A storm of new residents (a decree, a payment date) is `--residents` equal to `--requests`:
+every message opens a conversation. Loopback only.
 
     python -m bench.bench_twilio_webhook [--concurrency 1,8,32,64] [--requests 400]
                                          [--residents 40] [--db sqlite|postgresql]
+    python -m bench.bench_twilio_webhook --concurrency 32 --requests 2000 --residents 2000
+
+`--profile FILE` samples the app with py-spy (`pip install py-spy`) from the first request
+until the last message is in the inbox, writes the collapsed stacks to FILE and prints the
+functions the app spent the most of that time in (inclusive, as a share of the samples).
 """
 
 from __future__ import annotations
@@ -23,13 +33,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import statistics
+import subprocess
 import textwrap
 import time
+from collections import Counter
+from pathlib import Path
 from urllib.parse import urlencode
 
 import aiohttp
 import redis
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 from twilio.request_validator import RequestValidator
 
 from bench.bench_webchat import (
@@ -41,6 +57,8 @@ from bench.bench_webchat import (
     start,
     wait_ready,
 )
+from inbox.storage.db import make_engine
+from inbox.storage.schema import conversations, messages
 
 BENCH_REDIS = "redis://127.0.0.1:6379/13"
 AUTH_TOKEN = "bench-auth-token"
@@ -73,8 +91,11 @@ def signed_requests(public_url: str, level: int, count: int,
     prepared = []
     for n in range(count):
         sid = f"SM{level:04d}{n:028d}"
+        # The request's number ends the text, so the order of a resident's messages can be
+        # checked once they are stored.
         form = {"ToCountry": "AZ", "SmsMessageSid": sid, "NumMedia": "0", "SmsSid": sid,
-                "SmsStatus": "received", "Body": TEXTS[n % len(TEXTS)], "FromCountry": "AZ",
+                "SmsStatus": "received", "Body": f"{TEXTS[n % len(TEXTS)]} #{n}",
+                "FromCountry": "AZ",
                 "To": "+994125550142", "NumSegments": "1", "MessageSid": sid,
                 "AccountSid": ACCOUNT_SID, "From": f"+99450{level:03d}{n % residents:04d}",
                 "ApiVersion": "2010-04-01"}
@@ -110,12 +131,80 @@ async def measure(base: str, concurrency: int,
     return len(latencies) / elapsed, statistics.median(latencies) * 1000, p99 * 1000, accepted
 
 
-async def wait_stored(database: str, expected: int, timeout_s: float = 120.0) -> float:
-    """The perf_counter time at which the inbox held `expected` inbound messages."""
+async def in_inbox(engine: AsyncEngine) -> tuple[int, int, int]:
+    """(inbound messages an agent can list, conversations, acknowledgements queued)."""
+    async with engine.connect() as conn:
+        listed = (await conn.execute(
+            select(func.count()).select_from(messages.join(
+                conversations, messages.c.conversation_id == conversations.c.id))
+            .where(messages.c.direction == "in", conversations.c.routed_at.is_not(None),
+                   conversations.c.queue.is_not(None)))).scalar_one()
+        opened = (await conn.execute(select(func.count()).select_from(conversations)))\
+            .scalar_one()
+        acknowledged = (await conn.execute(select(func.count()).select_from(messages).where(
+            messages.c.direction == "out", messages.c.author_kind == "system"))).scalar_one()
+    return listed, opened, acknowledged
+
+
+async def wait_listed(engine: AsyncEngine, expected: int, timeout_s: float = 600.0) -> float:
+    """The perf_counter time at which agents could list `expected` inbound messages, every
+    conversation with its acknowledgement queued."""
     deadline = time.perf_counter() + timeout_s
-    while await count_stored(database) < expected and time.perf_counter() < deadline:
+    while time.perf_counter() < deadline:
+        listed, opened, acknowledged = await in_inbox(engine)
+        if listed >= expected and acknowledged >= opened:
+            break
         await asyncio.sleep(0.01)
     return time.perf_counter()
+
+
+async def residents_order_kept(engine: AsyncEngine) -> bool:
+    """Whether each conversation's inbound messages were stored in the order sent."""
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(messages.c.conversation_id, messages.c.body)
+                                   .where(messages.c.direction == "in")
+                                   .order_by(messages.c.id))).all()
+    last: dict[int, int] = {}
+    for conversation_id, body in rows:
+        number = int(body.rsplit("#", 1)[1])
+        if number < last.get(conversation_id, -1):
+            return False
+        last[conversation_id] = number
+    return True
+
+
+def start_profile(pid: int, path: str) -> subprocess.Popen:
+    sampler = subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--rate", "250",
+                                "--format", "raw", "--output", path],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)   # py-spy attaches before the first request
+    return sampler
+
+
+def stop_profile(sampler: subprocess.Popen, path: str, top: int = 25) -> None:
+    """Stop sampling and print the functions with the largest inclusive share."""
+    sampler.send_signal(signal.SIGINT)
+    sampler.wait(timeout=30)
+    total = 0
+    inclusive: Counter[str] = Counter()
+    for line in Path(path).read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        samples = int(count)
+        total += samples
+        # Each function once per stack, however deep it recurses.
+        for frame in {frame.split(" (")[0] for frame in stack.split(";")}:
+            inclusive[frame] += samples
+    print(f"profile: {total} samples, functions by inclusive share")
+    for frame, samples in inclusive.most_common(top):
+        print(f"  {samples / total:>6.1%}  {frame}")
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident memory (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 async def main() -> None:
@@ -125,6 +214,8 @@ async def main() -> None:
     parser.add_argument("--residents", type=int, default=40,
                         help="distinct senders per level (each opens one conversation)")
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="sample the app with py-spy and write collapsed stacks here")
     parser.add_argument("--postgres-url", default=os.environ.get(
         "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
     args = parser.parse_args()
@@ -140,6 +231,7 @@ async def run(args: argparse.Namespace, levels: list[int], database: str) -> Non
            "SECRET_KEY": "bench", "LOG_LEVEL": "WARNING", "PUBLIC_URL": public_url,
            "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "CC_CONFIG": str(ROOT / "config.yaml")}
     app = start(["app.py", "serve", "--port", str(app_port)], env)
+    engine = make_engine(database, pool=False)
     baseline = start(["-c", BASELINE_SERVER, str(base_port)], env)
     try:
         await wait_ready(public_url, app)
@@ -158,17 +250,24 @@ async def run(args: argparse.Namespace, levels: list[int], database: str) -> Non
                  for _ in range(3)], key=lambda run: run[0])
             print(f"{level:>4}  {'bare aiohttp (baseline)':<24}{base_rate:>8.0f}"
                   f"{base_p50:>9.1f}{base_p99:>9.1f}{base_ok:>6}")
+            sampler = start_profile(app.pid, args.profile) if args.profile else None
             started = time.perf_counter()
             rate, p50, p99, accepted = await measure(public_url, level, prepared)
             total_accepted += accepted
-            in_inbox = await wait_stored(database, total_accepted) - started
+            listed_s = await wait_listed(engine, total_accepted) - started
+            if sampler is not None:
+                stop_profile(sampler, args.profile)
             print(f"{level:>4}  {'contact centre':<24}{rate:>8.0f}{p50:>9.1f}{p99:>9.1f}"
-                  f"{accepted:>6}{rate / base_rate:>8.0%}{in_inbox:>12.2f}"
-                  f"{accepted / in_inbox:>9.0f}")
+                  f"{accepted:>6}{rate / base_rate:>8.0%}{listed_s:>12.2f}"
+                  f"{accepted / listed_s:>9.0f}")
         stored = await count_stored(database)
         verdict = "ok" if stored == total_accepted else "MISMATCH"
         print(f"stored {stored} inbound rows for {total_accepted} accepted requests: {verdict}")
+        order = "kept" if await residents_order_kept(engine) else "BROKEN"
+        print(f"each resident's messages stored in the order sent: {order}")
+        print(f"app peak resident memory: {peak_rss_mb(app.pid):.0f} MB")
     finally:
+        await engine.dispose()
         for process in (app, baseline):
             process.terminate()
             process.wait(timeout=20)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import datetime
 
 from inbox import lifecycle
@@ -151,6 +152,34 @@ async def assign_waiting(ctx: InboxContext, conversation_id: int, *,
             return decision.agent_id
         # AGENT_FULL: loads changed under us; decide again on fresh state.
     return None
+
+
+async def assign_many(ctx: InboxContext, conversation_ids: Iterable[int]) -> list[int]:
+    """`assign_waiting` for a batch of new conversations. One read finds the online agents
+    and their loads; only a conversation some agent could take (counting what this batch
+    gives them) is assigned, under the locks, by `assign_waiting`. In a storm every agent is
+    soon full, and the rest of the batch costs nothing more. Returns those assigned."""
+    ids = sorted(conversation_ids)
+    queue_policies = policies(ctx)
+    async with ctx.store.read() as tx:
+        agents = await _agents(tx, ctx.channels)
+        if not agents:
+            return []
+        rows = [row for row in await tx.conversations.with_contacts(ids)
+                if _assignable(ctx, row)]
+    loads = {agent.id: dict(agent.load) for agent in agents}
+    assigned = []
+    for row in rows:
+        view = waiting_view(row, ctx.channels)
+        current = [replace(agent, load=loads[agent.id]) for agent in agents]
+        if choose_agent(view, queue_policies[row["queue"]], current) is None:
+            continue
+        agent_id = await assign_waiting(ctx, row["id"])
+        if agent_id is not None:
+            assigned.append(row["id"])
+            if agent_id in loads:
+                loads[agent_id][view.kind] = loads[agent_id].get(view.kind, 0) + 1
+    return assigned
 
 
 async def fill_agent(ctx: InboxContext, agent_id: int, *, pulled: bool = False,

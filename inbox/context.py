@@ -4,9 +4,11 @@ and the traits of the channels the process was started with."""
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
@@ -22,6 +24,10 @@ from routing.rules import RuleSet
 from routing.sla import BusinessCalendar
 from settings import Config, load_config
 
+if TYPE_CHECKING:
+    from inbox.ingest import IngestResult
+    from inbox.messages import InboundMessage
+
 
 @dataclass
 class InboxContext:
@@ -33,6 +39,9 @@ class InboxContext:
     channels: ChannelBook = field(default_factory=installed)
     # Redis's outages as this process meets them: logged once, counted, and their end.
     redis_outage: OutageLog = field(default_factory=lambda: OutageLog("Redis"))
+    # Where channels' messages are taken in: in the app, its intake drainer's batches
+    # (`Intake.take_in`); None elsewhere (the worker, scripts), each message a batch of one.
+    take_in: Callable[[InboundMessage], Awaitable[IngestResult]] | None = None
 
     @cached_property
     def zone(self) -> ZoneInfo:

@@ -55,7 +55,7 @@ class Reading:
     decision: RouteDecision
 
 
-def _read_conversation(ctx: InboxContext, conversation: Row, text: str, *,
+def read_conversation(ctx: InboxContext, conversation: Row, text: str, *,
                        language: str | None = None) -> Reading:
     """Classify `text` (with the resident's menu choice as a hint; written or spoken in
     `language` if known) and choose the conversation's queue. The conversation's language,
@@ -85,7 +85,7 @@ async def route_conversation(ctx: InboxContext, conversation_id: int, *,
         conversation = await tx.conversations.get(conversation_id, for_update=True)
         if conversation is None or conversation["routed_at"] is not None:
             return
-        reading = _read_conversation(ctx, conversation,
+        reading = read_conversation(ctx, conversation,
                                      await text_to_classify(tx, conversation_id))
         result, language, decision = reading.classification, reading.language, reading.decision
         queue = ctx.config.queue(decision.queue)
@@ -98,7 +98,7 @@ async def route_conversation(ctx: InboxContext, conversation_id: int, *,
         if result.source != HUMAN:
             # Re-routing after an agent's correction: their `reclassified` event records the
             # category (a `classified` event would show it as the classifier's own guess).
-            await tx.events.add(conversation_id, EventType.CLASSIFIED, _classified(result),
+            await tx.events.add(conversation_id, EventType.CLASSIFIED, classified_data(result),
                                 at=now)
         await tx.events.add(conversation_id, EventType.ROUTED,
                             {"queue": queue.id, "reason": decision.reason}, at=now)
@@ -134,7 +134,7 @@ class Reclassified:
     moved_from: str | None    # the queue it left, when the new category chose another
 
 
-def _classified(result: Classification) -> dict:
+def classified_data(result: Classification) -> dict:
     """The `classified` event's data: the decision, and the entities found, masked."""
     return {"category": result.category, "confidence": round(result.confidence, 3),
             "language": result.language, "source": result.source,
@@ -157,7 +157,7 @@ async def reclassify(ctx: InboxContext, tx: UnitOfWork, conversation_id: int, te
     if conversation is None or conversation["routed_at"] is None \
             or conversation["category_source"] not in RECLASSIFIABLE:
         return None   # not routed yet: routing will read the conversation as it is then
-    reading = _read_conversation(ctx, conversation, text, language=language)
+    reading = read_conversation(ctx, conversation, text, language=language)
     result, decision = reading.classification, reading.decision
     if conversation["category_source"] == "model" \
             and result.confidence < ctx.config.routing.min_confidence:
@@ -166,7 +166,7 @@ async def reclassify(ctx: InboxContext, tx: UnitOfWork, conversation_id: int, te
     changes = {"category": result.category, "category_confidence": result.confidence,
                "category_source": result.source, "language": reading.language}
     await tx.events.add(conversation_id, EventType.CLASSIFIED,
-                        {**_classified(result), "message_id": message_id, "reason": reason},
+                        {**classified_data(result), "message_id": message_id, "reason": reason},
                         at=now)
     moved_from = None
     waiting = conversation["status"] == "waiting" and conversation["assignee_id"] is None

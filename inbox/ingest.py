@@ -1,25 +1,41 @@
-"""Taking in one resident's message: dedupe, contact, conversation, persist; then route.
+"""Taking in residents' messages: dedupe, contact, conversation, routing, all in one batch.
 
-The message is committed in one transaction before anything else happens, so a channel may
-acknowledge its provider as soon as `ingest` returns. Routing runs right after, in its own
-transaction; a crash between the two leaves a conversation with `routed_at` unset, which the
-worker's sweep routes (`dispatch.route_unrouted`).
+A batch of messages (a burst of webhooks, several web-chat sockets) is stored in one
+transaction with multi-row statements: what a batch costs in round trips does not grow with
+its size, so a storm of new residents is taken in at the speed of the wire. In the same
+transaction every new conversation is classified, routed to its queue with its SLA clock,
+and given the resident's acknowledgement; so once `store_many` returns, an agent can list
+every message of the batch. A channel may acknowledge its provider then.
+
+After the commit, `announce_many` tells consoles (one Redis pipeline), queues the
+acknowledgements' sends (one call) and offers new conversations to agents who have room.
+A crash between the two loses nothing: the sweeps deliver, assign and announce what was
+committed.
+
+A batch holds at most one message per resident (`inbox.intake` sees to that), so each
+resident's messages are taken in the order they came. A batch that fails as a whole (another
+process stored the same external id or identity a moment before) is retried message by
+message by the caller, so one bad message never holds up the others. `ingest` is a batch of
+one.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from inbox import assignment, dispatch, lifecycle, matching
+from inbox import assignment, dispatch, lifecycle, matching, sla
 from inbox.context import InboxContext
 from inbox.events import EventType
-from inbox.live import publish_event
-from inbox.messages import Attachment, InboundMessage
+from inbox.live import publish_events
+from inbox.messages import PLACEHOLDER_TEXTS, Attachment, InboundMessage
+from inbox.replies import render_reply, reply_language
 from inbox.sanitize import clean_html
-from inbox.serialize import message_view
-from inbox.storage import Duplicate, UnitOfWork, utcnow
+from inbox.serialize import conversation_view, message_view
+from inbox.storage import Duplicate, Row, UnitOfWork, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +51,30 @@ class IngestResult:
     woke_up: bool = False     # a pending conversation the resident's message reopened
     released_from: int | None = None   # the absent agent it was taken back from
     named: bool = False       # the message's name filled the contact's empty one
+    acknowledgement_id: int | None = None   # the resident's acknowledgement, queued
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A message to take in, and the intake journal entry it came from (deleted in the
+    transaction that stores it), if it was journalled."""
+    message: InboundMessage
+    intake_id: int | None = None
+
+
+@dataclass
+class _Taking:
+    """One fresh message's way through the batch: what it joins, and what it created."""
+    message: InboundMessage
+    identity: Row | None = None
+    conversation: Row | None = None      # the unresolved conversation it joins, if any
+    conversation_id: int | None = None
+    reading: dispatch.Reading | None = None   # a new conversation's classification and queue
+    named: bool = False
+    woke_up: bool = False
+    released_from: int | None = None
+    row: dict[str, Any] | None = None    # the stored message
+    acknowledgement_id: int | None = None
 
 
 def _attachment(attachment: Attachment) -> dict[str, Any]:
@@ -44,134 +84,310 @@ def _attachment(attachment: Attachment) -> dict[str, Any]:
             "size": attachment.size, "source_url": attachment.url, "url": None}
 
 
-async def _new_identity(ctx: InboxContext, tx: UnitOfWork, msg: InboundMessage) -> dict[str, Any]:
-    """A first message from this address: the identity joins the contact that already has
-    this phone number, when a carrier delivered it (one resident, one contact), else a new
-    contact. Nothing the resident typed joins anyone (`inbox.matching`)."""
-    phone = matching.vouched_phone(ctx.channels[msg.channel], msg.phone)
-    contact = await tx.contacts.by_phone(phone) if phone else None
-    if contact is not None:
-        contact_id = contact["id"]
-        if not contact["name"] and msg.display_name:
-            await tx.contacts.update(contact_id, name=msg.display_name)
-    else:
-        contact_id = await tx.contacts.create(name=msg.display_name, language=msg.language,
-                                             phone=phone)
-        if phone:
-            await matching.match_vouched_phone(tx, ctx.claim_key, contact_id, phone, utcnow())
-    identity_id = await tx.contacts.create_identity(contact_id, msg.channel, msg.address,
-                                                    msg.display_name)
-    name = contact["name"] if contact is not None and contact["name"] else msg.display_name
-    return {"id": identity_id, "contact_id": contact_id, "contact_name": name}
+def resident_of(message: InboundMessage) -> tuple[str, str]:
+    """Whose message it is, for keeping one resident's messages in order: the phone, shared
+    by SMS and WhatsApp, else the channel's address."""
+    return ("phone", message.phone) if message.phone else (message.channel, message.address)
 
 
-async def _store(ctx: InboxContext, msg: InboundMessage,
-                 intake_id: int | None) -> IngestResult:
-    now = utcnow()
-    async with ctx.store.transaction() as tx:
-        if intake_id is not None:
-            await tx.journal.discard(intake_id)   # the journal entry ends as the message lands
-        # No look-up of the external id first: a provider's retry is rare, and the unique key
-        # refuses it (Duplicate) at the insert below, rolling back everything before it.
-        identity, conversation = await tx.contacts.identity_and_open_conversation(msg.channel,
-                                                                         msg.address)
-        if identity is None:
-            identity = await _new_identity(ctx, tx, msg)
-        elif msg.thread_key:
+# --- the transaction ----------------------------------------------------------------------
+
+
+async def _join_identities(ctx: InboxContext, tx: UnitOfWork, takings: list[_Taking]) -> None:
+    """Each message's identity and the unresolved conversation it joins; identities (and
+    contacts) for first messages. Only what a carrier vouched for joins a contact
+    (`inbox.matching`): a first message joins the contact that already has its phone number,
+    else a new contact."""
+    found = await tx.contacts.identities_and_open_conversations(
+        {(t.message.channel, t.message.address) for t in takings})
+    first: list[_Taking] = []
+    for taking in takings:
+        msg = taking.message
+        if (msg.channel, msg.address) not in found:
+            first.append(taking)
+            continue
+        taking.identity, taking.conversation = found[(msg.channel, msg.address)]
+        if msg.thread_key:
             # A reply in a thread (an e-mail's References) joins that thread's conversation
             # while it is unresolved, though the resident may have opened a newer one since;
             # only the same contact's, so a thread key copied by someone else joins nothing.
-            conversation = await tx.conversations.open_of_thread(
-                identity["contact_id"], msg.channel, msg.thread_key) or conversation
-        named = False
-        if msg.display_name and not identity["contact_name"]:
+            taking.conversation = await tx.conversations.open_of_thread(
+                taking.identity["contact_id"], msg.channel, msg.thread_key) \
+                or taking.conversation
+        if msg.display_name and not taking.identity["contact_name"]:
             # A name the resident gave after their first message (web chat asks for it
             # beside the text box) fills a contact that has none; an agent's stands.
-            named = await tx.contacts.name_if_unnamed(identity["contact_id"], msg.display_name)
-        new_conversation = conversation is None
-        woke_up = False
-        if new_conversation:
-            conversation_id = await tx.conversations.create(
-                contact_id=identity["contact_id"], identity_id=identity["id"],
-                channel=msg.channel, status="waiting", language=msg.language,
-                queue_hint=msg.queue_hint, category_hint=msg.category_hint,
-                thread_key=msg.thread_key,
-                created_at=now, last_message_at=now, last_inbound_at=now)
+            taking.named = await tx.contacts.name_if_unnamed(taking.identity["contact_id"],
+                                                            msg.display_name)
+    if first:
+        await _new_identities(ctx, tx, first)
+
+
+async def _new_identities(ctx: InboxContext, tx: UnitOfWork, first: list[_Taking]) -> None:
+    now = utcnow()
+    phones = [matching.vouched_phone(ctx.channels[t.message.channel], t.message.phone)
+              for t in first]
+    known = await tx.contacts.by_phones(p for p in phones if p)
+    contact_of: list[Row | None] = []
+    creating: dict[str, int] = {}       # phone -> index in `to_create`, one contact a number
+    to_create: list[dict[str, Any]] = []
+    for taking, phone in zip(first, phones, strict=True):
+        msg = taking.message
+        contact = known.get(phone) if phone else None
+        if contact is not None:
+            if not contact["name"] and msg.display_name:
+                await tx.contacts.update(contact["id"], name=msg.display_name)
+                contact = {**contact, "name": msg.display_name}
+                known[phone] = contact
+            contact_of.append(contact)
+        elif phone and phone in creating:
+            contact_of.append({"index": creating[phone]})
         else:
-            conversation_id = conversation["id"]
-            # A resident writing into a conversation parked as pending wakes it up.
-            woke_up = conversation["status"] == "pending"
-            await tx.conversations.update(conversation_id, last_message_at=now,
-                                         last_inbound_at=now,
-                                         status="open" if woke_up else conversation["status"])
-        message = {
-            "conversation_id": conversation_id, "channel": msg.channel, "direction": "in",
-            "external_id": msg.external_id, "body": msg.text,
+            if phone:
+                creating[phone] = len(to_create)
+            contact_of.append({"index": len(to_create)})
+            to_create.append({"name": msg.display_name, "language": msg.language,
+                              "phone": phone})
+    created = await tx.contacts.create_many(to_create)
+    if creating:
+        # Contacts that typed these numbers before a carrier vouched for them may be the
+        # same residents.
+        await matching.match_vouched_phones(
+            tx, ctx.claim_key, {phone: created[index] for phone, index in creating.items()},
+            now)
+    identities = []
+    for taking, contact in zip(first, contact_of, strict=True):
+        if "index" in contact:
+            contact_id, name = created[contact["index"]], taking.message.display_name
+            contact = {"id": contact_id, "name": name}
+        identities.append({"contact_id": contact["id"], "channel": taking.message.channel,
+                           "address": taking.message.address,
+                           "display_name": taking.message.display_name})
+        taking.identity = {"contact_id": contact["id"],
+                           "contact_name": contact["name"] or taking.message.display_name}
+    for taking, identity_id in zip(first, await tx.contacts.create_identities(identities),
+                                   strict=True):
+        taking.identity["id"] = identity_id
+
+
+def _new_conversation(ctx: InboxContext, taking: _Taking, now: datetime) -> dict[str, Any]:
+    """The row of the conversation a message opens, classified and routed (the decisions
+    are routing's pure functions, as in `dispatch.route_conversation`)."""
+    msg = taking.message
+    row = {"contact_id": taking.identity["contact_id"], "identity_id": taking.identity["id"],
+           "channel": msg.channel, "status": "waiting", "language": msg.language,
+           "queue_hint": msg.queue_hint, "category_hint": msg.category_hint,
+           "thread_key": msg.thread_key, "created_at": now, "last_message_at": now,
+           "last_inbound_at": now}
+    # A text the inbox wrote in place of words (a call's item, a pending voicemail) is
+    # nothing to read; its transcript classifies the conversation when it comes.
+    text = "" if msg.text in PLACEHOLDER_TEXTS else msg.text
+    reading = dispatch.read_conversation(ctx, {**row, "category_source": None}, text)
+    taking.reading = reading
+    queue = ctx.config.queue(reading.decision.queue)
+    result = reading.classification
+    return {**row, "category": result.category, "category_confidence": result.confidence,
+            "category_source": result.source, "language": reading.language,
+            "queue": queue.id, "routed_at": now,
+            "sla_due_at": sla.due_at(ctx, queue.id, now, "first_response")}
+
+
+async def _acknowledge(ctx: InboxContext, tx: UnitOfWork, opened: list[_Taking],
+                       now: datetime) -> None:
+    """Queue the acknowledgement of each new conversation on a channel that acknowledges,
+    telling the resident their reference and, in an operators' queue, their place in line."""
+    acknowledged = [t for t in opened if ctx.channels[t.message.channel].acknowledged]
+    places: dict[str, int] = {}
+    for queue_id in sorted({t.reading.decision.queue for t in acknowledged}):
+        if ctx.config.queue(queue_id).kind == "operators":
+            first = min(t.conversation_id for t in acknowledged
+                        if t.reading.decision.queue == queue_id)
+            # Those ahead of the batch's first conversation in this queue; the batch's
+            # own follow in the order they were created.
+            places[queue_id] = await tx.conversations.queue_position(
+                queue_id, {"id": first, "priority": 0, "created_at": now}) - 1
+    rows = []
+    for taking in acknowledged:
+        queue_id = taking.reading.decision.queue
+        position = None
+        if queue_id in places:
+            places[queue_id] += 1
+            position = places[queue_id]
+        body = render_reply("acknowledgement", reply_language(taking.reading.language),
+                            name=taking.identity["contact_name"],
+                            reference=taking.conversation_id, position=position)
+        rows.append({"conversation_id": taking.conversation_id,
+                     "channel": taking.message.channel, "direction": "out", "body": body,
+                     "author_kind": "system", "author_id": None, "created_at": now,
+                     "delivery_status": "queued", "next_attempt_at": now, "extra": None})
+    for taking, message_id in zip(acknowledged, await tx.messages.insert_many(rows),
+                                  strict=True):
+        taking.acknowledgement_id = message_id
+
+
+async def _store(ctx: InboxContext, tx: UnitOfWork, takings: list[_Taking]) -> None:
+    now = utcnow()
+    await _join_identities(ctx, tx, takings)
+    opened = [t for t in takings if t.conversation is None]
+    conversation_rows = [_new_conversation(ctx, t, now) for t in opened]
+    for taking, conversation_id in zip(
+            opened, await tx.conversations.create_many(conversation_rows), strict=True):
+        taking.conversation_id = conversation_id
+    touched = []
+    for taking in takings:
+        if taking.conversation is None:
+            continue
+        conversation = taking.conversation
+        taking.conversation_id = conversation["id"]
+        # A resident writing into a conversation parked as pending wakes it up.
+        taking.woke_up = conversation["status"] == "pending"
+        touched.append({"id": conversation["id"], "at": now,
+                        "status": "open" if taking.woke_up else conversation["status"]})
+    await tx.conversations.touch_many(touched)
+    rows = []
+    for taking in takings:
+        msg = taking.message
+        taking.row = {
+            "conversation_id": taking.conversation_id, "channel": msg.channel,
+            "direction": "in", "external_id": msg.external_id, "body": msg.text,
             "html": clean_html(msg.html) if msg.html else None,
             "attachments": [_attachment(a) for a in msg.attachments],
-            "author_kind": "resident",
-            "author_id": None, "created_at": now, "delivery_status": "received",
-        }
-        message["id"] = await tx.messages.insert(**message)
-        await tx.events.add(conversation_id, EventType.RECEIVED,
-                            {"message_id": message["id"], "channel": msg.channel}, at=now)
-        released_from = None if new_conversation else \
-            await assignment.release_on_message(tx, conversation, now)
-    return IngestResult(message["id"], conversation_id, False, new_conversation,
-                        queue=None if new_conversation else conversation["queue"],
-                        message=message, woke_up=woke_up, released_from=released_from,
-                        named=named)
+            "author_kind": "resident", "author_id": None, "created_at": now,
+            "delivery_status": "received"}
+        rows.append(taking.row)
+    for taking, message_id in zip(takings, await tx.messages.insert_many(rows), strict=True):
+        taking.row["id"] = message_id
+    events: list[tuple[int, EventType, dict[str, Any], datetime]] = []
+    for taking in takings:
+        events.append((taking.conversation_id, EventType.RECEIVED,
+                       {"message_id": taking.row["id"], "channel": taking.message.channel},
+                       now))
+        if taking.reading is not None:
+            events.append((taking.conversation_id, EventType.CLASSIFIED,
+                           dispatch.classified_data(taking.reading.classification), now))
+            events.append((taking.conversation_id, EventType.ROUTED,
+                           {"queue": taking.reading.decision.queue,
+                            "reason": taking.reading.decision.reason}, now))
+    await tx.events.add_many(events)
+    for taking in takings:
+        if taking.conversation is not None:
+            taking.released_from = await assignment.release_on_message(
+                tx, taking.conversation, now)
+        elif not ctx.channels[taking.message.channel].heard:
+            # Typed identifiers never join contacts: they become claims and possible
+            # matches. Heard ones (a voicemail's transcript) are not even kept as claims.
+            await matching.record_claims(tx, ctx.claim_key, taking.identity["contact_id"],
+                                         taking.conversation_id,
+                                         taking.reading.classification.entities, now)
+    await _acknowledge(ctx, tx, opened, now)
+
+
+async def store_many(ctx: InboxContext, arrivals: list[Arrival]) -> list[IngestResult]:
+    """Store `arrivals` in one transaction, each message once, new conversations routed and
+    acknowledged; their results in order. Raises (and stores nothing) when the batch fails
+    as a whole: Duplicate when another process stored one of its messages or identities
+    first, which a retry of each message alone settles."""
+    results: list[IngestResult | None] = [None] * len(arrivals)
+    async with ctx.store.transaction() as tx:
+        await tx.journal.discard_many([a.intake_id for a in arrivals
+                                       if a.intake_id is not None])
+        keys = [(a.message.channel, a.message.external_id) for a in arrivals]
+        stored = await tx.messages.stored_external_ids(keys)
+        fresh: dict[tuple[str, str], int] = {}
+        takings: list[tuple[int, _Taking]] = []
+        for index, key in enumerate(keys):
+            if key in stored:   # a provider's retry, or a resend after a reconnect
+                results[index] = IngestResult(stored[key]["id"],
+                                              stored[key]["conversation_id"], True, False)
+            elif key not in fresh:
+                fresh[key] = index
+                takings.append((index, _Taking(arrivals[index].message)))
+        await _store(ctx, tx, [t for _, t in takings])
+    for index, taking in takings:
+        results[index] = IngestResult(
+            taking.row["id"], taking.conversation_id, False, taking.conversation is None,
+            queue=taking.reading.decision.queue if taking.reading else
+            taking.conversation["queue"],
+            message=taking.row, woke_up=taking.woke_up, released_from=taking.released_from,
+            named=taking.named, acknowledgement_id=taking.acknowledgement_id)
+    for index, key in enumerate(keys):
+        if results[index] is None:   # the same message twice in the batch: stored once
+            first = results[fresh[key]]
+            results[index] = IngestResult(first.message_id, first.conversation_id, True, False)
+    return results  # type: ignore[return-value]
+
+
+# --- after the commit ---------------------------------------------------------------------
 
 
 async def _queue_of(ctx: InboxContext, result: IngestResult) -> str | None:
     """The queue of the conversation a message joined, to announce the message to that
-    queue's agents. A conversation whose first message is being routed right now (this one
-    came before that routing committed) has none yet: the message waits for the routing's
-    transaction (the conversation's row lock; SQLite's one writer) and takes the queue it
-    chose. One left unrouted by a crash has none until the sweep routes it: its message
-    reaches supervisors and admins only, and the queue's agents get the conversation, this
-    message included, once it is routed."""
+    queue's agents. A conversation whose first message is being routed right now (by the
+    sweep, after a crash) has none yet: the message waits for that routing's transaction
+    (the conversation's row lock; SQLite's one writer) and takes the queue it chose. One left
+    unrouted has none until the sweep routes it: its message reaches supervisors and admins
+    only, and the queue's agents get the conversation, this message included, once it is
+    routed."""
     if result.queue is not None:
         return result.queue
     async with ctx.store.transaction() as tx:
         return (await tx.conversations.get(result.conversation_id, for_update=True))["queue"]
 
 
-async def ingest(ctx: InboxContext, msg: InboundMessage,
-                 intake_id: int | None = None) -> IngestResult:
-    """Store `msg` once, then route it. `intake_id`: the journal entry it came from
-    (inbox.intake), deleted in the same transaction."""
-    try:
-        result = await _store(ctx, msg, intake_id)
-    except Duplicate:
-        # Another process committed the same external id (or identity) between our read
-        # and our insert; that transaction is rolled back, so read what the winner stored.
+async def announce_many(ctx: InboxContext, results: list[IngestResult]) -> None:
+    """After `store_many` committed: queue the sends of the acknowledgements and the media
+    fetches, tell consoles what came (one Redis pipeline), then offer the new conversations
+    to agents with room and give back what an absent agent lost."""
+    taken = [r for r in results if not r.duplicate]
+    for result in results:
+        if result.duplicate:
+            log.info("duplicate message %s ignored", result.message_id)
+    for result in taken:
+        if any(a.get("source_url") for a in result.message["attachments"]):
+            await ctx.jobs.enqueue_media_async(result.message_id)
+    acknowledgements = [r.acknowledgement_id for r in taken if r.acknowledgement_id]
+    if acknowledgements:
+        await ctx.jobs.enqueue_delivery_async(acknowledgements, "system")
+    opened = [r for r in taken if r.new_conversation]
+    joined = [r for r in taken if not r.new_conversation]
+    announcements: list[tuple[str, str | None, dict[str, Any]]] = []
+    if opened:
         async with ctx.store.read() as tx:
-            existing = await tx.messages.by_external_id(msg.channel, msg.external_id)
-        if existing is None:
-            result = await _store(ctx, msg, intake_id)  # the identity race: the retry finds it
-        else:
-            if intake_id is not None:
-                async with ctx.store.transaction() as tx:
-                    await tx.journal.discard(intake_id)
-            return IngestResult(existing["id"], existing["conversation_id"], True, False)
-    if result.duplicate:
-        log.info("duplicate %s message %s ignored", msg.channel, result.message_id)
-        return result
-    if any(a.url for a in msg.attachments):
-        await ctx.jobs.enqueue_media_async(result.message_id)
-    log.info("stored %s message %s in conversation %s", msg.channel, result.message_id,
-             result.conversation_id)
-    if result.new_conversation:
-        await dispatch.route_conversation(ctx, result.conversation_id)
-    else:
-        await publish_event(ctx.redis, "message.created", await _queue_of(ctx, result), {
+            routed = await tx.conversations.with_contacts([r.conversation_id for r in opened])
+        for row in routed:
+            log.info("conversation %s routed to %s", row["id"], row["queue"])
+            announcements.append(("conversation.created", row["queue"],
+                                  {"conversation": conversation_view(row, ctx.zone)}))
+        for queue in sorted(Counter(row["queue"] for row in routed)):
+            announcements.append(("queue.updated", queue, {"queue": queue}))
+    for result in joined:
+        log.info("stored message %s in conversation %s", result.message_id,
+                 result.conversation_id)
+        announcements.append(("message.created", await _queue_of(ctx, result), {
             "conversation_id": result.conversation_id,
-            "message": message_view(result.message, ctx.zone),
-        })
+            "message": message_view(result.message, ctx.zone)}))
+    await publish_events(ctx.redis, announcements)
+    for result in joined:
         if result.woke_up or result.named or result.released_from is not None:
             await lifecycle.announce(ctx, result.conversation_id)
         if result.released_from is not None:
             await assignment.assign_waiting(ctx, result.conversation_id,
                                             exclude={result.released_from})
+    if opened:
+        await assignment.assign_many(ctx, [r.conversation_id for r in opened])
+
+
+async def ingest(ctx: InboxContext, msg: InboundMessage,
+                 intake_id: int | None = None) -> IngestResult:
+    """Store `msg` once, route it, and announce it: a batch of one. `intake_id`: the journal
+    entry it came from (inbox.intake), deleted in the same transaction."""
+    arrival = Arrival(msg, intake_id)
+    try:
+        [result] = await store_many(ctx, [arrival])
+    except Duplicate:
+        # Another process committed the same external id (or identity) between our read
+        # and our insert; that transaction is rolled back, and the retry finds what the
+        # winner stored.
+        [result] = await store_many(ctx, [arrival])
+    await announce_many(ctx, [result])
     return result

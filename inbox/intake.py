@@ -2,10 +2,17 @@
 
 A provider such as Twilio waits for its webhook's answer (15 s at most) and retries when it
 is slow. Taking a message into the inbox (contact, conversation, classification, routing,
-the resident's acknowledgement) costs milliseconds; journalling it costs a share of one
-INSERT. So a webhook's message is committed to the `intake` journal (a message acknowledged
-to the provider is never lost), the provider gets its answer, and this process's drainer
-ingests the entry right after, deleting it in the same transaction.
+the resident's acknowledgement) costs more than journalling it, a share of one INSERT. So a
+webhook's message is committed to the `intake` journal (a message acknowledged to the
+provider is never lost), the provider gets its answer, and this process's drainer ingests
+the entry right after, deleting it in the same transaction.
+
+The drainer takes what is waiting in batches (`inbox.ingest.store_many`: one transaction,
+multi-row statements), at most one message per resident in a batch so each resident's
+messages keep their order. A batch that fails as a whole is taken in message by message, so
+one bad message never holds up the others. Channels whose resident waits for the stored
+message (web chat's `ack` carries its id) hand it straight to the drainer (`take_in`): their
+messages share the batches, without the journal, since they are answered only once stored.
 
 Group commit: webhooks that arrive while a journal write is in flight wait for the next
 write, which takes them all in one statement and one transaction.
@@ -31,7 +38,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from inbox.context import InboxContext
-from inbox.ingest import ingest
+from inbox.ingest import Arrival, IngestResult, announce_many, resident_of, store_many
 from inbox.messages import Attachment, InboundMessage
 from inbox.outage import REDIS_UNAVAILABLE
 from inbox.storage import utcnow
@@ -41,6 +48,9 @@ log = logging.getLogger(__name__)
 # No webhook for this long means the burst is over and the drainer may take the writer.
 QUIET_S = 0.005
 SHUTDOWN_GRACE_S = 10.0
+# Messages stored in one transaction at most. Larger batches save little more per message
+# and hold SQLite's one writer (and the webhooks' journal writes) longer.
+BATCH_MAX = 200
 
 
 # --- the journalled form of a message (pure) ----------------------------------------------
@@ -77,22 +87,22 @@ class _Waiting:
 
 @dataclass(frozen=True)
 class _Backlogged:
-    intake_id: int
+    intake_id: int | None   # None: handed over by `take_in`, not journalled
     message: InboundMessage
-    since: float          # loop time it was journalled
+    since: float          # loop time it was journalled (or handed over)
+    stored: asyncio.Future[IngestResult] | None = None   # `take_in`'s caller waits on it
 
     @property
     def resident(self) -> tuple[str, str]:
         """Whose message it is: one resident's messages are ingested one at a time, in
-        order (the phone, shared by SMS and WhatsApp, else the address)."""
-        return ("phone", self.message.phone) if self.message.phone else \
-            (self.message.channel, self.message.address)
+        order."""
+        return resident_of(self.message)
 
 
 def drain_concurrency(dialect: str) -> int:
-    """How many residents' messages are ingested at once. SQLite has one writer, so more
-    would only queue for it; PostgreSQL overlaps one ingest's round trips with another's."""
-    return 1 if dialect == "sqlite" else 4
+    """How many batches are ingested at once. SQLite has one writer, so more would only
+    queue for it; PostgreSQL overlaps one batch's round trips with another's."""
+    return 1 if dialect == "sqlite" else 2
 
 
 class Intake:
@@ -217,18 +227,38 @@ class Intake:
             self._writer_running = False
             self._notify()
 
-    def _next(self) -> _Backlogged | None:
-        """The oldest entry of a resident no drainer is busy with."""
+    async def take_in(self, message: InboundMessage) -> IngestResult:
+        """Store `message` in the drainer's next batch and return once it is committed (the
+        caller answers its resident then). Not journalled: the resident is answered only
+        after the message is stored, and resends what was not answered."""
+        loop = asyncio.get_running_loop()
+        stored: asyncio.Future[IngestResult] = loop.create_future()
+        self._backlog.append(_Backlogged(None, message, loop.time(), stored))
+        self._notify()
+        return await asyncio.shield(stored)
+
+    def _next_batch(self) -> list[_Backlogged]:
+        """The oldest entries of residents no drainer is busy with, one per resident."""
+        batch: list[_Backlogged] = []
+        residents: set[tuple[str, str]] = set()
         for entry in self._backlog:
-            if entry.resident not in self._busy:
-                return entry
-        return None
+            resident = entry.resident
+            if resident in self._busy or resident in residents:
+                continue
+            batch.append(entry)
+            residents.add(resident)
+            if len(batch) == BATCH_MAX:
+                break
+        return batch
+
+    def _has_work(self) -> bool:
+        return any(entry.resident not in self._busy for entry in self._backlog)
 
     async def _give_way(self, oldest: _Backlogged) -> None:
         """Wait while webhooks are being answered, unless the oldest entry has waited long
-        enough."""
+        enough. A message whose resident waits for it (`take_in`) does not wait."""
         loop = asyncio.get_running_loop()
-        while True:
+        while oldest.stored is None:
             now = loop.time()
             if now - oldest.since >= self._max_lag:
                 return
@@ -238,32 +268,102 @@ class Intake:
 
     async def _drain(self) -> None:
         while True:
-            await self._wait_until(lambda: self._next() is not None)
-            entry = self._next()
-            assert entry is not None
-            self._backlog.remove(entry)
-            self._busy[entry.resident] = entry
+            await self._wait_until(self._has_work)
+            first = next(e for e in self._backlog if e.resident not in self._busy)
+            # Mark the first resident busy while giving way, so another drainer leaves it.
+            self._busy[first.resident] = first
             try:
-                await self._give_way(entry)
-                await _ingest_entry(self._ctx, entry.message, entry.intake_id)
+                await self._give_way(first)
             finally:
-                del self._busy[entry.resident]
+                del self._busy[first.resident]
+            batch = self._next_batch()
+            if not batch:
+                continue
+            taken = set(map(id, batch))
+            self._backlog = deque(e for e in self._backlog if id(e) not in taken)
+            for entry in batch:
+                self._busy[entry.resident] = entry
+            try:
+                await _ingest_batch(self._ctx, batch)
+            finally:
+                for entry in batch:
+                    del self._busy[entry.resident]
                 self._notify()
+
+
+async def _ingest_batch(ctx: InboxContext, batch: list[_Backlogged]) -> None:
+    """Ingest a batch in one transaction; if that fails, each entry alone."""
+    try:
+        results = await store_many(ctx, [Arrival(e.message, e.intake_id) for e in batch])
+    except Exception as exc:
+        if len(batch) > 1:
+            log.info("a batch of %s messages failed as a whole (%s); taking them in one by "
+                     "one", len(batch), type(exc).__name__)
+        for entry in batch:
+            await _ingest_alone(ctx, entry)
+        return
+    for entry, result in zip(batch, results, strict=True):
+        if entry.stored is not None and not entry.stored.done():
+            entry.stored.set_result(result)
+    try:
+        await announce_many(ctx, results)
+    except REDIS_UNAVAILABLE as exc:
+        # The batch is committed: the messages are in; the sweeps deliver, assign and
+        # announce what the outage held up.
+        ctx.redis_outage.failed(exc)
+    except Exception:
+        log.exception("a stored batch of %s messages could not be announced", len(batch))
+
+
+async def _ingest_alone(ctx: InboxContext, entry: _Backlogged) -> None:
+    """One message of a failed batch. Tried twice: the first try may meet the same message
+    or identity that another process stored a moment before, which the second finds."""
+    for attempt in (1, 2):
+        try:
+            results = await store_many(ctx, [Arrival(entry.message, entry.intake_id)])
+            break
+        except Exception as exc:
+            if attempt == 2:
+                _failed(entry, exc)
+                return
+    if entry.stored is not None and not entry.stored.done():
+        entry.stored.set_result(results[0])
+    try:
+        await announce_many(ctx, results)
+    except REDIS_UNAVAILABLE as exc:
+        ctx.redis_outage.failed(exc)
+    except Exception:
+        log.exception("a stored message could not be announced")
+
+
+def _failed(entry: _Backlogged, exc: Exception) -> None:
+    """A message that could not be stored: a journalled one stays in the journal for the
+    sweep to retry after `recover_after`; a handed-over one's caller gets the error."""
+    if entry.stored is not None:
+        if not entry.stored.done():
+            entry.stored.set_exception(exc)
+            entry.stored.exception()    # retrieved: the caller may be gone
+        return
+    log.error("journalled %s message (intake %s) could not be ingested: %s",
+              entry.message.channel, entry.intake_id, exc, exc_info=exc)
 
 
 async def _ingest_entry(ctx: InboxContext, message: InboundMessage, intake_id: int) -> bool:
     """Ingest one journal entry; False when that failed, leaving it in the journal for the
     sweep to retry after `recover_after`."""
     try:
-        await ingest(ctx, message, intake_id=intake_id)
-    except REDIS_UNAVAILABLE as exc:
-        # Ingest meets Redis only after its commit, which took the entry out of the journal:
-        # the message is in; the sweeps route, deliver and assign what the outage held up.
-        ctx.redis_outage.failed(exc)
+        results = await store_many(ctx, [Arrival(message, intake_id)])
     except Exception:
-        log.exception("journalled %s message (intake %s) could not be ingested",
-                      message.channel, intake_id)
-        return False
+        try:   # another process took in the same message or identity first: once more
+            results = await store_many(ctx, [Arrival(message, intake_id)])
+        except Exception:
+            log.exception("journalled %s message (intake %s) could not be ingested",
+                          message.channel, intake_id)
+            return False
+    try:
+        await announce_many(ctx, results)
+    except REDIS_UNAVAILABLE as exc:
+        ctx.redis_outage.failed(exc)
     return True
 
 

@@ -12,7 +12,7 @@ import contextlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +40,20 @@ async def publish_event(redis: aioredis.Redis, event_type: str, queue: str | Non
     (not routed) reaches supervisors and admins only."""
     envelope = {"type": event_type, "queue": queue, "data": data}
     await redis.publish(channel_name(redis, EVENTS_CHANNEL), json.dumps(envelope, default=str))
+
+
+async def publish_events(redis: aioredis.Redis,
+                         events: Iterable[tuple[str, str | None, dict[str, Any]]]) -> None:
+    """`publish_event` of many (type, queue, data) in one round trip, in order."""
+    events = list(events)
+    if not events:
+        return
+    channel = channel_name(redis, EVENTS_CHANNEL)
+    async with redis.pipeline(transaction=False) as pipe:
+        for event_type, queue, data in events:
+            pipe.publish(channel, json.dumps({"type": event_type, "queue": queue, "data": data},
+                                             default=str))
+        await pipe.execute()
 
 
 async def publish_console_event(redis: aioredis.Redis, event_type: str,

@@ -26,6 +26,9 @@ CLAIMED_KINDS = frozenset({"fin", "id_card", "phone", "email"})
 # Longer is no FIN, number or deliverable address (RFC 5321 caps an address at 254).
 _MAX_IDENTIFIER = 254
 
+# Possible matches one typed identifier raises at most (`_nearest`).
+MAX_MATCHES_PER_IDENTIFIER = 10
+
 # Kinds a contact may hold as vouched for, in the contact's own column.
 _VOUCHED_COLUMNS = {"phone": "phone", "email": "email"}
 
@@ -65,7 +68,7 @@ async def record_claims(tx: UnitOfWork, key: bytes, contact_id: int, conversatio
         if column:
             others |= set(await tx.contacts.vouched(column, entity.value,
                                                     other_than=contact_id))
-        for other in sorted(others):
+        for other in _nearest(others):
             if match_id := await tx.contacts.add_match(contact_id, other, entity.kind, masked, at):
                 found.append(match_id)
     return found
@@ -75,9 +78,28 @@ async def match_vouched_phone(tx: UnitOfWork, key: bytes, contact_id: int, phone
                               at: datetime) -> list[int]:
     """A contact a carrier just vouched `phone` for: contacts that typed that number may be
     the same resident."""
-    entity = Entity("phone", phone, 0, len(phone))
+    return await match_vouched_phones(tx, key, {phone: contact_id}, at)
+
+
+async def match_vouched_phones(tx: UnitOfWork, key: bytes, contacts: dict[str, int],
+                               at: datetime) -> list[int]:
+    """`match_vouched_phone` for many new contacts ({phone: contact id}) in one look-up:
+    most numbers were typed by nobody."""
+    digests = {digest(key, "phone", phone): phone for phone in contacts}
     found = []
-    for other in await tx.contacts.claiming(digest(key, "phone", phone), other_than=contact_id):
-        if match_id := await tx.contacts.add_match(other, contact_id, "phone", entity.masked(), at):
-            found.append(match_id)
+    for phone_digest, others in (await tx.contacts.claiming_any(digests)).items():
+        phone = digests[phone_digest]
+        contact_id = contacts[phone]
+        masked = Entity("phone", phone, 0, len(phone)).masked()
+        for other in _nearest([o for o in others if o != contact_id]):
+            if match_id := await tx.contacts.add_match(other, contact_id, "phone", masked, at):
+                found.append(match_id)
     return found
+
+
+def _nearest(others: Iterable[int]) -> list[int]:
+    """The contacts one identifier raises possible matches with: the latest
+    `MAX_MATCHES_PER_IDENTIFIER`. An identifier that many residents typed (an example FIN on
+    a poster, an office's number) identifies nobody, and matching each new contact with
+    every earlier one would grow without bound."""
+    return sorted(others)[-MAX_MATCHES_PER_IDENTIFIER:]

@@ -25,7 +25,10 @@ class ChannelPort:
     # --- inbound ---------------------------------------------------------------------------
 
     async def ingest(self, message: InboundMessage) -> IngestResult:
-        """Store a resident's message once, then route it (`inbox.ingest`)."""
+        """Store a resident's message once, routed, and announce it (`inbox.ingest`); in
+        the app, in the intake drainer's next batch."""
+        if self._ctx.take_in is not None:
+            return await self._ctx.take_in(message)
         return await ingest(self._ctx, message)
 
     async def stored_message_id(self, channel: str, external_id: str) -> int | None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from inbox.storage.records import Duplicate, Records, Row, utcnow
@@ -24,6 +25,16 @@ def match_counterpart(match: Row, contact_id: int) -> int:
     return match["other_contact_id"] if match["contact_id"] == contact_id \
         else match["contact_id"]
 
+
+
+def _identity_and_conversation(row: Row) -> tuple[Row, Row | None]:
+    identity = {"id": row["id"], "contact_id": row["contact_id"],
+                "contact_name": row["contact_name"]}
+    if row["conversation_id"] is None:
+        return identity, None
+    return identity, {"id": row["conversation_id"], "status": row["status"],
+                      "queue": row["queue"], "assignee_id": row["assignee_id"],
+                      "assignee_presence": row["assignee_presence"]}
 
 
 class ContactRecords(Records):
@@ -52,13 +63,75 @@ class ContactRecords(Records):
             .order_by(c.c.id.desc()).limit(1))
         if row is None:
             return None, None
-        identity = {"id": row["id"], "contact_id": row["contact_id"],
-                    "contact_name": row["contact_name"]}
-        if row["conversation_id"] is None:
-            return identity, None
-        return identity, {"id": row["conversation_id"], "status": row["status"],
-                          "queue": row["queue"], "assignee_id": row["assignee_id"],
-                          "assignee_presence": row["assignee_presence"]}
+        return _identity_and_conversation(row)
+
+    async def identities_and_open_conversations(
+            self, keys: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[Row, Row | None]]:
+        """`identity_and_open_conversation` of many (channel, address) keys in one query: the
+        identities found, by key, each with its newest unresolved conversation or None."""
+        keys = list(keys)
+        if not keys:
+            return {}
+        i, c = contact_identities, conversations
+        rows = await self._all(
+            select(i.c.id, i.c.contact_id, i.c.channel, i.c.address,
+                   contacts.c.name.label("contact_name"),
+                   c.c.id.label("conversation_id"), c.c.status, c.c.queue, c.c.assignee_id,
+                   users.c.presence.label("assignee_presence"))
+            .select_from(i.join(contacts, contacts.c.id == i.c.contact_id)
+                         .outerjoin(c, and_(c.c.identity_id == i.c.id,
+                                            c.c.status != "resolved"))
+                         .outerjoin(users, users.c.id == c.c.assignee_id))
+            .where(tuple_(i.c.channel, i.c.address).in_(keys))
+            .order_by(c.c.id))
+        # Ordered by conversation, so the newest open one of each identity comes last.
+        return {(row["channel"], row["address"]): _identity_and_conversation(row)
+                for row in rows}
+
+    async def create_many(self, rows: list[dict[str, Any]]) -> list[int]:
+        now = utcnow()
+        return await self._insert_many(contacts, [
+            {"created_at": now, "updated_at": now, **row} for row in rows])
+
+    async def create_identities(self, rows: list[dict[str, Any]]) -> list[int]:
+        """Identities ({contact_id, channel, address, display_name} each) in one statement; a
+        taken (channel, address) raises Duplicate for the whole batch."""
+        now = utcnow()
+        try:
+            return await self._insert_many(contact_identities,
+                                           [{"created_at": now, **row} for row in rows])
+        except IntegrityError as exc:
+            raise Duplicate(str(exc.orig)) from exc
+
+    async def by_phones(self, phones: Iterable[str]) -> dict[str, Row]:
+        """`by_phone` of many numbers: the oldest contact (not merged away) of each found."""
+        found: dict[str, Row] = {}
+        phones = sorted(set(phones))
+        if not phones:
+            return found
+        for row in await self._all(select(contacts)
+                                   .where(contacts.c.phone.in_(phones),
+                                          contacts.c.merged_into.is_(None))
+                                   .order_by(contacts.c.id.desc())):
+            found[row["phone"]] = row     # the oldest is the last written
+        return found
+
+    async def claiming_any(self, digests: Iterable[str]) -> dict[str, list[int]]:
+        """`claiming` of many digests in one query: the contacts (not merged away) that typed
+        each, by digest. Most digests of a batch are claimed by nobody."""
+        digests = sorted(set(digests))
+        claimed: dict[str, list[int]] = {}
+        if not digests:
+            return claimed
+        k = contact_claims
+        for digest, contact_id in await self.conn.execute(
+                select(k.c.digest, k.c.contact_id)
+                .join(contacts, contacts.c.id == k.c.contact_id)
+                .where(k.c.digest.in_(digests), contacts.c.merged_into.is_(None))
+                .order_by(k.c.contact_id)):
+            claimed.setdefault(digest, []).append(contact_id)
+        return claimed
 
     async def identity_by_id(self, identity_id: int) -> Row | None:
         return await self._one(select(contact_identities)

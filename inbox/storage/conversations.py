@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 
 from inbox.storage.records import Records, Row
 from inbox.storage.schema import (
@@ -63,6 +63,31 @@ class ConversationRecords(Records):
     async def create(self, **values: Any) -> int:
         values.setdefault("priority", 0)
         return await self._insert(conversations, values)
+
+    async def create_many(self, rows: list[dict[str, Any]]) -> list[int]:
+        """Conversations (each with the same keys) in one statement; their ids in order."""
+        return await self._insert_many(conversations, [{"priority": 0, **row} for row in rows])
+
+    async def touch_many(self, changes: list[dict[str, Any]]) -> None:
+        """A resident wrote into each of these conversations: set their `last_message_at`,
+        `last_inbound_at` and `status` ({id, at, status} each) in one executemany."""
+        if not changes:
+            return
+        c = conversations
+        await self.conn.execute(
+            update(c).where(c.c.id == bindparam("conversation"))
+            .values(last_message_at=bindparam("at"), last_inbound_at=bindparam("at"),
+                    status=bindparam("new_status")),
+            [{"conversation": change["id"], "at": change["at"], "new_status": change["status"]}
+             for change in changes])
+
+    async def with_contacts(self, conversation_ids: Sequence[int]) -> list[Row]:
+        """`with_contact` of many conversations, in id order."""
+        if not conversation_ids:
+            return []
+        return await self._all(self._with_contact()
+                               .where(conversations.c.id.in_(sorted(conversation_ids)))
+                               .order_by(conversations.c.id))
 
     async def get(self, conversation_id: int, *, for_update: bool = False) -> Row | None:
         query = select(conversations).where(conversations.c.id == conversation_id)

@@ -25,6 +25,13 @@ class EventRecords(Records):
             "actor_id": actor_id,
             "data": data or {}, "created_at": at or utcnow()})
 
+    async def add_many(self, rows: list[tuple[int, EventType, dict[str, Any], datetime]]
+                       ) -> list[int]:
+        """Record events ((conversation_id, type, data, at) each) in one statement."""
+        return await self._insert_many(events, [
+            {"conversation_id": conversation_id, "type": str(EventType(type_)), "actor_id": None,
+             "data": data, "created_at": at} for conversation_id, type_, data, at in rows])
+
     async def of_conversation(self, conversation_id: int) -> list[Row]:
         return await self._all(select(events).where(events.c.conversation_id == conversation_id)
                                .order_by(events.c.id))

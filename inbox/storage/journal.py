@@ -31,6 +31,10 @@ class JournalRecords(Records):
     async def discard(self, intake_id: int) -> None:
         await self.conn.execute(delete(intake).where(intake.c.id == intake_id))
 
+    async def discard_many(self, intake_ids: Sequence[int]) -> None:
+        if intake_ids:
+            await self.conn.execute(delete(intake).where(intake.c.id.in_(list(intake_ids))))
+
 
 class SqliteJournal:
     """The intake journal's write on SQLite, made on the event loop's own thread.

@@ -3,7 +3,7 @@ accepted."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,6 +32,30 @@ class MessageRecords(Records):
             return await self._insert(messages, values)
         except IntegrityError as exc:
             raise Duplicate(str(exc.orig)) from exc
+
+    async def insert_many(self, rows: list[Row]) -> list[int]:
+        """Insert messages (each with the same keys) in one statement; their ids in order. A
+        taken (channel, external_id) raises Duplicate for the whole batch."""
+        try:
+            return await self._insert_many(messages, [
+                {"attachments": [], "attempts": 0, **row} for row in rows])
+        except IntegrityError as exc:
+            raise Duplicate(str(exc.orig)) from exc
+
+    async def stored_external_ids(self, keys: Iterable[tuple[str, str]]
+                                  ) -> dict[tuple[str, str], Row]:
+        """The messages already stored under these (channel, external id) keys, by key."""
+        found: dict[tuple[str, str], Row] = {}
+        by_channel: dict[str, list[str]] = {}
+        for channel, external_id in keys:
+            by_channel.setdefault(channel, []).append(external_id)
+        for channel, external_ids in by_channel.items():
+            for row in await self._all(select(messages.c.id, messages.c.conversation_id,
+                                              messages.c.external_id)
+                                       .where(messages.c.channel == channel,
+                                              messages.c.external_id.in_(external_ids))):
+                found[(channel, row["external_id"])] = row
+        return found
 
     async def get(self, message_id: int) -> Row | None:
         return await self._one(select(messages).where(messages.c.id == message_id))

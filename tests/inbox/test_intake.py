@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from inbox import intake as intake_module
+from inbox.ingest import IngestResult
 from inbox.intake import Intake, drain_concurrency, from_entry, recover, to_entry
 from inbox.messages import Attachment, InboundMessage
 from inbox.storage.schema import intake as intake_table
@@ -178,22 +179,30 @@ async def test_database_errors_carry_no_personal_data(ctx) -> None:
 
 
 async def test_residents_are_ingested_side_by_side_each_in_order(ctx, monkeypatch) -> None:
-    """Several drainers, but one resident's messages one at a time and in order (the phone
-    joins SMS and WhatsApp: the same resident)."""
+    """Several drainers and batches, but one resident's messages one at a time and in order
+    (the phone joins SMS and WhatsApp: the same resident)."""
     in_flight: set[str] = set()
     most_at_once = 0
     order: dict[str, list[str]] = {}
 
-    async def slow_ingest(_ctx, message, intake_id=None):
+    async def slow_store_many(_ctx, arrivals):
         nonlocal most_at_once
-        assert message.phone not in in_flight, "one resident ingested twice at once"
-        in_flight.add(message.phone)
+        phones = [arrival.message.phone for arrival in arrivals]
+        assert len(set(phones)) == len(phones), "one resident twice in a batch"
+        assert not in_flight & set(phones), "one resident ingested twice at once"
+        in_flight.update(phones)
         most_at_once = max(most_at_once, len(in_flight))
         await asyncio.sleep(0.02)
-        order.setdefault(message.phone, []).append(message.external_id)
-        in_flight.discard(message.phone)
+        for arrival in arrivals:
+            order.setdefault(arrival.message.phone, []).append(arrival.message.external_id)
+        in_flight.difference_update(phones)
+        return [IngestResult(n, n, False, True) for n, _ in enumerate(arrivals)]
 
-    monkeypatch.setattr(intake_module, "ingest", slow_ingest)
+    async def no_announcing(_ctx, _results):
+        return None
+
+    monkeypatch.setattr(intake_module, "store_many", slow_store_many)
+    monkeypatch.setattr(intake_module, "announce_many", no_announcing)
     intake = Intake(ctx, max_lag_s=0, concurrency=4)
     intake.start()
     try:

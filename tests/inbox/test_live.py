@@ -14,11 +14,12 @@ from inbox import dispatch
 from inbox import ingest as ingest_module
 from inbox.actions import Actor
 from inbox.dispatch import route_unrouted
-from inbox.ingest import _store, ingest
+from inbox.ingest import Arrival, IngestResult, ingest, store_many
 from inbox.live import publish_console_event, publish_event, reaches_console
 from inbox.messages import InboundMessage
 from inbox.storage import utcnow
 from tests.channels.webchat.test_channel import say_hello, send_text
+from tests.unrouted import unroute
 from tests.web.test_api import Person, people  # noqa: F401  (fixture)
 
 PENSION = "Salam, bu ay pensiyam gəlməyib"           # the pension rule: call-centre-142
@@ -113,10 +114,17 @@ def resident(session: str, client_id: str, text: str) -> InboundMessage:
                           display_name="Günel Əliyeva", language="az")
 
 
+async def left_unrouted(ctx, message: InboundMessage) -> IngestResult:
+    """A first message stored in a conversation whose routing never happened."""
+    [stored] = await store_many(ctx, [Arrival(message)])
+    await unroute(ctx, stored.conversation_id)
+    return stored
+
+
 async def test_a_message_in_a_conversation_left_unrouted_reaches_supervisors_only(ctx,
                                                                                   streams):
     # The first message is stored, and its routing crashed before it began.
-    first = await _store(ctx, resident("sess-1", "c-1", PENSION), None)
+    first = await left_unrouted(ctx, resident("sess-1", "c-1", PENSION))
     second = await ingest(ctx, resident("sess-1", "c-2", "Cavab gözləyirəm, zəhmət olmasa"))
     assert (second.conversation_id, second.new_conversation) == (first.conversation_id, False)
     async with ctx.store.read() as tx:
@@ -138,7 +146,7 @@ async def test_a_message_stored_before_its_conversation_was_routed_waits_for_the
         ctx, streams, monkeypatch):
     # The race of two chat windows: the second message is stored before routing the first
     # began, and announced while that routing is under way (its transaction open).
-    first = await _store(ctx, resident("sess-1", "c-1", PENSION), None)
+    first = await left_unrouted(ctx, resident("sess-1", "c-1", PENSION))
     reading, go_on = asyncio.Event(), asyncio.Event()
     read_first = dispatch.text_to_classify
 
@@ -148,7 +156,7 @@ async def test_a_message_stored_before_its_conversation_was_routed_waits_for_the
         return await read_first(tx, conversation_id)
 
     routing: list[asyncio.Task] = []
-    store = ingest_module._store
+    store = ingest_module.store_many
 
     async def stored_then_routing_begins(*args):
         stored = await store(*args)
@@ -158,7 +166,7 @@ async def test_a_message_stored_before_its_conversation_was_routed_waits_for_the
         return stored
 
     monkeypatch.setattr(dispatch, "text_to_classify", slow_reading)
-    monkeypatch.setattr(ingest_module, "_store", stored_then_routing_begins)
+    monkeypatch.setattr(ingest_module, "store_many", stored_then_routing_begins)
     second = asyncio.create_task(
         ingest(ctx, resident("sess-1", "c-2", "Cavab gözləyirəm, zəhmət olmasa")))
     await reading.wait()

@@ -8,6 +8,7 @@ import pytest
 from inbox import dispatch, matching
 from inbox.ingest import ingest
 from inbox.messages import VOICEMAIL_NO_TRANSCRIPT, VOICEMAIL_PENDING, InboundMessage
+from tests.unrouted import unroute
 
 REGISTRATION = ("Salam, mən Almaniyadan keçən ay qayıtmışam. Reintegrasiya proqramı üçün "
                 "ilkin qeydiyyatdan keçmək istəyirəm.")
@@ -111,14 +112,8 @@ async def test_a_call_routed_after_a_crash_reads_its_voicemails_transcript(ctx,
     """A crash between storing the call and routing it; the voicemail and its transcript
     came before the sweep routes the conversation: the transcript is what routing reads, and
     a FIN heard in it is shown masked but not kept, not even as a claim."""
-    route = dispatch.route_conversation
-
-    async def crashed(*args, **kwargs) -> None:
-        pass
-
-    monkeypatch.setattr(dispatch, "route_conversation", crashed)
     conversation_id = await call(ctx)
-    monkeypatch.setattr(dispatch, "route_conversation", route)
+    await unroute(ctx, conversation_id)
     await ingest(ctx, InboundMessage(
         channel="voice", external_id="RE" + "0" * 32, address="+994501234567",
         text=f"{REGISTRATION} FİN kodum 5ZJ8K2L.", received_at=datetime.now(UTC),

@@ -375,13 +375,13 @@ async def test_signed_sms_is_stored_once_however_often_twilio_retries(client, ct
 
 async def test_metrics_show_webhooks_and_the_intake_backlog(client, ctx, monkeypatch) -> None:
     release = asyncio.Event()
-    ingest = intake_module.ingest
+    store_many = intake_module.store_many
 
-    async def held_ingest(*args, **kwargs):
+    async def held_store_many(*args, **kwargs):
         await release.wait()
-        return await ingest(*args, **kwargs)
+        return await store_many(*args, **kwargs)
 
-    monkeypatch.setattr(intake_module, "ingest", held_ingest)
+    monkeypatch.setattr(intake_module, "store_many", held_store_many)
     form = fixture("sms_inbound.txt")
     response = await client.post(MESSAGING_URL.removeprefix(PUBLIC_URL), data=form, headers={
         "X-Twilio-Signature": sign(MESSAGING_URL, form)})

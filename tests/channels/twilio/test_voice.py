@@ -41,6 +41,7 @@ from tests.channels.twilio.test_messaging import (
     post,
     sign,
 )
+from tests.unrouted import unroute
 
 BAKU = ZoneInfo("Asia/Baku")
 MONDAY_MORNING = datetime(2025, 7, 14, 10, 30, tzinfo=BAKU).astimezone(UTC)
@@ -545,14 +546,9 @@ async def test_a_call_left_unrouted_by_a_crash_is_routed_on_its_voicemails_trans
     """A crash between storing the call and routing it: the sweep routes the conversation
     later, on the voicemail's transcript if it has come, not on the call's item."""
     at(monkeypatch, SATURDAY)
-    route = dispatch.route_conversation
-
-    async def crashed(*args, **kwargs) -> None:
-        pass
-
-    monkeypatch.setattr(dispatch, "route_conversation", crashed)
     root = await choose(client, "1", "0")      # Azerbaijani; an operator: no category
-    monkeypatch.setattr(dispatch, "route_conversation", route)
+    [unrouted] = await table(ctx, conversations)
+    await unroute(ctx, unrouted["id"])
     url = live_url(root)
     await step(client, only(root, "Record").get("recordingStatusCallback"),
                "voice_recording.txt")
