@@ -82,6 +82,17 @@ BASELINE_SERVER = textwrap.dedent("""
 """)
 
 
+def own_fin(text: str, resident: int) -> str:
+    """`text` with the resident's own FIN in place of the sample one: residents type their
+    own, and one FIN typed by thousands would be a possible match of them all."""
+    digits = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+    fin = ""
+    for _ in range(7):
+        resident, digit = divmod(resident, len(digits))
+        fin = digits[digit] + fin
+    return text.replace("5ZJ8K2L", fin)
+
+
 def signed_requests(public_url: str, level: int, count: int,
                     residents: int) -> list[tuple[bytes, str]]:
     """`count` distinct SMS webhook bodies and their signatures; prepared before timing so the
@@ -94,7 +105,7 @@ def signed_requests(public_url: str, level: int, count: int,
         # The request's number ends the text, so the order of a resident's messages can be
         # checked once they are stored.
         form = {"ToCountry": "AZ", "SmsMessageSid": sid, "NumMedia": "0", "SmsSid": sid,
-                "SmsStatus": "received", "Body": f"{TEXTS[n % len(TEXTS)]} #{n}",
+                "SmsStatus": "received", "Body": f"{own_fin(TEXTS[n % len(TEXTS)], n)} #{n}",
                 "FromCountry": "AZ",
                 "To": "+994125550142", "NumSegments": "1", "MessageSid": sid,
                 "AccountSid": ACCOUNT_SID, "From": f"+99450{level:03d}{n % residents:04d}",

@@ -55,15 +55,22 @@ class Reading:
     decision: RouteDecision
 
 
+def hints_of(conversation: Row) -> Hints | None:
+    """The resident's menu choice, as a hint to the classifier."""
+    return Hints(conversation["category_hint"]) if conversation["category_hint"] else None
+
+
 def read_conversation(ctx: InboxContext, conversation: Row, text: str, *,
-                       language: str | None = None) -> Reading:
+                      language: str | None = None,
+                      classification: Classification | None = None) -> Reading:
     """Classify `text` (with the resident's menu choice as a hint; written or spoken in
     `language` if known) and choose the conversation's queue. The conversation's language,
     once known, stays. After an agent's correction their category stands: the reading
-    carries it as a person's (source HUMAN, full confidence) and the queue follows it."""
-    hints = Hints(conversation["category_hint"]) if conversation["category_hint"] else None
-    result = classify(text, hints=hints, rules=ctx.category_keywords,
-                      default_language=language or conversation["language"] or "az")
+    carries it as a person's (source HUMAN, full confidence) and the queue follows it.
+    `classification`: the text's, when a batch already classified it so."""
+    result = classification or classify(
+        text, hints=hints_of(conversation), rules=ctx.category_keywords,
+        default_language=language or conversation["language"] or "az")
     if conversation["category_source"] == HUMAN:
         result = replace(result, category=conversation["category"], confidence=1.0,
                          source=HUMAN)

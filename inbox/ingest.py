@@ -21,6 +21,7 @@ one.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
@@ -36,8 +37,15 @@ from inbox.replies import render_reply, reply_language
 from inbox.sanitize import clean_html
 from inbox.serialize import conversation_view, message_view
 from inbox.storage import Duplicate, Row, UnitOfWork, utcnow
+from routing.classify import Classification, Hints, classify_many
 
 log = logging.getLogger(__name__)
+
+# Messages classified between two looks at the event loop (some 0.2 ms each).
+CLASSIFY_CHUNK = 32
+# A batch this large classifies its openers before its transaction (one read more); a
+# smaller one classifies them in it.
+PRECLASSIFY_FROM = 8
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,7 @@ class _Taking:
     conversation: Row | None = None      # the unresolved conversation it joins, if any
     conversation_id: int | None = None
     reading: dispatch.Reading | None = None   # a new conversation's classification and queue
+    classification: Classification | None = None   # classified before the transaction
     named: bool = False
     woke_up: bool = False
     released_from: int | None = None
@@ -170,6 +179,30 @@ async def _new_identities(ctx: InboxContext, tx: UnitOfWork, first: list[_Taking
         taking.identity["id"] = identity_id
 
 
+def _text_to_classify(message: InboundMessage) -> str:
+    # A text the inbox wrote in place of words (a call's item, a pending voicemail) is
+    # nothing to read; its transcript classifies the conversation when it comes.
+    return "" if message.text in PLACEHOLDER_TEXTS else message.text
+
+
+async def _classify_openers(ctx: InboxContext, messages: list[InboundMessage]
+                            ) -> dict[tuple[str, str], Classification]:
+    """Classify the messages that will open conversations before the write transaction, so
+    it holds SQLite's one writer (and the webhooks' journal writes) only for the SQL. In
+    chunks, giving the event loop to webhooks between them."""
+    classified: dict[tuple[str, str], Classification] = {}
+    for start in range(0, len(messages), CLASSIFY_CHUNK):
+        chunk = messages[start:start + CLASSIFY_CHUNK]
+        results = classify_many(
+            [_text_to_classify(m) for m in chunk],
+            hints=[Hints(m.category_hint) if m.category_hint else None for m in chunk],
+            rules=ctx.category_keywords, default_languages=[m.language or "az" for m in chunk])
+        for message, result in zip(chunk, results, strict=True):
+            classified[(message.channel, message.external_id)] = result
+        await asyncio.sleep(0)
+    return classified
+
+
 def _new_conversation(ctx: InboxContext, taking: _Taking, now: datetime) -> dict[str, Any]:
     """The row of the conversation a message opens, classified and routed (the decisions
     are routing's pure functions, as in `dispatch.route_conversation`)."""
@@ -179,10 +212,9 @@ def _new_conversation(ctx: InboxContext, taking: _Taking, now: datetime) -> dict
            "queue_hint": msg.queue_hint, "category_hint": msg.category_hint,
            "thread_key": msg.thread_key, "created_at": now, "last_message_at": now,
            "last_inbound_at": now}
-    # A text the inbox wrote in place of words (a call's item, a pending voicemail) is
-    # nothing to read; its transcript classifies the conversation when it comes.
-    text = "" if msg.text in PLACEHOLDER_TEXTS else msg.text
-    reading = dispatch.read_conversation(ctx, {**row, "category_source": None}, text)
+    reading = dispatch.read_conversation(ctx, {**row, "category_source": None},
+                                         _text_to_classify(msg),
+                                         classification=taking.classification)
     taking.reading = reading
     queue = ctx.config.queue(reading.decision.queue)
     result = reading.classification
@@ -273,13 +305,26 @@ async def _store(ctx: InboxContext, tx: UnitOfWork, takings: list[_Taking]) -> N
         if taking.conversation is not None:
             taking.released_from = await assignment.release_on_message(
                 tx, taking.conversation, now)
-        elif not ctx.channels[taking.message.channel].heard:
-            # Typed identifiers never join contacts: they become claims and possible
-            # matches. Heard ones (a voicemail's transcript) are not even kept as claims.
-            await matching.record_claims(tx, ctx.claim_key, taking.identity["contact_id"],
-                                         taking.conversation_id,
-                                         taking.reading.classification.entities, now)
+    # Typed identifiers never join contacts: they become claims and possible matches. Heard
+    # ones (a voicemail's transcript) are not even kept as claims.
+    await matching.record_claims_many(tx, ctx.claim_key, [
+        (t.identity["contact_id"], t.conversation_id, t.reading.classification.entities)
+        for t in opened if not ctx.channels[t.message.channel].heard], now)
     await _acknowledge(ctx, tx, opened, now)
+
+
+async def _likely_openers(ctx: InboxContext, arrivals: list[Arrival],
+                          keys: list[tuple[str, str]]) -> list[InboundMessage]:
+    """The messages that, as things stand, will open a conversation: not stored yet, from an
+    address with no unresolved conversation. Read before the write transaction, which reads
+    again: one that turns out otherwise is classified there, or its reading is not used."""
+    async with ctx.store.read() as tx:
+        stored = await tx.messages.stored_external_ids(keys)
+        found = await tx.contacts.identities_and_open_conversations(
+            {(a.message.channel, a.message.address) for a in arrivals})
+    return [a.message for a, key in zip(arrivals, keys, strict=True)
+            if key not in stored
+            and found.get((a.message.channel, a.message.address), (None, None))[1] is None]
 
 
 async def store_many(ctx: InboxContext, arrivals: list[Arrival]) -> list[IngestResult]:
@@ -288,10 +333,13 @@ async def store_many(ctx: InboxContext, arrivals: list[Arrival]) -> list[IngestR
     as a whole: Duplicate when another process stored one of its messages or identities
     first, which a retry of each message alone settles."""
     results: list[IngestResult | None] = [None] * len(arrivals)
+    keys = [(a.message.channel, a.message.external_id) for a in arrivals]
+    classified = {}
+    if len(arrivals) >= PRECLASSIFY_FROM:
+        classified = await _classify_openers(ctx, await _likely_openers(ctx, arrivals, keys))
     async with ctx.store.transaction() as tx:
         await tx.journal.discard_many([a.intake_id for a in arrivals
                                        if a.intake_id is not None])
-        keys = [(a.message.channel, a.message.external_id) for a in arrivals]
         stored = await tx.messages.stored_external_ids(keys)
         fresh: dict[tuple[str, str], int] = {}
         takings: list[tuple[int, _Taking]] = []
@@ -301,7 +349,8 @@ async def store_many(ctx: InboxContext, arrivals: list[Arrival]) -> list[IngestR
                                               stored[key]["conversation_id"], True, False)
             elif key not in fresh:
                 fresh[key] = index
-                takings.append((index, _Taking(arrivals[index].message)))
+                takings.append((index, _Taking(arrivals[index].message,
+                                               classification=classified.get(key))))
         await _store(ctx, tx, [t for _, t in takings])
     for index, taking in takings:
         results[index] = IngestResult(

@@ -74,6 +74,46 @@ async def record_claims(tx: UnitOfWork, key: bytes, contact_id: int, conversatio
     return found
 
 
+async def record_claims_many(
+        tx: UnitOfWork, key: bytes,
+        typed: Iterable[tuple[int, int, Iterable[Entity]]], at: datetime) -> list[int]:
+    """`record_claims` of a batch ((contact id, conversation id, entities) each) in a few
+    statements whatever its size: one look-up of who claimed or was vouched for each
+    identifier, one insert of the new claims. Returns the new matches' ids."""
+    claims: dict[tuple[int, str], tuple[Entity, int]] = {}
+    for contact_id, conversation_id, entities in typed:
+        for entity in entities:
+            if entity.kind in CLAIMED_KINDS and len(entity.value) <= _MAX_IDENTIFIER:
+                claims.setdefault((contact_id, digest(key, entity.kind, entity.value)),
+                                  (entity, conversation_id))
+    if not claims:
+        return []
+    claimers = await tx.contacts.claiming_any({d for _, d in claims})
+    vouched: dict[tuple[str, str], list[int]] = {}
+    for kind, column in _VOUCHED_COLUMNS.items():
+        values = {e.value for e, _ in claims.values() if e.kind == kind}
+        for value, contact_ids in (await tx.contacts.vouched_any(column, values)).items():
+            vouched[(kind, value)] = contact_ids
+    await tx.contacts.add_claims([
+        {"contact_id": contact_id, "kind": entity.kind, "digest": claim_digest,
+         "masked": entity.masked(), "conversation_id": conversation_id, "found_at": at}
+        for (contact_id, claim_digest), (entity, conversation_id) in claims.items()
+        if contact_id not in claimers.get(claim_digest, ())])
+    in_batch: dict[str, set[int]] = {}   # contacts of this batch that typed each identifier
+    for contact_id, claim_digest in claims:
+        in_batch.setdefault(claim_digest, set()).add(contact_id)
+    found = []
+    for (contact_id, claim_digest), (entity, _) in claims.items():
+        others = set(claimers.get(claim_digest, ())) | in_batch[claim_digest] \
+            | set(vouched.get((entity.kind, entity.value), ()))
+        others.discard(contact_id)
+        for other in _nearest(others):
+            if match_id := await tx.contacts.add_match(contact_id, other, entity.kind,
+                                                       entity.masked(), at):
+                found.append(match_id)
+    return found
+
+
 async def match_vouched_phone(tx: UnitOfWork, key: bytes, contact_id: int, phone: str,
                               at: datetime) -> list[int]:
     """A contact a carrier just vouched `phone` for: contacts that typed that number may be

@@ -24,7 +24,7 @@ from routing.model import CATEGORIES, prepare
 from routing.text import has_content, words
 from settings.model import KeywordOverride
 
-__all__ = ["CATEGORIES", "Classification", "Hints", "KeywordRule", "classify"]
+__all__ = ["CATEGORIES", "Classification", "Hints", "KeywordRule", "classify", "classify_many"]
 
 
 @dataclass(frozen=True)
@@ -58,24 +58,59 @@ def classify(
 ) -> Classification:
     """Category, confidence, language and entities of one message; never raises on
     odd text (empty, binary, very long). Raises ValueError for a hint naming no category."""
-    hint = _checked(hints)
-    entities = find_entities(text)
-    language = detect_language(text, default_language)
+    [result] = classify_many([text], hints=[hints], rules=rules,
+                             default_languages=[default_language])
+    return result
+
+
+def classify_many(
+    texts: Sequence[str],
+    *,
+    hints: Sequence[Hints | None] | None = None,
+    rules: Sequence[KeywordRule] = (),
+    default_languages: Sequence[str] | None = None,
+) -> list[Classification]:
+    """`classify` of many messages (each with its hint and default language): those left to
+    the model are scored in one call (`Model.probabilities_many`)."""
+    hints = hints or [None] * len(texts)
+    default_languages = default_languages or ["az"] * len(texts)
+    results: list[Classification | None] = []
+    for_model: list[tuple[int, str, Hints | None, str, tuple[Entity, ...]]] = []
+    for text, given, default_language in zip(texts, hints, default_languages, strict=True):
+        hint = _checked(given)
+        entities = find_entities(text)
+        language = detect_language(text, default_language)
+        result, prepared = _without_model(text, hint, rules, language, entities)
+        if result is None:
+            for_model.append((len(results), prepared, hint, language, entities))
+        results.append(result)
+    scored = model.shared_model().probabilities_many([p for _, p, *_ in for_model])
+    for (index, _, hint, language, entities), probabilities in zip(for_model, scored,
+                                                                  strict=True):
+        if hint is not None:
+            probabilities = _with_prior(probabilities, hint)
+        category = max(probabilities, key=probabilities.__getitem__)
+        results[index] = Classification(category, probabilities[category], language, entities,
+                                        "model")
+    return results  # type: ignore[return-value]
+
+
+def _without_model(text: str, hint: Hints | None, rules: Sequence[KeywordRule],
+                   language: str, entities: tuple[Entity, ...]
+                   ) -> tuple[Classification | None, str]:
+    """The classification of `text` when a hint, a rule or the lack of words decides it, or
+    None and the text prepared for the model."""
     if hint is not None and hint.confidence >= 1.0:
-        return Classification(hint.category, 1.0, language, entities, "hint")
+        return Classification(hint.category, 1.0, language, entities, "hint"), ""
     prepared = prepare(text, entities)
     if rules:
         prepared_words = words(prepared)
         for rule in rules:
             if _keyword_pattern(rule).search(prepared_words):
-                return Classification(rule.category, 1.0, language, entities, "rule")
+                return Classification(rule.category, 1.0, language, entities, "rule"), ""
     if not has_content(prepared):
-        return Classification("inquiry", 0.0, language, entities, "empty")
-    probabilities = model.shared_model().probabilities(prepared)
-    if hint is not None:
-        probabilities = _with_prior(probabilities, hint)
-    category = max(probabilities, key=probabilities.__getitem__)
-    return Classification(category, probabilities[category], language, entities, "model")
+        return Classification("inquiry", 0.0, language, entities, "empty"), ""
+    return None, prepared
 
 
 def _checked(hints: Hints | None) -> Hints | None:

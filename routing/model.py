@@ -14,7 +14,7 @@ import os
 import tempfile
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -22,6 +22,7 @@ from typing import IO
 import joblib
 import numpy as np
 import sklearn
+from scipy import sparse
 from sklearn.exceptions import InconsistentVersionWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -113,6 +114,38 @@ class Model:
             offset += size
         classes = tuple(str(label) for label in classifier.classes_)
         return cls(pipeline, fingerprint, classes, classifier.intercept_.copy(), tuple(parts))
+
+    def probabilities_many(self, prepared: Sequence[str]) -> list[dict[str, float]]:
+        """`probabilities` of many texts at once: the same arithmetic on one sparse matrix per
+        vectorizer, so a batch pays numpy's per-call cost once, not once per text."""
+        if len(prepared) < 16:   # a sparse matrix costs more than it saves on a few texts
+            return [self.probabilities(text) for text in prepared]
+        scores = np.tile(self.intercept, (len(prepared), 1))
+        for part in self.parts:
+            data: list[float] = []
+            columns: list[int] = []
+            rows = [0]
+            for text in prepared:
+                counts = Counter(part.analyzer(text))
+                for term, count in counts.items():
+                    column = part.vocabulary.get(term)
+                    if column is not None:
+                        columns.append(column)
+                        data.append(count)
+                rows.append(len(columns))
+            if not columns:
+                continue
+            column_index = np.asarray(columns, dtype=np.intp)
+            tf_idf = (1.0 + np.log(np.asarray(data, dtype=np.float64))) * part.idf[column_index]
+            matrix = sparse.csr_matrix((tf_idf, column_index, np.asarray(rows)),
+                                       shape=(len(prepared), len(part.vocabulary)))
+            norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+            norms[norms == 0] = 1.0
+            scores += sparse.diags(1.0 / norms) @ matrix @ part.weights
+        exponentials = np.exp(scores - scores.max(axis=1, keepdims=True))
+        shares = exponentials / exponentials.sum(axis=1, keepdims=True)
+        return [{label: float(share) for label, share in zip(self.classes, row, strict=True)}
+                for row in shares]
 
     def probabilities(self, prepared: str) -> dict[str, float]:
         """Probability of each category for text already passed through `prepare`."""

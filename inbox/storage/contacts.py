@@ -222,6 +222,23 @@ class ContactRecords(Records):
                                    "masked": masked, "conversation_id": conversation_id,
                                    "found_at": at})
 
+    async def add_claims(self, rows: list[dict[str, Any]]) -> None:
+        """Claims none of whose (contact, digest) is kept yet, in one statement."""
+        await self._insert_many(contact_claims, rows)
+
+    async def vouched_any(self, column: str, values: Iterable[str]) -> dict[str, list[int]]:
+        """`vouched` of many values: the contacts (not merged away) with each, by value."""
+        values = sorted(set(values))
+        found: dict[str, list[int]] = {}
+        if not values:
+            return found
+        for value, contact_id in await self.conn.execute(
+                select(contacts.c[column], contacts.c.id)
+                .where(contacts.c[column].in_(values), contacts.c.merged_into.is_(None))
+                .order_by(contacts.c.id)):
+            found.setdefault(value, []).append(contact_id)
+        return found
+
     async def claiming(self, digest: str, other_than: int) -> list[int]:
         """Contacts (not merged away) that typed the identifier with this digest."""
         k = contact_claims

@@ -9,7 +9,7 @@ import pytest
 from app import create_app
 from inbox import matching
 from inbox.auth import hash_password
-from inbox.ingest import ingest
+from inbox.ingest import Arrival, ingest, store_many
 from inbox.messages import InboundMessage
 from inbox.storage import utcnow
 
@@ -258,3 +258,34 @@ async def test_an_address_too_long_to_exist_is_no_claim_and_routing_goes_on(ctx)
         digest = matching.digest(ctx.claim_key, "email", address)
         assert await tx.contacts.claiming(digest, other_than=0) == []
     assert conversation["routed_at"] is not None
+
+
+async def test_residents_of_one_batch_who_typed_one_fin_are_a_possible_match(ctx):
+    """Taken in together (a burst), two visitors typing the same FIN are matched as if they
+    had come one after the other; a third typing another FIN is matched with nobody."""
+    first, second, third = await store_many(ctx, [
+        Arrival(webchat(f"FIN {FIN}", "visitor-1")),
+        Arrival(webchat(f"Mənim FİN kodum {FIN}", "visitor-2")),
+        Arrival(webchat("FIN 5ZJ8K2L", "visitor-3"))])
+    contacts = [await contact_of(ctx, r.conversation_id) for r in (first, second, third)]
+    async with ctx.store.read() as tx:
+        [match] = await tx.contacts.open_matches_of(contacts[0])
+        assert await tx.contacts.open_matches_of(contacts[2]) == []
+        claiming = await tx.contacts.claiming(matching.digest(ctx.claim_key, "fin", FIN),
+                                              other_than=0)
+    assert {match["contact_id"], match["other_contact_id"]} == set(contacts[:2])
+    assert (match["kind"], match["masked"]) == ("fin", "7QX****")
+    assert sorted(claiming) == sorted(contacts[:2])
+
+
+async def test_an_identifier_typed_by_many_matches_only_the_latest_few(ctx):
+    """An identifier many residents typed (an example FIN on a poster) identifies nobody:
+    each new contact is matched with the latest few who typed it, not with all of them."""
+    many = matching.MAX_MATCHES_PER_IDENTIFIER + 5
+    await store_many(ctx, [Arrival(webchat(f"FIN {FIN}", f"poster-{n}"))
+                           for n in range(many)])
+    late = await ingest(ctx, webchat(f"FIN {FIN}", "late-visitor"))
+    late_contact = await contact_of(ctx, late.conversation_id)
+    async with ctx.store.read() as tx:
+        matches = await tx.contacts.open_matches_of(late_contact)
+    assert len(matches) == matching.MAX_MATCHES_PER_IDENTIFIER
