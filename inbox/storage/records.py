@@ -3,11 +3,10 @@ work they run in, and the error a taken unique key raises."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Result, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inbox.clock import utcnow as utcnow  # re-exported: the records and their callers use it
@@ -31,8 +30,12 @@ def as_row(row: Any) -> Row | None:
     return {key: _aware(value) for key, value in row._mapping.items()}
 
 
-def as_rows(result: Iterable[Any]) -> list[Row]:
-    return [as_row(r) for r in result]
+def as_rows(result: Result) -> list[Row]:
+    """Every row of `result` as a dict. The column names are read once: a row's own mapping
+    builds its key view anew for each row, which costs more than the row's values."""
+    keys = tuple(result.keys())
+    return [{key: _aware(value) for key, value in zip(keys, row, strict=True)}
+            for row in result]
 
 
 class Duplicate(Exception):
