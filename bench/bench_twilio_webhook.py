@@ -15,6 +15,8 @@ makes ("inbox/s"). In the inbox means what an agent can list: stored, in a conve
 is classified and routed to a queue, with the resident's acknowledgement queued. At the end
 it checks that every accepted request was stored exactly once and that each resident's
 messages were stored in the order they were sent, and prints the app's peak resident memory.
+"app cpu ms" is the CPU time the app process spent per message, answering and ingesting: on
+a shared machine it is steadier than the rates.
 
 A storm of new residents (a decree, a payment date) is `--residents` equal to `--requests`:
 every message opens a conversation. Loopback only.
@@ -210,6 +212,13 @@ def stop_profile(sampler: subprocess.Popen, path: str, top: int = 25) -> None:
         print(f"  {samples / total:>6.1%}  {frame}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """The CPU time the process has used (user and system), in seconds: on a shared machine,
+    what a message costs the app is steadier than how long it took."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb(pid: int) -> float:
     """The process's peak resident memory (VmHWM), in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -250,7 +259,7 @@ async def run(args: argparse.Namespace, levels: list[int], database: str) -> Non
         print(f"Twilio messaging webhook, {args.requests} signed requests per level, "
               f"{args.residents} residents per level, {args.db}, {os.cpu_count()} cores")
         print(f"{'conc':>4}  {'server':<24}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'ok':>6}"
-              f"{'ratio':>8}{'in inbox s':>12}{'inbox/s':>9}")
+              f"{'ratio':>8}{'in inbox s':>12}{'inbox/s':>9}{'app cpu ms':>10}")
         total_accepted = 0
         for level in levels:
             prepared = signed_requests(public_url, level, args.requests, args.residents)
@@ -262,15 +271,17 @@ async def run(args: argparse.Namespace, levels: list[int], database: str) -> Non
             print(f"{level:>4}  {'bare aiohttp (baseline)':<24}{base_rate:>8.0f}"
                   f"{base_p50:>9.1f}{base_p99:>9.1f}{base_ok:>6}")
             sampler = start_profile(app.pid, args.profile) if args.profile else None
+            cpu_before = cpu_seconds(app.pid)
             started = time.perf_counter()
             rate, p50, p99, accepted = await measure(public_url, level, prepared)
             total_accepted += accepted
             listed_s = await wait_listed(engine, total_accepted) - started
+            cpu_ms = (cpu_seconds(app.pid) - cpu_before) * 1000 / max(accepted, 1)
             if sampler is not None:
                 stop_profile(sampler, args.profile)
             print(f"{level:>4}  {'contact centre':<24}{rate:>8.0f}{p50:>9.1f}{p99:>9.1f}"
                   f"{accepted:>6}{rate / base_rate:>8.0%}{listed_s:>12.2f}"
-                  f"{accepted / listed_s:>9.0f}")
+                  f"{accepted / listed_s:>9.0f}{cpu_ms:>10.2f}")
         stored = await count_stored(database)
         verdict = "ok" if stored == total_accepted else "MISMATCH"
         print(f"stored {stored} inbound rows for {total_accepted} accepted requests: {verdict}")

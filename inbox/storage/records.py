@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Result, insert
+from sqlalchemy import Result, insert, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inbox.clock import utcnow as utcnow  # re-exported: the records and their callers use it
@@ -63,6 +63,14 @@ class Records:
         the order given. A batch of messages costs one round trip, not one per row."""
         if not rows:
             return []
+        if self.conn.dialect.name == "sqlite":
+            # With RETURNING, SQLAlchemy runs an INSERT per row on SQLite (to be sure of the
+            # order of the ids), and a multi-row VALUES is compiled anew for every size. One
+            # executemany runs in sqlite3's C loop; this transaction is the only writer, so
+            # its rows take consecutive rowids, the last of which SQLite remembers.
+            await self.conn.execute(insert(table), rows)
+            last = (await self.conn.execute(text("SELECT last_insert_rowid()"))).scalar_one()
+            return list(range(last - len(rows) + 1, last + 1))
         result = await self.conn.execute(
             insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
         return [int(row[0]) for row in result]
