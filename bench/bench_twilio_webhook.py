@@ -259,7 +259,7 @@ async def run(args: argparse.Namespace, levels: list[int], database: str) -> Non
         print(f"Twilio messaging webhook, {args.requests} signed requests per level, "
               f"{args.residents} residents per level, {args.db}, {os.cpu_count()} cores")
         print(f"{'conc':>4}  {'server':<24}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'ok':>6}"
-              f"{'ratio':>8}{'in inbox s':>12}{'inbox/s':>9}{'app cpu ms':>10}")
+              f"{'ratio':>8}{'in inbox s':>12}{'inbox/s':>9}{'app cpu ms':>12}")
         total_accepted = 0
         for level in levels:
             prepared = signed_requests(public_url, level, args.requests, args.residents)
@@ -281,7 +281,7 @@ async def run(args: argparse.Namespace, levels: list[int], database: str) -> Non
                 stop_profile(sampler, args.profile)
             print(f"{level:>4}  {'contact centre':<24}{rate:>8.0f}{p50:>9.1f}{p99:>9.1f}"
                   f"{accepted:>6}{rate / base_rate:>8.0%}{listed_s:>12.2f}"
-                  f"{accepted / listed_s:>9.0f}{cpu_ms:>10.2f}")
+                  f"{accepted / listed_s:>9.0f}{cpu_ms:>12.2f}")
         stored = await count_stored(database)
         verdict = "ok" if stored == total_accepted else "MISMATCH"
         print(f"stored {stored} inbound rows for {total_accepted} accepted requests: {verdict}")
