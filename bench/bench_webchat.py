@@ -15,6 +15,10 @@ printed are the median of `--rounds`, the app's beside the baseline's and as the
 At the end it counts the stored messages (each acknowledged one exactly once) and prints
 each server's peak resident memory (VmHWM).
 
+A third row, "web chat alone", is the same app with the inbox's ingest replaced by an
+instant fake: the ceiling of the web chat's own work per frame (parse, limits, ack), which
+the store and routing then share the machine with.
+
     python -m bench.bench_webchat [--sockets 32] [--messages 100] [--inflight 1]
                                   [--rounds 3] [--db sqlite|postgresql] [--redis-url URL]
 """
@@ -63,6 +67,24 @@ BASELINE_SERVER = textwrap.dedent("""
     app.router.add_get("/chat/ws", ws)
     app.router.add_get("/readyz", lambda r: web.json_response({"status": "ok"}))
     web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+""")
+
+# The app with ChannelPort.ingest replaced by an instant fake: what the web chat itself costs
+# (parsing, limits, sessions, acks) apart from storing and routing. A diagnosis, not the
+# product: its acks stand for no stored message.
+ALONE_SERVER = textwrap.dedent("""
+    import itertools, sys
+    import app
+    from inbox import port
+    from inbox.ingest import IngestResult
+
+    ids = itertools.count(1)
+
+    async def ingest(self, message):
+        return IngestResult(next(ids), 0, False, False)
+
+    port.ChannelPort.ingest = ingest
+    sys.exit(app.main(["serve", "--port", sys.argv[1]]))
 """)
 
 TEXTS = [
@@ -253,9 +275,9 @@ def _row(sockets: int, name: str, figures: list[Figures]) -> str:
     def median(attribute: str) -> float:
         return statistics.median(getattr(f, attribute) for f in figures)
 
-    return (f"{sockets:>7}  {name:<24}{median('rate'):>9.0f}{median('p50_ms'):>9.1f}"
+    return (f"{sockets:>7}  {name:<27}{median('rate'):>9.0f}{median('p50_ms'):>9.1f}"
             f"{median('p99_ms'):>9.1f}{median('first_p50_ms'):>11.1f}"
-            f"   {' '.join(f'{f.rate:.0f}' for f in figures)}")
+            f"   {' '.join(f'{f.rate:.0f}' for f in figures):<17}")
 
 
 async def run_with(args: argparse.Namespace, levels: list[int], database: str,
@@ -267,42 +289,50 @@ async def run_with(args: argparse.Namespace, levels: list[int], database: str,
     inflight = getattr(args, "inflight", 1)
     rounds = getattr(args, "rounds", 1)
 
-    app_port, base_port = free_port(), free_port()
+    app_port, base_port, alone_port = free_port(), free_port(), free_port()
     app = start(["app.py", "serve", "--port", str(app_port)], env)
     baseline = start(["-c", BASELINE_SERVER, str(base_port)], env)
+    alone = None
     acked = 0
     try:
         await wait_ready(f"http://127.0.0.1:{app_port}", app)
+        # Started once the app has migrated the database: two migrations at once collide.
+        alone = start(["-c", ALONE_SERVER, str(alone_port)], env)
         await wait_ready(f"http://127.0.0.1:{base_port}", baseline)
+        await wait_ready(f"http://127.0.0.1:{alone_port}", alone)
         print(f"web chat, acknowledged follow-ups: {args.messages} per socket and round, "
               f"{inflight} in flight per socket, {rounds} rounds (medians), database "
               f"{args.db}, {os.cpu_count()} cores")
-        print(f"{'sockets':>7}  {'server':<24}{'msg/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+        print(f"{'sockets':>7}  {'server':<27}{'msg/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
               f"{'first p50':>11}   msg/s of each round")
         for sockets in levels:
-            results: dict[str, list[Figures]] = {"baseline": [], "app": []}
+            results: dict[str, list[Figures]] = {"baseline": [], "app": [], "alone": []}
             for n in range(rounds):
-                # Alternating which goes first spreads the machine's noise over both.
-                order = (("baseline", base_port), ("app", app_port))
+                # Alternating which goes first spreads the machine's noise over them.
+                order = (("baseline", base_port), ("alone", alone_port), ("app", app_port))
                 for name, port in order if n % 2 == 0 else reversed(order):
                     figures = await measure(f"http://127.0.0.1:{port}", sockets,
                                             args.messages, inflight, f"{sockets}.{n}")
                     results[name].append(figures)
                     if name == "app":
                         acked += figures.acked
-                        if figures.errors:
-                            print(f"  app errors: {sorted(set(figures.errors))}")
-            print(_row(sockets, "bare aiohttp (baseline)", results["baseline"]))
-            print(_row(sockets, "contact centre", results["app"]))
-            ratio = statistics.median(f.rate for f in results["app"]) / \
-                statistics.median(f.rate for f in results["baseline"])
-            print(f"{'':>7}  {'ratio':<24}{ratio:>9.3f}")
+                    if figures.errors:
+                        print(f"  {name} errors: {sorted(set(figures.errors))}")
+            base_rate = statistics.median(f.rate for f in results["baseline"])
+            for name, label in (("baseline", "bare aiohttp (baseline)"),
+                                ("alone", "web chat alone (no ingest)"),
+                                ("app", "contact centre")):
+                ratio = statistics.median(f.rate for f in results[name]) / base_rate
+                print(f"{_row(sockets, label, results[name])}   ({ratio:.3f} of the baseline)")
         print(f"peak RSS: contact centre {peak_rss_mb(app.pid) or 0:.0f} MB, "
+              f"web chat alone {peak_rss_mb(alone.pid) or 0:.0f} MB, "
               f"bare aiohttp {peak_rss_mb(baseline.pid) or 0:.0f} MB")
         stored = await count_stored(database)
         print(f"stored {stored} inbound messages; the app acknowledged {acked}")
     finally:
-        for process in (app, baseline):
+        for process in (app, baseline, alone):
+            if process is None:
+                continue
             process.terminate()
             process.wait(timeout=20)
         redis.Redis.from_url(redis_url).flushdb()
