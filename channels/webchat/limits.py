@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hashlib
 import ipaddress
 import math
 import weakref
@@ -110,8 +111,9 @@ class TakeBatch:
     """
 
     def __init__(self, redis: aioredis.Redis):
-        self.redis = redis
-        self.script = redis.register_script(_TAKE_EACH)
+        # Weakly: the batch is kept per client (`take_batch`), and must not keep it alive.
+        self._redis = weakref.ref(redis)
+        self.sha = hashlib.sha1(_TAKE_EACH.encode()).hexdigest()
         self.waiting: list[tuple[Sequence[Bucket], str, asyncio.Future]] = []
         self.sending: asyncio.Task | None = None
 
@@ -175,10 +177,13 @@ class TakeBatch:
         answers: list = [None] * len(calls)
         todo = list(range(len(calls)))
         for attempt in range(2):
-            pipe = self.redis.pipeline(transaction=False)
+            redis = self._redis()
+            if redis is None:
+                raise aioredis.ConnectionError("the Redis client is gone")
+            pipe = redis.pipeline(transaction=False)
             for index in todo:
                 keys, args = calls[index]
-                pipe.evalsha(self.script.sha, len(keys), *keys, *args)
+                pipe.evalsha(self.sha, len(keys), *keys, *args)
             results = await pipe.execute(raise_on_error=False)
             missing = []
             for index, result in zip(todo, results, strict=True):
@@ -190,7 +195,7 @@ class TakeBatch:
                     answers[index] = result
             if not missing:
                 break
-            self.script.sha = await self.redis.script_load(self.script.script)
+            self.sha = await redis.script_load(_TAKE_EACH)
             todo = missing
         return answers
 

@@ -129,7 +129,7 @@ async def test_takes_of_several_addresses_each_get_their_own_answer(takes):
 
 
 async def test_takes_load_their_script_again_when_redis_lost_it(takes):
-    takes.script.sha = "0" * 40              # what Redis answers after a restart: NOSCRIPT
+    takes.sha = "0" * 40                     # what Redis answers after a restart: NOSCRIPT
     bucket = Bucket("t:{a}:session", count=1, per_s=3600)
     assert await takes.take("a", (bucket,)) is None
     assert (await takes.take("a", (bucket,))).bucket == bucket   # taken once, not twice
