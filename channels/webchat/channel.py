@@ -168,10 +168,12 @@ class _Socket:
         self.limits = ChatLimits(self.ctx.redis, webchat.limits, self.ctx.redis_outage)
         self.id = secrets.token_hex(8)
         self.counted: asyncio.Task | None = None
-        # Once this window has stored a message, its conversation exists: later messages are
-        # no new conversation to count, and need no database read to know it. (One an agent
-        # resolves meanwhile reopens uncounted; that takes an agent, not a flood.)
-        self.has_conversation = False
+        # Whether the session has a conversation a message would join, when known without a
+        # database read: a session this window just began has none; once this window has
+        # stored a message, it has one, and later messages are no new conversation to count.
+        # (One an agent resolves meanwhile reopens uncounted; that takes an agent, not a
+        # flood.) None: a resumed session's, read at each message until one is stored.
+        self.has_conversation: bool | None = None
         # Error frames speak the hello's language; before it, the page's (its `lang`, or the
         # browser's Accept-Language).
         page_language = request.query.get("lang")
@@ -201,12 +203,19 @@ class _Socket:
             await self.ws.send_json(frame)
 
     async def hello(self, frame: Hello) -> None:
-        session = verify_session(self.secret, frame.session) or new_session_id()
+        resumed = verify_session(self.secret, frame.session)
+        session = resumed or new_session_id()
         if self.session is not None and self.session != session:
             raise FrameError("other_session")
         self.session, self.name, self.language = session, frame.name, frame.language
         self.texts_language = frame.language or self.texts_language
-        history = await self.port.history("webchat", session)
+        if resumed:
+            history = await self.port.history("webchat", session)
+        else:
+            # An id minted just now has no messages and no conversation yet: nothing to read.
+            history = []
+            if self.has_conversation is None:
+                self.has_conversation = False
         if self.listener is None:
             hub = self.request.app[HUB]
             self.listener = hub.subscribe_chat(session)
@@ -233,6 +242,7 @@ class _Socket:
             # acknowledged; the sweeps route, deliver and assign what the outage held up.
             self.ctx.redis_outage.failed(exc)
             message_id = await self.port.stored_message_id("webchat", external_id)
+            self.has_conversation = True
         await self.send({"type": "ack", "id": frame.client_id, "message_id": message_id})
 
     async def _within_limits(self, frame: ChatText) -> bool:
@@ -240,7 +250,11 @@ class _Socket:
         stays open. A resend of a message already stored (after a reconnect) is acknowledged
         instead, since nothing more would be stored."""
         opens_conversation = False
-        if not self.has_conversation:
+        if self.has_conversation is False:
+            opens_conversation = True
+        elif self.has_conversation is None:
+            # Read again at every message until one is stored: another window of the
+            # session may open the conversation meanwhile.
             opens_conversation = not await self.port.has_open_conversation("webchat",
                                                                            self.session)
         refused = await self.limits.message(self.session, self.address,

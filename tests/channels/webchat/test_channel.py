@@ -26,6 +26,7 @@ from channels.webchat.channel import (
 )
 from channels.webchat.errors import catalogue
 from inbox.actions import Actor, reply
+from inbox.port import ChannelPort
 from inbox.storage.records import as_rows
 from inbox.storage.schema import messages
 from settings import load_config
@@ -198,6 +199,29 @@ async def test_a_message_is_acknowledged_once_stored(client, ctx):
     assert (identity["channel"], identity["address"]) == ("webchat", session)
     assert (contact["name"], contact["language"]) == (GUNEL, "az")
     assert conversation["queue"] == "call-centre-142"     # the pension keyword rule
+
+
+async def test_a_new_session_reads_nothing_until_it_has_a_conversation(client, monkeypatch):
+    """A session minted at this hello has no history and no conversation to look up; a
+    resumed one's are read (its history at hello, its conversation at its first message)."""
+    reads: list[str] = []
+    for name in ("history", "has_open_conversation"):
+        original = getattr(ChannelPort, name)
+
+        def spy(self, *args, _name=name, _original=original):
+            reads.append(_name)
+            return _original(self, *args)
+        monkeypatch.setattr(ChannelPort, name, spy)
+    async with client.ws_connect("/chat/ws") as ws:
+        token = (await say_hello(ws))["session"]
+        assert (await send_text(ws, "c-1", PENSION))["type"] == "ack"
+        assert (await send_text(ws, "c-2", "Nə vaxt?"))["type"] == "ack"
+    assert reads == []
+    async with client.ws_connect("/chat/ws") as ws:
+        assert len((await say_hello(ws, session=token))["history"]) >= 2
+        assert (await send_text(ws, "c-3", "Salam yenə"))["type"] == "ack"
+        assert (await send_text(ws, "c-4", "Gözləyirəm"))["type"] == "ack"
+    assert reads == ["history", "has_open_conversation"]
 
 
 async def test_a_name_typed_after_hello_reaches_the_contact(client, ctx):

@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from sqlalchemy import func, select
 
 from app import create_app
-from channels.webchat.limits import ChatLimits, address_key
+from channels.webchat.limits import ChatLimits, TakeBatch, address_key
 from inbox.outage import OutageLog
 from inbox.ratelimit import Bucket, Limiter
 from inbox.storage.schema import conversations
@@ -77,6 +77,62 @@ async def test_leases_are_counted_until_released_or_run_out(limiter):
     assert await limiter.hold("t:sockets", "c", limit=2, ttl_s=60)
     await asyncio.sleep(0.25)                  # "a" was never released: its instance died
     assert await limiter.hold("t:sockets", "d", limit=2, ttl_s=60)
+
+
+@pytest.fixture
+async def takes(clean_redis, monkeypatch):
+    """The batch every chat socket's limits go through, counting its trips to Redis."""
+    client = aioredis.Redis.from_url(clean_redis)
+    batch = TakeBatch(client)
+    trips: list[int] = []
+    evaluate = batch._evaluate
+
+    async def counted(calls):
+        trips.append(len(calls))
+        return await evaluate(calls)
+
+    monkeypatch.setattr(batch, "_evaluate", counted)
+    batch.trips = trips
+    yield batch
+    await client.aclose()
+
+
+async def test_takes_asked_for_together_go_to_redis_together_and_in_turn(takes):
+    office = Bucket("cc:webchat:{a}:messages", count=5, per_s=3600)
+    sessions = [Bucket(f"cc:webchat:{{a}}:session:s{n % 4}", count=2, per_s=3600)
+                for n in range(12)]
+    refusals = await asyncio.gather(*(takes.take("a", (s, office)) for s in sessions))
+    # One trip, one script run, and the twelve taken one after another: the office's five
+    # tokens went to the first five; the rest name what refused, the bucket that refills
+    # last where two are empty (s0's second token went to the fifth).
+    assert takes.trips == [1]
+    assert [r is None for r in refusals] == [True] * 5 + [False] * 7
+    assert [r.bucket for r in refusals[5:]] == [office] * 3 + [sessions[8]] + [office] * 3
+    assert all(0 < r.retry_after_s <= 3600 / 2 for r in refusals[5:])
+
+
+async def test_takes_of_several_addresses_each_get_their_own_answer(takes):
+    one = Bucket("cc:webchat:{a}:session:s", count=1, per_s=3600)
+    two = Bucket("cc:webchat:{b}:session:s", count=1, per_s=3600)
+    asked = [("a", one), ("b", two), ("a", one), ("b", two), ("b", two)]
+    refusals = await asyncio.gather(*(takes.take(slot, (b,)) for slot, b in asked))
+    # One trip; a script run per address (a Redis Cluster slot each).
+    assert takes.trips == [2]
+    assert [r and r.bucket for r in refusals] == [None, None, one, two, two]
+    # Asked for while a batch is at Redis, takes go in the next one.
+    first = asyncio.ensure_future(takes.take("c", (Bucket("t:{c}", 1, 60),)))
+    await asyncio.sleep(0)
+    later = [takes.take("c", (Bucket("t:{c}", 1, 60),)) for _ in range(3)]
+    refusals = [await first, *await asyncio.gather(*later)]
+    assert takes.trips == [2, 1, 1]
+    assert [r is None for r in refusals] == [True, False, False, False]
+
+
+async def test_takes_load_their_script_again_when_redis_lost_it(takes):
+    takes.sha = "0" * 40                     # what Redis answers after a restart: NOSCRIPT
+    bucket = Bucket("t:{a}:session", count=1, per_s=3600)
+    assert await takes.take("a", (bucket,)) is None
+    assert (await takes.take("a", (bucket,))).bucket == bucket   # taken once, not twice
 
 
 async def test_with_redis_away_residents_are_let_in_unlimited(caplog):
