@@ -51,6 +51,13 @@ SHUTDOWN_GRACE_S = 10.0
 # Messages stored in one transaction at most. Larger batches save little more per message
 # and hold SQLite's one writer (and the webhooks' journal writes) longer.
 BATCH_MAX = 200
+# While webhooks are being answered, smaller batches: a batch holds the event loop (and on
+# SQLite the one writer) for the time it takes, and an answer waits that long at most.
+BURST_BATCH_MAX = 50
+# In a burst longer than `max_lag`, the drainer takes this share of the event loop, so both
+# the answers and the inbox move: a batch that took t seconds is followed by at least
+# t × (1 / share − 1) seconds of answering alone.
+BURST_DRAIN_SHARE = 0.5
 
 
 # --- the journalled form of a message (pure) ----------------------------------------------
@@ -120,6 +127,7 @@ class Intake:
         self._drainers: list[asyncio.Task[None]] = []
         self._answering = 0           # accept() calls not yet answered
         self._last_arrival = 0.0
+        self._answering_until = 0.0   # in a burst, the drainer rests until then
         self.journal_writes = 0       # transactions that journalled at least one webhook
 
     @property
@@ -237,8 +245,13 @@ class Intake:
         self._notify()
         return await asyncio.shield(stored)
 
+    def _in_burst(self) -> bool:
+        return bool(self._answering) or \
+            asyncio.get_running_loop().time() - self._last_arrival < QUIET_S
+
     def _next_batch(self) -> list[_Backlogged]:
         """The oldest entries of residents no drainer is busy with, one per resident."""
+        most = BURST_BATCH_MAX if self._in_burst() else BATCH_MAX
         batch: list[_Backlogged] = []
         residents: set[tuple[str, str]] = set()
         for entry in self._backlog:
@@ -247,7 +260,7 @@ class Intake:
                 continue
             batch.append(entry)
             residents.add(resident)
-            if len(batch) == BATCH_MAX:
+            if len(batch) == most:
                 break
         return batch
 
@@ -260,9 +273,9 @@ class Intake:
         loop = asyncio.get_running_loop()
         while oldest.stored is None:
             now = loop.time()
-            if now - oldest.since >= self._max_lag:
+            if now - oldest.since >= self._max_lag and now >= self._answering_until:
                 return
-            if not self._answering and now - self._last_arrival >= QUIET_S:
+            if not self._in_burst():
                 return
             await asyncio.sleep(QUIET_S)
 
@@ -283,9 +296,13 @@ class Intake:
             self._backlog = deque(e for e in self._backlog if id(e) not in taken)
             for entry in batch:
                 self._busy[entry.resident] = entry
+            started = asyncio.get_running_loop().time()
             try:
                 await _ingest_batch(self._ctx, batch)
             finally:
+                took = asyncio.get_running_loop().time() - started
+                self._answering_until = asyncio.get_running_loop().time() \
+                    + took * (1 / BURST_DRAIN_SHARE - 1)
                 for entry in batch:
                     del self._busy[entry.resident]
                 self._notify()

@@ -124,6 +124,49 @@ async def test_ingesting_waits_while_webhooks_are_answered(ctx, monkeypatch) -> 
     assert len(await stored(ctx)) == 20
 
 
+async def test_in_a_long_burst_the_drainer_takes_small_batches_and_half_the_loop(
+        ctx, monkeypatch) -> None:
+    """A burst longer than `max_lag`: the inbox keeps moving, in small batches, each followed
+    by as long again of answering alone; once the burst ends, the rest in full batches."""
+    monkeypatch.setattr(intake_module, "QUIET_S", 0.02)
+    loop = asyncio.get_running_loop()
+    batches: list[tuple[float, float, int]] = []       # (start, end, size)
+
+    async def timed_store_many(_ctx, arrivals):
+        started = loop.time()
+        await asyncio.sleep(0.03)                         # a batch's work
+        batches.append((started, loop.time(), len(arrivals)))
+        return [IngestResult(n, n, False, True) for n, _ in enumerate(arrivals)]
+
+    async def no_announcing(_ctx, _results):
+        return None
+
+    monkeypatch.setattr(intake_module, "store_many", timed_store_many)
+    monkeypatch.setattr(intake_module, "announce_many", no_announcing)
+    intake = Intake(ctx, max_lag_s=0, concurrency=1)
+    intake.start()
+    try:
+        burst_ends = loop.time() + 0.6
+        n = 0
+        while loop.time() < burst_ends:                   # many residents, never quiet
+            await asyncio.gather(*(intake.accept(sms(f"SM{n + k:032d}",
+                                                     phone=f"+99450{n + k:07d}"))
+                                   for k in range(20)))
+            n += 20
+            await asyncio.sleep(0.005)
+        in_burst = [b for b in batches if b[0] < burst_ends]
+        await asyncio.wait_for(intake.settled(), 30)
+    finally:
+        await intake.stop()
+    assert len(in_burst) >= 3                             # the inbox moved during the burst
+    assert all(size <= intake_module.BURST_BATCH_MAX for _, _, size in in_burst)
+    for (start, end, _), (next_start, _, _) in zip(in_burst, in_burst[1:]):
+        assert next_start - end >= 0.9 * (end - start)    # as long again of answering
+    after = [size for start, _, size in batches if start >= burst_ends]
+    assert max(after) > intake_module.BURST_BATCH_MAX     # then full batches
+    assert sum(size for _, _, size in batches) == n
+
+
 async def test_ingesting_never_lags_more_than_max_lag(ctx, monkeypatch) -> None:
     monkeypatch.setattr(intake_module, "QUIET_S", 0.05)
     intake = Intake(ctx, max_lag_s=0)             # no lag allowed: ingest at once
