@@ -16,6 +16,7 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 from typing import IO
 
@@ -122,22 +123,23 @@ class Model:
             return [self.probabilities(text) for text in prepared]
         scores = np.tile(self.intercept, (len(prepared), 1))
         for part in self.parts:
-            data: list[float] = []
-            columns: list[int] = []
-            rows = [0]
+            # Per text, its terms' columns (-1: not in the vocabulary) and counts, built by
+            # C-level maps: a Python loop over every n-gram would cost more than the rest.
+            column_parts, count_parts, rows = [], [], [0]
             for text in prepared:
                 counts = Counter(part.analyzer(text))
-                for term, count in counts.items():
-                    column = part.vocabulary.get(term)
-                    if column is not None:
-                        columns.append(column)
-                        data.append(count)
-                rows.append(len(columns))
-            if not columns:
+                text_columns = np.fromiter(map(part.vocabulary.get, counts, repeat(-1)),
+                                           np.intp, len(counts))
+                known = text_columns >= 0
+                column_parts.append(text_columns[known])
+                count_parts.append(np.fromiter(counts.values(), np.float64, len(counts))[known])
+                rows.append(rows[-1] + int(known.sum()))
+            if rows[-1] == 0:
                 continue
-            column_index = np.asarray(columns, dtype=np.intp)
-            tf_idf = (1.0 + np.log(np.asarray(data, dtype=np.float64))) * part.idf[column_index]
-            matrix = sparse.csr_matrix((tf_idf, column_index, np.asarray(rows)),
+            columns = np.concatenate(column_parts)
+            data = np.concatenate(count_parts)
+            tf_idf = (1.0 + np.log(data)) * part.idf[columns]
+            matrix = sparse.csr_matrix((tf_idf, columns, np.asarray(rows)),
                                        shape=(len(prepared), len(part.vocabulary)))
             norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
             norms[norms == 0] = 1.0

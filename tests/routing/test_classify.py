@@ -6,6 +6,7 @@ import pytest
 
 import routing.model
 from routing import CATEGORIES, Classification, Entity, Hints, KeywordRule, classify
+from routing.classify import classify_many
 from routing.entities import find_entities
 from routing.evaluate import evaluate, predict_category
 from routing.model import (
@@ -174,6 +175,36 @@ def test_fast_scoring_equals_the_scikit_learn_pipeline(tiny_model: Model) -> Non
         expected = tiny_model.pipeline.predict_proba([prepared])[0]
         fast = tiny_model.probabilities(prepared)
         assert [fast[label] for label in tiny_model.classes] == pytest.approx(expected, abs=1e-5)
+
+
+def test_a_batch_is_scored_as_each_of_its_texts_alone(tiny_model: Model) -> None:
+    """`probabilities_many` (one sparse product per batch) gives each text what
+    `probabilities` gives it alone, texts with no known term among them."""
+    texts = ["", "zzz", "Pensiyam ödənilmir", "Хочу подать заявление, ФИН 7AB3C4D", "hours?",
+             "Salam, qeydiyyatdan keçmək istəyirəm", "portal açılmır, xəta verir"] * 5
+    prepared = [prepare(text, find_entities(text)) for text in texts]
+    batch = tiny_model.probabilities_many(prepared)
+    assert len(batch) == len(texts)
+    for text, scored in zip(prepared, batch, strict=True):
+        alone = tiny_model.probabilities(text)
+        assert [scored[c] for c in tiny_model.classes] \
+            == pytest.approx([alone[c] for c in tiny_model.classes], abs=1e-9)
+
+
+def test_classify_many_decides_as_classify_does(with_tiny_model: Model) -> None:
+    """Hints, rules, empty texts and the model, each message as if it came alone."""
+    rules = (KeywordRule(keywords=("portal açılmır",), category="support"),)
+    texts = ["Pensiyam ödənilmir", "", "🙂🙂", "portal açılmır, xəta verir",
+             "Хочу подать заявление", "hours?"] * 4
+    hints = [None, Hints("registration", 1.0), None, None, Hints("inquiry", 0.6), None] * 4
+    languages = ["az", "ru", "az", "az", "ru", "en"] * 4
+    together = classify_many(texts, hints=hints, rules=rules, default_languages=languages)
+    alone = [classify(t, hints=h, rules=rules, default_language=lang)
+             for t, h, lang in zip(texts, hints, languages, strict=True)]
+    assert [(r.category, r.source, r.language) for r in together] \
+        == [(r.category, r.source, r.language) for r in alone]
+    assert [r.confidence for r in together] == pytest.approx([r.confidence for r in alone])
+    assert {r.source for r in together} == {"model", "hint", "empty", "rule"}
 
 
 def test_saved_model_is_loaded_while_the_corpus_is_unchanged(
