@@ -17,9 +17,11 @@ messages share the batches, without the journal, since they are answered only on
 Group commit: webhooks that arrive while a journal write is in flight wait for the next
 write, which takes them all in one statement and one transaction.
 
-Acknowledging comes first: while webhooks are being answered the drainer waits, but never
-lets the oldest entry wait longer than `max_lag`. A burst is answered at full speed and is
-in the inbox as soon as it ends; under a steady load the drainer keeps up between requests.
+Acknowledging comes first: while webhooks are being answered the drainer waits. Once the
+oldest entry has waited `max_lag`, it takes small batches (`BURST_BATCH_MAX`) and a share
+of the event loop (`BURST_DRAIN_SHARE`) until the burst ends, so a long storm moves into the
+inbox while it is answered; then full batches. Under a steady load the drainer keeps up
+between requests.
 
 A process that stops leaves what it had not ingested in the journal; the worker's sweep
 ingests entries older than `recover_after` (`recover`). Ingesting is idempotent (the

@@ -2,6 +2,7 @@
 message is committed to the journal, and taken into the inbox right after."""
 
 import asyncio
+import itertools
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -160,7 +161,7 @@ async def test_in_a_long_burst_the_drainer_takes_small_batches_and_half_the_loop
         await intake.stop()
     assert len(in_burst) >= 3                             # the inbox moved during the burst
     assert all(size <= intake_module.BURST_BATCH_MAX for _, _, size in in_burst)
-    for (start, end, _), (next_start, _, _) in zip(in_burst, in_burst[1:]):
+    for (start, end, _), (next_start, _, _) in itertools.pairwise(in_burst):
         assert next_start - end >= 0.9 * (end - start)    # as long again of answering
     after = [size for start, _, size in batches if start >= burst_ends]
     assert max(after) > intake_module.BURST_BATCH_MAX     # then full batches
