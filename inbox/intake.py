@@ -130,6 +130,7 @@ class Intake:
         self._answering = 0           # accept() calls not yet answered
         self._last_arrival = 0.0
         self._answering_until = 0.0   # in a burst, the drainer rests until then
+        self._handed_over = 0         # backlogged messages whose resident waits (`take_in`)
         self.journal_writes = 0       # transactions that journalled at least one webhook
 
     @property
@@ -244,6 +245,7 @@ class Intake:
         loop = asyncio.get_running_loop()
         stored: asyncio.Future[IngestResult] = loop.create_future()
         self._backlog.append(_Backlogged(None, message, loop.time(), stored))
+        self._handed_over += 1
         self._notify()
         return await asyncio.shield(stored)
 
@@ -271,9 +273,10 @@ class Intake:
 
     async def _give_way(self, oldest: _Backlogged) -> None:
         """Wait while webhooks are being answered, unless the oldest entry has waited long
-        enough. A message whose resident waits for it (`take_in`) does not wait."""
+        enough. A message whose resident waits for it (`take_in`) does not wait, nor do the
+        journalled ones that would share its batch."""
         loop = asyncio.get_running_loop()
-        while oldest.stored is None:
+        while not self._handed_over:
             now = loop.time()
             if now - oldest.since >= self._max_lag and now >= self._answering_until:
                 return
@@ -298,6 +301,7 @@ class Intake:
             self._backlog = deque(e for e in self._backlog if id(e) not in taken)
             for entry in batch:
                 self._busy[entry.resident] = entry
+                self._handed_over -= entry.stored is not None
             started = asyncio.get_running_loop().time()
             try:
                 await _ingest_batch(self._ctx, batch)

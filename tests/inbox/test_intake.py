@@ -168,6 +168,39 @@ async def test_in_a_long_burst_the_drainer_takes_small_batches_and_half_the_loop
     assert sum(size for _, _, size in batches) == n
 
 
+async def test_a_chat_message_is_not_held_back_by_a_webhook_burst(ctx, monkeypatch) -> None:
+    """A web-chat resident waits for their message to be stored: it is taken in at once,
+    though webhooks keep coming and the journalled ones wait for the burst to end."""
+    monkeypatch.setattr(intake_module, "QUIET_S", 0.05)
+    loop = asyncio.get_running_loop()
+    intake = Intake(ctx, max_lag_s=60)
+    intake.start()
+    try:
+        async def burst() -> None:
+            for n in range(60):                    # a webhook every 10 ms: never quiet
+                await intake.accept(sms(f"SM{n:032d}", phone=f"+99450123{n:04d}"))
+                await asyncio.sleep(0.01)
+
+        webhooks = asyncio.create_task(burst())
+        await asyncio.sleep(0.1)
+        started = loop.time()
+        result = await intake.take_in(InboundMessage(
+            channel="webchat", external_id="sess-9:c-1", address="sess-9",
+            text="Salam, pensiya kartım bloklanıb", received_at=datetime.now(UTC),
+            language="az"))
+        waited = loop.time() - started
+        assert not webhooks.done()
+        await webhooks
+        await asyncio.wait_for(intake.settled(), 30)
+    finally:
+        await intake.stop()
+    assert waited < 0.3 and not result.duplicate
+    async with ctx.store.read() as tx:
+        assert (await tx.messages.get(result.message_id))["body"] \
+            == "Salam, pensiya kartım bloklanıb"
+    assert len(await stored(ctx)) == 61
+
+
 async def test_ingesting_never_lags_more_than_max_lag(ctx, monkeypatch) -> None:
     monkeypatch.setattr(intake_module, "QUIET_S", 0.05)
     intake = Intake(ctx, max_lag_s=0)             # no lag allowed: ingest at once
