@@ -55,11 +55,11 @@ SHUTDOWN_GRACE_S = 10.0
 BATCH_MAX = 200
 # While webhooks are being answered, smaller batches: a batch holds the event loop (and on
 # SQLite the one writer) for the time it takes, and an answer waits that long at most.
-BURST_BATCH_MAX = 50
+BURST_BATCH_MAX = 32
 # In a burst longer than `max_lag`, the drainer takes this share of the event loop, so both
 # the answers and the inbox move: a batch that took t seconds is followed by at least
 # t × (1 / share − 1) seconds of answering alone.
-BURST_DRAIN_SHARE = 0.5
+BURST_DRAIN_SHARE = 0.3
 
 
 # --- the journalled form of a message (pure) ----------------------------------------------
@@ -131,6 +131,7 @@ class Intake:
         self._last_arrival = 0.0
         self._answering_until = 0.0   # in a burst, the drainer rests until then
         self._handed_over = 0         # backlogged messages whose resident waits (`take_in`)
+        self._draining = 0            # batches being taken in
         self.journal_writes = 0       # transactions that journalled at least one webhook
 
     @property
@@ -278,7 +279,9 @@ class Intake:
         loop = asyncio.get_running_loop()
         while not self._handed_over:
             now = loop.time()
-            if now - oldest.since >= self._max_lag and now >= self._answering_until:
+            # In a burst, one batch at a time, and only in the drainer's share of the time.
+            if now - oldest.since >= self._max_lag and now >= self._answering_until \
+                    and not self._draining:
                 return
             if not self._in_burst():
                 return
@@ -303,9 +306,11 @@ class Intake:
                 self._busy[entry.resident] = entry
                 self._handed_over -= entry.stored is not None
             started = asyncio.get_running_loop().time()
+            self._draining += 1
             try:
                 await _ingest_batch(self._ctx, batch)
             finally:
+                self._draining -= 1
                 took = asyncio.get_running_loop().time() - started
                 self._answering_until = asyncio.get_running_loop().time() \
                     + took * (1 / BURST_DRAIN_SHARE - 1)

@@ -9,6 +9,7 @@ regional edges work without patching the library.
 from __future__ import annotations
 
 import base64
+import hmac
 import json
 import logging
 import os
@@ -102,7 +103,14 @@ def signature_valid(token: str, url: str, form: Any, signature: str | None) -> b
     """
     if not signature:
         return False
-    return RequestValidator(token).validate(url, form, signature)
+    validator = RequestValidator(token)
+    # The URL as given is one of the two forms the library tries (with the port when it has
+    # one, without when it has none): checking it first spares a second HMAC on every
+    # webhook from a Twilio configured with this URL, and accepts nothing more.
+    if "bodySHA256" not in url and hmac.compare_digest(
+            validator.compute_signature(url, form).encode(), signature.encode()):
+        return True
+    return validator.validate(url, form, signature)
 
 
 # --- the REST client ----------------------------------------------------------------------
