@@ -8,7 +8,7 @@ from rq import Queue
 
 from channels.delivery import deliver_message
 from inbox import outbox
-from inbox.ingest import ingest
+from inbox.ingest import Arrival, announce_many, ingest, store_many
 from inbox.jobs import DELIVERY_QUEUE, REPLIES_QUEUE
 from inbox.live import WEBCHAT_CHANNEL, channel_name
 from inbox.messages import InboundMessage
@@ -229,3 +229,58 @@ async def test_a_thread_joins_no_resolved_conversation_and_no_one_elses(ctx):
         await tx.conversations.update(first.conversation_id, status="resolved")
     again = await ingest(ctx, chat("Yenə yazıram", client_id="t2", thread_key="<a@mail.az>"))
     assert again.new_conversation and again.conversation_id != first.conversation_id
+
+
+async def test_a_batch_stores_each_message_as_it_would_alone(ctx):
+    """New residents, a follow-up, a provider's retry, a message twice in the batch and one
+    number on SMS and WhatsApp, all in one transaction: each stored once, each new
+    conversation routed and acknowledged with its place in line, one contact per number."""
+    earlier = await ingest(ctx, chat("Salam, reintegration.gov.az qeydiyyat formu açılmır",
+                                     session="sess-old", client_id="a"))
+    phone = "+994551112233"
+
+    def carrier(channel: str, sid: str) -> InboundMessage:
+        return InboundMessage(channel=channel, external_id=sid, address=phone,
+                              text="Salam, bu ay pensiyam gəlməyib", phone=phone,
+                              received_at=datetime.now(UTC))
+
+    pension = "Salam, bu ay pensiyam gəlməyib"                 # call-centre-142
+    batch = [chat(pension, session="sess-1"), chat(pension, session="sess-2"),
+             chat("Cavab gözləyirəm", session="sess-old", client_id="b"),
+             chat("Salam, reintegration.gov.az qeydiyyat formu açılmır",
+                  session="sess-old", client_id="a"),              # Twilio-style retry
+             chat("Pensiya kartım", session="sess-3"), chat("Pensiya kartım", session="sess-3"),
+             carrier("sms", "SM" + "1" * 32), carrier("whatsapp", "SM" + "2" * 32)]
+    results = await store_many(ctx, [Arrival(m) for m in batch])
+    await announce_many(ctx, results)
+    new1, new2, follow_up, retry, once, twice, sms, whatsapp = results
+    assert [r.duplicate for r in results] == [False, False, False, True, False, True, False,
+                                              False]
+    assert (retry.message_id, retry.conversation_id) \
+        == (earlier.message_id, earlier.conversation_id)
+    assert (twice.message_id, twice.conversation_id) == (once.message_id, once.conversation_id)
+    assert (follow_up.conversation_id, follow_up.new_conversation) \
+        == (earlier.conversation_id, False)
+    async with ctx.store.read() as tx:
+        places = []
+        for result in (new1, new2):
+            conversation = await tx.conversations.get(result.conversation_id)
+            events = [e["type"] for e in await tx.events.of_conversation(result.conversation_id)]
+            ack = (await tx.messages.of_conversation(result.conversation_id))[1]
+            assert conversation["queue"] == "call-centre-142" and conversation["routed_at"]
+            assert events == ["received", "classified", "routed"]
+            places.append(ack["body"].split("Növbədə yeriniz: ")[1].split(".")[0])
+        sms_conversation = await tx.conversations.get(sms.conversation_id)
+        whatsapp_conversation = await tx.conversations.get(whatsapp.conversation_id)
+        old = await tx.messages.of_conversation(earlier.conversation_id)
+        inbound_once = [m for m in await tx.messages.of_conversation(once.conversation_id)
+                        if m["direction"] == "in"]
+        contact = await tx.contacts.get(sms_conversation["contact_id"])
+    assert places == ["1", "2"]
+    assert sms_conversation["contact_id"] == whatsapp_conversation["contact_id"]
+    assert sms.conversation_id != whatsapp.conversation_id and contact["phone"] == phone
+    assert [m["body"] for m in old if m["direction"] == "in"] \
+        == ["Salam, reintegration.gov.az qeydiyyat formu açılmır", "Cavab gözləyirəm"]
+    assert len(inbound_once) == 1
+    acknowledged = {r.acknowledgement_id for r in results if r.acknowledgement_id}
+    assert len(acknowledged) == 5                # sess-1, sess-2, sess-3, SMS, WhatsApp
