@@ -136,12 +136,15 @@ class LiveHub:
 
     def _dispatch(self, channel: bytes | str, data: bytes | str) -> None:
         channel = channel.decode() if isinstance(channel, bytes) else channel
+        chat = channel == channel_name(self.redis, WEBCHAT_CHANNEL)
+        if not (self.chats if chat else self.streams):
+            return     # nobody here listens: a storm's events cost no decoding
         try:
             envelope = json.loads(data)
         except ValueError:
             log.warning("ignoring a malformed live event")
             return
-        if channel == channel_name(self.redis, WEBCHAT_CHANNEL):
+        if chat:
             for listener in list(self.chats.get(envelope.get("session"), ())):
                 listener.offer(envelope["frame"])
         else:

@@ -16,7 +16,7 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from itertools import repeat
+from itertools import chain, repeat
 from pathlib import Path
 from typing import IO
 
@@ -122,28 +122,29 @@ class Model:
         if len(prepared) < 16:   # a sparse matrix costs more than it saves on a few texts
             return [self.probabilities(text) for text in prepared]
         scores = np.tile(self.intercept, (len(prepared), 1))
+        rows = np.arange(len(prepared))
         for part in self.parts:
-            # Per text, its terms' columns (-1: not in the vocabulary) and counts, built by
-            # C-level maps: a Python loop over every n-gram would cost more than the rest.
-            column_parts, count_parts, rows = [], [], [0]
-            for text in prepared:
-                counts = Counter(part.analyzer(text))
-                text_columns = np.fromiter(map(part.vocabulary.get, counts, repeat(-1)),
-                                           np.intp, len(counts))
-                known = text_columns >= 0
-                column_parts.append(text_columns[known])
-                count_parts.append(np.fromiter(counts.values(), np.float64, len(counts))[known])
-                rows.append(rows[-1] + int(known.sum()))
-            if rows[-1] == 0:
+            # Every term of the batch in one array, mapped to its column (-1: not in the
+            # vocabulary) by one C-level map: a Python loop over n-grams, or numpy calls per
+            # text, would cost more than the arithmetic.
+            counters = [Counter(part.analyzer(text)) for text in prepared]
+            total = sum(map(len, counters))
+            columns = np.fromiter(map(part.vocabulary.get, chain.from_iterable(counters),
+                                      repeat(-1)), np.intp, total)
+            data = np.fromiter(chain.from_iterable(c.values() for c in counters), np.float64,
+                               total)
+            row_of = np.repeat(rows, [len(c) for c in counters])
+            known = columns >= 0
+            if not known.any():
                 continue
-            columns = np.concatenate(column_parts)
-            data = np.concatenate(count_parts)
+            columns, data, row_of = columns[known], data[known], row_of[known]
             tf_idf = (1.0 + np.log(data)) * part.idf[columns]
-            matrix = sparse.csr_matrix((tf_idf, columns, np.asarray(rows)),
+            norms = np.sqrt(np.bincount(row_of, weights=tf_idf * tf_idf,
+                                        minlength=len(prepared)))
+            tf_idf /= norms[row_of]             # L2 norm per text, as the vectorizer's
+            matrix = sparse.csr_matrix((tf_idf, (row_of, columns)),
                                        shape=(len(prepared), len(part.vocabulary)))
-            norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
-            norms[norms == 0] = 1.0
-            scores += sparse.diags(1.0 / norms) @ matrix @ part.weights
+            scores += matrix @ part.weights
         exponentials = np.exp(scores - scores.max(axis=1, keepdims=True))
         shares = exponentials / exponentials.sum(axis=1, keepdims=True)
         return [{label: float(share) for label, share in zip(self.classes, row, strict=True)}

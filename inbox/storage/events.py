@@ -28,8 +28,10 @@ class EventRecords(Records):
     async def add_many(self, rows: list[tuple[int, EventType, dict[str, Any], datetime]]
                        ) -> list[int]:
         """Record events ((conversation_id, type, data, at) each) in one statement."""
+        # Checked once per type, not per row: an enum look-up costs more than the row.
+        declared = {type_: str(EventType(type_)) for type_ in {row[1] for row in rows}}
         return await self._insert_many(events, [
-            {"conversation_id": conversation_id, "type": str(EventType(type_)), "actor_id": None,
+            {"conversation_id": conversation_id, "type": declared[type_], "actor_id": None,
              "data": data, "created_at": at} for conversation_id, type_, data, at in rows])
 
     async def of_conversation(self, conversation_id: int) -> list[Row]:
