@@ -24,12 +24,14 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from channels.base import PermanentSendError, RateLimited, TransientSendError
 from channels.registry import channel_book, channel_for
 from channels.sending import kept_open
 from inbox import outbox
+from inbox.clock import utcnow
 from inbox.context import InboxContext, open_context
 from inbox.jobs import DELIVERY_RETRY_INTERVALS, delivery_lane
 
@@ -47,7 +49,7 @@ DEFAULT_CONCURRENCY = 64
 class Outcome:
     status: str                      # sent, failed, skipped, retry, deferred, error
     author_kind: str | None = None   # whose message: which queue a retry goes to
-    retry_in_s: float | None = None  # retry, deferred: when to try again
+    retry_at: datetime | None = None  # retry, deferred: when to try again
 
 
 def _retry_delay(attempt: int) -> int:
@@ -120,7 +122,7 @@ async def _send(ctx: InboxContext, claimed: outbox.Claimed) -> tuple[Outcome, st
         await outbox.defer(ctx, message_id, claimed.attempt, str(exc), exc.retry_after_s)
         log.info("message %s waits %.1f s for the provider's rate", message_id,
                  exc.retry_after_s)
-        return Outcome("deferred", kind, exc.retry_after_s), None
+        return Outcome("deferred", kind, utcnow() + timedelta(seconds=exc.retry_after_s)), None
     except (TransientSendError, OSError, TimeoutError) as exc:
         if claimed.attempt >= ctx.config.outbox.max_attempts:
             await outbox.mark_failed(ctx, message_id, f"gave up after {claimed.attempt} "
@@ -130,7 +132,7 @@ async def _send(ctx: InboxContext, claimed: outbox.Claimed) -> tuple[Outcome, st
         delay = _retry_delay(claimed.attempt)
         await outbox.mark_retry(ctx, message_id, str(exc) or type(exc).__name__, delay)
         log.warning("message %s send attempt %s failed; will retry", message_id, claimed.attempt)
-        return Outcome("retry", kind, delay), None
+        return Outcome("retry", kind, utcnow() + timedelta(seconds=delay)), None
     return Outcome("sent", kind), result.external_id
 
 
@@ -161,7 +163,7 @@ async def deliver_batch(ctx: InboxContext, message_ids: Sequence[int], *,
 
     await asyncio.gather(*(run(wave) for wave in waves))
     await ctx.jobs.enqueue_retries_async([
-        (message_id, outcome.author_kind, outcome.retry_in_s)
+        (message_id, outcome.author_kind, outcome.retry_at)
         for message_id, outcome in outcomes.items()
         if outcome.status in ("retry", "deferred")])
     if failures and all(outcome.status == "error" for outcome in outcomes.values()):

@@ -76,6 +76,10 @@ _LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop,
     weakref.WeakKeyDictionary()
 
 
+def _clock() -> float:
+    return time.time()
+
+
 def _lock(lane: tuple[str, bool]) -> asyncio.Lock:
     locks = _LOCKS.setdefault(asyncio.get_running_loop(), {})
     return locks.setdefault(lane, asyncio.Lock())
@@ -122,7 +126,7 @@ class SendRate:
     @staticmethod
     def _take(lane: tuple[str, bool]) -> bool:
         second, left = _RESERVED.get(lane, (0, 0))
-        if second == int(time.time()) and left > 0:
+        if second == int(_clock()) and left > 0:
             _RESERVED[lane] = (second, left - 1)
             return True
         return False
@@ -130,17 +134,21 @@ class SendRate:
     async def _reserve(self, redis: Any, lane: tuple[str, bool], limit: int) -> float | None:
         """Reserve requests of this second: None when some were granted, else how long to
         wait (the provider's pause, or the rest of the second)."""
-        now = time.time()
+        now = _clock()
         second = int(now)
         want = max(1, min(RESERVE, limit // 16))
         key = f"cc:send-rate:{self.name}:{second}"
         async with redis.pipeline(transaction=False) as pipe:
             count, _, paused_ms = await pipe.incrby(key, want).expire(key, 5) \
                 .pttl(self.pause_key).execute()
+        granted = 0 if paused_ms > 0 else max(0, min(want, limit - (count - want)))
+        if granted < want:
+            # Give back what was not granted: a send turned away must not use up the room
+            # that is left (the replies' share) for the rest of the second.
+            await redis.decrby(key, want - granted)
         if paused_ms > 0:
             return paused_ms / 1000
-        granted = min(want, limit - (count - want))
-        if granted <= 0:
+        if granted == 0:
             return second + 1 - now
         _RESERVED[lane] = (second, granted)
         return None

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime
 
 from redis import Redis
 from rq import Queue, Retry
@@ -107,12 +107,13 @@ class Jobs:
         queue.enqueue_many([Queue.prepare_data(DELIVER_JOB, **self._job(lane, batch))
                             for batch in batches])
 
-    def enqueue_retry(self, message_id: int, author_kind: str, delay_s: float) -> None:
-        """A message whose send failed in a batch, queued alone for after its back-off."""
+    def enqueue_retry(self, message_id: int, author_kind: str, at: datetime) -> None:
+        """A message whose send failed (or was refused for now), queued alone for `at`, the
+        end of its back-off (rq's scheduler starts it then)."""
         lane = delivery_lane(author_kind)
         options = _job_options(self._job(lane, [message_id]))
-        Queue(lane.queue, connection=self.connection).enqueue_in(
-            timedelta(seconds=max(0.0, delay_s)), DELIVER_JOB, message_id, **options)
+        Queue(lane.queue, connection=self.connection).enqueue_at(
+            at, DELIVER_JOB, message_id, **options)
 
     async def enqueue_media_async(self, message_id: int) -> None:
         await asyncio.to_thread(
@@ -127,11 +128,11 @@ class Jobs:
         if message_ids:
             await asyncio.to_thread(self.enqueue_deliveries, list(message_ids), author_kind)
 
-    async def enqueue_retries_async(self, retries: Sequence[tuple[int, str, float]]) -> None:
-        """`enqueue_retry` for each (message id, author kind, delay in seconds)."""
+    async def enqueue_retries_async(self, retries: Sequence[tuple[int, str, datetime]]) -> None:
+        """`enqueue_retry` for each (message id, author kind, when)."""
         def enqueue_all() -> None:
-            for message_id, author_kind, delay_s in retries:
-                self.enqueue_retry(message_id, author_kind, delay_s)
+            for message_id, author_kind, at in retries:
+                self.enqueue_retry(message_id, author_kind, at)
 
         if retries:
             await asyncio.to_thread(enqueue_all)
