@@ -115,3 +115,14 @@ async def test_a_paused_provider_holds_every_send_back(ctx, monkeypatch) -> None
     with pytest.raises(RateLimited) as refused:
         await rate.slot(ctx.redis, urgent=True, max_wait_s=1)
     assert 4 < refused.value.retry_after_s <= 5
+
+
+async def test_metrics_show_the_jobs_waiting_in_each_delivery_queue(client, ctx) -> None:  # noqa: F811
+    await ctx.jobs.enqueue_delivery_async(list(range(1, 251)), "system")   # 3 jobs of <= 100
+    await ctx.jobs.enqueue_delivery_async([251], "agent")
+    text = await (await client.get("/metrics")).text()
+    assert 'cc_job_queue_depth{queue="delivery"} 3.0' in text
+    assert 'cc_job_queue_depth{queue="replies"} 1.0' in text
+    Queue(DELIVERY_QUEUE, connection=ctx.jobs.connection).empty()
+    text = await (await client.get("/metrics")).text()
+    assert 'cc_job_queue_depth{queue="delivery"} 0.0' in text
