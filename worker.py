@@ -1,7 +1,7 @@
 """The background worker: rq jobs (delivery, polls, sweeps), the consumers of the event log,
 and the scheduler that starts the periodic ones.
 
-    python worker.py [--burst] [--queues replies,delivery,default] [--concurrency 32]
+    python worker.py [--burst] [--queues replies,delivery,default] [--concurrency 64]
 
 Several workers may run at once; a Redis lock per period lets exactly one of them enqueue
 each periodic job. A worker started with `--queues replies` sends agents' replies only, so a
