@@ -174,19 +174,24 @@ async def mark_sent_many(ctx: InboxContext,
     async with ctx.store.transaction() as tx:
         moved = await DeliveryRecords(tx.conn).mark_sent(
             [(claimed.message.message_id, external_id) for claimed, external_id in sent], now)
-    for claimed, external_id in sent:
-        message_id = claimed.message.message_id
-        if message_id not in moved or claimed.row is None:
+    # The announcements of the whole group in one round trip to Redis.
+    async with ctx.redis.pipeline(transaction=False) as pipe:
+        for claimed, external_id in sent:
+            message_id = claimed.message.message_id
+            if message_id not in moved or claimed.row is None:
+                continue
+            row = {**claimed.row, "delivery_status": "sent", "delivery_error": None,
+                   "sent_at": now, "external_id": external_id, "claimed_at": None}
+            view = message_view(row, ctx.zone)
+            await publish_event(pipe, "message.updated", claimed.queue, {
+                "conversation_id": row["conversation_id"], "message_id": message_id,
+                "delivery_status": view["delivery_status"], "delivery_error": None,
+                "message": view})
+        await pipe.execute()
+    for claimed, _ in sent:
+        if claimed.message.message_id not in moved or claimed.row is None:
             # A status report moved it first (delivered, failed): announce what is stored.
-            await announce_delivery(ctx, message_id)
-            continue
-        row = {**claimed.row, "delivery_status": "sent", "delivery_error": None,
-               "sent_at": now, "external_id": external_id, "claimed_at": None}
-        view = message_view(row, ctx.zone)
-        await publish_event(ctx.redis, "message.updated", claimed.queue, {
-            "conversation_id": row["conversation_id"], "message_id": message_id,
-            "delivery_status": view["delivery_status"], "delivery_error": None,
-            "message": view})
+            await announce_delivery(ctx, claimed.message.message_id)
 
 
 async def announce_delivery(ctx: InboxContext, message_id: int) -> None:

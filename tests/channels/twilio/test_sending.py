@@ -1,10 +1,12 @@
 """Sending many messages at once through the real twilio client to the fake Twilio, on the real
 database (SQLite and PostgreSQL) and real Redis: a batch's sends overlap, Twilio's 429 and
 its Retry-After are honoured without losing or counting the attempt, and an agent's reply
-keeps its share of the send rate however many acknowledgements use the rest."""
+keeps its share of the send rate however many acknowledgements use the rest; consoles hear of
+each send and /metrics shows the queues' depths."""
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import timedelta
 
@@ -18,6 +20,7 @@ from channels.delivery import deliver_batch
 from channels.sending import SendRate
 from inbox import outbox
 from inbox.jobs import DELIVER_JOB, DELIVERY_QUEUE
+from inbox.live import EVENTS_CHANNEL, channel_name
 from inbox.storage import utcnow
 from tests.channels.twilio.test_messaging import (  # noqa: F401 (fixtures)
     acknowledgement,
@@ -126,3 +129,21 @@ async def test_metrics_show_the_jobs_waiting_in_each_delivery_queue(client, ctx)
     Queue(DELIVERY_QUEUE, connection=ctx.jobs.connection).empty()
     text = await (await client.get("/metrics")).text()
     assert 'cc_job_queue_depth{queue="delivery"} 0.0' in text
+
+
+async def test_consoles_hear_each_send_of_a_batch(client, ctx, fake_twilio) -> None:  # noqa: F811
+    ids = await queued_acknowledgements(client, ctx, 3)
+    events = ctx.redis.pubsub()
+    await events.subscribe(channel_name(ctx.redis, EVENTS_CHANNEL))
+    try:
+        await events.get_message(timeout=1)                  # the subscription's own
+        await deliver_batch(ctx, ids)
+        heard = []
+        while (message := await events.get_message(timeout=1)) is not None:
+            heard.append(json.loads(message["data"]))
+    finally:
+        await events.aclose()
+    updates = [e["data"] for e in heard if e["type"] == "message.updated"]
+    assert sorted(u["message_id"] for u in updates) == ids
+    assert {(u["delivery_status"], u["message"]["delivery_status"]) for u in updates} \
+        == {("sent", "sent")}
