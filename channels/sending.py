@@ -157,3 +157,56 @@ class SendRate:
         """The provider answered 429: no worker sends to it for `seconds`."""
         _RESERVED.clear()
         await redis.set(self.pause_key, "1", px=max(1, int(seconds * 1000)))
+
+
+class RedisBatch:
+    """The Redis commands concurrent sends issue at the same moment, in one round trip (a
+    MULTI/EXEC block, so each caller's commands stay atomic as in a pipeline of its own):
+    the sends a group commit resumes together ask Redis together."""
+
+    def __init__(self, redis: Any):
+        self.redis = redis
+        self.pending: list[tuple[Callable[[Any], Any], int, asyncio.Future[list[Any]]]] = []
+        self.flushing: asyncio.Task[None] | None = None
+
+    async def run(self, add: Callable[[Any], Any], count: int) -> list[Any]:
+        """`add` queues `count` commands on the pipeline; their results, in order."""
+        done: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        self.pending.append((add, count, done))
+        if self.flushing is None or self.flushing.done():
+            # Runs after the callers already woken in this turn of the loop have added theirs.
+            self.flushing = asyncio.create_task(self._flush())
+        return await done
+
+    async def _flush(self) -> None:
+        # Callers that come while a round trip is out go in the next one.
+        while self.pending:
+            group, self.pending = self.pending, []
+            try:
+                async with self.redis.pipeline(transaction=True) as pipe:
+                    for add, _, _ in group:
+                        add(pipe)
+                    results = await pipe.execute()
+            except Exception as exc:
+                for _, _, done in group:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            start = 0
+            for _, count, done in group:
+                if not done.done():
+                    done.set_result(results[start:start + count])
+                start += count
+
+
+_BATCHES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, RedisBatch] = \
+    weakref.WeakKeyDictionary()
+
+
+def redis_batch(redis: Any) -> RedisBatch:
+    """This event loop's batch for `redis` (a new one when the client changed)."""
+    loop = asyncio.get_running_loop()
+    batch = _BATCHES.get(loop)
+    if batch is None or batch.redis is not redis:
+        batch = _BATCHES[loop] = RedisBatch(redis)
+    return batch

@@ -39,7 +39,7 @@ from channels.base import (
     as_text,
     problem_at,
 )
-from channels.sending import SendRate
+from channels.sending import SendRate, redis_batch
 from channels.twilio.common import (
     SIGNATURE_HEADER,
     auth_token,
@@ -395,8 +395,9 @@ async def _keep_early(ctx: InboxContext, report: StatusReport) -> None:
 
 async def _take_early(ctx: InboxContext, sid: str, channels: tuple[str, ...]) -> list[StatusReport]:
     key = _early_key(sid)
-    async with ctx.redis.pipeline(transaction=True) as pipe:
-        items, _ = await pipe.lrange(key, 0, -1).delete(key).execute()
+    # Atomic, and asked together with the other sends recorded at the same moment.
+    items, _ = await redis_batch(ctx.redis).run(lambda pipe: pipe.lrange(key, 0, -1).delete(key),
+                                                2)
     reports = []
     for item in items:
         status, code = json.loads(item)

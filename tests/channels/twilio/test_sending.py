@@ -6,6 +6,7 @@ each send and /metrics shows the queues' depths."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from datetime import timedelta
@@ -17,7 +18,7 @@ from rq.registry import ScheduledJobRegistry
 from channels import sending
 from channels.base import RateLimited
 from channels.delivery import deliver_batch
-from channels.sending import SendRate
+from channels.sending import RedisBatch, SendRate
 from inbox import outbox
 from inbox.jobs import DELIVER_JOB, DELIVERY_QUEUE
 from inbox.live import EVENTS_CHANNEL, channel_name
@@ -147,3 +148,39 @@ async def test_consoles_hear_each_send_of_a_batch(client, ctx, fake_twilio) -> N
     assert sorted(u["message_id"] for u in updates) == ids
     assert {(u["delivery_status"], u["message"]["delivery_status"]) for u in updates} \
         == {("sent", "sent")}
+
+
+class SlowPipeline:
+    """A Redis pipeline whose round trip takes 100 ms, so callers arrive while it is out."""
+
+    def __init__(self, pipeline):
+        self.pipeline = pipeline
+
+    async def __aenter__(self):
+        await self.pipeline.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc):
+        return await self.pipeline.__aexit__(*exc)
+
+    def __getattr__(self, name):
+        return getattr(self.pipeline, name)
+
+    async def execute(self):
+        await asyncio.sleep(0.1)
+        return await self.pipeline.execute()
+
+
+async def test_sends_asking_redis_together_each_get_their_own_answer(ctx) -> None:
+    slow = type("SlowRedis", (), {"pipeline": lambda _self, transaction: SlowPipeline(
+        ctx.redis.pipeline(transaction=transaction))})()
+    batch = RedisBatch(slow)
+
+    async def ask(n: int) -> list:
+        key = f"cc:test:batch:{n}"
+        return await batch.run(lambda pipe: pipe.set(key, n).get(key), 2)
+
+    first = asyncio.create_task(ask(0))
+    await asyncio.sleep(0.05)                    # its round trip is out; the rest come now
+    answers = await asyncio.wait_for(asyncio.gather(first, *(ask(n) for n in range(1, 20))), 5)
+    assert [answer[1] for answer in answers] == [str(n).encode() for n in range(20)]
