@@ -1,11 +1,13 @@
 """The background worker: rq jobs (delivery, polls, sweeps), the consumers of the event log,
 and the scheduler that starts the periodic ones.
 
-    python worker.py [--burst] [--queues replies,delivery,default]
+    python worker.py [--burst] [--queues replies,delivery,default] [--concurrency 64]
 
 Several workers may run at once; a Redis lock per period lets exactly one of them enqueue
 each periodic job. A worker started with `--queues replies` sends agents' replies only, so a
-reply never waits for an automatic send or a periodic job already running.
+reply never waits for an automatic send or a periodic job already running. Delivery jobs run
+in the worker's own process, on one long-lived event loop (`channels.delivery`); every other
+job in a work horse rq forks for it.
 """
 
 from __future__ import annotations
@@ -17,13 +19,17 @@ import sys
 import threading
 
 from redis import Redis
-from rq import Queue, Worker
+from rq import Queue
+from rq import Worker as ForkingWorker
+from rq.job import Job
+from rq.worker import WorkerStatus
 
+from channels.delivery import DEFAULT_CONCURRENCY, DeliveryRuntime, install
 from channels.registry import channel_book, config_problems, scheduled_jobs
 from inbox import channel_traits
 from inbox.consumers import EventConsumer, run_consumers
 from inbox.context import open_context, redis_url
-from inbox.jobs import DEFAULT_QUEUE, QUEUES
+from inbox.jobs import DEFAULT_QUEUE, DELIVER_JOB, QUEUES
 from inbox.logs import configure_logging
 from inbox.outage import REDIS_UNAVAILABLE, OutageLog
 from inbox.parent_death import end_children_with_this_process
@@ -105,6 +111,36 @@ def periodic_jobs(config: Config) -> dict[str, int]:
     }
 
 
+class Worker(ForkingWorker):
+    """rq's worker, but delivery jobs run in this process, on the delivery runtime: a fork
+    and a fresh context per send cost far more than the send (rq's forking worker runs a
+    few dozen no-op jobs a second). Sweeps, media fetches and the event consumers still run
+    in a work horse of their own, so what they hold dies with them."""
+
+    IN_PROCESS = frozenset({DELIVER_JOB})
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        if job.func_name not in self.IN_PROCESS:
+            super().execute_job(job, queue)
+            return
+        # What rq's SimpleWorker does for every job.
+        self.prepare_execution(job)
+        self.perform_job(job, queue)
+        self.set_state(WorkerStatus.IDLE)
+
+    def get_heartbeat_ttl(self, job: Job) -> int:
+        if job.func_name not in self.IN_PROCESS:
+            return super().get_heartbeat_ttl(job)
+        # No horse to watch: the worker beats only around the job, so outlive its timeout.
+        return int(job.timeout or Queue.DEFAULT_TIMEOUT) + 60
+
+
+def positive(value: str) -> int:
+    if not value.isdecimal() or int(value) < 1:
+        raise argparse.ArgumentTypeError("expected a whole number, at least 1")
+    return int(value)
+
+
 def queue_names(value: str) -> tuple[str, ...]:
     names = tuple(name.strip() for name in value.split(",") if name.strip())
     unknown = [name for name in names if name not in QUEUES]
@@ -120,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queues", type=queue_names, default=QUEUES,
                         help="the rq queues to take jobs from, first listed first "
                              f"(default {','.join(QUEUES)})")
+    parser.add_argument("--concurrency", type=positive, default=DEFAULT_CONCURRENCY,
+                        help="sends of one delivery job in flight at once "
+                             f"(default {DEFAULT_CONCURRENCY})")
     args = parser.parse_args(argv)
     try:
         config = load_config()
@@ -140,9 +179,15 @@ def main(argv: list[str] | None = None) -> int:
                     connection=connection)
     # The work horses and the scheduler process rq forks must not outlive a killed worker.
     end_children_with_this_process()
-    # rq would log every periodic sweep; the jobs log what they did themselves.
-    worker.work(with_scheduler=True, burst=args.burst, logging_level="WARNING")
-    periodic.stopped.set()
+    runtime = DeliveryRuntime(args.concurrency).start()
+    install(runtime)
+    try:
+        # rq would log every periodic sweep; the jobs log what they did themselves.
+        worker.work(with_scheduler=True, burst=args.burst, logging_level="WARNING")
+    finally:
+        install(None)
+        runtime.close()
+        periodic.stopped.set()
     return 0
 
 

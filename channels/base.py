@@ -31,6 +31,17 @@ class TransientSendError(Exception):
     """Worth trying again later: network trouble, 5xx, rate limits."""
 
 
+class RateLimited(TransientSendError):
+    """The provider asked us to slow down (HTTP 429, its Retry-After), or our own share of its
+    rate has no room soon enough: nothing was sent, so the attempt is not counted and the
+    message waits `retry_after_s` in the queue. `by_provider`: the provider's own 429."""
+
+    def __init__(self, reason: str, retry_after_s: float, *, by_provider: bool = False):
+        super().__init__(reason)
+        self.retry_after_s = retry_after_s
+        self.by_provider = by_provider
+
+
 class PermanentSendError(Exception):
     """Will never succeed as it is: the provider's code and a reason an agent can read."""
 

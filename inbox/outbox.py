@@ -11,7 +11,10 @@ the provider can be asked, and resumes at the first part not accepted.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -21,7 +24,8 @@ from inbox.events import EventType
 from inbox.live import publish_event
 from inbox.messages import Attachment, OutboundMessage
 from inbox.serialize import message_view
-from inbox.storage import UnitOfWork, utcnow
+from inbox.storage import Store, UnitOfWork, utcnow
+from inbox.storage.deliveries import DeliveryRecords
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +34,8 @@ log = logging.getLogger(__name__)
 class Claimed:
     message: OutboundMessage
     attempt: int
+    row: dict[str, Any] | None = None   # the message's row as claimed (for the announcement)
+    queue: str | None = None            # its conversation's queue (who hears of it)
 
 
 async def queue_message(tx: UnitOfWork, conversation: dict[str, Any], body: str, *,
@@ -45,40 +51,99 @@ async def queue_message(tx: UnitOfWork, conversation: dict[str, Any], body: str,
 
 async def claim(ctx: InboxContext, message_id: int) -> Claimed | None:
     """Take the send, or None when it is not ours to send (done, failed, or claimed)."""
+    return (await claim_many(ctx, [message_id])).get(message_id)
+
+
+async def claim_many(ctx: InboxContext, message_ids: Sequence[int]) -> dict[int, Claimed]:
+    """Take the sends of these messages in one transaction: those that were ours to send,
+    by id (the others are done, failed, or claimed by another attempt)."""
     now = utcnow()
     lease = timedelta(seconds=ctx.config.outbox.lease_s)
     async with ctx.store.transaction() as tx:
-        if not await tx.messages.claim_delivery(message_id, now, lease):
-            return None
-        row = await tx.messages.get(message_id)
-        conversation = await tx.conversations.get(row["conversation_id"])
-        identity = await tx.contacts.identity_by_id(conversation["identity_id"])
-        accepted = await tx.messages.parts_of(message_id)
-        # What a channel that threads its replies (an e-mail's In-Reply-To) answers.
-        answered = await tx.messages.answered_external_id(message_id)
-    outbound = OutboundMessage(
-        message_id=row["id"], conversation_id=conversation["id"], channel=row["channel"],
-        address=identity["address"], body=row["body"],
-        language=conversation["language"] or "az", created_at=row["created_at"],
-        author_kind=row["author_kind"], extra=dict(row["extra"] or {}),
-        attachments=tuple(Attachment(content_type=a["content_type"], filename=a.get("filename"),
-                                     size=a.get("size"), url=a.get("url"))
-                          for a in row["attachments"] or []),
-        reply_to_external_id=answered,
-        thread_key=conversation["thread_key"], accepted_parts=tuple(accepted),
-        # Any earlier attempt may have been answered unheard. Its message was created at or
-        # after the outbox message was stored, so that is where to start looking.
-        maybe_sent_since=row["created_at"] if row["attempts"] > 1 else None)
-    return Claimed(outbound, row["attempts"])
+        records = DeliveryRecords(tx.conn)
+        taken = await records.claim(message_ids, now, lease)
+        sends = await records.sends(taken)
+        accepted = await records.parts(taken)
+    claimed = {}
+    for row, conversation, address in sends:
+        outbound = OutboundMessage(
+            message_id=row["id"], conversation_id=conversation["id"], channel=row["channel"],
+            address=address, body=row["body"],
+            language=conversation["language"] or "az", created_at=row["created_at"],
+            author_kind=row["author_kind"], extra=dict(row["extra"] or {}),
+            attachments=tuple(Attachment(content_type=a["content_type"],
+                                         filename=a.get("filename"), size=a.get("size"),
+                                         url=a.get("url"))
+                              for a in row["attachments"] or []),
+            # What a channel that threads its replies (an e-mail's In-Reply-To) answers.
+            reply_to_external_id=row.pop("answered_external_id"),
+            thread_key=conversation["thread_key"],
+            accepted_parts=tuple(accepted.get(row["id"], ())),
+            # Any earlier attempt may have been answered unheard. Its message was created at
+            # or after the outbox message was stored, so that is where to start looking.
+            maybe_sent_since=row["created_at"] if row["attempts"] > 1 else None)
+        claimed[row["id"]] = Claimed(outbound, row["attempts"], row, conversation["queue"])
+    return claimed
 
 
 async def record_part(ctx: InboxContext, message: OutboundMessage, part: int,
                       external_id: str) -> None:
     """The provider accepted this part (0 first): recorded at once, so that an attempt cut
-    short after it resumes with the next part instead of sending this one again."""
-    async with ctx.store.transaction() as tx:
-        await tx.messages.record_part(message.message_id, part, message.channel, external_id,
-                                      utcnow())
+    short after it resumes with the next part instead of sending this one again. Returns
+    once committed; the parts concurrent sends record meanwhile share the transaction."""
+    writer = _part_writers.get(ctx.store)
+    if writer is None:
+        writer = _part_writers[ctx.store] = PartWriter(ctx.store)
+    await writer.write((message.message_id, part, message.channel, external_id))
+
+
+class PartWriter:
+    """Group commit for accepted parts: a send waits for its part's commit as before, but
+    the parts that arrive while one transaction runs go together in the next one, so a
+    batch of concurrent sends pays a transaction per group instead of one per part."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.pending: list[tuple[tuple[int, int, str, str], asyncio.Future[None]]] = []
+        self.flusher: asyncio.Task[None] | None = None
+
+    async def write(self, part: tuple[int, int, str, str]) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self.pending.append((part, done))
+        if self.flusher is None or self.flusher.done():
+            self.flusher = asyncio.create_task(self._flush())
+        await done
+
+    async def _flush(self) -> None:
+        while self.pending:
+            group, self.pending = self.pending, []
+            try:
+                async with self.store.transaction() as tx:
+                    await DeliveryRecords(tx.conn).record_parts([p for p, _ in group], utcnow())
+            except Exception:
+                # One part may be a duplicate (or the group too much): each on its own, so
+                # every send learns its own outcome.
+                for part, done in group:
+                    await self._alone(part, done)
+                continue
+            for _, done in group:
+                if not done.done():
+                    done.set_result(None)
+
+    async def _alone(self, part: tuple[int, int, str, str], done: asyncio.Future[None]) -> None:
+        try:
+            async with self.store.transaction() as tx:
+                await DeliveryRecords(tx.conn).record_parts([part], utcnow())
+        except Exception as exc:
+            if not done.done():
+                done.set_exception(exc)
+        else:
+            if not done.done():
+                done.set_result(None)
+
+
+# One group writer per store (a worker's long-lived context, or a job's own).
+_part_writers: weakref.WeakKeyDictionary[Store, PartWriter] = weakref.WeakKeyDictionary()
 
 
 async def parts_of_other_messages(ctx: InboxContext, message: OutboundMessage,
@@ -97,6 +162,36 @@ async def mark_sent(ctx: InboxContext, message_id: int, external_id: str | None)
             # A retried send that went through clears the earlier attempt's error; a status
             # report that already failed the message keeps its reason.
             await tx.messages.update(message_id, delivery_error=None)
+
+
+async def mark_sent_many(ctx: InboxContext,
+                         sent: Sequence[tuple[Claimed, str | None]]) -> None:
+    """Record these claimed sends (each with the provider's id) as sent in one transaction,
+    then tell consoles, as `mark_sent` and `announce_delivery` do for one."""
+    if not sent:
+        return
+    now = utcnow()
+    async with ctx.store.transaction() as tx:
+        moved = await DeliveryRecords(tx.conn).mark_sent(
+            [(claimed.message.message_id, external_id) for claimed, external_id in sent], now)
+    # The announcements of the whole group in one round trip to Redis.
+    async with ctx.redis.pipeline(transaction=False) as pipe:
+        for claimed, external_id in sent:
+            message_id = claimed.message.message_id
+            if message_id not in moved or claimed.row is None:
+                continue
+            row = {**claimed.row, "delivery_status": "sent", "delivery_error": None,
+                   "sent_at": now, "external_id": external_id, "claimed_at": None}
+            view = message_view(row, ctx.zone)
+            await publish_event(pipe, "message.updated", claimed.queue, {
+                "conversation_id": row["conversation_id"], "message_id": message_id,
+                "delivery_status": view["delivery_status"], "delivery_error": None,
+                "message": view})
+        await pipe.execute()
+    for claimed, _ in sent:
+        if claimed.message.message_id not in moved or claimed.row is None:
+            # A status report moved it first (delivered, failed): announce what is stored.
+            await announce_delivery(ctx, claimed.message.message_id)
 
 
 async def announce_delivery(ctx: InboxContext, message_id: int) -> None:
@@ -121,6 +216,16 @@ async def mark_retry(ctx: InboxContext, message_id: int, error: str, delay_s: in
     async with ctx.store.transaction() as tx:
         await tx.messages.update(message_id, delivery_status="queued", delivery_error=error,
                                 claimed_at=None,
+                                next_attempt_at=utcnow() + timedelta(seconds=delay_s))
+
+
+async def defer(ctx: InboxContext, message_id: int, attempt: int, reason: str,
+                delay_s: float) -> None:
+    """Back to the queue for `delay_s`: the provider (or our share of its rate) had no room,
+    so nothing was sent and this attempt does not count towards `outbox.max_attempts`."""
+    async with ctx.store.transaction() as tx:
+        await tx.messages.update(message_id, delivery_status="queued", delivery_error=reason,
+                                claimed_at=None, attempts=max(0, attempt - 1),
                                 next_attempt_at=utcnow() + timedelta(seconds=delay_s))
 
 

@@ -8,6 +8,8 @@ import time
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
+from inbox.jobs import queue_depths
+from inbox.outage import REDIS_UNAVAILABLE
 from web.appkeys import CONTEXT
 
 routes = web.RouteTableDef()
@@ -18,6 +20,10 @@ LATENCY = Histogram("cc_http_request_seconds", "HTTP request latency", ["route"]
 # the inbox. A backlog that keeps growing means ingesting cannot keep up.
 INTAKE_BACKLOG = Gauge("cc_intake_backlog", "Journalled webhook messages not yet ingested")
 INTAKE_LAG = Gauge("cc_intake_lag_seconds", "How long the oldest journalled message has waited")
+# Read from Redis at each scrape: jobs waiting per rq queue (a delivery job carries up to 100
+# messages). `replies` should stay near 0; `delivery` is a storm's backlog of automatic sends.
+QUEUE_DEPTH = Gauge("cc_job_queue_depth", "Jobs waiting in an rq queue (scheduled retries aside)",
+                    ["queue"])
 
 
 @web.middleware
@@ -59,5 +65,13 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 @routes.get("/metrics")
-async def metrics(_request: web.Request) -> web.Response:
+async def metrics(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    try:
+        depths = await asyncio.wait_for(queue_depths(ctx.redis), timeout=2)
+    except (TimeoutError, *REDIS_UNAVAILABLE) as exc:
+        ctx.redis_outage.failed(exc)   # the metrics still answer, without the queues' depths
+    else:
+        for queue, jobs in depths.items():
+            QUEUE_DEPTH.labels(queue).set(jobs)
     return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -14,8 +14,10 @@ import json
 import logging
 import os
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -27,7 +29,8 @@ from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from channels.base import MediaError, PermanentSendError, TransientSendError
+from channels.base import MediaError, PermanentSendError, RateLimited, TransientSendError
+from channels.sending import shared
 from web.http import unstorable
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,8 @@ DEFAULT_API_BASE = "https://api.twilio.com"
 SIGNATURE_HEADER = "X-Twilio-Signature"
 # Twilio answers a Messages create within a second or two; past this the send is retried.
 REST_TIMEOUT_S = 15.0
+# How long a 429 without a (readable) Retry-After holds our sends back.
+DEFAULT_RETRY_AFTER_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -151,11 +156,17 @@ class ApiBaseHttpClient(AsyncTwilioHttpClient):
             # The same Basic credentials, but as a header: aiohttp deprecates its BasicAuth
             # helper, which the library would otherwise build from `auth`.
             headers = {**(headers or {}), "Authorization": basic_authorization(*auth)}
-        return await super().request(
+        response = await super().request(
             method, rewrite_api_url(url, self.api_base), params=params, data=data,
             headers=headers, auth=None,
             timeout=timeout or self.timeout_s,
             allow_redirects=allow_redirects)
+        if response.status_code == 429:
+            # The library's exception drops the headers, and Retry-After is the point.
+            wait = retry_after_s((response.headers or {}).get("Retry-After"))
+            raise RateLimited(f"Twilio answered 429; retrying in {wait:g} s", wait,
+                              by_provider=True)
+        return response
 
     def log_request(self, kwargs: dict[str, Any]) -> None:
         # The library logs each request's query at INFO: a message list's To and From, the
@@ -166,15 +177,37 @@ class ApiBaseHttpClient(AsyncTwilioHttpClient):
         log.debug("Twilio answered %s", status_code)
 
 
+def retry_after_s(value: str | None) -> float:
+    """Seconds to wait from a Retry-After header: a number of seconds or an HTTP date."""
+    if not value:
+        return DEFAULT_RETRY_AFTER_S
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return DEFAULT_RETRY_AFTER_S
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
 @asynccontextmanager
-async def rest_client(creds: TwilioCredentials) -> AsyncIterator[Client]:
-    """A Twilio REST client for one job: its connection pool is closed when the block ends
-    (a job runs on its own event loop, so nothing may outlive it)."""
+async def _own_client(creds: TwilioCredentials) -> AsyncIterator[Client]:
     http_client = ApiBaseHttpClient(creds.api_base)
     try:
         yield Client(creds.account_sid, creds.auth_token, http_client=http_client)
     finally:
         await http_client.close()
+
+
+def rest_client(creds: TwilioCredentials) -> AbstractAsyncContextManager[Client]:
+    """A Twilio REST client: the worker's long-lived one (its connections kept warm from one
+    send to the next, `channels.sending.kept_open`), or one for this block alone when the
+    send runs on an event loop of its own."""
+    return shared(("twilio", creds), lambda: _own_client(creds))
 
 
 # --- error codes --------------------------------------------------------------------------
@@ -237,6 +270,8 @@ def send_error(status: int, code: int | None, message: str) -> Exception:
 def classify_exception(exc: BaseException) -> Exception | None:
     """The channel error for an exception from the twilio client, or None if it is not one
     we understand (the caller re-raises it)."""
+    if isinstance(exc, RateLimited):
+        return exc
     if isinstance(exc, TwilioRestException | TwilioServiceException):
         code = exc.code if isinstance(exc.code, int) and exc.code != exc.status else None
         text = getattr(exc, "msg", None) or getattr(exc, "detail", None) or ""

@@ -31,7 +31,15 @@ from typing import Any
 import phonenumbers
 from aiohttp import web
 
-from channels.base import PermanentSendError, SendResult, TransientSendError, as_text, problem_at
+from channels.base import (
+    PermanentSendError,
+    RateLimited,
+    SendResult,
+    TransientSendError,
+    as_text,
+    problem_at,
+)
+from channels.sending import SendRate, redis_batch
 from channels.twilio.common import (
     SIGNATURE_HEADER,
     auth_token,
@@ -75,6 +83,12 @@ RECONCILE_CLOCK_SKEW = timedelta(seconds=60)
 RECONCILE_LIMIT = 200
 RECONCILE_PAGE_SIZE = 50
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+# Requests a second to Twilio's REST API from all workers together, unless
+# `channels.twilio.send_rate` says otherwise. Twilio itself queues what one sender number
+# may not pass at once (its messages-per-second); this ceiling keeps a storm of
+# acknowledgements from running into the account's API limits, and its 429s are honoured
+# all the same.
+DEFAULT_SEND_RATE = 500
 
 
 class PayloadError(ValueError):
@@ -220,6 +234,7 @@ class MessagingSettings:
     whatsapp_from: str | None = None
     messaging_service_sid: str | None = None
     whatsapp_templates: dict[str, WhatsAppTemplate] = field(default_factory=dict)
+    send_rate: int = DEFAULT_SEND_RATE
 
 
 def messaging_settings(raw: Mapping[str, Any] | None) -> MessagingSettings:
@@ -239,9 +254,13 @@ def messaging_settings(raw: Mapping[str, Any] | None) -> MessagingSettings:
     whatsapp_from = raw.get("whatsapp_from") or None
     if whatsapp_from and not whatsapp_from.startswith(WHATSAPP_PREFIX):
         whatsapp_from = WHATSAPP_PREFIX + whatsapp_from
+    send_rate = raw.get("send_rate", DEFAULT_SEND_RATE)
+    if isinstance(send_rate, bool) or not isinstance(send_rate, int) or send_rate < 1:
+        raise ValueError("channels.twilio.send_rate: expected a whole number of requests a "
+                         "second, at least 1")
     return MessagingSettings(sms_from=raw.get("sms_from") or None, whatsapp_from=whatsapp_from,
                              messaging_service_sid=raw.get("messaging_service_sid") or None,
-                             whatsapp_templates=templates)
+                             whatsapp_templates=templates, send_rate=send_rate)
 
 
 def create_requests(settings: MessagingSettings, message: OutboundMessage,
@@ -376,8 +395,9 @@ async def _keep_early(ctx: InboxContext, report: StatusReport) -> None:
 
 async def _take_early(ctx: InboxContext, sid: str, channels: tuple[str, ...]) -> list[StatusReport]:
     key = _early_key(sid)
-    async with ctx.redis.pipeline(transaction=True) as pipe:
-        items, _ = await pipe.lrange(key, 0, -1).delete(key).execute()
+    # Atomic, and asked together with the other sends recorded at the same moment.
+    items, _ = await redis_batch(ctx.redis).run(lambda pipe: pipe.lrange(key, 0, -1).delete(key),
+                                                2)
     reports = []
     for item in items:
         status, code = json.loads(item)
@@ -495,30 +515,46 @@ class TwilioMessagingChannel:
             raise TransientSendError("Twilio is not configured: TWILIO_ACCOUNT_SID and "
                                      "TWILIO_AUTH_TOKEN must be set")
         try:
-            requests = create_requests(
-                messaging_settings(ctx.config.channels.section("twilio")), message,
-                webhook_url(ctx.config.public_url, STATUS_PATH))
+            settings = messaging_settings(ctx.config.channels.section("twilio"))
+            requests = create_requests(settings, message,
+                                       webhook_url(ctx.config.public_url, STATUS_PATH))
         except ValueError as exc:
             raise PermanentSendError(str(exc)) from None
+        # SMS and WhatsApp go through one account: one budget.
+        rate = SendRate("twilio", settings.send_rate)
+        urgent = message.author_kind == "agent"
         accepted = list(message.accepted_parts)
-        async with rest_client(creds) as client:
-            if message.maybe_sent_since is not None and len(accepted) < len(requests):
-                await self._reconcile(ctx, client, message, requests, accepted)
-            for part in range(len(accepted), len(requests)):
-                try:
-                    created = await client.messages.create_async(**requests[part])
-                except Exception as exc:
-                    error = classify_exception(exc)
-                    if error is None:
-                        raise
-                    if accepted and isinstance(error, PermanentSendError):
-                        raise PermanentSendError(f"only {part} of {len(requests)} parts were "
-                                                 f"sent: {error}", error.code) from exc
-                    # A retry resumes at this part: the earlier ones are recorded.
-                    raise error from exc
-                await self._record_part(ctx, message, part, created.sid)
-                accepted.append(created.sid)
+        try:
+            async with rest_client(creds) as client:
+                if message.maybe_sent_since is not None and len(accepted) < len(requests):
+                    await rate.slot(ctx.redis, urgent=urgent)
+                    await self._reconcile(ctx, client, message, requests, accepted)
+                await self._create_parts(ctx, client, rate, urgent, message, requests, accepted)
+        except RateLimited as exc:
+            if exc.by_provider:   # every worker holds back, not only this send
+                await rate.pause(ctx.redis, exc.retry_after_s)
+            raise
         return SendResult(external_id=accepted[0])
+
+    async def _create_parts(self, ctx: InboxContext, client: Any, rate: SendRate, urgent: bool,
+                            message: OutboundMessage, requests: list[dict[str, Any]],
+                            accepted: list[str]) -> None:
+        """Send the parts not yet accepted, one after another, each within the rate."""
+        for part in range(len(accepted), len(requests)):
+            await rate.slot(ctx.redis, urgent=urgent)
+            try:
+                created = await client.messages.create_async(**requests[part])
+            except Exception as exc:
+                error = classify_exception(exc)
+                if error is None:
+                    raise
+                if accepted and isinstance(error, PermanentSendError):
+                    raise PermanentSendError(f"only {part} of {len(requests)} parts were "
+                                             f"sent: {error}", error.code) from exc
+                # A retry resumes at this part: the earlier ones are recorded.
+                raise error from exc
+            await self._record_part(ctx, message, part, created.sid)
+            accepted.append(created.sid)
 
     async def _reconcile(self, ctx: InboxContext, client: Any, message: OutboundMessage,
                          requests: list[dict[str, Any]], accepted: list[str]) -> None:

@@ -54,6 +54,7 @@ class Failure:
     status: int
     code: int | None
     message: str
+    retry_after: str | None = None     # a Retry-After header (a 429's)
 
 
 @dataclass
@@ -99,10 +100,11 @@ class FakeTwilio:
         return sid
 
     def fail_next(self, status: int, code: int | None = None, message: str = "",
-                  times: int = 1, skip: int = 0) -> None:
+                  times: int = 1, skip: int = 0, retry_after: str | None = None) -> None:
         """The next `times` calls, after `skip` that succeed, answer `status` with Twilio's
-        error body for `code`."""
-        self.failures.extend([None] * skip + [Failure(status, code, message)] * times)
+        error body for `code` (and a Retry-After header when given)."""
+        self.failures.extend([None] * skip
+                             + [Failure(status, code, message, retry_after)] * times)
 
     def _next_failure(self) -> Failure | None:
         return self.failures.pop(0) if self.failures else None
@@ -138,8 +140,12 @@ class FakeTwilio:
             return _error(401, 20003, "Authenticate")
         if failure := self._next_failure():
             if failure.code is None:
-                return web.Response(status=failure.status, text="upstream trouble")
-            return _error(failure.status, failure.code, failure.message)
+                response = web.Response(status=failure.status, text="upstream trouble")
+            else:
+                response = _error(failure.status, failure.code, failure.message)
+            if failure.retry_after is not None:
+                response.headers["Retry-After"] = failure.retry_after
+            return response
         fields = dict(form)
         if "To" not in fields:
             return _error(400, 21604, "A 'To' phone number is required.")
