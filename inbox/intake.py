@@ -164,6 +164,12 @@ class Intake:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        # A handed-over message not stored by now is not: its resident is told so (the web
+        # chat's socket closes, and the widget sends it again to the next process).
+        for entry in (*self._backlog, *self._busy.values()):
+            if entry.stored is not None and not entry.stored.done():
+                entry.stored.set_exception(ConnectionAbortedError("the app is stopping"))
+                entry.stored.exception()
 
     def _idle(self) -> bool:
         return not (self._waiting or self._backlog or self._busy

@@ -356,3 +356,21 @@ async def test_no_webhook_is_left_waiting_whenever_it_arrives(ctx) -> None:
     finally:
         await intake.stop()
     assert len(await stored(ctx)) == 200
+
+
+async def test_a_chat_message_not_stored_when_the_app_stops_is_refused_not_left_hanging(
+        ctx, monkeypatch) -> None:
+    """Its socket gets an error (and the widget sends it again), never an endless wait."""
+    async def never_stored(_ctx, _arrivals):
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(intake_module, "store_many", never_stored)
+    intake = Intake(ctx, max_lag_s=1)
+    intake.start()
+    waiting = asyncio.create_task(intake.take_in(InboundMessage(
+        channel="webchat", external_id="sess-5:c-1", address="sess-5", text="Salam",
+        received_at=datetime.now(UTC))))
+    await asyncio.sleep(0.05)
+    await intake.stop(grace_s=0.1)
+    with pytest.raises(ConnectionAbortedError):
+        await asyncio.wait_for(waiting, 5)
