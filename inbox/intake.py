@@ -160,14 +160,15 @@ class Intake:
         except TimeoutError:
             log.warning("stopping with %s journalled message(s) not yet ingested; the "
                         "worker's sweep will take them in", self.backlog)
+        unstored = [e for e in (*self._backlog, *self._busy.values()) if e.stored is not None]
         for task in (*self._drainers, *self._writers):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         # A handed-over message not stored by now is not: its resident is told so (the web
         # chat's socket closes, and the widget sends it again to the next process).
-        for entry in (*self._backlog, *self._busy.values()):
-            if entry.stored is not None and not entry.stored.done():
+        for entry in unstored:
+            if not entry.stored.done():
                 entry.stored.set_exception(ConnectionAbortedError("the app is stopping"))
                 entry.stored.exception()
 
