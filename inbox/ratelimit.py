@@ -14,34 +14,47 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
-# Takes one token from every bucket, or from none when any of them is empty (a refused
-# attempt costs nothing: an abuser who is refused does not drain a shared bucket further).
-# KEYS: the buckets; ARGV: count and period (ms) of each. Returns {0, 0} when taken, else
-# {the 1-based index of the bucket that refused, milliseconds until it has a token}.
-_TAKE = """
+# Token buckets taken for one request or many in one script run: each request takes one
+# token from every one of its buckets, or from none when any of them is empty (a refused
+# attempt costs nothing: an abuser who is refused does not drain a shared bucket further), the
+# requests one after another (two messages of one session draw on its bucket in turn).
+# KEYS: every request's buckets, request after request; ARGV: the number of requests, then
+# for each its number of buckets and the count and period (ms) of each bucket. Returns, for
+# each request, 0 and 0 when taken, else the 1-based index of the bucket (within the request)
+# that refused and the milliseconds until it has a token.
+TAKE_EACH = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-local levels = {}
-local refused, wait = 0, 0
-for i = 1, #KEYS do
-  local count, period = tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i])
-  local state = redis.call('HMGET', KEYS[i], 'tokens', 'at')
-  local tokens = tonumber(state[1]) or count
-  local at = tonumber(state[2]) or now
-  tokens = math.min(count, tokens + math.max(0, now - at) * count / period)
-  levels[i] = tokens
-  if tokens < 1 then
-    local needed = math.ceil((1 - tokens) * period / count)
-    if needed > wait then refused, wait = i, needed end
+local answers = {}
+local key, arg = 0, 2
+for _ = 1, tonumber(ARGV[1]) do
+  local n = tonumber(ARGV[arg])
+  local levels = {}
+  local refused, wait = 0, 0
+  for i = 1, n do
+    local count, period = tonumber(ARGV[arg + 2 * i - 1]), tonumber(ARGV[arg + 2 * i])
+    local state = redis.call('HMGET', KEYS[key + i], 'tokens', 'at')
+    local tokens = tonumber(state[1]) or count
+    local at = tonumber(state[2]) or now
+    tokens = math.min(count, tokens + math.max(0, now - at) * count / period)
+    levels[i] = tokens
+    if tokens < 1 then
+      local needed = math.ceil((1 - tokens) * period / count)
+      if needed > wait then refused, wait = i, needed end
+    end
   end
+  if refused == 0 then
+    for i = 1, n do
+      redis.call('HSET', KEYS[key + i], 'tokens', tostring(levels[i] - 1), 'at', now)
+      -- After one period a bucket is full again, the same as absent.
+      redis.call('PEXPIRE', KEYS[key + i], tonumber(ARGV[arg + 2 * i]))
+    end
+  end
+  answers[#answers + 1] = refused
+  answers[#answers + 1] = wait
+  key, arg = key + n, arg + 2 * n + 1
 end
-if refused > 0 then return {refused, wait} end
-for i = 1, #KEYS do
-  redis.call('HSET', KEYS[i], 'tokens', tostring(levels[i] - 1), 'at', now)
-  -- After one period a bucket is full again, the same as absent.
-  redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[2 * i]))
-end
-return {0, 0}
+return answers
 """
 
 # Holds or renews the lease ARGV[1] in the set KEYS[1] for ARGV[3] ms, unless ARGV[2] other
@@ -77,13 +90,13 @@ class Refusal:
 class Limiter:
     def __init__(self, redis: aioredis.Redis):
         self.redis = redis
-        self._take = redis.register_script(_TAKE)
+        self._take = redis.register_script(TAKE_EACH)
         self._lease = redis.register_script(_LEASE)
 
     async def take(self, *buckets: Bucket) -> Refusal | None:
         """One token from each of `buckets`, all or none; the refusal names the bucket that
         was empty (the one that will take longest to refill, when several are)."""
-        args: list[int] = []
+        args: list[int] = [1, len(buckets)]     # one request, of these buckets
         for bucket in buckets:
             args += [bucket.count, max(1, round(bucket.per_s * 1000))]
         refused, wait_ms = await self._take(keys=[b.key for b in buckets], args=args)

@@ -24,7 +24,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError
 
 from inbox.outage import OutageLog
-from inbox.ratelimit import Bucket, Limiter, Refusal
+from inbox.ratelimit import TAKE_EACH, Bucket, Limiter, Refusal
 from settings import Rate, WebchatLimits
 
 # An open chat window holds a lease on its address's count, renewed while it stays open; one
@@ -57,49 +57,6 @@ def _slot(address: str) -> str:
     return address_key(address)
 
 
-# The token buckets of `inbox.ratelimit`, taken for many requests in one script run: each
-# request takes one token from every one of its buckets, or from none when any is empty, the
-# requests one after another (two messages of one session draw on its bucket in turn).
-# KEYS: every request's buckets, request after request; ARGV: the number of requests, then
-# for each its number of buckets and the count and period (ms) of each bucket. Returns, for
-# each request, 0 and 0 when taken, else the 1-based index of the bucket (within the request)
-# that refused and the milliseconds until it has a token.
-_TAKE_EACH = """
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-local answers = {}
-local key, arg = 0, 2
-for _ = 1, tonumber(ARGV[1]) do
-  local n = tonumber(ARGV[arg])
-  local levels = {}
-  local refused, wait = 0, 0
-  for i = 1, n do
-    local count, period = tonumber(ARGV[arg + 2 * i - 1]), tonumber(ARGV[arg + 2 * i])
-    local state = redis.call('HMGET', KEYS[key + i], 'tokens', 'at')
-    local tokens = tonumber(state[1]) or count
-    local at = tonumber(state[2]) or now
-    tokens = math.min(count, tokens + math.max(0, now - at) * count / period)
-    levels[i] = tokens
-    if tokens < 1 then
-      local needed = math.ceil((1 - tokens) * period / count)
-      if needed > wait then refused, wait = i, needed end
-    end
-  end
-  if refused == 0 then
-    for i = 1, n do
-      redis.call('HSET', KEYS[key + i], 'tokens', tostring(levels[i] - 1), 'at', now)
-      -- After one period a bucket is full again, the same as absent.
-      redis.call('PEXPIRE', KEYS[key + i], tonumber(ARGV[arg + 2 * i]))
-    end
-  end
-  answers[#answers + 1] = refused
-  answers[#answers + 1] = wait
-  key, arg = key + n, arg + 2 * n + 1
-end
-return answers
-"""
-
-
 class TakeBatch:
     """Every chat socket's token takes in this process, sent to Redis together.
 
@@ -113,7 +70,7 @@ class TakeBatch:
     def __init__(self, redis: aioredis.Redis):
         # Weakly: the batch is kept per client (`take_batch`), and must not keep it alive.
         self._redis = weakref.ref(redis)
-        self.sha = hashlib.sha1(_TAKE_EACH.encode()).hexdigest()
+        self.sha = hashlib.sha1(TAKE_EACH.encode()).hexdigest()
         self.waiting: list[tuple[Sequence[Bucket], str, asyncio.Future]] = []
         self.sending: asyncio.Task | None = None
 
@@ -195,7 +152,7 @@ class TakeBatch:
                     answers[index] = result
             if not missing:
                 break
-            self.sha = await redis.script_load(_TAKE_EACH)
+            self.sha = await redis.script_load(TAKE_EACH)
             todo = missing
         return answers
 

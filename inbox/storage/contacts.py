@@ -46,34 +46,22 @@ class ContactRecords(Records):
                                              ) -> tuple[Row | None, Row | None]:
         """The identity of (channel, address) and its latest unresolved conversation, in one
         round trip (the hot path of every inbound message)."""
-        i, c = contact_identities, conversations
-        # Open conversations of one identity are few (usually one): join them all, keep the
-        # newest. Both sides are found through their indexes.
-        # The assignee's presence comes along: a resident writing to an agent who left means
-        # the conversation goes back to its queue.
-        row = await self._one(
-            select(i.c.id, i.c.contact_id, contacts.c.name.label("contact_name"),
-                   c.c.id.label("conversation_id"), c.c.status, c.c.queue, c.c.assignee_id,
-                   users.c.presence.label("assignee_presence"))
-            .select_from(i.join(contacts, contacts.c.id == i.c.contact_id)
-                         .outerjoin(c, and_(c.c.identity_id == i.c.id,
-                                            c.c.status != "resolved"))
-                         .outerjoin(users, users.c.id == c.c.assignee_id))
-            .where(i.c.channel == channel, i.c.address == address)
-            .order_by(c.c.id.desc()).limit(1))
-        if row is None:
-            return None, None
-        return _identity_and_conversation(row)
+        found = await self.identities_and_open_conversations([(channel, address)])
+        return found.get((channel, address), (None, None))
 
     async def identities_and_open_conversations(
             self, keys: Iterable[tuple[str, str]]
     ) -> dict[tuple[str, str], tuple[Row, Row | None]]:
-        """`identity_and_open_conversation` of many (channel, address) keys in one query: the
-        identities found, by key, each with its newest unresolved conversation or None."""
+        """The identities of many (channel, address) keys in one query, by key, each with its
+        newest unresolved conversation or None."""
         keys = list(keys)
         if not keys:
             return {}
         i, c = contact_identities, conversations
+        # Open conversations of one identity are few (usually one): join them all, keep the
+        # newest. Both sides are found through their indexes. The assignee's presence comes
+        # along: a resident writing to an agent who left means the conversation goes back to
+        # its queue.
         rows = await self._all(
             select(i.c.id, i.c.contact_id, i.c.channel, i.c.address,
                    contacts.c.name.label("contact_name"),
