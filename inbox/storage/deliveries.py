@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from inbox.storage.messages import claimable
 from inbox.storage.records import Duplicate, Records, Row, as_row
 from inbox.storage.schema import contact_identities, conversations, message_parts, messages
 
@@ -27,15 +28,7 @@ class DeliveryRecords(Records):
             return []
         result = await self.conn.execute(
             update(messages)
-            .where(
-                messages.c.id.in_(list(message_ids)),
-                messages.c.direction == "out",
-                or_(
-                    messages.c.delivery_status == "queued",
-                    and_(messages.c.delivery_status == "sending",
-                         messages.c.claimed_at < now - lease),
-                ),
-            )
+            .where(messages.c.id.in_(list(message_ids)), claimable(now, lease))
             .values(delivery_status="sending", claimed_at=now,
                     attempts=messages.c.attempts + 1)
             .returning(messages.c.id))

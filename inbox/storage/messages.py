@@ -18,6 +18,15 @@ from inbox.storage.schema import (
 )
 
 
+def claimable(now: datetime, lease: timedelta):
+    """An outbound message a worker may take the send of: queued, or sending under a lease
+    that ran out."""
+    return and_(messages.c.direction == "out",
+                or_(messages.c.delivery_status == "queued",
+                    and_(messages.c.delivery_status == "sending",
+                         messages.c.claimed_at < now - lease)))
+
+
 class MessageRecords(Records):
     async def by_external_id(self, channel: str, external_id: str) -> Row | None:
         return await self._one(select(messages).where(
@@ -117,19 +126,9 @@ class MessageRecords(Records):
         """Take a send for this worker: queued, or sending under a lease that ran out.
         A conditional UPDATE, so of two workers racing for one message exactly one wins."""
         result = await self.conn.execute(
-            update(messages)
-            .where(
-                messages.c.id == message_id,
-                messages.c.direction == "out",
-                or_(
-                    messages.c.delivery_status == "queued",
-                    and_(messages.c.delivery_status == "sending",
-                         messages.c.claimed_at < now - lease),
-                ),
-            )
+            update(messages).where(messages.c.id == message_id, claimable(now, lease))
             .values(delivery_status="sending", claimed_at=now,
-                    attempts=messages.c.attempts + 1)
-        )
+                    attempts=messages.c.attempts + 1))
         return result.rowcount == 1
 
     async def stale_sends(self, now: datetime, lease: timedelta,
