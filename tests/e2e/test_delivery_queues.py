@@ -105,7 +105,9 @@ async def test_an_agents_reply_is_sent_before_a_backlog_of_acknowledgements(
     if replies_worker:
         # Served at once by its own worker, while the general one still sends the backlog.
         assert latency < 2, f"the reply took {latency:.2f} s"
-        assert position < BACKLOG / 2, (position, before)
+        # Before the backlog has drained. Not "before half of it": the general worker sends a
+        # job of up to 100 side by side, so a whole job may land while the reply is picked up.
+        assert position < BACKLOG, (position, before)
     else:
         # At most the acknowledgements of the one job in progress when it was queued.
         assert position <= before + DELIVERY_BATCH + 1, (position, before)
