@@ -228,7 +228,8 @@ async def _acknowledge(ctx: InboxContext, tx: UnitOfWork, opened: list[_Taking],
                        now: datetime) -> None:
     """Queue the acknowledgement of each new conversation on a channel that acknowledges,
     telling the resident their reference and, in an operators' queue, their place in line."""
-    acknowledged = [t for t in opened if ctx.channels[t.message.channel].acknowledged]
+    acknowledged = [t for t in opened if ctx.channels[t.message.channel].acknowledged
+                    and t.message.automatic is None]
     places: dict[str, int] = {}
     for queue_id in sorted({t.reading.decision.queue for t in acknowledged}):
         if ctx.config.queue(queue_id).kind == "operators":
@@ -282,7 +283,7 @@ async def _store(ctx: InboxContext, tx: UnitOfWork, takings: list[_Taking]) -> N
         taking.row = {
             "conversation_id": taking.conversation_id, "channel": msg.channel,
             "direction": "in", "external_id": msg.external_id, "body": msg.text,
-            "html": clean_html(msg.html) if msg.html else None,
+            "html": clean_html(msg.html) if msg.html else None, "extra": msg.extra,
             "attachments": [_attachment(a) for a in msg.attachments],
             "author_kind": "resident", "author_id": None, "created_at": now,
             "delivery_status": "received"}

@@ -67,8 +67,8 @@ BURST_DRAIN_SHARE = 0.3
 
 def to_entry(message: InboundMessage, accepted_at: datetime) -> dict[str, Any]:
     """The journal row of `message`."""
-    # A shallow copy: every field is a str, number or None but these two (asdict's deep copy
-    # would cost more than the journal write).
+    # A shallow copy: every field is a str, number, None or a JSON-ready tuple or dict but
+    # these two (asdict's deep copy would cost more than the journal write).
     data = {f.name: getattr(message, f.name) for f in fields(InboundMessage)}
     data["received_at"] = message.received_at.isoformat()
     data["attachments"] = [vars(a).copy() for a in message.attachments]
@@ -81,6 +81,7 @@ def from_entry(data: dict[str, Any]) -> InboundMessage:
     values = dict(data)
     values["received_at"] = datetime.fromisoformat(values["received_at"])
     values["attachments"] = tuple(Attachment(**a) for a in values.get("attachments") or ())
+    values["replies_to"] = tuple(values.get("replies_to") or ())
     return InboundMessage(**values)
 
 

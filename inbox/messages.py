@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 DIRECTIONS = ("in", "out", "note")
 DELIVERY_STATUSES = ("received", "queued", "sending", "sent", "delivered", "read", "failed")
@@ -46,6 +47,17 @@ class InboundMessage:
     queue_hint: str | None = None   # mailbox or IVR choice that points at a queue
     category_hint: str | None = None
     raw_size: int = 0
+    # E-mail threading: the Message-IDs this mail answers (In-Reply-To, References), and the
+    # conversation number a subject token names ("[DOST-1234]"). Both join only the same
+    # contact's conversations: a stranger quoting a thread joins nothing.
+    replies_to: tuple[str, ...] = ()
+    reference: int | None = None
+    # Why nobody should answer it, when it was written by a machine (an out-of-office, a
+    # bounce, list mail, our own message coming back): stored, never acknowledged.
+    automatic: str | None = None
+    # What the console shows beside the text on this channel (an e-mail's subject, from,
+    # to, cc and Message-ID); stored with the message as it is.
+    extra: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ message is committed to the journal, and taken into the inbox right after."""
 
 import asyncio
 import itertools
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -43,6 +44,17 @@ def test_a_message_survives_the_journal_unchanged() -> None:
     entry = to_entry(message, datetime.now(UTC))
     assert (entry["channel"], entry["external_id"]) == ("sms", message.external_id)
     assert from_entry(entry["message"]) == message
+
+
+def test_a_mail_survives_the_journal_as_json_unchanged() -> None:
+    """Threading ids, the machine-written mark and the console's facts come back as they
+    went in, through the JSON the journal column holds."""
+    message = replace(sms("e1"), channel="email", address="leyla@mail.ru", phone=None,
+                      replies_to=("<root@mail.ru>", "<dost.7.40.aa11@dost.example.gov.az>"),
+                      reference=7, automatic="auto-reply",
+                      extra={"subject": "Re: Pensiya [DOST-7]", "cc": ["a@b.az"]})
+    entry = to_entry(message, datetime.now(UTC))
+    assert from_entry(json.loads(json.dumps(entry["message"]))) == message
 
 
 async def test_an_accepted_message_is_committed_before_it_is_ingested(ctx) -> None:
