@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from channels.base import Channel
+from channels.email.channel import EMAIL_CHANNEL
 from channels.twilio.messaging import SMS_CHANNEL, WHATSAPP_CHANNEL
 from channels.twilio.voice import VOICE_CHANNEL
 from channels.webchat.channel import WEBCHAT_CHANNEL
@@ -16,6 +17,7 @@ CHANNELS: dict[str, Channel] = {
         SMS_CHANNEL,
         WHATSAPP_CHANNEL,
         VOICE_CHANNEL,
+        EMAIL_CHANNEL,
     )
 }
 

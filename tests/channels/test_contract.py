@@ -47,6 +47,7 @@ def test_every_registered_channel_keeps_the_contract():
     ("sms", "chat", True, False, True),
     ("whatsapp", "chat", True, False, True),
     ("voice", "chat", False, True, True),
+    ("email", "email", True, False, False),
 ])  # fmt: skip
 def test_the_traits_the_inbox_and_console_read(channel, kind, acknowledged, heard, phone):
     traits = channel_book()[channel]
@@ -81,7 +82,9 @@ def test_the_console_view_of_the_channels():
         {"name": "whatsapp", "label": "WhatsApp", "capacity_kind": "chat", "templates": True,
          "phone_address": True, "heard": False},
         {"name": "voice", "label": "Voice call", "capacity_kind": "chat", "templates": False,
-         "phone_address": True, "heard": True}]
+         "phone_address": True, "heard": True},
+        {"name": "email", "label": "E-mail", "capacity_kind": "email", "templates": False,
+         "phone_address": False, "heard": False}]
 
 
 def test_whatsapp_templates_are_named_with_named_variables():
@@ -114,7 +117,7 @@ def test_a_routing_rule_names_a_registered_channel():
     [problem] = config_problems(config)
     assert problem.path.endswith(".if.channel") and problem.path.startswith("routing.rules[")
     assert problem.line == line_of(text, "channel: fax")
-    assert problem.message == "'fax' is not one of webchat, sms, whatsapp, voice"
+    assert problem.message == "'fax' is not one of webchat, sms, whatsapp, voice, email"
     assert config_problems(load_config_text(BASE, env={})) == []
 
 
