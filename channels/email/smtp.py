@@ -47,6 +47,9 @@ SECURITY = ("tls", "starttls", "none")
 DEFAULT_PORTS = {"tls": 465, "starttls": 587, "none": 25}
 DEFAULT_TIMEOUT_S = 30
 MAX_TIMEOUT_S = 300
+# Answers about the mailbox's login or TLS (authentication or STARTTLS required, a bad
+# password, a weak mechanism), whichever command they come to: never the mail's fault.
+LOGIN_CODES = frozenset({530, 534, 535, 538})
 SMTP_KEYS = ("host", "port", "security", "user", "password", "timeout", "ca_file")
 
 
@@ -152,7 +155,8 @@ def classify(exc: BaseException) -> TransientSendError | PermanentSendError | No
     anything else (a bug, raised as it is)."""
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused) and exc.recipients:
         exc = exc.recipients[0]
-    if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+    if isinstance(exc, aiosmtplib.SMTPAuthenticationError) or (
+            isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code in LOGIN_CODES):
         # The mailbox's login, not the mail: an operator can fix it while the job backs off.
         return TransientSendError(f"the mail server refused the mailbox's login: "
                                   f"{_reply(exc.code, exc.message)}")

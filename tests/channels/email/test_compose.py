@@ -185,3 +185,11 @@ def test_attachments_follow_the_bodies():
 def test_a_mailbox_without_signature_config_has_an_empty_one():
     mailbox = Mailbox(id="x", address="x@example.gov.az", queue="q", imap={}, smtp={})
     assert mailbox.signature == {}
+
+
+def test_nothing_a_resident_or_agent_wrote_is_markup_in_the_html():
+    mail = parsed(compose.compose(draft(subject='Re: <img src=x onerror="alert(1)"> & co',
+                                        signature="<b>Mərkəz</b>")))
+    html = mail.get_body(("html",)).get_content()
+    assert "<title>Re: &lt;img src=x onerror=&#34;alert(1)&#34;&gt; &amp; co</title>" in html
+    assert "&lt;b&gt;Mərkəz&lt;/b&gt;" in html and "<img" not in html
