@@ -146,12 +146,12 @@ def mailbox_for(config: Config, mailbox_id: str | None, queue: str | None) -> Ma
     raise ValueError(f"no mailbox of channels.email.mailboxes serves the queue {queue!r}")
 
 
-def unique_part(secret: bytes, message_id: int) -> str:
+def unique_part(key: bytes, message_id: int) -> str:
     """The random-looking part of our Message-ID, the same for every attempt at one message:
     a send retried after an unheard answer then arrives as the same mail, which the
-    resident's mail program shows once."""
-    return hmac.new(secret, f"email-message-id:{message_id}".encode(),
-                    hashlib.sha256).hexdigest()[:16]
+    resident's mail program shows once. Keyed with a secret, so nobody outside can
+    compute the id of a message of ours."""
+    return hmac.new(key, str(message_id).encode(), hashlib.sha256).hexdigest()[:16]
 
 
 # --- bodies ---------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from channels.base import PermanentSendError, SendResult, TransientSendError
 from channels.email import compose, thread
 from inbox.clock import utcnow
 from inbox.context import InboxContext
-from inbox.keys import secret_key
+from inbox.keys import derived_key
 from inbox.messages import OutboundMessage
 from inbox.port import ChannelPort
 from settings import Config, Mailbox
@@ -50,6 +50,8 @@ MAX_TIMEOUT_S = 300
 # Answers about the mailbox's login or TLS (authentication or STARTTLS required, a bad
 # password, a weak mechanism), whichever command they come to: never the mail's fault.
 LOGIN_CODES = frozenset({530, 534, 535, 538})
+# The key our Message-IDs' random-looking part is derived with (`compose.unique_part`).
+MESSAGE_ID_PURPOSE = "email-message-id"
 SMTP_KEYS = ("host", "port", "security", "user", "password", "timeout", "ca_file")
 
 
@@ -247,18 +249,18 @@ async def send(ctx: InboxContext, message: OutboundMessage) -> SendResult:
         raise PermanentSendError(str(exc)) from None
     own = next((row for row in rows if row["id"] == message.message_id), None)
     agent_subject = ((message.extra or {}).get("email") or {}).get("subject")
+    unique = compose.unique_part(derived_key(MESSAGE_ID_PURPOSE), message.message_id)
+    centre = _centre(ctx.config, mailbox)
     draft = compose.Draft(
         conversation_id=message.conversation_id,
         message_id=thread.message_id(message.conversation_id, message.message_id,
-                                     mailbox.address,
-                                     compose.unique_part(secret_key(), message.message_id)),
-        sender=mailbox.address, sender_name=_centre(ctx.config, mailbox),
+                                     mailbox.address, unique),
+        sender=mailbox.address, sender_name=centre,
         recipient=message.address,
         subject=compose.subject_of(agent_subject if isinstance(agent_subject, str) else None,
                                    facts.subject, message.conversation_id),
         language=message.language, body=message.body,
-        signature=compose.signature_of(mailbox, message.language,
-                                       _centre(ctx.config, mailbox)),
+        signature=compose.signature_of(mailbox, message.language, centre),
         sent_at=utcnow(), in_reply_to=facts.in_reply_to, references=facts.references,
         automatic=message.author_kind == "system",
         attachments=await _attachments(ctx, own))
