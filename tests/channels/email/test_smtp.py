@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -230,6 +231,17 @@ async def test_a_refused_connection_is_tried_again_later(ctx):
     row = await stored(ctx, reply["id"])
     assert row["delivery_status"] == "queued"
     assert row["delivery_error"].startswith("could not reach the mail server:")
+
+
+async def test_a_server_that_never_answers_is_tried_again_later(ctx):
+    with socket.create_server(("127.0.0.1", 0)) as silent:   # listens, never greets
+        ctx.config = config_for({"host": "127.0.0.1", "port": silent.getsockname()[1],
+                                 "security": "none", "timeout": "1s"})
+        _, reply = await conversation_with_reply(ctx)
+        assert await deliver_message(ctx, reply["id"]) == "retry"
+    row = await stored(ctx, reply["id"])
+    assert row["delivery_status"] == "queued"
+    assert row["delivery_error"] == "the mail server did not answer in time"
 
 
 async def test_a_mail_the_server_accepted_is_not_sent_again_by_a_later_attempt(ctx):
