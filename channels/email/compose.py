@@ -146,6 +146,11 @@ def mailbox_for(config: Config, mailbox_id: str | None, queue: str | None) -> Ma
     raise ValueError(f"no mailbox of channels.email.mailboxes serves the queue {queue!r}")
 
 
+def centre_of(config: Config, mailbox: Mailbox) -> str | None:
+    """The name of the centre a mailbox serves (its queue's): the mail's sender name."""
+    return next((queue.name for queue in config.queues if queue.id == mailbox.queue), None)
+
+
 def unique_part(key: bytes, message_id: int) -> str:
     """The random-looking part of our Message-ID, the same for every attempt at one message:
     a send retried after an unheard answer then arrives as the same mail, which the
@@ -169,7 +174,8 @@ def _environment() -> jinja2.Environment:
         # The agent's words and the resident's subject go into HTML: escaped there, never
         # in the text part.
         autoescape=jinja2.select_autoescape(["html"], default_for_string=False),
-        undefined=jinja2.StrictUndefined, keep_trailing_newline=False)
+        undefined=jinja2.StrictUndefined, keep_trailing_newline=False, trim_blocks=True,
+        lstrip_blocks=True)
     environment.filters["lines"] = _lines
     return environment
 
@@ -194,8 +200,11 @@ def signature_of(mailbox: Mailbox, language: str, centre: str | None) -> str:
 
 
 def bodies(draft: Draft) -> tuple[str, str]:
-    """The mail's text and HTML bodies, in the resident's language."""
-    values = {"body": draft.body.strip(), "signature": draft.signature,
+    """The mail's text and HTML bodies, in the resident's language. A body that already
+    ends with the signature (an agent who typed or pasted it) does not get it twice."""
+    body = draft.body.strip()
+    signature = "" if draft.signature and body.endswith(draft.signature) else draft.signature
+    values = {"body": body, "signature": signature,
               "subject": draft.subject, "reference": draft.conversation_id,
               "token": thread.token(draft.conversation_id)}
     return (_render("reply", draft.language, "txt", **values) + "\n",
@@ -233,3 +242,23 @@ def compose(draft: Draft) -> EmailMessage:
     # Last: building the body moves the top's Content-* headers into its parts.
     message["Content-Language"] = reply_language(draft.language)
     return message
+
+
+class MailComposer:
+    """What the console prefills an agent's e-mail reply with (the channel's traits'
+    composer): the subject and the signature the mail gets when the agent changes nothing,
+    from the same functions the send uses."""
+
+    def reply_subject(self, subject: str | None, conversation_id: int) -> str:
+        return subject_of(None, subject, conversation_id)
+
+    def signature(self, config: Config, mailbox: str | None, queue: str | None,
+                  language: str) -> str | None:
+        try:
+            found = mailbox_for(config, mailbox, queue)
+        except ValueError:
+            return None
+        return signature_of(found, language, centre_of(config, found))
+
+
+COMPOSER = MailComposer()

@@ -38,7 +38,7 @@ from inbox.context import InboxContext
 from inbox.keys import derived_key
 from inbox.messages import OutboundMessage
 from inbox.port import ChannelPort
-from settings import Config, Mailbox
+from settings import Config
 from settings.loader import parse_seconds
 
 log = logging.getLogger(__name__)
@@ -203,10 +203,6 @@ async def submit(settings: SmtpSettings, message: EmailMessage, sender: str,
 # --- one outbound message -------------------------------------------------------------------
 
 
-def _centre(config: Config, mailbox: Mailbox) -> str | None:
-    return next((queue.name for queue in config.queues if queue.id == mailbox.queue), None)
-
-
 async def _attachments(ctx: InboxContext, row: Mapping[str, Any] | None
                        ) -> tuple[compose.FileAttachment, ...]:
     """The files the message carries, read from the media directory, each within the
@@ -250,7 +246,7 @@ async def send(ctx: InboxContext, message: OutboundMessage) -> SendResult:
     own = next((row for row in rows if row["id"] == message.message_id), None)
     agent_subject = ((message.extra or {}).get("email") or {}).get("subject")
     unique = compose.unique_part(derived_key(MESSAGE_ID_PURPOSE), message.message_id)
-    centre = _centre(ctx.config, mailbox)
+    centre = compose.centre_of(ctx.config, mailbox)
     draft = compose.Draft(
         conversation_id=message.conversation_id,
         message_id=thread.message_id(message.conversation_id, message.message_id,

@@ -69,10 +69,12 @@ def test_the_subject_is_the_agents_or_re_the_residents_with_the_token_once():
 
 MAILBOXES = """    mailboxes:
       - {id: baku1, address: baku1@dost.example.gov.az, queue: dost-baku-1,
-         imap: {host: imap.example.gov.az}, smtp: {host: smtp.example.gov.az},
+         imap: {host: imap.example.gov.az, user: baku1, password: x},
+         smtp: {host: smtp.example.gov.az},
          signature: {ru: "С уважением,\\nЦентр ДОСТ №1"}}
       - {id: baku2, address: baku2@dost.example.gov.az, queue: dost-baku-2,
-         imap: {host: imap.example.gov.az}, smtp: {host: smtp.example.gov.az}}
+         imap: {host: imap.example.gov.az, user: baku1, password: x},
+         smtp: {host: smtp.example.gov.az}}
 """
 
 
@@ -193,3 +195,28 @@ def test_nothing_a_resident_or_agent_wrote_is_markup_in_the_html():
     html = mail.get_body(("html",)).get_content()
     assert "<title>Re: &lt;img src=x onerror=&#34;alert(1)&#34;&gt; &amp; co</title>" in html
     assert "&lt;b&gt;Mərkəz&lt;/b&gt;" in html and "<img" not in html
+
+
+def test_a_body_that_ends_with_the_signature_does_not_get_it_twice():
+    body = "Sənədlər hazırdır.\n\nС уважением,\nЦентр ДОСТ №1"
+    mail = parsed(compose.compose(draft(body=body)))
+    text = mail.get_body(("plain",)).get_content()
+    assert text.startswith(body + "\n\nОбращение № 7.")
+    assert mail.get_body(("html",)).get_content().count("Центр ДОСТ №1") == 1
+
+
+def test_without_a_signature_the_body_ends_the_letter():
+    mail = parsed(compose.compose(draft(body="Salam", signature="")))
+    assert mail.get_body(("plain",)).get_content().startswith("Salam\n\nОбращение № 7.")
+    assert "margin-top: 24px; color: #444" not in mail.get_body(("html",)).get_content()
+
+
+def test_the_console_is_offered_what_the_send_would_use(two_mailboxes):
+    composer = compose.COMPOSER
+    assert composer.reply_subject("RE: Pensiya", 7) == "Re: Pensiya [DOST-7]"
+    assert composer.signature(two_mailboxes, "baku1", "dost-baku-2", "ru") == \
+        "С уважением,\nЦентр ДОСТ №1"
+    # No signature in config: the templates' default, which the mail carries too.
+    assert composer.signature(two_mailboxes, None, "dost-baku-2", "az") == \
+        "Hörmətlə,\n2 saylı Bakı DOST Mərkəzi\nbaku2@dost.example.gov.az"
+    assert composer.signature(two_mailboxes, None, "triage", "az") is None

@@ -41,7 +41,8 @@ PASSWORD = "smtp-pässword-1"
 def config_for(smtp: dict, media: Path | None = None):
     block = ("    mailboxes:\n"
              f"      - {{id: baku1, address: {BAKU1}, queue: dost-baku-1,\n"
-             f"         imap: {{host: imap.example.gov.az}}, smtp: {json.dumps(smtp)}}}\n")
+             "         imap: {host: imap.example.gov.az, user: baku1, password: x},\n"
+             f"         smtp: {json.dumps(smtp)}}}\n")
     text = TEST_CONFIG.read_text().replace("    mailboxes: []\n", block)
     if media is not None:
         text = text.replace("directory: var/media", f"directory: {media}")
@@ -264,7 +265,7 @@ SMTP_TEMPLATE = """    mailboxes:
       - id: baku1
         address: baku1@dost.example.gov.az
         queue: dost-baku-1
-        imap: {host: imap.example.gov.az}
+        imap: {host: imap.example.gov.az, user: baku1, password: x}
         smtp:
           host: smtp.example.gov.az
           security: ssl
@@ -276,7 +277,7 @@ SMTP_TEMPLATE = """    mailboxes:
       - id: baku2
         address: baku2@dost.example.gov.az
         queue: dost-baku-2
-        imap: {host: imap.example.gov.az}
+        imap: {host: imap.example.gov.az, user: baku1, password: x}
         smtp: {host: smtp.example.gov.az, port: 465, security: tls, user: baku2,
                password: "${BAKU2_SMTP_PASSWORD}", timeout: 20s}
         signature: {az: "Hörmətlə, DOST", ru: "С уважением, ДОСТ"}
@@ -312,7 +313,8 @@ def test_the_smtp_settings_are_checked_naming_key_and_line():
 def test_a_mailbox_without_smtp_host_is_a_problem():
     text = TEST_CONFIG.read_text().replace("    mailboxes: []\n", """    mailboxes:
       - {id: baku1, address: baku1@dost.example.gov.az, queue: dost-baku-1,
-         imap: {host: imap.example.gov.az}, smtp: {port: 25, password: x, security: none}}
+         imap: {host: imap.example.gov.az, user: baku1, password: x},
+         smtp: {port: 25, password: x, security: none}}
 """)
     problems = [(p.path, p.message) for p in EMAIL_CHANNEL.check_config(load_config_text(text))]
     section = "channels.email.mailboxes[0].smtp"
