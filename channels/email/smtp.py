@@ -198,6 +198,10 @@ async def submit(settings: SmtpSettings, message: EmailMessage, sender: str,
         if error is None:
             raise
         raise error from exc
+    except (UnicodeError, ValueError) as exc:
+        # The mail could not be put into bytes for this server (a non-ASCII address where it
+        # offers no SMTPUTF8): no later attempt writes it differently.
+        raise PermanentSendError(f"the mail cannot be sent as written: {exc}") from exc
 
 
 # --- one outbound message -------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -162,6 +163,16 @@ async def test_an_attachment_no_longer_stored_fails_the_message_saying_which(ctx
         assert server.accepted == []
     assert (await stored(ctx, reply["id"]))["delivery_error"] == \
         "the attachment arayış.pdf is not stored, so the mail cannot carry it"
+
+
+async def test_an_address_no_mail_can_carry_fails_the_message_saying_why(ctx):
+    with MailServer() as server:
+        ctx.config = config_for({"host": "127.0.0.1", "port": server.port, "security": "none"})
+        taken = await ingest(ctx, replace(resident_mail(), address="иван@mail.ru"))
+        assert await deliver_message(ctx, taken.acknowledgement_id) == "failed"
+        assert server.accepted == []
+    error = (await stored(ctx, taken.acknowledgement_id))["delivery_error"]
+    assert error.startswith("the mail cannot be written: local-part contains non-ASCII")
 
 
 async def test_starttls_with_a_login_from_the_environment(ctx, tmp_path):
