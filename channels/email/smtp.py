@@ -31,7 +31,7 @@ from typing import Any
 
 import aiosmtplib
 
-from channels.base import PermanentSendError, SendResult, TransientSendError
+from channels.base import PermanentSendError, SendResult, TransientSendError, as_text
 from channels.email import compose, thread
 from inbox.clock import utcnow
 from inbox.context import InboxContext
@@ -235,12 +235,12 @@ async def send(ctx: InboxContext, message: OutboundMessage) -> SendResult:
     if message.accepted_parts:
         # An earlier attempt got it accepted and was cut short before it was marked sent.
         return SendResult(external_id=message.accepted_parts[0])
+    message = as_text(message)   # a mail has no buttons: choices become a numbered list
     port = ChannelPort(ctx)
     conversation, rows = await port.conversation_messages(message.conversation_id)
     if conversation is None:
         raise PermanentSendError("its conversation no longer exists")
-    facts = compose.mail_thread(message.thread_key or conversation.get("thread_key"), rows,
-                                message.message_id)
+    facts = compose.mail_thread(conversation.get("thread_key"), rows, message.message_id)
     try:
         mailbox = compose.mailbox_for(ctx.config, facts.mailbox_id, conversation.get("queue"))
         index = ctx.config.channels.email.mailboxes.index(mailbox)
@@ -248,7 +248,8 @@ async def send(ctx: InboxContext, message: OutboundMessage) -> SendResult:
     except ValueError as exc:
         raise PermanentSendError(str(exc)) from None
     own = next((row for row in rows if row["id"] == message.message_id), None)
-    agent_subject = ((message.extra or {}).get("email") or {}).get("subject")
+    typed = (message.extra or {}).get("email")
+    agent_subject = typed.get("subject") if isinstance(typed, Mapping) else None
     unique = compose.unique_part(derived_key(MESSAGE_ID_PURPOSE), message.message_id)
     centre = compose.centre_of(ctx.config, mailbox)
     draft = compose.Draft(
