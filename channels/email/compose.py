@@ -70,8 +70,13 @@ class Draft:
 
 
 def _email_facts(row: Mapping[str, Any]) -> Mapping[str, Any]:
-    facts = (row.get("extra") or {}).get("email")
+    extra = row.get("extra")
+    facts = extra.get("email") if isinstance(extra, Mapping) else None
     return facts if isinstance(facts, Mapping) else {}
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
 
 
 def _one_id(value: Any) -> str | None:
@@ -85,7 +90,8 @@ def mail_thread(thread_key: str | None, rows: Sequence[Mapping[str, Any]],
     (oldest first) written before it: the resident's mails' Message-IDs and subjects (their
     `extra["email"]`) and our sent mails' ids (their `external_id`). A later attempt at the
     same message reads the same rows, so it gets the same headers."""
-    ids: list[str] = [thread_key] if _one_id(thread_key) else []
+    root = _one_id(thread_key)
+    ids: list[str] = [root] if root else []
     subject = in_reply_to = mailbox = None
     for row in rows:
         if row["id"] >= before_message_id or row.get("channel") != "email":
@@ -96,8 +102,9 @@ def mail_thread(thread_key: str | None, rows: Sequence[Mapping[str, Any]],
             if own:
                 ids.append(own)
                 in_reply_to = own
-            subject = facts.get("subject") if isinstance(facts.get("subject"), str) else subject
-            mailbox = facts.get("mailbox") if isinstance(facts.get("mailbox"), str) else mailbox
+            # A mail without a subject keeps the thread's (mail programs keep it too).
+            subject = _text(facts.get("subject")) or subject
+            mailbox = _text(facts.get("mailbox")) or mailbox
         elif row["direction"] == "out" and thread.conversation_of_message_id(
                 row.get("external_id") or "") is not None:
             ids.append(row["external_id"])

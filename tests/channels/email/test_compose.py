@@ -38,11 +38,12 @@ def test_the_thread_answers_the_residents_latest_mail_root_first_parent_last():
         mailbox_id="baku2")
 
 
-def test_a_mail_without_message_id_leaves_the_last_one_that_had_it():
-    rows = [inbound(1, "<first@mail.ru>"), inbound(2, None), outbound(3, "not an id")]
-    facts = compose.mail_thread(None, rows, before_message_id=9)
-    assert facts.in_reply_to == "<first@mail.ru>"
-    assert facts.references == ("<first@mail.ru>",)
+def test_a_mail_without_message_id_or_subject_leaves_the_last_ones_that_had_them():
+    rows = [inbound(1, "<first@mail.ru>"), inbound(2, None, subject=" "),
+            outbound(3, "not an id"), {**inbound(4, None), "extra": ["not", "a mapping"]}]
+    facts = compose.mail_thread(" <root@mail.ru> ", rows, before_message_id=9)
+    assert facts.in_reply_to == "<first@mail.ru>" and facts.subject == "Pensiya"
+    assert facts.references == ("<root@mail.ru>", "<first@mail.ru>")
 
 
 def test_a_conversation_without_mail_has_no_thread():
