@@ -10,6 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from channels.base import MediaError, PermanentSendError, SendResult
+from channels.email.compose import COMPOSER
 from inbox.channel_traits import ChannelTraits
 from inbox.context import InboxContext
 from inbox.messages import OutboundMessage
@@ -19,7 +20,8 @@ CHANNEL = "email"
 
 
 class MailChannel:
-    traits = ChannelTraits(name=CHANNEL, label="E-mail", capacity_kind="email")
+    traits = ChannelTraits(name=CHANNEL, label="E-mail", capacity_kind="email",
+                           composer=COMPOSER)
     name = traits.name
 
     def check_config(self, config: Config) -> list[Problem]:
