@@ -1340,6 +1340,13 @@
     var composerSubject = document.getElementById("composer-subject");
     var composerSignature = document.getElementById("composer-signature");
     document.getElementById("composer-subject-label").textContent = mailText("reply_subject");
+    composerSubject.addEventListener("keydown", function (event) {
+      // Enter in the subject would submit the form: it moves on to the text instead.
+      if (event.key === "Enter") {
+        event.preventDefault();
+        composerText.focus();
+      }
+    });
     function renderComposerMail() {
       var c = state.detail;
       var draft = c && channelHas(c.channel, "subject") && state.mode === "reply" ? c.mail_reply : null;

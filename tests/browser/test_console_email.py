@@ -169,7 +169,10 @@ async def test_a_mail_shows_its_facts_and_the_reply_composes_a_mail(mail_system,
 
     own = f"Sənədləriniz qəbul edildi [DOST-{conversation_id}]"
     await subject.fill(own)
-    await page.fill("#composer-text", "Hörmətli Aygün xanım, sənədləriniz qəbul edildi.")
+    # Enter in the subject moves on to the text; it sends nothing.
+    await subject.press("Enter")
+    assert await page.evaluate("document.activeElement.id") == "composer-text"
+    await page.keyboard.type("Hörmətli Aygün xanım, sənədləriniz qəbul edildi.")
     await page.screenshot(path=str(SHOTS / "console-email-composer.png"))
     await page.press("#composer-text", "Control+Enter")
     sent = page.locator("#thread .msg-out", has_text="sənədləriniz qəbul edildi")
