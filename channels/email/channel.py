@@ -11,6 +11,7 @@ from aiohttp import web
 
 from channels.base import MediaError, SendResult, problem_at
 from channels.email import smtp
+from channels.email.compose import COMPOSER
 from inbox.channel_traits import ChannelTraits
 from inbox.context import InboxContext
 from inbox.messages import OutboundMessage
@@ -20,7 +21,8 @@ CHANNEL = "email"
 
 
 class MailChannel:
-    traits = ChannelTraits(name=CHANNEL, label="E-mail", capacity_kind="email")
+    traits = ChannelTraits(name=CHANNEL, label="E-mail", capacity_kind="email",
+                           composer=COMPOSER)
     name = traits.name
 
     def check_config(self, config: Config) -> list[Problem]:
