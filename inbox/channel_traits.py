@@ -64,6 +64,11 @@ class ChannelTraits:
     # on it (a Telegram contact the user shared of themselves would be; a number typed in a
     # message never is: `inbox.matching`).
     vouches_phone: bool = False
+    # A message joins a conversation only through its thread (an e-mail's In-Reply-To,
+    # References or subject token: `inbox.threads`); one that names none starts a new
+    # conversation, as a new mail is a new matter. Elsewhere a message without a thread joins
+    # the resident's open conversation.
+    threaded: bool = False
 
     def free_text_allowed(self, last_inbound_at: datetime | None, now: datetime) -> bool:
         if self.free_text_window is None:

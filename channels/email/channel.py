@@ -19,7 +19,7 @@ CHANNEL = "email"
 
 
 class MailChannel:
-    traits = ChannelTraits(name=CHANNEL, label="E-mail", capacity_kind="email")
+    traits = ChannelTraits(name=CHANNEL, label="E-mail", capacity_kind="email", threaded=True)
     name = traits.name
 
     def check_config(self, config: Config) -> list[Problem]:
