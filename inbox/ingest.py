@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from typing import Any
@@ -33,6 +34,7 @@ from inbox.context import InboxContext
 from inbox.events import EventType
 from inbox.live import publish_events
 from inbox.messages import PLACEHOLDER_TEXTS, Attachment, InboundMessage
+from inbox.outage import REDIS_UNAVAILABLE
 from inbox.replies import render_reply, reply_language
 from inbox.sanitize import clean_html
 from inbox.serialize import conversation_view, message_view
@@ -43,6 +45,8 @@ log = logging.getLogger(__name__)
 
 # Messages classified between two looks at the event loop (some 0.2 ms each).
 CLASSIFY_CHUNK = 32
+# The largest batch `ingest_many` stores in one transaction (the intake's own limit).
+MANY_BATCH_MAX = 200
 # A batch this large classifies its openers before its transaction (one read more); a
 # smaller one classifies them in it.
 PRECLASSIFY_FROM = 8
@@ -497,6 +501,63 @@ async def announce_many(ctx: InboxContext, results: list[IngestResult]) -> None:
             await assignment.assign_waiting(ctx, result.conversation_id)
     if opened:
         await assignment.assign_many(ctx, [r.conversation_id for r in opened])
+
+
+async def ingest_many(ctx: InboxContext, messages: Sequence[InboundMessage],
+                      batch_max: int = MANY_BATCH_MAX) -> list[IngestResult | Exception]:
+    """Store and announce many messages (a mailbox's poll) in few transactions; each one's
+    result, or the exception that kept it out, in order. A batch holds at most one message
+    of each resident, so their messages are taken in the order given; a batch that fails is
+    taken again message by message, so a bad message fails alone and the others go in."""
+    results: list[IngestResult | Exception | None] = [None] * len(messages)
+    rounds: list[list[int]] = []
+    seen: dict[tuple[str, str], int] = {}
+    for index, message in enumerate(messages):
+        resident = resident_of(message)
+        seen[resident] = seen.get(resident, -1) + 1
+        if seen[resident] == len(rounds):
+            rounds.append([])
+        rounds[seen[resident]].append(index)
+    for round_ in rounds:
+        for start in range(0, len(round_), batch_max):
+            batch = round_[start:start + batch_max]
+            try:
+                stored = await store_many(ctx, [Arrival(messages[i]) for i in batch])
+            except Exception:
+                for i in batch:
+                    results[i] = await _store_alone(ctx, messages[i])
+                continue
+            await _announce_stored(ctx, stored)
+            for i, result in zip(batch, stored, strict=True):
+                results[i] = result
+    return results  # type: ignore[return-value]
+
+
+async def _store_alone(ctx: InboxContext, message: InboundMessage
+                       ) -> IngestResult | Exception:
+    """One message of a failed batch, tried twice: the first try may meet the same message
+    or identity another process stored a moment before, which the second finds."""
+    for attempt in (1, 2):
+        try:
+            [result] = await store_many(ctx, [Arrival(message)])
+        except Exception as exc:
+            if attempt == 2:
+                return exc
+            continue
+        await _announce_stored(ctx, [result])
+        return result
+    raise AssertionError("unreachable")
+
+
+async def _announce_stored(ctx: InboxContext, results: list[IngestResult]) -> None:
+    """Announce what is committed; the messages are in whatever Redis says, and the sweeps
+    deliver, assign and announce what an outage held up."""
+    try:
+        await announce_many(ctx, results)
+    except REDIS_UNAVAILABLE as exc:
+        ctx.redis_outage.failed(exc)
+    except Exception:
+        log.exception("%s stored messages could not be announced", len(results))
 
 
 async def ingest(ctx: InboxContext, msg: InboundMessage,

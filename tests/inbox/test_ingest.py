@@ -12,6 +12,7 @@ from inbox.ingest import Arrival, announce_many, ingest, store_many
 from inbox.jobs import DELIVERY_QUEUE, REPLIES_QUEUE
 from inbox.live import WEBCHAT_CHANNEL, channel_name
 from inbox.messages import InboundMessage
+from inbox.port import ChannelPort
 from inbox.storage import utcnow
 from tests.inbox.test_auth import RAUF, add_user
 
@@ -284,3 +285,34 @@ async def test_a_batch_stores_each_message_as_it_would_alone(ctx):
     assert len(inbound_once) == 1
     acknowledged = {r.acknowledgement_id for r in results if r.acknowledgement_id}
     assert len(acknowledged) == 5                # sess-1, sess-2, sess-3, SMS, WhatsApp
+
+
+async def test_many_fetched_messages_go_in_batches_in_order_and_a_bad_one_fails_alone(ctx):
+    """A mailbox's poll hands over many mails at once: one resident's in the order given (a
+    later one joins the first one's conversation), a mail twice stored once, and one that
+    cannot be stored fails alone, its error in its place, while the others go in."""
+    def mail(address: str, n: int, text: str, channel: str = "email") -> InboundMessage:
+        return InboundMessage(channel=channel, external_id=f"baku1:{address}:{n}",
+                              address=address, text=text, received_at=datetime.now(UTC),
+                              queue_hint="dost-baku-1")
+    messages = [mail("leyla@mail.ru", 1, "Salam, pensiya üçün hansı sənədlər lazımdır?"),
+                mail("rauf@gmail.com", 1, "Здравствуйте, хочу подать заявление на пособие"),
+                mail("leyla@mail.ru", 2, "Şəxsiyyət vəsiqəmin surətini də əlavə edirəm"),
+                mail("rauf@gmail.com", 1, "Здравствуйте, хочу подать заявление на пособие"),
+                mail("nobody@example.com", 1, "Salam", channel="fax"),
+                mail("leyla@mail.ru", 3, "Təşəkkür edirəm")]
+    results = await ChannelPort(ctx).ingest_many(messages)
+    leyla1, rauf, leyla2, rauf_again, fax, leyla3 = results
+    assert isinstance(fax, Exception) and "fax" in str(fax)
+    assert leyla1.new_conversation and rauf.new_conversation
+    assert (leyla2.conversation_id, leyla3.conversation_id) \
+        == (leyla1.conversation_id, leyla1.conversation_id)
+    assert not leyla2.new_conversation and not leyla3.new_conversation
+    assert rauf_again.duplicate and rauf_again.message_id == rauf.message_id
+    async with ctx.store.read() as tx:
+        leyla = [m["body"] for m in await tx.messages.of_conversation(leyla1.conversation_id)
+                 if m["direction"] == "in"]
+        conversation = await tx.conversations.get(rauf.conversation_id)
+    assert leyla == ["Salam, pensiya üçün hansı sənədlər lazımdır?",
+                     "Şəxsiyyət vəsiqəmin surətini də əlavə edirəm", "Təşəkkür edirəm"]
+    assert conversation["queue"] == "dost-baku-1" and conversation["routed_at"]
