@@ -14,6 +14,7 @@ from channels.email import thread
 from inbox import outbox, threads
 from inbox.ingest import Arrival, ingest, store_many
 from inbox.messages import InboundMessage
+from inbox.port import ChannelPort
 from inbox.storage import utcnow
 from settings import Problem
 from settings.loader import ConfigError, load_config_text
@@ -239,6 +240,30 @@ async def test_a_split_thread_continues_where_its_newest_named_message_is(ctx):
     reply = await ingest(ctx, mail("Cavab", message_id="<m3@mail.ru>",
                                    references=("<m1@mail.ru>", "<m2@mail.ru>")))
     assert reply.conversation_id == newer
+
+
+async def test_a_polls_batch_threads_each_mail_as_it_would_alone(ctx):
+    """A mailbox's poll hands its mails over together (`ChannelPort.ingest_many`): the
+    residents' first mails, their replies to them and to our acknowledgements, and a stranger
+    quoting them, each land where they would one by one."""
+    earlier = await ingest(ctx, mail("Pensiyam gecikir", message_id="<m1@mail.ru>"))
+    ours = await sent_acknowledgement(ctx, earlier.conversation_id)
+    poll = [
+        mail("Sənədlər əlavədədir", message_id="<m2@mail.ru>", in_reply_to=(ours,),
+             references=("<m1@mail.ru>", ours)),
+        mail("Müavinət haqqında", ELVIN, message_id="<e1@gmail.com>", subject="Müavinət"),
+        mail("Unutdum: arayış da", ELVIN, message_id="<e2@gmail.com>",
+             in_reply_to=("<e1@gmail.com>",), references=("<e1@gmail.com>",)),
+        mail("Mən də", "third@mail.az", message_id="<t1@mail.az>", in_reply_to=(ours,),
+             subject=f"Re: [DOST-{earlier.conversation_id}]"),
+    ]
+    gunel, elvin_first, elvin_reply, stranger = await ChannelPort(ctx).ingest_many(poll)
+    assert gunel.conversation_id == earlier.conversation_id and not gunel.new_conversation
+    assert elvin_first.new_conversation and elvin_first.acknowledgement_id is not None
+    assert elvin_reply.conversation_id == elvin_first.conversation_id
+    assert stranger.new_conversation
+    assert len({earlier.conversation_id, elvin_first.conversation_id,
+                stranger.conversation_id}) == 3
 
 
 def test_the_most_trusted_match_wins():
