@@ -303,7 +303,7 @@ async def _acknowledge(ctx: InboxContext, tx: UnitOfWork, opened: list[_Taking],
 async def _rejoin(tx: UnitOfWork, taking: _Taking, now: datetime) -> str:
     """The status of the conversation the message joins, once it is stored. The resident
     writing wakes a conversation parked as pending, and a reply in the thread of one resolved
-    within the channel's `reopen_within` reopens it (an `reopened` event, as when an agent
+    within the channel's `reopen_within` reopens it (a `reopened` event, as when an agent
     reopens one): open with its agent, waiting in its queue without one. Mail a machine wrote
     (an out-of-office answering our reply) is kept in the conversation but moves nothing:
     it neither wakes, reopens nor takes it from its agent."""
@@ -496,7 +496,8 @@ async def announce_many(ctx: InboxContext, results: list[IngestResult]) -> None:
             await assignment.assign_waiting(ctx, result.conversation_id,
                                             exclude={result.released_from})
         elif result.reopened:
-            # Reopened without an agent: it waits in its queue again, offered like a new one.
+            # Reopened: without an agent it waits in its queue again and is offered like a
+            # new one (with its agent present it is theirs, and nothing is offered).
             await lifecycle.announce_queues(ctx, [result.queue])
             await assignment.assign_waiting(ctx, result.conversation_id)
     if opened:
