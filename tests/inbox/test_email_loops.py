@@ -11,6 +11,7 @@ from rq import Queue
 
 from inbox.ingest import ingest
 from inbox.jobs import DELIVERY_QUEUE
+from inbox.live import EVENTS_CHANNEL, channel_name
 from inbox.messages import InboundMessage
 from inbox.port import ChannelPort
 from inbox.storage import utcnow
@@ -144,7 +145,7 @@ async def test_a_bounce_fails_the_message_it_names_where_the_agent_sees_it(ctx):
     first = await ingest(ctx, mail("Pensiyam gecikir", message_id="<m1@mail.ru>"))
     ours = await sent_acknowledgement(ctx, first.conversation_id)
     pubsub = ctx.redis.pubsub()
-    await pubsub.psubscribe("*")
+    await pubsub.subscribe(channel_name(ctx.redis, EVENTS_CHANNEL))
     port = ChannelPort(ctx)
     report = bounce()
     assert await port.mark_bounced("email", [ours, "<unknown@elsewhere>"], REASON,
@@ -162,7 +163,7 @@ async def test_a_bounce_fails_the_message_it_names_where_the_agent_sees_it(ctx):
     assert (await conversation(ctx, first.conversation_id))["status"] == "waiting"
     heard = []
     while (message := await pubsub.get_message(timeout=0.5)) is not None:
-        if message["type"] == "pmessage":
+        if message["type"] == "message":
             envelope = json.loads(message["data"])
             heard.append({"type": envelope["type"], **envelope["data"]})
     await pubsub.aclose()

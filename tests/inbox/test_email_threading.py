@@ -13,6 +13,7 @@ from sqlalchemy import event
 from channels.email import thread
 from inbox import outbox, threads
 from inbox.ingest import Arrival, ingest, store_many
+from inbox.live import EVENTS_CHANNEL, channel_name
 from inbox.messages import InboundMessage
 from inbox.port import ChannelPort
 from inbox.storage import utcnow
@@ -167,7 +168,7 @@ async def test_a_reply_to_a_recently_resolved_conversation_reopens_it(ctx):
     ours = await sent_acknowledgement(ctx, first.conversation_id)
     await resolve(ctx, first.conversation_id, timedelta(days=13))
     pubsub = ctx.redis.pubsub()
-    await pubsub.psubscribe("*")
+    await pubsub.subscribe(channel_name(ctx.redis, EVENTS_CHANNEL))
     reply = await ingest(ctx, mail("Hələ də gəlməyib", message_id="<m2@mail.ru>",
                                    in_reply_to=(ours,), references=("<m1@mail.ru>", ours)))
     assert reply.conversation_id == first.conversation_id and reply.reopened
@@ -180,7 +181,7 @@ async def test_a_reply_to_a_recently_resolved_conversation_reopens_it(ctx):
                                 "reason": "the resident replied"}
     kinds = set()
     while (message := await pubsub.get_message(timeout=0.5)) is not None:
-        if message["type"] == "pmessage":
+        if message["type"] == "message":
             kinds.add(json.loads(message["data"])["type"])
     await pubsub.aclose()
     assert {"message.created", "conversation.updated"} <= kinds
