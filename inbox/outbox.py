@@ -26,7 +26,7 @@ from inbox.live import publish_event
 from inbox.messages import Attachment, InboundMessage, OutboundMessage
 from inbox.sanitize import clean_html
 from inbox.serialize import message_view
-from inbox.storage import Store, UnitOfWork, utcnow
+from inbox.storage import Duplicate, Row, Store, UnitOfWork, utcnow
 from inbox.storage.deliveries import DeliveryRecords
 
 log = logging.getLogger(__name__)
@@ -256,38 +256,45 @@ async def mark_bounced(ctx: InboxContext, channel: str, external_ids: Sequence[s
     beside the failed message, the resident's conversation is not moved by it (a note
     neither wakes, reopens nor counts as the resident writing), and no conversation is
     opened for the mailer daemon, which nobody could answer. A report already kept changes
-    nothing (the mailbox read twice). A concurrent keeping of the same report raises
-    Duplicate with nothing stored; a retry finds it kept."""
-    now = utcnow()
-    async with ctx.store.transaction() as tx:
-        ours = await tx.messages.outbound_by_external_ids(channel, external_ids)
-        if not ours:
-            return []
-        if report is not None and await tx.messages.by_external_id(
-                report.channel, report.external_id) is not None:
-            return [row["id"] for row in ours]
-        failing = [row for row in ours if row["delivery_status"] != "failed"]
-        for row in failing:
-            await _record_failure(tx, row["id"], reason)
-        note = None
-        if report is not None:
-            conversation_id = ours[0]["conversation_id"]
-            note_id = await tx.messages.insert(
-                conversation_id=conversation_id, channel=report.channel, direction="note",
-                external_id=report.external_id, body=report.text or reason,
-                html=clean_html(report.html) if report.html else None,
-                extra={**(report.extra or {}), "automatic": report.automatic or "bounce"},
-                author_kind="system", author_id=None, created_at=now,
-                delivery_status="received")
-            await tx.events.add(conversation_id, EventType.NOTED, {"message_id": note_id},
-                                at=now)
-            note = await tx.messages.get(note_id)
+    nothing (the mailbox read twice, or by two workers at once)."""
+    try:
+        ours, failing, note = await _keep_bounce(ctx, channel, external_ids, reason, report)
+    except Duplicate:
+        # Another process kept the same report a moment before: ours rolled back, and this
+        # look finds the report kept.
+        ours, failing, note = await _keep_bounce(ctx, channel, external_ids, reason, report)
     for row in failing:
         log.info("outbound message %s bounced", row["id"])
         await announce_delivery(ctx, row["id"])
     if note is not None:
         await lifecycle.announce(ctx, note["conversation_id"], note)
     return [row["id"] for row in ours]
+
+
+async def _keep_bounce(ctx: InboxContext, channel: str, external_ids: Sequence[str],
+                       reason: str, report: InboundMessage | None
+                       ) -> tuple[list[Row], list[Row], Row | None]:
+    """`mark_bounced`'s transaction: our messages named, those it failed, the note kept."""
+    now = utcnow()
+    async with ctx.store.transaction() as tx:
+        ours = await tx.messages.outbound_by_external_ids(channel, external_ids)
+        if not ours or (report is not None and await tx.messages.by_external_id(
+                report.channel, report.external_id) is not None):
+            return ours, [], None
+        failing = [row for row in ours if row["delivery_status"] != "failed"]
+        for row in failing:
+            await _record_failure(tx, row["id"], reason)
+        if report is None:
+            return ours, failing, None
+        conversation_id = ours[0]["conversation_id"]
+        note_id = await tx.messages.insert(
+            conversation_id=conversation_id, channel=report.channel, direction="note",
+            external_id=report.external_id, body=report.text or reason,
+            html=clean_html(report.html) if report.html else None,
+            extra={**(report.extra or {}), "automatic": report.automatic or "bounce"},
+            author_kind="system", author_id=None, created_at=now, delivery_status="received")
+        await tx.events.add(conversation_id, EventType.NOTED, {"message_id": note_id}, at=now)
+        return ours, failing, await tx.messages.get(note_id)
 
 
 async def redrive_stale(ctx: InboxContext) -> list[int]:

@@ -3,6 +3,7 @@ mail is kept and routed but never acknowledged and moves no conversation, one se
 few acknowledgements a day at most, and a bounce fails the message it names where the agent
 sees it."""
 
+import asyncio
 import json
 from datetime import timedelta
 
@@ -187,3 +188,18 @@ async def test_a_bounce_naming_none_of_ours_stores_nothing(ctx):
     assert [m["delivery_status"] for m in await messages_of(ctx, first.conversation_id)] == [
         "received", "sent"]
     assert await port.stored_message_id("email", bounce().external_id) is None
+
+
+async def test_one_bounce_read_by_two_workers_at_once_is_kept_once(ctx):
+    first = await ingest(ctx, mail("Pensiyam gecikir", message_id="<m1@mail.ru>"))
+    ours = await sent_acknowledgement(ctx, first.conversation_id)
+    port = ChannelPort(ctx)
+    report = bounce()
+    both = await asyncio.gather(*(port.mark_bounced("email", [ours], REASON, report)
+                                  for _ in range(4)))
+    assert both == [[first.acknowledgement_id]] * 4
+    stored = await messages_of(ctx, first.conversation_id)
+    assert [m["direction"] for m in stored] == ["in", "out", "note"]
+    async with ctx.store.read() as tx:
+        events = await tx.events.of_conversation(first.conversation_id)
+    assert [e["type"] for e in events].count("delivery_failed") == 1
