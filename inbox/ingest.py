@@ -33,6 +33,7 @@ from inbox.context import InboxContext
 from inbox.events import EventType
 from inbox.live import publish_events
 from inbox.messages import PLACEHOLDER_TEXTS, Attachment, InboundMessage
+from inbox.outage import REDIS_UNAVAILABLE
 from inbox.replies import render_reply, reply_language
 from inbox.sanitize import clean_html
 from inbox.serialize import conversation_view, message_view
@@ -440,4 +441,54 @@ async def ingest(ctx: InboxContext, msg: InboundMessage,
         # winner stored.
         [result] = await store_many(ctx, [arrival])
     await announce_many(ctx, [result])
+    return result
+
+
+async def ingest_many(ctx: InboxContext, messages: list[InboundMessage],
+                      batch_max: int = 100) -> list[IngestResult | Exception]:
+    """Store `messages` (a poll's mails) in as few transactions as the rule "one message per
+    resident in a batch" allows, each resident's in the order given, and announce each
+    batch; per message its result, or the error that kept it out (a batch that fails as a
+    whole is retried message by message, so one bad message keeps out only itself)."""
+    outcomes: list[IngestResult | Exception | None] = [None] * len(messages)
+    waiting = list(range(len(messages)))
+    while waiting:
+        batch: list[int] = []
+        later: list[int] = []
+        residents: set[tuple[str, str]] = set()
+        for index in waiting:
+            resident = resident_of(messages[index])
+            if resident in residents or len(batch) == batch_max:
+                later.append(index)
+            else:
+                residents.add(resident)
+                batch.append(index)
+        waiting = later
+        try:
+            results = await store_many(ctx, [Arrival(messages[i]) for i in batch])
+        except Exception:
+            results = []
+            for index in batch:
+                try:
+                    results.append(await _store_alone(ctx, messages[index]))
+                except Exception as exc:
+                    outcomes[index] = exc
+            batch = [index for index in batch if outcomes[index] is None]
+        for index, result in zip(batch, results, strict=True):
+            outcomes[index] = result
+        try:
+            await announce_many(ctx, results)
+        except REDIS_UNAVAILABLE as exc:
+            # Committed: the sweeps deliver, assign and announce what the outage held up.
+            ctx.redis_outage.failed(exc)
+    return outcomes  # type: ignore[return-value]
+
+
+async def _store_alone(ctx: InboxContext, message: InboundMessage) -> IngestResult:
+    """One message of a failed batch, tried twice: the first try may meet the same message
+    or identity another process stored a moment before, which the second finds."""
+    try:
+        [result] = await store_many(ctx, [Arrival(message)])
+    except Duplicate:
+        [result] = await store_many(ctx, [Arrival(message)])
     return result

@@ -13,7 +13,7 @@ from typing import Any
 
 from inbox import outbox
 from inbox.context import InboxContext
-from inbox.ingest import IngestResult, ingest
+from inbox.ingest import IngestResult, ingest, ingest_many
 from inbox.messages import InboundMessage, OutboundMessage
 from inbox.storage import Row
 
@@ -30,6 +30,11 @@ class ChannelPort:
         if self._ctx.take_in is not None:
             return await self._ctx.take_in(message)
         return await ingest(self._ctx, message)
+
+    async def ingest_many(self, messages: list[InboundMessage]) -> list[IngestResult | Exception]:
+        """Store many messages read at once (a mailbox's poll) in few transactions; per
+        message its result or the error that kept it out (`inbox.ingest.ingest_many`)."""
+        return await ingest_many(self._ctx, messages)
 
     async def stored_message_id(self, channel: str, external_id: str) -> int | None:
         """The id of the message stored under the provider's id, if it is stored."""

@@ -31,8 +31,8 @@ MAILBOX = """    mailboxes:
       - id: dost-baku-1
         address: "baku1@dost.example.gov.az"
         queue: dost-baku-1
-        imap: {host: imap.example.gov.az, port: 993, ssl: true, user: baku1,
-               password: "${IMAP_PASSWORD:-secret}", folder: INBOX}
+        imap: {host: imap.example.gov.az, port: 993, security: tls, user: baku1,
+               password: "${IMAP_PASSWORD:-secret}", folders: [INBOX]}
         smtp: {host: smtp.example.gov.az, port: 587, starttls: true, user: baku1,
                password: "${SMTP_PASSWORD:-secret}"}
 """
@@ -180,7 +180,7 @@ def test_unknown_queues_are_reported_with_the_other_problems():
 def test_a_mailbox_on_a_known_queue_loads():
     config = load_config_text(edited("    mailboxes: []\n", MAILBOX), env={})
     [mailbox] = config.channels.email.mailboxes
-    assert (mailbox.id, mailbox.queue, mailbox.imap["password"]) == ("dost-baku-1",
+    assert (mailbox.id, mailbox.queue, mailbox.imap.password) == ("dost-baku-1",
                                                                     "dost-baku-1", "secret")
 
 
@@ -282,7 +282,7 @@ def test_a_missing_variable_without_default_is_reported_with_path_and_line():
     ]
     config = load_config_text(text, env={"TWILIO_SMS_FROM": "+994125550142",
                                          "IMAP_PASSWORD": "Novruz-2025"})
-    assert config.channels.email.mailboxes[0].imap["password"] == "Novruz-2025"
+    assert config.channels.email.mailboxes[0].imap.password == "Novruz-2025"
 
 
 def test_a_number_may_come_from_the_environment():
