@@ -25,11 +25,7 @@ def dovecot():
 @pytest.fixture
 def new_account(dovecot):
     """Makes a fresh Dovecot account (an empty mailbox); returns its user name."""
-    def make() -> str:
-        user = f"box{secrets.token_hex(4)}"
-        dovecot.add_user(user, f"pw-{user}")
-        return user
-    return make
+    return lambda: f"box{secrets.token_hex(4)}"
 
 
 def mailbox_on(dovecot: Dovecot, user: str, *, mailbox_id: str | None = None,
@@ -38,7 +34,7 @@ def mailbox_on(dovecot: Dovecot, user: str, *, mailbox_id: str | None = None,
     return Mailbox(
         id=mailbox_id or user, address=f"{user}@dost.example.gov.az", queue=queue,
         imap=Imap(host=dovecot.host, port=dovecot.port, security="none", user=user,
-                  password=password if password is not None else dovecot.passwords[user],
+                  password=password if password is not None else dovecot.password,
                   **imap),
         smtp={}, poll_interval_s=30)
 

@@ -1,5 +1,5 @@
 """A real IMAP server for the tests: Debian's Dovecot, started on a free port with a
-throwaway configuration, maildirs in a temporary directory and a plain-text password file.
+throwaway configuration, maildirs in a temporary directory and one password for every account.
 
 Run as root (a container), Dovecot's own `dovecot` and `dovenull` users own its processes
 and the mail, as it insists; run as anyone else, that user does. `scripts/test` installs
@@ -12,6 +12,7 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import secrets
 import shutil
 import socket
 import subprocess
@@ -36,7 +37,9 @@ class Dovecot:
     def __init__(self) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="dovecot-"))
         self.port = free_port()
-        self.passwords: dict[str, str] = {}
+        # Every account has this password (a static passdb): a new user name is a new, empty
+        # mailbox, and any other password is refused.
+        self.password = secrets.token_hex(8)
         if os.geteuid() == 0:
             self.login_user, self.mail_user = "dovenull", "dovecot"
         else:
@@ -55,7 +58,6 @@ class Dovecot:
         self.root.chmod(0o755)
         for name in ("mail", "home"):
             os.chown(self.root / name, self.uid, self.gid)
-        (self.root / "passwd").write_text("")
         self.config.write_text(f"""
 base_dir = {self.root}/run
 state_dir = {self.root}/state
@@ -71,8 +73,8 @@ default_internal_group = {self.group}
 default_login_user = {self.login_user}
 mail_location = maildir:{self.root}/mail/%u
 passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u {self.root}/passwd
+  driver = static
+  args = password={self.password}
 }}
 userdb {{
   driver = static
@@ -92,8 +94,10 @@ service anvil {{
   chroot =
 }}
 """)
+        # Dovecot forks into the background; its output goes to its log, so nothing here
+        # waits on a pipe the daemon keeps open.
         subprocess.run([str(DOVECOT), "-c", str(self.config)], check=True,
-                       capture_output=True)
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while True:
             try:
@@ -105,7 +109,8 @@ service anvil {{
                 time.sleep(0.05)
 
     def stop(self) -> None:
-        subprocess.run([str(DOVECOT), "-c", str(self.config), "stop"], capture_output=True)
+        subprocess.run([str(DOVECOT), "-c", str(self.config), "stop"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         pid = self.root / "run" / "master.pid"
         deadline = time.monotonic() + 10
         while pid.exists() and time.monotonic() < deadline:
@@ -116,20 +121,9 @@ service anvil {{
         path = self.root / "dovecot.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
-    def add_user(self, user: str, password: str) -> None:
-        """A new account (Dovecot reads the password file again when it changes)."""
-        self.passwords[user] = password
-        lines = "".join(f"{name}:{{PLAIN}}{secret}::::::\n"
-                        for name, secret in self.passwords.items())
-        path = self.root / "passwd"
-        path.write_text(lines)
-        # A change within the same second as the last one must still be seen.
-        stamp = time.time() + len(self.passwords)
-        os.utime(path, (stamp, stamp))
-
     def session(self, user: str) -> MailBoxUnencrypted:
         return MailBoxUnencrypted(self.host, self.port, timeout=10).login(
-            user, self.passwords[user], initial_folder=None)
+            user, self.password, initial_folder=None)
 
     def append(self, user: str, raw: bytes, folder: str = "INBOX") -> None:
         with self.session(user) as box:
@@ -147,4 +141,6 @@ service anvil {{
     def flags(self, user: str, folder: str = "INBOX") -> dict[int, tuple[str, ...]]:
         with self.session(user) as box:
             box.folder.set(folder, readonly=True)
-            return {int(m.uid): m.flags for m in box.fetch(headers_only=True, mark_seen=False)}
+            # \\Recent is the server's, not ours: left out.
+            return {int(m.uid): tuple(f for f in m.flags if f != "\\Recent")
+                    for m in box.fetch(headers_only=True, mark_seen=False)}
