@@ -125,6 +125,8 @@ def error_kind(exc: BaseException) -> str:
     """What went wrong, in words fit for logs and metrics (no server text, no account)."""
     if isinstance(exc, MailboxLoginError):
         return "login"
+    if isinstance(exc, LockLost):
+        return "lock lost"
     if isinstance(exc, ssl.SSLError | ssl.CertificateError):
         return "tls"
     if isinstance(exc, TimeoutError):

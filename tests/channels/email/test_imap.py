@@ -153,9 +153,10 @@ async def test_a_uidvalidity_reset_reads_the_folder_again_without_doubling(ctx, 
     assert await poll_mailbox(ctx, the_mailbox(ctx)) == "2 stored"
     async with ctx.store.read() as tx:
         before = await tx.mail.cursor(box, "Applications")
-    # The server's folder is made anew (a restore, a migration): UIDs start again at 1.
+    # The server's folder is made anew (a restore, a migration): UIDs start again at 1, and
+    # the new mail has a UID the old cursor had passed.
     dovecot.recreate(box, "Applications")
-    for raw in (first, second, third):
+    for raw in (third, first, second):
         dovecot.append(box, raw, "Applications")
     assert await poll_mailbox(ctx, the_mailbox(ctx)) == "1 stored"
     assert [row["body"] for row in await stored_mails(ctx)] == ["Ərizə 1", "Ərizə 2", "Ərizə 3"]
