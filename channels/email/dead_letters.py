@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 from channels.email.imap import keep_raw, own_addresses
 from channels.email.inbound import inbound_message, raw_path
 from channels.email.mime import parse_mail
+from inbox.clock import utcnow
 from inbox.context import InboxContext
 from inbox.port import ChannelPort
-from inbox.storage import Row, utcnow
 
 
 @dataclass(frozen=True)
@@ -22,16 +23,15 @@ class Replayed:
     error: str | None = None       # why it still cannot be taken in
 
 
-async def dead_letters(ctx: InboxContext, limit: int = 200) -> list[Row]:
-    async with ctx.store.read() as tx:
-        return await tx.mail.dead_letters(limit)
+async def dead_letters(ctx: InboxContext, limit: int = 200) -> list[dict[str, Any]]:
+    return await ChannelPort(ctx).dead_letters(limit)
 
 
 async def replay(ctx: InboxContext, letter_id: int) -> Replayed | None:
     """Take dead letter `letter_id` in as its poll would have, and remove it once stored;
     None when there is no such dead letter. A failure keeps it, with the new error."""
-    async with ctx.store.read() as tx:
-        letter = await tx.mail.dead_letter(letter_id)
+    port = ChannelPort(ctx)
+    letter = await port.dead_letter(letter_id)
     if letter is None:
         return None
     email = ctx.config.channels.email
@@ -48,14 +48,12 @@ async def replay(ctx: InboxContext, letter_id: int) -> Replayed | None:
             keep_raw(path, raw)
             return inbound_message(mail, raw, mailbox, path, utcnow())
 
-        [result] = await ChannelPort(ctx).ingest_many([await asyncio.to_thread(message)])
+        [result] = await port.ingest_many([await asyncio.to_thread(message)])
         if isinstance(result, Exception):
             raise result
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"[:2000]
-        async with ctx.store.transaction() as tx:
-            await tx.mail.note_replay_failure(letter_id, error)
+        await port.dead_letter_failed_again(letter_id, error)
         return Replayed(False, error=error)
-    async with ctx.store.transaction() as tx:
-        await tx.mail.remove_dead_letter(letter_id)
+    await port.remove_dead_letter(letter_id)
     return Replayed(True, result.message_id, result.duplicate)

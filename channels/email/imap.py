@@ -46,10 +46,10 @@ from imap_tools.mailbox import BaseMailBox
 from channels.email.inbound import digest, inbound_message, raw_path
 from channels.email.mime import parse_mail
 from inbox import mailboxes
+from inbox.clock import utcnow
 from inbox.context import InboxContext, open_context
 from inbox.ingest import IngestResult
 from inbox.port import ChannelPort
-from inbox.storage import utcnow
 from settings import EmailChannel, Imap, Mailbox
 
 log = logging.getLogger(__name__)
@@ -255,8 +255,8 @@ async def read_folder(ctx: InboxContext, mailbox: Mailbox, client: BaseMailBox,
     status = await asyncio.to_thread(client.folder.status, folder, ["UIDVALIDITY", "UIDNEXT"])
     await asyncio.to_thread(client.folder.set, folder, mailbox.imap.after == "none")
     uidvalidity = int(status["UIDVALIDITY"])
-    async with ctx.store.read() as tx:
-        cursor = await tx.mail.cursor(mailbox.id, folder)
+    port = ChannelPort(ctx)
+    cursor = await port.mail_cursor(mailbox.id, folder)
     if cursor is not None and cursor["uidvalidity"] == uidvalidity:
         last = int(cursor["last_uid"])
         # "UID n:*" names at least the newest mail, even below n: keep only the new ones.
@@ -271,7 +271,8 @@ async def read_folder(ctx: InboxContext, mailbox: Mailbox, client: BaseMailBox,
         uids = sorted(map(int, found))
         last = 0
         if not uids:
-            await _advance(ctx, mailbox, folder, uidvalidity, int(status["UIDNEXT"]) - 1)
+            await port.advance_mail_cursor(mailbox.id, folder, uidvalidity,
+                                           int(status["UIDNEXT"]) - 1)
             return 0
     stored = 0
     for chunk in chunks(uids, email.fetch_batch):
@@ -288,12 +289,6 @@ async def read_folder(ctx: InboxContext, mailbox: Mailbox, client: BaseMailBox,
         if blocked:
             break
     return stored
-
-
-async def _advance(ctx: InboxContext, mailbox: Mailbox, folder: str, uidvalidity: int,
-                   last_uid: int) -> None:
-    async with ctx.store.transaction() as tx:
-        await tx.mail.set_cursor(mailbox.id, folder, uidvalidity, last_uid)
 
 
 def own_addresses(ctx: InboxContext) -> tuple[str, ...]:
@@ -315,8 +310,8 @@ async def take_in(ctx: InboxContext, mailbox: Mailbox, folder: str,
                   fetched: list[tuple[int, bytes]]) -> tuple[list[Outcome], int]:
     """Parse and store a chunk of mails; each one's outcome, and how many are new."""
     outcomes = [Outcome(uid, raw, digest(raw)) for uid, raw in fetched]
-    async with ctx.store.read() as tx:
-        buried = await tx.mail.buried_digests(mailbox.id, [o.digest for o in outcomes])
+    port = ChannelPort(ctx)
+    buried = await port.buried_mails(mailbox.id, [o.digest for o in outcomes])
     messages, taking = [], []
     for outcome in outcomes:
         if outcome.digest in buried:
@@ -328,7 +323,7 @@ async def take_in(ctx: InboxContext, mailbox: Mailbox, folder: str,
             taking.append(outcome)
         except Exception as exc:
             outcome.error = exc
-    results = await ChannelPort(ctx).ingest_many(messages) if messages else []
+    results = await port.ingest_many(messages) if messages else []
     newly = 0
     for outcome, result in zip(taking, results, strict=True):
         if isinstance(result, IngestResult):
@@ -353,27 +348,27 @@ async def settle(ctx: InboxContext, mailbox: Mailbox, folder: str, uidvalidity: 
     and move the cursor up to the first mail that must be tried again. The cursor and
     whether the folder is blocked until the next poll."""
     max_attempts = ctx.config.channels.email.max_attempts
+    port = ChannelPort(ctx)
     safe, blocked = last, False
-    async with ctx.store.transaction() as tx:
-        for outcome in outcomes:
-            if outcome.error is not None:
-                error = f"{type(outcome.error).__name__}: {outcome.error}"[:2000]
-                attempts = await tx.mail.count_attempt(mailbox.id, outcome.digest, error)
-                if attempts < max_attempts:
-                    log.warning("mailbox %s: mail UID %d failed (%s), attempt %d of %d",
-                                mailbox.id, outcome.uid, type(outcome.error).__name__,
-                                attempts, max_attempts)
-                    blocked = True
-                    break
-                letter = await tx.mail.bury(mailbox.id, folder, outcome.uid, outcome.digest,
-                                            outcome.raw, error, attempts)
-                log.error("mailbox %s: mail UID %d failed %d times (%s): dead letter %d",
-                          mailbox.id, outcome.uid, attempts, type(outcome.error).__name__,
-                          letter)
-            safe = outcome.uid
-        await tx.mail.forget_attempts(mailbox.id, [o.digest for o in outcomes
-                                                   if o.stored and o.uid <= safe])
-        await tx.mail.set_cursor(mailbox.id, folder, uidvalidity, safe)
+    for outcome in outcomes:
+        if outcome.error is not None:
+            error = f"{type(outcome.error).__name__}: {outcome.error}"[:2000]
+            attempts = await port.count_mail_failure(mailbox.id, outcome.digest, error)
+            if attempts < max_attempts:
+                log.warning("mailbox %s: mail UID %d failed (%s), attempt %d of %d",
+                            mailbox.id, outcome.uid, type(outcome.error).__name__,
+                            attempts, max_attempts)
+                blocked = True
+                break
+            # Buried before the cursor passes it: a crash between the two finds it buried.
+            letter = await port.bury_mail(mailbox.id, folder, outcome.uid, outcome.digest,
+                                          outcome.raw, error, attempts)
+            log.error("mailbox %s: mail UID %d failed %d times (%s): dead letter %d",
+                      mailbox.id, outcome.uid, attempts, type(outcome.error).__name__,
+                      letter)
+        safe = outcome.uid
+    await port.advance_mail_cursor(mailbox.id, folder, uidvalidity, safe,
+                                   [o.digest for o in outcomes if o.stored and o.uid <= safe])
     return safe, blocked
 
 

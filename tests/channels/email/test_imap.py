@@ -264,3 +264,42 @@ async def test_a_server_that_does_not_answer_is_a_connection_failure(ctx, doveco
 def test_backoff_doubles_up_to_its_ceiling():
     assert [mailboxes.backoff_s(30, n) for n in (1, 2, 3, 6, 20)] == [30, 60, 120, 900, 900]
     assert mailboxes.backoff_s(3600, 5) == 3600
+
+
+def with_attachments(parts: list[tuple[str, str, bytes]]) -> bytes:
+    """A mail with a text body and these (filename, content type, bytes) attachments."""
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["From"] = "Nigar Əliyeva <nigar@gmail.com>"
+    message["To"] = "baku1@dost.example.gov.az"
+    message["Subject"] = "Sənədlər"
+    message["Message-ID"] = "<docs@gmail.com>"
+    message.set_content("Sənədləri əlavə edirəm.")
+    for filename, content_type, data in parts:
+        maintype, subtype = content_type.split("/")
+        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+    return message.as_bytes()
+
+
+async def test_attachments_are_kept_from_the_raw_mail_within_the_media_limits(ctx, dovecot,
+                                                                              box):
+    from channels.media import fetch_message_media
+
+    pdf = b"%PDF-1.4\n" + bytes(range(256)) * 4
+    big = b"\x89PNG\r\n\x1a\n" + b"\0" * 3000
+    ctx.config = replace(ctx.config, media=replace(ctx.config.media, max_bytes=2048))
+    dovecot.append(box, with_attachments([("ərizə.pdf", "application/pdf", pdf),
+                                          ("scan.png", "image/png", big),
+                                          ("run.exe", "application/x-msdownload", b"MZ")]))
+    assert await poll_mailbox(ctx, the_mailbox(ctx)) == "1 stored"
+    [row] = await stored_mails(ctx)
+    assert [(a["filename"], a["size"]) for a in row["attachments"]] == [
+        ("ərizə.pdf", len(pdf)), ("scan.png", len(big)), ("run.exe", 2)]
+    assert await fetch_message_media(ctx, row["id"]) == 1
+    async with ctx.store.read() as tx:
+        kept = (await tx.messages.get(row["id"]))["attachments"]
+    assert (ctx.media_dir / kept[0]["stored"]).read_bytes() == pdf
+    assert kept[0]["url"] == f"/api/v1/messages/{row['id']}/attachments/0"
+    assert kept[1]["error"] == "the attachment is larger than 2048 bytes"
+    assert kept[2]["error"] == "content type application/x-msdownload is not accepted"
