@@ -38,6 +38,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 
 import charset_normalizer
 from inscriptis import get_text
+from inscriptis.css_profiles import CSS_PROFILES
 from inscriptis.model.config import ParserConfig
 
 from channels.email import automatic, reply, thread
@@ -97,7 +98,12 @@ _LABEL_ALIASES = {"unicode-1-1-utf-7": "utf-7", "x-user-defined": "cp1252",
                   "ks_c_5601-1987": "cp949", "x-mac-cyrillic": "mac_cyrillic",
                   "win-1251": "cp1251", "cp-1251": "cp1251", "unknown-8bit": "",
                   "x-unknown": "", "default": "", "_iso-2022-jp$esc": "iso-2022-jp"}
-_HTML_CONFIG = ParserConfig(display_links=False, display_images=False)
+# Python's names of ASCII and the single-byte (and legacy Asian) codecs: text in them is
+# practically never valid UTF-8.
+_SINGLE_BYTE = ("ascii", "cp", "iso8859", "koi8", "mac", "tis", "hp", "ptcp")
+# The strict profile: the relaxed one pads every <div> with spaces, which reads as indentation.
+_HTML_CONFIG = ParserConfig(css=CSS_PROFILES["strict"], display_links=False,
+                            display_images=False)
 
 
 class _Notes:
@@ -262,22 +268,28 @@ def codec_of(label: str | None) -> str | None:
 
 def decode_bytes(data: bytes, label: str | None, notes: _Notes, where: str) -> str:
     """`data` as text: the declared charset when it decodes cleanly, else UTF-8, else a
-    guess; replacement characters (and a note) only when nothing decodes cleanly."""
+    guess; replacement characters (and a note) only when nothing decodes cleanly.
+
+    Non-ASCII bytes that are valid UTF-8 are taken as UTF-8 even under a single-byte label:
+    text in windows-1251 or koi8-r is practically never valid UTF-8, while a web form that
+    labels its UTF-8 "windows-1251" is common, and would decode "cleanly" into mojibake."""
     declared = codec_of(label)
-    if declared:
-        try:
-            return data.decode(declared)
-        except UnicodeDecodeError:
-            pass
-    if declared != "utf-8":
+    try_utf8_first = declared is None or declared == "utf-8" or (
+        declared.startswith(_SINGLE_BYTE) and not data.isascii())
+    if try_utf8_first:
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
             pass
         else:
-            if declared or not data.isascii():
+            if declared != "utf-8" and not data.isascii():
                 notes.add("charset-guessed: utf-8")
             return text
+    if declared and declared != "utf-8":
+        try:
+            return data.decode(declared)
+        except UnicodeDecodeError:
+            pass
     best = charset_normalizer.from_bytes(data).best()
     if best is not None:
         notes.add(f"charset-guessed: {best.encoding}")
@@ -298,9 +310,9 @@ class _Body:
         self.parts: list[MailPart] = []
 
     def read(self, part: Message) -> None:
-        self._note_defects(part)
         ctype = part.get_content_type()
         if ctype.startswith("multipart/"):
+            self._note_defects(part)
             children = part.get_payload()
             if not isinstance(children, list):  # a multipart without parts: read it as text
                 self._leaf(part, "text/plain")
@@ -333,7 +345,12 @@ class _Body:
             self._leaf(html, "text/html")
 
     def _leaf(self, part: Message, ctype: str) -> None:
-        self._note_defects(part)
+        try:
+            self._read_leaf(part, ctype)
+        finally:  # decoding the payload is what finds a damaged base64
+            self._note_defects(part)
+
+    def _read_leaf(self, part: Message, ctype: str) -> None:
         if ctype in _TEXT_TYPES and not _is_file(part):
             text = self._text_of(part, ctype)
             if text is None:

@@ -19,6 +19,7 @@ word, a reply written below the quote), the new text is the whole text.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import quotequail
@@ -29,6 +30,9 @@ _Q = QUOTED_MATCH_INCLUDE
 _ADDRESS = r"<[^<>\s]+@[^<>\s]+>"
 # A signature word counts alone on its line, with at most a comma or full stop after it.
 _ALONE = r"[ \t]*[,.!]?[ \t]*$"
+# A forward's banner just above the header block the library cuts at: no new text itself.
+_BANNER_AT_END = re.compile(r"(?:^|\n)[ \t]*(?:-{3,}[^\n]{0,60}-{3,}|Begin forwarded message:|"
+                            r"Начало переадресованного сообщения:)[ \t]*$")
 
 
 def _outlook_block(names: str) -> str:
@@ -64,7 +68,8 @@ LANGUAGES = {
         # Gmail in Russian): "пт, 20 нояб. 2026 г. в 14:02, DOST <baku1@…>:".
         "wrote_header": r"^(" + _Q + r"(?=[^\n]*(?:\d{1,2}:\d{2}|@))[^\n]*(?:\n[^\n]*)?"
                         r"\s(?:пишет|написал|написала|написал\(а\)):)$"
-                        r"|^(" + _Q + r"(?=[^\n]*\d)[^\n]*(?:\n[^\n]*)?" + _ADDRESS + r":)$"
+                        r"|^(" + _Q + r"(?=[^\n]*\d{1,2}:\d{2})[^\n]*(?:\n[^\n]*)?"
+                        + _ADDRESS + r":)$"
                         r"|^(" + _Q + r"-{3,} ?(?:Исходное сообщение|Пересылаемое сообщение|"
                         r"Начало переадресованного сообщения) ?-{3,})$",
         "from_header": _outlook_block(r"От|Отправлено|Кому|Копия|Тема|Дата"),
@@ -91,7 +96,7 @@ def split(text: str) -> tuple[str, str]:
     if first is None or first.headers:
         # The mail starts with a quote header: written below the quote, or nothing new.
         return text.strip(), ""
-    new = first.body.strip()
+    new = _BANNER_AT_END.sub("", first.body).strip()
     if not new:
         return text.strip(), ""
     normalized = parsed.text.strip()
