@@ -142,14 +142,15 @@ def parse_mail(raw: bytes, *, own_addresses: tuple[str, ...] | list[str] = ()) -
         new_text, quoted = reply.split(text)
 
     own = tuple(address.lower() for address in own_addresses)
-    bounce = automatic.bounce(message)
-    kind = automatic.kind(message, from_address=from_address, subject=headers.text("Subject"),
+    subject = headers.text("Subject")
+    bounce = automatic.bounce(message, subject)
+    kind = automatic.kind(message, from_address=from_address, subject=subject,
                           own_addresses=own, bounce=bounce)
     return Mail(
         message_id=next(iter(thread.message_ids(headers.raw("Message-ID"))), None),
         in_reply_to=thread.message_ids(headers.raw("In-Reply-To")),
         references=thread.message_ids(headers.raw("References")),
-        subject=headers.text("Subject"),
+        subject=subject,
         from_address=from_address,
         from_name=from_name,
         to=headers.addresses("To"),

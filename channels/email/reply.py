@@ -10,8 +10,11 @@ mail; it knows English and other western languages, and takes more as entries of
   "пт, 20 нояб. 2026 г. в 14:02, DOST <baku1@…>:";
 - "dost-en": the library's English headers, with signature words that count only alone
   on their line (the library's "Thanks," at a line's start would cut a sentence off).
-HTML without a plain part is split with quotequail first (it sees the <blockquote>s that
-the text loses), then its text as above.
+HTML without a plain part is split with quotequail first (it knows the western mail
+programs' headers in HTML and Outlook's bordered header block), else before the first
+element a mail program wraps the quoted mail in (Gmail's gmail_quote, a <blockquote>,
+Outlook's divRplyFwdMsg): the structure the text loses. The part above is then split as
+text, which takes off an Azerbaijani or Russian header line left just above the quote.
 
 Nothing is ever cut to nothing: when the split leaves no new text (a forward without a
 word, a reply written below the quote), the new text is the whole text.
@@ -27,9 +30,15 @@ from mailparser_reply.constants import MAIL_LANGUAGES, QUOTED_MATCH_INCLUDE
 from mailparser_reply.parser import EmailMessage
 
 _Q = QUOTED_MATCH_INCLUDE
-_ADDRESS = r"<[^<>\s]+@[^<>\s]+>"
+_ADDRESS = r"<\n?[^<>\s]+@[^<>\s]+>"  # Gmail wraps a long line inside the brackets
 # A signature word counts alone on its line, with at most a comma or full stop after it.
 _ALONE = r"[ \t]*[,.!]?[ \t]*$"
+# Where mail programs' HTML starts the quoted mail: Gmail, Apple Mail, Thunderbird, Mail.ru
+# and Yandex (<blockquote>), Outlook on the web and desktop.
+_QUOTE_CONTAINER = re.compile(
+    r"<div[^>]*\bclass=[\"']?gmail_quote\b|<blockquote\b|<div[^>]*\bid=[\"']?"
+    r"(?:divRplyFwdMsg|appendonsend)\b|<div[^>]*\b(?:class|id)=[\"']?(?:moz-cite-prefix|"
+    r"yandex_quote|mail-quote-collapse)\b", re.IGNORECASE)
 # A forward's banner just above the header block the library cuts at: no new text itself.
 _BANNER_AT_END = re.compile(r"(?:^|\n)[ \t]*(?:-{3,}[^\n]{0,60}-{3,}|Begin forwarded message:|"
                             r"Начало переадресованного сообщения:)[ \t]*$")
@@ -116,7 +125,10 @@ def split_html(html: str, text: str, to_text: Callable[[str], str]) -> tuple[str
     except Exception:  # quotequail gives up on some markup; the text is still there
         pieces = [(True, html)]
     if len(pieces) < 2 or not pieces[0][0]:
-        return split(text)
+        container = _QUOTE_CONTAINER.search(html)
+        if container is None:
+            return split(text)
+        pieces = [(True, html[:container.start()]), (False, html[container.start():])]
     fresh = to_text(pieces[0][1])
     older = "\n\n".join(to_text(piece) for _shown, piece in pieces[1:])
     if not fresh.strip():
