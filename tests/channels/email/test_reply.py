@@ -3,6 +3,8 @@ our residents' mail programs write, and the sentences that only look like one.""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from channels.email import reply
@@ -123,3 +125,29 @@ def test_html_attribution_above_a_blockquote_goes_with_the_quote():
     assert new == "Справку отправила вчера."
     assert quoted == ("Пятница, 20 ноября 2026, 14:02 +04:00 от DOST "
                       "<baku1@dost.example.gov.az>:\n\nПришлите справку.")
+
+
+@pytest.mark.parametrize("text", [
+    "Salam\n" + "\n" * 50_000 + "ok",                    # the library's `\s*^`: a minute
+    "Salam\n" + " \n" * 50_000 + "ok",
+    "Salam " + " " * 50_000 + "ok",
+    "On " + "söz " * 20_000 + "\nok",                    # its "On … wrote:": seconds
+    "Salam\n" + ("> " * 149 + "\n") * 600 + "ok",       # deep quote marks
+    "Salam 14:02 " + "a" * 50_000 + "\nok",
+    "Salam, pensiya barədə sual.\n" * 40_000,
+], ids=["blank lines", "blank-ish lines", "spaces", "long On line", "deep quotes",
+        "long line with a time", "a megabyte"])
+def test_pathological_text_is_split_in_linear_time(text):
+    started = time.perf_counter()
+    new, quoted = reply.split(text)
+    assert time.perf_counter() - started < 3
+    assert new.startswith("Salam") or new.startswith("On ")
+    assert quoted == ""
+
+
+def test_long_lines_come_back_whole():
+    paragraph = "Uzun abzas " * 100
+    text = f"{paragraph}\n\nHörmətlə,\nLeyla\n\n{QUOTE_HEADERS['yandex']}\n> {paragraph}"
+    new, quoted = reply.split(text)
+    assert new == paragraph.strip()
+    assert quoted.startswith("Hörmətlə,\nLeyla") and quoted.endswith(paragraph.strip())
