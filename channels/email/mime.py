@@ -27,11 +27,13 @@ HTML's `cid:` links name it.
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
 from email.header import decode_header
+from email.headerregistry import HeaderRegistry
 from email.message import Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
@@ -84,7 +86,24 @@ class Mail:
     bounce: Bounce | None
 
 
-_PARSER = BytesParser(policy=policy.default)
+class _ContentHeaders(HeaderRegistry):
+    """The modern policy's headers, with the Content-* ones parsed once per distinct value:
+    the parser and every get_content_type() or get_param() ask for them again, and the
+    policy parses them anew each time (that was two thirds of a mail's parse). Header
+    objects are immutable, so one parse serves every asker; only Content-* headers are kept,
+    never a subject or an address."""
+
+    def __call__(self, name: str, value: str):  # type: ignore[override]
+        if name.lower().startswith("content-"):
+            return self._parsed_once(name, value)
+        return super().__call__(name, value)
+
+    @functools.lru_cache(maxsize=1024)  # noqa: B019 - one registry lives as long as the process
+    def _parsed_once(self, name: str, value: str):
+        return super().__call__(name, value)
+
+
+_PARSER = BytesParser(policy=policy.default.clone(header_factory=_ContentHeaders()))
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 # Parts the mail's text is made of; anything else (and any part named as a file) is a MailPart.
 _TEXT_TYPES = ("text/plain", "text/html")
@@ -134,7 +153,10 @@ def parse_mail(raw: bytes, *, own_addresses: tuple[str, ...] | list[str] = ()) -
     _reply_name, reply_to = headers.first_address("Reply-To")
 
     body = _Body(notes)
-    body.read(message)
+    try:
+        body.read(message)
+    except Exception:  # a structure the stdlib cannot walk: keep what was read before it
+        notes.add(f"unreadable-part: {message.get_content_type()}")
     text = body.text()
     if body.html is not None and not body.plain:
         new_text, quoted = reply.split_html(body.html, text, html_to_text)
@@ -143,7 +165,11 @@ def parse_mail(raw: bytes, *, own_addresses: tuple[str, ...] | list[str] = ()) -
 
     own = tuple(address.lower() for address in own_addresses)
     subject = headers.text("Subject")
-    bounce = automatic.bounce(message, subject)
+    try:
+        bounce = automatic.bounce(message, subject)
+    except Exception:  # a damaged report: still a bounce (kind says so), without details
+        notes.add("unreadable-part: message/delivery-status")
+        bounce = None
     kind = automatic.kind(message, from_address=from_address, subject=subject,
                           own_addresses=own, bounce=bounce)
     return Mail(
@@ -184,7 +210,11 @@ class _Headers:
         return self._raw.get(name.lower(), "")
 
     def text(self, name: str) -> str:
-        return decode_words(self.raw(name), self._notes, name).strip()
+        try:
+            return decode_words(self.raw(name), self._notes, name).strip()
+        except Exception:  # whatever a damaged header does, the rest of the mail is read
+            self._notes.add(f"unreadable-header: {name}")
+            return ""
 
     def addresses(self, name: str) -> tuple[str, ...]:
         return tuple(address for _name, address in self._pairs(name) if address)
@@ -209,8 +239,11 @@ class _Headers:
             address = address.strip().lower()
             if "@" not in address:
                 continue
-            display = decode_words(display, self._notes, name).strip().strip('"').strip()
-            found.append((display, address))
+            try:
+                display = decode_words(display, self._notes, name).strip().strip('"').strip()
+            except Exception:
+                display = ""
+            found.append((display, _surrogates_dropped(address)))
         if not found:
             self._notes.add(f"unreadable-header: {name}")
         return found
@@ -244,6 +277,11 @@ def decode_words(value: str, notes: _Notes, where: str) -> str:
     return "".join(out)
 
 
+def _surrogates_dropped(value: str) -> str:
+    """An address with raw 8-bit bytes in it cannot be written back anywhere: drop them."""
+    return value.encode("utf-8", "ignore").decode("utf-8") if not value.isascii() else value
+
+
 def _surrogates_decoded(value: str, notes: _Notes, where: str) -> str:
     """Raw 8-bit header bytes reach us as surrogate escapes; decode them as text."""
     if not any("\udc80" <= char <= "\udcff" for char in value):
@@ -263,7 +301,7 @@ def codec_of(label: str | None) -> str | None:
         return None
     try:
         return codecs.lookup(label).name
-    except LookupError:
+    except (LookupError, UnicodeError, ValueError):  # unknown, or raw 8-bit in the label
         return None
 
 
@@ -348,6 +386,8 @@ class _Body:
     def _leaf(self, part: Message, ctype: str) -> None:
         try:
             self._read_leaf(part, ctype)
+        except Exception:  # a part the stdlib cannot read is skipped, the others kept
+            self.notes.add(f"unreadable-part: {ctype}")
         finally:  # decoding the payload is what finds a damaged base64
             self._note_defects(part)
 
