@@ -117,6 +117,8 @@ _LABEL_ALIASES = {"unicode-1-1-utf-7": "utf-7", "x-user-defined": "cp1252",
                   "ks_c_5601-1987": "cp949", "x-mac-cyrillic": "mac_cyrillic",
                   "win-1251": "cp1251", "cp-1251": "cp1251", "unknown-8bit": "",
                   "x-unknown": "", "default": "", "_iso-2022-jp$esc": "iso-2022-jp"}
+_META_CHARSET = re.compile(rb"<meta[^>]{0,200}?charset=[\"']?([A-Za-z0-9_.:-]{1,40})",
+                           re.IGNORECASE)
 # Python's names of ASCII and the single-byte (and legacy Asian) codecs: text in them is
 # practically never valid UTF-8.
 _SINGLE_BYTE = ("ascii", "cp", "iso8859", "koi8", "mac", "tis", "hp", "ptcp")
@@ -427,7 +429,11 @@ class _Body:
             return None
         if data is None:
             return ""
-        text = decode_bytes(data, part.get_param("charset"), self.notes, ctype)
+        label = part.get_param("charset")
+        if not label and ctype == "text/html":  # an HTML part may name it only in a <meta>
+            meta = _META_CHARSET.search(data[:4096])
+            label = meta.group(1).decode("ascii") if meta else None
+        text = decode_bytes(data, label, self.notes, ctype)
         return text.replace("\r\n", "\n").replace("\r", "\n")
 
     def _note_defects(self, part: Message) -> None:

@@ -357,3 +357,12 @@ def test_damaged_copies_of_every_fixture_never_raise_anything_but_unreadable():
                 continue
             assert isinstance(parsed.text, str) and isinstance(parsed.notes, tuple)
             assert parsed.new_text or not parsed.text.strip()
+
+
+def test_html_without_a_charset_parameter_uses_its_meta_tag_and_drops_style():
+    html = ('<html><head><meta http-equiv="Content-Type" content="text/html; '
+            'charset=windows-1251"><style>p {color: red}</style><title>x</title></head>'
+            '<body><p>Пенсия</p></body></html>')
+    parsed = parse_mail(mail("From: a@b.ru\nContent-Type: text/html", html.encode("cp1251")))
+    assert (parsed.text, parsed.new_text, parsed.notes) == ("Пенсия", "Пенсия", ())
+    assert parsed.html == html
