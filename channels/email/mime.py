@@ -5,10 +5,13 @@ malformed mail: it reads what it can and says what it could not in `Mail.notes`.
 with nothing readable at all (empty bytes, no header and no body) raises `MailUnreadable`.
 
 Text is decoded with the charset the part declares when that decodes cleanly (no detection,
-so the usual mail costs nothing extra); a missing or lying label is tried as UTF-8 (8-bit
-UTF-8 without a label is common), then guessed with charset-normalizer. HTML-only mail is
-turned into readable text with inscriptis; the HTML itself is kept as received (the inbox
-sanitizes it with nh3 when it stores it).
+so the usual mail costs nothing extra), except that non-ASCII bytes which are valid UTF-8 are
+UTF-8 whatever a single-byte label says (web forms mislabel; real windows-1251 or koi8-r text
+is never valid UTF-8). A missing, unknown or failing label is tried as UTF-8 (8-bit UTF-8
+without a label is common), then guessed with charset-normalizer; an HTML part without one
+uses its <meta>. HTML-only mail (or mail whose plain part is empty) is turned into readable
+text with inscriptis; the HTML itself is kept as received (the inbox sanitizes it with nh3
+when it stores it).
 
 Notes are stable keys, optionally followed by ": " and a detail, so that the console can
 translate the key and show the detail as it is:
@@ -104,6 +107,8 @@ class _ContentHeaders(HeaderRegistry):
 
 
 _PARSER = BytesParser(policy=policy.default.clone(header_factory=_ContentHeaders()))
+# An address we can answer: one local part, one domain, nothing a parser left in by mistake.
+_ADDRESS = re.compile(r"[^\s@<>()\[\],;:\"]+@[^\s@<>()\[\],;:\"]+")
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 # Parts the mail's text is made of; anything else (and any part named as a file) is a MailPart.
 _TEXT_TYPES = ("text/plain", "text/html")
@@ -160,7 +165,7 @@ def parse_mail(raw: bytes, *, own_addresses: tuple[str, ...] | list[str] = ()) -
     except Exception:  # a structure the stdlib cannot walk: keep what was read before it
         notes.add(f"unreadable-part: {message.get_content_type()}")
     text = body.text()
-    if body.html is not None and not body.plain:
+    if body.html is not None and not any(chunk.strip() for chunk in body.plain):
         new_text, quoted = reply.split_html(body.html, text, html_to_text)
     else:
         new_text, quoted = reply.split(text)
@@ -239,14 +244,14 @@ class _Headers:
         found = []
         for display, address in pairs:
             address = address.strip().lower()
-            if "@" not in address:
+            if not _ADDRESS.fullmatch(address):
                 continue
             try:
                 display = decode_words(display, self._notes, name).strip().strip('"').strip()
             except Exception:
                 display = ""
             found.append((display, _surrogates_dropped(address)))
-        if not found:
+        if not found and "@" in value:  # "undisclosed-recipients:;" names nobody, rightly
             self._notes.add(f"unreadable-header: {name}")
         return found
 

@@ -325,7 +325,7 @@ def test_a_forward_without_a_word_keeps_the_whole_text_as_new():
 
 
 def test_unreadable_date_and_addresses_are_noted_not_raised():
-    parsed = parse_mail(mail("From: nobody at all\nDate: yesterday-ish\nTo: ,,,", b"hi"))
+    parsed = parse_mail(mail("From: nobody at@all\nDate: yesterday-ish\nTo: @,@,", b"hi"))
     assert parsed.from_address is None and parsed.date is None and parsed.to == ()
     assert parsed.notes == ("unreadable-header: From", "unreadable-header: To",
                             "unreadable-header: Date")
@@ -366,3 +366,21 @@ def test_html_without_a_charset_parameter_uses_its_meta_tag_and_drops_style():
     parsed = parse_mail(mail("From: a@b.ru\nContent-Type: text/html", html.encode("cp1251")))
     assert (parsed.text, parsed.new_text, parsed.notes) == ("Пенсия", "Пенсия", ())
     assert parsed.html == html
+
+
+def test_an_empty_plain_part_beside_the_html_leaves_the_html_to_say_it():
+    html = ('<div>Yeni sual: pensiya kartı haradadır?</div><div class="gmail_quote">'
+            '<blockquote class="gmail_quote">Köhnə cavab</blockquote></div>')
+    raw = mail("From: a@b.az\nContent-Type: multipart/alternative; boundary=A",
+               ("--A\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n \r\n--A\r\n"
+                "Content-Type: text/html; charset=utf-8\r\n\r\n" + html + "\r\n--A--\r\n"
+                ).encode())
+    parsed = parse_mail(raw)
+    assert parsed.text == "Yeni sual: pensiya kartı haradadır?\nKöhnə cavab"
+    assert (parsed.new_text, parsed.quoted) == ("Yeni sual: pensiya kartı haradadır?",
+                                                "Köhnə cavab")
+
+
+def test_undisclosed_recipients_is_no_unreadable_header():
+    parsed = parse_mail(mail("From: a@b.az\nTo: undisclosed-recipients:;", b"hi"))
+    assert (parsed.to, parsed.notes) == ((), ())
