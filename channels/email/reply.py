@@ -60,11 +60,16 @@ _TIME = r"(?=[^\n]{0,300}\d{1,2}:\d{2})"
 _TIME_OR_ADDRESS = r"(?=[^\n]{0,300}(?:\d{1,2}:\d{2}|@))"
 
 
-def _outlook_block(names: str) -> str:
-    """Outlook's quoted header block (two or more of its lines), as the library writes
-    its own, with the localized names."""
-    return (r"((?:(?:^|\n|\n" + _Q + r")[* ]*(?:" + names
-            + r"):[ *]*(?:\s{,2}).*){2,}(?:\n.*){,1})")
+def _header_block(sender: str, sent: str, others: str) -> str:
+    """A quoted mail's header block as Outlook (and Apple Mail, forwarding) writes it: the
+    sender's line first, a sent-or-date line among the next few, nothing but header lines
+    in between. The library's own block takes any two of From/To/Subject/Date lines, and a
+    resident's formal application ("Kimə: DOST mərkəzi / Kimdən: …") would cut there."""
+    line = r"\n" + _Q + r"[* ]*(?:" + others + r"):[ *]*[^\n]{0,300}"
+    return (r"(^" + _Q + r"[* ]*(?:" + sender + r"):[ *]*[^\n]{0,300}"
+            + r"(?:" + line + r"){0,3}"
+            + r"\n" + _Q + r"[* ]*(?:" + sent + r"):[ *]*[^\n]{0,300}"
+            + r"(?:" + line + r"){0,5})")
 
 
 LANGUAGES = {
@@ -73,6 +78,7 @@ LANGUAGES = {
         # "On Fri, Nov 20, 2026 at 2:02 PM DOST <…> wrote:", with the line's length bounded:
         # the library's own pattern takes seconds on a long line that starts with "On ".
         "wrote_header": r"^(" + _Q + r"On\s[^\n]{1,300}?(?:\n[^\n]{1,300}?)?\s?wrote:)$",
+        "from_header": _header_block(r"From", r"Sent|Date", r"To|Cc|Subject|Reply-To"),
         "signatures": [r"(?:Best regards|Kind regards|Regards|Thanks|Thank you|Best wishes|"
                        r"All the best)" + _ALONE],
     },
@@ -80,9 +86,11 @@ LANGUAGES = {
         # "20 noy 2026, 14:02 tarixində Leyla <leyla@gmail.com> yazdı:", the time or the
         # address keeps a resident's own "… yazdı:" sentence from counting.
         "wrote_header": r"^(" + _Q + _TIME_OR_ADDRESS + _TWO_LINES
-                        + r"\syazd[ıi]:)$",
-        "from_header": _outlook_block(r"Kimdən|Kimden|Göndərilib|Göndərildi|Kimə|Kime|"
-                                      r"Surət|Mövzu|Movzu|Tarix"),
+                        + r"\syazd[ıi]:)$"
+                        + r"|^(" + _Q + r"-{3,} ?(?:Yönləndirilmiş|Orijinal) (?:məktub|mesaj) ?"
+                        r"-{3,})$",
+        "from_header": _header_block(r"Kimdən|Kimden", r"Göndərilib|Göndərildi|Tarix",
+                                     r"Kimə|Kime|Surət|Mövzu|Movzu"),
         "disclaimers": [r"Məxfilik bildirişi:", r"Diqqət:"],
         "signatures": [r"(?:Hörmətlə|Hormetle|Ehtiramla|Təşəkkürlə|Təşəkkürlər|"
                        r"Hörmətlə və təşəkkürlə)" + _ALONE,
@@ -99,7 +107,8 @@ LANGUAGES = {
                         + r"|^(" + _Q + _TIME + _TWO_LINES + _ADDRESS + r":)$"
                         + r"|^(" + _Q + r"-{3,} ?(?:Исходное сообщение|Пересылаемое сообщение|"
                         r"Начало переадресованного сообщения) ?-{3,})$",
-        "from_header": _outlook_block(r"От|Отправлено|Кому|Копия|Тема|Дата"),
+        "from_header": _header_block(r"От|От кого", r"Отправлено|Дата",
+                                     r"Кому|Копия|Тема"),
         "disclaimers": [r"Конфиденциально:", r"Внимание:"],
         "signatures": [r"(?:С уважением|С наилучшими пожеланиями|Всего доброго|"
                        r"Заранее спасибо)" + _ALONE,

@@ -41,6 +41,12 @@ QUOTE_HEADERS = {
     "gmail ru old": "20 ноября 2026 г., 14:02 пользователь DOST Bakı 1 "
                     "<baku1@dost.example.gov.az> написал:",
     "thunderbird forward ru": "-------- Пересылаемое сообщение --------",
+    "gmail forward az": "---------- Yönləndirilmiş məktub ---------",
+    "apple forward en": "Begin forwarded message:\n\nFrom: DOST <baku1@dost.example.gov.az>\n"
+                        "Subject: Pensiya\nDate: 20 November 2026 at 14:02:00 GMT+4\n"
+                        "To: leyla@mail.ru",
+    "outlook ru date": "От: DOST Bakı 1 [mailto:baku1@dost.example.gov.az]\n"
+                       "Дата: 20 ноября 2026 г. 14:02\nКому: leyla@mail.ru\nТема: RE: Пенсия",
 }
 
 
@@ -76,6 +82,12 @@ def test_signature_is_not_new_text(signature):
     "Он мне написал:\nприходите завтра.",
     "Müdir yazdı:\nsabah gəlin.",
     "Моя почта <leyla@mail.ru>:\nпишите туда.",
+    # A formal application's own header lines, in the three languages.
+    "Salam,\nKimə: DOST Bakı 1 mərkəzinə\nKimdən: Leyla Məmmədova, FİN 5ZK7HXM\n\nƏRİZƏ\n"
+    "Əlillik pensiyası təyin edilməsini xahiş edirəm.",
+    "Здравствуйте.\nКому: директору DOST\nОт: Нины Сергеевой\nТема: пенсия\n\nПрошу "
+    "назначить пенсию.",
+    "Hello,\nTo: DOST centre\nSubject: pension\nFrom: Leyla\n\nPlease help.",
 ])
 def test_ordinary_sentences_are_kept_whole(text):
     assert reply.split(text) == (text, "")
