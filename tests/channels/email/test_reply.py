@@ -4,12 +4,15 @@ our residents' mail programs write, and the sentences that only look like one.""
 from __future__ import annotations
 
 import time
+from email import message_from_bytes, policy
+from pathlib import Path
 
 import pytest
 
 from channels.email import reply
 from channels.email.mime import html_to_text
 
+FIXTURES = Path(__file__).parent / "fixtures"
 NEW = "Sənədləri sabah gətirəcəyəm.\nFİN: 5ZK7HXM"
 
 QUOTE_HEADERS = {
@@ -163,3 +166,20 @@ def test_long_lines_come_back_whole():
     new, quoted = reply.split(text)
     assert new == paragraph.strip()
     assert quoted.startswith("Hörmətlə,\nLeyla") and quoted.endswith(paragraph.strip())
+
+
+@pytest.mark.parametrize(("fixture", "new"), [
+    ("outlook_ru_reply.eml", "Добрый день!\n\nВысылаю копию удостоверения личности, ФИН "
+                             "5ZK7HXM. Прошу ускорить назначение пенсии по возрасту."),
+    ("gmail_az_reply.eml", "Salam,\n\nSənədləri DOST mərkəzinə sabah gətirə bilərəmmi? "
+                           "Əlillik pensiyası üçün arayış hazırdır."),
+])
+def test_outlook_and_gmail_html_alone_split_like_their_plain_part(fixture, new):
+    """Their HTML as if the plain part were missing: Outlook's bordered MsoNormal header
+    block, Gmail's gmail_quote with an Azerbaijani attribution."""
+    mail = message_from_bytes((FIXTURES / fixture).read_bytes(), policy=policy.default)
+    (html,) = [part.get_content() for part in mail.walk()
+               if part.get_content_type() == "text/html"]
+    found_new, quoted = reply.split_html(html, html_to_text(html), html_to_text)
+    assert found_new == new
+    assert "DOST Bakı 1 <baku1@dost.example.gov.az>" in quoted
