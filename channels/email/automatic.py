@@ -34,7 +34,8 @@ class Bounce:
     original_message_ids: tuple[str, ...]   # the returned mail's Message-ID (ours, if ours)
     recipients: tuple[str, ...]             # the addresses it could not reach, lowercased
     reason: str                             # one readable line: the server's diagnostic
-    permanent: bool                         # a 5.x.x failure; False for delays and 4.x.x
+    permanent: bool                         # a 5.x.x failure, or a bounce that gives no
+                                            # status at all; False for delays and 4.x.x
 
 
 _AUTO_REPLY_HEADERS = ("x-autoreply", "x-autorespond", "x-auto-response-suppress")
@@ -54,6 +55,7 @@ _STATUS_TEXT = {
     "2.1": "the mailbox is disabled",
     "2.2": "the mailbox is full",
     "3.4": "the message is too big",
+    "4.1": "the recipient's mail server did not answer",
     "4.4": "the recipient's mail server could not be reached",
     "4.7": "delivery time expired",
     "7.1": "delivery was refused by the recipient's server",
@@ -112,9 +114,10 @@ def _is_delivery_report(message: Message) -> bool:
         message.get_param("report-type", "")).lower() == "delivery-status"
 
 
-def bounce(message: Message) -> Bounce | None:
+def bounce(message: Message, subject: str = "") -> Bounce | None:
     """What a bounce says (RFC 3464, or an Exim / qmail style text with
-    X-Failed-Recipients), or None when the mail is no bounce."""
+    X-Failed-Recipients), or None when the mail is no bounce. `subject` is the bounce's
+    decoded subject, the reason of last resort."""
     if not is_bounce(message, None):
         return None
     recipients: list[str] = []
@@ -149,7 +152,7 @@ def bounce(message: Message) -> Bounce | None:
     return Bounce(
         original_message_ids=tuple(dict.fromkeys(original_ids)),
         recipients=tuple(dict.fromkeys(recipients)),
-        reason=_reason(diagnostics, statuses, message),
+        reason=_reason(diagnostics, statuses, subject),
         permanent=permanent,
     )
 
@@ -178,27 +181,37 @@ def _read_delivery_status(part: Message, recipients: list[str], statuses: list[s
             statuses.append("5")
         diagnostic = str(block.get("Diagnostic-Code", "")).strip()
         if diagnostic:
-            diagnostics.append(diagnostic.partition(";")[2] if ";" in diagnostic[:12]
-                               else diagnostic)
+            text = diagnostic.partition(";")[2] if ";" in diagnostic[:12] else diagnostic
+            # A failed recipient's diagnostic says more than a delayed one's: it goes first.
+            if statuses and statuses[-1].startswith("5"):
+                diagnostics.insert(0, text)
+            else:
+                diagnostics.append(text)
 
 
-def _reason(diagnostics: list[str], statuses: list[str], message: Message) -> str:
+def _reason(diagnostics: list[str], statuses: list[str], subject: str) -> str:
     for diagnostic in diagnostics:
         line = " ".join(diagnostic.split())
         if line:
             return line[:300]
-    for status in statuses:
+    failures_first = sorted(statuses, key=lambda status: not status.startswith("5"))
+    for status in failures_first:
         detail = _STATUS_TEXT.get(status.partition(".")[2])
         if detail:
             return f"{status}: {detail}"
-    subject = " ".join(str(message.get("Subject", "")).split())
+    subject = " ".join(subject.split())
     return subject[:300] or "the mail could not be delivered"
 
 
 def _text(part: Message) -> str:
+    """A report part's text (ASCII by RFC 3464; anything else is read leniently)."""
     try:
-        data = part.get_payload(decode=True) or b""
+        data = part.get_payload(decode=True)
     except Exception:
         return ""
-    return data.decode(part.get_content_charset() or "utf-8", "replace") if isinstance(
-        data, bytes) else str(data)
+    if not isinstance(data, bytes):
+        return str(data or "")
+    try:
+        return data.decode(part.get_content_charset() or "utf-8", "replace")
+    except LookupError:
+        return data.decode("utf-8", "replace")

@@ -5,10 +5,13 @@ malformed mail: it reads what it can and says what it could not in `Mail.notes`.
 with nothing readable at all (empty bytes, no header and no body) raises `MailUnreadable`.
 
 Text is decoded with the charset the part declares when that decodes cleanly (no detection,
-so the usual mail costs nothing extra); a missing or lying label is tried as UTF-8 (8-bit
-UTF-8 without a label is common), then guessed with charset-normalizer. HTML-only mail is
-turned into readable text with inscriptis; the HTML itself is kept as received (the inbox
-sanitizes it with nh3 when it stores it).
+so the usual mail costs nothing extra), except that non-ASCII bytes which are valid UTF-8 are
+UTF-8 whatever a single-byte label says (web forms mislabel; real windows-1251 or koi8-r text
+is never valid UTF-8). A missing, unknown or failing label is tried as UTF-8 (8-bit UTF-8
+without a label is common), then guessed with charset-normalizer; an HTML part without one
+uses its <meta>. HTML-only mail (or mail whose plain part is empty) is turned into readable
+text with inscriptis; the HTML itself is kept as received (the inbox sanitizes it with nh3
+when it stores it).
 
 Notes are stable keys, optionally followed by ": " and a detail, so that the console can
 translate the key and show the detail as it is:
@@ -27,17 +30,20 @@ HTML's `cid:` links name it.
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
 from email.header import decode_header
+from email.headerregistry import HeaderRegistry
 from email.message import Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 
 import charset_normalizer
 from inscriptis import get_text
+from inscriptis.css_profiles import CSS_PROFILES
 from inscriptis.model.config import ParserConfig
 
 from channels.email import automatic, reply, thread
@@ -83,7 +89,26 @@ class Mail:
     bounce: Bounce | None
 
 
-_PARSER = BytesParser(policy=policy.default)
+class _ContentHeaders(HeaderRegistry):
+    """The modern policy's headers, with the Content-* ones parsed once per distinct value:
+    the parser and every get_content_type() or get_param() ask for them again, and the
+    policy parses them anew each time (that was two thirds of a mail's parse). Header
+    objects are immutable, so one parse serves every asker; only Content-* headers are kept,
+    never a subject or an address."""
+
+    def __call__(self, name: str, value: str):  # type: ignore[override]
+        if name.lower().startswith("content-"):
+            return self._parsed_once(name, value)
+        return super().__call__(name, value)
+
+    @functools.lru_cache(maxsize=1024)  # noqa: B019 - one registry lives as long as the process
+    def _parsed_once(self, name: str, value: str):
+        return super().__call__(name, value)
+
+
+_PARSER = BytesParser(policy=policy.default.clone(header_factory=_ContentHeaders()))
+# An address we can answer: one local part, one domain, nothing a parser left in by mistake.
+_ADDRESS = re.compile(r"[^\s@<>()\[\],;:\"]+@[^\s@<>()\[\],;:\"]+")
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 # Parts the mail's text is made of; anything else (and any part named as a file) is a MailPart.
 _TEXT_TYPES = ("text/plain", "text/html")
@@ -97,7 +122,14 @@ _LABEL_ALIASES = {"unicode-1-1-utf-7": "utf-7", "x-user-defined": "cp1252",
                   "ks_c_5601-1987": "cp949", "x-mac-cyrillic": "mac_cyrillic",
                   "win-1251": "cp1251", "cp-1251": "cp1251", "unknown-8bit": "",
                   "x-unknown": "", "default": "", "_iso-2022-jp$esc": "iso-2022-jp"}
-_HTML_CONFIG = ParserConfig(display_links=False, display_images=False)
+_META_CHARSET = re.compile(rb"<meta[^>]{0,200}?charset=[\"']?([A-Za-z0-9_.:-]{1,40})",
+                           re.IGNORECASE)
+# Python's names of ASCII and the single-byte (and legacy Asian) codecs: text in them is
+# practically never valid UTF-8.
+_SINGLE_BYTE = ("ascii", "cp", "iso8859", "koi8", "mac", "tis", "hp", "ptcp")
+# The strict profile: the relaxed one pads every <div> with spaces, which reads as indentation.
+_HTML_CONFIG = ParserConfig(css=CSS_PROFILES["strict"], display_links=False,
+                            display_images=False)
 
 
 class _Notes:
@@ -128,22 +160,30 @@ def parse_mail(raw: bytes, *, own_addresses: tuple[str, ...] | list[str] = ()) -
     _reply_name, reply_to = headers.first_address("Reply-To")
 
     body = _Body(notes)
-    body.read(message)
+    try:
+        body.read(message)
+    except Exception:  # a structure the stdlib cannot walk: keep what was read before it
+        notes.add(f"unreadable-part: {message.get_content_type()}")
     text = body.text()
-    if body.html is not None and not body.plain:
+    if body.html is not None and not any(chunk.strip() for chunk in body.plain):
         new_text, quoted = reply.split_html(body.html, text, html_to_text)
     else:
         new_text, quoted = reply.split(text)
 
     own = tuple(address.lower() for address in own_addresses)
-    bounce = automatic.bounce(message)
-    kind = automatic.kind(message, from_address=from_address, subject=headers.text("Subject"),
+    subject = headers.text("Subject")
+    try:
+        bounce = automatic.bounce(message, subject)
+    except Exception:  # a damaged report: still a bounce (kind says so), without details
+        notes.add("unreadable-part: message/delivery-status")
+        bounce = None
+    kind = automatic.kind(message, from_address=from_address, subject=subject,
                           own_addresses=own, bounce=bounce)
     return Mail(
         message_id=next(iter(thread.message_ids(headers.raw("Message-ID"))), None),
         in_reply_to=thread.message_ids(headers.raw("In-Reply-To")),
         references=thread.message_ids(headers.raw("References")),
-        subject=headers.text("Subject"),
+        subject=subject,
         from_address=from_address,
         from_name=from_name,
         to=headers.addresses("To"),
@@ -177,7 +217,11 @@ class _Headers:
         return self._raw.get(name.lower(), "")
 
     def text(self, name: str) -> str:
-        return decode_words(self.raw(name), self._notes, name).strip()
+        try:
+            return decode_words(self.raw(name), self._notes, name).strip()
+        except Exception:  # whatever a damaged header does, the rest of the mail is read
+            self._notes.add(f"unreadable-header: {name}")
+            return ""
 
     def addresses(self, name: str) -> tuple[str, ...]:
         return tuple(address for _name, address in self._pairs(name) if address)
@@ -200,11 +244,14 @@ class _Headers:
         found = []
         for display, address in pairs:
             address = address.strip().lower()
-            if "@" not in address:
+            if not _ADDRESS.fullmatch(address):
                 continue
-            display = decode_words(display, self._notes, name).strip().strip('"').strip()
-            found.append((display, address))
-        if not found:
+            try:
+                display = decode_words(display, self._notes, name).strip().strip('"').strip()
+            except Exception:
+                display = ""
+            found.append((display, _surrogates_dropped(address)))
+        if not found and "@" in value:  # "undisclosed-recipients:;" names nobody, rightly
             self._notes.add(f"unreadable-header: {name}")
         return found
 
@@ -237,6 +284,11 @@ def decode_words(value: str, notes: _Notes, where: str) -> str:
     return "".join(out)
 
 
+def _surrogates_dropped(value: str) -> str:
+    """An address with raw 8-bit bytes in it cannot be written back anywhere: drop them."""
+    return value.encode("utf-8", "ignore").decode("utf-8") if not value.isascii() else value
+
+
 def _surrogates_decoded(value: str, notes: _Notes, where: str) -> str:
     """Raw 8-bit header bytes reach us as surrogate escapes; decode them as text."""
     if not any("\udc80" <= char <= "\udcff" for char in value):
@@ -256,28 +308,34 @@ def codec_of(label: str | None) -> str | None:
         return None
     try:
         return codecs.lookup(label).name
-    except LookupError:
+    except (LookupError, UnicodeError, ValueError):  # unknown, or raw 8-bit in the label
         return None
 
 
 def decode_bytes(data: bytes, label: str | None, notes: _Notes, where: str) -> str:
     """`data` as text: the declared charset when it decodes cleanly, else UTF-8, else a
-    guess; replacement characters (and a note) only when nothing decodes cleanly."""
+    guess; replacement characters (and a note) only when nothing decodes cleanly.
+
+    Non-ASCII bytes that are valid UTF-8 are taken as UTF-8 even under a single-byte label:
+    text in windows-1251 or koi8-r is practically never valid UTF-8, while a web form that
+    labels its UTF-8 "windows-1251" is common, and would decode "cleanly" into mojibake."""
     declared = codec_of(label)
-    if declared:
-        try:
-            return data.decode(declared)
-        except UnicodeDecodeError:
-            pass
-    if declared != "utf-8":
+    try_utf8_first = declared is None or declared == "utf-8" or (
+        declared.startswith(_SINGLE_BYTE) and not data.isascii())
+    if try_utf8_first:
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
             pass
         else:
-            if declared or not data.isascii():
+            if declared != "utf-8" and not data.isascii():
                 notes.add("charset-guessed: utf-8")
             return text
+    if declared and declared != "utf-8":
+        try:
+            return data.decode(declared)
+        except UnicodeDecodeError:
+            pass
     best = charset_normalizer.from_bytes(data).best()
     if best is not None:
         notes.add(f"charset-guessed: {best.encoding}")
@@ -298,9 +356,9 @@ class _Body:
         self.parts: list[MailPart] = []
 
     def read(self, part: Message) -> None:
-        self._note_defects(part)
         ctype = part.get_content_type()
         if ctype.startswith("multipart/"):
+            self._note_defects(part)
             children = part.get_payload()
             if not isinstance(children, list):  # a multipart without parts: read it as text
                 self._leaf(part, "text/plain")
@@ -333,7 +391,14 @@ class _Body:
             self._leaf(html, "text/html")
 
     def _leaf(self, part: Message, ctype: str) -> None:
-        self._note_defects(part)
+        try:
+            self._read_leaf(part, ctype)
+        except Exception:  # a part the stdlib cannot read is skipped, the others kept
+            self.notes.add(f"unreadable-part: {ctype}")
+        finally:  # decoding the payload is what finds a damaged base64
+            self._note_defects(part)
+
+    def _read_leaf(self, part: Message, ctype: str) -> None:
         if ctype in _TEXT_TYPES and not _is_file(part):
             text = self._text_of(part, ctype)
             if text is None:
@@ -369,7 +434,11 @@ class _Body:
             return None
         if data is None:
             return ""
-        text = decode_bytes(data, part.get_param("charset"), self.notes, ctype)
+        label = part.get_param("charset")
+        if not label and ctype == "text/html":  # an HTML part may name it only in a <meta>
+            meta = _META_CHARSET.search(data[:4096])
+            label = meta.group(1).decode("ascii") if meta else None
+        text = decode_bytes(data, label, self.notes, ctype)
         return text.replace("\r\n", "\n").replace("\r", "\n")
 
     def _note_defects(self, part: Message) -> None:
