@@ -303,3 +303,13 @@ async def test_attachments_are_kept_from_the_raw_mail_within_the_media_limits(ct
     assert kept[0]["url"] == f"/api/v1/messages/{row['id']}/attachments/0"
     assert kept[1]["error"] == "the attachment is larger than 2048 bytes"
     assert kept[2]["error"] == "content type application/x-msdownload is not accepted"
+
+
+async def test_a_tls_failure_is_reported_as_such(ctx, dovecot, box):
+    # The test server speaks no TLS: the handshake fails as a certificate error would.
+    tls = replace(the_mailbox(ctx), imap=replace(the_mailbox(ctx).imap, security="tls"))
+    assert await poll_mailbox(ctx, tls) == "failed: tls"
+    starttls = replace(the_mailbox(ctx), imap=replace(the_mailbox(ctx).imap,
+                                                      security="starttls"))
+    assert await poll_mailbox(ctx, starttls) in ("failed: tls", "failed: server")
+    assert (await mailboxes.health(ctx.redis))[box].failures == 2
