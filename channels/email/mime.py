@@ -40,6 +40,7 @@ from email.headerregistry import HeaderRegistry
 from email.message import Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
+from html import unescape
 
 import charset_normalizer
 from inscriptis import get_text
@@ -127,6 +128,10 @@ _META_CHARSET = re.compile(rb"<meta[^>]{0,200}?charset=[\"']?([A-Za-z0-9_.:-]{1,
 # Python's names of ASCII and the single-byte (and legacy Asian) codecs: text in them is
 # practically never valid UTF-8.
 _SINGLE_BYTE = ("ascii", "cp", "iso8859", "koi8", "mac", "tis", "hp", "ptcp")
+_LARGE_HTML = 1_000_000
+_INVISIBLE = ("script", "style", "title")
+_BLOCK_END = re.compile(r"<(?:br|/p|/div|/tr|/li|/h\d|/table|/blockquote)\b[^>]*>", re.IGNORECASE)
+_TAG = re.compile(r"<[^>]*>")
 # The strict profile: the relaxed one pads every <div> with spaces, which reads as indentation.
 _HTML_CONFIG = ParserConfig(css=CSS_PROFILES["strict"], display_links=False,
                             display_images=False)
@@ -460,12 +465,42 @@ class _Body:
 
 def html_to_text(html: str) -> str:
     """Readable text of an HTML body: paragraphs, lists and tables kept as lines."""
-    try:
-        text = get_text(html, _HTML_CONFIG)
-    except Exception:  # inscriptis gives up on some broken markup: its text is still there
-        text = re.sub(r"<[^>]*>", " ", html)
+    text = ""
+    if len(html) <= _LARGE_HTML:
+        try:
+            text = get_text(html, _HTML_CONFIG)
+        except Exception:  # inscriptis gives up on some broken markup: its text is still there
+            text = ""
+    if not text.strip():
+        # Too large to lay out (a report with thousands of table rows), nested deeper than
+        # lxml goes, or markup inscriptis gave up on: the words, one block per line.
+        text = unescape(_TAG.sub("", _BLOCK_END.sub("\n", _without_invisible(html))))
     lines = [line.rstrip() for line in text.replace("\xa0", " ").split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def _without_invisible(html: str) -> str:
+    """The HTML without its scripts, styles and title, in linear time: each element's next
+    start is searched for only once the last one is passed; an unclosed one keeps the rest."""
+    lower = html.lower()
+    upcoming = {name: lower.find(f"<{name}") for name in _INVISIBLE}
+    kept, at = [], 0
+    while True:
+        found = [(start, name) for name, start in upcoming.items() if start >= 0]
+        if not found:
+            break
+        start, name = min(found)
+        end = lower.find(f"</{name}", start)
+        if end < 0:
+            break
+        close = lower.find(">", end)
+        kept.append(html[at:start])
+        at = close + 1 if close >= 0 else len(html)
+        for other, position in upcoming.items():
+            if 0 <= position < at:
+                upcoming[other] = lower.find(f"<{other}", at)
+    kept.append(html[at:])
+    return "".join(kept)
 
 
 def _is_file(part: Message) -> bool:

@@ -96,7 +96,7 @@ LANGUAGES = {
                        r"Hörmətlə və təşəkkürlə)" + _ALONE,
                        r"iPhone-?dan göndərildi" + _ALONE,
                        r"(?:Android|Samsung|iPhone)[\w -]*göndərilib" + _ALONE],
-        "sent_from": r"Göndərildi:? (?=iPhone|Android)",
+        "sent_from": "",  # the az phones' line ends with the verb: a signature above
     },
     "dost-ru": {
         # "20.11.2026 14:02, Лейла пишет:", "20 нояб. 2026 г., в 14:02, Лейла <…> написал(а):";

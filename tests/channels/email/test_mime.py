@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import base64
 import random
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
 
-from channels.email.mime import Mail, MailUnreadable, parse_mail
+from channels.email.mime import Mail, MailUnreadable, html_to_text, parse_mail
 
 FIXTURES = Path(__file__).parent / "fixtures"
 OURS = ("baku1@dost.example.gov.az", "baku2@dost.example.gov.az")
@@ -384,3 +385,23 @@ def test_an_empty_plain_part_beside_the_html_leaves_the_html_to_say_it():
 def test_undisclosed_recipients_is_no_unreadable_header():
     parsed = parse_mail(mail("From: a@b.az\nTo: undisclosed-recipients:;", b"hi"))
     assert (parsed.to, parsed.notes) == ((), ())
+
+
+@pytest.mark.parametrize("html", [
+    "<div>" * 20_000 + "Salam, pensiya barədə sual." + "</div>" * 20_000,   # deeper than lxml
+    "<html><head><title>t</title><style>p{}</style></head><body>"
+    + "<p>Salam, pensiya barədə sual.</p>" * 40_000 + "</body></html>",   # too large to lay out
+])
+def test_html_too_deep_or_too_large_still_gives_its_words(html):
+    parsed = parse_mail(mail("From: a@b.az\nContent-Type: text/html; charset=utf-8",
+                             html.encode()))
+    assert parsed.text.startswith("Salam, pensiya barədə sual.")
+    assert "p{}" not in parsed.text and parsed.new_text.startswith("Salam")
+
+
+def test_a_large_html_full_of_styles_is_read_in_linear_time():
+    html = "<style>p{}</style ><p>Salam</p>" * 60_000 + "<script>unclosed"
+    started = time.perf_counter()
+    text = html_to_text(html)
+    assert time.perf_counter() - started < 5  # each <style> searched anew: minutes
+    assert text == "\n".join(["Salam"] * 60_000 + ["unclosed"])  # an unclosed one is kept
