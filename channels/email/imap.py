@@ -39,9 +39,14 @@ from pathlib import Path
 import redis.asyncio as aioredis
 import redis.exceptions
 import sqlalchemy.exc
-from imap_tools import AND, MailBox, MailBoxStartTls, MailBoxUnencrypted
-from imap_tools.errors import MailboxLoginError, UnexpectedCommandStatusError
+from imap_tools import AND, MailBox, MailBoxUnencrypted
+from imap_tools.errors import (
+    MailboxLoginError,
+    MailboxStarttlsError,
+    UnexpectedCommandStatusError,
+)
 from imap_tools.mailbox import BaseMailBox
+from imap_tools.utils import check_command_status
 
 from channels.email.inbound import digest, inbound_message, raw_path
 from channels.email.mime import parse_mail
@@ -182,17 +187,37 @@ class LockLost(RuntimeError):
 # --- reading a mailbox ---------------------------------------------------------------------
 
 
+class _ClosingIMAP4SSL(imaplib.IMAP4_SSL):
+    """imaplib's IMAPS client, but a failed TLS handshake closes its socket (imaplib's leaves
+    it open, one leaked socket per poll of a mailbox whose TLS fails)."""
+
+    def _create_socket(self, timeout):
+        sock = imaplib.IMAP4._create_socket(self, timeout)
+        try:
+            return self.ssl_context.wrap_socket(sock, server_hostname=self.host)
+        except BaseException:
+            sock.close()
+            raise
+
+
+class _TlsMailBox(MailBox):
+    def _get_mailbox_client(self) -> imaplib.IMAP4:
+        return _ClosingIMAP4SSL(self._host, self._port, ssl_context=self._ssl_context,
+                                timeout=self._timeout)
+
+
 def connect(imap: Imap) -> BaseMailBox:
-    """A logged-in IMAP session (blocking: run it in a thread)."""
+    """A logged-in IMAP session (blocking: run it in a thread). Whatever fails on the way
+    closes the connection."""
     if imap.security == "tls":
-        client: BaseMailBox = MailBox(imap.host, imap.port, timeout=imap.timeout_s,
-                                      ssl_context=ssl.create_default_context())
-    elif imap.security == "starttls":
-        client = MailBoxStartTls(imap.host, imap.port, timeout=imap.timeout_s,
-                                 ssl_context=ssl.create_default_context())
+        client: BaseMailBox = _TlsMailBox(imap.host, imap.port, timeout=imap.timeout_s,
+                                          ssl_context=ssl.create_default_context())
     else:
         client = MailBoxUnencrypted(imap.host, imap.port, timeout=imap.timeout_s)
     try:
+        if imap.security == "starttls":
+            check_command_status(client.client.starttls(ssl.create_default_context()),
+                                 MailboxStarttlsError)
         client.login(imap.user, imap.password, initial_folder=None)
     except BaseException:
         _close(client)
