@@ -35,7 +35,7 @@ from inbox.logs import configure_logging
 from inbox.storage.db import ROOT, database_url, migrate
 from routing.model import shared_model
 from settings import Config, ConfigError, load_config
-from web import api, console, openapi, ops
+from web import api, console, mail, openapi, ops
 from web import reports as report_api
 from web.appkeys import CONTEXT, HUB, INTAKE, SECRET_KEY
 from web.http import json_errors, redis_outage, storable_query
@@ -81,6 +81,7 @@ def create_app(config: Config) -> web.Application:
     app.add_routes(ops.routes)
     app.add_routes(api.routes)
     app.add_routes(report_api.routes)
+    app.add_routes(mail.routes)
     app.add_routes(openapi.routes)
     console.setup_routes(app)
     for channel in CHANNELS.values():

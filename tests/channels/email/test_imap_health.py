@@ -52,3 +52,28 @@ async def test_a_wrong_password_shows_in_readyz_metrics_and_logs(aiohttp_client,
     assert "mailbox dost-baku-2: poll failed (login" in logged
     for secret in (bad, "Novruz-2025-wrong", "elnur@mail.ru", "AUTHENTICATIONFAILED"):
         assert secret not in logged
+
+
+async def test_admins_list_the_dead_letters_and_nobody_else(aiohttp_client, ctx, accounts):
+    from tests.inbox.test_auth import add_user
+    from tests.web.test_api import mint_token
+
+    good, _ = accounts
+    raw = mail("Kimdən?", sender="")
+    async with ctx.store.transaction() as tx:
+        letter_id = await tx.mail.bury(good, "INBOX", 4, "ab" * 32, raw,
+                                       "NoSender: the mail has no From or Reply-To address", 3)
+    admin = await add_user(ctx, "admin@dost.example.gov.az", name="Admin", role="admin")
+    supervisor = await add_user(ctx, "sup@dost.example.gov.az", name="Sup", role="supervisor")
+    client = await aiohttp_client(with_test_channels(create_app(ctx.config)))
+    response = await client.get("/api/v1/mail/dead-letters",
+                                headers=await mint_token(ctx, admin))
+    assert response.status == 200
+    [letter] = await response.json()
+    assert {k: v for k, v in letter.items() if k != "created_at"} == {
+        "id": letter_id, "mailbox": good, "folder": "INBOX", "uid": 4, "attempts": 3,
+        "error": "NoSender: the mail has no From or Reply-To address"}
+    response = await client.get("/api/v1/mail/dead-letters",
+                                headers=await mint_token(ctx, supervisor))
+    assert response.status == 403
+    assert (await client.get("/api/v1/mail/dead-letters")).status == 401
