@@ -60,7 +60,9 @@ from settings import EmailChannel, Imap, Mailbox
 log = logging.getLogger(__name__)
 
 LOCK_TTL_S = 120         # a poll renews its lock after every chunk; a dead one's lapses
-POLL_BUDGET_S = 40       # a poll stops taking new chunks after this; the next one goes on
+# A poll stops taking new chunks after this and the next one goes on: with the IMAP
+# timeout, the job ends well within the minute rq gives a periodic job.
+POLL_BUDGET_S = 20
 _FETCHED_UID = re.compile(rb"UID (\d+)")
 
 
