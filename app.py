@@ -7,6 +7,7 @@
                            [--voice-address A] --password-stdin
     python app.py user list | deactivate EMAIL | reactivate EMAIL
     python app.py config check [PATH]
+    python app.py email dead-letters | replay ID
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from channels.email import dead_letters as mail_dead_letters
 from channels.registry import CHANNELS, channel_book, config_problems
 from channels.twilio.voice import dial_target
 from inbox import channel_traits, users
@@ -33,7 +35,7 @@ from inbox.logs import configure_logging
 from inbox.storage.db import ROOT, database_url, migrate
 from routing.model import shared_model
 from settings import Config, ConfigError, load_config
-from web import api, console, openapi, ops
+from web import api, console, mail, openapi, ops
 from web import reports as report_api
 from web.appkeys import CONTEXT, HUB, INTAKE, SECRET_KEY
 from web.http import json_errors, redis_outage, storable_query
@@ -79,6 +81,7 @@ def create_app(config: Config) -> web.Application:
     app.add_routes(ops.routes)
     app.add_routes(api.routes)
     app.add_routes(report_api.routes)
+    app.add_routes(mail.routes)
     app.add_routes(openapi.routes)
     console.setup_routes(app)
     for channel in CHANNELS.values():
@@ -228,6 +231,42 @@ def cmd_corrections_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_email_dead_letters(_args: argparse.Namespace) -> int:
+    """The mails the polls could not take in, newest first (no addresses: only the admin's
+    next step, `email replay ID`, needs to open one)."""
+    migrate()
+    rows = _with_context(None, mail_dead_letters.dead_letters)
+    if not rows:
+        print("no dead letters: every mail read has been taken in")
+        return 0
+    table = [("ID", "MAILBOX", "FOLDER", "UID", "ATTEMPTS", "SINCE", "ERROR")]
+    table += [(str(r["id"]), r["mailbox"], r["folder"], str(r["uid"]), str(r["attempts"]),
+               r["created_at"].isoformat(timespec="seconds"),
+               r["error"].splitlines()[0][:80] if r["error"] else "-") for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+              .rstrip())
+    return 0
+
+
+def cmd_email_replay(args: argparse.Namespace) -> int:
+    migrate()
+    channel_traits.install(channel_book())   # the inbox takes the mail in as e-mail
+    result = _with_context(None, lambda ctx: mail_dead_letters.replay(ctx, args.id))
+    if result is None:
+        print(f"no dead letter has the id {args.id}", file=sys.stderr)
+        return 1
+    if not result.stored:
+        print(f"dead letter {args.id} still cannot be taken in: {result.error}",
+              file=sys.stderr)
+        return 2
+    what = "was already stored as" if result.duplicate else "stored as"
+    print(f"dead letter {args.id} {what} message {result.message_id}; removed from the dead "
+          "letters")
+    return 0
+
+
 def cmd_config_check(args: argparse.Namespace) -> int:
     path = args.path or os.environ.get("CC_CONFIG") or "config.yaml"
     config, problems = checked_config(path)
@@ -274,6 +313,13 @@ def parser() -> argparse.ArgumentParser:
     check = config.add_parser("check", help="validate a config file")
     check.add_argument("path", nargs="?")
     check.set_defaults(run=cmd_config_check)
+    email = commands.add_parser("email", help="the e-mail channel's mailboxes") \
+        .add_subparsers(dest="action", required=True)
+    email.add_parser("dead-letters", help="list the mails the polls could not take in") \
+        .set_defaults(run=cmd_email_dead_letters)
+    replay = email.add_parser("replay", help="take a dead letter in again (removed on success)")
+    replay.add_argument("id", type=int)
+    replay.set_defaults(run=cmd_email_replay)
     corrections = commands.add_parser("corrections", help="classifier training data") \
         .add_subparsers(dest="action", required=True)
     export = corrections.add_parser("export", help="write agents' corrections as JSONL")

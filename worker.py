@@ -107,7 +107,7 @@ def periodic_jobs(config: Config) -> dict[str, int]:
         SWEEP_JOB: config.outbox.sweep_interval_s,
         CONSUMERS_JOB: CONSUMERS_INTERVAL_S,
         FACTS_SWEEP_JOB: FACTS_SWEEP_INTERVAL_S,
-        **scheduled_jobs(),
+        **scheduled_jobs(config),
     }
 
 

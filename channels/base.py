@@ -69,9 +69,9 @@ class Channel(Protocol):
     def check_config(self, config: Config) -> list[Problem]:
         """What is wrong in the channel's own config section, each with its key and line."""
 
-    def scheduled_jobs(self) -> dict[str, int]:
-        """The jobs the worker runs for this channel: {job function's dotted name: interval
-        in seconds} (a mailbox's poll)."""
+    def scheduled_jobs(self, config: Config) -> dict[str, int]:
+        """The jobs the worker runs for this channel in this deployment: {job function's
+        dotted name: interval in seconds} (the mailboxes' poll, when there are mailboxes)."""
 
     async def fetch_media(self, url: str, max_bytes: int) -> tuple[bytes, str]:
         """The body and content type of an attachment the provider holds at `url`; raises

@@ -34,10 +34,10 @@ def channel_book() -> ChannelBook:
     return ChannelBook(channel.traits for channel in CHANNELS.values())
 
 
-def scheduled_jobs() -> dict[str, int]:
+def scheduled_jobs(config: Config) -> dict[str, int]:
     """The periodic jobs the channels ask the worker for: {dotted name: interval s}."""
     return {job: interval for channel in CHANNELS.values()
-            for job, interval in channel.scheduled_jobs().items()}
+            for job, interval in channel.scheduled_jobs(config).items()}
 
 
 def config_problems(config: Config) -> list[Problem]:

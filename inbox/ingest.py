@@ -575,3 +575,4 @@ async def ingest(ctx: InboxContext, msg: InboundMessage,
         [result] = await store_many(ctx, [arrival])
     await announce_many(ctx, [result])
     return result
+

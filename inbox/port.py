@@ -80,6 +80,53 @@ class ChannelPort:
         async with self._ctx.store.transaction() as tx:
             await tx.messages.update(message_id, attachments=attachments)
 
+    # --- reading mailboxes (the e-mail channel's poll) -------------------------------------
+
+    async def mail_cursor(self, mailbox: str, folder: str) -> Row | None:
+        """How far a mailbox's folder was read: {uidvalidity, last_uid}; None at first."""
+        async with self._ctx.store.read() as tx:
+            return await tx.mail.cursor(mailbox, folder)
+
+    async def advance_mail_cursor(self, mailbox: str, folder: str, uidvalidity: int,
+                                  last_uid: int, read: Sequence[str] = ()) -> None:
+        """The folder is read up to `last_uid`; the failed attempts counted against the
+        mails `read` (raw hashes) now stored are forgotten."""
+        async with self._ctx.store.transaction() as tx:
+            await tx.mail.forget_attempts(mailbox, read)
+            await tx.mail.set_cursor(mailbox, folder, uidvalidity, last_uid)
+
+    async def count_mail_failure(self, mailbox: str, digest: str, error: str) -> int:
+        """One more failed attempt at the mail with raw hash `digest`; how many so far."""
+        async with self._ctx.store.transaction() as tx:
+            return await tx.mail.count_attempt(mailbox, digest, error)
+
+    async def bury_mail(self, mailbox: str, folder: str, uid: int, digest: str, raw: bytes,
+                        error: str, attempts: int) -> int:
+        """Keep a mail that cannot be taken in as a dead letter; its id."""
+        async with self._ctx.store.transaction() as tx:
+            return await tx.mail.bury(mailbox, folder, uid, digest, raw, error, attempts)
+
+    async def buried_mails(self, mailbox: str, digests: Sequence[str]) -> set[str]:
+        """Which of these mails (raw hashes) are dead letters already."""
+        async with self._ctx.store.read() as tx:
+            return await tx.mail.buried_digests(mailbox, digests)
+
+    async def dead_letters(self, limit: int = 200) -> list[Row]:
+        async with self._ctx.store.read() as tx:
+            return await tx.mail.dead_letters(limit)
+
+    async def dead_letter(self, letter_id: int) -> Row | None:
+        async with self._ctx.store.read() as tx:
+            return await tx.mail.dead_letter(letter_id)
+
+    async def dead_letter_failed_again(self, letter_id: int, error: str) -> None:
+        async with self._ctx.store.transaction() as tx:
+            await tx.mail.note_replay_failure(letter_id, error)
+
+    async def remove_dead_letter(self, letter_id: int) -> None:
+        async with self._ctx.store.transaction() as tx:
+            await tx.mail.remove_dead_letter(letter_id)
+
     # --- outbound --------------------------------------------------------------------------
 
     async def record_part(self, message: OutboundMessage, part: int, external_id: str) -> None:

@@ -23,7 +23,9 @@ import holidays
 import yaml
 
 from settings.model import (
+    AFTER_READING,
     CATEGORIES,
+    IMAP_SECURITY,
     LANGUAGES,
     QUEUE_KINDS,
     STRATEGIES,
@@ -31,6 +33,7 @@ from settings.model import (
     Channels,
     Config,
     EmailChannel,
+    Imap,
     Intake,
     KeywordOverride,
     Limits,
@@ -382,14 +385,44 @@ def _routing(s: Section) -> RoutingConfig:
     return routing
 
 
-def _mailbox(s: Section) -> Mailbox:
+def _imap(s: Section | None) -> Imap | None:
+    if s is None:
+        return None
+    security = s.get("security", str, Imap.security, choices=IMAP_SECURITY)
+    after = s.get("after", str, Imap.after, choices=AFTER_READING)
+    imap = Imap(
+        host=s.get("host", str),
+        user=s.get("user", str),
+        password=s.get("password", str),
+        port=s.get("port", int, 993 if security == "tls" else 143, convert=_positive),
+        security=security,
+        folders=s.strings("folders", Imap.folders),
+        after=after,
+        flag=s.get("flag", str, Imap.flag),
+        move_to=s.get("move_to", str, None),
+        timeout_s=s.get("timeout", (str, int), Imap.timeout_s,
+                        convert=lambda v: _positive(parse_seconds(v))),
+    )
+    if not imap.folders:
+        s.doc.problem(s._child("folders"), "name at least one folder")
+    if after == "move" and not imap.move_to:
+        s.doc.problem(s._child("after"), "`after: move` needs `move_to`, the folder to move to")
+    if imap.flag is not None and (not imap.flag or " " in imap.flag):
+        s.doc.problem(s._child("flag"), f"not an IMAP flag or keyword: {imap.flag!r}")
+    s.finish()
+    return imap
+
+
+def _mailbox(s: Section, poll_interval_s: int) -> Mailbox:
     mailbox = Mailbox(
         id=s.get("id", str),
         address=s.get("address", str),
         queue=s.get("queue", str),
-        imap=s.get("imap", dict),
+        imap=_imap(s.section("imap")),
         smtp=s.get("smtp", dict),
         signature=s.get("signature", dict, {}),
+        poll_interval_s=s.get("poll_interval", (str, int), poll_interval_s,
+                              convert=lambda v: _positive(parse_seconds(v))),
     )
     s.finish()
     return mailbox
@@ -436,10 +469,19 @@ def _channels(s: Section) -> Channels:
     email = None
     email_section = s.section("email", required=False)
     if email_section is not None:
+        poll_interval_s = email_section.get("poll_interval", (str, int), 30,
+                                            convert=lambda v: _positive(parse_seconds(v)))
         email = EmailChannel(
-            poll_interval_s=email_section.get("poll_interval", (str, int), 30,
-                                              convert=parse_seconds),
-            mailboxes=tuple(_mailbox(m) for m in email_section.sections("mailboxes", False)),
+            poll_interval_s=poll_interval_s,
+            mailboxes=tuple(_mailbox(m, poll_interval_s or 30)
+                            for m in email_section.sections("mailboxes", False)),
+            max_attempts=email_section.get("max_attempts", int, EmailChannel.max_attempts,
+                                           convert=_positive),
+            reread_window_s=email_section.get(
+                "reread_window", (str, int), EmailChannel.reread_window_s,
+                convert=lambda v: _positive(parse_seconds(v))),
+            fetch_batch=email_section.get("fetch_batch", int, EmailChannel.fetch_batch,
+                                          convert=_positive),
             reopen_within_s=email_section.get("reopen_within", (str, int),
                                               EmailChannel.reopen_within_s,
                                               convert=_not_negative_seconds),
@@ -447,6 +489,11 @@ def _channels(s: Section) -> Channels:
                 "acknowledgements_per_day", int, EmailChannel.acknowledgements_per_day,
                 convert=_not_negative),
         )
+        ids = [m.id for m in email.mailboxes]
+        for i, mailbox_id in enumerate(ids):
+            if mailbox_id is not None and mailbox_id in ids[:i]:
+                email_section.doc.problem(f"channels.email.mailboxes[{i}].id",
+                                          f"duplicate mailbox id {mailbox_id!r}")
         email_section.finish()
     sections = {str(key): s.get(str(key), dict, None) for key in s.data if key not in s.used}
     channels = Channels(

@@ -98,16 +98,37 @@ class WebchatChannel:
     limits: WebchatLimits = field(default_factory=WebchatLimits)
 
 
+IMAP_SECURITY = ("tls", "starttls", "none")
+AFTER_READING = ("flag", "move", "none")
+
+
+@dataclass(frozen=True)
+class Imap:
+    """Where a mailbox's mail is read, and what is done to a mail once it is stored."""
+
+    host: str
+    user: str
+    password: str
+    port: int = 993
+    security: str = "tls"            # tls (IMAPS), starttls, or none (a local test server)
+    folders: tuple[str, ...] = ("INBOX",)
+    after: str = "flag"              # flag, move, or none: done only after the commit
+    flag: str = "\\Seen"             # a system flag or a keyword ($Imported)
+    move_to: str | None = None       # the folder `after: move` moves to
+    timeout_s: int = 30
+
+
 @dataclass(frozen=True)
 class Mailbox:
     id: str
     address: str
     queue: str
-    imap: dict[str, Any]
+    imap: Imap
     smtp: dict[str, Any]
     # The signature under its replies, per language (az, ru, en); the e-mail templates'
     # signature where a language has none here.
     signature: dict[str, str] = field(default_factory=dict)
+    poll_interval_s: int = 30
 
 
 @dataclass(frozen=True)
@@ -130,6 +151,12 @@ class ChannelRules:
 
     reopen_within_s: int = 0
     acknowledgements_per_day: int | None = None
+    # A mail that fails this many polls goes to the dead letters, and the mailbox moves on.
+    max_attempts: int = 3
+    # When a folder's UIDVALIDITY changes (or on the first poll), the mail that arrived in
+    # this window is read (again); dedupe keeps each mail once.
+    reread_window_s: int = 14 * 86400
+    fetch_batch: int = 100           # mails fetched (and stored) per round trip
 
 
 @dataclass(frozen=True)

@@ -358,6 +358,16 @@ PATHS: dict[str, Any] = {
         params=_INTERVAL[:2])},
     "/api/v1/wallboard": {"get": _op(
         "queues and agents now, and today's figures", _ok("the board", {"type": "object"}))},
+    "/api/v1/mail/dead-letters": {"get": _op(
+        "admins: the mails the mailboxes' polls could not take in, newest first (200 at "
+        "most); `app.py email replay ID` takes one in again",
+        _ok("dead letters", {"type": "array", "items": {
+            "type": "object",
+            "required": ["id", "mailbox", "folder", "uid", "attempts", "error", "created_at"],
+            "properties": {"id": _ID_SCHEMA, "mailbox": {"type": "string"},
+                           "folder": {"type": "string"}, "uid": {"type": "integer"},
+                           "attempts": {"type": "integer"}, "error": {"type": "string"},
+                           "created_at": {"type": "string", "format": "date-time"}}}}))},
     "/api/v1/openapi.json": {"get": _op("this document", _ok("OpenAPI 3.1"), public=True)},
 }
 

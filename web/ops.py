@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
+from inbox import mailboxes
 from inbox.jobs import queue_depths
 from inbox.outage import REDIS_UNAVAILABLE
 from web.appkeys import CONTEXT
@@ -24,6 +26,13 @@ INTAKE_LAG = Gauge("cc_intake_lag_seconds", "How long the oldest journalled mess
 # messages). `replies` should stay near 0; `delivery` is a storm's backlog of automatic sends.
 QUEUE_DEPTH = Gauge("cc_job_queue_depth", "Jobs waiting in an rq queue (scheduled retries aside)",
                     ["queue"])
+# Read from Redis at each scrape, as the worker's polls left them (inbox.mailboxes): 1 while
+# a mailbox's last poll worked; polls failed in a row (by the error's kind while failing).
+MAILBOX_UP = Gauge("cc_mailbox_up", "Whether the mailbox's last poll worked", ["mailbox"])
+MAILBOX_FAILURES = Gauge("cc_mailbox_failures", "The mailbox's polls failed in a row",
+                         ["mailbox", "error"])
+MAILBOX_POLLED = Gauge("cc_mailbox_last_poll_timestamp_seconds",
+                       "When the mailbox was last polled successfully", ["mailbox"])
 
 
 @web.middleware
@@ -61,7 +70,29 @@ async def readyz(request: web.Request) -> web.Response:
             failing.append(name)
     if failing:
         return web.json_response({"status": "unavailable", "failing": failing}, status=503)
-    return web.json_response({"status": "ok"})
+    try:
+        health = await asyncio.wait_for(mailboxes.health(ctx.redis), timeout=2)
+    except (TimeoutError, *REDIS_UNAVAILABLE):
+        health = {}
+    if not health:
+        return web.json_response({"status": "ok"})
+    # A failing mailbox leaves the app able to serve: it is named, the app stays ready.
+    return web.json_response({
+        "status": "ok" if all(state.ok for state in health.values()) else "degraded",
+        "mailboxes": {name: _mailbox_detail(state) for name, state in sorted(health.items())},
+    })
+
+
+def _mailbox_detail(state: mailboxes.MailboxHealth) -> dict:
+    if state.ok:
+        return {"ok": True}
+    return {"ok": False, "error": state.error, "failures": state.failures,
+            "since": _iso(state.since)}
+
+
+def _iso(epoch: float | None) -> str | None:
+    return None if epoch is None else \
+        datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
 
 
 @routes.get("/metrics")
@@ -74,4 +105,20 @@ async def metrics(request: web.Request) -> web.Response:
     else:
         for queue, jobs in depths.items():
             QUEUE_DEPTH.labels(queue).set(jobs)
+    try:
+        health = await asyncio.wait_for(mailboxes.health(ctx.redis), timeout=2)
+    except (TimeoutError, *REDIS_UNAVAILABLE) as exc:
+        ctx.redis_outage.failed(exc)
+    else:
+        _set_mailbox_metrics(health)
     return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def _set_mailbox_metrics(health: dict[str, mailboxes.MailboxHealth]) -> None:
+    for gauge in (MAILBOX_UP, MAILBOX_FAILURES, MAILBOX_POLLED):
+        gauge.clear()   # a mailbox taken out of the configuration leaves no series behind
+    for name, state in health.items():
+        MAILBOX_UP.labels(name).set(1 if state.ok else 0)
+        MAILBOX_FAILURES.labels(name, state.error or "none").set(state.failures)
+        if state.polled_at is not None:
+            MAILBOX_POLLED.labels(name).set(state.polled_at)

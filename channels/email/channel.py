@@ -7,17 +7,41 @@ at once, so e-mail is its own kind of capacity.
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from channels.base import MediaError, SendResult, problem_at
 from channels.email import smtp
 from channels.email.compose import COMPOSER
+from channels.email.inbound import parse_attachment_url
+from channels.email.mime import parse_mail
 from inbox.channel_traits import ChannelTraits
 from inbox.context import InboxContext
 from inbox.messages import OutboundMessage
 from settings import Config, Problem
 
 CHANNEL = "email"
+# The mailboxes' poll (channels.email.imap), run every few seconds: each mailbox is polled
+# when its own interval (or back-off) has passed.
+POLL_JOB = "channels.email.imap.poll_mailboxes"
+POLL_TICK_S = 5
+
+
+def attachment_of_kept_mail(url: str, max_bytes: int) -> tuple[bytes, str]:
+    try:
+        path, index = parse_attachment_url(url)
+        raw = path.read_bytes()
+    except (ValueError, OSError) as exc:
+        raise MediaError(f"the mail this attachment came in cannot be read ({exc})",
+                         transient=False) from exc
+    parts = parse_mail(raw).attachments
+    if index >= len(parts):
+        raise MediaError("the mail has no such attachment", transient=False)
+    part = parts[index]
+    if len(part.data) > max_bytes:
+        raise MediaError(f"the attachment is larger than {max_bytes} bytes", transient=False)
+    return part.data, part.content_type
 
 
 class MailChannel:
@@ -28,15 +52,21 @@ class MailChannel:
     def check_config(self, config: Config) -> list[Problem]:
         return [problem_at(config, problem) for problem in smtp.config_problems(config)]
 
-    def scheduled_jobs(self) -> dict[str, int]:
-        return {}
+    def scheduled_jobs(self, config: Config) -> dict[str, int]:
+        """The mailboxes' poll (channels.email.imap), when there are mailboxes: a short tick
+        that polls each mailbox whose own interval has passed."""
+        email = config.channels.email
+        if email is None or not email.mailboxes:
+            return {}
+        shortest = min(mailbox.poll_interval_s for mailbox in email.mailboxes)
+        return {POLL_JOB: max(1, min(POLL_TICK_S, shortest))}
 
     def setup_routes(self, app: web.Application) -> None:
         """None: mail is fetched by the worker, not pushed to the app."""
 
     async def fetch_media(self, url: str, max_bytes: int) -> tuple[bytes, str]:
-        raise MediaError("a mail's attachments are stored when the mail is read, not fetched",
-                         transient=False)
+        """An attachment, read from the raw mail the poll kept (`inbound.attachment_url`)."""
+        return await asyncio.to_thread(attachment_of_kept_mail, url, max_bytes)
 
     async def send(self, ctx: InboxContext, message: OutboundMessage) -> SendResult:
         """Over SMTP from the conversation's mailbox, in the thread (`channels.email.smtp`)."""

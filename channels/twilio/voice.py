@@ -306,7 +306,7 @@ class TwilioVoiceChannel:
             return [problem_at(config, str(exc))]
         return []
 
-    def scheduled_jobs(self) -> dict[str, int]:
+    def scheduled_jobs(self, config: Config) -> dict[str, int]:
         return {}
 
     def setup_routes(self, app: web.Application) -> None:

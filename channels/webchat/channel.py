@@ -381,7 +381,7 @@ class WebchatChannel:
     def check_config(self, config: Config) -> list[Problem]:
         return []   # `channels.webchat` is typed and checked by settings/
 
-    def scheduled_jobs(self) -> dict[str, int]:
+    def scheduled_jobs(self, config: Config) -> dict[str, int]:
         return {}
 
     async def fetch_media(self, url: str, max_bytes: int) -> tuple[bytes, str]:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -267,4 +268,46 @@ category_corrections = Table(
     Column("corrected", String(20), nullable=False),
     Column("user_id", Id, ForeignKey("users.id"), nullable=False),
     Column("created_at", Time, nullable=False),
+)
+
+# --- e-mail: reading the mailboxes (channels.email.imap) ----------------------------------
+# How far each folder of each mailbox has been read: its UIDVALIDITY and the last UID whose
+# mail (and every mail before it) is committed. Advanced only after that commit.
+mail_cursors = Table(
+    "mail_cursors",
+    metadata,
+    Column("mailbox", String(100), primary_key=True),
+    Column("folder", String(200), primary_key=True),
+    Column("uidvalidity", BigInteger, nullable=False),
+    Column("last_uid", BigInteger, nullable=False),
+    Column("updated_at", Time, nullable=False),
+)
+
+# Polls that failed to take a mail in, counted per mail (its raw bytes' hash), so a mail
+# that keeps failing goes to the dead letters instead of holding its folder up.
+mail_attempts = Table(
+    "mail_attempts",
+    metadata,
+    Column("mailbox", String(100), primary_key=True),
+    Column("digest", String(64), primary_key=True),
+    Column("attempts", Integer, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("updated_at", Time, nullable=False),
+)
+
+# Mails that could not be taken in after `channels.email.max_attempts` polls: the raw mail
+# and the last error, for an admin to read and replay (`app.py email replay ID`).
+mail_dead_letters = Table(
+    "mail_dead_letters",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("mailbox", String(100), nullable=False),
+    Column("folder", String(200), nullable=False),
+    Column("uid", BigInteger, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("raw", LargeBinary, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", Time, nullable=False),
+    UniqueConstraint("mailbox", "digest", name="uq_mail_dead_letters_mailbox_digest"),
 )

@@ -19,6 +19,7 @@ from inbox.storage.contacts import ContactRecords
 from inbox.storage.conversations import ConversationRecords
 from inbox.storage.events import EventRecords
 from inbox.storage.journal import JournalRecords, PostgresJournal, SqliteJournal
+from inbox.storage.mail import MailRecords
 from inbox.storage.messages import MessageRecords
 from inbox.storage.records import Row
 from inbox.storage.users import UserRecords
@@ -35,6 +36,7 @@ class UnitOfWork:
         self.events = EventRecords(conn)
         self.users = UserRecords(conn)
         self.journal = JournalRecords(conn)
+        self.mail = MailRecords(conn)
 
 
 class Store:

@@ -143,7 +143,7 @@ class PollingChannel:
     def check_config(self, config) -> list[Problem]:
         return []
 
-    def scheduled_jobs(self) -> dict[str, int]:
+    def scheduled_jobs(self, config) -> dict[str, int]:
         return {"tests.channels.test_contract.poll": 30}
 
     async def fetch_media(self, url: str, max_bytes: int) -> tuple[bytes, str]:
@@ -156,8 +156,9 @@ class PollingChannel:
 def test_the_worker_schedules_the_jobs_channels_declare(monkeypatch):
     channel: Channel = PollingChannel()
     monkeypatch.setitem(registry.CHANNELS, channel.name, channel)
-    assert scheduled_jobs() == {"tests.channels.test_contract.poll": 30}
-    jobs = periodic_jobs(load_config_text(BASE, env={}))
+    config = load_config_text(BASE, env={})   # no mailboxes: e-mail polls nothing
+    assert scheduled_jobs(config) == {"tests.channels.test_contract.poll": 30}
+    jobs = periodic_jobs(config)
     assert jobs["tests.channels.test_contract.poll"] == 30
     assert jobs[SWEEP_JOB] == 1   # beside the worker's own (`outbox.sweep_interval`)
 

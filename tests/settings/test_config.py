@@ -17,7 +17,7 @@ from sqlalchemy import select
 from inbox.auth import verify_password
 from inbox.storage.db import make_engine
 from inbox.storage.schema import users
-from settings import ConfigError, Problem, Rate, WebchatLimits, load_config, load_config_text
+from settings import ConfigError, Imap, Problem, Rate, WebchatLimits, load_config, load_config_text
 from tests.conftest import ROOT, TEST_CONFIG
 
 BASE = TEST_CONFIG.read_text(encoding="utf-8")
@@ -31,8 +31,8 @@ MAILBOX = """    mailboxes:
       - id: dost-baku-1
         address: "baku1@dost.example.gov.az"
         queue: dost-baku-1
-        imap: {host: imap.example.gov.az, port: 993, ssl: true, user: baku1,
-               password: "${IMAP_PASSWORD:-secret}", folder: INBOX}
+        imap: {host: imap.example.gov.az, port: 993, security: tls, user: baku1,
+               password: "${IMAP_PASSWORD:-secret}", folders: [INBOX]}
         smtp: {host: smtp.example.gov.az, port: 587, starttls: true, user: baku1,
                password: "${SMTP_PASSWORD:-secret}"}
 """
@@ -180,8 +180,39 @@ def test_unknown_queues_are_reported_with_the_other_problems():
 def test_a_mailbox_on_a_known_queue_loads():
     config = load_config_text(edited("    mailboxes: []\n", MAILBOX), env={})
     [mailbox] = config.channels.email.mailboxes
-    assert (mailbox.id, mailbox.queue, mailbox.imap["password"]) == ("dost-baku-1",
+    assert (mailbox.id, mailbox.queue, mailbox.imap.password) == ("dost-baku-1",
                                                                     "dost-baku-1", "secret")
+
+
+def test_a_mailboxs_imap_settings_are_typed_with_their_defaults():
+    config = load_config_text(edited("    mailboxes: []\n", MAILBOX), env={})
+    [mailbox] = config.channels.email.mailboxes
+    assert mailbox.imap == Imap(host="imap.example.gov.az", user="baku1", password="secret",
+                                port=993, security="tls", folders=("INBOX",), after="flag",
+                                flag="\\Seen", move_to=None, timeout_s=30)
+    assert mailbox.poll_interval_s == 30
+    email = config.channels.email
+    assert (email.max_attempts, email.reread_window_s, email.fetch_batch) == (3, 14 * 86400, 100)
+    starttls = MAILBOX.replace("port: 993, security: tls", "security: starttls")
+    assert load_config_text(edited("    mailboxes: []\n", starttls), env={}) \
+        .channels.email.mailboxes[0].imap.port == 143
+
+
+def test_bad_imap_settings_are_reported_with_their_keys():
+    bad = MAILBOX.replace("security: tls", "security: ssl").replace(
+        "folders: [INBOX]}", "folders: [INBOX], after: move, flag: \"two words\"}\n"
+                             "        poll_interval: 0s")
+    second = MAILBOX.replace("baku1@", "baku1b@").split("\n", 1)[1]   # the entry alone
+    text = edited("    mailboxes: []\n", bad + second)
+    found = {(p.path, p.message) for p in problems(text)}
+    assert found == {
+        ("channels.email.mailboxes[0].imap.security", "'ssl' is not one of tls, starttls, none"),
+        ("channels.email.mailboxes[0].imap.after",
+         "`after: move` needs `move_to`, the folder to move to"),
+        ("channels.email.mailboxes[0].imap.flag", "not an IMAP flag or keyword: 'two words'"),
+        ("channels.email.mailboxes[0].poll_interval", "must be a positive number, got 0"),
+        ("channels.email.mailboxes[1].id", "duplicate mailbox id 'dost-baku-1'"),
+    }
 
 
 def test_a_duplicate_queue_id_is_reported_on_the_second():
@@ -282,7 +313,7 @@ def test_a_missing_variable_without_default_is_reported_with_path_and_line():
     ]
     config = load_config_text(text, env={"TWILIO_SMS_FROM": "+994125550142",
                                          "IMAP_PASSWORD": "Novruz-2025"})
-    assert config.channels.email.mailboxes[0].imap["password"] == "Novruz-2025"
+    assert config.channels.email.mailboxes[0].imap.password == "Novruz-2025"
 
 
 def test_a_number_may_come_from_the_environment():
@@ -479,3 +510,19 @@ def test_webchat_limit_mistakes_are_named_with_key_and_line():
         Problem(f"{path}.limits.sockets_per_session", line_of(text, "sockets_per_session: 3"),
                 "unknown key"),
     ]
+
+
+def test_the_shipped_mailbox_example_loads_once_uncommented():
+    text = (ROOT / "config.yaml").read_text()
+    start = text.index("    # mailboxes:\n")
+    end = text.index("\n\n", start)
+    example = "\n".join(line.replace("    # ", "    ", 1)
+                        for line in text[start:end].splitlines())
+    text = text.replace("    mailboxes: []\n", "").replace(text[start:end], example)
+    config = load_config_text(text, env={"DOST_BAKU1_IMAP_PASSWORD": "one",
+                                         "DOST_BAKU2_IMAP_PASSWORD": "two"})
+    assert [(m.id, m.queue, m.imap.password, m.imap.security)
+            for m in config.channels.email.mailboxes] == [
+        ("dost-baku-1", "dost-baku-1", "one", "tls"), ("dost-baku-2", "dost-baku-2", "two", "tls")]
+    assert [q.email for q in config.queues if q.id.startswith("dost-baku")] == \
+        [m.address for m in config.channels.email.mailboxes]

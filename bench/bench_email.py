@@ -1,0 +1,173 @@
+"""Reading a mailbox: mails/s from a full IMAP folder to conversations an agent can list.
+
+Starts a throwaway Dovecot (the tests' harness), fills a folder with `--mails` varied mails
+(the MIME fixtures of tests/channels/email/fixtures as templates, each with its own sender
+among `--senders`, Message-ID and a serial header), then, in the same run:
+
+- the baseline, the I/O floor: a bare imap-tools fetch of every mail of the folder
+  (`MailBox.fetch(mark_seen=False, bulk=True)`, each mail parsed into a MailMessage);
+- the contact centre: the mailbox's polls (`channels.email.imap.poll_mailbox`, the worker's
+  job without the scheduler's wait) until nothing new is left, on a fresh database; then it
+  checks that every mail is one stored message in a conversation routed to the mailbox's
+  queue (what an agent of that queue lists).
+
+Prints both rates and their ratio. Nothing else runs; the Redis database is flushed.
+
+    python -m bench.bench_email [--mails 5000] [--senders 1500] [--db sqlite|postgresql]
+                                [--redis-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import redis
+from sqlalchemy import func, select
+
+from bench.bench_webchat import scratch_database
+from inbox.storage.db import migrate
+from settings import EmailChannel, Imap, Mailbox, load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "channels" / "email" / "fixtures"
+BENCH_REDIS = "redis://127.0.0.1:6379/12"
+_REPLACED = re.compile(rb"^(From|Message-ID|Return-Path):.*\r?\n(?:[ \t].*\r?\n)*",
+                       re.IGNORECASE | re.MULTILINE)
+
+
+def templates() -> list[bytes]:
+    found = [path.read_bytes() for path in sorted(FIXTURES.glob("*.eml"))]
+    if not found:
+        raise SystemExit(f"no mail fixtures in {FIXTURES}")
+    return found
+
+
+def varied(template: bytes, serial: int, senders: int) -> bytes:
+    """The template as another resident's mail: its own sender, Message-ID and serial."""
+    head, separator, body = template.partition(b"\r\n\r\n")
+    if not separator:
+        head, separator, body = template.partition(b"\n\n")
+    newline = b"\r\n" if separator == b"\r\n\r\n" else b"\n"
+    head = _REPLACED.sub(b"", head + newline).rstrip(b"\r\n")
+    sender = serial % senders
+    own = (f"From: Sakin {sender} <resident{sender}@mail.example.az>{newline.decode()}"
+           f"Message-ID: <bench.{serial}@mail.example.az>{newline.decode()}"
+           f"X-Bench-Serial: {serial}{newline.decode()}").encode()
+    return own + head + separator + body
+
+
+def fill(dovecot, user: str, count: int, senders: int) -> float:
+    """Append `count` mails over IMAP; seconds taken."""
+    started = time.perf_counter()
+    shapes = templates()
+    with dovecot.session(user) as box:
+        for serial in range(count):
+            box.append(varied(shapes[serial % len(shapes)], serial, senders), "INBOX")
+    return time.perf_counter() - started
+
+
+def bare_fetch(dovecot, user: str) -> tuple[int, float]:
+    started = time.perf_counter()
+    with dovecot.session(user) as box:
+        box.folder.set("INBOX", readonly=True)
+        uids = [message.uid for message in box.fetch(mark_seen=False, bulk=True)]
+    return len(uids), time.perf_counter() - started
+
+
+async def contact_centre(config, user: str, total: int) -> tuple[int, float, str]:
+    from channels.email.imap import poll_mailbox
+    from channels.registry import channel_book
+    from inbox import channel_traits
+    from inbox.context import open_context
+    from inbox.storage.schema import conversations, messages
+    from routing.model import shared_model
+
+    shared_model()   # the classifier is loaded before the clock starts, as in the worker
+    channel_traits.install(channel_book())
+    ctx = open_context(config, pool=True)
+    [mailbox] = config.channels.email.mailboxes
+    try:
+        started = time.perf_counter()
+        while (outcome := await poll_mailbox(ctx, mailbox)) != "0 stored":
+            if not outcome.endswith("stored"):
+                raise SystemExit(f"the poll failed: {outcome}")
+        took = time.perf_counter() - started
+        async with ctx.store.read() as tx:
+            stored = (await tx.conn.execute(
+                select(func.count()).select_from(messages)
+                .where(messages.c.channel == "email", messages.c.direction == "in"))
+            ).scalar_one()
+            unlisted = (await tx.conn.execute(
+                select(func.count()).select_from(messages).join(
+                    conversations, conversations.c.id == messages.c.conversation_id)
+                .where(messages.c.channel == "email", messages.c.direction == "in",
+                       conversations.c.queue != mailbox.queue))).scalar_one()
+            opened = (await tx.conn.execute(select(func.count()).select_from(conversations))
+                      ).scalar_one()
+    finally:
+        await ctx.close()
+    verdict = "each mail once, all in the mailbox's queue" \
+        if stored == total and unlisted == 0 else \
+        f"WRONG: {stored} stored, {unlisted} outside the queue"
+    return stored, took, f"{verdict}; {opened} conversations"
+
+
+async def run(args: argparse.Namespace) -> None:
+    from tests.channels.email.dovecot import Dovecot
+
+    dovecot = Dovecot().start()
+    user = "bench"
+    try:
+        filled = fill(dovecot, user, args.mails, args.senders)
+        print(f"Dovecot folder filled with {args.mails} varied mails "
+              f"({len(templates())} templates, {args.senders} senders) in {filled:.1f}s")
+        fetched, bare_s = bare_fetch(dovecot, user)
+        async with scratch_database(args.db, args.postgres_url) as database:
+            await asyncio.to_thread(migrate, database)   # alembic runs its own loop
+            os.environ.update(DATABASE_URL=database, REDIS_URL=args.redis_url)
+            redis.Redis.from_url(args.redis_url).flushdb()
+            with tempfile.TemporaryDirectory(prefix="bench-media-") as media:
+                base = load_config(ROOT / "config.yaml", env={})
+                mailbox = Mailbox(
+                    id="dost-baku-1", address="baku1@dost.example.gov.az", queue="dost-baku-1",
+                    imap=Imap(host=dovecot.host, port=dovecot.port, security="none",
+                              user=user, password=dovecot.password, after="none"),
+                    smtp={}, poll_interval_s=30)
+                config = replace(base, channels=replace(
+                    base.channels, email=replace(base.channels.email or EmailChannel(30, ()),
+                                                 mailboxes=(mailbox,))),
+                    media=replace(base.media, directory=media))
+                stored, ours_s, verdict = await contact_centre(config, user, args.mails)
+            redis.Redis.from_url(args.redis_url).flushdb()
+    finally:
+        dovecot.stop()
+    bare_rate, ours_rate = fetched / bare_s, stored / ours_s
+    print(f"{'reader':<44}{'mails':>7}{'seconds':>9}{'mails/s':>9}")
+    print(f"{'bare imap-tools fetch (baseline)':<44}{fetched:>7}{bare_s:>9.1f}{bare_rate:>9.0f}")
+    print(f"{'contact centre: polled to listed conversations':<44}{stored:>7}{ours_s:>9.1f}"
+          f"{ours_rate:>9.0f}")
+    print(f"ratio {ours_rate / bare_rate:.2f}x the bare fetch (goal >= 0.5x), {args.db}; "
+          f"{verdict}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mails", type=int, default=5000)
+    parser.add_argument("--senders", type=int, default=1500)
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--postgres-url", default=os.environ.get(
+        "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--redis-url", default=BENCH_REDIS,
+                        help=f"a Redis database the run may flush (default {BENCH_REDIS})")
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

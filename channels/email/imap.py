@@ -1,0 +1,416 @@
+"""The mailboxes' poll: the worker's periodic job that reads new mail over IMAP (imap-tools)
+and hands it to the inbox.
+
+One job runs every few seconds (`channel.POLL_JOB`) and polls each mailbox whose own
+interval (or back-off) has passed, all of them side by side: a mailbox that hangs or fails
+holds up nobody else. A Redis lock per mailbox, with a TTL a killed worker's lock lapses
+by, lets exactly one worker poll a mailbox at a time.
+
+Per folder, the cursor in the database (UIDVALIDITY, last UID) says what was read. New mail
+is fetched by UID, in chunks, without setting \\Seen (BODY.PEEK); each chunk is parsed,
+stored through the inbox's port in few transactions, and only then is the cursor moved and
+the mail flagged or moved as configured. A crash between the commit and the cursor only
+reads those mails again, and the raw-hash external id keeps each stored once. When the
+folder's UIDVALIDITY changes (or on the first poll), the mail of the last
+`reread_window` is read again, and the same dedupe keeps it once.
+
+A mail that fails is tried again at the next poll (its attempts are counted in the
+database); once it has failed `max_attempts` times it becomes a dead letter with its raw
+bytes and the error, the cursor moves past it, and `app.py email replay ID` takes it in
+once it can be.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import imaplib
+import logging
+import os
+import re
+import secrets
+import ssl
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import redis.asyncio as aioredis
+import redis.exceptions
+import sqlalchemy.exc
+from imap_tools import AND, MailBox, MailBoxUnencrypted
+from imap_tools.errors import (
+    MailboxLoginError,
+    MailboxStarttlsError,
+    UnexpectedCommandStatusError,
+)
+from imap_tools.mailbox import BaseMailBox
+from imap_tools.utils import check_command_status
+
+from channels.email.inbound import digest, inbound_message, raw_path
+from channels.email.mime import parse_mail
+from inbox import mailboxes
+from inbox.clock import utcnow
+from inbox.context import InboxContext, open_context
+from inbox.ingest import IngestResult
+from inbox.port import ChannelPort
+from settings import EmailChannel, Imap, Mailbox
+
+log = logging.getLogger(__name__)
+
+LOCK_TTL_S = 120         # a poll renews its lock after every chunk; a dead one's lapses
+# A poll stops taking new chunks after this and the next one goes on: with the IMAP
+# timeout, the job ends well within the minute rq gives a periodic job.
+POLL_BUDGET_S = 20
+_FETCHED_UID = re.compile(rb"UID (\d+)")
+
+
+# --- the job -------------------------------------------------------------------------------
+
+
+def poll_mailboxes() -> dict[str, str]:
+    """Periodic (rq): poll every mailbox that is due; {mailbox id: what happened}."""
+    return asyncio.run(_poll_mailboxes())
+
+
+async def _poll_mailboxes() -> dict[str, str]:
+    ctx = open_context(pool=False)   # the channels' traits: the ones the worker installed
+    try:
+        return await poll_due(ctx)
+    finally:
+        await ctx.close()
+
+
+async def poll_due(ctx: InboxContext, now: float | None = None) -> dict[str, str]:
+    """Poll, side by side, each mailbox whose next poll is due."""
+    email = ctx.config.channels.email
+    if email is None or not email.mailboxes:
+        return {}
+    now = time.time() if now is None else now
+    await mailboxes.forget_others(ctx.redis, {m.id for m in email.mailboxes})
+    health = await mailboxes.health(ctx.redis)
+    due = [m for m in email.mailboxes if m.id not in health or health[m.id].due_at <= now]
+    outcomes = await asyncio.gather(*(poll_mailbox(ctx, m) for m in due))
+    return {mailbox.id: outcome for mailbox, outcome in zip(due, outcomes, strict=True)}
+
+
+async def poll_mailbox(ctx: InboxContext, mailbox: Mailbox) -> str:
+    """One poll of `mailbox` under its lock; what happened, in a word or two. Never raises:
+    a failure is recorded (health, back-off) and logged without the server's words, which
+    may name the account."""
+    lock = MailboxLock(ctx.redis, mailbox.id)
+    if not await lock.acquire():
+        return "busy"
+    try:
+        stored = await read_mailbox(ctx, mailbox, lock)
+    except Exception as exc:
+        kind = error_kind(exc)
+        state = await _record_failure(ctx, mailbox, kind)
+        log.warning("mailbox %s: poll failed (%s, %s); %d in a row, next try in %.0fs",
+                    mailbox.id, kind, type(exc).__name__, state.failures if state else 0,
+                    (state.due_at - time.time()) if state else mailbox.poll_interval_s)
+        return f"failed: {kind}"
+    finally:
+        await lock.release()
+    await mailboxes.polled(ctx.redis, mailbox.id, mailbox.poll_interval_s)
+    if stored:
+        log.info("mailbox %s: %d new mail(s) stored", mailbox.id, stored)
+    return f"{stored} stored"
+
+
+async def _record_failure(ctx: InboxContext, mailbox: Mailbox,
+                          kind: str) -> mailboxes.MailboxHealth | None:
+    try:
+        return await mailboxes.failed(ctx.redis, mailbox.id, mailbox.poll_interval_s, kind)
+    except redis.exceptions.RedisError as exc:
+        ctx.redis_outage.failed(exc)
+        return None
+
+
+def error_kind(exc: BaseException) -> str:
+    """What went wrong, in words fit for logs and metrics (no server text, no account)."""
+    if isinstance(exc, MailboxLoginError):
+        return "login"
+    if isinstance(exc, LockLost):
+        return "lock lost"
+    if isinstance(exc, ssl.SSLError | ssl.CertificateError):
+        return "tls"
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    if isinstance(exc, UnexpectedCommandStatusError | imaplib.IMAP4.error):
+        return "server"
+    if isinstance(exc, OSError):
+        return "connection"
+    if isinstance(exc, sqlalchemy.exc.SQLAlchemyError):
+        return "storage"
+    if isinstance(exc, redis.exceptions.RedisError):
+        return "redis"
+    return "internal"
+
+
+# --- the lock ------------------------------------------------------------------------------
+
+
+_RELEASE = """if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1])
+else return 0 end"""
+_EXTEND = """if redis.call('get', KEYS[1]) == ARGV[1] then
+return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"""
+
+
+class MailboxLock:
+    """Exactly one poller per mailbox: a Redis key with this poller's token and a TTL, so a
+    killed worker's lock lapses; released or renewed only by the token that holds it."""
+
+    def __init__(self, redis: aioredis.Redis, mailbox_id: str, ttl_s: int = LOCK_TTL_S):
+        self.redis = redis
+        self.key = f"cc:mailbox-lock:{mailbox_id}"
+        self.token = secrets.token_hex(8)
+        self.ttl_ms = ttl_s * 1000
+
+    async def acquire(self) -> bool:
+        return bool(await self.redis.set(self.key, self.token, nx=True, px=self.ttl_ms))
+
+    async def renew(self) -> None:
+        """Keep the lock through a long poll; raises if it was lost (another poller may
+        have the mailbox now, so this one must stop)."""
+        if not await self.redis.eval(_EXTEND, 1, self.key, self.token, self.ttl_ms):
+            raise LockLost(self.key)
+
+    async def release(self) -> None:
+        with contextlib.suppress(redis.exceptions.RedisError):   # else it lapses by its TTL
+            await self.redis.eval(_RELEASE, 1, self.key, self.token)
+
+
+class LockLost(RuntimeError):
+    """The mailbox's lock lapsed during the poll."""
+
+
+# --- reading a mailbox ---------------------------------------------------------------------
+
+
+class _ClosingIMAP4SSL(imaplib.IMAP4_SSL):
+    """imaplib's IMAPS client, but a failed TLS handshake closes its socket (imaplib's leaves
+    it open, one leaked socket per poll of a mailbox whose TLS fails)."""
+
+    def _create_socket(self, timeout):
+        sock = imaplib.IMAP4._create_socket(self, timeout)
+        try:
+            return self.ssl_context.wrap_socket(sock, server_hostname=self.host)
+        except BaseException:
+            sock.close()
+            raise
+
+
+class _TlsMailBox(MailBox):
+    def _get_mailbox_client(self) -> imaplib.IMAP4:
+        return _ClosingIMAP4SSL(self._host, self._port, ssl_context=self._ssl_context,
+                                timeout=self._timeout)
+
+
+def connect(imap: Imap) -> BaseMailBox:
+    """A logged-in IMAP session (blocking: run it in a thread). Whatever fails on the way
+    closes the connection."""
+    if imap.security == "tls":
+        client: BaseMailBox = _TlsMailBox(imap.host, imap.port, timeout=imap.timeout_s,
+                                          ssl_context=ssl.create_default_context())
+    else:
+        client = MailBoxUnencrypted(imap.host, imap.port, timeout=imap.timeout_s)
+    try:
+        if imap.security == "starttls":
+            check_command_status(client.client.starttls(ssl.create_default_context()),
+                                 MailboxStarttlsError)
+        client.login(imap.user, imap.password, initial_folder=None)
+    except BaseException:
+        _close(client)
+        raise
+    return client
+
+
+def _close(client: BaseMailBox) -> None:
+    try:
+        client.logout()
+    except Exception:
+        with contextlib.suppress(Exception):
+            client.client.shutdown()
+
+
+def fetch_raw(client: BaseMailBox, uids: list[int]) -> list[tuple[int, bytes]]:
+    """The raw bytes of mails by UID, in one command, without setting \\Seen."""
+    typ, data = client.client.uid("FETCH", ",".join(map(str, uids)), "(UID BODY.PEEK[])")
+    if typ != "OK":
+        raise imaplib.IMAP4.error(f"FETCH answered {typ}")
+    mails = []
+    for item in data:
+        if isinstance(item, tuple) and (found := _FETCHED_UID.search(item[0])):
+            mails.append((int(found.group(1)), item[1]))
+    return sorted(mails)
+
+
+def chunks(items: list[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+@dataclass
+class Outcome:
+    """What became of one fetched mail in a chunk."""
+    uid: int
+    raw: bytes
+    digest: str
+    stored: bool = False         # taken in (or found stored already)
+    buried: bool = False         # a dead letter (now or before)
+    error: Exception | None = None
+
+
+async def read_mailbox(ctx: InboxContext, mailbox: Mailbox, lock: MailboxLock) -> int:
+    """Read every configured folder of `mailbox`; how many mails were newly stored."""
+    client = await asyncio.to_thread(connect, mailbox.imap)
+    try:
+        deadline = time.monotonic() + POLL_BUDGET_S
+        stored = 0
+        for folder in mailbox.imap.folders:
+            stored += await read_folder(ctx, mailbox, client, folder, lock, deadline)
+        return stored
+    finally:
+        await asyncio.to_thread(_close, client)
+
+
+async def read_folder(ctx: InboxContext, mailbox: Mailbox, client: BaseMailBox,
+                      folder: str, lock: MailboxLock, deadline: float) -> int:
+    email: EmailChannel = ctx.config.channels.email
+    status = await asyncio.to_thread(client.folder.status, folder, ["UIDVALIDITY", "UIDNEXT"])
+    await asyncio.to_thread(client.folder.set, folder, mailbox.imap.after == "none")
+    uidvalidity = int(status["UIDVALIDITY"])
+    port = ChannelPort(ctx)
+    cursor = await port.mail_cursor(mailbox.id, folder)
+    if cursor is not None and cursor["uidvalidity"] == uidvalidity:
+        last = int(cursor["last_uid"])
+        # "UID n:*" names at least the newest mail, even below n: keep only the new ones.
+        found = await asyncio.to_thread(client.uids, f"UID {last + 1}:*")
+        uids = sorted(u for u in map(int, found) if u > last)
+    else:
+        if cursor is not None:
+            log.warning("mailbox %s: folder UIDVALIDITY changed; reading the last %s again",
+                        mailbox.id, timedelta(seconds=email.reread_window_s))
+        since = (utcnow() - timedelta(seconds=email.reread_window_s)).date()
+        found = await asyncio.to_thread(client.uids, AND(date_gte=since))
+        uids = sorted(map(int, found))
+        last = 0
+        if not uids:
+            await port.advance_mail_cursor(mailbox.id, folder, uidvalidity,
+                                           int(status["UIDNEXT"]) - 1)
+            return 0
+    stored = 0
+    for chunk in chunks(uids, email.fetch_batch):
+        if time.monotonic() > deadline:
+            break
+        fetched = await asyncio.to_thread(fetch_raw, client, chunk)
+        outcomes, newly = await take_in(ctx, mailbox, folder, fetched)
+        stored += newly
+        safe, blocked = await settle(ctx, mailbox, folder, uidvalidity, last, outcomes)
+        await after_reading(client, mailbox,
+                            [o.uid for o in outcomes if o.stored and o.uid <= safe])
+        last = safe
+        await lock.renew()
+        if blocked:
+            break
+    return stored
+
+
+def own_addresses(ctx: InboxContext) -> tuple[str, ...]:
+    email = ctx.config.channels.email
+    return tuple(m.address.lower() for m in email.mailboxes) if email else ()
+
+
+def keep_raw(path: Path, raw: bytes) -> None:
+    """Write the raw mail once (a mail read again is the same file), whole or not at all."""
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    partial.write_bytes(raw)
+    os.replace(partial, path)
+
+
+async def take_in(ctx: InboxContext, mailbox: Mailbox, folder: str,
+                  fetched: list[tuple[int, bytes]]) -> tuple[list[Outcome], int]:
+    """Parse and store a chunk of mails; each one's outcome, and how many are new."""
+    outcomes = [Outcome(uid, raw, digest(raw)) for uid, raw in fetched]
+    port = ChannelPort(ctx)
+    buried = await port.buried_mails(mailbox.id, [o.digest for o in outcomes])
+    messages, taking = [], []
+    for outcome in outcomes:
+        if outcome.digest in buried:
+            outcome.buried = True
+            continue
+        try:
+            messages.append(await asyncio.to_thread(
+                _message, ctx, mailbox, outcome.raw, outcome.digest))
+            taking.append(outcome)
+        except Exception as exc:
+            outcome.error = exc
+    results = await port.ingest_many(messages) if messages else []
+    newly = 0
+    for outcome, result in zip(taking, results, strict=True):
+        if isinstance(result, IngestResult):
+            outcome.stored = True
+            newly += not result.duplicate
+        else:
+            outcome.error = result
+    return outcomes, newly
+
+
+def _message(ctx: InboxContext, mailbox: Mailbox, raw: bytes, raw_digest: str):
+    """The InboundMessage of one raw mail, its raw bytes kept (CPU and disk: in a thread)."""
+    mail = parse_mail(raw, own_addresses=own_addresses(ctx))
+    path = raw_path(ctx.media_dir, mailbox.id, raw_digest)
+    keep_raw(path, raw)
+    return inbound_message(mail, raw, mailbox, path, utcnow())
+
+
+async def settle(ctx: InboxContext, mailbox: Mailbox, folder: str, uidvalidity: int,
+                 last: int, outcomes: list[Outcome]) -> tuple[int, bool]:
+    """After a chunk was stored: count the failures, bury the mails that failed too often,
+    and move the cursor up to the first mail that must be tried again. The cursor and
+    whether the folder is blocked until the next poll."""
+    max_attempts = ctx.config.channels.email.max_attempts
+    port = ChannelPort(ctx)
+    safe, blocked = last, False
+    for outcome in outcomes:
+        if outcome.error is not None:
+            error = f"{type(outcome.error).__name__}: {outcome.error}"[:2000]
+            attempts = await port.count_mail_failure(mailbox.id, outcome.digest, error)
+            if attempts < max_attempts:
+                log.warning("mailbox %s: mail UID %d failed (%s), attempt %d of %d",
+                            mailbox.id, outcome.uid, type(outcome.error).__name__,
+                            attempts, max_attempts)
+                blocked = True
+                break
+            # Buried before the cursor passes it: a crash between the two finds it buried.
+            letter = await port.bury_mail(mailbox.id, folder, outcome.uid, outcome.digest,
+                                          outcome.raw, error, attempts)
+            log.error("mailbox %s: mail UID %d failed %d times (%s): dead letter %d",
+                      mailbox.id, outcome.uid, attempts, type(outcome.error).__name__,
+                      letter)
+        safe = outcome.uid
+    await port.advance_mail_cursor(mailbox.id, folder, uidvalidity, safe,
+                                   [o.digest for o in outcomes if o.stored and o.uid <= safe])
+    return safe, blocked
+
+
+async def after_reading(client: BaseMailBox, mailbox: Mailbox, uids: list[int]) -> None:
+    """Flag or move the mails now stored, as configured. A failure here loses nothing (the
+    cursor is past them): it is logged, and the mail stays as it was."""
+    imap = mailbox.imap
+    if not uids or imap.after == "none":
+        return
+    names = [str(uid) for uid in uids]
+    try:
+        if imap.after == "flag":
+            await asyncio.to_thread(client.flag, names, imap.flag, True)
+        else:
+            await asyncio.to_thread(client.move, names, imap.move_to)
+    except (UnexpectedCommandStatusError, imaplib.IMAP4.error) as exc:
+        log.warning("mailbox %s: could not %s %d stored mail(s) (%s)", mailbox.id,
+                    imap.after, len(uids), type(exc).__name__)

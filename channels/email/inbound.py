@@ -1,0 +1,119 @@
+"""A mail read from a mailbox, as the inbox takes it in: `InboundMessage` (pure, no I/O).
+
+The conventions the rest of the e-mail channel relies on:
+- `external_id` is "{mailbox id}:{sha256 of the raw bytes}": the messages table's unique
+  (channel, external id) is the per-mailbox guard against storing a mail twice. The
+  Message-ID is only looked up (threading); a mail without one is stored, and a sender's
+  reused Message-ID with other content is another mail.
+- `text` is what is new in the mail (quoted history and signature removed), else its whole
+  text; the quoted part and what could not be read travel in `extra["email"]`.
+- The raw mail is kept beside the media (`raw_path`), so the full mail stays one click away;
+  its attachments are fetched from it by the media job (`MailChannel.fetch_media`), which
+  applies the media limits as for every channel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from channels.email.mime import Mail
+from channels.email.thread import reference_in_subject
+from inbox.messages import Attachment, InboundMessage
+from settings import Mailbox
+
+CHANNEL = "email"
+
+
+class NoSender(ValueError):
+    """A mail with no address to answer: nobody can be its contact."""
+
+
+def digest(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+def external_id(mailbox_id: str, raw: bytes) -> str:
+    return f"{mailbox_id}:{digest(raw)}"
+
+
+def raw_path(media_dir: Path, mailbox_id: str, raw_digest: str) -> Path:
+    """Where a mail's raw bytes are kept: under the media directory, by mailbox and hash (a
+    mail read twice is kept once)."""
+    return media_dir / "email" / mailbox_id / raw_digest[:2] / f"{raw_digest}.eml"
+
+
+def attachment_url(path: Path, index: int) -> str:
+    """The `source_url` the media job hands back to `fetch_media`: the raw mail and the
+    attachment's place in it."""
+    return f"{path.resolve().as_uri()}#{index}"
+
+
+def parse_attachment_url(url: str) -> tuple[Path, int]:
+    """The raw mail's path and the attachment's index from `attachment_url`; ValueError
+    for anything else."""
+    parts = urlsplit(url)
+    if parts.scheme != "file" or not parts.fragment.isdecimal():
+        raise ValueError("not a mail attachment's address")
+    return Path(unquote(parts.path)), int(parts.fragment)
+
+
+def _unique(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(values))
+
+
+def thread_key(mail: Mail) -> str | None:
+    """The thread's root: the first of References, else In-Reply-To, else the mail itself."""
+    if mail.references:
+        return mail.references[0]
+    if mail.in_reply_to:
+        return mail.in_reply_to[0]
+    return mail.message_id
+
+
+def inbound_message(mail: Mail, raw: bytes, mailbox: Mailbox, kept_at: Path,
+                    received_at: datetime) -> InboundMessage:
+    """The mail `raw` (parsed as `mail`) that reached `mailbox`, its raw bytes kept at
+    `kept_at` (relative to the media directory in `extra`, absolute in attachments' urls).
+    Raises NoSender when it names nobody to answer."""
+    sender = (mail.from_address or mail.reply_to or "").strip().lower()
+    if not sender:
+        raise NoSender("the mail has no From or Reply-To address")
+    text = mail.new_text.strip() or mail.text.strip() or mail.subject.strip()
+    attachments = tuple(
+        Attachment(content_type=part.content_type, filename=part.filename,
+                   size=len(part.data), url=attachment_url(kept_at, index))
+        for index, part in enumerate(mail.attachments))
+    email: dict[str, Any] = {
+        "subject": mail.subject,
+        "from": sender,
+        "from_name": mail.from_name,
+        "to": list(mail.to),
+        "cc": list(mail.cc),
+        "message_id": mail.message_id,
+        "in_reply_to": mail.in_reply_to[0] if mail.in_reply_to else None,
+        "quoted": mail.quoted,
+        "notes": list(mail.notes),
+        "mailbox": mailbox.id,
+        "raw": str(PurePosixPath("email", mailbox.id, kept_at.parent.name, kept_at.name)),
+    }
+    return InboundMessage(
+        channel=CHANNEL,
+        external_id=external_id(mailbox.id, raw),
+        address=sender,
+        display_name=mail.from_name or None,
+        text=text,
+        html=mail.html,
+        received_at=received_at,
+        attachments=attachments,
+        thread_key=thread_key(mail),
+        replies_to=_unique(mail.in_reply_to + mail.references),
+        reference=reference_in_subject(mail.subject),
+        queue_hint=mailbox.queue,
+        automatic=mail.automatic,
+        raw_size=len(raw),
+        extra={"email": email},
+    )
