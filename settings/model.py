@@ -141,6 +141,12 @@ class EmailChannel:
     # Automatic acknowledgements one sender address gets a day: a mail loop with another
     # robot (or a flood under a forged sender) stops here.
     acknowledgements_per_day: int = 3
+    # A mail that fails this many polls goes to the dead letters, and the mailbox moves on.
+    max_attempts: int = 3
+    # When a folder's UIDVALIDITY changes (or on the first poll), the mail that arrived in
+    # this window is read (again); dedupe keeps each mail once.
+    reread_window_s: int = 14 * 86400
+    fetch_batch: int = 100           # mails fetched (and stored) per round trip
 
 
 @dataclass(frozen=True)
@@ -151,12 +157,6 @@ class ChannelRules:
 
     reopen_within_s: int = 0
     acknowledgements_per_day: int | None = None
-    # A mail that fails this many polls goes to the dead letters, and the mailbox moves on.
-    max_attempts: int = 3
-    # When a folder's UIDVALIDITY changes (or on the first poll), the mail that arrived in
-    # this window is read (again); dedupe keeps each mail once.
-    reread_window_s: int = 14 * 86400
-    fetch_batch: int = 100           # mails fetched (and stored) per round trip
 
 
 @dataclass(frozen=True)

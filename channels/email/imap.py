@@ -48,12 +48,13 @@ from imap_tools.errors import (
 from imap_tools.mailbox import BaseMailBox
 from imap_tools.utils import check_command_status
 
-from channels.email.inbound import digest, inbound_message, raw_path
-from channels.email.mime import parse_mail
+from channels.email.inbound import CHANNEL, digest, inbound_message, raw_path
+from channels.email.mime import Bounce, parse_mail
 from inbox import mailboxes
 from inbox.clock import utcnow
 from inbox.context import InboxContext, open_context
 from inbox.ingest import IngestResult
+from inbox.messages import InboundMessage
 from inbox.port import ChannelPort
 from settings import EmailChannel, Imap, Mailbox
 
@@ -339,19 +340,28 @@ async def take_in(ctx: InboxContext, mailbox: Mailbox, folder: str,
     outcomes = [Outcome(uid, raw, digest(raw)) for uid, raw in fetched]
     port = ChannelPort(ctx)
     buried = await port.buried_mails(mailbox.id, [o.digest for o in outcomes])
-    messages, taking = [], []
+    messages, taking, bounces = [], [], 0
     for outcome in outcomes:
         if outcome.digest in buried:
             outcome.buried = True
             continue
         try:
-            messages.append(await asyncio.to_thread(
-                _message, ctx, mailbox, outcome.raw, outcome.digest))
+            message, bounce = await asyncio.to_thread(
+                _message, ctx, mailbox, outcome.raw, outcome.digest)
+            # A bounce of our own mail fails that mail (the agent reads why) and is kept as
+            # a note beside it; one that names none of ours is taken in as machine mail.
+            if bounce is not None and bounce.original_message_ids and \
+                    await port.mark_bounced(CHANNEL, bounce.original_message_ids,
+                                            bounce.reason, message):
+                outcome.stored = True
+                bounces += 1
+                continue
+            messages.append(message)
             taking.append(outcome)
         except Exception as exc:
             outcome.error = exc
     results = await port.ingest_many(messages) if messages else []
-    newly = 0
+    newly = bounces
     for outcome, result in zip(taking, results, strict=True):
         if isinstance(result, IngestResult):
             outcome.stored = True
@@ -361,12 +371,14 @@ async def take_in(ctx: InboxContext, mailbox: Mailbox, folder: str,
     return outcomes, newly
 
 
-def _message(ctx: InboxContext, mailbox: Mailbox, raw: bytes, raw_digest: str):
-    """The InboundMessage of one raw mail, its raw bytes kept (CPU and disk: in a thread)."""
+def _message(ctx: InboxContext, mailbox: Mailbox, raw: bytes, raw_digest: str
+             ) -> tuple[InboundMessage, Bounce | None]:
+    """The InboundMessage of one raw mail and the bounce it reports, if it is one; its raw
+    bytes kept (CPU and disk: in a thread)."""
     mail = parse_mail(raw, own_addresses=own_addresses(ctx))
     path = raw_path(ctx.media_dir, mailbox.id, raw_digest)
     keep_raw(path, raw)
-    return inbound_message(mail, raw, mailbox, path, utcnow())
+    return inbound_message(mail, raw, mailbox, path, utcnow()), mail.bounce
 
 
 async def settle(ctx: InboxContext, mailbox: Mailbox, folder: str, uidvalidity: int,

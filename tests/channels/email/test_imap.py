@@ -18,6 +18,7 @@ from inbox.storage import utcnow
 from inbox.storage.schema import messages
 from tests.channels.email.conftest import mailbox_on, with_mailboxes
 from tests.channels.email.dovecot import free_port
+from tests.channels.email.test_mime import FIXTURES
 
 
 def mail(text: str = "Salam, pensiyam gəlməyib.", *, sender: str = "elnur@mail.ru",
@@ -313,3 +314,31 @@ async def test_a_tls_failure_is_reported_as_such(ctx, dovecot, box):
                                                       security="starttls"))
     assert await poll_mailbox(ctx, starttls) in ("failed: tls", "failed: server")
     assert (await mailboxes.health(ctx.redis))[box].failures == 2
+
+
+async def test_a_bounce_of_our_mail_fails_it_with_the_reason_and_opens_nothing(ctx, dovecot,
+                                                                               box):
+    """A delivery report naming the Message-ID of our reply fails that reply with the
+    server's words and is kept as a note beside it; the mailer daemon gets no conversation
+    and no acknowledgement."""
+    dovecot.append(box, mail(message_id="<q1@mail.ru>"))
+    assert await poll_mailbox(ctx, the_mailbox(ctx)) == "1 stored"
+    [question] = await stored_mails(ctx)
+    ours = "<dost.1234.98.a1b2c3d4e5f60718@dost.example.gov.az>"   # the report's original
+    async with ctx.store.transaction() as tx:
+        reply_id = await tx.messages.insert(
+            conversation_id=question["conversation_id"], channel="email", direction="out",
+            external_id=ours, body="Hörmətli Elnur, sənədlərinizi gözləyirik.",
+            author_kind="agent", author_id=None, created_at=utcnow(), delivery_status="sent")
+    report = (FIXTURES / "postfix_dsn_bounce.eml").read_bytes()
+    dovecot.append(box, report)
+    assert await poll_mailbox(ctx, the_mailbox(ctx)) == "1 stored"
+    async with ctx.store.read() as tx:
+        reply = await tx.messages.get(reply_id)
+        thread = await tx.messages.of_conversation(question["conversation_id"])
+        daemon = await tx.contacts.identity("email", "mailer-daemon@dost.example.gov.az")
+    assert reply["delivery_status"] == "failed"
+    assert "invalid mailbox" in reply["delivery_error"]
+    assert [m["direction"] for m in thread if m["author_kind"] == "system"][-1] == "note"
+    assert daemon is None
+    assert [row["id"] for row in await stored_mails(ctx)] == [question["id"]]
