@@ -36,8 +36,7 @@ TEST_CONFIG = ROOT / "tests" / "fixtures" / "config.yaml"
 # exist: what app.py and worker.py would install at start-up, for the inbox code tests run
 # directly (`ctx`), and what a test's application gets (`with_test_channels`).
 TEST_CHANNELS = ChannelBook([*channel_book().values(),
-                             ChannelTraits(name="email", label="E-mail", capacity_kind="email"),
-                             ChannelTraits(name="telegram", label="Telegram")])
+                             ChannelTraits(name="email", label="E-mail", capacity_kind="email")])
 channel_traits.install(TEST_CHANNELS)
 
 

@@ -1,0 +1,104 @@
+"""Polling mode: the worker asks getUpdates, for deployments without a public https URL.
+
+A periodic job (`channels.telegram.channel.POLL_JOB`) long-polls for a while and takes in
+what comes, the same way the webhook does (`channel.apply`). The offset (the update after
+the last one taken in) is kept in Redis; Telegram itself holds the same mark, since a
+getUpdates with an offset confirms every update before it, so a lost offset only asks
+Telegram for the unconfirmed updates again, and those are stored once (their messages'
+unique keys). Updates are confirmed only after they were stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from telegram.error import Conflict, TelegramError
+
+from channels.telegram.api import NotConfigured, bot_session
+from channels.telegram.channel import apply
+from channels.telegram.parse import parse_update, read_update
+from channels.telegram.settings import telegram_settings
+from inbox.channel_traits import installed
+from inbox.clock import utcnow
+from inbox.context import InboxContext, open_context
+from inbox.port import ChannelPort
+
+log = logging.getLogger(__name__)
+
+OFFSET_KEY = "cc:telegram:offset"
+POLL_BUDGET_S = 25     # one job polls this long, then the next one takes over
+BATCH = 100            # getUpdates' own maximum
+
+
+def poll() -> int:
+    """The periodic job: updates taken in (0 when Telegram is off or not in polling mode)."""
+    return asyncio.run(_poll_job())
+
+
+async def _poll_job() -> int:
+    ctx = open_context(pool=False, channels=installed())
+    try:
+        settings = telegram_settings(ctx.config.channels.section("telegram"))
+        if not settings.enabled or settings.mode != "polling":
+            return 0
+        return await poll_updates(ctx, budget_s=POLL_BUDGET_S)
+    finally:
+        await ctx.close()
+
+
+async def poll_updates(ctx: InboxContext, budget_s: float) -> int:
+    """Long-poll getUpdates until `budget_s` has passed; how many updates were taken in."""
+    settings = telegram_settings(ctx.config.channels.section("telegram"))
+    deadline = time.monotonic() + budget_s
+    taken = 0
+    try:
+        async with bot_session() as bot:
+            while True:
+                left = deadline - time.monotonic()
+                raw = await ctx.redis.get(OFFSET_KEY)
+                offset = int(raw) if raw else None
+                updates = await bot.get_updates(
+                    offset=offset, limit=BATCH,
+                    timeout=max(0, min(settings.poll_timeout, int(left))),
+                    allowed_updates=list(settings.allowed_updates))
+                if updates:
+                    await take_in(ctx, bot, [u.to_dict() for u in updates])
+                    taken += len(updates)
+                    await ctx.redis.set(OFFSET_KEY, max(u.update_id for u in updates) + 1)
+                if time.monotonic() >= deadline:
+                    return taken
+    except Conflict as exc:
+        # A webhook is set, or another poller runs: Telegram serves one at a time.
+        log.warning("Telegram refused getUpdates: %s", exc.message)
+    except (TelegramError, NotConfigured) as exc:
+        log.warning("polling Telegram failed: %s", exc)
+    return taken
+
+
+async def take_in(ctx: InboxContext, bot, raw_updates: list[dict]) -> None:
+    """Store what the updates carry, as the webhook would; greetings and button
+    acknowledgements go out through the Bot instead of a webhook's answer."""
+    readings = [read_update(parse_update(raw), utcnow()) for raw in raw_updates]
+    collected = []
+
+    async def collect(message) -> None:
+        collected.append(message)
+
+    plain = [r for r in readings if r.kind == "store" and not r.vouched_phone]
+    answers = [await apply(ctx, reading, collect) for reading in plain]
+    # In few transactions, a resident's in order; then what refers to them (edits, phones).
+    for result in await ChannelPort(ctx).ingest_many(collected):
+        if isinstance(result, Exception):
+            log.warning("a polled Telegram message was not stored: %s", type(result).__name__)
+    answers += [await apply(ctx, reading, collect) for reading in readings
+                if reading not in plain]
+    for answer in answers:
+        if answer is None:
+            continue
+        method = answer.pop("method")
+        try:
+            await bot.do_api_request(method, api_kwargs=answer)
+        except TelegramError as exc:
+            log.warning("Telegram refused %s: %s", method, exc.message)
