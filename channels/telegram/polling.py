@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 
+from telegram import Bot, ReplyKeyboardMarkup
 from telegram.error import Conflict, TelegramError
 
 from channels.telegram.api import NotConfigured, bot_session
@@ -77,7 +78,7 @@ async def poll_updates(ctx: InboxContext, budget_s: float) -> int:
     return taken
 
 
-async def take_in(ctx: InboxContext, bot, raw_updates: list[dict]) -> None:
+async def take_in(ctx: InboxContext, bot: Bot, raw_updates: list[dict]) -> None:
     """Store what the updates carry, as the webhook would; greetings and button
     acknowledgements go out through the Bot instead of a webhook's answer."""
     readings = [read_update(parse_update(raw), utcnow()) for raw in raw_updates]
@@ -97,8 +98,17 @@ async def take_in(ctx: InboxContext, bot, raw_updates: list[dict]) -> None:
     for answer in answers:
         if answer is None:
             continue
-        method = answer.pop("method")
         try:
-            await bot.do_api_request(method, api_kwargs=answer)
+            await _send_answer(bot, answer)
         except TelegramError as exc:
-            log.warning("Telegram refused %s: %s", method, exc.message)
+            log.warning("Telegram refused %s: %s", answer["method"], exc.message)
+
+
+async def _send_answer(bot: Bot, answer: dict) -> None:
+    """What a webhook would have answered with (`channel.apply`), as a call of its own."""
+    if answer["method"] == "answerCallbackQuery":
+        await bot.answer_callback_query(answer["callback_query_id"])
+    else:
+        await bot.send_message(answer["chat_id"], answer["text"],
+                               reply_markup=ReplyKeyboardMarkup.de_json(answer["reply_markup"],
+                                                                        bot))

@@ -110,7 +110,8 @@ class FakeTelegram:
         message = {"message_id": self.next_message_id, "from": BOT_USER,
                    "chat": {"id": chat_id, "first_name": "Resident", "type": "private"},
                    "date": int(time.time()), "text": params["text"]}
-        if "reply_markup" in params:
+        if "inline_keyboard" in (params.get("reply_markup") or {}):
+            # Telegram echoes only an inline keyboard on the message; a reply keyboard not.
             message["reply_markup"] = params["reply_markup"]
         return self._ok(message)
 
