@@ -55,6 +55,14 @@ def test_the_traits_the_inbox_and_console_read(channel, kind, acknowledged, hear
             traits.vouches_phone) == (kind, acknowledged, heard, phone, phone)
 
 
+def test_telegram_vouches_only_for_the_phone_its_user_shares_of_themselves():
+    # The address is a chat id, not a phone; the phone a message carries is the user's own
+    # shared contact (`channels.telegram.parse`), so it may join contacts.
+    traits = channel_book()["telegram"]
+    assert (traits.capacity_kind, traits.acknowledged, traits.phone_address,
+            traits.vouches_phone) == ("chat", True, False, True)
+
+
 def test_only_whatsapp_has_a_free_text_window_and_templates():
     book = channel_book()
     whatsapp = book["whatsapp"]
@@ -84,6 +92,8 @@ def test_the_console_view_of_the_channels():
         {"name": "voice", "label": "Voice call", "capacity_kind": "chat", "templates": False,
          "phone_address": True, "heard": True},
         {"name": "email", "label": "E-mail", "capacity_kind": "email", "templates": False,
+         "phone_address": False, "heard": False},
+        {"name": "telegram", "label": "Telegram", "capacity_kind": "chat", "templates": False,
          "phone_address": False, "heard": False}]
 
 
@@ -117,7 +127,8 @@ def test_a_routing_rule_names_a_registered_channel():
     [problem] = config_problems(config)
     assert problem.path.endswith(".if.channel") and problem.path.startswith("routing.rules[")
     assert problem.line == line_of(text, "channel: fax")
-    assert problem.message == "'fax' is not one of webchat, sms, whatsapp, voice, email"
+    assert problem.message == ("'fax' is not one of webchat, sms, whatsapp, voice, email, "
+                               "telegram")
     assert config_problems(load_config_text(BASE, env={})) == []
 
 
@@ -148,7 +159,8 @@ class PollingChannel:
 def test_the_worker_schedules_the_jobs_channels_declare(monkeypatch):
     channel: Channel = PollingChannel()
     monkeypatch.setitem(registry.CHANNELS, channel.name, channel)
-    assert scheduled_jobs() == {"tests.channels.test_contract.poll": 30}
+    assert scheduled_jobs() == {"channels.telegram.polling.poll": 30,
+                                "tests.channels.test_contract.poll": 30}
     jobs = periodic_jobs(load_config_text(BASE, env={}))
     assert jobs["tests.channels.test_contract.poll"] == 30
     assert jobs[SWEEP_JOB] == 1   # beside the worker's own (`outbox.sweep_interval`)
