@@ -41,7 +41,7 @@ class Claimed:
 async def queue_message(tx: UnitOfWork, conversation: dict[str, Any], body: str, *,
                         author_kind: str,
                         author_id: int | None = None,
-                        extra: dict[str, str] | None = None) -> int:
+                        extra: dict[str, Any] | None = None) -> int:
     now = utcnow()
     return await tx.messages.insert(
         conversation_id=conversation["id"], channel=conversation["channel"], direction="out",

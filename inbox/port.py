@@ -76,6 +76,16 @@ class ChannelPort:
         async with self._ctx.store.read() as tx:
             return await tx.messages.get(message_id)
 
+    async def conversation_messages(self, conversation_id: int) -> tuple[Row | None, list[Row]]:
+        """A conversation and its messages (notes left out), oldest first: what a channel
+        that threads its replies (e-mail's In-Reply-To and References) answers from."""
+        async with self._ctx.store.read() as tx:
+            conversation = await tx.conversations.get(conversation_id)
+            if conversation is None:
+                return None, []
+            return conversation, await tx.messages.of_conversation(conversation_id,
+                                                                   include_notes=False)
+
     async def keep_attachments(self, message_id: int, attachments: list[dict[str, Any]]) -> None:
         """Store a message's attachments as the media job left them (fetched, or refused
         with a reason)."""

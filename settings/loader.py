@@ -379,6 +379,7 @@ def _mailbox(s: Section) -> Mailbox:
         queue=s.get("queue", str),
         imap=s.get("imap", dict),
         smtp=s.get("smtp", dict),
+        signature=s.get("signature", dict, {}),
     )
     s.finish()
     return mailbox

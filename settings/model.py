@@ -105,6 +105,9 @@ class Mailbox:
     queue: str
     imap: dict[str, Any]
     smtp: dict[str, Any]
+    # The signature under its replies, per language (az, ru, en); the e-mail templates'
+    # signature where a language has none here.
+    signature: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
