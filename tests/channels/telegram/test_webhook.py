@@ -7,6 +7,7 @@ from __future__ import annotations
 import hmac
 import logging
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -14,6 +15,7 @@ from channels.media import fetch_message_media
 from channels.telegram import channel as telegram_channel
 from inbox.messages import InboundMessage
 from inbox.port import ChannelPort
+from inbox.serialize import message_view
 from inbox.storage.schema import messages
 from tests.channels.telegram.conftest import SECRET, TOKEN, post, update
 
@@ -211,3 +213,11 @@ async def test_a_file_over_the_media_limit_keeps_a_reason_and_is_not_downloaded(
     assert attachment["error"] == (f"the file is {ctx.config.media.max_bytes + 4} bytes, over "
                                    f"the limit of {ctx.config.media.max_bytes}")
     assert not (tmp_path / "media").exists()
+
+
+async def test_the_console_reads_the_residents_telegram_name_and_username(client, ctx) -> None:
+    await post(client, update("private_text_az"))
+    [row] = await inbound(ctx)
+    view = message_view(row, ZoneInfo("Asia/Baku"))
+    assert view["telegram"] == {"name": "Aygün Məmmədova", "username": "aygun_m"}
+    assert view["email"] is None
