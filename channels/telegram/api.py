@@ -30,6 +30,11 @@ from channels.base import MediaError, PermanentSendError, RateLimited, Transient
 from channels.telegram.settings import api_base, bot_token
 
 log = logging.getLogger(__name__)
+# The Bot API's URL holds the bot token (/bot<token>/<method>): httpx names it in an INFO
+# line for every request, python-telegram-bot in its DEBUG lines. Neither may reach a log.
+logging.getLogger("httpx").setLevel(logging.WARNING)
+logging.getLogger("httpcore").setLevel(logging.WARNING)
+logging.getLogger("telegram").setLevel(logging.INFO)
 
 FILE_PREFIX = "tg-file:"
 # The Bot API hands bots files of at most 20 MB through getFile.

@@ -121,3 +121,26 @@ async def test_polling_while_a_webhook_is_set_takes_nothing_and_says_why(ctx, fa
     assert await all_messages(ctx) == []
     assert any("can't use getUpdates method while webhook is active" in r.getMessage()
                for r in caplog.records if r.levelno == logging.WARNING)
+
+
+@pytest.mark.parametrize(("section", "key", "message"), [
+    ("{enabled: yes please}", "channels.telegram.enabled", "expected true or false"),
+    ("{enabled: true, mode: push}", "channels.telegram.mode",
+     "expected one of webhook, polling"),
+    ("{enabled: true, allowed_updates: [message, inline_query]}",
+     "channels.telegram.allowed_updates",
+     "expected a list of message, edited_message, callback_query"),
+    ("{enabled: true, send_rate: 0}", "channels.telegram.send_rate",
+     "expected a whole number from 1 to 1000"),
+    ("{enabled: true, token: abc}", "channels.telegram.token",
+     "unknown key (known: enabled, mode, allowed_updates, send_rate, poll_timeout)"),
+])
+def test_config_problems_name_the_key_and_its_line(tmp_path, section, key, message) -> None:
+    from channels.registry import config_problems
+
+    config = telegram_config(tmp_path, section)
+    [problem] = config_problems(config)
+    line = next(n for n, text in enumerate((tmp_path / "config.yaml").read_text()
+                                           .splitlines(), start=1) if "telegram:" in text)
+    assert (problem.path, problem.message) == (key, message)
+    assert problem.line == line

@@ -4,6 +4,7 @@ message (blocked, not found) failing with a reason an agent reads."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -15,7 +16,7 @@ from channels.delivery import deliver_message
 from channels.telegram.channel import TELEGRAM_CHANNEL
 from inbox import outbox
 from inbox.messages import OutboundMessage
-from tests.channels.telegram.conftest import post, update
+from tests.channels.telegram.conftest import TOKEN, post, update
 from tests.channels.telegram.test_webhook import all_messages
 
 
@@ -119,3 +120,16 @@ async def test_a_bad_chat_address_fails_permanently(client, ctx, fake_telegram) 
     with pytest.raises(PermanentSendError):
         await TELEGRAM_CHANNEL.send(ctx, replace(reply, address="not-a-chat"))
     assert fake_telegram.sent() == []
+
+
+async def test_no_log_line_carries_the_bot_token(client, ctx, fake_telegram, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    ack = await acknowledgement(client, ctx)
+    fake_telegram.fail_next("sendMessage", "500")
+    assert await deliver_message(ctx, ack["id"]) == "retry"
+    async with ctx.store.transaction() as tx:
+        await tx.messages.update(ack["id"], next_attempt_at=datetime.now(UTC))
+    assert await deliver_message(ctx, ack["id"]) == "sent"
+    lines = [r.getMessage() for r in caplog.records
+             if r.name != "aiohttp.access"]          # the fake Bot API server's own log
+    assert lines and not [line for line in lines if TOKEN in line or "/bot" in line]
