@@ -12,8 +12,12 @@ from typing import Any
 from telegram.error import TelegramError
 
 from channels.telegram.api import NotConfigured, bot_session
-from channels.telegram.channel import WEBHOOK_PATH
-from channels.telegram.settings import SECRET_PATTERN, TelegramSettings, webhook_secret
+from channels.telegram.settings import (
+    SECRET_PATTERN,
+    WEBHOOK_PATH,
+    TelegramSettings,
+    webhook_secret,
+)
 
 
 class SetupError(Exception):

@@ -16,6 +16,7 @@ import hmac
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -30,6 +31,7 @@ from channels.base import (
 )
 from channels.sending import SendRate, shared
 from channels.telegram import api
+from channels.telegram.admin import webhook_status
 from channels.telegram.parse import (
     TEXT_MAX_CHARS,
     PayloadError,
@@ -40,21 +42,17 @@ from channels.telegram.parse import (
     read_update,
     split_text,
 )
-from channels.telegram.settings import (
-    telegram_settings,
-    webhook_secret,
-)
+from channels.telegram.settings import WEBHOOK_PATH, telegram_settings, webhook_secret
 from inbox.channel_traits import ChannelTraits
 from inbox.clock import utcnow
 from inbox.context import InboxContext
-from inbox.messages import OutboundMessage
+from inbox.messages import InboundMessage, OutboundMessage
 from inbox.port import ChannelPort
 from settings import Config, Problem
 from web.appkeys import CONTEXT, INTAKE, READINESS
 
 log = logging.getLogger(__name__)
 
-WEBHOOK_PATH = "/webhooks/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 POLL_JOB = "channels.telegram.polling.poll"
 POLL_INTERVAL_S = 30
@@ -73,7 +71,8 @@ def secret_matches(given: str | None, expected: str) -> bool:
     return hmac.compare_digest((given or "").encode(), expected.encode())
 
 
-async def apply(ctx: InboxContext, reading: Reading, accept) -> dict[str, Any] | None:
+async def apply(ctx: InboxContext, reading: Reading,
+                accept: Callable[[InboundMessage], Awaitable[Any]]) -> dict[str, Any] | None:
     """Do what an update asks (`accept` journals a message); the Bot API method a webhook
     answers with, if any (/start's greeting, a button press's acknowledgement)."""
     port = ChannelPort(ctx)
@@ -150,8 +149,6 @@ class TelegramChannel:
             return None
         now = time.monotonic()
         if self._status is None or now - self._status[0] > STATUS_CACHE_S:
-            from channels.telegram.admin import webhook_status
-
             self._status = (now, await webhook_status(settings))
         return self._status[1]
 

@@ -19,11 +19,12 @@ from telegram.error import Conflict, TelegramError
 
 from channels.telegram.api import NotConfigured, bot_session
 from channels.telegram.channel import apply
-from channels.telegram.parse import parse_update, read_update
+from channels.telegram.parse import Reading, parse_update, read_update
 from channels.telegram.settings import telegram_settings
 from inbox.channel_traits import installed
 from inbox.clock import utcnow
 from inbox.context import InboxContext, open_context
+from inbox.messages import InboundMessage
 from inbox.port import ChannelPort
 
 log = logging.getLogger(__name__)
@@ -82,19 +83,21 @@ async def take_in(ctx: InboxContext, bot: Bot, raw_updates: list[dict]) -> None:
     """Store what the updates carry, as the webhook would; greetings and button
     acknowledgements go out through the Bot instead of a webhook's answer."""
     readings = [read_update(parse_update(raw), utcnow()) for raw in raw_updates]
-    collected = []
+    collected: list[InboundMessage] = []
 
-    async def collect(message) -> None:
+    async def collect(message: InboundMessage) -> None:
         collected.append(message)
 
-    plain = [r for r in readings if r.kind == "store" and not r.vouched_phone]
-    answers = [await apply(ctx, reading, collect) for reading in plain]
+    def plain(reading: Reading) -> bool:
+        return reading.kind == "store" and not reading.vouched_phone
+
+    answers = [await apply(ctx, reading, collect) for reading in readings if plain(reading)]
     # In few transactions, a resident's in order; then what refers to them (edits, phones).
     for result in await ChannelPort(ctx).ingest_many(collected):
         if isinstance(result, Exception):
             log.warning("a polled Telegram message was not stored: %s", type(result).__name__)
     answers += [await apply(ctx, reading, collect) for reading in readings
-                if reading not in plain]
+                if not plain(reading)]
     for answer in answers:
         if answer is None:
             continue

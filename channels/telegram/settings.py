@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 API_BASE = "https://api.telegram.org"
+WEBHOOK_PATH = "/webhooks/telegram"
 MODES = ("webhook", "polling")
 UPDATE_KINDS = ("message", "edited_message", "callback_query")
 DEFAULT_SEND_RATE = 30     # Telegram: about 30 messages a second to different chats
