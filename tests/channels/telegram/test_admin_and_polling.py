@@ -144,3 +144,20 @@ def test_config_problems_name_the_key_and_its_line(tmp_path, section, key, messa
                                            .splitlines(), start=1) if "telegram:" in text)
     assert (problem.path, problem.message) == (key, message)
     assert problem.line == line
+
+
+async def test_the_workers_poll_job_polls_only_in_polling_mode(environment, tmp_path, ctx,
+                                                               fake_telegram,
+                                                               monkeypatch) -> None:
+    from channels.telegram import polling
+
+    monkeypatch.setattr(polling, "POLL_BUDGET_S", 0)
+    fake_telegram.queue_update(update("private_text_ru"))
+    # With Telegram off (the test config) the job asks Telegram nothing.
+    assert await asyncio.to_thread(polling.poll) == 0
+    assert fake_telegram.calls == []
+    telegram_config(tmp_path, "{enabled: true, mode: polling, poll_timeout: 0}")
+    monkeypatch.setenv("CC_CONFIG", str(tmp_path / "config.yaml"))
+    assert await asyncio.to_thread(polling.poll) == 1
+    [message] = await inbound(ctx)
+    assert message["external_id"] == "623456789:7"
