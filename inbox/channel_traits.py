@@ -79,6 +79,11 @@ class ChannelTraits:
     vouches_phone: bool = False
     # Replies are mail: they carry a subject an agent may change, and a signature.
     composer: MailComposer | None = None
+    # A message joins a conversation only through its thread (an e-mail's In-Reply-To,
+    # References or subject token: `inbox.threads`); one that names none starts a new
+    # conversation, as a new mail is a new matter. Elsewhere a message without a thread joins
+    # the resident's open conversation.
+    threaded: bool = False
 
     def free_text_allowed(self, last_inbound_at: datetime | None, now: datetime) -> bool:
         if self.free_text_window is None:

@@ -130,6 +130,16 @@ class ChannelPort:
         await outbox.announce_delivery(self._ctx, row["id"])
         return True
 
+    async def mark_bounced(self, channel: str, external_ids: Sequence[str], reason: str,
+                           report: InboundMessage | None = None) -> list[int]:
+        """A bounce names our messages by their provider ids (an e-mail's Message-IDs): each
+        is marked failed with `reason`, which the agent reads beside it, and `report` (the
+        bounce as taken in) is kept as a system note in the conversation. Returns the ids of
+        the messages it named; none when it names none of ours, and then nothing is stored
+        (the caller may take the mail in as any machine-written mail). See
+        `outbox.mark_bounced`."""
+        return await outbox.mark_bounced(self._ctx, channel, external_ids, reason, report)
+
     async def announce_delivery(self, message_id: int) -> None:
         """Tell consoles a message's delivery state or attachments changed."""
         await outbox.announce_delivery(self._ctx, message_id)

@@ -22,7 +22,7 @@ CHANNEL = "email"
 
 class MailChannel:
     traits = ChannelTraits(name=CHANNEL, label="E-mail", capacity_kind="email",
-                           composer=COMPOSER)
+                           composer=COMPOSER, threaded=True)
     name = traits.name
 
     def check_config(self, config: Config) -> list[Problem]:
