@@ -55,7 +55,9 @@ log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 POLL_JOB = "channels.telegram.polling.poll"
-POLL_INTERVAL_S = 30
+# Polling mode: a resident's message is in within about this long. The job holds a worker's
+# horse only for one getUpdates (`poll_timeout`), so sweeps and media fetches are not held up.
+POLL_INTERVAL_S = 5
 CHAT_RATE = 1            # Telegram: about one message a second to one chat
 STATUS_CACHE_S = 60      # /readyz asks getWebhookInfo at most this often
 

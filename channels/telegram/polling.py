@@ -1,11 +1,12 @@
 """Polling mode: the worker asks getUpdates, for deployments without a public https URL.
 
-A periodic job (`channels.telegram.channel.POLL_JOB`) long-polls for a while and takes in
-what comes, the same way the webhook does (`channel.apply`). The offset (the update after
-the last one taken in) is kept in Redis; Telegram itself holds the same mark, since a
-getUpdates with an offset confirms every update before it, so a lost offset only asks
-Telegram for the unconfirmed updates again, and those are stored once (their messages'
-unique keys). Updates are confirmed only after they were stored.
+A periodic job (`channels.telegram.channel.POLL_JOB`, every few seconds) asks once, waiting
+at most `poll_timeout` seconds for updates, and takes in what comes the way the webhook does
+(`channel.apply`). The offset (the update after the last one taken in) is kept in Redis;
+Telegram itself holds the same mark, since a getUpdates with an offset confirms every update
+before it, so a lost offset only asks Telegram for the unconfirmed updates again, and those
+are stored once (their messages' unique keys). Updates are confirmed only after they were
+stored.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from inbox.port import ChannelPort
 log = logging.getLogger(__name__)
 
 OFFSET_KEY = "cc:telegram:offset"
-POLL_BUDGET_S = 25     # one job polls this long, then the next one takes over
+POLL_BUDGET_S = 0      # one getUpdates a job: the next job, seconds later, asks again
 BATCH = 100            # getUpdates' own maximum
 
 

@@ -6,7 +6,7 @@
         mode: webhook            # or polling: the worker asks getUpdates (no public URL needed)
         allowed_updates: [message, edited_message, callback_query]
         send_rate: 30            # messages a second to Telegram from all workers together
-        poll_timeout: 20         # polling: how long one getUpdates waits for updates (s)
+        poll_timeout: 1          # polling: how long one getUpdates waits for updates (s)
 
 The bot token and the webhook secret are secrets: `TELEGRAM_BOT_TOKEN` and
 `TELEGRAM_WEBHOOK_SECRET`, never in the file; `TELEGRAM_API_BASE` points at a self-hosted Bot
@@ -26,7 +26,9 @@ WEBHOOK_PATH = "/webhooks/telegram"
 MODES = ("webhook", "polling")
 UPDATE_KINDS = ("message", "edited_message", "callback_query")
 DEFAULT_SEND_RATE = 30     # Telegram: about 30 messages a second to different chats
-MAX_POLL_TIMEOUT = 50
+# Below the poll job's interval (5 s), so one job's request ends before the next one asks:
+# Telegram answers two getUpdates at once with 409.
+MAX_POLL_TIMEOUT = 4
 KEYS = ("enabled", "mode", "allowed_updates", "send_rate", "poll_timeout")
 # Telegram's rule for secret_token: 1-256 characters A-Z, a-z, 0-9, _ and -.
 SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
@@ -38,7 +40,7 @@ class TelegramSettings:
     mode: str = "webhook"
     allowed_updates: tuple[str, ...] = UPDATE_KINDS
     send_rate: int = DEFAULT_SEND_RATE
-    poll_timeout: int = 20
+    poll_timeout: int = 1
 
 
 def _whole(raw: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
@@ -70,7 +72,7 @@ def telegram_settings(raw: Mapping[str, Any] | None) -> TelegramSettings:
                          f"{', '.join(UPDATE_KINDS)}")
     return TelegramSettings(enabled=enabled, mode=mode, allowed_updates=tuple(kinds),
                             send_rate=_whole(raw, "send_rate", DEFAULT_SEND_RATE, 1, 1000),
-                            poll_timeout=_whole(raw, "poll_timeout", 20, 0, MAX_POLL_TIMEOUT))
+                            poll_timeout=_whole(raw, "poll_timeout", 1, 0, MAX_POLL_TIMEOUT))
 
 
 def bot_token() -> str | None:

@@ -167,7 +167,7 @@ class PollingChannel:
 def test_the_worker_schedules_the_jobs_channels_declare(monkeypatch):
     channel: Channel = PollingChannel()
     monkeypatch.setitem(registry.CHANNELS, channel.name, channel)
-    assert scheduled_jobs() == {"channels.telegram.polling.poll": 30,
+    assert scheduled_jobs() == {"channels.telegram.polling.poll": 5,
                                 "tests.channels.test_contract.poll": 30}
     jobs = periodic_jobs(load_config_text(BASE, env={}))
     assert jobs["tests.channels.test_contract.poll"] == 30
