@@ -8,6 +8,7 @@
     python app.py user list | deactivate EMAIL | reactivate EMAIL
     python app.py config check [PATH]
     python app.py email dead-letters | replay ID
+    python app.py telegram set-webhook | status
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from aiohttp import web
 
 from channels.email import dead_letters as mail_dead_letters
 from channels.registry import CHANNELS, channel_book, config_problems
+from channels.telegram import admin as telegram_admin
+from channels.telegram.settings import telegram_settings
 from channels.twilio.voice import dial_target
 from inbox import channel_traits, users
 from inbox.auth import ROLES
@@ -37,7 +40,7 @@ from routing.model import shared_model
 from settings import Config, ConfigError, load_config
 from web import api, console, mail, openapi, ops
 from web import reports as report_api
-from web.appkeys import CONTEXT, HUB, INTAKE, SECRET_KEY
+from web.appkeys import CONTEXT, HUB, INTAKE, READINESS, SECRET_KEY
 from web.http import json_errors, redis_outage, storable_query
 
 log = logging.getLogger("app")
@@ -84,6 +87,7 @@ def create_app(config: Config) -> web.Application:
     app.add_routes(mail.routes)
     app.add_routes(openapi.routes)
     console.setup_routes(app)
+    app[READINESS] = {}
     for channel in CHANNELS.values():
         channel.setup_routes(app)
     app.router.add_static("/static", ROOT / "static", name="static")
@@ -277,6 +281,18 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_telegram(args: argparse.Namespace) -> int:
+    """Register the Telegram webhook (once, at deployment) or show getWebhookInfo."""
+    config, problems = checked_config()
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return 1
+    code, text = asyncio.run(telegram_admin.command(
+        args.action, config.public_url, telegram_settings(config.channels.section("telegram"))))
+    print(text, file=sys.stdout if code == 0 else sys.stderr)
+    return code
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="app.py", description="Contact-centre web application")
     commands = top.add_subparsers(dest="command", required=True)
@@ -320,6 +336,12 @@ def parser() -> argparse.ArgumentParser:
     replay = email.add_parser("replay", help="take a dead letter in again (removed on success)")
     replay.add_argument("id", type=int)
     replay.set_defaults(run=cmd_email_replay)
+    telegram = commands.add_parser("telegram", help="the Telegram bot").add_subparsers(
+        dest="action", required=True)
+    telegram.add_parser("set-webhook", help="register the webhook URL, secret and update "
+                        "kinds with Telegram (once, at deployment)").set_defaults(run=cmd_telegram)
+    telegram.add_parser("status", help="show Telegram's getWebhookInfo") \
+        .set_defaults(run=cmd_telegram)
     corrections = commands.add_parser("corrections", help="classifier training data") \
         .add_subparsers(dest="action", required=True)
     export = corrections.add_parser("export", help="write agents' corrections as JSONL")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from channels.base import Channel
 from channels.email.channel import EMAIL_CHANNEL
+from channels.telegram.channel import TELEGRAM_CHANNEL
 from channels.twilio.messaging import SMS_CHANNEL, WHATSAPP_CHANNEL
 from channels.twilio.voice import VOICE_CHANNEL
 from channels.webchat.channel import WEBCHAT_CHANNEL
@@ -18,6 +19,7 @@ CHANNELS: dict[str, Channel] = {
         WHATSAPP_CHANNEL,
         VOICE_CHANNEL,
         EMAIL_CHANNEL,
+        TELEGRAM_CHANNEL,
     )
 }
 

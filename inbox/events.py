@@ -29,6 +29,8 @@ class EventType(StrEnum):
     REOPENED = "reopened"
     STATUS_CHANGED = "status_changed"
     RECLASSIFIED = "reclassified"
+    # The resident changed a message they had sent (Telegram lets them): what it said before.
+    MESSAGE_EDITED = "message_edited"
     # One resident, one matter: merging and splitting.
     CONTACTS_MERGED = "contacts_merged"
     CONTACT_RENAMED = "contact_renamed"

@@ -9,9 +9,10 @@ terms; the store's transactions and records stay behind it, so no channel opens 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from inbox import outbox
+from inbox import amend, outbox
 from inbox.context import InboxContext
 from inbox.ingest import IngestResult, ingest, ingest_many
 from inbox.messages import InboundMessage, OutboundMessage
@@ -37,6 +38,17 @@ class ChannelPort:
         transactions, each once, a resident's in order; each one's result, or the exception
         that kept that one out while the others went in (`inbox.ingest.ingest_many`)."""
         return await ingest_many(self._ctx, messages)
+
+    async def edit_message(self, channel: str, external_id: str, text: str,
+                           edited_at: datetime) -> bool:
+        """The resident edited a message they sent: its text is replaced and an event keeps
+        the earlier one; False when it is not stored or already says so (`inbox.amend`)."""
+        return await amend.edit_message(self._ctx, channel, external_id, text, edited_at)
+
+    async def vouch_phone(self, channel: str, address: str, phone: str) -> str:
+        """The provider vouched that the resident at `address` holds `phone` (a contact they
+        shared of themselves): their contact joins the one with that phone (`inbox.amend`)."""
+        return await amend.vouch_phone(self._ctx, channel, address, phone)
 
     async def stored_message_id(self, channel: str, external_id: str) -> int | None:
         """The id of the message stored under the provider's id, if it is stored."""

@@ -42,6 +42,16 @@ def email_view(extra: dict[str, Any] | None) -> dict[str, Any] | None:
     return view
 
 
+def telegram_view(extra: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The resident's Telegram name and username a message came with (extra["telegram"]),
+    or None for a message that did not come from Telegram."""
+    facts = (extra or {}).get("telegram")
+    if not isinstance(facts, dict):
+        return None
+    return {key: facts.get(key) if isinstance(facts.get(key), str) else None
+            for key in ("name", "username")}
+
+
 def message_view(row: Row, zone: ZoneInfo) -> dict[str, Any]:
     return {
         "id": row["id"],
@@ -50,6 +60,7 @@ def message_view(row: Row, zone: ZoneInfo) -> dict[str, Any]:
         "body": row["body"],
         "html": row.get("html"),
         "email": email_view(row.get("extra")),
+        "telegram": telegram_view(row.get("extra")),
         "attachments": [
             {"content_type": a.get("content_type"), "filename": a.get("filename"),
              "size": a.get("size"), "url": a.get("url"), "error": a.get("error")}

@@ -670,6 +670,10 @@
       document.getElementById("template-open").hidden = !channelHas(c.channel, "templates") || state.mode === "note";
     }
 
+    /* The resident's Telegram account as the message came: "Name @username". */
+    function telegramHandle(t) {
+      return [t.name, t.username ? "@" + t.username : null].filter(Boolean).join(" ");
+    }
     function authorLabel(m) {
       var kind = m.author ? m.author.kind : null;
       if (m.direction === "in") return contactName(state.detail.contact);
@@ -876,6 +880,7 @@
         el("div", { className: "msg-meta" }, [
           note ? el("span", { className: "note-tag", text: "Internal note" }) : null,
           el("span", { className: "msg-author", text: authorLabel(m) }),
+          m.telegram ? el("span", { className: "msg-telegram", text: telegramHandle(m.telegram) }) : null,
           m.author && m.author.kind && m.direction !== "in"
             ? el("span", { className: "msg-kind", text: m.author.kind }) : null,
           el("time", { dateTime: m.created_at, text: clock(m.created_at), title: m.created_at })
@@ -948,6 +953,7 @@
         case "contacts_merged":
           return "Contact #" + d.from + " merged into #" + d.into
             + (d.match ? " (possible match on " + (MATCH_KINDS[d.match.kind] || d.match.kind) + " " + d.match.value + ")" : "") + by;
+        case "message_edited": return "The resident edited a message; it said: “" + (d.previous || "") + "”";
         case "contact_renamed": return "Contact renamed " + (d.from ? "“" + d.from + "” " : "") + "to “" + d.to + "”" + by;
         default: return e.type.replace(/_/g, " ") + by;
       }

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 import reports.schema  # noqa: F401  (the reports table belongs to the same metadata)
 from channels.registry import channel_book
 from inbox import channel_traits
-from inbox.channel_traits import ChannelBook, ChannelTraits
+from inbox.channel_traits import ChannelBook
 from inbox.context import InboxContext
 from inbox.jobs import Jobs
 from inbox.storage import Store
@@ -32,11 +32,9 @@ from settings import load_config
 ROOT = Path(__file__).resolve().parent.parent
 TEST_CONFIG = ROOT / "tests" / "fixtures" / "config.yaml"
 
-# The registry's channels and one the tests store conversations of before its channel file
-# exists: what app.py and worker.py would install at start-up, for the inbox code tests run
-# directly (`ctx`), and what a test's application gets (`with_test_channels`).
-TEST_CHANNELS = ChannelBook([*channel_book().values(),
-                             ChannelTraits(name="telegram", label="Telegram")])
+# The registry's channels: what app.py and worker.py would install at start-up, for the inbox
+# code tests run directly (`ctx`), and what a test's application gets (`with_test_channels`).
+TEST_CHANNELS = ChannelBook(channel_book().values())
 channel_traits.install(TEST_CHANNELS)
 
 

@@ -10,3 +10,5 @@ CONTEXT = web.AppKey("context", InboxContext)
 HUB = web.AppKey("hub", LiveHub)
 INTAKE = web.AppKey("intake", Intake)
 SECRET_KEY = web.AppKey("secret_key", bytes)
+# Channels' readiness details for /readyz: {channel: async check(ctx) -> dict | None}.
+READINESS = web.AppKey("readiness", dict)

@@ -99,6 +99,10 @@ SCHEMAS: dict[str, Any] = {
         "email": {"oneOf": [{"type": "null"}, _ref("MailFacts")],
                   "description": "a mail's facts: the resident's mail as received, or the "
                                  "subject an agent gave their reply; null for other messages"},
+        "telegram": {"oneOf": [{"type": "null"}, {"type": "object", "properties": {
+            "name": {"type": ["string", "null"]}, "username": {"type": ["string", "null"]}}}],
+            "description": "the resident's Telegram name and username the message came "
+                           "with; null for other messages"},
         "attachments": {"type": "array", "items": _ref("Attachment")},
         "created_at": _TIME,
         "author": {"type": "object", "properties": {

@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, ge
 from inbox import mailboxes
 from inbox.jobs import queue_depths
 from inbox.outage import REDIS_UNAVAILABLE
-from web.appkeys import CONTEXT
+from web.appkeys import CONTEXT, READINESS
 
 routes = web.RouteTableDef()
 
@@ -74,13 +74,16 @@ async def readyz(request: web.Request) -> web.Response:
         health = await asyncio.wait_for(mailboxes.health(ctx.redis), timeout=2)
     except (TimeoutError, *REDIS_UNAVAILABLE):
         health = {}
-    if not health:
-        return web.json_response({"status": "ok"})
-    # A failing mailbox leaves the app able to serve: it is named, the app stays ready.
-    return web.json_response({
-        "status": "ok" if all(state.ok for state in health.values()) else "degraded",
-        "mailboxes": {name: _mailbox_detail(state) for name, state in sorted(health.items())},
-    })
+    body: dict = {"status": "ok"}
+    if health:
+        # A failing mailbox leaves the app able to serve: it is named, the app stays ready.
+        body["status"] = "ok" if all(state.ok for state in health.values()) else "degraded"
+        body["mailboxes"] = {name: _mailbox_detail(state)
+                             for name, state in sorted(health.items())}
+    details = await _channel_details(request)
+    if details:
+        body["details"] = details
+    return web.json_response(body)
 
 
 def _mailbox_detail(state: mailboxes.MailboxHealth) -> dict:
@@ -93,6 +96,20 @@ def _mailbox_detail(state: mailboxes.MailboxHealth) -> dict:
 def _iso(epoch: float | None) -> str | None:
     return None if epoch is None else \
         datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+
+
+async def _channel_details(request: web.Request) -> dict:
+    """What channels report of their provider (Telegram's webhook info): shown, never a
+    reason to be unready, since the inbox works without them."""
+    details = {}
+    for name, check in request.app.get(READINESS, {}).items():
+        try:
+            detail = await asyncio.wait_for(check(request.app[CONTEXT]), timeout=2)
+        except Exception as exc:
+            detail = {"error": f"no answer ({type(exc).__name__})"}
+        if detail is not None:
+            details[name] = detail
+    return details
 
 
 @routes.get("/metrics")

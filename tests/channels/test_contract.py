@@ -55,6 +55,14 @@ def test_the_traits_the_inbox_and_console_read(channel, kind, acknowledged, hear
             traits.vouches_phone) == (kind, acknowledged, heard, phone, phone)
 
 
+def test_telegram_vouches_only_for_the_phone_its_user_shares_of_themselves():
+    # The address is a chat id, not a phone; the phone a message carries is the user's own
+    # shared contact (`channels.telegram.parse`), so it may join contacts.
+    traits = channel_book()["telegram"]
+    assert (traits.capacity_kind, traits.acknowledged, traits.phone_address,
+            traits.vouches_phone) == ("chat", True, False, True)
+
+
 def test_only_whatsapp_has_a_free_text_window_and_templates():
     book = channel_book()
     whatsapp = book["whatsapp"]
@@ -92,7 +100,9 @@ def test_the_console_view_of_the_channels():
         {"name": "voice", "label": "Voice call", "capacity_kind": "chat", "templates": False,
          "phone_address": True, "heard": True, "subject": False},
         {"name": "email", "label": "E-mail", "capacity_kind": "email", "templates": False,
-         "phone_address": False, "heard": False, "subject": True}]
+         "phone_address": False, "heard": False, "subject": True},
+        {"name": "telegram", "label": "Telegram", "capacity_kind": "chat", "templates": False,
+         "phone_address": False, "heard": False, "subject": False}]
 
 
 def test_whatsapp_templates_are_named_with_named_variables():
@@ -125,7 +135,8 @@ def test_a_routing_rule_names_a_registered_channel():
     [problem] = config_problems(config)
     assert problem.path.endswith(".if.channel") and problem.path.startswith("routing.rules[")
     assert problem.line == line_of(text, "channel: fax")
-    assert problem.message == "'fax' is not one of webchat, sms, whatsapp, voice, email"
+    assert problem.message == ("'fax' is not one of webchat, sms, whatsapp, voice, email, "
+                               "telegram")
     assert config_problems(load_config_text(BASE, env={})) == []
 
 
