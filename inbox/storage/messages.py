@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from inbox.storage.records import DELIVERY_ORDER, Duplicate, Records, Row
 from inbox.storage.schema import (
     Id,
+    conversations,
     message_parts,
     messages,
 )
@@ -75,6 +76,16 @@ class MessageRecords(Records):
         if not include_notes:
             query = query.where(messages.c.direction != "note")
         return await self._all(query.order_by(messages.c.id).limit(limit))
+
+    async def of_identity_after(self, identity_id: int, after: int) -> list[Row]:
+        """The messages (no notes) of every conversation of an identity whose id is above
+        `after`, oldest first: what a resident's window missed since the last one it saw."""
+        return await self._all(
+            select(messages).join(conversations,
+                                  conversations.c.id == messages.c.conversation_id)
+            .where(conversations.c.identity_id == identity_id, messages.c.id > after,
+                   messages.c.direction != "note")
+            .order_by(messages.c.id))
 
     async def answered_external_id(self, message_id: int) -> str | None:
         """The provider's id of the resident's message that `message_id` (an outbound

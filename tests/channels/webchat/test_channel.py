@@ -178,9 +178,12 @@ async def inbound_rows(ctx) -> list[dict]:
 async def test_hello_without_a_session_gets_a_signed_one_and_no_history(client):
     async with client.ws_connect("/chat/ws") as ws:
         welcome = await say_hello(ws)
-    assert set(welcome) == {"type", "session", "history"}
+    assert set(welcome) == {"type", "session", "history", "conversation", "availability",
+                            "prechat"}
     assert verify_session(SECRET, welcome["session"]) is not None
     assert welcome["history"] == []
+    assert welcome["conversation"] is None
+    assert welcome["prechat"] == {"contact_required": False, "privacy_url": None}
 
 
 async def test_a_message_is_acknowledged_once_stored(client, ctx):
