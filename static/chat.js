@@ -15,8 +15,9 @@
   var languageSelect = $("language"), typingLine = $("typing"), resolvedBox = $("resolved");
   var availabilityLine = $("availability"), fileInput = $("file");
   var embedded = document.body.classList.contains("embedded");
-  var store = window.localStorage;
-  var language = store.getItem("cc.language") || root.dataset.language || "az";
+  var KEYS = ["cc.session", "cc.language", "cc.name", "cc.prechat"];
+  var store = storage();
+  var language = root.dataset.language || "az";
   var pending = {};      // client id -> {text, uploads}, until acknowledged
   var shown = {};        // message id -> true, so a replayed or repeated frame shows once
   var lastId = null;     // the last message id this page showed: a reconnect resumes after it
@@ -26,6 +27,32 @@
   var upload = null;          // {id, filename} of the file attached to the next message
   var typedAt = 0, agentTypingTimer = null, open = !embedded;
   var unread = [];            // replies shown while the window was closed: read once it opens
+
+  // The session token and choices live in the browser's storage. A frame on another site
+  // may not have storage of its own (third-party storage is blocked by many browsers): the
+  // widget keeps them in the host page's storage and hands them over when the frame loads.
+  function storage() {
+    var memory = {}, parentOrigin = null;
+    if (!embedded) {
+      try { KEYS.forEach(function (k) { var v = localStorage.getItem(k); if (v !== null) memory[k] = v; }); }
+      catch (e) { /* no storage: this page's life only */ }
+    }
+    return {
+      getItem: function (k) { return Object.prototype.hasOwnProperty.call(memory, k) ? memory[k] : null; },
+      setItem: function (k, v) {
+        memory[k] = String(v);
+        if (embedded) {
+          if (parentOrigin) window.parent.postMessage({ type: "cc-chat-store", key: k, value: memory[k] }, parentOrigin);
+        } else {
+          try { localStorage.setItem(k, memory[k]); } catch (e) { /* kept in memory */ }
+        }
+      },
+      seed: function (values, origin) {
+        parentOrigin = origin;
+        KEYS.forEach(function (k) { if (typeof values[k] === "string") memory[k] = values[k]; });
+      }
+    };
+  }
 
   function t(key) { return (TEXTS[language] || TEXTS.az)[key]; }
 
@@ -83,7 +110,7 @@
     (message.attachments || []).forEach(function (a) {
       var chip = document.createElement("span");
       chip.className = "file";
-      chip.textContent = "📎 " + (a.filename || t("attachment"));
+      chip.textContent = t("attachment") + ": " + (a.filename || "");
       item.appendChild(chip);
     });
     if (clientId) item.dataset.clientId = clientId;
@@ -267,7 +294,7 @@
   function setUpload(value) {
     upload = value;
     $("attachment").hidden = !value;
-    $("attachment-name").textContent = value ? "📎 " + value.filename : "";
+    $("attachment-name").textContent = value ? t("attachment") + ": " + value.filename : "";
   }
   $("attach").addEventListener("click", function () { fileInput.click(); });
   $("attachment-remove").addEventListener("click", function () { setUpload(null); $("attach").focus(); });
@@ -315,7 +342,13 @@
   // the close button ask it to close (it gives focus back to its button).
   if (embedded) {
     window.addEventListener("message", function (event) {
-      if (event.source !== window.parent || !event.data || event.data.type !== "cc-chat") return;
+      if (event.source !== window.parent || !event.data) return;
+      if (event.data.type === "cc-chat-init" && !socket) {
+        store.seed(event.data.storage || {}, event.origin);
+        start();
+        return;
+      }
+      if (event.data.type !== "cc-chat") return;
       open = Boolean(event.data.open);
       if (open) {
         markRead();
@@ -329,7 +362,12 @@
   }
   document.addEventListener("visibilitychange", markRead);
 
-  $("name").value = store.getItem("cc.name") || "";
+  function start() {
+    language = store.getItem("cc.language") || language;
+    $("name").value = store.getItem("cc.name") || "";
+    applyLanguage();
+    connect();
+  }
   applyLanguage();
-  connect();
+  if (!embedded) start();
 })();

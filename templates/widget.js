@@ -25,14 +25,14 @@
     });
   var t = texts[lang];
 
-  var host = document.createElement("div");
-  host.id = "contact-centre-chat";
-  var shadow = host.attachShadow({ mode: "closed" });
+  // A custom element: a host page's rules for div, button or iframe do not reach it.
+  var host = document.createElement("contact-centre-chat");
+  var shadow = host.attachShadow({ mode: "open" });
   var style = document.createElement("style");
   style.textContent =
-    ":host{all:initial}" +
+    ":host{all:initial;display:block}" +
     ".button{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;" +
-    "border:2px solid #fff;background:#0b5cab;color:#fff;font:26px/1 system-ui,sans-serif;" +
+    "border:2px solid #fff;background:#0b5cab;color:#fff;display:flex;align-items:center;justify-content:center;" +
     "box-shadow:0 2px 8px rgba(0,0,0,.3);cursor:pointer;z-index:2147483000;padding:0}" +
     ".button:focus-visible{outline:3px solid #b3541e;outline-offset:3px}" +
     "iframe{position:fixed;right:20px;bottom:88px;width:380px;height:600px;" +
@@ -47,10 +47,26 @@
   button.setAttribute("aria-label", t.open_chat);
   button.setAttribute("aria-expanded", "false");
   button.setAttribute("aria-haspopup", "dialog");
-  button.innerHTML = '<span aria-hidden="true">💬</span>';
+  button.innerHTML = '<svg aria-hidden="true" focusable="false" width="28" height="28" ' +
+    'viewBox="0 0 24 24" fill="currentColor"><path d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 ' +
+    '2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"/></svg>';
   shadow.appendChild(style);
   shadow.appendChild(button);
   var frame = null;
+  // The chat frame's storage, kept here in the host page's (a frame of another site may
+  // have none): only its own keys, handed only to the chat's origin.
+  var KEYS = ["cc.session", "cc.language", "cc.name", "cc.prechat"];
+  var PREFIX = "contact-centre-chat:";
+  function saved() {
+    var values = {};
+    try {
+      KEYS.forEach(function (k) {
+        var v = localStorage.getItem(PREFIX + k);
+        if (v !== null) values[k] = v;
+      });
+    } catch (e) { /* no storage on this page: the chat lasts as long as the page */ }
+    return values;
+  }
 
   function setOpen(open) {
     frame.hidden = !open;
@@ -66,7 +82,10 @@
       frame.src = chatUrl + "?embed=1&lang=" + lang;
       frame.title = t.title;
       frame.setAttribute("allow", "camera");
-      frame.addEventListener("load", function () { setOpen(!frame.hidden); });
+      frame.addEventListener("load", function () {
+        frame.contentWindow.postMessage({ type: "cc-chat-init", storage: saved() }, chatOrigin);
+        setOpen(!frame.hidden);
+      });
       shadow.appendChild(frame);
       return;
     }
@@ -74,9 +93,12 @@
   });
   window.addEventListener("message", function (event) {
     if (event.origin !== chatOrigin || !frame || event.source !== frame.contentWindow) return;
-    if (event.data && event.data.type === "cc-chat-close") {
+    if (!event.data) return;
+    if (event.data.type === "cc-chat-close") {
       setOpen(false);
       button.focus();
+    } else if (event.data.type === "cc-chat-store" && KEYS.indexOf(event.data.key) >= 0) {
+      try { localStorage.setItem(PREFIX + event.data.key, String(event.data.value)); } catch (e) { /* none */ }
     }
   });
   (document.body || document.documentElement).appendChild(host);
