@@ -184,7 +184,17 @@
     needsContact = show || needsContact;
   }
 
+  // Where the keyboard starts when the window opens: the form, the composer, or the offer
+  // of a new conversation.
+  function focusFirst() {
+    if (!open) return;
+    if (!prechat.hidden) $("name").focus();
+    else if (!composer.hidden) textInput.focus();
+    else if (!resolvedBox.hidden) $("new-conversation").focus();
+  }
+
   function welcome(frame) {
+    var first = !welcomed;
     var resuming = welcomed && frame.after !== undefined;
     welcomed = true;
     retry = 500;   // only once the server took us in: a refused window backs off
@@ -198,6 +208,7 @@
     if (!frame.conversation && !store.getItem("cc.prechat")) showPrechat(true);
     else if (!frame.conversation) needsContact = true;
     showAvailability();
+    if (first && embedded) focusFirst();
     Object.keys(pending).forEach(function (id) {
       render({ direction: "in", body: pending[id].text }, id);
       sendMessage(id, pending[id]);
@@ -350,11 +361,7 @@
       }
       if (event.data.type !== "cc-chat") return;
       open = Boolean(event.data.open);
-      if (open) {
-        markRead();
-        var first = prechat.hidden ? textInput : $("name");
-        if (!composer.hidden || !prechat.hidden) first.focus();
-      }
+      if (open) { markRead(); focusFirst(); }
     });
     var close = function () { window.parent.postMessage({ type: "cc-chat-close" }, "*"); };
     $("close").addEventListener("click", close);

@@ -248,10 +248,10 @@ class _Socket:
         now = asyncio.get_running_loop().time()
         if self.session is None or now - self.typed_at < TYPING_EVERY_S:
             return
-        self.typed_at = now
         conversation = await self.port.latest_conversation("webchat", self.session)
         if conversation is None or conversation["status"] == "resolved":
             return
+        self.typed_at = now
         with self.ctx.redis_outage.best_effort():
             await publish_event(self.ctx.redis, "conversation.typing", conversation["queue"],
                                 {"conversation_id": conversation["id"], "who": "resident"})

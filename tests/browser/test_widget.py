@@ -370,6 +370,7 @@ async def test_the_open_widget_has_no_serious_accessibility_violations(widget_sy
                for v in results["violations"] if v["impact"] in ("serious", "critical")]
     assert serious == []
     # And the conversation view, with the composer.
+    await chat.fill("#phone", "+994 50 123 45 67")   # nobody is online: a phone is asked for
     await chat.check("#consent")
     await chat.click("#prechat button[type=submit]")
     await chat.wait_for_selector("#composer:not([hidden])")

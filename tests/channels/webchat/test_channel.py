@@ -139,8 +139,10 @@ def test_every_error_exists_in_az_ru_and_en_with_the_same_blanks():
 
 
 def test_every_error_the_chat_raises_is_in_the_catalogue():
-    source = Path(webchat.__file__).read_text(encoding="utf-8")
-    raised = set(re.findall(r'(?:FrameError|error_frame)\("([a-z_]+)"', source))
+    source = "".join(path.read_text(encoding="utf-8")
+                     for path in Path(webchat.__file__).parent.glob("*.py"))
+    raised = set(re.findall(r'(?:FrameError|error_frame|refusal)\((?:\d+, )?"([a-z_]+)"',
+                            source))
     assert raised and raised <= set(catalogue())
 
 
