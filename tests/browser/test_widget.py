@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -384,6 +385,32 @@ async def test_the_open_widget_has_no_serious_accessibility_violations(widget_sy
     assert [v["id"] for v in results["violations"]
             if v["impact"] in ("serious", "critical")] == []
     await context.close()
+
+
+def _luminance(hex_colour: str) -> float:
+    channels = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(foreground: str, background: str) -> float:
+    light, dark = sorted((_luminance(foreground), _luminance(background)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_the_palette_meets_wcag_aa_contrast():
+    """Every text colour of static/chat.css on the background it is used on: 4.5:1 (AA for
+    text); the focus ring and control borders 3:1 against white (AA for non-text)."""
+    css = (ROOT / "static" / "chat.css").read_text("utf-8")
+    var = dict(re.findall(r"--([a-z-]+): (#[0-9a-f]{6})", css))
+    text_pairs = [(var["ink"], var["paper"]), (var["muted"], var["paper"]),
+                  (var["ink"], var["soft"]), (var["muted"], var["soft"]),
+                  ("#ffffff", var["brand"]), ("#ffffff", "#2f6db5"),
+                  (var["error-ink"], var["error-bg"]), ("#4a3700", "#fff4d6"),
+                  (var["brand"], var["paper"])]
+    assert [pair for pair in text_pairs if contrast(*pair) < 4.5] == []
+    assert contrast(var["focus"], var["paper"]) >= 3 and contrast(var["line"], var["paper"]) >= 3
+    assert contrast("#ffffff", var["brand"]) >= 3   # the focus ring on the header
 
 
 async def test_a_site_not_allowed_gets_no_chat(widget_system, browser, http):
