@@ -148,7 +148,8 @@ class PollingChannel:
 def test_the_worker_schedules_the_jobs_channels_declare(monkeypatch):
     channel: Channel = PollingChannel()
     monkeypatch.setitem(registry.CHANNELS, channel.name, channel)
-    assert scheduled_jobs() == {"tests.channels.test_contract.poll": 30}
+    assert scheduled_jobs() == {"tests.channels.test_contract.poll": 30,
+                                "channels.webchat.uploads.sweep_uploads": 3600}
     jobs = periodic_jobs(load_config_text(BASE, env={}))
     assert jobs["tests.channels.test_contract.poll"] == 30
     assert jobs[SWEEP_JOB] == 1   # beside the worker's own (`outbox.sweep_interval`)
