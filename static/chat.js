@@ -346,7 +346,7 @@
     store.setItem("cc.language", language);
     applyLanguage();
     send({ type: "hello", session: store.getItem("cc.session"), language: language,
-           after: lastId });
+           name: $("name").value.trim() || store.getItem("cc.name") || null, after: lastId });
   });
 
   // In the widget's frame: the host page says when the window opens and closes; Escape and
