@@ -20,6 +20,7 @@ from inbox.storage import UnitOfWork, utcnow
 from routing import CATEGORIES
 
 MAX_REPLY_CHARS = 10_000
+MAX_SUBJECT_CHARS = 250    # a mail's subject an agent types (RFC 5322 asks lines under 998)
 MAX_CONTACT_NAME = 200     # contacts.name
 
 
@@ -52,16 +53,36 @@ async def _conversation(tx: UnitOfWork, conversation_id: int) -> dict[str, Any]:
     return conversation
 
 
+def mail_subject(value: Any) -> str | None:
+    """The subject an agent typed for a mail reply: one line of visible text, or None (blank)
+    for the channel's own. A line break would end the Subject header and start another, so
+    control and line-separator characters are refused, never cleaned."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ActionError("subject must be a string", 400)
+    if any(unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") for char in value):
+        raise ActionError("subject must be one line without control characters", 400)
+    subject = value.strip()
+    if len(subject) > MAX_SUBJECT_CHARS:
+        raise ActionError(f"subject must be at most {MAX_SUBJECT_CHARS} characters", 400)
+    return subject or None
+
+
 async def reply(ctx: InboxContext, actor: Actor, conversation_id: int, body: str,
-                private: bool = False, *,
-                extra: dict[str, str] | None = None) -> dict[str, Any]:
+                private: bool = False, *, extra: dict[str, str] | None = None,
+                subject: str | None = None) -> dict[str, Any]:
     """An agent's reply (queued for delivery on the conversation's channel) or private note.
-    `extra` carries channel send options: an approved template may go out of the window."""
+    `extra` carries channel send options: an approved template may go out of the window.
+    `subject`, on a channel whose replies are mail, replaces the reply's own."""
     body = (body or "").strip()
     if not body:
         raise ActionError("body must not be empty")
     if len(body) > MAX_REPLY_CHARS:
         raise ActionError(f"body is longer than {MAX_REPLY_CHARS} characters", 413)
+    subject = mail_subject(subject)
+    if subject is not None and private:
+        raise ActionError("a private note has no subject")
     now = utcnow()
     async with ctx.store.transaction() as tx:
         conversation = await _conversation(tx, conversation_id)
@@ -74,6 +95,8 @@ async def reply(ctx: InboxContext, actor: Actor, conversation_id: int, body: str
                                 actor_id=actor.id, at=now)
         else:
             channel = ctx.channels[conversation["channel"]]
+            if subject is not None and channel.composer is None:
+                raise ActionError(f"{channel.name} messages have no subject")
             if extra is None and not channel.free_text_allowed(
                     conversation["last_inbound_at"], now):
                 raise ActionError(
@@ -81,9 +104,10 @@ async def reply(ctx: InboxContext, actor: Actor, conversation_id: int, body: str
                     f"{channel.free_text_window.total_seconds() / 3600:.0f} "
                     "hours of the resident's last message; send an approved template instead",
                     409)
+            stored = {**(extra or {}), "email": {"subject": subject}} if subject else extra
             message_id = await outbox.queue_message(tx, conversation, body,
                                                     author_kind="agent", author_id=actor.id,
-                                                    extra=extra)
+                                                    extra=stored)
             first = conversation["first_response_at"] is None
             changes: dict[str, Any] = {"last_message_at": now, "offered_at": None,
                                        **lifecycle.first_response(ctx, conversation, now)}

@@ -41,6 +41,19 @@ class TemplateCatalogue(Protocol):
         naming the ones missing."""
 
 
+class MailComposer(Protocol):
+    """How a channel whose replies are mail (a subject, a signature) composes one: the console
+    prefills the agent's reply with what the channel would send anyway."""
+
+    def reply_subject(self, subject: str | None, conversation_id: int) -> str:
+        """The subject of a reply to a mail titled `subject` in that conversation."""
+
+    def signature(self, config: Config, mailbox: str | None, queue: str | None,
+                  language: str) -> str | None:
+        """The signature a reply from `mailbox` (else the mailbox of `queue`) carries, in
+        the resident's language; None when there is none."""
+
+
 @dataclass(frozen=True)
 class ChannelTraits:
     name: str                        # the registry name stored on messages and conversations
@@ -64,6 +77,13 @@ class ChannelTraits:
     # on it (a Telegram contact the user shared of themselves would be; a number typed in a
     # message never is: `inbox.matching`).
     vouches_phone: bool = False
+    # Replies are mail: they carry a subject an agent may change, and a signature.
+    composer: MailComposer | None = None
+    # A message joins a conversation only through its thread (an e-mail's In-Reply-To,
+    # References or subject token: `inbox.threads`); one that names none starts a new
+    # conversation, as a new mail is a new matter. Elsewhere a message without a thread joins
+    # the resident's open conversation.
+    threaded: bool = False
 
     def free_text_allowed(self, last_inbound_at: datetime | None, now: datetime) -> bool:
         if self.free_text_window is None:
@@ -101,7 +121,7 @@ class ChannelBook(Mapping[str, ChannelTraits]):
         """What the console needs of each channel, in registry order."""
         return [{"name": t.name, "label": t.label, "capacity_kind": t.capacity_kind,
                  "templates": t.templates is not None, "phone_address": t.phone_address,
-                 "heard": t.heard}
+                 "heard": t.heard, "subject": t.composer is not None}
                 for t in self._by_name.values()]
 
 

@@ -26,10 +26,10 @@ import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
-from inbox import assignment, dispatch, lifecycle, matching, sla
+from inbox import assignment, dispatch, lifecycle, matching, sla, threads
 from inbox.context import InboxContext
 from inbox.events import EventType
 from inbox.live import publish_events
@@ -64,6 +64,7 @@ class IngestResult:
     released_from: int | None = None   # the absent agent it was taken back from
     named: bool = False       # the message's name filled the contact's empty one
     acknowledgement_id: int | None = None   # the resident's acknowledgement, queued
+    reopened: bool = False    # a resolved conversation the resident's reply in its thread reopened
 
 
 @dataclass(frozen=True)
@@ -79,12 +80,13 @@ class _Taking:
     """One fresh message's way through the batch: what it joins, and what it created."""
     message: InboundMessage
     identity: Row | None = None
-    conversation: Row | None = None      # the unresolved conversation it joins, if any
+    conversation: Row | None = None      # the conversation it joins, if any
     conversation_id: int | None = None
     reading: dispatch.Reading | None = None   # a new conversation's classification and queue
     classification: Classification | None = None   # classified before the transaction
     named: bool = False
     woke_up: bool = False
+    reopened: bool = False
     released_from: int | None = None
     row: dict[str, Any] | None = None    # the stored message
     acknowledgement_id: int | None = None
@@ -106,11 +108,12 @@ def resident_of(message: InboundMessage) -> tuple[str, str]:
 # --- the transaction ----------------------------------------------------------------------
 
 
-async def _join_identities(ctx: InboxContext, tx: UnitOfWork, takings: list[_Taking]) -> None:
-    """Each message's identity and the unresolved conversation it joins; identities (and
-    contacts) for first messages. Only what a carrier vouched for joins a contact
-    (`inbox.matching`): a first message joins the contact that already has its phone number,
-    else a new contact."""
+async def _join_identities(ctx: InboxContext, tx: UnitOfWork, takings: list[_Taking],
+                           now: datetime) -> None:
+    """Each message's identity and the conversation it joins; identities (and contacts) for
+    first messages. Only what a carrier vouched for joins a contact (`inbox.matching`): a
+    first message joins the contact that already has its phone number, else a new contact.
+    A first message joins no conversation, whatever thread it names."""
     found = await tx.contacts.identities_and_open_conversations(
         {(t.message.channel, t.message.address) for t in takings})
     first: list[_Taking] = []
@@ -120,13 +123,17 @@ async def _join_identities(ctx: InboxContext, tx: UnitOfWork, takings: list[_Tak
             first.append(taking)
             continue
         taking.identity, taking.conversation = found[(msg.channel, msg.address)]
-        if msg.thread_key:
-            # A reply in a thread (an e-mail's References) joins that thread's conversation
-            # while it is unresolved, though the resident may have opened a newer one since;
-            # only the same contact's, so a thread key copied by someone else joins nothing.
-            taking.conversation = await tx.conversations.open_of_thread(
-                taking.identity["contact_id"], msg.channel, msg.thread_key) \
-                or taking.conversation
+        threaded = ctx.channels[msg.channel].threaded
+        if threads.has_thread(msg):
+            # A reply in a thread joins that thread's conversation of the same contact
+            # (`inbox.threads`), though the resident may have opened a newer one since. Only
+            # these messages cost queries of their own: a batch of SMS costs none.
+            thread = await threads.conversation_of(ctx, tx, taking.identity["contact_id"],
+                                                   msg, now)
+            if thread is not None or threaded:
+                taking.conversation = thread
+        elif threaded:
+            taking.conversation = None
         if msg.display_name and not taking.identity["contact_name"]:
             # A name the resident gave after their first message (web chat asks for it
             # beside the text box) fills a contact that has none; an agent's stands.
@@ -228,12 +235,43 @@ def _new_conversation(ctx: InboxContext, taking: _Taking, now: datetime) -> dict
             "sla_due_at": sla.due_at(ctx, queue.id, now, "first_response")}
 
 
+async def _within_daily_cap(ctx: InboxContext, tx: UnitOfWork, takings: list[_Taking],
+                            now: datetime) -> list[_Taking]:
+    """Those of `takings` whose sender may still be acknowledged today: a channel may cap the
+    acknowledgements one sender gets a day (`ChannelRules.acknowledgements_per_day`, counted
+    in the store from the day's start in the deployment's time zone), so that a robot
+    answering our acknowledgements with new mail, or a flood under one forged sender, gets
+    only the first few. Channels without a cap cost no query."""
+    caps = {t.message.channel: ctx.config.channels.rules(t.message.channel)
+            .acknowledgements_per_day for t in takings}
+    capped = [t for t in takings if caps[t.message.channel] is not None]
+    if not capped:
+        return takings
+    day_start = datetime.combine(now.astimezone(ctx.zone).date(), time(), tzinfo=ctx.zone)
+    sent = Counter(await tx.messages.acknowledgements_since(
+        [t.identity["id"] for t in capped], day_start))
+    allowed = []
+    for taking in takings:
+        cap = caps[taking.message.channel]
+        if cap is not None:
+            if sent[taking.identity["id"]] >= cap:
+                log.info("conversation %s not acknowledged: its sender had %d today",
+                         taking.conversation_id, cap)
+                continue
+            sent[taking.identity["id"]] += 1
+        allowed.append(taking)
+    return allowed
+
+
 async def _acknowledge(ctx: InboxContext, tx: UnitOfWork, opened: list[_Taking],
                        now: datetime) -> None:
     """Queue the acknowledgement of each new conversation on a channel that acknowledges,
-    telling the resident their reference and, in an operators' queue, their place in line."""
-    acknowledged = [t for t in opened if ctx.channels[t.message.channel].acknowledged
-                    and t.message.automatic is None]
+    telling the resident their reference and, in an operators' queue, their place in line.
+    Mail a machine wrote is never acknowledged (one robot answering another is a loop), nor
+    a sender past the channel's daily cap."""
+    acknowledged = await _within_daily_cap(ctx, tx, [
+        t for t in opened
+        if ctx.channels[t.message.channel].acknowledged and t.message.automatic is None], now)
     places: dict[str, int] = {}
     for queue_id in sorted({t.reading.decision.queue for t in acknowledged}):
         if ctx.config.queue(queue_id).kind == "operators":
@@ -262,9 +300,40 @@ async def _acknowledge(ctx: InboxContext, tx: UnitOfWork, opened: list[_Taking],
         taking.acknowledgement_id = message_id
 
 
+async def _rejoin(tx: UnitOfWork, taking: _Taking, now: datetime) -> str:
+    """The status of the conversation the message joins, once it is stored. The resident
+    writing wakes a conversation parked as pending, and a reply in the thread of one resolved
+    within the channel's `reopen_within` reopens it (a `reopened` event, as when an agent
+    reopens one): open with its agent, waiting in its queue without one. Mail a machine wrote
+    (an out-of-office answering our reply) is kept in the conversation but moves nothing:
+    it neither wakes, reopens nor takes it from its agent."""
+    conversation = taking.conversation
+    status = conversation["status"]
+    if taking.message.automatic is not None:
+        return status
+    if status == "pending":
+        taking.woke_up = True
+        return "open"
+    if status == "resolved":
+        taking.reopened = True
+        status = "open" if conversation["assignee_id"] is not None else "waiting"
+        changes = await lifecycle.change_status(tx, conversation, status, at=now,
+                                                reason="the resident replied")
+        await tx.conversations.update(conversation["id"], **changes)
+    return status
+
+
+def _stored_extra(message: InboundMessage) -> dict[str, Any] | None:
+    """The facts kept with the message: the channel's, and why nobody should answer it when a
+    machine wrote it, so the console and any later look can tell."""
+    if message.automatic is None:
+        return message.extra
+    return {**(message.extra or {}), "automatic": message.automatic}
+
+
 async def _store(ctx: InboxContext, tx: UnitOfWork, takings: list[_Taking]) -> None:
     now = utcnow()
-    await _join_identities(ctx, tx, takings)
+    await _join_identities(ctx, tx, takings, now)
     opened = [t for t in takings if t.conversation is None]
     conversation_rows = [_new_conversation(ctx, t, now) for t in opened]
     for taking, conversation_id in zip(
@@ -274,12 +343,9 @@ async def _store(ctx: InboxContext, tx: UnitOfWork, takings: list[_Taking]) -> N
     for taking in takings:
         if taking.conversation is None:
             continue
-        conversation = taking.conversation
-        taking.conversation_id = conversation["id"]
-        # A resident writing into a conversation parked as pending wakes it up.
-        taking.woke_up = conversation["status"] == "pending"
-        touched.append({"id": conversation["id"], "at": now,
-                        "status": "open" if taking.woke_up else conversation["status"]})
+        taking.conversation_id = taking.conversation["id"]
+        touched.append({"id": taking.conversation_id, "at": now,
+                        "status": await _rejoin(tx, taking, now)})
     await tx.conversations.touch_many(touched)
     rows = []
     for taking in takings:
@@ -287,7 +353,7 @@ async def _store(ctx: InboxContext, tx: UnitOfWork, takings: list[_Taking]) -> N
         taking.row = {
             "conversation_id": taking.conversation_id, "channel": msg.channel,
             "direction": "in", "external_id": msg.external_id, "body": msg.text,
-            "html": clean_html(msg.html) if msg.html else None, "extra": msg.extra,
+            "html": clean_html(msg.html) if msg.html else None, "extra": _stored_extra(msg),
             "attachments": [_attachment(a) for a in msg.attachments],
             "author_kind": "resident", "author_id": None, "created_at": now,
             "delivery_status": "received"}
@@ -307,7 +373,7 @@ async def _store(ctx: InboxContext, tx: UnitOfWork, takings: list[_Taking]) -> N
                             "reason": taking.reading.decision.reason}, now))
     await tx.events.add_many(events)
     for taking in takings:
-        if taking.conversation is not None:
+        if taking.conversation is not None and taking.message.automatic is None:
             taking.released_from = await assignment.release_on_message(
                 tx, taking.conversation, now)
     # Typed identifiers never join contacts: they become claims and possible matches. Heard
@@ -363,7 +429,8 @@ async def store_many(ctx: InboxContext, arrivals: list[Arrival]) -> list[IngestR
             queue=taking.reading.decision.queue if taking.reading else
             taking.conversation["queue"],
             message=taking.row, woke_up=taking.woke_up, released_from=taking.released_from,
-            named=taking.named, acknowledgement_id=taking.acknowledgement_id)
+            named=taking.named, acknowledgement_id=taking.acknowledgement_id,
+            reopened=taking.reopened)
     for index, key in enumerate(keys):
         if results[index] is None:   # the same message twice in the batch: stored once
             first = results[fresh[key]]
@@ -422,11 +489,17 @@ async def announce_many(ctx: InboxContext, results: list[IngestResult]) -> None:
             "message": message_view(result.message, ctx.zone)}))
     await publish_events(ctx.redis, announcements)
     for result in joined:
-        if result.woke_up or result.named or result.released_from is not None:
+        if result.woke_up or result.reopened or result.named \
+                or result.released_from is not None:
             await lifecycle.announce(ctx, result.conversation_id)
         if result.released_from is not None:
             await assignment.assign_waiting(ctx, result.conversation_id,
                                             exclude={result.released_from})
+        elif result.reopened:
+            # Reopened: without an agent it waits in its queue again and is offered like a
+            # new one (with its agent present it is theirs, and nothing is offered).
+            await lifecycle.announce_queues(ctx, [result.queue])
+            await assignment.assign_waiting(ctx, result.conversation_id)
     if opened:
         await assignment.assign_many(ctx, [r.conversation_id for r in opened])
 

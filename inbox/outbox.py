@@ -19,12 +19,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from inbox import lifecycle
 from inbox.context import InboxContext
 from inbox.events import EventType
 from inbox.live import publish_event
-from inbox.messages import Attachment, OutboundMessage
+from inbox.messages import Attachment, InboundMessage, OutboundMessage
+from inbox.sanitize import clean_html
 from inbox.serialize import message_view
-from inbox.storage import Store, UnitOfWork, utcnow
+from inbox.storage import Duplicate, Row, Store, UnitOfWork, utcnow
 from inbox.storage.deliveries import DeliveryRecords
 
 log = logging.getLogger(__name__)
@@ -41,7 +43,7 @@ class Claimed:
 async def queue_message(tx: UnitOfWork, conversation: dict[str, Any], body: str, *,
                         author_kind: str,
                         author_id: int | None = None,
-                        extra: dict[str, str] | None = None) -> int:
+                        extra: dict[str, Any] | None = None) -> int:
     now = utcnow()
     return await tx.messages.insert(
         conversation_id=conversation["id"], channel=conversation["channel"], direction="out",
@@ -229,13 +231,70 @@ async def defer(ctx: InboxContext, message_id: int, attempt: int, reason: str,
                                 next_attempt_at=utcnow() + timedelta(seconds=delay_s))
 
 
+async def _record_failure(tx: UnitOfWork, message_id: int, error: str) -> None:
+    await tx.messages.update(message_id, delivery_status="failed", delivery_error=error,
+                             claimed_at=None)
+    row = await tx.messages.get(message_id)
+    await tx.events.add(row["conversation_id"], EventType.DELIVERY_FAILED,
+                        {"message_id": message_id, "error": error})
+
+
 async def mark_failed(ctx: InboxContext, message_id: int, error: str) -> None:
     async with ctx.store.transaction() as tx:
-        await tx.messages.update(message_id, delivery_status="failed", delivery_error=error,
-                                claimed_at=None)
-        row = await tx.messages.get(message_id)
-        await tx.events.add(row["conversation_id"], EventType.DELIVERY_FAILED,
-                            {"message_id": message_id, "error": error})
+        await _record_failure(tx, message_id, error)
+
+
+async def mark_bounced(ctx: InboxContext, channel: str, external_ids: Sequence[str],
+                       reason: str, report: InboundMessage | None = None) -> list[int]:
+    """A delivery report (an e-mail bounce) says our messages known to the provider as
+    `external_ids` on `channel` never arrived: each is marked failed with `reason`, as a
+    failed send is (a `delivery_failed` event; consoles hear of it). Returns the ids of our
+    messages it names, none when it names none of ours (then nothing is stored).
+
+    The `report` itself, when given, is kept as a note in the conversation of the newest
+    message it names, under its own external id: the agent sees the server's whole account
+    beside the failed message, the resident's conversation is not moved by it (a note
+    neither wakes, reopens nor counts as the resident writing), and no conversation is
+    opened for the mailer daemon, which nobody could answer. A report already kept changes
+    nothing (the mailbox read twice, or by two workers at once)."""
+    try:
+        ours, failing, note = await _keep_bounce(ctx, channel, external_ids, reason, report)
+    except Duplicate:
+        # Another process kept the same report a moment before: ours rolled back, and this
+        # look finds the report kept.
+        ours, failing, note = await _keep_bounce(ctx, channel, external_ids, reason, report)
+    for row in failing:
+        log.info("outbound message %s bounced", row["id"])
+        await announce_delivery(ctx, row["id"])
+    if note is not None:
+        await lifecycle.announce(ctx, note["conversation_id"], note)
+    return [row["id"] for row in ours]
+
+
+async def _keep_bounce(ctx: InboxContext, channel: str, external_ids: Sequence[str],
+                       reason: str, report: InboundMessage | None
+                       ) -> tuple[list[Row], list[Row], Row | None]:
+    """`mark_bounced`'s transaction: our messages named, those it failed, the note kept."""
+    now = utcnow()
+    async with ctx.store.transaction() as tx:
+        ours = await tx.messages.outbound_by_external_ids(channel, external_ids)
+        if not ours or (report is not None and await tx.messages.by_external_id(
+                report.channel, report.external_id) is not None):
+            return ours, [], None
+        failing = [row for row in ours if row["delivery_status"] != "failed"]
+        for row in failing:
+            await _record_failure(tx, row["id"], reason)
+        if report is None:
+            return ours, failing, None
+        conversation_id = ours[0]["conversation_id"]
+        note_id = await tx.messages.insert(
+            conversation_id=conversation_id, channel=report.channel, direction="note",
+            external_id=report.external_id, body=report.text or reason,
+            html=clean_html(report.html) if report.html else None,
+            extra={**(report.extra or {}), "automatic": report.automatic or "bounce"},
+            author_kind="system", author_id=None, created_at=now, delivery_status="received")
+        await tx.events.add(conversation_id, EventType.NOTED, {"message_id": note_id}, at=now)
+        return ours, failing, await tx.messages.get(note_id)
 
 
 async def redrive_stale(ctx: InboxContext) -> list[int]:

@@ -85,6 +85,16 @@ class ChannelPort:
         async with self._ctx.store.read() as tx:
             return await tx.messages.get(message_id)
 
+    async def conversation_messages(self, conversation_id: int) -> tuple[Row | None, list[Row]]:
+        """A conversation and its messages (notes left out), oldest first: what a channel
+        that threads its replies (e-mail's In-Reply-To and References) answers from."""
+        async with self._ctx.store.read() as tx:
+            conversation = await tx.conversations.get(conversation_id)
+            if conversation is None:
+                return None, []
+            return conversation, await tx.messages.of_conversation(conversation_id,
+                                                                   include_notes=False)
+
     async def keep_attachments(self, message_id: int, attachments: list[dict[str, Any]]) -> None:
         """Store a message's attachments as the media job left them (fetched, or refused
         with a reason)."""
@@ -128,6 +138,16 @@ class ChannelPort:
             await outbox.mark_delivery_status(self._ctx, row["id"], status)
         await outbox.announce_delivery(self._ctx, row["id"])
         return True
+
+    async def mark_bounced(self, channel: str, external_ids: Sequence[str], reason: str,
+                           report: InboundMessage | None = None) -> list[int]:
+        """A bounce names our messages by their provider ids (an e-mail's Message-IDs): each
+        is marked failed with `reason`, which the agent reads beside it, and `report` (the
+        bounce as taken in) is kept as a system note in the conversation. Returns the ids of
+        the messages it named; none when it names none of ours, and then nothing is stored
+        (the caller may take the mail in as any machine-written mail). See
+        `outbox.mark_bounced`."""
+        return await outbox.mark_bounced(self._ctx, channel, external_ids, reason, report)
 
     async def announce_delivery(self, message_id: int) -> None:
         """Tell consoles a message's delivery state or attachments changed."""

@@ -6,7 +6,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from inbox.channel_traits import MailComposer
 from routing import mask_text
+from settings import Config
 
 Row = dict[str, Any]
 
@@ -18,6 +20,28 @@ def iso(value: datetime | None, zone: ZoneInfo) -> str | None:
     return value.astimezone(zone).isoformat() if value is not None else None
 
 
+# An e-mail's facts the console shows beside its text (channel conventions: extra["email"]).
+# Only these reach a client: the Message-ID and mailbox stay internal.
+_EMAIL_TEXTS = ("subject", "from", "from_name", "quoted")
+_EMAIL_LISTS = ("to", "cc", "notes")
+
+
+def email_view(extra: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A message's e-mail facts (subject, from, to, cc, the quoted part, notes about what
+    could not be read), or None for a message that is not a mail."""
+    facts = (extra or {}).get("email")
+    if not isinstance(facts, dict):
+        return None
+    view: dict[str, Any] = {}
+    for key in _EMAIL_TEXTS:
+        value = facts.get(key)
+        view[key] = value if isinstance(value, str) and value else None
+    for key in _EMAIL_LISTS:
+        value = facts.get(key)
+        view[key] = [str(item) for item in value if item] if isinstance(value, list) else []
+    return view
+
+
 def message_view(row: Row, zone: ZoneInfo) -> dict[str, Any]:
     return {
         "id": row["id"],
@@ -25,6 +49,7 @@ def message_view(row: Row, zone: ZoneInfo) -> dict[str, Any]:
         "direction": row["direction"],
         "body": row["body"],
         "html": row.get("html"),
+        "email": email_view(row.get("extra")),
         "attachments": [
             {"content_type": a.get("content_type"), "filename": a.get("filename"),
              "size": a.get("size"), "url": a.get("url"), "error": a.get("error")}
@@ -39,12 +64,31 @@ def message_view(row: Row, zone: ZoneInfo) -> dict[str, Any]:
     }
 
 
+def mail_reply_view(composer: MailComposer, config: Config, conversation: Row,
+                    messages: list[Row]) -> dict[str, Any]:
+    """What an agent's reply on a mail channel carries unless they change it: the subject
+    answering the resident's latest mail, and the signature of the mailbox it reached."""
+    latest: dict[str, Any] = {}
+    for row in messages:
+        facts = (row.get("extra") or {}).get("email")
+        if row["direction"] == "in" and isinstance(facts, dict):
+            latest = facts
+    subject = latest.get("subject") if isinstance(latest.get("subject"), str) else None
+    mailbox = latest.get("mailbox") if isinstance(latest.get("mailbox"), str) else None
+    return {
+        "subject": composer.reply_subject(subject, conversation["id"]),
+        "signature": composer.signature(config, mailbox, conversation["queue"],
+                                        conversation.get("language") or "az"),
+    }
+
+
 def resident_message_view(row: Row, zone: ZoneInfo) -> dict[str, Any]:
     """What the resident's own chat window may show: no internal fields, no agent ids."""
     view = message_view(row, zone)
     view["author"] = {"kind": row["author_kind"]}
     view.pop("delivery_error")
     view.pop("html")
+    view.pop("email")
     view.pop("conversation_id")
     return view
 

@@ -260,6 +260,16 @@ def _positive(value: int) -> int:
     return value
 
 
+def _not_negative(value: int) -> int:
+    if value < 0:
+        raise ValueError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _not_negative_seconds(value: str | int) -> int:
+    return _not_negative(parse_seconds(value))
+
+
 def _holiday_calendar(code: str) -> str:
     if code not in holidays.list_supported_countries():
         raise ValueError(f"unknown public-holiday calendar {code!r} (a country code such as AZ)")
@@ -379,6 +389,7 @@ def _mailbox(s: Section) -> Mailbox:
         queue=s.get("queue", str),
         imap=s.get("imap", dict),
         smtp=s.get("smtp", dict),
+        signature=s.get("signature", dict, {}),
     )
     s.finish()
     return mailbox
@@ -432,6 +443,12 @@ def _channels(s: Section) -> Channels:
             poll_interval_s=email_section.get("poll_interval", (str, int), 30,
                                               convert=parse_seconds),
             mailboxes=tuple(_mailbox(m) for m in email_section.sections("mailboxes", False)),
+            reopen_within_s=email_section.get("reopen_within", (str, int),
+                                              EmailChannel.reopen_within_s,
+                                              convert=_not_negative_seconds),
+            acknowledgements_per_day=email_section.get(
+                "acknowledgements_per_day", int, EmailChannel.acknowledgements_per_day,
+                convert=_not_negative),
         )
         email_section.finish()
     sections = {str(key): s.get(str(key), dict, None) for key in s.data if key not in s.used}

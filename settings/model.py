@@ -111,12 +111,31 @@ class Mailbox:
     queue: str
     imap: dict[str, Any]
     smtp: dict[str, Any]
+    # The signature under its replies, per language (az, ru, en); the e-mail templates'
+    # signature where a language has none here.
+    signature: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class EmailChannel:
     poll_interval_s: int
     mailboxes: tuple[Mailbox, ...]
+    # A reply to a conversation resolved this recently reopens it; to an older one, it starts
+    # a new conversation.
+    reopen_within_s: int = 14 * 86400
+    # Automatic acknowledgements one sender address gets a day: a mail loop with another
+    # robot (or a flood under a forged sender) stops here.
+    acknowledgements_per_day: int = 3
+
+
+@dataclass(frozen=True)
+class ChannelRules:
+    """What the inbox applies to one channel's residents, whatever the channel: how long a
+    resolved conversation may still be reopened by a reply in its thread (0: never), and
+    how many automatic acknowledgements one sender gets a day (None: no cap)."""
+
+    reopen_within_s: int = 0
+    acknowledgements_per_day: int | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +148,14 @@ class Channels:
 
     def section(self, name: str) -> dict[str, Any] | None:
         return self.sections.get(name)
+
+    def rules(self, name: str) -> ChannelRules:
+        """The inbox's rules for the channel `name` (the e-mail channel's are configured)."""
+        if name == "email":
+            # Without a section, no mailbox is read; the defaults stand for any mail stored.
+            email = self.email or EmailChannel
+            return ChannelRules(email.reopen_within_s, email.acknowledgements_per_day)
+        return ChannelRules()
 
 
 @dataclass(frozen=True)

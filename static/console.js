@@ -347,6 +347,10 @@
       templates: null,       // approved templates (of the channels that have them)
       channels: {},          // name -> what the server says of the channel (GET /api/v1/channels)
       plainText: {},         // message id -> true: the agent chose the plain text of an e-mail
+      quotedOpen: {},        // message id -> true: the agent opened a mail's quoted part
+      originalOpen: {},      // message id -> true: the agent opened a mail's original (HTML)
+      subjectFor: null,      // the conversation whose reply subject the composer holds
+      subjectDefault: "",    // the subject the server proposed for it (mail_reply.subject)
       mode: "reply",
       listToken: 0
     };
@@ -366,6 +370,14 @@
     var CALL_EVENTS = setOf(eventGroups.call);        // shown with the phone's icon
     var MESSAGE_EVENTS = setOf(eventGroups.message);  // the thread shows their message instead
     var callText = thread.dataset.callText || "";   // the text of a call's own item
+    // E-mail texts in the page's language (templates/console/email.yaml), English otherwise.
+    var emailTexts = JSON.parse(thread.dataset.emailTexts || "{}");
+    var mailTexts = emailTexts[document.documentElement.lang] || emailTexts.en || {};
+    function mailText(key, values) {
+      return (mailTexts[key] || key).replace(/\{(\w+)\}/g, function (whole, name) {
+        return values && values[name] !== undefined ? values[name] : whole;
+      });
+    }
     var composerNotice = document.getElementById("composer-notice");
     var presence = setupPresence();
     var sound = soundToggle();
@@ -593,6 +605,7 @@
       if (changed) {
         composerText.value = "";
         document.getElementById("resident-typing").hidden = true;
+        state.subjectFor = null;
         closeCanned();
         hideComposerNotice();
         setMode("reply");
@@ -736,15 +749,19 @@
       var lines = Math.ceil(text.trim().length / 70) + blocks;
       return Math.max(72, Math.min(460, 30 + lines * 26));
     }
-    function htmlBodyNode(m) {
-      var box = el("div", { className: "msg-html" });
+    function htmlFrame(m, title) {
       var frame = el("iframe", {
-        className: "email-frame", title: "E-mail from " + authorLabel(m), sandbox: "allow-popups allow-popups-to-escape-sandbox",
+        className: "email-frame", title: title, sandbox: "allow-popups allow-popups-to-escape-sandbox",
         referrerpolicy: "no-referrer"
       });
       frame.srcdoc = frameDocument(m.html);
       var holder = el("div", { className: "email-frame-wrap" }, [frame]);
       holder.style.height = frameHeight(m.html) + "px";
+      return holder;
+    }
+    function htmlBodyNode(m) {
+      var box = el("div", { className: "msg-html" });
+      var holder = htmlFrame(m, "E-mail from " + authorLabel(m));
       var plain = el("div", { className: "msg-body msg-plain", text: m.body || "" });
       var toggle = el("button", { type: "button", className: "btn btn-sm btn-link msg-toggle" });
       function show(showPlain) {
@@ -763,6 +780,79 @@
       box.appendChild(toggle);
       return box;
     }
+    /* A button that shows and hides `target`, remembering the choice per message in `memory`
+       (the thread is rebuilt on every update). */
+    function disclosure(m, memory, target, showKey, hideKey, className) {
+      var button = el("button", { type: "button", className: "btn btn-sm btn-link " + className,
+                                  "aria-expanded": "false" });
+      function show(open) {
+        target.hidden = !open;
+        button.textContent = mailText(open ? hideKey : showKey);
+        button.setAttribute("aria-expanded", String(open));
+      }
+      button.addEventListener("click", function () {
+        memory[m.id] = target.hidden;
+        show(target.hidden);
+      });
+      show(Boolean(memory[m.id]));
+      return button;
+    }
+    function mailAddresses(label, className, addresses) {
+      if (!addresses || !addresses.length) return [];
+      return [el("dt", { text: label }), el("dd", { className: className, text: addresses.join(", ") })];
+    }
+    /* A resident's mail: its header facts, the new text in full, the quoted history folded
+       away, and the original (the sanitized HTML) one click away. Everything the resident
+       wrote is set as text; only the original is HTML, and that only inside the sandboxed
+       frame (htmlFrame), never in this page. */
+    function mailBodyNode(m) {
+      var mail = m.email;
+      var from = [mail.from_name, mail.from ? (mail.from_name ? "<" + mail.from + ">" : mail.from) : null]
+        .filter(Boolean).join(" ");
+      var head = el("dl", { className: "mail-head" }, [
+        el("dt", { text: mailText("subject") }),
+        el("dd", { className: "mail-subject" + (mail.subject ? "" : " muted"), text: mail.subject || mailText("no_subject") }),
+        el("dt", { text: mailText("from") }), el("dd", { className: "mail-from", text: from })
+      ].concat(mailAddresses(mailText("to"), "mail-to", mail.to), mailAddresses(mailText("cc"), "mail-cc", mail.cc)));
+      var box = el("div", { className: "msg-mail" }, [head]);
+      if ((mail.notes || []).length) {
+        box.appendChild(el("p", { className: "mail-notes", role: "note" },
+                           [el("span", { "aria-hidden": "true", text: "⚠ " }),
+                            mailText("unreadable") + " " + mail.notes.join(" · ")]));
+      }
+      box.appendChild(el("div", { className: "msg-body", text: m.body || "" }));
+      var tools = el("div", { className: "mail-tools" });
+      var folded = [];
+      if (mail.quoted) {
+        var quoted = el("pre", { className: "mail-quoted", text: mail.quoted });
+        tools.appendChild(disclosure(m, state.quotedOpen, quoted, "show_quoted", "hide_quoted", "mail-quoted-toggle"));
+        folded.push(quoted);
+      }
+      if (m.html) {
+        var original = el("div", { className: "mail-original" });
+        var button = disclosure(m, state.originalOpen, original, "show_original", "hide_original", "mail-original-toggle");
+        // The frame is built when first shown: a thread of long mails loads none it needs not.
+        var build = function () {
+          if (!original.hidden && !original.firstChild) {
+            original.appendChild(htmlFrame(m, mailText("original_title", { name: from || authorLabel(m) })));
+          }
+        };
+        button.addEventListener("click", build);
+        build();
+        tools.appendChild(button);
+        folded.push(original);
+      }
+      if (tools.firstChild) box.appendChild(tools);
+      folded.forEach(function (node) { box.appendChild(node); });
+      return box;
+    }
+    /* Our own mail with the subject the agent gave it. */
+    function sentMailNode(m) {
+      return el("div", { className: "msg-mail" }, [
+        el("dl", { className: "mail-head" }, [el("dt", { text: mailText("subject") }),
+                                               el("dd", { className: "mail-subject", text: m.email.subject })]),
+        el("div", { className: "msg-body", text: m.body || "" })]);
+    }
     function isCallItem(m) {
       return state.detail && channelHas(state.detail.channel, "heard") && m.direction === "in" && callText && m.body === callText
         && !(m.attachments || []).length;
@@ -773,6 +863,10 @@
       var content;
       if (call) {
         content = el("div", { className: "msg-body msg-call" }, [icon(CHANNELS.voice.path), "Phone call"]);
+      } else if (m.email && m.direction === "in") {
+        content = mailBodyNode(m);
+      } else if (m.email && m.email.subject) {
+        content = sentMailNode(m);
       } else if (m.html) {
         content = htmlBodyNode(m);
       } else {
@@ -789,7 +883,9 @@
         ]),
         content,
         (m.attachments || []).length
-          ? el("div", { className: "attachments" }, m.attachments.map(attachmentNode)) : null,
+          ? el("div", { className: "attachments", "aria-label": m.email ? mailText("attachments") : null },
+               (m.email ? [el("span", { className: "attachments-label", text: mailText("attachments") })] : [])
+                 .concat(m.attachments.map(attachmentNode))) : null,
         deliveryNode(m)
       ]);
     }
@@ -882,6 +978,7 @@
       document.getElementById("empty-state").hidden = true;
       document.getElementById("conversation").hidden = false;
       renderHeader(state.detail);
+      renderComposerMail();
       renderThread(scrollToEnd);
     }
     function appendMessage(m) {
@@ -1230,18 +1327,56 @@
         : "Write a reply… (type / for canned responses)";
       document.getElementById("composer-send").textContent = mode === "note" ? "Add note" : "Send reply";
       if (state.detail) renderHeader(state.detail);
+      renderComposerMail();
     }
     composer.querySelector(".composer-tabs").addEventListener("click", function (event) {
       var tab = event.target.closest("button[data-mode]");
       if (tab) { setMode(tab.dataset.mode); composerText.focus(); }
     });
+    /* On a mail channel the reply has a subject, prefilled with the server's (the same rule as
+       the mail that goes out: "Re: " and the [DOST-id] token), and the mailbox's signature,
+       shown as the server will add it. A subject the agent left as proposed follows a newer
+       mail's; one they changed is kept. */
+    var composerMail = document.getElementById("composer-mail");
+    var composerSubject = document.getElementById("composer-subject");
+    var composerSignature = document.getElementById("composer-signature");
+    document.getElementById("composer-subject-label").textContent = mailText("reply_subject");
+    composerSubject.addEventListener("keydown", function (event) {
+      // Enter in the subject would submit the form: it moves on to the text instead.
+      if (event.key === "Enter") {
+        event.preventDefault();
+        composerText.focus();
+      }
+    });
+    function renderComposerMail() {
+      var c = state.detail;
+      var draft = c && channelHas(c.channel, "subject") && state.mode === "reply" ? c.mail_reply : null;
+      composerMail.hidden = !draft;
+      composerSignature.hidden = !draft;
+      if (!draft) return;
+      if (state.subjectFor !== c.id || composerSubject.value === state.subjectDefault) {
+        composerSubject.value = draft.subject;
+      }
+      state.subjectFor = c.id;
+      state.subjectDefault = draft.subject;
+      composerSignature.textContent = "";
+      if (draft.signature) {
+        composerSignature.appendChild(el("span", { className: "label", text: mailText("signature") }));
+        composerSignature.appendChild(el("div", { className: "signature-text", text: draft.signature }));
+      } else {
+        composerSignature.appendChild(el("span", { className: "muted", text: mailText("no_signature") }));
+      }
+    }
     var sending = false;
     function send() {
       var text = composerText.value.trim();
       if (!text || !state.selected || sending) return;
       sending = true;
       var id = state.selected;
-      api("POST", "/api/v1/conversations/" + id + "/messages", { body: text, private: state.mode === "note" })
+      var payload = { body: text, private: state.mode === "note" };
+      var subject = composerMail.hidden ? "" : composerSubject.value.trim();
+      if (subject && subject !== state.subjectDefault) payload.subject = subject;
+      api("POST", "/api/v1/conversations/" + id + "/messages", payload)
         .then(function (result) {
           if (state.selected === id) composerText.value = "";
           hideComposerNotice();

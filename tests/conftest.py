@@ -32,11 +32,10 @@ from settings import load_config
 ROOT = Path(__file__).resolve().parent.parent
 TEST_CONFIG = ROOT / "tests" / "fixtures" / "config.yaml"
 
-# The registry's channels and two the tests store conversations of before their channel files
-# exist: what app.py and worker.py would install at start-up, for the inbox code tests run
+# The registry's channels and one the tests store conversations of before its channel file
+# exists: what app.py and worker.py would install at start-up, for the inbox code tests run
 # directly (`ctx`), and what a test's application gets (`with_test_channels`).
 TEST_CHANNELS = ChannelBook([*channel_book().values(),
-                             ChannelTraits(name="email", label="E-mail", capacity_kind="email"),
                              ChannelTraits(name="telegram", label="Telegram")])
 channel_traits.install(TEST_CHANNELS)
 

@@ -17,7 +17,13 @@ from aiohttp import web
 from inbox import actions, assignment, auth, lifecycle, login_throttle, presence
 from inbox.actions import ActionError, Actor
 from inbox.live import reaches_console
-from inbox.serialize import conversation_view, event_view, message_view, user_view
+from inbox.serialize import (
+    conversation_view,
+    event_view,
+    mail_reply_view,
+    message_view,
+    user_view,
+)
 from inbox.storage import ConversationFilter, utcnow
 from inbox.storage.contacts import match_counterpart
 from web import client_address
@@ -292,6 +298,9 @@ async def get_conversation(request: web.Request) -> web.Response:
     view = conversation_view(row, ctx.zone, full=True)
     view["messages"] = [message_view(m, ctx.zone) for m in messages]
     view["events"] = [event_view(e, ctx.zone) for e in events]
+    composer = ctx.channels[row["channel"]].composer
+    view["mail_reply"] = mail_reply_view(composer, ctx.config, row, messages) \
+        if composer is not None else None
     return web.json_response(view)
 
 
@@ -305,13 +314,16 @@ async def post_message(request: web.Request) -> web.Response:
     if template is not None:
         if not isinstance(template, str) or not isinstance(variables, dict):
             raise bad_request("template must be a name and variables an object")
+        if "subject" in body:
+            raise bad_request("a template has no subject")
         message = await actions.template_reply(
             ctx, _actor(request), row["id"], template,
             {str(k): str(v) for k, v in variables.items()})
     elif not isinstance(text, str) or not isinstance(private, bool):
         raise bad_request("body must be a string and private a boolean")
     else:
-        message = await actions.reply(ctx, _actor(request), row["id"], text, private)
+        message = await actions.reply(ctx, _actor(request), row["id"], text, private,
+                                      subject=body.get("subject"))
     return web.json_response(message_view(message, ctx.zone), status=201)
 
 

@@ -22,6 +22,7 @@ from inbox.replies import REPLY_LANGUAGES, TEMPLATES_DIR
 from web.appkeys import CONTEXT
 
 CANNED_FILE = TEMPLATES_DIR / "console" / "canned.yaml"
+EMAIL_TEXTS_FILE = TEMPLATES_DIR / "console" / "email.yaml"
 SUPERVISOR_ROLES = frozenset({"supervisor", "admin"})
 # E-mail HTML is shown in a sandboxed srcdoc <iframe> (no scripts, opaque origin). Such a
 # frame inherits this page's policy, so the one stylesheet it inlines is allowed by its hash;
@@ -98,7 +99,8 @@ async def _page(request: web.Request, template: str, *, supervisors_only: bool =
 @routes.get("/console")
 async def console_page(request: web.Request) -> web.Response:
     return await _page(request, "console.html", page="console", frame_css=EMAIL_FRAME_CSS,
-                       event_groups=EVENT_GROUPS, call_text=CALL_TEXT)
+                       event_groups=EVENT_GROUPS, call_text=CALL_TEXT,
+                       email_texts=json.dumps(email_texts(), ensure_ascii=False))
 
 
 @routes.get("/console/login")
@@ -128,6 +130,23 @@ def canned_responses() -> list[dict[str, Any]]:
         if missing:
             raise ValueError(f"{CANNED_FILE}: response {entry['id']!r} lacks {missing}")
     return entries
+
+
+@lru_cache(maxsize=1)
+def email_texts() -> dict[str, dict[str, str]]:
+    """What the console shows on e-mail conversations, by language: {az: {key: text}, …}.
+    A key without its text in every language is refused here, not found by an agent."""
+    with EMAIL_TEXTS_FILE.open(encoding="utf-8") as handle:
+        entries = yaml.safe_load(handle)
+    by_language: dict[str, dict[str, str]] = {lang: {} for lang in REPLY_LANGUAGES}
+    for key, texts in entries.items():
+        missing = [lang for lang in REPLY_LANGUAGES
+                   if not isinstance(texts, dict) or not texts.get(lang)]
+        if missing:
+            raise ValueError(f"{EMAIL_TEXTS_FILE}: {key!r} lacks {missing}")
+        for lang in REPLY_LANGUAGES:
+            by_language[lang][key] = texts[lang]
+    return by_language
 
 
 @routes.get("/console/canned")

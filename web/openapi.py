@@ -96,6 +96,9 @@ SCHEMAS: dict[str, Any] = {
         "direction": {"enum": ["in", "out", "note"]}, "body": {"type": "string"},
         "html": {"type": ["string", "null"],
                  "description": "an e-mail's HTML, sanitized; show it in a sandboxed frame"},
+        "email": {"oneOf": [{"type": "null"}, _ref("MailFacts")],
+                  "description": "a mail's facts: the resident's mail as received, or the "
+                                 "subject an agent gave their reply; null for other messages"},
         "attachments": {"type": "array", "items": _ref("Attachment")},
         "created_at": _TIME,
         "author": {"type": "object", "properties": {
@@ -104,6 +107,21 @@ SCHEMAS: dict[str, Any] = {
         "delivery_status": {"enum": ["received", "queued", "sent", "delivered", "read",
                                      "failed", None]},
         "delivery_error": {"type": ["string", "null"]}}},
+    "MailFacts": {"type": "object", "properties": {
+        "subject": {"type": ["string", "null"]}, "from": {"type": ["string", "null"]},
+        "from_name": {"type": ["string", "null"]},
+        "to": {"type": "array", "items": {"type": "string"}},
+        "cc": {"type": "array", "items": {"type": "string"}},
+        "quoted": {"type": ["string", "null"],
+                   "description": "the quoted history the new text (body) left out"},
+        "notes": {"type": "array", "items": {"type": "string"},
+                  "description": "what of the mail could not be read"}}},
+    "MailReply": {"type": "object", "properties": {
+        "subject": {"type": "string",
+                    "description": "the subject a reply carries unless the agent gives one"},
+        "signature": {"type": ["string", "null"],
+                      "description": "the mailbox's signature in the resident's language, "
+                                     "added under the reply when it is sent"}}},
     "Event": {"type": "object", "properties": {
         "id": {"type": "integer"}, "type": {"type": "string"},
         "actor": {"type": ["integer", "null"]}, "data": {"type": "object"},
@@ -123,7 +141,10 @@ SCHEMAS: dict[str, Any] = {
         "sla_state": {"enum": ["ok", "at_risk", "breached"]}}},
     "ConversationDetail": {"allOf": [_ref("Conversation"), {"type": "object", "properties": {
         "messages": {"type": "array", "items": _ref("Message")},
-        "events": {"type": "array", "items": _ref("Event")}}}]},
+        "events": {"type": "array", "items": _ref("Event")},
+        "mail_reply": {"oneOf": [{"type": "null"}, _ref("MailReply")],
+                       "description": "on a channel whose replies are mail (e-mail); else "
+                                      "null"}}}]},
     "Queue": {"type": "object", "properties": {
         "id": {"type": "string"}, "name": {"type": "string"},
         "kind": {"enum": ["operators", "mailbox"]}, "waiting": {"type": "integer"},
@@ -215,6 +236,10 @@ PATHS: dict[str, Any] = {
         body={"type": "object", "anyOf": [{"required": ["body"]}, {"required": ["template"]}],
               "properties": {
             "body": {"type": "string"}, "private": {"type": "boolean"},
+            "subject": {"type": ["string", "null"], "maxLength": 250,
+                        "description": "e-mail only: the reply's subject, one line without "
+                                       "control characters; blank or absent for the one "
+                                       "answering the resident's mail"},
             "template": {"type": "string",
                          "description": "an approved template of the channel instead of "
                                         "free text"},
@@ -275,16 +300,17 @@ PATHS: dict[str, Any] = {
     "/api/v1/channels": {"get": _op(
         "the registered channels and what the console needs of each: its label, its kind of "
         "work, whether it has approved templates, whether an address is a phone number, "
-        "whether the resident's words were heard (a call) rather than written",
+        "whether the resident's words were heard (a call) rather than written, whether its "
+        "replies are mail with a subject",
         _ok("channels", {"type": "array", "items": {
             "type": "object",
             "required": ["name", "label", "capacity_kind", "templates", "phone_address",
-                         "heard"],
+                         "heard", "subject"],
             "properties": {
                 "name": {"type": "string"}, "label": {"type": "string"},
                 "capacity_kind": {"enum": list(CAPACITY_KINDS)},
                 "templates": {"type": "boolean"}, "phone_address": {"type": "boolean"},
-                "heard": {"type": "boolean"}}}}))},
+                "heard": {"type": "boolean"}, "subject": {"type": "boolean"}}}}))},
     "/api/v1/queue/next": {"post": _op(
         "assign the caller the next waiting conversation it may take",
         {**_CONVERSATION, "204": {"description": "nothing waiting"}})},

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from channels.base import MediaError, PermanentSendError, SendResult
+from channels.base import MediaError, SendResult, problem_at
+from channels.email import smtp
+from channels.email.compose import COMPOSER
 from inbox.channel_traits import ChannelTraits
 from inbox.context import InboxContext
 from inbox.messages import OutboundMessage
@@ -19,11 +21,12 @@ CHANNEL = "email"
 
 
 class MailChannel:
-    traits = ChannelTraits(name=CHANNEL, label="E-mail", capacity_kind="email")
+    traits = ChannelTraits(name=CHANNEL, label="E-mail", capacity_kind="email",
+                           composer=COMPOSER, threaded=True)
     name = traits.name
 
     def check_config(self, config: Config) -> list[Problem]:
-        return []
+        return [problem_at(config, problem) for problem in smtp.config_problems(config)]
 
     def scheduled_jobs(self) -> dict[str, int]:
         return {}
@@ -36,7 +39,8 @@ class MailChannel:
                          transient=False)
 
     async def send(self, ctx: InboxContext, message: OutboundMessage) -> SendResult:
-        raise PermanentSendError("no outgoing mail server is configured for this mailbox")
+        """Over SMTP from the conversation's mailbox, in the thread (`channels.email.smtp`)."""
+        return await smtp.send(ctx, message)
 
 
 EMAIL_CHANNEL = MailChannel()

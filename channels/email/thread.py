@@ -25,11 +25,14 @@ _REPLY_PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|ответ|отв|cavab)\s
 _MESSAGE_ID = re.compile(r"<[^<>\s]+@[^<>\s]+>")
 
 
-def message_id(conversation_id: int, message_id: int, address: str) -> str:
+def message_id(conversation_id: int, message_id: int, address: str,
+               unique: str | None = None) -> str:
     """A new Message-ID for our message `message_id` in `conversation_id`, sent from the
-    mailbox `address` (its domain ends the id, as RFC 5322 asks)."""
+    mailbox `address` (its domain ends the id, as RFC 5322 asks). `unique` (hex) makes it
+    the same id every time it is asked for: a retried send must not look like a new mail."""
     domain = address.rpartition("@")[2] or "localhost"
-    return f"<dost.{conversation_id}.{message_id}.{secrets.token_hex(8)}@{domain}>"
+    unique = unique or secrets.token_hex(8)
+    return f"<dost.{conversation_id}.{message_id}.{unique}@{domain}>"
 
 
 def conversation_of_message_id(value: str) -> int | None:

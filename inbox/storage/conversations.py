@@ -40,20 +40,24 @@ class ConversationRecords(Records):
                    conversations.c.status != "resolved")
             .order_by(conversations.c.id.desc()).limit(1))
 
-    async def open_of_thread(self, contact_id: int, channel: str, thread_key: str
-                             ) -> Row | None:
-        """The contact's newest unresolved conversation on `channel` in the thread
-        `thread_key`, shaped as `ContactRecords.identity_and_open_conversation` gives one
-        (its assignee's presence along). Found through the contact's conversations, which
-        are few, so the thread key needs no index of its own."""
+    async def threads_of_contact(self, contact_id: int, channel: str,
+                                 resolved_since: datetime | None) -> list[Row]:
+        """The contact's conversations on `channel` a reply in their thread may join: the
+        unresolved ones and those resolved at or after `resolved_since` (None: none of the
+        resolved), newest first, each
+        shaped as `ContactRecords.identity_and_open_conversation` gives one (its assignee's
+        presence along) with its thread key. Found through the contact's conversations,
+        which are few, so the thread key needs no index of its own."""
         c = conversations
-        return await self._one(
-            select(c.c.id, c.c.status, c.c.queue, c.c.assignee_id,
-                   users.c.presence.label("assignee_presence"))
+        joinable = c.c.status != "resolved"
+        if resolved_since is not None:
+            joinable = or_(joinable, c.c.resolved_at >= resolved_since)
+        return await self._all(
+            select(c.c.id, c.c.status, c.c.queue, c.c.assignee_id, c.c.thread_key,
+                   c.c.resolved_at, users.c.presence.label("assignee_presence"))
             .select_from(c.outerjoin(users, users.c.id == c.c.assignee_id))
-            .where(c.c.contact_id == contact_id, c.c.channel == channel,
-                   c.c.thread_key == thread_key, c.c.status != "resolved")
-            .order_by(c.c.id.desc()).limit(1))
+            .where(c.c.contact_id == contact_id, c.c.channel == channel, joinable)
+            .order_by(c.c.id.desc()))
 
     async def latest_of_identity(self, identity_id: int) -> Row | None:
         return await self._one(

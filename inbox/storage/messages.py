@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, cast, insert, or_, select, update
+from sqlalchemy import and_, cast, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from inbox.storage.records import DELIVERY_ORDER, Duplicate, Records, Row
@@ -17,6 +17,10 @@ from inbox.storage.schema import (
     message_parts,
     messages,
 )
+
+# Where an inbound mail's own Message-ID is kept in `messages.extra` (the e-mail channel's
+# facts for the console): a reply names it in In-Reply-To or References.
+MAIL_ID = ("email", "message_id")
 
 
 def claimable(now: datetime, lease: timedelta):
@@ -86,6 +90,50 @@ class MessageRecords(Records):
             .where(conversations.c.identity_id == identity_id, messages.c.id > after,
                    messages.c.direction != "note")
             .order_by(messages.c.id))
+
+    async def outbound_by_external_ids(self, channel: str, external_ids: Sequence[str]
+                                       ) -> list[Row]:
+        """Our messages on `channel` whose provider ids are among `external_ids`, newest
+        first."""
+        if not external_ids:
+            return []
+        return await self._all(select(messages).where(
+            messages.c.channel == channel, messages.c.direction == "out",
+            messages.c.external_id.in_(list(external_ids))).order_by(messages.c.id.desc()))
+
+    async def naming(self, conversation_ids: Sequence[int], mail_ids: Sequence[str]
+                     ) -> list[Row]:
+        """The messages of these conversations that carry one of these Message-IDs (id,
+        conversation_id, direction each): outbound ones whose provider id it is (our mail's
+        Message-ID is its external id) and inbound ones whose mail had it (`MAIL_ID`). Only
+        the given conversations' messages are read (through their index), so the look-up
+        into JSON needs no index of its own on either database."""
+        if not conversation_ids or not mail_ids:
+            return []
+        m = messages
+        return await self._all(
+            select(m.c.id, m.c.conversation_id, m.c.direction)
+            .where(m.c.conversation_id.in_(list(conversation_ids)),
+                   or_(and_(m.c.direction == "out", m.c.external_id.in_(list(mail_ids))),
+                       and_(m.c.direction == "in",
+                            m.c.extra[MAIL_ID].as_string().in_(list(mail_ids)))))
+            .order_by(m.c.id))
+
+    async def acknowledgements_since(self, identity_ids: Iterable[int], since: datetime
+                                     ) -> dict[int, int]:
+        """How many automatic messages (acknowledgements) the conversations each of these
+        identities opened were sent since `since`, by identity; none: left out."""
+        identity_ids = sorted(set(identity_ids))
+        if not identity_ids:
+            return {}
+        m, c = messages, conversations
+        rows = await self.conn.execute(
+            select(c.c.identity_id, func.count())
+            .select_from(m.join(c, c.c.id == m.c.conversation_id))
+            .where(c.c.identity_id.in_(identity_ids), m.c.direction == "out",
+                   m.c.author_kind == "system", m.c.created_at >= since)
+            .group_by(c.c.identity_id))
+        return {identity_id: count for identity_id, count in rows}
 
     async def answered_external_id(self, message_id: int) -> str | None:
         """The provider's id of the resident's message that `message_id` (an outbound

@@ -68,6 +68,14 @@ def test_only_whatsapp_has_a_free_text_window_and_templates():
         assert book[name].free_text_allowed(None, NOW)
 
 
+def test_only_email_replies_are_composed_as_mail():
+    book = channel_book()
+    composer = book["email"].composer
+    assert composer is not None
+    assert composer.reply_subject("RE: Ответ: Pensiya [DOST-7]", 7) == "Re: Pensiya [DOST-7]"
+    assert [name for name in book if book[name].composer is not None] == ["email"]
+
+
 def test_an_unknown_channel_is_named():
     with pytest.raises(UnknownChannel, match="'fax'"):
         channel_book()["fax"]
@@ -76,15 +84,15 @@ def test_an_unknown_channel_is_named():
 def test_the_console_view_of_the_channels():
     assert channel_book().view() == [
         {"name": "webchat", "label": "Web chat", "capacity_kind": "chat", "templates": False,
-         "phone_address": False, "heard": False},
+         "phone_address": False, "heard": False, "subject": False},
         {"name": "sms", "label": "SMS", "capacity_kind": "chat", "templates": False,
-         "phone_address": True, "heard": False},
+         "phone_address": True, "heard": False, "subject": False},
         {"name": "whatsapp", "label": "WhatsApp", "capacity_kind": "chat", "templates": True,
-         "phone_address": True, "heard": False},
+         "phone_address": True, "heard": False, "subject": False},
         {"name": "voice", "label": "Voice call", "capacity_kind": "chat", "templates": False,
-         "phone_address": True, "heard": True},
+         "phone_address": True, "heard": True, "subject": False},
         {"name": "email", "label": "E-mail", "capacity_kind": "email", "templates": False,
-         "phone_address": False, "heard": False}]
+         "phone_address": False, "heard": False, "subject": True}]
 
 
 def test_whatsapp_templates_are_named_with_named_variables():

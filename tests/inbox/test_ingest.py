@@ -289,12 +289,14 @@ async def test_a_batch_stores_each_message_as_it_would_alone(ctx):
 
 async def test_many_fetched_messages_go_in_batches_in_order_and_a_bad_one_fails_alone(ctx):
     """A mailbox's poll hands over many mails at once: one resident's in the order given (a
-    later one joins the first one's conversation), a mail twice stored once, and one that
-    cannot be stored fails alone, its error in its place, while the others go in."""
+    later one, replying to the first, joins its conversation), a mail twice stored once, and
+    one that cannot be stored fails alone, its error in its place, while the others go in."""
     def mail(address: str, n: int, text: str, channel: str = "email") -> InboundMessage:
+        first = f"<1.{address}>"
         return InboundMessage(channel=channel, external_id=f"baku1:{address}:{n}",
                               address=address, text=text, received_at=datetime.now(UTC),
-                              queue_hint="dost-baku-1")
+                              queue_hint="dost-baku-1", thread_key=first,
+                              replies_to=(first,) if n > 1 else ())
     messages = [mail("leyla@mail.ru", 1, "Salam, pensiya üçün hansı sənədlər lazımdır?"),
                 mail("rauf@gmail.com", 1, "Здравствуйте, хочу подать заявление на пособие"),
                 mail("leyla@mail.ru", 2, "Şəxsiyyət vəsiqəmin surətini də əlavə edirəm"),

@@ -205,6 +205,7 @@ async def test_the_console_learns_the_channels_and_their_templates_from_the_serv
     assert {c["name"] for c in channels if c["templates"]} == {"whatsapp"}
     assert {c["name"] for c in channels if c["phone_address"]} == {"sms", "whatsapp", "voice"}
     assert {c["name"] for c in channels if c["heard"]} == {"voice"}
+    assert {c["name"] for c in channels if c["subject"]} == {"email"}
     templates = await (await client.get("/api/v1/templates", headers=headers)).json()
     assert templates == [{"channel": "whatsapp", "name": "reply_waiting",
                           "variables": ["name", "conversation"],
