@@ -22,7 +22,7 @@ import pytest
 import yaml
 from aiohttp import web
 
-from tests.browser.conftest import AGENT, TIMEOUT_MS, _start, _stop
+from tests.browser.conftest import AGENT, TIMEOUT_MS, _start, _stop, sign_in
 from tests.conftest import ROOT, TEST_CONFIG
 from tests.e2e.support import System, free_port
 
@@ -439,3 +439,35 @@ async def test_a_site_not_allowed_gets_no_chat(widget_system, browser, http):
     with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
         await http.ws_connect(f"{system.base_url}/chat/ws", headers={"Origin": host.other})
     assert refused.value.status == 403
+
+
+async def test_typing_shows_both_ways_between_the_widget_and_the_console(widget_system, browser,
+                                                                         open_page):
+    system, host = widget_system
+    console = await open_page()
+    await sign_in(console, system.base_url, AGENT)
+    context = await browser.new_context(viewport={"width": 1024, "height": 760},
+                                        locale="en-GB", timezone_id="Asia/Baku")
+    page = await context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    _, frame = await _open_widget(page, f"{host.allowed}/?app={system.base_url}&lang=en")
+    await frame.locator("#name").fill("Rəşad Quliyev")
+    await frame.locator("#phone").fill("+994 70 111 22 33")
+    await frame.locator("#consent").check()
+    await frame.locator("#prechat button[type=submit]").click()
+    await frame.locator("#text").fill("Salam, qeydiyyat barədə sualım var")
+    await frame.locator("#text").press("Enter")
+    await frame.locator("#messages li.in[data-message-id]").wait_for()
+
+    row = console.page.locator("#conversation-list .conv-row", has_text="Rəşad Quliyev")
+    await row.click()
+    typing = console.page.locator("#resident-typing")
+    assert await typing.is_hidden()
+    await page.wait_for_timeout(2100)   # typing is passed on at most every 2 s
+    await frame.locator("#text").press_sequentially("Bir sual")
+    await typing.wait_for()
+    await console.page.locator("#composer-text").press_sequentially("Salam")
+    await frame.locator("#typing").filter(has_text="An officer is typing…").wait_for()
+    await _shot(console.page, "9-console-resident-typing")
+    assert console.errors == []
+    await context.close()
