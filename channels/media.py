@@ -9,13 +9,11 @@ description and the reason, and the message itself is never held back.
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import logging
-import mimetypes
-from pathlib import Path
 from typing import Any
 
 from channels.base import MediaError
+from channels.media_store import keep_media, type_allowed
 from channels.registry import channel_book, channel_for
 from inbox.context import InboxContext, open_context
 from inbox.port import ChannelPort
@@ -33,10 +31,6 @@ async def _fetch_once(message_id: int) -> int:
         return await fetch_message_media(ctx, message_id)
     finally:
         await ctx.close()
-
-
-def type_allowed(content_type: str, allowed: tuple[str, ...]) -> bool:
-    return any(fnmatch.fnmatch(content_type.lower(), pattern) for pattern in allowed)
 
 
 async def fetch_message_media(ctx: InboxContext, message_id: int) -> int:
@@ -70,14 +64,7 @@ async def fetch_message_media(ctx: InboxContext, message_id: int) -> int:
         if not type_allowed(content_type, limits.allowed_types):
             attachment["error"] = f"content type {content_type} is not accepted"
             continue
-        extension = mimetypes.guess_extension(content_type) or ".bin"
-        relative = Path(str(message_id)) / f"{index}{extension}"
-        path = ctx.media_dir / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        await asyncio.to_thread(path.write_bytes, body)
-        attachment.update(stored=str(relative), size=len(body), content_type=content_type,
-                          url=f"/api/v1/messages/{message_id}/attachments/{index}")
-        attachment.setdefault("filename", f"attachment-{index}{extension}")
+        await keep_media(ctx, message_id, index, attachment, body, content_type)
         stored += 1
     await port.keep_attachments(message_id, attachments)
     log.info("message %s: %d attachment(s) stored", message_id, stored)

@@ -15,6 +15,7 @@ from inbox import assignment, dispatch, lifecycle, outbox
 from inbox.context import InboxContext
 from inbox.events import EventType
 from inbox.lifecycle import SETTABLE_STATUSES, announce
+from inbox.live import publish_to_chat
 from inbox.storage import UnitOfWork, utcnow
 from routing import CATEGORIES
 
@@ -207,10 +208,28 @@ async def set_status(ctx: InboxContext, actor: Actor, conversation_id: int, stat
         changes = await lifecycle.change_status(tx, conversation, status, at=now,
                                                 actor_id=actor.id)
         await tx.conversations.update(conversation_id, **changes)
+        identity = await tx.contacts.identity_by_id(conversation["identity_id"])
     await announce(ctx, conversation_id)
+    if "resolved" in (status, previous):
+        # A resident's open chat window shows the conversation closed (or open again), so
+        # nobody writes into a closed one unknowingly. Nobody listens on other channels.
+        with ctx.redis_outage.best_effort():
+            await publish_to_chat(ctx.redis, identity["address"], {
+                "type": "conversation", "conversation_id": conversation_id, "status": status})
     if previous == "open" and conversation["assignee_id"] is not None:
         # The agent has room again: offer the next in line at once.
         await assignment.fill_agent(ctx, conversation["assignee_id"])
+
+
+async def agent_typing(ctx: InboxContext, conversation_id: int) -> None:
+    """An agent is writing a reply: the resident's live window (web chat) shows it. Nothing
+    is stored; a channel without live windows hears nothing."""
+    async with ctx.store.read() as tx:
+        conversation = await tx.conversations.get(conversation_id)
+        if conversation is None:
+            raise ActionError(f"conversation {conversation_id} not found", 404)
+        identity = await tx.contacts.identity_by_id(conversation["identity_id"])
+    await publish_to_chat(ctx.redis, identity["address"], {"type": "typing", "who": "agent"})
 
 
 async def set_category(ctx: InboxContext, actor: Actor, conversation_id: int, category: str,

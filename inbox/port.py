@@ -72,6 +72,27 @@ class ChannelPort:
             return await tx.messages.of_conversation(conversation["id"], include_notes=False) \
                 if conversation else []
 
+    async def history_after(self, channel: str, address: str, after: int) -> list[Row]:
+        """The messages the resident at `address` may see whose id is above `after`, in
+        whichever of their conversations, oldest first: a window resuming from the last
+        message it showed."""
+        async with self._ctx.store.read() as tx:
+            identity = await tx.contacts.identity(channel, address)
+            return await tx.messages.of_identity_after(identity["id"], after) \
+                if identity else []
+
+    async def latest_conversation(self, channel: str, address: str) -> Row | None:
+        """The latest conversation of the resident at `address`, resolved or not."""
+        async with self._ctx.store.read() as tx:
+            identity = await tx.contacts.identity(channel, address)
+            return await tx.conversations.latest_of_identity(identity["id"]) \
+                if identity else None
+
+    async def agents_online(self, queue: str) -> int:
+        """How many agents of `queue` are online now."""
+        async with self._ctx.store.read() as tx:
+            return (await tx.users.online_by_queue()).get(queue, 0)
+
     async def message(self, message_id: int) -> Row | None:
         async with self._ctx.store.read() as tx:
             return await tx.messages.get(message_id)

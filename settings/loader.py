@@ -464,6 +464,9 @@ def _channels(s: Section) -> Channels:
             max_message_chars=webchat_section.get("max_message_chars", int, 4000,
                                                   convert=_positive),
             limits=_webchat_limits(webchat_section.section("limits", required=False)),
+            queue=webchat_section.get("queue", str, None),
+            contact_required=webchat_section.get("contact_required", bool, False),
+            privacy_url=webchat_section.get("privacy_url", str, None),
         )
         webchat_section.finish()
     email = None
@@ -568,6 +571,7 @@ def _check_references(doc: _Document, config: Config) -> None:
         must_exist(f"routing.rules[{i}].if.queue_hint", rule.queue_hint)
     for i, queue in enumerate(config.queues):
         must_exist(f"queues[{i}].escalation_queue", queue.escalation_queue)
+    must_exist("channels.webchat.queue", config.channels.webchat.queue)
     if config.channels.email is not None:
         for i, mailbox in enumerate(config.channels.email.mailboxes):
             must_exist(f"channels.email.mailboxes[{i}].queue", mailbox.queue)

@@ -96,6 +96,12 @@ class WebchatChannel:
     allowed_origins: tuple[str, ...]
     max_message_chars: int = 4000
     limits: WebchatLimits = field(default_factory=WebchatLimits)
+    # The widget's pre-chat form and its offline mode: the queue whose online agents (within
+    # business hours) make the chat "online" (None: routing's default queue); whether a phone
+    # or e-mail is required even online; the privacy notice the resident consents to.
+    queue: str | None = None
+    contact_required: bool = False
+    privacy_url: str | None = None
 
 
 IMAP_SECURITY = ("tls", "starttls", "none")

@@ -604,6 +604,7 @@
       delete state.unread[id];
       if (changed) {
         composerText.value = "";
+        document.getElementById("resident-typing").hidden = true;
         state.subjectFor = null;
         closeCanned();
         hideComposerNotice();
@@ -1662,6 +1663,24 @@
     document.addEventListener("visibilitychange", function () {
       if (!document.hidden) { unseenNew = 0; document.title = baseTitle; }
     });
+    // -- typing, both ways (web chat): the resident's shows above the composer for a few
+    // seconds; the agent's is passed on at most every 2.5 s while writing a reply.
+    var residentTyping = document.getElementById("resident-typing");
+    var residentTypingTimer = null, agentTypedAt = 0;
+    function residentIsTyping(data) {
+      if (data.conversation_id !== state.selected) return;
+      residentTyping.hidden = false;
+      clearTimeout(residentTypingTimer);
+      residentTypingTimer = setTimeout(function () { residentTyping.hidden = true; }, 6000);
+    }
+    composerText.addEventListener("input", function () {
+      var now = Date.now();
+      if (state.mode !== "reply" || !state.detail || state.detail.channel !== "webchat"
+          || now - agentTypedAt < 2500) return;
+      agentTypedAt = now;
+      api("POST", "/api/v1/conversations/" + state.detail.id + "/typing").catch(function () {});
+    });
+
     live({
       "conversation.created": function (data) {
         var c = data.conversation;
@@ -1685,6 +1704,7 @@
           c.last_message_at = m.created_at;
           sortItems();
         }
+        if (data.conversation_id === state.selected && m.direction === "in") residentTyping.hidden = true;
         if (data.conversation_id === state.selected) appendMessage(m);
         else if (m.direction === "in" && c) state.unread[c.id] = true;
         if (c) renderList();
@@ -1700,6 +1720,7 @@
         }
       },
       "message.updated": updateDelivery,
+      "conversation.typing": residentIsTyping,
       "sla.updated": function (data) {
         if (me.role === "supervisor" || me.role === "admin") {
           var known = state.byId[data.conversation_id] || (state.detail && state.detail.id === data.conversation_id ? state.detail : null);

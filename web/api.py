@@ -374,6 +374,14 @@ async def set_status(request: web.Request) -> web.Response:
     return await _conversation_response(request, row["id"])
 
 
+@routes.post("/api/v1/conversations/{id}/typing")
+async def agent_typing(request: web.Request) -> web.Response:
+    """The agent is writing: the resident's chat window shows it (web chat only)."""
+    row = await _visible_conversation(request)
+    await actions.agent_typing(request.app[CONTEXT], row["id"])
+    return web.Response(status=204)
+
+
 @routes.post("/api/v1/conversations/{id}/category")
 async def set_category(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]

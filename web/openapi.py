@@ -273,6 +273,9 @@ PATHS: dict[str, Any] = {
         "open, pending or resolved", _CONVERSATION, params=[_ID],
         body={"type": "object", "required": ["status"], "properties": {
             "status": {"enum": ["open", "pending", "resolved"]}}})},
+    "/api/v1/conversations/{id}/typing": {"post": _op(
+        "the agent is writing a reply: the resident's chat window shows it (web chat)",
+        _ok("passed on", status="204"), params=[_ID])},
     "/api/v1/conversations/{id}/category": {"post": _op(
         "a human's category correction, kept as training data", _CONVERSATION, params=[_ID],
         body={"type": "object", "required": ["category"], "properties": {

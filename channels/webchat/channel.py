@@ -11,29 +11,34 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import hashlib
 import hmac
 import json
 import logging
 import secrets
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 import jinja2
+import yaml
 from aiohttp import web
 
 from channels.base import MediaError, SendResult, as_text
+from channels.media_store import type_allowed
+from channels.webchat import uploads
+from channels.webchat.availability import Availability, availability
 from channels.webchat.errors import FrameError, error_frame
 from channels.webchat.limits import (
     SOCKET_RENEW_S,
     ChatLimits,
 )
+from channels.webchat.protocol import ChatText, Hello, Read, Typing, parse_frame
 from inbox.channel_traits import ChannelTraits
 from inbox.clock import utcnow
 from inbox.context import InboxContext
-from inbox.live import publish_to_chat
+from inbox.live import publish_event, publish_to_chat
 from inbox.messages import InboundMessage, OutboundMessage
 from inbox.outage import REDIS_UNAVAILABLE
 from inbox.port import ChannelPort
@@ -42,75 +47,12 @@ from inbox.serialize import iso, resident_message_view
 from settings import Config, Problem
 from web import client_address
 from web.appkeys import CONTEXT, HUB, SECRET_KEY
-from web.http import parse_json
 
 log = logging.getLogger(__name__)
 
 MAX_FRAME_BYTES = 256 * 1024   # larger frames close the socket (1009); text limit is config's
-MAX_CLIENT_ID = 100
-MAX_NAME = 200
-
-
-@dataclass(frozen=True)
-class Hello:
-    session: str | None
-    name: str | None
-    language: str | None
-
-
-@dataclass(frozen=True)
-class ChatText:
-    client_id: str
-    text: str
-    name: str | None = None   # the name the resident has typed by now, if any
-
-
-@dataclass(frozen=True)
-class Typing:
-    pass
-
-
-def _name(frame: dict[str, Any]) -> str | None:
-    name = frame.get("name")
-    if name is not None and (not isinstance(name, str) or len(name) > MAX_NAME):
-        raise FrameError("bad_name", max=MAX_NAME)
-    return (name or "").strip() or None
-
-
-def parse_frame(raw: str, max_chars: int) -> Hello | ChatText | Typing:
-    try:
-        frame = parse_json(raw)
-    except json.JSONDecodeError:
-        raise FrameError("not_json") from None
-    except ValueError as exc:   # JSON, but not text that could be stored
-        raise FrameError("unstorable", detail=str(exc)) from None
-    if not isinstance(frame, dict):
-        raise FrameError("not_object")
-    kind = frame.get("type")
-    if kind == "hello":
-        session, language = frame.get("session"), frame.get("language")
-        if session is not None and not isinstance(session, str):
-            raise FrameError("bad_session")
-        name = _name(frame)
-        if language is not None and language not in REPLY_LANGUAGES:
-            raise FrameError("bad_language", languages=", ".join(REPLY_LANGUAGES))
-        return Hello(session or None, name, language)
-    if kind == "message":
-        client_id, text = frame.get("id"), frame.get("text")
-        if isinstance(client_id, int) and not isinstance(client_id, bool):
-            client_id = str(client_id)
-        if not isinstance(client_id, str) or not 0 < len(client_id) <= MAX_CLIENT_ID:
-            raise FrameError("bad_id", max=MAX_CLIENT_ID)
-        if not isinstance(text, str) or not text.strip():
-            raise FrameError("empty_text")
-        if len(text) > max_chars:
-            raise FrameError("too_long", max=max_chars)
-        # The window says hello before the resident has typed a name; the name typed by the
-        # time of a message comes with it.
-        return ChatText(client_id, text, _name(frame))
-    if kind == "typing":
-        return Typing()
-    raise FrameError("unknown_type", kind=repr(kind))
+TYPING_EVERY_S = 2.0           # a resident's typing reaches consoles at most this often
+AVAILABILITY_FOR_S = 30.0      # how long a window's view of who is online is reused
 
 
 def sign_session(secret: bytes, session_id: str) -> str:
@@ -167,6 +109,8 @@ class _Socket:
         self.address = client_address.of_request(request)
         self.limits = ChatLimits(self.ctx.redis, webchat.limits, self.ctx.redis_outage)
         self.id = secrets.token_hex(8)
+        self.available: tuple[float, Availability] | None = None
+        self.typed_at = -TYPING_EVERY_S
         self.counted: asyncio.Task | None = None
         # Whether the session has a conversation a message would join, when known without a
         # database read: a session this window just began has none; once this window has
@@ -209,8 +153,13 @@ class _Socket:
             raise FrameError("other_session")
         self.session, self.name, self.language = session, frame.name, frame.language
         self.texts_language = frame.language or self.texts_language
+        conversation = None
         if resumed:
-            history = await self.port.history("webchat", session)
+            # From the last message the window showed, in whichever conversation; else the
+            # latest conversation's, for a window that shows nothing yet (a reload).
+            history = await self.port.history("webchat", session) if frame.after is None \
+                else await self.port.history_after("webchat", session, frame.after)
+            conversation = await self.port.latest_conversation("webchat", session)
         else:
             # An id minted just now has no messages and no conversation yet: nothing to read.
             history = []
@@ -220,12 +169,37 @@ class _Socket:
             hub = self.request.app[HUB]
             self.listener = hub.subscribe_chat(session)
             self.forwarder = asyncio.create_task(self._forward())
-        await self.send({"type": "welcome", "session": sign_session(self.secret, session),
-                         "history": [resident_message_view(m, self.ctx.zone) for m in history]})
+        webchat = self.ctx.config.channels.webchat
+        welcome: dict[str, Any] = {
+            "type": "welcome", "session": sign_session(self.secret, session),
+            "history": [resident_message_view(m, self.ctx.zone) for m in history],
+            "conversation": None if conversation is None else {
+                "id": conversation["id"], "status": conversation["status"]},
+            "availability": (await self._availability()).view(),
+            "prechat": {"contact_required": webchat.contact_required,
+                        "privacy_url": webchat.privacy_url}}
+        if frame.after is not None:
+            welcome["after"] = frame.after
+        await self.send(welcome)
+
+    async def _availability(self) -> Availability:
+        now = asyncio.get_running_loop().time()
+        if self.available is None or now - self.available[0] > AVAILABILITY_FOR_S:
+            self.available = (now, await availability(self.ctx))
+        return self.available[1]
 
     async def message(self, frame: ChatText) -> None:
         if self.session is None:
             raise FrameError("hello_first")
+        if frame.uploads:
+            # Resent after a reconnect: its files have left the holding place already.
+            stored = await self.port.stored_message_id("webchat",
+                                                       f"{self.session}:{frame.client_id}")
+            if stored is not None:
+                await self.send({"type": "ack", "id": frame.client_id, "message_id": stored})
+                return
+        held = uploads.held(self.ctx, self.session, frame.uploads)
+        extra = await self._reply_to(frame)
         if not await self._within_limits(frame):
             return
         self.name = frame.name or self.name
@@ -234,7 +208,8 @@ class _Socket:
             result = await self.port.ingest(InboundMessage(
                 channel="webchat", external_id=external_id,
                 address=self.session, text=frame.text.strip(), received_at=utcnow(),
-                display_name=self.name, language=self.language, raw_size=len(frame.text)))
+                display_name=self.name, language=self.language, raw_size=len(frame.text),
+                attachments=uploads.as_attachments(held), extra=extra))
             message_id = result.message_id
             self.has_conversation = True
         except REDIS_UNAVAILABLE as exc:
@@ -243,20 +218,64 @@ class _Socket:
             self.ctx.redis_outage.failed(exc)
             message_id = await self.port.stored_message_id("webchat", external_id)
             self.has_conversation = True
+        await uploads.keep_with_message(self.ctx, message_id, held)
         await self.send({"type": "ack", "id": frame.client_id, "message_id": message_id})
+
+    async def _reply_to(self, frame: ChatText) -> dict[str, Any] | None:
+        """What the message keeps, for the agent, in its `extra`: where the answer should go
+        (the pre-chat form's phone or e-mail) and why (nobody could answer in the chat). A
+        message without them is stored all the same: nothing written is lost; the window's
+        form is what asks for them."""
+        offline = await self._availability()
+        extra: dict[str, Any] = {}
+        if frame.reply_to is not None:
+            extra["reply_to"] = {k: v for k, v in (("phone", frame.reply_to.phone),
+                                                   ("email", frame.reply_to.email)) if v}
+        if not offline.online:
+            extra["offline"] = offline.reason
+        return extra or None
+
+    async def _opens_conversation(self) -> bool:
+        if self.has_conversation is None:
+            # Read again at every message until one is stored: another window of the
+            # session may open the conversation meanwhile.
+            return not await self.port.has_open_conversation("webchat", self.session)
+        return not self.has_conversation
+
+    async def typing(self) -> None:
+        """The resident is typing: consoles that may see the conversation hear it, at most
+        every TYPING_EVERY_S, and only of a conversation that is open."""
+        now = asyncio.get_running_loop().time()
+        if self.session is None or now - self.typed_at < TYPING_EVERY_S:
+            return
+        conversation = await self.port.latest_conversation("webchat", self.session)
+        if conversation is None or conversation["status"] == "resolved":
+            return
+        self.typed_at = now
+        with self.ctx.redis_outage.best_effort():
+            await publish_event(self.ctx.redis, "conversation.typing", conversation["queue"],
+                                {"conversation_id": conversation["id"], "who": "resident"})
+
+    async def read(self, frame: Read) -> None:
+        """The resident's window showed a reply: the agent sees it read. Only a reply of
+        this session's conversation; anything else is ignored."""
+        if self.session is None:
+            raise FrameError("hello_first")
+        message = await self.port.message(frame.message_id)
+        if message is None or message["direction"] != "out":
+            return
+        conversation = await self.port.latest_conversation("webchat", self.session)
+        if conversation is None or conversation["id"] != message["conversation_id"]:
+            return
+        if await self.port.mark_delivery_status(frame.message_id, "read"):
+            with self.ctx.redis_outage.best_effort():
+                await self.port.announce_delivery(frame.message_id)
 
     async def _within_limits(self, frame: ChatText) -> bool:
         """Whether the message may be stored; if not, the resident is told, and the socket
         stays open. A resend of a message already stored (after a reconnect) is acknowledged
         instead, since nothing more would be stored."""
-        opens_conversation = False
-        if self.has_conversation is False:
-            opens_conversation = True
-        elif self.has_conversation is None:
-            # Read again at every message until one is stored: another window of the
-            # session may open the conversation meanwhile.
-            opens_conversation = not await self.port.has_open_conversation("webchat",
-                                                                           self.session)
+        opens_conversation = await self._opens_conversation()
         refused = await self.limits.message(self.session, self.address,
                                             opens_conversation=opens_conversation)
         if refused is None:
@@ -334,6 +353,10 @@ async def chat_socket(request: web.Request) -> web.WebSocketResponse:
                     await socket.hello(frame)
                 elif isinstance(frame, ChatText):
                     await socket.message(frame)
+                elif isinstance(frame, Typing):
+                    await socket.typing()
+                elif isinstance(frame, Read):
+                    await socket.read(frame)
             except FrameError as exc:
                 error: dict[str, Any] = {"type": "error", "code": exc.code,
                                          "error": exc.text(socket.texts_language)}
@@ -347,24 +370,88 @@ async def chat_socket(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
+TEXTS_FILE = TEMPLATES_DIR / "chat" / "texts.yaml"
 _pages = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
                             autoescape=jinja2.select_autoescape(["html"]))
 
 
+@functools.lru_cache(maxsize=1)
+def page_texts() -> dict[str, dict[str, str]]:
+    """templates/chat/texts.yaml by language: {az: {key: text}, ru: ..., en: ...}."""
+    catalogue = yaml.safe_load(TEXTS_FILE.read_text(encoding="utf-8"))
+    return {language: {key: texts[language] for key, texts in catalogue.items()}
+            for language in REPLY_LANGUAGES}
+
+
+def _frame_ancestors(ctx: InboxContext) -> str:
+    """Who may show the chat in a frame: itself and the allowed sites; the browser refuses
+    every other site's frame."""
+    return " ".join(["'self'", *ctx.config.channels.webchat.allowed_origins])
+
+
 async def chat_page(request: web.Request) -> web.Response:
+    ctx: InboxContext = request.app[CONTEXT]
     language = request.query.get("lang")
     if language not in REPLY_LANGUAGES:
         language = preferred_language(request.headers.get("Accept-Language")) or "az"
+    hours = ctx.config.business_hours
+    settings = {"texts": page_texts(), "hours": f"{hours.open:%H:%M}–{hours.close:%H:%M}",
+                "max_bytes": ctx.config.media.max_bytes,
+                "max_chars": ctx.config.channels.webchat.max_message_chars}
     html = _pages.get_template("chat.html").render(
-        language=language,
-        embedded=request.query.get("embed") == "1")
+        language=language, embedded=request.query.get("embed") == "1", settings=settings)
     # The language may come from Accept-Language: caches must keep one page per language.
-    return web.Response(text=html, content_type="text/html", headers={"Vary": "Accept-Language"})
+    return web.Response(text=html, content_type="text/html", headers={
+        "Vary": "Accept-Language",
+        "Content-Security-Policy": f"frame-ancestors {_frame_ancestors(ctx)}"})
+
+
+async def upload(request: web.Request) -> web.Response:
+    """`POST /chat/upload`: one file for the session in `X-Chat-Session`, held until a
+    message names it (channels.webchat.uploads). Refusals carry a code and the text for the
+    resident in the page's language (`?lang=`)."""
+    ctx: InboxContext = request.app[CONTEXT]
+    webchat = ctx.config.channels.webchat
+    language = request.query.get("lang")
+    language = language if language in REPLY_LANGUAGES else preferred_language(
+        request.headers.get("Accept-Language"))
+    if not _origin_allowed(request, webchat.allowed_origins, ctx.config.public_url):
+        raise web.HTTPForbidden(text="this site may not embed the chat")
+    session = verify_session(request.app[SECRET_KEY], request.headers.get("X-Chat-Session"))
+    if session is None:
+        return uploads.refusal(403, "bad_session", language)
+    limit = ctx.config.media.max_bytes
+    max_mb = max(1, limit // (1024 * 1024))
+    content_type = (request.content_type or "").lower()
+    if not type_allowed(content_type, ctx.config.media.allowed_types):
+        return uploads.refusal(415, "upload_bad_type", language)
+    if request.content_length is not None and request.content_length > limit:
+        return uploads.refusal(413, "upload_too_large", language, max_mb=max_mb)
+    refused = await ChatLimits(ctx.redis, webchat.limits, ctx.redis_outage).message(
+        session, client_address.of_request(request), opens_conversation=False)
+    if refused is not None:
+        response = uploads.refusal(429, refused.code, language)
+        response.headers["Retry-After"] = str(refused.retry_after_s)
+        return response
+    body = await request.content.read(limit + 1)
+    if len(body) > limit:
+        return uploads.refusal(413, "upload_too_large", language, max_mb=max_mb)
+    if not body or not uploads.content_matches(content_type, body[:16]):
+        return uploads.refusal(415, "upload_bad_type", language)
+    filename = uploads.filename_of(request.headers.get("X-Filename"), content_type)
+    held = await uploads.hold(ctx, session, body, content_type, filename)
+    log.info("web-chat upload held: %s, %d bytes", content_type, held.size)
+    return web.json_response({"upload": held.upload_id, "content_type": content_type,
+                              "filename": filename, "size": held.size}, status=201)
 
 
 async def widget_script(request: web.Request) -> web.Response:
-    public_url = request.app[CONTEXT].config.public_url
-    script = _pages.get_template("widget.js").render(chat_url=f"{public_url}/chat")
+    config = request.app[CONTEXT].config
+    texts = {language: {key: texts[key] for key in ("open_chat", "close_chat", "title")}
+             for language, texts in page_texts().items()}
+    script = _pages.get_template("widget.js").render(
+        chat_url=f"{config.public_url}/chat", texts=texts,
+        allowed_origins=list(config.channels.webchat.allowed_origins))
     return web.Response(text=script, content_type="application/javascript",
                         headers={"Cache-Control": "public, max-age=300"})
 
@@ -377,12 +464,13 @@ class WebchatChannel:
         app.router.add_get("/chat", chat_page)
         app.router.add_get("/chat/widget.js", widget_script)
         app.router.add_get("/chat/ws", chat_socket)
+        app.router.add_post("/chat/upload", upload)
 
     def check_config(self, config: Config) -> list[Problem]:
         return []   # `channels.webchat` is typed and checked by settings/
 
     def scheduled_jobs(self, config: Config) -> dict[str, int]:
-        return {}
+        return {"channels.webchat.uploads.sweep_uploads": 3600}
 
     async def fetch_media(self, url: str, max_bytes: int) -> tuple[bytes, str]:
         raise MediaError("the web chat keeps no attachments at a provider", transient=False)

@@ -81,6 +81,16 @@ class MessageRecords(Records):
             query = query.where(messages.c.direction != "note")
         return await self._all(query.order_by(messages.c.id).limit(limit))
 
+    async def of_identity_after(self, identity_id: int, after: int) -> list[Row]:
+        """The messages (no notes) of every conversation of an identity whose id is above
+        `after`, oldest first: what a resident's window missed since the last one it saw."""
+        return await self._all(
+            select(messages).join(conversations,
+                                  conversations.c.id == messages.c.conversation_id)
+            .where(conversations.c.identity_id == identity_id, messages.c.id > after,
+                   messages.c.direction != "note")
+            .order_by(messages.c.id))
+
     async def outbound_by_external_ids(self, channel: str, external_ids: Sequence[str]
                                        ) -> list[Row]:
         """Our messages on `channel` whose provider ids are among `external_ids`, newest

@@ -21,6 +21,10 @@ async def test_a_russian_browser_gets_the_chat_and_its_errors_in_russian(system,
     assert await page.get_attribute("html", "lang") == "ru"
     assert await page.text_content("h1") == "Онлайн-обращение"
     await page.wait_for_function("document.getElementById('status').textContent === 'Подключено'")
+    # A new resident meets the pre-chat form first: consent, and (nobody online) a phone.
+    await page.fill("#phone", "+994 50 123 45 67")
+    await page.check("#consent")
+    await page.click("#prechat button[type=submit]")
 
     await page.fill("#text", "Здравствуйте, где мой паспорт?")
     await page.press("#text", "Enter")

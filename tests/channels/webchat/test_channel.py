@@ -139,8 +139,10 @@ def test_every_error_exists_in_az_ru_and_en_with_the_same_blanks():
 
 
 def test_every_error_the_chat_raises_is_in_the_catalogue():
-    source = Path(webchat.__file__).read_text(encoding="utf-8")
-    raised = set(re.findall(r'(?:FrameError|error_frame)\("([a-z_]+)"', source))
+    source = "".join(path.read_text(encoding="utf-8")
+                     for path in Path(webchat.__file__).parent.glob("*.py"))
+    raised = set(re.findall(r'(?:FrameError|error_frame|refusal)\((?:\d+, )?"([a-z_]+)"',
+                            source))
     assert raised and raised <= set(catalogue())
 
 
@@ -178,9 +180,12 @@ async def inbound_rows(ctx) -> list[dict]:
 async def test_hello_without_a_session_gets_a_signed_one_and_no_history(client):
     async with client.ws_connect("/chat/ws") as ws:
         welcome = await say_hello(ws)
-    assert set(welcome) == {"type", "session", "history"}
+    assert set(welcome) == {"type", "session", "history", "conversation", "availability",
+                            "prechat"}
     assert verify_session(SECRET, welcome["session"]) is not None
     assert welcome["history"] == []
+    assert welcome["conversation"] is None
+    assert welcome["prechat"] == {"contact_required": False, "privacy_url": None}
 
 
 async def test_a_message_is_acknowledged_once_stored(client, ctx):
