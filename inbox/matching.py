@@ -102,16 +102,14 @@ async def record_claims_many(
     in_batch: dict[str, set[int]] = {}   # contacts of this batch that typed each identifier
     for contact_id, claim_digest in claims:
         in_batch.setdefault(claim_digest, set()).add(contact_id)
-    found = []
+    candidates = []
     for (contact_id, claim_digest), (entity, _) in claims.items():
         others = set(claimers.get(claim_digest, ())) | in_batch[claim_digest] \
             | set(vouched.get((entity.kind, entity.value), ()))
         others.discard(contact_id)
-        for other in _nearest(others):
-            if match_id := await tx.contacts.add_match(contact_id, other, entity.kind,
-                                                       entity.masked(), at):
-                found.append(match_id)
-    return found
+        candidates += [(contact_id, other, entity.kind, entity.masked())
+                       for other in _nearest(others)]
+    return await tx.contacts.add_matches(candidates, at)
 
 
 async def match_vouched_phone(tx: UnitOfWork, key: bytes, contact_id: int, phone: str,

@@ -257,6 +257,27 @@ class ContactRecords(Records):
                                       "kind": kind, "masked": masked, "found_at": at,
                                       "status": "open"})
 
+    async def add_matches(self, candidates: list[tuple[int, int, str, str]],
+                          at: datetime) -> list[int]:
+        """`add_match` of many (contact, other, kind, masked) pairs in two statements: one
+        look-up of the pairs already matched, one insert of the rest (each pair once, in
+        whichever order it came). The new matches' ids."""
+        m = contact_matches
+        wanted: dict[tuple[int, int, str], dict[str, Any]] = {}
+        for contact_id, other, kind, masked in candidates:
+            wanted.setdefault((min(contact_id, other), max(contact_id, other), kind), {
+                "contact_id": contact_id, "other_contact_id": other, "kind": kind,
+                "masked": masked, "found_at": at, "status": "open"})
+        if not wanted:
+            return []
+        ids = {contact_id for pair in wanted for contact_id in pair[:2]}
+        for row in await self._all(select(m.c.contact_id, m.c.other_contact_id, m.c.kind)
+                                   .where(m.c.contact_id.in_(ids),
+                                          m.c.other_contact_id.in_(ids))):
+            first, second = row["contact_id"], row["other_contact_id"]
+            wanted.pop((min(first, second), max(first, second), row["kind"]), None)
+        return await self._insert_many(m, list(wanted.values())) if wanted else []
+
     async def open_matches_of(self, contact_id: int) -> list[Row]:
         m = contact_matches
         return await self._all(select(m).where(
