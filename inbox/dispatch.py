@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from inbox import assignment, lifecycle, matching, outbox, sla
+from inbox.acknowledging import within_daily_cap
 from inbox.context import InboxContext
 from inbox.events import EventType
 from inbox.messages import PLACEHOLDER_TEXTS
@@ -85,6 +86,20 @@ def read_conversation(ctx: InboxContext, conversation: Row, text: str, *,
     return Reading(result, conversation_language, decision)
 
 
+async def _acknowledgeable(ctx: InboxContext, tx: UnitOfWork, conversation: Row,
+                           now: datetime) -> bool:
+    """As ingest decides for the conversations it routes: not when a machine wrote the
+    first message, nor past the sender's daily cap (`inbox.acknowledging`)."""
+    first = next((m for m in await tx.messages.of_conversation(conversation["id"],
+                                                                include_notes=False)
+                  if m["direction"] == "in"), None)
+    if first is not None and (first["extra"] or {}).get("automatic"):
+        return False
+    [allowed] = await within_daily_cap(ctx, tx, [(conversation["channel"],
+                                                  conversation["identity_id"])], now)
+    return allowed
+
+
 async def route_conversation(ctx: InboxContext, conversation_id: int, *,
                              acknowledge: bool = True) -> None:
     ack_id = None
@@ -116,7 +131,8 @@ async def route_conversation(ctx: InboxContext, conversation_id: int, *,
             # kept as claims, as in `reclassify`: a misheard FIN must not join two residents.
             await matching.record_claims(tx, ctx.claim_key, conversation["contact_id"],
                                          conversation_id, result.entities, now)
-        if acknowledge and channel.acknowledged:
+        if acknowledge and channel.acknowledged \
+                and await _acknowledgeable(ctx, tx, conversation, now):
             stored = await tx.conversations.get(conversation_id)
             contact = await tx.contacts.get(stored["contact_id"])
             position = None

@@ -26,10 +26,11 @@ import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime
 from typing import Any
 
 from inbox import assignment, dispatch, lifecycle, matching, sla, threads
+from inbox.acknowledging import within_daily_cap
 from inbox.context import InboxContext
 from inbox.events import EventType
 from inbox.live import publish_events
@@ -235,43 +236,17 @@ def _new_conversation(ctx: InboxContext, taking: _Taking, now: datetime) -> dict
             "sla_due_at": sla.due_at(ctx, queue.id, now, "first_response")}
 
 
-async def _within_daily_cap(ctx: InboxContext, tx: UnitOfWork, takings: list[_Taking],
-                            now: datetime) -> list[_Taking]:
-    """Those of `takings` whose sender may still be acknowledged today: a channel may cap the
-    acknowledgements one sender gets a day (`ChannelRules.acknowledgements_per_day`, counted
-    in the store from the day's start in the deployment's time zone), so that a robot
-    answering our acknowledgements with new mail, or a flood under one forged sender, gets
-    only the first few. Channels without a cap cost no query."""
-    caps = {t.message.channel: ctx.config.channels.rules(t.message.channel)
-            .acknowledgements_per_day for t in takings}
-    capped = [t for t in takings if caps[t.message.channel] is not None]
-    if not capped:
-        return takings
-    day_start = datetime.combine(now.astimezone(ctx.zone).date(), time(), tzinfo=ctx.zone)
-    sent = Counter(await tx.messages.acknowledgements_since(
-        [t.identity["id"] for t in capped], day_start))
-    allowed = []
-    for taking in takings:
-        cap = caps[taking.message.channel]
-        if cap is not None:
-            if sent[taking.identity["id"]] >= cap:
-                log.info("conversation %s not acknowledged: its sender had %d today",
-                         taking.conversation_id, cap)
-                continue
-            sent[taking.identity["id"]] += 1
-        allowed.append(taking)
-    return allowed
-
-
 async def _acknowledge(ctx: InboxContext, tx: UnitOfWork, opened: list[_Taking],
                        now: datetime) -> None:
     """Queue the acknowledgement of each new conversation on a channel that acknowledges,
     telling the resident their reference and, in an operators' queue, their place in line.
     Mail a machine wrote is never acknowledged (one robot answering another is a loop), nor
     a sender past the channel's daily cap."""
-    acknowledged = await _within_daily_cap(ctx, tx, [
-        t for t in opened
-        if ctx.channels[t.message.channel].acknowledged and t.message.automatic is None], now)
+    candidates = [t for t in opened
+                  if ctx.channels[t.message.channel].acknowledged and t.message.automatic is None]
+    acknowledged = [t for t, allowed in zip(candidates, await within_daily_cap(
+        ctx, tx, [(t.message.channel, t.identity["id"]) for t in candidates], now),
+        strict=True) if allowed]
     places: dict[str, int] = {}
     for queue_id in sorted({t.reading.decision.queue for t in acknowledged}):
         if ctx.config.queue(queue_id).kind == "operators":

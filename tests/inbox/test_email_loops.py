@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from rq import Queue
 
+from inbox import dispatch
 from inbox.ingest import ingest
 from inbox.jobs import DELIVERY_QUEUE
 from inbox.live import EVENTS_CHANNEL, channel_name
@@ -29,6 +30,7 @@ from tests.inbox.test_email_threading import (
     resolve,
     sent_acknowledgement,
 )
+from tests.unrouted import unroute
 
 OUT_OF_OFFICE = "Salam, 15 dekabradək məzuniyyətdəyəm. Təcili hallarda 012 000 00 00."
 
@@ -103,6 +105,26 @@ async def test_one_sender_gets_three_acknowledgements_a_day(ctx):
     tomorrow = await ingest(ctx, mail("Yeni müraciət", message_id="<n9@mail.ru>",
                                       subject="Yeni"))
     assert tomorrow.acknowledgement_id is not None
+
+
+async def test_a_conversation_routed_later_keeps_the_same_rules(ctx):
+    """A conversation the routing sweep routes (its first routing lost to a crash) is
+    acknowledged by the same rules: not when a machine wrote it, not past the daily cap."""
+    machine = await ingest(ctx, mail(OUT_OF_OFFICE, message_id="<ooo@mail.ru>",
+                                     subject="Avtomatik cavab", automatic="auto-reply"))
+    people = [await ingest(ctx, mail(f"Müraciət {n}", message_id=f"<n{n}@mail.ru>",
+                                     subject=f"Müraciət {n}")) for n in range(4)]
+    assert [r.acknowledgement_id is not None for r in people] == [True, True, True, False]
+    for result in (machine, people[1], people[3]):
+        await unroute(ctx, result.conversation_id)
+        await dispatch.route_conversation(ctx, result.conversation_id)
+    assert [m["direction"] for m in await messages_of(ctx, machine.conversation_id)] == ["in"]
+    # The second person's acknowledgement was undone and is sent again: two stand today.
+    assert [m["direction"] for m in await messages_of(ctx, people[1].conversation_id)] \
+        == ["in", "out"]
+    assert [m["direction"] for m in await messages_of(ctx, people[3].conversation_id)] \
+        == ["in"]
+    assert (await conversation(ctx, people[3].conversation_id))["routed_at"] is not None
 
 
 async def test_the_daily_cap_is_the_deployments(ctx):
