@@ -93,15 +93,16 @@ def mail_reply_view(composer: MailComposer, config: Config, conversation: Row,
     }
 
 
+# What a resident's own chat window may show of a message; an allow-list, so a field the
+# console gains (a channel's facts, internal errors, agents' ids) never reaches residents.
+RESIDENT_FIELDS = ("id", "direction", "body", "attachments", "created_at", "delivery_status")
+
+
 def resident_message_view(row: Row, zone: ZoneInfo) -> dict[str, Any]:
     """What the resident's own chat window may show: no internal fields, no agent ids."""
     view = message_view(row, zone)
-    view["author"] = {"kind": row["author_kind"]}
-    view.pop("delivery_error")
-    view.pop("html")
-    view.pop("email")
-    view.pop("conversation_id")
-    return view
+    return {**{key: view[key] for key in RESIDENT_FIELDS},
+            "author": {"kind": row["author_kind"]}}
 
 
 def conversation_view(row: Row, zone: ZoneInfo, *, full: bool = False) -> dict[str, Any]:

@@ -27,8 +27,10 @@ async def test_the_name_typed_in_the_chat_reaches_the_agent(system, open_page):
     chat = resident.page
     await chat.goto(system.base_url + "/chat?lang=az")
     await chat.locator("#status", has_text="Qoşuldu").wait_for()
-    # The page has said hello by now, before the resident typed a name.
+    # The page has said hello by now, before the resident typed a name in the pre-chat form.
     await chat.fill("#name", NAME)
+    await chat.check("#consent")
+    await chat.click("#prechat button[type=submit]")
     await chat.fill("#text", TEXT)
     await chat.press("#text", "Enter")
     await chat.locator("#messages li.in[data-message-id]", has_text=TEXT).wait_for()

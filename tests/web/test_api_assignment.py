@@ -201,7 +201,8 @@ async def test_an_approved_template_goes_out_after_the_window(client, ctx):
 async def test_the_console_learns_the_channels_and_their_templates_from_the_server(client, ctx):
     _, headers = await person(ctx, "agent@example.gov.az", "agent", ["migration-registration"])
     channels = await (await client.get("/api/v1/channels", headers=headers)).json()
-    assert [c["name"] for c in channels] == ["webchat", "sms", "whatsapp", "voice", "email"]
+    assert [c["name"] for c in channels] == ["webchat", "sms", "whatsapp", "voice", "email",
+                                            "telegram"]
     assert {c["name"] for c in channels if c["templates"]} == {"whatsapp"}
     assert {c["name"] for c in channels if c["phone_address"]} == {"sms", "whatsapp", "voice"}
     assert {c["name"] for c in channels if c["heard"]} == {"voice"}
