@@ -71,6 +71,9 @@ AUTOMATIC_SHARE = 0.8   # what automatic messages may use of each second: replie
 RESERVE = 8
 # This process's reservations: {(provider, urgent): (second, requests left)}.
 _RESERVED: dict[tuple[str, bool], tuple[int, int]] = {}
+# Lanes are per provider, but also per chat (Telegram's limit per chat): a long-running
+# worker meets a new lane with every resident, so past this many the lapsed ones go.
+PRUNE_AT = 512
 _LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop,
                                   dict[tuple[str, bool], asyncio.Lock]] = \
     weakref.WeakKeyDictionary()
@@ -82,7 +85,21 @@ def _clock() -> float:
 
 def _lock(lane: tuple[str, bool]) -> asyncio.Lock:
     locks = _LOCKS.setdefault(asyncio.get_running_loop(), {})
+    if lane not in locks and len(locks) >= PRUNE_AT:
+        _prune(locks)
     return locks.setdefault(lane, asyncio.Lock())
+
+
+def _prune(locks: dict[tuple[str, bool], asyncio.Lock]) -> None:
+    """Forget the lanes whose reservation has lapsed with its second and whose lock nobody
+    holds or waits for: they are re-made, empty, when a send needs them again."""
+    second = int(_clock())
+    for lane, (reserved, _) in list(_RESERVED.items()):
+        if reserved < second:
+            del _RESERVED[lane]
+    for lane, lock in list(locks.items()):
+        if lane not in _RESERVED and not lock.locked():
+            del locks[lane]
 
 
 class SendRate:

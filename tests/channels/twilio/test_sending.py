@@ -112,6 +112,26 @@ async def test_a_reply_finds_room_in_a_second_acknowledgements_used_up(ctx,
         await rate.slot(ctx.redis, urgent=True, max_wait_s=0)
 
 
+async def test_a_worker_forgets_the_rate_lanes_of_chats_it_no_longer_sends_to(
+        ctx, monkeypatch) -> None:
+    # A per-chat rate (Telegram's) makes a lane per resident: a worker that has served
+    # thousands of chats keeps only the lanes of the current second.
+    now = [float(int(time.time()) + 2000)]
+    monkeypatch.setattr(sending, "_clock", lambda: now[0] + 0.5)
+    sending._RESERVED.clear()
+    for chat in range(3 * sending.PRUNE_AT):
+        if chat % 100 == 0:
+            now[0] += 1
+        await SendRate(f"telegram-chat:{chat}", 1).slot(ctx.redis, urgent=True, max_wait_s=0)
+    locks = sending._LOCKS[asyncio.get_running_loop()]
+    assert len(locks) <= sending.PRUNE_AT and len(sending._RESERVED) <= sending.PRUNE_AT
+    # A lane pruned and met again is a fresh one: the chat's limit still holds.
+    lane = SendRate("telegram-chat:0", 1)
+    await lane.slot(ctx.redis, urgent=True, max_wait_s=0)
+    with pytest.raises(RateLimited):
+        await lane.slot(ctx.redis, urgent=True, max_wait_s=0)
+
+
 async def test_a_paused_provider_holds_every_send_back(ctx, monkeypatch) -> None:
     sending._RESERVED.clear()
     rate = SendRate("test-provider", per_second=100)
