@@ -29,26 +29,16 @@ import textwrap
 import time
 
 import aiohttp
-import redis
 
-from bench.bench_twilio_webhook import (
-    BENCH_REDIS,
-    cpu_seconds,
-    own_fin,
-    peak_rss_mb,
-    residents_order_kept,
-    wait_listed,
-)
-from bench.bench_webchat import (
-    ROOT,
-    TEXTS,
+from bench.bench_twilio_webhook import BENCH_REDIS, own_fin, residents_order_kept, wait_listed
+from bench.bench_webchat import TEXTS
+from bench.processes import (
+    app_beside_baseline,
     count_stored,
-    free_port,
+    cpu_seconds,
+    peak_rss_mb,
     scratch_database,
-    start,
-    wait_ready,
 )
-from inbox.storage.db import make_engine
 
 SECRET = "bench-webhook-secret"
 PATH = "/webhooks/telegram"
@@ -131,18 +121,9 @@ async def main() -> None:
 
 
 async def run(args: argparse.Namespace, database: str) -> None:
-    app_port, base_port = free_port(), free_port()
-    public_url = f"http://127.0.0.1:{app_port}"
-    redis.Redis.from_url(args.redis).flushdb()
-    env = {**os.environ, "DATABASE_URL": database, "REDIS_URL": args.redis,
-           "SECRET_KEY": "bench", "LOG_LEVEL": "WARNING", "PUBLIC_URL": public_url,
-           "TELEGRAM_WEBHOOK_SECRET": SECRET, "CC_CONFIG": str(ROOT / "config.yaml")}
-    app = start(["app.py", "serve", "--port", str(app_port)], env)
-    engine = make_engine(database, pool=False)
-    baseline = start(["-c", BASELINE_SERVER, str(base_port)], env)
-    try:
-        await wait_ready(public_url, app)
-        await wait_ready(f"http://127.0.0.1:{base_port}", baseline)
+    async with app_beside_baseline(database, args.redis, BASELINE_SERVER,
+                                   TELEGRAM_WEBHOOK_SECRET=SECRET) as running:
+        app, engine = running.app, running.engine
         bodies, distinct = updates(args.requests, args.residents, args.redeliver)
         print(f"Telegram webhook burst: {distinct} updates ({len(bodies) - distinct} "
               f"re-delivered) from {args.residents} chats, concurrency {args.concurrency}, "
@@ -150,13 +131,13 @@ async def run(args: argparse.Namespace, database: str) -> None:
         print(f"{'server':<24}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'ok':>6}{'ratio':>8}"
               f"{'in inbox s':>12}{'inbox/s':>9}{'app cpu ms':>12}")
         base_rate, base_p50, base_p99, base_ok = max(
-            [await measure(f"http://127.0.0.1:{base_port}", args.concurrency, bodies)
+            [await measure(running.baseline_url, args.concurrency, bodies)
              for _ in range(3)], key=lambda run: run[0])
         print(f"{'bare aiohttp (baseline)':<24}{base_rate:>8.0f}{base_p50:>9.1f}"
               f"{base_p99:>9.1f}{base_ok:>6}")
         cpu_before = cpu_seconds(app.pid)
         started = time.perf_counter()
-        rate, p50, p99, accepted = await measure(public_url, args.concurrency, bodies)
+        rate, p50, p99, accepted = await measure(running.public_url, args.concurrency, bodies)
         listed_s = await wait_listed(engine, distinct) - started
         cpu_ms = (cpu_seconds(app.pid) - cpu_before) * 1000 / max(distinct, 1)
         print(f"{'contact centre':<24}{rate:>8.0f}{p50:>9.1f}{p99:>9.1f}{accepted:>6}"
@@ -168,13 +149,7 @@ async def run(args: argparse.Namespace, database: str) -> None:
               f"({accepted} of {len(bodies)} requests answered 200): {verdict}")
         order = "kept" if await residents_order_kept(engine) else "BROKEN"
         print(f"each resident's messages stored in the order sent: {order}")
-        print(f"app peak resident memory: {peak_rss_mb(app.pid):.0f} MB")
-    finally:
-        await engine.dispose()
-        for process in (app, baseline):
-            process.terminate()
-            process.wait(timeout=20)
-        redis.Redis.from_url(args.redis).flushdb()
+        print(f"app peak resident memory: {peak_rss_mb(app.pid) or 0:.0f} MB")
 
 
 if __name__ == "__main__":

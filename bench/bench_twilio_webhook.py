@@ -45,21 +45,18 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import aiohttp
-import redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from twilio.request_validator import RequestValidator
 
-from bench.bench_webchat import (
-    ROOT,
-    TEXTS,
+from bench.bench_webchat import TEXTS
+from bench.processes import (
+    app_beside_baseline,
     count_stored,
-    free_port,
+    cpu_seconds,
+    peak_rss_mb,
     scratch_database,
-    start,
-    wait_ready,
 )
-from inbox.storage.db import make_engine
 from inbox.storage.schema import conversations, messages
 
 BENCH_REDIS = "redis://127.0.0.1:6379/13"
@@ -214,21 +211,6 @@ def stop_profile(sampler: subprocess.Popen, path: str, top: int = 25) -> None:
         print(f"  {samples / total:>6.1%}  {frame}")
 
 
-def cpu_seconds(pid: int) -> float:
-    """The CPU time the process has used (user and system), in seconds: on a shared machine,
-    what a message costs the app is steadier than how long it took."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def peak_rss_mb(pid: int) -> float:
-    """The process's peak resident memory (VmHWM), in MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--concurrency", default="1,8,32,64")
@@ -246,36 +228,28 @@ async def main() -> None:
 
 
 async def run(args: argparse.Namespace, levels: list[int], database: str) -> None:
-    app_port, base_port = free_port(), free_port()
-    public_url = f"http://127.0.0.1:{app_port}"
-    redis.Redis.from_url(BENCH_REDIS).flushdb()
-    env = {**os.environ, "DATABASE_URL": database, "REDIS_URL": BENCH_REDIS,
-           "SECRET_KEY": "bench", "LOG_LEVEL": "WARNING", "PUBLIC_URL": public_url,
-           "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "CC_CONFIG": str(ROOT / "config.yaml")}
-    app = start(["app.py", "serve", "--port", str(app_port)], env)
-    engine = make_engine(database, pool=False)
-    baseline = start(["-c", BASELINE_SERVER, str(base_port)], env)
-    try:
-        await wait_ready(public_url, app)
-        await wait_ready(f"http://127.0.0.1:{base_port}", baseline)
+    async with app_beside_baseline(database, BENCH_REDIS, BASELINE_SERVER,
+                                   TWILIO_AUTH_TOKEN=AUTH_TOKEN) as running:
+        app, engine = running.app, running.engine
         print(f"Twilio messaging webhook, {args.requests} signed requests per level, "
               f"{args.residents} residents per level, {args.db}, {os.cpu_count()} cores")
         print(f"{'conc':>4}  {'server':<24}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'ok':>6}"
               f"{'ratio':>8}{'in inbox s':>12}{'inbox/s':>9}{'app cpu ms':>12}")
         total_accepted = 0
         for level in levels:
-            prepared = signed_requests(public_url, level, args.requests, args.residents)
+            prepared = signed_requests(running.public_url, level, args.requests,
+                                       args.residents)
             # The baseline's best of three runs: its short runs are noisy, and the best one
             # is the strictest yardstick for the ratio.
             base_rate, base_p50, base_p99, base_ok = max(
-                [await measure(f"http://127.0.0.1:{base_port}", level, prepared)
+                [await measure(running.baseline_url, level, prepared)
                  for _ in range(3)], key=lambda run: run[0])
             print(f"{level:>4}  {'bare aiohttp (baseline)':<24}{base_rate:>8.0f}"
                   f"{base_p50:>9.1f}{base_p99:>9.1f}{base_ok:>6}")
             sampler = start_profile(app.pid, args.profile) if args.profile else None
             cpu_before = cpu_seconds(app.pid)
             started = time.perf_counter()
-            rate, p50, p99, accepted = await measure(public_url, level, prepared)
+            rate, p50, p99, accepted = await measure(running.public_url, level, prepared)
             total_accepted += accepted
             listed_s = await wait_listed(engine, total_accepted) - started
             cpu_ms = (cpu_seconds(app.pid) - cpu_before) * 1000 / max(accepted, 1)
@@ -289,13 +263,7 @@ async def run(args: argparse.Namespace, levels: list[int], database: str) -> Non
         print(f"stored {stored} inbound rows for {total_accepted} accepted requests: {verdict}")
         order = "kept" if await residents_order_kept(engine) else "BROKEN"
         print(f"each resident's messages stored in the order sent: {order}")
-        print(f"app peak resident memory: {peak_rss_mb(app.pid):.0f} MB")
-    finally:
-        await engine.dispose()
-        for process in (app, baseline):
-            process.terminate()
-            process.wait(timeout=20)
-        redis.Redis.from_url(BENCH_REDIS).flushdb()
+        print(f"app peak resident memory: {peak_rss_mb(app.pid) or 0:.0f} MB")
 
 
 if __name__ == "__main__":

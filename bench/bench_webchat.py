@@ -30,12 +30,9 @@ import asyncio
 import contextlib
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,7 +40,16 @@ import aiohttp
 import redis
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.processes import (
+    ROOT,
+    count_stored,
+    free_port,
+    peak_rss_mb,
+    scratch_database,
+    start,
+    wait_ready,
+)
+
 BENCH_REDIS = "redis://127.0.0.1:6379/12"
 
 BASELINE_SERVER = textwrap.dedent("""
@@ -94,29 +100,6 @@ TEXTS = [
     "Hello, what are the opening hours of DOST centre No. 2 in Baku?",
     "salam unvanli yardim ucun muraciet etmek isteyirem FIN 5ZJ8K2L",
 ]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-async def wait_ready(base: str, process: subprocess.Popen) -> None:
-    async with aiohttp.ClientSession() as http:
-        for _ in range(300):
-            if process.poll() is not None:
-                raise RuntimeError("the server exited during start-up")
-            try:
-                async with http.get(f"{base}/readyz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError("the server did not become ready")
 
 
 @dataclass
@@ -213,22 +196,6 @@ async def measure(base: str, sockets: int, messages: int, inflight: int,
                    _percentile(latencies, 0.99) * 1000,
                    statistics.median(first_latencies) * 1000 if first_latencies else 0.0,
                    len(latencies) + len(first_latencies), errors)
-
-
-def start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def peak_rss_mb(pid: int) -> float | None:
-    """The process's peak resident set (VmHWM), in MB; None where /proc has no such line."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
 
 
 async def main() -> None:
@@ -336,42 +303,6 @@ async def run_with(args: argparse.Namespace, levels: list[int], database: str,
             process.terminate()
             process.wait(timeout=20)
         redis.Redis.from_url(redis_url).flushdb()
-
-
-@contextlib.asynccontextmanager
-async def scratch_database(kind: str, postgres_url: str) -> AsyncIterator[str]:
-    """The URL of a fresh database of `kind` (sqlite or postgresql), removed afterwards."""
-    if kind == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
-            yield f"sqlite:///{scratch}/bench.db"
-        return
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    name = f"cc_bench_{os.getpid()}"
-    conn = await asyncpg.connect(postgres_url)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    try:
-        yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        conn = await asyncpg.connect(postgres_url)
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.close()
-
-
-async def count_stored(database: str) -> int:
-    from sqlalchemy import func, select
-
-    from inbox.storage.db import make_engine
-    from inbox.storage.schema import messages
-
-    engine = make_engine(database, pool=False)
-    async with engine.connect() as conn:
-        count = (await conn.execute(select(func.count()).select_from(messages).where(
-            messages.c.direction == "in"))).scalar_one()
-    await engine.dispose()
-    return count
 
 
 if __name__ == "__main__":
