@@ -205,6 +205,8 @@ async def set_status(ctx: InboxContext, actor: Actor, conversation_id: int, stat
         previous = conversation["status"]
         if previous == status:
             return
+        if status == "resolved":
+            _check_wrap_up(ctx, conversation)
         changes = await lifecycle.change_status(tx, conversation, status, at=now,
                                                 actor_id=actor.id)
         await tx.conversations.update(conversation_id, **changes)
@@ -219,6 +221,45 @@ async def set_status(ctx: InboxContext, actor: Actor, conversation_id: int, stat
     if previous == "open" and conversation["assignee_id"] is not None:
         # The agent has room again: offer the next in line at once.
         await assignment.fill_agent(ctx, conversation["assignee_id"])
+
+
+def _check_wrap_up(ctx: InboxContext, conversation: dict[str, Any]) -> None:
+    """A queue that wants to know how its conversations end is resolved with a wrap-up code."""
+    queue = next((q for q in ctx.config.queues if q.id == conversation["queue"]), None)
+    if queue is None or not queue.wrap_up_required:
+        return
+    if not any((tag := ctx.config.tag(t)) is not None and tag.wrap_up
+               for t in conversation["tags"] or ()):
+        raise ActionError(f"a conversation of {queue.id} is resolved with a wrap-up code: "
+                          "tag it first", 409)
+
+
+MAX_TAGS = 20
+
+
+async def set_tags(ctx: InboxContext, actor: Actor, conversation_id: int, tags: Any) -> None:
+    """The conversation's tags become `tags` (ids from config, in that order); the event
+    records what was added and removed. Tags config no longer lists stay until removed."""
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise ActionError("tags must be a list of tag ids", 400)
+    wanted = list(dict.fromkeys(tags))
+    if len(wanted) > MAX_TAGS:
+        raise ActionError(f"a conversation has at most {MAX_TAGS} tags", 400)
+    now = utcnow()
+    async with ctx.store.transaction() as tx:
+        conversation = await _conversation(tx, conversation_id)
+        current = list(conversation["tags"] or ())
+        added = [t for t in wanted if t not in current]
+        unknown = [t for t in added if ctx.config.tag(t) is None]
+        if unknown:
+            raise ActionError(f"unknown tag {unknown[0]!r}", 400)
+        removed = [t for t in current if t not in wanted]
+        if not added and not removed:
+            return
+        await tx.conversations.update(conversation_id, tags=wanted)
+        await tx.events.add(conversation_id, EventType.TAGGED,
+                            {"added": added, "removed": removed}, actor_id=actor.id, at=now)
+    await announce(ctx, conversation_id)
 
 
 async def agent_typing(ctx: InboxContext, conversation_id: int) -> None:

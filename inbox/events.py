@@ -29,6 +29,7 @@ class EventType(StrEnum):
     REOPENED = "reopened"
     STATUS_CHANGED = "status_changed"
     RECLASSIFIED = "reclassified"
+    TAGGED = "tagged"           # data: {"added": [...], "removed": [...]}
     # The resident changed a message they had sent (Telegram lets them): what it said before.
     MESSAGE_EDITED = "message_edited"
     # One resident, one matter: merging and splitting.

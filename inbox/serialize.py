@@ -133,6 +133,7 @@ def conversation_view(row: Row, zone: ZoneInfo, *, full: bool = False) -> dict[s
         "last_message_at": iso(row["last_message_at"], zone),
         "sla_due_at": iso(row["sla_due_at"], zone),
         "sla_state": row.get("sla_state", "ok"),
+        "tags": list(row.get("tags") or ()),
     }
 
 

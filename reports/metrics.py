@@ -279,6 +279,21 @@ def summarize(facts: Iterable[ConversationFacts], group_by: str) -> list[dict[st
     return order_rows(summary_row(key, group) for key, group in groups.items())
 
 
+# Grouping by tag: a conversation counts under each of its tags (and untagged ones under
+# none), so a tag report's rows may add up to more conversations than there are.
+TAG = "tag"
+
+
+def summarize_by_tag(tagged: Iterable[tuple[ConversationFacts, Sequence[str]]]
+                     ) -> list[dict[str, Any]]:
+    """Summary rows of each conversation's facts under every tag it carries."""
+    groups: dict[str | None, list[ConversationFacts]] = {}
+    for fact, tags in tagged:
+        for tag in dict.fromkeys(tags or (None,)):
+            groups.setdefault(tag, []).append(fact)
+    return order_rows(summary_row(key, group) for key, group in groups.items())
+
+
 def period_start(day: date, period: Period) -> date:
     """The first day of the day/ISO week/month that `day` falls in."""
     if period == "day":

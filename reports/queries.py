@@ -23,8 +23,10 @@ from typing import Any
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from inbox.storage.schema import conversations
 from reports.metrics import (
     PERIODS,
+    TAG,
     ConversationFacts,
     DailyVolume,
     Period,
@@ -34,6 +36,7 @@ from reports.metrics import (
     group_column,
     order_rows,
     summarize,
+    summarize_by_tag,
 )
 from reports.rollup import missing_facts, refresh_facts
 from reports.schema import conversation_facts as facts
@@ -76,7 +79,7 @@ async def _fill_gaps(engine: AsyncEngine, start: datetime, end: datetime,
 
 async def summary(engine: AsyncEngine, *, start: datetime, end: datetime, group_by: str,
                   calendar: BusinessCalendar | None = None) -> list[dict[str, Any]]:
-    """Per channel, queue, agent or category: conversations created in [start, end), their
+    """Per channel, queue, agent, category or tag: conversations created in [start, end), their
     response and resolution percentiles, resolutions, reopenings and SLA breaches.
 
     Rows: key, conversations, answered, first_response_p50_s, first_response_p90_s,
@@ -84,6 +87,8 @@ async def summary(engine: AsyncEngine, *, start: datetime, end: datetime, group_
     resolution_p50_s, resolution_p90_s, resolved, reopened, sla_breached, reopen_rate,
     sla_breach_rate; busiest first. ValueError for an unknown group_by or a bad interval.
     """
+    if group_by == TAG:
+        return await _summary_by_tag(engine, start, end, calendar)
     column = facts.c[group_column(group_by)]
     start, end = _interval(start, end)
     await _fill_gaps(engine, start, end, calendar)
@@ -116,6 +121,22 @@ async def summary(engine: AsyncEngine, *, start: datetime, end: datetime, group_
                     values[name] = round(values[name], 2)
             rows.append(finish_row(values))
     return order_rows(rows)
+
+
+async def _summary_by_tag(engine: AsyncEngine, start: datetime, end: datetime,
+                          calendar: BusinessCalendar | None) -> list[dict[str, Any]]:
+    """Summary rows per tag the conversations carry now (one conversation under each of its
+    tags), summarised in Python on both databases: tags are a list on the conversation."""
+    start, end = _interval(start, end)
+    await _fill_gaps(engine, start, end, calendar)
+    async with engine.connect() as conn:
+        result = await conn.execute(
+            select(*(facts.c[name] for name in _FACT_FIELDS), conversations.c.tags)
+            .join(conversations, conversations.c.id == facts.c.conversation_id)
+            .where(_in_interval(start, end)))
+        rows = [(ConversationFacts(**{name: row._mapping[name] for name in _FACT_FIELDS}),
+                 row.tags or ()) for row in result]
+    return summarize_by_tag(rows)
 
 
 async def _daily(engine: AsyncEngine, start: datetime, end: datetime,

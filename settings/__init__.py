@@ -18,6 +18,7 @@ from settings.model import (
     RoutingConfig,
     RuleConfig,
     Sla,
+    Tag,
     WebchatChannel,
     WebchatLimits,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "RoutingConfig",
     "RuleConfig",
     "Sla",
+    "Tag",
     "WebchatChannel",
     "WebchatLimits",
     "load_config",

@@ -45,6 +45,7 @@ from settings.model import (
     RoutingConfig,
     RuleConfig,
     Sla,
+    Tag,
     WebchatChannel,
     WebchatLimits,
 )
@@ -341,6 +342,7 @@ def _queue(s: Section) -> Queue:
                        choices=STRATEGIES),
         offer_timeout_s=s.get("offer_timeout", (str, int), 120, convert=parse_seconds),
         escalation_queue=s.get("escalation_queue", str, None),
+        wrap_up_required=s.get("wrap_up_required", bool, False),
     )
     if kind == "mailbox" and not queue.email:
         s.doc.problem(s._child("email"), "a mailbox queue needs its address")
@@ -520,6 +522,41 @@ def _outbox(s: Section | None) -> Outbox:
     return outbox
 
 
+_TAG_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+
+
+def _tag_id(value: str) -> str:
+    if not _TAG_ID.match(value):
+        raise ValueError(f"{value!r} is not a tag id: lower-case letters, digits and '-', "
+                         "at most 64")
+    return value
+
+
+def _tag(s: Section) -> Tag:
+    labels = s.section("label")
+    texts: dict[str, str] = {}
+    if labels is not None:
+        for language in LANGUAGES:
+            text = labels.get(language, str)
+            if text is not None:
+                texts[language] = text.strip()
+        labels.finish()
+    tag = Tag(id=s.get("id", str, convert=_tag_id), labels=MappingProxyType(texts),
+              wrap_up=s.get("wrap_up", bool, False))
+    s.finish()
+    return tag
+
+
+def _tags(doc: _Document, sections: list[Section]) -> tuple[Tag, ...]:
+    tags = tuple(_tag(s) for s in sections)
+    seen: set[str] = set()
+    for i, tag in enumerate(tags):
+        if tag.id in seen:
+            doc.problem(f"tags[{i}].id", f"duplicate tag id {tag.id!r}")
+        seen.add(tag.id)
+    return tags
+
+
 def _intake(s: Section | None) -> Intake:
     if s is None:
         return Intake()
@@ -571,6 +608,9 @@ def _check_references(doc: _Document, config: Config) -> None:
         must_exist(f"routing.rules[{i}].if.queue_hint", rule.queue_hint)
     for i, queue in enumerate(config.queues):
         must_exist(f"queues[{i}].escalation_queue", queue.escalation_queue)
+        if queue.wrap_up_required and not any(tag.wrap_up for tag in config.tags):
+            doc.problem(f"queues[{i}].wrap_up_required",
+                        "requires a wrap-up code, but no tag is one (tags: wrap_up: true)")
     must_exist("channels.webchat.queue", config.channels.webchat.queue)
     if config.channels.email is not None:
         for i, mailbox in enumerate(config.channels.email.mailboxes):
@@ -611,6 +651,7 @@ def load_config_text(text: str, source: str = "config.yaml",
         intake=_intake(intake),
         limits=_limits(limits),
         media=_media(media),
+        tags=_tags(doc, top.sections("tags", required=False)),
         trusted_proxies=top.get("trusted_proxies", list, (), convert=_networks),
         source=source,
         lines=MappingProxyType(doc.lines),

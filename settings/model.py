@@ -31,6 +31,21 @@ class Queue:
     strategy: str
     offer_timeout_s: int
     escalation_queue: str | None = None
+    # Resolving one of its conversations needs a wrap-up code among its tags.
+    wrap_up_required: bool = False
+
+
+@dataclass(frozen=True)
+class Tag:
+    """A label agents put on conversations, named in each language. A wrap-up code says how
+    a conversation ended ("documents ready", "misrouted"); a queue may require one on resolve."""
+
+    id: str
+    labels: MappingProxyType[str, str]      # language -> label, every one of LANGUAGES
+    wrap_up: bool = False
+
+    def label(self, language: str) -> str:
+        return self.labels.get(language) or self.labels["az"]
 
 
 @dataclass(frozen=True)
@@ -232,6 +247,7 @@ class Config:
     intake: Intake = field(default_factory=Intake)
     limits: Limits = field(default_factory=Limits)
     media: Media = field(default_factory=Media)
+    tags: tuple[Tag, ...] = ()
     # Reverse proxies (addresses or networks) whose X-Forwarded-For names the real client.
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
     source: str = "config.yaml"
@@ -247,6 +263,9 @@ class Config:
                 return self.lines[path]
             path = path.rpartition(".")[0]
         return None
+
+    def tag(self, tag_id: str) -> Tag | None:
+        return next((tag for tag in self.tags if tag.id == tag_id), None)
 
     def queue(self, queue_id: str) -> Queue:
         for queue in self.queues:

@@ -205,6 +205,17 @@ async def list_templates(request: web.Request) -> web.Response:
         for name, t in sorted(channel.templates.approved(ctx.config).items())])
 
 
+@routes.get("/api/v1/tags")
+async def list_tags(request: web.Request) -> web.Response:
+    """The tags and wrap-up codes agents may put on conversations, named in each language,
+    and the queues that are resolved only with a wrap-up code."""
+    config = request.app[CONTEXT].config
+    return web.json_response({
+        "tags": [{"id": tag.id, "label": dict(tag.labels), "wrap_up": tag.wrap_up}
+                 for tag in config.tags],
+        "wrap_up_required": [queue.id for queue in config.queues if queue.wrap_up_required]})
+
+
 @routes.get("/api/v1/channels")
 async def list_channels(request: web.Request) -> web.Response:
     """What the console needs to know of each registered channel."""
@@ -371,6 +382,16 @@ async def set_status(request: web.Request) -> web.Response:
     row = await _visible_conversation(request)
     body = await read_json(request)
     await actions.set_status(ctx, _actor(request), row["id"], body.get("status"))
+    return await _conversation_response(request, row["id"])
+
+
+@routes.put("/api/v1/conversations/{id}/tags")
+async def set_tags(request: web.Request) -> web.Response:
+    """The conversation's tags become the list given (`{"tags": ["pension", "answered"]}`)."""
+    ctx = request.app[CONTEXT]
+    row = await _visible_conversation(request)
+    body = await read_json(request)
+    await actions.set_tags(ctx, _actor(request), row["id"], body.get("tags"))
     return await _conversation_response(request, row["id"])
 
 

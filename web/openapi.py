@@ -142,7 +142,9 @@ SCHEMAS: dict[str, Any] = {
             "phone": {"type": ["string", "null"]}, "email": {"type": ["string", "null"]}}},
         "created_at": _TIME, "first_response_at": _NULLABLE_TIME,
         "last_message_at": _TIME, "sla_due_at": _NULLABLE_TIME,
-        "sla_state": {"enum": ["ok", "at_risk", "breached"]}}},
+        "sla_state": {"enum": ["ok", "at_risk", "breached"]},
+        "tags": {"type": "array", "items": {"type": "string"},
+                 "description": "tag ids from config, in the order they were added"}}},
     "ConversationDetail": {"allOf": [_ref("Conversation"), {"type": "object", "properties": {
         "messages": {"type": "array", "items": _ref("Message")},
         "events": {"type": "array", "items": _ref("Event")},
@@ -280,6 +282,22 @@ PATHS: dict[str, Any] = {
         "a human's category correction, kept as training data", _CONVERSATION, params=[_ID],
         body={"type": "object", "required": ["category"], "properties": {
             "category": _CATEGORY, "reroute": {"type": "boolean"}}})},
+    "/api/v1/conversations/{id}/tags": {"put": _op(
+        "set the conversation's tags and wrap-up codes (ids from GET /api/v1/tags); the "
+        "tagged event records what was added and removed", _CONVERSATION, params=[_ID],
+        body={"type": "object", "required": ["tags"], "properties": {
+            "tags": {"type": "array", "maxItems": 20, "items": {"type": "string"}}}})},
+    "/api/v1/tags": {"get": _op(
+        "the tags and wrap-up codes of the deployment, labelled in az, ru and en, and the "
+        "queues whose conversations are resolved only with a wrap-up code",
+        _ok("tags", {"type": "object", "required": ["tags", "wrap_up_required"], "properties": {
+            "tags": {"type": "array", "items": {
+                "type": "object", "required": ["id", "label", "wrap_up"], "properties": {
+                    "id": {"type": "string"}, "wrap_up": {"type": "boolean"},
+                    "label": {"type": "object", "properties": {
+                        "az": {"type": "string"}, "ru": {"type": "string"},
+                        "en": {"type": "string"}}}}}},
+            "wrap_up_required": {"type": "array", "items": {"type": "string"}}}}))},
     "/api/v1/conversations/{id}/merge": {"post": _op(
         "move another conversation of the same contact into this one", _CONVERSATION,
         params=[_ID], body={"type": "object", "required": ["conversation_id"],
@@ -351,7 +369,7 @@ PATHS: dict[str, Any] = {
     "/api/v1/reports/summary": {"get": _op(
         "response and resolution figures per channel, queue, agent or category",
         _rows(_ref("SummaryRow")),
-        params=[*_INTERVAL, _query("group_by", "channel (default), queue, agent or category",
+        params=[*_INTERVAL, _query("group_by", "channel (default), queue, agent, category or tag",
                                    {"enum": _GROUPS})])},
     "/api/v1/reports/volumes": {"get": _op(
         "conversations per day, week or month",

@@ -178,6 +178,8 @@ conversations = Table(
     Column("resolved_at", Time),
     Column("sla_due_at", Time),          # first response due; after it, resolution due
     Column("sla_state", String(10), nullable=False, default="ok", server_default="ok"),
+    # Tag ids from config, in the order agents added them (labels and wrap-up codes).
+    Column("tags", JSON, nullable=False, default=list, server_default="[]"),
     Index("ix_conversations_queue_status", "queue", "status", "last_message_at"),
     Index("ix_conversations_identity_status", "identity_id", "status"),
     Index("ix_conversations_assignee_status", "assignee_id", "status"),

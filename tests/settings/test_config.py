@@ -526,3 +526,37 @@ def test_the_shipped_mailbox_example_loads_once_uncommented():
         ("dost-baku-1", "dost-baku-1", "one", "tls"), ("dost-baku-2", "dost-baku-2", "two", "tls")]
     assert [q.email for q in config.queues if q.id.startswith("dost-baku")] == \
         [m.address for m in config.channels.email.mailboxes]
+
+
+def test_tags_load_with_a_label_in_every_language():
+    config = load_config(TEST_CONFIG, env={})
+    ready = config.tag("documents-ready")
+    assert ready is not None and ready.wrap_up
+    assert (ready.label("ru"), ready.label("en")) == ("Документы готовы", "Documents ready")
+    assert config.tag("pension").wrap_up is False and config.tag("no-such-tag") is None
+
+
+@pytest.mark.parametrize("old, new, path, message", [
+    ('{id: pension, label: {az: "Pensiya", ru: "Пенсия", en: "Pension"}}',
+     '{id: pension, label: {az: "Pensiya", en: "Pension"}}',
+     "tags[0].label", "missing required key 'ru'"),
+    ("{id: pension,", "{id: Pension Cases,", "tags[0].id",
+     "'Pension Cases' is not a tag id: lower-case letters, digits and '-', at most 64"),
+    ("{id: citizenship,", "{id: pension,", "tags[1].id", "duplicate tag id 'pension'"),
+    ("{id: misrouted, wrap_up: true,", "{id: misrouted, wrap_up: yes please,",
+     "tags[3].wrap_up", "expected bool, got str 'yes please'"),
+])
+def test_a_bad_tag_is_reported_with_its_path(old, new, path, message):
+    [problem] = problems(edited(old, new))
+    assert (problem.path, problem.message) == (path, message)
+
+
+def test_a_queue_cannot_require_a_wrap_up_code_no_tag_is():
+    text = edited("    offer_timeout: 90s", "    offer_timeout: 90s\n    wrap_up_required: true",
+                  queue="call-centre-142")
+    assert load_config_text(text, env={}).queue("call-centre-142").wrap_up_required
+    text = text.replace("wrap_up: true, ", "")
+    [problem] = problems(text)
+    assert (problem.path, problem.message) == (
+        f"queues[{CALL_CENTRE}].wrap_up_required",
+        "requires a wrap-up code, but no tag is one (tags: wrap_up: true)")
