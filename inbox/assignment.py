@@ -316,17 +316,30 @@ async def _reoffer(ctx: InboxContext, conversation_id: int, previous: int, timeo
     return True
 
 
-async def set_presence(ctx: InboxContext, agent_id: int, presence: str) -> None:
+async def set_presence(ctx: InboxContext, agent_id: int, presence: str,
+                       reason: str | None = None) -> None:
+    """Online, away (with one of config's away reasons, or none) or offline. A change ends
+    the agent's current presence period and begins the next, which reports add up."""
     if presence not in PRESENCES:
         raise ValueError(f"presence must be one of {', '.join(PRESENCES)}")
+    if reason is not None and (presence != "away" or all(
+            r.id != reason for r in ctx.config.away_reasons)):
+        raise ValueError(f"{reason!r} is not a reason to be {presence}"
+                         if presence != "away" else f"unknown away reason {reason!r}")
+    now = utcnow()
     async with ctx.store.transaction() as tx:
         user = await tx.users.lock(agent_id)
         previous = user["presence"]
-        await tx.users.update(agent_id, presence=presence)
-    if previous != presence:
-        log.info("agent %s is now %s", agent_id, presence)
+        changed = (previous, user["presence_reason"]) != (presence, reason)
+        if changed:
+            await tx.users.update(agent_id, presence=presence, presence_reason=reason,
+                                  presence_since=now)
+            await tx.users.begin_presence(agent_id, presence, reason, now)
+    if changed:
+        log.info("agent %s is now %s%s", agent_id, presence, f" ({reason})" if reason else "")
         await publish_console_event(ctx.redis, "agent.updated",
-                                    {"agent_id": agent_id, "presence": presence})
+                                    {"agent_id": agent_id, "presence": presence,
+                                     "reason": reason})
     if presence == "online":
         await fill_agent(ctx, agent_id)
     elif previous == "online":

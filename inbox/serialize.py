@@ -137,7 +137,7 @@ def conversation_view(row: Row, zone: ZoneInfo, *, full: bool = False) -> dict[s
     }
 
 
-def user_view(row: Row) -> dict[str, Any]:
+def user_view(row: Row, zone: ZoneInfo) -> dict[str, Any]:
     return {
         "id": row["id"],
         "email": row["email"],
@@ -146,6 +146,8 @@ def user_view(row: Row) -> dict[str, Any]:
         "queues": list(row["queues"] or []),
         "languages": list(row["languages"] or []),
         "presence": row["presence"],
+        "presence_reason": row.get("presence_reason"),
+        "presence_since": iso(row.get("presence_since"), zone),
     }
 
 

@@ -6,7 +6,8 @@ at least one open conversation; at risk = live conversations whose SLA clock is 
 breached today = conversations with an `sla_breached` event today; handled today = the
 conversations that are resolved now and whose latest `resolved` event was that agent's, today
 (one resolved and then reopened counts only once resolved again, for whoever resolved it
-last); first-response p50/p90 = over conversations created today (reports.queries.summary).
+last); first-response p50/p90 = over conversations created today (reports.queries.summary);
+an agent's time today in each presence state, and away per reason = reports.presence.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy.orm import aliased
 from inbox.channel_traits import ChannelBook
 from inbox.events import EventType
 from inbox.storage.schema import conversations, events, users
+from reports.presence import periods_between, seconds_in_states, state_totals
 from reports.queries import summary
 from routing.assignment import DEFAULT_CAPACITY
 from routing.sla import BusinessCalendar
@@ -80,6 +82,7 @@ async def wallboard(engine: AsyncEngine, config: Config, calendar: BusinessCalen
             .group_by(e.c.actor_id))).all())
         staff = (await conn.execute(select(users).where(users.c.active.is_(True),
                                                         users.c.role == "agent"))).all()
+    today = seconds_in_states(await periods_between(engine, start, end), start, end, now)
     response = {row["key"]: row for row in await summary(
         engine, start=start, end=end, group_by="queue", calendar=calendar)}
     agents = []
@@ -87,6 +90,10 @@ async def wallboard(engine: AsyncEngine, config: Config, calendar: BusinessCalen
         load = loads.get(user.id, {})
         agents.append({
             "id": user.id, "name": user.name, "presence": user.presence,
+            "presence_reason": user.presence_reason,
+            "presence_since": user.presence_since.astimezone(zone).isoformat()
+            if user.presence_since else None,
+            "today": state_totals(today.get(user.id, {})),
             "queues": list(user.queues or []),
             "load": sum(load.values()), "load_by_kind": load,
             "capacity": {**DEFAULT_CAPACITY, **(user.capacity or {})},

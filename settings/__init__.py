@@ -2,6 +2,7 @@
 
 from settings.loader import ConfigError, Problem, load_config, load_config_text
 from settings.model import (
+    AwayReason,
     BusinessHours,
     Channels,
     Config,
@@ -24,6 +25,7 @@ from settings.model import (
 )
 
 __all__ = [
+    "AwayReason",
     "BusinessHours",
     "Channels",
     "Config",

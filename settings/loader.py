@@ -29,6 +29,7 @@ from settings.model import (
     LANGUAGES,
     QUEUE_KINDS,
     STRATEGIES,
+    AwayReason,
     BusinessHours,
     Channels,
     Config,
@@ -527,12 +528,13 @@ _TAG_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
 def _tag_id(value: str) -> str:
     if not _TAG_ID.match(value):
-        raise ValueError(f"{value!r} is not a tag id: lower-case letters, digits and '-', "
+        raise ValueError(f"{value!r} is not an id: lower-case letters, digits and '-', "
                          "at most 64")
     return value
 
 
-def _tag(s: Section) -> Tag:
+def _labels(s: Section) -> MappingProxyType[str, str]:
+    """`label: {az, ru, en}`, each required: what agents read in their language."""
     labels = s.section("label")
     texts: dict[str, str] = {}
     if labels is not None:
@@ -541,20 +543,29 @@ def _tag(s: Section) -> Tag:
             if text is not None:
                 texts[language] = text.strip()
         labels.finish()
-    tag = Tag(id=s.get("id", str, convert=_tag_id), labels=MappingProxyType(texts),
+    return MappingProxyType(texts)
+
+
+def _tag(s: Section) -> Tag:
+    tag = Tag(id=s.get("id", str, convert=_tag_id), labels=_labels(s),
               wrap_up=s.get("wrap_up", bool, False))
     s.finish()
     return tag
 
 
-def _tags(doc: _Document, sections: list[Section]) -> tuple[Tag, ...]:
-    tags = tuple(_tag(s) for s in sections)
+def _away_reason(s: Section) -> AwayReason:
+    reason = AwayReason(id=s.get("id", str, convert=_tag_id), labels=_labels(s))
+    s.finish()
+    return reason
+
+
+def _unique(doc: _Document, key: str, items: tuple[Any, ...], what: str) -> tuple[Any, ...]:
     seen: set[str] = set()
-    for i, tag in enumerate(tags):
-        if tag.id in seen:
-            doc.problem(f"tags[{i}].id", f"duplicate tag id {tag.id!r}")
-        seen.add(tag.id)
-    return tags
+    for i, item in enumerate(items):
+        if item.id in seen:
+            doc.problem(f"{key}[{i}].id", f"duplicate {what} id {item.id!r}")
+        seen.add(item.id)
+    return items
 
 
 def _intake(s: Section | None) -> Intake:
@@ -651,7 +662,10 @@ def load_config_text(text: str, source: str = "config.yaml",
         intake=_intake(intake),
         limits=_limits(limits),
         media=_media(media),
-        tags=_tags(doc, top.sections("tags", required=False)),
+        tags=_unique(doc, "tags", tuple(_tag(t) for t in top.sections("tags", required=False)),
+                     "tag"),
+        away_reasons=_unique(doc, "away_reasons", tuple(
+            _away_reason(r) for r in top.sections("away_reasons", required=False)), "reason"),
         trusted_proxies=top.get("trusted_proxies", list, (), convert=_networks),
         source=source,
         lines=MappingProxyType(doc.lines),

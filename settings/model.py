@@ -36,6 +36,18 @@ class Queue:
 
 
 @dataclass(frozen=True)
+class AwayReason:
+    """Why an agent is away (a break, training, after-call work), named in each language;
+    the wall-board and reports show the time spent in each."""
+
+    id: str
+    labels: MappingProxyType[str, str]      # language -> label, every one of LANGUAGES
+
+    def label(self, language: str) -> str:
+        return self.labels.get(language) or self.labels["az"]
+
+
+@dataclass(frozen=True)
 class Tag:
     """A label agents put on conversations, named in each language. A wrap-up code says how
     a conversation ended ("documents ready", "misrouted"); a queue may require one on resolve."""
@@ -248,6 +260,7 @@ class Config:
     limits: Limits = field(default_factory=Limits)
     media: Media = field(default_factory=Media)
     tags: tuple[Tag, ...] = ()
+    away_reasons: tuple[AwayReason, ...] = ()
     # Reverse proxies (addresses or networks) whose X-Forwarded-For names the real client.
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
     source: str = "config.yaml"

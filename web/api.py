@@ -135,7 +135,8 @@ async def login(request: web.Request) -> web.Response:
         return json_error(401, "wrong e-mail or password")
     await login_throttle.succeeded(ctx.redis, email, address)
     user, token, csrf = result
-    response = web.json_response({"token": token, "csrf_token": csrf, "user": user_view(user)})
+    response = web.json_response({"token": token, "csrf_token": csrf,
+                                  "user": user_view(user, ctx.zone)})
     secure = ctx.config.public_url.startswith("https://")
     max_age = int(auth.SESSION_TTL.total_seconds())
     response.set_cookie(auth.SESSION_COOKIE, token, httponly=True, samesite="Strict",
@@ -163,23 +164,30 @@ async def logout(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/me")
 async def me(request: web.Request) -> web.Response:
-    return web.json_response(user_view(request[SESSION].user))
+    return web.json_response(user_view(request[SESSION].user, request.app[CONTEXT].zone))
 
 
 @routes.post("/api/v1/me/presence")
 async def set_presence(request: web.Request) -> web.Response:
-    """Online, away or offline. Calling it also counts as a console heartbeat."""
+    """Online, away (optionally with a reason from config) or offline. Calling it also
+    counts as a console heartbeat."""
     ctx = request.app[CONTEXT]
     body = await read_json(request)
-    state = body.get("presence")
+    state, reason = body.get("presence"), body.get("reason")
     if state not in assignment.PRESENCES:
         raise bad_request(f"presence must be one of {', '.join(assignment.PRESENCES)}")
+    if reason is not None:
+        reasons = [r.id for r in ctx.config.away_reasons]
+        if state != "away":
+            raise bad_request(f"only an agent who is away gives a reason, not one {state}")
+        if reason not in reasons:
+            raise bad_request(f"reason must be one of {', '.join(reasons) or 'none'}")
     actor = _actor(request)
     await presence.console_seen(ctx.redis, actor.id, "api", presence.API_PRESENCE_TTL_S)
-    await assignment.set_presence(ctx, actor.id, state)
+    await assignment.set_presence(ctx, actor.id, state, reason)
     async with ctx.store.read() as tx:
         user = await tx.users.get(actor.id)
-    return web.json_response(user_view(user))
+    return web.json_response(user_view(user, ctx.zone))
 
 
 @routes.get("/api/v1/agents")

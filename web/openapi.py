@@ -87,7 +87,10 @@ SCHEMAS: dict[str, Any] = {
         "role": {"enum": ["agent", "supervisor", "admin"]},
         "queues": {"type": "array", "items": {"type": "string"}},
         "languages": {"type": "array", "items": {"type": "string"}},
-        "presence": {"enum": ["online", "away", "offline"]}}},
+        "presence": {"enum": ["online", "away", "offline"]},
+        "presence_reason": {"type": ["string", "null"],
+                            "description": "why away (config away_reasons), else null"},
+        "presence_since": _NULLABLE_TIME}},
     "Attachment": {"type": "object", "properties": {
         "content_type": {"type": "string"}, "filename": {"type": ["string", "null"]},
         "size": {"type": ["integer", "null"]}, "url": {"type": ["string", "null"]}}},
@@ -217,7 +220,9 @@ PATHS: dict[str, Any] = {
     "/api/v1/me/presence": {"post": _op(
         "set presence (also a console heartbeat)", _ok("the user", _ref("User")),
         body={"type": "object", "required": ["presence"], "properties": {
-            "presence": {"enum": ["online", "away", "offline"]}}})},
+            "presence": {"enum": ["online", "away", "offline"]},
+            "reason": {"type": ["string", "null"],
+                       "description": "only when away: an id of config away_reasons"}}})},
     "/api/v1/conversations": {"get": _op(
         "conversations of the caller's queues, newest activity first",
         _ok("a page", {"type": "object", "properties": {
@@ -367,10 +372,19 @@ PATHS: dict[str, Any] = {
         "message.updated, queue.updated, agent.updated, sla.updated",
         _ok("text/event-stream"))},
     "/api/v1/reports/summary": {"get": _op(
-        "response and resolution figures per channel, queue, agent or category",
+        "response and resolution figures per channel, queue, agent, category or tag (a "
+        "conversation counts under each of its tags, untagged ones under null)",
         _rows(_ref("SummaryRow")),
         params=[*_INTERVAL, _query("group_by", "channel (default), queue, agent, category or tag",
-                                   {"enum": _GROUPS})])},
+                                   {"enum": [*_GROUPS, "tag"]})])},
+    "/api/v1/reports/presence": {"get": _op(
+        "agents' time in each presence state, away time per reason, within the range",
+        _rows({"type": "object", "required": ["agent_id", "agent", "presence", "reason",
+                                              "seconds"], "properties": {
+            "agent_id": _ID_SCHEMA, "agent": {"type": ["string", "null"]},
+            "presence": {"enum": ["online", "away", "offline"]},
+            "reason": {"type": ["string", "null"]}, "seconds": {"type": "integer"}}}),
+        params=[*_INTERVAL])},
     "/api/v1/reports/volumes": {"get": _op(
         "conversations per day, week or month",
         _rows({"type": "object"}),

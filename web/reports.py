@@ -11,6 +11,7 @@ from aiohttp import web
 
 from inbox.storage import utcnow
 from reports import live
+from reports.presence import presence_report
 from reports.queries import summary, to_csv, totals, volumes
 from web.api import SESSION
 from web.appkeys import CONTEXT
@@ -88,6 +89,13 @@ async def report_summary(request: web.Request) -> web.Response:
         ctx.store.engine, start=start, end=end,
         group_by=request.query.get("group_by", "channel"), calendar=ctx.calendar))
     return _answer(request, rows, "summary")
+
+
+@routes.get("/api/v1/reports/presence")
+async def report_presence(request: web.Request) -> web.Response:
+    rows = await _report(request, lambda ctx, start, end: presence_report(
+        ctx.store.engine, start=start, end=end, now=utcnow()))
+    return _answer(request, rows, "presence")
 
 
 @routes.get("/api/v1/reports/volumes")

@@ -68,11 +68,28 @@ users = Table(
     Column("languages", JSON, nullable=False, default=list),
     Column("capacity", JSON, nullable=False, default=dict),
     Column("presence", String(10), nullable=False, default="offline"),
+    Column("presence_reason", String(64)),   # why away (config away_reasons), else null
+    Column("presence_since", Time),
     Column("last_assigned_at", Time),   # round-robin order
     Column("voice_address", String(200)),   # where calls ring: +994..., sip:..., client:...
     Column("password_hash", String(200), nullable=False),
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", Time, nullable=False),
+)
+
+# Each agent's presence over time: one row a state (and away reason), open (no ended_at)
+# while it lasts. The wall-board's and reports' time in each state add these up.
+presence_periods = Table(
+    "presence_periods",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_id", Id, ForeignKey("users.id"), nullable=False),
+    Column("presence", String(10), nullable=False),
+    Column("reason", String(64)),
+    Column("started_at", Time, nullable=False),
+    Column("ended_at", Time),
+    Index("ix_presence_periods_user_started", "user_id", "started_at"),
+    Index("ix_presence_periods_started", "started_at"),
 )
 
 auth_tokens = Table(

@@ -12,6 +12,7 @@ from sqlalchemy import delete, insert, select, update
 from inbox.storage.records import Records, Row, utcnow
 from inbox.storage.schema import (
     auth_tokens,
+    presence_periods,
     users,
 )
 
@@ -68,6 +69,15 @@ class UserRecords(Records):
             return existing["id"]
         return await self._insert(users, {"email": email.lower(), "created_at": utcnow(),
                                           "active": True, "presence": "offline", **values})
+
+    async def begin_presence(self, user_id: int, presence: str, reason: str | None,
+                             at: datetime) -> None:
+        """The agent's current presence period ends at `at` and this one begins."""
+        await self.conn.execute(update(presence_periods).where(
+            presence_periods.c.user_id == user_id, presence_periods.c.ended_at.is_(None))
+            .values(ended_at=at))
+        await self.conn.execute(insert(presence_periods).values(
+            user_id=user_id, presence=presence, reason=reason, started_at=at))
 
     async def update(self, user_id: int, **values: Any) -> None:
         await self.conn.execute(update(users).where(users.c.id == user_id).values(**values))

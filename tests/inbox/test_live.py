@@ -194,7 +194,8 @@ async def test_presence_still_reaches_every_console(ctx, streams, people):  # no
     await set_presence(ctx, people["leyla"].id, "online")
     await heard_everything(ctx, streams)
     for stream in streams.values():
-        assert ("agent.updated", {"agent_id": people["leyla"].id, "presence": "online"}) \
+        assert ("agent.updated", {"agent_id": people["leyla"].id, "presence": "online",
+                                  "reason": None}) \
             in stream.events
 
 

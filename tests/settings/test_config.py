@@ -541,7 +541,7 @@ def test_tags_load_with_a_label_in_every_language():
      '{id: pension, label: {az: "Pensiya", en: "Pension"}}',
      "tags[0].label", "missing required key 'ru'"),
     ("{id: pension,", "{id: Pension Cases,", "tags[0].id",
-     "'Pension Cases' is not a tag id: lower-case letters, digits and '-', at most 64"),
+     "'Pension Cases' is not an id: lower-case letters, digits and '-', at most 64"),
     ("{id: citizenship,", "{id: pension,", "tags[1].id", "duplicate tag id 'pension'"),
     ("{id: misrouted, wrap_up: true,", "{id: misrouted, wrap_up: yes please,",
      "tags[3].wrap_up", "expected bool, got str 'yes please'"),
