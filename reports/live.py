@@ -88,6 +88,7 @@ async def wallboard(engine: AsyncEngine, config: Config, calendar: BusinessCalen
     agents = []
     for user in staff:
         load = loads.get(user.id, {})
+        capacity = {**DEFAULT_CAPACITY, **(user.capacity or {})}
         agents.append({
             "id": user.id, "name": user.name, "presence": user.presence,
             "presence_reason": user.presence_reason,
@@ -96,7 +97,11 @@ async def wallboard(engine: AsyncEngine, config: Config, calendar: BusinessCalen
             "today": state_totals(today.get(user.id, {})),
             "queues": list(user.queues or []),
             "load": sum(load.values()), "load_by_kind": load,
-            "capacity": {**DEFAULT_CAPACITY, **(user.capacity or {})},
+            "capacity": capacity,
+            # More open work of some kind than the agent's capacity for it (transfers and
+            # supervisors' assignments may go past it): a supervisor's cue to re-assign.
+            "over_capacity": [kind for kind, count in sorted(load.items())
+                              if count > capacity.get(kind, 0)],
             "handled_today": handled.get(user.id, 0),
         })
     queues = []

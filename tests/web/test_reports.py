@@ -108,7 +108,19 @@ async def test_wallboard_counts_queues_and_agents(client, ctx):
     agent = next(a for a in board["agents"] if a["id"] == agent_id)
     assert agent["presence"] == "online" and agent["load"] == 2
     assert agent["handled_today"] == 1 and agent["capacity"]["chat"] == 3
+    assert agent["over_capacity"] == []
     assert len(ids) == 3
+
+
+async def test_wallboard_names_the_kinds_of_work_an_agent_has_more_of_than_capacity(client,
+                                                                                    ctx):
+    agent_id, _ = await seed(ctx)              # two open chats, capacity 3
+    _, boss = await person(ctx, "boss@example.gov.az", "supervisor", [])
+    async with ctx.store.transaction() as tx:  # a supervisor lowered it meanwhile
+        await tx.users.update(agent_id, capacity={"chat": 1})
+    board = await (await client.get("/api/v1/wallboard", headers=boss)).json()
+    agent = next(a for a in board["agents"] if a["id"] == agent_id)
+    assert (agent["load"], agent["over_capacity"]) == (2, ["chat"])
 
 
 async def test_handled_today_counts_only_conversations_whose_latest_state_is_resolved(
