@@ -18,6 +18,7 @@ from inbox.lifecycle import SETTABLE_STATUSES, announce
 from inbox.live import publish_to_chat
 from inbox.storage import UnitOfWork, utcnow
 from routing import CATEGORIES
+from settings.model import LANGUAGES
 
 MAX_REPLY_CHARS = 10_000
 MAX_SUBJECT_CHARS = 250    # a mail's subject an agent types (RFC 5322 asks lines under 998)
@@ -367,23 +368,53 @@ def contact_name(value: Any) -> str:
     return name
 
 
-async def rename_contact(ctx: InboxContext, actor: Actor, contact_id: int, name: Any) -> None:
-    """An agent sets the resident's name; each of the contact's conversations records who
-    changed it from what, and consoles showing them update."""
-    name = contact_name(name)
+CONTACT_FIELDS = ("name", "language", "preferred_channel")
+
+
+async def update_contact(ctx: InboxContext, actor: Actor, contact_id: int,
+                         changes: dict[str, Any]) -> None:
+    """An agent sets the resident's name, language (what replies and notices are written
+    in) or preferred channel (one the resident has written on, where results go first).
+    Each of the contact's conversations records who changed what from what, and consoles
+    showing them update. Nothing is written unless every field is valid."""
+    unknown = sorted(set(changes) - set(CONTACT_FIELDS))
+    if unknown or not changes:
+        raise ActionError(f"only {', '.join(CONTACT_FIELDS)} may be changed", 400)
+    wanted: dict[str, Any] = {}
+    if "name" in changes:
+        wanted["name"] = contact_name(changes["name"])
+    if "language" in changes:
+        if changes["language"] not in LANGUAGES:
+            raise ActionError(f"language must be one of {', '.join(LANGUAGES)}", 400)
+        wanted["language"] = changes["language"]
     now = utcnow()
     async with ctx.store.transaction() as tx:
         contact = await tx.contacts.get(contact_id)
         if contact is None or contact["merged_into"] is not None:
             raise ActionError(f"contact {contact_id} not found", 404)
-        if contact["name"] == name:
+        if "preferred_channel" in changes:
+            channel = changes["preferred_channel"]
+            known = {i["channel"] for i in await tx.contacts.identities_of(contact_id)}
+            if channel is not None and (not isinstance(channel, str) or channel not in known):
+                raise ActionError("preferred_channel must be null or a channel the resident "
+                                  f"has written on ({', '.join(sorted(known))})", 400)
+            wanted["preferred_channel"] = channel
+        changed = {k: v for k, v in wanted.items() if contact[k] != v}
+        if not changed:
             return
-        await tx.contacts.update(contact_id, name=name)
+        await tx.contacts.update(contact_id, **changed)
         conversation_ids = [c["id"] for c in await tx.conversations.of_contact(contact_id)]
         for conversation_id in conversation_ids:
-            await tx.events.add(conversation_id, EventType.CONTACT_RENAMED,
-                                {"contact_id": contact_id, "from": contact["name"], "to": name},
-                                actor_id=actor.id, at=now)
+            for field, value in changed.items():
+                if field == "name":
+                    await tx.events.add(conversation_id, EventType.CONTACT_RENAMED,
+                                        {"contact_id": contact_id, "from": contact["name"],
+                                         "to": value}, actor_id=actor.id, at=now)
+                else:
+                    await tx.events.add(conversation_id, EventType.CONTACT_UPDATED,
+                                        {"contact_id": contact_id, "field": field,
+                                         "from": contact[field], "to": value},
+                                        actor_id=actor.id, at=now)
     for conversation_id in conversation_ids:
         await announce(ctx, conversation_id)
 

@@ -35,6 +35,7 @@ class EventType(StrEnum):
     # One resident, one matter: merging and splitting.
     CONTACTS_MERGED = "contacts_merged"
     CONTACT_RENAMED = "contact_renamed"
+    CONTACT_UPDATED = "contact_updated"    # data: contact_id, field, from, to
     CONVERSATIONS_MERGED = "conversations_merged"
     MERGED_INTO = "merged_into"
     SPLIT = "split"

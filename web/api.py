@@ -563,6 +563,7 @@ async def _contact_response(request: web.Request, contact_id: int) -> web.Respon
     return web.json_response({
         "id": contact["id"], "name": contact["name"], "phone": contact["phone"],
         "email": contact["email"], "language": contact["language"],
+        "preferred_channel": contact["preferred_channel"],
         "identities": [{"channel": i["channel"], "address": i["address"],
                         "display_name": i["display_name"]} for i in identities],
         "conversations": [
@@ -576,19 +577,17 @@ async def _contact_response(request: web.Request, contact_id: int) -> web.Respon
 
 @routes.patch("/api/v1/contacts/{id}")
 async def update_contact(request: web.Request) -> web.Response:
-    """An agent corrects or sets the resident's name."""
+    """An agent corrects the resident's name, language or preferred channel."""
     ctx = request.app[CONTEXT]
     actor = _actor(request)
     contact_id = _int_param(request, "id")
     body = await read_json(request)
-    if set(body) != {"name"}:
-        raise bad_request("only name may be changed")
     async with ctx.store.read() as tx:
         if await tx.contacts.get(contact_id) is None:
             return json_error(404, "contact not found")
         if not await _may_see_contact(tx, actor, contact_id):
             return json_error(403, "outside your queues")
-    await actions.rename_contact(ctx, actor, contact_id, body["name"])
+    await actions.update_contact(ctx, actor, contact_id, body)
     return await get_contact(request)
 
 

@@ -162,6 +162,7 @@ SCHEMAS: dict[str, Any] = {
         "id": {"type": "integer"}, "name": {"type": ["string", "null"]},
         "phone": {"type": ["string", "null"]}, "email": {"type": ["string", "null"]},
         "language": {"type": ["string", "null"]},
+        "preferred_channel": {"type": ["string", "null"]},
         "identities": {"type": "array", "items": {"type": "object"}},
         "conversations": {"type": "array", "items": {"type": "object"}},
         "possible_matches": {"type": "array", "items": _ref("PossibleMatch")}}},
@@ -346,11 +347,15 @@ PATHS: dict[str, Any] = {
     "/api/v1/contacts/{id}": {
         "get": _op("a contact, its identities, conversations and possible matches",
                    _ok("the contact", _ref("Contact")), params=[_ID]),
-        "patch": _op("set the contact's name (an event on each of its conversations names "
-                     "the agent)", _ok("the contact", _ref("Contact")),
+        "patch": _op("set the contact's name, language or preferred channel (an event on "
+                     "each of its conversations names the agent)",
+                     _ok("the contact", _ref("Contact")),
                      params=[_ID],
-                     body={"type": "object", "required": ["name"], "properties": {
-                         "name": {"type": "string", "minLength": 1, "maxLength": 200}}})},
+                     body={"type": "object", "minProperties": 1,
+                           "additionalProperties": False, "properties": {
+                               "name": {"type": "string", "minLength": 1, "maxLength": 200},
+                               "language": {"enum": ["az", "ru", "en"]},
+                               "preferred_channel": {"type": ["string", "null"]}}})},
     "/api/v1/contacts/{id}/matches/{match_id}/confirm": {"post": _op(
         "confirm a possible match: the later of the two contacts joins the earlier one "
         "(the answer); the contacts_merged events name the agent",

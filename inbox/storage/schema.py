@@ -111,6 +111,7 @@ contacts = Table(
     # Only what a provider vouched for (a carrier-delivered number): new identities join on it.
     Column("phone", String(20)),
     Column("email", String(254)),
+    Column("preferred_channel", String(20)),   # where results go first; an agent sets it
     Column("merged_into", Id),          # set on a contact joined into another one
     Column("created_at", Time, nullable=False),
     Column("updated_at", Time, nullable=False),

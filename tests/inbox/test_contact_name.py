@@ -1,5 +1,6 @@
 """A contact's name: a resident's name given after their first message fills an empty one,
-and agents set it through PATCH /api/v1/contacts/{id}, on the real app and both databases."""
+and agents set it (and the resident's language and preferred channel) through
+PATCH /api/v1/contacts/{id}, on the real app and both databases."""
 
 import json
 from datetime import UTC, datetime
@@ -85,8 +86,14 @@ async def test_an_agent_sets_a_contacts_name_and_each_conversation_records_who(c
     ({"name": 42}, "name must be a string"),
     ({"name": "Ə" * 201}, "name must be at most 200 characters"),
     ({"name": "Günel\u202eəvəyilƏ"}, "name must not contain control characters"),
-    ({"name": GUNEL, "phone": "+994501234567"}, "only name may be changed"),
-    ({}, "only name may be changed"),
+    ({"name": GUNEL, "phone": "+994501234567"},
+     "only name, language, preferred_channel may be changed"),
+    ({}, "only name, language, preferred_channel may be changed"),
+    ({"name": GUNEL, "language": "tr"}, "language must be one of az, ru, en"),
+    ({"name": GUNEL, "preferred_channel": "whatsapp"},
+     "preferred_channel must be null or a channel the resident has written on (webchat)"),
+    ({"preferred_channel": {"channel": "webchat"}},
+     "preferred_channel must be null or a channel the resident has written on (webchat)"),
 ])
 async def test_a_bad_name_is_a_400_and_changes_nothing(client, ctx, body, error):
     result = await ingest(ctx, chat("Salam", "1", name="Aysel"))
@@ -96,6 +103,33 @@ async def test_a_bad_name_is_a_400_and_changes_nothing(client, ctx, body, error)
     assert response.status == 400
     assert await response.json() == {"error": error}
     assert (await contact(ctx, result.conversation_id))["name"] == "Aysel"
+    assert (await contact(ctx, result.conversation_id))["language"] == "az"
+
+
+async def test_an_agent_sets_the_residents_language_and_preferred_channel(client, ctx):
+    result = await ingest(ctx, chat("Здравствуйте, пенсия не пришла", "1", name="Aysel"))
+    contact_id = (await contact(ctx, result.conversation_id))["id"]
+    leyla, headers = await person(ctx, "boss@example.gov.az")
+    response = await client.patch(f"/api/v1/contacts/{contact_id}",
+                                  json={"language": "ru", "preferred_channel": "webchat"},
+                                  headers=headers)
+    assert response.status == 200
+    view = await response.json()
+    assert (view["language"], view["preferred_channel"]) == ("ru", "webchat")
+    stored = await contact(ctx, result.conversation_id)
+    assert (stored["language"], stored["preferred_channel"]) == ("ru", "webchat")
+    detail = await (await client.get(f"/api/v1/conversations/{result.conversation_id}",
+                                     headers=headers)).json()
+    updated = [(e["actor"], e["data"]) for e in detail["events"]
+               if e["type"] == "contact_updated"]
+    assert updated == [
+        (leyla, {"contact_id": contact_id, "field": "language", "from": "az", "to": "ru"}),
+        (leyla, {"contact_id": contact_id, "field": "preferred_channel", "from": None,
+                 "to": "webchat"})]
+    # Null forgets the preference.
+    response = await client.patch(f"/api/v1/contacts/{contact_id}",
+                                  json={"preferred_channel": None}, headers=headers)
+    assert (await response.json())["preferred_channel"] is None
 
 
 async def test_renaming_follows_the_queue_checks(client, ctx):
