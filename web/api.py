@@ -545,6 +545,40 @@ async def get_contact(request: web.Request) -> web.Response:
     return await _contact_response(request, _int_param(request, "id"))
 
 
+TIMELINE_PAGE = 50
+
+
+@routes.get("/api/v1/contacts/{id}/timeline")
+async def contact_timeline(request: web.Request) -> web.Response:
+    """A resident's messages across every channel and conversation the caller may see, one
+    page at a time from the newest: `before` (a message id) reads further back."""
+    ctx = request.app[CONTEXT]
+    actor = _actor(request)
+    contact_id = _int_param(request, "id")
+    before = None
+    if "before" in request.query:
+        before = parse_id(request.query["before"])
+        if before is None:
+            raise bad_request("before must be a message id")
+    limit = parse_id(request.query.get("limit", str(TIMELINE_PAGE)))
+    if limit is None or limit > MAX_PAGE:
+        raise bad_request(f"limit must be a whole number from 1 to {MAX_PAGE}")
+    async with ctx.store.read() as tx:
+        contact = await tx.contacts.get(contact_id)
+        if contact is None:
+            return json_error(404, "contact not found")
+        conversations = await tx.conversations.of_contact(contact_id)
+        visible = {c["id"]: c for c in conversations if actor.may_see_queue(c["queue"])}
+        if not visible and not actor.sees_all_queues:
+            return json_error(403, "outside your queues")
+        rows = await tx.messages.of_conversations(list(visible), before=before, limit=limit)
+    items = [{**message_view(row, ctx.zone),
+              "channel": visible[row["conversation_id"]]["channel"]} for row in rows]
+    return web.json_response({
+        "items": items,
+        "next_before": items[0]["id"] if len(items) == limit else None})
+
+
 async def _contact_response(request: web.Request, contact_id: int) -> web.Response:
     ctx = request.app[CONTEXT]
     actor = _actor(request)

@@ -356,6 +356,17 @@ PATHS: dict[str, Any] = {
                                "name": {"type": "string", "minLength": 1, "maxLength": 200},
                                "language": {"enum": ["az", "ru", "en"]},
                                "preferred_channel": {"type": ["string", "null"]}}})},
+    "/api/v1/contacts/{id}/timeline": {"get": _op(
+        "the resident's messages across every channel and conversation the caller may see, "
+        "oldest first within a page, pages from the newest",
+        _ok("a page", {"type": "object", "required": ["items", "next_before"], "properties": {
+            "items": {"type": "array", "items": {"allOf": [_ref("Message"), {
+                "type": "object", "properties": {"channel": {"type": "string"}}}]}},
+            "next_before": {"type": ["integer", "null"]}}}),
+        params=[_ID, _query("before", "a message id: the page before it",
+                            {"type": "integer", "minimum": 1}),
+                _query("limit", "1 to 200, default 50", {"type": "integer", "minimum": 1,
+                                                         "maximum": 200})])},
     "/api/v1/contacts/{id}/matches/{match_id}/confirm": {"post": _op(
         "confirm a possible match: the later of the two contacts joins the earlier one "
         "(the answer); the contacts_merged events name the agent",

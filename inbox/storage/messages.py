@@ -81,6 +81,18 @@ class MessageRecords(Records):
             query = query.where(messages.c.direction != "note")
         return await self._all(query.order_by(messages.c.id).limit(limit))
 
+    async def of_conversations(self, conversation_ids: Sequence[int], *,
+                               before: int | None = None, limit: int = 50) -> list[Row]:
+        """The latest `limit` messages (notes too) of these conversations below id `before`,
+        oldest first: one page of a contact's timeline, read backwards."""
+        if not conversation_ids:
+            return []
+        query = select(messages).where(messages.c.conversation_id.in_(list(conversation_ids)))
+        if before is not None:
+            query = query.where(messages.c.id < before)
+        rows = await self._all(query.order_by(messages.c.id.desc()).limit(limit))
+        return rows[::-1]
+
     async def of_identity_after(self, identity_id: int, after: int) -> list[Row]:
         """The messages (no notes) of every conversation of an identity whose id is above
         `after`, oldest first: what a resident's window missed since the last one it saw."""
