@@ -38,6 +38,15 @@ _NON_WORD = re.compile(r"[\W_]+")
 _QUOTED_LINE = re.compile(r"^[ \t]*>.*$", re.MULTILINE)
 # "-- " on its own line is the standard signature delimiter (RFC 3676).
 _SIGNATURE = re.compile(r"^-- ?$.*", re.MULTILINE | re.DOTALL)
+# Where a reply's quoted history starts when the mail program does not prefix it with ">":
+# Outlook's "Original Message" rule or From/Sent header block, and the attribution line
+# ("On … wrote:", "… yazdı:", "… пишет:") in the three languages; all below it is history.
+_REPLY_HISTORY = re.compile(
+    r"^(?:-{3,} ?(?:Original Message|Исходное сообщение|Orijinal məktub) ?-{3,}"
+    r"|(?:From|От|Kimdən): .*\n(?:Sent|Date|Отправлено|Göndərilib): "
+    r"|[^\n]{0,120}\b(?:wrote|yazdı|пишет|написал|написала|написал\(а\)):[ \t]*$).*",
+    re.MULTILINE | re.DOTALL | re.IGNORECASE,
+)
 
 
 def fold(text: str) -> str:
@@ -52,9 +61,10 @@ def words(text: str) -> str:
 
 
 def strip_quotes_and_signature(text: str) -> str:
-    """Drop quoted reply lines and the signature of an e-mail: they describe earlier
-    messages and the sender, not what this message asks for."""
-    return _QUOTED_LINE.sub("", _SIGNATURE.sub("", text))
+    """Drop quoted reply lines, the quoted history below a reply header and the signature
+    of an e-mail: they describe earlier messages and the sender, not what this message
+    asks for."""
+    return _QUOTED_LINE.sub("", _SIGNATURE.sub("", _REPLY_HISTORY.sub("", text)))
 
 
 def has_content(text: str) -> bool:

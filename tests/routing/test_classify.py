@@ -164,6 +164,21 @@ def test_prepare_marks_entities_and_drops_quotes_and_signature() -> None:
     assert prepare(text, find_entities(text)) == "salam, fin zzfin , tel zzphone"
 
 
+@pytest.mark.parametrize("history", [
+    "On 12.03.2025, DOST Agentliyi <info@dost.gov.az> wrote:\nqeydiyyat formu",
+    "12.03.2025 tarixində DOST Agentliyi yazdı:\n> qeydiyyat formu",
+    "12.03.2025, DOST Agentliyi пишет:\nqeydiyyat formu",
+    "-----Original Message-----\nFrom: DOST\nSent: 12.03.2025\n\nqeydiyyat formu",
+    "From: DOST Agentliyi <info@dost.gov.az>\nSent: Monday\nSubject: RE\n\nqeydiyyat formu",
+])
+def test_prepare_drops_the_quoted_history_below_a_reply_header(history: str) -> None:
+    assert prepare(f"Salam\npensiyam gəlmir\n\n{history}", ()) == "salam pensiyam gelmir"
+
+
+def test_prepare_keeps_a_sentence_that_only_mentions_writing() -> None:
+    assert prepare("He wrote: nothing. From: me", ()) == "he wrote: nothing. from: me"
+
+
 def test_prepare_cuts_very_long_text() -> None:
     assert len(prepare("a" * 100_000, ())) == MAX_MODEL_CHARS
 
