@@ -26,6 +26,7 @@ from sklearn.model_selection import GroupKFold
 from routing.classify import classify, classify_many
 from routing.model import (
     CATEGORIES,
+    DEFAULT_MIN_CONFIDENCE,
     HELDOUT_DIR,
     RECIPE,
     RECIPES,
@@ -39,8 +40,6 @@ from routing.model import (
     train,
 )
 
-# The deployment default of routing.min_confidence (settings.loader).
-DEFAULT_MIN_CONFIDENCE = 0.6
 TRIAGE_THRESHOLDS = (0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9)
 CV_FOLDS = 5
 

@@ -33,11 +33,12 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
 from routing.entities import Entity, find_entities, replace_entities
-from routing.text import MAX_MODEL_CHARS, fold, strip_quotes_and_signature
+from routing.text import MAX_MODEL_CHARS, fold, romanize, strip_quotes_and_signature
 from settings.model import CATEGORIES
 
-# Bump whenever features or hyper-parameters change, so that saved models are rebuilt.
-FEATURES_VERSION = "3"
+# Bump whenever features or hyper-parameters change, so that saved models are rebuilt (the
+# chosen recipe and the calibration target are part of the fingerprint already).
+FEATURES_VERSION = "4"
 CORPUS_DIR = Path(__file__).parent / "corpus"
 TRAIN_DIR = CORPUS_DIR / "train"
 HELDOUT_DIR = CORPUS_DIR / "heldout"
@@ -53,10 +54,14 @@ _log = logging.getLogger(__name__)
 _CHAR_NGRAMS = (1, 4)
 _WORD_NGRAMS = (1, 2)
 _REGULARISATION_C = 10.0
-_SVM_C = 0.5
+_SVM_C = 1.0
 # Folds of the out-of-fold scores the calibration learns from; a corpus with fewer
 # families per category than this (a test's tiny corpus) is left uncalibrated.
 CALIBRATION_FOLDS = 5
+# The deployment default of routing.min_confidence (settings.loader), and the share of
+# traffic from unseen writers the calibration lets fall below it.
+DEFAULT_MIN_CONFIDENCE = 0.6
+TRIAGE_SHARE = 0.17
 
 # Personal data becomes a marker word: that a resident sends a FIN says something about
 # the request, which FIN it is says nothing.
@@ -226,7 +231,8 @@ def training_files(train_dir: Path, directory: Path) -> list[Path]:
 
 
 def fingerprint(paths: Iterable[Path]) -> str:
-    digest = hashlib.sha256(f"{FEATURES_VERSION}|{sklearn.__version__}".encode())
+    digest = hashlib.sha256(f"{FEATURES_VERSION}|{RECIPE}|{TRIAGE_SHARE}|{DEFAULT_MIN_CONFIDENCE}|"
+                            f"{sklearn.__version__}".encode())
     for path in paths:
         digest.update(f"|{path.name}|".encode())
         digest.update(path.read_bytes())
@@ -269,7 +275,7 @@ RECIPES = {
                "logistic regression + linear SVM, both scores calibrated together"),
     )
 }
-RECIPE = "ensemble-calibrated"
+RECIPE = "svm-calibrated"
 
 
 class LinearSoftmax(ClassifierMixin, BaseEstimator):
@@ -340,8 +346,31 @@ def _fit_linear(recipe: Recipe, matrix: sparse.spmatrix, labels: np.ndarray,
         out_of_fold[scored] = np.asarray(matrix[scored] @ fold_weights.T) + fold_intercepts
     calibration = LogisticRegression(C=_REGULARISATION_C, max_iter=5_000)
     calibration.fit(out_of_fold, labels)
-    return (classes, calibration.coef_ @ weights,
-            calibration.coef_ @ intercepts + calibration.intercept_)
+    temperature = triage_temperature(calibration.decision_function(out_of_fold))
+    return (classes, calibration.coef_ @ weights / temperature,
+            (calibration.coef_ @ intercepts + calibration.intercept_) / temperature)
+
+
+def triage_temperature(scores: np.ndarray, threshold: float = DEFAULT_MIN_CONFIDENCE,
+                       share: float = TRIAGE_SHARE) -> float:
+    """The temperature dividing calibrated scores so that `share` of the messages they
+    describe (families the model had not seen) fall below `threshold`.
+
+    Calibrated probabilities put the default threshold where a message is more likely wrong
+    than right: too low a bar to catch most mistakes. The temperature keeps the order (which
+    messages are least sure) and moves the scale so that the deployment's default threshold
+    sends a chosen share of traffic to triage; `routing.evaluate` prints what other
+    thresholds would send and catch."""
+    def below(temperature: float) -> float:
+        tempered = scores / temperature
+        tempered = np.exp(tempered - tempered.max(axis=1, keepdims=True))
+        return float(np.mean(tempered.max(axis=1) / tempered.sum(axis=1) < threshold))
+
+    low, high = 0.05, 50.0
+    for _ in range(50):   # below() grows with the temperature: bisect
+        middle = (low * high) ** 0.5
+        low, high = (middle, high) if below(middle) < share else (low, middle)
+    return (low * high) ** 0.5
 
 
 def _fit_learners(recipe: Recipe, matrix: sparse.spmatrix,
@@ -384,6 +413,7 @@ def build_features(
                 TfidfVectorizer(
                     analyzer="char_wb",
                     ngram_range=char_ngrams,
+                    preprocessor=romanize,
                     lowercase=False,
                     min_df=2,
                     sublinear_tf=True,
@@ -395,6 +425,7 @@ def build_features(
                 TfidfVectorizer(
                     analyzer="word",
                     ngram_range=word_ngrams,
+                    preprocessor=romanize,
                     lowercase=False,
                     token_pattern=r"(?u)\b\w+\b",
                     sublinear_tf=True,
@@ -409,7 +440,7 @@ def load_or_train(train_dir: Path = TRAIN_DIR, directory: Path | None = None) ->
     """The saved model if its fingerprint matches the training data, else a new one,
     trained and saved."""
     directory = directory or model_dir()
-    saved = _load(directory / MODEL_FILE)
+    saved = load_saved(directory / MODEL_FILE)
     if saved is not None and saved.fingerprint == fingerprint(training_files(train_dir, directory)):
         return saved
     return retrain(train_dir, directory)
@@ -455,7 +486,7 @@ def write_atomically(path: Path, write: Callable[[IO[bytes]], object]) -> None:
     os.replace(handle.name, path)
 
 
-def _load(path: Path) -> Model | None:
+def load_saved(path: Path) -> Model | None:
     if not path.exists():
         return None
     try:

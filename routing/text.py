@@ -54,6 +54,30 @@ def fold(text: str) -> str:
     return _SPACES.sub(" ", text.translate(_FOLD).lower()).strip()
 
 
+# One Latin spelling for the scripts residents switch between: Azerbaijani in Cyrillic
+# meets Azerbaijani in Latin letters ("гејдијјат", "qeydiyyat" → "geydiyyat"), Russian meets
+# Russian typed in Latin letters ("пенсия", "pensiya"; "жалоба", "zhaloba" → "jaloba"), and
+# the words both languages borrowed meet each other. Only the model reads this form.
+_ROMAN = str.maketrans({
+    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ж": "zh", "з": "z",
+    "и": "i", "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p",
+    "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "x", "ц": "c", "ч": "c",
+    "ш": "s", "щ": "s", "ъ": "", "ы": "i", "ь": "", "э": "e", "ю": "yu", "я": "ya",
+    "ә": "e", "ғ": "g", "ҝ": "g", "ҹ": "c", "һ": "h", "ј": "y", "ө": "o", "ү": "u",
+    "q": "g", "w": "s",
+})
+# Latin spellings of one sound, folded after the letters above (longest first).
+_DIGRAPHS = re.compile(r"shch|sch|sh|ch|zh|kh|gh|ts|'")
+_DIGRAPH_SOUNDS = {"shch": "s", "sch": "s", "sh": "s", "ch": "c", "zh": "j", "kh": "x",
+                   "gh": "g", "ts": "c", "'": ""}
+
+
+def romanize(folded: str) -> str:
+    """`fold`ed text in one Latin spelling whatever the script it was typed in."""
+    return _DIGRAPHS.sub(lambda match: _DIGRAPH_SOUNDS[match.group(0)],
+                         folded.translate(_ROMAN))
+
+
 def words(text: str) -> str:
     """Folded text with each run of non-word characters as one space, so that keyword
     phrases match across punctuation and line breaks."""

@@ -1,6 +1,6 @@
 """Write the generated part of the corpus from the hand-written skeletons.
 
-    python -m routing.corpus.generate [--per-category 1200] [--seed 14]
+    python -m routing.corpus.generate [--per-category 1300] [--seed 14]
 
 Each skeleton (`skeletons.txt`: one writer's situation, the same request in az, ru and en)
 becomes many messages: slots filled with names, places, dates, FINs and numbers; the text
@@ -415,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m routing.corpus.generate",
                                      description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--per-category", type=int, default=1_200)
+    parser.add_argument("--per-category", type=int, default=1_300)
     parser.add_argument("--seed", type=int, default=14)
     arguments = parser.parse_args(argv)
     for old in CORPUS.glob("*/generated_*.jsonl"):

@@ -32,7 +32,7 @@ def test_categories_are_balanced_on_both_sides() -> None:
 
 
 def test_the_shipped_generated_files_are_what_the_generator_writes() -> None:
-    for (split, lang), records in generate(1_200, 14).items():
+    for (split, lang), records in generate(1_300, 14).items():
         shipped = (CORPUS / split / f"generated_{lang}.jsonl").read_text(encoding="utf-8")
         assert shipped == "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
 
