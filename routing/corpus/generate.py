@@ -179,6 +179,14 @@ _SMS_WORDS = {  # whole words residents shorten on a phone keyboard
 }
 _FILLERS = {"az": ["alo", "eee", "yəni", "hə"], "ru": ["алло", "ээ", "ну", "вот"],
             "en": ["hello", "uh", "um", "so"]}
+# How voicemails and short messages of every kind end: they say nothing of the category.
+_CALL_BACK = {
+    "az": ["Zəhmət olmasa, mənə geri zəng edin.", "Geri zəng edin, nömrəm {phone}.",
+           "Xahiş edirəm zəng edin."],
+    "ru": ["Пожалуйста, перезвоните мне.", "Перезвоните, мой номер {phone}.",
+           "Прошу связаться со мной."],
+    "en": ["Please call me back.", "Call me back on {phone}.", "Please get in touch."],
+}
 _EMOJI = ["🙏", "🙏🙏", "😔", "🙂", "!!", "??", "❗"]
 
 
@@ -281,6 +289,7 @@ def _misheard(word: str, rng: random.Random) -> str:
     return word[:i] + swaps.get(word[i], word[i]) + word[i + 1:]
 
 
+_CALL_BACK_SHARE = {"voice": 0.5, "sms": 0.15, "whatsapp": 0.15, "telegram": 0.1, "email": 0.1}
 _DRESS = {"email": _email, "sms": _sms, "whatsapp": _chat, "telegram": _chat,
           "webchat": _webchat, "voice": _voice}
 
@@ -358,6 +367,8 @@ def message(skeleton: Skeleton, rng: random.Random) -> dict[str, object]:
     if len(body) > 2 and rng.random() < 0.3:   # a writer who leaves out a detail
         body.pop(rng.randrange(1, len(body)))
     frame_lang = body[0][0]
+    if rng.random() < _CALL_BACK_SHARE.get(channel, 0.0):
+        body.append((frame_lang, _fill(rng.choice(_CALL_BACK[frame_lang]), frame_lang, rng)))
     text = _DRESS[channel](body, frame_lang, rng)
     if lang in _SCRIPTS:
         text = _SCRIPTS[lang](text, rng)
