@@ -78,6 +78,12 @@ def romanize(folded: str) -> str:
                          folded.translate(_ROMAN))
 
 
+def fold_word(word: str) -> str:
+    """`fold` of a single word (no whitespace to collapse): the per-word step of language
+    detection, where `fold`'s regular expression would cost more than the rest."""
+    return word.translate(_FOLD).lower()
+
+
 def words(text: str) -> str:
     """Folded text with each run of non-word characters as one space, so that keyword
     phrases match across punctuation and line breaks."""
