@@ -1,6 +1,6 @@
 import pytest
 
-from routing.evaluate import GroupScore, evaluate
+from routing.evaluate import GroupScore, Outcome, TriageRow, evaluate, report, triage_row
 from routing.model import Example
 
 # (label, prediction, language); the expected figures below are worked out by hand.
@@ -86,3 +86,32 @@ def test_format() -> None:
             "ru                1.000     1.000  (2/2)",
         ]
     )
+
+
+def _outcomes():
+    # (label, predicted, confidence, channel, misleading)
+    cases = [
+        ("inquiry", "inquiry", 0.95, "sms", False),
+        ("inquiry", "support", 0.55, "email", True),
+        ("registration", "registration", 0.9, "voice", False),
+        ("registration", "inquiry", 0.7, "voice", True),
+        ("support", "support", 0.5, "sms", False),
+    ]
+    return [Outcome(Example(f"m{i}", label, "az", f"s{i}", channel, misleading), predicted, p)
+            for i, (label, predicted, p, channel, misleading) in enumerate(cases)]
+
+
+def test_triage_trade_off_counts_messages_and_mistakes_below_each_threshold() -> None:
+    # Below 0.6: the support mistake (0.55) and a right answer (0.5); the 0.7 mistake passes.
+    assert triage_row(_outcomes(), 0.6) == TriageRow(0.6, 2 / 5, 1 / 2, 2 / 3)
+    assert triage_row(_outcomes(), 0.4) == TriageRow(0.4, 0.0, 0.0, 3 / 5)
+
+
+def test_report_groups_by_channel_and_misleading_case() -> None:
+    result = report(_outcomes(), thresholds=(0.6,))
+    assert [(g.name, g.correct, g.total) for g in result.channels] == [
+        ("email", 0, 1), ("sms", 2, 2), ("voice", 1, 2)]
+    assert [(g.name, g.correct, g.total) for g in result.kinds] == [
+        ("misleading", 0, 2), ("plain", 3, 3)]
+    assert result.triage_at(0.6) == triage_row(_outcomes(), 0.6)
+    assert result.format().endswith("      0.60      40.0%            50.0%            0.667")
