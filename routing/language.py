@@ -20,7 +20,7 @@ without diacritics and would add a dependency and start-up time for no gain here
 
 import re
 
-from routing.text import fold
+from routing.text import fold_word
 
 LANGUAGES = ("az", "ru", "en")
 
@@ -68,8 +68,8 @@ def detect_language(text: str, default: str = "az") -> str:
         return "az" if any(char in _AZ_CYRILLIC for char in sample) else "ru"
     az_votes = en_votes = 0
     for word in _WORD.findall(sample):
-        folded = fold(word)
-        if any(char in _AZ_LATIN for char in word) or _looks_azerbaijani(folded):
+        folded = fold_word(word)
+        if not _AZ_LATIN.isdisjoint(word) or _looks_azerbaijani(folded):
             az_votes += 1
         elif folded in _EN_WORDS:
             en_votes += 1

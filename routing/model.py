@@ -24,17 +24,21 @@ import joblib
 import numpy as np
 import sklearn
 from scipy import sparse
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import InconsistentVersionWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
+from sklearn.model_selection import GroupKFold
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.svm import LinearSVC
 
 from routing.entities import Entity, find_entities, replace_entities
-from routing.text import MAX_MODEL_CHARS, fold, strip_quotes_and_signature
+from routing.text import MAX_MODEL_CHARS, fold, romanize, strip_quotes_and_signature
 from settings.model import CATEGORIES
 
-# Bump whenever features or hyper-parameters change, so that saved models are rebuilt.
-FEATURES_VERSION = "2"
+# Bump whenever features or hyper-parameters change, so that saved models are rebuilt (the
+# chosen recipe and the calibration target are part of the fingerprint already).
+FEATURES_VERSION = "5"
 CORPUS_DIR = Path(__file__).parent / "corpus"
 TRAIN_DIR = CORPUS_DIR / "train"
 HELDOUT_DIR = CORPUS_DIR / "heldout"
@@ -45,12 +49,19 @@ CORRECTIONS_FILE = "corrections.jsonl"
 _DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "var" / "model"
 _log = logging.getLogger(__name__)
 
-# Hyper-parameters chosen by 5-fold cross-validation on the training corpus only
-# (`python -m routing.train --tune`): macro-F1 0.980 ± 0.012 on 990 examples; the grid's
-# spread is within that noise, and 1-4 character n-grams were ahead in every setting.
-_CHAR_NGRAMS = (1, 4)
+# Candidates compared by cross-validation grouped by skeleton on the training corpus only
+# (`python -m routing.evaluate --compare`); `RECIPE` is the one chosen there.
+_CHAR_NGRAM_SIZES = (1, 2, 3, 4)
 _WORD_NGRAMS = (1, 2)
 _REGULARISATION_C = 10.0
+_SVM_C = 1.0
+# Folds of the out-of-fold scores the calibration learns from; a corpus with fewer
+# families per category than this (a test's tiny corpus) is left uncalibrated.
+CALIBRATION_FOLDS = 5
+# The deployment default of routing.min_confidence (settings.loader), and the share of
+# traffic from unseen writers the calibration lets fall below it.
+DEFAULT_MIN_CONFIDENCE = 0.6
+TRIAGE_SHARE = 0.17
 
 # Personal data becomes a marker word: that a resident sends a FIN says something about
 # the request, which FIN it is says nothing.
@@ -64,11 +75,24 @@ _PLACEHOLDERS = {
 
 @dataclass(frozen=True)
 class Example:
-    """One labelled message of the corpus or of the human corrections."""
+    """One labelled message of the corpus or of the human corrections.
+
+    `skeleton` names the template family or the writer's situation the message was written
+    from: messages of one skeleton are near-copies, so they are never split between training
+    and evaluation. An example without one is its own family. `misleading` marks a message
+    whose words point at another category than its label (a complaint naming the
+    registration portal, a first application full of problem words)."""
 
     text: str
     label: str
     lang: str = "unknown"
+    skeleton: str = ""
+    channel: str = "unknown"
+    misleading: bool = False
+
+    @property
+    def family(self) -> str:
+        return self.skeleton or f"text:{fold(self.text)}"
 
 
 @dataclass(frozen=True)
@@ -207,26 +231,164 @@ def training_files(train_dir: Path, directory: Path) -> list[Path]:
 
 
 def fingerprint(paths: Iterable[Path]) -> str:
-    digest = hashlib.sha256(f"{FEATURES_VERSION}|{sklearn.__version__}".encode())
+    digest = hashlib.sha256(f"{FEATURES_VERSION}|{RECIPE}|{TRIAGE_SHARE}|{DEFAULT_MIN_CONFIDENCE}|"
+                            f"{sklearn.__version__}".encode())
     for path in paths:
         digest.update(f"|{path.name}|".encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
-def train(examples: Iterable[Example]) -> Pipeline:
+@dataclass(frozen=True)
+class Recipe:
+    """One candidate classifier: the learners whose linear scores it combines and whether
+    a calibration maps those scores to probabilities. Every recipe ends as one linear
+    model with a softmax, so the fast scoring path serves them all."""
+
+    name: str
+    learners: tuple[str, ...]
+    calibrated: bool
+    description: str
+
+
+def _logistic() -> LogisticRegression:
+    return LogisticRegression(C=_REGULARISATION_C, max_iter=5_000)
+
+
+def _svm() -> LinearSVC:
+    return LinearSVC(C=_SVM_C)
+
+
+_LEARNERS: dict[str, Callable[[], LogisticRegression | LinearSVC]] = {
+    "logistic": _logistic,
+    "svm": _svm,
+}
+RECIPES = {
+    recipe.name: recipe
+    for recipe in (
+        Recipe("logistic", ("logistic",), False,
+               "character 1-4 + word 1-2 TF-IDF, logistic regression (the previous learner)"),
+        Recipe("svm", ("svm",), False, "same features, linear SVM, softmax of its margins"),
+        Recipe("svm-calibrated", ("svm",), True,
+               "linear SVM, margins calibrated on grouped out-of-fold scores"),
+        Recipe("ensemble-calibrated", ("logistic", "svm"), True,
+               "logistic regression + linear SVM, both scores calibrated together"),
+    )
+}
+RECIPE = "svm-calibrated"
+
+
+class LinearSoftmax(ClassifierMixin, BaseEstimator):
+    """Softmax of linear scores with given weights: what every recipe reduces to once its
+    learners and calibration are multiplied out."""
+
+    def __init__(self, classes: Sequence[str] = (), coef: np.ndarray | None = None,
+                 intercept: np.ndarray | None = None) -> None:
+        self.classes = classes
+        self.coef = coef
+        self.intercept = intercept
+
+    def fit(self, features: object, labels: object) -> "LinearSoftmax":
+        self.classes_ = np.asarray(self.classes)
+        self.coef_ = np.asarray(self.coef)
+        self.intercept_ = np.asarray(self.intercept)
+        return self
+
+    def decision_function(self, features: sparse.spmatrix) -> np.ndarray:
+        return np.asarray(features @ self.coef_.T) + self.intercept_
+
+    def predict_proba(self, features: sparse.spmatrix) -> np.ndarray:
+        scores = self.decision_function(features)
+        exponentials = np.exp(scores - scores.max(axis=1, keepdims=True))
+        return exponentials / exponentials.sum(axis=1, keepdims=True)
+
+    def predict(self, features: sparse.spmatrix) -> np.ndarray:
+        return self.classes_[self.predict_proba(features).argmax(axis=1)]
+
+
+def train(examples: Iterable[Example], recipe: Recipe | None = None) -> Pipeline:
     """A fitted pipeline over `prepare`d text; raises ValueError when a category has
     no examples (a missing corpus), since the model could never predict it."""
+    examples = list(examples)
     texts, labels = prepared_texts(examples)
     missing = set(CATEGORIES) - set(labels)
     if missing:
         raise ValueError(f"no training examples of {sorted(missing)}: is the corpus missing?")
-    pipeline = build_pipeline()
-    pipeline.fit(texts, labels)
-    for _, vectorizer in pipeline.named_steps["featureunion"].transformer_list:
+    recipe = recipe or RECIPES[RECIPE]
+    union = build_features()
+    matrix = union.fit_transform(texts)
+    for _, vectorizer in union.transformer_list:
         # Terms cut by min_df are kept only for introspection and would double the file.
         vectorizer.stop_words_ = None
-    return pipeline
+    classes, coef, intercept = _fit_linear(recipe, matrix, np.asarray(labels),
+                                           [example.family for example in examples])
+    classifier = LinearSoftmax(classes, coef, intercept).fit(matrix, labels)
+    return Pipeline([("featureunion", union), ("linearsoftmax", classifier)])
+
+
+def _fit_linear(recipe: Recipe, matrix: sparse.spmatrix, labels: np.ndarray,
+                families: Sequence[str]) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    """Classes, weights (class × feature) and intercepts of the recipe's final linear model.
+
+    Calibration: a multinomial logistic regression learns probabilities from the learners'
+    scores on families each learner never saw (grouped out-of-fold), so the confidence
+    reflects text unlike the training corpus, not the corpus it memorised. Its weights
+    multiplied into the learners' give one linear model again."""
+    weights, intercepts = _fit_learners(recipe, matrix, labels)
+    classes = tuple(str(label) for label in np.unique(labels))
+    if not recipe.calibrated or not _can_calibrate(labels, families):
+        share = 1.0 / len(recipe.learners)   # the learners' average
+        stacked = np.hstack([np.eye(len(classes)) * share] * len(recipe.learners))
+        return classes, stacked @ weights, stacked @ intercepts
+    out_of_fold = np.zeros((len(labels), len(intercepts)))
+    for fitted, scored in GroupKFold(CALIBRATION_FOLDS).split(matrix, labels, families):
+        fold_weights, fold_intercepts = _fit_learners(recipe, matrix[fitted], labels[fitted])
+        out_of_fold[scored] = np.asarray(matrix[scored] @ fold_weights.T) + fold_intercepts
+    calibration = LogisticRegression(C=_REGULARISATION_C, max_iter=5_000)
+    calibration.fit(out_of_fold, labels)
+    temperature = triage_temperature(calibration.decision_function(out_of_fold))
+    return (classes, calibration.coef_ @ weights / temperature,
+            (calibration.coef_ @ intercepts + calibration.intercept_) / temperature)
+
+
+def triage_temperature(scores: np.ndarray, threshold: float = DEFAULT_MIN_CONFIDENCE,
+                       share: float = TRIAGE_SHARE) -> float:
+    """The temperature dividing calibrated scores so that `share` of the messages they
+    describe (families the model had not seen) fall below `threshold`.
+
+    Calibrated probabilities put the default threshold where a message is more likely wrong
+    than right: too low a bar to catch most mistakes. The temperature keeps the order (which
+    messages are least sure) and moves the scale so that the deployment's default threshold
+    sends a chosen share of traffic to triage; `routing.evaluate` prints what other
+    thresholds would send and catch."""
+    def below(temperature: float) -> float:
+        tempered = scores / temperature
+        tempered = np.exp(tempered - tempered.max(axis=1, keepdims=True))
+        return float(np.mean(tempered.max(axis=1) / tempered.sum(axis=1) < threshold))
+
+    low, high = 0.05, 50.0
+    for _ in range(50):   # below() grows with the temperature: bisect
+        middle = (low * high) ** 0.5
+        low, high = (middle, high) if below(middle) < share else (low, middle)
+    return (low * high) ** 0.5
+
+
+def _fit_learners(recipe: Recipe, matrix: sparse.spmatrix,
+                  labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The learners' weights stacked (one row per learner and class) and intercepts."""
+    weights, intercepts = [], []
+    for name in recipe.learners:
+        learner = _LEARNERS[name]().fit(matrix, labels)
+        weights.append(learner.coef_)
+        intercepts.append(learner.intercept_)
+    return np.vstack(weights), np.concatenate(intercepts)
+
+
+def _can_calibrate(labels: np.ndarray, families: Sequence[str]) -> bool:
+    per_category = {label: set() for label in CATEGORIES}
+    for label, family in zip(labels, families, strict=True):
+        per_category[str(label)].add(family)
+    return min(map(len, per_category.values())) >= CALIBRATION_FOLDS * 4
 
 
 def prepared_texts(examples: Iterable[Example]) -> tuple[list[str], list[str]]:
@@ -238,22 +400,28 @@ def prepared_texts(examples: Iterable[Example]) -> tuple[list[str], list[str]]:
     return texts, labels
 
 
-def build_pipeline(
-    char_ngrams: tuple[int, int] = _CHAR_NGRAMS,
-    word_ngrams: tuple[int, int] = _WORD_NGRAMS,
-    regularisation_c: float = _REGULARISATION_C,
-) -> Pipeline:
+def char_grams(prepared: str) -> list[str]:
+    """The 1-4 character n-grams of each romanised word padded with spaces (scikit-learn's
+    "char_wb" features, so a word's first and last letters count). List comprehensions:
+    scikit-learn's own analyzer loops in Python per n-gram and costs twice as much, which a
+    single message's time budget cannot spare."""
+    grams: list[str] = []
+    for word in romanize(prepared).split():
+        padded = f" {word} "
+        size = len(padded)
+        grams += [padded[i : i + n] for n in _CHAR_NGRAM_SIZES for i in range(size - n + 1)]
+    return grams
+
+
+def build_features(word_ngrams: tuple[int, int] = _WORD_NGRAMS) -> FeatureUnion:
     """Character n-grams survive typos, missing diacritics and suffixes glued to
-    stems; word n-grams add phrases ("not paid"); logistic regression gives a usable
-    probability for the confidence threshold."""
-    features = FeatureUnion(
+    stems; word n-grams add phrases ("not paid")."""
+    return FeatureUnion(
         [
             (
                 "chars",
                 TfidfVectorizer(
-                    analyzer="char_wb",
-                    ngram_range=char_ngrams,
-                    lowercase=False,
+                    analyzer=char_grams,
                     min_df=2,
                     sublinear_tf=True,
                     dtype=np.float32,
@@ -264,6 +432,7 @@ def build_pipeline(
                 TfidfVectorizer(
                     analyzer="word",
                     ngram_range=word_ngrams,
+                    preprocessor=romanize,
                     lowercase=False,
                     token_pattern=r"(?u)\b\w+\b",
                     sublinear_tf=True,
@@ -272,15 +441,13 @@ def build_pipeline(
             ),
         ]
     )
-    classifier = LogisticRegression(C=regularisation_c, max_iter=5_000)
-    return make_pipeline(features, classifier)
 
 
 def load_or_train(train_dir: Path = TRAIN_DIR, directory: Path | None = None) -> Model:
     """The saved model if its fingerprint matches the training data, else a new one,
     trained and saved."""
     directory = directory or model_dir()
-    saved = _load(directory / MODEL_FILE)
+    saved = load_saved(directory / MODEL_FILE)
     if saved is not None and saved.fingerprint == fingerprint(training_files(train_dir, directory)):
         return saved
     return retrain(train_dir, directory)
@@ -326,7 +493,7 @@ def write_atomically(path: Path, write: Callable[[IO[bytes]], object]) -> None:
     os.replace(handle.name, path)
 
 
-def _load(path: Path) -> Model | None:
+def load_saved(path: Path) -> Model | None:
     if not path.exists():
         return None
     try:
@@ -343,7 +510,14 @@ def _load(path: Path) -> Model | None:
 def _parse_example(line: str, where: str) -> Example:
     try:
         record = json.loads(line)
-        example = Example(str(record["text"]), record["label"], record.get("lang", "unknown"))
+        example = Example(
+            str(record["text"]),
+            record["label"],
+            record.get("lang", "unknown"),
+            str(record.get("skeleton", "")),
+            record.get("channel", "unknown"),
+            bool(record.get("misleading", False)),
+        )
     except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as error:
         raise ValueError(f"{where}: not a {{text, label, lang}} object: {error}") from error
     if example.label not in CATEGORIES:

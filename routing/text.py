@@ -38,11 +38,50 @@ _NON_WORD = re.compile(r"[\W_]+")
 _QUOTED_LINE = re.compile(r"^[ \t]*>.*$", re.MULTILINE)
 # "-- " on its own line is the standard signature delimiter (RFC 3676).
 _SIGNATURE = re.compile(r"^-- ?$.*", re.MULTILINE | re.DOTALL)
+# Where a reply's quoted history starts when the mail program does not prefix it with ">":
+# Outlook's "Original Message" rule or From/Sent header block, and the attribution line
+# ("On … wrote:", "… yazdı:", "… пишет:") in the three languages; all below it is history.
+_REPLY_HISTORY = re.compile(
+    r"^(?:-{3,} ?(?:Original Message|Исходное сообщение|Orijinal məktub) ?-{3,}"
+    r"|(?:From|От|Kimdən): .*\n(?:Sent|Date|Отправлено|Göndərilib): "
+    r"|[^\n]{0,120}\b(?:wrote|yazdı|пишет|написал|написала|написал\(а\)):[ \t]*$).*",
+    re.MULTILINE | re.DOTALL | re.IGNORECASE,
+)
 
 
 def fold(text: str) -> str:
     """Lower-case, fold Azerbaijani letters to ASCII and collapse whitespace."""
     return _SPACES.sub(" ", text.translate(_FOLD).lower()).strip()
+
+
+# One Latin spelling for the scripts residents switch between: Azerbaijani in Cyrillic
+# meets Azerbaijani in Latin letters ("гејдијјат", "qeydiyyat" → "geydiyyat"), Russian meets
+# Russian typed in Latin letters ("пенсия", "pensiya"; "жалоба", "zhaloba" → "jaloba"), and
+# the words both languages borrowed meet each other. Only the model reads this form.
+_ROMAN = str.maketrans({
+    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ж": "zh", "з": "z",
+    "и": "i", "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p",
+    "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "x", "ц": "c", "ч": "c",
+    "ш": "s", "щ": "s", "ъ": "", "ы": "i", "ь": "", "э": "e", "ю": "yu", "я": "ya",
+    "ә": "e", "ғ": "g", "ҝ": "g", "ҹ": "c", "һ": "h", "ј": "y", "ө": "o", "ү": "u",
+    "q": "g", "w": "s",
+})
+# Latin spellings of one sound, folded after the letters above (longest first).
+_DIGRAPHS = re.compile(r"shch|sch|sh|ch|zh|kh|gh|ts|'")
+_DIGRAPH_SOUNDS = {"shch": "s", "sch": "s", "sh": "s", "ch": "c", "zh": "j", "kh": "x",
+                   "gh": "g", "ts": "c", "'": ""}
+
+
+def romanize(folded: str) -> str:
+    """`fold`ed text in one Latin spelling whatever the script it was typed in."""
+    return _DIGRAPHS.sub(lambda match: _DIGRAPH_SOUNDS[match.group(0)],
+                         folded.translate(_ROMAN))
+
+
+def fold_word(word: str) -> str:
+    """`fold` of a single word (no whitespace to collapse): the per-word step of language
+    detection, where `fold`'s regular expression would cost more than the rest."""
+    return word.translate(_FOLD).lower()
 
 
 def words(text: str) -> str:
@@ -52,9 +91,10 @@ def words(text: str) -> str:
 
 
 def strip_quotes_and_signature(text: str) -> str:
-    """Drop quoted reply lines and the signature of an e-mail: they describe earlier
-    messages and the sender, not what this message asks for."""
-    return _QUOTED_LINE.sub("", _SIGNATURE.sub("", text))
+    """Drop quoted reply lines, the quoted history below a reply header and the signature
+    of an e-mail: they describe earlier messages and the sender, not what this message
+    asks for."""
+    return _QUOTED_LINE.sub("", _SIGNATURE.sub("", _REPLY_HISTORY.sub("", text)))
 
 
 def has_content(text: str) -> bool:

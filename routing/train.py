@@ -1,12 +1,12 @@
 """Retrain the classifier on the shipped corpus plus human corrections and report the
 held-out figures before and after.
 
-    python -m routing.train [--corrections FILE.jsonl] [--tune]
+    python -m routing.train [--corrections FILE.jsonl]
 
 The corrections file (JSONL like the corpus, exported from agents' reclassifications)
 replaces the installed one: the export is always the complete set. Held-out examples
-are only ever scored: a correction whose text is also in held-out is dropped, and
-`--tune` cross-validates on the training data alone.
+are only ever scored: a correction whose text is also in held-out is dropped. Candidate
+models are compared by `python -m routing.evaluate --compare`, on the training data alone.
 """
 
 import argparse
@@ -14,32 +14,20 @@ import json
 import sys
 from pathlib import Path
 
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
-
 from routing.evaluate import evaluate, predict_category
 from routing.model import (
     CORRECTIONS_FILE,
     HELDOUT_DIR,
     TRAIN_DIR,
     Example,
-    build_pipeline,
     corpus_files,
     model_dir,
-    prepared_texts,
     read_examples,
     retrain,
     shared_model,
-    training_files,
     write_atomically,
 )
 from routing.text import fold
-
-_TUNING_GRID = {
-    "featureunion__chars__ngram_range": [(1, 4), (2, 5), (2, 6)],
-    "featureunion__words__ngram_range": [(1, 1), (1, 2)],
-    "logisticregression__C": [3.0, 10.0, 30.0, 100.0],
-}
-_FOLDS = 5
 
 
 def install_corrections(
@@ -58,38 +46,13 @@ def install_corrections(
     return len(kept), len(corrections) - len(kept)
 
 
-def tune(examples: list[Example]) -> str:
-    """Macro-F1 of each grid point under stratified cross-validation, best first."""
-    texts, labels = prepared_texts(examples)
-    search = GridSearchCV(
-        build_pipeline(),
-        _TUNING_GRID,
-        scoring="f1_macro",
-        cv=StratifiedKFold(_FOLDS, shuffle=True, random_state=0),
-        n_jobs=-1,
-    )
-    search.fit(texts, labels)
-    results = search.cv_results_
-    ranked = sorted(
-        zip(results["mean_test_score"], results["std_test_score"], results["params"], strict=True),
-        key=lambda row: -row[0],
-    )
-    return "\n".join(f"{mean:.4f} ± {std:.4f}  {params}" for mean, std, params in ranked)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m routing.train", description=__doc__)
     parser.add_argument("--corrections", type=Path, help="JSONL of human corrections")
-    parser.add_argument(
-        "--tune", action="store_true", help="cross-validate the hyper-parameter grid on train"
-    )
     arguments = parser.parse_args(argv)
     directory = model_dir()
     heldout = read_examples(corpus_files(HELDOUT_DIR))
 
-    if arguments.tune:
-        print(tune(read_examples(training_files(TRAIN_DIR, directory))))
-        return 0
     if heldout:
         print("== held-out, current model ==")
         print(evaluate(heldout, predict_category).format())

@@ -1,0 +1,1 @@
+"""The labelled corpus and the generator of its templated part."""
