@@ -145,6 +145,7 @@ def user_view(row: Row) -> dict[str, Any]:
         "queues": list(row["queues"] or []),
         "languages": list(row["languages"] or []),
         "presence": row["presence"],
+        "console_language": row["console_language"],
     }
 
 
