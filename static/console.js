@@ -15,7 +15,7 @@
   var LOCALE = root.dataset.locale || "az-Latn-AZ";
   var ZONE = root.dataset.timezone || "Asia/Baku";
 
-  /* t(KEY, {name: …}): the catalogue's text for KEY, its {placeholders} filled. Every key
+  /* The catalogue's text for `key`, its {placeholders} filled from `values`. Every key
      the scripts use is a literal at its call (a test checks each is in every language); a
      key the catalogue lacks shows as itself, which the browser tests look for. */
   function t(key, values) {
@@ -25,7 +25,7 @@
     });
   }
   /* The text of a value out of a fixed set (a status, a channel): `labels` maps each value to
-     its text, made with t() above; an unknown value shows as it came. */
+     its text, looked up above; an unknown value shows as it came. */
   function labelOf(labels, value) {
     return Object.prototype.hasOwnProperty.call(labels, value) ? labels[value] : value;
   }

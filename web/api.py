@@ -64,7 +64,7 @@ async def require_session(request: web.Request, handler):
         return json_error(401, "authentication required")
     if via_cookie and request.method not in SAFE_METHODS and not auth.csrf_ok(
             session, request.headers.get(auth.CSRF_HEADER)):
-        return json_error(403, f"missing or wrong {auth.CSRF_HEADER} header", "csrf_token")
+        return json_error(403, f"missing or wrong {auth.CSRF_HEADER} header", code="csrf_token")
     request[SESSION] = session
     return await handler(request)
 
@@ -82,9 +82,10 @@ async def _visible_conversation(request: web.Request) -> dict[str, Any]:
     async with request.app[CONTEXT].store.read() as tx:
         row = await tx.conversations.with_contact(conversation_id)
     if row is None:
-        raise http_error(web.HTTPNotFound, "conversation not found", "conversation_not_found")
+        raise http_error(web.HTTPNotFound, "conversation not found",
+                         code="conversation_not_found")
     if not _actor(request).may_see_queue(row["queue"]):
-        raise http_error(web.HTTPForbidden, "outside your queues", "outside_queues")
+        raise http_error(web.HTTPForbidden, "outside your queues", code="outside_queues")
     return row
 
 
@@ -94,7 +95,7 @@ async def action_errors(request: web.Request, handler):
     try:
         return await handler(request)
     except ActionError as exc:
-        return json_error(exc.status, str(exc), exc.code, **exc.values)
+        return json_error(exc.status, str(exc), code=exc.code, **exc.values)
 
 
 def _is_id(value: Any, *, nullable: bool = False) -> bool:
@@ -118,19 +119,19 @@ async def login(request: web.Request) -> web.Response:
     email, password = body.get("email"), body.get("password")
     if not isinstance(email, str) or not isinstance(password, str) \
             or not email.strip() or not password:
-        raise bad_request("email and password are required", "credentials_required")
+        raise bad_request("email and password are required", code="credentials_required")
     ctx = request.app[CONTEXT]
     address = client_address.of_request(request)
     wait_s = await login_throttle.admit(ctx.redis, email, address)
     if wait_s:
-        response = json_error(429, "too many failed logins; try again later", "login_throttled",
-                              retry_after_s=wait_s)
+        response = json_error(429, "too many failed logins; try again later",
+                              code="login_throttled", retry_after_s=wait_s)
         response.headers["Retry-After"] = str(wait_s)
         return response
     result = await auth.login(ctx.store, email, password)
     if result is None:
         log.info("failed login")
-        return json_error(401, "wrong e-mail or password", "wrong_credentials")
+        return json_error(401, "wrong e-mail or password", code="wrong_credentials")
     await login_throttle.succeeded(ctx.redis, email, address)
     user, token, csrf = result
     response = web.json_response({"token": token, "csrf_token": csrf, "user": user_view(user)})
@@ -189,7 +190,7 @@ async def set_console_language(request: web.Request) -> web.Response:
     language = body.get("language")
     if language is not None and language not in REPLY_LANGUAGES:
         raise bad_request(f"language must be one of {', '.join(REPLY_LANGUAGES)} or null",
-                          "unknown_language")
+                          code="unknown_language")
     actor = _actor(request)
     async with ctx.store.transaction() as tx:
         await tx.users.update(actor.id, console_language=language)
@@ -279,7 +280,7 @@ def _conversation_filter(request: web.Request) -> ConversationFilter:
         raise bad_request(f"category must be one of {', '.join(actions.CATEGORIES)}")
     queue = q.get("queue") or None
     if queue is not None and not actor.may_see_queue(queue):
-        raise http_error(web.HTTPForbidden, "outside your queues", "outside_queues")
+        raise http_error(web.HTTPForbidden, "outside your queues", code="outside_queues")
     return ConversationFilter(
         statuses=statuses, queue=queue, channel=q.get("channel") or None,
         category=category, assignee=assignee,
@@ -418,9 +419,9 @@ async def merge_conversations(request: web.Request) -> web.Response:
     async with ctx.store.read() as tx:
         other_row = await tx.conversations.get(other)
     if other_row is None:
-        return json_error(404, f"conversation {other} not found", "conversation_not_found")
+        return json_error(404, f"conversation {other} not found", code="conversation_not_found")
     if not _actor(request).may_see_queue(other_row["queue"]):
-        return json_error(403, "outside your queues", "outside_queues")
+        return json_error(403, "outside your queues", code="outside_queues")
     await actions.merge_conversations(ctx, _actor(request), row["id"], other)
     return await _conversation_response(request, row["id"])
 
@@ -456,7 +457,7 @@ async def attachment(request: web.Request) -> web.StreamResponse:
     if conversation is None:
         return json_error(404, "message not found")
     if not _actor(request).may_see_queue(conversation["queue"]):
-        return json_error(403, "outside your queues", "outside_queues")
+        return json_error(403, "outside your queues", code="outside_queues")
     items = message["attachments"] or []
     # Compared as text: int() would read "-1" as the last attachment.
     positions = [str(n) for n in range(len(items))]
@@ -536,13 +537,13 @@ async def _contact_response(request: web.Request, contact_id: int) -> web.Respon
     async with ctx.store.read() as tx:
         contact = await tx.contacts.get(contact_id)
         if contact is None:
-            return json_error(404, "contact not found", "contact_not_found")
+            return json_error(404, "contact not found", code="contact_not_found")
         conversations = await tx.conversations.of_contact(contact_id)
         identities = await tx.contacts.identities_of(contact_id)
     # A contact is visible through a conversation the caller may see.
     if not actor.sees_all_queues and not any(actor.may_see_queue(c["queue"])
                                              for c in conversations):
-        return json_error(403, "outside your queues", "outside_queues")
+        return json_error(403, "outside your queues", code="outside_queues")
     async with ctx.store.read() as tx:
         matches = await _possible_matches(tx, actor, contact_id, ctx.zone)
     return web.json_response({
@@ -570,9 +571,9 @@ async def update_contact(request: web.Request) -> web.Response:
         raise bad_request("only name may be changed")
     async with ctx.store.read() as tx:
         if await tx.contacts.get(contact_id) is None:
-            return json_error(404, "contact not found", "contact_not_found")
+            return json_error(404, "contact not found", code="contact_not_found")
         if not await _may_see_contact(tx, actor, contact_id):
-            return json_error(403, "outside your queues", "outside_queues")
+            return json_error(403, "outside your queues", code="outside_queues")
     await actions.rename_contact(ctx, actor, contact_id, body["name"])
     return await get_contact(request)
 
@@ -582,7 +583,7 @@ async def _match_of(request: web.Request, contact_id: int) -> dict[str, Any]:
     async with request.app[CONTEXT].store.read() as tx:
         match = await tx.contacts.match(match_id)
     if match is None or contact_id not in (match["contact_id"], match["other_contact_id"]):
-        raise http_error(web.HTTPNotFound, "possible match not found", "match_not_found")
+        raise http_error(web.HTTPNotFound, "possible match not found", code="match_not_found")
     return match
 
 
@@ -599,7 +600,7 @@ async def confirm_match(request: web.Request) -> web.Response:
     async with ctx.store.read() as tx:
         for visible_id in (contact_id, other):
             if not await _may_see_contact(tx, actor, visible_id):
-                return json_error(403, "outside your queues", "outside_queues")
+                return json_error(403, "outside your queues", code="outside_queues")
     earlier, later = sorted((contact_id, other))
     await actions.merge_contacts(ctx, actor, earlier, later, match_id=match["id"])
     return await _contact_response(request, earlier)
@@ -614,7 +615,7 @@ async def dismiss_match(request: web.Request) -> web.Response:
     match = await _match_of(request, contact_id)
     async with ctx.store.read() as tx:
         if not await _may_see_contact(tx, actor, contact_id):
-            return json_error(403, "outside your queues", "outside_queues")
+            return json_error(403, "outside your queues", code="outside_queues")
     await actions.dismiss_match(ctx, actor, contact_id, match["id"])
     return await get_contact(request)
 
@@ -629,11 +630,11 @@ async def merge_contacts(request: web.Request) -> web.Response:
     async with ctx.store.read() as tx:
         for contact_id in (into, other):
             if await tx.contacts.get(contact_id) is None:
-                return json_error(404, f"contact {contact_id} not found", "contact_not_found")
+                return json_error(404, f"contact {contact_id} not found", code="contact_not_found")
             visible = [c for c in await tx.conversations.of_contact(contact_id)
                        if actor.may_see_queue(c["queue"])]
             if not visible and not actor.sees_all_queues:
-                return json_error(403, "outside your queues", "outside_queues")
+                return json_error(403, "outside your queues", code="outside_queues")
     await actions.merge_contacts(ctx, actor, into, other)
     return await get_contact(request)
 

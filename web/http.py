@@ -33,20 +33,20 @@ STATUS_CODES = {400: "bad_request", 401: "authentication_required", 403: "forbid
                 500: "internal_error", 503: "unavailable"}
 
 
-def error_body(status: int, message: str, code: str | None = None,
+def error_body(status: int, message: str, *, code: str | None = None,
                **extra: Any) -> dict[str, Any]:
     return {"error": message, "code": code or STATUS_CODES.get(status, "error"), **extra}
 
 
-def json_error(status: int, message: str, code: str | None = None,
+def json_error(status: int, message: str, *, code: str | None = None,
                **extra: Any) -> web.Response:
-    return web.json_response(error_body(status, message, code, **extra), status=status)
+    return web.json_response(error_body(status, message, code=code, **extra), status=status)
 
 
-def http_error(kind: type[web.HTTPException], message: str,
+def http_error(kind: type[web.HTTPException], message: str, *,
                code: str | None = None) -> web.HTTPException:
     """An HTTP error to raise, with the JSON body of `json_error`."""
-    return kind(text=json.dumps(error_body(kind.status_code, message, code)),
+    return kind(text=json.dumps(error_body(kind.status_code, message, code=code)),
                 content_type="application/json")
 
 
@@ -170,11 +170,11 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     try:
         body = parse_json((await request.read()).decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise bad_request(f"malformed JSON body: {exc}", "malformed_json") from exc
+        raise bad_request(f"malformed JSON body: {exc}", code="malformed_json") from exc
     if not isinstance(body, dict):
-        raise bad_request("the body must be a JSON object", "malformed_json")
+        raise bad_request("the body must be a JSON object", code="malformed_json")
     return body
 
 
-def bad_request(message: str, code: str | None = None) -> web.HTTPException:
-    return http_error(web.HTTPBadRequest, message, code)
+def bad_request(message: str, *, code: str | None = None) -> web.HTTPException:
+    return http_error(web.HTTPBadRequest, message, code=code)

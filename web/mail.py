@@ -17,7 +17,8 @@ LIMIT = 200
 @routes.get("/api/v1/mail/dead-letters")
 async def dead_letters(request: web.Request) -> web.Response:
     if request[SESSION].user["role"] != "admin":
-        raise http_error(web.HTTPForbidden, "dead letters are for admins", "admins_only")
+        raise http_error(web.HTTPForbidden, "dead letters are for admins",
+                         code="admins_only")
     async with request.app[CONTEXT].store.read() as tx:
         rows = await tx.mail.dead_letters(LIMIT)
     # No raw mail, no addresses: the error and where the mail lies.

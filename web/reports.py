@@ -26,7 +26,7 @@ REPORT_YEARS = (1970, 9998)
 def _require_supervisor(request: web.Request) -> None:
     if request[SESSION].user["role"] not in SUPERVISING:
         raise http_error(web.HTTPForbidden, "reports are for supervisors and admins",
-                         "supervisors_only")
+                         code="supervisors_only")
 
 
 def _interval(request: web.Request) -> tuple[datetime, datetime]:
@@ -42,10 +42,10 @@ def _interval(request: web.Request) -> tuple[datetime, datetime]:
             value = datetime.fromisoformat(text)
         except ValueError as exc:
             raise bad_request(f"{name} must be an ISO 8601 date or time",
-                              "report_date_invalid") from exc
+                              code="report_date_invalid") from exc
         if not REPORT_YEARS[0] <= value.year <= REPORT_YEARS[1]:
             raise bad_request(f"{name} must lie in the years {REPORT_YEARS[0]} to "
-                              f"{REPORT_YEARS[1]}", "report_date_invalid")
+                              f"{REPORT_YEARS[1]}", code="report_date_invalid")
         if value.tzinfo is None:
             value = value.replace(tzinfo=ctx.zone)
         if name == "to" and len(text) == 10:
@@ -57,7 +57,7 @@ def _interval(request: web.Request) -> tuple[datetime, datetime]:
     start = parse("from", end - timedelta(days=30))
     if start >= end:
         raise bad_request("from must be before to (the range is backwards or empty)",
-                          "report_range_backwards")
+                          code="report_range_backwards")
     return start, end
 
 
