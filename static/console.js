@@ -192,20 +192,43 @@
     return iso ? (Date.now() - new Date(iso).getTime()) / 1000 : null;
   }
 
-  // Times as the user's language writes them, on the deployment's clock (Asia/Baku).
-  var TIME_FORMAT = new Intl.DateTimeFormat(LOCALE, { hour: "2-digit", minute: "2-digit", timeZone: ZONE });
-  var SECONDS_FORMAT = new Intl.DateTimeFormat(LOCALE, { hour: "2-digit", minute: "2-digit", second: "2-digit", timeZone: ZONE });
-  var DAY_FORMAT = new Intl.DateTimeFormat(LOCALE, { day: "numeric", month: "short", timeZone: ZONE });
-  var LONG_DATE_FORMAT = new Intl.DateTimeFormat(LOCALE, { day: "numeric", month: "long", year: "numeric", timeZone: ZONE });
-  var DAY_KEY = new Intl.DateTimeFormat("en-CA", { timeZone: ZONE });   // YYYY-MM-DD
+  /* Dates and times as the user's language writes them, on the deployment's clock (Asia/Baku).
+     Intl gives the figures in that zone; the words (month names) come from the catalogue, as
+     browsers' own locale data for Azerbaijani is often missing (Chromium writes "2026 M03 20"). */
+  var FIGURES = new Intl.DateTimeFormat("en-GB", { year: "numeric", month: "numeric", day: "numeric",
+    hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23", timeZone: ZONE });
+  var MONTHS = [t("date.month_1"), t("date.month_2"), t("date.month_3"), t("date.month_4"),
+                t("date.month_5"), t("date.month_6"), t("date.month_7"), t("date.month_8"),
+                t("date.month_9"), t("date.month_10"), t("date.month_11"), t("date.month_12")];
+  var MONTHS_SHORT = [t("date.mon_1"), t("date.mon_2"), t("date.mon_3"), t("date.mon_4"),
+                      t("date.mon_5"), t("date.mon_6"), t("date.mon_7"), t("date.mon_8"),
+                      t("date.mon_9"), t("date.mon_10"), t("date.mon_11"), t("date.mon_12")];
+  function figures(date) {
+    var out = {};
+    FIGURES.formatToParts(date).forEach(function (part) { out[part.type] = part.value; });
+    return { year: Number(out.year), month: Number(out.month), day: Number(out.day),
+             hour: out.hour, minute: out.minute, second: out.second };
+  }
   function clock(iso) {
     if (!iso) return "";
-    var at = new Date(iso);
-    var time = TIME_FORMAT.format(at);
-    return DAY_KEY.format(at) === DAY_KEY.format(new Date()) ? time : DAY_FORMAT.format(at) + " " + time;
+    var at = figures(new Date(iso));
+    var today = figures(new Date());
+    var time = at.hour + ":" + at.minute;
+    if (at.year === today.year && at.month === today.month && at.day === today.day) return time;
+    return t("date.day_month", { day: at.day, month: MONTHS_SHORT[at.month - 1] }) + " " + time;
   }
-  function timeWithSeconds(date) { return SECONDS_FORMAT.format(date); }
-  function longDate(date) { return LONG_DATE_FORMAT.format(date); }
+  function timeWithSeconds(date) {
+    var at = figures(date);
+    return at.hour + ":" + at.minute + ":" + at.second;
+  }
+  function longDate(date) {
+    var at = figures(date);
+    return t("date.long", { day: at.day, month: MONTHS[at.month - 1], year: at.year });
+  }
+  function shortDate(date) {
+    var at = figures(date);
+    return t("date.numeric_day_month", { day: at.day, month: (at.month < 10 ? "0" : "") + at.month });
+  }
 
   function maskPhone(phone) {
     if (!phone) return "";
@@ -326,6 +349,7 @@
                 duration: duration, since: since, clock: clock, toast: toast, fail: fail,
                 live: live, me: me, t: t, labelOf: labelOf, errorText: errorText,
                 number: number, timeWithSeconds: timeWithSeconds, longDate: longDate,
+                shortDate: shortDate,
                 locale: LOCALE, zone: ZONE };
 
   // --- login page ----------------------------------------------------------------------------
@@ -1006,7 +1030,7 @@
       var d = e.data || {};
       var who = e.actor ? agentName(e.actor) : null;
       function done(text) { return who ? t("event.by", { text: text, agent: who }) : text; }
-      function because(text) { return d.reason ? t("event.reason", { text: text, reason: d.reason }) : text; }
+      function because(text) { return d.reason ? t("event.reason", { text: text, reason: reasonText(d.reason) }) : text; }
       if (CALL_EVENTS[e.type]) return voiceText(e);
       switch (e.type) {
         case "classified":
@@ -1050,14 +1074,44 @@
         default: return done(String(e.type).replace(/_/g, " "));
       }
     }
+    /* The inbox writes why it routed or assigned as a phrase of its own: the fixed ones are
+       translated here; a composed one (a routing rule's facts, an assignment strategy's note)
+       is shown as the inbox wrote it, in English, marked so (eventNode). */
+    var REASONS = {
+      "answered it": t("reason.answered_it"), "assigned by a person": t("reason.assigned_by_person"),
+      "took it from the queue": t("reason.took_from_queue"),
+      "had room for the next in line": t("reason.had_room"),
+      "nobody else can take it": t("reason.nobody_else"), "answered the call": t("reason.answered_call"),
+      "agent replied": t("reason.agent_replied"), "the resident replied": t("reason.resident_replied"),
+      "agent deactivated": t("reason.agent_deactivated"), "agent went away": t("reason.agent_away"),
+      "agent went offline": t("reason.agent_offline"), "default queue": t("reason.default_queue"),
+      "the resident wrote while the agent was away": t("reason.wrote_while_away"),
+      "the resident wrote while the agent was offline": t("reason.wrote_while_offline")
+    };
+    function reasonText(reason) { return labelOf(REASONS, reason); }
+    function untranslatedReason(e) {
+      var reason = e.data && e.data.reason;
+      return LANGUAGE !== "en" && typeof reason === "string" && !Object.prototype.hasOwnProperty.call(REASONS, reason)
+        && !CALL_EVENTS[e.type] ? reason : null;
+    }
     var SOURCES = { model: t("event.source_model"), hint: t("event.source_hint"), rule: t("event.source_rule"),
                     empty: t("event.source_empty") };
+    /* The event's sentence; a reason in the inbox's own English words is set apart in a span
+       that says its language. */
+    function eventTextNode(e) {
+      var text = eventText(e);
+      var reason = untranslatedReason(e);
+      var at = reason ? text.lastIndexOf(reason) : -1;
+      if (at < 0) return el("span", { className: "event-text", text: text });
+      return el("span", { className: "event-text" }, [text.slice(0, at),
+        el("span", { className: "event-reason", lang: "en", text: reason }), text.slice(at + reason.length)]);
+    }
     function eventNode(e) {
       var voice = Boolean(CALL_EVENTS[e.type]);
       return el("li", { className: "event event-" + e.type + (voice ? " event-voice" : ""),
                         data: { eventId: e.id, type: e.type } }, [
         voice ? icon(CHANNELS.voice.path) : null,
-        el("span", { className: "event-text", text: eventText(e) }),
+        eventTextNode(e),
         el("time", { dateTime: e.created_at, text: clock(e.created_at), title: e.created_at })
       ]);
     }

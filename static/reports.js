@@ -187,9 +187,8 @@
   function longDate(value) {
     return CC.longDate(new Date(value + "T12:00:00+04:00"));
   }
-  var SHORT_DAY = new Intl.DateTimeFormat(CC.locale, { day: "numeric", month: "numeric", timeZone: CC.zone });
   function shortDay(period) {
-    return SHORT_DAY.format(new Date(String(period).slice(0, 10) + "T12:00:00+04:00"));
+    return CC.shortDate(new Date(String(period).slice(0, 10) + "T12:00:00+04:00"));
   }
   function dayName(period) {
     return longDate(String(period).slice(0, 10));
