@@ -425,6 +425,8 @@
   var PRESENCE_ORDER = { online: 0, away: 1, offline: 2 };
   var PRESENCE_STATES = { online: t("presence.state_online"), away: t("presence.state_away"),
                           offline: t("presence.state_offline") };
+  // A presence on its own (a colleague's dot): capitalised as the top bar's switch writes it.
+  var PRESENCE_LABELS = { online: t("presence.online"), away: t("presence.away"), offline: t("presence.offline") };
   var MATCH_KINDS = { fin: t("match.fin"), id_card: t("match.id_card"), phone: t("match.phone"),
                       email: t("match.email") };
 
@@ -1343,7 +1345,7 @@
                 : t("transfer.anyone"),
           current ? el("span", { className: "muted small", text: " · " + t("transfer.assigned_now") }) : null
         ]),
-        agent ? el("span", { className: "presence-dot presence-" + presenceState, text: labelOf(PRESENCE_STATES, presenceState) }) : null,
+        agent ? el("span", { className: "presence-dot presence-" + presenceState, text: labelOf(PRESENCE_LABELS, presenceState) }) : null,
         agent ? el("span", { className: "chip agent-load" + (agent.full ? " chip-full" : ""),
                              text: agent.full ? t("transfer.full_load", { load: loadText(agent) }) : loadText(agent),
                              title: t("transfer.load_title", { load: agent.load, capacity: agent.capacity, kind: kind }) }) : null,

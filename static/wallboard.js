@@ -6,8 +6,8 @@
   var CC = window.CC;
   var el = CC.el;
   var t = CC.t;
-  var PRESENCE_STATES = { online: t("presence.state_online"), away: t("presence.state_away"),
-                          offline: t("presence.state_offline") };
+  var PRESENCE_LABELS = { online: t("presence.online"), away: t("presence.away"),
+                          offline: t("presence.offline") };
   var KIND_WORDS = { chat: t("capacity.chat"), email: t("capacity.email") };
   var tiles = document.getElementById("queue-tiles");
   var notice = document.getElementById("board-notice");
@@ -115,7 +115,7 @@
     }).forEach(function (agent) {
       rows.appendChild(el("tr", { data: { agent: agent.id } }, [
         el("td", { text: agent.name }),
-        el("td", {}, [el("span", { className: "presence-dot presence-" + agent.presence, text: CC.labelOf(PRESENCE_STATES, agent.presence) })]),
+        el("td", {}, [el("span", { className: "presence-dot presence-" + agent.presence, text: CC.labelOf(PRESENCE_LABELS, agent.presence) })]),
         loadCell(agent),
         el("td", { className: "num", text: CC.number(agent.handled_today || 0) })
       ]));
