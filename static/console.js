@@ -240,7 +240,8 @@
   function toast(text, kind) {
     var box = document.getElementById("toasts");
     if (!box) return;
-    var item = el("div", { className: "toast toast-" + (kind || "info"), text: text });
+    // A value left empty in a text ("#12 {name} (…)" without a name) leaves no double space.
+    var item = el("div", { className: "toast toast-" + (kind || "info"), text: String(text).replace(/ {2,}/g, " ") });
     box.appendChild(item);
     setTimeout(function () { item.classList.add("toast-out"); }, 3500);
     setTimeout(function () { item.remove(); }, 4000);

@@ -52,7 +52,7 @@ async def test_a_saved_language_is_the_users_on_every_page_and_in_me(client, peo
     assert 'data-locale="ru-RU"' in page and 'data-timezone="Asia/Baku"' in page
     assert "Взять следующее" in page and ">Обращения<" in page and "Take next" not in page
     assert _script_texts(page)["status.resolved"] == "Решено"
-    assert '<option value="ru" selected>Русский</option>' in page
+    assert '<option value="ru" lang="ru" title="Русский" selected>RU</option>' in page
 
     # The switcher's call from the page (cookie and CSRF) changes it again.
     again = await client.post("/api/v1/me/language", json={"language": "az"},
