@@ -188,7 +188,7 @@ async def set_console_language(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     body = await read_json(request)
     language = body.get("language")
-    if language is not None and language not in REPLY_LANGUAGES:
+    if "language" not in body or (language is not None and language not in REPLY_LANGUAGES):
         raise bad_request(f"language must be one of {', '.join(REPLY_LANGUAGES)} or null",
                           code="unknown_language")
     actor = _actor(request)

@@ -78,6 +78,24 @@ def test_the_catalogue_is_written_in_each_language_not_copied_from_english():
     assert sum(1 for text in catalogue["ru"].values() if cyrillic.search(text)) > 300
 
 
+# Texts that are rightly the same as English: names, codes, and words both languages share.
+SAME_AS_ENGLISH = {
+    *((language, key) for language in ("az", "ru")
+      for key in ("language.az", "language.ru", "language.en", "channel.sms", "channel.whatsapp",
+                  "channel.telegram", "event.reason", "date.long", "date.day_month")),
+    ("az", "filter.status"), ("az", "size.bytes"), ("az", "size.kilobytes"),
+    ("az", "size.megabytes"), ("az", "call.reason_operator"), ("az", "event.source_model"),
+    ("az", "report.median"),
+}
+
+
+def test_no_text_is_left_in_english_in_another_language():
+    catalogue = console.console_texts()
+    copied = {(language, key) for language in ("az", "ru") for key, text in
+              catalogue[language].items() if text == catalogue["en"][key]}
+    assert sorted(copied - SAME_AS_ENGLISH) == []
+
+
 def test_every_key_the_pages_and_scripts_look_up_is_in_the_catalogue():
     literal, prefixes = _lookups()
     assert {"nav.inbox", "status.resolved", "error.wrong_credentials", "board.waiting",
