@@ -26,11 +26,16 @@ MAX_CONTACT_NAME = 200     # contacts.name
 
 
 class ActionError(Exception):
-    """A request that cannot be carried out; `status` is the HTTP status to answer with."""
+    """A request that cannot be carried out; `status` is the HTTP status to answer with,
+    `code` the stable name clients match on and translate (None: the status's), `values`
+    what its translated text names."""
 
-    def __init__(self, message: str, status: int = 422):
+    def __init__(self, message: str, status: int = 422, *, code: str | None = None,
+                 **values: Any):
         super().__init__(message)
         self.status = status
+        self.code = code
+        self.values = values
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,8 @@ class Actor:
 async def _conversation(tx: UnitOfWork, conversation_id: int) -> dict[str, Any]:
     conversation = await tx.conversations.get(conversation_id, for_update=True)
     if conversation is None:
-        raise ActionError(f"conversation {conversation_id} not found", 404)
+        raise ActionError(f"conversation {conversation_id} not found", 404,
+                          code="conversation_not_found")
     return conversation
 
 
@@ -61,12 +67,14 @@ def mail_subject(value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise ActionError("subject must be a string", 400)
+        raise ActionError("subject must be a string", 400, code="subject_invalid")
     if any(unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") for char in value):
-        raise ActionError("subject must be one line without control characters", 400)
+        raise ActionError("subject must be one line without control characters", 400,
+                          code="subject_invalid")
     subject = value.strip()
     if len(subject) > MAX_SUBJECT_CHARS:
-        raise ActionError(f"subject must be at most {MAX_SUBJECT_CHARS} characters", 400)
+        raise ActionError(f"subject must be at most {MAX_SUBJECT_CHARS} characters", 400,
+                          code="subject_too_long", max=MAX_SUBJECT_CHARS)
     return subject or None
 
 
@@ -78,9 +86,10 @@ async def reply(ctx: InboxContext, actor: Actor, conversation_id: int, body: str
     `subject`, on a channel whose replies are mail, replaces the reply's own."""
     body = (body or "").strip()
     if not body:
-        raise ActionError("body must not be empty")
+        raise ActionError("body must not be empty", code="body_empty")
     if len(body) > MAX_REPLY_CHARS:
-        raise ActionError(f"body is longer than {MAX_REPLY_CHARS} characters", 413)
+        raise ActionError(f"body is longer than {MAX_REPLY_CHARS} characters", 413,
+                          code="body_too_long", max=MAX_REPLY_CHARS)
     subject = mail_subject(subject)
     if subject is not None and private:
         raise ActionError("a private note has no subject")
@@ -104,7 +113,8 @@ async def reply(ctx: InboxContext, actor: Actor, conversation_id: int, body: str
                     f"{channel.name} accepts free text only within "
                     f"{channel.free_text_window.total_seconds() / 3600:.0f} "
                     "hours of the resident's last message; send an approved template instead",
-                    409)
+                    409, code="free_text_window_closed",
+                    hours=round(channel.free_text_window.total_seconds() / 3600))
             stored = {**(extra or {}), "email": {"subject": subject}} if subject else extra
             message_id = await outbox.queue_message(tx, conversation, body,
                                                     author_kind="agent", author_id=actor.id,
@@ -146,14 +156,16 @@ async def template_reply(ctx: InboxContext, actor: Actor, conversation_id: int, 
     async with ctx.store.read() as tx:
         conversation = await tx.conversations.get(conversation_id)
     if conversation is None:
-        raise ActionError(f"conversation {conversation_id} not found", 404)
+        raise ActionError(f"conversation {conversation_id} not found", 404,
+                          code="conversation_not_found")
     catalogue = ctx.channels[conversation["channel"]].templates
     if catalogue is None or name not in catalogue.approved(ctx.config):
-        raise ActionError(f"no approved template {name!r} for {conversation['channel']}")
+        raise ActionError(f"no approved template {name!r} for {conversation['channel']}",
+                          code="unknown_template")
     try:
         send = catalogue.prepare(ctx.config, name, values)
     except ValueError as exc:
-        raise ActionError(str(exc)) from exc
+        raise ActionError(str(exc), code="template_values") from exc
     return await reply(ctx, actor, conversation_id, send.body, extra=send.extra)
 
 
@@ -161,7 +173,7 @@ async def assign(ctx: InboxContext, actor: Actor, conversation_id: int, agent_id
                  queue: str | None = None) -> None:
     """Assign to an agent, unassign (agent_id None), or transfer to another queue."""
     if queue is not None and queue not in ctx.config.queue_ids:
-        raise ActionError(f"unknown queue {queue!r}")
+        raise ActionError(f"unknown queue {queue!r}", code="unknown_queue")
     now = utcnow()
     async with ctx.store.transaction() as tx:
         conversation = await _conversation(tx, conversation_id)
@@ -175,9 +187,10 @@ async def assign(ctx: InboxContext, actor: Actor, conversation_id: int, agent_id
         if agent_id is not None:
             agent = await tx.users.get(agent_id)
             if agent is None or not agent["active"]:
-                raise ActionError(f"agent {agent_id} not found", 404)
+                raise ActionError(f"agent {agent_id} not found", 404, code="agent_not_found")
             if agent["role"] == "agent" and target_queue not in (agent["queues"] or []):
-                raise ActionError(f"agent {agent_id} does not work queue {target_queue!r}")
+                raise ActionError(f"agent {agent_id} does not work queue {target_queue!r}",
+                                  code="agent_not_in_queue")
             changes.update(assignee_id=agent_id, assigned_at=now, offered_at=None,
                            **lifecycle.taken(conversation))
             await tx.events.add(conversation_id, EventType.ASSIGNED,
@@ -232,7 +245,7 @@ def _check_wrap_up(ctx: InboxContext, conversation: dict[str, Any]) -> None:
     if not any((tag := ctx.config.tag(t)) is not None and tag.wrap_up
                for t in conversation["tags"] or ()):
         raise ActionError(f"a conversation of {queue.id} is resolved with a wrap-up code: "
-                          "tag it first", 409)
+                          "tag it first", 409, code="wrap_up_required")
 
 
 MAX_TAGS = 20
@@ -242,10 +255,11 @@ async def set_tags(ctx: InboxContext, actor: Actor, conversation_id: int, tags: 
     """The conversation's tags become `tags` (ids from config, in that order); the event
     records what was added and removed. Tags config no longer lists stay until removed."""
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        raise ActionError("tags must be a list of tag ids", 400)
+        raise ActionError("tags must be a list of tag ids", 400, code="tags_invalid")
     wanted = list(dict.fromkeys(tags))
     if len(wanted) > MAX_TAGS:
-        raise ActionError(f"a conversation has at most {MAX_TAGS} tags", 400)
+        raise ActionError(f"a conversation has at most {MAX_TAGS} tags", 400,
+                          code="too_many_tags", max=MAX_TAGS)
     now = utcnow()
     async with ctx.store.transaction() as tx:
         conversation = await _conversation(tx, conversation_id)
@@ -253,7 +267,7 @@ async def set_tags(ctx: InboxContext, actor: Actor, conversation_id: int, tags: 
         added = [t for t in wanted if t not in current]
         unknown = [t for t in added if ctx.config.tag(t) is None]
         if unknown:
-            raise ActionError(f"unknown tag {unknown[0]!r}", 400)
+            raise ActionError(f"unknown tag {unknown[0]!r}", 400, code="unknown_tag")
         removed = [t for t in current if t not in wanted]
         if not added and not removed:
             return
@@ -269,7 +283,8 @@ async def agent_typing(ctx: InboxContext, conversation_id: int) -> None:
     async with ctx.store.read() as tx:
         conversation = await tx.conversations.get(conversation_id)
         if conversation is None:
-            raise ActionError(f"conversation {conversation_id} not found", 404)
+            raise ActionError(f"conversation {conversation_id} not found", 404,
+                          code="conversation_not_found")
         identity = await tx.contacts.identity_by_id(conversation["identity_id"])
     await publish_to_chat(ctx.redis, identity["address"], {"type": "typing", "who": "agent"})
 
@@ -322,14 +337,17 @@ async def merge_contacts(ctx: InboxContext, actor: Actor, into: int, other: int,
         for contact_id in (into, other):
             contact = await tx.contacts.get(contact_id)
             if contact is None or contact["merged_into"] is not None:
-                raise ActionError(f"contact {contact_id} not found", 404)
+                raise ActionError(f"contact {contact_id} not found", 404,
+                                  code="contact_not_found")
         merged: dict[str, Any] = {"from": other, "into": into, "by": "a person"}
         if match_id is not None:
             match = await tx.contacts.match(match_id, for_update=True)
             if match is None or {match["contact_id"], match["other_contact_id"]} != {into, other}:
-                raise ActionError(f"no possible match {match_id} of these contacts", 404)
+                raise ActionError(f"no possible match {match_id} of these contacts", 404,
+                          code="match_not_found")
             if match["status"] != "open":
-                raise ActionError(f"possible match {match_id} is already {match['status']}", 409)
+                raise ActionError(f"possible match {match_id} is already {match['status']}", 409,
+                          code="match_decided")
             merged["match"] = {"id": match_id, "kind": match["kind"], "value": match["masked"]}
         moved = await tx.contacts.merge(into, other, decided_by=actor.id)
         # Every conversation of the resident now shows who joined the two, and why.
@@ -348,23 +366,26 @@ async def dismiss_match(ctx: InboxContext, actor: Actor, contact_id: int, match_
     async with ctx.store.transaction() as tx:
         match = await tx.contacts.match(match_id, for_update=True)
         if match is None or contact_id not in (match["contact_id"], match["other_contact_id"]):
-            raise ActionError(f"no possible match {match_id} of contact {contact_id}", 404)
+            raise ActionError(f"no possible match {match_id} of contact {contact_id}", 404,
+                          code="match_not_found")
         if match["status"] != "open":
-            raise ActionError(f"possible match {match_id} is already {match['status']}", 409)
+            raise ActionError(f"possible match {match_id} is already {match['status']}", 409,
+                          code="match_decided")
         await tx.contacts.decide_match(match_id, "dismissed", actor.id, utcnow())
 
 
 def contact_name(value: Any) -> str:
     """A contact's name as an agent may set it: one line of visible text."""
     if not isinstance(value, str):
-        raise ActionError("name must be a string", 400)
+        raise ActionError("name must be a string", 400, code="name_invalid")
     name = " ".join(value.split())
     if not name:
-        raise ActionError("name must not be empty", 400)
+        raise ActionError("name must not be empty", 400, code="name_empty")
     if len(name) > MAX_CONTACT_NAME:
-        raise ActionError(f"name must be at most {MAX_CONTACT_NAME} characters", 400)
+        raise ActionError(f"name must be at most {MAX_CONTACT_NAME} characters", 400,
+                          code="name_too_long", max=MAX_CONTACT_NAME)
     if any(unicodedata.category(char) in ("Cc", "Cf") for char in name):
-        raise ActionError("name must not contain control characters", 400)
+        raise ActionError("name must not contain control characters", 400, code="name_invalid")
     return name
 
 
@@ -379,25 +400,28 @@ async def update_contact(ctx: InboxContext, actor: Actor, contact_id: int,
     showing them update. Nothing is written unless every field is valid."""
     unknown = sorted(set(changes) - set(CONTACT_FIELDS))
     if unknown or not changes:
-        raise ActionError(f"only {', '.join(CONTACT_FIELDS)} may be changed", 400)
+        raise ActionError(f"only {', '.join(CONTACT_FIELDS)} may be changed", 400,
+                          code="contact_field_fixed")
     wanted: dict[str, Any] = {}
     if "name" in changes:
         wanted["name"] = contact_name(changes["name"])
     if "language" in changes:
         if changes["language"] not in LANGUAGES:
-            raise ActionError(f"language must be one of {', '.join(LANGUAGES)}", 400)
+            raise ActionError(f"language must be one of {', '.join(LANGUAGES)}", 400,
+                              code="unknown_language")
         wanted["language"] = changes["language"]
     now = utcnow()
     async with ctx.store.transaction() as tx:
         contact = await tx.contacts.get(contact_id)
         if contact is None or contact["merged_into"] is not None:
-            raise ActionError(f"contact {contact_id} not found", 404)
+            raise ActionError(f"contact {contact_id} not found", 404, code="contact_not_found")
         if "preferred_channel" in changes:
             channel = changes["preferred_channel"]
             known = {i["channel"] for i in await tx.contacts.identities_of(contact_id)}
             if channel is not None and (not isinstance(channel, str) or channel not in known):
                 raise ActionError("preferred_channel must be null or a channel the resident "
-                                  f"has written on ({', '.join(sorted(known))})", 400)
+                                  f"has written on ({', '.join(sorted(known))})", 400,
+                                  code="unknown_preferred_channel")
             wanted["preferred_channel"] = channel
         changed = {k: v for k, v in wanted.items() if contact[k] != v}
         if not changed:

@@ -148,6 +148,7 @@ def user_view(row: Row, zone: ZoneInfo) -> dict[str, Any]:
         "presence": row["presence"],
         "presence_reason": row.get("presence_reason"),
         "presence_since": iso(row.get("presence_since"), zone),
+        "console_language": row.get("console_language"),
     }
 
 

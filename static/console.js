@@ -7,6 +7,29 @@
   // --- shared helpers ------------------------------------------------------------------------
 
   var body = document.body;
+  var root = document.documentElement;
+
+  // --- texts: the page's catalogue (templates/console/texts.yaml) in the user's language
+  var TEXTS = JSON.parse(body.dataset.texts || "{}");
+  var LANGUAGE = root.lang || "az";
+  var LOCALE = root.dataset.locale || "az-Latn-AZ";
+  var ZONE = root.dataset.timezone || "Asia/Baku";
+
+  /* The catalogue's text for `key`, its {placeholders} filled from `values`. Every key
+     the scripts use is a literal at its call (a test checks each is in every language); a
+     key the catalogue lacks shows as itself, which the browser tests look for. */
+  function t(key, values) {
+    var text = Object.prototype.hasOwnProperty.call(TEXTS, key) ? TEXTS[key] : key;
+    return text.replace(/\{(\w+)\}/g, function (whole, name) {
+      return values && values[name] !== undefined && values[name] !== null ? String(values[name]) : whole;
+    });
+  }
+  /* The text of a value out of a fixed set (a status, a channel): `labels` maps each value to
+     its text, looked up above; an unknown value shows as it came. */
+  function labelOf(labels, value) {
+    return Object.prototype.hasOwnProperty.call(labels, value) ? labels[value] : value;
+  }
+
   var me = { id: Number(body.dataset.userId) || null, name: body.dataset.userName || "",
              role: body.dataset.userRole || "" };
 
@@ -21,6 +44,41 @@
     this.status = status;
     this.message = message;
     this.data = data;
+  }
+
+  /* An API error as the user reads it: the text of its stable code (error.CODE) with the
+     values the error names, else a word about its status, else about the network. */
+  var ERROR_TEXTS = {
+    authentication_required: t("error.authentication_required"), bad_request: t("error.bad_request"),
+    forbidden: t("error.forbidden"), not_found: t("error.not_found"),
+    method_not_allowed: t("error.method_not_allowed"), conflict: t("error.conflict"),
+    too_large: t("error.too_large"), not_possible: t("error.not_possible"),
+    too_many_requests: t("error.too_many_requests"), internal_error: t("error.internal_error"),
+    unavailable: t("error.unavailable"), malformed_json: t("error.malformed_json"),
+    csrf_token: t("error.csrf_token"), credentials_required: t("error.credentials_required"),
+    wrong_credentials: t("error.wrong_credentials"), login_throttled: t("error.login_throttled"),
+    outside_queues: t("error.outside_queues"), conversation_not_found: t("error.conversation_not_found"),
+    contact_not_found: t("error.contact_not_found"), agent_not_found: t("error.agent_not_found"),
+    match_not_found: t("error.match_not_found"), match_decided: t("error.match_decided"),
+    agent_not_in_queue: t("error.agent_not_in_queue"), unknown_queue: t("error.unknown_queue"),
+    unknown_template: t("error.unknown_template"), template_values: t("error.template_values"),
+    free_text_window_closed: t("error.free_text_window_closed"), body_empty: t("error.body_empty"),
+    body_too_long: t("error.body_too_long"), subject_invalid: t("error.subject_invalid"),
+    subject_too_long: t("error.subject_too_long"), name_empty: t("error.name_empty"),
+    name_invalid: t("error.name_invalid"), name_too_long: t("error.name_too_long"),
+    unknown_language: t("error.unknown_language"), supervisors_only: t("error.supervisors_only"),
+    admins_only: t("error.admins_only"), report_date_invalid: t("error.report_date_invalid"),
+    report_range_backwards: t("error.report_range_backwards")
+  };
+  function errorText(error) {
+    var data = (error && error.data && typeof error.data === "object") ? error.data : {};
+    if (data.code && Object.prototype.hasOwnProperty.call(ERROR_TEXTS, data.code)) {
+      return ERROR_TEXTS[data.code].replace(/\{(\w+)\}/g, function (whole, name) {
+        return data[name] !== undefined && data[name] !== null ? String(data[name]) : whole;
+      });
+    }
+    if (error && error.status) return t("error.http", { status: error.status });
+    return t("error.network");
   }
 
   function toLogin() {
@@ -84,12 +142,12 @@
 
   var SVG_NS = "http://www.w3.org/2000/svg";
   var CHANNELS = {
-    webchat: { label: "Web chat", path: "M4 4h16a2 2 0 0 1 2 2v9a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z" },
-    sms: { label: "SMS", path: "M7 2h10a2 2 0 0 1 2 2v16a2 2 0 0 1-2 2H7a2 2 0 0 1-2-2V4a2 2 0 0 1 2-2zm0 3v13h10V5H7zm4 14.5h2" },
-    whatsapp: { label: "WhatsApp", path: "M12 2a10 10 0 0 0-8.7 14.9L2 22l5.3-1.3A10 10 0 1 0 12 2zm-3.5 5.5c.3 0 .6 0 .8.6l.9 2.1c.1.3 0 .5-.2.7l-.6.7c.8 1.5 2 2.6 3.5 3.4l.7-.8c.2-.2.5-.3.8-.2l2 .9c.4.2.5.4.4.8-.2 1.1-1.3 1.9-2.4 1.8-3.6-.4-7-3.8-7.3-7.4-.1-1.2.6-2.3 1.4-2.6z" },
-    voice: { label: "Voice call", path: "M6.6 10.8a15 15 0 0 0 6.6 6.6l2.2-2.2c.3-.3.7-.4 1-.2 1.1.4 2.3.6 3.6.6.6 0 1 .4 1 1V20c0 .6-.4 1-1 1A17 17 0 0 1 3 4c0-.6.4-1 1-1h3.5c.6 0 1 .4 1 1 0 1.3.2 2.5.6 3.6.1.3 0 .7-.2 1l-2.3 2.2z" },
-    telegram: { label: "Telegram", path: "M21.5 3.5 2.8 10.8c-1 .4-1 1.2-.2 1.5l4.8 1.5 1.8 5.6c.2.6.4.8.9.8.4 0 .6-.2.9-.5l2.3-2.2 4.8 3.5c.9.5 1.5.2 1.7-.8l3.1-14.8c.3-1.3-.5-1.9-1.4-1.9zM9 13.6l9-5.7-7.3 6.8-.3 3.2L9 13.6z" },
-    email: { label: "E-mail", path: "M3 5h18a1 1 0 0 1 1 1v12a1 1 0 0 1-1 1H3a1 1 0 0 1-1-1V6a1 1 0 0 1 1-1zm1 2.4V17h16V7.4l-8 5.3-8-5.3zM5.2 7 12 11.5 18.8 7H5.2z" }
+    webchat: { label: t("channel.webchat"), path: "M4 4h16a2 2 0 0 1 2 2v9a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z" },
+    sms: { label: t("channel.sms"), path: "M7 2h10a2 2 0 0 1 2 2v16a2 2 0 0 1-2 2H7a2 2 0 0 1-2-2V4a2 2 0 0 1 2-2zm0 3v13h10V5H7zm4 14.5h2" },
+    whatsapp: { label: t("channel.whatsapp"), path: "M12 2a10 10 0 0 0-8.7 14.9L2 22l5.3-1.3A10 10 0 1 0 12 2zm-3.5 5.5c.3 0 .6 0 .8.6l.9 2.1c.1.3 0 .5-.2.7l-.6.7c.8 1.5 2 2.6 3.5 3.4l.7-.8c.2-.2.5-.3.8-.2l2 .9c.4.2.5.4.4.8-.2 1.1-1.3 1.9-2.4 1.8-3.6-.4-7-3.8-7.3-7.4-.1-1.2.6-2.3 1.4-2.6z" },
+    voice: { label: t("channel.voice_call"), path: "M6.6 10.8a15 15 0 0 0 6.6 6.6l2.2-2.2c.3-.3.7-.4 1-.2 1.1.4 2.3.6 3.6.6.6 0 1 .4 1 1V20c0 .6-.4 1-1 1A17 17 0 0 1 3 4c0-.6.4-1 1-1h3.5c.6 0 1 .4 1 1 0 1.3.2 2.5.6 3.6.1.3 0 .7-.2 1l-2.3 2.2z" },
+    telegram: { label: t("channel.telegram"), path: "M21.5 3.5 2.8 10.8c-1 .4-1 1.2-.2 1.5l4.8 1.5 1.8 5.6c.2.6.4.8.9.8.4 0 .6-.2.9-.5l2.3-2.2 4.8 3.5c.9.5 1.5.2 1.7-.8l3.1-14.8c.3-1.3-.5-1.9-1.4-1.9zM9 13.6l9-5.7-7.3 6.8-.3 3.2L9 13.6z" },
+    email: { label: t("channel.email"), path: "M3 5h18a1 1 0 0 1 1 1v12a1 1 0 0 1-1 1H3a1 1 0 0 1-1-1V6a1 1 0 0 1 1-1zm1 2.4V17h16V7.4l-8 5.3-8-5.3zM5.2 7 12 11.5 18.8 7H5.2z" }
   };
 
   var SOUND_ON = "M4 9h4l5-4v14l-5-4H4V9zm12.5 3a4.5 4.5 0 0 0-2.5-4v8a4.5 4.5 0 0 0 2.5-4zM14 3.2v2.1a7 7 0 0 1 0 13.4v2.1a9 9 0 0 0 0-17.6z";
@@ -107,7 +165,7 @@
   }
 
   function channelIcon(channel) {
-    var known = CHANNELS[channel] || { label: channel || "unknown", path: "M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18z" };
+    var known = CHANNELS[channel] || { label: channel || t("channel.unknown"), path: "M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18z" };
     return el("span", { className: "ch-icon ch-" + (channel || "unknown"), title: known.label,
                         role: "img", "aria-label": known.label }, [icon(known.path)]);
   }
@@ -116,28 +174,60 @@
     return (CHANNELS[channel] || { label: channel }).label;
   }
 
+  var NUMBER = new Intl.NumberFormat(LOCALE);
+  function number(value) { return NUMBER.format(value); }
   function duration(seconds) {
     if (seconds === null || seconds === undefined || isNaN(seconds)) return "–";
     seconds = Math.max(0, Math.round(seconds));
-    if (seconds < 60) return seconds + "s";
+    if (seconds < 60) return t("unit.seconds", { n: seconds });
     var minutes = Math.floor(seconds / 60);
-    if (minutes < 60) return minutes + "m";
+    if (minutes < 60) return t("unit.minutes", { n: minutes });
     var hours = Math.floor(minutes / 60);
-    if (hours < 24) return hours + "h" + (minutes % 60 ? " " + (minutes % 60) + "m" : "");
+    if (hours < 24) return t("unit.hours", { n: hours }) + (minutes % 60 ? " " + t("unit.minutes", { n: minutes % 60 }) : "");
     var days = Math.floor(hours / 24);
-    return days + "d" + (hours % 24 ? " " + (hours % 24) + "h" : "");
+    return t("unit.days", { n: days }) + (hours % 24 ? " " + t("unit.hours", { n: hours % 24 }) : "");
   }
 
   function since(iso) {
     return iso ? (Date.now() - new Date(iso).getTime()) / 1000 : null;
   }
 
+  /* Dates and times as the user's language writes them, on the deployment's clock (Asia/Baku).
+     Intl gives the figures in that zone; the words (month names) come from the catalogue, as
+     browsers' own locale data for Azerbaijani is often missing (Chromium writes "2026 M03 20"). */
+  var FIGURES = new Intl.DateTimeFormat("en-GB", { year: "numeric", month: "numeric", day: "numeric",
+    hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23", timeZone: ZONE });
+  var MONTHS = [t("date.month_1"), t("date.month_2"), t("date.month_3"), t("date.month_4"),
+                t("date.month_5"), t("date.month_6"), t("date.month_7"), t("date.month_8"),
+                t("date.month_9"), t("date.month_10"), t("date.month_11"), t("date.month_12")];
+  var MONTHS_SHORT = [t("date.mon_1"), t("date.mon_2"), t("date.mon_3"), t("date.mon_4"),
+                      t("date.mon_5"), t("date.mon_6"), t("date.mon_7"), t("date.mon_8"),
+                      t("date.mon_9"), t("date.mon_10"), t("date.mon_11"), t("date.mon_12")];
+  function figures(date) {
+    var out = {};
+    FIGURES.formatToParts(date).forEach(function (part) { out[part.type] = part.value; });
+    return { year: Number(out.year), month: Number(out.month), day: Number(out.day),
+             hour: out.hour, minute: out.minute, second: out.second };
+  }
   function clock(iso) {
     if (!iso) return "";
-    var at = new Date(iso);
-    var sameDay = at.toDateString() === new Date().toDateString();
-    var time = at.toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" });
-    return sameDay ? time : at.toLocaleDateString("en-GB", { day: "numeric", month: "short" }) + " " + time;
+    var at = figures(new Date(iso));
+    var today = figures(new Date());
+    var time = at.hour + ":" + at.minute;
+    if (at.year === today.year && at.month === today.month && at.day === today.day) return time;
+    return t("date.day_month", { day: at.day, month: MONTHS_SHORT[at.month - 1] }) + " " + time;
+  }
+  function timeWithSeconds(date) {
+    var at = figures(date);
+    return at.hour + ":" + at.minute + ":" + at.second;
+  }
+  function longDate(date) {
+    var at = figures(date);
+    return t("date.long", { day: at.day, month: MONTHS[at.month - 1], year: at.year });
+  }
+  function shortDate(date) {
+    var at = figures(date);
+    return t("date.numeric_day_month", { day: at.day, month: (at.month < 10 ? "0" : "") + at.month });
   }
 
   function maskPhone(phone) {
@@ -150,7 +240,8 @@
   function toast(text, kind) {
     var box = document.getElementById("toasts");
     if (!box) return;
-    var item = el("div", { className: "toast toast-" + (kind || "info"), text: text });
+    // A value left empty in a text ("#12 {name} (…)" without a name) leaves no double space.
+    var item = el("div", { className: "toast toast-" + (kind || "info"), text: String(text).replace(/ {2,}/g, " ") });
     box.appendChild(item);
     setTimeout(function () { item.classList.add("toast-out"); }, 3500);
     setTimeout(function () { item.remove(); }, 4000);
@@ -158,7 +249,7 @@
 
   function fail(error) {
     if (error && error.status === 401) return;
-    toast((error && error.message) || "Something went wrong", "error");
+    toast(errorText(error), "error");
   }
 
   /* The live event stream. handlers: {type: fn(data)}, plus onresync() after a reconnect. */
@@ -174,13 +265,13 @@
     function connect() {
       source = new EventSource("/api/v1/stream");
       source.onopen = function () {
-        show("live", "Live");
+        show("live", t("live.live"));
         if (dropped && handlers.onresync) handlers.onresync();
         dropped = false;
       };
       source.onerror = function () {
         dropped = true;
-        show("down", "Reconnecting…");
+        show("down", t("live.reconnecting"));
         if (source.readyState === EventSource.CLOSED) {
           // The server refused (signed out?): check, then retry ourselves.
           api("GET", "/api/v1/me").then(function () { setTimeout(connect, 3000); }, function () {});
@@ -229,6 +320,22 @@
     return { mark: mark, current: function () { return current; } };
   }
 
+  /* The language switcher in the top bar: saved on the user's account, then the page is
+     built again in it. */
+  function setupLanguage() {
+    var select = document.getElementById("ui-language");
+    if (!select) return;
+    select.addEventListener("change", function () {
+      var chosen = select.value;
+      api("POST", "/api/v1/me/language", { language: chosen }).then(function () {
+        location.reload();
+      }, function (error) {
+        select.value = LANGUAGE;
+        fail(error);
+      });
+    });
+  }
+
   function setupLogout() {
     var button = document.getElementById("logout");
     if (!button) return;
@@ -241,7 +348,10 @@
 
   window.CC = { api: api, el: el, channelIcon: channelIcon, channelLabel: channelLabel,
                 duration: duration, since: since, clock: clock, toast: toast, fail: fail,
-                live: live, me: me };
+                live: live, me: me, t: t, labelOf: labelOf, errorText: errorText,
+                number: number, timeWithSeconds: timeWithSeconds, longDate: longDate,
+                shortDate: shortDate,
+                locale: LOCALE, zone: ZONE };
 
   // --- login page ----------------------------------------------------------------------------
 
@@ -254,27 +364,11 @@
     return url.pathname + url.search + url.hash;
   }
 
-  var LOGIN_TEXTS = {
-    az: { email: "E-poçt ünvanınızı daxil edin.", password: "Şifrənizi daxil edin.",
-          both: "E-poçt ünvanınızı və şifrənizi daxil edin.",
-          wrong: "E-poçt ünvanı və ya şifrə yanlışdır.",
-          wait: "Çoxlu uğursuz cəhd. {s} saniyədən sonra yenidən cəhd edin." },
-    ru: { email: "Введите адрес электронной почты.", password: "Введите пароль.",
-          both: "Введите адрес электронной почты и пароль.",
-          wrong: "Неверный адрес электронной почты или пароль.",
-          wait: "Слишком много неудачных попыток. Повторите через {s} с." },
-    en: { email: "Enter your e-mail address.", password: "Enter your password.",
-          both: "Enter your e-mail address and password.",
-          wrong: "Wrong e-mail or password.",
-          wait: "Too many failed attempts. Try again in {s} s." }
-  };
-
   function loginPage() {
     var form = document.getElementById("login-form");
     var error = document.getElementById("login-error");
     var email = document.getElementById("login-email");
     var password = document.getElementById("login-password");
-    var texts = LOGIN_TEXTS[document.documentElement.lang] || LOGIN_TEXTS.en;
     function show(message, field) {
       error.textContent = message;
       error.hidden = false;
@@ -289,7 +383,7 @@
       error.hidden = true;
       var address = email.value.trim();
       if (!address || !password.value) {
-        show(!address && !password.value ? texts.both : !address ? texts.email : texts.password,
+        show(!address && !password.value ? t("login.need_both") : !address ? t("login.need_email") : t("login.need_password"),
              !address ? email : password);
         return;
       }
@@ -298,10 +392,7 @@
       api("POST", "/api/v1/auth/login", { email: address, password: password.value }).then(function () {
         location.href = sameOriginPath(form.dataset.next);
       }, function (err) {
-        var wait = err.data && err.data.retry_after_s;
-        show(err.status === 401 ? texts.wrong
-          : err.status === 429 ? texts.wait.replace("{s}", wait || 60)
-          : err.status === 400 ? texts.both : err.message);
+        show(errorText(err));
         submit.disabled = false;
       });
     });
@@ -309,26 +400,36 @@
 
   // --- the console ---------------------------------------------------------------------------
 
-  var CATEGORY_LABELS = { inquiry: "Inquiry", registration: "Registration", support: "Support" };
-  var STATUS_LABELS = { waiting: "Waiting", open: "Open", pending: "Pending", resolved: "Resolved" };
+  var CATEGORY_LABELS = { inquiry: t("category.inquiry"), registration: t("category.registration"),
+                          support: t("category.support") };
+  var STATUS_LABELS = { waiting: t("status.waiting"), open: t("status.open"), pending: t("status.pending"),
+                        resolved: t("status.resolved") };
   var DELIVERY = {
-    queued: { mark: "◷", label: "Queued" }, sent: { mark: "✓", label: "Sent" },
-    delivered: { mark: "✓✓", label: "Delivered" }, read: { mark: "✓✓", label: "Read" },
-    failed: { mark: "!", label: "Failed" }, received: { mark: "", label: "Received" }
+    queued: { mark: "◷", label: t("delivery.queued") }, sent: { mark: "✓", label: t("delivery.sent") },
+    delivered: { mark: "✓✓", label: t("delivery.delivered") }, read: { mark: "✓✓", label: t("delivery.read") },
+    failed: { mark: "!", label: t("delivery.failed") }, received: { mark: "", label: t("delivery.received") }
   };
+  // How a canned response names a resident whose name is unknown, in the response's language
+  // (not the console's): the resident reads it.
   var NAME_FALLBACK = { az: "vətəndaş", ru: "гражданин(ка)", en: "resident" };
   // The outbox's internal claim is still "queued" to agents (as the API says it).
   var DELIVERY_ALIASES = { sending: "queued" };
-  var LANGUAGE_NAMES = { az: "Azerbaijani", ru: "Russian", en: "English" };
-  var CALL_REASONS = { registration: "Registration", support: "Support", information: "Information",
-                       operator: "Operator" };
+  var LANGUAGE_NAMES = { az: t("call.language_az"), ru: t("call.language_ru"), en: t("call.language_en") };
+  var CALL_REASONS = { registration: t("call.reason_registration"), support: t("call.reason_support"),
+                       information: t("call.reason_information"), operator: t("call.reason_operator") };
   // A missed call's reason and a call's end status: the inbox's neutral call outcomes.
   var MISSED_REASONS = {
-    no_answer: "no answer", busy: "line busy", canceled: "caller hung up", failed: "call failed",
-    closed: "outside business hours", no_agent: "no agent free", hung_up_in_menu: "hung up in the menu"
+    no_answer: t("call.missed_no_answer"), busy: t("call.missed_busy"), canceled: t("call.missed_canceled"),
+    failed: t("call.missed_failed"), closed: t("call.missed_closed"), no_agent: t("call.missed_no_agent"),
+    hung_up_in_menu: t("call.missed_hung_up_in_menu")
   };
   var PRESENCE_ORDER = { online: 0, away: 1, offline: 2 };
-  var MATCH_KINDS = { fin: "FIN", id_card: "ID card", phone: "phone", email: "e-mail" };
+  var PRESENCE_STATES = { online: t("presence.state_online"), away: t("presence.state_away"),
+                          offline: t("presence.state_offline") };
+  // A presence on its own (a colleague's dot): capitalised as the top bar's switch writes it.
+  var PRESENCE_LABELS = { online: t("presence.online"), away: t("presence.away"), offline: t("presence.offline") };
+  var MATCH_KINDS = { fin: t("match.fin"), id_card: t("match.id_card"), phone: t("match.phone"),
+                      email: t("match.email") };
 
   function consolePage() {
     var state = {
@@ -370,14 +471,8 @@
     var CALL_EVENTS = setOf(eventGroups.call);        // shown with the phone's icon
     var MESSAGE_EVENTS = setOf(eventGroups.message);  // the thread shows their message instead
     var callText = thread.dataset.callText || "";   // the text of a call's own item
-    // E-mail texts in the page's language (templates/console/email.yaml), English otherwise.
-    var emailTexts = JSON.parse(thread.dataset.emailTexts || "{}");
-    var mailTexts = emailTexts[document.documentElement.lang] || emailTexts.en || {};
-    function mailText(key, values) {
-      return (mailTexts[key] || key).replace(/\{(\w+)\}/g, function (whole, name) {
-        return values && values[name] !== undefined ? values[name] : whole;
-      });
-    }
+    var MAIL_TEXTS = { show_quoted: t("mail.show_quoted"), hide_quoted: t("mail.hide_quoted"),
+                       show_original: t("mail.show_original"), hide_original: t("mail.hide_original") };
     var composerNotice = document.getElementById("composer-notice");
     var presence = setupPresence();
     var sound = soundToggle();
@@ -387,17 +482,17 @@
     // -- names
     function agentName(id) {
       if (id === null || id === undefined) return null;
-      if (id === me.id) return "You";
+      if (id === me.id) return t("agent.you");
       var agent = state.agents[id];
-      return agent && agent.name ? agent.name : "Agent #" + id;
+      return agent && agent.name ? agent.name : t("agent.numbered", { id: id });
     }
     function queueName(id) {
       var queue = state.queues[id];
       return queue ? queue.name : (id || "–");
     }
     function contactName(contact) {
-      if (!contact) return "Unknown";
-      return contact.name || maskPhone(contact.phone) || contact.email || ("Contact #" + contact.id);
+      if (!contact) return t("contact.unknown");
+      return contact.name || maskPhone(contact.phone) || contact.email || t("contact.numbered", { id: contact.id });
     }
 
     // -- reference data
@@ -498,34 +593,39 @@
        sweep has marked it. */
     function slaInfo(c) {
       if (!c.sla_due_at || c.status === "resolved") return null;
-      var which = c.first_response_at ? "Resolution" : "First response";
+      var resolution = Boolean(c.first_response_at);
       var left = (new Date(c.sla_due_at).getTime() - Date.now()) / 1000;
-      var due = "due " + clock(c.sla_due_at);
+      var due = clock(c.sla_due_at);
       if (c.sla_state === "breached" || left < 0) {
+        var values = { due: due, ago: duration(-left) };
         return { level: "breached", state: "breached",
-                 text: which + " SLA breached · was " + due + (left < 0 ? " (" + duration(-left) + " ago)" : "") };
+                 text: left < 0 ? (resolution ? t("sla.resolution_breached_ago", values) : t("sla.first_breached_ago", values))
+                   : (resolution ? t("sla.resolution_breached", values) : t("sla.first_breached", values)) };
       }
-      var relative = " (in " + duration(left) + ")";
+      var timing = { due: due, left: duration(left) };
       if (c.sla_state === "at_risk") {
-        return { level: "risk", state: "at_risk", text: which + " SLA at risk · " + due + relative };
+        return { level: "risk", state: "at_risk",
+                 text: resolution ? t("sla.resolution_at_risk", timing) : t("sla.first_at_risk", timing) };
       }
-      return { level: "ok", state: "ok", text: which + " " + due + relative };
+      return { level: "ok", state: "ok", text: resolution ? t("sla.resolution_due", timing) : t("sla.first_due", timing) };
     }
     function waitLabel(c) {
       if (!c.first_response_at && c.status !== "resolved") {
-        return { text: duration(since(c.created_at)), title: "Waiting for a first reply since " + clock(c.created_at) };
+        return { text: duration(since(c.created_at)), title: t("list.waiting_since", { time: clock(c.created_at) }) };
       }
-      return { text: duration(since(c.last_message_at)), title: "Last activity " + clock(c.last_message_at) };
+      return { text: duration(since(c.last_message_at)), title: t("list.last_activity", { time: clock(c.last_message_at) }) };
     }
     function categoryBadge(c) {
-      if (!c.category) return el("span", { className: "badge badge-none", text: "Unclassified" });
+      if (!c.category) return el("span", { className: "badge badge-none", text: t("category.none") });
       var confidence = c.category_confidence === null || c.category_confidence === undefined
         ? null : Math.round(c.category_confidence * 100);
       var low = confidence !== null && confidence < 60;
       return el("span", {
         className: "badge badge-" + c.category + (low ? " badge-low" : ""),
-        title: "Category " + c.category + (confidence !== null ? ", confidence " + confidence + "%" : "")
-      }, [CATEGORY_LABELS[c.category] || c.category,
+        title: confidence !== null
+          ? t("category.badge_confidence", { category: labelOf(CATEGORY_LABELS, c.category), confidence: confidence })
+          : t("category.badge", { category: labelOf(CATEGORY_LABELS, c.category) })
+      }, [labelOf(CATEGORY_LABELS, c.category),
           confidence !== null ? el("span", { className: "conf", text: confidence + "%" }) : null]);
     }
     function rowFor(c, flash) {
@@ -542,18 +642,18 @@
         el("div", { className: "row-main" }, [
           el("div", { className: "row-top" }, [
             el("span", { className: "row-name", text: contactName(c.contact) }),
-            c.status !== "open" ? el("span", { className: "status-tag status-" + c.status, text: STATUS_LABELS[c.status] || c.status }) : null,
+            c.status !== "open" ? el("span", { className: "status-tag status-" + c.status, text: labelOf(STATUS_LABELS, c.status) }) : null,
             el("span", { className: "row-wait", text: wait.text, title: wait.title })
           ]),
           el("div", { className: "row-bottom" }, [
             categoryBadge(c),
-            c.language ? el("span", { className: "chip chip-lang", text: c.language.toUpperCase(), title: "Language" }) : null,
+            c.language ? el("span", { className: "chip chip-lang", text: c.language.toUpperCase(), title: t("list.language") }) : null,
             el("span", { className: "row-queue", text: queueName(c.queue), title: queueName(c.queue) }),
             el("span", { className: "row-right" }, [
               sla ? el("span", { className: "sla-dot sla-" + sla.level, title: sla.text, "aria-label": sla.text,
                                  role: "img", data: { sla: sla.state } }) : null,
               el("span", { className: "row-assignee" + (assignee ? "" : " muted"),
-                           text: assignee || "Unassigned", title: "Assignee" })
+                           text: assignee || t("filter.unassigned"), title: t("list.assignee") })
             ])
           ])
         ])
@@ -650,11 +750,11 @@
       meta.appendChild(el("span", { className: "sep", text: "·" }));
       meta.appendChild(el("span", { text: "#" + c.id }));
       meta.appendChild(el("span", { className: "sep", text: "·" }));
-      meta.appendChild(el("span", { className: "meta-queue", text: queueName(c.queue), title: "Queue: " + queueName(c.queue) }));
+      meta.appendChild(el("span", { className: "meta-queue", text: queueName(c.queue), title: t("header.queue", { queue: queueName(c.queue) }) }));
       if (c.language) meta.appendChild(el("span", { className: "chip chip-lang", text: c.language.toUpperCase() }));
       meta.appendChild(el("span", { className: "status-tag status-" + c.status, id: "conv-status",
-                                    text: STATUS_LABELS[c.status] || c.status }));
-      meta.appendChild(el("span", { className: "muted", text: "Assignee: " + (agentName(c.assignee) || "nobody") }));
+                                    text: labelOf(STATUS_LABELS, c.status) }));
+      meta.appendChild(el("span", { className: "muted", text: t("header.assignee", { agent: agentName(c.assignee) || t("header.nobody") }) }));
       if (sla) meta.appendChild(el("span", { className: "sla-text sla-" + sla.level, title: sla.text },
                                        [el("span", { className: "sla-dot sla-" + sla.level }), sla.text]));
       var category = document.getElementById("conv-category");
@@ -667,7 +767,7 @@
       document.getElementById("act-reopen").hidden = !resolved && c.status !== "pending";
       document.getElementById("act-assign-me").hidden = c.assignee === me.id;
       document.getElementById("composer-channel").textContent =
-        state.mode === "note" ? "Only agents see notes" : "Goes out by " + channelLabel(c.channel);
+        state.mode === "note" ? t("composer.note_hint") : t("composer.goes_out_by", { channel: channelLabel(c.channel) });
       document.getElementById("template-open").hidden = !channelHas(c.channel, "templates") || state.mode === "note";
     }
 
@@ -678,10 +778,11 @@
     function authorLabel(m) {
       var kind = m.author ? m.author.kind : null;
       if (m.direction === "in") return contactName(state.detail.contact);
-      if (kind === "agent") return agentName(m.author.id) || "Agent";
-      if (kind === "system") return "Auto-reply";
-      return kind ? kind.charAt(0).toUpperCase() + kind.slice(1) : "System";
+      if (kind === "agent") return agentName(m.author.id) || t("author.agent");
+      if (kind === "system") return t("author.auto_reply");
+      return kind ? labelOf(AUTHOR_KINDS, kind) : t("author.system");
     }
+    var AUTHOR_KINDS = { resident: t("author.resident"), agent: t("author.agent"), system: t("author.system") };
     function safeUrl(url) {
       if (!url) return null;
       try {
@@ -691,13 +792,13 @@
     }
     function size(bytes) {
       if (!bytes && bytes !== 0) return "";
-      if (bytes < 1024) return bytes + " B";
-      if (bytes < 1048576) return Math.round(bytes / 1024) + " KB";
-      return (bytes / 1048576).toFixed(1) + " MB";
+      if (bytes < 1024) return t("size.bytes", { n: number(bytes) });
+      if (bytes < 1048576) return t("size.kilobytes", { n: number(Math.round(bytes / 1024)) });
+      return t("size.megabytes", { n: number(Math.round(bytes / 104857.6) / 10) });
     }
     function attachmentNode(a) {
       var url = safeUrl(a.url);
-      var name = a.filename || a.content_type || "attachment";
+      var name = a.filename || a.content_type || t("attachment.unnamed");
       var type = a.content_type || "";
       var label = [name, size(a.size)].filter(Boolean).join(" · ");
       if (a.error) {
@@ -706,7 +807,7 @@
           el("span", { className: "attachment-name", text: label }),
           el("span", { className: "attachment-reason", text: a.error })]);
       }
-      if (!url) return el("span", { className: "attachment attachment-file muted", text: label + " (not fetched yet)" });
+      if (!url) return el("span", { className: "attachment attachment-file muted", text: t("attachment.not_fetched", { name: label }) });
       if (/^image\//.test(type)) {
         return el("a", { className: "attachment attachment-image", href: url, target: "_blank",
                          rel: "noopener noreferrer", title: name },
@@ -765,13 +866,13 @@
     }
     function htmlBodyNode(m) {
       var box = el("div", { className: "msg-html" });
-      var holder = htmlFrame(m, "E-mail from " + authorLabel(m));
+      var holder = htmlFrame(m, t("mail.original_title", { name: authorLabel(m) }));
       var plain = el("div", { className: "msg-body msg-plain", text: m.body || "" });
       var toggle = el("button", { type: "button", className: "btn btn-sm btn-link msg-toggle" });
       function show(showPlain) {
         plain.hidden = !showPlain;
         holder.hidden = showPlain;
-        toggle.textContent = showPlain ? "Show formatted" : "Show plain text";
+        toggle.textContent = showPlain ? t("mail.show_formatted") : t("mail.show_plain");
         toggle.setAttribute("aria-pressed", String(showPlain));
       }
       toggle.addEventListener("click", function () {
@@ -791,7 +892,7 @@
                                   "aria-expanded": "false" });
       function show(open) {
         target.hidden = !open;
-        button.textContent = mailText(open ? hideKey : showKey);
+        button.textContent = MAIL_TEXTS[open ? hideKey : showKey];
         button.setAttribute("aria-expanded", String(open));
       }
       button.addEventListener("click", function () {
@@ -814,15 +915,15 @@
       var from = [mail.from_name, mail.from ? (mail.from_name ? "<" + mail.from + ">" : mail.from) : null]
         .filter(Boolean).join(" ");
       var head = el("dl", { className: "mail-head" }, [
-        el("dt", { text: mailText("subject") }),
-        el("dd", { className: "mail-subject" + (mail.subject ? "" : " muted"), text: mail.subject || mailText("no_subject") }),
-        el("dt", { text: mailText("from") }), el("dd", { className: "mail-from", text: from })
-      ].concat(mailAddresses(mailText("to"), "mail-to", mail.to), mailAddresses(mailText("cc"), "mail-cc", mail.cc)));
+        el("dt", { text: t("mail.subject") }),
+        el("dd", { className: "mail-subject" + (mail.subject ? "" : " muted"), text: mail.subject || t("mail.no_subject") }),
+        el("dt", { text: t("mail.from") }), el("dd", { className: "mail-from", text: from })
+      ].concat(mailAddresses(t("mail.to"), "mail-to", mail.to), mailAddresses(t("mail.cc"), "mail-cc", mail.cc)));
       var box = el("div", { className: "msg-mail" }, [head]);
       if ((mail.notes || []).length) {
         box.appendChild(el("p", { className: "mail-notes", role: "note" },
                            [el("span", { "aria-hidden": "true", text: "⚠ " }),
-                            mailText("unreadable") + " " + mail.notes.join(" · ")]));
+                            t("mail.unreadable") + " " + mail.notes.join(" · ")]));
       }
       box.appendChild(el("div", { className: "msg-body", text: m.body || "" }));
       var tools = el("div", { className: "mail-tools" });
@@ -838,7 +939,7 @@
         // The frame is built when first shown: a thread of long mails loads none it needs not.
         var build = function () {
           if (!original.hidden && !original.firstChild) {
-            original.appendChild(htmlFrame(m, mailText("original_title", { name: from || authorLabel(m) })));
+            original.appendChild(htmlFrame(m, t("mail.original_title", { name: from || authorLabel(m) })));
           }
         };
         button.addEventListener("click", build);
@@ -853,7 +954,7 @@
     /* Our own mail with the subject the agent gave it. */
     function sentMailNode(m) {
       return el("div", { className: "msg-mail" }, [
-        el("dl", { className: "mail-head" }, [el("dt", { text: mailText("subject") }),
+        el("dl", { className: "mail-head" }, [el("dt", { text: t("mail.subject") }),
                                                el("dd", { className: "mail-subject", text: m.email.subject })]),
         el("div", { className: "msg-body", text: m.body || "" })]);
     }
@@ -866,7 +967,7 @@
       var call = isCallItem(m);
       var content;
       if (call) {
-        content = el("div", { className: "msg-body msg-call" }, [icon(CHANNELS.voice.path), "Phone call"]);
+        content = el("div", { className: "msg-body msg-call" }, [icon(CHANNELS.voice.path), t("call.phone_call")]);
       } else if (m.email && m.direction === "in") {
         content = mailBodyNode(m);
       } else if (m.email && m.email.subject) {
@@ -879,92 +980,141 @@
       }
       return el("li", { className: "msg msg-" + m.direction + (call ? " msg-call-item" : ""), data: { messageId: m.id } }, [
         el("div", { className: "msg-meta" }, [
-          note ? el("span", { className: "note-tag", text: "Internal note" }) : null,
+          note ? el("span", { className: "note-tag", text: t("thread.internal_note") }) : null,
           el("span", { className: "msg-author", text: authorLabel(m) }),
           m.telegram ? el("span", { className: "msg-telegram", text: telegramHandle(m.telegram) }) : null,
           m.author && m.author.kind && m.direction !== "in"
-            ? el("span", { className: "msg-kind", text: m.author.kind }) : null,
+            ? el("span", { className: "msg-kind", text: labelOf(AUTHOR_KINDS, m.author.kind) }) : null,
           el("time", { dateTime: m.created_at, text: clock(m.created_at), title: m.created_at })
         ]),
         content,
         (m.attachments || []).length
-          ? el("div", { className: "attachments", "aria-label": m.email ? mailText("attachments") : null },
-               (m.email ? [el("span", { className: "attachments-label", text: mailText("attachments") })] : [])
+          ? el("div", { className: "attachments", "aria-label": m.email ? t("mail.attachments") : null },
+               (m.email ? [el("span", { className: "attachments-label", text: t("mail.attachments") })] : [])
                  .concat(m.attachments.map(attachmentNode))) : null,
         deliveryNode(m)
       ]);
     }
-    function clockName(name) {
-      return name === "resolution" ? "Resolution" : "First-response";
-    }
     function callLength(seconds) {
       seconds = Math.max(0, Math.round(Number(seconds) || 0));
       var minutes = Math.floor(seconds / 60);
-      if (minutes >= 60) return Math.floor(minutes / 60) + " h " + (minutes % 60) + " min";
-      return minutes ? minutes + " min " + (seconds % 60) + " s" : seconds + " s";
+      if (minutes >= 60) return t("call.length_hours", { h: Math.floor(minutes / 60), m: minutes % 60 });
+      return minutes ? t("call.length_minutes", { m: minutes, s: seconds % 60 }) : t("call.length_seconds", { s: seconds });
     }
+    function someone(id) { return agentName(id) || t("event.an_agent"); }
+    function unknownIfNull(value) { return value === null || value === undefined || value === "" ? "?" : value; }
     function voiceText(e) {
       var d = e.data || {};
       switch (e.type) {
-        case "call_started": return "Call started";
+        case "call_started": return t("call.started");
         case "ivr_choice":
-          return "Chose " + [LANGUAGE_NAMES[d.language] || (d.language || "no language"),
-                             CALL_REASONS[d.reason] || d.reason].filter(Boolean).join(" · ");
-        case "ringing": return "Ringing " + (agentName(d.agent_id) || "an agent");
-        case "connected": return "Connected to " + (agentName(d.agent_id) || "an agent");
+          return t("call.chose", { choice: [d.language ? labelOf(LANGUAGE_NAMES, d.language) : t("call.no_language"),
+                                            d.reason ? labelOf(CALL_REASONS, d.reason) : null].filter(Boolean).join(" · ") });
+        case "ringing": return t("call.ringing", { agent: someone(d.agent_id) });
+        case "connected": return t("call.connected", { agent: someone(d.agent_id) });
         case "missed":
-          return "Missed: " + (MISSED_REASONS[d.reason] || String(d.reason || "not answered").replace(/[_-]/g, " "))
-            + (d.agent_id ? " (" + agentName(d.agent_id) + ")" : "");
+          var why = d.reason ? labelOf(MISSED_REASONS, d.reason) : t("call.missed_not_answered");
+          return (d.agent_id ? t("call.missed_agent", { reason: why, agent: agentName(d.agent_id) })
+                             : t("call.missed", { reason: why }));
         case "call_ended":
-          return "Call ended after " + callLength(d.duration_s)
-            + (d.status && d.status !== "completed" ? " (" + (MISSED_REASONS[d.status] || d.status) + ")" : "");
+          return d.status && d.status !== "completed"
+            ? t("call.ended_status", { length: callLength(d.duration_s), status: labelOf(MISSED_REASONS, d.status) })
+            : t("call.ended", { length: callLength(d.duration_s) });
         case "callback_requested":
-          return "Callback requested" + (d.queue ? " · " + queueName(d.queue) : "");
+          return d.queue ? t("call.callback_queue", { queue: queueName(d.queue) }) : t("call.callback");
         case "voicemail_transcribed":
-          return d.transcribed === false ? "Voicemail could not be transcribed" : "Voicemail transcribed";
+          return d.transcribed === false ? t("call.voicemail_failed") : t("call.voicemail_transcribed");
       }
       return null;
     }
+    /* An event of the thread as one sentence; "… by X" when someone did it. Reasons the inbox
+       writes (data.reason) are its own words and are shown as they came. */
     function eventText(e) {
       var d = e.data || {};
       var who = e.actor ? agentName(e.actor) : null;
-      var by = who ? " by " + who : "";
+      function done(text) { return who ? t("event.by", { text: text, agent: who }) : text; }
+      function because(text) { return d.reason ? t("event.reason", { text: text, reason: reasonText(d.reason) }) : text; }
       if (CALL_EVENTS[e.type]) return voiceText(e);
       switch (e.type) {
         case "classified":
-          return "Classified as " + d.category + " (" + Math.round((d.confidence || 0) * 100) + "%, "
-            + (d.language || "?") + ", " + (d.source || "model") + ")";
-        case "routed": return "Routed to " + queueName(d.queue) + (d.reason ? " — " + d.reason : "");
-        case "assigned": return "Assigned to " + (agentName(d.agent_id) || "?") + (d.reason ? " — " + d.reason : "");
-        case "unassigned": return "Unassigned from " + (agentName(d.agent_id) || "?") + (d.reason ? " — " + d.reason : "") + by;
-        case "reassigned": return "Reassigned from " + (agentName(d.from) || "?") + " to " + (agentName(d.to) || "?");
-        case "offer_expired": return "Offer to " + (agentName(d.agent_id) || "?") + " expired" + (d.reason ? " — " + d.reason : "");
-        case "transferred": return "Transferred from " + queueName(d.from) + " to " + queueName(d.to) + by;
-        case "resolved": return "Resolved" + by;
-        case "reopened": return "Reopened" + by;
-        case "status_changed": return "Status " + (d.from || "?") + " → " + (d.to || "?") + by;
-        case "reclassified": return "Category corrected " + (d.from || "none") + " → " + d.to + by;
-        case "sla_at_risk": return clockName(d.clock) + " SLA at risk (due " + clock(d.due_at) + ")";
-        case "sla_breached": return clockName(d.clock) + " SLA breached";
-        case "delivery_failed": return "Delivery failed" + (d.error ? ": " + d.error : "");
-        case "merged_into": return "Merged into conversation #" + d.conversation;
-        case "conversations_merged": return "Conversation merged in" + by;
-        case "split": return "Split into conversation #" + d.into + by;
-        case "split_from": return "Split from conversation #" + d.conversation + by;
+          return t("event.classified", { category: labelOf(CATEGORY_LABELS, d.category),
+                                         confidence: Math.round((d.confidence || 0) * 100),
+                                         language: d.language || "?", source: labelOf(SOURCES, d.source || "model") });
+        case "routed": return because(t("event.routed", { queue: queueName(d.queue) }));
+        case "assigned": return because(t("event.assigned", { agent: unknownIfNull(agentName(d.agent_id)) }));
+        case "unassigned": return done(because(t("event.unassigned", { agent: unknownIfNull(agentName(d.agent_id)) })));
+        case "reassigned": return t("event.reassigned", { from: unknownIfNull(agentName(d.from)), to: unknownIfNull(agentName(d.to)) });
+        case "offer_expired": return because(t("event.offer_expired", { agent: unknownIfNull(agentName(d.agent_id)) }));
+        case "transferred": return done(t("event.transferred", { from: queueName(d.from), to: queueName(d.to) }));
+        case "resolved": return done(t("event.resolved"));
+        case "reopened": return done(t("event.reopened"));
+        case "status_changed":
+          return done(t("event.status_changed", { from: d.from ? labelOf(STATUS_LABELS, d.from) : "?",
+                                                  to: d.to ? labelOf(STATUS_LABELS, d.to) : "?" }));
+        case "reclassified":
+          return done(t("event.reclassified", { from: d.from ? labelOf(CATEGORY_LABELS, d.from) : t("category.none"),
+                                                to: labelOf(CATEGORY_LABELS, d.to) }));
+        case "sla_at_risk":
+          return d.clock === "resolution" ? t("event.sla_resolution_at_risk", { due: clock(d.due_at) })
+            : t("event.sla_first_at_risk", { due: clock(d.due_at) });
+        case "sla_breached":
+          return d.clock === "resolution" ? t("event.sla_resolution_breached") : t("event.sla_first_breached");
+        case "delivery_failed":
+          return d.error ? t("event.delivery_failed_error", { error: d.error }) : t("event.delivery_failed");
+        case "merged_into": return t("event.merged_into", { id: d.conversation });
+        case "conversations_merged": return done(t("event.conversations_merged"));
+        case "split": return done(t("event.split", { id: d.into }));
+        case "split_from": return done(t("event.split_from", { id: d.conversation }));
         case "contacts_merged":
-          return "Contact #" + d.from + " merged into #" + d.into
-            + (d.match ? " (possible match on " + (MATCH_KINDS[d.match.kind] || d.match.kind) + " " + d.match.value + ")" : "") + by;
-        case "message_edited": return "The resident edited a message; it said: “" + (d.previous || "") + "”";
-        case "contact_renamed": return "Contact renamed " + (d.from ? "“" + d.from + "” " : "") + "to “" + d.to + "”" + by;
-        default: return e.type.replace(/_/g, " ") + by;
+          return done(d.match ? t("event.contacts_merged_match", { from: d.from, into: d.into,
+                                                                  kind: labelOf(MATCH_KINDS, d.match.kind), value: d.match.value })
+                              : t("event.contacts_merged", { from: d.from, into: d.into }));
+        case "message_edited": return t("event.message_edited", { previous: d.previous || "" });
+        case "contact_renamed":
+          return done(d.from ? t("event.contact_renamed_from", { from: d.from, to: d.to })
+                             : t("event.contact_renamed", { to: d.to }));
+        // A type this script does not know yet: its name, as the server wrote it.
+        default: return done(String(e.type).replace(/_/g, " "));
       }
+    }
+    /* The inbox writes why it routed or assigned as a phrase of its own: the fixed ones are
+       translated here; a composed one (a routing rule's facts, an assignment strategy's note)
+       is shown as the inbox wrote it, in English, marked so (eventNode). */
+    var REASONS = {
+      "answered it": t("reason.answered_it"), "assigned by a person": t("reason.assigned_by_person"),
+      "took it from the queue": t("reason.took_from_queue"),
+      "had room for the next in line": t("reason.had_room"),
+      "nobody else can take it": t("reason.nobody_else"), "answered the call": t("reason.answered_call"),
+      "agent replied": t("reason.agent_replied"), "the resident replied": t("reason.resident_replied"),
+      "agent deactivated": t("reason.agent_deactivated"), "agent went away": t("reason.agent_away"),
+      "agent went offline": t("reason.agent_offline"), "default queue": t("reason.default_queue"),
+      "the resident wrote while the agent was away": t("reason.wrote_while_away"),
+      "the resident wrote while the agent was offline": t("reason.wrote_while_offline")
+    };
+    function reasonText(reason) { return labelOf(REASONS, reason); }
+    function untranslatedReason(e) {
+      var reason = e.data && e.data.reason;
+      return LANGUAGE !== "en" && typeof reason === "string" && !Object.prototype.hasOwnProperty.call(REASONS, reason)
+        && !CALL_EVENTS[e.type] ? reason : null;
+    }
+    var SOURCES = { model: t("event.source_model"), hint: t("event.source_hint"), rule: t("event.source_rule"),
+                    empty: t("event.source_empty") };
+    /* The event's sentence; a reason in the inbox's own English words is set apart in a span
+       that says its language. */
+    function eventTextNode(e) {
+      var text = eventText(e);
+      var reason = untranslatedReason(e);
+      var at = reason ? text.lastIndexOf(reason) : -1;
+      if (at < 0) return el("span", { className: "event-text", text: text });
+      return el("span", { className: "event-text" }, [text.slice(0, at),
+        el("span", { className: "event-reason", lang: "en", text: reason }), text.slice(at + reason.length)]);
     }
     function eventNode(e) {
       var voice = Boolean(CALL_EVENTS[e.type]);
       return el("li", { className: "event event-" + e.type + (voice ? " event-voice" : ""),
                         data: { eventId: e.id, type: e.type } }, [
         voice ? icon(CHANNELS.voice.path) : null,
-        el("span", { className: "event-text", text: eventText(e) }),
+        eventTextNode(e),
         el("time", { dateTime: e.created_at, text: clock(e.created_at), title: e.created_at })
       ]);
     }
@@ -1016,7 +1166,7 @@
       var pane = document.getElementById("contact-pane");
       if (fresh) {
         pane.textContent = "";
-        pane.appendChild(el("p", { className: "muted pad", text: "Loading the contact…" }));
+        pane.appendChild(el("p", { className: "muted pad", text: t("contact.loading") }));
       }
       return api("GET", "/api/v1/contacts/" + contactId).then(function (result) {
         if (!state.detail || state.detail.contact.id !== contactId) return;
@@ -1026,24 +1176,24 @@
         renderContact(pane, result.data);
       }, function (error) {
         pane.textContent = "";
-        pane.appendChild(el("p", { className: "muted pad", text: "Contact details unavailable (" + error.message + ")." }));
+        pane.appendChild(el("p", { className: "muted pad", text: t("contact.unavailable", { reason: errorText(error) }) }));
       });
     }
     function renderContact(pane, contact) {
       var name = contactName(contact);
       var initials = (contact.name || "?").split(/\s+/).map(function (part) { return part.charAt(0); }).join("").slice(0, 2).toUpperCase();
-      var details = [["Phone", contact.phone], ["E-mail", contact.email],
-                     ["Language", contact.language ? contact.language.toUpperCase() : null]]
+      var details = [[t("contact.phone"), contact.phone], [t("contact.email"), contact.email],
+                     [t("contact.language"), contact.language ? contact.language.toUpperCase() : null]]
         .filter(function (pair) { return pair[1]; });
       pane.textContent = "";
       var heading = el("div", { className: "contact-heading" }, [
         el("h3", { id: "contact-name", text: name }),
         el("button", { type: "button", className: "btn btn-sm", id: "contact-name-edit",
-                       title: "Edit the contact's name", text: contact.name ? "Edit name" : "Add name",
+                       title: t("contact.edit_name_title"), text: contact.name ? t("contact.edit_name") : t("contact.add_name"),
                        on: { click: function () { editName(heading, contact); } } })]);
       pane.appendChild(el("div", { className: "contact-card" }, [
         el("div", { className: "avatar", "aria-hidden": "true", text: initials }),
-        el("div", { className: "contact-title" }, [heading, el("p", { className: "muted small", text: "Contact #" + contact.id })])
+        el("div", { className: "contact-title" }, [heading, el("p", { className: "muted small", text: t("contact.numbered", { id: contact.id }) })])
       ]));
       renderMatches(pane, contact);
       if (details.length) {
@@ -1051,35 +1201,35 @@
           return [el("dt", { text: pair[0] }), el("dd", { text: pair[1] })];
         }))));
       }
-      pane.appendChild(el("h4", { className: "pane-title", text: "Identities" }));
+      pane.appendChild(el("h4", { className: "pane-title", text: t("contact.identities") }));
       pane.appendChild(el("ul", { className: "identities" }, (contact.identities || []).map(function (identity) {
         var address = channelHas(identity.channel, "phone_address")
-          ? maskPhone(identity.address) : identity.channel === "webchat" ? "chat session" : identity.address;
+          ? maskPhone(identity.address) : identity.channel === "webchat" ? t("contact.chat_session") : identity.address;
         return el("li", {}, [channelIcon(identity.channel),
           el("span", { className: "identity-text" }, [
             el("span", { text: identity.display_name || channelLabel(identity.channel) }),
             el("span", { className: "muted small", text: address || "" })])]);
       })));
       var others = contact.conversations || [];
-      pane.appendChild(el("h4", { className: "pane-title", text: "Conversations (" + others.length + ")" }));
+      pane.appendChild(el("h4", { className: "pane-title", text: t("contact.conversations", { count: others.length }) }));
       pane.appendChild(el("ul", { className: "history" }, others.map(function (c) {
         return el("li", {}, [el("button", {
           type: "button", className: "history-item" + (c.id === state.selected ? " current" : ""),
           data: { id: c.id }, on: { click: function () { openConversation(c.id); } }
         }, [channelIcon(c.channel),
             el("span", { className: "history-text" }, [
-              el("span", { text: "#" + c.id + " · " + (CATEGORY_LABELS[c.category] || c.category || "unclassified") }),
+              el("span", { text: "#" + c.id + " · " + (c.category ? labelOf(CATEGORY_LABELS, c.category) : t("category.none")) }),
               el("span", { className: "muted small", text: clock(c.created_at) + " · " + queueName(c.queue) })]),
-            el("span", { className: "status-tag status-" + c.status, text: STATUS_LABELS[c.status] || c.status })])]);
+            el("span", { className: "status-tag status-" + c.status, text: labelOf(STATUS_LABELS, c.status) })])]);
       })));
     }
 
     function editName(heading, contact) {
       var input = el("input", { className: "input input-sm", id: "contact-name-input", maxLength: 200,
-                                required: true, value: contact.name || "", "aria-label": "Contact name" });
+                                required: true, value: contact.name || "", "aria-label": t("contact.name") });
       var form = el("form", { className: "name-form" }, [input,
-        el("button", { type: "submit", className: "btn btn-sm btn-primary", id: "contact-name-save", text: "Save" }),
-        el("button", { type: "button", className: "btn btn-sm", text: "Cancel",
+        el("button", { type: "submit", className: "btn btn-sm btn-primary", id: "contact-name-save", text: t("dialog.save") }),
+        el("button", { type: "button", className: "btn btn-sm", text: t("dialog.cancel"),
                        on: { click: function () { renderContact(document.getElementById("contact-pane"), contact); } } })]);
       form.addEventListener("submit", function (event) {
         event.preventDefault();
@@ -1088,7 +1238,7 @@
         api("PATCH", "/api/v1/contacts/" + contact.id, { name: value }).then(function (result) {
           state.contact = result.data;
           renderContact(document.getElementById("contact-pane"), result.data);
-          toast("Name saved");
+          toast(t("contact.name_saved"));
           refreshDetail(false);
         }, fail);
       });
@@ -1099,23 +1249,22 @@
     function renderMatches(pane, contact) {
       var matches = contact.possible_matches || [];
       if (!matches.length) return;
-      pane.appendChild(el("h4", { className: "pane-title", text: "Possible matches (" + matches.length + ")" }));
-      pane.appendChild(el("p", { className: "muted small pad-x", text:
-        "Typed in a message, not vouched for: merge only when you are sure it is the same person." }));
+      pane.appendChild(el("h4", { className: "pane-title", text: t("match.title", { count: matches.length }) }));
+      pane.appendChild(el("p", { className: "muted small pad-x", text: t("match.caution") }));
       pane.appendChild(el("ul", { className: "matches" }, matches.map(function (match) {
         var other = match.contact;
-        var who = other.visible ? (other.name || "Contact #" + other.id) : "Contact #" + other.id + " (outside your queues)";
+        var who = other.visible ? (other.name || t("contact.numbered", { id: other.id }))
+          : t("match.hidden_contact", { id: other.id });
         return el("li", { className: "match", data: { matchId: match.id } }, [
           el("span", { className: "match-text" }, [
-            el("span", { text: "Same " + (MATCH_KINDS[match.kind] || match.kind) + " " + match.value }),
+            el("span", { text: t("match.same", { kind: labelOf(MATCH_KINDS, match.kind), value: match.value }) }),
             el("span", { className: "muted small", text: who + " · " + clock(match.found_at) })]),
           el("span", { className: "match-actions" }, [
-            el("button", { type: "button", className: "btn btn-sm btn-primary match-confirm", text: "Confirm merge",
+            el("button", { type: "button", className: "btn btn-sm btn-primary match-confirm", text: t("match.confirm"),
                            disabled: !other.visible,
-                           title: other.visible ? "They are one resident: join the other contact into this one"
-                             : "You may not see the other contact",
+                           title: other.visible ? t("match.confirm_title") : t("match.confirm_hidden"),
                            on: { click: function () { decideMatch(contact.id, match.id, "confirm"); } } }),
-            el("button", { type: "button", className: "btn btn-sm match-dismiss", text: "Not the same",
+            el("button", { type: "button", className: "btn btn-sm match-dismiss", text: t("match.dismiss"),
                            on: { click: function () { decideMatch(contact.id, match.id, "dismiss"); } } })])]);
       })));
     }
@@ -1123,7 +1272,7 @@
       api("POST", "/api/v1/contacts/" + contactId + "/matches/" + matchId + "/" + decision).then(function (result) {
         state.contact = result.data;
         renderContact(document.getElementById("contact-pane"), result.data);
-        toast(decision === "confirm" ? "Contacts merged" : "Possible match dismissed");
+        toast(decision === "confirm" ? t("match.merged") : t("match.dismissed"));
         refreshDetail(false);
       }, fail);
     }
@@ -1137,7 +1286,7 @@
       if (!state.selected) return;
       api("POST", "/api/v1/conversations/" + state.selected + "/status", { status: status })
         .then(function (result) {
-          toast(status === "resolved" ? "Resolved" : status === "open" ? "Reopened" : "Marked pending");
+          toast(status === "resolved" ? t("toast.resolved") : status === "open" ? t("toast.reopened") : t("toast.pending"));
           return afterAction(result);
         }).catch(fail);
     }
@@ -1154,7 +1303,7 @@
       api("POST", "/api/v1/conversations/" + state.selected + "/category", {
         category: document.getElementById("category-select").value, reroute: reroute
       }).then(function (result) {
-        toast(reroute ? "Category corrected; re-routing" : "Category corrected");
+        toast(reroute ? t("toast.category_rerouted") : t("toast.category_corrected"));
         document.getElementById("category-reroute").checked = false;
         return afterAction(result);
       }).catch(fail);
@@ -1168,7 +1317,7 @@
     var transferAgents = document.getElementById("transfer-agents");
     var transferWarning = document.getElementById("transfer-warning");
     var transferError = document.getElementById("transfer-error");
-    var KIND_WORDS = { chat: "chats", email: "e-mails" };
+    var KIND_WORDS = { chat: t("capacity.chats"), email: t("capacity.emails") };
     var targets = { queues: [], agents: [], capacity_kind: "chat" };
     function agentsOf(queue) {
       return targets.agents
@@ -1186,21 +1335,23 @@
       var value = agent ? String(agent.id) : "";
       var presenceState = agent ? (agent.presence || "offline") : null;
       var current = agent && state.detail && agent.id === state.detail.assignee;
-      var kind = KIND_WORDS[targets.capacity_kind] || targets.capacity_kind;
+      var kind = labelOf(KIND_WORDS, targets.capacity_kind);
       return el("li", {}, [el("label", { className: "agent-option" + (agent ? "" : " agent-anyone")
                                            + (agent && agent.full ? " agent-full" : "") }, [
         el("input", { type: "radio", name: "transfer-agent", value: value, checked: checked,
                       data: { agentId: value } }),
         el("span", { className: "agent-option-name", title: agent ? agent.name : null }, [
-          agent ? (agent.name || "Agent #" + agent.id) + (agent.id === me.id ? " (you)" : "") : "Anyone in the queue",
-          current ? el("span", { className: "muted small", text: " · assigned now" }) : null
+          agent ? (agent.id === me.id ? t("transfer.agent_you", { name: agent.name || t("agent.numbered", { id: agent.id }) })
+                                      : agent.name || t("agent.numbered", { id: agent.id }))
+                : t("transfer.anyone"),
+          current ? el("span", { className: "muted small", text: " · " + t("transfer.assigned_now") }) : null
         ]),
-        agent ? el("span", { className: "presence-dot presence-" + presenceState, text: presenceState }) : null,
+        agent ? el("span", { className: "presence-dot presence-" + presenceState, text: labelOf(PRESENCE_LABELS, presenceState) }) : null,
         agent ? el("span", { className: "chip agent-load" + (agent.full ? " chip-full" : ""),
-                             text: (agent.full ? "Full " : "") + loadText(agent),
-                             title: agent.load + " of " + agent.capacity + " " + kind + " open" }) : null,
+                             text: agent.full ? t("transfer.full_load", { load: loadText(agent) }) : loadText(agent),
+                             title: t("transfer.load_title", { load: agent.load, capacity: agent.capacity, kind: kind }) }) : null,
         agent && agent.languages && agent.languages.length
-          ? el("span", { className: "chip", text: agent.languages.join(" ").toUpperCase(), title: "Languages" }) : null
+          ? el("span", { className: "chip", text: agent.languages.join(" ").toUpperCase(), title: t("transfer.languages") }) : null
       ])]);
     }
     function chosenAgent() {
@@ -1211,16 +1362,16 @@
     /* Why the chosen agent may not take the conversation up soon, or null. */
     function transferRisk(agent) {
       if (!agent) return null;
-      var name = agent.id === me.id ? "You are" : (agent.name || "Agent #" + agent.id) + " is";
-      var kind = KIND_WORDS[targets.capacity_kind] || targets.capacity_kind;
+      var you = agent.id === me.id;
+      var values = { name: agent.name || t("agent.numbered", { id: agent.id }),
+                     presence: labelOf(PRESENCE_STATES, agent.presence || "offline"),
+                     load: agent.load, capacity: agent.capacity, kind: labelOf(KIND_WORDS, targets.capacity_kind) };
       var reasons = [];
       if (agent.presence !== "online") {
-        reasons.push(name + " " + (agent.presence || "offline")
-                     + ": the conversation waits for them until they are back online or the resident writes again.");
+        reasons.push(you ? t("transfer.risk_absent_you", values) : t("transfer.risk_absent", values));
       }
       if (agent.full) {
-        reasons.push(name + " full (" + agent.load + " of " + agent.capacity + " " + kind
-                     + " open): this one comes on top.");
+        reasons.push(you ? t("transfer.risk_full_you", values) : t("transfer.risk_full", values));
       }
       return reasons.length ? reasons.join(" ") : null;
     }
@@ -1239,7 +1390,7 @@
         transferAgents.appendChild(agentOption(agent, chosen === String(agent.id)));
       });
       if (!agents.length) {
-        transferAgents.appendChild(el("li", { className: "muted small pad-sm", text: "Nobody works " + queueName(queue) + "." }));
+        transferAgents.appendChild(el("li", { className: "muted small pad-sm", text: t("transfer.nobody", { queue: queueName(queue) }) }));
       }
       if (!transferAgents.querySelector("input:checked")) transferAgents.querySelector("input").checked = true;
       showTransferRisk();
@@ -1249,7 +1400,7 @@
       targets.queues.forEach(function (queue) {
         if (!state.queues[queue.id]) state.queues[queue.id] = queue;   // names queues not worked
         transferQueue.appendChild(el("option", { value: queue.id, title: queue.name,
-                                                 text: queue.name + (queue.id === current ? " (now)" : "") }));
+                                                 text: queue.id === current ? t("transfer.queue_now", { queue: queue.name }) : queue.name }));
       });
       transferQueue.value = current;
       transferQueue.title = queueName(transferQueue.value);
@@ -1291,10 +1442,10 @@
       targets = { queues: [], agents: [], capacity_kind: "chat" };
       transferQueue.textContent = "";
       transferAgents.textContent = "";
-      transferAgents.appendChild(el("li", { className: "muted small pad-sm", text: "Loading…" }));
+      transferAgents.appendChild(el("li", { className: "muted small pad-sm", text: t("common.loading") }));
       transferDialog.showModal();
       loadTransferTargets(false).catch(function (err) {
-        transferError.textContent = err.message;
+        transferError.textContent = errorText(err);
         transferError.hidden = false;
       });
     });
@@ -1307,17 +1458,17 @@
       var payload = { agent_id: agentId };
       if (queue && queue !== state.detail.queue) payload.queue = queue;
       if (!payload.queue && agentId === null) {
-        transferError.textContent = "Choose another queue or an agent.";
+        transferError.textContent = t("transfer.choose");
         transferError.hidden = false;
         return;
       }
       api("POST", "/api/v1/conversations/" + state.selected + "/assign", payload).then(function (result) {
         transferDialog.close();
-        toast("Transferred to " + (agentId ? agentName(agentId) : queueName(queue)));
+        toast(t("toast.transferred", { to: agentId ? agentName(agentId) : queueName(queue) }));
         if (!state.worked[result.data.queue]) return leaveConversation(result.data.id);
         return afterAction(result);
       }, function (err) {
-        transferError.textContent = err.message;
+        transferError.textContent = errorText(err);
         transferError.hidden = false;
       });
     });
@@ -1329,9 +1480,8 @@
       composer.querySelectorAll(".composer-tabs button").forEach(function (b) {
         b.setAttribute("aria-selected", String(b.dataset.mode === mode));
       });
-      composerText.placeholder = mode === "note" ? "Write an internal note (only agents see it)…"
-        : "Write a reply… (type / for canned responses)";
-      document.getElementById("composer-send").textContent = mode === "note" ? "Add note" : "Send reply";
+      composerText.placeholder = mode === "note" ? t("composer.note_placeholder") : t("composer.reply_placeholder");
+      document.getElementById("composer-send").textContent = mode === "note" ? t("composer.add_note") : t("composer.send_reply");
       if (state.detail) renderHeader(state.detail);
       renderComposerMail();
     }
@@ -1346,7 +1496,6 @@
     var composerMail = document.getElementById("composer-mail");
     var composerSubject = document.getElementById("composer-subject");
     var composerSignature = document.getElementById("composer-signature");
-    document.getElementById("composer-subject-label").textContent = mailText("reply_subject");
     composerSubject.addEventListener("keydown", function (event) {
       // Enter in the subject would submit the form: it moves on to the text instead.
       if (event.key === "Enter") {
@@ -1367,10 +1516,10 @@
       state.subjectDefault = draft.subject;
       composerSignature.textContent = "";
       if (draft.signature) {
-        composerSignature.appendChild(el("span", { className: "label", text: mailText("signature") }));
+        composerSignature.appendChild(el("span", { className: "label", text: t("mail.signature") }));
         composerSignature.appendChild(el("div", { className: "signature-text", text: draft.signature }));
       } else {
-        composerSignature.appendChild(el("span", { className: "muted", text: mailText("no_signature") }));
+        composerSignature.appendChild(el("span", { className: "muted", text: t("mail.no_signature") }));
       }
     }
     var sending = false;
@@ -1392,8 +1541,8 @@
           if (err.status === 409 && state.selected === id) {
             // The channel's free-text window has closed (WhatsApp: 24 hours): the server says
             // why; only an approved template may go out now. The draft stays.
-            showComposerNotice(err.message);
-            if (state.detail && channelHas(state.detail.channel, "templates")) openTemplates(err.message);
+            showComposerNotice(errorText(err));
+            if (state.detail && channelHas(state.detail.channel, "templates")) openTemplates(errorText(err));
             return;
           }
           fail(err);
@@ -1429,7 +1578,8 @@
     var templateError = document.getElementById("template-error");
     var templateReason = document.getElementById("template-reason");
     var templateSend = document.getElementById("template-send");
-    var VARIABLE_LABELS = { name: "Resident's name", conversation: "Conversation number", agent: "Agent" };
+    var VARIABLE_LABELS = { name: t("template.var_name"), conversation: t("template.var_conversation"),
+                            agent: t("template.var_agent") };
     function templatesFor(channel) {
       return (state.templates || []).filter(function (t) { return t.channel === channel; });
     }
@@ -1475,7 +1625,7 @@
       templateVars.textContent = "";
       (template ? template.variables || [] : []).forEach(function (variable) {
         templateVars.appendChild(el("label", {}, [
-          VARIABLE_LABELS[variable] || variable,
+          labelOf(VARIABLE_LABELS, variable),
           el("input", { className: "input", value: templateDefault(variable), required: true,
                         data: { variable: variable }, "aria-label": variable })
         ]));
@@ -1496,7 +1646,7 @@
         templateError.hidden = true;
         templateSend.disabled = !templates.length;
         if (!templates.length) {
-          templateError.textContent = "No approved WhatsApp template is configured.";
+          templateError.textContent = t("template.none");
           templateError.hidden = false;
         }
         renderTemplateVars();
@@ -1514,7 +1664,7 @@
       var values = templateValues();
       var missing = (template.variables || []).filter(function (v) { return !values[v]; });
       if (missing.length) {
-        templateError.textContent = "Fill in " + missing.join(", ") + ".";
+        templateError.textContent = t("template.fill_in", { fields: missing.map(function (v) { return labelOf(VARIABLE_LABELS, v); }).join(", ") });
         templateError.hidden = false;
         return;
       }
@@ -1524,11 +1674,11 @@
         .then(function (result) {
           templateDialog.close();
           hideComposerNotice();
-          toast("Template sent");
+          toast(t("toast.template_sent"));
           appendMessage(result.data);
           refreshSoon();
         }, function (err) {
-          templateError.textContent = err.message;
+          templateError.textContent = errorText(err);
           templateError.hidden = false;
         }).then(function () { templateSend.disabled = false; });
     });
@@ -1552,7 +1702,8 @@
       cannedList.textContent = "";
       var shown = (state.canned || []).filter(function (entry) {
         if (!needle) return true;
-        var haystack = [entry.title, entry.id].concat(entry.tags || [], [entry.texts[language]]).join(" ").toLowerCase();
+        var titles = entry.titles ? Object.keys(entry.titles).map(function (key) { return entry.titles[key]; }) : [];
+        var haystack = [entry.title, entry.id].concat(titles, entry.tags || [], [entry.texts[language]]).join(" ").toLowerCase();
         return haystack.indexOf(needle) >= 0;
       });
       shown.forEach(function (entry, index) {
@@ -1562,7 +1713,7 @@
         }, [el("strong", { text: entry.title }),
             el("span", { className: "muted small", text: entry.texts[language] })]));
       });
-      if (!shown.length) cannedList.appendChild(el("li", { className: "muted pad small", text: "No canned response matches." }));
+      if (!shown.length) cannedList.appendChild(el("li", { className: "muted pad small", text: t("canned.none") }));
     }
     function openCanned() {
       if (!state.selected) return;
@@ -1618,9 +1769,9 @@
     // -- take next
     document.getElementById("take-next").addEventListener("click", function () {
       api("POST", "/api/v1/queue/next").then(function (result) {
-        if (result.status === 204) { toast("Nothing waiting for you right now."); return; }
+        if (result.status === 204) { toast(t("toast.nothing_waiting")); return; }
         upsert(result.data, false);
-        toast("Assigned #" + result.data.id + " to you");
+        toast(t("toast.assigned_you", { id: result.data.id }));
         return openConversation(result.data.id);
       }).catch(fail);
     });
@@ -1724,9 +1875,9 @@
       "sla.updated": function (data) {
         if (me.role === "supervisor" || me.role === "admin") {
           var known = state.byId[data.conversation_id] || (state.detail && state.detail.id === data.conversation_id ? state.detail : null);
-          toast((data.state === "breached" ? "SLA breached" : "SLA at risk") + ": #" + data.conversation_id
-                + (known ? " " + contactName(known.contact) : "")
-                + " (" + (data.clock === "resolution" ? "resolution" : "first response") + ")",
+          var slaValues = { id: data.conversation_id, name: known ? contactName(known.contact) : "",
+                            clock: data.clock === "resolution" ? t("sla.clock_resolution") : t("sla.clock_first") };
+          toast(data.state === "breached" ? t("toast.sla_breached", slaValues) : t("toast.sla_at_risk", slaValues),
                 data.state === "breached" ? "error" : "warn");
         }
         if (data.conversation_id === state.selected) { refreshSoon(); return; }
@@ -1767,7 +1918,7 @@
       button.setAttribute("aria-pressed", String(on));
       button.textContent = "";
       button.appendChild(icon(on ? SOUND_ON : SOUND_OFF));
-      button.title = "Sound on new conversations (" + (on ? "on" : "off") + ")";
+      button.title = on ? t("console.sound_on") : t("console.sound_off");
       button.setAttribute("aria-label", button.title);
     }
     button.addEventListener("click", function () {
@@ -1806,6 +1957,7 @@
     loginPage();
   } else {
     setupLogout();
+    setupLanguage();
     if (page === "console") consolePage();
     else if (document.getElementById("presence")) window.CC.presence = setupPresence();
   }

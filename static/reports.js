@@ -5,6 +5,7 @@
   "use strict";
   var CC = window.CC;
   var el = CC.el;
+  var t = CC.t;
   var SVG_NS = "http://www.w3.org/2000/svg";
   var fromInput = document.getElementById("report-from");
   var toInput = document.getElementById("report-to");
@@ -12,9 +13,10 @@
   var notice = document.getElementById("report-notice");
   var csvLink = document.getElementById("report-csv");
   var names = { queue: {}, agent: {} };
-  var CHANNEL_NAMES = { webchat: "Web chat", sms: "SMS", whatsapp: "WhatsApp", voice: "Voice",
-                        telegram: "Telegram", email: "E-mail" };
-  var GROUP_LABELS = { channel: "Channel", queue: "Queue", agent: "Agent", category: "Category" };
+  var CATEGORY_LABELS = { inquiry: t("category.inquiry"), registration: t("category.registration"),
+                          support: t("category.support") };
+  var GROUP_LABELS = { channel: t("report.group.channel"), queue: t("report.group.queue"),
+                       agent: t("report.group.agent"), category: t("report.group.category") };
 
   function isoDate(date) {
     var local = new Date(date.getTime() - date.getTimezoneOffset() * 60000);
@@ -26,11 +28,11 @@
     fromInput.value = isoDate(new Date(today.getTime() - (days - 1) * 86400000));
   }
   function label(group, key) {
-    if (key === null || key === undefined || key === "" || key === "none") return group === "agent" ? "Unassigned" : "—";
-    if (group === "channel") return CHANNEL_NAMES[key] || key;
+    if (key === null || key === undefined || key === "" || key === "none") return group === "agent" ? t("filter.unassigned") : "—";
+    if (group === "channel") return CC.channelLabel(key);
     if (group === "queue") return names.queue[key] || key;
-    if (group === "agent") return names.agent[key] || ("Agent #" + key);
-    if (group === "category") return key.charAt(0).toUpperCase() + key.slice(1);
+    if (group === "agent") return names.agent[key] || t("agent.numbered", { id: key });
+    if (group === "category") return CC.labelOf(CATEGORY_LABELS, key);
     return String(key);
   }
   function fmt(seconds) {
@@ -72,7 +74,7 @@
 
   /* Columns per day, with whole-number ticks. */
   function volumeChart(rows) {
-    if (!rows.length) { empty("chart-volumes", "No conversations in this period."); return; }
+    if (!rows.length) { empty("chart-volumes", t("report.no_conversations")); return; }
     var W = width("chart-volumes"), H = 220, L = 36, R = 8, T = 18, B = 26;
     var top = Math.max.apply(null, rows.map(function (r) { return r.conversations; }));
     var max = top <= 4 ? 4 : niceMax(top);
@@ -81,23 +83,23 @@
     var slot = (W - L - R) / rows.length;
     var barWidth = Math.max(2, Math.min(36, slot * 0.7));
     var chart = svg("svg", { viewBox: "0 0 " + W + " " + H, role: "img",
-                             "aria-label": "Conversations per day" });
+                             "aria-label": t("report.per_day") });
     for (var g = 0; g <= ticks; g++) {
       var value = max * g / ticks;
       chart.appendChild(svg("line", { class: "grid", x1: L, x2: W - R, y1: y(value), y2: y(value) }));
-      chart.appendChild(svg("text", { x: L - 6, y: y(value) + 4, "text-anchor": "end" }, [String(Math.round(value))]));
+      chart.appendChild(svg("text", { x: L - 6, y: y(value) + 4, "text-anchor": "end" }, [CC.number(Math.round(value))]));
     }
     var every = Math.ceil(rows.length / Math.max(1, Math.floor((W - L - R) / 48)));
     rows.forEach(function (r, i) {
       var center = L + slot * (i + 0.5);
       chart.appendChild(svg("rect", { class: "bar", x: center - barWidth / 2, y: y(r.conversations),
                                       width: barWidth, height: Math.max(0, y(0) - y(r.conversations)), rx: 2 },
-                            [svg("title", {}, [r.period + ": " + r.conversations + " conversations"])]));
+                            [svg("title", {}, [t("report.day_conversations", { day: dayName(r.period), count: CC.number(r.conversations) })])]));
       if (rows.length <= 14 && r.conversations) {
-        chart.appendChild(svg("text", { x: center, y: y(r.conversations) - 4, "text-anchor": "middle" }, [String(r.conversations)]));
+        chart.appendChild(svg("text", { x: center, y: y(r.conversations) - 4, "text-anchor": "middle" }, [CC.number(r.conversations)]));
       }
       if (i % every === 0) {
-        chart.appendChild(svg("text", { x: center, y: H - 8, "text-anchor": "middle" }, [String(r.period).slice(5)]));
+        chart.appendChild(svg("text", { x: center, y: H - 8, "text-anchor": "middle" }, [shortDay(r.period)]));
       }
     });
     chartBox("chart-volumes").appendChild(chart);
@@ -107,7 +109,7 @@
     var known = rows.some(function (r) {
       return series.some(function (s) { var v = s.value(r); return v !== null && v !== undefined; });
     });
-    if (!known) { empty(id, options.emptyText || "No data in this period."); return; }
+    if (!known) { empty(id, options.emptyText || t("report.no_data_period")); return; }
     var W = width(id), L = Math.min(170, Math.round(W * 0.35)), R = 56, rowH = series.length * 14 + 14, T = 6;
     var H = T + rows.length * rowH + 20;
     var max = options.max || niceMax(Math.max.apply(null, rows.map(function (r) {
@@ -140,28 +142,28 @@
     return query.toString();
   }
   function missing(what) {
-    notice.textContent = what + " is not available on this server yet.";
+    notice.textContent = t("report.missing", { what: what });
     notice.hidden = false;
   }
 
   function renderTable(rows, group, emptyText) {
     var body = document.getElementById("report-rows");
-    document.getElementById("report-key-head").textContent = GROUP_LABELS[group];
+    document.getElementById("report-key-head").textContent = CC.labelOf(GROUP_LABELS, group);
     body.textContent = "";
     if (!rows.length) {
-      body.appendChild(el("tr", {}, [el("td", { colSpan: 7, className: "muted", text: emptyText || "No conversations in this period." })]));
+      body.appendChild(el("tr", {}, [el("td", { colSpan: 7, className: "muted", text: emptyText || t("report.no_conversations") })]));
       return;
     }
     rows.forEach(function (r) {
       var met = compliance(r);
       body.appendChild(el("tr", {}, [
         el("td", { text: label(group, r.key) }),
-        el("td", { className: "num", text: String(r.conversations) }),
+        el("td", { className: "num", text: CC.number(r.conversations) }),
         el("td", { className: "num", text: fmt(r.first_response_p50_s) }),
         el("td", { className: "num", text: fmt(r.first_response_p90_s) }),
         el("td", { className: "num", text: fmt(r.resolution_p50_s) }),
-        el("td", { className: "num", text: String(r.sla_breached || 0) }),
-        el("td", { className: "num", text: met === null ? "–" : Math.round(met * 100) + "%" })
+        el("td", { className: "num", text: CC.number(r.sla_breached || 0) }),
+        el("td", { className: "num", text: met === null ? "–" : percent(met * 100) })
       ]));
     });
   }
@@ -181,20 +183,30 @@
     return days.length ? days : rows;
   }
 
+  // A day of the range as the user's language writes it (noon: the same day in every zone).
   function longDate(value) {
-    return new Date(value + "T12:00:00").toLocaleDateString(undefined, { day: "numeric", month: "long", year: "numeric" });
+    return CC.longDate(new Date(value + "T12:00:00+04:00"));
+  }
+  function shortDay(period) {
+    return CC.shortDate(new Date(String(period).slice(0, 10) + "T12:00:00+04:00"));
+  }
+  function dayName(period) {
+    return longDate(String(period).slice(0, 10));
+  }
+  var PERCENT = new Intl.NumberFormat(CC.locale, { style: "percent", maximumFractionDigits: 0 });
+  function percent(value) {
+    return PERCENT.format(value / 100);
   }
   /* A range typed backwards is the user's slip, said in the page; nothing is asked of the server. */
   function backwards() {
     if (!fromInput.value || !toInput.value || fromInput.value <= toInput.value) return false;
-    var text = "The start date (" + longDate(fromInput.value) + ") is after the end date ("
-      + longDate(toInput.value) + "). Choose a start on or before the end.";
+    var text = t("report.backwards", { from: longDate(fromInput.value), to: longDate(toInput.value) });
     notice.textContent = text;
     notice.hidden = false;
     csvLink.removeAttribute("href");
     csvLink.setAttribute("aria-disabled", "true");
-    renderTable([], groupSelect.value, "No report for a backwards range.");
-    ["chart-volumes", "chart-first-response", "chart-sla"].forEach(function (id) { empty(id, "No data."); });
+    renderTable([], groupSelect.value, t("report.backwards_table"));
+    ["chart-volumes", "chart-first-response", "chart-sla"].forEach(function (id) { empty(id, t("report.no_data")); });
     return true;
   }
 
@@ -211,29 +223,29 @@
       barChart("chart-first-response", rows, group, [
         { name: "p50", value: function (r) { return r.first_response_p50_s; }, className: function () { return "bar"; } },
         { name: "p90", value: function (r) { return r.first_response_p90_s; }, className: function () { return "bar-p90"; } }
-      ], { title: "First response p50 and p90", format: fmt,
-           emptyText: "No first responses in this period.",
+      ], { title: t("report.first_response_chart"), format: fmt,
+           emptyText: t("report.no_first_responses"),
            legend: el("div", { className: "legend" }, [
-             el("span", {}, [el("i", { className: "p50" }), "median (p50)"]),
-             el("span", {}, [el("i", { className: "p90" }), "90th percentile"])]) });
+             el("span", {}, [el("i", { className: "p50" }), t("report.median")]),
+             el("span", {}, [el("i", { className: "p90" }), t("report.p90")])]) });
       barChart("chart-sla", rows, group, [
-        { name: "SLA met", value: function (r) { var m = compliance(r); return m === null ? null : m * 100; },
+        { name: t("report.sla_met"), value: function (r) { var m = compliance(r); return m === null ? null : m * 100; },
           className: function (r) { var m = compliance(r); return m !== null && m < 0.9 ? "bar-bad" : "bar-ok"; } }
-      ], { title: "Share of conversations within the first-response SLA", max: 100,
-           format: function (v) { return v === null || v === undefined ? "–" : Math.round(v) + "%"; } });
+      ], { title: t("report.sla_chart"), max: 100,
+           format: function (v) { return v === null || v === undefined ? "–" : percent(v); } });
     }, function (error) {
-      if (error.status === 404) missing("The summary report (GET /api/v1/reports/summary)");
-      else if (error.status === 400) { notice.textContent = error.message; notice.hidden = false; }
+      if (error.status === 404) missing(t("report.summary_report"));
+      else if (error.status === 400) { notice.textContent = CC.errorText(error); notice.hidden = false; }
       else CC.fail(error);
       renderTable([], group);
-      empty("chart-first-response", "No data.");
-      empty("chart-sla", "No data.");
+      empty("chart-first-response", t("report.no_data"));
+      empty("chart-sla", t("report.no_data"));
     });
     CC.api("GET", "/api/v1/reports/volumes?" + params({ period: "day" })).then(function (result) {
       volumeChart(everyDay(Array.isArray(result.data) ? result.data : (result.data.rows || [])));
     }, function (error) {
-      empty("chart-volumes", error.status === 404 ? "Volumes over time are not available on this server."
-        : "Could not load volumes: " + error.message);
+      empty("chart-volumes", error.status === 404 ? t("report.volumes_missing")
+        : t("report.volumes_failed", { reason: CC.errorText(error) }));
     });
   }
 

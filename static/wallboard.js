@@ -5,6 +5,10 @@
   "use strict";
   var CC = window.CC;
   var el = CC.el;
+  var t = CC.t;
+  var PRESENCE_LABELS = { online: t("presence.online"), away: t("presence.away"),
+                          offline: t("presence.offline") };
+  var KIND_WORDS = { chat: t("capacity.chat"), email: t("capacity.email") };
   var tiles = document.getElementById("queue-tiles");
   var notice = document.getElementById("board-notice");
   var extended = true;          // false once /api/v1/wallboard answered 404
@@ -29,13 +33,13 @@
         })
       : fallback();
     request.then(render).catch(function (error) {
-      notice.textContent = "Could not refresh the figures: " + error.message;
+      notice.textContent = t("board.refresh_failed", { reason: CC.errorText(error) });
       notice.hidden = false;
     }).then(function () { loading = false; });
   }
 
   function fallback() {
-    notice.textContent = "Showing basic queue figures: this server has no detailed wall-board (GET /api/v1/wallboard).";
+    notice.textContent = t("board.basic_only");
     notice.hidden = false;
     return CC.api("GET", "/api/v1/queues").then(function (result) {
       return { queues: result.data, agents: null };
@@ -56,26 +60,26 @@
       data: { queue: queue.id }
     }, [
       el("div", {}, [el("h3", { text: queue.name }),
-                     el("span", { className: "tile-kind", text: queue.kind === "mailbox" ? "Centre mailbox" : "Operators" })]),
+                     el("span", { className: "tile-kind", text: queue.kind === "mailbox" ? t("board.kind_mailbox") : t("board.kind_operators") })]),
       el("div", { className: "tile-main" }, [
         el("div", { className: "tile-figure tile-waiting" }, [
-          el("span", { className: "value", text: String(queue.waiting), data: { role: "waiting" } }),
-          el("span", { className: "label", text: "waiting" })]),
+          el("span", { className: "value", text: CC.number(queue.waiting), data: { role: "waiting" } }),
+          el("span", { className: "label", text: t("board.tile_waiting") })]),
         el("div", { className: "tile-figure" }, [
           el("span", { className: "value", text: queue.waiting ? fmt(waitS) : "–", data: { role: "longest" } }),
-          el("span", { className: "label", text: "longest wait" })]),
+          el("span", { className: "label", text: t("board.tile_longest_wait") })]),
         el("div", { className: "tile-figure" }, [
-          el("span", { className: "value", text: String(queue.agents_online) }),
-          el("span", { className: "label", text: "agents online" })])
+          el("span", { className: "value", text: CC.number(queue.agents_online) }),
+          el("span", { className: "label", text: t("board.tile_agents_online") })])
       ]),
       extended ? el("dl", { className: "tile-stats" }, [
-        stat("Busy", String(queue.agents_busy), "Online agents with at least one open conversation"),
-        stat("Away", String(queue.agents_away)),
-        stat("In progress", String(queue.in_progress), "Open conversations"),
-        stat("At risk", String(queue.at_risk), "Live conversations close to their SLA"),
-        stat("Breached today", String(queue.breached_today)),
-        stat("Reply p50/p90", fmt(queue.first_response_p50_s) + " / " + fmt(queue.first_response_p90_s),
-             "Today's first-response time, median and 90th percentile")
+        stat(t("board.busy"), CC.number(queue.agents_busy), t("board.busy_title")),
+        stat(t("board.away"), CC.number(queue.agents_away)),
+        stat(t("board.in_progress"), CC.number(queue.in_progress), t("board.in_progress_title")),
+        stat(t("board.at_risk"), CC.number(queue.at_risk), t("board.at_risk_title")),
+        stat(t("board.breached_today"), CC.number(queue.breached_today)),
+        stat(t("board.reply_p50_p90"), fmt(queue.first_response_p50_s) + " / " + fmt(queue.first_response_p90_s),
+             t("board.reply_p50_p90_title"))
       ]) : null
     ]);
     previous[queue.id] = queue.waiting;
@@ -90,10 +94,10 @@
     var parts = kinds.map(function (kind) {
       var used = byKind[kind] || 0;
       ratio = Math.max(ratio, capacity[kind] ? used / capacity[kind] : 0);
-      return kind + " " + used + "/" + capacity[kind];
+      return CC.labelOf(KIND_WORDS, kind) + " " + used + "/" + capacity[kind];
     });
     if (!kinds.length) parts = [String(agent.load)];
-    var bar = el("span", { className: "load-bar" + (ratio >= 1 ? " full" : ""), title: Math.round(ratio * 100) + "% of capacity" },
+    var bar = el("span", { className: "load-bar" + (ratio >= 1 ? " full" : ""), title: t("board.capacity_share", { percent: Math.round(ratio * 100) }) },
                  [el("span")]);
     bar.firstChild.style.width = Math.min(100, Math.round(ratio * 100)) + "%";
     return el("td", {}, [bar, el("span", { className: "small", text: parts.join(" · ") })]);
@@ -111,9 +115,9 @@
     }).forEach(function (agent) {
       rows.appendChild(el("tr", { data: { agent: agent.id } }, [
         el("td", { text: agent.name }),
-        el("td", {}, [el("span", { className: "presence-dot presence-" + agent.presence, text: agent.presence })]),
+        el("td", {}, [el("span", { className: "presence-dot presence-" + agent.presence, text: CC.labelOf(PRESENCE_LABELS, agent.presence) })]),
         loadCell(agent),
-        el("td", { className: "num", text: String(agent.handled_today || 0) })
+        el("td", { className: "num", text: CC.number(agent.handled_today || 0) })
       ]));
     });
   }
@@ -122,14 +126,14 @@
     var sum = function (key) { return queues.reduce(function (n, q) { return n + (q[key] || 0); }, 0); };
     var elapsed = (Date.now() - fetchedAt) / 1000;
     var longest = queues.reduce(function (m, q) { return q.waiting ? Math.max(m, q.longest_wait_s + elapsed) : m; }, 0);
-    document.getElementById("total-waiting").textContent = String(sum("waiting"));
+    document.getElementById("total-waiting").textContent = CC.number(sum("waiting"));
     document.getElementById("total-longest").textContent = longest ? fmt(longest) : "–";
-    document.getElementById("total-online").textContent = String(sum("agents_online"));
+    document.getElementById("total-online").textContent = CC.number(sum("agents_online"));
     document.querySelectorAll("[data-extended]").forEach(function (node) { node.hidden = !extended; });
     if (extended) {
-      document.getElementById("total-progress").textContent = String(sum("in_progress"));
-      document.getElementById("total-risk").textContent = String(sum("at_risk"));
-      document.getElementById("total-breached").textContent = String(sum("breached_today"));
+      document.getElementById("total-progress").textContent = CC.number(sum("in_progress"));
+      document.getElementById("total-risk").textContent = CC.number(sum("at_risk"));
+      document.getElementById("total-breached").textContent = CC.number(sum("breached_today"));
     }
   }
 
@@ -142,7 +146,7 @@
     renderTotals();
     renderAgents(board.agents);
     document.getElementById("board-updated").textContent =
-      "Updated " + new Date().toLocaleTimeString("en-GB");
+      t("board.updated", { time: CC.timeWithSeconds(new Date()) });
   }
 
   // Waits grow every second between refreshes.

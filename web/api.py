@@ -17,6 +17,7 @@ from aiohttp import web
 from inbox import actions, assignment, auth, lifecycle, login_throttle, presence
 from inbox.actions import ActionError, Actor
 from inbox.live import reaches_console
+from inbox.replies import REPLY_LANGUAGES
 from inbox.serialize import (
     conversation_view,
     event_view,
@@ -28,7 +29,7 @@ from inbox.storage import ConversationFilter, utcnow
 from inbox.storage.contacts import match_counterpart
 from web import client_address
 from web.appkeys import CONTEXT, HUB
-from web.http import bad_request, json_error, parse_id, parse_json, read_json
+from web.http import bad_request, http_error, json_error, parse_id, parse_json, read_json
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -63,7 +64,7 @@ async def require_session(request: web.Request, handler):
         return json_error(401, "authentication required")
     if via_cookie and request.method not in SAFE_METHODS and not auth.csrf_ok(
             session, request.headers.get(auth.CSRF_HEADER)):
-        return json_error(403, f"missing or wrong {auth.CSRF_HEADER} header")
+        return json_error(403, f"missing or wrong {auth.CSRF_HEADER} header", code="csrf_token")
     request[SESSION] = session
     return await handler(request)
 
@@ -71,8 +72,7 @@ async def require_session(request: web.Request, handler):
 def _int_param(request: web.Request, name: str) -> int:
     value = parse_id(request.match_info[name])
     if value is None:
-        raise web.HTTPNotFound(text=json.dumps({"error": f"no such {name}"}),
-                               content_type="application/json")
+        raise http_error(web.HTTPNotFound, f"no such {name}")
     return value
 
 
@@ -82,11 +82,10 @@ async def _visible_conversation(request: web.Request) -> dict[str, Any]:
     async with request.app[CONTEXT].store.read() as tx:
         row = await tx.conversations.with_contact(conversation_id)
     if row is None:
-        raise web.HTTPNotFound(text=json.dumps({"error": "conversation not found"}),
-                               content_type="application/json")
+        raise http_error(web.HTTPNotFound, "conversation not found",
+                         code="conversation_not_found")
     if not _actor(request).may_see_queue(row["queue"]):
-        raise web.HTTPForbidden(text=json.dumps({"error": "outside your queues"}),
-                                content_type="application/json")
+        raise http_error(web.HTTPForbidden, "outside your queues", code="outside_queues")
     return row
 
 
@@ -96,7 +95,7 @@ async def action_errors(request: web.Request, handler):
     try:
         return await handler(request)
     except ActionError as exc:
-        return json_error(exc.status, str(exc))
+        return json_error(exc.status, str(exc), code=exc.code, **exc.values)
 
 
 def _is_id(value: Any, *, nullable: bool = False) -> bool:
@@ -120,19 +119,19 @@ async def login(request: web.Request) -> web.Response:
     email, password = body.get("email"), body.get("password")
     if not isinstance(email, str) or not isinstance(password, str) \
             or not email.strip() or not password:
-        raise bad_request("email and password are required")
+        raise bad_request("email and password are required", code="credentials_required")
     ctx = request.app[CONTEXT]
     address = client_address.of_request(request)
     wait_s = await login_throttle.admit(ctx.redis, email, address)
     if wait_s:
         response = json_error(429, "too many failed logins; try again later",
-                              retry_after_s=wait_s)
+                              code="login_throttled", retry_after_s=wait_s)
         response.headers["Retry-After"] = str(wait_s)
         return response
     result = await auth.login(ctx.store, email, password)
     if result is None:
         log.info("failed login")
-        return json_error(401, "wrong e-mail or password")
+        return json_error(401, "wrong e-mail or password", code="wrong_credentials")
     await login_throttle.succeeded(ctx.redis, email, address)
     user, token, csrf = result
     response = web.json_response({"token": token, "csrf_token": csrf,
@@ -179,15 +178,34 @@ async def set_presence(request: web.Request) -> web.Response:
     if reason is not None:
         reasons = [r.id for r in ctx.config.away_reasons]
         if state != "away":
-            raise bad_request(f"only an agent who is away gives a reason, not one {state}")
+            raise bad_request(f"only an agent who is away gives a reason, not one {state}",
+                              code="reason_only_when_away")
         if reason not in reasons:
-            raise bad_request(f"reason must be one of {', '.join(reasons) or 'none'}")
+            raise bad_request(f"reason must be one of {', '.join(reasons) or 'none'}",
+                              code="unknown_away_reason")
     actor = _actor(request)
     await presence.console_seen(ctx.redis, actor.id, "api", presence.API_PRESENCE_TTL_S)
     await assignment.set_presence(ctx, actor.id, state, reason)
     async with ctx.store.read() as tx:
         user = await tx.users.get(actor.id)
     return web.json_response(user_view(user, ctx.zone))
+
+
+@routes.post("/api/v1/me/language")
+async def set_console_language(request: web.Request) -> web.Response:
+    """The language of the caller's own console pages (az, ru or en), saved on their account;
+    null goes back to the browser's. Nobody sets another user's."""
+    ctx = request.app[CONTEXT]
+    body = await read_json(request)
+    language = body.get("language")
+    if "language" not in body or (language is not None and language not in REPLY_LANGUAGES):
+        raise bad_request(f"language must be one of {', '.join(REPLY_LANGUAGES)} or null",
+                          code="unknown_language")
+    actor = _actor(request)
+    async with ctx.store.transaction() as tx:
+        await tx.users.update(actor.id, console_language=language)
+        user = await tx.users.get(actor.id)
+    return web.json_response(user_view(user))
 
 
 @routes.get("/api/v1/agents")
@@ -283,8 +301,7 @@ def _conversation_filter(request: web.Request) -> ConversationFilter:
         raise bad_request(f"category must be one of {', '.join(actions.CATEGORIES)}")
     queue = q.get("queue") or None
     if queue is not None and not actor.may_see_queue(queue):
-        raise web.HTTPForbidden(text=json.dumps({"error": "outside your queues"}),
-                                content_type="application/json")
+        raise http_error(web.HTTPForbidden, "outside your queues", code="outside_queues")
     return ConversationFilter(
         statuses=statuses, queue=queue, channel=q.get("channel") or None,
         category=category, assignee=assignee,
@@ -433,9 +450,9 @@ async def merge_conversations(request: web.Request) -> web.Response:
     async with ctx.store.read() as tx:
         other_row = await tx.conversations.get(other)
     if other_row is None:
-        return json_error(404, f"conversation {other} not found")
+        return json_error(404, f"conversation {other} not found", code="conversation_not_found")
     if not _actor(request).may_see_queue(other_row["queue"]):
-        return json_error(403, "outside your queues")
+        return json_error(403, "outside your queues", code="outside_queues")
     await actions.merge_conversations(ctx, _actor(request), row["id"], other)
     return await _conversation_response(request, row["id"])
 
@@ -471,7 +488,7 @@ async def attachment(request: web.Request) -> web.StreamResponse:
     if conversation is None:
         return json_error(404, "message not found")
     if not _actor(request).may_see_queue(conversation["queue"]):
-        return json_error(403, "outside your queues")
+        return json_error(403, "outside your queues", code="outside_queues")
     items = message["attachments"] or []
     # Compared as text: int() would read "-1" as the last attachment.
     positions = [str(n) for n in range(len(items))]
@@ -559,18 +576,19 @@ async def contact_timeline(request: web.Request) -> web.Response:
     if "before" in request.query:
         before = parse_id(request.query["before"])
         if before is None:
-            raise bad_request("before must be a message id")
+            raise bad_request("before must be a message id", code="bad_page")
     limit = parse_id(request.query.get("limit", str(TIMELINE_PAGE)))
     if limit is None or limit > MAX_PAGE:
-        raise bad_request(f"limit must be a whole number from 1 to {MAX_PAGE}")
+        raise bad_request(f"limit must be a whole number from 1 to {MAX_PAGE}",
+                          code="bad_page")
     async with ctx.store.read() as tx:
         contact = await tx.contacts.get(contact_id)
         if contact is None:
-            return json_error(404, "contact not found")
+            return json_error(404, "contact not found", code="contact_not_found")
         conversations = await tx.conversations.of_contact(contact_id)
         visible = {c["id"]: c for c in conversations if actor.may_see_queue(c["queue"])}
         if not visible and not actor.sees_all_queues:
-            return json_error(403, "outside your queues")
+            return json_error(403, "outside your queues", code="outside_queues")
         rows = await tx.messages.of_conversations(list(visible), before=before, limit=limit)
     items = [{**message_view(row, ctx.zone),
               "channel": visible[row["conversation_id"]]["channel"]} for row in rows]
@@ -585,13 +603,13 @@ async def _contact_response(request: web.Request, contact_id: int) -> web.Respon
     async with ctx.store.read() as tx:
         contact = await tx.contacts.get(contact_id)
         if contact is None:
-            return json_error(404, "contact not found")
+            return json_error(404, "contact not found", code="contact_not_found")
         conversations = await tx.conversations.of_contact(contact_id)
         identities = await tx.contacts.identities_of(contact_id)
     # A contact is visible through a conversation the caller may see.
     if not actor.sees_all_queues and not any(actor.may_see_queue(c["queue"])
                                              for c in conversations):
-        return json_error(403, "outside your queues")
+        return json_error(403, "outside your queues", code="outside_queues")
     async with ctx.store.read() as tx:
         matches = await _possible_matches(tx, actor, contact_id, ctx.zone)
     return web.json_response({
@@ -618,9 +636,9 @@ async def update_contact(request: web.Request) -> web.Response:
     body = await read_json(request)
     async with ctx.store.read() as tx:
         if await tx.contacts.get(contact_id) is None:
-            return json_error(404, "contact not found")
+            return json_error(404, "contact not found", code="contact_not_found")
         if not await _may_see_contact(tx, actor, contact_id):
-            return json_error(403, "outside your queues")
+            return json_error(403, "outside your queues", code="outside_queues")
     await actions.update_contact(ctx, actor, contact_id, body)
     return await get_contact(request)
 
@@ -630,8 +648,7 @@ async def _match_of(request: web.Request, contact_id: int) -> dict[str, Any]:
     async with request.app[CONTEXT].store.read() as tx:
         match = await tx.contacts.match(match_id)
     if match is None or contact_id not in (match["contact_id"], match["other_contact_id"]):
-        raise web.HTTPNotFound(text=json.dumps({"error": "possible match not found"}),
-                               content_type="application/json")
+        raise http_error(web.HTTPNotFound, "possible match not found", code="match_not_found")
     return match
 
 
@@ -648,7 +665,7 @@ async def confirm_match(request: web.Request) -> web.Response:
     async with ctx.store.read() as tx:
         for visible_id in (contact_id, other):
             if not await _may_see_contact(tx, actor, visible_id):
-                return json_error(403, "outside your queues")
+                return json_error(403, "outside your queues", code="outside_queues")
     earlier, later = sorted((contact_id, other))
     await actions.merge_contacts(ctx, actor, earlier, later, match_id=match["id"])
     return await _contact_response(request, earlier)
@@ -663,7 +680,7 @@ async def dismiss_match(request: web.Request) -> web.Response:
     match = await _match_of(request, contact_id)
     async with ctx.store.read() as tx:
         if not await _may_see_contact(tx, actor, contact_id):
-            return json_error(403, "outside your queues")
+            return json_error(403, "outside your queues", code="outside_queues")
     await actions.dismiss_match(ctx, actor, contact_id, match["id"])
     return await get_contact(request)
 
@@ -678,11 +695,11 @@ async def merge_contacts(request: web.Request) -> web.Response:
     async with ctx.store.read() as tx:
         for contact_id in (into, other):
             if await tx.contacts.get(contact_id) is None:
-                return json_error(404, f"contact {contact_id} not found")
+                return json_error(404, f"contact {contact_id} not found", code="contact_not_found")
             visible = [c for c in await tx.conversations.of_contact(contact_id)
                        if actor.may_see_queue(c["queue"])]
             if not visible and not actor.sees_all_queues:
-                return json_error(403, "outside your queues")
+                return json_error(403, "outside your queues", code="outside_queues")
     await actions.merge_contacts(ctx, actor, into, other)
     return await get_contact(request)
 

@@ -1,6 +1,11 @@
 """The web pages of agents and supervisors: the console, its login page, the wall-board and the
 reports page, plus the canned responses the console offers. Pages are jinja2 shells; all data
-comes from the agent API (`/api/v1`) through the page's own JavaScript."""
+comes from the agent API (`/api/v1`) through the page's own JavaScript.
+
+Every word the pages and their scripts show comes from one catalogue
+(templates/console/texts.yaml, az/ru/en), in the language the user chose (saved on their
+account), else the one their browser asks for, else Azerbaijani. The page renders with it
+(`t(key)`) and hands the script the same language's texts (data-texts)."""
 
 from __future__ import annotations
 
@@ -18,11 +23,14 @@ from aiohttp import web
 from inbox import auth
 from inbox.events import console_groups
 from inbox.messages import CALL_TEXT
-from inbox.replies import REPLY_LANGUAGES, TEMPLATES_DIR
+from inbox.replies import FALLBACK_LANGUAGE, REPLY_LANGUAGES, TEMPLATES_DIR, preferred_language
+from inbox.texts import Catalogue, fill, load_catalogue
 from web.appkeys import CONTEXT
 
 CANNED_FILE = TEMPLATES_DIR / "console" / "canned.yaml"
-EMAIL_TEXTS_FILE = TEMPLATES_DIR / "console" / "email.yaml"
+TEXTS_FILE = TEMPLATES_DIR / "console" / "texts.yaml"
+# The locale each language's dates, times and numbers are written in (Intl in the pages).
+LOCALES = {"az": "az-Latn-AZ", "ru": "ru-RU", "en": "en-GB"}
 SUPERVISOR_ROLES = frozenset({"supervisor", "admin"})
 # E-mail HTML is shown in a sandboxed srcdoc <iframe> (no scripts, opaque origin). Such a
 # frame inherits this page's policy, so the one stylesheet it inlines is allowed by its hash;
@@ -51,10 +59,39 @@ _pages = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
                             undefined=jinja2.StrictUndefined)
 
 
-def _render(name: str, status: int = 200, **values: Any) -> web.Response:
-    html = _pages.get_template(f"console/{name}").render(**values)
+@lru_cache(maxsize=1)
+def console_texts() -> Catalogue:
+    """templates/console/texts.yaml by language: {az: {key: text}, ru: …, en: …}; a key
+    without its text in every language is refused here, not found by an agent."""
+    return load_catalogue(TEXTS_FILE)
+
+
+def page_language(request: web.Request, user: dict[str, Any] | None) -> str:
+    """The user's saved console language; before signing in (or never chosen) the one the
+    login page's link asked for (`?lang=`), else the browser's, else Azerbaijani."""
+    saved = user.get("console_language") if user else None
+    if saved in REPLY_LANGUAGES:
+        return saved
+    asked = request.query.get("lang")
+    if user is None and asked in REPLY_LANGUAGES:
+        return asked
+    return preferred_language(request.headers.get("Accept-Language")) or FALLBACK_LANGUAGE
+
+
+def _render(request: web.Request, name: str, user: dict[str, Any] | None, status: int = 200,
+            **values: Any) -> web.Response:
+    language = page_language(request, user)
+    texts = console_texts()[language]
+
+    def translate(key: str, **named: Any) -> str:
+        return fill(texts[key], named)
+
+    html = _pages.get_template(f"console/{name}").render(
+        user=user, t=translate, lang=language, locale=LOCALES[language],
+        languages=REPLY_LANGUAGES, timezone=request.app[CONTEXT].config.timezone,
+        texts_json=json.dumps(texts, ensure_ascii=False), **values)
     return web.Response(text=html, status=status, content_type="text/html",
-                        headers=PAGE_HEADERS)
+                        headers={**PAGE_HEADERS, "Vary": "Accept-Language, Cookie"})
 
 
 async def _signed_in_user(request: web.Request) -> dict[str, Any] | None:
@@ -92,22 +129,23 @@ async def _page(request: web.Request, template: str, *, supervisors_only: bool =
     if user is None:
         raise _to_login(request)
     if supervisors_only and user["role"] not in SUPERVISOR_ROLES:
-        return _render("forbidden.html", status=403, user=user, page="", supervisor=False)
-    return _render(template, user=user, supervisor=user["role"] in SUPERVISOR_ROLES, **values)
+        return _render(request, "forbidden.html", user, status=403, page="", supervisor=False)
+    return _render(request, template, user, supervisor=user["role"] in SUPERVISOR_ROLES,
+                   **values)
 
 
 @routes.get("/console")
 async def console_page(request: web.Request) -> web.Response:
     return await _page(request, "console.html", page="console", frame_css=EMAIL_FRAME_CSS,
-                       event_groups=EVENT_GROUPS, call_text=CALL_TEXT,
-                       email_texts=json.dumps(email_texts(), ensure_ascii=False))
+                       event_groups=EVENT_GROUPS, call_text=CALL_TEXT)
 
 
 @routes.get("/console/login")
 async def login_page(request: web.Request) -> web.Response:
     # Only a local path: the login page must not become an open redirect.
     target = same_origin_path(request.query.get("next"))
-    return _render("login.html", next_url=target, user=None, page="login", supervisor=False)
+    return _render(request, "login.html", None, next_url=target, page="login",
+                   supervisor=False)
 
 
 @routes.get("/wallboard")
@@ -122,40 +160,32 @@ async def reports_page(request: web.Request) -> web.Response:
 
 @lru_cache(maxsize=1)
 def canned_responses() -> list[dict[str, Any]]:
-    """The built-in canned responses: [{id, title, tags, texts: {az, ru, en}}]."""
+    """The built-in canned responses: [{id, title: {az, ru, en}, tags, texts: {az, ru, en}}]."""
     with CANNED_FILE.open(encoding="utf-8") as handle:
         entries = yaml.safe_load(handle)["responses"]
     for entry in entries:
-        missing = [lang for lang in REPLY_LANGUAGES if not entry["texts"].get(lang)]
-        if missing:
-            raise ValueError(f"{CANNED_FILE}: response {entry['id']!r} lacks {missing}")
+        for part in ("title", "texts"):
+            missing = [lang for lang in REPLY_LANGUAGES
+                       if not isinstance(entry[part], dict) or not entry[part].get(lang)]
+            if missing:
+                raise ValueError(f"{CANNED_FILE}: response {entry['id']!r} lacks its "
+                                 f"{part} in {missing}")
     return entries
-
-
-@lru_cache(maxsize=1)
-def email_texts() -> dict[str, dict[str, str]]:
-    """What the console shows on e-mail conversations, by language: {az: {key: text}, …}.
-    A key without its text in every language is refused here, not found by an agent."""
-    with EMAIL_TEXTS_FILE.open(encoding="utf-8") as handle:
-        entries = yaml.safe_load(handle)
-    by_language: dict[str, dict[str, str]] = {lang: {} for lang in REPLY_LANGUAGES}
-    for key, texts in entries.items():
-        missing = [lang for lang in REPLY_LANGUAGES
-                   if not isinstance(texts, dict) or not texts.get(lang)]
-        if missing:
-            raise ValueError(f"{EMAIL_TEXTS_FILE}: {key!r} lacks {missing}")
-        for lang in REPLY_LANGUAGES:
-            by_language[lang][key] = texts[lang]
-    return by_language
 
 
 @routes.get("/console/canned")
 async def canned(request: web.Request) -> web.Response:
-    if await _signed_in_user(request) is None:
-        return web.json_response({"error": "authentication required"}, status=401)
+    user = await _signed_in_user(request)
+    if user is None:
+        return web.json_response({"error": "authentication required",
+                                  "code": "authentication_required"}, status=401)
+    # `title` in the agent's console language; `titles` in every one (searched alike).
+    language = page_language(request, user)
     return web.json_response({"languages": list(REPLY_LANGUAGES),
                               "variables": ["name", "reference", "agent"],
-                              "responses": canned_responses()})
+                              "responses": [{**entry, "title": entry["title"][language],
+                                             "titles": entry["title"]}
+                                            for entry in canned_responses()]})
 
 
 @routes.get("/")

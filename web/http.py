@@ -24,8 +24,30 @@ _MAX_ID_DIGITS = len(str(MAX_ID))
 _KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
 
 
-def json_error(status: int, message: str, **extra: Any) -> web.Response:
-    return web.json_response({"error": message, **extra}, status=status)
+# Beside its English text every error carries a stable code: what clients match on and what
+# the console translates (templates/console/texts.yaml, `error.<code>`); the text may change.
+# An error without a code of its own has its status's.
+STATUS_CODES = {400: "bad_request", 401: "authentication_required", 403: "forbidden",
+                404: "not_found", 405: "method_not_allowed", 409: "conflict",
+                413: "too_large", 422: "not_possible", 429: "too_many_requests",
+                500: "internal_error", 503: "unavailable"}
+
+
+def error_body(status: int, message: str, *, code: str | None = None,
+               **extra: Any) -> dict[str, Any]:
+    return {"error": message, "code": code or STATUS_CODES.get(status, "error"), **extra}
+
+
+def json_error(status: int, message: str, *, code: str | None = None,
+               **extra: Any) -> web.Response:
+    return web.json_response(error_body(status, message, code=code, **extra), status=status)
+
+
+def http_error(kind: type[web.HTTPException], message: str, *,
+               code: str | None = None) -> web.HTTPException:
+    """An HTTP error to raise, with the JSON body of `json_error`."""
+    return kind(text=json.dumps(error_body(kind.status_code, message, code=code)),
+                content_type="application/json")
 
 
 @web.middleware
@@ -61,8 +83,9 @@ async def redis_outage(request: web.Request, handler):
         request.app[CONTEXT].redis_outage.failed(exc)
         headers = {"Retry-After": str(RETRY_AFTER_S)}
         if request.path.startswith(("/api/", "/webhooks/")):
-            return web.json_response({"error": "temporarily unavailable; try again shortly"},
-                                     status=503, headers=headers)
+            return web.json_response(
+                error_body(503, "temporarily unavailable; try again shortly"),
+                status=503, headers=headers)
         return web.Response(status=503, text="Temporarily unavailable; try again shortly.",
                             headers=headers)
 
@@ -147,14 +170,11 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     try:
         body = parse_json((await request.read()).decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise web.HTTPBadRequest(text=json.dumps({"error": f"malformed JSON body: {exc}"}),
-                                 content_type="application/json") from exc
+        raise bad_request(f"malformed JSON body: {exc}", code="malformed_json") from exc
     if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text=json.dumps({"error": "the body must be a JSON object"}),
-                                 content_type="application/json")
+        raise bad_request("the body must be a JSON object", code="malformed_json")
     return body
 
 
-def bad_request(message: str) -> web.HTTPBadRequest:
-    return web.HTTPBadRequest(text=json.dumps({"error": message}),
-                              content_type="application/json")
+def bad_request(message: str, *, code: str | None = None) -> web.HTTPException:
+    return http_error(web.HTTPBadRequest, message, code=code)

@@ -4,12 +4,11 @@ line's `app.py email replay ID`, which runs the channel's code (the web layer ne
 
 from __future__ import annotations
 
-import json
-
 from aiohttp import web
 
 from web.api import SESSION
 from web.appkeys import CONTEXT
+from web.http import http_error
 
 routes = web.RouteTableDef()
 LIMIT = 200
@@ -18,8 +17,8 @@ LIMIT = 200
 @routes.get("/api/v1/mail/dead-letters")
 async def dead_letters(request: web.Request) -> web.Response:
     if request[SESSION].user["role"] != "admin":
-        raise web.HTTPForbidden(text=json.dumps({"error": "dead letters are for admins"}),
-                                content_type="application/json")
+        raise http_error(web.HTTPForbidden, "dead letters are for admins",
+                         code="admins_only")
     async with request.app[CONTEXT].store.read() as tx:
         rows = await tx.mail.dead_letters(LIMIT)
     # No raw mail, no addresses: the error and where the mail lies.

@@ -81,7 +81,11 @@ _NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
 
 SCHEMAS: dict[str, Any] = {
     "Error": {"type": "object", "required": ["error"],
-              "properties": {"error": {"type": "string"}}},
+              "properties": {"error": {"type": "string"},
+                             "code": {"type": "string",
+                                      "description": "stable name of the error, what clients "
+                                                     "match on and translate; the text may "
+                                                     "change"}}},
     "User": {"type": "object", "properties": {
         "id": {"type": "integer"}, "email": {"type": "string"}, "name": {"type": "string"},
         "role": {"enum": ["agent", "supervisor", "admin"]},
@@ -90,7 +94,10 @@ SCHEMAS: dict[str, Any] = {
         "presence": {"enum": ["online", "away", "offline"]},
         "presence_reason": {"type": ["string", "null"],
                             "description": "why away (config away_reasons), else null"},
-        "presence_since": _NULLABLE_TIME}},
+        "presence_since": _NULLABLE_TIME,
+        "console_language": {"enum": ["az", "ru", "en", None],
+                             "description": "the console's language as the user chose it; "
+                                            "null: their browser's"}}},
     "Attachment": {"type": "object", "properties": {
         "content_type": {"type": "string"}, "filename": {"type": ["string", "null"]},
         "size": {"type": ["integer", "null"]}, "url": {"type": ["string", "null"]}}},
@@ -224,6 +231,10 @@ PATHS: dict[str, Any] = {
             "presence": {"enum": ["online", "away", "offline"]},
             "reason": {"type": ["string", "null"],
                        "description": "only when away: an id of config away_reasons"}}})},
+    "/api/v1/me/language": {"post": _op(
+        "save the language of the caller's own console pages", _ok("the user", _ref("User")),
+        body={"type": "object", "required": ["language"], "properties": {
+            "language": {"enum": ["az", "ru", "en", None]}}})},
     "/api/v1/conversations": {"get": _op(
         "conversations of the caller's queues, newest activity first",
         _ok("a page", {"type": "object", "properties": {

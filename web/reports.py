@@ -3,7 +3,6 @@ For supervisors and admins; CSV with `format=csv`."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,7 +14,7 @@ from reports.presence import presence_report
 from reports.queries import summary, to_csv, totals, volumes
 from web.api import SESSION
 from web.appkeys import CONTEXT
-from web.http import bad_request
+from web.http import bad_request, http_error
 
 routes = web.RouteTableDef()
 SUPERVISING = frozenset({"supervisor", "admin"})
@@ -27,9 +26,8 @@ REPORT_YEARS = (1970, 9998)
 
 def _require_supervisor(request: web.Request) -> None:
     if request[SESSION].user["role"] not in SUPERVISING:
-        raise web.HTTPForbidden(text=json.dumps({"error": "reports are for supervisors and "
-                                                          "admins"}),
-                                content_type="application/json")
+        raise http_error(web.HTTPForbidden, "reports are for supervisors and admins",
+                         code="supervisors_only")
 
 
 def _interval(request: web.Request) -> tuple[datetime, datetime]:
@@ -44,10 +42,11 @@ def _interval(request: web.Request) -> tuple[datetime, datetime]:
         try:
             value = datetime.fromisoformat(text)
         except ValueError as exc:
-            raise bad_request(f"{name} must be an ISO 8601 date or time") from exc
+            raise bad_request(f"{name} must be an ISO 8601 date or time",
+                              code="report_date_invalid") from exc
         if not REPORT_YEARS[0] <= value.year <= REPORT_YEARS[1]:
             raise bad_request(f"{name} must lie in the years {REPORT_YEARS[0]} to "
-                              f"{REPORT_YEARS[1]}")
+                              f"{REPORT_YEARS[1]}", code="report_date_invalid")
         if value.tzinfo is None:
             value = value.replace(tzinfo=ctx.zone)
         if name == "to" and len(text) == 10:
@@ -58,7 +57,8 @@ def _interval(request: web.Request) -> tuple[datetime, datetime]:
     end = parse("to", now)
     start = parse("from", end - timedelta(days=30))
     if start >= end:
-        raise bad_request("from must be before to (the range is backwards or empty)")
+        raise bad_request("from must be before to (the range is backwards or empty)",
+                          code="report_range_backwards")
     return start, end
 
 

@@ -22,7 +22,6 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import jinja2
-import yaml
 from aiohttp import web
 
 from channels.base import MediaError, SendResult, as_text
@@ -44,6 +43,7 @@ from inbox.outage import REDIS_UNAVAILABLE
 from inbox.port import ChannelPort
 from inbox.replies import REPLY_LANGUAGES, TEMPLATES_DIR, preferred_language
 from inbox.serialize import iso, resident_message_view
+from inbox.texts import load_catalogue
 from settings import Config, Problem
 from web import client_address
 from web.appkeys import CONTEXT, HUB, SECRET_KEY
@@ -378,9 +378,7 @@ _pages = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
 @functools.lru_cache(maxsize=1)
 def page_texts() -> dict[str, dict[str, str]]:
     """templates/chat/texts.yaml by language: {az: {key: text}, ru: ..., en: ...}."""
-    catalogue = yaml.safe_load(TEXTS_FILE.read_text(encoding="utf-8"))
-    return {language: {key: texts[language] for key, texts in catalogue.items()}
-            for language in REPLY_LANGUAGES}
+    return load_catalogue(TEXTS_FILE)
 
 
 def _frame_ancestors(ctx: InboxContext) -> str:

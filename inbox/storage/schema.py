@@ -72,6 +72,8 @@ users = Table(
     Column("presence_since", Time),
     Column("last_assigned_at", Time),   # round-robin order
     Column("voice_address", String(200)),   # where calls ring: +994..., sip:..., client:...
+    # The language of the console's pages, as the user chose it; null: their browser's.
+    Column("console_language", String(5)),
     Column("password_hash", String(200), nullable=False),
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", Time, nullable=False),

@@ -370,7 +370,7 @@ async def test_whatsapp_message_arrives_live_through_the_signed_webhook(
     await options.filter(has_text=SUPERVISOR[2]).wait_for()
     assert AGENT[2] + " (you)" in await page.text_content("#transfer-agents")
     assert await options.filter(has_text=AGENT[2]).locator(".presence-dot").text_content() in (
-        "online", "away", "offline")
+        "Online", "Away", "Offline")
     await page.screenshot(path="/tmp/console-transfer.png")
     await options.filter(has_text=SUPERVISOR[2]).click()
     await page.click("#transfer-submit")

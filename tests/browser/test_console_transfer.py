@@ -74,7 +74,7 @@ async def test_transfer_offers_every_queue_warns_about_absent_or_full_agents_and
     await page.screenshot(path="/tmp/console-transfer-full.png")
 
     offline = options.filter(has_text="rauf.offline")
-    assert await offline.locator(".presence-dot").text_content() == "offline"
+    assert await offline.locator(".presence-dot").text_content() == "Offline"
     await offline.click()
     await expect(warning).to_contain_text("rauf.offline is offline")
     await page.screenshot(path="/tmp/console-transfer-offline.png")

@@ -108,7 +108,8 @@ async def test_bad_credentials_get_one_and_the_same_401(client, ctx):
         response = await client.post("/api/v1/auth/login", json={"email": email,
                                                                  "password": password})
         assert response.status == 401, email
-        assert await response.json() == {"error": "wrong e-mail or password"}
+        assert await response.json() == {"error": "wrong e-mail or password",
+                                         "code": "wrong_credentials"}
         assert SESSION_COOKIE not in response.cookies
     assert await token_rows(ctx) == []
 
@@ -124,14 +125,15 @@ async def test_a_deactivated_user_cannot_log_in(client, ctx):
 # The body is checked before the database is asked: one database is enough.
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 async def test_login_with_an_unusable_body_is_a_json_400(client, ctx):
-    for payload, error in [
-        ({"email": LEYLA}, "email and password are required"),
-        ({"email": LEYLA, "password": 12345678}, "email and password are required"),
-        ([LEYLA, PASSWORD], "the body must be a JSON object"),
+    for payload, error, code in [
+        ({"email": LEYLA}, "email and password are required", "credentials_required"),
+        ({"email": LEYLA, "password": 12345678}, "email and password are required",
+         "credentials_required"),
+        ([LEYLA, PASSWORD], "the body must be a JSON object", "malformed_json"),
     ]:
         response = await client.post("/api/v1/auth/login", json=payload)
         assert response.status == 400, payload
-        assert await response.json() == {"error": error}
+        assert await response.json() == {"error": error, "code": code}
     response = await client.post("/api/v1/auth/login", data='{"email": "leyla@',
                                  headers={"Content-Type": "application/json"})
     assert response.status == 400
@@ -189,6 +191,7 @@ async def test_failures_slow_that_address_down_with_growing_waits(proxied, ctx, 
         assert response.status == 429, n
         assert response.headers["Retry-After"] == str(100 * 2 ** (n - 4))
         assert await response.json() == {"error": "too many failed logins; try again later",
+                                         "code": "login_throttled",
                                          "retry_after_s": 100 * 2 ** (n - 4)}
         await time_passes(ctx)
     assert await token_rows(ctx) == []
@@ -263,7 +266,8 @@ async def test_an_empty_field_is_a_400_and_costs_no_attempt(client, ctx):
                     {"email": LEYLA, "password": ""}] * 2:
         response = await client.post("/api/v1/auth/login", json=payload)
         assert response.status == 400, payload
-        assert await response.json() == {"error": "email and password are required"}
+        assert await response.json() == {"error": "email and password are required",
+                                         "code": "credentials_required"}
     assert (await login(client, LEYLA))["user"]["email"] == LEYLA
 
 
@@ -288,7 +292,8 @@ async def test_no_valid_token_is_a_401(client, ctx):
                     {"Authorization": "Basic bGV5bGE6cGFyb2w="}]:
         response = await client.get("/api/v1/me", headers=headers)
         assert response.status == 401, headers
-        assert await response.json() == {"error": "authentication required"}
+        assert await response.json() == {"error": "authentication required",
+                                         "code": "authentication_required"}
 
 
 async def test_every_api_call_needs_a_session(client, ctx):
@@ -335,7 +340,8 @@ async def test_cookie_post_without_the_right_csrf_header_is_a_403(client, ctx):
     for headers in [{}, {CSRF_HEADER: ""}, {CSRF_HEADER: "forged-csrf-token"}]:
         response = await client.post("/api/v1/auth/logout", headers=headers)
         assert response.status == 403, headers
-        assert await response.json() == {"error": f"missing or wrong {CSRF_HEADER} header"}
+        assert await response.json() == {"error": f"missing or wrong {CSRF_HEADER} header",
+                                         "code": "csrf_token"}
     assert len(await token_rows(ctx)) == 1                  # still logged in
     assert (await client.get("/api/v1/me")).status == 200
 

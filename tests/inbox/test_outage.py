@@ -208,7 +208,7 @@ async def test_a_redis_outage_is_logged_once_and_answered_clearly(client, privat
 
     assert [a["type"] for a in acks] == ["ack"] * 5 and first["type"] == "ack"
     assert (presence.status, await presence.json()) == (
-        503, {"error": "temporarily unavailable; try again shortly"})
+        503, {"error": "temporarily unavailable; try again shortly", "code": "unavailable"})
     assert presence.headers["Retry-After"] == "5"
     assert second_stream.status == 503
     assert sms.status == 200 and len(await inbound(ctx)) == 8

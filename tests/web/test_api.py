@@ -111,6 +111,13 @@ def delivery_jobs(ctx) -> list[tuple]:
     return [job.args for job in Queue(REPLIES_QUEUE, connection=ctx.jobs.connection).jobs]
 
 
+def error_of(body: dict) -> str:
+    """An error body's text, once it is sure to hold its code beside it (and, at most, the
+    values the code's text names)."""
+    assert set(body) - {"error", "code"} <= {"max", "hours"} and body["code"], body
+    return body["error"]
+
+
 def fields(view: dict, names: tuple[str, ...]) -> dict:
     return {name: view[name] for name in names}
 
@@ -211,7 +218,7 @@ async def test_a_conversation_outside_the_callers_queues_is_403_and_untouched(cl
     leyla = people["leyla"].headers
     response = await client.get(f"/api/v1/conversations/{pension.id}", headers=leyla)
     assert response.status == 403
-    assert await response.json() == {"error": "outside your queues"}
+    assert await response.json() == {"error": "outside your queues", "code": "outside_queues"}
     for path, payload in [("messages", {"body": "Salam"}), ("status", {"status": "resolved"}),
                           ("assign", {"agent_id": people["leyla"].id}),
                           ("category", {"category": "support"})]:
@@ -231,7 +238,7 @@ async def test_an_unknown_or_non_numeric_conversation_is_a_json_404(client, peop
         response = await client.get(path, headers=people["nigar"].headers)
         assert response.status == 404, path
         assert response.content_type == "application/json"
-        assert set(await response.json()) == {"error"}
+        assert set(await response.json()) == {"error", "code"}
 
 
 async def test_an_id_beyond_any_stored_id_is_a_404(client, people):
@@ -340,7 +347,7 @@ async def test_bad_list_parameters_are_a_400(client, people):
         response = await client.get(f"/api/v1/conversations{query}",
                                     headers=people["nigar"].headers)
         assert response.status == 400, query
-        assert await response.json() == {"error": error}
+        assert error_of(await response.json()) == error
 
 
 async def test_pages_return_every_conversation_exactly_once(client, ctx, people):
@@ -481,7 +488,7 @@ async def test_a_rejected_message_stores_nothing(client, ctx, people):
         response = await client.post(f"/api/v1/conversations/{c.id}/messages", json=payload,
                                      headers=people["leyla"].headers)
         assert response.status == status, payload
-        assert await response.json() == {"error": error}
+        assert error_of(await response.json()) == error
     assert await message_and_event_counts(ctx) == before
     assert delivery_jobs(ctx) == []
     conversation, _, _ = await stored(ctx, c.id)
@@ -580,7 +587,7 @@ async def test_a_refused_assignment_changes_nothing(client, ctx, people):
         response = await client.post(f"/api/v1/conversations/{c.id}/assign", json=payload,
                                      headers=people["nigar"].headers)
         assert response.status == status, payload
-        assert await response.json() == {"error": error}
+        assert error_of(await response.json()) == error
     conversation, _, types = await stored(ctx, c.id)
     assert (conversation["queue"], conversation["assignee_id"], conversation["status"]) == (
         "call-centre-142", None, "waiting")
@@ -595,7 +602,8 @@ async def test_assign_to_an_agent_outside_the_queue_is_422(client, ctx, people):
                                  json={"agent_id": leyla}, headers=people["nigar"].headers)
     assert response.status == 422
     assert await response.json() == {
-        "error": f"agent {leyla} does not work queue 'call-centre-142'"}
+        "error": f"agent {leyla} does not work queue 'call-centre-142'",
+        "code": "agent_not_in_queue"}
     conversation, _, types = await stored(ctx, c.id)
     assert conversation["assignee_id"] is None and types == ["received"]
 
@@ -712,7 +720,8 @@ async def test_an_unsettable_status_is_422(client, ctx, people):
         response = await client.post(f"/api/v1/conversations/{c.id}/status",
                                      json={"status": status}, headers=people["leyla"].headers)
         assert response.status == 422, status
-        assert await response.json() == {"error": "status must be one of open, pending, resolved"}
+        assert await response.json() == {"error": "status must be one of open, pending, resolved",
+                                         "code": "not_possible"}
     conversation, _, types = await stored(ctx, c.id)
     assert conversation["status"] == "open" and types == ["received"]
 
@@ -772,7 +781,7 @@ async def test_a_refused_category_stores_no_correction(client, ctx, people):
         response = await client.post(f"/api/v1/conversations/{c.id}/category", json=payload,
                                      headers=people["leyla"].headers)
         assert response.status == status, payload
-        assert await response.json() == {"error": error}
+        assert error_of(await response.json()) == error
     async with ctx.store.read() as tx:
         assert await tx.events.corrections() == []
     conversation, _, types = await stored(ctx, c.id)
@@ -841,7 +850,7 @@ async def test_a_contact_without_a_visible_conversation_is_403(client, ctx, peop
     response = await client.get(f"/api/v1/contacts/{pension.contact_id}",
                                 headers=people["leyla"].headers)
     assert response.status == 403
-    assert await response.json() == {"error": "outside your queues"}
+    assert await response.json() == {"error": "outside your queues", "code": "outside_queues"}
 
 
 async def test_an_unknown_contact_is_a_json_404(client, people):
@@ -849,5 +858,5 @@ async def test_an_unknown_contact_is_a_json_404(client, people):
         response = await client.get(f"/api/v1/contacts/{contact}",
                                     headers=people["nigar"].headers)
         assert response.status == 404, contact
-        assert set(await response.json()) == {"error"}
+        assert set(await response.json()) == {"error", "code"}
 

@@ -25,7 +25,7 @@ from tests.web.email_samples import (
     disability_mail,
     mailbox_yaml,
 )
-from tests.web.test_api import mint_token, seed
+from tests.web.test_api import error_of, mint_token, seed
 
 SEVDA = "sevda.karimova@dost.gov.az"      # agent of Baku DOST No. 1
 RAUF = "rauf.huseynov@142.gov.az"         # agent of the 142 line only
@@ -178,7 +178,7 @@ async def test_a_bad_subject_is_refused_and_stores_nothing(client, ctx, staff, p
         f"/api/v1/conversations/{received.conversation_id}/messages",
         json={"body": "Sənədləriniz qəbul edildi.", **payload}, headers=staff["sevda"])
     assert response.status == status
-    assert await response.json() == {"error": error}
+    assert error_of(await response.json()) == error
     assert await message_count(ctx) == before
 
 
@@ -189,5 +189,6 @@ async def test_a_subject_on_a_channel_without_subjects_is_422(client, ctx, staff
                                  json={"body": "Salam!", "subject": "Pensiya"},
                                  headers=staff["sevda"])
     assert response.status == 422
-    assert await response.json() == {"error": "webchat messages have no subject"}
+    assert await response.json() == {"error": "webchat messages have no subject",
+                                     "code": "not_possible"}
     assert await message_count(ctx) == before

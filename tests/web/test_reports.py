@@ -83,7 +83,8 @@ async def test_a_backwards_range_is_refused_with_a_clear_error(client, ctx, path
         response = await client.get(f"{path}?{query}", headers=boss)
         assert response.status == 400
         assert await response.json() == {
-            "error": "from must be before to (the range is backwards or empty)"}
+            "error": "from must be before to (the range is backwards or empty)",
+            "code": "report_range_backwards"}
     # One day is a range: `to` as a date means its whole day.
     response = await client.get(f"{path}?from=2026-03-10&to=2026-03-10", headers=boss)
     assert response.status == 200

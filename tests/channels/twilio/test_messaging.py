@@ -450,7 +450,7 @@ async def test_when_the_message_cannot_be_committed_twilio_gets_a_500_to_retry(
         patched.setattr(client.app[CONTEXT].store, "journal", unavailable)
         response = await post(client, MESSAGING_URL, fixture("sms_inbound.txt"))
     assert response.status == 500
-    assert (await response.json()) == {"error": "internal error"}
+    assert (await response.json()) == {"error": "internal error", "code": "internal_error"}
     assert await all_messages(ctx) == []
     # Twilio's retry, once the database is back, is taken in as usual.
     assert (await post(client, MESSAGING_URL, fixture("sms_inbound.txt"))).status == 200
