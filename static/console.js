@@ -68,7 +68,13 @@
     name_invalid: t("error.name_invalid"), name_too_long: t("error.name_too_long"),
     unknown_language: t("error.unknown_language"), supervisors_only: t("error.supervisors_only"),
     admins_only: t("error.admins_only"), report_date_invalid: t("error.report_date_invalid"),
-    report_range_backwards: t("error.report_range_backwards")
+    report_range_backwards: t("error.report_range_backwards"),
+    wrap_up_required: t("error.wrap_up_required"), tags_invalid: t("error.tags_invalid"),
+    too_many_tags: t("error.too_many_tags"), unknown_tag: t("error.unknown_tag"),
+    contact_field_fixed: t("error.contact_field_fixed"),
+    unknown_preferred_channel: t("error.unknown_preferred_channel"),
+    reason_only_when_away: t("error.reason_only_when_away"),
+    unknown_away_reason: t("error.unknown_away_reason"), bad_page: t("error.bad_page")
   };
   function errorText(error) {
     var data = (error && error.data && typeof error.data === "object") ? error.data : {};

@@ -79,29 +79,34 @@ async def test_an_agent_sets_a_contacts_name_and_each_conversation_records_who(c
     assert [e["type"] for e in detail["events"]].count("contact_renamed") == 1
 
 
-@pytest.mark.parametrize("body, error", [
-    ({"name": ""}, "name must not be empty"),
-    ({"name": " \n\t "}, "name must not be empty"),
-    ({"name": None}, "name must be a string"),
-    ({"name": 42}, "name must be a string"),
-    ({"name": "Ə" * 201}, "name must be at most 200 characters"),
-    ({"name": "Günel\u202eəvəyilƏ"}, "name must not contain control characters"),
+@pytest.mark.parametrize("body, error, code", [
+    ({"name": ""}, "name must not be empty", "name_empty"),
+    ({"name": " \n\t "}, "name must not be empty", "name_empty"),
+    ({"name": None}, "name must be a string", "name_invalid"),
+    ({"name": 42}, "name must be a string", "name_invalid"),
+    ({"name": "Ə" * 201}, "name must be at most 200 characters", "name_too_long"),
+    ({"name": "Günel\u202eəvəyilƏ"}, "name must not contain control characters",
+     "name_invalid"),
     ({"name": GUNEL, "phone": "+994501234567"},
-     "only name, language, preferred_channel may be changed"),
-    ({}, "only name, language, preferred_channel may be changed"),
-    ({"name": GUNEL, "language": "tr"}, "language must be one of az, ru, en"),
+     "only name, language, preferred_channel may be changed", "contact_field_fixed"),
+    ({}, "only name, language, preferred_channel may be changed", "contact_field_fixed"),
+    ({"name": GUNEL, "language": "tr"}, "language must be one of az, ru, en",
+     "unknown_language"),
     ({"name": GUNEL, "preferred_channel": "whatsapp"},
-     "preferred_channel must be null or a channel the resident has written on (webchat)"),
+     "preferred_channel must be null or a channel the resident has written on (webchat)",
+     "unknown_preferred_channel"),
     ({"preferred_channel": {"channel": "webchat"}},
-     "preferred_channel must be null or a channel the resident has written on (webchat)"),
+     "preferred_channel must be null or a channel the resident has written on (webchat)",
+     "unknown_preferred_channel"),
 ])
-async def test_a_bad_name_is_a_400_and_changes_nothing(client, ctx, body, error):
+async def test_a_bad_name_is_a_400_and_changes_nothing(client, ctx, body, error, code):
     result = await ingest(ctx, chat("Salam", "1", name="Aysel"))
     contact_id = (await contact(ctx, result.conversation_id))["id"]
     _, headers = await person(ctx, "boss@example.gov.az")
     response = await client.patch(f"/api/v1/contacts/{contact_id}", json=body, headers=headers)
     assert response.status == 400
-    assert await response.json() == {"error": error}
+    answer = await response.json()
+    assert (answer["error"], answer["code"]) == (error, code)
     assert (await contact(ctx, result.conversation_id))["name"] == "Aysel"
     assert (await contact(ctx, result.conversation_id))["language"] == "az"
 

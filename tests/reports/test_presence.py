@@ -105,20 +105,20 @@ async def test_an_agent_goes_away_for_a_reason_and_reports_add_up_the_time(clien
     assert set(today["away_by_reason"]) == {"break", "training"}
 
 
-@pytest.mark.parametrize("body, error", [
+@pytest.mark.parametrize("body, error, code", [
     ({"presence": "away", "reason": "smoking"},
-     "reason must be one of break, training, after-call-work"),
+     "reason must be one of break, training, after-call-work", "unknown_away_reason"),
     ({"presence": "online", "reason": "break"},
-     "only an agent who is away gives a reason, not one online"),
+     "only an agent who is away gives a reason, not one online", "reason_only_when_away"),
     ({"presence": "away", "reason": 5}, "reason must be one of break, training, "
-                                        "after-call-work"),
-    ({"presence": "lunch"}, "presence must be one of online, away, offline"),
+                                        "after-call-work", "unknown_away_reason"),
+    ({"presence": "lunch"}, "presence must be one of online, away, offline", "bad_request"),
 ])
-async def test_a_bad_presence_is_a_400_and_changes_nothing(client, ctx, body, error):
+async def test_a_bad_presence_is_a_400_and_changes_nothing(client, ctx, body, error, code):
     agent_id, agent = await person(ctx, "rauf@example.gov.az", "agent", ["call-centre-142"])
     await set_presence(client, agent, presence="online")
     status, answer = await set_presence(client, agent, **body)
-    assert (status, answer) == (400, {"error": error})
+    assert (status, answer) == (400, {"error": error, "code": code})
     async with ctx.store.read() as tx:
         user = (await tx.conn.execute(select(users).where(users.c.id == agent_id))).one()
         periods = (await tx.conn.execute(select(presence_periods).where(

@@ -63,4 +63,5 @@ async def test_the_timeline_pages_backwards_from_the_newest(client, ctx, people)
                          ("?limit=many", "limit must be a whole number from 1 to 200"),
                          ("?limit=0", "limit must be a whole number from 1 to 200"),
                          ("?limit=201", "limit must be a whole number from 1 to 200")):
-        assert await timeline(client, nigar, first.contact_id, query) == (400, {"error": error})
+        assert await timeline(client, nigar, first.contact_id, query) == (
+            400, {"error": error, "code": "bad_page"})
