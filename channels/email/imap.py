@@ -273,7 +273,9 @@ class Chunk:
 def reader_for(ctx: InboxContext, mailbox: Mailbox, backlog: int) -> MailReader:
     """Worker processes for a backlog that pays for them; the poll's thread otherwise."""
     workers = worker_count() if backlog >= PARALLEL_FROM else 0
-    return MailReader(mailbox, ctx.media_dir, own_addresses(ctx), workers=workers)
+    window = timedelta(seconds=ctx.config.channels.email.reread_window_s)
+    return MailReader(mailbox, ctx.media_dir, own_addresses(ctx), workers=workers,
+                      window=window)
 
 
 async def read_mailbox(ctx: InboxContext, mailbox: Mailbox, lock: MailboxLock) -> int:

@@ -26,7 +26,7 @@ import struct
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -71,22 +71,26 @@ def keep_raw(path: Path, raw: bytes) -> None:
 
 
 def read_mail(raw: bytes, digest: str, mailbox: Mailbox, media_dir: Path,
-              own_addresses: tuple[str, ...], read_at: datetime) -> ReadMail:
+              own_addresses: tuple[str, ...], read_at: datetime,
+              oldest: datetime | None = None) -> ReadMail:
     """The message of one raw mail (its hash `digest`) that reached `mailbox`, its raw bytes
-    kept under `media_dir`. Raises when it cannot be taken in (`inbound.NoSender`, ...)."""
+    kept under `media_dir`; a Date before `oldest` is not believed (`inbound.sent_at`).
+    Raises when it cannot be taken in (`inbound.NoSender`, ...)."""
     mail = parse_mail(raw, own_addresses=own_addresses)
     path = raw_path(media_dir, mailbox.id, digest)
     keep_raw(path, raw)
-    return ReadMail(inbound_message(mail, raw, mailbox, path, read_at), mail.bounce)
+    return ReadMail(inbound_message(mail, raw, mailbox, path, read_at, oldest), mail.bounce)
 
 
 def read_mails(mails: Sequence[tuple[bytes, str]], mailbox: Mailbox, media_dir: Path,
-               own_addresses: tuple[str, ...], read_at: datetime) -> list[ReadMail | Unread]:
+               own_addresses: tuple[str, ...], read_at: datetime,
+               oldest: datetime | None = None) -> list[ReadMail | Unread]:
     """`read_mail` of each (raw, digest), in order; a mail that fails fails alone."""
     read: list[ReadMail | Unread] = []
     for raw, digest in mails:
         try:
-            read.append(read_mail(raw, digest, mailbox, media_dir, own_addresses, read_at))
+            read.append(read_mail(raw, digest, mailbox, media_dir, own_addresses, read_at,
+                                   oldest))
         except Exception as exc:
             read.append(Unread.of(exc))
     return read
@@ -135,10 +139,12 @@ class _ReadingProcess:
 
 class MailReader:
     """Reads the mails of one poll of `mailbox`: in `workers` reading processes (once
-    `start` has started them), or in a thread when there are none. `stop()` ends them."""
+    `start` has started them), or in a thread when there are none. `stop()` ends them. A
+    Date older than `window` (the re-read window) is not believed."""
 
     def __init__(self, mailbox: Mailbox, media_dir: Path, own_addresses: tuple[str, ...],
-                 workers: int = 0):
+                 workers: int = 0, window: timedelta | None = None):
+        self.window = window
         self.mailbox = mailbox
         self.media_dir = media_dir
         self.own_addresses = own_addresses
@@ -157,7 +163,9 @@ class MailReader:
 
     async def read(self, mails: Sequence[tuple[bytes, str]]) -> list[ReadMail | Unread]:
         """Each (raw, digest) as a message, or why not; in order."""
-        args = (self.mailbox, self.media_dir, self.own_addresses, utcnow())
+        now = utcnow()
+        args = (self.mailbox, self.media_dir, self.own_addresses, now,
+                now - self.window if self.window else None)
         if not self._processes:
             return await asyncio.to_thread(read_mails, mails, *args)
         pieces = [mails[start:start + PIECE] for start in range(0, len(mails), PIECE)]

@@ -100,3 +100,35 @@ async def test_a_backlog_read_ahead_stores_nothing_past_a_mail_tried_again(
         f"Ərizə {n}" for n in (1, 2, 3, 4, 6, 7)]
     async with ctx.store.read() as tx:
         assert (await tx.mail.cursor(box, "INBOX"))["last_uid"] == 7
+
+
+async def test_the_kept_mail_is_served_to_those_who_may_see_its_conversation(
+        aiohttp_client, ctx, dovecot, box):
+    from app import create_app
+    from tests.conftest import with_test_channels
+    from tests.inbox.test_auth import add_user
+    from tests.web.test_api import mint_token
+
+    raw = mail("Arayış əlavə olunub.", sender="aysel@mail.ru")
+    dovecot.append(box, raw)
+    [mailbox] = ctx.config.channels.email.mailboxes
+    assert await poll_mailbox(ctx, mailbox) == "1 stored"
+    [row] = await stored_mails(ctx)
+    ours = await add_user(ctx, "leyla@dost.example.gov.az", name="Leyla",
+                          queues=("dost-baku-1",))
+    other = await add_user(ctx, "murad@dost.example.gov.az", name="Murad",
+                           queues=("migration-registration",))
+    client = await aiohttp_client(with_test_channels(create_app(ctx.config)))
+    response = await client.get(f"/api/v1/messages/{row['id']}/raw",
+                                headers=await mint_token(ctx, ours))
+    assert response.status == 200 and await response.read() == raw
+    assert response.headers["Content-Type"] == "message/rfc822"
+    assert response.headers["Content-Disposition"] == \
+        f'attachment; filename="mail-{row["id"]}.eml"'
+    response = await client.get(f"/api/v1/messages/{row['id']}/raw",
+                                headers=await mint_token(ctx, other))
+    assert response.status == 403
+    assert (await client.get(f"/api/v1/messages/{row['id']}/raw")).status == 401
+    response = await client.get(f"/api/v1/messages/{row['id'] + 100}/raw",
+                                headers=await mint_token(ctx, ours))
+    assert response.status == 404
