@@ -133,7 +133,10 @@ async def run(args: argparse.Namespace) -> None:
             await asyncio.to_thread(migrate, database)   # alembic runs its own loop
             os.environ.update(DATABASE_URL=database, REDIS_URL=args.redis_url)
             redis.Redis.from_url(args.redis_url).flushdb()
-            with tempfile.TemporaryDirectory(prefix="bench-media-") as media:
+            # The raw mails are kept where a deployment keeps its media (under var/), not in
+            # /tmp, which may be a slower file system than the one the system runs on.
+            (ROOT / "var").mkdir(exist_ok=True)
+            with tempfile.TemporaryDirectory(prefix="bench-media-", dir=ROOT / "var") as media:
                 base = load_config(ROOT / "config.yaml", env={})
                 mailbox = Mailbox(
                     id="dost-baku-1", address="baku1@dost.example.gov.az", queue="dost-baku-1",

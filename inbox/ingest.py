@@ -109,6 +109,33 @@ def resident_of(message: InboundMessage) -> tuple[str, str]:
 # --- the transaction ----------------------------------------------------------------------
 
 
+def _joined(ctx: InboxContext, message: InboundMessage, open_conversation: Row | None,
+            thread: Row | None) -> Row | None:
+    """The conversation a message of a known identity joins, given the identity's open
+    conversation and the one its thread names (`inbox.threads`): a reply in a thread joins
+    that thread's conversation of the same contact, though the resident may have opened a
+    newer one since; on a threaded channel (e-mail) a message that names no conversation of
+    theirs opens a new one, elsewhere it joins the open one."""
+    threaded = ctx.channels[message.channel].threaded
+    if threads.has_thread(message) and (thread is not None or threaded):
+        return thread
+    return None if threaded else open_conversation
+
+
+async def _threads_of(ctx: InboxContext, tx: UnitOfWork,
+                      known: list[tuple[int, InboundMessage]], now: datetime
+                      ) -> list[Row | None]:
+    """The conversation each message of a known contact names in its thread, None for those
+    that name none: two queries for the whole batch, and none for a batch without threads
+    (SMS)."""
+    replying = [index for index, (_, message) in enumerate(known) if threads.has_thread(message)]
+    found: list[Row | None] = [None] * len(known)
+    joined = await threads.conversations_of(ctx, tx, [known[i] for i in replying], now)
+    for index, thread in zip(replying, joined, strict=True):
+        found[index] = thread
+    return found
+
+
 async def _join_identities(ctx: InboxContext, tx: UnitOfWork, takings: list[_Taking],
                            now: datetime) -> None:
     """Each message's identity and the conversation it joins; identities (and contacts) for
@@ -118,27 +145,23 @@ async def _join_identities(ctx: InboxContext, tx: UnitOfWork, takings: list[_Tak
     found = await tx.contacts.identities_and_open_conversations(
         {(t.message.channel, t.message.address) for t in takings})
     first: list[_Taking] = []
+    known: list[tuple[Row, _Taking]] = []
     for taking in takings:
-        msg = taking.message
-        if (msg.channel, msg.address) not in found:
+        key = (taking.message.channel, taking.message.address)
+        if key in found:
+            known.append((found[key][0], taking))
+        else:
             first.append(taking)
-            continue
-        taking.identity, taking.conversation = found[(msg.channel, msg.address)]
-        threaded = ctx.channels[msg.channel].threaded
-        if threads.has_thread(msg):
-            # A reply in a thread joins that thread's conversation of the same contact
-            # (`inbox.threads`), though the resident may have opened a newer one since. Only
-            # these messages cost queries of their own: a batch of SMS costs none.
-            thread = await threads.conversation_of(ctx, tx, taking.identity["contact_id"],
-                                                   msg, now)
-            if thread is not None or threaded:
-                taking.conversation = thread
-        elif threaded:
-            taking.conversation = None
-        if msg.display_name and not taking.identity["contact_name"]:
+    named_threads = await _threads_of(
+        ctx, tx, [(identity["contact_id"], taking.message) for identity, taking in known], now)
+    for (identity, taking), thread in zip(known, named_threads, strict=True):
+        msg = taking.message
+        taking.identity = identity
+        taking.conversation = _joined(ctx, msg, found[(msg.channel, msg.address)][1], thread)
+        if msg.display_name and not identity["contact_name"]:
             # A name the resident gave after their first message (web chat asks for it
             # beside the text box) fills a contact that has none; an agent's stands.
-            taking.named = await tx.contacts.name_if_unnamed(taking.identity["contact_id"],
+            taking.named = await tx.contacts.name_if_unnamed(identity["contact_id"],
                                                             msg.display_name)
     if first:
         await _new_identities(ctx, tx, first)
@@ -362,15 +385,25 @@ async def _store(ctx: InboxContext, tx: UnitOfWork, takings: list[_Taking]) -> N
 async def _likely_openers(ctx: InboxContext, arrivals: list[Arrival],
                           keys: list[tuple[str, str]]) -> list[InboundMessage]:
     """The messages that, as things stand, will open a conversation: not stored yet, from an
-    address with no unresolved conversation. Read before the write transaction, which reads
-    again: one that turns out otherwise is classified there, or its reading is not used."""
+    address with no conversation the message would join (`_joined`). Read before the write
+    transaction, which reads again: one that turns out otherwise is classified there, or its
+    reading is not used."""
     async with ctx.store.read() as tx:
         stored = await tx.messages.stored_external_ids(keys)
+        fresh = [a for a, key in zip(arrivals, keys, strict=True) if key not in stored]
         found = await tx.contacts.identities_and_open_conversations(
-            {(a.message.channel, a.message.address) for a in arrivals})
-    return [a.message for a, key in zip(arrivals, keys, strict=True)
-            if key not in stored
-            and found.get((a.message.channel, a.message.address), (None, None))[1] is None]
+            {(a.message.channel, a.message.address) for a in fresh})
+        known = [(found[(a.message.channel, a.message.address)][0]["contact_id"], a.message)
+                 for a in fresh if (a.message.channel, a.message.address) in found]
+        thread_of = {id(message): thread for (_, message), thread in
+                     zip(known, await _threads_of(ctx, tx, known, utcnow()), strict=True)}
+    openers = []
+    for arrival in fresh:
+        msg = arrival.message
+        if (msg.channel, msg.address) not in found or _joined(
+                ctx, msg, found[(msg.channel, msg.address)][1], thread_of[id(msg)]) is None:
+            openers.append(msg)
+    return openers
 
 
 async def store_many(ctx: InboxContext, arrivals: list[Arrival]) -> list[IngestResult]:

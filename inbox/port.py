@@ -198,6 +198,13 @@ class ChannelPort:
         await outbox.announce_delivery(self._ctx, row["id"])
         return True
 
+    async def sent_external_ids(self, channel: str, external_ids: Sequence[str]) -> set[str]:
+        """Which of these provider ids are our outbound messages': one look for the bounces
+        of a whole poll, so those naming none of ours cost no transaction of their own."""
+        async with self._ctx.store.read() as tx:
+            rows = await tx.messages.outbound_by_external_ids(channel, external_ids)
+        return {row["external_id"] for row in rows}
+
     async def mark_bounced(self, channel: str, external_ids: Sequence[str], reason: str,
                            report: InboundMessage | None = None) -> list[int]:
         """A bounce names our messages by their provider ids (an e-mail's Message-IDs): each

@@ -49,13 +49,30 @@ def choose(message: InboundMessage, candidates: Sequence[Row],
     return by_id.get(message.reference) if message.reference is not None else None
 
 
-async def conversation_of(ctx: InboxContext, tx: UnitOfWork, contact_id: int,
-                          message: InboundMessage, now: datetime) -> Row | None:
-    """The conversation of `contact_id` that the threaded `message` continues, or None."""
-    window = ctx.config.channels.rules(message.channel).reopen_within_s
-    candidates = await tx.conversations.threads_of_contact(
-        contact_id, message.channel, now - timedelta(seconds=window) if window else None)
-    if not candidates:
-        return None
-    named = await tx.messages.naming([c["id"] for c in candidates], message.replies_to)
-    return choose(message, candidates, named)
+async def conversations_of(ctx: InboxContext, tx: UnitOfWork,
+                           replies: Sequence[tuple[int, InboundMessage]],
+                           now: datetime) -> list[Row | None]:
+    """For each (contact, threaded message) of a batch, the conversation the message
+    continues, or None: two queries per channel for the whole batch (a mailbox's poll is
+    mostly replies), whatever its size."""
+    found: list[Row | None] = [None] * len(replies)
+    by_channel: dict[str, list[int]] = {}
+    for index, (_contact_id, message) in enumerate(replies):
+        by_channel.setdefault(message.channel, []).append(index)
+    for channel, indexes in by_channel.items():
+        window = ctx.config.channels.rules(channel).reopen_within_s
+        candidates = await tx.conversations.threads_of_contacts(
+            [replies[i][0] for i in indexes], channel,
+            now - timedelta(seconds=window) if window else None)
+        asking = [i for i in indexes if replies[i][0] in candidates]
+        named = await tx.messages.naming(
+            [c["id"] for i in asking for c in candidates[replies[i][0]]],
+            [mail_id for i in asking for mail_id in replies[i][1].replies_to])
+        for i in asking:
+            contact_id, message = replies[i]
+            own = candidates[contact_id]
+            ids = {c["id"] for c in own}
+            names = set(message.replies_to)
+            found[i] = choose(message, own, [m for m in named if m["conversation_id"] in ids
+                                            and m["mail_id"] in names])
+    return found

@@ -1,14 +1,16 @@
-"""The admins' view of the e-mail channel's dead letters: the mails the mailboxes' polls
-could not take in (inbox.storage.mail). Listing only; taking one in again is the command
-line's `app.py email replay ID`, which runs the channel's code (the web layer never does)."""
+"""The e-mail channel's raw mail over HTTP: the admins' view of the dead letters (the mails
+the mailboxes' polls could not take in, inbox.storage.mail), and a received mail exactly as
+it came, for those who may see its conversation. Listing only; taking a dead letter in
+again is the command line's `app.py email replay ID`, which runs the channel's code (the web
+layer never does)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from web.api import SESSION
+from web.api import SESSION, _actor
 from web.appkeys import CONTEXT
-from web.http import http_error
+from web.http import http_error, json_error, parse_id
 
 routes = web.RouteTableDef()
 LIMIT = 200
@@ -26,3 +28,32 @@ async def dead_letters(request: web.Request) -> web.Response:
         {"id": row["id"], "mailbox": row["mailbox"], "folder": row["folder"],
          "uid": row["uid"], "attempts": row["attempts"], "error": row["error"],
          "created_at": row["created_at"].isoformat()} for row in rows])
+
+
+@routes.get("/api/v1/messages/{id}/raw")
+async def raw_mail(request: web.Request) -> web.StreamResponse:
+    """A received mail as it came (the .eml the poll kept: every header, every part), to
+    callers who may see its conversation. A download of type message/rfc822, never shown
+    as a page of this site."""
+    ctx = request.app[CONTEXT]
+    message_id = parse_id(request.match_info["id"])
+    async with ctx.store.read() as tx:
+        message = await tx.messages.get(message_id) if message_id is not None else None
+        conversation = await tx.conversations.get(message["conversation_id"]) if message else None
+    if conversation is None:
+        return json_error(404, "message not found", code="not_found")
+    if not _actor(request).may_see_queue(conversation["queue"]):
+        return json_error(403, "outside your queues", code="outside_queues")
+    kept = ((message["extra"] or {}).get("email") or {}).get("raw")
+    if message["channel"] != "email" or message["direction"] == "out" or not kept:
+        return json_error(404, "the message has no kept mail", code="not_found")
+    root = ctx.media_dir.resolve()
+    path = (root / kept).resolve()
+    if root not in path.parents or not path.is_file():
+        return json_error(404, "the kept mail is gone", code="not_found")
+    return web.FileResponse(path, headers={
+        "Content-Type": "message/rfc822",
+        "Content-Disposition": f'attachment; filename="mail-{message_id}.eml"',
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cache-Control": "private, max-age=3600"})

@@ -333,6 +333,13 @@ PATHS: dict[str, Any] = {
                  "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}},
         params=[_ID, {"name": "index", "in": "path", "required": True,
                       "schema": {"type": "integer", "minimum": 0}}])},
+    "/api/v1/messages/{id}/raw": {"get": _op(
+        "a received e-mail exactly as it came (the kept .eml), to callers who may see its "
+        "conversation; a download of type message/rfc822. 404 for any other message",
+        {"200": {"description": "the mail",
+                 "content": {"message/rfc822": {"schema": {"type": "string",
+                                                           "format": "binary"}}}}},
+        params=[_ID])},
     "/api/v1/templates": {"get": _op(
         "approved templates a channel accepts outside its free-text window",
         _ok("templates", {"type": "array", "items": {"type": "object"}}))},

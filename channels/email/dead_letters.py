@@ -7,9 +7,8 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from channels.email.imap import keep_raw, own_addresses
-from channels.email.inbound import inbound_message, raw_path
-from channels.email.mime import parse_mail
+from channels.email.imap import own_addresses
+from channels.email.readers import read_mail
 from inbox.clock import utcnow
 from inbox.context import InboxContext
 from inbox.port import ChannelPort
@@ -42,13 +41,9 @@ async def replay(ctx: InboxContext, letter_id: int) -> Replayed | None:
                                      "configuration any more")
     raw = bytes(letter["raw"])
     try:
-        def message():
-            mail = parse_mail(raw, own_addresses=own_addresses(ctx))
-            path = raw_path(ctx.media_dir, mailbox.id, letter["digest"])
-            keep_raw(path, raw)
-            return inbound_message(mail, raw, mailbox, path, utcnow())
-
-        [result] = await port.ingest_many([await asyncio.to_thread(message)])
+        read = await asyncio.to_thread(read_mail, raw, letter["digest"], mailbox, ctx.media_dir,
+                                       own_addresses(ctx), utcnow())
+        [result] = await port.ingest_many([read.message])
         if isinstance(result, Exception):
             raise result
     except Exception as exc:

@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import imaplib
 import logging
-import os
 import re
 import secrets
 import ssl
@@ -34,7 +33,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 import redis.asyncio as aioredis
 import redis.exceptions
@@ -48,13 +46,12 @@ from imap_tools.errors import (
 from imap_tools.mailbox import BaseMailBox
 from imap_tools.utils import check_command_status
 
-from channels.email.inbound import CHANNEL, digest, inbound_message, raw_path
-from channels.email.mime import Bounce, parse_mail
+from channels.email.inbound import CHANNEL, digest
+from channels.email.readers import MailReader, ReadMail, Unread, worker_count
 from inbox import mailboxes
 from inbox.clock import utcnow
 from inbox.context import InboxContext, open_context
 from inbox.ingest import IngestResult
-from inbox.messages import InboundMessage
 from inbox.port import ChannelPort
 from settings import EmailChannel, Imap, Mailbox
 
@@ -64,6 +61,8 @@ LOCK_TTL_S = 120         # a poll renews its lock after every chunk; a dead one'
 # A poll stops taking new chunks after this and the next one goes on: with the IMAP
 # timeout, the job ends well within the minute rq gives a periodic job.
 POLL_BUDGET_S = 20
+# A poll with this many new mails in a folder reads them in worker processes (`readers`).
+PARALLEL_FROM = 300
 _FETCHED_UID = re.compile(rb"UID (\d+)")
 
 
@@ -261,7 +260,22 @@ class Outcome:
     digest: str
     stored: bool = False         # taken in (or found stored already)
     buried: bool = False         # a dead letter (now or before)
-    error: Exception | None = None
+    error: Unread | None = None
+
+
+@dataclass
+class Chunk:
+    """A chunk of the folder's new mail, fetched and read (parsed, raw kept), not stored."""
+    outcomes: list[Outcome]
+    read: list[ReadMail | Unread | None]    # None: a dead letter already, not read again
+
+
+def reader_for(ctx: InboxContext, mailbox: Mailbox, backlog: int) -> MailReader:
+    """Worker processes for a backlog that pays for them; the poll's thread otherwise."""
+    workers = worker_count() if backlog >= PARALLEL_FROM else 0
+    window = timedelta(seconds=ctx.config.channels.email.reread_window_s)
+    return MailReader(mailbox, ctx.media_dir, own_addresses(ctx), workers=workers,
+                      window=window)
 
 
 async def read_mailbox(ctx: InboxContext, mailbox: Mailbox, lock: MailboxLock) -> int:
@@ -302,21 +316,59 @@ async def read_folder(ctx: InboxContext, mailbox: Mailbox, client: BaseMailBox,
             await port.advance_mail_cursor(mailbox.id, folder, uidvalidity,
                                            int(status["UIDNEXT"]) - 1)
             return 0
+    if not uids:
+        return 0
+    # One IMAP command at a time on the connection: the next chunk's fetch and this one's
+    # flagging take turns.
+    imap_turn = asyncio.Lock()
+    reader = reader_for(ctx, mailbox, len(uids))
+    await reader.start()
+    pending = list(chunks(uids, email.fetch_batch))
+    ahead: asyncio.Task[Chunk] | None = None
     stored = 0
-    for chunk in chunks(uids, email.fetch_batch):
-        if time.monotonic() > deadline:
-            break
-        fetched = await asyncio.to_thread(fetch_raw, client, chunk)
-        outcomes, newly = await take_in(ctx, mailbox, folder, fetched)
-        stored += newly
-        safe, blocked = await settle(ctx, mailbox, folder, uidvalidity, last, outcomes)
-        await after_reading(client, mailbox,
-                            [o.uid for o in outcomes if o.stored and o.uid <= safe])
-        last = safe
-        await lock.renew()
-        if blocked:
-            break
+    try:
+        ahead = asyncio.create_task(read_chunk(ctx, mailbox, client, imap_turn, reader,
+                                               pending.pop(0)))
+        while ahead is not None:
+            chunk = await ahead
+            ahead = None
+            # The next chunk is fetched and read while this one is stored.
+            if pending and time.monotonic() <= deadline:
+                ahead = asyncio.create_task(read_chunk(ctx, mailbox, client, imap_turn,
+                                                       reader, pending.pop(0)))
+            newly = await take_in(ctx, mailbox, chunk)
+            stored += newly
+            safe, blocked = await settle(ctx, mailbox, folder, uidvalidity, last,
+                                         chunk.outcomes)
+            async with imap_turn:
+                await after_reading(client, mailbox, [o.uid for o in chunk.outcomes
+                                                      if o.stored and o.uid <= safe])
+            last = safe
+            await lock.renew()
+            if blocked:
+                break
+    finally:
+        if ahead is not None:
+            # Its fetch runs in a thread on the connection the caller is about to close: it
+            # ends first. What it read is read again by the next poll.
+            with contextlib.suppress(Exception):
+                await ahead
+        await reader.stop()
     return stored
+
+
+async def read_chunk(ctx: InboxContext, mailbox: Mailbox, client: BaseMailBox,
+                     imap_turn: asyncio.Lock, reader: MailReader, uids: list[int]) -> Chunk:
+    """Fetch the mails `uids` and read those that are not dead letters already."""
+    async with imap_turn:
+        fetched = await asyncio.to_thread(fetch_raw, client, uids)
+    outcomes = [Outcome(uid, raw, digest(raw)) for uid, raw in fetched]
+    buried = await ChannelPort(ctx).buried_mails(mailbox.id, [o.digest for o in outcomes])
+    for outcome in outcomes:
+        outcome.buried = outcome.digest in buried
+    reading = [o for o in outcomes if not o.buried]
+    read = iter(await reader.read([(o.raw, o.digest) for o in reading]))
+    return Chunk(outcomes, [None if o.buried else next(read) for o in outcomes])
 
 
 def own_addresses(ctx: InboxContext) -> tuple[str, ...]:
@@ -324,42 +376,35 @@ def own_addresses(ctx: InboxContext) -> tuple[str, ...]:
     return tuple(m.address.lower() for m in email.mailboxes) if email else ()
 
 
-def keep_raw(path: Path, raw: bytes) -> None:
-    """Write the raw mail once (a mail read again is the same file), whole or not at all."""
-    if path.exists():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    partial.write_bytes(raw)
-    os.replace(partial, path)
-
-
-async def take_in(ctx: InboxContext, mailbox: Mailbox, folder: str,
-                  fetched: list[tuple[int, bytes]]) -> tuple[list[Outcome], int]:
-    """Parse and store a chunk of mails; each one's outcome, and how many are new."""
-    outcomes = [Outcome(uid, raw, digest(raw)) for uid, raw in fetched]
+async def take_in(ctx: InboxContext, mailbox: Mailbox, chunk: Chunk) -> int:
+    """Store a chunk of read mails; how many are new. Each outcome says what became of its
+    mail."""
     port = ChannelPort(ctx)
-    buried = await port.buried_mails(mailbox.id, [o.digest for o in outcomes])
+    # A bounce of our own mail fails that mail (the agent reads why) and is kept as a note
+    # beside it; one that names none of ours is taken in as machine mail.
+    named = [mail_id for read in chunk.read if isinstance(read, ReadMail) and read.bounce
+             for mail_id in read.bounce.original_message_ids]
+    ours = await port.sent_external_ids(CHANNEL, named) if named else set()
     messages, taking, bounces = [], [], 0
-    for outcome in outcomes:
-        if outcome.digest in buried:
-            outcome.buried = True
+    for outcome, read in zip(chunk.outcomes, chunk.read, strict=True):
+        if read is None:
             continue
+        if isinstance(read, Unread):
+            outcome.error = read
+            continue
+        bounce = read.bounce
         try:
-            message, bounce = await asyncio.to_thread(
-                _message, ctx, mailbox, outcome.raw, outcome.digest)
-            # A bounce of our own mail fails that mail (the agent reads why) and is kept as
-            # a note beside it; one that names none of ours is taken in as machine mail.
-            if bounce is not None and bounce.original_message_ids and \
+            if bounce is not None and ours.intersection(bounce.original_message_ids) and \
                     await port.mark_bounced(CHANNEL, bounce.original_message_ids,
-                                            bounce.reason, message):
+                                            bounce.reason, read.message):
                 outcome.stored = True
                 bounces += 1
                 continue
-            messages.append(message)
-            taking.append(outcome)
         except Exception as exc:
-            outcome.error = exc
+            outcome.error = Unread.of(exc)
+            continue
+        messages.append(read.message)
+        taking.append(outcome)
     results = await port.ingest_many(messages) if messages else []
     newly = bounces
     for outcome, result in zip(taking, results, strict=True):
@@ -367,18 +412,8 @@ async def take_in(ctx: InboxContext, mailbox: Mailbox, folder: str,
             outcome.stored = True
             newly += not result.duplicate
         else:
-            outcome.error = result
-    return outcomes, newly
-
-
-def _message(ctx: InboxContext, mailbox: Mailbox, raw: bytes, raw_digest: str
-             ) -> tuple[InboundMessage, Bounce | None]:
-    """The InboundMessage of one raw mail and the bounce it reports, if it is one; its raw
-    bytes kept (CPU and disk: in a thread)."""
-    mail = parse_mail(raw, own_addresses=own_addresses(ctx))
-    path = raw_path(ctx.media_dir, mailbox.id, raw_digest)
-    keep_raw(path, raw)
-    return inbound_message(mail, raw, mailbox, path, utcnow()), mail.bounce
+            outcome.error = Unread.of(result)
+    return newly
 
 
 async def settle(ctx: InboxContext, mailbox: Mailbox, folder: str, uidvalidity: int,
@@ -391,20 +426,19 @@ async def settle(ctx: InboxContext, mailbox: Mailbox, folder: str, uidvalidity: 
     safe, blocked = last, False
     for outcome in outcomes:
         if outcome.error is not None:
-            error = f"{type(outcome.error).__name__}: {outcome.error}"[:2000]
+            error = outcome.error.error
             attempts = await port.count_mail_failure(mailbox.id, outcome.digest, error)
             if attempts < max_attempts:
                 log.warning("mailbox %s: mail UID %d failed (%s), attempt %d of %d",
-                            mailbox.id, outcome.uid, type(outcome.error).__name__,
-                            attempts, max_attempts)
+                            mailbox.id, outcome.uid, outcome.error.kind, attempts,
+                            max_attempts)
                 blocked = True
                 break
             # Buried before the cursor passes it: a crash between the two finds it buried.
             letter = await port.bury_mail(mailbox.id, folder, outcome.uid, outcome.digest,
                                           outcome.raw, error, attempts)
             log.error("mailbox %s: mail UID %d failed %d times (%s): dead letter %d",
-                      mailbox.id, outcome.uid, attempts, type(outcome.error).__name__,
-                      letter)
+                      mailbox.id, outcome.uid, attempts, outcome.error.kind, letter)
         safe = outcome.uid
     await port.advance_mail_cursor(mailbox.id, folder, uidvalidity, safe,
                                    [o.digest for o in outcomes if o.stored and o.uid <= safe])

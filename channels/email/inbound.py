@@ -7,6 +7,11 @@ The conventions the rest of the e-mail channel relies on:
   reused Message-ID with other content is another mail.
 - `text` is what is new in the mail (quoted history and signature removed), else its whole
   text; the quoted part and what could not be read travel in `extra["email"]`.
+- `received_at` is when the poll read the mail, as every channel's is the moment the system
+  got the message (the inbox's clocks, SLA first, run from when it took the message in). The
+  mail's Date is the sender's word, from a clock that may be wrong or a draft sent days
+  later: it is kept, when plausible, as `extra["email"]["sent_at"]` for agents to read, and
+  moves no clock.
 - The raw mail is kept beside the media (`raw_path`), so the full mail stays one click away;
   its attachments are fetched from it by the media job (`MailChannel.fetch_media`), which
   applies the media limits as for every channel.
@@ -15,7 +20,7 @@ The conventions the rest of the e-mail channel relies on:
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -26,6 +31,8 @@ from inbox.messages import Attachment, InboundMessage
 from settings import Mailbox
 
 CHANNEL = "email"
+# How far ahead of ours a sender's clock may run for its Date to be believed.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 class NoSender(ValueError):
@@ -74,11 +81,23 @@ def thread_key(mail: Mail) -> str | None:
     return mail.message_id
 
 
+def sent_at(mail: Mail, received_at: datetime, oldest: datetime | None) -> datetime | None:
+    """When the sender says the mail was sent (its Date), if that is plausible: not after it
+    was read (but for a clock's skew), and not before `oldest` (the mailbox's re-read window:
+    no mail older than that is read on purpose)."""
+    if mail.date is None or mail.date > received_at + CLOCK_SKEW:
+        return None
+    if oldest is not None and mail.date < oldest:
+        return None
+    return mail.date
+
+
 def inbound_message(mail: Mail, raw: bytes, mailbox: Mailbox, kept_at: Path,
-                    received_at: datetime) -> InboundMessage:
-    """The mail `raw` (parsed as `mail`) that reached `mailbox`, its raw bytes kept at
-    `kept_at` (relative to the media directory in `extra`, absolute in attachments' urls).
-    Raises NoSender when it names nobody to answer."""
+                    received_at: datetime, oldest: datetime | None = None) -> InboundMessage:
+    """The mail `raw` (parsed as `mail`) that reached `mailbox`, read at `received_at`, its
+    raw bytes kept at `kept_at` (relative to the media directory in `extra`, absolute in
+    attachments' urls); a Date before `oldest` is not believed. Raises NoSender when it
+    names nobody to answer."""
     sender = (mail.from_address or mail.reply_to or "").strip().lower()
     if not sender:
         raise NoSender("the mail has no From or Reply-To address")
@@ -94,6 +113,7 @@ def inbound_message(mail: Mail, raw: bytes, mailbox: Mailbox, kept_at: Path,
         "to": list(mail.to),
         "cc": list(mail.cc),
         "message_id": mail.message_id,
+        "sent_at": sent.isoformat() if (sent := sent_at(mail, received_at, oldest)) else None,
         "in_reply_to": mail.in_reply_to[0] if mail.in_reply_to else None,
         "quoted": mail.quoted,
         "notes": list(mail.notes),

@@ -40,24 +40,31 @@ class ConversationRecords(Records):
                    conversations.c.status != "resolved")
             .order_by(conversations.c.id.desc()).limit(1))
 
-    async def threads_of_contact(self, contact_id: int, channel: str,
-                                 resolved_since: datetime | None) -> list[Row]:
-        """The contact's conversations on `channel` a reply in their thread may join: the
+    async def threads_of_contacts(self, contact_ids: Sequence[int], channel: str,
+                                  resolved_since: datetime | None) -> dict[int, list[Row]]:
+        """Each contact's conversations on `channel` a reply in their thread may join: the
         unresolved ones and those resolved at or after `resolved_since` (None: none of the
-        resolved), newest first, each
-        shaped as `ContactRecords.identity_and_open_conversation` gives one (its assignee's
-        presence along) with its thread key. Found through the contact's conversations,
-        which are few, so the thread key needs no index of its own."""
+        resolved), newest first, each shaped as `ContactRecords.identity_and_open_conversation`
+        gives one (its assignee's presence along) with its thread key; contacts with none are
+        left out. Found through the contacts' conversations, which are few, so the thread key
+        needs no index of its own; one statement for a whole batch."""
+        contact_ids = sorted(set(contact_ids))
+        if not contact_ids:
+            return {}
         c = conversations
         joinable = c.c.status != "resolved"
         if resolved_since is not None:
             joinable = or_(joinable, c.c.resolved_at >= resolved_since)
-        return await self._all(
-            select(c.c.id, c.c.status, c.c.queue, c.c.assignee_id, c.c.thread_key,
-                   c.c.resolved_at, users.c.presence.label("assignee_presence"))
-            .select_from(c.outerjoin(users, users.c.id == c.c.assignee_id))
-            .where(c.c.contact_id == contact_id, c.c.channel == channel, joinable)
-            .order_by(c.c.id.desc()))
+        found: dict[int, list[Row]] = {}
+        for row in await self._all(
+                select(c.c.id, c.c.contact_id, c.c.status, c.c.queue, c.c.assignee_id,
+                       c.c.thread_key, c.c.resolved_at,
+                       users.c.presence.label("assignee_presence"))
+                .select_from(c.outerjoin(users, users.c.id == c.c.assignee_id))
+                .where(c.c.contact_id.in_(contact_ids), c.c.channel == channel, joinable)
+                .order_by(c.c.id.desc())):
+            found.setdefault(row.pop("contact_id"), []).append(row)
+        return found
 
     async def latest_of_identity(self, identity_id: int) -> Row | None:
         return await self._one(

@@ -116,20 +116,27 @@ class MessageRecords(Records):
     async def naming(self, conversation_ids: Sequence[int], mail_ids: Sequence[str]
                      ) -> list[Row]:
         """The messages of these conversations that carry one of these Message-IDs (id,
-        conversation_id, direction each): outbound ones whose provider id it is (our mail's
-        Message-ID is its external id) and inbound ones whose mail had it (`MAIL_ID`). Only
-        the given conversations' messages are read (through their index), so the look-up
-        into JSON needs no index of its own on either database."""
+        conversation_id, direction and the `mail_id` it carries, each): outbound ones whose
+        provider id it is (our mail's Message-ID is its external id) and inbound ones whose
+        mail had it (`MAIL_ID`). Only the given conversations' messages are read (through
+        their index), so the look-up into JSON needs no index of its own on either
+        database."""
         if not conversation_ids or not mail_ids:
             return []
         m = messages
-        return await self._all(
-            select(m.c.id, m.c.conversation_id, m.c.direction)
-            .where(m.c.conversation_id.in_(list(conversation_ids)),
-                   or_(and_(m.c.direction == "out", m.c.external_id.in_(list(mail_ids))),
-                       and_(m.c.direction == "in",
-                            m.c.extra[MAIL_ID].as_string().in_(list(mail_ids)))))
+        mail_id = m.c.extra[MAIL_ID].as_string()
+        rows = await self._all(
+            select(m.c.id, m.c.conversation_id, m.c.direction, m.c.external_id,
+                   mail_id.label("mail_id"))
+            .where(m.c.conversation_id.in_(sorted(set(conversation_ids))),
+                   or_(and_(m.c.direction == "out", m.c.external_id.in_(sorted(set(mail_ids)))),
+                       and_(m.c.direction == "in", mail_id.in_(sorted(set(mail_ids))))))
             .order_by(m.c.id))
+        for row in rows:
+            external_id = row.pop("external_id")
+            if row["direction"] == "out":
+                row["mail_id"] = external_id
+        return rows
 
     async def acknowledgements_since(self, identity_ids: Iterable[int], since: datetime
                                      ) -> dict[int, int]:

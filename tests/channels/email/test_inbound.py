@@ -1,0 +1,40 @@
+"""A mail as the inbox takes it in (`channels.email.inbound`, pure): the sender's Date is kept
+for agents when plausible, and never stands for when the mail was received."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+
+from channels.email.inbound import inbound_message
+from channels.email.mime import parse_mail
+from settings import Imap, Mailbox
+
+READ_AT = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+WINDOW = timedelta(days=14)
+
+
+def sent_at(date: datetime | None) -> str | None:
+    head = f"Date: {format_datetime(date)}\r\n" if date else ""
+    raw = (f"From: Leyla <leyla@mail.ru>\r\n{head}Subject: Pensiya\r\n\r\nSalam\r\n").encode()
+    box = Mailbox(id="dost-baku-1", address="baku1@dost.example.gov.az", queue="dost-baku-1",
+                  imap=Imap(host="imap.example.gov.az", port=993, security="tls",
+                            user="baku1", password="x"), smtp={}, poll_interval_s=30)
+    message = inbound_message(parse_mail(raw), raw, box, Path("/media/email/x.eml"), READ_AT,
+                              READ_AT - WINDOW)
+    assert message.received_at == READ_AT     # whatever the Date says
+    return message.extra["email"]["sent_at"]
+
+
+def test_a_plausible_date_is_kept_as_when_the_mail_was_sent():
+    written = READ_AT - timedelta(days=2, hours=3)
+    assert sent_at(written) == written.isoformat()
+    # A sender's clock a few minutes ahead of ours is believed.
+    assert sent_at(READ_AT + timedelta(minutes=3)) == (READ_AT + timedelta(minutes=3)).isoformat()
+
+
+def test_a_date_in_the_future_or_before_the_reread_window_is_not_believed():
+    assert sent_at(READ_AT + timedelta(hours=2)) is None
+    assert sent_at(READ_AT - WINDOW - timedelta(days=1)) is None
+    assert sent_at(None) is None

@@ -1,0 +1,134 @@
+"""Reading a backlog in reading processes (`channels.email.readers`): the same messages as
+the poll's thread reads, a mail that cannot be read fails alone, a reading process that dies
+loses nothing; and a poll that reads ahead stores nothing past a mail it must try again."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+
+import pytest
+
+from channels.email import imap
+from channels.email.imap import poll_mailbox
+from channels.email.readers import MailReader, ReadMail, Unread, read_mails
+from inbox.storage import utcnow
+from tests.channels.email.conftest import mailbox_on, with_mailboxes
+from tests.channels.email.test_imap import mail, stored_mails
+from tests.channels.email.test_mime import FIXTURES
+
+
+def fixtures() -> list[tuple[bytes, str]]:
+    raws = [path.read_bytes() for path in sorted(FIXTURES.glob("*.eml"))]
+    raws.append(mail("Kimdən?", sender=""))      # nobody to answer: cannot be taken in
+    return [(raw, hashlib.sha256(raw).hexdigest()) for raw in raws]
+
+
+@pytest.fixture
+def mailbox(dovecot, new_account):
+    return mailbox_on(dovecot, new_account())
+
+
+async def test_reading_processes_read_what_the_thread_reads(mailbox, tmp_path):
+    mails = fixtures()
+    at = utcnow()
+    in_thread = read_mails(mails, mailbox, tmp_path / "thread", (), at)
+    reader = MailReader(mailbox, tmp_path / "processes", (), workers=2)
+    await reader.start()
+    try:
+        read = await reader.read(mails)
+    finally:
+        await reader.stop()
+    assert len(read) == len(mails) and isinstance(read[-1], Unread)
+    assert read[-1].kind == "NoSender" and read[-1].error.startswith("NoSender: ")
+    for ours, theirs in zip(read, in_thread, strict=True):
+        if isinstance(ours, ReadMail):
+            # The same message, but for when it was read and where its raw mail is kept.
+            assert replace(ours.message, received_at=at, attachments=(), extra=None) == \
+                replace(theirs.message, attachments=(), extra=None)
+            assert ours.message.extra["email"]["raw"] == theirs.message.extra["email"]["raw"]
+            assert ours.bounce == theirs.bounce
+        else:
+            assert ours == theirs
+    kept = sorted(p.name for p in (tmp_path / "processes").rglob("*.eml"))
+    assert kept == sorted(f"{digest}.eml" for _, digest in mails)
+
+
+async def test_a_reading_process_that_dies_leaves_its_mails_to_the_thread(mailbox, tmp_path):
+    mails = fixtures() * 3
+    reader = MailReader(mailbox, tmp_path, (), workers=2)
+    await reader.start()
+    try:
+        reader._processes[0].process.kill()
+        read = await reader.read(mails)
+        assert len(reader._processes) == 1
+    finally:
+        await reader.stop()
+    alone = read_mails(mails, mailbox, tmp_path, (), utcnow())
+    assert [r.message.text if isinstance(r, ReadMail) else r for r in read] == \
+        [r.message.text if isinstance(r, ReadMail) else r for r in alone]
+
+
+@pytest.fixture
+def box(new_account) -> str:
+    return new_account()
+
+
+@pytest.fixture
+def config(config, dovecot, box, tmp_path):
+    return with_mailboxes(config, str(tmp_path / "media"), mailbox_on(dovecot, box),
+                          fetch_batch=3)
+
+
+async def test_a_backlog_read_ahead_stores_nothing_past_a_mail_tried_again(
+        ctx, dovecot, box, monkeypatch):
+    monkeypatch.setattr(imap, "PARALLEL_FROM", 2)    # this backlog in reading processes
+    for n in range(1, 8):
+        dovecot.append(box, mail(f"Ərizə {n}", sender="" if n == 5 else f"r{n}@mail.ru"))
+    [mailbox] = ctx.config.channels.email.mailboxes
+    # Chunks of three: the third is read ahead while the second is stored, but the cursor
+    # stops before the mail that failed (the second chunk's others are stored, and found
+    # stored when read again), and the chunk read ahead waits for the next poll.
+    assert await poll_mailbox(ctx, mailbox) == "5 stored"
+    assert [row["body"] for row in await stored_mails(ctx)] == [
+        f"Ərizə {n}" for n in (1, 2, 3, 4, 6)]
+    async with ctx.store.read() as tx:
+        assert (await tx.mail.cursor(box, "INBOX"))["last_uid"] == 4
+    assert await poll_mailbox(ctx, mailbox) == "1 stored"    # 5, 6, 7 again: 7 is new
+    assert await poll_mailbox(ctx, mailbox) == "0 stored"    # 5 buried at its third failure
+    assert [row["body"] for row in await stored_mails(ctx)] == [
+        f"Ərizə {n}" for n in (1, 2, 3, 4, 6, 7)]
+    async with ctx.store.read() as tx:
+        assert (await tx.mail.cursor(box, "INBOX"))["last_uid"] == 7
+
+
+async def test_the_kept_mail_is_served_to_those_who_may_see_its_conversation(
+        aiohttp_client, ctx, dovecot, box):
+    from app import create_app
+    from tests.conftest import with_test_channels
+    from tests.inbox.test_auth import add_user
+    from tests.web.test_api import mint_token
+
+    raw = mail("Arayış əlavə olunub.", sender="aysel@mail.ru")
+    dovecot.append(box, raw)
+    [mailbox] = ctx.config.channels.email.mailboxes
+    assert await poll_mailbox(ctx, mailbox) == "1 stored"
+    [row] = await stored_mails(ctx)
+    ours = await add_user(ctx, "leyla@dost.example.gov.az", name="Leyla",
+                          queues=("dost-baku-1",))
+    other = await add_user(ctx, "murad@dost.example.gov.az", name="Murad",
+                           queues=("migration-registration",))
+    client = await aiohttp_client(with_test_channels(create_app(ctx.config)))
+    response = await client.get(f"/api/v1/messages/{row['id']}/raw",
+                                headers=await mint_token(ctx, ours))
+    assert response.status == 200 and await response.read() == raw
+    assert response.headers["Content-Type"] == "message/rfc822"
+    assert response.headers["Content-Disposition"] == \
+        f'attachment; filename="mail-{row["id"]}.eml"'
+    response = await client.get(f"/api/v1/messages/{row['id']}/raw",
+                                headers=await mint_token(ctx, other))
+    assert response.status == 403
+    assert (await client.get(f"/api/v1/messages/{row['id']}/raw")).status == 401
+    response = await client.get(f"/api/v1/messages/{row['id'] + 100}/raw",
+                                headers=await mint_token(ctx, ours))
+    assert response.status == 404
