@@ -451,6 +451,7 @@
       agents: {},            // id -> {id, name, presence}
       unread: {},            // id -> true: activity not yet seen
       canned: null,
+      tags: null,            // GET /api/v1/tags: {tags: [...], wrap_up_required: [queue ids]}
       templates: null,       // approved templates (of the channels that have them)
       channels: {},          // name -> what the server says of the channel (GET /api/v1/channels)
       plainText: {},         // message id -> true: the agent chose the plain text of an e-mail
@@ -767,6 +768,7 @@
       category.textContent = "";
       category.appendChild(categoryBadge(c));
       document.getElementById("category-select").value = c.category || "inquiry";
+      renderTags(c);
       var resolved = c.status === "resolved";
       document.getElementById("act-resolve").hidden = resolved;
       document.getElementById("act-pending").hidden = resolved || c.status === "pending";
@@ -1057,6 +1059,10 @@
         case "status_changed":
           return done(t("event.status_changed", { from: d.from ? labelOf(STATUS_LABELS, d.from) : "?",
                                                   to: d.to ? labelOf(STATUS_LABELS, d.to) : "?" }));
+        case "tagged":
+          return done([(d.added || []).length ? t("event.tagged", { tags: (d.added || []).map(tagLabel).join(", ") }) : null,
+                       (d.removed || []).length ? t("event.untagged", { tags: (d.removed || []).map(tagLabel).join(", ") }) : null]
+                      .filter(Boolean).join("; "));
         case "reclassified":
           return done(t("event.reclassified", { from: d.from ? labelOf(CATEGORY_LABELS, d.from) : t("category.none"),
                                                 to: labelOf(CATEGORY_LABELS, d.to) }));
@@ -1313,6 +1319,70 @@
         document.getElementById("category-reroute").checked = false;
         return afterAction(result);
       }).catch(fail);
+    });
+
+    /* Tags and wrap-up codes (config `tags`): chips with a remove button, and a list of the
+       others to add. A queue that wants a wrap-up code says so until one is on. */
+    function tagOf(id) {
+      var list = state.tags ? state.tags.tags : [];
+      for (var i = 0; i < list.length; i++) if (list[i].id === id) return list[i];
+      return null;
+    }
+    function tagLabel(id) {
+      var tag = tagOf(id);
+      return tag ? (tag.label[LANGUAGE] || tag.label.az || id) : id;
+    }
+    function renderTags(c) {
+      var list = document.getElementById("conv-tags");
+      var select = document.getElementById("tag-select");
+      list.textContent = "";
+      select.textContent = "";
+      if (!state.tags) return;
+      var current = c.tags || [];
+      current.forEach(function (id) {
+        var tag = tagOf(id);
+        var remove = el("button", { type: "button", text: "×",
+                                    title: t("tags.remove", { tag: tagLabel(id) }) });
+        remove.setAttribute("aria-label", t("tags.remove", { tag: tagLabel(id) }));
+        remove.addEventListener("click", function () {
+          saveTags(current.filter(function (other) { return other !== id; }));
+        });
+        list.appendChild(el("li", { className: "tag" + (tag && tag.wrap_up ? " tag-wrap-up" : ""),
+                                    "data-tag": id }, [el("span", { text: tagLabel(id) }), remove]));
+      });
+      var groups = [[false, t("tags.topics")], [true, t("tags.wrap_up_codes")]];
+      groups.forEach(function (group) {
+        var options = state.tags.tags.filter(function (tag) {
+          return !!tag.wrap_up === group[0] && current.indexOf(tag.id) < 0;
+        });
+        if (!options.length) return;
+        var optgroup = el("optgroup", { label: group[1] });
+        options.forEach(function (tag) {
+          optgroup.appendChild(el("option", { value: tag.id, text: tagLabel(tag.id) }));
+        });
+        select.appendChild(optgroup);
+      });
+      document.getElementById("tag-form").hidden = !select.options.length;
+      var wanted = state.tags.wrap_up_required.indexOf(c.queue) >= 0 && c.status !== "resolved";
+      var hasCode = current.some(function (id) { var tag = tagOf(id); return tag && tag.wrap_up; });
+      document.getElementById("tag-wrap-up-hint").hidden = !wanted || hasCode;
+    }
+    function saveTags(tags) {
+      if (!state.selected) return;
+      api("PUT", "/api/v1/conversations/" + state.selected + "/tags", { tags: tags })
+        .then(afterAction).catch(fail);
+    }
+    function loadTags() {
+      return api("GET", "/api/v1/tags").then(function (result) {
+        state.tags = result.data;
+        if (state.detail) renderTags(state.detail);
+      }).catch(fail);
+    }
+    document.getElementById("tag-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var chosen = document.getElementById("tag-select").value;
+      if (!chosen || !state.detail) return;
+      saveTags((state.detail.tags || []).concat([chosen]));
     });
 
     /* Transfer: any queue of the deployment, and optionally one of its agents, each with their
@@ -1912,7 +1982,7 @@
       if (state.detail) renderHeader(state.detail);
     }, 30000);
 
-    Promise.all([loadChannels(), loadQueues(), loadAgents()]).then(function () { return loadList(false); });
+    Promise.all([loadChannels(), loadQueues(), loadAgents(), loadTags()]).then(function () { return loadList(false); });
   }
 
   /* A short two-tone chime through WebAudio; off until the agent turns it on. */

@@ -556,7 +556,6 @@ def test_a_queue_cannot_require_a_wrap_up_code_no_tag_is():
                   queue="call-centre-142")
     assert load_config_text(text, env={}).queue("call-centre-142").wrap_up_required
     text = text.replace("wrap_up: true, ", "")
-    [problem] = problems(text)
-    assert (problem.path, problem.message) == (
-        f"queues[{CALL_CENTRE}].wrap_up_required",
-        "requires a wrap-up code, but no tag is one (tags: wrap_up: true)")
+    assert (f"queues[{CALL_CENTRE}].wrap_up_required",
+            "requires a wrap-up code, but no tag is one (tags: wrap_up: true)") in [
+        (problem.path, problem.message) for problem in problems(text)]
