@@ -29,6 +29,16 @@ class Attachment:
 
 
 @dataclass(frozen=True)
+class ReplyTo:
+    """Where a resident asked answers to go when they are not there to read them on the
+    channel they wrote from (the web chat's offline form). Typed, so vouched for by nobody:
+    it never joins contacts (`inbox.reply_to`)."""
+
+    phone: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True)
 class InboundMessage:
     """A resident's message as a channel hands it to `inbox.ingest`."""
 
@@ -58,6 +68,7 @@ class InboundMessage:
     # What the console shows beside the text on this channel (an e-mail's subject, from,
     # to, cc and Message-ID); stored with the message as it is.
     extra: dict[str, Any] | None = None
+    reply_to: ReplyTo | None = None
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,15 @@ def resident_message_view(row: Row, zone: ZoneInfo) -> dict[str, Any]:
             "author": {"kind": row["author_kind"]}}
 
 
+def reply_to_view(kept: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Where the resident asked answers to go while away (`inbox.reply_to`), as the agent
+    who opened the conversation sees it: typed by the resident, vouched for by nobody."""
+    if not kept:
+        return None
+    return {"phone": kept.get("phone"), "email": kept.get("email"),
+            "given_at": kept.get("given_at")}
+
+
 def conversation_view(row: Row, zone: ZoneInfo, *, full: bool = False) -> dict[str, Any]:
     """A conversation as lists and live events show it: the contact's phone and e-mail masked
     (personal data in lists stays partial); `full` for the one conversation an agent opened."""

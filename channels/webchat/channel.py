@@ -25,9 +25,9 @@ import jinja2
 import yaml
 from aiohttp import web
 
-from channels.base import MediaError, SendResult, as_text
+from channels.base import MediaError, RateLimited, SendElsewhere, SendResult, as_text
 from channels.media_store import type_allowed
-from channels.webchat import uploads
+from channels.webchat import presence, uploads
 from channels.webchat.availability import Availability, availability
 from channels.webchat.errors import FrameError, error_frame
 from channels.webchat.limits import (
@@ -35,6 +35,7 @@ from channels.webchat.limits import (
     ChatLimits,
 )
 from channels.webchat.protocol import ChatText, Hello, Read, Typing, parse_frame
+from inbox import reply_to
 from inbox.channel_traits import ChannelTraits
 from inbox.clock import utcnow
 from inbox.context import InboxContext
@@ -118,6 +119,9 @@ class _Socket:
         # (One an agent resolves meanwhile reopens uncounted; that takes an agent, not a
         # flood.) None: a resumed session's, read at each message until one is stored.
         self.has_conversation: bool | None = None
+        # Whether the session has said where answers go while it is away (the form's phone
+        # or e-mail), when known: `contact_required` refuses messages until it has.
+        self.gave_reply_to = False
         # Error frames speak the hello's language; before it, the page's (its `lang`, or the
         # browser's Accept-Language).
         page_language = request.query.get("lang")
@@ -137,6 +141,8 @@ class _Socket:
             await asyncio.sleep(SOCKET_RENEW_S)
             try:
                 await self.limits.hold_socket(self.address, self.id)
+                if self.session is not None:
+                    await presence.hold(self.ctx.redis, self.session, self.id)
             # hold_socket itself lets a window in and reports a Redis outage once; anything
             # else must not end the renewals either: the next one may succeed.
             except Exception:
@@ -165,6 +171,8 @@ class _Socket:
             history = []
             if self.has_conversation is None:
                 self.has_conversation = False
+        with self.ctx.redis_outage.best_effort():
+            await presence.hold(self.ctx.redis, session, self.id)
         if self.listener is None:
             hub = self.request.app[HUB]
             self.listener = hub.subscribe_chat(session)
@@ -198,8 +206,9 @@ class _Socket:
             if stored is not None:
                 await self.send({"type": "ack", "id": frame.client_id, "message_id": stored})
                 return
+        await self._require_reply_to(frame)
         held = uploads.held(self.ctx, self.session, frame.uploads)
-        extra = await self._reply_to(frame)
+        extra = await self._offline(frame)
         if not await self._within_limits(frame):
             return
         self.name = frame.name or self.name
@@ -209,7 +218,8 @@ class _Socket:
                 channel="webchat", external_id=external_id,
                 address=self.session, text=frame.text.strip(), received_at=utcnow(),
                 display_name=self.name, language=self.language, raw_size=len(frame.text),
-                attachments=uploads.as_attachments(held), extra=extra))
+                attachments=uploads.as_attachments(held), extra=extra,
+                reply_to=frame.reply_to))
             message_id = result.message_id
             self.has_conversation = True
         except REDIS_UNAVAILABLE as exc:
@@ -218,22 +228,27 @@ class _Socket:
             self.ctx.redis_outage.failed(exc)
             message_id = await self.port.stored_message_id("webchat", external_id)
             self.has_conversation = True
+        self.gave_reply_to = self.gave_reply_to or frame.reply_to is not None
         await uploads.keep_with_message(self.ctx, message_id, held)
         await self.send({"type": "ack", "id": frame.client_id, "message_id": message_id})
 
-    async def _reply_to(self, frame: ChatText) -> dict[str, Any] | None:
-        """What the message keeps, for the agent, in its `extra`: where the answer should go
-        (the pre-chat form's phone or e-mail) and why (nobody could answer in the chat). A
-        message without them is stored all the same: nothing written is lost; the window's
-        form is what asks for them."""
+    async def _require_reply_to(self, frame: ChatText) -> None:
+        """With `contact_required`, a session that has never said where answers go (the
+        form's phone or e-mail) may not write: refused before anything is stored."""
+        if not self.ctx.config.channels.webchat.contact_required or self.gave_reply_to \
+                or frame.reply_to is not None:
+            return
+        self.gave_reply_to = await self.port.reply_to_of("webchat", self.session) is not None
+        if not self.gave_reply_to:
+            raise FrameError("contact_required")
+
+    async def _offline(self, frame: ChatText) -> dict[str, Any] | None:
+        """What the message keeps, for the agent, in its `extra`: why nobody could answer in
+        the chat when it came. Where the answer should go then (the form's phone or e-mail)
+        is kept on the resident's identity (`inbox.reply_to`); a message without it is stored
+        all the same: nothing written is lost."""
         offline = await self._availability()
-        extra: dict[str, Any] = {}
-        if frame.reply_to is not None:
-            extra["reply_to"] = {k: v for k, v in (("phone", frame.reply_to.phone),
-                                                   ("email", frame.reply_to.email)) if v}
-        if not offline.online:
-            extra["offline"] = offline.reason
-        return extra or None
+        return None if offline.online else {"offline": offline.reason}
 
     async def _opens_conversation(self) -> bool:
         if self.has_conversation is None:
@@ -325,6 +340,9 @@ class _Socket:
             await asyncio.gather(*self.recording, return_exceptions=True)
         if self.listener is not None:
             self.request.app[HUB].unsubscribe_chat(self.session, self.listener)
+            with self.ctx.redis_outage.best_effort():
+                await presence.release(self.ctx.redis, self.session, self.id,
+                                       self.ctx.config.channels.webchat.away_after_s)
 
 
 async def chat_socket(request: web.Request) -> web.WebSocketResponse:
@@ -476,11 +494,52 @@ class WebchatChannel:
         raise MediaError("the web chat keeps no attachments at a provider", transient=False)
 
     async def send(self, ctx: InboxContext, message: OutboundMessage) -> SendResult:
+        if message.author_kind == "agent":
+            await _elsewhere_when_away(ctx, message)
         # The resident may have no window open; the message waits in the history then.
         await publish_to_chat(ctx.redis, message.address,
                               {"type": "message",
                                "message": outbound_view(as_text(message), ctx)})
         return SendResult(external_id=None)
+
+
+def routes_available(config: Config) -> frozenset[str]:
+    """The channels an answer can take instead of the chat in this deployment."""
+    twilio = config.channels.section("twilio") or {}
+    email = config.channels.email
+    return frozenset({"sms"} if twilio.get("sms_from") else set()) \
+        | frozenset({"email"} if email is not None and email.mailboxes else set())
+
+
+def reply_mailbox(config: Config, queue: str | None) -> str | None:
+    """The mailbox a web-chat answer sent by mail leaves from: `channels.webchat.
+    reply_mailbox`, else the conversation's queue's, else the first configured."""
+    mailboxes = config.channels.email.mailboxes if config.channels.email else ()
+    chosen = config.channels.webchat.reply_mailbox or next(
+        (m.id for m in mailboxes if m.queue == queue), None)
+    return chosen or next((m.id for m in mailboxes), None)
+
+
+async def _elsewhere_when_away(ctx: InboxContext, message: OutboundMessage) -> None:
+    """An agent's answer to a resident who has left the chat goes where they asked
+    (`SendElsewhere`: SMS or e-mail); to one whose last window closed moments ago
+    (`channels.webchat.away_after`) it waits for them to come back (`RateLimited`: not an
+    attempt). To a resident who is here, or who gave nowhere else, it goes to the chat (and
+    waits in the history for their return)."""
+    whereabouts = await presence.whereabouts(ctx.redis, message.address)
+    if whereabouts.here:
+        return
+    conversation, kept = await ChannelPort(ctx).reply_to(message.conversation_id)
+    route = reply_to.route(kept, routes_available(ctx.config))
+    if route is None or conversation is None:
+        return
+    if not whereabouts.away:
+        raise RateLimited("the resident's chat window closed moments ago; waiting for them "
+                          "to come back", retry_after_s=whereabouts.leaving_for_s)
+    options: dict[str, Any] = {}
+    if route.channel == "email":
+        options["email"] = {"mailbox": reply_mailbox(ctx.config, conversation["queue"])}
+    raise SendElsewhere(route.channel, route.address, options)
 
 
 WEBCHAT_CHANNEL = WebchatChannel()

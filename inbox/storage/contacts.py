@@ -313,6 +313,13 @@ class ContactRecords(Records):
             .values(name=name, updated_at=utcnow()))
         return result.rowcount > 0
 
+    async def set_reply_to(self, identity_id: int, reply_to: dict[str, Any]) -> None:
+        """Where the resident of this identity asked answers to go while away
+        (`inbox.reply_to`)."""
+        await self.conn.execute(update(contact_identities)
+                                .where(contact_identities.c.id == identity_id)
+                                .values(reply_to=reply_to))
+
     async def identities_of(self, contact_id: int) -> list[Row]:
         return await self._all(select(contact_identities)
                                .where(contact_identities.c.contact_id == contact_id)
