@@ -18,6 +18,9 @@ CALL_TEXT = "📞"
 VOICEMAIL_PENDING = "(voicemail, transcript pending)"
 VOICEMAIL_NO_TRANSCRIPT = "(voicemail, no transcript)"
 PLACEHOLDER_TEXTS = frozenset({CALL_TEXT, VOICEMAIL_PENDING, VOICEMAIL_NO_TRANSCRIPT})
+# The key of an outbound message's stored `extra` that says it goes out elsewhere than its
+# conversation's channel (`inbox.outbox.divert`): {"from": channel, "address": where}.
+DIVERTED = "diverted"
 
 
 @dataclass(frozen=True)

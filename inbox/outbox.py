@@ -23,7 +23,7 @@ from inbox import lifecycle
 from inbox.context import InboxContext
 from inbox.events import EventType
 from inbox.live import publish_event
-from inbox.messages import Attachment, InboundMessage, OutboundMessage
+from inbox.messages import DIVERTED, Attachment, InboundMessage, OutboundMessage
 from inbox.sanitize import clean_html
 from inbox.serialize import message_view
 from inbox.storage import Duplicate, Row, Store, UnitOfWork, utcnow
@@ -89,11 +89,6 @@ async def claim_many(ctx: InboxContext, message_ids: Sequence[int]) -> dict[int,
             maybe_sent_since=row["created_at"] if row["attempts"] > 1 else None)
         claimed[row["id"]] = Claimed(outbound, row["attempts"], row, conversation["queue"])
     return claimed
-
-
-# The key of a message's `extra` that says it goes elsewhere than its conversation's channel:
-# {"from": channel, "address": where it is sent}.
-DIVERTED = "diverted"
 
 
 async def divert(ctx: InboxContext, message: OutboundMessage, channel: str, address: str,

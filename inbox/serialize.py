@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from inbox.channel_traits import MailComposer
+from inbox.messages import DIVERTED
 from routing import mask_text
 from settings import Config
 
@@ -72,7 +73,17 @@ def message_view(row: Row, zone: ZoneInfo) -> dict[str, Any]:
         "delivery_status": None if row["direction"] == "note"
         else _PUBLIC_DELIVERY_STATUS.get(row["delivery_status"], row["delivery_status"]),
         "delivery_error": row.get("delivery_error"),
+        "sent_by": sent_by_view(row),
     }
+
+
+def sent_by_view(row: Row) -> dict[str, Any] | None:
+    """How a message sent elsewhere than its conversation's channel went (a web-chat answer
+    by SMS or e-mail to a resident who left): the channel and the address, masked."""
+    diverted = (row.get("extra") or {}).get(DIVERTED)
+    if not isinstance(diverted, dict) or not diverted.get("address"):
+        return None
+    return {"channel": row["channel"], "address": mask_text(diverted["address"])}
 
 
 def mail_reply_view(composer: MailComposer, config: Config, conversation: Row,

@@ -657,6 +657,10 @@
       meta.appendChild(el("span", { className: "muted", text: "Assignee: " + (agentName(c.assignee) || "nobody") }));
       if (sla) meta.appendChild(el("span", { className: "sla-text sla-" + sla.level, title: sla.text },
                                        [el("span", { className: "sla-dot sla-" + sla.level }), sla.text]));
+      if (c.reply_to) {
+        meta.appendChild(el("span", { className: "chip chip-reply-to", id: "conv-reply-to", title: mailText("reply_to_title"),
+                                      text: mailText("reply_to", { where: [c.reply_to.phone, c.reply_to.email].filter(Boolean).join(" · ") }) }));
+      }
       var category = document.getElementById("conv-category");
       category.textContent = "";
       category.appendChild(categoryBadge(c));
@@ -732,7 +736,8 @@
                          title: m.delivery_error || known.label }, [
         el("span", { className: "delivery-mark", "aria-hidden": "true", text: known.mark }),
         el("span", { className: "delivery-label", text: known.label }),
-        m.delivery_error ? el("span", { className: "delivery-error", text: m.delivery_error }) : null
+        m.delivery_error ? el("span", { className: "delivery-error", text: m.delivery_error }) : null,
+        m.sent_by ? el("span", { className: "delivery-route", text: mailText("sent_by_" + m.sent_by.channel, { address: m.sent_by.address }) }) : null
       ]);
     }
 

@@ -20,8 +20,10 @@ from inbox import reply_to
 from inbox.actions import reply
 from inbox.ingest import ingest
 from inbox.messages import InboundMessage, ReplyTo
+from inbox.serialize import message_view
 from inbox.storage import utcnow
 from inbox.storage.schema import contact_claims
+from routing import mask_text
 from tests.channels.email.mail_server import MailServer
 from tests.channels.email.test_smtp import config_for
 from tests.channels.twilio.test_messaging import (
@@ -205,6 +207,8 @@ async def test_once_the_resident_left_the_answer_goes_by_sms(client, ctx,
     assert (row["channel"], row["delivery_status"]) == ("sms", "sent")
     assert row["external_id"] == fake_twilio.sids[0]
     assert row["extra"]["diverted"] == {"from": "webchat", "address": PHONE}
+    assert message_view(row, ctx.zone)["sent_by"] == {"channel": "sms",
+                                                      "address": mask_text(PHONE)}
 
 
 async def test_an_sms_that_fails_is_retried_on_the_same_route(client, ctx,
