@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import contextlib
 import functools
 import hashlib
@@ -17,6 +18,7 @@ import hmac
 import json
 import logging
 import secrets
+import weakref
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -54,6 +56,7 @@ log = logging.getLogger(__name__)
 MAX_FRAME_BYTES = 256 * 1024   # larger frames close the socket (1009); text limit is config's
 TYPING_EVERY_S = 2.0           # a resident's typing reaches consoles at most this often
 AVAILABILITY_FOR_S = 30.0      # how long a window's view of who is online is reused
+MAX_WAITING_FRAMES = 1000      # frames kept for a window that does not read them
 
 
 def sign_session(secret: bytes, session_id: str) -> str:
@@ -90,11 +93,74 @@ def outbound_view(message: OutboundMessage, ctx: InboxContext) -> dict[str, Any]
             "author": {"kind": message.author_kind}, "delivery_status": "sent"}
 
 
+class _OpenWindows:
+    """This process's open windows, their counts and presence renewed together every
+    SOCKET_RENEW_S by one task (which ends when the last window closes), instead of a task
+    sleeping in each window."""
+
+    RENEW_AT_ONCE = 100
+
+    def __init__(self) -> None:
+        self.windows: dict[str, _Socket] = {}
+        self.renewing: asyncio.Task | None = None
+
+    def add(self, window: _Socket) -> None:
+        self.windows[window.id] = window
+        if self.renewing is None or self.renewing.done():
+            self.renewing = asyncio.create_task(self._renew(), name="webchat-renewals")
+
+    def discard(self, window: _Socket) -> None:
+        self.windows.pop(window.id, None)
+
+    async def _renew(self) -> None:
+        while self.windows:
+            await asyncio.sleep(SOCKET_RENEW_S)
+            windows = list(self.windows.values())
+            failed = 0
+            for start in range(0, len(windows), self.RENEW_AT_ONCE):
+                results = await asyncio.gather(
+                    *(w.renew() for w in windows[start:start + self.RENEW_AT_ONCE]),
+                    return_exceptions=True)
+                failed += sum(isinstance(r, Exception) for r in results)
+            if failed:
+                # hold_socket itself lets a window in and reports a Redis outage once;
+                # anything else must not end the renewals either: the next may succeed.
+                log.warning("could not renew %d chat windows' counts", failed)
+
+
+_OPEN_WINDOWS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _OpenWindows] = \
+    weakref.WeakKeyDictionary()
+_SHARED_LIMITS: weakref.WeakKeyDictionary[Any, ChatLimits] = weakref.WeakKeyDictionary()
+
+
+def _open_windows() -> _OpenWindows:
+    loop = asyncio.get_running_loop()
+    windows = _OPEN_WINDOWS.get(loop)
+    if windows is None:
+        windows = _OPEN_WINDOWS[loop] = _OpenWindows()
+    return windows
+
+
+def _chat_limits(ctx: InboxContext) -> ChatLimits:
+    """One per Redis client (its scripts registered once), shared by every window."""
+    limits = _SHARED_LIMITS.get(ctx.redis)
+    if limits is None:
+        limits = _SHARED_LIMITS[ctx.redis] = ChatLimits(
+            ctx.redis, ctx.config.channels.webchat.limits, ctx.redis_outage)
+    return limits
+
+
 class _Socket:
-    """One resident's open chat window."""
+    """One resident's open chat window. Ten thousand of them may be open in one process, so
+    an idle window holds no task of its own and no object it can share (`__slots__`)."""
+
+    __slots__ = ("address", "app", "available", "counted", "ctx", "forwarder", "gave_reply_to",
+                 "has_conversation", "id", "language", "limits", "name", "outgoing", "port",
+                 "recording", "secret", "send_lock", "session", "subscribed", "texts_language",
+                 "typed_at", "ws")
 
     def __init__(self, request: web.Request, ws: web.WebSocketResponse):
-        self.request = request
+        self.app = request.app
         self.ws = ws
         self.ctx: InboxContext = request.app[CONTEXT]
         self.port = ChannelPort(self.ctx)
@@ -103,16 +169,18 @@ class _Socket:
         self.name: str | None = None
         self.language: str | None = None
         self.send_lock = asyncio.Lock()
+        # Frames published for the session wait in `outgoing` (made at the first), sent in
+        # order by `forwarder`, a task that runs only while some wait.
         self.forwarder: asyncio.Task | None = None
-        self.recording: set[asyncio.Future] = set()
-        self.listener = None
-        webchat = self.ctx.config.channels.webchat
+        self.outgoing: collections.deque[dict[str, Any]] | None = None
+        self.recording: set[asyncio.Future] | None = None
+        self.subscribed = False
         self.address = client_address.of_request(request)
-        self.limits = ChatLimits(self.ctx.redis, webchat.limits, self.ctx.redis_outage)
+        self.limits = _chat_limits(self.ctx)
         self.id = secrets.token_hex(8)
         self.available: tuple[float, Availability] | None = None
         self.typed_at = -TYPING_EVERY_S
-        self.counted: asyncio.Task | None = None
+        self.counted = False
         # Whether the session has a conversation a message would join, when known without a
         # database read: a session this window just began has none; once this window has
         # stored a message, it has one, and later messages are no new conversation to count.
@@ -133,20 +201,15 @@ class _Socket:
         stays open; False when the address already has as many as it may."""
         if not await self.limits.hold_socket(self.address, self.id):
             return False
-        self.counted = asyncio.create_task(self._stay_counted())
+        self.counted = True
+        _open_windows().add(self)
         return True
 
-    async def _stay_counted(self) -> None:
-        while True:
-            await asyncio.sleep(SOCKET_RENEW_S)
-            try:
-                await self.limits.hold_socket(self.address, self.id)
-                if self.session is not None:
-                    await presence.hold(self.ctx.redis, self.session, self.id)
-            # hold_socket itself lets a window in and reports a Redis outage once; anything
-            # else must not end the renewals either: the next one may succeed.
-            except Exception:
-                log.warning("could not renew a chat window's count", exc_info=True)
+    async def renew(self) -> None:
+        """Still open: its count and the session's presence, renewed (`_OpenWindows`)."""
+        await self.limits.hold_socket(self.address, self.id)
+        if self.session is not None:
+            await presence.hold(self.ctx.redis, self.session, self.id)
 
     async def send(self, frame: dict[str, Any]) -> None:
         async with self.send_lock:
@@ -173,10 +236,9 @@ class _Socket:
                 self.has_conversation = False
         with self.ctx.redis_outage.best_effort():
             await presence.hold(self.ctx.redis, session, self.id)
-        if self.listener is None:
-            hub = self.request.app[HUB]
-            self.listener = hub.subscribe_chat(session)
-            self.forwarder = asyncio.create_task(self._forward())
+        if not self.subscribed:
+            self.app[HUB].subscribe_chat(session, self.arrived)
+            self.subscribed = True
         webchat = self.ctx.config.channels.webchat
         welcome: dict[str, Any] = {
             "type": "welcome", "session": sign_session(self.secret, session),
@@ -305,18 +367,32 @@ class _Socket:
                              "id": frame.client_id, "retry_after": refused.retry_after_s})
         return False
 
+    def arrived(self, frame: dict[str, Any]) -> None:
+        """A frame published for this session (an agent's reply, typing), from the live hub:
+        sent after those before it."""
+        if self.outgoing is None:
+            self.outgoing = collections.deque()
+        if len(self.outgoing) >= MAX_WAITING_FRAMES:
+            return   # a window that stopped reading must not grow memory without bound
+        self.outgoing.append(frame)
+        if self.forwarder is None or self.forwarder.done():
+            self.forwarder = asyncio.create_task(self._forward())
+
     async def _forward(self) -> None:
-        """Frames published for this session (agent replies, typing) to the browser."""
-        while True:
-            frame = await self.listener.queue.get()
+        """The frames waiting for this window, to the browser, in order."""
+        while self.outgoing:
+            frame = self.outgoing.popleft()
             try:
                 await self.send(frame)
             except (ConnectionResetError, RuntimeError):
+                self.outgoing.clear()
                 return
             if frame.get("type") == "message":
                 # Shielded: the resident closing the window right after must not lose it;
                 # `close` waits for it.
                 recording = asyncio.ensure_future(self._delivered(frame["message"]["id"]))
+                if self.recording is None:
+                    self.recording = set()
                 self.recording.add(recording)
                 recording.add_done_callback(self.recording.discard)
                 await asyncio.shield(recording)
@@ -327,19 +403,18 @@ class _Socket:
                 await self.port.announce_delivery(message_id)
 
     async def close(self) -> None:
-        if self.counted is not None:
-            self.counted.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.counted
+        if self.counted:
+            _open_windows().discard(self)
             await self.limits.release_socket(self.address, self.id)
+        if self.subscribed:
+            self.app[HUB].unsubscribe_chat(self.session, self.arrived)
         if self.forwarder is not None:
             self.forwarder.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.forwarder
         if self.recording:
             await asyncio.gather(*self.recording, return_exceptions=True)
-        if self.listener is not None:
-            self.request.app[HUB].unsubscribe_chat(self.session, self.listener)
+        if self.subscribed:
             with self.ctx.redis_outage.best_effort():
                 await presence.release(self.ctx.redis, self.session, self.id,
                                        self.ctx.config.channels.webchat.away_after_s)

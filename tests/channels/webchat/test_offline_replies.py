@@ -6,6 +6,7 @@ real app (SQLite and PostgreSQL, real Redis)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from datetime import UTC, datetime
 
@@ -259,3 +260,20 @@ async def test_without_anywhere_else_the_answer_waits_in_the_chat(client, ctx,
     assert await deliver_message(ctx, answer["id"]) == "sent"
     assert fake_twilio.requests == []
     assert (await message_row(ctx, answer["id"]))["channel"] == "webchat"
+
+
+async def test_an_open_window_keeps_renewing_its_lease(client, ctx, monkeypatch):
+    """One task renews every open window of the process (no task per window): a window
+    open longer than its lease is still here; once closed it is not renewed."""
+    monkeypatch.setattr("channels.webchat.channel.SOCKET_RENEW_S", 0.2)
+    async with client.ws_connect("/chat/ws") as ws:
+        session = session_of(await say_hello(ws))
+        key = f"cc:webchat:windows:{session}"
+        [(_, first_lease)] = await ctx.redis.zrange(key, 0, -1, withscores=True)
+        await asyncio.sleep(0.6)
+        [(_, renewed_lease)] = await ctx.redis.zrange(key, 0, -1, withscores=True)
+        assert renewed_lease > first_lease
+        assert (await presence.whereabouts(ctx.redis, session)).here
+    await asyncio.sleep(0.1)
+    assert await ctx.redis.zcard(f"cc:webchat:windows:{session}") == 0
+    assert (await presence.whereabouts(ctx.redis, session)).away   # away_after is 0 here
