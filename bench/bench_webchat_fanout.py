@@ -74,6 +74,15 @@ async def client(base: str, count: int) -> None:
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as http:
         sockets: list[aiohttp.ClientWebSocketResponse] = []
+        listeners: list[asyncio.Task] = []
+
+        async def listen(ws: aiohttp.ClientWebSocketResponse) -> None:
+            async for message in ws:
+                if message.type != aiohttp.WSMsgType.TEXT:
+                    continue
+                frame = json.loads(message.data)
+                if frame.get("type") == "message":
+                    latencies.append((time.time() - float(frame["message"]["body"])) * 1000)
 
         async def open_one() -> None:
             async with gate:
@@ -85,18 +94,11 @@ async def client(base: str, count: int) -> None:
                         break
                 sessions.append(frame["session"].split(".", 1)[0])
                 sockets.append(ws)
+                # Read from the start: a window that does not answer the server's pings
+                # while the others open (a slow machine) is closed by its heartbeat.
+                listeners.append(asyncio.create_task(listen(ws)))
 
         await asyncio.gather(*(open_one() for _ in range(count)))
-
-        async def listen(ws: aiohttp.ClientWebSocketResponse) -> None:
-            async for message in ws:
-                if message.type != aiohttp.WSMsgType.TEXT:
-                    continue
-                frame = json.loads(message.data)
-                if frame.get("type") == "message":
-                    latencies.append((time.time() - float(frame["message"]["body"])) * 1000)
-
-        listeners = [asyncio.create_task(listen(ws)) for ws in sockets]
         # The client is the measuring instrument: a collector's full pass over its thousands
         # of sockets (some 0.5 s on the shared machine) would be charged to the app's
         # fan-out. It allocates little while it listens, so it runs without the collector.

@@ -98,7 +98,7 @@ class _OpenWindows:
     SOCKET_RENEW_S by one task (which ends when the last window closes), instead of a task
     sleeping in each window."""
 
-    RENEW_AT_ONCE = 100
+    RENEW_AT_ONCE = 200   # windows renewed in one Redis round trip
 
     def __init__(self) -> None:
         self.windows: dict[str, _Socket] = {}
@@ -111,6 +111,9 @@ class _OpenWindows:
 
     def discard(self, window: _Socket) -> None:
         self.windows.pop(window.id, None)
+        if not self.windows and self.renewing is not None:
+            self.renewing.cancel()   # nothing left to renew: no task outlives the windows
+            self.renewing = None
 
     async def _renew(self) -> None:
         while self.windows:
@@ -118,13 +121,17 @@ class _OpenWindows:
             windows = list(self.windows.values())
             failed = 0
             for start in range(0, len(windows), self.RENEW_AT_ONCE):
-                results = await asyncio.gather(
-                    *(w.renew() for w in windows[start:start + self.RENEW_AT_ONCE]),
-                    return_exceptions=True)
-                failed += sum(isinstance(r, Exception) for r in results)
+                batch = windows[start:start + self.RENEW_AT_ONCE]
+                try:
+                    async with batch[0].ctx.redis.pipeline(transaction=False) as pipe:
+                        for window in batch:
+                            await window.renew_in(pipe)
+                        await pipe.execute()
+                # Nothing must end the renewals (a Redis outage least of all: the windows
+                # stay open, uncounted): the next round may succeed.
+                except Exception:
+                    failed += len(batch)
             if failed:
-                # hold_socket itself lets a window in and reports a Redis outage once;
-                # anything else must not end the renewals either: the next may succeed.
                 log.warning("could not renew %d chat windows' counts", failed)
 
 
@@ -205,11 +212,12 @@ class _Socket:
         _open_windows().add(self)
         return True
 
-    async def renew(self) -> None:
-        """Still open: its count and the session's presence, renewed (`_OpenWindows`)."""
-        await self.limits.hold_socket(self.address, self.id)
+    async def renew_in(self, pipe: Any) -> None:
+        """Still open: its count and the session's presence renewed, queued on `pipe`
+        (`_OpenWindows`)."""
+        await self.limits.renew_socket(pipe, self.address, self.id)
         if self.session is not None:
-            await presence.hold(self.ctx.redis, self.session, self.id)
+            presence.hold_in(pipe, self.session, self.id)
 
     async def send(self, frame: dict[str, Any]) -> None:
         async with self.send_lock:

@@ -45,12 +45,17 @@ def _leaving_key(session: str) -> str:
 
 async def hold(redis: Any, session: str, window_id: str) -> None:
     """This window is open (or still is): its lease, renewed; the session is not leaving."""
+    async with redis.pipeline(transaction=False) as pipe:
+        hold_in(pipe, session, window_id)
+        await pipe.execute()
+
+
+def hold_in(pipe: Any, session: str, window_id: str) -> None:
+    """`hold` queued on a pipeline: the renewals of many windows in one round trip."""
     now = time.time()
     key = _windows_key(session)
-    async with redis.pipeline(transaction=False) as pipe:
-        await (pipe.zadd(key, {window_id: now + WINDOW_LEASE_S})
-               .zremrangebyscore(key, "-inf", now).expire(key, WINDOW_LEASE_S)
-               .delete(_leaving_key(session)).execute())
+    pipe.zadd(key, {window_id: now + WINDOW_LEASE_S}).zremrangebyscore(key, "-inf", now) \
+        .expire(key, WINDOW_LEASE_S).delete(_leaving_key(session))
 
 
 async def release(redis: Any, session: str, window_id: str, away_after_s: int) -> None:

@@ -17,6 +17,7 @@ from app import create_app
 from channels.delivery import attempt_delivery, deliver_message
 from channels.webchat import presence
 from channels.webchat.channel import reply_mailbox, routes_available
+from channels.webchat.limits import _slot
 from inbox import reply_to
 from inbox.actions import reply
 from inbox.ingest import ingest
@@ -269,10 +270,13 @@ async def test_an_open_window_keeps_renewing_its_lease(client, ctx, monkeypatch)
     async with client.ws_connect("/chat/ws") as ws:
         session = session_of(await say_hello(ws))
         key = f"cc:webchat:windows:{session}"
+        counted = f"cc:webchat:{{{_slot('127.0.0.1')}}}:sockets"   # the address's windows
         [(_, first_lease)] = await ctx.redis.zrange(key, 0, -1, withscores=True)
+        [(_, first_count)] = await ctx.redis.zrange(counted, 0, -1, withscores=True)
         await asyncio.sleep(0.6)
         [(_, renewed_lease)] = await ctx.redis.zrange(key, 0, -1, withscores=True)
-        assert renewed_lease > first_lease
+        [(_, renewed_count)] = await ctx.redis.zrange(counted, 0, -1, withscores=True)
+        assert renewed_lease > first_lease and renewed_count > first_count
         assert (await presence.whereabouts(ctx.redis, session)).here
     await asyncio.sleep(0.1)
     assert await ctx.redis.zcard(f"cc:webchat:windows:{session}") == 0
