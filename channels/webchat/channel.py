@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import secrets
 import weakref
 from typing import Any
@@ -94,34 +95,45 @@ def outbound_view(message: OutboundMessage, ctx: InboxContext) -> dict[str, Any]
 
 
 class _OpenWindows:
-    """This process's open windows, their counts and presence renewed together every
-    SOCKET_RENEW_S by one task (which ends when the last window closes), instead of a task
-    sleeping in each window."""
+    """This process's open windows, their counts and presence renewed by one task (which ends
+    when the last window closes) instead of a task sleeping in each window: every tick a
+    thirtieth of them, oldest renewal first, so each is renewed every SOCKET_RENEW_S and the
+    work is spread evenly (all ten thousand at once would stall the event loop for every
+    window, a reply's fan-out too)."""
 
-    RENEW_AT_ONCE = 200   # windows renewed in one Redis round trip
+    TICKS = 30            # per SOCKET_RENEW_S
+    RENEW_AT_ONCE = 50    # windows renewed in one Redis round trip
 
     def __init__(self) -> None:
         self.windows: dict[str, _Socket] = {}
+        self.turns: collections.deque[str] = collections.deque()   # ids, next renewal first
         self.renewing: asyncio.Task | None = None
 
     def add(self, window: _Socket) -> None:
         self.windows[window.id] = window
+        self.turns.append(window.id)
         if self.renewing is None or self.renewing.done():
             self.renewing = asyncio.create_task(self._renew(), name="webchat-renewals")
 
     def discard(self, window: _Socket) -> None:
-        self.windows.pop(window.id, None)
+        self.windows.pop(window.id, None)   # its turn is dropped when it comes
         if not self.windows and self.renewing is not None:
             self.renewing.cancel()   # nothing left to renew: no task outlives the windows
             self.renewing = None
+            self.turns.clear()
 
     async def _renew(self) -> None:
         while self.windows:
-            await asyncio.sleep(SOCKET_RENEW_S)
-            windows = list(self.windows.values())
+            await asyncio.sleep(SOCKET_RENEW_S / self.TICKS)
+            due = []
+            for _ in range(min(len(self.turns), math.ceil(len(self.windows) / self.TICKS))):
+                window = self.windows.get(self.turns.popleft())
+                if window is not None:
+                    due.append(window)
+                    self.turns.append(window.id)
             failed = 0
-            for start in range(0, len(windows), self.RENEW_AT_ONCE):
-                batch = windows[start:start + self.RENEW_AT_ONCE]
+            for start in range(0, len(due), self.RENEW_AT_ONCE):
+                batch = due[start:start + self.RENEW_AT_ONCE]
                 try:
                     async with batch[0].ctx.redis.pipeline(transaction=False) as pipe:
                         for window in batch:
@@ -403,7 +415,12 @@ class _Socket:
                     self.recording = set()
                 self.recording.add(recording)
                 recording.add_done_callback(self.recording.discard)
-                await asyncio.shield(recording)
+                try:
+                    await asyncio.shield(recording)
+                except Exception:
+                    # The frames behind it still go: the job's own record of the send
+                    # stands, and the window's read receipt may record it later.
+                    log.warning("could not record a chat reply as delivered", exc_info=True)
 
     async def _delivered(self, message_id: int) -> None:
         if await self.port.mark_delivery_status(message_id, "delivered"):

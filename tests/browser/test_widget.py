@@ -289,7 +289,7 @@ async def test_a_resident_chats_from_another_site(widget_system, browser, http):
 
 async def test_offline_the_widget_says_so_and_collects_a_phone(environment, tmp_path,
                                                                 host_site, browser, http,
-                                                                twilio):
+                                                                twilio, open_page):
     host, _ = host_site
     # Business hours all day, but no agent online: offline. A resident who closed the chat
     # is not waited for (`away_after: 0s`): the agent's answer goes by SMS at once.
@@ -356,6 +356,19 @@ async def test_offline_the_widget_says_so_and_collects_a_phone(environment, tmp_
             reply = next(m for m in (await response.json())["messages"]
                          if m["id"] == reply_id)
         assert reply["sent_by"]["channel"] == "sms"
+
+        # The agent's console shows where the answer goes, and that it went by SMS (en).
+        watched = await open_page()
+        await sign_in(watched, base, AGENT)
+        console = watched.page
+        await console.locator(f'#conversation-list .conv-row[data-id="{conversation_id}"]').click()
+        await console.locator("#conv-reply-to").filter(has_text="+994557654321").wait_for()
+        assert await console.locator("#conv-reply-to").text_content() == (
+            "Answer when away from the chat: +994557654321")
+        route = console.locator("#thread .msg-out .delivery-route")
+        await route.wait_for()
+        assert (await route.text_content()).startswith("Sent by SMS to +99455")
+        assert watched.errors == []
     finally:
         _stop(system)
 
