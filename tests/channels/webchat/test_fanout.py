@@ -26,6 +26,7 @@ async def test_frames_arrive_in_order_past_one_whose_delivery_is_not_recorded(
     async def mark(self, message_id: int, status: str) -> bool:
         recorded.append(message_id)
         if message_id == 1:
+            await asyncio.sleep(0.3)   # the frames behind it arrive meanwhile
             raise ConnectionError("the database went away")
         return False
 
