@@ -360,7 +360,8 @@ async def _store(ctx: InboxContext, tx: UnitOfWork, takings: list[_Taking]) -> N
         if taking.message.reply_to is None:
             continue
         kept = reply_to.stored(taking.message.reply_to, now)
-        if kept is not None:
+        # The chat sends it with every message: written (and claimed) when it changed.
+        if kept is not None and not reply_to.same(kept, taking.identity.get("reply_to")):
             await tx.contacts.set_reply_to(taking.identity["id"], kept)
             typed.append((taking.identity["contact_id"], taking.conversation_id,
                           reply_to.entities(taking.message.reply_to)))

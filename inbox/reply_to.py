@@ -46,6 +46,11 @@ def stored(reply_to: ReplyTo, at: datetime) -> dict[str, Any] | None:
     return {**values, "given_at": at.isoformat()} if values else None
 
 
+def same(kept: Mapping[str, Any], earlier: Mapping[str, Any] | None) -> bool:
+    """Whether two kept addresses are the same, whenever each was given."""
+    return all(kept.get(kind) == (earlier or {}).get(kind) for kind, _ in ROUTES)
+
+
 def route(kept: Mapping[str, Any] | None, available: frozenset[str]) -> Route | None:
     """Where an answer goes instead of the chat: the first of ROUTES the resident gave an
     address for and the deployment can send on (`available` channels); None when none."""

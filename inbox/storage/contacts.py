@@ -29,7 +29,7 @@ def match_counterpart(match: Row, contact_id: int) -> int:
 
 def _identity_and_conversation(row: Row) -> tuple[Row, Row | None]:
     identity = {"id": row["id"], "contact_id": row["contact_id"],
-                "contact_name": row["contact_name"]}
+                "contact_name": row["contact_name"], "reply_to": row["reply_to"]}
     if row["conversation_id"] is None:
         return identity, None
     return identity, {"id": row["conversation_id"], "status": row["status"],
@@ -63,7 +63,7 @@ class ContactRecords(Records):
         # along: a resident writing to an agent who left means the conversation goes back to
         # its queue.
         rows = await self._all(
-            select(i.c.id, i.c.contact_id, i.c.channel, i.c.address,
+            select(i.c.id, i.c.contact_id, i.c.channel, i.c.address, i.c.reply_to,
                    contacts.c.name.label("contact_name"),
                    c.c.id.label("conversation_id"), c.c.status, c.c.queue, c.c.assignee_id,
                    users.c.presence.label("assignee_presence"))

@@ -90,6 +90,14 @@ def test_what_is_kept_is_normalised_and_only_what_can_be_delivered_to():
     assert reply_to.stored(ReplyTo("12-34-5"), at) is None   # no number anyone can text
 
 
+def test_an_address_given_again_is_the_same_whenever_given():
+    at = datetime(2026, 12, 3, 20, 0, tzinfo=UTC)
+    kept = reply_to.stored(ReplyTo(PHONE_TYPED), at)
+    assert reply_to.same(kept, {"phone": PHONE, "given_at": "2026-12-01T09:00:00+00:00"})
+    assert not reply_to.same(kept, {"phone": PHONE, "email": EMAIL})
+    assert not reply_to.same(kept, None)
+
+
 def test_the_routes_and_the_mailbox_follow_the_deployment(config):
     assert routes_available(config) == frozenset({"sms", "email"})
     assert reply_mailbox(config, "call-centre-142") == "baku1"   # the first, for a queue without
@@ -128,6 +136,22 @@ async def test_the_offline_phone_is_a_claim_that_joins_nobody(client, ctx):
     assert {c.kind for c in claims} == {"phone", "email"}
     assert not any(PHONE in c.masked or EMAIL in c.masked for c in claims)
     assert "reply_to" not in ((await message_row(ctx, ack["message_id"]))["extra"] or {})
+
+
+async def test_the_same_address_with_every_message_is_kept_once_and_a_new_one_replaces_it(
+        client, ctx):
+    async with client.ws_connect("/chat/ws") as ws:
+        session = session_of(await say_hello(ws))
+        await say(ws, "c-1", PENSION, contact={"phone": PHONE_TYPED})
+        async with ctx.store.read() as tx:
+            first = (await tx.contacts.identity("webchat", session))["reply_to"]
+        await say(ws, "c-2", "Və bir sual da", contact={"phone": PHONE})
+        async with ctx.store.read() as tx:
+            assert (await tx.contacts.identity("webchat", session))["reply_to"] == first
+        await say(ws, "c-3", "Poçtla yazın", contact={"email": EMAIL})
+        async with ctx.store.read() as tx:
+            kept = (await tx.contacts.identity("webchat", session))["reply_to"]
+    assert (kept.get("phone"), kept["email"]) == (None, EMAIL)
 
 
 async def test_the_agent_sees_where_the_answer_goes(client, ctx):
