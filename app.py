@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import logging
 import os
@@ -42,6 +41,7 @@ from settings import Config, ConfigError, load_config
 from web import api, console, mail, openapi, ops
 from web import reports as report_api
 from web.appkeys import CONTEXT, HUB, INTAKE, READINESS, SECRET_KEY
+from web.collector import Collector
 from web.http import json_errors, redis_outage, storable_query
 
 log = logging.getLogger("app")
@@ -69,12 +69,13 @@ async def _end_streams(app: web.Application) -> None:
     app[HUB].close_streams()
 
 
-async def _freeze_startup_objects(_app: web.Application) -> None:
-    """What start-up made (modules, config, the classifier) lives as long as the process: kept
-    out of the collector's full passes, which otherwise scan it every time and stall every
-    open chat window for hundreds of ms (bench/bench_webchat_fanout.py)."""
-    gc.collect()
-    gc.freeze()
+async def _long_lived_collector(_app: web.Application) -> AsyncIterator[None]:
+    """What start-up made, and the open windows that survive each full collection, are kept
+    out of the next one (`web.collector`): serving processes only, where windows stay open."""
+    collector = Collector()
+    collector.start()
+    yield
+    await collector.stop()
 
 
 def create_app(config: Config) -> web.Application:
@@ -124,7 +125,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"contact centre on http://{args.host}:{args.port}  (public URL {config.public_url})",
           flush=True)
     app = create_app(config)
-    app.on_startup.append(_freeze_startup_objects)
+    app.cleanup_ctx.append(_long_lived_collector)
     web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
     return 0
 

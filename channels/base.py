@@ -12,7 +12,7 @@ buttons) degrades to text where the channel has none: `as_text`.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -49,6 +49,19 @@ class PermanentSendError(Exception):
         super().__init__(reason)
         self.code = code
         self.reason = reason
+
+
+class SendElsewhere(Exception):
+    """Not for this channel now: the message goes out on `channel` to `address` (a web-chat
+    answer to a resident who has left the chat, to the phone or e-mail they gave). The
+    delivery job records the route on the message, so every later attempt and the provider's
+    status reports follow it, and sends it there. `extra`: that channel's send options."""
+
+    def __init__(self, channel: str, address: str, extra: dict[str, Any] | None = None):
+        super().__init__(f"goes by {channel}")
+        self.channel = channel
+        self.address = address
+        self.extra = extra or {}
 
 
 class MediaError(Exception):

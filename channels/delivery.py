@@ -27,13 +27,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from channels.base import PermanentSendError, RateLimited, TransientSendError
+from channels.base import (
+    PermanentSendError,
+    RateLimited,
+    SendElsewhere,
+    SendResult,
+    TransientSendError,
+)
 from channels.registry import channel_book, channel_for
 from channels.sending import kept_open
 from inbox import outbox
 from inbox.clock import utcnow
 from inbox.context import InboxContext, open_context
 from inbox.jobs import DELIVERY_RETRY_INTERVALS, delivery_lane
+from inbox.messages import OutboundMessage
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +118,7 @@ async def _send(ctx: InboxContext, claimed: outbox.Claimed) -> tuple[Outcome, st
     try:
         # Stopped before the claim's lease runs out, so no other attempt can overlap it.
         async with asyncio.timeout(ctx.jobs.send_timeout_s(delivery_lane(kind))):
-            result = await channel_for(message.channel).send(ctx, message)
+            result = await _send_on_its_route(ctx, message)
     except PermanentSendError as exc:
         reason = f"{exc.code}: {exc.reason}" if exc.code else exc.reason
         await outbox.mark_failed(ctx, message_id, reason)
@@ -134,6 +141,17 @@ async def _send(ctx: InboxContext, claimed: outbox.Claimed) -> tuple[Outcome, st
         log.warning("message %s send attempt %s failed; will retry", message_id, claimed.attempt)
         return Outcome("retry", kind, utcnow() + timedelta(seconds=delay)), None
     return Outcome("sent", kind), result.external_id
+
+
+async def _send_on_its_route(ctx: InboxContext, message: OutboundMessage) -> SendResult:
+    """Through the message's channel, or the one that channel says it must take now
+    (`SendElsewhere`), recorded on the message first."""
+    try:
+        return await channel_for(message.channel).send(ctx, message)
+    except SendElsewhere as elsewhere:
+        message = await outbox.divert(ctx, message, elsewhere.channel, elsewhere.address,
+                                      elsewhere.extra)
+        return await channel_for(message.channel).send(ctx, message)
 
 
 async def deliver_batch(ctx: InboxContext, message_ids: Sequence[int], *,

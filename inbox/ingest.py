@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from inbox import assignment, dispatch, lifecycle, matching, sla, threads
+from inbox import assignment, dispatch, lifecycle, matching, reply_to, sla, threads
 from inbox.acknowledging import within_daily_cap
 from inbox.context import InboxContext
 from inbox.events import EventType
@@ -375,10 +375,20 @@ async def _store(ctx: InboxContext, tx: UnitOfWork, takings: list[_Taking]) -> N
             taking.released_from = await assignment.release_on_message(
                 tx, taking.conversation, now)
     # Typed identifiers never join contacts: they become claims and possible matches. Heard
-    # ones (a voicemail's transcript) are not even kept as claims.
-    await matching.record_claims_many(tx, ctx.claim_key, [
-        (t.identity["contact_id"], t.conversation_id, t.reading.classification.entities)
-        for t in opened if not ctx.channels[t.message.channel].heard], now)
+    # ones (a voicemail's transcript) are not even kept as claims. Where the resident asked
+    # answers to go is typed too: kept on its identity to send to, and claimed alike.
+    typed = [(t.identity["contact_id"], t.conversation_id, t.reading.classification.entities)
+             for t in opened if not ctx.channels[t.message.channel].heard]
+    for taking in takings:
+        if taking.message.reply_to is None:
+            continue
+        kept = reply_to.stored(taking.message.reply_to, now)
+        # The chat sends it with every message: written (and claimed) when it changed.
+        if kept is not None and not reply_to.same(kept, taking.identity.get("reply_to")):
+            await tx.contacts.set_reply_to(taking.identity["id"], kept)
+            typed.append((taking.identity["contact_id"], taking.conversation_id,
+                          reply_to.entities(taking.message.reply_to)))
+    await matching.record_claims_many(tx, ctx.claim_key, typed, now)
     await _acknowledge(ctx, tx, opened, now)
 
 

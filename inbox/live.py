@@ -96,7 +96,7 @@ class LiveHub:
         self.redis = redis
         self.outage = outage
         self.streams: set[Listener] = set()
-        self.chats: dict[str, set[Listener]] = defaultdict(set)
+        self.chats: dict[str, set[Callable[[dict[str, Any]], None]]] = defaultdict(set)
         self._task: asyncio.Task | None = None
         self._ready = asyncio.Event()
 
@@ -145,8 +145,11 @@ class LiveHub:
             log.warning("ignoring a malformed live event")
             return
         if chat:
-            for listener in list(self.chats.get(envelope.get("session"), ())):
-                listener.offer(envelope["frame"])
+            for deliver in list(self.chats.get(envelope.get("session"), ())):
+                try:
+                    deliver(envelope["frame"])
+                except Exception:   # one window's failure must not keep it from the others
+                    log.exception("a chat window could not take a live frame")
         else:
             for listener in list(self.streams):
                 listener.offer(envelope)
@@ -165,14 +168,15 @@ class LiveHub:
     def unsubscribe_stream(self, listener: Listener) -> None:
         self.streams.discard(listener)
 
-    def subscribe_chat(self, session: str) -> Listener:
-        listener = Listener(lambda _frame: True)
-        self.chats[session].add(listener)
-        return listener
+    def subscribe_chat(self, session: str, deliver: Callable[[dict[str, Any]], None]) -> None:
+        """`deliver` is called, on the event loop, with each frame published for `session`.
+        A callback and not a queue read by a task of its own: ten thousand idle windows
+        then hold no task each (memory, and the collector's work)."""
+        self.chats[session].add(deliver)
 
-    def unsubscribe_chat(self, session: str, listener: Listener) -> None:
+    def unsubscribe_chat(self, session: str, deliver: Callable[[dict[str, Any]], None]) -> None:
         listeners = self.chats.get(session)
         if listeners is not None:
-            listeners.discard(listener)
+            listeners.discard(deliver)
             if not listeners:
                 del self.chats[session]

@@ -18,6 +18,9 @@ CALL_TEXT = "📞"
 VOICEMAIL_PENDING = "(voicemail, transcript pending)"
 VOICEMAIL_NO_TRANSCRIPT = "(voicemail, no transcript)"
 PLACEHOLDER_TEXTS = frozenset({CALL_TEXT, VOICEMAIL_PENDING, VOICEMAIL_NO_TRANSCRIPT})
+# The key of an outbound message's stored `extra` that says it goes out elsewhere than its
+# conversation's channel (`inbox.outbox.divert`): {"from": channel, "address": where}.
+DIVERTED = "diverted"
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,16 @@ class Attachment:
     filename: str | None = None
     size: int | None = None
     url: str | None = None          # where the channel can fetch it (provider URL) or serve it
+
+
+@dataclass(frozen=True)
+class ReplyTo:
+    """Where a resident asked answers to go when they are not there to read them on the
+    channel they wrote from (the web chat's offline form). Typed, so vouched for by nobody:
+    it never joins contacts (`inbox.reply_to`)."""
+
+    phone: str | None = None
+    email: str | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +71,7 @@ class InboundMessage:
     # What the console shows beside the text on this channel (an e-mail's subject, from,
     # to, cc and Message-ID); stored with the message as it is.
     extra: dict[str, Any] | None = None
+    reply_to: ReplyTo | None = None
 
 
 @dataclass(frozen=True)

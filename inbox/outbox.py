@@ -15,7 +15,7 @@ import asyncio
 import logging
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -23,7 +23,7 @@ from inbox import lifecycle
 from inbox.context import InboxContext
 from inbox.events import EventType
 from inbox.live import publish_event
-from inbox.messages import Attachment, InboundMessage, OutboundMessage
+from inbox.messages import DIVERTED, Attachment, InboundMessage, OutboundMessage
 from inbox.sanitize import clean_html
 from inbox.serialize import message_view
 from inbox.storage import Duplicate, Row, Store, UnitOfWork, utcnow
@@ -68,6 +68,9 @@ async def claim_many(ctx: InboxContext, message_ids: Sequence[int]) -> dict[int,
         accepted = await records.parts(taken)
     claimed = {}
     for row, conversation, address in sends:
+        # A message sent elsewhere than its conversation's channel (`divert`) goes to the
+        # address recorded with it.
+        address = ((row["extra"] or {}).get(DIVERTED) or {}).get("address") or address
         outbound = OutboundMessage(
             message_id=row["id"], conversation_id=conversation["id"], channel=row["channel"],
             address=address, body=row["body"],
@@ -86,6 +89,21 @@ async def claim_many(ctx: InboxContext, message_ids: Sequence[int]) -> dict[int,
             maybe_sent_since=row["created_at"] if row["attempts"] > 1 else None)
         claimed[row["id"]] = Claimed(outbound, row["attempts"], row, conversation["queue"])
     return claimed
+
+
+async def divert(ctx: InboxContext, message: OutboundMessage, channel: str, address: str,
+                 options: dict[str, Any]) -> OutboundMessage:
+    """Send this message on `channel` to `address` from now on (a web-chat answer to a
+    resident who left, by SMS or e-mail): recorded before the send, so a retry, the sweep's
+    re-drive and the provider's status reports follow the same route. The message as that
+    channel sends it."""
+    extra = {**message.extra, **options,
+             DIVERTED: {"from": message.channel, "address": address}}
+    async with ctx.store.transaction() as tx:
+        await DeliveryRecords(tx.conn).reroute(message.message_id, channel, extra)
+    log.info("message %s goes by %s: the resident is not in the %s", message.message_id,
+             channel, message.channel)
+    return replace(message, channel=channel, address=address, extra=extra)
 
 
 async def record_part(ctx: InboxContext, message: OutboundMessage, part: int,

@@ -107,6 +107,21 @@ class ChannelPort:
             return conversation, await tx.messages.of_conversation(conversation_id,
                                                                    include_notes=False)
 
+    async def reply_to_of(self, channel: str, address: str) -> dict[str, Any] | None:
+        """Where the resident at `address` asked answers to go while away, if anywhere."""
+        async with self._ctx.store.read() as tx:
+            identity = await tx.contacts.identity(channel, address)
+        return (identity or {}).get("reply_to")
+
+    async def reply_to(self, conversation_id: int) -> tuple[Row | None, dict[str, Any] | None]:
+        """A conversation, and where its resident asked answers to go while away
+        (`inbox.reply_to`; None when they gave nothing)."""
+        async with self._ctx.store.read() as tx:
+            conversation = await tx.conversations.get(conversation_id)
+            identity = await tx.contacts.identity_by_id(conversation["identity_id"]) \
+                if conversation else None
+        return conversation, (identity or {}).get("reply_to")
+
     async def keep_attachments(self, message_id: int, attachments: list[dict[str, Any]]) -> None:
         """Store a message's attachments as the media job left them (fetched, or refused
         with a reason)."""

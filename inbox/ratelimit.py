@@ -109,5 +109,10 @@ class Limiter:
         others are held."""
         return bool(await self._lease(keys=[key], args=[holder, limit, round(ttl_s * 1000)]))
 
+    async def hold_in(self, pipe: aioredis.client.Pipeline, key: str, holder: str, limit: int,
+                      ttl_s: float) -> None:
+        """`hold` queued on a pipeline: many renewals in one round trip."""
+        await self._lease(keys=[key], args=[holder, limit, round(ttl_s * 1000)], client=pipe)
+
     async def release(self, key: str, holder: str) -> None:
         await self.redis.zrem(key, holder)

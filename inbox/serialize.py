@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from inbox.channel_traits import MailComposer
+from inbox.messages import DIVERTED
 from routing import mask_text
 from settings import Config
 
@@ -72,7 +73,17 @@ def message_view(row: Row, zone: ZoneInfo) -> dict[str, Any]:
         "delivery_status": None if row["direction"] == "note"
         else _PUBLIC_DELIVERY_STATUS.get(row["delivery_status"], row["delivery_status"]),
         "delivery_error": row.get("delivery_error"),
+        "sent_by": sent_by_view(row),
     }
+
+
+def sent_by_view(row: Row) -> dict[str, Any] | None:
+    """How a message sent elsewhere than its conversation's channel went (a web-chat answer
+    by SMS or e-mail to a resident who left): the channel and the address, masked."""
+    diverted = (row.get("extra") or {}).get(DIVERTED)
+    if not isinstance(diverted, dict) or not diverted.get("address"):
+        return None
+    return {"channel": row["channel"], "address": mask_text(diverted["address"])}
 
 
 def mail_reply_view(composer: MailComposer, config: Config, conversation: Row,
@@ -103,6 +114,15 @@ def resident_message_view(row: Row, zone: ZoneInfo) -> dict[str, Any]:
     view = message_view(row, zone)
     return {**{key: view[key] for key in RESIDENT_FIELDS},
             "author": {"kind": row["author_kind"]}}
+
+
+def reply_to_view(kept: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Where the resident asked answers to go while away (`inbox.reply_to`), as the agent
+    who opened the conversation sees it: typed by the resident, vouched for by nobody."""
+    if not kept:
+        return None
+    return {"phone": kept.get("phone"), "email": kept.get("email"),
+            "given_at": kept.get("given_at")}
 
 
 def conversation_view(row: Row, zone: ZoneInfo, *, full: bool = False) -> dict[str, Any]:

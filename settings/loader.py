@@ -470,6 +470,10 @@ def _channels(s: Section) -> Channels:
             queue=webchat_section.get("queue", str, None),
             contact_required=webchat_section.get("contact_required", bool, False),
             privacy_url=webchat_section.get("privacy_url", str, None),
+            away_after_s=webchat_section.get("away_after", (str, int),
+                                             WebchatChannel.away_after_s,
+                                             convert=_not_negative_seconds),
+            reply_mailbox=webchat_section.get("reply_mailbox", str, None),
         )
         webchat_section.finish()
     email = None
@@ -626,6 +630,11 @@ def _check_references(doc: _Document, config: Config) -> None:
     if config.channels.email is not None:
         for i, mailbox in enumerate(config.channels.email.mailboxes):
             must_exist(f"channels.email.mailboxes[{i}].queue", mailbox.queue)
+    reply_mailbox = config.channels.webchat.reply_mailbox
+    mailboxes = config.channels.email.mailboxes if config.channels.email else ()
+    if reply_mailbox is not None and reply_mailbox not in {m.id for m in mailboxes}:
+        doc.problem("channels.webchat.reply_mailbox",
+                    f"unknown mailbox {reply_mailbox!r} (not one of channels.email.mailboxes)")
 
 
 def load_config_text(text: str, source: str = "config.yaml",

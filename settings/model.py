@@ -129,6 +129,12 @@ class WebchatChannel:
     queue: str | None = None
     contact_required: bool = False
     privacy_url: str | None = None
+    # An agent's reply to a resident whose every chat window has been closed this long goes
+    # by SMS or e-mail to where they asked (the offline form); before that it waits for
+    # them to come back (a reload, a lost connection). The mailbox such mail leaves from
+    # (None: the conversation's queue's, else the first configured).
+    away_after_s: int = 60
+    reply_mailbox: str | None = None
 
 
 IMAP_SECURITY = ("tls", "starttls", "none")

@@ -764,6 +764,10 @@
       meta.appendChild(el("span", { className: "muted", text: t("header.assignee", { agent: agentName(c.assignee) || t("header.nobody") }) }));
       if (sla) meta.appendChild(el("span", { className: "sla-text sla-" + sla.level, title: sla.text },
                                        [el("span", { className: "sla-dot sla-" + sla.level }), sla.text]));
+      if (c.reply_to) {
+        meta.appendChild(el("span", { className: "chip chip-reply-to", id: "conv-reply-to", title: t("reply_to.title"),
+                                      text: t("reply_to.where", { where: [c.reply_to.phone, c.reply_to.email].filter(Boolean).join(" · ") }) }));
+      }
       var category = document.getElementById("conv-category");
       category.textContent = "";
       category.appendChild(categoryBadge(c));
@@ -841,7 +845,10 @@
                          title: m.delivery_error || known.label }, [
         el("span", { className: "delivery-mark", "aria-hidden": "true", text: known.mark }),
         el("span", { className: "delivery-label", text: known.label }),
-        m.delivery_error ? el("span", { className: "delivery-error", text: m.delivery_error }) : null
+        m.delivery_error ? el("span", { className: "delivery-error", text: m.delivery_error }) : null,
+        m.sent_by ? el("span", { className: "delivery-route", text: m.sent_by.channel === "sms"
+          ? t("delivery.sent_by_sms", { address: m.sent_by.address })
+          : t("delivery.sent_by_email", { address: m.sent_by.address }) }) : null
       ]);
     }
 

@@ -23,6 +23,7 @@ from inbox.serialize import (
     event_view,
     mail_reply_view,
     message_view,
+    reply_to_view,
     user_view,
 )
 from inbox.storage import ConversationFilter, utcnow
@@ -331,12 +332,14 @@ async def get_conversation(request: web.Request) -> web.Response:
     async with ctx.store.read() as tx:
         messages = await tx.messages.of_conversation(row["id"])
         events = await tx.events.of_conversation(row["id"])
+        identity = await tx.contacts.identity_by_id(row["identity_id"])
     view = conversation_view(row, ctx.zone, full=True)
     view["messages"] = [message_view(m, ctx.zone) for m in messages]
     view["events"] = [event_view(e, ctx.zone) for e in events]
     composer = ctx.channels[row["channel"]].composer
     view["mail_reply"] = mail_reply_view(composer, ctx.config, row, messages) \
         if composer is not None else None
+    view["reply_to"] = reply_to_view(identity["reply_to"] if identity else None)
     return web.json_response(view)
 
 

@@ -120,7 +120,11 @@ SCHEMAS: dict[str, Any] = {
             "id": {"type": ["integer", "null"]}}},
         "delivery_status": {"enum": ["received", "queued", "sent", "delivered", "read",
                                      "failed", None]},
-        "delivery_error": {"type": ["string", "null"]}}},
+        "delivery_error": {"type": ["string", "null"]},
+        "sent_by": {"oneOf": [{"type": "null"}, {"type": "object", "properties": {
+            "channel": {"enum": ["sms", "email"]}, "address": {"type": "string"}}}],
+            "description": "a web-chat reply sent by SMS or e-mail because the resident had "
+                           "left the chat: the channel and the address (masked); else null"}}},
     "MailFacts": {"type": "object", "properties": {
         "subject": {"type": ["string", "null"]}, "from": {"type": ["string", "null"]},
         "from_name": {"type": ["string", "null"]},
@@ -160,7 +164,13 @@ SCHEMAS: dict[str, Any] = {
         "events": {"type": "array", "items": _ref("Event")},
         "mail_reply": {"oneOf": [{"type": "null"}, _ref("MailReply")],
                        "description": "on a channel whose replies are mail (e-mail); else "
-                                      "null"}}}]},
+                                      "null"},
+        "reply_to": {"oneOf": [{"type": "null"}, {"type": "object", "properties": {
+            "phone": {"type": ["string", "null"]}, "email": {"type": ["string", "null"]},
+            "given_at": {"type": ["string", "null"]}}}],
+            "description": "where the resident asked answers to go when they are not in the "
+                           "chat (typed in the web chat's form, verified by nobody); else "
+                           "null"}}}]},
     "Queue": {"type": "object", "properties": {
         "id": {"type": "string"}, "name": {"type": "string"},
         "kind": {"enum": ["operators", "mailbox"]}, "waiting": {"type": "integer"},

@@ -241,15 +241,20 @@ async def send(ctx: InboxContext, message: OutboundMessage) -> SendResult:
     if conversation is None:
         raise PermanentSendError("its conversation no longer exists")
     facts = compose.mail_thread(conversation.get("thread_key"), rows, message.message_id)
+    typed = (message.extra or {}).get("email")
+    typed = typed if isinstance(typed, Mapping) else {}
+    # The mailbox the resident wrote to, else the one the sender chose (a web-chat answer
+    # sent by mail), else the queue's.
+    chosen = typed.get("mailbox") if isinstance(typed.get("mailbox"), str) else None
     try:
-        mailbox = compose.mailbox_for(ctx.config, facts.mailbox_id, conversation.get("queue"))
+        mailbox = compose.mailbox_for(ctx.config, facts.mailbox_id or chosen,
+                                      conversation.get("queue"))
         index = ctx.config.channels.email.mailboxes.index(mailbox)
         settings = smtp_settings(mailbox.smtp, mailbox_path(index))
     except ValueError as exc:
         raise PermanentSendError(str(exc)) from None
     own = next((row for row in rows if row["id"] == message.message_id), None)
-    typed = (message.extra or {}).get("email")
-    agent_subject = typed.get("subject") if isinstance(typed, Mapping) else None
+    agent_subject = typed.get("subject")
     unique = compose.unique_part(derived_key(MESSAGE_ID_PURPOSE), message.message_id)
     centre = compose.centre_of(ctx.config, mailbox)
     draft = compose.Draft(

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import contextlib
 import functools
 import hashlib
 import hmac
 import json
 import logging
+import math
 import secrets
+import weakref
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,9 +27,9 @@ import aiohttp
 import jinja2
 from aiohttp import web
 
-from channels.base import MediaError, SendResult, as_text
+from channels.base import MediaError, RateLimited, SendElsewhere, SendResult, as_text
 from channels.media_store import type_allowed
-from channels.webchat import uploads
+from channels.webchat import presence, uploads
 from channels.webchat.availability import Availability, availability
 from channels.webchat.errors import FrameError, error_frame
 from channels.webchat.limits import (
@@ -34,6 +37,7 @@ from channels.webchat.limits import (
     ChatLimits,
 )
 from channels.webchat.protocol import ChatText, Hello, Read, Typing, parse_frame
+from inbox import reply_to
 from inbox.channel_traits import ChannelTraits
 from inbox.clock import utcnow
 from inbox.context import InboxContext
@@ -53,6 +57,7 @@ log = logging.getLogger(__name__)
 MAX_FRAME_BYTES = 256 * 1024   # larger frames close the socket (1009); text limit is config's
 TYPING_EVERY_S = 2.0           # a resident's typing reaches consoles at most this often
 AVAILABILITY_FOR_S = 30.0      # how long a window's view of who is online is reused
+MAX_WAITING_FRAMES = 1000      # frames kept for a window that does not read them
 
 
 def sign_session(secret: bytes, session_id: str) -> str:
@@ -89,11 +94,92 @@ def outbound_view(message: OutboundMessage, ctx: InboxContext) -> dict[str, Any]
             "author": {"kind": message.author_kind}, "delivery_status": "sent"}
 
 
+class _OpenWindows:
+    """This process's open windows, their counts and presence renewed by one task (which ends
+    when the last window closes) instead of a task sleeping in each window: every tick a
+    thirtieth of them, oldest renewal first, so each is renewed every SOCKET_RENEW_S and the
+    work is spread evenly (all ten thousand at once would stall the event loop for every
+    window, a reply's fan-out too)."""
+
+    TICKS = 30            # per SOCKET_RENEW_S
+    RENEW_AT_ONCE = 50    # windows renewed in one Redis round trip
+
+    def __init__(self) -> None:
+        self.windows: dict[str, _Socket] = {}
+        self.turns: collections.deque[str] = collections.deque()   # ids, next renewal first
+        self.renewing: asyncio.Task | None = None
+
+    def add(self, window: _Socket) -> None:
+        self.windows[window.id] = window
+        self.turns.append(window.id)
+        if self.renewing is None or self.renewing.done():
+            self.renewing = asyncio.create_task(self._renew(), name="webchat-renewals")
+
+    def discard(self, window: _Socket) -> None:
+        self.windows.pop(window.id, None)   # its turn is dropped when it comes
+        if not self.windows and self.renewing is not None:
+            self.renewing.cancel()   # nothing left to renew: no task outlives the windows
+            self.renewing = None
+            self.turns.clear()
+
+    async def _renew(self) -> None:
+        while self.windows:
+            await asyncio.sleep(SOCKET_RENEW_S / self.TICKS)
+            due = []
+            for _ in range(min(len(self.turns), math.ceil(len(self.windows) / self.TICKS))):
+                window = self.windows.get(self.turns.popleft())
+                if window is not None:
+                    due.append(window)
+                    self.turns.append(window.id)
+            failed = 0
+            for start in range(0, len(due), self.RENEW_AT_ONCE):
+                batch = due[start:start + self.RENEW_AT_ONCE]
+                try:
+                    async with batch[0].ctx.redis.pipeline(transaction=False) as pipe:
+                        for window in batch:
+                            await window.renew_in(pipe)
+                        await pipe.execute()
+                # Nothing must end the renewals (a Redis outage least of all: the windows
+                # stay open, uncounted): the next round may succeed.
+                except Exception:
+                    failed += len(batch)
+            if failed:
+                log.warning("could not renew %d chat windows' counts", failed)
+
+
+_OPEN_WINDOWS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _OpenWindows] = \
+    weakref.WeakKeyDictionary()
+_SHARED_LIMITS: weakref.WeakKeyDictionary[Any, ChatLimits] = weakref.WeakKeyDictionary()
+
+
+def _open_windows() -> _OpenWindows:
+    loop = asyncio.get_running_loop()
+    windows = _OPEN_WINDOWS.get(loop)
+    if windows is None:
+        windows = _OPEN_WINDOWS[loop] = _OpenWindows()
+    return windows
+
+
+def _chat_limits(ctx: InboxContext) -> ChatLimits:
+    """One per Redis client (its scripts registered once), shared by every window."""
+    limits = _SHARED_LIMITS.get(ctx.redis)
+    if limits is None:
+        limits = _SHARED_LIMITS[ctx.redis] = ChatLimits(
+            ctx.redis, ctx.config.channels.webchat.limits, ctx.redis_outage)
+    return limits
+
+
 class _Socket:
-    """One resident's open chat window."""
+    """One resident's open chat window. Ten thousand of them may be open in one process, so
+    an idle window holds no task of its own and no object it can share (`__slots__`)."""
+
+    __slots__ = ("address", "app", "available", "counted", "ctx", "forwarder", "gave_reply_to",
+                 "has_conversation", "id", "language", "limits", "name", "outgoing", "port",
+                 "recording", "secret", "send_lock", "session", "subscribed", "texts_language",
+                 "typed_at", "ws")
 
     def __init__(self, request: web.Request, ws: web.WebSocketResponse):
-        self.request = request
+        self.app = request.app
         self.ws = ws
         self.ctx: InboxContext = request.app[CONTEXT]
         self.port = ChannelPort(self.ctx)
@@ -102,22 +188,27 @@ class _Socket:
         self.name: str | None = None
         self.language: str | None = None
         self.send_lock = asyncio.Lock()
+        # Frames published for the session wait in `outgoing` (made at the first), sent in
+        # order by `forwarder`, a task that runs only while some wait.
         self.forwarder: asyncio.Task | None = None
-        self.recording: set[asyncio.Future] = set()
-        self.listener = None
-        webchat = self.ctx.config.channels.webchat
+        self.outgoing: collections.deque[dict[str, Any]] | None = None
+        self.recording: set[asyncio.Future] | None = None
+        self.subscribed = False
         self.address = client_address.of_request(request)
-        self.limits = ChatLimits(self.ctx.redis, webchat.limits, self.ctx.redis_outage)
+        self.limits = _chat_limits(self.ctx)
         self.id = secrets.token_hex(8)
         self.available: tuple[float, Availability] | None = None
         self.typed_at = -TYPING_EVERY_S
-        self.counted: asyncio.Task | None = None
+        self.counted = False
         # Whether the session has a conversation a message would join, when known without a
         # database read: a session this window just began has none; once this window has
         # stored a message, it has one, and later messages are no new conversation to count.
         # (One an agent resolves meanwhile reopens uncounted; that takes an agent, not a
         # flood.) None: a resumed session's, read at each message until one is stored.
         self.has_conversation: bool | None = None
+        # Whether the session has said where answers go while it is away (the form's phone
+        # or e-mail), when known: `contact_required` refuses messages until it has.
+        self.gave_reply_to = False
         # Error frames speak the hello's language; before it, the page's (its `lang`, or the
         # browser's Accept-Language).
         page_language = request.query.get("lang")
@@ -129,18 +220,16 @@ class _Socket:
         stays open; False when the address already has as many as it may."""
         if not await self.limits.hold_socket(self.address, self.id):
             return False
-        self.counted = asyncio.create_task(self._stay_counted())
+        self.counted = True
+        _open_windows().add(self)
         return True
 
-    async def _stay_counted(self) -> None:
-        while True:
-            await asyncio.sleep(SOCKET_RENEW_S)
-            try:
-                await self.limits.hold_socket(self.address, self.id)
-            # hold_socket itself lets a window in and reports a Redis outage once; anything
-            # else must not end the renewals either: the next one may succeed.
-            except Exception:
-                log.warning("could not renew a chat window's count", exc_info=True)
+    async def renew_in(self, pipe: Any) -> None:
+        """Still open: its count and the session's presence renewed, queued on `pipe`
+        (`_OpenWindows`)."""
+        await self.limits.renew_socket(pipe, self.address, self.id)
+        if self.session is not None:
+            presence.hold_in(pipe, self.session, self.id)
 
     async def send(self, frame: dict[str, Any]) -> None:
         async with self.send_lock:
@@ -165,10 +254,11 @@ class _Socket:
             history = []
             if self.has_conversation is None:
                 self.has_conversation = False
-        if self.listener is None:
-            hub = self.request.app[HUB]
-            self.listener = hub.subscribe_chat(session)
-            self.forwarder = asyncio.create_task(self._forward())
+        with self.ctx.redis_outage.best_effort():
+            await presence.hold(self.ctx.redis, session, self.id)
+        if not self.subscribed:
+            self.app[HUB].subscribe_chat(session, self.arrived)
+            self.subscribed = True
         webchat = self.ctx.config.channels.webchat
         welcome: dict[str, Any] = {
             "type": "welcome", "session": sign_session(self.secret, session),
@@ -198,8 +288,9 @@ class _Socket:
             if stored is not None:
                 await self.send({"type": "ack", "id": frame.client_id, "message_id": stored})
                 return
+        await self._require_reply_to(frame)
         held = uploads.held(self.ctx, self.session, frame.uploads)
-        extra = await self._reply_to(frame)
+        extra = await self._offline(frame)
         if not await self._within_limits(frame):
             return
         self.name = frame.name or self.name
@@ -209,7 +300,8 @@ class _Socket:
                 channel="webchat", external_id=external_id,
                 address=self.session, text=frame.text.strip(), received_at=utcnow(),
                 display_name=self.name, language=self.language, raw_size=len(frame.text),
-                attachments=uploads.as_attachments(held), extra=extra))
+                attachments=uploads.as_attachments(held), extra=extra,
+                reply_to=frame.reply_to))
             message_id = result.message_id
             self.has_conversation = True
         except REDIS_UNAVAILABLE as exc:
@@ -218,22 +310,27 @@ class _Socket:
             self.ctx.redis_outage.failed(exc)
             message_id = await self.port.stored_message_id("webchat", external_id)
             self.has_conversation = True
+        self.gave_reply_to = self.gave_reply_to or frame.reply_to is not None
         await uploads.keep_with_message(self.ctx, message_id, held)
         await self.send({"type": "ack", "id": frame.client_id, "message_id": message_id})
 
-    async def _reply_to(self, frame: ChatText) -> dict[str, Any] | None:
-        """What the message keeps, for the agent, in its `extra`: where the answer should go
-        (the pre-chat form's phone or e-mail) and why (nobody could answer in the chat). A
-        message without them is stored all the same: nothing written is lost; the window's
-        form is what asks for them."""
+    async def _require_reply_to(self, frame: ChatText) -> None:
+        """With `contact_required`, a session that has never said where answers go (the
+        form's phone or e-mail) may not write: refused before anything is stored."""
+        if not self.ctx.config.channels.webchat.contact_required or self.gave_reply_to \
+                or frame.reply_to is not None:
+            return
+        self.gave_reply_to = await self.port.reply_to_of("webchat", self.session) is not None
+        if not self.gave_reply_to:
+            raise FrameError("contact_required")
+
+    async def _offline(self, frame: ChatText) -> dict[str, Any] | None:
+        """What the message keeps, for the agent, in its `extra`: why nobody could answer in
+        the chat when it came. Where the answer should go then (the form's phone or e-mail)
+        is kept on the resident's identity (`inbox.reply_to`); a message without it is stored
+        all the same: nothing written is lost."""
         offline = await self._availability()
-        extra: dict[str, Any] = {}
-        if frame.reply_to is not None:
-            extra["reply_to"] = {k: v for k, v in (("phone", frame.reply_to.phone),
-                                                   ("email", frame.reply_to.email)) if v}
-        if not offline.online:
-            extra["offline"] = offline.reason
-        return extra or None
+        return None if offline.online else {"offline": offline.reason}
 
     async def _opens_conversation(self) -> bool:
         if self.has_conversation is None:
@@ -290,21 +387,40 @@ class _Socket:
                              "id": frame.client_id, "retry_after": refused.retry_after_s})
         return False
 
+    def arrived(self, frame: dict[str, Any]) -> None:
+        """A frame published for this session (an agent's reply, typing), from the live hub:
+        sent after those before it."""
+        if self.outgoing is None:
+            self.outgoing = collections.deque()
+        if len(self.outgoing) >= MAX_WAITING_FRAMES:
+            return   # a window that stopped reading must not grow memory without bound
+        self.outgoing.append(frame)
+        if self.forwarder is None or self.forwarder.done():
+            self.forwarder = asyncio.create_task(self._forward())
+
     async def _forward(self) -> None:
-        """Frames published for this session (agent replies, typing) to the browser."""
-        while True:
-            frame = await self.listener.queue.get()
+        """The frames waiting for this window, to the browser, in order."""
+        while self.outgoing:
+            frame = self.outgoing.popleft()
             try:
                 await self.send(frame)
             except (ConnectionResetError, RuntimeError):
+                self.outgoing.clear()
                 return
             if frame.get("type") == "message":
                 # Shielded: the resident closing the window right after must not lose it;
                 # `close` waits for it.
                 recording = asyncio.ensure_future(self._delivered(frame["message"]["id"]))
+                if self.recording is None:
+                    self.recording = set()
                 self.recording.add(recording)
                 recording.add_done_callback(self.recording.discard)
-                await asyncio.shield(recording)
+                try:
+                    await asyncio.shield(recording)
+                except Exception:
+                    # The frames behind it still go: the job's own record of the send
+                    # stands, and the window's read receipt may record it later.
+                    log.warning("could not record a chat reply as delivered", exc_info=True)
 
     async def _delivered(self, message_id: int) -> None:
         if await self.port.mark_delivery_status(message_id, "delivered"):
@@ -312,19 +428,21 @@ class _Socket:
                 await self.port.announce_delivery(message_id)
 
     async def close(self) -> None:
-        if self.counted is not None:
-            self.counted.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.counted
+        if self.counted:
+            _open_windows().discard(self)
             await self.limits.release_socket(self.address, self.id)
+        if self.subscribed:
+            self.app[HUB].unsubscribe_chat(self.session, self.arrived)
         if self.forwarder is not None:
             self.forwarder.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.forwarder
         if self.recording:
             await asyncio.gather(*self.recording, return_exceptions=True)
-        if self.listener is not None:
-            self.request.app[HUB].unsubscribe_chat(self.session, self.listener)
+        if self.subscribed:
+            with self.ctx.redis_outage.best_effort():
+                await presence.release(self.ctx.redis, self.session, self.id,
+                                       self.ctx.config.channels.webchat.away_after_s)
 
 
 async def chat_socket(request: web.Request) -> web.WebSocketResponse:
@@ -474,11 +592,52 @@ class WebchatChannel:
         raise MediaError("the web chat keeps no attachments at a provider", transient=False)
 
     async def send(self, ctx: InboxContext, message: OutboundMessage) -> SendResult:
+        if message.author_kind == "agent":
+            await _elsewhere_when_away(ctx, message)
         # The resident may have no window open; the message waits in the history then.
         await publish_to_chat(ctx.redis, message.address,
                               {"type": "message",
                                "message": outbound_view(as_text(message), ctx)})
         return SendResult(external_id=None)
+
+
+def routes_available(config: Config) -> frozenset[str]:
+    """The channels an answer can take instead of the chat in this deployment."""
+    twilio = config.channels.section("twilio") or {}
+    email = config.channels.email
+    return frozenset({"sms"} if twilio.get("sms_from") else set()) \
+        | frozenset({"email"} if email is not None and email.mailboxes else set())
+
+
+def reply_mailbox(config: Config, queue: str | None) -> str | None:
+    """The mailbox a web-chat answer sent by mail leaves from: `channels.webchat.
+    reply_mailbox`, else the conversation's queue's, else the first configured."""
+    mailboxes = config.channels.email.mailboxes if config.channels.email else ()
+    chosen = config.channels.webchat.reply_mailbox or next(
+        (m.id for m in mailboxes if m.queue == queue), None)
+    return chosen or next((m.id for m in mailboxes), None)
+
+
+async def _elsewhere_when_away(ctx: InboxContext, message: OutboundMessage) -> None:
+    """An agent's answer to a resident who has left the chat goes where they asked
+    (`SendElsewhere`: SMS or e-mail); to one whose last window closed moments ago
+    (`channels.webchat.away_after`) it waits for them to come back (`RateLimited`: not an
+    attempt). To a resident who is here, or who gave nowhere else, it goes to the chat (and
+    waits in the history for their return)."""
+    whereabouts = await presence.whereabouts(ctx.redis, message.address)
+    if whereabouts.here:
+        return
+    conversation, kept = await ChannelPort(ctx).reply_to(message.conversation_id)
+    route = reply_to.route(kept, routes_available(ctx.config))
+    if route is None or conversation is None:
+        return
+    if not whereabouts.away:
+        raise RateLimited("the resident's chat window closed moments ago; waiting for them "
+                          "to come back", retry_after_s=whereabouts.leaving_for_s)
+    options: dict[str, Any] = {}
+    if route.channel == "email":
+        options["email"] = {"mailbox": reply_mailbox(ctx.config, conversation["queue"])}
+    raise SendElsewhere(route.channel, route.address, options)
 
 
 WEBCHAT_CHANNEL = WebchatChannel()

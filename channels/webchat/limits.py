@@ -223,6 +223,13 @@ class ChatLimits:
             self.outage.failed(exc)
             return True
 
+    async def renew_socket(self, pipe: aioredis.client.Pipeline, address: str,
+                           socket_id: str) -> None:
+        """`hold_socket`'s renewal of a window already counted, queued on a pipeline (the
+        renewals of many windows go in one round trip)."""
+        await self.limiter.hold_in(pipe, self._sockets_key(address), socket_id,
+                                   self.limits.sockets_per_address, SOCKET_LEASE_S)
+
     async def release_socket(self, address: str, socket_id: str) -> None:
         with contextlib.suppress(aioredis.RedisError):   # its lease runs out by itself
             await self.limiter.release(self._sockets_key(address), socket_id)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from channels.webchat.errors import FrameError
+from inbox.messages import ReplyTo
 from inbox.replies import REPLY_LANGUAGES
 from web.http import parse_json
 
@@ -27,15 +28,6 @@ class Hello:
     name: str | None
     language: str | None
     after: int | None = None   # the last message id the window showed: resume after it
-
-
-@dataclass(frozen=True)
-class ReplyTo:
-    """Where the resident wants the answer when nobody can answer in the chat (offline), or
-    what the pre-chat form asked for."""
-
-    phone: str | None = None
-    email: str | None = None
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ def match_counterpart(match: Row, contact_id: int) -> int:
 
 def _identity_and_conversation(row: Row) -> tuple[Row, Row | None]:
     identity = {"id": row["id"], "contact_id": row["contact_id"],
-                "contact_name": row["contact_name"]}
+                "contact_name": row["contact_name"], "reply_to": row["reply_to"]}
     if row["conversation_id"] is None:
         return identity, None
     return identity, {"id": row["conversation_id"], "status": row["status"],
@@ -63,7 +63,7 @@ class ContactRecords(Records):
         # along: a resident writing to an agent who left means the conversation goes back to
         # its queue.
         rows = await self._all(
-            select(i.c.id, i.c.contact_id, i.c.channel, i.c.address,
+            select(i.c.id, i.c.contact_id, i.c.channel, i.c.address, i.c.reply_to,
                    contacts.c.name.label("contact_name"),
                    c.c.id.label("conversation_id"), c.c.status, c.c.queue, c.c.assignee_id,
                    users.c.presence.label("assignee_presence"))
@@ -312,6 +312,13 @@ class ContactRecords(Records):
                                    or_(contacts.c.name.is_(None), contacts.c.name == ""))
             .values(name=name, updated_at=utcnow()))
         return result.rowcount > 0
+
+    async def set_reply_to(self, identity_id: int, reply_to: dict[str, Any]) -> None:
+        """Where the resident of this identity asked answers to go while away
+        (`inbox.reply_to`)."""
+        await self.conn.execute(update(contact_identities)
+                                .where(contact_identities.c.id == identity_id)
+                                .values(reply_to=reply_to))
 
     async def identities_of(self, contact_id: int) -> list[Row]:
         return await self._all(select(contact_identities)

@@ -66,6 +66,11 @@ class DeliveryRecords(Records):
             found.append((row, conversation_row, address))
         return found
 
+    async def reroute(self, message_id: int, channel: str, extra: dict) -> None:
+        """The message goes out on `channel` from now on, with these send options."""
+        await self.conn.execute(update(messages).where(messages.c.id == message_id)
+                                .values(channel=channel, extra=extra))
+
     async def parts(self, message_ids: Sequence[int]) -> dict[int, list[str]]:
         """The provider ids of the parts accepted so far of each message, first part first."""
         if not message_ids:

@@ -130,6 +130,11 @@ contact_identities = Table(
     Column("address", String(320), nullable=False),
     Column("display_name", String(200)),
     Column("created_at", Time, nullable=False),
+    # Where the resident asked answers to go when they are not there to read them on this
+    # identity's channel (the web chat's offline form): {phone, email, given_at}. Typed, so
+    # vouched for by nobody: it joins no contact (its digest is a claim, `inbox.matching`);
+    # it is kept in clear only because the answer must be sent there.
+    Column("reply_to", JSON),
     UniqueConstraint("channel", "address", name="uq_identity_channel_address"),
     Index("ix_contact_identities_contact", "contact_id"),
 )

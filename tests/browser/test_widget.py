@@ -22,7 +22,15 @@ import pytest
 import yaml
 from aiohttp import web
 
-from tests.browser.conftest import AGENT, TIMEOUT_MS, _start, _stop, sign_in
+from tests.browser.conftest import (
+    AGENT,
+    TIMEOUT_MS,
+    TWILIO_ACCOUNT_SID,
+    TWILIO_AUTH_TOKEN,
+    _start,
+    _stop,
+    sign_in,
+)
 from tests.conftest import ROOT, TEST_CONFIG
 from tests.e2e.support import System, free_port
 
@@ -73,10 +81,13 @@ async def host_site() -> AsyncIterator[tuple[Host, dict]]:
     await runner.cleanup()
 
 
-def _config(tmp_path: Path, host: Host, *, open_always: bool) -> Path:
+def _config(tmp_path: Path, host: Host, *, open_always: bool,
+            away_after: str | None = None) -> Path:
     """The test deployment, with the host site allowed and business hours of our choosing."""
     config = yaml.safe_load(TEST_CONFIG.read_text("utf-8"))
     config["channels"]["webchat"]["allowed_origins"].append(host.allowed)
+    if away_after is not None:
+        config["channels"]["webchat"]["away_after"] = away_after
     config["channels"]["webchat"]["privacy_url"] = "https://example.gov.az/privacy"
     if open_always:
         config["business_hours"] = {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
@@ -277,11 +288,15 @@ async def test_a_resident_chats_from_another_site(widget_system, browser, http):
 
 
 async def test_offline_the_widget_says_so_and_collects_a_phone(environment, tmp_path,
-                                                                host_site, browser, http):
+                                                                host_site, browser, http,
+                                                                twilio, open_page):
     host, _ = host_site
-    # Business hours all day, but no agent online: offline.
+    # Business hours all day, but no agent online: offline. A resident who closed the chat
+    # is not waited for (`away_after: 0s`): the agent's answer goes by SMS at once.
     system = await _start(environment, tmp_path, {
-        "CC_CONFIG": str(_config(tmp_path, host, open_always=True))})
+        "CC_CONFIG": str(_config(tmp_path, host, open_always=True, away_after="0s")),
+        "TWILIO_ACCOUNT_SID": TWILIO_ACCOUNT_SID, "TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN,
+        "TWILIO_API_BASE": twilio.base_url})
     try:
         base = system.base_url
         context = await browser.new_context(viewport={"width": 390, "height": 740},
@@ -304,7 +319,8 @@ async def test_offline_the_widget_says_so_and_collects_a_phone(environment, tmp_
         await frame.locator("#text").press("Enter")
         await frame.locator("#messages li.in[data-message-id]").wait_for()
         await _shot(page, "7-offline-mobile")
-        # Nothing written is lost: the message is stored with where the answer should go.
+        # Nothing written is lost: the message is stored, and where the answer should go is
+        # the resident's, shown to the agent who opens the conversation.
         message_id = int(await frame.locator("#messages li.in").get_attribute(
             "data-message-id"))
         rows = system.run(["-c", (
@@ -314,13 +330,45 @@ async def test_offline_the_widget_says_so_and_collects_a_phone(environment, tmp_
             "    ctx = open_context(pool=False)\n"
             "    async with ctx.store.read() as tx:\n"
             f"        m = await tx.messages.get({message_id})\n"
-            "    print(json.dumps([m['body'], m['extra']]))\n"
+            "    print(json.dumps([m['body'], m['extra'], m['conversation_id']]))\n"
             "    await ctx.close()\n"
             "asyncio.run(main())\n")])
-        body, extra = json.loads(rows.stdout.strip().splitlines()[-1])
+        body, extra, conversation_id = json.loads(rows.stdout.strip().splitlines()[-1])
         assert body == "Когда будет готова моя справка?"
-        assert extra == {"reply_to": {"phone": "+994 55 765 43 21"}, "offline": "no_agent"}
-        await context.close()
+        assert extra == {"offline": "no_agent"}
+        await context.close()   # the resident leaves
+
+        auth = await _agent(http, base)
+        url = f"{base}/api/v1/conversations/{conversation_id}"
+        async with http.get(url, headers=auth) as response:
+            assert (await response.json())["reply_to"]["phone"] == "+994557654321"
+        async with http.post(f"{url}/messages", headers=auth,
+                             json={"body": "Ваша справка готова."}) as response:
+            assert response.status == 201
+            reply_id = (await response.json())["id"]
+        deadline = asyncio.get_running_loop().time() + 30
+        while not twilio.fake.requests:
+            assert asyncio.get_running_loop().time() < deadline, "no SMS reached Twilio"
+            await asyncio.sleep(0.2)
+        [sms] = twilio.fake.requests
+        assert (sms.field("To"), sms.field("Body")) == ("+994557654321", "Ваша справка готова.")
+        async with http.get(url, headers=auth) as response:
+            reply = next(m for m in (await response.json())["messages"]
+                         if m["id"] == reply_id)
+        assert reply["sent_by"]["channel"] == "sms"
+
+        # The agent's console shows where the answer goes, and that it went by SMS (en).
+        watched = await open_page()
+        await sign_in(watched, base, AGENT)
+        console = watched.page
+        await console.locator(f'#conversation-list .conv-row[data-id="{conversation_id}"]').click()
+        await console.locator("#conv-reply-to").filter(has_text="+994557654321").wait_for()
+        assert await console.locator("#conv-reply-to").text_content() == (
+            "Answer when away from the chat: +994557654321")
+        route = console.locator("#thread .msg-out .delivery-route")
+        await route.wait_for()
+        assert (await route.text_content()).startswith("Sent by SMS to +99455")
+        assert watched.errors == []
     finally:
         _stop(system)
 

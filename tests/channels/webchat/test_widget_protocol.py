@@ -298,10 +298,13 @@ async def test_offline_the_message_keeps_where_the_answer_should_go(client, ctx)
                         contact={"phone": "+994 50 123 45 67", "email": "gunel@example.az"})
         bare = await say(ws, "c-2", "Və bir sual da")   # nothing written is lost
     async with ctx.store.read() as tx:
-        assert (await tx.messages.get(ack["message_id"]))["extra"] == {
-            "reply_to": {"phone": "+994 50 123 45 67", "email": "gunel@example.az"},
-            "offline": "no_agent"}
+        assert (await tx.messages.get(ack["message_id"]))["extra"] == {"offline": "no_agent"}
         assert (await tx.messages.get(bare["message_id"]))["extra"] == {"offline": "no_agent"}
+        session = welcome["session"].split(".", 1)[0]
+        kept = (await tx.contacts.identity("webchat", session))["reply_to"]
+    # Where the answer should go is the resident's, kept on their identity (normalised).
+    assert {k: kept[k] for k in ("phone", "email")} == {"phone": "+994501234567",
+                                                        "email": "gunel@example.az"}
 
 
 async def test_with_an_agent_online_the_chat_is_online(client, ctx):
