@@ -206,7 +206,7 @@ async def set_console_language(request: web.Request) -> web.Response:
     async with ctx.store.transaction() as tx:
         await tx.users.update(actor.id, console_language=language)
         user = await tx.users.get(actor.id)
-    return web.json_response(user_view(user))
+    return web.json_response(user_view(user, ctx.zone))
 
 
 @routes.get("/api/v1/agents")
