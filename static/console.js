@@ -308,19 +308,32 @@
         button.setAttribute("aria-checked", String(button.dataset.presence === state));
       });
     }
+    /* Away for a reason (config away_reasons): the list shows while away; choosing one
+       re-posts "away" with it, and the wall-board and reports count the time per reason. */
+    var reasons = document.getElementById("away-reason");
+    function showReason(state, reason) {
+      if (!reasons) return;
+      reasons.hidden = state !== "away";
+      reasons.value = reason || "";
+    }
     function post(state) {
-      return api("POST", "/api/v1/me/presence", { presence: state }).then(function (result) {
+      var body = { presence: state };
+      if (state === "away" && reasons && reasons.value) body.reason = reasons.value;
+      return api("POST", "/api/v1/me/presence", body).then(function (result) {
         mark(result.data.presence);
+        showReason(result.data.presence, result.data.presence_reason);
       });
     }
     group.addEventListener("click", function (event) {
       var button = event.target.closest("button[data-presence]");
       if (button) post(button.dataset.presence).catch(fail);
     });
+    if (reasons) reasons.addEventListener("change", function () { post("away").catch(fail); });
     api("GET", "/api/v1/me").then(function (result) {
       me.id = result.data.id;
       me.name = result.data.name;
       mark(result.data.presence);
+      showReason(result.data.presence, result.data.presence_reason);
     }).catch(fail);
     setInterval(function () { if (current) post(current).catch(function () {}); }, 60000);
     return { mark: mark, current: function () { return current; } };

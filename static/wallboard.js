@@ -103,6 +103,36 @@
     return el("td", {}, [bar, el("span", { className: "small", text: parts.join(" · ") })]);
   }
 
+  /* Away reasons as the page's top bar names them (config away_reasons, this language). */
+  var REASONS = {};
+  document.querySelectorAll("#away-reason option[value]").forEach(function (option) {
+    if (option.value) REASONS[option.value] = option.textContent;
+  });
+  function presenceCell(agent) {
+    var label = CC.labelOf(PRESENCE_LABELS, agent.presence);
+    if (agent.presence === "away" && agent.presence_reason) {
+      label = t("board.away_for", { reason: REASONS[agent.presence_reason] || agent.presence_reason });
+    }
+    var parts = [el("span", { className: "presence-dot presence-" + agent.presence, text: label })];
+    if (agent.presence_since) {
+      parts.push(el("span", { className: "small muted", text: " · " + CC.duration(CC.since(agent.presence_since)) }));
+    }
+    return el("td", {}, parts);
+  }
+  /* Time today in each state, and away per reason. */
+  function todayCell(agent) {
+    var today = agent.today || { seconds: {}, away_by_reason: {} };
+    var seconds = today.seconds || {};
+    var away = Object.keys(today.away_by_reason || {}).map(function (reason) {
+      return (reason ? (REASONS[reason] || reason) : t("board.no_reason")) + " " + CC.duration(today.away_by_reason[reason]);
+    });
+    return el("td", { className: "small" }, [
+      t("board.today_online", { duration: CC.duration(seconds.online || 0) }),
+      el("br"),
+      t("board.today_away", { duration: CC.duration(seconds.away || 0) }) + (away.length ? " (" + away.join(", ") + ")" : "")
+    ]);
+  }
+
   function renderAgents(agents) {
     var section = document.getElementById("board-agents");
     var rows = document.getElementById("agent-rows");
@@ -113,10 +143,12 @@
     agents.slice().sort(function (a, b) {
       return (order[a.presence] - order[b.presence]) || a.name.localeCompare(b.name);
     }).forEach(function (agent) {
-      rows.appendChild(el("tr", { data: { agent: agent.id } }, [
-        el("td", { text: agent.name }),
-        el("td", {}, [el("span", { className: "presence-dot presence-" + agent.presence, text: CC.labelOf(PRESENCE_LABELS, agent.presence) })]),
+      var over = (agent.over_capacity || []).length > 0;
+      rows.appendChild(el("tr", { data: { agent: agent.id }, className: over ? "over-capacity" : null }, [
+        el("td", {}, [agent.name, over ? el("span", { className: "chip chip-full", text: t("board.over_capacity") }) : null]),
+        presenceCell(agent),
         loadCell(agent),
+        todayCell(agent),
         el("td", { className: "num", text: CC.number(agent.handled_today || 0) })
       ]));
     });

@@ -86,9 +86,11 @@ def _render(request: web.Request, name: str, user: dict[str, Any] | None, status
     def translate(key: str, **named: Any) -> str:
         return fill(texts[key], named)
 
+    config = request.app[CONTEXT].config
     html = _pages.get_template(f"console/{name}").render(
         user=user, t=translate, lang=language, locale=LOCALES[language],
-        languages=REPLY_LANGUAGES, timezone=request.app[CONTEXT].config.timezone,
+        languages=REPLY_LANGUAGES, timezone=config.timezone,
+        away_reasons=[(reason.id, reason.label(language)) for reason in config.away_reasons],
         texts_json=json.dumps(texts, ensure_ascii=False), **values)
     return web.Response(text=html, status=status, content_type="text/html",
                         headers={**PAGE_HEADERS, "Vary": "Accept-Language, Cookie"})
