@@ -23,7 +23,9 @@ _PHONE_RUN = re.compile(r"\d(?:[\d\s().\-/\u2010-\u2015]*\d)?")
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}(?![\w-])")
 _ID_CARD = re.compile(r"(?<!\w)(AZE|AA)[ -]?([0-9]{8}|[0-9]{7})(?!\w)", re.IGNORECASE)
 _ID_CARD_DIGITS = {"AZE": 8, "AA": 7}
-_FIN = re.compile(r"(?<![\w@.+-])[^\W_]{7}(?![\w@-]|\.\w)")
+# The lookahead asks for an ASCII digit among the seven characters: most seven-letter words
+# are then never handed to the checks below.
+_FIN = re.compile(r"(?<![\w@.+-])(?=[^\W_]{0,6}[0-9])[^\W_]{7}(?![\w@-]|\.\w)")
 _FIN_LABEL = re.compile(r"(?:fin|фин|pin)(?:\s*kod\w*)?\W{0,5}$", re.IGNORECASE)
 _FIN_LABEL_WINDOW = 20
 # Overlaps go to the more specific kind: "ab12cde@mail.az" is an address, not a FIN.

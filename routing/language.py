@@ -18,6 +18,7 @@ General-purpose identifiers trained on long text guess badly on a ten-word SMS t
 without diacritics and would add a dependency and start-up time for no gain here.
 """
 
+import functools
 import re
 
 from routing.text import fold_word
@@ -63,21 +64,27 @@ def detect_language(text: str, default: str = "az") -> str:
     """The language of `text`, or `default` when the text gives no evidence."""
     sample = text[:_SAMPLE_CHARS]
     cyrillic = len(_CYRILLIC.findall(sample))
-    letters = sum(map(str.isalpha, sample))
-    if cyrillic * 2 > letters:
+    if cyrillic and cyrillic * 2 > sum(map(str.isalpha, sample)):
         return "az" if any(char in _AZ_CYRILLIC for char in sample) else "ru"
-    az_votes = en_votes = 0
-    for word in _WORD.findall(sample):
-        folded = fold_word(word)
-        if not _AZ_LATIN.isdisjoint(word) or _looks_azerbaijani(folded):
-            az_votes += 1
-        elif folded in _EN_WORDS:
-            en_votes += 1
+    votes = list(map(_vote, _WORD.findall(sample)))
+    az_votes, en_votes = votes.count(_AZ), votes.count(_EN)
     if az_votes > en_votes:
         return "az"
     if en_votes > az_votes:
         return "en"
     return default
+
+
+_AZ, _EN, _NEITHER = 1, -1, 0
+
+
+# Residents reuse a few thousand words: each one's vote is worked out once.
+@functools.lru_cache(maxsize=65_536)
+def _vote(word: str) -> int:
+    folded = fold_word(word)
+    if not _AZ_LATIN.isdisjoint(word) or _looks_azerbaijani(folded):
+        return _AZ
+    return _EN if folded in _EN_WORDS else _NEITHER
 
 
 def _looks_azerbaijani(folded_word: str) -> bool:

@@ -11,12 +11,12 @@ import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
 import warnings
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from itertools import chain, repeat
+from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import IO
 
@@ -99,10 +99,44 @@ class Example:
 class _FeaturePart:
     """One TF-IDF vectorizer of the union with its slice of the classifier's weights."""
 
-    analyzer: Callable[[str], list[str]]
     vocabulary: dict[str, int]
     idf: np.ndarray
     weights: np.ndarray  # one row per term, one column per class
+
+
+# What the model needs of one whitespace-separated word of `prepare`d text: the columns of
+# its character n-grams (repeats kept), its word tokens and the columns of those tokens.
+_WordTerms = tuple[np.ndarray, int, tuple[str, ...], tuple[int, ...]]
+# Residents reuse a few thousand words; the bound only keeps a stream of odd tokens (codes,
+# URLs, pasted logs) from growing the cache without end.
+_WORD_CACHE_SIZE = 100_000
+_NO_COLUMNS = np.zeros(0, np.intp)
+
+
+class _WordCache(dict[str, _WordTerms]):
+    """Per-word feature work of one model, done once per distinct word: n-gram strings and
+    vocabulary look-ups cost more than everything else in scoring a message."""
+
+    def __init__(self, chars: _FeaturePart, words: _FeaturePart,
+                 token: "re.Pattern[str]") -> None:
+        super().__init__()
+        self._chars, self._words, self._token = chars, words, token
+
+    def __missing__(self, word: str) -> _WordTerms:
+        if len(self) >= _WORD_CACHE_SIZE:
+            self.clear()
+        vocabulary = self._chars.vocabulary
+        # char_grams of one word is that word's share of char_grams of the whole text:
+        # romanising never joins or splits words.
+        columns = [column for column in map(vocabulary.get, char_grams(word))
+                   if column is not None]
+        chars = np.array(columns, np.intp) if columns else _NO_COLUMNS
+        # Word tokens never span whitespace, so the text's tokens are its words' in order.
+        tokens = tuple(self._token.findall(romanize(word)))
+        known = tuple(column for column in map(self._words.vocabulary.get, tokens)
+                      if column is not None)
+        terms = self[word] = (chars, len(columns), tokens, known)
+        return terms
 
 
 @dataclass(frozen=True)
@@ -112,89 +146,111 @@ class Model:
     Scoring one message through the scikit-learn pipeline costs about 1.5 ms, nearly
     all of it input validation and dispatch. `probabilities` does the same arithmetic
     (sublinear TF times IDF, L2 norm per vectorizer, linear scores, softmax) on the
-    fitted arrays directly, about ten times faster; a test holds the two equal.
+    fitted arrays directly, and the n-grams of each distinct word are looked up once
+    (`_WordCache`); a test holds the two equal.
     """
 
     pipeline: Pipeline
     fingerprint: str
     classes: tuple[str, ...]
     intercept: np.ndarray
-    parts: tuple[_FeaturePart, ...]
+    chars: _FeaturePart
+    words: _FeaturePart
+    word_ngrams: tuple[int, int]
+    word_cache: _WordCache = field(compare=False, repr=False)
 
     @classmethod
     def from_pipeline(cls, pipeline: Pipeline, fingerprint: str) -> "Model":
         union, classifier = pipeline.named_steps["featureunion"], pipeline.steps[-1][1]
-        parts, offset = [], 0
-        for _, vectorizer in union.transformer_list:
+        parts, offset = {}, 0
+        for name, vectorizer in union.transformer_list:
             size = len(vectorizer.vocabulary_)
             weights = np.ascontiguousarray(classifier.coef_[:, offset : offset + size].T)
-            parts.append(
-                _FeaturePart(
-                    vectorizer.build_analyzer(),
-                    vectorizer.vocabulary_,
-                    vectorizer.idf_.astype(np.float64),
-                    weights,
-                )
-            )
+            parts[name] = _FeaturePart(vectorizer.vocabulary_,
+                                       vectorizer.idf_.astype(np.float64), weights)
             offset += size
+        words = union.named_transformers["words"]
+        cache = _WordCache(parts["chars"], parts["words"], re.compile(words.token_pattern))
         classes = tuple(str(label) for label in classifier.classes_)
-        return cls(pipeline, fingerprint, classes, classifier.intercept_.copy(), tuple(parts))
+        return cls(pipeline, fingerprint, classes, classifier.intercept_.copy(),
+                   parts["chars"], parts["words"], tuple(words.ngram_range), cache)
 
     def probabilities_many(self, prepared: Sequence[str]) -> list[dict[str, float]]:
         """`probabilities` of many texts at once: the same arithmetic on one sparse matrix per
         vectorizer, so a batch pays numpy's per-call cost once, not once per text."""
         if len(prepared) < 16:   # a sparse matrix costs more than it saves on a few texts
             return [self.probabilities(text) for text in prepared]
-        scores = np.tile(self.intercept, (len(prepared), 1))
-        rows = np.arange(len(prepared))
-        for part in self.parts:
-            # Every term of the batch in one array, mapped to its column (-1: not in the
-            # vocabulary) by one C-level map: a Python loop over n-grams, or numpy calls per
-            # text, would cost more than the arithmetic.
-            counters = [Counter(part.analyzer(text)) for text in prepared]
-            total = sum(map(len, counters))
-            columns = np.fromiter(map(part.vocabulary.get, chain.from_iterable(counters),
-                                      repeat(-1)), np.intp, total)
-            data = np.fromiter(chain.from_iterable(c.values() for c in counters), np.float64,
-                               total)
-            row_of = np.repeat(rows, [len(c) for c in counters])
-            known = columns >= 0
-            if not known.any():
-                continue
-            columns, data, row_of = columns[known], data[known], row_of[known]
-            tf_idf = (1.0 + np.log(data)) * part.idf[columns]
-            norms = np.sqrt(np.bincount(row_of, weights=tf_idf * tf_idf,
-                                        minlength=len(prepared)))
-            tf_idf /= norms[row_of]             # L2 norm per text, as the vectorizer's
-            matrix = sparse.csr_matrix((tf_idf, (row_of, columns)),
-                                       shape=(len(prepared), len(part.vocabulary)))
-            scores += matrix @ part.weights
-        exponentials = np.exp(scores - scores.max(axis=1, keepdims=True))
-        shares = exponentials / exponentials.sum(axis=1, keepdims=True)
-        return [{label: float(share) for label, share in zip(self.classes, row, strict=True)}
-                for row in shares]
+        count = len(prepared)
+        terms = [list(map(self.word_cache.__getitem__, text.split())) for text in prepared]
+        flat = list(chain.from_iterable(terms))
+        chars = np.concatenate([word[0] for word in flat]) if flat else _NO_COLUMNS
+        per_word = np.fromiter((word[1] for word in flat), np.intp, len(flat))
+        text_of_word = np.repeat(np.arange(count), np.fromiter(map(len, terms), np.intp, count))
+        char_counts = np.bincount(text_of_word, weights=per_word, minlength=count)
+        word_columns = [self._word_columns(words) for words in terms]
+        words = np.fromiter(chain.from_iterable(word_columns), np.intp,
+                            sum(map(len, word_columns)))
+        word_counts = np.fromiter(map(len, word_columns), np.intp, count)
+        scores = np.tile(self.intercept, (count, 1))
+        scores += _batch_scores(self.chars, chars, char_counts.astype(np.intp))
+        scores += _batch_scores(self.words, words, word_counts)
+        return [self._shares(row) for row in scores]
 
     def probabilities(self, prepared: str) -> dict[str, float]:
         """Probability of each category for text already passed through `prepare`."""
-        scores = self.intercept.copy()
-        for part in self.parts:
-            counts = Counter(part.analyzer(prepared))
-            known = [
-                (column, count)
-                for column, count in zip(
-                    map(part.vocabulary.get, counts), counts.values(), strict=True
-                )
-                if column is not None
-            ]
-            if not known:
-                continue
-            columns = np.fromiter((column for column, _ in known), np.intp, len(known))
-            frequencies = np.fromiter((count for _, count in known), np.float64, len(known))
-            tf_idf = (1.0 + np.log(frequencies)) * part.idf[columns]
-            scores += (tf_idf / np.linalg.norm(tf_idf)) @ part.weights[columns]
+        terms = list(map(self.word_cache.__getitem__, prepared.split()))
+        chars = np.concatenate([word[0] for word in terms]) if terms else _NO_COLUMNS
+        words = np.array(self._word_columns(terms), np.intp)
+        return self._shares(self.intercept + _text_scores(self.chars, chars)
+                            + _text_scores(self.words, words))
+
+    def _word_columns(self, terms: list[_WordTerms]) -> list[int]:
+        """Columns of the text's word n-grams: its words' cached tokens, then the n-grams
+        across them (scikit-learn's, joined by one space)."""
+        low, high = self.word_ngrams
+        columns = list(chain.from_iterable(word[3] for word in terms)) if low == 1 else []
+        if high < 2:
+            return columns
+        tokens = list(chain.from_iterable(word[2] for word in terms))
+        vocabulary = self.words.vocabulary
+        for size in range(max(2, low), min(high, len(tokens)) + 1):
+            grams = map(" ".join, zip(*(tokens[start:] for start in range(size)), strict=False))
+            columns += [column for column in map(vocabulary.get, grams) if column is not None]
+        return columns
+
+    def _shares(self, scores: np.ndarray) -> dict[str, float]:
         exponentials = np.exp(scores - scores.max())
         shares = exponentials / exponentials.sum()
         return {label: float(share) for label, share in zip(self.classes, shares, strict=True)}
+
+
+def _text_scores(part: _FeaturePart, columns: np.ndarray) -> np.ndarray | float:
+    """One text's linear scores from one vectorizer: its known terms' columns, repeated
+    as often as the term occurs."""
+    if not columns.size:
+        return 0.0
+    columns, counts = np.unique(columns, return_counts=True)
+    tf_idf = (1.0 + np.log(counts)) * part.idf[columns]
+    return (tf_idf / np.sqrt(tf_idf @ tf_idf)) @ part.weights[columns]
+
+
+def _batch_scores(part: _FeaturePart, columns: np.ndarray, per_text: np.ndarray
+                  ) -> np.ndarray | float:
+    """`_text_scores` of each text of a batch: `columns` of all texts in order, `per_text`
+    of them belonging to each; one sparse matrix sums the repeats and scores them all."""
+    if not columns.size:
+        return 0.0
+    count = len(per_text)
+    pointers = np.zeros(count + 1, np.intp)
+    np.cumsum(per_text, out=pointers[1:])
+    matrix = sparse.csr_matrix((np.ones(columns.size), columns, pointers),
+                               shape=(count, len(part.vocabulary)))
+    matrix.sum_duplicates()
+    rows = np.repeat(np.arange(count), np.diff(matrix.indptr))
+    tf_idf = (1.0 + np.log(matrix.data)) * part.idf[matrix.indices]
+    norms = np.sqrt(np.bincount(rows, weights=tf_idf * tf_idf, minlength=count))
+    matrix.data = tf_idf / norms[rows]          # L2 norm per text, as the vectorizer's
+    return matrix @ part.weights
 
 
 def prepare(text: str, entities: tuple[Entity, ...]) -> str:

@@ -33,7 +33,6 @@ _FOLD = str.maketrans(
         "ё": "е",
     }
 )
-_SPACES = re.compile(r"\s+")
 _NON_WORD = re.compile(r"[\W_]+")
 _QUOTED_LINE = re.compile(r"^[ \t]*>.*$", re.MULTILINE)
 # "-- " on its own line is the standard signature delimiter (RFC 3676).
@@ -51,7 +50,9 @@ _REPLY_HISTORY = re.compile(
 
 def fold(text: str) -> str:
     """Lower-case, fold Azerbaijani letters to ASCII and collapse whitespace."""
-    return _SPACES.sub(" ", text.translate(_FOLD).lower()).strip()
+    # str.split() breaks at exactly the characters the regular expression \s matches, and
+    # costs a third of it.
+    return " ".join(text.translate(_FOLD).lower().split())
 
 
 # One Latin spelling for the scripts residents switch between: Azerbaijani in Cyrillic
@@ -94,7 +95,13 @@ def strip_quotes_and_signature(text: str) -> str:
     """Drop quoted reply lines, the quoted history below a reply header and the signature
     of an e-mail: they describe earlier messages and the sender, not what this message
     asks for."""
-    return _QUOTED_LINE.sub("", _SIGNATURE.sub("", _REPLY_HISTORY.sub("", text)))
+    # Each pattern needs a character most messages lack: checking for it first spares
+    # a short message three scans that could find nothing.
+    if ":" in text or "---" in text:
+        text = _REPLY_HISTORY.sub("", text)
+    if "--" in text:
+        text = _SIGNATURE.sub("", text)
+    return _QUOTED_LINE.sub("", text) if ">" in text else text
 
 
 def has_content(text: str) -> bool:

@@ -222,6 +222,27 @@ def test_classify_many_decides_as_classify_does(with_tiny_model: Model) -> None:
     assert {r.source for r in together} == {"model", "hint", "empty", "rule"}
 
 
+@pytest.mark.skipif(
+    not corpus_files(TRAIN_DIR) or not corpus_files(HELDOUT_DIR),
+    reason="the labelled corpus (routing/corpus/train and heldout *.jsonl) is not present",
+)
+def test_a_batch_of_corpus_messages_is_classified_as_each_alone() -> None:
+    """The shipped model on a few hundred corpus messages of every channel and language
+    (FINs, phone numbers, Cyrillic, long e-mails): the batch path's per-word caches and
+    sparse matrices change nothing a message gets alone."""
+    examples = read_examples(corpus_files(TRAIN_DIR) + corpus_files(HELDOUT_DIR))
+    texts = [example.text for example in examples[::15]]
+    assert len(texts) >= 300
+    together = classify_many(texts)
+    alone = [classify(text) for text in texts]
+    assert [(r.category, r.language, r.entities, r.source) for r in together] \
+        == [(r.category, r.language, r.entities, r.source) for r in alone]
+    assert [r.confidence for r in together] \
+        == pytest.approx([r.confidence for r in alone], rel=0, abs=1e-9)
+    assert {r.language for r in together} == {"az", "ru", "en"}
+    assert any(r.entities for r in together)
+
+
 def test_saved_model_is_loaded_while_the_corpus_is_unchanged(
     corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
