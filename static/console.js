@@ -1105,6 +1105,11 @@
         case "contact_renamed":
           return done(d.from ? t("event.contact_renamed_from", { from: d.from, to: d.to })
                              : t("event.contact_renamed", { to: d.to }));
+        case "contact_updated":
+          return done(d.field === "language"
+            ? t("event.contact_language", { from: d.from ? labelOf(LANGUAGE_NAMES, d.from) : t("contact.unknown"),
+                                             to: labelOf(LANGUAGE_NAMES, d.to) })
+            : t("event.contact_preferred_channel", { to: d.to ? channelLabel(d.to) : t("contact.no_preference") }));
         // A type this script does not know yet: its name, as the server wrote it.
         default: return done(String(e.type).replace(/_/g, " "));
       }
@@ -1214,8 +1219,7 @@
     function renderContact(pane, contact) {
       var name = contactName(contact);
       var initials = (contact.name || "?").split(/\s+/).map(function (part) { return part.charAt(0); }).join("").slice(0, 2).toUpperCase();
-      var details = [[t("contact.phone"), contact.phone], [t("contact.email"), contact.email],
-                     [t("contact.language"), contact.language ? contact.language.toUpperCase() : null]]
+      var details = [[t("contact.phone"), contact.phone], [t("contact.email"), contact.email]]
         .filter(function (pair) { return pair[1]; });
       pane.textContent = "";
       var heading = el("div", { className: "contact-heading" }, [
@@ -1233,6 +1237,7 @@
           return [el("dt", { text: pair[0] }), el("dd", { text: pair[1] })];
         }))));
       }
+      pane.appendChild(contactPreferences(contact));
       pane.appendChild(el("h4", { className: "pane-title", text: t("contact.identities") }));
       pane.appendChild(el("ul", { className: "identities" }, (contact.identities || []).map(function (identity) {
         var address = channelHas(identity.channel, "phone_address")
@@ -1254,6 +1259,40 @@
               el("span", { className: "muted small", text: clock(c.created_at) + " · " + queueName(c.queue) })]),
             el("span", { className: "status-tag status-" + c.status, text: labelOf(STATUS_LABELS, c.status) })])]);
       })));
+    }
+
+    /* The resident's language (replies and notices are written in it) and preferred channel
+       (one they have written on): each change saved at once, an event on their conversations. */
+    function contactPreferences(contact) {
+      function save(field, value) {
+        var body = {};
+        body[field] = value;
+        api("PATCH", "/api/v1/contacts/" + contact.id, body).then(function (result) {
+          state.contact = result.data;
+          renderContact(document.getElementById("contact-pane"), result.data);
+          toast(t("contact.saved"));
+          refreshDetail(false);
+        }, fail);
+      }
+      var language = el("select", { className: "input input-sm", id: "contact-language" },
+        ["az", "ru", "en"].map(function (code) {
+          return el("option", { value: code, text: labelOf(LANGUAGE_NAMES, code), selected: contact.language === code });
+        }));
+      if (!contact.language) language.insertBefore(el("option", { value: "", text: t("contact.unknown"), selected: true }), language.firstChild);
+      language.addEventListener("change", function () { if (language.value) save("language", language.value); });
+      var channels = [];
+      (contact.identities || []).forEach(function (identity) {
+        if (channels.indexOf(identity.channel) < 0) channels.push(identity.channel);
+      });
+      var preferred = el("select", { className: "input input-sm", id: "contact-preferred-channel" },
+        [el("option", { value: "", text: t("contact.no_preference"), selected: !contact.preferred_channel })].concat(
+          channels.map(function (channel) {
+            return el("option", { value: channel, text: channelLabel(channel), selected: contact.preferred_channel === channel });
+          })));
+      preferred.addEventListener("change", function () { save("preferred_channel", preferred.value || null); });
+      return el("dl", { className: "contact-details contact-preferences" }, [
+        el("dt", {}, [el("label", { "for": "contact-language", text: t("contact.language") })]), el("dd", {}, [language]),
+        el("dt", {}, [el("label", { "for": "contact-preferred-channel", text: t("contact.preferred_channel") })]), el("dd", {}, [preferred])]);
     }
 
     function editName(heading, contact) {

@@ -100,3 +100,29 @@ async def test_an_agent_goes_away_for_a_reason_from_the_top_bar(system, open_pag
     assert (user["presence"], user["presence_reason"]) == ("away", "training")
     await page.click("#presence button[data-presence=online]")
     await expect(reasons).to_be_hidden()
+
+
+async def test_an_agent_sets_the_residents_language_and_preferred_channel(system, open_page,
+                                                                          http):
+    system.add_user(SENIOR[0], "agent", "migration-registration", SENIOR[1])
+    resident = Resident(http, system.base_url, "Tural Məmmədov")
+    await resident.say(FIRST_TEXT)
+    watched = await open_page(1280, 860)
+    page = watched.page
+    await sign_in(watched, system.base_url, (*SENIOR, SENIOR[0].split("@")[0]))
+    await page.locator("#conversation-list .conv-row", has_text="Tural Məmmədov").click()
+    language = page.locator("#contact-language")
+    await expect(language).to_have_value("az")
+    await page.select_option("#contact-language", "ru")
+    await expect(page.locator("#thread .event-contact_updated")).to_have_count(1)
+    await page.select_option("#contact-preferred-channel", "webchat")
+    await expect(page.locator("#thread .event-contact_updated")).to_have_count(2)
+    await expect(page.locator("#contact-preferred-channel")).to_have_value("webchat")
+    await page.screenshot(path="/tmp/console-contact-preferences.png")
+    ctx = open_context(pool=False)
+    try:
+        async with ctx.store.read() as tx:
+            [contact] = [c for c in [await tx.contacts.get(1)] if c is not None]
+    finally:
+        await ctx.close()
+    assert (contact["language"], contact["preferred_channel"]) == ("ru", "webchat")
