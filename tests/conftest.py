@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -92,19 +93,46 @@ def postgres_url() -> str:
 
 
 async def _truncate(url: str) -> None:
+    """Empties every table and restarts every sequence: the state of a new database. DELETE,
+    not TRUNCATE: on tables of a few rows TRUNCATE costs far more (new files for every table
+    and index), a third of a second a test."""
     engine = make_engine(url, pool=False)
     async with engine.begin() as conn:
-        names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-        await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        sequences = (await conn.execute(text(
+            "SELECT sequence_schema, sequence_name FROM information_schema.sequences"))).all()
+        for table in reversed(metadata.sorted_tables):
+            await conn.execute(text(f'DELETE FROM "{table.name}"'))
+        for schema, name in sequences:
+            await conn.execute(text(f'ALTER SEQUENCE "{schema}"."{name}" RESTART'))
     await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A SQLite database migrated once; each test gets a copy (migrating costs a tenth of a
+    second or more a test, copying well under a millisecond)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "contact-centre.db"
+    migrate(f"sqlite:///{path}")
+    return path
+
+
+def new_sqlite(template: Path, path: Path) -> str:
+    """A copy of the migrated template at `path`, as its URL (the backup API copies what the
+    write-ahead log holds too)."""
+    source, target = sqlite3.connect(template), sqlite3.connect(path)
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request, tmp_path) -> str:
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'contact-centre.db'}"
-        migrate(url)
-        return url
+        return new_sqlite(request.getfixturevalue("sqlite_template"),
+                          tmp_path / "contact-centre.db")
     url = request.getfixturevalue("postgres_url")
     asyncio.run(_truncate(url))
     return url

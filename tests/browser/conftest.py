@@ -26,11 +26,10 @@ from redis import Redis
 from rq import Queue, Worker
 
 from inbox.jobs import QUEUES
-from inbox.storage.db import migrate
 from inbox.storage.schema import metadata
 from settings import load_config
 from tests.channels.fake_twilio import FakeTwilio
-from tests.conftest import ROOT, TEST_CONFIG, TEST_REDIS_URL
+from tests.conftest import ROOT, TEST_CONFIG, TEST_REDIS_URL, new_sqlite
 from tests.e2e.support import BackgroundServers, System, receive
 from worker import periodic_jobs
 
@@ -51,11 +50,9 @@ ENVIRONMENT = ("DATABASE_URL", "REDIS_URL", "CC_CONFIG", "SECRET_KEY", "CC_MODEL
 
 
 @pytest.fixture
-def db_url(tmp_path) -> str:
+def db_url(sqlite_template, tmp_path) -> str:
     """SQLite only (overrides the suite's SQLite + PostgreSQL parametrization)."""
-    url = f"sqlite:///{tmp_path / 'contact-centre.db'}"
-    migrate(url)
-    return url
+    return new_sqlite(sqlite_template, tmp_path / "contact-centre.db")
 
 
 def _add_staff(running: System) -> None:
@@ -118,7 +115,7 @@ class SharedSystem:
         self.failed: str | None = None
 
     def fresh(self, name: str, extra: dict[str, str], config_text: str,
-              base_dir: Path) -> System:
+              base_dir: Path, template: Path) -> System:
         key = (name, tuple(sorted(extra.items())), config_text)
         if self.running is not None and self.key == key:
             problem = self.failed or self._settle()
@@ -134,8 +131,7 @@ class SharedSystem:
         # Media of its own, emptied between tests (the default is var/media, for all).
         config.write_text(config_text.replace("directory: var/media",
                                               f"directory: {directory / 'media'}"), "utf-8")
-        database = f"sqlite:///{directory / 'contact-centre.db'}"
-        migrate(database)
+        database = new_sqlite(template, directory / "contact-centre.db")
         env = {"DATABASE_URL": database, "REDIS_URL": TEST_REDIS_URL, "CC_CONFIG": str(config),
                "SECRET_KEY": "test-secret-key", "CC_MODEL_DIR": str(ROOT / "var" / "model")}
         connection = Redis.from_url(TEST_REDIS_URL)
@@ -246,14 +242,15 @@ def _shared_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def shared_system(redis_url, _shared_dir, monkeypatch):
+def shared_system(redis_url, _shared_dir, sqlite_template, monkeypatch):
     """`use(name, extra_env, config_text)`: the shared system of that configuration, as new,
     with this process's environment pointing at it (DATABASE_URL, REDIS_URL, CC_CONFIG...)
     as `environment` would for a system of the test's own."""
     def use(name: str = "default", extra: dict[str, str] | None = None,
             config_text: str | None = None) -> System:
         running = SHARED.fresh(name, extra or {},
-                               config_text or TEST_CONFIG.read_text("utf-8"), _shared_dir)
+                               config_text or TEST_CONFIG.read_text("utf-8"), _shared_dir,
+                               sqlite_template)
         for key in ENVIRONMENT:
             monkeypatch.setenv(key, running.env[key])
         return running

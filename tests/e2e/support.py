@@ -111,9 +111,14 @@ class System:
     def start_worker(self, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
         return self._spawn("worker", ["worker.py"], extra_env)
 
-    def start(self, timeout: float = 90) -> None:
+    async def start_all(self) -> tuple[subprocess.Popen, subprocess.Popen]:
+        """`start`, from a test's event loop (which goes on serving stand-ins meanwhile)."""
+        return await asyncio.to_thread(self.start)
+
+    def start(self, timeout: float = 90) -> tuple[subprocess.Popen, subprocess.Popen]:
         """The app and a worker, started side by side (each spends seconds importing), and
-        waited for until the app is ready and the worker listens on its queues."""
+        waited for until the app is ready and the worker listens on its queues: a test's
+        first wait for the worker is not also the wait for its start."""
         app, worker = self.launch_app(), self.start_worker()
         connection = Redis.from_url(self.env["REDIS_URL"])
         deadline = time.monotonic() + timeout
@@ -128,6 +133,7 @@ class System:
                 time.sleep(0.1)
         finally:
             connection.close()
+        return app, worker
 
     def _ready(self) -> bool:
         try:
