@@ -15,13 +15,14 @@ from pathlib import Path
 
 import pytest
 import redis
+from argon2 import PasswordHasher
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import reports.schema  # noqa: F401  (the reports table belongs to the same metadata)
 from channels.registry import channel_book
-from inbox import channel_traits
+from inbox import auth, channel_traits
 from inbox.channel_traits import ChannelBook
 from inbox.context import InboxContext
 from inbox.jobs import Jobs
@@ -45,6 +46,16 @@ def with_test_channels(app):
 
     app[CONTEXT].channels = TEST_CHANNELS
     return app
+
+
+# Passwords are hashed with argon2id at its cheapest settings in this process: the deployed
+# settings (memory-hard, a fifth of a second of CPU a hash) cost minutes over the suite's
+# sign-ins. The accounts of the real systems tests start (tests/e2e/support.System) are
+# hashed at the deployed settings, which those processes keep.
+DEPLOYED_HASHER = auth._hasher
+auth._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+auth._DUMMY_HASH = auth.hash_password("not a password")
+
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TEST_POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL",
                                    "postgresql://postgres@127.0.0.1:5432/postgres")
