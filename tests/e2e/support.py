@@ -115,10 +115,6 @@ class System:
     def start_worker(self, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
         return self._spawn("worker", ["worker.py"], extra_env)
 
-    async def start_all(self) -> tuple[subprocess.Popen, subprocess.Popen]:
-        """`start`, from a test's event loop (which goes on serving stand-ins meanwhile)."""
-        return await asyncio.to_thread(self.start)
-
     def start(self, timeout: float = 90) -> tuple[subprocess.Popen, subprocess.Popen]:
         """The app and a worker, started side by side (each spends seconds importing), and
         waited for until the app is ready and the worker listens on its queues: a test's

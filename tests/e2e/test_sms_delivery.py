@@ -52,7 +52,8 @@ async def wait_for(condition, timeout: float, what: str) -> None:
                          ids=["twilio-accepted-it", "twilio-had-not-accepted-it"])
 async def test_an_sms_reply_reaches_the_resident_once_when_the_worker_dies_mid_send(
         system: System, fake_twilio, accept_first: bool):
-    _, worker = await system.start_all()
+    await system.start_app()
+    worker = system.start_worker()
     base = system.base_url
     form = dict(parse_qsl(SMS_INBOUND.read_text().strip(), keep_blank_values=True))
     url = base + "/webhooks/twilio/messaging"

@@ -53,7 +53,8 @@ async def _message_status(http, base, auth, conversation_id, message_id) -> str:
 
 
 async def test_message_to_agent_and_reply_back(system: System):
-    await system.start_all()
+    await system.start_app()
+    system.start_worker()
     base = system.base_url
     async with aiohttp.ClientSession() as http:
         ws, welcome = await _hello(http, base)
