@@ -116,24 +116,29 @@ class System:
         return self._spawn("worker", ["worker.py"], extra_env)
 
     def start(self, timeout: float = 90) -> tuple[subprocess.Popen, subprocess.Popen]:
-        """The app and a worker, started side by side (each spends seconds importing), and
-        waited for until the app is ready and the worker listens on its queues: a test's
-        first wait for the worker is not also the wait for its start."""
-        app, worker = self.launch_app(), self.start_worker()
-        connection = Redis.from_url(self.env["REDIS_URL"])
+        """The app, then a worker (as the system starts them), waited for until the app is
+        ready and the worker listens on its queues: a test's first wait for the worker is
+        not also the wait for its start."""
         deadline = time.monotonic() + timeout
+        app = self.launch_app()
+        self._wait(deadline, [app], self._ready)
+        worker = self.start_worker()
+        connection = Redis.from_url(self.env["REDIS_URL"])
         try:
-            while not (self._ready() and self._listening(connection, worker)):
-                for process in (app, worker):
-                    if process.poll() is not None:
-                        raise RuntimeError(f"{process.args[1]} exited with "
-                                           f"{process.returncode}: {self.logs()}")
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the system did not become ready: {self.logs()}")
-                time.sleep(0.1)
+            self._wait(deadline, [app, worker], lambda: self._listening(connection, worker))
         finally:
             connection.close()
         return app, worker
+
+    def _wait(self, deadline: float, processes: list[subprocess.Popen], done) -> None:
+        while not done():
+            for process in processes:
+                if process.poll() is not None:
+                    raise RuntimeError(f"{process.args[1]} exited with "
+                                       f"{process.returncode}: {self.logs()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the system did not become ready: {self.logs()}")
+            time.sleep(0.1)
 
     def _ready(self) -> bool:
         try:
