@@ -9,7 +9,9 @@ points elsewhere. Without it the tests are skipped, saying so.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import sqlite3
 import subprocess
 import time
 from collections.abc import AsyncIterator
@@ -20,10 +22,16 @@ import aiohttp
 import pytest
 from aiohttp import web
 from playwright.async_api import async_playwright
+from redis import Redis
+from rq import Queue, Worker
 
-from inbox.storage.db import migrate
+from inbox.jobs import QUEUES
+from inbox.storage.schema import metadata
+from settings import load_config
 from tests.channels.fake_twilio import FakeTwilio
-from tests.e2e.support import System, free_port, receive
+from tests.conftest import ROOT, TEST_CONFIG, TEST_REDIS_URL, new_sqlite
+from tests.e2e.support import BackgroundServers, System, receive
+from worker import periodic_jobs
 
 CHROMIUM = Path(os.environ.get("CC_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -36,26 +44,31 @@ TIMEOUT_MS = 10_000
 TWILIO_ACCOUNT_SID = "AC3f1b2c4d5e6f708192a3b4c5d6e7f809"   # the fixtures' AccountSid
 TWILIO_AUTH_TOKEN = "browser-test-auth-token-0123456789"
 RECORDINGS_PATH = "/2010-04-01/Accounts/{account_sid}/Recordings/{recording_sid}"
+HERE = Path(__file__).resolve().parent
+# What `environment` (tests/conftest.py) sets for a test's own system.
+ENVIRONMENT = ("DATABASE_URL", "REDIS_URL", "CC_CONFIG", "SECRET_KEY", "CC_MODEL_DIR")
 
 
 @pytest.fixture
-def db_url(tmp_path) -> str:
+def db_url(sqlite_template, tmp_path) -> str:
     """SQLite only (overrides the suite's SQLite + PostgreSQL parametrization)."""
-    url = f"sqlite:///{tmp_path / 'contact-centre.db'}"
-    migrate(url)
-    return url
+    return new_sqlite(sqlite_template, tmp_path / "contact-centre.db")
+
+
+def _add_staff(running: System) -> None:
+    """The agent and the supervisor every browser test signs in as."""
+    for (email, password, name), role in ((AGENT, "agent"), (SUPERVISOR, "supervisor")):
+        running.add_user(email, role, ALL_QUEUES, password, name=name)
 
 
 async def _start(environment: dict[str, str], tmp_path: Path,
                  extra: dict[str, str] | None = None) -> System:
+    """A system of the test's own (its configuration or its processes are the test's
+    subject); the shared one stops first, as both would take jobs from the same Redis."""
+    SHARED.stop()
     running = System({**environment, **(extra or {})}, tmp_path)
-    for email, password, name in (AGENT, SUPERVISOR):
-        role = "agent" if (email, password, name) == AGENT else "supervisor"
-        running.run(["app.py", "user", "add", email, "--name", name, "--role", role,
-                     "--queues", ALL_QUEUES, "--languages", "az,ru,en", "--password-stdin"],
-                    stdin=password + "\n")
-    await running.start_app()
-    running.start_worker()
+    _add_staff(running)
+    running.start()
     return running
 
 
@@ -74,11 +87,256 @@ def _stop(running: System, grace_s: float = 3.0) -> None:
     running.stop()
 
 
+# --- one system shared by the tests that configure it alike -----------------------------------
+
+class SharedSystem:
+    """The system (app, worker, SQLite) that consecutive browser tests of one configuration
+    share: started once, and between tests brought back to the state of a new one (no rows,
+    none of its Redis keys, no queued jobs, the agent and the supervisor as created) instead
+    of being started again, which costs seconds of imports per process.
+
+    Each test still gets what a new system would give it: the previous test's browser is
+    closed, its sessions and conversations gone, and the ids start again from 1. A test that
+    needs a configuration of its own gets a system of its own (`_start`), as before."""
+
+    IDLE_TIMEOUT_S = 20
+
+    def __init__(self) -> None:
+        self.running: System | None = None
+        self.key: tuple | None = None
+        self.starts = 0
+        self.resets = 0
+        self.restarts: list[str] = []   # why a system was started again, not reset
+        # The staff's rows as `_add_staff` saved them: put back as they were, since hashing
+        # their passwords again (argon2, memory-hard by design) costs a second a test.
+        self.staff: tuple[list[str], list[tuple]] = ([], [])
+        # A test that failed may have left anything behind: the next one gets a new system,
+        # so that one failure is reported once.
+        self.failed: str | None = None
+
+    def fresh(self, name: str, extra: dict[str, str], config_text: str,
+              base_dir: Path, template: Path) -> System:
+        key = (name, tuple(sorted(extra.items())), config_text)
+        if self.running is not None and self.key == key:
+            problem = self.failed or self._settle()
+            if problem is None:
+                self._reset()
+                self.resets += 1
+                return self.running
+            self.restarts.append(problem)
+        self.stop()
+        directory = base_dir / f"{name}-{self.starts}"
+        directory.mkdir(parents=True)
+        config = directory / "config.yaml"
+        # Media of its own, emptied between tests (the default is var/media, for all).
+        config.write_text(config_text.replace("directory: var/media",
+                                              f"directory: {directory / 'media'}"), "utf-8")
+        database = new_sqlite(template, directory / "contact-centre.db")
+        env = {"DATABASE_URL": database, "REDIS_URL": TEST_REDIS_URL, "CC_CONFIG": str(config),
+               "SECRET_KEY": "test-secret-key", "CC_MODEL_DIR": str(ROOT / "var" / "model")}
+        connection = Redis.from_url(TEST_REDIS_URL)
+        connection.flushdb()
+        connection.close()
+        running = System({**env, **extra}, directory)
+        self.running, self.key = running, key
+        self.starts += 1
+        _add_staff(running)
+        self.staff = self._rows(running, "users")
+        running.start()
+        return running
+
+    def stop(self) -> None:
+        self.failed = None
+        if self.running is not None:
+            running, self.running, self.key = self.running, None, None
+            _stop(running)
+
+    def _settle(self) -> str | None:
+        """Waits until the system is idle: no job running, none of its work left in the
+        journal or mid-send. Why it would not be, if it is not."""
+        running = self.running
+        if any(process.poll() is not None for process in running.processes):
+            return "a process of the system had ended"
+        connection = Redis.from_url(TEST_REDIS_URL)
+        database = sqlite3.connect(running.env["DATABASE_URL"].removeprefix("sqlite:///"),
+                                   timeout=30)
+        try:
+            # No periodic job is enqueued meanwhile: their locks (PeriodicJobs) are taken.
+            config = load_config(running.env["CC_CONFIG"], env=running.env)
+            for name in periodic_jobs(config):
+                connection.set(f"cc:periodic:{name}", "1", px=self.IDLE_TIMEOUT_S * 1000)
+            for name in QUEUES:
+                registry = Queue(name, connection=connection).scheduled_job_registry
+                for job_id in registry.get_job_ids():
+                    registry.remove(job_id, delete_job=True)
+            deadline = time.monotonic() + self.IDLE_TIMEOUT_S
+            worker = running.processes[-1].pid
+            while not self._idle(connection, database, worker):
+                if time.monotonic() > deadline:
+                    return "the worker or the intake was still busy"
+                time.sleep(0.05)
+            return None
+        finally:
+            connection.close()
+            database.close()
+
+    @staticmethod
+    def _idle(connection: Redis, database: sqlite3.Connection, worker: int) -> bool:
+        queues = [Queue(name, connection=connection) for name in QUEUES]
+        if any(queue.count or queue.started_job_registry.get_job_ids() for queue in queues):
+            return False
+        if any(w.get_state() == "busy" for w in Worker.all(connection=connection)
+               if w.pid == worker):
+            return False
+        (journal,) = database.execute("SELECT count(*) FROM intake").fetchone()
+        (sending,) = database.execute(
+            "SELECT count(*) FROM messages WHERE delivery_status = 'sending'").fetchone()
+        return journal == 0 and sending == 0
+
+    def _reset(self) -> None:
+        running = self.running
+        database = sqlite3.connect(running.env["DATABASE_URL"].removeprefix("sqlite:///"),
+                                   timeout=30)
+        try:
+            with database:
+                database.execute("PRAGMA foreign_keys=OFF")
+                for table in reversed(metadata.sorted_tables):
+                    database.execute(f'DELETE FROM "{table.name}"')
+                if database.execute("SELECT 1 FROM sqlite_master "
+                                    "WHERE name = 'sqlite_sequence'").fetchone():
+                    database.execute("DELETE FROM sqlite_sequence")
+                columns, rows = self.staff
+                database.executemany(
+                    f'INSERT INTO users ({", ".join(columns)}) '
+                    f'VALUES ({", ".join("?" for _ in columns)})', rows)
+        finally:
+            database.close()
+        connection = Redis.from_url(TEST_REDIS_URL)
+        try:
+            for name in QUEUES:
+                Queue(name, connection=connection).empty()
+            # Everything the system keeps in Redis but rq's own bookkeeping of its worker.
+            stale = [key for key in connection.scan_iter() if not key.startswith(b"rq:")]
+            if stale:
+                connection.delete(*stale)
+        finally:
+            connection.close()
+        shutil.rmtree(Path(running.log_dir) / "media", ignore_errors=True)
+
+    @staticmethod
+    def _rows(running: System, table: str) -> tuple[list[str], list[tuple]]:
+        database = sqlite3.connect(running.env["DATABASE_URL"].removeprefix("sqlite:///"))
+        try:
+            cursor = database.execute(f'SELECT * FROM "{table}"')
+            return [f'"{d[0]}"' for d in cursor.description], cursor.fetchall()
+        finally:
+            database.close()
+
+
+SHARED = SharedSystem()
+
+
+@pytest.fixture(scope="session")
+def _shared_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("shared-systems")
+
+
 @pytest.fixture
-async def system(environment, tmp_path) -> AsyncIterator[System]:
-    running = await _start(environment, tmp_path)
-    yield running
-    _stop(running)
+def shared_system(redis_url, _shared_dir, sqlite_template, monkeypatch):
+    """`use(name, extra_env, config_text)`: the shared system of that configuration, as new,
+    with this process's environment pointing at it (DATABASE_URL, REDIS_URL, CC_CONFIG...)
+    as `environment` would for a system of the test's own."""
+    def use(name: str = "default", extra: dict[str, str] | None = None,
+            config_text: str | None = None) -> System:
+        running = SHARED.fresh(name, extra or {},
+                               config_text or TEST_CONFIG.read_text("utf-8"), _shared_dir,
+                               sqlite_template)
+        for key in ENVIRONMENT:
+            monkeypatch.setenv(key, running.env[key])
+        return running
+    return use
+
+
+@pytest.fixture
+def system(shared_system) -> System:
+    return shared_system()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Within each browser test module, the tests of one shared system run one after the
+    other (in their written order otherwise): a system started for one configuration then
+    serves all of them."""
+    def configuration(item: pytest.Item) -> str:
+        return next((name for name in SHARED_FIXTURES if name in item.fixturenames), "")
+
+    position = 0
+    while position < len(items):
+        module = items[position].path
+        end = position
+        while end < len(items) and items[end].path == module:
+            end += 1
+        if module.parent == HERE:
+            group = items[position:end]
+            first = {}
+            for item in group:
+                first.setdefault(configuration(item), len(first))
+            items[position:end] = sorted(group, key=lambda item: first[configuration(item)])
+        position = end
+
+
+# The fixtures that hand out a shared system; test modules add theirs (widget_system...).
+SHARED_FIXTURES = ["system", "twilio_system", "mail_system", "widget_system"]
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """The shared system stops once the browser tests are done: every other test uses the
+    same Redis database, and a worker left running would take its jobs."""
+    if nextitem is None or nextitem.path.parent != HERE:
+        SHARED.stop()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call):
+    report = yield
+    if report.failed and "shared_system" in item.fixturenames:
+        SHARED.failed = f"{item.name} failed"
+    return report
+
+
+def pytest_sessionfinish() -> None:
+    SHARED.stop()
+    STAND_INS.close()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if SHARED.starts:
+        restarts = "".join(f"; started again: {why}" for why in SHARED.restarts)
+        terminalreporter.write_line(
+            f"browser tests: {SHARED.starts} shared system start(s), {SHARED.resets} "
+            f"reset(s) between tests{restarts}")
+
+
+# --- provider stand-ins that outlive a test (the shared system keeps their address) --------
+
+class StandIns:
+    """The background servers, started at first use."""
+
+    def __init__(self) -> None:
+        self.servers: BackgroundServers | None = None
+
+    def serve(self, app: web.Application) -> int:
+        """Serves `app` on a free local port until the session ends; that port."""
+        if self.servers is None:
+            self.servers = BackgroundServers()
+        return self.servers.serve(app)
+
+    def close(self) -> None:
+        if self.servers is not None:
+            self.servers.close()
+            self.servers = None
+
+
+STAND_INS = StandIns()
 
 
 @dataclass
@@ -89,13 +347,19 @@ class TwilioStandIn:
     base_url: str
     recordings: dict[str, tuple[bytes, str]] = field(default_factory=dict)
 
+    def renew(self) -> TwilioStandIn:
+        """As new for the next test: the same server, the same fake (its routes are the
+        fake's methods), nothing recorded."""
+        self.fake.__init__(TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)
+        self.recordings.clear()
+        return self
 
-@pytest.fixture
-async def twilio() -> AsyncIterator[TwilioStandIn]:
+
+@pytest.fixture(scope="session")
+def _twilio_stand_in() -> TwilioStandIn:
     fake = FakeTwilio(TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)
     app = fake.app()
-    port = free_port()
-    stand_in = TwilioStandIn(fake, f"http://127.0.0.1:{port}")
+    stand_in = TwilioStandIn(fake, "")
 
     async def recording(request: web.Request) -> web.Response:
         found = stand_in.recordings.get(request.match_info["recording_sid"])
@@ -104,22 +368,22 @@ async def twilio() -> AsyncIterator[TwilioStandIn]:
         return web.Response(body=found[0], content_type=found[1])
 
     app.router.add_get(RECORDINGS_PATH, recording)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield stand_in
-    await runner.cleanup()
+    stand_in.base_url = f"http://127.0.0.1:{STAND_INS.serve(app)}"
+    return stand_in
 
 
 @pytest.fixture
-async def twilio_system(environment, tmp_path, twilio) -> AsyncIterator[System]:
+def twilio(_twilio_stand_in) -> TwilioStandIn:
+    return _twilio_stand_in.renew()
+
+
+@pytest.fixture
+def twilio_system(shared_system, twilio) -> System:
     """The system with Twilio configured: signed webhooks accepted, and its REST calls
     (sends, media and recordings) answered by the local stand-in."""
-    running = await _start(environment, tmp_path, {
+    return shared_system("twilio", {
         "TWILIO_ACCOUNT_SID": TWILIO_ACCOUNT_SID, "TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN,
         "TWILIO_API_BASE": twilio.base_url})
-    yield running
-    _stop(running)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ the agent's own subject goes out with the reply. The texts come in the page's la
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ import pytest
 from inbox.context import open_context
 from inbox.ingest import ingest
 from inbox.messages import Attachment
-from tests.browser.conftest import AGENT, _start, _stop, sign_in
+from tests.browser.conftest import AGENT, sign_in
 from tests.browser.test_console import PIXEL_PNG
 from tests.conftest import TEST_CONFIG
 from tests.e2e.support import System
@@ -42,18 +41,12 @@ FILES = (("tibbi-arayis.pdf", "application/pdf", SCAN_PDF),
 
 
 @pytest.fixture
-async def mail_system(environment, tmp_path, monkeypatch) -> AsyncIterator[System]:
+def mail_system(shared_system) -> System:
     """The system with the Baku No. 1 mailbox (and its signatures) configured, and media
-    kept under this test's own directory."""
+    kept under the system's own directory."""
     text = TEST_CONFIG.read_text(encoding="utf-8")
     text = text.replace("    mailboxes: []\n", "    mailboxes:\n" + mailbox_yaml())
-    text = text.replace("directory: var/media", f"directory: {tmp_path / 'media'}")
-    path = tmp_path / "config.yaml"
-    path.write_text(text, encoding="utf-8")
-    monkeypatch.setenv("CC_CONFIG", str(path))
-    running = await _start(environment, tmp_path, {"CC_CONFIG": str(path)})
-    yield running
-    _stop(running)
+    return shared_system("mail", config_text=text)
 
 
 async def receive_mails() -> tuple[int, int, int]:

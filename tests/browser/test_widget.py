@@ -12,7 +12,6 @@ import asyncio
 import base64
 import json
 import re
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from aiohttp import web
 
 from tests.browser.conftest import (
     AGENT,
+    STAND_INS,
     TIMEOUT_MS,
     TWILIO_ACCOUNT_SID,
     TWILIO_AUTH_TOKEN,
@@ -32,7 +32,7 @@ from tests.browser.conftest import (
     sign_in,
 )
 from tests.conftest import ROOT, TEST_CONFIG
-from tests.e2e.support import System, free_port
+from tests.e2e.support import System
 
 pytestmark = pytest.mark.e2e
 
@@ -57,11 +57,9 @@ class Host:
     other: str        # http://127.0.0.1:PORT: the same server, an origin not listed
 
 
-@pytest.fixture
-async def host_site() -> AsyncIterator[tuple[Host, dict]]:
+@pytest.fixture(scope="session")
+def host_site() -> tuple[Host, dict]:
     """A second local site: /?app=URL&lang=xx embeds the widget of the app at URL."""
-    port = free_port()
-
     async def page(request: web.Request) -> web.Response:
         return web.Response(text=HOST_PAGE.format(app=request.query["app"],
                                                   lang=request.query.get("lang", "en")),
@@ -74,11 +72,8 @@ async def host_site() -> AsyncIterator[tuple[Host, dict]]:
     app = web.Application()
     app.router.add_get("/", page)
     app.router.add_get("/frame", framing)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield Host(f"http://localhost:{port}", f"http://127.0.0.1:{port}"), {}
-    await runner.cleanup()
+    port = STAND_INS.serve(app)   # for the session: the shared system's config names it
+    return Host(f"http://localhost:{port}", f"http://127.0.0.1:{port}"), {}
 
 
 def _config(tmp_path: Path, host: Host, *, open_always: bool,
@@ -98,12 +93,10 @@ def _config(tmp_path: Path, host: Host, *, open_always: bool,
 
 
 @pytest.fixture
-async def widget_system(environment, tmp_path, host_site) -> AsyncIterator[tuple[System, Host]]:
+def widget_system(shared_system, tmp_path, host_site) -> tuple[System, Host]:
     host, _ = host_site
-    running = await _start(environment, tmp_path, {
-        "CC_CONFIG": str(_config(tmp_path, host, open_always=True))})
-    yield running, host
-    _stop(running)
+    config = _config(tmp_path, host, open_always=True)
+    return shared_system("widget", config_text=config.read_text("utf-8")), host
 
 
 async def _agent(http: aiohttp.ClientSession, base: str) -> dict[str, str]:

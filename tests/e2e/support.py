@@ -1,4 +1,5 @@
-"""Running the real system for end-to-end tests: `app.py serve` and `worker.py` processes."""
+"""Running the real system for end-to-end tests: `app.py serve` and `worker.py` processes, and
+local stand-ins for the providers they call, served from a thread of their own."""
 
 from __future__ import annotations
 
@@ -8,10 +9,26 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.request
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import aiohttp
+import redis.asyncio as aioredis
+from aiohttp import web
+from redis import Redis
+from rq import Worker
+
+from inbox import auth, users
+from inbox.context import InboxContext
+from inbox.jobs import Jobs
+from inbox.storage import Store
+from inbox.storage.db import make_engine
+from settings import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,13 +65,35 @@ class System:
         return subprocess.run([sys.executable, *args], cwd=ROOT, env=self.env, input=stdin,
                               capture_output=True, text=True, timeout=120, check=True)
 
-    def add_user(self, email: str, role: str, queues: str, password: str) -> None:
-        self.run(["app.py", "user", "add", email, "--name", email.split("@")[0], "--role", role,
-                  "--queues", queues, "--languages", "az,ru,en", "--password-stdin"],
-                 stdin=password + "\n")
+    def add_user(self, email: str, role: str, queues: str, password: str,
+                 name: str | None = None, languages: str = "az,ru,en") -> None:
+        """Saves the account as `app.py user add` does (its checks, then `users.save`) in this
+        process: the command would import the whole app first, a second or more per user.
+        The database is migrated already (the fixtures that name it migrate it)."""
+        config = load_config(self.env["CC_CONFIG"], env=self.env)
+        account, problems = users.checked_account(
+            email, name or email.split("@")[0], role, queues, languages, config.queue_ids)
+        if problem := users.password_problem(password):
+            problems.append(problem)
+        assert not problems, problems
+
+        async def save() -> None:
+            from tests.conftest import DEPLOYED_HASHER  # the suite's is a cheap one
+
+            cheap, auth._hasher = auth._hasher, DEPLOYED_HASHER
+            ctx = InboxContext(config=config,
+                               store=Store(make_engine(self.env["DATABASE_URL"], pool=False)),
+                               redis=aioredis.Redis.from_url(self.env["REDIS_URL"]),
+                               jobs=Jobs(self.env["REDIS_URL"]))
+            try:
+                await users.save(ctx, account, password)
+            finally:
+                auth._hasher = cheap
+                await ctx.close()
+        run_apart(save())
 
     async def start_app(self) -> subprocess.Popen:
-        process = self._spawn("app", ["app.py", "serve", "--port", str(self.port)])
+        process = self.launch_app()
         deadline = time.monotonic() + 60
         async with aiohttp.ClientSession() as http:
             while time.monotonic() < deadline:
@@ -70,8 +109,47 @@ class System:
                 await asyncio.sleep(0.2)
         raise RuntimeError(f"the app did not become ready: {self.logs()}")
 
+    def launch_app(self) -> subprocess.Popen:
+        return self._spawn("app", ["app.py", "serve", "--port", str(self.port)])
+
     def start_worker(self, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
         return self._spawn("worker", ["worker.py"], extra_env)
+
+    def start(self, timeout: float = 90) -> tuple[subprocess.Popen, subprocess.Popen]:
+        """The app, then a worker (as the system starts them), waited for until the app is
+        ready and the worker listens on its queues: a test's first wait for the worker is
+        not also the wait for its start."""
+        deadline = time.monotonic() + timeout
+        app = self.launch_app()
+        self._wait(deadline, [app], self._ready)
+        worker = self.start_worker()
+        connection = Redis.from_url(self.env["REDIS_URL"])
+        try:
+            self._wait(deadline, [app, worker], lambda: self._listening(connection, worker))
+        finally:
+            connection.close()
+        return app, worker
+
+    def _wait(self, deadline: float, processes: list[subprocess.Popen], done) -> None:
+        while not done():
+            for process in processes:
+                if process.poll() is not None:
+                    raise RuntimeError(f"{process.args[1]} exited with "
+                                       f"{process.returncode}: {self.logs()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the system did not become ready: {self.logs()}")
+            time.sleep(0.1)
+
+    def _ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.base_url}/readyz", timeout=5) as answer:
+                return answer.status == 200
+        except OSError:
+            return False
+
+    @staticmethod
+    def _listening(connection: Redis, worker: subprocess.Popen) -> bool:
+        return any(w.pid == worker.pid for w in Worker.all(connection=connection))
 
     @staticmethod
     def kill(process: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
@@ -95,6 +173,46 @@ class System:
                 process.wait()
         for log in self.log_files:
             log.close()
+
+
+def run_apart(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """Runs a coroutine on an event loop of its own, in a thread: from plain code and from
+    within a test's running loop alike."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+class BackgroundServers:
+    """aiohttp applications served from a thread and event loop of their own, so they outlive
+    one test's event loop: stand-ins for providers that a system shared by several tests
+    calls between them."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="stand-ins",
+                                       daemon=True)
+        self.thread.start()
+        self.runners: list[web.AppRunner] = []
+
+    def serve(self, app: web.Application) -> int:
+        """Serves `app` on a free local port; that port."""
+        async def start() -> int:
+            runner = web.AppRunner(app)
+            await runner.setup()
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            await web.SockSite(runner, sock).start()
+            self.runners.append(runner)
+            return sock.getsockname()[1]
+        return asyncio.run_coroutine_threadsafe(start(), self.loop).result(30)
+
+    def close(self) -> None:
+        for runner in self.runners:
+            asyncio.run_coroutine_threadsafe(runner.cleanup(), self.loop).result(30)
+        self.runners.clear()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(30)
+        self.loop.close()
 
 
 async def receive(ws: aiohttp.ClientWebSocketResponse, kind: str, timeout: float) -> dict:

@@ -30,14 +30,13 @@ async def test_racing_processes_respect_capacity_and_assign_once(postgres_only, 
                           capacity={"chat": CAPACITY}) for i in range(5)]
     start_at = time.time() + 3
     env = {**os.environ, **environment, "LOG_LEVEL": "WARNING"}
-    processes = [subprocess.Popen(
-        [sys.executable, "-m", "tests.inbox.race_client", f"p{i}", str(MESSAGES_EACH),
-         str(start_at), ",".join(map(str, agents))], cwd=ROOT, env=env,
-        stderr=subprocess.PIPE) for i in range(PROCESSES)]
-    # Every process is waited for before judging any, so none is left running.
-    outcomes = [(p.communicate(timeout=180)[1], p.returncode) for p in processes]
-    for errors, returncode in outcomes:
-        assert returncode == 0, errors.decode()[-2000:]
+    # One process per racer, forked by race_client once it has imported the inbox; it waits
+    # for every racer before it ends, so none is left running.
+    racers = subprocess.run(
+        [sys.executable, "-m", "tests.inbox.race_client",
+         ",".join(f"p{i}" for i in range(PROCESSES)), str(MESSAGES_EACH), str(start_at),
+         ",".join(map(str, agents))], cwd=ROOT, env=env, stderr=subprocess.PIPE, timeout=180)
+    assert racers.returncode == 0, racers.stderr.decode()[-2000:]
 
     async with ctx.store.read() as tx:
         loads = await tx.conversations.open_loads(agents)

@@ -61,7 +61,7 @@ async def refused(client, method: str, path: str, headers: dict, *, status: int 
     assert response.status == status, (path, await response.text())
     assert response.content_type == "application/json"
     body = await response.json()
-    assert set(body) == {"error"}
+    assert {"error", "code"} <= set(body)
     return body["error"]
 
 
