@@ -246,7 +246,8 @@ async def test_an_unknown_method_is_a_json_405_naming_the_allowed_ones(client, p
         response = await client.request(method, path, headers=people["nigar"].headers)
         assert response.status == 405, (method, path)
         assert set(response.headers["Allow"].split(",")) == allow, (method, path)
-        assert await response.json() == {"error": "Method Not Allowed"}
+        assert await response.json() == {"error": "Method Not Allowed",
+                                         "code": "method_not_allowed"}
     assert tracebacks(caplog) == []
 
 
@@ -261,7 +262,8 @@ async def test_a_token_that_is_not_utf8_is_a_401(client, caplog):
         writer.close()
         await writer.wait_closed()
         assert answer.startswith(b"HTTP/1.1 401 "), answer
-        assert answer.endswith(b'{"error": "authentication required"}'), answer
+        assert answer.endswith(b'{"error": "authentication required", '
+                               b'"code": "authentication_required"}'), answer
     assert tracebacks(caplog) == []
 
 
