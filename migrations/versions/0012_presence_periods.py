@@ -41,6 +41,7 @@ def downgrade() -> None:
     op.drop_index("ix_presence_periods_started", table_name="presence_periods")
     op.drop_index("ix_presence_periods_user_started", table_name="presence_periods")
     op.drop_table("presence_periods")
-    with op.batch_alter_table("users") as batch:
-        batch.drop_column("presence_since")
-        batch.drop_column("presence_reason")
+    # SQLite drops a column in place (3.35+): recreating the table, as a batch would, fails
+    # while other tables' rows refer to it.
+    op.drop_column("users", "presence_since")
+    op.drop_column("users", "presence_reason")

@@ -20,5 +20,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("contacts") as batch:
-        batch.drop_column("preferred_channel")
+    # SQLite drops a column in place (3.35+): recreating the table, as a batch would, fails
+    # while other tables' rows refer to it.
+    op.drop_column("contacts", "preferred_channel")
