@@ -13,20 +13,14 @@ import pytest
 
 from app import create_app
 from inbox.auth import CSRF_HEADER
-from tests.inbox.test_auth import LEYLA, NIGAR, RAUF, add_staff, login
-from tests.web.test_api import Person, mint_token
+from tests.inbox.test_auth import LEYLA, NIGAR, login
+from tests.web.test_api import people as people  # a fixture, used by name
 
 
 @pytest.fixture
 async def client(aiohttp_client, environment, config):
     return await aiohttp_client(create_app(config))
 
-
-@pytest.fixture
-async def people(ctx) -> dict[str, Person]:
-    ids = await add_staff(ctx)
-    return {name: Person(ids[email], await mint_token(ctx, ids[email]))
-            for name, email in (("leyla", LEYLA), ("rauf", RAUF), ("nigar", NIGAR))}
 
 
 def _page_language(text: str) -> str:
