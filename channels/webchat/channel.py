@@ -108,6 +108,9 @@ class _OpenWindows:
         self.windows: dict[str, _Socket] = {}
         self.turns: collections.deque[str] = collections.deque()   # ids, next renewal first
         self.renewing: asyncio.Task | None = None
+        # Held while a batch's renewal is on its way to Redis: a window that closes waits for
+        # it before releasing its lease, or the renewal would land after and hold it again.
+        self.sending = asyncio.Lock()
 
     def add(self, window: _Socket) -> None:
         self.windows[window.id] = window
@@ -133,16 +136,21 @@ class _OpenWindows:
                     self.turns.append(window.id)
             failed = 0
             for start in range(0, len(due), self.RENEW_AT_ONCE):
-                batch = due[start:start + self.RENEW_AT_ONCE]
-                try:
-                    async with batch[0].ctx.redis.pipeline(transaction=False) as pipe:
-                        for window in batch:
-                            await window.renew_in(pipe)
-                        await pipe.execute()
-                # Nothing must end the renewals (a Redis outage least of all: the windows
-                # stay open, uncounted): the next round may succeed.
-                except Exception:
-                    failed += len(batch)
+                async with self.sending:
+                    # Only windows still open: one closed meanwhile has released its lease.
+                    batch = [w for w in due[start:start + self.RENEW_AT_ONCE]
+                             if w.id in self.windows]
+                    if not batch:
+                        continue
+                    try:
+                        async with batch[0].ctx.redis.pipeline(transaction=False) as pipe:
+                            for window in batch:
+                                await window.renew_in(pipe)
+                            await pipe.execute()
+                    # Nothing must end the renewals (a Redis outage least of all: the windows
+                    # stay open, uncounted): the next round may succeed.
+                    except Exception:
+                        failed += len(batch)
             if failed:
                 log.warning("could not renew %d chat windows' counts", failed)
 
@@ -429,7 +437,10 @@ class _Socket:
 
     async def close(self) -> None:
         if self.counted:
-            _open_windows().discard(self)
+            windows = _open_windows()
+            windows.discard(self)
+            async with windows.sending:     # a renewal already on its way lands first
+                pass
             await self.limits.release_socket(self.address, self.id)
         if self.subscribed:
             self.app[HUB].unsubscribe_chat(self.session, self.arrived)
