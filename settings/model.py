@@ -36,9 +36,8 @@ class Queue:
 
 
 @dataclass(frozen=True)
-class AwayReason:
-    """Why an agent is away (a break, training, after-call work), named in each language;
-    the wall-board and reports show the time spent in each."""
+class Labelled:
+    """Something config names by id and labels in every language agents read."""
 
     id: str
     labels: MappingProxyType[str, str]      # language -> label, every one of LANGUAGES
@@ -48,16 +47,17 @@ class AwayReason:
 
 
 @dataclass(frozen=True)
-class Tag:
-    """A label agents put on conversations, named in each language. A wrap-up code says how
-    a conversation ended ("documents ready", "misrouted"); a queue may require one on resolve."""
+class AwayReason(Labelled):
+    """Why an agent is away (a break, training, after-call work); the wall-board and reports
+    show the time spent in each."""
 
-    id: str
-    labels: MappingProxyType[str, str]      # language -> label, every one of LANGUAGES
+
+@dataclass(frozen=True)
+class Tag(Labelled):
+    """A label agents put on conversations. A wrap-up code says how a conversation ended
+    ("documents ready", "misrouted"); a queue may require one on resolve."""
+
     wrap_up: bool = False
-
-    def label(self, language: str) -> str:
-        return self.labels.get(language) or self.labels["az"]
 
 
 @dataclass(frozen=True)
