@@ -94,6 +94,23 @@ presence_periods = Table(
     Index("ix_presence_periods_started", "started_at"),
 )
 
+# Every change an admin makes (users, canned responses, ...): who, what, to which record,
+# and when. Written in the same unit of work as the change, so neither exists without the
+# other. `details` names the fields changed, never a password or other secret.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("actor_id", Id, ForeignKey("users.id"), nullable=False),
+    Column("action", String(50), nullable=False),        # e.g. user.created, canned.deleted
+    Column("target_kind", String(30), nullable=False),   # user, canned_response, ...
+    Column("target_id", String(100), nullable=False),
+    Column("details", JSON, nullable=False, default=dict),
+    Column("created_at", Time, nullable=False),
+    Index("ix_audit_events_created", "created_at"),
+    Index("ix_audit_events_target", "target_kind", "target_id"),
+)
+
 auth_tokens = Table(
     "auth_tokens",
     metadata,

@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from inbox.storage.audit import AuditRecords
 from inbox.storage.contacts import ContactRecords
 from inbox.storage.conversations import ConversationRecords
 from inbox.storage.events import EventRecords
@@ -37,6 +38,7 @@ class UnitOfWork:
         self.users = UserRecords(conn)
         self.journal = JournalRecords(conn)
         self.mail = MailRecords(conn)
+        self.audit = AuditRecords(conn)
 
 
 class Store:
