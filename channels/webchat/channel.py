@@ -111,6 +111,7 @@ class _OpenWindows:
         # Held while a batch's renewal is on its way to Redis: a window that closes waits for
         # it before releasing its lease, or the renewal would land after and hold it again.
         self.sending = asyncio.Lock()
+        self.in_flight = False   # a batch's pipeline is between its write and its answer
 
     def add(self, window: _Socket) -> None:
         self.windows[window.id] = window
@@ -121,8 +122,12 @@ class _OpenWindows:
     def discard(self, window: _Socket) -> None:
         self.windows.pop(window.id, None)   # its turn is dropped when it comes
         if not self.windows and self.renewing is not None:
-            self.renewing.cancel()   # nothing left to renew: no task outlives the windows
-            self.renewing = None
+            # Nothing left to renew: no task outlives the windows. But a batch on its way is
+            # let finish (the loop then ends by itself): cancelled mid-pipeline, its commands
+            # could still reach Redis after the closing window's release and hold it again.
+            if not self.in_flight:
+                self.renewing.cancel()
+                self.renewing = None
             self.turns.clear()
 
     async def _renew(self) -> None:
@@ -142,6 +147,7 @@ class _OpenWindows:
                              if w.id in self.windows]
                     if not batch:
                         continue
+                    self.in_flight = True
                     try:
                         async with batch[0].ctx.redis.pipeline(transaction=False) as pipe:
                             for window in batch:
@@ -151,6 +157,8 @@ class _OpenWindows:
                     # stay open, uncounted): the next round may succeed.
                     except Exception:
                         failed += len(batch)
+                    finally:
+                        self.in_flight = False
             if failed:
                 log.warning("could not renew %d chat windows' counts", failed)
 
@@ -158,6 +166,7 @@ class _OpenWindows:
 _OPEN_WINDOWS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _OpenWindows] = \
     weakref.WeakKeyDictionary()
 _SHARED_LIMITS: weakref.WeakKeyDictionary[Any, ChatLimits] = weakref.WeakKeyDictionary()
+_CLOSING: set[asyncio.Future] = set()   # windows' closes that outlive a cancelled handler
 
 
 def _open_windows() -> _OpenWindows:
@@ -495,7 +504,13 @@ async def chat_socket(request: web.Request) -> web.WebSocketResponse:
                         error["id"] = client_id
                 await socket.send(error)
     finally:
-        await socket.close()
+        # The handler may be cancelled as the resident's side goes away; the window's lease
+        # and presence must still be released, or the session looks present for the lease's
+        # whole length. The close runs as its own task, kept until it ends.
+        closing = asyncio.ensure_future(socket.close())
+        _CLOSING.add(closing)
+        closing.add_done_callback(_CLOSING.discard)
+        await asyncio.shield(closing)
     return ws
 
 

@@ -304,8 +304,6 @@ async def test_an_open_window_keeps_renewing_its_lease(client, ctx, monkeypatch)
         assert (await presence.whereabouts(ctx.redis, session)).here
 
 
-@pytest.mark.xfail(strict=False, reason="known race: about one run in five a closed window's "
-                   "lease is held again after its release, until the lease lapses")
 async def test_a_closed_window_is_not_renewed(client, ctx, monkeypatch):
     monkeypatch.setattr("channels.webchat.channel.SOCKET_RENEW_S", 0.2)
     async with client.ws_connect("/chat/ws") as ws:
