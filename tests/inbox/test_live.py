@@ -103,6 +103,9 @@ async def streams(client, people):  # noqa: F811
 async def heard_everything(ctx, streams: dict[str, EventStream]) -> None:
     """Every event published so far has reached every stream: one published after them to
     every console comes last (one hub, one Redis connection, in order)."""
+    # Re-armed for each call: a stream that saw an earlier sentinel must see this one too.
+    for stream in streams.values():
+        stream.sentinel.clear()
     await publish_console_event(ctx.redis, SENTINEL, {})
     for stream in streams.values():
         await asyncio.wait_for(stream.sentinel.wait(), 10)
