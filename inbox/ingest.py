@@ -141,7 +141,8 @@ async def _join_identities(ctx: InboxContext, tx: UnitOfWork, takings: list[_Tak
     """Each message's identity and the conversation it joins; identities (and contacts) for
     first messages. Only what a carrier vouched for joins a contact (`inbox.matching`): a
     first message joins the contact that already has its phone number, else a new contact.
-    A first message joins no conversation, whatever thread it names."""
+    A first message joins no conversation of its contact's, whatever thread it names; it may
+    join the one whose answer to its address it names (`threads.answers_named`)."""
     found = await tx.contacts.identities_and_open_conversations(
         {(t.message.channel, t.message.address) for t in takings})
     first: list[_Taking] = []
@@ -165,6 +166,15 @@ async def _join_identities(ctx: InboxContext, tx: UnitOfWork, takings: list[_Tak
                                                             msg.display_name)
     if first:
         await _new_identities(ctx, tx, first)
+    # A reply that joined nothing of its own may answer our message sent from another
+    # channel's conversation (`threads.answers_named`); a first message too, for the address
+    # it came from is where that answer went.
+    unjoined = [t for t in takings
+                if t.conversation is None and threads.has_thread(t.message)]
+    if unjoined:
+        answered = await threads.answers_named(ctx, tx, [t.message for t in unjoined], now)
+        for taking, conversation in zip(unjoined, answered, strict=True):
+            taking.conversation = conversation
 
 
 async def _new_identities(ctx: InboxContext, tx: UnitOfWork, first: list[_Taking]) -> None:

@@ -13,6 +13,13 @@ Among the candidates, in order of trust:
    headers (Outlook's replies may carry only Thread-Index and the subject).
 Within 1 and 2 the newest message named wins: a thread's References list every ancestor,
 and the nearest one is in the conversation the reply continues (one an agent split off).
+
+A reply that joins none of its own contact's conversations may still answer one of ours sent
+from another channel's conversation: a web-chat answer that went by e-mail because the
+resident had left (`outbox.divert`). It joins that conversation when it names that mail and
+comes from the very address the mail went to: our Message-ID is unguessable, so only a
+reader of that mailbox can name it, and a forward answered by someone else joins nothing.
+The resident's contacts are not joined by this (they stay a possible match).
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from inbox.context import InboxContext
-from inbox.messages import InboundMessage
+from inbox.messages import DIVERTED, InboundMessage
 from inbox.storage import Row, UnitOfWork
 
 
@@ -76,3 +83,40 @@ async def conversations_of(ctx: InboxContext, tx: UnitOfWork,
             found[i] = choose(message, own, [m for m in named if m["conversation_id"] in ids
                                             and m["mail_id"] in names])
     return found
+
+
+async def answers_named(ctx: InboxContext, tx: UnitOfWork,
+                        replies: Sequence[InboundMessage], now: datetime) -> list[Row | None]:
+    """For each threaded message that joined none of its own contact's conversations (its
+    sender may be new), the conversation of another channel whose answer, sent to the
+    sender's address on this channel, it names (`answered_from`), or None: one query per
+    channel for the whole batch."""
+    found: list[Row | None] = [None] * len(replies)
+    by_channel: dict[str, list[int]] = {}
+    for index, message in enumerate(replies):
+        if message.replies_to:
+            by_channel.setdefault(message.channel, []).append(index)
+    for channel, indexes in by_channel.items():
+        window = ctx.config.channels.rules(channel).reopen_within_s
+        answered = await tx.conversations.answered_elsewhere(
+            channel, [mail_id for i in indexes for mail_id in replies[i].replies_to],
+            now - timedelta(seconds=window) if window else None)
+        for i in indexes:
+            found[i] = answered_from(replies[i], answered)
+    return found
+
+
+def answered_from(message: InboundMessage, answered: Sequence[Row]) -> Row | None:
+    """Of the conversations whose answers went out on the reply's channel (`answered`, each
+    with the answer's `message_id`, `external_id` and `sent_extra`), the one whose newest
+    answer the reply names and which went to the reply's own address; None when none did."""
+    names = set(message.replies_to)
+    sender = message.address.casefold()
+    for row in sorted(answered, key=lambda r: r["message_id"], reverse=True):
+        sent_to = ((row["sent_extra"] or {}).get(DIVERTED) or {}).get("address") or ""
+        if sent_to.casefold() == sender and row["external_id"] in names:
+            conversation = dict(row)
+            for key in ("message_id", "sent_extra", "external_id"):
+                conversation.pop(key, None)
+            return conversation
+    return None

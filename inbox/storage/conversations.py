@@ -40,6 +40,31 @@ class ConversationRecords(Records):
                    conversations.c.status != "resolved")
             .order_by(conversations.c.id.desc()).limit(1))
 
+    async def answered_elsewhere(self, channel: str, mail_ids: Sequence[str],
+                                 resolved_since: datetime | None) -> list[Row]:
+        """Conversations of any channel holding one of our messages sent on `channel` under
+        one of these ids (an answer that left the chat by e-mail: `outbox.divert`), joinable
+        as in `threads_of_contacts` and shaped alike, each with the message's `id`
+        (`message_id`) and `extra` (`sent_extra`: where it went). Found through the unique
+        (channel, external id) key."""
+        mail_ids = sorted(set(mail_ids))
+        if not mail_ids:
+            return []
+        c, m = conversations, messages
+        joinable = c.c.status != "resolved"
+        if resolved_since is not None:
+            joinable = or_(joinable, c.c.resolved_at >= resolved_since)
+        return await self._all(
+            select(c.c.id, c.c.status, c.c.queue, c.c.assignee_id, c.c.thread_key,
+                   c.c.resolved_at, users.c.presence.label("assignee_presence"),
+                   m.c.id.label("message_id"), m.c.extra.label("sent_extra"),
+                   m.c.external_id)
+            .select_from(m.join(c, c.c.id == m.c.conversation_id)
+                         .outerjoin(users, users.c.id == c.c.assignee_id))
+            .where(m.c.channel == channel, m.c.external_id.in_(mail_ids),
+                   m.c.direction == "out", joinable)
+            .order_by(m.c.id.desc()))
+
     async def threads_of_contacts(self, contact_ids: Sequence[int], channel: str,
                                   resolved_since: datetime | None) -> dict[int, list[Row]]:
         """Each contact's conversations on `channel` a reply in their thread may join: the

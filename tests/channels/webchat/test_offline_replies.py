@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 from datetime import UTC, datetime
 
 import pytest
@@ -15,6 +16,8 @@ from sqlalchemy import select
 
 from app import create_app
 from channels.delivery import attempt_delivery, deliver_message
+from channels.email.imap import own_addresses
+from channels.email.readers import read_mail
 from channels.webchat import presence
 from channels.webchat.channel import reply_mailbox, routes_available
 from channels.webchat.limits import _slot
@@ -262,6 +265,45 @@ async def test_once_the_resident_left_the_answer_goes_by_mail_in_a_thread(
     first_row = await message_row(ctx, first)
     assert (first_row["channel"], first_row["external_id"]) == ("email", mails[0]["Message-ID"])
     assert mails[0]["Message-ID"] in mails[1]["References"]
+
+
+def resident_reply(mail: dict, sender: str, text: str) -> bytes:
+    """The resident's mail program answering our mail `mail`: quoted, threaded by its
+    Message-ID, from `sender`."""
+    return (f"From: Günel Əliyeva <{sender}>\r\nTo: {mail['From']}\r\n"
+            f"Subject: Re: {mail['Subject']}\r\n"
+            "Date: Fri, 04 Dec 2026 09:15:00 +0400\r\n"
+            f"Message-ID: <{sender.split('@')[0]}.{len(text)}@mail.example.az>\r\n"
+            f"In-Reply-To: {mail['Message-ID']}\r\nReferences: {mail['Message-ID']}\r\n"
+            "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            "Content-Transfer-Encoding: 8bit\r\n\r\n"
+            f"{text}\r\n\r\n> Sənədləriniz hazırdır, DOST Bakı 1 mərkəzinə gələ bilərsiniz.\r\n"
+            ).encode()
+
+
+async def mail_in(ctx, raw: bytes):
+    mailbox = ctx.config.channels.email.mailboxes[0]
+    read = read_mail(raw, hashlib.sha256(raw).hexdigest(), mailbox, ctx.media_dir,
+                     own_addresses(ctx), utcnow())
+    return await ingest(ctx, read.message)
+
+
+async def test_the_residents_mailed_answer_continues_the_chat_conversation(
+        client, ctx, mail_server):
+    _, answer_id = await resident_with_answer(client, ctx, {"email": EMAIL})
+    assert await deliver_message(ctx, answer_id) == "sent"
+    [mail] = [received.mail for received in mail_server.accepted]
+    chat_conversation = (await message_row(ctx, answer_id))["conversation_id"]
+    # Their mail program writes the address as they typed it in their account.
+    joined = await mail_in(ctx, resident_reply(mail, "Gunel.Aliyeva@example.az",
+                                               "Sabah gələcəyəm, təşəkkürlər."))
+    assert (joined.conversation_id, joined.new_conversation) == (chat_conversation, False)
+    row = await message_row(ctx, joined.message_id)
+    assert (row["channel"], row["direction"]) == ("email", "in")
+    # Someone the mail was forwarded to names it too, from another address: a new matter.
+    other = await mail_in(ctx, resident_reply(mail, "qardas@example.az",
+                                              "Bacım adından yazıram."))
+    assert other.new_conversation and other.conversation_id != chat_conversation
 
 
 async def test_a_resident_who_left_moments_ago_is_waited_for(client, ctx,
