@@ -74,7 +74,15 @@
     contact_field_fixed: t("error.contact_field_fixed"),
     unknown_preferred_channel: t("error.unknown_preferred_channel"),
     reason_only_when_away: t("error.reason_only_when_away"),
-    unknown_away_reason: t("error.unknown_away_reason"), bad_page: t("error.bad_page")
+    unknown_away_reason: t("error.unknown_away_reason"), bad_page: t("error.bad_page"),
+    upload_too_large: t("error.upload_too_large"), upload_empty: t("error.upload_empty"),
+    upload_type_not_allowed: t("error.upload_type_not_allowed"), upload_unknown: t("error.upload_unknown"),
+    too_many_attachments: t("error.too_many_attachments"),
+    files_not_to_this_number: t("error.files_not_to_this_number"),
+    file_type_not_carried: t("error.file_type_not_carried"),
+    file_too_large_for_channel: t("error.file_too_large_for_channel"),
+    channel_carries_no_files: t("error.channel_carries_no_files"),
+    media_link_invalid: t("error.media_link_invalid")
   };
   function errorText(error) {
     var data = (error && error.data && typeof error.data === "object") ? error.data : {};
