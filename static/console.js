@@ -858,7 +858,7 @@
         // A document: its name and size, saved or opened by the browser's own viewer.
         return el("a", { className: "attachment attachment-file attachment-pdf", href: url, download: a.filename || "",
                          target: "_blank", rel: "noopener noreferrer",
-                         text: "📄 " + t("attach.open_pdf", { name: name, size: size(a.size) }) });
+                         text: t("attach.open_pdf", { name: name, size: size(a.size) }) });
       }
       return el("a", { className: "attachment attachment-file", href: url, download: a.filename || "",
                        target: "_blank", rel: "noopener noreferrer", text: "⤓ " + label });
