@@ -38,7 +38,7 @@ from inbox.logs import configure_logging
 from inbox.storage.db import ROOT, database_url, migrate
 from routing.model import shared_model
 from settings import Config, ConfigError, load_config
-from web import api, console, mail, openapi, ops
+from web import api, console, mail, openapi, ops, shared_media
 from web import reports as report_api
 from web.appkeys import CONTEXT, HUB, INTAKE, READINESS, SECRET_KEY
 from web.collector import Collector
@@ -96,6 +96,7 @@ def create_app(config: Config) -> web.Application:
     app.add_routes(report_api.routes)
     app.add_routes(mail.routes)
     app.add_routes(openapi.routes)
+    app.add_routes(shared_media.routes)
     console.setup_routes(app)
     app[READINESS] = {}
     for channel in CHANNELS.values():

@@ -26,7 +26,7 @@ from rq.worker import WorkerStatus
 
 from channels.delivery import DEFAULT_CONCURRENCY, DeliveryRuntime, install
 from channels.registry import channel_book, config_problems, scheduled_jobs
-from inbox import channel_traits
+from inbox import agent_uploads, channel_traits
 from inbox.consumers import EventConsumer, run_consumers
 from inbox.context import open_context, redis_url
 from inbox.jobs import DEFAULT_QUEUE, DELIVER_JOB, QUEUES
@@ -107,6 +107,7 @@ def periodic_jobs(config: Config) -> dict[str, int]:
         SWEEP_JOB: config.outbox.sweep_interval_s,
         CONSUMERS_JOB: CONSUMERS_INTERVAL_S,
         FACTS_SWEEP_JOB: FACTS_SWEEP_INTERVAL_S,
+        agent_uploads.SWEEP_JOB: 3600,
         **scheduled_jobs(config),
     }
 

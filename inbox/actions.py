@@ -8,10 +8,12 @@ layer before an action is called; actions trust their caller's `user`.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from inbox import assignment, dispatch, lifecycle, outbox
+from inbox import agent_uploads, assignment, dispatch, lifecycle, outbox
+from inbox.channel_traits import ChannelTraits
 from inbox.context import InboxContext
 from inbox.events import EventType
 from inbox.lifecycle import SETTABLE_STATUSES, announce
@@ -80,12 +82,14 @@ def mail_subject(value: Any) -> str | None:
 
 async def reply(ctx: InboxContext, actor: Actor, conversation_id: int, body: str,
                 private: bool = False, *, extra: dict[str, str] | None = None,
-                subject: str | None = None) -> dict[str, Any]:
+                subject: str | None = None,
+                uploads: Sequence[agent_uploads.Held] = ()) -> dict[str, Any]:
     """An agent's reply (queued for delivery on the conversation's channel) or private note.
     `extra` carries channel send options: an approved template may go out of the window.
-    `subject`, on a channel whose replies are mail, replaces the reply's own."""
+    `subject`, on a channel whose replies are mail, replaces the reply's own. `uploads`: the
+    files it carries (`inbox.agent_uploads`); with them the text may be empty."""
     body = (body or "").strip()
-    if not body:
+    if not body and not uploads:
         raise ActionError("body must not be empty", code="body_empty")
     if len(body) > MAX_REPLY_CHARS:
         raise ActionError(f"body is longer than {MAX_REPLY_CHARS} characters", 413,
@@ -115,6 +119,9 @@ async def reply(ctx: InboxContext, actor: Actor, conversation_id: int, body: str
                     "hours of the resident's last message; send an approved template instead",
                     409, code="free_text_window_closed",
                     hours=round(channel.free_text_window.total_seconds() / 3600))
+            if uploads:
+                identity = await tx.contacts.identity_by_id(conversation["identity_id"])
+                _check_files(channel, identity["address"] if identity else "", uploads)
             stored = {**(extra or {}), "email": {"subject": subject}} if subject else extra
             message_id = await outbox.queue_message(tx, conversation, body,
                                                     author_kind="agent", author_id=actor.id,
@@ -139,6 +146,12 @@ async def reply(ctx: InboxContext, actor: Actor, conversation_id: int, body: str
             await tx.events.add(conversation_id, EventType.REPLIED,
                                 {"message_id": message_id, "first_response": first},
                                 actor_id=actor.id, at=now)
+        if uploads:
+            # Moved last, inside the transaction: a move that fails stores no message that
+            # names files it does not have.
+            items = agent_uploads.described(message_id, uploads)
+            await tx.messages.update(message_id, attachments=items)
+            await agent_uploads.place(ctx, items, uploads)
         message = await tx.messages.get(message_id)
     if not private:
         # A reply whose job could not be queued (Redis down) stays `queued`; the sweep
@@ -147,6 +160,17 @@ async def reply(ctx: InboxContext, actor: Actor, conversation_id: int, body: str
             await ctx.jobs.enqueue_delivery_async([message_id], "agent")
     await announce(ctx, conversation_id, message)
     return message
+
+
+def _check_files(channel: ChannelTraits, address: str,
+                 uploads: Sequence[agent_uploads.Held]) -> None:
+    """Each file can go to the resident on the conversation's channel (checked again at the
+    reply: the upload was judged for this conversation, but it may have moved channel)."""
+    for upload in uploads:
+        refusal = channel.file_refusal(address, upload.content_type, upload.size)
+        if refusal is not None:
+            raise ActionError(f"{channel.label} cannot carry {upload.filename}: "
+                              f"{refusal.code}", 422, code=refusal.code, **refusal.values)
 
 
 async def template_reply(ctx: InboxContext, actor: Actor, conversation_id: int, name: str,

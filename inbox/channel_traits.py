@@ -7,6 +7,7 @@ them to the inbox at start-up (`InboxContext.channels`), so the inbox decides by
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -55,6 +56,38 @@ class MailComposer(Protocol):
 
 
 @dataclass(frozen=True)
+class FileRefusal:
+    """Why a file cannot go to a resident on a channel: an error code the console names in
+    the agent's language, and the values its text needs."""
+
+    code: str
+    values: dict[str, int | str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FileCarriage:
+    """What files a channel carries to a resident, as its provider documents: the types (glob
+    patterns), the largest size, and for a channel that carries them only to some numbers
+    (Twilio's MMS: United States and Canada), the E.164 prefixes of those numbers. Within
+    these, the deployment's own `media` limits apply too."""
+
+    types: tuple[str, ...] = ("*/*",)
+    max_bytes: int | None = None
+    phone_prefixes: tuple[str, ...] | None = None
+
+    def refusal(self, address: str, content_type: str, size: int) -> FileRefusal | None:
+        """None when this file can go to `address`; else why not."""
+        if self.phone_prefixes is not None and not address.startswith(self.phone_prefixes):
+            return FileRefusal("files_not_to_this_number")
+        if not any(fnmatch.fnmatch(content_type, pattern) for pattern in self.types):
+            return FileRefusal("file_type_not_carried", {"type": content_type})
+        if self.max_bytes is not None and size > self.max_bytes:
+            return FileRefusal("file_too_large_for_channel",
+                               {"max_mb": max(1, self.max_bytes // (1024 * 1024))})
+        return None
+
+
+@dataclass(frozen=True)
 class ChannelTraits:
     name: str                        # the registry name stored on messages and conversations
     label: str                       # how the console names it
@@ -84,6 +117,14 @@ class ChannelTraits:
     # conversation, as a new mail is a new matter. Elsewhere a message without a thread joins
     # the resident's open conversation.
     threaded: bool = False
+    # The files an agent may send on it; None: it carries none (a phone call).
+    files: FileCarriage | None = None
+
+    def file_refusal(self, address: str, content_type: str, size: int) -> FileRefusal | None:
+        """Why this file cannot go to `address` on this channel, or None when it can."""
+        if self.files is None:
+            return FileRefusal("channel_carries_no_files", {"channel": self.label})
+        return self.files.refusal(address, content_type, size)
 
     def free_text_allowed(self, last_inbound_at: datetime | None, now: datetime) -> bool:
         if self.free_text_window is None:
@@ -121,7 +162,8 @@ class ChannelBook(Mapping[str, ChannelTraits]):
         """What the console needs of each channel, in registry order."""
         return [{"name": t.name, "label": t.label, "capacity_kind": t.capacity_kind,
                  "templates": t.templates is not None, "phone_address": t.phone_address,
-                 "heard": t.heard, "subject": t.composer is not None}
+                 "heard": t.heard, "subject": t.composer is not None,
+                 "files": t.files is not None}
                 for t in self._by_name.values()]
 
 

@@ -29,6 +29,9 @@ class Attachment:
     filename: str | None = None
     size: int | None = None
     url: str | None = None          # where the channel can fetch it (provider URL) or serve it
+    # Where the media store keeps it (relative to `media.directory`): an agent's file the
+    # channel reads to send (`inbox.agent_uploads`).
+    stored: str | None = None
 
 
 @dataclass(frozen=True)

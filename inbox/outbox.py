@@ -78,7 +78,7 @@ async def claim_many(ctx: InboxContext, message_ids: Sequence[int]) -> dict[int,
             author_kind=row["author_kind"], extra=dict(row["extra"] or {}),
             attachments=tuple(Attachment(content_type=a["content_type"],
                                          filename=a.get("filename"), size=a.get("size"),
-                                         url=a.get("url"))
+                                         url=a.get("url"), stored=a.get("stored"))
                               for a in row["attachments"] or []),
             # What a channel that threads its replies (an e-mail's In-Reply-To) answers.
             reply_to_external_id=row.pop("answered_external_id"),

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from inbox import media_links
 from inbox.channel_traits import MailComposer
 from inbox.messages import DIVERTED
 from routing import mask_text
@@ -112,6 +113,13 @@ RESIDENT_FIELDS = ("id", "direction", "body", "attachments", "created_at", "deli
 def resident_message_view(row: Row, zone: ZoneInfo) -> dict[str, Any]:
     """What the resident's own chat window may show: no internal fields, no agent ids."""
     view = message_view(row, zone)
+    # The resident holds no agent session: a stored file is theirs through a signed link.
+    view["attachments"] = [
+        {**shown, "url": media_links.link("", row["id"], index, shown["filename"],
+                                          media_links.RESIDENT_TTL_S)
+         if kept.get("stored") else None}
+        for index, (shown, kept) in enumerate(zip(view["attachments"],
+                                                  row.get("attachments") or [], strict=True))]
     return {**{key: view[key] for key in RESIDENT_FIELDS},
             "author": {"kind": row["author_kind"]}}
 

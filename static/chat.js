@@ -108,7 +108,14 @@
     item.appendChild(who);
     if (message.body) item.appendChild(document.createTextNode(message.body));
     (message.attachments || []).forEach(function (a) {
-      var chip = document.createElement("span");
+      // A file the officer sent opens by its signed link (the server's own, relative).
+      var link = typeof a.url === "string" && a.url.indexOf("/media/") === 0;
+      var chip = document.createElement(link ? "a" : "span");
+      if (link) {
+        chip.href = a.url;
+        chip.target = "_blank";
+        chip.rel = "noopener noreferrer";
+      }
       chip.className = "file";
       chip.textContent = t("attachment") + ": " + (a.filename || "");
       item.appendChild(chip);

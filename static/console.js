@@ -74,7 +74,15 @@
     contact_field_fixed: t("error.contact_field_fixed"),
     unknown_preferred_channel: t("error.unknown_preferred_channel"),
     reason_only_when_away: t("error.reason_only_when_away"),
-    unknown_away_reason: t("error.unknown_away_reason"), bad_page: t("error.bad_page")
+    unknown_away_reason: t("error.unknown_away_reason"), bad_page: t("error.bad_page"),
+    upload_too_large: t("error.upload_too_large"), upload_empty: t("error.upload_empty"),
+    upload_type_not_allowed: t("error.upload_type_not_allowed"), upload_unknown: t("error.upload_unknown"),
+    too_many_attachments: t("error.too_many_attachments"),
+    files_not_to_this_number: t("error.files_not_to_this_number"),
+    file_type_not_carried: t("error.file_type_not_carried"),
+    file_too_large_for_channel: t("error.file_too_large_for_channel"),
+    channel_carries_no_files: t("error.channel_carries_no_files"),
+    media_link_invalid: t("error.media_link_invalid")
   };
   function errorText(error) {
     var data = (error && error.data && typeof error.data === "object") ? error.data : {};
@@ -791,6 +799,8 @@
       document.getElementById("act-pending").hidden = resolved || c.status === "pending";
       document.getElementById("act-reopen").hidden = !resolved && c.status !== "pending";
       document.getElementById("act-assign-me").hidden = c.assignee === me.id;
+      composer.dataset.conversation = c.id;
+      composer.dataset.files = channelHas(c.channel, "files") ? "yes" : "no";
       document.getElementById("composer-channel").textContent =
         state.mode === "note" ? t("composer.note_hint") : t("composer.goes_out_by", { channel: channelLabel(c.channel) });
       document.getElementById("template-open").hidden = !channelHas(c.channel, "templates") || state.mode === "note";
@@ -843,6 +853,12 @@
           el("audio", { controls: true, preload: "none", src: url, "aria-label": name }),
           el("a", { className: "attachment-download", href: url, download: a.filename || "",
                     target: "_blank", rel: "noopener noreferrer", text: "⤓ " + label })]);
+      }
+      if (type === "application/pdf") {
+        // A document: its name and size, saved or opened by the browser's own viewer.
+        return el("a", { className: "attachment attachment-file attachment-pdf", href: url, download: a.filename || "",
+                         target: "_blank", rel: "noopener noreferrer",
+                         text: t("attach.open_pdf", { name: name, size: size(a.size) }) });
       }
       return el("a", { className: "attachment attachment-file", href: url, download: a.filename || "",
                        target: "_blank", rel: "noopener noreferrer", text: "⤓ " + label });
@@ -1660,15 +1676,20 @@
     var sending = false;
     function send() {
       var text = composerText.value.trim();
-      if (!text || !state.selected || sending) return;
+      // The files uploaded for it (static/console-attach.js): a reply may be files alone.
+      var files = window.CC.attachments ? window.CC.attachments.ready() : [];
+      if ((!text && !files.length) || !state.selected || sending) return;
+      if (window.CC.attachments && window.CC.attachments.busy()) { showComposerNotice(t("attach.wait")); return; }
       sending = true;
       var id = state.selected;
       var payload = { body: text, private: state.mode === "note" };
+      if (files.length) payload.attachments = files;
       var subject = composerMail.hidden ? "" : composerSubject.value.trim();
       if (subject && subject !== state.subjectDefault) payload.subject = subject;
       api("POST", "/api/v1/conversations/" + id + "/messages", payload)
         .then(function (result) {
           if (state.selected === id) composerText.value = "";
+          if (files.length && window.CC.attachments) window.CC.attachments.clear();
           hideComposerNotice();
           appendMessage(result.data);
           refreshSoon();

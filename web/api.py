@@ -14,7 +14,16 @@ from typing import Any
 
 from aiohttp import web
 
-from inbox import actions, assignment, auth, lifecycle, login_throttle, presence
+from inbox import (
+    actions,
+    agent_uploads,
+    assignment,
+    auth,
+    lifecycle,
+    login_throttle,
+    media_kinds,
+    presence,
+)
 from inbox.actions import ActionError, Actor
 from inbox.live import reaches_console
 from inbox.replies import REPLY_LANGUAGES
@@ -30,7 +39,15 @@ from inbox.storage import ConversationFilter, utcnow
 from inbox.storage.contacts import match_counterpart
 from web import client_address
 from web.appkeys import CONTEXT, HUB
-from web.http import bad_request, http_error, json_error, parse_id, parse_json, read_json
+from web.http import (
+    bad_request,
+    http_error,
+    json_error,
+    parse_id,
+    parse_json,
+    read_json,
+    read_limited,
+)
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -362,8 +379,65 @@ async def post_message(request: web.Request) -> web.Response:
         raise bad_request("body must be a string and private a boolean")
     else:
         message = await actions.reply(ctx, _actor(request), row["id"], text, private,
-                                      subject=body.get("subject"))
+                                      subject=body.get("subject"),
+                                      uploads=_claimed_uploads(request, row, body))
     return web.json_response(message_view(message, ctx.zone), status=201)
+
+
+def _claimed_uploads(request: web.Request, row: dict[str, Any],
+                     body: dict[str, Any]) -> list[agent_uploads.Held]:
+    """The caller's uploads a reply names in `attachments` (ids from `POST .../uploads`)."""
+    named = body.get("attachments") or []
+    if not isinstance(named, list) or not all(isinstance(u, str) for u in named):
+        raise bad_request("attachments must be a list of upload ids")
+    if len(named) > agent_uploads.MAX_PER_MESSAGE:
+        raise bad_request(f"at most {agent_uploads.MAX_PER_MESSAGE} files go with one message",
+                          code="too_many_attachments")
+    try:
+        return agent_uploads.claim(request.app[CONTEXT], row["id"], _actor(request).id, named)
+    except agent_uploads.UnknownUpload:
+        raise http_error(web.HTTPNotFound, "an attachment names no upload of yours in this "
+                         "conversation (never uploaded, already sent, or expired)",
+                         code="upload_unknown") from None
+
+
+@routes.post("/api/v1/conversations/{id}/uploads")
+async def upload(request: web.Request) -> web.Response:
+    """One file an agent will send with a reply (or keep with a note): the raw body, its name
+    in `X-Filename` (percent-encoded). Its kind is read from its content, never from its name
+    or declared type; it must be one `media.allowed_types` names, within `media.max_bytes`,
+    and, unless `?for=note`, one the conversation's channel can carry to this resident.
+    Answers 201 with the upload's id for the reply's `attachments`."""
+    ctx = request.app[CONTEXT]
+    row = await _visible_conversation(request)
+    limit = ctx.config.media.max_bytes
+    max_mb = max(1, limit // (1024 * 1024))
+    body = await read_limited(request, limit)
+    if body is None:
+        return json_error(413, f"the file is larger than {max_mb} MB", code="upload_too_large",
+                          max_mb=max_mb)
+    if not body:
+        return json_error(400, "the file is empty", code="upload_empty")
+    content_type = media_kinds.sniff(body[:media_kinds.SNIFF_BYTES])
+    if content_type is None or not media_kinds.type_allowed(content_type,
+                                                            ctx.config.media.allowed_types):
+        return json_error(415, "this kind of file is not accepted (images, PDF, audio and "
+                          "video are)", code="upload_type_not_allowed")
+    if request.query.get("for") != "note":
+        async with ctx.store.read() as tx:
+            identity = await tx.contacts.identity_by_id(row["identity_id"])
+        channel = ctx.channels[row["channel"]]
+        refusal = channel.file_refusal(identity["address"] if identity else "", content_type,
+                                       len(body))
+        if refusal is not None:
+            return json_error(422, f"{channel.label} cannot carry this file to the resident",
+                              code=refusal.code, **refusal.values)
+    filename = agent_uploads.filename_of(request.headers.get("X-Filename"), content_type)
+    held = await agent_uploads.hold(ctx, row["id"], _actor(request).id, body, content_type,
+                                    filename)
+    log.info("agent upload held for conversation %s: %s, %d bytes", row["id"], content_type,
+             held.size)
+    return web.json_response(held.view(), status=201)
 
 
 @routes.post("/api/v1/conversations/{id}/assign")
@@ -500,9 +574,8 @@ async def attachment(request: web.Request) -> web.StreamResponse:
     item = items[positions.index(request.match_info["index"])]
     if not item.get("stored"):
         return json_error(404, item.get("error") or "the attachment has not been fetched yet")
-    root = ctx.media_dir
-    path = (root / item["stored"]).resolve()
-    if root.resolve() not in path.parents or not path.is_file():
+    path = agent_uploads.stored_path(ctx.media_dir, item)
+    if path is None:
         return json_error(404, "attachment not found")
     disposition = "inline" if item["content_type"].startswith(("image/", "audio/")) \
         else "attachment"

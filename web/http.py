@@ -176,5 +176,20 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     return body
 
 
+async def read_limited(request: web.Request, limit: int) -> bytes | None:
+    """The raw body of an upload, read past `limits.max_body_bytes` (which is for JSON) up to
+    `limit` bytes; None when it is longer (nothing more is read)."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def bad_request(message: str, *, code: str | None = None) -> web.HTTPException:
     return http_error(web.HTTPBadRequest, message, code=code)

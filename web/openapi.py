@@ -61,6 +61,16 @@ def _op(summary: str, responses: dict[str, Any], *, body: dict[str, Any] | None 
     return operation
 
 
+def _raw_body(operation: dict[str, Any]) -> dict[str, Any]:
+    """An operation whose body is a file's bytes, not JSON."""
+    operation["requestBody"] = {"required": True, "content": {
+        "*/*": {"schema": {"type": "string", "format": "binary"}}}}
+    operation["responses"].update(_BODY_ERRORS)
+    operation["responses"]["415"] = {"description": "its content is no kind accepted",
+                                     **_json(_ref("Error"))}
+    return operation
+
+
 def _query(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"name": name, "in": "query", "required": False, "description": description,
             "schema": schema or {"type": "string"}}
@@ -276,7 +286,11 @@ PATHS: dict[str, Any] = {
             "template": {"type": "string",
                          "description": "an approved template of the channel instead of "
                                         "free text"},
-            "variables": {"type": "object"}}})},
+            "variables": {"type": "object"},
+            "attachments": {"type": "array", "maxItems": 5, "items": {"type": "string"},
+                            "description": "ids of the caller's uploads in this "
+                                           "conversation (POST .../uploads); with them "
+                                           "body may be empty"}}})},
     "/api/v1/conversations/{id}/assign": {"post": _op(
         "assign, unassign (agent_id null) or transfer (queue)", _CONVERSATION, params=[_ID],
         body={"type": "object", "properties": {
@@ -343,6 +357,20 @@ PATHS: dict[str, Any] = {
                  "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}},
         params=[_ID, {"name": "index", "in": "path", "required": True,
                       "schema": {"type": "integer", "minimum": 0}}])},
+    "/api/v1/conversations/{id}/uploads": {"post": _raw_body(_op(
+        "one file for the caller's next reply or note in this conversation: the raw bytes, "
+        "the name percent-encoded in X-Filename; its kind is read from its content. 400 "
+        "upload_empty, 413 upload_too_large, 415 upload_type_not_allowed, 422 when the "
+        "channel cannot carry it to this resident (files_not_to_this_number, "
+        "file_type_not_carried, file_too_large_for_channel, channel_carries_no_files); "
+        "`?for=note` skips the channel's check",
+        _ok("the held upload; its id goes in the message's attachments", {
+            "type": "object", "properties": {
+                "upload": {"type": "string"}, "content_type": {"type": "string"},
+                "filename": {"type": "string"}, "size": {"type": "integer"}}},
+            status="201"),
+        params=[_ID, {"name": "for", "in": "query", "required": False,
+                      "schema": {"type": "string", "enum": ["note"]}}]))},
     "/api/v1/messages/{id}/raw": {"get": _op(
         "a received e-mail exactly as it came (the kept .eml), to callers who may see its "
         "conversation; a download of type message/rfc822. 404 for any other message",

@@ -16,7 +16,7 @@ from channels.email import smtp
 from channels.email.compose import COMPOSER
 from channels.email.inbound import parse_attachment_url
 from channels.email.mime import parse_mail
-from inbox.channel_traits import ChannelTraits
+from inbox.channel_traits import ChannelTraits, FileCarriage
 from inbox.context import InboxContext
 from inbox.messages import OutboundMessage
 from settings import Config, Problem
@@ -46,7 +46,8 @@ def attachment_of_kept_mail(url: str, max_bytes: int) -> tuple[bytes, str]:
 
 class MailChannel:
     traits = ChannelTraits(name=CHANNEL, label="E-mail", capacity_kind="email",
-                           composer=COMPOSER, threaded=True)
+                           composer=COMPOSER, threaded=True,
+                           files=FileCarriage())
     name = traits.name
 
     def check_config(self, config: Config) -> list[Problem]:

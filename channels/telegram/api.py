@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from telegram import Bot
+from telegram import Bot, Message
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -27,7 +27,10 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 
 from channels.base import MediaError, PermanentSendError, RateLimited, TransientSendError
+from channels.media_store import read_stored
 from channels.telegram.settings import api_base, bot_token
+from inbox.context import InboxContext
+from inbox.messages import Attachment
 
 log = logging.getLogger(__name__)
 # The Bot API's URL holds the bot token (/bot<token>/<method>): httpx names it in an INFO
@@ -140,3 +143,20 @@ def content_type_of(path: str) -> str:
     if guessed is None and path.endswith(".oga"):
         return "audio/ogg"
     return guessed or "application/octet-stream"
+
+
+# Telegram shows these as photos (compressed, inline) when at most 10 MB; every other file,
+# and a larger photo, goes as a document the resident downloads as it is.
+PHOTO_TYPES = ("image/jpeg", "image/png")
+PHOTO_LIMIT = 10 * 1024 * 1024
+
+
+async def send_file(ctx: InboxContext, bot: Bot, chat_id: int, attachment: Attachment
+                    ) -> Message:
+    """One of an agent's files to the chat: sendPhoto or sendDocument, uploaded as
+    multipart from the media store."""
+    body = await read_stored(ctx, attachment)
+    name = attachment.filename or "file"
+    if attachment.content_type in PHOTO_TYPES and len(body) <= PHOTO_LIMIT:
+        return await bot.send_photo(chat_id=chat_id, photo=body, filename=name)
+    return await bot.send_document(chat_id=chat_id, document=body, filename=name)

@@ -43,7 +43,7 @@ from channels.telegram.parse import (
     split_text,
 )
 from channels.telegram.settings import WEBHOOK_PATH, telegram_settings, webhook_secret
-from inbox.channel_traits import ChannelTraits
+from inbox.channel_traits import ChannelTraits, FileCarriage
 from inbox.clock import utcnow
 from inbox.context import InboxContext
 from inbox.messages import InboundMessage, OutboundMessage
@@ -61,7 +61,9 @@ POLL_INTERVAL_S = 5
 CHAT_RATE = 1            # Telegram: about one message a second to one chat
 STATUS_CACHE_S = 60      # /readyz asks getWebhookInfo at most this often
 
-TRAITS = ChannelTraits(name="telegram", label="Telegram", vouches_phone=True)
+# A bot may upload files of up to 50 MB (Bot API sendDocument).
+TRAITS = ChannelTraits(name="telegram", label="Telegram", vouches_phone=True,
+                       files=FileCarriage(max_bytes=50 * 1024 * 1024))
 
 
 def _json_error(status: type[web.HTTPException], message: str) -> web.HTTPException:
@@ -172,19 +174,26 @@ class TelegramChannel:
         rate = SendRate("telegram", settings.send_rate)
         chat_rate = SendRate(f"telegram-chat:{chat_id}", CHAT_RATE)
         urgent = message.author_kind == "agent"
-        parts = split_text(message.body, TEXT_MAX_CHARS)
+        # A reply of files alone sends no empty text; each file is a part after the text's.
+        parts = split_text(message.body, TEXT_MAX_CHARS) if message.body.strip() else []
+        files = list(message.attachments)
         keyboard = inline_keyboard(message.choices, message.buttons)
         accepted = list(message.accepted_parts)
         port = ChannelPort(ctx)
         try:
             async with shared(("telegram", api.api_base()), api.bot_session) as bot:
-                for part in range(len(accepted), len(parts)):
+                for part in range(len(accepted), len(parts) + len(files)):
                     await chat_rate.slot(ctx.redis, urgent=True)
                     await rate.slot(ctx.redis, urgent=urgent)
                     last = part == len(parts) - 1
                     try:
-                        sent = await bot.send_message(chat_id=chat_id, text=parts[part],
-                                                      reply_markup=keyboard if last else None)
+                        if part < len(parts):
+                            sent = await bot.send_message(
+                                chat_id=chat_id, text=parts[part],
+                                reply_markup=keyboard if last else None)
+                        else:
+                            sent = await api.send_file(ctx, bot, chat_id,
+                                                       files[part - len(parts)])
                     except TelegramError as exc:
                         raise api.classify(exc) from None
                     external_id = f"{chat_id}:{sent.message_id}"

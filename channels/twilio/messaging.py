@@ -39,6 +39,7 @@ from channels.base import (
     as_text,
     problem_at,
 )
+from channels.media_store import refuse_unfit, with_signed_links
 from channels.sending import SendRate, redis_batch
 from channels.twilio.common import (
     SIGNATURE_HEADER,
@@ -53,7 +54,8 @@ from channels.twilio.common import (
     webhook_url,
 )
 from channels.twilio.templates import WhatsAppTemplates
-from inbox.channel_traits import ChannelTraits
+from inbox import media_links
+from inbox.channel_traits import ChannelTraits, FileCarriage
 from inbox.clock import utcnow
 from inbox.context import InboxContext
 from inbox.messages import Attachment, InboundMessage, OutboundMessage
@@ -469,13 +471,22 @@ async def status_webhook(request: web.Request) -> web.Response:
 # --- the channels -------------------------------------------------------------------------
 
 
-SMS_TRAITS = ChannelTraits(name="sms", label="SMS", phone_address=True, vouches_phone=True)
+# Files go by MMS, which Twilio offers only to numbers in the United States and Canada (an
+# SMS to any other number carries text alone); Twilio's MMS limit is 5 MB, and the types it
+# passes on as they are: images and PDF.
+MMS = FileCarriage(types=("image/jpeg", "image/png", "image/gif", "application/pdf"),
+                   max_bytes=5 * 1024 * 1024, phone_prefixes=("+1",))
+# WhatsApp through Twilio: images, audio, MP4 video and PDF documents, 16 MB at most.
+WHATSAPP_FILES = FileCarriage(types=("image/jpeg", "image/png", "audio/*", "video/mp4",
+                                     "application/pdf"), max_bytes=16 * 1024 * 1024)
+SMS_TRAITS = ChannelTraits(name="sms", label="SMS", phone_address=True, vouches_phone=True,
+                           files=MMS)
 # WhatsApp allows a business free-form messages only within 24 hours of the resident's last
 # message; after that only an approved template (`channels.twilio.templates`).
 WHATSAPP_TRAITS = ChannelTraits(name="whatsapp", label="WhatsApp", phone_address=True,
                                 vouches_phone=True,
                                 free_text_window=timedelta(hours=24),
-                                templates=WhatsAppTemplates())
+                                templates=WhatsAppTemplates(), files=WHATSAPP_FILES)
 
 
 class TwilioMessagingChannel:
@@ -509,6 +520,9 @@ class TwilioMessagingChannel:
 
     async def send(self, ctx: InboxContext, message: OutboundMessage) -> SendResult:
         message = as_text(message)   # neither SMS nor WhatsApp here sends choices or buttons
+        refuse_unfit(self.traits, message)
+        # Twilio fetches each file from us: a signed link, no session needed, soon expired.
+        message = with_signed_links(message, ctx.config.public_url, media_links.PROVIDER_TTL_S)
         creds = credentials()
         if creds is None:
             # Worth retrying: an operator can set the variables while the job backs off.

@@ -28,7 +28,7 @@ import jinja2
 from aiohttp import web
 
 from channels.base import MediaError, RateLimited, SendElsewhere, SendResult, as_text
-from channels.media_store import type_allowed
+from channels.media_store import type_allowed, with_signed_links
 from channels.webchat import presence, uploads
 from channels.webchat.availability import Availability, availability
 from channels.webchat.errors import FrameError, error_frame
@@ -37,8 +37,8 @@ from channels.webchat.limits import (
     ChatLimits,
 )
 from channels.webchat.protocol import ChatText, Hello, Read, Typing, parse_frame
-from inbox import reply_to
-from inbox.channel_traits import ChannelTraits
+from inbox import media_links, reply_to
+from inbox.channel_traits import ChannelTraits, FileCarriage
 from inbox.clock import utcnow
 from inbox.context import InboxContext
 from inbox.live import publish_event, publish_to_chat
@@ -88,8 +88,11 @@ def _origin_allowed(request: web.Request, allowed: tuple[str, ...], public_url: 
 
 
 def outbound_view(message: OutboundMessage, ctx: InboxContext) -> dict[str, Any]:
+    # The chat page is served from this site: a signed link relative to it.
+    message = with_signed_links(message, "", media_links.RESIDENT_TTL_S)
     return {"id": message.message_id, "direction": "out", "body": message.body,
-            "attachments": [a.__dict__ for a in message.attachments],
+            "attachments": [{"content_type": a.content_type, "filename": a.filename,
+                             "size": a.size, "url": a.url} for a in message.attachments],
             "created_at": iso(message.created_at, ctx.zone),
             "author": {"kind": message.author_kind}, "delivery_status": "sent"}
 
@@ -599,7 +602,7 @@ async def widget_script(request: web.Request) -> web.Response:
 
 
 class WebchatChannel:
-    traits = ChannelTraits(name="webchat", label="Web chat")
+    traits = ChannelTraits(name="webchat", label="Web chat", files=FileCarriage())
     name = traits.name
 
     def setup_routes(self, app: web.Application) -> None:

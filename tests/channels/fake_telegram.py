@@ -1,6 +1,8 @@
 """A small stand-in for Telegram's Bot API, at its real paths, as python-telegram-bot calls it.
 
-`POST /bot<token>/<method>` for sendMessage, sendChatAction, answerCallbackQuery, getFile,
+`POST /bot<token>/<method>` for sendMessage, sendPhoto and sendDocument (multipart uploads,
+each file recorded as an `Upload` with its name, type and bytes), sendChatAction,
+answerCallbackQuery, getFile,
 setWebhook, getWebhookInfo, deleteWebhook and getUpdates, answering Telegram's envelope
 (`{"ok": true, "result": ...}`, or `{"ok": false, "error_code", "description",
 "parameters": {"retry_after"}}`), and `GET /file/bot<token>/<file_path>` for the files. A
@@ -22,6 +24,15 @@ from aiohttp import web
 
 BOT_USER = {"id": 7012345678, "is_bot": True, "first_name": "DOST",
             "username": "dost_gov_az_bot"}
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file a multipart call carried, as Telegram receives it."""
+
+    filename: str
+    content_type: str
+    body: bytes
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,9 @@ class FakeTelegram:
         form = await request.post()
         params: dict[str, Any] = {}
         for key, value in form.items():
+            if isinstance(value, web.FileField):
+                params[key] = Upload(value.filename, value.content_type, value.file.read())
+                continue
             try:   # the library JSON-encodes every field's value
                 params[key] = json.loads(value)
             except (TypeError, ValueError):
@@ -114,6 +128,30 @@ class FakeTelegram:
             # Telegram echoes only an inline keyboard on the message; a reply keyboard not.
             message["reply_markup"] = params["reply_markup"]
         return self._ok(message)
+
+    async def _sendPhoto(self, params: dict[str, Any]) -> web.Response:
+        photo = params.get("photo")
+        if not isinstance(photo, Upload) or not photo.body:
+            return self._error(400, "Bad Request: there is no photo in the request")
+        return self._file_message(params, "photo", [{
+            "file_id": f"AgAC-{len(self.calls)}", "file_unique_id": f"u{len(self.calls)}",
+            "width": 1280, "height": 960, "file_size": len(photo.body)}])
+
+    async def _sendDocument(self, params: dict[str, Any]) -> web.Response:
+        document = params.get("document")
+        if not isinstance(document, Upload) or not document.body:
+            return self._error(400, "Bad Request: there is no document in the request")
+        return self._file_message(params, "document", {
+            "file_id": f"BQAC-{len(self.calls)}", "file_unique_id": f"u{len(self.calls)}",
+            "file_name": document.filename, "mime_type": document.content_type,
+            "file_size": len(document.body)})
+
+    def _file_message(self, params: dict[str, Any], kind: str, value: Any) -> web.Response:
+        self.next_message_id += 1
+        return self._ok({"message_id": self.next_message_id, "from": BOT_USER,
+                         "chat": {"id": int(params["chat_id"]), "first_name": "Resident",
+                                  "type": "private"},
+                         "date": int(time.time()), kind: value})
 
     async def _sendChatAction(self, params: dict[str, Any]) -> web.Response:
         return self._ok(True)

@@ -10,6 +10,11 @@ assert the exact form fields the client sent. `fail_next` makes the next calls f
 paged by `PageSize` and `Page`/`PageToken` with Twilio's paging fields (`next_page_uri`...).
 Every message created is listed, as Twilio shows it once sent (status `sent`, `date_sent`).
 
+A create with `MediaUrl` fields (an MMS or a WhatsApp file; the field repeats, one a file) is
+recorded with them; when the test gives `fetch_media` (how to GET a URL of the app under
+test), each is fetched right away, as Twilio fetches the file before it sends, and kept in
+`fetched_media` as (url, status, content type, body).
+
 `hold_next` keeps a create request open, either before Twilio accepts it or after (the
 message exists and is listed, but the answer never comes), so a test can kill the sender
 mid-send; `delay_s` makes every create slow.
@@ -20,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -47,6 +53,9 @@ class RecordedRequest:
 
     def fields(self) -> dict[str, str]:
         return dict(self.form)
+
+    def all(self, name: str) -> list[str]:
+        return [value for key, value in self.form if key == name]
 
 
 @dataclass(frozen=True)
@@ -81,6 +90,8 @@ class FakeTwilio:
     list_requests: list[dict[str, str]] = field(default_factory=list)   # each list call's query
     delay_s: float = 0.0                # every create waits this long before answering
     hold: Hold | None = None
+    fetch_media: Callable[[str], Awaitable[tuple[int, str, bytes]]] | None = None
+    fetched_media: list[tuple[str, int, str, bytes]] = field(default_factory=list)
 
     def hold_next(self, accept_first: bool, skip: int = 0) -> Hold:
         """Keep the create request after the next `skip` ones open; with `accept_first` the
@@ -149,6 +160,10 @@ class FakeTwilio:
         fields = dict(form)
         if "To" not in fields:
             return _error(400, 21604, "A 'To' phone number is required.")
+        if self.fetch_media is not None:
+            for url in (value for key, value in form if key == "MediaUrl"):
+                status, content_type, body = await self.fetch_media(url)
+                self.fetched_media.append((url, status, content_type, body))
         hold = self.hold if self.hold and self.hold.at_request == len(self.requests) - 1 \
             else None
         if hold is not None and not hold.accept_first:

@@ -92,17 +92,39 @@ def test_an_unknown_channel_is_named():
 def test_the_console_view_of_the_channels():
     assert channel_book().view() == [
         {"name": "webchat", "label": "Web chat", "capacity_kind": "chat", "templates": False,
-         "phone_address": False, "heard": False, "subject": False},
+         "phone_address": False, "heard": False, "subject": False, "files": True},
         {"name": "sms", "label": "SMS", "capacity_kind": "chat", "templates": False,
-         "phone_address": True, "heard": False, "subject": False},
+         "phone_address": True, "heard": False, "subject": False, "files": True},
         {"name": "whatsapp", "label": "WhatsApp", "capacity_kind": "chat", "templates": True,
-         "phone_address": True, "heard": False, "subject": False},
+         "phone_address": True, "heard": False, "subject": False, "files": True},
         {"name": "voice", "label": "Voice call", "capacity_kind": "chat", "templates": False,
-         "phone_address": True, "heard": True, "subject": False},
+         "phone_address": True, "heard": True, "subject": False, "files": False},
         {"name": "email", "label": "E-mail", "capacity_kind": "email", "templates": False,
-         "phone_address": False, "heard": False, "subject": True},
+         "phone_address": False, "heard": False, "subject": True, "files": True},
         {"name": "telegram", "label": "Telegram", "capacity_kind": "chat", "templates": False,
-         "phone_address": False, "heard": False, "subject": False}]
+         "phone_address": False, "heard": False, "subject": False, "files": True}]
+
+
+MB = 1024 * 1024
+
+
+@pytest.mark.parametrize(("channel", "address", "content_type", "size", "refusal"), [
+    ("sms", "+12025550143", "image/jpeg", 2 * MB, None),
+    ("sms", "+994501234567", "image/jpeg", 2 * MB, ("files_not_to_this_number", {})),
+    ("sms", "+12025550143", "image/jpeg", 6 * MB, ("file_too_large_for_channel", {"max_mb": 5})),
+    ("sms", "+12025550143", "audio/ogg", MB, ("file_type_not_carried", {"type": "audio/ogg"})),
+    ("whatsapp", "+994501234567", "application/pdf", 15 * MB, None),
+    ("whatsapp", "+994501234567", "image/gif", MB, ("file_type_not_carried",
+                                                     {"type": "image/gif"})),
+    ("telegram", "512345678", "image/heic", 40 * MB, None),
+    ("email", "ivan.petrov@mail.ru", "video/mp4", 9 * MB, None),
+    ("webchat", "sess-1", "application/pdf", MB, None),
+    ("voice", "+994501234567", "application/pdf", MB, ("channel_carries_no_files",
+                                                        {"channel": "Voice call"})),
+])
+def test_what_files_each_channel_carries(channel, address, content_type, size, refusal):
+    found = channel_book()[channel].file_refusal(address, content_type, size)
+    assert (None if found is None else (found.code, found.values)) == refusal
 
 
 def test_whatsapp_templates_are_named_with_named_variables():
