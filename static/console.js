@@ -74,7 +74,14 @@
     contact_field_fixed: t("error.contact_field_fixed"),
     unknown_preferred_channel: t("error.unknown_preferred_channel"),
     reason_only_when_away: t("error.reason_only_when_away"),
-    unknown_away_reason: t("error.unknown_away_reason"), bad_page: t("error.bad_page")
+    unknown_away_reason: t("error.unknown_away_reason"), bad_page: t("error.bad_page"),
+    email_invalid: t("error.email_invalid"), unknown_role: t("error.unknown_role"),
+    agent_without_queues: t("error.agent_without_queues"),
+    languages_required: t("error.languages_required"),
+    password_too_short: t("error.password_too_short"), capacity_invalid: t("error.capacity_invalid"),
+    voice_address_invalid: t("error.voice_address_invalid"), email_taken: t("error.email_taken"),
+    user_not_found: t("error.user_not_found"), cannot_demote_self: t("error.cannot_demote_self"),
+    cannot_deactivate_self: t("error.cannot_deactivate_self")
   };
   function errorText(error) {
     var data = (error && error.data && typeof error.data === "object") ? error.data : {};
