@@ -96,4 +96,13 @@ async def test_an_admin_creates_an_agent_who_signs_in_and_works_and_the_audit_sh
     await expect(page.locator("#config-view")).to_contain_text("migration-registration")
     await expect(page.locator("#config-view")).to_contain_text("Mon, Tue, Wed, Thu, Fri")
     await page.screenshot(path=str(ARTIFACTS / "admin-config.png"), full_page=True)
+
+    # In the admin's own language (saved on their account), the audit speaks Azerbaijani.
+    async with page.expect_navigation():
+        await page.select_option("#ui-language", "az")
+    await page.click("#tab-audit")
+    created = page.locator("#audit-rows tr", has_text="istifadəçi yaradıb")
+    await expect(created).to_contain_text("Rol: operator")
+    await expect(page.locator("#tab-users")).to_have_text("İstifadəçilər")
+    await page.screenshot(path=str(ARTIFACTS / "admin-audit-az.png"))
     assert admin.errors == [] and agent.errors == []
