@@ -27,7 +27,7 @@ from channels.email import dead_letters as mail_dead_letters
 from channels.registry import CHANNELS, channel_book, config_problems
 from channels.telegram import admin as telegram_admin
 from channels.telegram.settings import telegram_settings
-from channels.twilio.voice import dial_target
+from channels.twilio.voice_twiml import stored_voice_address
 from inbox import channel_traits, users
 from inbox.auth import ROLES
 from inbox.context import open_context
@@ -38,9 +38,9 @@ from inbox.logs import configure_logging
 from inbox.storage.db import ROOT, database_url, migrate
 from routing.model import shared_model
 from settings import Config, ConfigError, load_config
-from web import api, console, mail, openapi, ops, shared_media
+from web import admin, api, console, mail, openapi, ops, shared_media
 from web import reports as report_api
-from web.appkeys import CONTEXT, HUB, INTAKE, READINESS, SECRET_KEY
+from web.appkeys import CONTEXT, HUB, INTAKE, READINESS, SECRET_KEY, VOICE_ADDRESS
 from web.collector import Collector
 from web.http import json_errors, redis_outage, storable_query
 
@@ -82,17 +82,19 @@ def create_app(config: Config) -> web.Application:
     app = web.Application(
         client_max_size=config.limits.max_body_bytes,
         middlewares=[ops.measure, json_errors, redis_outage, api.require_session,
-                     storable_query,
+                     admin.admins_only, storable_query,
                      api.action_errors],
     )
     book = channel_book()
     channel_traits.install(book)   # for inbox code run outside a request's context
     app[CONTEXT] = open_context(config, channels=book)
     app[SECRET_KEY] = secret_key()
+    app[VOICE_ADDRESS] = stored_voice_address
     app.cleanup_ctx.append(_resources)
     app.on_shutdown.append(_end_streams)
     app.add_routes(ops.routes)
     app.add_routes(api.routes)
+    app.add_routes(admin.routes)
     app.add_routes(report_api.routes)
     app.add_routes(mail.routes)
     app.add_routes(openapi.routes)
@@ -151,15 +153,9 @@ def cmd_user_add(args: argparse.Namespace) -> int:
         problems.append(problem)
     voice: dict[str, str | None] = {}
     if args.voice_address is not None:   # given: set it ("" clears it); absent: keep it
-        address = args.voice_address.strip() or None
-        if address is not None:
-            try:
-                target = dial_target(address)
-            except ValueError as exc:
-                problems.append(f"--voice-address: {exc}")
-            else:
-                if target.kind == "number":
-                    address = target.value   # stored as E.164
+        address, problem = users.checked_voice_address(args.voice_address, stored_voice_address)
+        if problem:
+            problems.append(problem)
         voice["voice_address"] = address
     if problems:
         print("\n".join(problems) + "\nnothing was saved", file=sys.stderr)

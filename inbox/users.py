@@ -9,7 +9,7 @@ offered to another agent, and they show as offline.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,8 +19,23 @@ from inbox import assignment, auth
 from inbox.context import InboxContext
 from inbox.replies import REPLY_LANGUAGES
 from inbox.storage import Row
+from routing.assignment import CAPACITY_KINDS, DEFAULT_CAPACITY
 
 MIN_PASSWORD_CHARS = 8
+# What one agent may be given of each kind of work at once; more is a typing mistake.
+MAX_CAPACITY = 100
+
+
+class Problem(str):
+    """One reason an account cannot be saved: the English line the command line prints, and
+    the stable `code` the admin API answers with (and the console translates)."""
+
+    code: str
+
+    def __new__(cls, code: str, text: str) -> Problem:
+        problem = super().__new__(cls, text)
+        problem.code = code
+        return problem
 
 
 @dataclass(frozen=True)
@@ -40,45 +55,82 @@ def _list(text: str) -> tuple[str, ...]:
 
 def checked_account(email: str, name: str, role: str, queues: str, languages: str,
                     known_queues: Sequence[str], *,
-                    without_queues: bool = False) -> tuple[Account | None, list[str]]:
+                    without_queues: bool = False) -> tuple[Account | None, list[Problem]]:
     """The account, or every reason it cannot be saved, one line each. The e-mail address is
     checked for its form only (no DNS look-up: it need not be reachable from here)."""
     problems = []
     try:
         email = validate_email(email, check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
-        problems.append(f"{email!r} is not an e-mail address: {exc}")
+        problems.append(Problem("email_invalid", f"{email!r} is not an e-mail address: {exc}"))
     if not name.strip():
-        problems.append("--name must not be empty")
+        problems.append(Problem("name_empty", "--name must not be empty"))
     if role not in auth.ROLES:
-        problems.append(f"--role must be one of {', '.join(auth.ROLES)}")
+        problems.append(Problem("unknown_role", f"--role must be one of {', '.join(auth.ROLES)}"))
     queue_ids, language_codes = _list(queues), _list(languages)
     if unknown := [q for q in queue_ids if q not in known_queues]:
-        problems.append(f"--queues: unknown queue(s) {', '.join(unknown)}; "
-                        f"the configuration has {', '.join(known_queues)}")
+        problems.append(Problem("unknown_queue", f"--queues: unknown queue(s) "
+                                f"{', '.join(unknown)}; the configuration has "
+                                f"{', '.join(known_queues)}"))
     if queue_ids and without_queues:
-        problems.append("--queues and --no-queues contradict each other")
+        problems.append(Problem("bad_request", "--queues and --no-queues contradict each other"))
     elif role == "agent" and not queue_ids and not without_queues:
         # Supervisors and admins see every queue; an agent without one sees an empty inbox.
-        problems.append(f"an agent sees only the conversations of their queues: give --queues "
-                        f"(one or more of {', '.join(known_queues)}), or --no-queues to "
-                        f"create the account without any on purpose")
+        problems.append(Problem(
+            "agent_without_queues",
+            f"an agent sees only the conversations of their queues: give --queues "
+            f"(one or more of {', '.join(known_queues)}), or --no-queues to "
+            f"create the account without any on purpose"))
     if not language_codes:
-        problems.append(f"--languages needs one or more of {', '.join(REPLY_LANGUAGES)}")
+        problems.append(Problem("languages_required", f"--languages needs one or more of "
+                                f"{', '.join(REPLY_LANGUAGES)}"))
     elif unknown := [lang for lang in language_codes if lang not in REPLY_LANGUAGES]:
-        problems.append(f"--languages: unknown language(s) {', '.join(unknown)}; "
-                        f"use {', '.join(REPLY_LANGUAGES)}")
+        problems.append(Problem("unknown_language", f"--languages: unknown language(s) "
+                                f"{', '.join(unknown)}; use {', '.join(REPLY_LANGUAGES)}"))
     if problems:
         return None, problems
     return Account(email, name.strip(), role, queue_ids, language_codes), []
 
 
-def password_problem(password: str | None) -> str | None:
+def password_problem(password: str | None) -> Problem | None:
     if not password:
-        return "a password is required on standard input (--password-stdin)"
+        return Problem("password_too_short",
+                       "a password is required on standard input (--password-stdin)")
     if len(password) < MIN_PASSWORD_CHARS:
-        return f"the password must have at least {MIN_PASSWORD_CHARS} characters"
+        return Problem("password_too_short",
+                       f"the password must have at least {MIN_PASSWORD_CHARS} characters")
     return None
+
+
+def checked_capacity(given: Any) -> tuple[dict[str, int] | None, Problem | None]:
+    """An account's capacity per kind of work ({"chat": 3, "email": 10}): every kind the
+    routing knows, each a whole number from 0 (takes none of that kind) to MAX_CAPACITY.
+    Kinds left out keep the default."""
+    kinds = ", ".join(CAPACITY_KINDS)
+    if not isinstance(given, dict):
+        return None, Problem("capacity_invalid", f"capacity is an object of {kinds}")
+    if unknown := [kind for kind in given if kind not in CAPACITY_KINDS]:
+        return None, Problem("capacity_invalid", f"capacity: unknown kind(s) "
+                             f"{', '.join(map(str, unknown))}; use {kinds}")
+    if any(not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= MAX_CAPACITY
+           for n in given.values()):
+        return None, Problem("capacity_invalid",
+                             f"capacity: each kind takes a whole number 0..{MAX_CAPACITY}")
+    return {**DEFAULT_CAPACITY, **given}, None
+
+
+def checked_voice_address(address: str | None, dial_target: Callable[[str], str]
+                          ) -> tuple[str | None, Problem | None]:
+    """Where calls ring the user, as stored ("" or None clears it). `dial_target` is the
+    voice channel's own reading of an address (its stored form, or ValueError): the inbox
+    names no channel."""
+    address = (address or "").strip() or None
+    if address is None:
+        return None, None
+    try:
+        return dial_target(address), None
+    except ValueError as exc:
+        return None, Problem("voice_address_invalid", f"--voice-address: {exc}")
 
 
 @dataclass(frozen=True)
@@ -126,24 +178,32 @@ class Deactivated:
     returned: tuple[int, ...]   # conversations back in their queues
 
 
-async def deactivate(ctx: InboxContext, email: str) -> Deactivated | None:
-    """None when nobody has that e-mail address."""
+async def deactivate(ctx: InboxContext, email: str,
+                     admin_id: int | None = None) -> Deactivated | None:
+    """None when nobody has that e-mail address. An admin's change (`admin_id`, the
+    console's) is audited in the same transaction; the command line's is not."""
     async with ctx.store.transaction() as tx:
         user = await tx.users.by_email(email)
         if user is None:
             return None
         await tx.users.update(user["id"], active=False)
         ended = await tx.users.delete_tokens_of(user["id"])
+        if admin_id is not None:
+            await tx.audit.record(admin_id, "user.deactivated", "user", user["id"],
+                                  {"fields": ["active"], "sessions_ended": ended})
     await auth.sessions_ended(ctx.redis, user["id"])
     returned = await assignment.release_departed(ctx, user["id"])
     await assignment.set_presence(ctx, user["id"], "offline")
     return Deactivated(user["id"], ended, tuple(returned))
 
 
-async def reactivate(ctx: InboxContext, email: str) -> Row | None:
+async def reactivate(ctx: InboxContext, email: str, admin_id: int | None = None) -> Row | None:
     """Access restored (offline, no session: they sign in again). None: no such user."""
     async with ctx.store.transaction() as tx:
         user = await tx.users.by_email(email)
         if user is not None:
             await tx.users.update(user["id"], active=True)
+            if admin_id is not None:
+                await tx.audit.record(admin_id, "user.reactivated", "user", user["id"],
+                                      {"fields": ["active"]})
     return user

@@ -95,6 +95,20 @@ class BusinessCalendar:
             self._holidays_by_year[year] = cached
         return cached
 
+    def named_public_holidays(self, year: int,
+                              languages: tuple[str, ...] = ()) -> list[tuple[date, str]]:
+        """The year's public holidays with their names, in the first of `languages` the
+        calendar writes (the holidays library's codes: "az", "en_US"), else its own."""
+        if not self.holidays:
+            return []
+        calendar = holiday_calendars.country_holidays(self.holidays, years=year)
+        written = next((lang for lang in languages
+                        if lang in getattr(calendar, "supported_languages", ())), None)
+        if written is not None:
+            calendar = holiday_calendars.country_holidays(self.holidays, years=year,
+                                                          language=written)
+        return sorted(calendar.items())
+
     def is_business_day(self, day: date) -> bool:
         if day in self.extra_open_days:
             return True

@@ -82,7 +82,14 @@
     file_type_not_carried: t("error.file_type_not_carried"),
     file_too_large_for_channel: t("error.file_too_large_for_channel"),
     channel_carries_no_files: t("error.channel_carries_no_files"),
-    media_link_invalid: t("error.media_link_invalid")
+    media_link_invalid: t("error.media_link_invalid"),
+    email_invalid: t("error.email_invalid"), unknown_role: t("error.unknown_role"),
+    agent_without_queues: t("error.agent_without_queues"),
+    languages_required: t("error.languages_required"),
+    password_too_short: t("error.password_too_short"), capacity_invalid: t("error.capacity_invalid"),
+    voice_address_invalid: t("error.voice_address_invalid"), email_taken: t("error.email_taken"),
+    user_not_found: t("error.user_not_found"), cannot_demote_self: t("error.cannot_demote_self"),
+    cannot_deactivate_self: t("error.cannot_deactivate_self")
   };
   function errorText(error) {
     var data = (error && error.data && typeof error.data === "object") ? error.data : {};

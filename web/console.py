@@ -126,12 +126,14 @@ def same_origin_path(target: str | None, fallback: str = "/console") -> str:
 
 
 async def _page(request: web.Request, template: str, *, supervisors_only: bool = False,
-                **values: Any) -> web.Response:
+                admins_only: bool = False, **values: Any) -> web.Response:
     user = await _signed_in_user(request)
     if user is None:
         raise _to_login(request)
-    if supervisors_only and user["role"] not in SUPERVISOR_ROLES:
-        return _render(request, "forbidden.html", user, status=403, page="", supervisor=False)
+    if (supervisors_only and user["role"] not in SUPERVISOR_ROLES) or (
+            admins_only and user["role"] != "admin"):
+        return _render(request, "forbidden.html", user, status=403, page="",
+                       supervisor=user["role"] in SUPERVISOR_ROLES)
     return _render(request, template, user, supervisor=user["role"] in SUPERVISOR_ROLES,
                    **values)
 
@@ -158,6 +160,12 @@ async def wallboard_page(request: web.Request) -> web.Response:
 @routes.get("/reports")
 async def reports_page(request: web.Request) -> web.Response:
     return await _page(request, "reports.html", supervisors_only=True, page="reports")
+
+
+@routes.get("/admin")
+async def admin_page(request: web.Request) -> web.Response:
+    """Users, the deployment's configuration and the audit trail (static/admin.js)."""
+    return await _page(request, "admin.html", admins_only=True, page="admin")
 
 
 @lru_cache(maxsize=1)

@@ -96,6 +96,27 @@ SCHEMAS: dict[str, Any] = {
                                       "description": "stable name of the error, what clients "
                                                      "match on and translate; the text may "
                                                      "change"}}},
+    "AdminUser": {"type": "object", "required": [
+        "id", "email", "name", "role", "queues", "languages", "capacity", "voice_address",
+        "active", "presence", "created_at"], "properties": {
+        "id": {"type": "integer"}, "email": {"type": "string"}, "name": {"type": "string"},
+        "role": {"enum": ["agent", "supervisor", "admin"]},
+        "queues": {"type": "array", "items": {"type": "string"}},
+        "languages": {"type": "array", "items": {"type": "string"}},
+        "capacity": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "voice_address": {"type": ["string", "null"]}, "active": {"type": "boolean"},
+        "presence": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"}}},
+    "AuditPage": {"type": "object", "required": ["items", "next_before"], "properties": {
+        "items": {"type": "array", "items": {"type": "object", "required": [
+            "id", "action", "actor_id", "actor", "target_kind", "target_id", "target",
+            "details", "created_at"], "properties": {
+            "id": {"type": "integer"}, "action": {"type": "string"},
+            "actor_id": {"type": "integer"},
+            "actor": {"type": ["object", "null"]}, "target_kind": {"type": "string"},
+            "target_id": {"type": "string"}, "target": {"type": ["object", "null"]},
+            "details": {"type": "object"},
+            "created_at": {"type": "string", "format": "date-time"}}}},
+        "next_before": {"type": ["integer", "null"]}}},
     "User": {"type": "object", "properties": {
         "id": {"type": "integer"}, "email": {"type": "string"}, "name": {"type": "string"},
         "role": {"enum": ["agent", "supervisor", "admin"]},
@@ -214,6 +235,26 @@ SCHEMAS: dict[str, Any] = {
 }
 
 _CONVERSATION = _ok("the conversation", _ref("Conversation"))
+_CONFLICT = {"409": {"description": "the change conflicts with what is stored (an e-mail "
+                               "address in use; an admin's own role or access)",
+                     **_json(_ref("Error"))}}
+_ACCOUNT_FIELDS: dict[str, Any] = {
+    "name": {"type": "string"}, "role": {"enum": ["agent", "supervisor", "admin"]},
+    "queues": {"type": "array", "items": {"type": "string"}},
+    "languages": {"type": "array", "items": {"enum": ["az", "ru", "en"]}},
+    "capacity": {"type": "object", "properties": {
+        "chat": {"type": "integer", "minimum": 0, "maximum": 100},
+        "email": {"type": "integer", "minimum": 0, "maximum": 100}},
+        "additionalProperties": False},
+    "voice_address": {"type": ["string", "null"]},
+}
+_ACCOUNT_BODY = {"type": "object", "additionalProperties": False,
+                 "required": ["email", "name", "role", "languages", "password"],
+                 "properties": {"email": {"type": "string", "format": "email"},
+                                "password": {"type": "string", "minLength": 8},
+                                **_ACCOUNT_FIELDS}}
+_ACCOUNT_EDIT_BODY = {"type": "object", "additionalProperties": False,
+                      "properties": _ACCOUNT_FIELDS}
 
 
 def _rows(row: dict[str, Any]) -> dict[str, Any]:
@@ -479,6 +520,47 @@ PATHS: dict[str, Any] = {
                            "folder": {"type": "string"}, "uid": {"type": "integer"},
                            "attempts": {"type": "integer"}, "error": {"type": "string"},
                            "created_at": {"type": "string", "format": "date-time"}}}}))},
+    "/api/v1/admin/users": {
+        "get": _op("admins: every account, deactivated ones too",
+                   _ok("the accounts", {"type": "array", "items": _ref("AdminUser")})),
+        "post": _op("admins: a new account, checked as `app.py user add` checks one (409 "
+                    "when the e-mail address has one); audited",
+                    {**_ok("the account", _ref("AdminUser"), "201"), **_CONFLICT},
+                    body=_ACCOUNT_BODY)},
+    "/api/v1/admin/users/{id}": {"patch": _op(
+        "admins: change any of name, role, queues, languages, capacity, voice_address; "
+        "an admin cannot take their own admin role (409); audited with old and new values",
+        {**_ok("the account", _ref("AdminUser")), **_CONFLICT},
+        body=_ACCOUNT_EDIT_BODY, params=[_ID])},
+    "/api/v1/admin/users/{id}/deactivate": {"post": _op(
+        "admins: end the account's access and sessions; its conversations return to their "
+        "queues; not one's own (409); audited",
+        {**_ok("the account", _ref("AdminUser")), **_CONFLICT}, params=[_ID])},
+    "/api/v1/admin/users/{id}/reactivate": {"post": _op(
+        "admins: restore the account's access; audited",
+        _ok("the account", _ref("AdminUser")), params=[_ID])},
+    "/api/v1/admin/users/{id}/password": {"post": _op(
+        "admins: a new password for the account; every session it had ends; audited "
+        "(never the password)",
+        _ok("how many sessions ended", {"type": "object", "required": ["sessions_ended"],
+                                        "properties": {"sessions_ended": {"type": "integer"}}}),
+        body={"type": "object", "required": ["password"],
+              "properties": {"password": {"type": "string", "minLength": 8}}},
+        params=[_ID])},
+    "/api/v1/admin/audit": {"get": _op(
+        "admins: the audit trail of admin changes, newest first, in pages",
+        _ok("a page", _ref("AuditPage")),
+        params=[_query("limit", "1 to 200, default 50",
+                       {"type": "integer", "minimum": 1, "maximum": 200}),
+                _query("before", "the previous page's next_before", _ID_SCHEMA),
+                _query("target_kind", "only changes of this kind of thing (user, ...)"),
+                _query("target_id", "only changes of this thing")])},
+    "/api/v1/admin/config": {"get": _op(
+        "admins: the deployment's queues, routing rules, business hours and public holidays "
+        "(read-only; no secret)", _ok("the configuration", {
+            "type": "object",
+            "required": ["timezone", "queues", "routing", "business_hours", "public_holidays"],
+        }))},
     "/api/v1/openapi.json": {"get": _op("this document", _ok("OpenAPI 3.1"), public=True)},
 }
 

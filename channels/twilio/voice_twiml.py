@@ -56,6 +56,13 @@ def dial_target(address: str) -> DialTarget:
                          "client:identity") from None
 
 
+def stored_voice_address(address: str) -> str:
+    """A voice address as an account keeps it: a number as E.164, the others as given;
+    ValueError (saying what one looks like) for anything <Dial> cannot ring."""
+    target = dial_target(address)
+    return target.value if target.kind == "number" else address.strip()
+
+
 # --- TwiML: pure builders -----------------------------------------------------------------
 
 

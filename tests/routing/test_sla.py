@@ -188,3 +188,13 @@ def test_negative_seconds_are_refused():
 def test_bad_calendar_settings_are_refused(settings):
     with pytest.raises(ValueError):
         BusinessCalendar(**settings)
+
+
+def test_the_years_public_holidays_are_named_in_the_language_the_calendar_writes():
+    named = dict(CALENDAR.named_public_holidays(2026, ("az",)))
+    assert named[date(2026, 1, 1)] == "Yeni il bayramı"
+    assert "Novruz" in named[date(2026, 3, 20)]
+    english = dict(CALENDAR.named_public_holidays(2026, ("ru", "en_US")))   # no Russian names
+    assert english[date(2026, 1, 1)] == "New Year's Day"
+    assert sorted(english) == sorted(named)
+    assert BusinessCalendar(holidays=None).named_public_holidays(2026, ("az",)) == []

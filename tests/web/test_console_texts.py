@@ -17,11 +17,13 @@ from web.http import STATUS_CODES
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = sorted((ROOT / "templates" / "console").glob("*.html"))
-SCRIPTS = [ROOT / "static" / name
-           for name in ("console.js", "console-attach.js", "wallboard.js", "reports.js")]
+# Every staff page's script (the resident's chat has its own catalogue: templates/chat/).
+SCRIPTS = sorted(path for path in (ROOT / "static").glob("*.js") if path.name != "chat.js")
 # Where the API's errors get their codes: keyword `code="…"` (the helpers take it by keyword
-# only, so a code cannot hide in a positional argument).
-ERROR_SOURCES = [*sorted((ROOT / "web").glob("*.py")), ROOT / "inbox" / "actions.py"]
+# only, so a code cannot hide in a positional argument), and the account checks' `Problem`s.
+ERROR_SOURCES = [*sorted((ROOT / "web").glob("*.py")),
+                 *(ROOT / "inbox" / name for name in ("actions.py", "administration.py",
+                                                       "users.py"))]
 ROLES = ("agent", "supervisor", "admin")
 # Lookups whose key is made from a value: the prefix and every value it can take.
 DYNAMIC_FAMILIES = {"language.": REPLY_LANGUAGES, "role.": ROLES}
@@ -29,7 +31,7 @@ DYNAMIC_FAMILIES = {"language.": REPLY_LANGUAGES, "role.": ROLES}
 LITERAL_LOOKUP = re.compile(r"""(?<![\w.$])t\(\s*["']([^"']+)["']\s*[,)]""")
 PREFIX_LOOKUP = re.compile(r"""(?<![\w.$])t\(\s*["']([^"']+)["']\s*[~+]""")
 ANY_LOOKUP = re.compile(r"""(?<![\w.$])(?<!function )t\(\s*(.)""")
-ERROR_CODE = re.compile(r"""\bcode="([a-z_]+)\"""")
+ERROR_CODE = re.compile(r"""\bcode="([a-z_]+)"|\bProblem\(\s*"([a-z_]+)\"""")
 SCRIPT_ERROR_TEXT = re.compile(r"""\b([a-z_]+): t\("error\.([a-z_]+)"\)""")
 
 
@@ -51,7 +53,8 @@ def _lookups() -> tuple[set[str], set[str]]:
 def _server_error_codes() -> set[str]:
     codes = set(STATUS_CODES.values())
     for path in ERROR_SOURCES:
-        codes |= set(ERROR_CODE.findall(path.read_text(encoding="utf-8")))
+        codes |= {code for pair in ERROR_CODE.findall(path.read_text(encoding="utf-8"))
+                  for code in pair if code}
     return codes
 
 
