@@ -49,7 +49,7 @@ async def _shot(watched: Watched, name: str) -> None:
 
 
 @pytest.mark.parametrize("language", ["az", "en"])
-async def test_no_serious_axe_violations_on_the_consoles_pages(system, browser, http, axe,
+async def test_no_serious_axe_violations_on_the_consoles_pages(axe, system, browser, http,
                                                               language):
     watched = await _open(browser, language)
     page = watched.page
@@ -63,6 +63,7 @@ async def test_no_serious_axe_violations_on_the_consoles_pages(system, browser, 
     await _shot(watched, f"login-{language}")
 
     await sign_in(watched, system.base_url, AGENT)
+    assert await page.evaluate("document.documentElement.lang") == language
     resident, other = Resident(http, system.base_url, RESIDENT), \
         Resident(http, system.base_url, OTHER[0])
     await resident.say(TEXT)
