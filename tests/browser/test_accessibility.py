@@ -234,6 +234,20 @@ async def test_keyboard_alone_reply_note_and_resolve(system, browser, http):
     assert not await page.locator("#transfer-dialog").evaluate("d => d.open")
     focus = await _focus(page)
     assert focus["id"] == "act-transfer" and focus["visible"], focus
+
+    # Every stop of the page's Tab order, to its end, shows where the focus is.
+    stops = []
+    for _ in range(120):
+        await page.keyboard.press("Tab")
+        focus = await _focus(page)
+        if focus["tag"] == "body" or focus["id"] == "skip-to-list":
+            break
+        assert focus["visible"], f"the focus on {focus} cannot be seen"
+        stops.append(focus["id"] or focus["cls"] or focus["tag"])
+    else:
+        raise AssertionError(f"the Tab order never ended: {stops}")
+    assert {"category-select", "tag-select", "composer-text", "canned-open",
+            "composer-send"} <= set(stops), stops
     assert watched.errors == []
     await page.context.close()
     await resident.close()
