@@ -140,3 +140,18 @@ ensure_postgres() {
   done
   echo "PostgreSQL did not start" >&2; exit 1
 }
+
+# The browser tests' JavaScript packages (axe-core for the accessibility checks), pinned by
+# tests/browser/package-lock.json and installed with `npm ci` into tests/browser/node_modules
+# (ignored by git); nothing is done while the installed copy matches the lock file.
+ensure_browser_packages() {
+  local dir="$ROOT/tests/browser"
+  local stamp="$dir/node_modules/.installed-lock"
+  local digest
+  digest="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$digest" ] && return 0
+  command -v npm >/dev/null || apt_install npm
+  say "installing the browser tests' packages (npm ci in tests/browser)"
+  (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+  echo "$digest" > "$stamp"
+}

@@ -1871,7 +1871,7 @@
       });
       shown.forEach(function (entry, index) {
         cannedList.appendChild(el("li", {
-          className: "canned-item" + (index === 0 ? " active" : ""), role: "option",
+          className: "canned-item" + (index === 0 ? " active" : ""), role: "option", "aria-selected": String(index === 0),
           data: { id: entry.id }, on: { mousedown: function (event) { event.preventDefault(); chooseCanned(entry); } }
         }, [el("strong", { text: entry.title }),
             el("span", { className: "muted small", text: entry.texts[language] })]));
@@ -1904,9 +1904,10 @@
       var items = Array.prototype.slice.call(cannedList.querySelectorAll(".canned-item"));
       if (!items.length) return;
       var index = items.findIndex(function (item) { return item.classList.contains("active"); });
-      items.forEach(function (item) { item.classList.remove("active"); });
+      items.forEach(function (item) { item.classList.remove("active"); item.setAttribute("aria-selected", "false"); });
       var next = items[(index + step + items.length) % items.length];
       next.classList.add("active");
+      next.setAttribute("aria-selected", "true");
       next.scrollIntoView({ block: "nearest" });
     }
     document.getElementById("canned-open").addEventListener("click", function () {
@@ -1914,7 +1915,9 @@
     });
     cannedSearch.addEventListener("input", renderCanned);
     cannedLanguage.addEventListener("change", renderCanned);
-    cannedSearch.addEventListener("keydown", function (event) {
+    // From the search or the list itself (a Tab stop of its own, so it can be scrolled).
+    cannedBox.addEventListener("keydown", function (event) {
+      if (event.target === cannedLanguage) return;
       if (event.key === "ArrowDown") { event.preventDefault(); moveCanned(1); }
       else if (event.key === "ArrowUp") { event.preventDefault(); moveCanned(-1); }
       else if (event.key === "Escape") { event.preventDefault(); closeCanned(); composerText.focus(); }

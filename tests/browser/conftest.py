@@ -469,3 +469,46 @@ class Resident:
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as session:
         yield session
+
+
+# --- accessibility: axe-core, injected into the page under test --------------------------------
+
+# scripts/test installs it (`npm ci` in tests/browser, pinned by package-lock.json); it is not
+# part of the repository.
+AXE_SCRIPT = HERE / "node_modules" / "axe-core" / "axe.min.js"
+# The impacts a page may not have: "serious" and "critical" stop or mislead a user of a
+# screen reader or of the keyboard alone.
+AXE_BLOCKING = ("serious", "critical")
+# WCAG 2.1 A and AA, what a public service's pages are held to.
+AXE_RUN = """options => axe.run(document, options).then(result => result.violations.map(v => ({
+  id: v.id, impact: v.impact, help: v.help,
+  nodes: v.nodes.map(n => ({target: n.target.join(" "), summary: n.failureSummary}))})))"""
+AXE_OPTIONS = {"runOnly": {"type": "tag",
+                           "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]},
+               "resultTypes": ["violations"]}
+
+
+@pytest.fixture(scope="session")
+def axe_script() -> Path:
+    """axe-core's browser build; a missing one fails the test (an accessibility check that
+    quietly does not run would pass every page)."""
+    if not AXE_SCRIPT.is_file():
+        pytest.fail(f"axe-core is not installed at {AXE_SCRIPT}: run scripts/test, or "
+                    "`npm ci` in tests/browser (needs Node.js and npm)", pytrace=False)
+    return AXE_SCRIPT
+
+
+@pytest.fixture
+def axe(axe_script):
+    """`await axe(page, what)`: asserts the page as it stands has no serious or critical
+    axe-core violation, listing each offending element otherwise."""
+    async def check(page, what: str) -> list[dict]:
+        if not await page.evaluate("typeof window.axe === 'object'"):
+            await page.add_script_tag(path=str(axe_script))
+        violations = await page.evaluate(AXE_RUN, AXE_OPTIONS)
+        blocking = [v for v in violations if v["impact"] in AXE_BLOCKING]
+        report = "\n".join(f"{v['impact']} {v['id']}: {v['help']}\n" + "\n".join(
+            f"    {n['target']}: {n['summary']}" for n in v["nodes"]) for v in blocking)
+        assert blocking == [], f"axe-core on {what}:\n{report}"
+        return violations
+    return check
