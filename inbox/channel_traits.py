@@ -10,10 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from routing.assignment import CapacityKind
 from settings import Config
+
+if TYPE_CHECKING:
+    from inbox.context import InboxContext
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,14 @@ class MailComposer(Protocol):
         the resident's language; None when there is none."""
 
 
+class TypingSignal(Protocol):
+    """How a channel shows the resident that an agent is writing. Ephemeral: never a job and
+    never retried (a late "typing" is worse than none); a failure is logged and dropped."""
+
+    async def show(self, ctx: InboxContext, address: str) -> None:
+        """Show it to the resident at `address` (the channel may throttle)."""
+
+
 @dataclass(frozen=True)
 class ChannelTraits:
     name: str                        # the registry name stored on messages and conversations
@@ -84,6 +95,9 @@ class ChannelTraits:
     # conversation, as a new mail is a new matter. Elsewhere a message without a thread joins
     # the resident's open conversation.
     threaded: bool = False
+    # The resident can see that an agent is writing (a chat window, Telegram's chat action);
+    # None: the channel has no such thing, and the agent's typing goes nowhere.
+    typing: TypingSignal | None = None
 
     def free_text_allowed(self, last_inbound_at: datetime | None, now: datetime) -> bool:
         if self.free_text_window is None:
@@ -121,7 +135,8 @@ class ChannelBook(Mapping[str, ChannelTraits]):
         """What the console needs of each channel, in registry order."""
         return [{"name": t.name, "label": t.label, "capacity_kind": t.capacity_kind,
                  "templates": t.templates is not None, "phone_address": t.phone_address,
-                 "heard": t.heard, "subject": t.composer is not None}
+                 "heard": t.heard, "subject": t.composer is not None,
+                 "typing": t.typing is not None}
                 for t in self._by_name.values()]
 
 

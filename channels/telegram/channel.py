@@ -43,6 +43,7 @@ from channels.telegram.parse import (
     split_text,
 )
 from channels.telegram.settings import WEBHOOK_PATH, telegram_settings, webhook_secret
+from channels.telegram.typing import TELEGRAM_TYPING
 from inbox.channel_traits import ChannelTraits
 from inbox.clock import utcnow
 from inbox.context import InboxContext
@@ -61,7 +62,8 @@ POLL_INTERVAL_S = 5
 CHAT_RATE = 1            # Telegram: about one message a second to one chat
 STATUS_CACHE_S = 60      # /readyz asks getWebhookInfo at most this often
 
-TRAITS = ChannelTraits(name="telegram", label="Telegram", vouches_phone=True)
+TRAITS = ChannelTraits(name="telegram", label="Telegram", vouches_phone=True,
+                       typing=TELEGRAM_TYPING)
 
 
 def _json_error(status: type[web.HTTPException], message: str) -> web.HTTPException:
