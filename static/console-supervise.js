@@ -17,14 +17,18 @@
     return supervising && c.assignee !== null && c.assignee !== undefined && c.assignee !== CC.me.id;
   }
 
+  var forced = false;   // the whisper tab was chosen because the conversation is watched
   CC.hooks.conversationShown = function (c) {
     var readOnly = watching(c);
     banner.hidden = !readOnly;
     replyTab.hidden = readOnly;
-    if (!readOnly) return;
+    // setMode renders the header again (and calls this again): only when the mode must change.
+    if (!readOnly) {
+      if (forced && page.state.mode === "whisper") { forced = false; page.setMode("reply"); }
+      return;
+    }
     bannerText.textContent = t("supervise.watching", { agent: page.agentName(c.assignee) });
-    // Calls setMode, which renders the header again: only when the mode must change.
-    if (page.state.mode === "reply") page.setMode("whisper");
+    if (page.state.mode === "reply") { forced = true; page.setMode("whisper"); }
   };
 
   document.getElementById("take-over").addEventListener("click", function () {
@@ -32,8 +36,7 @@
     if (!id) return;
     CC.api("POST", "/api/v1/conversations/" + id + "/take-over").then(function (result) {
       CC.toast(t("toast.taken_over", { id: id }));
-      page.setMode("reply");
-      return page.afterAction(result);
+      return page.afterAction(result);   // shown as the caller's: the reply tab comes back
     }).catch(CC.fail);
   });
 
