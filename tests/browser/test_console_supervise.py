@@ -1,16 +1,20 @@
 """Supervising in a real browser against the real system: a supervisor watches an agent's web-chat
 conversation read-only (no reply tab, a banner, messages arriving live), whispers to the agent
 (who sees it apart, with a toast, while the resident's chat page never shows it), then takes the
-conversation over and answers the resident.
+conversation over and answers the resident. The wall-board names the queues whose SLA is at
+risk and the agents over capacity.
 
 Screenshots of the steps go to var/test-artifacts/supervise/ (git-ignored)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.async_api import expect
 
-from tests.browser.conftest import AGENT, SUPERVISOR, TIMEOUT_MS, sign_in
+from inbox.context import open_context
+from tests.browser.conftest import AGENT, SUPERVISOR, TIMEOUT_MS, Resident, sign_in
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -124,3 +128,47 @@ async def test_a_supervisor_watches_whispers_and_takes_over(system, browser, ope
 
     assert agent.errors == [] and supervisor.errors == [] and resident_errors == []
     await context.close()
+
+
+async def test_the_wallboard_names_queues_at_risk_and_agents_over_capacity(system, open_page,
+                                                                          http):
+    first = Resident(http, system.base_url, "Nigar Səfərova")
+    second = Resident(http, system.base_url, "Tural Babayev")
+    await first.say("Salam, DOST mərkəzində pensiya arayışı necə alınır?")
+    await second.say("Salam, əlilliyə görə müavinət nə vaxt köçürülür?")
+    # Leyla holds both chats with room for one; one of them is close to its SLA.
+    ctx = open_context(pool=False)
+    try:
+        async with ctx.store.read() as tx:
+            leyla = await tx.users.by_email(AGENT[0])
+            conversations = await tx.conversations.waiting_in(list(system_queues(ctx)))
+        assert len(conversations) == 2
+        async with ctx.store.transaction() as tx:
+            await tx.users.update(leyla["id"], capacity={"chat": 1})
+            for conversation in conversations:
+                await tx.conversations.update(conversation["id"], assignee_id=leyla["id"],
+                                              status="open")
+            await tx.conversations.update(conversations[0]["id"], sla_state="at_risk")
+        at_risk_queue = conversations[0]["queue"]
+    finally:
+        await ctx.close()
+
+    watched = await open_page()
+    page = watched.page
+    await sign_in(watched, system.base_url, SUPERVISOR, start="/wallboard")
+    tile = page.locator(f'.tile[data-queue="{at_risk_queue}"]')
+    await expect(tile.locator('[data-role="sla-risk"]')).to_have_text("SLA at risk: 1")
+    await expect(tile).to_have_class(re.compile(r"\bwarn\b|\balert\b"))
+    assert await page.locator('[data-role="sla-risk"]').count() == 1
+    await expect(page.locator("#total-over-capacity")).to_have_text("1")
+    row = page.locator("#agent-rows tr.over-capacity")
+    await expect(row).to_contain_text(AGENT[2])
+    await expect(row).to_contain_text("over capacity")
+    await _shot(page, "6-wallboard-risk-and-capacity")
+    assert watched.errors == []
+    await first.close()
+    await second.close()
+
+
+def system_queues(ctx) -> tuple[str, ...]:
+    return tuple(ctx.config.queue_ids)
