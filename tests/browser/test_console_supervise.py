@@ -1,8 +1,8 @@
 """Supervising in a real browser against the real system: a supervisor watches an agent's web-chat
 conversation read-only (no reply tab, a banner, messages arriving live), whispers to the agent
 (who sees it apart, with a toast, while the resident's chat page never shows it), then takes the
-conversation over and answers the resident. The wall-board names the queues whose SLA is at
-risk and the agents over capacity.
+conversation over and answers the resident, typing shown both ways. The wall-board names the
+queues whose SLA is at risk and the agents over capacity.
 
 Screenshots of the steps go to var/test-artifacts/supervise/ (git-ignored)."""
 
@@ -106,6 +106,7 @@ async def test_a_supervisor_watches_whispers_and_takes_over(system, browser, ope
     # history, which has no note either.
     await resident.wait_for_timeout(1000)
     assert WHISPER not in await resident.locator("#messages").inner_text()
+    assert await resident.locator("#typing").is_hidden()   # a whisper is not "typing"
     await resident.reload()
     await resident.locator("#messages li.out", has_text=AGENT_REPLY).wait_for()
     assert WHISPER not in await resident.locator("#messages").inner_text()
@@ -118,6 +119,13 @@ async def test_a_supervisor_watches_whispers_and_takes_over(system, browser, ope
     await expect(banner).to_be_hidden()
     await expect(sup.locator('.composer-tabs button[data-mode="reply"]')).to_be_visible()
     assert await sup.get_attribute("#composer", "data-mode") == "reply"
+    # Typing both ways between the console and the chat page.
+    await resident.wait_for_timeout(2100)   # the resident's typing goes at most every 2 s
+    await resident.locator("#text").press_sequentially("Bir sual da")
+    await sup.locator("#resident-typing").wait_for()
+    await sup.locator("#composer-text").press_sequentially("Salam")
+    await resident.locator("#typing").filter(has_text="An officer is typing…").wait_for()
+    await _shot(resident, "4a-resident-sees-typing")
     await sup.fill("#composer-text", SUPERVISOR_REPLY)
     await sup.click("#composer-send")
     await resident.locator("#messages li.out", has_text=SUPERVISOR_REPLY).wait_for()
