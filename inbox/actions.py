@@ -17,7 +17,8 @@ from inbox.channel_traits import ChannelTraits
 from inbox.context import InboxContext
 from inbox.events import EventType
 from inbox.lifecycle import SETTABLE_STATUSES, announce
-from inbox.live import publish_to_chat
+from inbox.live import publish_event, publish_to_chat
+from inbox.messages import WHISPER
 from inbox.storage import UnitOfWork, utcnow
 from routing import CATEGORIES
 from settings.model import LANGUAGES
@@ -80,6 +81,16 @@ def mail_subject(value: Any) -> str | None:
     return subject or None
 
 
+def _message_body(body: str | None, *, with_files: bool = False) -> str:
+    body = (body or "").strip()
+    if not body and not with_files:
+        raise ActionError("body must not be empty", code="body_empty")
+    if len(body) > MAX_REPLY_CHARS:
+        raise ActionError(f"body is longer than {MAX_REPLY_CHARS} characters", 413,
+                          code="body_too_long", max=MAX_REPLY_CHARS)
+    return body
+
+
 async def reply(ctx: InboxContext, actor: Actor, conversation_id: int, body: str,
                 private: bool = False, *, extra: dict[str, str] | None = None,
                 subject: str | None = None,
@@ -88,12 +99,7 @@ async def reply(ctx: InboxContext, actor: Actor, conversation_id: int, body: str
     `extra` carries channel send options: an approved template may go out of the window.
     `subject`, on a channel whose replies are mail, replaces the reply's own. `uploads`: the
     files it carries (`inbox.agent_uploads`); with them the text may be empty."""
-    body = (body or "").strip()
-    if not body and not uploads:
-        raise ActionError("body must not be empty", code="body_empty")
-    if len(body) > MAX_REPLY_CHARS:
-        raise ActionError(f"body is longer than {MAX_REPLY_CHARS} characters", 413,
-                          code="body_too_long", max=MAX_REPLY_CHARS)
+    body = _message_body(body, with_files=bool(uploads))
     subject = mail_subject(subject)
     if subject is not None and private:
         raise ActionError("a private note has no subject")
@@ -173,6 +179,38 @@ def _check_files(channel: ChannelTraits, address: str,
                               f"{refusal.code}", 422, code=refusal.code, **refusal.values)
 
 
+async def whisper(ctx: InboxContext, actor: Actor, conversation_id: int,
+                  body: str | None) -> dict[str, Any]:
+    """A supervisor's whisper: an internal note (direction `note`, so no channel and no chat
+    window ever carries it) marked as a whisper, which consoles show apart and which the
+    assigned agent is told of at once (`conversation.whisper`)."""
+    body = _message_body(body)
+    now = utcnow()
+    async with ctx.store.transaction() as tx:
+        conversation = await _conversation(tx, conversation_id)
+        message_id = await tx.messages.insert(
+            conversation_id=conversation_id, channel=conversation["channel"],
+            direction="note", body=body, extra={WHISPER: True}, author_kind="agent",
+            author_id=actor.id, created_at=now, delivery_status="received")
+        await tx.events.add(conversation_id, EventType.NOTED,
+                            {"message_id": message_id, "whisper": True},
+                            actor_id=actor.id, at=now)
+        message = await tx.messages.get(message_id)
+    await announce(ctx, conversation_id, message)
+    with ctx.redis_outage.best_effort():
+        # To the same consoles as the note itself (the queue's, supervisors'): the one whose
+        # assignee it names highlights it.
+        await publish_event(ctx.redis, "conversation.whisper", conversation["queue"], {
+            "conversation_id": conversation_id, "message_id": message_id,
+            "assignee": conversation["assignee_id"], "author": actor.id, "body": body})
+    return message
+
+
+async def take_over(ctx: InboxContext, actor: Actor, conversation_id: int) -> None:
+    """A supervisor takes a conversation they watch: it becomes theirs, so they may answer."""
+    await assign(ctx, actor, conversation_id, actor.id, reason="taken over")
+
+
 async def template_reply(ctx: InboxContext, actor: Actor, conversation_id: int, name: str,
                          values: dict[str, str]) -> dict[str, Any]:
     """Send one of the channel's approved templates: the only kind of message a channel with
@@ -194,7 +232,7 @@ async def template_reply(ctx: InboxContext, actor: Actor, conversation_id: int, 
 
 
 async def assign(ctx: InboxContext, actor: Actor, conversation_id: int, agent_id: int | None,
-                 queue: str | None = None) -> None:
+                 queue: str | None = None, *, reason: str = "assigned by a person") -> None:
     """Assign to an agent, unassign (agent_id None), or transfer to another queue."""
     if queue is not None and queue not in ctx.config.queue_ids:
         raise ActionError(f"unknown queue {queue!r}", code="unknown_queue")
@@ -218,7 +256,7 @@ async def assign(ctx: InboxContext, actor: Actor, conversation_id: int, agent_id
             changes.update(assignee_id=agent_id, assigned_at=now, offered_at=None,
                            **lifecycle.taken(conversation))
             await tx.events.add(conversation_id, EventType.ASSIGNED,
-                                {"agent_id": agent_id, "reason": "assigned by a person"},
+                                {"agent_id": agent_id, "reason": reason},
                                 actor_id=actor.id, at=now)
         elif conversation["assignee_id"] is not None or queue is not None:
             changes.update(assignee_id=None, assigned_at=None, offered_at=None,
@@ -302,15 +340,17 @@ async def set_tags(ctx: InboxContext, actor: Actor, conversation_id: int, tags: 
 
 
 async def agent_typing(ctx: InboxContext, conversation_id: int) -> None:
-    """An agent is writing a reply: the resident's live window (web chat) shows it. Nothing
-    is stored; a channel without live windows hears nothing."""
+    """An agent is writing a reply: the resident sees it where their channel can show it
+    (`ChannelTraits.typing`). Nothing is stored; other channels hear nothing."""
     async with ctx.store.read() as tx:
         conversation = await tx.conversations.get(conversation_id)
         if conversation is None:
             raise ActionError(f"conversation {conversation_id} not found", 404,
                           code="conversation_not_found")
         identity = await tx.contacts.identity_by_id(conversation["identity_id"])
-    await publish_to_chat(ctx.redis, identity["address"], {"type": "typing", "who": "agent"})
+    signal = ctx.channels[conversation["channel"]].typing
+    if signal is not None:
+        await signal.show(ctx, identity["address"])
 
 
 async def set_category(ctx: InboxContext, actor: Actor, conversation_id: int, category: str,

@@ -11,10 +11,13 @@ import fnmatch
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from routing.assignment import CapacityKind
 from settings import Config
+
+if TYPE_CHECKING:
+    from inbox.context import InboxContext
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,14 @@ class MailComposer(Protocol):
                   language: str) -> str | None:
         """The signature a reply from `mailbox` (else the mailbox of `queue`) carries, in
         the resident's language; None when there is none."""
+
+
+class TypingSignal(Protocol):
+    """How a channel shows the resident that an agent is writing. Ephemeral: never a job and
+    never retried (a late "typing" is worse than none); a failure is logged and dropped."""
+
+    async def show(self, ctx: InboxContext, address: str) -> None:
+        """Show it to the resident at `address` (the channel may throttle)."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +130,9 @@ class ChannelTraits:
     threaded: bool = False
     # The files an agent may send on it; None: it carries none (a phone call).
     files: FileCarriage | None = None
+    # The resident can see that an agent is writing (a chat window, Telegram's chat action);
+    # None: the channel has no such thing, and the agent's typing goes nowhere.
+    typing: TypingSignal | None = None
 
     def file_refusal(self, address: str, content_type: str, size: int) -> FileRefusal | None:
         """Why this file cannot go to `address` on this channel, or None when it can."""
@@ -163,7 +177,7 @@ class ChannelBook(Mapping[str, ChannelTraits]):
         return [{"name": t.name, "label": t.label, "capacity_kind": t.capacity_kind,
                  "templates": t.templates is not None, "phone_address": t.phone_address,
                  "heard": t.heard, "subject": t.composer is not None,
-                 "files": t.files is not None}
+                 "files": t.files is not None, "typing": t.typing is not None}
                 for t in self._by_name.values()]
 
 

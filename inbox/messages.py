@@ -21,6 +21,8 @@ PLACEHOLDER_TEXTS = frozenset({CALL_TEXT, VOICEMAIL_PENDING, VOICEMAIL_NO_TRANSC
 # The key of an outbound message's stored `extra` that says it goes out elsewhere than its
 # conversation's channel (`inbox.outbox.divert`): {"from": channel, "address": where}.
 DIVERTED = "diverted"
+# The key of a note's stored `extra` that marks it a supervisor's whisper (`actions.whisper`).
+WHISPER = "whisper"
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from inbox import media_links
 from inbox.channel_traits import MailComposer
-from inbox.messages import DIVERTED
+from inbox.messages import DIVERTED, WHISPER
 from routing import mask_text
 from settings import Config
 
@@ -75,6 +75,8 @@ def message_view(row: Row, zone: ZoneInfo) -> dict[str, Any]:
         else _PUBLIC_DELIVERY_STATUS.get(row["delivery_status"], row["delivery_status"]),
         "delivery_error": row.get("delivery_error"),
         "sent_by": sent_by_view(row),
+        # A supervisor's note: consoles show it apart; no resident ever sees a note.
+        "whisper": row["direction"] == "note" and bool((row.get("extra") or {}).get(WHISPER)),
     }
 
 

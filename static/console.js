@@ -67,6 +67,7 @@
     subject_too_long: t("error.subject_too_long"), name_empty: t("error.name_empty"),
     name_invalid: t("error.name_invalid"), name_too_long: t("error.name_too_long"),
     unknown_language: t("error.unknown_language"), supervisors_only: t("error.supervisors_only"),
+    take_over_first: t("error.take_over_first"),
     admins_only: t("error.admins_only"), report_date_invalid: t("error.report_date_invalid"),
     report_range_backwards: t("error.report_range_backwards"),
     wrap_up_required: t("error.wrap_up_required"), tags_invalid: t("error.tags_invalid"),
@@ -385,7 +386,8 @@
                 live: live, me: me, t: t, labelOf: labelOf, errorText: errorText,
                 number: number, timeWithSeconds: timeWithSeconds, longDate: longDate,
                 shortDate: shortDate,
-                locale: LOCALE, zone: ZONE };
+                locale: LOCALE, zone: ZONE,
+                hooks: {} };   // set by feature scripts, called by this one
 
   // --- login page ----------------------------------------------------------------------------
 
@@ -809,8 +811,10 @@
       composer.dataset.conversation = c.id;
       composer.dataset.files = channelHas(c.channel, "files") ? "yes" : "no";
       document.getElementById("composer-channel").textContent =
-        state.mode === "note" ? t("composer.note_hint") : t("composer.goes_out_by", { channel: channelLabel(c.channel) });
-      document.getElementById("template-open").hidden = !channelHas(c.channel, "templates") || state.mode === "note";
+        state.mode === "reply" ? t("composer.goes_out_by", { channel: channelLabel(c.channel) }) : MODE_TEXTS[state.mode].hint;
+      document.getElementById("template-open").hidden = !channelHas(c.channel, "templates") || state.mode !== "reply";
+      // Feature scripts (console-supervise.js) adapt the page to the conversation shown.
+      if (window.CC.hooks.conversationShown) window.CC.hooks.conversationShown(c);
     }
 
     /* The resident's Telegram account as the message came: "Name @username". */
@@ -1029,9 +1033,9 @@
         // Residents' text: textContent only, never markup.
         content = el("div", { className: "msg-body", text: m.body || "" });
       }
-      return el("li", { className: "msg msg-" + m.direction + (call ? " msg-call-item" : ""), data: { messageId: m.id } }, [
+      return el("li", { className: "msg msg-" + m.direction + (m.whisper ? " msg-whisper" : "") + (call ? " msg-call-item" : ""), data: { messageId: m.id } }, [
         el("div", { className: "msg-meta" }, [
-          note ? el("span", { className: "note-tag", text: t("thread.internal_note") }) : null,
+          note ? el("span", { className: "note-tag", text: m.whisper ? t("composer.whisper") : t("thread.internal_note") }) : null,
           el("span", { className: "msg-author", text: authorLabel(m) }),
           m.telegram ? el("span", { className: "msg-telegram", text: telegramHandle(m.telegram) }) : null,
           m.author && m.author.kind && m.direction !== "in"
@@ -1376,6 +1380,9 @@
       if (result && result.data && result.data.id) upsert(result.data, false);
       return refreshDetail(false);
     }
+    // What feature scripts may use of the open conversation's page.
+    window.CC.conversation = { state: state, setMode: setMode, agentName: agentName,
+                               afterAction: afterAction, renderList: function () { renderList(); } };
     function setStatus(status) {
       if (!state.selected) return;
       api("POST", "/api/v1/conversations/" + state.selected + "/status", { status: status })
@@ -1632,14 +1639,20 @@
     });
 
     // -- composer
+    // reply: to the resident; note: for agents; whisper: a supervisor's note, shown apart.
+    var MODE_TEXTS = {
+      reply: { placeholder: t("composer.reply_placeholder"), send: t("composer.send_reply") },
+      note: { placeholder: t("composer.note_placeholder"), send: t("composer.add_note"), hint: t("composer.note_hint") },
+      whisper: { placeholder: t("composer.whisper_placeholder"), send: t("composer.add_whisper"), hint: t("composer.whisper_hint") }
+    };
     function setMode(mode) {
       state.mode = mode;
       composer.dataset.mode = mode;
       composer.querySelectorAll(".composer-tabs button").forEach(function (b) {
         b.setAttribute("aria-selected", String(b.dataset.mode === mode));
       });
-      composerText.placeholder = mode === "note" ? t("composer.note_placeholder") : t("composer.reply_placeholder");
-      document.getElementById("composer-send").textContent = mode === "note" ? t("composer.add_note") : t("composer.send_reply");
+      composerText.placeholder = MODE_TEXTS[mode].placeholder;
+      document.getElementById("composer-send").textContent = MODE_TEXTS[mode].send;
       if (state.detail) renderHeader(state.detail);
       renderComposerMail();
     }
@@ -1693,7 +1706,8 @@
       if (files.length) payload.attachments = files;
       var subject = composerMail.hidden ? "" : composerSubject.value.trim();
       if (subject && subject !== state.subjectDefault) payload.subject = subject;
-      api("POST", "/api/v1/conversations/" + id + "/messages", payload)
+      var whisper = state.mode === "whisper";
+      api("POST", "/api/v1/conversations/" + id + (whisper ? "/whisper" : "/messages"), whisper ? { body: text } : payload)
         .then(function (result) {
           if (state.selected === id) composerText.value = "";
           if (files.length && window.CC.attachments) window.CC.attachments.clear();
@@ -1980,7 +1994,7 @@
     document.addEventListener("visibilitychange", function () {
       if (!document.hidden) { unseenNew = 0; document.title = baseTitle; }
     });
-    // -- typing, both ways (web chat): the resident's shows above the composer for a few
+    // -- typing, both ways (web chat; the agent's also to Telegram): the resident's shows above the composer for a few
     // seconds; the agent's is passed on at most every 2.5 s while writing a reply.
     var residentTyping = document.getElementById("resident-typing");
     var residentTypingTimer = null, agentTypedAt = 0;
@@ -1992,7 +2006,7 @@
     }
     composerText.addEventListener("input", function () {
       var now = Date.now();
-      if (state.mode !== "reply" || !state.detail || state.detail.channel !== "webchat"
+      if (state.mode !== "reply" || !state.detail || !channelHas(state.detail.channel, "typing")
           || now - agentTypedAt < 2500) return;
       agentTypedAt = now;
       api("POST", "/api/v1/conversations/" + state.detail.id + "/typing").catch(function () {});
@@ -2038,6 +2052,9 @@
       },
       "message.updated": updateDelivery,
       "conversation.typing": residentIsTyping,
+      "conversation.whisper": function (data) {
+        if (window.CC.hooks.whisper) window.CC.hooks.whisper(data);
+      },
       "sla.updated": function (data) {
         if (me.role === "supervisor" || me.role === "admin") {
           var known = state.byId[data.conversation_id] || (state.detail && state.detail.id === data.conversation_id ? state.detail : null);

@@ -17,6 +17,7 @@
   var previous = {};            // queue id -> waiting, to flag changes
   var pending = null;
   var loading = false;
+  var agentsOver = 0;           // agents with more open work than their capacity
 
   function fmt(seconds) {
     return seconds === null || seconds === undefined ? "–" : CC.duration(seconds);
@@ -60,7 +61,12 @@
       data: { queue: queue.id }
     }, [
       el("div", {}, [el("h3", { text: queue.name }),
-                     el("span", { className: "tile-kind", text: queue.kind === "mailbox" ? t("board.kind_mailbox") : t("board.kind_operators") })]),
+                     el("span", { className: "tile-kind", text: queue.kind === "mailbox" ? t("board.kind_mailbox") : t("board.kind_operators") }),
+                     // Colour alone does not say why a tile is amber: the badge does.
+                     (queue.at_risk || 0) > 0
+                       ? el("span", { className: "chip chip-risk", data: { role: "sla-risk" }, title: t("board.sla_at_risk_title"),
+                                      text: t("board.sla_at_risk", { count: CC.number(queue.at_risk) }) })
+                       : null]),
       el("div", { className: "tile-main" }, [
         el("div", { className: "tile-figure tile-waiting" }, [
           el("span", { className: "value", text: CC.number(queue.waiting), data: { role: "waiting" } }),
@@ -162,6 +168,9 @@
     document.getElementById("total-longest").textContent = longest ? fmt(longest) : "–";
     document.getElementById("total-online").textContent = CC.number(sum("agents_online"));
     document.querySelectorAll("[data-extended]").forEach(function (node) { node.hidden = !extended; });
+    var over = document.getElementById("total-over-capacity");
+    over.textContent = CC.number(agentsOver);
+    over.closest(".total").classList.toggle("alert", agentsOver > 0);
     if (extended) {
       document.getElementById("total-progress").textContent = CC.number(sum("in_progress"));
       document.getElementById("total-risk").textContent = CC.number(sum("at_risk"));
@@ -172,6 +181,7 @@
   function render(board) {
     if (extended) notice.hidden = true;
     queues = board.queues;
+    agentsOver = (board.agents || []).filter(function (a) { return (a.over_capacity || []).length > 0; }).length;
     fetchedAt = Date.now();
     tiles.textContent = "";
     queues.forEach(function (queue) { tiles.appendChild(tile(queue)); });

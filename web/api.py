@@ -360,6 +360,22 @@ async def get_conversation(request: web.Request) -> web.Response:
     return web.json_response(view)
 
 
+def _require_supervisor(request: web.Request) -> Actor:
+    actor = _actor(request)
+    if not actor.sees_all_queues:
+        raise http_error(web.HTTPForbidden, "only supervisors and admins may do this",
+                         code="supervisors_only")
+    return actor
+
+
+def _check_not_watching(actor: Actor, row: dict[str, Any]) -> None:
+    """A supervisor watches a colleague's conversation read-only: they may whisper or note,
+    but answer the resident only once they have taken it over (or it is nobody's)."""
+    if actor.sees_all_queues and row["assignee_id"] not in (None, actor.id):
+        raise http_error(web.HTTPConflict, "the conversation is a colleague's: take it over "
+                         "to answer the resident", code="take_over_first")
+
+
 @routes.post("/api/v1/conversations/{id}/messages")
 async def post_message(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
@@ -367,6 +383,8 @@ async def post_message(request: web.Request) -> web.Response:
     body = await read_json(request)
     text, private = body.get("body"), body.get("private", False)
     template, variables = body.get("template"), body.get("variables") or {}
+    if private is not True or template is not None:
+        _check_not_watching(_actor(request), row)
     if template is not None:
         if not isinstance(template, str) or not isinstance(variables, dict):
             raise bad_request("template must be a name and variables an object")
@@ -438,6 +456,28 @@ async def upload(request: web.Request) -> web.Response:
     log.info("agent upload held for conversation %s: %s, %d bytes", row["id"], content_type,
              held.size)
     return web.json_response(held.view(), status=201)
+@routes.post("/api/v1/conversations/{id}/whisper")
+async def post_whisper(request: web.Request) -> web.Response:
+    """A supervisor's note for the agents of the conversation, shown apart and announced to
+    its assignee; never sent to the resident."""
+    actor = _require_supervisor(request)
+    ctx = request.app[CONTEXT]
+    row = await _visible_conversation(request)
+    body = await read_json(request)
+    if not isinstance(body.get("body"), str):
+        raise bad_request("body must be a string")
+    message = await actions.whisper(ctx, actor, row["id"], body["body"])
+    return web.json_response(message_view(message, ctx.zone), status=201)
+
+
+@routes.post("/api/v1/conversations/{id}/take-over")
+async def take_over(request: web.Request) -> web.Response:
+    """A supervisor makes a conversation they watch their own, to answer the resident."""
+    actor = _require_supervisor(request)
+    row = await _visible_conversation(request)
+    if row["assignee_id"] != actor.id:
+        await actions.take_over(request.app[CONTEXT], actor, row["id"])
+    return await _conversation_response(request, row["id"])
 
 
 @routes.post("/api/v1/conversations/{id}/assign")
@@ -499,8 +539,10 @@ async def set_tags(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/conversations/{id}/typing")
 async def agent_typing(request: web.Request) -> web.Response:
-    """The agent is writing: the resident's chat window shows it (web chat only)."""
+    """The agent is writing: the resident sees it where the channel can show it (the web chat
+    window; Telegram's "typing" chat action, at most every 4 s per chat)."""
     row = await _visible_conversation(request)
+    _check_not_watching(_actor(request), row)   # a watcher's whisper is not "typing"
     await actions.agent_typing(request.app[CONTEXT], row["id"])
     return web.Response(status=204)
 

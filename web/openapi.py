@@ -84,6 +84,10 @@ _INTERVAL = [_query("from", "ISO date or time, Asia/Baku when no offset (default
              _query("to", "ISO date or time, exclusive; a date means its whole day"),
              _query("format", "json (default) or csv", {"enum": ["json", "csv"]})]
 _CATEGORY = {"type": "string", "enum": ["inquiry", "registration", "support"]}
+_WATCHING = {"description": "take_over_first: a supervisor watches a colleague's conversation "
+                            "read-only until they take it over", **_json(_ref("Error"))}
+_WATCHING_OR_WINDOW = {**_WATCHING, "description": _WATCHING["description"] + "; or "
+                       "free_text_window_closed: only an approved template may go out"}
 _STATUS = "(waiting|open|pending|resolved)"
 _GROUPS = ["channel", "queue", "agent", "category"]
 _TIME = {"type": "string", "format": "date-time"}
@@ -155,7 +159,10 @@ SCHEMAS: dict[str, Any] = {
         "sent_by": {"oneOf": [{"type": "null"}, {"type": "object", "properties": {
             "channel": {"enum": ["sms", "email"]}, "address": {"type": "string"}}}],
             "description": "a web-chat reply sent by SMS or e-mail because the resident had "
-                           "left the chat: the channel and the address (masked); else null"}}},
+                           "left the chat: the channel and the address (masked); else null"},
+        "whisper": {"type": "boolean",
+                    "description": "a supervisor's whisper (a note: never sent to the "
+                                   "resident)"}}},
     "MailFacts": {"type": "object", "properties": {
         "subject": {"type": ["string", "null"]}, "from": {"type": ["string", "null"]},
         "from_name": {"type": ["string", "null"]},
@@ -315,8 +322,10 @@ PATHS: dict[str, Any] = {
         "a conversation with its messages and events",
         _ok("the conversation", _ref("ConversationDetail")), params=[_ID])},
     "/api/v1/conversations/{id}/messages": {"post": _op(
-        "reply on the conversation's channel (queued for delivery) or add a private note",
-        _ok("the message", _ref("Message"), status="201"), params=[_ID],
+        "reply on the conversation's channel (queued for delivery) or add a private note; a "
+        "supervisor's reply to a colleague's conversation is 409 take_over_first",
+        {**_ok("the message", _ref("Message"), status="201"), "409": _WATCHING_OR_WINDOW},
+        params=[_ID],
         body={"type": "object", "anyOf": [{"required": ["body"]}, {"required": ["template"]}],
               "properties": {
             "body": {"type": "string"}, "private": {"type": "boolean"},
@@ -332,6 +341,15 @@ PATHS: dict[str, Any] = {
                             "description": "ids of the caller's uploads in this "
                                            "conversation (POST .../uploads); with them "
                                            "body may be empty"}}})},
+    "/api/v1/conversations/{id}/whisper": {"post": _op(
+        "supervisors and admins: a whisper, a note for the conversation's agents shown apart "
+        "and announced to its assignee (conversation.whisper); never sent to the resident",
+        _ok("the note", _ref("Message"), status="201"), params=[_ID],
+        body={"type": "object", "required": ["body"], "properties": {
+            "body": {"type": "string"}}})},
+    "/api/v1/conversations/{id}/take-over": {"post": _op(
+        "supervisors and admins: assign the conversation to the caller, who may then answer "
+        "the resident", _CONVERSATION, params=[_ID])},
     "/api/v1/conversations/{id}/assign": {"post": _op(
         "assign, unassign (agent_id null) or transfer (queue)", _CONVERSATION, params=[_ID],
         body={"type": "object", "properties": {
@@ -358,8 +376,9 @@ PATHS: dict[str, Any] = {
         body={"type": "object", "required": ["status"], "properties": {
             "status": {"enum": ["open", "pending", "resolved"]}}})},
     "/api/v1/conversations/{id}/typing": {"post": _op(
-        "the agent is writing a reply: the resident's chat window shows it (web chat)",
-        _ok("passed on", status="204"), params=[_ID])},
+        "the agent is writing a reply: the resident sees it where the channel can show it "
+        "(web chat window; Telegram chat action, at most every 4 s per chat)",
+        {**_ok("passed on", status="204"), "409": _WATCHING}, params=[_ID])},
     "/api/v1/conversations/{id}/category": {"post": _op(
         "a human's category correction, kept as training data", _CONVERSATION, params=[_ID],
         body={"type": "object", "required": ["category"], "properties": {

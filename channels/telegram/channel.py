@@ -43,6 +43,7 @@ from channels.telegram.parse import (
     split_text,
 )
 from channels.telegram.settings import WEBHOOK_PATH, telegram_settings, webhook_secret
+from channels.telegram.typing import TELEGRAM_TYPING
 from inbox.channel_traits import ChannelTraits, FileCarriage
 from inbox.clock import utcnow
 from inbox.context import InboxContext
@@ -63,7 +64,7 @@ STATUS_CACHE_S = 60      # /readyz asks getWebhookInfo at most this often
 
 # A bot may upload files of up to 50 MB (Bot API sendDocument).
 TRAITS = ChannelTraits(name="telegram", label="Telegram", vouches_phone=True,
-                       files=FileCarriage(max_bytes=50 * 1024 * 1024))
+                       files=FileCarriage(max_bytes=50 * 1024 * 1024), typing=TELEGRAM_TYPING)
 
 
 def _json_error(status: type[web.HTTPException], message: str) -> web.HTTPException:

@@ -601,8 +601,18 @@ async def widget_script(request: web.Request) -> web.Response:
                         headers={"Cache-Control": "public, max-age=300"})
 
 
+class ChatWindowTyping:
+    """The resident's open chat window shows "an officer is typing" (the page hides it after a
+    few seconds without another signal, so nothing needs to say it stopped)."""
+
+    async def show(self, ctx: InboxContext, address: str) -> None:
+        with ctx.redis_outage.best_effort():
+            await publish_to_chat(ctx.redis, address, {"type": "typing", "who": "agent"})
+
+
 class WebchatChannel:
-    traits = ChannelTraits(name="webchat", label="Web chat", files=FileCarriage())
+    traits = ChannelTraits(name="webchat", label="Web chat", files=FileCarriage(),
+                           typing=ChatWindowTyping())
     name = traits.name
 
     def setup_routes(self, app: web.Application) -> None:

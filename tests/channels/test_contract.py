@@ -92,17 +92,23 @@ def test_an_unknown_channel_is_named():
 def test_the_console_view_of_the_channels():
     assert channel_book().view() == [
         {"name": "webchat", "label": "Web chat", "capacity_kind": "chat", "templates": False,
-         "phone_address": False, "heard": False, "subject": False, "files": True},
+         "phone_address": False, "heard": False, "subject": False, "files": True,
+         "typing": True},
         {"name": "sms", "label": "SMS", "capacity_kind": "chat", "templates": False,
-         "phone_address": True, "heard": False, "subject": False, "files": True},
+         "phone_address": True, "heard": False, "subject": False, "files": True,
+         "typing": False},
         {"name": "whatsapp", "label": "WhatsApp", "capacity_kind": "chat", "templates": True,
-         "phone_address": True, "heard": False, "subject": False, "files": True},
+         "phone_address": True, "heard": False, "subject": False, "files": True,
+         "typing": False},
         {"name": "voice", "label": "Voice call", "capacity_kind": "chat", "templates": False,
-         "phone_address": True, "heard": True, "subject": False, "files": False},
+         "phone_address": True, "heard": True, "subject": False, "files": False,
+         "typing": False},
         {"name": "email", "label": "E-mail", "capacity_kind": "email", "templates": False,
-         "phone_address": False, "heard": False, "subject": True, "files": True},
+         "phone_address": False, "heard": False, "subject": True, "files": True,
+         "typing": False},
         {"name": "telegram", "label": "Telegram", "capacity_kind": "chat", "templates": False,
-         "phone_address": False, "heard": False, "subject": False, "files": True}]
+         "phone_address": False, "heard": False, "subject": False, "files": True,
+         "typing": True}]
 
 
 MB = 1024 * 1024

@@ -23,7 +23,16 @@ from inbox.storage.schema import events, messages
 from routing import mask_text
 from settings import Limits
 from tests.conftest import with_test_channels
-from tests.inbox.test_auth import LEYLA, NIGAR, RAUF, USER, add_staff, bearer, login
+from tests.inbox.test_auth import (
+    LEYLA,
+    NIGAR,
+    RAUF,
+    USER,
+    add_staff,
+    add_user,
+    bearer,
+    login,
+)
 
 BAKU = ZoneInfo("Asia/Baku")
 # The fields docs/api.md promises; the API may add others.
@@ -419,10 +428,13 @@ async def test_first_reply_is_queued_sets_first_response_and_assigns_the_replier
     assert abs(conversation["first_response_at"] - sent_at) < timedelta(seconds=1)
     assert conversation["last_message_at"] == conversation["first_response_at"]
     assert types == ["received", "assigned", "replied"]
-    # A later reply by someone else changes neither the first response nor the owner.
+    # A later reply by someone else changes neither the first response nor the owner (a
+    # colleague of the queue: a supervisor would have to take it over first).
+    colleague = await add_user(ctx, "aysel.quliyeva@migration.gov.az", name="Aysel Quliyeva",
+                               queues=("migration-registration",))
     response = await client.post(f"/api/v1/conversations/{c.id}/messages",
                                  json={"body": "Forma qəbul edildi."},
-                                 headers=people["nigar"].headers)
+                                 headers=await mint_token(ctx, colleague))
     assert response.status == 201
     later, _, types = await stored(ctx, c.id)
     assert later["first_response_at"] == conversation["first_response_at"]
