@@ -230,7 +230,7 @@ async def admin_page(request: web.Request) -> web.Response:
     supervisor = user["role"] in console.SUPERVISOR_ROLES
     if user["role"] != "admin":
         return console._render(request, "forbidden.html", user, status=403, page="",
-                               supervisor=supervisor)
+                               supervisor=supervisor, admins_only=True)
     return console._render(request, "admin_canned.html", user, page="admin",
                            supervisor=supervisor)
 
