@@ -5,6 +5,7 @@ combine, is inbox/canned.py's."""
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
 from typing import Any
 
 from aiohttp import web
@@ -156,6 +157,18 @@ async def admin_create(request: web.Request) -> web.Response:
     return web.json_response(_admin_view(created), status=201)
 
 
+@asynccontextmanager
+async def _saving(ctx, key: str):
+    """A transaction that writes the row of `key`. A default's first change inserts its row,
+    and two admins changing it at once cannot both: the second is told to reload (409)."""
+    try:
+        async with ctx.store.transaction() as tx:
+            yield tx
+    except IntegrityError:
+        raise http_error(web.HTTPConflict, f"{key!r} was changed meanwhile; reload",
+                         code="conflict") from None
+
+
 @routes.put("/api/v1/admin/canned/{key}")
 async def admin_update(request: web.Request) -> web.Response:
     admin = _require_admin(request)
@@ -163,7 +176,7 @@ async def admin_update(request: web.Request) -> web.Response:
     key = request.match_info["key"]
     body = await read_json(request)
     values = canned.checked_response(body, (q.id for q in ctx.config.queues))
-    async with ctx.store.transaction() as tx:
+    async with _saving(ctx, key) as tx:
         before = await _current(tx, key)
         if before is None:
             raise _not_found(key)
@@ -182,7 +195,7 @@ async def admin_delete(request: web.Request) -> web.Response:
     admin = _require_admin(request)
     ctx = request.app[CONTEXT]
     key = request.match_info["key"]
-    async with ctx.store.transaction() as tx:
+    async with _saving(ctx, key) as tx:
         before = await _current(tx, key)
         if before is None:
             raise _not_found(key)
