@@ -179,7 +179,8 @@ def shipped() -> dict[str, dict[str, Any]]:
             response = {"key": key, "queue": entry.get("queue"),
                         "title": checked_texts(entry.get("title"), "title", MAX_TITLE),
                         "body": checked_texts(entry.get("texts"), "texts", MAX_BODY),
-                        "tags": list(entry.get("tags") or ())}
+                        # A tag like 142 reads from YAML as a number; tags are words.
+                        "tags": [str(tag) for tag in entry.get("tags") or ()]}
         except ActionError as exc:
             raise ValueError(f"{CANNED_FILE}: response {key!r}: {exc}") from None
         if key in defaults:

@@ -86,3 +86,8 @@ def test_an_agent_sees_global_responses_and_their_queues_only():
                                   _row("mig-own", queue="migration-support")])
     seen = {r["key"] for r in canned.visible(responses, ["migration-support"])}
     assert "mig-own" in seen and "dost-own" not in seen and "greeting" in seen
+
+
+def test_shipped_tags_are_words_even_when_yaml_reads_a_number():
+    assert all(isinstance(tag, str) for d in canned.shipped().values() for tag in d["tags"])
+    assert "142" in canned.shipped()["call-142"]["tags"]
