@@ -28,7 +28,7 @@ from channels.registry import CHANNELS, channel_book, config_problems
 from channels.telegram import admin as telegram_admin
 from channels.telegram.settings import telegram_settings
 from channels.twilio.voice_twiml import stored_voice_address
-from inbox import channel_traits, users
+from inbox import canned, channel_traits, users
 from inbox.auth import ROLES
 from inbox.context import open_context
 from inbox.intake import Intake
@@ -39,6 +39,7 @@ from inbox.storage.db import ROOT, database_url, migrate
 from routing.model import shared_model
 from settings import Config, ConfigError, load_config
 from web import admin, api, console, mail, openapi, ops, shared_media
+from web import canned as canned_api
 from web import reports as report_api
 from web.appkeys import CONTEXT, HUB, INTAKE, READINESS, SECRET_KEY, VOICE_ADDRESS
 from web.collector import Collector
@@ -85,6 +86,7 @@ def create_app(config: Config) -> web.Application:
                      admin.admins_only, storable_query,
                      api.action_errors],
     )
+    canned.shipped()   # a shipped canned response missing a language stops the start here
     book = channel_book()
     channel_traits.install(book)   # for inbox code run outside a request's context
     app[CONTEXT] = open_context(config, channels=book)
@@ -96,6 +98,7 @@ def create_app(config: Config) -> web.Application:
     app.add_routes(api.routes)
     app.add_routes(admin.routes)
     app.add_routes(report_api.routes)
+    app.add_routes(canned_api.routes)
     app.add_routes(mail.routes)
     app.add_routes(openapi.routes)
     app.add_routes(shared_media.routes)

@@ -90,7 +90,12 @@
     password_too_short: t("error.password_too_short"), capacity_invalid: t("error.capacity_invalid"),
     voice_address_invalid: t("error.voice_address_invalid"), email_taken: t("error.email_taken"),
     user_not_found: t("error.user_not_found"), cannot_demote_self: t("error.cannot_demote_self"),
-    cannot_deactivate_self: t("error.cannot_deactivate_self")
+    cannot_deactivate_self: t("error.cannot_deactivate_self"),
+    canned_variable_unknown: t("error.canned_variable_unknown"),
+    canned_braces_broken: t("error.canned_braces_broken"), canned_text_invalid: t("error.canned_text_invalid"),
+    canned_key_invalid: t("error.canned_key_invalid"), canned_key_taken: t("error.canned_key_taken"),
+    canned_queue_unknown: t("error.canned_queue_unknown"), canned_not_found: t("error.canned_not_found"),
+    canned_default_unknown: t("error.canned_default_unknown")
   };
   function errorText(error) {
     var data = (error && error.data && typeof error.data === "object") ? error.data : {};
@@ -445,9 +450,6 @@
     delivered: { mark: "✓✓", label: t("delivery.delivered") }, read: { mark: "✓✓", label: t("delivery.read") },
     failed: { mark: "!", label: t("delivery.failed") }, received: { mark: "", label: t("delivery.received") }
   };
-  // How a canned response names a resident whose name is unknown, in the response's language
-  // (not the console's): the resident reads it.
-  var NAME_FALLBACK = { az: "vətəndaş", ru: "гражданин(ка)", en: "resident" };
   // The outbox's internal claim is still "queued" to agents (as the API says it).
   var DELIVERY_ALIASES = { sending: "queued" };
   var LANGUAGE_NAMES = { az: t("call.language_az"), ru: t("call.language_ru"), en: t("call.language_en") };
@@ -1864,15 +1866,6 @@
     function cannedLanguageFor(c) {
       return c && ["az", "ru", "en"].indexOf(c.language) >= 0 ? c.language : "az";
     }
-    function fillVariables(text, language) {
-      var c = state.detail || {};
-      var values = {
-        name: (c.contact && c.contact.name) || NAME_FALLBACK[language],
-        reference: c.id ? String(c.id) : "",
-        agent: me.name || ""
-      };
-      return text.replace(/\{(name|reference|agent)\}/g, function (_, key) { return values[key]; });
-    }
     function renderCanned() {
       var needle = cannedSearch.value.trim().toLowerCase();
       var language = cannedLanguage.value;
@@ -1894,11 +1887,17 @@
     }
     function openCanned() {
       if (!state.selected) return;
-      var ready = state.canned ? Promise.resolve() : api("GET", "/console/canned").then(function (result) {
-        state.canned = result.data.responses;
-      });
+      // Asked anew for each opening: the server fills the variables for this conversation
+      // (its resident's name may have been corrected meanwhile) and lists only the responses
+      // of the agent's queues and the global ones.
+      var language = cannedLanguageFor(state.detail);
+      var ready = api("GET", "/api/v1/canned?conversation_id=" + encodeURIComponent(state.selected))
+        .then(function (result) {
+          state.canned = result.data.responses;
+          language = result.data.language || language;
+        });
       ready.then(function () {
-        cannedLanguage.value = cannedLanguageFor(state.detail);
+        cannedLanguage.value = language;
         cannedSearch.value = "";
         cannedBox.hidden = false;
         renderCanned();
@@ -1907,7 +1906,7 @@
     }
     function closeCanned() { cannedBox.hidden = true; }
     function chooseCanned(entry) {
-      var text = fillVariables(entry.texts[cannedLanguage.value], cannedLanguage.value);
+      var text = entry.texts[cannedLanguage.value];
       var start = composerText.selectionStart;
       var current = composerText.value;
       composerText.value = current ? current.slice(0, start) + text + current.slice(composerText.selectionEnd) : text;

@@ -1,5 +1,5 @@
 """The web pages of agents and supervisors: the console, its login page, the wall-board and the
-reports page, plus the canned responses the console offers. Pages are jinja2 shells; all data
+reports page (the canned responses are web/canned.py's). Pages are jinja2 shells; all data
 comes from the agent API (`/api/v1`) through the page's own JavaScript.
 
 Every word the pages and their scripts show comes from one catalogue
@@ -17,7 +17,6 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import jinja2
-import yaml
 from aiohttp import web
 
 from inbox import auth
@@ -27,7 +26,6 @@ from inbox.replies import FALLBACK_LANGUAGE, REPLY_LANGUAGES, TEMPLATES_DIR, pre
 from inbox.texts import Catalogue, fill, load_catalogue
 from web.appkeys import CONTEXT
 
-CANNED_FILE = TEMPLATES_DIR / "console" / "canned.yaml"
 TEXTS_FILE = TEMPLATES_DIR / "console" / "texts.yaml"
 # The locale each language's dates, times and numbers are written in (Intl in the pages).
 LOCALES = {"az": "az-Latn-AZ", "ru": "ru-RU", "en": "en-GB"}
@@ -125,7 +123,7 @@ def same_origin_path(target: str | None, fallback: str = "/console") -> str:
     return target
 
 
-async def _page(request: web.Request, template: str, *, supervisors_only: bool = False,
+async def page(request: web.Request, template: str, *, supervisors_only: bool = False,
                 admins_only: bool = False, **values: Any) -> web.Response:
     user = await _signed_in_user(request)
     if user is None:
@@ -133,14 +131,14 @@ async def _page(request: web.Request, template: str, *, supervisors_only: bool =
     if (supervisors_only and user["role"] not in SUPERVISOR_ROLES) or (
             admins_only and user["role"] != "admin"):
         return _render(request, "forbidden.html", user, status=403, page="",
-                       supervisor=user["role"] in SUPERVISOR_ROLES)
+                       supervisor=user["role"] in SUPERVISOR_ROLES, admins_only=admins_only)
     return _render(request, template, user, supervisor=user["role"] in SUPERVISOR_ROLES,
                    **values)
 
 
 @routes.get("/console")
 async def console_page(request: web.Request) -> web.Response:
-    return await _page(request, "console.html", page="console", frame_css=EMAIL_FRAME_CSS,
+    return await page(request, "console.html", page="console", frame_css=EMAIL_FRAME_CSS,
                        event_groups=EVENT_GROUPS, call_text=CALL_TEXT)
 
 
@@ -154,48 +152,18 @@ async def login_page(request: web.Request) -> web.Response:
 
 @routes.get("/wallboard")
 async def wallboard_page(request: web.Request) -> web.Response:
-    return await _page(request, "wallboard.html", supervisors_only=True, page="wallboard")
+    return await page(request, "wallboard.html", supervisors_only=True, page="wallboard")
 
 
 @routes.get("/reports")
 async def reports_page(request: web.Request) -> web.Response:
-    return await _page(request, "reports.html", supervisors_only=True, page="reports")
+    return await page(request, "reports.html", supervisors_only=True, page="reports")
 
 
 @routes.get("/admin")
 async def admin_page(request: web.Request) -> web.Response:
     """Users, the deployment's configuration and the audit trail (static/admin.js)."""
-    return await _page(request, "admin.html", admins_only=True, page="admin")
-
-
-@lru_cache(maxsize=1)
-def canned_responses() -> list[dict[str, Any]]:
-    """The built-in canned responses: [{id, title: {az, ru, en}, tags, texts: {az, ru, en}}]."""
-    with CANNED_FILE.open(encoding="utf-8") as handle:
-        entries = yaml.safe_load(handle)["responses"]
-    for entry in entries:
-        for part in ("title", "texts"):
-            missing = [lang for lang in REPLY_LANGUAGES
-                       if not isinstance(entry[part], dict) or not entry[part].get(lang)]
-            if missing:
-                raise ValueError(f"{CANNED_FILE}: response {entry['id']!r} lacks its "
-                                 f"{part} in {missing}")
-    return entries
-
-
-@routes.get("/console/canned")
-async def canned(request: web.Request) -> web.Response:
-    user = await _signed_in_user(request)
-    if user is None:
-        return web.json_response({"error": "authentication required",
-                                  "code": "authentication_required"}, status=401)
-    # `title` in the agent's console language; `titles` in every one (searched alike).
-    language = page_language(request, user)
-    return web.json_response({"languages": list(REPLY_LANGUAGES),
-                              "variables": ["name", "reference", "agent"],
-                              "responses": [{**entry, "title": entry["title"][language],
-                                             "titles": entry["title"]}
-                                            for entry in canned_responses()]})
+    return await page(request, "admin.html", admins_only=True, page="admin")
 
 
 @routes.get("/")

@@ -94,6 +94,13 @@ _TIME = {"type": "string", "format": "date-time"}
 _NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
 
 SCHEMAS: dict[str, Any] = {
+    "CannedResponse": {"type": "object",
+                       "required": ["key", "queue", "title", "body", "is_default", "modified"],
+                       "properties": {
+                           "key": {"type": "string"}, "queue": {"type": ["string", "null"]},
+                           "title": {"type": "object"}, "body": {"type": "object"},
+                           "tags": {"type": "array", "items": {"type": "string"}},
+                           "is_default": {"type": "boolean"}, "modified": {"type": "boolean"}}},
     "Error": {"type": "object", "required": ["error"],
               "properties": {"error": {"type": "string"},
                              "code": {"type": "string",
@@ -271,6 +278,16 @@ def _rows(row: dict[str, Any]) -> dict[str, Any]:
         "text/csv": {"schema": {"type": "string"}}}}}
 
 
+_LANGUAGE_TEXTS = {"type": "object", "required": ["az", "ru", "en"], "additionalProperties": False,
+                   "properties": {language: {"type": "string", "minLength": 1}
+                                  for language in ("az", "ru", "en")}}
+_KEY = {"name": "key", "in": "path", "required": True,
+        "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,39}$"}}
+_CANNED_BODY = {"type": "object", "required": ["title", "body"], "properties": {
+    "queue": {"type": ["string", "null"]}, "title": _LANGUAGE_TEXTS, "body": _LANGUAGE_TEXTS}}
+_CANNED_BODY_NEW = {**_CANNED_BODY, "required": ["key", "title", "body"], "properties": {
+    **_CANNED_BODY["properties"], "key": _KEY["schema"]}}
+
 PATHS: dict[str, Any] = {
     "/healthz": {"get": _op("liveness", _ok("alive", {"type": "object"}), public=True)},
     "/readyz": {"get": _op("readiness: database and Redis answer",
@@ -399,6 +416,41 @@ PATHS: dict[str, Any] = {
                         "az": {"type": "string"}, "ru": {"type": "string"},
                         "en": {"type": "string"}}}}}},
             "wrap_up_required": {"type": "array", "items": {"type": "string"}}}}))},
+    "/api/v1/canned": {"get": _op(
+        "the canned responses the caller may use: global ones and those of the caller's "
+        "queues (and of the conversation's); with conversation_id each text is filled for "
+        "that conversation and `language` is the conversation's",
+        _ok("responses", {"type": "object", "required": ["language", "responses"],
+                          "properties": {
+            "language": {"enum": ["az", "ru", "en"]}, "filled": {"type": "boolean"},
+            "languages": {"type": "array", "items": {"type": "string"}},
+            "variables": {"type": "array", "items": {"type": "string"}},
+            "responses": {"type": "array", "items": {
+                "type": "object", "required": ["id", "key", "queue", "title", "texts"],
+                "properties": {"id": {"type": "string"}, "key": {"type": "string"},
+                               "queue": {"type": ["string", "null"]},
+                               "title": {"type": "string"}, "titles": _LANGUAGE_TEXTS,
+                               "tags": {"type": "array", "items": {"type": "string"}},
+                               "texts": _LANGUAGE_TEXTS}}}}}),
+        params=[_query("conversation_id", "fill the texts for this conversation",
+                       _ID_SCHEMA)])},
+    "/api/v1/admin/canned": {
+        "get": _op("admins: every canned response in force, the shipped defaults an admin "
+                   "deleted, the variables and the queues", _ok("the responses",
+                                                                {"type": "object"})),
+        "post": _op("admins: a new canned response (201); its key is its address",
+                    {**_ok("the response", _ref("CannedResponse"), status="201"),
+                     "409": {"description": "the key is taken (canned_key_taken)"}},
+                    body=_CANNED_BODY_NEW)},
+    "/api/v1/admin/canned/{key}": {
+        "put": _op("admins: replace a response's queue, titles and texts (a shipped default "
+                   "so edited stays until reset)", _ok("the response", _ref("CannedResponse")),
+                   params=[_KEY], body=_CANNED_BODY),
+        "delete": _op("admins: delete a response (a shipped default stays deleted until "
+                      "reset)", {"204": {"description": "deleted"}}, params=[_KEY])},
+    "/api/v1/admin/canned/{key}/reset": {"post": _op(
+        "admins: a shipped default back as shipped, whether edited or deleted",
+        _ok("the response", _ref("CannedResponse")), params=[_KEY])},
     "/api/v1/conversations/{id}/merge": {"post": _op(
         "move another conversation of the same contact into this one", _CONVERSATION,
         params=[_ID], body={"type": "object", "required": ["conversation_id"],

@@ -111,6 +111,24 @@ audit_events = Table(
     Index("ix_audit_events_target", "target_kind", "target_id"),
 )
 
+# What admins changed of the canned responses (inbox/canned.py): their own responses, and the
+# shipped defaults they edited (`is_default`) or deleted (`deleted`, a tombstone whose texts
+# are kept for the audit's sake). A shipped default without a row is in force as shipped.
+canned_responses = Table(
+    "canned_responses",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("key", String(40), nullable=False),
+    Column("queue", String(100)),                       # null: every queue
+    Column("title", JSON, nullable=False),              # {az, ru, en}
+    Column("body", JSON, nullable=False),               # {az, ru, en}
+    Column("is_default", Boolean, nullable=False, default=False),
+    Column("deleted", Boolean, nullable=False, default=False),
+    Column("updated_by", Id, ForeignKey("users.id")),
+    Column("updated_at", Time, nullable=False),
+    UniqueConstraint("key", name="uq_canned_responses_key"),
+)
+
 auth_tokens = Table(
     "auth_tokens",
     metadata,

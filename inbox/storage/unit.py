@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from inbox.storage.audit import AuditRecords
+from inbox.storage.canned import CannedRecords
 from inbox.storage.contacts import ContactRecords
 from inbox.storage.conversations import ConversationRecords
 from inbox.storage.events import EventRecords
@@ -39,6 +40,7 @@ class UnitOfWork:
         self.journal = JournalRecords(conn)
         self.mail = MailRecords(conn)
         self.audit = AuditRecords(conn)
+        self.canned = CannedRecords(conn)
 
 
 class Store:

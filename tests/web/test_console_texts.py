@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from inbox import texts
+from inbox import canned, texts
 from inbox.replies import REPLY_LANGUAGES
 from web import console
 from web.http import STATUS_CODES
@@ -23,7 +23,7 @@ SCRIPTS = sorted(path for path in (ROOT / "static").glob("*.js") if path.name !=
 # only, so a code cannot hide in a positional argument), and the account checks' `Problem`s.
 ERROR_SOURCES = [*sorted((ROOT / "web").glob("*.py")),
                  *(ROOT / "inbox" / name for name in ("actions.py", "administration.py",
-                                                       "users.py"))]
+                                                       "canned.py", "users.py"))]
 ROLES = ("agent", "supervisor", "admin")
 # Lookups whose key is made from a value: the prefix and every value it can take.
 DYNAMIC_FAMILIES = {"language.": REPLY_LANGUAGES, "role.": ROLES}
@@ -140,9 +140,9 @@ def test_every_error_code_the_api_sends_has_its_text_and_the_console_translates_
 
 
 def test_canned_responses_have_titles_and_texts_in_every_language():
-    for entry in console.canned_responses():
-        for part in ("title", "texts"):
-            assert set(entry[part]) >= set(REPLY_LANGUAGES), (entry["id"], part)
+    for key, entry in canned.shipped().items():
+        for part in ("title", "body"):
+            assert set(entry[part]) == set(REPLY_LANGUAGES), (key, part)
 
 
 @pytest.mark.parametrize(("yaml_text", "problem"), [
@@ -163,15 +163,26 @@ def test_a_catalogue_missing_a_text_is_refused(tmp_path, monkeypatch, yaml_text,
         console.console_texts.cache_clear()
 
 
-def test_a_canned_response_without_a_title_in_a_language_is_refused(tmp_path, monkeypatch):
+@pytest.mark.parametrize(("yaml_text", "problem"), [
+    ('    title: {az: "Salamlama", en: "Greeting"}\n'
+     '    texts: {az: "Salam", ru: "Здравствуйте", en: "Hello"}\n',
+     r"'greeting': title must be an object with exactly the keys az, ru, en"),
+    ('    title: {az: "Salamlama", ru: "Приветствие", en: "Greeting"}\n'
+     '    texts: {az: "Salam {name}", ru: "Здравствуйте", en: "Hello"}\n',
+     r"'greeting': unknown variable \{name\}"),
+])
+def test_a_shipped_canned_response_missing_a_language_or_naming_no_variable_is_refused(
+        tmp_path, monkeypatch, yaml_text, problem):
     broken = tmp_path / "canned.yaml"
-    broken.write_text('responses:\n  - id: greeting\n    title: {az: "Salamlama", en: "Greeting"}\n'
-                      '    texts: {az: "Salam", ru: "Здравствуйте", en: "Hello"}\n',
-                      encoding="utf-8")
-    monkeypatch.setattr(console, "CANNED_FILE", broken)
-    console.canned_responses.cache_clear()
+    broken.write_text('name_fallback: {az: "vətəndaş", ru: "гражданин", en: "resident"}\n'
+                      'responses:\n  - id: greeting\n' + yaml_text, encoding="utf-8")
+    monkeypatch.setattr(canned, "CANNED_FILE", broken)
+    caches = (canned._shipped_file, canned.name_fallback, canned.shipped)
+    for cache in caches:
+        cache.cache_clear()
     try:
-        with pytest.raises(ValueError, match=r"'greeting' lacks its title in \['ru'\]"):
-            console.canned_responses()
+        with pytest.raises(ValueError, match=problem):
+            canned.shipped()
     finally:
-        console.canned_responses.cache_clear()
+        for cache in caches:
+            cache.cache_clear()
