@@ -17,7 +17,9 @@ from web.http import STATUS_CODES
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = sorted((ROOT / "templates" / "console").glob("*.html"))
-SCRIPTS = [ROOT / "static" / name for name in ("console.js", "wallboard.js", "reports.js")]
+# console.js and its sibling scripts (console-*.js), and the pages that share its helpers.
+SCRIPTS = [*sorted((ROOT / "static").glob("console*.js")),
+           *(ROOT / "static" / name for name in ("wallboard.js", "reports.js"))]
 # Where the API's errors get their codes: keyword `code="…"` (the helpers take it by keyword
 # only, so a code cannot hide in a positional argument).
 ERROR_SOURCES = [*sorted((ROOT / "web").glob("*.py")), ROOT / "inbox" / "actions.py"]
@@ -82,7 +84,8 @@ def test_the_catalogue_is_written_in_each_language_not_copied_from_english():
 SAME_AS_ENGLISH = {
     *((language, key) for language in ("az", "ru")
       for key in ("language.az", "language.ru", "language.en", "channel.sms", "channel.whatsapp",
-                  "channel.telegram", "event.reason", "date.long", "date.day_month")),
+                  "channel.telegram", "event.reason", "date.long", "date.day_month",
+                  "notify.body_text")),
     ("az", "filter.status"), ("az", "size.bytes"), ("az", "size.kilobytes"),
     ("az", "size.megabytes"), ("az", "call.reason_operator"), ("az", "event.source_model"),
     ("az", "report.median"),
