@@ -60,7 +60,11 @@
     var flat = String(text || "").replace(/\s+/g, " ").trim();
     return flat.length > PREVIEW ? flat.slice(0, PREVIEW - 1) + "…" : flat;
   }
+  /* The chime (when the sound button is on) whether or not notifications are; the
+     notification itself only when the agent turned them on. */
   function notify(kind, conversation, title, text) {
+    page.sound();
+    if (!enabled()) return;
     var where = CC.channelLabel(conversation.channel) + " · " + page.contactName(conversation.contact);
     var note = new window.Notification(title, {
       body: text === null ? where : t("notify.body_text", { where: where, text: text }),
@@ -72,7 +76,6 @@
       page.open(conversation.id);
       note.close();
     };
-    page.sound();
   }
 
   /* Assignments: the assignee each conversation had when last heard of, so only a change to
@@ -84,7 +87,7 @@
     var listed = page.conversation(c.id);
     var before = known ? assignees[c.id] : listed ? listed.assignee : undefined;
     assignees[c.id] = c.assignee;
-    if (!enabled() || c.assignee !== CC.me.id || before === CC.me.id || c.status === "resolved") return;
+    if (c.assignee !== CC.me.id || before === CC.me.id || c.status === "resolved") return;
     // Never heard of and already answered: an old conversation of theirs, not a new one.
     if (before === undefined && type === "conversation.updated" && c.first_response_at) return;
     var tell = function () {
@@ -94,7 +97,7 @@
   }
   function heardMessage(data) {
     var m = data.message;
-    if (!enabled() || !m || m.direction !== "in" || !elsewhere(data.conversation_id)) return;
+    if (!m || m.direction !== "in" || !elsewhere(data.conversation_id)) return;
     var text = preview(m.body) || t("notify.attachment");
     var listed = page.conversation(data.conversation_id);
     var found = listed ? Promise.resolve(listed)

@@ -89,18 +89,20 @@
       (result.data.conversations || []).forEach(function (c) { shown.conversations[c.id] = c; });
       return readPage();
     }).then(function () {
-      list.lastElementChild && list.lastElementChild.scrollIntoView({ block: "end" });
+      list.scrollTop = list.scrollHeight;     // the newest at the bottom, as in a thread
     }).catch(function (error) {
       status.textContent = t("timeline.unavailable", { reason: CC.errorText(error) });
     });
   }
 
   earlier.addEventListener("click", function () {
-    var first = list.firstElementChild;
+    var first = shown.messages.length ? shown.messages[0].id : null;
     earlier.disabled = true;
     readPage().then(function () {
-      // Keep the message the agent was reading in view above the ones just added.
-      if (first) first.scrollIntoView({ block: "start" });
+      // The list is drawn anew: bring back the message that was the oldest shown, with the
+      // ones just added above it.
+      var kept = first === null ? null : list.querySelector('[data-message-id="' + first + '"]');
+      if (kept) kept.scrollIntoView({ block: "center" });
     }, CC.fail).then(function () { earlier.disabled = false; });
   });
   document.addEventListener("click", function (event) {

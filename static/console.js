@@ -1286,9 +1286,6 @@
       })));
       var others = contact.conversations || [];
       pane.appendChild(el("h4", { className: "pane-title", text: t("contact.conversations", { count: others.length }) }));
-      // The whole history across channels opens in console-timeline.js.
-      pane.appendChild(el("button", { type: "button", className: "btn btn-sm btn-block", id: "contact-timeline-open",
-                                      data: { contactId: contact.id, contactName: name }, text: t("timeline.open") }));
       pane.appendChild(el("ul", { className: "history" }, others.map(function (c) {
         return el("li", {}, [el("button", {
           type: "button", className: "history-item" + (c.id === state.selected ? " current" : ""),
@@ -1299,6 +1296,9 @@
               el("span", { className: "muted small", text: clock(c.created_at) + " · " + queueName(c.queue) })]),
             el("span", { className: "status-tag status-" + c.status, text: labelOf(STATUS_LABELS, c.status) })])]);
       })));
+      // The whole history across channels opens in console-timeline.js.
+      pane.appendChild(el("button", { type: "button", className: "btn btn-sm timeline-open-all", id: "contact-timeline-open",
+                                      data: { contactId: contact.id, contactName: name }, text: t("timeline.open") }));
     }
 
     /* The resident's language (replies and notices are written in it) and preferred channel
