@@ -1082,7 +1082,10 @@
         case "routed":
           return d.why ? t("event.reason", { text: t("event.routed", { queue: queueName(d.queue) }), reason: whyText(d.why) })
             : because(t("event.routed", { queue: queueName(d.queue) }));
-        case "assigned": return because(t("event.assigned", { agent: unknownIfNull(agentName(d.agent_id)) }));
+        case "assigned":
+          return d.why ? t("event.reason", { text: t("event.assigned", { agent: unknownIfNull(agentName(d.agent_id)) }),
+                                             reason: assignedWhyText(d.why) })
+            : because(t("event.assigned", { agent: unknownIfNull(agentName(d.agent_id)) }));
         case "unassigned": return done(because(t("event.unassigned", { agent: unknownIfNull(agentName(d.agent_id)) })));
         case "reassigned": return t("event.reassigned", { from: unknownIfNull(agentName(d.from)), to: unknownIfNull(agentName(d.to)) });
         case "offer_expired": return because(t("event.offer_expired", { agent: unknownIfNull(agentName(d.agent_id)) }));
@@ -1164,6 +1167,28 @@
         if (low) text = t("reason.overrides", { rule: text, low: low });
       }
       return why.after ? t("reason.after", { what: reasonText(why.after), why: text }) : text;
+    }
+    /* An assignment's facts (routing/assignment.py AssignDecision `why`), likewise. */
+    var STRATEGIES = {
+      round_robin: function (why) { return why.idle === "never" ? t("reason.assign_never") : t("reason.assign_longest"); },
+      least_busy: function (why) { return t("reason.assign_load", { load: why.load, capacity: why.capacity }); }
+    };
+    function assignedWhyText(why) {
+      var parts = [];
+      if (why.offer_expired) {
+        parts.push(t("reason.assign_after_offer", { agent: unknownIfNull(agentName(why.offer_expired.agent_id)),
+                                                    seconds: why.offer_expired.timeout_s }));
+      }
+      if (why.preferred) parts.push(t("reason.assign_preferred"));
+      else if (STRATEGIES[why.strategy]) parts.push(STRATEGIES[why.strategy](why));
+      var language = why.language;
+      if (language) {
+        var wanted = labelOf(LANGUAGE_NAMES, language.wanted);
+        parts.push(!language.fallback ? t("reason.assign_speaks", { language: wanted })
+          : language.fallback === "any" ? t("reason.assign_fallback_any", { language: wanted })
+          : t("reason.assign_fallback", { language: wanted, fallback: labelOf(LANGUAGE_NAMES, language.fallback) }));
+      }
+      return parts.join("; ");
     }
     function untranslatedReason(e) {
       if (e.data && e.data.why) return null;

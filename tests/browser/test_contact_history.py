@@ -1,8 +1,9 @@
 """A resident's history and why their conversation was routed, in a real browser against the
 real system: from the contact panel the agent opens the resident's whole history across
 channels, grouped by conversation under each channel, with times written in the agent's
-language and older messages a page at a time; and the routing rule's reason reads in the
-agent's language (Azerbaijani here), not in the inbox's English."""
+language and older messages a page at a time; and why the conversation was routed (a rule's
+conditions) and assigned (the queue's strategy, the language) reads in the agent's language
+(Azerbaijani here), not in the inbox's English."""
 
 from __future__ import annotations
 
@@ -94,6 +95,9 @@ async def test_the_routing_reason_reads_in_the_agents_language(system, open_page
     await console.select_option("#ui-language", "az")          # saved on the agent's account
     await console.locator("html[lang=az]").wait_for(state="attached")
     await console.locator('#live-state[data-state="live"]').wait_for()
+    # Online, so the 142 line (least busy first) gives the agent the conversation at once.
+    await console.click('#presence button[data-presence="online"]')
+    await console.locator('#presence[data-presence="online"]').wait_for()
 
     resident = Resident(http, system.base_url, "Elnur Həsənov")
     await resident.say("Salam, pensiya kartım itib, yenisini necə ala bilərəm?")
@@ -106,6 +110,13 @@ async def test_the_routing_reason_reads_in_the_agents_language(system, open_page
     assert "qayda 3: açar söz «pensiya»" in text, text
     assert "rule" not in text and "keyword" not in text
     assert await routed.locator("[lang=en]").count() == 0
+    # And why it was given to this agent: the least busy, speaking the resident's language.
+    assigned = console.locator("#thread .event-assigned")
+    await assigned.wait_for()
+    text = await assigned.locator(".event-text").text_content()
+    assert text.startswith("Təyin edildi: Siz — ən az yüklüdür (0/"), text
+    assert text.endswith("); dil: Azərbaycan dili"), text
+    assert await assigned.locator("[lang=en]").count() == 0
     await console.screenshot(path=str(ARTIFACTS / "console-routing-reason-az.png"))
     assert agent.errors == [] and agent.dialogs == []
     await resident.close()
