@@ -10,9 +10,10 @@ processes never wait on each other in a cycle, and an agent's load is counted un
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from inbox import lifecycle
 from inbox.channel_traits import ChannelBook
@@ -83,7 +84,7 @@ CLAIM_ATTEMPTS = 3
 
 
 async def _claim(tx: UnitOfWork, channels: ChannelBook, conversation: Row, agent_id: int,
-                 reason: str, *, offered: bool) -> str:
+                 reason: str, *, offered: bool, why: Mapping[str, Any] | None = None) -> str:
     """Assign under the agent's lock. AGENT_FULL: the agent went away or filled up a moment
     ago (decide again); TAKEN: another process assigned the conversation first.
 
@@ -101,8 +102,10 @@ async def _claim(tx: UnitOfWork, channels: ChannelBook, conversation: Row, agent
     if not await tx.conversations.claim(conversation["id"], agent_id, now, offered=offered):
         return TAKEN
     await tx.users.update(agent_id, last_assigned_at=now)
-    await tx.events.add(conversation["id"], EventType.ASSIGNED,
-                        {"agent_id": agent_id, "reason": reason}, at=now)
+    data: dict[str, Any] = {"agent_id": agent_id, "reason": reason}
+    if why:
+        data["why"] = dict(why)   # the reason's facts (routing.assignment.AssignDecision)
+    await tx.events.add(conversation["id"], EventType.ASSIGNED, data, at=now)
     return ASSIGNED
 
 
@@ -143,7 +146,7 @@ async def assign_waiting(ctx: InboxContext, conversation_id: int, *,
             if decision is None:
                 return None
             outcome = await _claim(tx, ctx.channels, conversation, decision.agent_id,
-                                   decision.reason, offered=True)
+                                   decision.reason, offered=True, why=decision.why)
         if outcome == TAKEN:
             return None
         if outcome == ASSIGNED:
@@ -306,7 +309,10 @@ async def _reoffer(ctx: InboxContext, conversation_id: int, previous: int, timeo
                                      offered_at=None)
         if await _claim(tx, ctx.channels, conversation, decision.agent_id,
                         f"reassigned: agent {previous} did not open it within "
-                        f"{timeout} s; {decision.reason}", offered=True) != ASSIGNED:
+                        f"{timeout} s; {decision.reason}", offered=True,
+                        why={**decision.why, "offer_expired": {"agent_id": previous,
+                                                               "timeout_s": timeout}}
+                        ) != ASSIGNED:
             await tx.conversations.update(conversation_id, assignee_id=previous, status="open",
                                          offered_at=now)
             return False

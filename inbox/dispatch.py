@@ -123,7 +123,8 @@ async def route_conversation(ctx: InboxContext, conversation_id: int, *,
             await tx.events.add(conversation_id, EventType.CLASSIFIED, classified_data(result),
                                 at=now)
         await tx.events.add(conversation_id, EventType.ROUTED,
-                            {"queue": queue.id, "reason": decision.reason}, at=now)
+                            {"queue": queue.id, "reason": decision.reason,
+                             "why": dict(decision.why)}, at=now)
         channel = ctx.channels[conversation["channel"]]
         if not channel.heard:
             # Typed identifiers never join contacts: they become claims and possible matches.
@@ -197,7 +198,9 @@ async def reclassify(ctx: InboxContext, tx: UnitOfWork, conversation_id: int, te
         moved_from = conversation["queue"]
         changes["queue"] = ctx.config.queue(decision.queue).id
         await tx.events.add(conversation_id, EventType.ROUTED,
-                            {"queue": changes["queue"], "reason": f"{reason}: {decision.reason}"},
+                            {"queue": changes["queue"], "reason": f"{reason}: {decision.reason}",
+                             # `after`: what was read again (a fixed phrase) before the rules.
+                             "why": {**decision.why, "after": reason}},
                             at=now)
     await tx.conversations.update(conversation_id, **changes)
     log.info("conversation %s reclassified as %s (%s) on a %s", conversation_id,

@@ -378,7 +378,8 @@ async def _store(ctx: InboxContext, tx: UnitOfWork, takings: list[_Taking]) -> N
                            dispatch.classified_data(taking.reading.classification), now))
             events.append((taking.conversation_id, EventType.ROUTED,
                            {"queue": taking.reading.decision.queue,
-                            "reason": taking.reading.decision.reason}, now))
+                            "reason": taking.reading.decision.reason,
+                            "why": dict(taking.reading.decision.why)}, now))
     await tx.events.add_many(events)
     for taking in takings:
         if taking.conversation is not None and taking.message.automatic is None:

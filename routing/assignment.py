@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 Presence = Literal["online", "away", "offline"]
 Strategy = Literal["round_robin", "least_busy", "manual"]
@@ -63,6 +63,11 @@ class WaitingConversation:
 class AssignDecision:
     agent_id: str
     reason: str
+    # The reason's facts for a console to word in its agent's language (stored in the
+    # `assigned` event): {"preferred": true} or {"strategy": "round_robin", "idle": "never"|
+    # "longest"} or {"strategy": "least_busy", "kind", "load", "capacity"}, and "language":
+    # {"wanted", "fallback": a language, "any" or null when an agent speaks the wanted one}.
+    why: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -75,22 +80,29 @@ def _never_assigned_first(agent: AgentState) -> tuple[bool, float]:
     return (agent.last_assigned_at is not None, agent.last_assigned_at or 0.0)
 
 
-def _round_robin(pool: Sequence[AgentState], kind: str) -> tuple[AgentState, str]:
+Note = tuple[str, dict[str, Any]]   # the English text and its facts
+
+
+def _round_robin(pool: Sequence[AgentState], kind: str) -> tuple[AgentState, Note]:
     agent = min(pool, key=lambda a: (*_never_assigned_first(a), a.id))
-    idle = "never assigned" if agent.last_assigned_at is None else "assigned longest ago"
-    return agent, f"round_robin: {idle}"
+    never = agent.last_assigned_at is None
+    idle = "never assigned" if never else "assigned longest ago"
+    return agent, (f"round_robin: {idle}",
+                   {"strategy": "round_robin", "idle": "never" if never else "longest"})
 
 
-def _least_busy(pool: Sequence[AgentState], kind: str) -> tuple[AgentState, str]:
+def _least_busy(pool: Sequence[AgentState], kind: str) -> tuple[AgentState, Note]:
     # Candidates all have room, so capacity[kind] > 0 and the ratio is defined.
     agent = min(
         pool,
         key=lambda a: (a.load.get(kind, 0) / a.capacity[kind], *_never_assigned_first(a), a.id),
     )
-    return agent, f"least_busy: {kind} load {agent.load.get(kind, 0)}/{agent.capacity[kind]}"
+    load, capacity = agent.load.get(kind, 0), agent.capacity[kind]
+    return agent, (f"least_busy: {kind} load {load}/{capacity}",
+                   {"strategy": "least_busy", "kind": kind, "load": load, "capacity": capacity})
 
 
-_STRATEGIES: Mapping[str, Callable[[Sequence[AgentState], str], tuple[AgentState, str]]] = {
+_STRATEGIES: Mapping[str, Callable[[Sequence[AgentState], str], tuple[AgentState, Note]]] = {
     "round_robin": _round_robin,
     "least_busy": _least_busy,
 }
@@ -98,15 +110,17 @@ _STRATEGIES: Mapping[str, Callable[[Sequence[AgentState], str], tuple[AgentState
 
 def _language_pool(
     eligible: Sequence[AgentState], language: str, fallbacks: Iterable[str]
-) -> tuple[Sequence[AgentState], str]:
+) -> tuple[Sequence[AgentState], Note]:
     speakers = [a for a in eligible if language in a.languages]
     if speakers:
-        return speakers, f"speaks {language}"
+        return speakers, (f"speaks {language}", {"wanted": language, "fallback": None})
     for fallback in fallbacks:
         speakers = [a for a in eligible if fallback in a.languages]
         if speakers:
-            return speakers, f"no eligible agent speaks {language}, fell back to {fallback}"
-    return eligible, f"no eligible agent speaks {language}, fell back to any"
+            return speakers, (f"no eligible agent speaks {language}, fell back to {fallback}",
+                              {"wanted": language, "fallback": fallback})
+    return eligible, (f"no eligible agent speaks {language}, fell back to any",
+                      {"wanted": language, "fallback": "any"})
 
 
 def choose_agent(
@@ -121,16 +135,18 @@ def choose_agent(
     ]
     if not eligible:
         return None
-    pool, language_note = _language_pool(eligible, conv.language, policy.languages)
+    pool, (language_note, language_why) = _language_pool(eligible, conv.language,
+                                                         policy.languages)
     # Continuity matters to a resident, but not more than being understood:
     # the preferred agent must be in the language pool too.
     for agent in pool:
         if agent.id == conv.preferred_agent:
             return AssignDecision(
-                agent.id, f"preferred agent (handled this resident last); {language_note}"
-            )
-    agent, strategy_note = _STRATEGIES[policy.strategy](pool, kind)
-    return AssignDecision(agent.id, f"{strategy_note}; {language_note}")
+                agent.id, f"preferred agent (handled this resident last); {language_note}",
+                {"preferred": True, "language": language_why})
+    agent, (strategy_note, strategy_why) = _STRATEGIES[policy.strategy](pool, kind)
+    return AssignDecision(agent.id, f"{strategy_note}; {language_note}",
+                          {**strategy_why, "language": language_why})
 
 
 _Order = tuple[int, float, str]  # (-priority, waiting_since, id): ascending = served first

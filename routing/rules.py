@@ -18,9 +18,10 @@ where a human classifies it.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 from routing.text import words as _words
 from settings.model import RuleConfig
@@ -44,6 +45,29 @@ class RoutingFacts:
 class RouteDecision:
     queue: str
     reason: str
+    # The reason's facts (`why`, below), kept beside the English text so a console can say
+    # them in its agent's language; two decisions are the same when queue and text are.
+    why: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+
+# Why a conversation was routed where it was, as plain data (it is stored in the `routed`
+# event): {"rule": N, "conditions": [{"name": "category"|"channel"|"language"|"queue_hint"|
+# "keyword", "value": ...}]} for a rule, plus {"low_confidence": {"confidence", "min"}} when it
+# overrode a classification too unsure to route; only the latter for the triage queue;
+# {"default_queue": true} when no rule held. `describe` writes it in the inbox's English.
+Why = dict[str, Any]
+
+
+def describe(why: Mapping[str, Any]) -> str:
+    """The English reason text of `why`: what logs and older clients read."""
+    low = why.get("low_confidence")
+    low_text = f"low confidence {low['confidence']:.2f} < {low['min']:.2f}" if low else ""
+    if "rule" not in why:
+        return low_text or "default queue"
+    parts = [f"keyword '{c['value']}'" if c["name"] == "keyword" else f"{c['name']}={c['value']}"
+             for c in why["conditions"]]
+    text = f"rule {why['rule']}: " + (", ".join(parts) or "matches everything")
+    return f"{text} (overrides {low_text})" if low else text
 
 
 @dataclass(frozen=True)
@@ -53,10 +77,10 @@ class _CompiledRule:
     keyword_pattern: re.Pattern[str] | None
     deterministic: bool
 
-    def match(self, facts: RoutingFacts, folded_text: str | None) -> str | None:
-        """The reason text when every condition holds, else None."""
+    def match(self, facts: RoutingFacts, folded_text: str | None) -> Why | None:
+        """Why the rule holds (see `describe`) when every condition does, else None."""
         rule = self.rule
-        parts: list[str] = []
+        parts: list[dict[str, str]] = []
         for name, wanted, actual in (
             ("queue_hint", rule.queue_hint, facts.queue_hint),
             ("category", rule.category, facts.category),
@@ -67,13 +91,13 @@ class _CompiledRule:
                 continue
             if wanted != actual:
                 return None
-            parts.append(f"{name}={wanted}")
+            parts.append({"name": name, "value": wanted})
         if self.keyword_pattern is not None:
             found = self.keyword_pattern.search(folded_text or "")
             if found is None:
                 return None
-            parts.append(f"keyword '{found.group(0)}'")
-        return f"rule {self.number}: " + (", ".join(parts) or "matches everything")
+            parts.append({"name": "keyword", "value": found.group(0)})
+        return {"rule": self.number, "conditions": parts}
 
 
 def _keyword_pattern(keywords: tuple[str, ...], number: int) -> re.Pattern[str] | None:
@@ -114,16 +138,16 @@ class RuleSet:
 
     def first_match(
         self, facts: RoutingFacts, *, deterministic_only: bool
-    ) -> tuple[str, str] | None:
-        """(queue, reason) of the first rule that holds, optionally only deterministic ones."""
+    ) -> tuple[str, Why] | None:
+        """(queue, why) of the first rule that holds, optionally only deterministic ones."""
         # Folding the text is the costly step; a rule set without keywords never needs it.
         folded_text = _words(facts.text) if self._has_keywords else None
         for compiled in self._rules:
             if deterministic_only and not compiled.deterministic:
                 continue
-            reason = compiled.match(facts, folded_text)
-            if reason is not None:
-                return compiled.rule.queue, reason
+            why = compiled.match(facts, folded_text)
+            if why is not None:
+                return compiled.rule.queue, why
         return None
 
 
@@ -147,13 +171,19 @@ def choose_queue(
     """
     rule_set = rules if isinstance(rules, RuleSet) else _compiled(tuple(rules))
     if facts.confidence < min_confidence:
-        low = f"low confidence {facts.confidence:.2f} < {min_confidence:.2f}"
+        # Rounded as the text shows them, so the console's words and the log's agree.
+        low = {"low_confidence": {"confidence": round(facts.confidence, 2),
+                                  "min": round(min_confidence, 2)}}
         matched = rule_set.first_match(facts, deterministic_only=True)
         if matched is None:
-            return RouteDecision(triage_queue, low)
-        queue, reason = matched
-        return RouteDecision(queue, f"{reason} (overrides {low})")
+            return _decision(triage_queue, low)
+        queue, why = matched
+        return _decision(queue, {**why, **low})
     matched = rule_set.first_match(facts, deterministic_only=False)
     if matched is None:
-        return RouteDecision(default_queue, "default queue")
-    return RouteDecision(*matched)
+        return _decision(default_queue, {"default_queue": True})
+    return _decision(*matched)
+
+
+def _decision(queue: str, why: Why) -> RouteDecision:
+    return RouteDecision(queue, describe(why), why)

@@ -309,6 +309,9 @@
         source.addEventListener(type, function (event) {
           var data;
           try { data = JSON.parse(event.data); } catch (e) { return; }
+          // Sibling scripts (console-notify.js) hear each event first, before the page's
+          // own handler has changed what it knows of the conversation.
+          document.dispatchEvent(new CustomEvent("cc:live", { detail: { type: type, data: data } }));
           handlers[type](data, type);
         });
       });
@@ -386,7 +389,7 @@
     });
   }
 
-  window.CC = { api: api, el: el, channelIcon: channelIcon, channelLabel: channelLabel,
+  window.CC = { api: api, el: el, icon: icon, channelIcon: channelIcon, channelLabel: channelLabel,
                 duration: duration, since: since, clock: clock, toast: toast, fail: fail,
                 live: live, me: me, t: t, labelOf: labelOf, errorText: errorText,
                 number: number, timeWithSeconds: timeWithSeconds, longDate: longDate,
@@ -515,6 +518,14 @@
     var composerNotice = document.getElementById("composer-notice");
     var presence = setupPresence();
     var sound = soundToggle();
+    // What sibling scripts (console-notify.js, console-timeline.js) may ask of this page.
+    window.CC.console = {
+      conversation: function (id) { return state.byId[id] || (state.detail && state.detail.id === id ? state.detail : null); },
+      selected: function () { return state.selected; },
+      open: function (id) { return openConversation(id); },
+      contactName: function (contact) { return contactName(contact); },
+      sound: function () { sound.play(); }
+    };
     var baseTitle = document.title;
     var unseenNew = 0;
 
@@ -1097,8 +1108,13 @@
           return t("event.classified", { category: labelOf(CATEGORY_LABELS, d.category),
                                          confidence: Math.round((d.confidence || 0) * 100),
                                          language: d.language || "?", source: labelOf(SOURCES, d.source || "model") });
-        case "routed": return because(t("event.routed", { queue: queueName(d.queue) }));
-        case "assigned": return because(t("event.assigned", { agent: unknownIfNull(agentName(d.agent_id)) }));
+        case "routed":
+          return d.why ? t("event.reason", { text: t("event.routed", { queue: queueName(d.queue) }), reason: whyText(d.why) })
+            : because(t("event.routed", { queue: queueName(d.queue) }));
+        case "assigned":
+          return d.why ? t("event.reason", { text: t("event.assigned", { agent: unknownIfNull(agentName(d.agent_id)) }),
+                                             reason: assignedWhyText(d.why) })
+            : because(t("event.assigned", { agent: unknownIfNull(agentName(d.agent_id)) }));
         case "unassigned": return done(because(t("event.unassigned", { agent: unknownIfNull(agentName(d.agent_id)) })));
         case "reassigned": return t("event.reassigned", { from: unknownIfNull(agentName(d.from)), to: unknownIfNull(agentName(d.to)) });
         case "offer_expired": return because(t("event.offer_expired", { agent: unknownIfNull(agentName(d.agent_id)) }));
@@ -1155,10 +1171,56 @@
       "agent deactivated": t("reason.agent_deactivated"), "agent went away": t("reason.agent_away"),
       "agent went offline": t("reason.agent_offline"), "default queue": t("reason.default_queue"),
       "the resident wrote while the agent was away": t("reason.wrote_while_away"),
-      "the resident wrote while the agent was offline": t("reason.wrote_while_offline")
+      "the resident wrote while the agent was offline": t("reason.wrote_while_offline"),
+      "voicemail transcript": t("reason.voicemail_transcript")
     };
     function reasonText(reason) { return labelOf(REASONS, reason); }
+    /* A routing decision's facts (routing/rules.py `why`) in the agent's language; events
+       older than them keep the inbox's English phrase (untranslatedReason). */
+    var CONDITIONS = {
+      category: function (v) { return t("reason.if_category", { value: labelOf(CATEGORY_LABELS, v) }); },
+      channel: function (v) { return t("reason.if_channel", { value: channelLabel(v) }); },
+      language: function (v) { return t("reason.if_language", { value: labelOf(LANGUAGE_NAMES, v) }); },
+      queue_hint: function (v) { return t("reason.if_queue_hint", { value: queueName(v) }); },
+      keyword: function (v) { return t("reason.if_keyword", { value: v }); }
+    };
+    function whyText(why) {
+      var low = why.low_confidence ? t("reason.low_confidence", {
+        confidence: Math.round(why.low_confidence.confidence * 100), min: Math.round(why.low_confidence.min * 100) }) : null;
+      var text = low || t("reason.default_queue");
+      if (why.rule) {
+        var parts = (why.conditions || []).map(function (c) {
+          return CONDITIONS[c.name] ? CONDITIONS[c.name](c.value) : c.name + " " + c.value;
+        });
+        text = t("reason.rule", { number: why.rule, conditions: parts.length ? parts.join(", ") : t("reason.rule_any") });
+        if (low) text = t("reason.overrides", { rule: text, low: low });
+      }
+      return why.after ? t("reason.after", { what: reasonText(why.after), why: text }) : text;
+    }
+    /* An assignment's facts (routing/assignment.py AssignDecision `why`), likewise. */
+    var STRATEGIES = {
+      round_robin: function (why) { return why.idle === "never" ? t("reason.assign_never") : t("reason.assign_longest"); },
+      least_busy: function (why) { return t("reason.assign_load", { load: why.load, capacity: why.capacity }); }
+    };
+    function assignedWhyText(why) {
+      var parts = [];
+      if (why.offer_expired) {
+        parts.push(t("reason.assign_after_offer", { agent: unknownIfNull(agentName(why.offer_expired.agent_id)),
+                                                    seconds: why.offer_expired.timeout_s }));
+      }
+      if (why.preferred) parts.push(t("reason.assign_preferred"));
+      else if (STRATEGIES[why.strategy]) parts.push(STRATEGIES[why.strategy](why));
+      var language = why.language;
+      if (language) {
+        var wanted = labelOf(LANGUAGE_NAMES, language.wanted);
+        parts.push(!language.fallback ? t("reason.assign_speaks", { language: wanted })
+          : language.fallback === "any" ? t("reason.assign_fallback_any", { language: wanted })
+          : t("reason.assign_fallback", { language: wanted, fallback: labelOf(LANGUAGE_NAMES, language.fallback) }));
+      }
+      return parts.join("; ");
+    }
     function untranslatedReason(e) {
+      if (e.data && e.data.why) return null;
       var reason = e.data && e.data.reason;
       return LANGUAGE !== "en" && typeof reason === "string" && !Object.prototype.hasOwnProperty.call(REASONS, reason)
         && !CALL_EVENTS[e.type] ? reason : null;
@@ -1288,6 +1350,9 @@
               el("span", { className: "muted small", text: clock(c.created_at) + " · " + queueName(c.queue) })]),
             el("span", { className: "status-tag status-" + c.status, text: labelOf(STATUS_LABELS, c.status) })])]);
       })));
+      // The whole history across channels opens in console-timeline.js.
+      pane.appendChild(el("button", { type: "button", className: "btn btn-sm timeline-open-all", id: "contact-timeline-open",
+                                      data: { contactId: contact.id, contactName: name }, text: t("timeline.open") }));
     }
 
     /* The resident's language (replies and notices are written in it) and preferred channel

@@ -55,7 +55,11 @@ async def test_a_new_conversation_goes_to_an_online_agent_of_its_queue(ctx):
     assert row["assignee_id"] == nigar and row["status"] == "open"
     assert row["offered_at"] is not None
     assert ("assigned", {"agent_id": nigar,
-                         "reason": "least_busy: chat load 0/2; speaks az"}) in \
+                         "reason": "least_busy: chat load 0/2; speaks az",
+                         # The reason's facts, for the console to say in its agent's language.
+                         "why": {"strategy": "least_busy", "kind": "chat", "load": 0,
+                                 "capacity": 2,
+                                 "language": {"wanted": "az", "fallback": None}}}) in \
         await events(ctx, result.conversation_id)
     assert away != nigar != other_queue
 

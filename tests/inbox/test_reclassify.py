@@ -55,6 +55,10 @@ async def test_a_conversation_nothing_could_classify_is_classified_and_moved(ctx
         ("registration", 99, "voicemail transcript")
     routed = [d for t, d in events if t == "routed"]
     assert [r["queue"] for r in routed] == ["triage", "migration-registration"]
+    # The reasons' facts, for the console to say in its agent's language.
+    assert routed[0]["why"]["low_confidence"]["min"] == 0.6
+    assert routed[1]["why"]["after"] == "voicemail transcript"
+    assert routed[1]["why"]["rule"] >= 1 and routed[1]["why"]["conditions"]
 
 
 @pytest.mark.parametrize("source", ["hint", "human", "rule"])

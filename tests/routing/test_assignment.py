@@ -271,3 +271,19 @@ def test_a_resident_message_takes_the_conversation_from_an_absent_agent_only():
     assert returns_on_message("offline") and returns_on_message("away")
     assert not returns_on_message("online")
     assert not returns_on_message(None)   # nobody has it: it is waiting already
+
+
+def test_the_reason_comes_with_its_facts_for_a_console_to_say_in_its_language():
+    agents = [agent("a1", languages=("az",), last_assigned_at=None),
+              agent("a2", languages=("ru",))]
+    decision = choose_agent(conversation(language="az"), ROUND_ROBIN, agents)
+    assert decision.why == {"strategy": "round_robin", "idle": "never",
+                            "language": {"wanted": "az", "fallback": None}}
+    decision = choose_agent(conversation(language="en"), ROUND_ROBIN, agents)
+    assert decision.why["language"] == {"wanted": "en", "fallback": "az"}
+    decision = choose_agent(conversation(language="ru", preferred_agent="a2"), ROUND_ROBIN,
+                            agents)
+    assert decision.why == {"preferred": True, "language": {"wanted": "ru", "fallback": None}}
+    decision = choose_agent(conversation(), LEAST_BUSY, [agent("a1", chat=(1, 3))])
+    assert decision.why == {"strategy": "least_busy", "kind": "chat", "load": 1, "capacity": 3,
+                            "language": {"wanted": "az", "fallback": None}}

@@ -1,6 +1,13 @@
 import pytest
 
-from routing.rules import RouteDecision, RoutingFacts, RoutingRule, RuleSet, choose_queue
+from routing.rules import (
+    RouteDecision,
+    RoutingFacts,
+    RoutingRule,
+    RuleSet,
+    choose_queue,
+    describe,
+)
 
 RULES = (
     RoutingRule(queue="dost-baku-1", queue_hint="dost-baku-1"),
@@ -144,3 +151,20 @@ def test_longer_phrase_is_reported_over_a_word_it_starts_with():
 def test_phrase_boundaries_on_both_sides(text, queue):
     rules = RuleSet([RoutingRule(queue="names", keywords=("ad dəyişikliyi",))])
     assert route(facts(text), rules).queue == queue
+
+
+def test_the_reason_comes_with_its_facts_for_a_console_to_say_in_its_language():
+    """The English text is written from the same facts the event keeps (`why`), so the two
+    never tell different stories."""
+    decision = route(facts("Pensiya kartım itib", category="inquiry"))
+    assert decision.why == {"rule": 4, "conditions": [{"name": "category", "value": "inquiry"},
+                                                      {"name": "keyword", "value": "pensiya"}]}
+    assert decision.reason == describe(decision.why) \
+        == "rule 4: category=inquiry, keyword 'pensiya'"
+    decision = route(facts("vətəndaşlıq", category="registration", confidence=0.41))
+    assert decision.why == {"rule": 3, "conditions": [{"name": "keyword", "value": "vetendasliq"}],
+                            "low_confidence": {"confidence": 0.41, "min": 0.6}}
+    assert route(facts(category="registration", confidence=0.41)).why == {
+        "low_confidence": {"confidence": 0.41, "min": 0.6}}
+    assert route(facts(category="support")).why == {"default_queue": True}
+    assert route(facts(), (RoutingRule(queue="everything"),)).why == {"rule": 1, "conditions": []}

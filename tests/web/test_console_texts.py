@@ -86,7 +86,8 @@ def test_the_catalogue_is_written_in_each_language_not_copied_from_english():
 SAME_AS_ENGLISH = {
     *((language, key) for language in ("az", "ru")
       for key in ("language.az", "language.ru", "language.en", "channel.sms", "channel.whatsapp",
-                  "channel.telegram", "event.reason", "date.long", "date.day_month")),
+                  "channel.telegram", "event.reason", "date.long", "date.day_month",
+                  "notify.body_text")),
     ("az", "filter.status"), ("az", "size.bytes"), ("az", "size.kilobytes"),
     ("az", "size.megabytes"), ("az", "call.reason_operator"), ("az", "event.source_model"),
     ("az", "report.median"),
