@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from inbox.storage.contacts import ContactRecords
 from inbox.storage.conversations import ConversationRecords
 from inbox.storage.events import EventRecords
+from inbox.storage.intakes import IntakeRecords
 from inbox.storage.journal import JournalRecords, PostgresJournal, SqliteJournal
 from inbox.storage.mail import MailRecords
 from inbox.storage.messages import MessageRecords
@@ -37,6 +38,7 @@ class UnitOfWork:
         self.users = UserRecords(conn)
         self.journal = JournalRecords(conn)
         self.mail = MailRecords(conn)
+        self.intakes = IntakeRecords(conn)
 
 
 class Store:
