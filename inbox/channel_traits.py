@@ -84,6 +84,9 @@ class ChannelTraits:
     # conversation, as a new mail is a new matter. Elsewhere a message without a thread joins
     # the resident's open conversation.
     threaded: bool = False
+    # Residents type back and forth here, a message at a time, so a bot may lead them through
+    # a dialogue (the guided registration intake); not mail, not a call.
+    dialogue: bool = False
 
     def free_text_allowed(self, last_inbound_at: datetime | None, now: datetime) -> bool:
         if self.free_text_window is None:

@@ -61,7 +61,7 @@ POLL_INTERVAL_S = 5
 CHAT_RATE = 1            # Telegram: about one message a second to one chat
 STATUS_CACHE_S = 60      # /readyz asks getWebhookInfo at most this often
 
-TRAITS = ChannelTraits(name="telegram", label="Telegram", vouches_phone=True)
+TRAITS = ChannelTraits(name="telegram", label="Telegram", vouches_phone=True, dialogue=True)
 
 
 def _json_error(status: type[web.HTTPException], message: str) -> web.HTTPException:

@@ -469,11 +469,12 @@ async def status_webhook(request: web.Request) -> web.Response:
 # --- the channels -------------------------------------------------------------------------
 
 
-SMS_TRAITS = ChannelTraits(name="sms", label="SMS", phone_address=True, vouches_phone=True)
+SMS_TRAITS = ChannelTraits(name="sms", label="SMS", phone_address=True, vouches_phone=True,
+                           dialogue=True)
 # WhatsApp allows a business free-form messages only within 24 hours of the resident's last
 # message; after that only an approved template (`channels.twilio.templates`).
 WHATSAPP_TRAITS = ChannelTraits(name="whatsapp", label="WhatsApp", phone_address=True,
-                                vouches_phone=True,
+                                vouches_phone=True, dialogue=True,
                                 free_text_window=timedelta(hours=24),
                                 templates=WhatsAppTemplates())
 

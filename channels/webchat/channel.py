@@ -584,7 +584,7 @@ async def widget_script(request: web.Request) -> web.Response:
 
 
 class WebchatChannel:
-    traits = ChannelTraits(name="webchat", label="Web chat")
+    traits = ChannelTraits(name="webchat", label="Web chat", dialogue=True)
     name = traits.name
 
     def setup_routes(self, app: web.Application) -> None:
