@@ -44,13 +44,13 @@ def holds(ctx: InboxContext, channel: str, category: str | None,
             and automatic is None and ctx.channels[channel].dialogue)
 
 
-def _setting(ctx: InboxContext, language: str, reference: int, now: datetime,
+def setting_for(ctx: InboxContext, language: str, reference: int, now: datetime,
              name: str | None = None) -> engine.Setting:
     return engine.Setting(load_form(), ctx.config.guided_intake, reply_language(language),
                           now.astimezone(ctx.zone).date(), reference, name)
 
 
-async def _say(tx: UnitOfWork, conversation: Row, says: tuple[engine.Say, ...],
+async def say(tx: UnitOfWork, conversation: Row, says: tuple[engine.Say, ...],
                now: datetime) -> list[int]:
     rows = [{"conversation_id": conversation["id"], "channel": conversation["channel"],
              "direction": "out", "body": say.text, "author_kind": "system", "author_id": None,
@@ -60,7 +60,7 @@ async def _say(tx: UnitOfWork, conversation: Row, says: tuple[engine.Say, ...],
     return await tx.messages.insert_many(rows)
 
 
-def _reminder_due(ctx: InboxContext, now: datetime) -> datetime:
+def reminder_due(ctx: InboxContext, now: datetime) -> datetime:
     return now + timedelta(seconds=ctx.config.guided_intake.remind_after_s)
 
 
@@ -69,11 +69,11 @@ async def start(ctx: InboxContext, tx: UnitOfWork, conversation: Row, name: str 
     """Open the dialogue of a new conversation held for the intake: its row, the offer and
     the consent question (queued). The bot's messages' ids."""
     language = reply_language(conversation["language"])
-    turn = engine.start(_setting(ctx, language, conversation["id"], now, name))
+    turn = engine.start(setting_for(ctx, language, conversation["id"], now, name))
     await tx.intakes.create(conversation["id"], language, turn.state.as_json(), now,
-                            _reminder_due(ctx, now))
+                            reminder_due(ctx, now))
     await tx.events.add(conversation["id"], EventType.INTAKE_STARTED, {}, at=now)
-    return await _say(tx, conversation, turn.says, now)
+    return await say(tx, conversation, turn.says, now)
 
 
 async def take(ctx: InboxContext, tx: UnitOfWork, conversation: Row, message: Row,
@@ -84,12 +84,12 @@ async def take(ctx: InboxContext, tx: UnitOfWork, conversation: Row, message: Ro
     row = await tx.intakes.get(conversation["id"], for_update=True)
     if row is None or row["status"] not in ("active", "paused"):
         return Taken()
-    setting = _setting(ctx, row["language"], conversation["id"], now)
+    setting = setting_for(ctx, row["language"], conversation["id"], now)
     turn = engine.advance(setting, engine.State.from_json(row["state"]), engine.Answer(
         message["body"] or "", attachments=len(message["attachments"] or ()),
         message_id=message["id"]))
     changes: dict[str, Any] = {"state": turn.state.as_json(), "updated_at": now,
-                               "reminder_due_at": _reminder_due(ctx, now), "reminded_at": None,
+                               "reminder_due_at": reminder_due(ctx, now), "reminded_at": None,
                                "status": "paused" if turn.state.paused else "active"}
     released = turn.outcome in (engine.COMPLETE, engine.HANDOVER)
     if released:
@@ -100,7 +100,7 @@ async def take(ctx: InboxContext, tx: UnitOfWork, conversation: Row, message: Ro
         # message is left for the operator to read.
         log.warning("conversation %s: intake changed under its lock", conversation["id"])
         return Taken()
-    replies = await _say(tx, conversation, turn.says, now)
+    replies = await say(tx, conversation, turn.says, now)
     if released:
         await release(ctx, tx, conversation, turn.outcome, turn.reason, now)
     return Taken(tuple(replies), released)
