@@ -9,6 +9,7 @@ from app import create_app
 from inbox.events import EventType
 from settings import load_config
 from tests.conftest import TEST_CONFIG
+from tests.inbox.test_auth import LEYLA, NIGAR, add_staff, bearer, login
 from tests.inbox.guided_intake.support import (
     HAPPY_AZ,
     conversation,
@@ -125,3 +126,38 @@ async def test_three_wrong_answers_hand_over(client, ctx):
     row = await intake_of(ctx, conversation_id)
     assert row["reason"] == "3 failed answers to id_card"
     assert (await conversation(ctx, conversation_id))["status"] == "waiting"
+
+
+async def test_the_case_shows_the_answers_with_the_fin_only_to_its_queues_operators(
+        client, ctx):
+    await add_staff(ctx)
+    async with client.ws_connect("/chat/ws") as ws:
+        await hello(ws)
+        first, _ = await say(ws, ctx, "c-0", REGISTER_AZ)
+        for i, answer in enumerate(HAPPY_AZ, start=1):
+            await say(ws, ctx, f"c-{i}", answer)
+        await say(ws, ctx, "c-done", "keç")
+    conversation_id = await conversation_of(ctx, first)
+    operator = await login(client, LEYLA)            # an agent of migration-registration
+    response = await client.get(f"/api/v1/conversations/{conversation_id}",
+                                headers=bearer(operator["token"]))
+    view = await response.json()
+    assert view["status"] == "waiting"
+    intake = view["intake"]
+    assert (intake["status"], intake["consent"], intake["documents"]) == ("complete", True, [])
+    fields = {f["id"]: f for f in intake["fields"]}
+    assert list(fields) == ["full_name", "fin", "id_card", "birth_date", "address", "service",
+                            "result_channel"]
+    assert (fields["fin"]["value"], fields["fin"]["masked"]) == ("5ZK2QJ7", False)
+    assert fields["service"]["labels"]["en"] == \
+        "Joining the reintegration process (initial registration)"
+    assert "5ZK2QJ7" in [m["body"] for m in view["messages"]]
+
+    supervisor = await login(client, NIGAR)          # sees every queue, works none of them
+    response = await client.get(f"/api/v1/conversations/{conversation_id}",
+                                headers=bearer(supervisor["token"]))
+    raw = await response.text()
+    assert "5ZK2QJ7" not in raw and "AZE12345678" not in raw
+    fields = {f["id"]: f for f in (await response.json())["intake"]["fields"]}
+    assert (fields["fin"]["value"], fields["fin"]["masked"]) == ("5ZK****", True)
+    assert fields["id_card"]["masked"] and fields["full_name"]["value"] == "Aynur Məmmədova"
