@@ -9,7 +9,6 @@ from app import create_app
 from inbox.events import EventType
 from settings import load_config
 from tests.conftest import TEST_CONFIG
-from tests.inbox.test_auth import LEYLA, NIGAR, add_staff, bearer, login
 from tests.inbox.guided_intake.support import (
     HAPPY_AZ,
     conversation,
@@ -17,6 +16,7 @@ from tests.inbox.guided_intake.support import (
     intake_of,
     with_intake,
 )
+from tests.inbox.test_auth import LEYLA, NIGAR, add_staff, bearer, login
 
 REGISTER_AZ = "Salam, ilkin qeydiyyatdan keçmək istəyirəm"
 
