@@ -33,6 +33,7 @@ from inbox import assignment, dispatch, lifecycle, matching, reply_to, sla, thre
 from inbox.acknowledging import within_daily_cap
 from inbox.context import InboxContext
 from inbox.events import EventType
+from inbox.guided_intake import checklist
 from inbox.guided_intake import dialogue as guided
 from inbox.live import publish_events
 from inbox.messages import PLACEHOLDER_TEXTS, Attachment, InboundMessage
@@ -300,6 +301,10 @@ async def _acknowledge(ctx: InboxContext, tx: UnitOfWork, opened: list[_Taking],
         body = render_reply("acknowledgement", reply_language(taking.reading.language),
                             name=taking.identity["contact_name"],
                             reference=taking.conversation_id, position=position)
+        if checklist.applies(ctx, taking.message.channel,
+                             taking.reading.classification.category):
+            # No dialogue by mail: the resident reads what to send instead.
+            body += "\n\n" + checklist.documents_to_send(ctx, taking.reading.language)
         rows.append({"conversation_id": taking.conversation_id,
                      "channel": taking.message.channel, "direction": "out", "body": body,
                      "author_kind": "system", "author_id": None, "created_at": now,

@@ -47,3 +47,18 @@ async def test_two_processes_apply_two_answers_one_after_the_other(ctx, environm
     assert row["state"]["step"] == "fin"
     assert row["state"]["attempts"] == 2          # both wrong answers counted
     assert row["version"] == 5                    # created, then four turns
+
+
+async def test_a_registration_by_mail_gets_the_documents_to_send_and_no_dialogue(ctx):
+    result = await ingest(ctx, InboundMessage(
+        channel="email", external_id="<reg-1@mail.example.az>", address="aynur@example.az",
+        text="Salam, ilkin qeydiyyatdan keçmək istəyirəm. Nə göndərməliyəm?",
+        received_at=utcnow(), display_name="Aynur Məmmədova", language="az"))
+    async with ctx.store.read() as tx:
+        held = await tx.conversations.get(result.conversation_id)
+        acknowledgement = await tx.messages.get(result.acknowledgement_id)
+        assert await tx.intakes.get(result.conversation_id) is None
+    assert held["status"] == "waiting" and held["sla_due_at"] is not None
+    assert "İlkin qeydiyyat üçün cavab məktubuna bunları əlavə edin" in acknowledgement["body"]
+    assert "- Vətəndaşlığa qəbul: Xarici pasportun surəti; Doğum haqqında şəhadətnamə; " \
+        "Yaşayış yerini təsdiq edən sənəd; 3x4 fotoşəkil" in acknowledgement["body"]
