@@ -421,8 +421,8 @@
 
   var CATEGORY_LABELS = { inquiry: t("category.inquiry"), registration: t("category.registration"),
                           support: t("category.support") };
-  var STATUS_LABELS = { waiting: t("status.waiting"), open: t("status.open"), pending: t("status.pending"),
-                        resolved: t("status.resolved") };
+  var STATUS_LABELS = { intake: t("status.intake"), waiting: t("status.waiting"), open: t("status.open"),
+                        pending: t("status.pending"), resolved: t("status.resolved") };
   var DELIVERY = {
     queued: { mark: "◷", label: t("delivery.queued") }, sent: { mark: "✓", label: t("delivery.sent") },
     delivered: { mark: "✓✓", label: t("delivery.delivered") }, read: { mark: "✓✓", label: t("delivery.read") },
@@ -1171,6 +1171,7 @@
       document.getElementById("empty-state").hidden = true;
       document.getElementById("conversation").hidden = false;
       renderHeader(state.detail);
+      if (window.CC.renderIntake) window.CC.renderIntake(state.detail);   // static/console-intake.js
       renderComposerMail();
       renderThread(scrollToEnd);
     }

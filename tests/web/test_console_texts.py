@@ -17,7 +17,8 @@ from web.http import STATUS_CODES
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = sorted((ROOT / "templates" / "console").glob("*.html"))
-SCRIPTS = [ROOT / "static" / name for name in ("console.js", "wallboard.js", "reports.js")]
+SCRIPTS = [ROOT / "static" / name for name in ("console.js", "console-intake.js", "wallboard.js",
+                                               "reports.js")]
 # Where the API's errors get their codes: keyword `code="…"` (the helpers take it by keyword
 # only, so a code cannot hide in a positional argument).
 ERROR_SOURCES = [*sorted((ROOT / "web").glob("*.py")), ROOT / "inbox" / "actions.py"]
