@@ -1102,6 +1102,10 @@
                                                                   kind: labelOf(MATCH_KINDS, d.match.kind), value: d.match.value })
                               : t("event.contacts_merged", { from: d.from, into: d.into }));
         case "message_edited": return t("event.message_edited", { previous: d.previous || "" });
+        case "intake_started": return t("event.intake_started");
+        case "intake_reminded": return t("event.intake_reminded");
+        case "intake_completed": return t("event.intake_completed");
+        case "intake_handed_over": return because(t("event.intake_handed_over"));
         case "contact_renamed":
           return done(d.from ? t("event.contact_renamed_from", { from: d.from, to: d.to })
                              : t("event.contact_renamed", { to: d.to }));

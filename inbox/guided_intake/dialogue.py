@@ -52,12 +52,16 @@ def setting_for(ctx: InboxContext, language: str, reference: int, now: datetime,
 
 async def say(tx: UnitOfWork, conversation: Row, says: tuple[engine.Say, ...],
                now: datetime) -> list[int]:
-    rows = [{"conversation_id": conversation["id"], "channel": conversation["channel"],
-             "direction": "out", "body": say.text, "author_kind": "system", "author_id": None,
-             "created_at": now, "delivery_status": "queued", "next_attempt_at": now,
-             "extra": {CHOICES: list(say.choices)} if say.choices else None}
-            for say in says]
-    return await tx.messages.insert_many(rows)
+    """One message for the bot's whole turn: the delivery job sends a batch's messages side
+    by side, so two messages of one turn could reach the resident in either order. Only a
+    turn's last part offers answers."""
+    choices = says[-1].choices
+    return await tx.messages.insert_many([{
+        "conversation_id": conversation["id"], "channel": conversation["channel"],
+        "direction": "out", "body": "\n\n".join(s.text for s in says),
+        "author_kind": "system", "author_id": None, "created_at": now,
+        "delivery_status": "queued", "next_attempt_at": now,
+        "extra": {CHOICES: list(choices)} if choices else None}])
 
 
 def reminder_due(ctx: InboxContext, now: datetime) -> datetime:

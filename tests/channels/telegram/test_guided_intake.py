@@ -57,12 +57,12 @@ async def turn(app_client, ctx, fake, body: dict) -> list[dict]:
 async def test_a_whole_intake_in_russian_with_buttons(client, ctx, fake_telegram):
     sent = await turn(client, ctx, fake_telegram,
                       text_update("Здравствуйте, хочу пройти первичную регистрацию"))
-    assert sent[0]["text"].startswith("Здравствуйте, Игорь Петров!")
-    consent = sent[1]
+    [consent] = sent
+    assert consent["text"].startswith("Здравствуйте, Игорь Петров!")
     assert [row[0]["text"] for row in consent["reply_markup"]["inline_keyboard"]] == \
         ["Да, согласен(на)", "Нет, соединить с оператором"]
     sent = await turn(client, ctx, fake_telegram, press(consent, "Да, согласен(на)"))
-    assert sent[-1]["text"].startswith("Напишите ваше полное имя")
+    assert sent[-1]["text"].endswith("Напишите ваше полное имя (фамилия, имя, отчество).")
     for answer in ["Игорь Петров", "7KQ4PZ1", "AA1234567", "02.11.1979",
                    "Ханкенди, ул. Азадлыг 5"]:
         sent = await turn(client, ctx, fake_telegram, text_update(answer))
