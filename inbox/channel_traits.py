@@ -133,6 +133,9 @@ class ChannelTraits:
     # The resident can see that an agent is writing (a chat window, Telegram's chat action);
     # None: the channel has no such thing, and the agent's typing goes nowhere.
     typing: TypingSignal | None = None
+    # Residents type back and forth here, a message at a time, so a bot may lead them through
+    # a dialogue (the guided registration intake); not mail, not a call.
+    dialogue: bool = False
 
     def file_refusal(self, address: str, content_type: str, size: int) -> FileRefusal | None:
         """Why this file cannot go to `address` on this channel, or None when it can."""

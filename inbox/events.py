@@ -53,6 +53,11 @@ class EventType(StrEnum):
     CALL_ENDED = "call_ended"
     CALLBACK_REQUESTED = "callback_requested"
     VOICEMAIL_TRANSCRIBED = "voicemail_transcribed"
+    # The guided registration intake (inbox.guided_intake): the bot asks, then hands over.
+    INTAKE_STARTED = "intake_started"
+    INTAKE_REMINDED = "intake_reminded"
+    INTAKE_COMPLETED = "intake_completed"
+    INTAKE_HANDED_OVER = "intake_handed_over"   # data: {"reason": ...}
 
 
 # The events of a call: the console shows them with the phone's icon.

@@ -33,6 +33,8 @@ from inbox import assignment, dispatch, lifecycle, matching, reply_to, sla, thre
 from inbox.acknowledging import within_daily_cap
 from inbox.context import InboxContext
 from inbox.events import EventType
+from inbox.guided_intake import checklist
+from inbox.guided_intake import dialogue as guided
 from inbox.live import publish_events
 from inbox.messages import PLACEHOLDER_TEXTS, Attachment, InboundMessage
 from inbox.outage import REDIS_UNAVAILABLE
@@ -66,6 +68,8 @@ class IngestResult:
     named: bool = False       # the message's name filled the contact's empty one
     acknowledgement_id: int | None = None   # the resident's acknowledgement, queued
     reopened: bool = False    # a resolved conversation the resident's reply in its thread reopened
+    bot_replies: tuple[int, ...] = ()   # the guided intake's answers, queued
+    released: bool = False    # its guided intake ended: the conversation entered its queue
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,9 @@ class _Taking:
     released_from: int | None = None
     row: dict[str, Any] | None = None    # the stored message
     acknowledgement_id: int | None = None
+    guided: bool = False                 # a new conversation the guided intake holds
+    bot_replies: list[int] = field(default_factory=list)
+    released: bool = False
 
 
 def _attachment(attachment: Attachment) -> dict[str, Any]:
@@ -263,10 +270,15 @@ def _new_conversation(ctx: InboxContext, taking: _Taking, now: datetime) -> dict
     taking.reading = reading
     queue = ctx.config.queue(reading.decision.queue)
     result = reading.classification
+    # A registration the guided intake leads waits for no agent yet: no clock runs while the
+    # bot collects (`guided.release` starts it).
+    taking.guided = guided.holds(ctx, msg.channel, result.category, msg.automatic)
     return {**row, "category": result.category, "category_confidence": result.confidence,
             "category_source": result.source, "language": reading.language,
             "queue": queue.id, "routed_at": now,
-            "sla_due_at": sla.due_at(ctx, queue.id, now, "first_response")}
+            "status": guided.STATUS if taking.guided else "waiting",
+            "sla_due_at": None if taking.guided
+            else sla.due_at(ctx, queue.id, now, "first_response")}
 
 
 async def _acknowledge(ctx: InboxContext, tx: UnitOfWork, opened: list[_Taking],
@@ -299,6 +311,10 @@ async def _acknowledge(ctx: InboxContext, tx: UnitOfWork, opened: list[_Taking],
         body = render_reply("acknowledgement", reply_language(taking.reading.language),
                             name=taking.identity["contact_name"],
                             reference=taking.conversation_id, position=position)
+        if checklist.applies(ctx, taking.message.channel,
+                             taking.reading.classification.category):
+            # No dialogue by mail: the resident reads what to send instead.
+            body += "\n\n" + checklist.documents_to_send(ctx, taking.reading.language)
         rows.append({"conversation_id": taking.conversation_id,
                      "channel": taking.message.channel, "direction": "out", "body": body,
                      "author_kind": "system", "author_id": None, "created_at": now,
@@ -400,7 +416,26 @@ async def _store(ctx: InboxContext, tx: UnitOfWork, takings: list[_Taking]) -> N
             typed.append((taking.identity["contact_id"], taking.conversation_id,
                           reply_to.entities(taking.message.reply_to)))
     await matching.record_claims_many(tx, ctx.claim_key, typed, now)
-    await _acknowledge(ctx, tx, opened, now)
+    await _acknowledge(ctx, tx, [t for t in opened if not t.guided], now)
+    await _guide(ctx, tx, takings, now)
+
+
+async def _guide(ctx: InboxContext, tx: UnitOfWork, takings: list[_Taking],
+                 now: datetime) -> None:
+    """The guided intake's part: its first questions for the conversations it holds, and the
+    next turn of those it is leading."""
+    for taking in takings:
+        msg = taking.message
+        if taking.guided:
+            conversation = {"id": taking.conversation_id, "channel": msg.channel,
+                            "language": taking.reading.language}
+            taking.bot_replies = await guided.start(
+                ctx, tx, conversation, taking.identity["contact_name"], now)
+        elif taking.conversation is not None and taking.conversation["status"] == guided.STATUS \
+                and msg.automatic is None:
+            conversation = {**taking.conversation, "channel": msg.channel}
+            taken = await guided.take(ctx, tx, conversation, taking.row, now)
+            taking.bot_replies, taking.released = list(taken.replies), taken.released
 
 
 async def _likely_openers(ctx: InboxContext, arrivals: list[Arrival],
@@ -459,7 +494,8 @@ async def store_many(ctx: InboxContext, arrivals: list[Arrival]) -> list[IngestR
             taking.conversation["queue"],
             message=taking.row, woke_up=taking.woke_up, released_from=taking.released_from,
             named=taking.named, acknowledgement_id=taking.acknowledgement_id,
-            reopened=taking.reopened)
+            reopened=taking.reopened, bot_replies=tuple(taking.bot_replies),
+            released=taking.released)
     for index, key in enumerate(keys):
         if results[index] is None:   # the same message twice in the batch: stored once
             first = results[fresh[key]]
@@ -496,6 +532,7 @@ async def announce_many(ctx: InboxContext, results: list[IngestResult]) -> None:
         if any(a.get("source_url") for a in result.message["attachments"]):
             await ctx.jobs.enqueue_media_async(result.message_id)
     acknowledgements = [r.acknowledgement_id for r in taken if r.acknowledgement_id]
+    acknowledgements += [i for r in taken for i in r.bot_replies]
     if acknowledgements:
         await ctx.jobs.enqueue_delivery_async(acknowledgements, "system")
     opened = [r for r in taken if r.new_conversation]
@@ -518,9 +555,13 @@ async def announce_many(ctx: InboxContext, results: list[IngestResult]) -> None:
             "message": message_view(result.message, ctx.zone)}))
     await publish_events(ctx.redis, announcements)
     for result in joined:
-        if result.woke_up or result.reopened or result.named \
+        if result.woke_up or result.reopened or result.named or result.released \
                 or result.released_from is not None:
             await lifecycle.announce(ctx, result.conversation_id)
+        if result.released:
+            # The guided intake is over: the case waits in its queue like a new one.
+            await lifecycle.announce_queues(ctx, [result.queue])
+            await assignment.assign_waiting(ctx, result.conversation_id)
         if result.released_from is not None:
             await assignment.assign_waiting(ctx, result.conversation_id,
                                             exclude={result.released_from})

@@ -25,7 +25,9 @@ from inbox.live import publish_event
 from inbox.serialize import conversation_view, message_view
 from inbox.storage import Row, UnitOfWork
 
-STATUSES = ("waiting", "open", "pending", "resolved")
+# `intake`: the guided registration intake is still asking (inbox.guided_intake); it becomes
+# `waiting` when the bot is done, and no agent chooses it.
+STATUSES = ("intake", "waiting", "open", "pending", "resolved")
 SETTABLE_STATUSES = ("open", "pending", "resolved")   # what an agent may choose
 
 

@@ -23,6 +23,9 @@ PLACEHOLDER_TEXTS = frozenset({CALL_TEXT, VOICEMAIL_PENDING, VOICEMAIL_NO_TRANSC
 DIVERTED = "diverted"
 # The key of a note's stored `extra` that marks it a supervisor's whisper (`actions.whisper`).
 WHISPER = "whisper"
+# The key of an outbound message's stored `extra` holding the answers it offers the resident
+# (a bot's question: `OutboundMessage.choices`).
+CHOICES = "choices"
 
 
 @dataclass(frozen=True)

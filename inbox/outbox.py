@@ -23,7 +23,7 @@ from inbox import lifecycle
 from inbox.context import InboxContext
 from inbox.events import EventType
 from inbox.live import publish_event
-from inbox.messages import DIVERTED, Attachment, InboundMessage, OutboundMessage
+from inbox.messages import CHOICES, DIVERTED, Attachment, InboundMessage, OutboundMessage
 from inbox.sanitize import clean_html
 from inbox.serialize import message_view
 from inbox.storage import Duplicate, Row, Store, UnitOfWork, utcnow
@@ -71,11 +71,15 @@ async def claim_many(ctx: InboxContext, message_ids: Sequence[int]) -> dict[int,
         # A message sent elsewhere than its conversation's channel (`divert`) goes to the
         # address recorded with it.
         address = ((row["extra"] or {}).get(DIVERTED) or {}).get("address") or address
+        extra = dict(row["extra"] or {})
+        # Answers a bot message offers (the guided intake's): buttons where the channel has
+        # them, a numbered list elsewhere (`channels.base.as_text`).
+        choices = tuple(extra.pop(CHOICES, None) or ())
         outbound = OutboundMessage(
             message_id=row["id"], conversation_id=conversation["id"], channel=row["channel"],
             address=address, body=row["body"],
             language=conversation["language"] or "az", created_at=row["created_at"],
-            author_kind=row["author_kind"], extra=dict(row["extra"] or {}),
+            author_kind=row["author_kind"], extra=extra, choices=choices,
             attachments=tuple(Attachment(content_type=a["content_type"],
                                          filename=a.get("filename"), size=a.get("size"),
                                          url=a.get("url"), stored=a.get("stored"))

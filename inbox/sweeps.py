@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from inbox import assignment, calls, dispatch, intake, outbox, presence, sla
 from inbox.context import open_context
+from inbox.guided_intake import reminders
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +33,12 @@ async def _sweep() -> dict[str, int]:
         reoffered = await assignment.reoffer_expired(ctx)
         caught_up = await assignment.assign_backlog(ctx)
         clocks = await sla.sweep(ctx)
+        intakes = await reminders.sweep(ctx)
     finally:
         await ctx.close()
     return {"redriven": len(redriven), "recovered": len(recovered), "routed": len(routed),
             "voicemails_finalised": len(finalised), "offline": len(absent),
             "reoffered": len(reoffered), "assigned": len(caught_up),
-            "at_risk": len(clocks["at_risk"]), "breached": len(clocks["breached"])}
+            "at_risk": len(clocks["at_risk"]), "breached": len(clocks["breached"]),
+            "intakes_reminded": len(intakes["reminded"]),
+            "intakes_handed_over": len(intakes["handed_over"])}

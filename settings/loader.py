@@ -34,8 +34,11 @@ from settings.model import (
     Channels,
     Config,
     EmailChannel,
+    GuidedIntake,
     Imap,
     Intake,
+    IntakeDocument,
+    IntakeService,
     KeywordOverride,
     Limits,
     Mailbox,
@@ -563,6 +566,48 @@ def _away_reason(s: Section) -> AwayReason:
     return reason
 
 
+def _intake_document(s: Section) -> IntakeDocument:
+    document = IntakeDocument(id=s.get("id", str, convert=_tag_id), labels=_labels(s))
+    s.finish()
+    return document
+
+
+def _intake_service(s: Section) -> IntakeService:
+    service = IntakeService(id=s.get("id", str, convert=_tag_id), labels=_labels(s),
+                            documents=s.strings("documents", ()))
+    s.finish()
+    return service
+
+
+def _guided_intake(doc: _Document, s: Section | None) -> GuidedIntake:
+    if s is None:
+        return GuidedIntake()
+    defaults = GuidedIntake()
+    intake = GuidedIntake(
+        enabled=s.get("enabled", bool, False),
+        documents=_unique(doc, "guided_intake.documents", tuple(
+            _intake_document(d) for d in s.sections("documents", required=False)), "document"),
+        services=_unique(doc, "guided_intake.services", tuple(
+            _intake_service(d) for d in s.sections("services", required=False)), "service"),
+        remind_after_s=s.get("remind_after", (str, int), defaults.remind_after_s,
+                             convert=parse_seconds),
+        hand_over_after_s=s.get("hand_over_after", (str, int), defaults.hand_over_after_s,
+                                convert=parse_seconds),
+        max_attempts=s.get("max_attempts", int, defaults.max_attempts, convert=_positive),
+    )
+    s.finish()
+    known = {d.id for d in intake.documents}
+    for i, service in enumerate(intake.services):
+        for document in service.documents:
+            if document not in known:
+                doc.problem(f"guided_intake.services[{i}].documents",
+                            f"unknown document {document!r} (not one of "
+                            "guided_intake.documents)")
+    if intake.enabled and not intake.services:
+        doc.problem("guided_intake.services", "the intake is enabled but offers no service")
+    return intake
+
+
 def _unique(doc: _Document, key: str, items: tuple[Any, ...], what: str) -> tuple[Any, ...]:
     seen: set[str] = set()
     for i, item in enumerate(items):
@@ -659,6 +704,7 @@ def load_config_text(text: str, source: str = "config.yaml",
     intake = top.section("intake", required=False)
     limits = top.section("limits", required=False)
     media = top.section("media", required=False)
+    guided = top.section("guided_intake", required=False)
     public_url = top.get("public_url", str)
     config = Config(
         public_url=(public_url or "").rstrip("/"),
@@ -675,6 +721,7 @@ def load_config_text(text: str, source: str = "config.yaml",
                      "tag"),
         away_reasons=_unique(doc, "away_reasons", tuple(
             _away_reason(r) for r in top.sections("away_reasons", required=False)), "reason"),
+        guided_intake=_guided_intake(doc, guided),
         trusted_proxies=top.get("trusted_proxies", list, (), convert=_networks),
         source=source,
         lines=MappingProxyType(doc.lines),

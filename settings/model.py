@@ -61,6 +61,39 @@ class Tag(Labelled):
 
 
 @dataclass(frozen=True)
+class IntakeDocument(Labelled):
+    """A document a service asks residents for (an ID card copy, a birth certificate)."""
+
+
+@dataclass(frozen=True)
+class IntakeService(Labelled):
+    """A service residents register for in the guided intake, with the documents it needs."""
+
+    documents: tuple[str, ...] = ()     # ids of `GuidedIntake.documents`
+
+
+@dataclass(frozen=True)
+class GuidedIntake:
+    """The guided registration intake (`inbox.guided_intake`): a registration on a channel
+    that holds a dialogue is asked the form's questions before an operator sees it. The form
+    itself (steps, texts, validation) is `templates/intake/form.yaml`; the deployment chooses
+    the services, their documents and the timings."""
+
+    enabled: bool = False
+    services: tuple[IntakeService, ...] = ()
+    documents: tuple[IntakeDocument, ...] = ()
+    remind_after_s: int = 1800          # one reminder after this long without an answer
+    hand_over_after_s: int = 86400      # then, still silent, operators take what was collected
+    max_attempts: int = 3               # failed answers to one question before an operator
+
+    def service(self, service_id: str) -> IntakeService | None:
+        return next((s for s in self.services if s.id == service_id), None)
+
+    def document(self, document_id: str) -> IntakeDocument | None:
+        return next((d for d in self.documents if d.id == document_id), None)
+
+
+@dataclass(frozen=True)
 class BusinessHours:
     days: tuple[str, ...]
     open: time
@@ -267,6 +300,7 @@ class Config:
     media: Media = field(default_factory=Media)
     tags: tuple[Tag, ...] = ()
     away_reasons: tuple[AwayReason, ...] = ()
+    guided_intake: GuidedIntake = field(default_factory=GuidedIntake)
     # Reverse proxies (addresses or networks) whose X-Forwarded-For names the real client.
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
     source: str = "config.yaml"

@@ -446,8 +446,8 @@
 
   var CATEGORY_LABELS = { inquiry: t("category.inquiry"), registration: t("category.registration"),
                           support: t("category.support") };
-  var STATUS_LABELS = { waiting: t("status.waiting"), open: t("status.open"), pending: t("status.pending"),
-                        resolved: t("status.resolved") };
+  var STATUS_LABELS = { intake: t("status.intake"), waiting: t("status.waiting"), open: t("status.open"),
+                        pending: t("status.pending"), resolved: t("status.resolved") };
   var DELIVERY = {
     queued: { mark: "◷", label: t("delivery.queued") }, sent: { mark: "✓", label: t("delivery.sent") },
     delivered: { mark: "✓✓", label: t("delivery.delivered") }, read: { mark: "✓✓", label: t("delivery.read") },
@@ -1147,6 +1147,10 @@
                                                                   kind: labelOf(MATCH_KINDS, d.match.kind), value: d.match.value })
                               : t("event.contacts_merged", { from: d.from, into: d.into }));
         case "message_edited": return t("event.message_edited", { previous: d.previous || "" });
+        case "intake_started": return t("event.intake_started");
+        case "intake_reminded": return t("event.intake_reminded");
+        case "intake_completed": return t("event.intake_completed");
+        case "intake_handed_over": return because(t("event.intake_handed_over"));
         case "contact_renamed":
           return done(d.from ? t("event.contact_renamed_from", { from: d.from, to: d.to })
                              : t("event.contact_renamed", { to: d.to }));
@@ -1262,6 +1266,7 @@
       document.getElementById("empty-state").hidden = true;
       document.getElementById("conversation").hidden = false;
       renderHeader(state.detail);
+      if (window.CC.renderIntake) window.CC.renderIntake(state.detail);   // static/console-intake.js
       renderComposerMail();
       renderThread(scrollToEnd);
     }

@@ -25,6 +25,8 @@ from inbox import (
     presence,
 )
 from inbox.actions import ActionError, Actor
+from inbox.guided_intake import view as intake_views
+from inbox.guided_intake.form import load_form
 from inbox.live import reaches_console
 from inbox.replies import REPLY_LANGUAGES
 from inbox.serialize import (
@@ -357,6 +359,7 @@ async def get_conversation(request: web.Request) -> web.Response:
     view["mail_reply"] = mail_reply_view(composer, ctx.config, row, messages) \
         if composer is not None else None
     view["reply_to"] = reply_to_view(identity["reply_to"] if identity else None)
+    view["intake"] = await _intake(ctx, actor, row, view["messages"])
     return web.json_response(view)
 
 
@@ -374,6 +377,22 @@ def _check_not_watching(actor: Actor, row: dict[str, Any]) -> None:
     if actor.sees_all_queues and row["assignee_id"] not in (None, actor.id):
         raise http_error(web.HTTPConflict, "the conversation is a colleague's: take it over "
                          "to answer the resident", code="take_over_first")
+
+
+async def _intake(ctx, actor: Actor, row: dict[str, Any],
+                  messages: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The guided intake's answers, if the conversation had one. Only the operators of its
+    queue read the FIN and ID card number (and the messages that typed them) in clear."""
+    async with ctx.store.read() as tx:
+        intake = await tx.intakes.get(row["id"])
+    if intake is None:
+        return None
+    unmasked = row["queue"] in actor.queues
+    if not unmasked:
+        for message in messages:
+            message["body"] = intake_views.masked_body(message["body"])
+    return intake_views.intake_view(intake, load_form(), ctx.config.guided_intake,
+                                    unmasked=unmasked)
 
 
 @routes.post("/api/v1/conversations/{id}/messages")

@@ -191,7 +191,9 @@ SCHEMAS: dict[str, Any] = {
         "created_at": _TIME}},
     "Conversation": {"type": "object", "properties": {
         "id": {"type": "integer"},
-        "status": {"enum": ["waiting", "open", "pending", "resolved"]},
+        "status": {"enum": ["intake", "waiting", "open", "pending", "resolved"],
+                   "description": "intake: the guided registration intake is still asking "
+                                  "the resident; no agent is offered it and no clock runs"},
         "channel": {"type": "string"}, "category": {**_CATEGORY, "type": ["string", "null"]},
         "category_confidence": {"type": ["number", "null"]},
         "language": {"type": ["string", "null"]}, "queue": {"type": ["string", "null"]},
@@ -215,7 +217,25 @@ SCHEMAS: dict[str, Any] = {
             "given_at": {"type": ["string", "null"]}}}],
             "description": "where the resident asked answers to go when they are not in the "
                            "chat (typed in the web chat's form, verified by nobody); else "
-                           "null"}}}]},
+                           "null"},
+        "intake": {"oneOf": [{"type": "null"}, _ref("Intake")],
+                   "description": "the guided registration intake's answers, when the "
+                                  "conversation had one; else null"}}}]},
+    "Intake": {"type": "object", "properties": {
+        "status": {"enum": ["active", "paused", "complete", "handed_over"]},
+        "step": {"type": "string", "description": "the question it stands at or ended on"},
+        "reason": {"type": ["string", "null"], "description": "why it was handed over"},
+        "consent": {"type": ["boolean", "null"]},
+        "fields": {"type": "array", "items": {"type": "object", "properties": {
+            "id": {"type": "string"}, "kind": {"type": "string"},
+            "value": {"description": "null when the resident skipped it"},
+            "masked": {"type": "boolean", "description": "a FIN or ID card number shown "
+                       "masked: the reader is not an operator of the conversation's queue "
+                       "(its messages' identifiers are masked alike)"},
+            "labels": {"type": ["object", "null"],
+                       "description": "a chosen service's or option's label per language"}}}},
+        "documents": {"type": "array", "items": {"type": "integer"},
+                      "description": "the messages carrying the resident's documents"}}},
     "Queue": {"type": "object", "properties": {
         "id": {"type": "string"}, "name": {"type": "string"},
         "kind": {"enum": ["operators", "mailbox"]}, "waiting": {"type": "integer"},

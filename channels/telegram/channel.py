@@ -64,7 +64,8 @@ STATUS_CACHE_S = 60      # /readyz asks getWebhookInfo at most this often
 
 # A bot may upload files of up to 50 MB (Bot API sendDocument).
 TRAITS = ChannelTraits(name="telegram", label="Telegram", vouches_phone=True,
-                       files=FileCarriage(max_bytes=50 * 1024 * 1024), typing=TELEGRAM_TYPING)
+                       files=FileCarriage(max_bytes=50 * 1024 * 1024), typing=TELEGRAM_TYPING,
+                       dialogue=True)
 
 
 def _json_error(status: type[web.HTTPException], message: str) -> web.HTTPException:

@@ -480,11 +480,11 @@ MMS = FileCarriage(types=("image/jpeg", "image/png", "image/gif", "application/p
 WHATSAPP_FILES = FileCarriage(types=("image/jpeg", "image/png", "audio/*", "video/mp4",
                                      "application/pdf"), max_bytes=16 * 1024 * 1024)
 SMS_TRAITS = ChannelTraits(name="sms", label="SMS", phone_address=True, vouches_phone=True,
-                           files=MMS)
+                           files=MMS, dialogue=True)
 # WhatsApp allows a business free-form messages only within 24 hours of the resident's last
 # message; after that only an approved template (`channels.twilio.templates`).
 WHATSAPP_TRAITS = ChannelTraits(name="whatsapp", label="WhatsApp", phone_address=True,
-                                vouches_phone=True,
+                                vouches_phone=True, dialogue=True,
                                 free_text_window=timedelta(hours=24),
                                 templates=WhatsAppTemplates(), files=WHATSAPP_FILES)
 

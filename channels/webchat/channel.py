@@ -612,7 +612,7 @@ class ChatWindowTyping:
 
 class WebchatChannel:
     traits = ChannelTraits(name="webchat", label="Web chat", files=FileCarriage(),
-                           typing=ChatWindowTyping())
+                           typing=ChatWindowTyping(), dialogue=True)
     name = traits.name
 
     def setup_routes(self, app: web.Application) -> None:

@@ -306,6 +306,26 @@ intake = Table(
     Index("ix_intake_accepted_at", "accepted_at"),
 )
 
+# The guided registration intake's dialogue (inbox.guided_intake): one row per conversation,
+# so any app process continues it and a restart loses nothing. `version` grows with every
+# turn: a writer holds the row lock (PostgreSQL) or SQLite's one writer, and checks it.
+guided_intakes = Table(
+    "guided_intakes",
+    metadata,
+    Column("conversation_id", Id, ForeignKey("conversations.id"), primary_key=True),
+    Column("status", String(12), nullable=False),   # active | paused | complete | handed_over
+    Column("language", String(5), nullable=False),
+    Column("state", JSON, nullable=False),          # engine.State.as_json()
+    Column("version", Integer, nullable=False, default=1),
+    Column("reason", String(200)),                  # why it was handed over
+    Column("started_at", Time, nullable=False),
+    Column("updated_at", Time, nullable=False),
+    Column("reminder_due_at", Time),                # one reminder, then a handover, if silent
+    Column("reminded_at", Time),
+    Column("finished_at", Time),
+    Index("ix_guided_intakes_due", "status", "reminder_due_at"),
+)
+
 events = Table(
     "events",
     metadata,

@@ -20,6 +20,7 @@ from inbox.storage.canned import CannedRecords
 from inbox.storage.contacts import ContactRecords
 from inbox.storage.conversations import ConversationRecords
 from inbox.storage.events import EventRecords
+from inbox.storage.intakes import IntakeRecords
 from inbox.storage.journal import JournalRecords, PostgresJournal, SqliteJournal
 from inbox.storage.mail import MailRecords
 from inbox.storage.messages import MessageRecords
@@ -41,6 +42,7 @@ class UnitOfWork:
         self.mail = MailRecords(conn)
         self.audit = AuditRecords(conn)
         self.canned = CannedRecords(conn)
+        self.intakes = IntakeRecords(conn)
 
 
 class Store:

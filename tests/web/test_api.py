@@ -347,7 +347,8 @@ async def test_search_takes_percent_and_underscore_literally(client, people, cas
 async def test_bad_list_parameters_are_a_400(client, people):
     for query, error in [
         ("?status=closed",
-         "status must be one or more (comma-separated) of waiting, open, pending, resolved"),
+         "status must be one or more (comma-separated) of intake, waiting, open, pending, "
+         "resolved"),
         ("?assignee=somebody", "assignee must be me, none or an agent id"),
         ("?limit=ten", "limit must be a number"),
         ("?cursor=not-a-cursor", "malformed cursor"),

@@ -1,0 +1,126 @@
+"""The intake's turns, applied inside the inbox's transaction: a new registration on a
+channel that holds a dialogue is held back from agents (status `intake`, no SLA clock) while
+the bot asks; each message of the resident advances its one dialogue row under the row's
+lock; a complete or handed-over intake puts the conversation in its queue, waiting, with its
+first-response clock starting then. The bot's messages are stored as queued system messages
+in the same transaction, and sent by the delivery job like any other.
+
+Residents' answers are personal data: nothing here logs them."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from inbox import sla
+from inbox.context import InboxContext
+from inbox.events import EventType
+from inbox.guided_intake import engine
+from inbox.guided_intake.form import load_form
+from inbox.messages import CHOICES
+from inbox.replies import reply_language
+from inbox.storage import Row, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+STATUS = "intake"          # the conversation's status while the bot collects
+
+
+@dataclass(frozen=True)
+class Taken:
+    """What a resident's message did to their intake: the bot's answers to send, and whether
+    the conversation has just entered its queue (complete or handed over)."""
+    replies: tuple[int, ...] = ()
+    released: bool = False
+
+
+def holds(ctx: InboxContext, channel: str, category: str | None,
+          automatic: str | None = None) -> bool:
+    """Whether a new conversation is led through the intake instead of waiting for an
+    agent: a registration, on a channel that holds a dialogue, when the deployment has it."""
+    return (ctx.config.guided_intake.enabled and category == "registration"
+            and automatic is None and ctx.channels[channel].dialogue)
+
+
+def setting_for(ctx: InboxContext, language: str, reference: int, now: datetime,
+             name: str | None = None) -> engine.Setting:
+    return engine.Setting(load_form(), ctx.config.guided_intake, reply_language(language),
+                          now.astimezone(ctx.zone).date(), reference, name)
+
+
+async def say(tx: UnitOfWork, conversation: Row, says: tuple[engine.Say, ...],
+               now: datetime) -> list[int]:
+    """One message for the bot's whole turn: the delivery job sends a batch's messages side
+    by side, so two messages of one turn could reach the resident in either order. Only a
+    turn's last part offers answers."""
+    choices = says[-1].choices
+    return await tx.messages.insert_many([{
+        "conversation_id": conversation["id"], "channel": conversation["channel"],
+        "direction": "out", "body": "\n\n".join(s.text for s in says),
+        "author_kind": "system", "author_id": None, "created_at": now,
+        "delivery_status": "queued", "next_attempt_at": now,
+        "extra": {CHOICES: list(choices)} if choices else None}])
+
+
+def reminder_due(ctx: InboxContext, now: datetime) -> datetime:
+    return now + timedelta(seconds=ctx.config.guided_intake.remind_after_s)
+
+
+async def start(ctx: InboxContext, tx: UnitOfWork, conversation: Row, name: str | None,
+                now: datetime) -> list[int]:
+    """Open the dialogue of a new conversation held for the intake: its row, the offer and
+    the consent question (queued). The bot's messages' ids."""
+    language = reply_language(conversation["language"])
+    turn = engine.start(setting_for(ctx, language, conversation["id"], now, name))
+    await tx.intakes.create(conversation["id"], language, turn.state.as_json(), now,
+                            reminder_due(ctx, now))
+    await tx.events.add(conversation["id"], EventType.INTAKE_STARTED, {}, at=now)
+    return await say(tx, conversation, turn.says, now)
+
+
+async def take(ctx: InboxContext, tx: UnitOfWork, conversation: Row, message: Row,
+               now: datetime) -> Taken:
+    """Advance the intake of `conversation` (status `intake`) with the resident's stored
+    `message`. The row is read under its lock and written only at the version read, so two
+    processes taking two messages of the same resident apply them one after the other."""
+    row = await tx.intakes.get(conversation["id"], for_update=True)
+    if row is None or row["status"] not in ("active", "paused"):
+        return Taken()
+    setting = setting_for(ctx, row["language"], conversation["id"], now)
+    turn = engine.advance(setting, engine.State.from_json(row["state"]), engine.Answer(
+        message["body"] or "", attachments=len(message["attachments"] or ()),
+        message_id=message["id"]))
+    changes: dict[str, Any] = {"state": turn.state.as_json(), "updated_at": now,
+                               "reminder_due_at": reminder_due(ctx, now), "reminded_at": None,
+                               "status": "paused" if turn.state.paused else "active"}
+    released = turn.outcome in (engine.COMPLETE, engine.HANDOVER)
+    if released:
+        changes.update(status="complete" if turn.outcome == engine.COMPLETE else "handed_over",
+                       reason=turn.reason, finished_at=now, reminder_due_at=None)
+    if not await tx.intakes.save(row, **changes):
+        # Only a writer that skipped the lock could get here; its turn stands, and this
+        # message is left for the operator to read.
+        log.warning("conversation %s: intake changed under its lock", conversation["id"])
+        return Taken()
+    replies = await say(tx, conversation, turn.says, now)
+    if released:
+        await release(ctx, tx, conversation, turn.outcome, turn.reason, now)
+    return Taken(tuple(replies), released)
+
+
+async def release(ctx: InboxContext, tx: UnitOfWork, conversation: Row, outcome: str,
+                  reason: str | None, now: datetime) -> None:
+    """The conversation enters its queue, waiting for an agent; its first-response clock
+    starts now, not when the bot began asking."""
+    queue = conversation["queue"]
+    await tx.conversations.update(
+        conversation["id"], status="waiting",
+        sla_due_at=sla.due_at(ctx, queue, now, "first_response"))
+    if outcome == engine.COMPLETE:
+        await tx.events.add(conversation["id"], EventType.INTAKE_COMPLETED, {}, at=now)
+    else:
+        await tx.events.add(conversation["id"], EventType.INTAKE_HANDED_OVER,
+                            {"reason": reason}, at=now)
+    log.info("conversation %s: intake %s, waiting in %s", conversation["id"], outcome, queue)

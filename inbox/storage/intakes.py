@@ -1,0 +1,54 @@
+"""The guided intakes' dialogue rows: one per conversation, read under its row lock and
+written only if nobody else's turn came first (`version`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, insert, select, update
+
+from inbox.storage.records import Records, Row
+from inbox.storage.schema import guided_intakes
+
+LIVE = ("active", "paused")
+
+
+class IntakeRecords(Records):
+    async def create(self, conversation_id: int, language: str, state: dict[str, Any],
+                     now: datetime, reminder_due_at: datetime | None) -> None:
+        await self.conn.execute(insert(guided_intakes).values(
+            conversation_id=conversation_id, status="active", language=language, state=state,
+            version=1, started_at=now, updated_at=now, reminder_due_at=reminder_due_at))
+
+    async def get(self, conversation_id: int, *, for_update: bool = False) -> Row | None:
+        statement = select(guided_intakes).where(
+            guided_intakes.c.conversation_id == conversation_id)
+        return await self._one(statement.with_for_update() if for_update else statement)
+
+    async def of_conversations(self, conversation_ids: Sequence[int]) -> dict[int, Row]:
+        if not conversation_ids:
+            return {}
+        rows = await self._all(select(guided_intakes).where(
+            guided_intakes.c.conversation_id.in_(list(conversation_ids))))
+        return {row["conversation_id"]: row for row in rows}
+
+    async def save(self, row: Row, **changes: Any) -> bool:
+        """Write `changes` if the row is still at the version `row` was read at; False when
+        another turn got there first (the caller reads again)."""
+        result = await self.conn.execute(
+            update(guided_intakes)
+            .where(and_(guided_intakes.c.conversation_id == row["conversation_id"],
+                        guided_intakes.c.version == row["version"]))
+            .values(version=row["version"] + 1, **changes))
+        return result.rowcount == 1
+
+    async def due(self, now: datetime, limit: int = 200) -> list[Row]:
+        """Live intakes whose resident has been silent past their reminder (or handover)
+        time."""
+        return await self._all(
+            select(guided_intakes)
+            .where(guided_intakes.c.status.in_(LIVE),
+                   guided_intakes.c.reminder_due_at <= now)
+            .order_by(guided_intakes.c.reminder_due_at).limit(limit))

@@ -1,0 +1,64 @@
+"""Two app processes taking two messages of the same resident at the same moment apply them
+to the dialogue one after the other: neither turn is lost (the row lock and the version)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import redis.asyncio as aioredis
+
+from inbox.context import InboxContext
+from inbox.ingest import ingest
+from inbox.jobs import Jobs
+from inbox.messages import InboundMessage
+from inbox.storage import Store, utcnow
+from inbox.storage.db import make_engine
+from settings import load_config
+from tests.conftest import TEST_CHANNELS, TEST_CONFIG
+from tests.inbox.guided_intake.support import intake_of, with_intake
+
+SESSION = "k3Yq0sZ1guided"
+
+
+@pytest.fixture
+def config():
+    return with_intake(load_config(TEST_CONFIG, env={}))
+
+
+def chat(n: int, text: str) -> InboundMessage:
+    return InboundMessage(channel="webchat", external_id=f"{SESSION}:c-{n}", address=SESSION,
+                          text=text, received_at=utcnow(), display_name="Aynur Məmmədova",
+                          language="az")
+
+
+async def test_two_processes_apply_two_answers_one_after_the_other(ctx, environment, config):
+    first = await ingest(ctx, chat(0, "Salam, ilkin qeydiyyatdan keçmək istəyirəm"))
+    await ingest(ctx, chat(1, "bəli"))
+    await ingest(ctx, chat(2, "Aynur Məmmədova"))
+    other = InboxContext(config=config, store=Store(make_engine(environment["DATABASE_URL"])),
+                         redis=aioredis.Redis.from_url(environment["REDIS_URL"]),
+                         jobs=Jobs(environment["REDIS_URL"]), channels=TEST_CHANNELS)
+    try:
+        await asyncio.gather(ingest(ctx, chat(3, "5ZK2Q")), ingest(other, chat(4, "12")))
+    finally:
+        await other.close()
+    row = await intake_of(ctx, first.conversation_id)
+    assert row["state"]["step"] == "fin"
+    assert row["state"]["attempts"] == 2          # both wrong answers counted
+    assert row["version"] == 5                    # created, then four turns
+
+
+async def test_a_registration_by_mail_gets_the_documents_to_send_and_no_dialogue(ctx):
+    result = await ingest(ctx, InboundMessage(
+        channel="email", external_id="<reg-1@mail.example.az>", address="aynur@example.az",
+        text="Salam, ilkin qeydiyyatdan keçmək istəyirəm. Nə göndərməliyəm?",
+        received_at=utcnow(), display_name="Aynur Məmmədova", language="az"))
+    async with ctx.store.read() as tx:
+        held = await tx.conversations.get(result.conversation_id)
+        acknowledgement = await tx.messages.get(result.acknowledgement_id)
+        assert await tx.intakes.get(result.conversation_id) is None
+    assert held["status"] == "waiting" and held["sla_due_at"] is not None
+    assert "İlkin qeydiyyat üçün cavab məktubuna bunları əlavə edin" in acknowledgement["body"]
+    assert "- Vətəndaşlığa qəbul: Xarici pasportun surəti; Doğum haqqında şəhadətnamə; " \
+        "Yaşayış yerini təsdiq edən sənəd; 3x4 fotoşəkil" in acknowledgement["body"]
