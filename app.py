@@ -39,6 +39,7 @@ from inbox.storage.db import ROOT, database_url, migrate
 from routing.model import shared_model
 from settings import Config, ConfigError, load_config
 from web import api, console, mail, openapi, ops
+from web import outcomes as outcome_api
 from web import reports as report_api
 from web.appkeys import CONTEXT, HUB, INTAKE, READINESS, SECRET_KEY
 from web.collector import Collector
@@ -94,6 +95,7 @@ def create_app(config: Config) -> web.Application:
     app.add_routes(ops.routes)
     app.add_routes(api.routes)
     app.add_routes(report_api.routes)
+    app.add_routes(outcome_api.routes)
     app.add_routes(mail.routes)
     app.add_routes(openapi.routes)
     console.setup_routes(app)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from inbox import assignment, dispatch, lifecycle, matching, reply_to, sla, threads
+from inbox import assignment, dispatch, lifecycle, matching, reply_to, sla, surveys, threads
 from inbox.acknowledging import within_daily_cap
 from inbox.context import InboxContext
 from inbox.events import EventType
@@ -158,6 +158,11 @@ async def _join_identities(ctx: InboxContext, tx: UnitOfWork, takings: list[_Tak
         msg = taking.message
         taking.identity = identity
         taking.conversation = _joined(ctx, msg, found[(msg.channel, msg.address)][1], thread)
+        if taking.conversation is None:
+            # A rating answers the survey of the resident's resolved conversation, which it
+            # joins (`_rejoin` keeps it resolved) instead of opening a new one.
+            taking.conversation = await surveys.surveyed_conversation(
+                tx, identity["id"], msg.text, msg.received_at)
         if msg.display_name and not identity["contact_name"]:
             # A name the resident gave after their first message (web chat asks for it
             # beside the text box) fills a contact that has none; an agent's stands.
@@ -312,6 +317,9 @@ async def _rejoin(tx: UnitOfWork, taking: _Taking, now: datetime) -> str:
     if status == "pending":
         taking.woke_up = True
         return "open"
+    if status == "resolved" and await surveys.take_answer(
+            tx, conversation, taking.message.text, taking.message.received_at):
+        return status   # a rating within the survey's expiry: stored, nothing reopened
     if status == "resolved":
         taking.reopened = True
         status = "open" if conversation["assignee_id"] is not None else "waiting"

@@ -21,6 +21,9 @@ PLACEHOLDER_TEXTS = frozenset({CALL_TEXT, VOICEMAIL_PENDING, VOICEMAIL_NO_TRANSC
 # The key of an outbound message's stored `extra` that says it goes out elsewhere than its
 # conversation's channel (`inbox.outbox.divert`): {"from": channel, "address": where}.
 DIVERTED = "diverted"
+# The key of an outbound message's stored `extra` that holds the answers a resident may pick
+# (a survey's 1-5): `OutboundMessage.choices` when it is sent.
+CHOICES = "choices"
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from inbox import lifecycle
 from inbox.context import InboxContext
 from inbox.events import EventType
 from inbox.live import publish_event
-from inbox.messages import DIVERTED, Attachment, InboundMessage, OutboundMessage
+from inbox.messages import CHOICES, DIVERTED, Attachment, InboundMessage, OutboundMessage
 from inbox.sanitize import clean_html
 from inbox.serialize import message_view
 from inbox.storage import Duplicate, Row, Store, UnitOfWork, utcnow
@@ -83,6 +83,9 @@ async def claim_many(ctx: InboxContext, message_ids: Sequence[int]) -> dict[int,
             # What a channel that threads its replies (an e-mail's In-Reply-To) answers.
             reply_to_external_id=row.pop("answered_external_id"),
             thread_key=conversation["thread_key"],
+            # Structured content kept with the message (a survey's 1-5): buttons where the
+            # channel has them.
+            choices=tuple((row["extra"] or {}).get(CHOICES) or ()),
             accepted_parts=tuple(accepted.get(row["id"], ())),
             # Any earlier attempt may have been answered unheard. Its message was created at
             # or after the outbox message was stored, so that is where to start looking.

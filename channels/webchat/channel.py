@@ -88,10 +88,14 @@ def _origin_allowed(request: web.Request, allowed: tuple[str, ...], public_url: 
 
 
 def outbound_view(message: OutboundMessage, ctx: InboxContext) -> dict[str, Any]:
-    return {"id": message.message_id, "direction": "out", "body": message.body,
+    view = {"id": message.message_id, "direction": "out", "body": message.body,
             "attachments": [a.__dict__ for a in message.attachments],
             "created_at": iso(message.created_at, ctx.zone),
             "author": {"kind": message.author_kind}, "delivery_status": "sent"}
+    if message.choices:
+        # The widget shows them as buttons; pressing one sends its text as the answer.
+        view["choices"] = list(message.choices)
+    return view
 
 
 class _OpenWindows:
@@ -608,7 +612,8 @@ class WebchatChannel:
         # The resident may have no window open; the message waits in the history then.
         await publish_to_chat(ctx.redis, message.address,
                               {"type": "message",
-                               "message": outbound_view(as_text(message), ctx)})
+                               "message": outbound_view(
+                                   message if message.choices else as_text(message), ctx)})
         return SendResult(external_id=None)
 
 

@@ -21,6 +21,7 @@ from inbox.storage.events import EventRecords
 from inbox.storage.journal import JournalRecords, PostgresJournal, SqliteJournal
 from inbox.storage.mail import MailRecords
 from inbox.storage.messages import MessageRecords
+from inbox.storage.outcomes import OutcomeRecords, SurveyRecords
 from inbox.storage.records import Row
 from inbox.storage.users import UserRecords
 
@@ -37,6 +38,8 @@ class UnitOfWork:
         self.users = UserRecords(conn)
         self.journal = JournalRecords(conn)
         self.mail = MailRecords(conn)
+        self.outcomes = OutcomeRecords(conn)
+        self.surveys = SurveyRecords(conn)
 
 
 class Store:
