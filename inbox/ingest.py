@@ -88,6 +88,7 @@ class _Taking:
     named: bool = False
     woke_up: bool = False
     reopened: bool = False
+    rated: bool = False       # it answered the conversation's satisfaction survey
     released_from: int | None = None
     row: dict[str, Any] | None = None    # the stored message
     acknowledgement_id: int | None = None
@@ -319,6 +320,7 @@ async def _rejoin(tx: UnitOfWork, taking: _Taking, now: datetime) -> str:
         return "open"
     if status == "resolved" and await surveys.take_answer(
             tx, conversation, taking.message.text, taking.message.received_at):
+        taking.rated = True
         return status   # a rating within the survey's expiry: stored, nothing reopened
     if status == "resolved":
         taking.reopened = True
@@ -379,7 +381,9 @@ async def _store(ctx: InboxContext, tx: UnitOfWork, takings: list[_Taking]) -> N
                             "reason": taking.reading.decision.reason}, now))
     await tx.events.add_many(events)
     for taking in takings:
-        if taking.conversation is not None and taking.message.automatic is None:
+        # A rating leaves the resolved conversation as it is: nobody needs to answer it.
+        if taking.conversation is not None and taking.message.automatic is None \
+                and not taking.rated:
             taking.released_from = await assignment.release_on_message(
                 tx, taking.conversation, now)
     # Typed identifiers never join contacts: they become claims and possible matches. Heard
