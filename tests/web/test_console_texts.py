@@ -17,10 +17,12 @@ from web.http import STATUS_CODES
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = sorted((ROOT / "templates" / "console").glob("*.html"))
-SCRIPTS = [ROOT / "static" / name for name in ("console.js", "wallboard.js", "reports.js")]
+SCRIPTS = [ROOT / "static" / name for name in ("console.js", "console-outcome.js",
+                                                "wallboard.js", "reports.js")]
 # Where the API's errors get their codes: keyword `code="…"` (the helpers take it by keyword
 # only, so a code cannot hide in a positional argument).
-ERROR_SOURCES = [*sorted((ROOT / "web").glob("*.py")), ROOT / "inbox" / "actions.py"]
+ERROR_SOURCES = [*sorted((ROOT / "web").glob("*.py")), ROOT / "inbox" / "actions.py",
+                 ROOT / "inbox" / "outcomes.py"]
 ROLES = ("agent", "supervisor", "admin")
 # Lookups whose key is made from a value: the prefix and every value it can take.
 DYNAMIC_FAMILIES = {"language.": REPLY_LANGUAGES, "role.": ROLES}
