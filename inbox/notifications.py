@@ -76,6 +76,15 @@ async def _notice(ctx: InboxContext, tx: UnitOfWork, outcome: Row, route: Route,
     return prepared.body, dict(prepared.extra)
 
 
+def _mailbox(ctx: InboxContext, traits: ChannelTraits, queue: str | None) -> str | None:
+    """The mailbox a notice by mail leaves from when its case came on another channel (so
+    no mailbox of its own): the case's queue's, else the first configured."""
+    mailboxes = ctx.config.channels.email.mailboxes if ctx.config.channels.email else ()
+    if traits.composer is None or not mailboxes:
+        return None
+    return next((m.id for m in mailboxes if m.queue == queue), mailboxes[0].id)
+
+
 async def notify(ctx: InboxContext, outcome_id: int, attempt: int) -> int | None:
     """Make attempt `attempt` (and, where a channel cannot take the notice at all, the ones
     after it) of telling the resident outcome `outcome_id`. Returns the queued message's id,
@@ -109,6 +118,9 @@ async def notify(ctx: InboxContext, outcome_id: int, attempt: int) -> int | None
             if route.identity["id"] != conversation["identity_id"]:
                 extra[DIVERTED] = {"from": conversation["channel"],
                                    "address": route.identity["address"]}
+                mailbox = _mailbox(ctx, ctx.channels[route.channel], conversation["queue"])
+                if mailbox is not None:
+                    extra["email"] = {"mailbox": mailbox}
             extra["notification"] = {"outcome_id": outcome_id, "attempt": attempt}
             message_id = await tx.messages.insert(
                 conversation_id=conversation["id"], channel=route.channel, direction="out",
