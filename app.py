@@ -40,6 +40,7 @@ from routing.model import shared_model
 from settings import Config, ConfigError, load_config
 from web import admin, api, console, mail, openapi, ops, shared_media
 from web import canned as canned_api
+from web import outcomes as outcome_api
 from web import reports as report_api
 from web.appkeys import CONTEXT, HUB, INTAKE, READINESS, SECRET_KEY, VOICE_ADDRESS
 from web.collector import Collector
@@ -99,6 +100,7 @@ def create_app(config: Config) -> web.Application:
     app.add_routes(admin.routes)
     app.add_routes(report_api.routes)
     app.add_routes(canned_api.routes)
+    app.add_routes(outcome_api.routes)
     app.add_routes(mail.routes)
     app.add_routes(openapi.routes)
     app.add_routes(shared_media.routes)

@@ -31,8 +31,10 @@ from inbox.consumers import EventConsumer, run_consumers
 from inbox.context import open_context, redis_url
 from inbox.jobs import DEFAULT_QUEUE, DELIVER_JOB, QUEUES
 from inbox.logs import configure_logging
+from inbox.notifications import NOTIFICATIONS_CONSUMER
 from inbox.outage import REDIS_UNAVAILABLE, OutageLog
 from inbox.parent_death import end_children_with_this_process
+from inbox.surveys import SURVEYS_CONSUMER
 from inbox.sweeps import SWEEP_JOB
 from reports.rollup import FACTS_CONSUMER
 from reports.rollup import SWEEP_JOB as FACTS_SWEEP_JOB
@@ -45,7 +47,8 @@ FACTS_SWEEP_INTERVAL_S = 15 * 60  # a full look back, for anything the watermark
 
 # Who reads the event log, in the order they run. A new reader of state changes (CSAT,
 # notifications, registration intake) is one more entry here.
-EVENT_CONSUMERS: tuple[EventConsumer, ...] = (FACTS_CONSUMER,)
+EVENT_CONSUMERS: tuple[EventConsumer, ...] = (FACTS_CONSUMER, NOTIFICATIONS_CONSUMER,
+                                               SURVEYS_CONSUMER)
 CONSUMERS_JOB = "worker.consume_events"
 
 

@@ -108,7 +108,11 @@ def as_text(message: OutboundMessage) -> OutboundMessage:
     the body as a numbered list the resident can answer with a number, and buttons' labels
     as a list of what they may write."""
     lines = [message.body] if message.body else []
-    if message.choices:
+    if message.choices and all(choice == str(i) for i, choice in
+                               enumerate(message.choices, start=1)):
+        # Answers that are their own numbers (a 1-5 rating) need no numbered list.
+        lines += ["", " · ".join(message.choices)]
+    elif message.choices:
         lines += [""] + [f"{i}. {choice}" for i, choice in enumerate(message.choices, start=1)]
     if message.buttons:
         lines += [""] + [f"• {button}" for button in message.buttons]

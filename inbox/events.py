@@ -58,6 +58,13 @@ class EventType(StrEnum):
     INTAKE_REMINDED = "intake_reminded"
     INTAKE_COMPLETED = "intake_completed"
     INTAKE_HANDED_OVER = "intake_handed_over"   # data: {"reason": ...}
+    # The case's result and what the resident was told (inbox.outcomes, inbox.notifications).
+    OUTCOME_RECORDED = "outcome_recorded"       # data: outcome_id, kind
+    NOTIFICATION_QUEUED = "notification_queued" # data: outcome_id, attempt, channel, message_id
+    NOTIFICATION_EXHAUSTED = "notification_exhausted"   # data: outcome_id: no channel left
+    # The satisfaction question after an agent's resolution (inbox.surveys).
+    SURVEY_SENT = "survey_sent"                 # data: survey_id, agent_id, message_id
+    SURVEY_ANSWERED = "survey_answered"         # data: survey_id, score
 
 
 # The events of a call: the console shows them with the phone's icon.

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from inbox import assignment, dispatch, lifecycle, matching, reply_to, sla, threads
+from inbox import assignment, dispatch, lifecycle, matching, reply_to, sla, surveys, threads
 from inbox.acknowledging import within_daily_cap
 from inbox.context import InboxContext
 from inbox.events import EventType
@@ -92,6 +92,7 @@ class _Taking:
     named: bool = False
     woke_up: bool = False
     reopened: bool = False
+    rated: bool = False       # it answered the conversation's satisfaction survey
     released_from: int | None = None
     row: dict[str, Any] | None = None    # the stored message
     acknowledgement_id: int | None = None
@@ -166,6 +167,11 @@ async def _join_identities(ctx: InboxContext, tx: UnitOfWork, takings: list[_Tak
         msg = taking.message
         taking.identity = identity
         taking.conversation = _joined(ctx, msg, found[(msg.channel, msg.address)][1], thread)
+        if taking.conversation is None:
+            # A rating answers the survey of the resident's resolved conversation, which it
+            # joins (`_rejoin` keeps it resolved) instead of opening a new one.
+            taking.conversation = await surveys.surveyed_conversation(
+                tx, identity["id"], msg.text, msg.received_at)
         if msg.display_name and not identity["contact_name"]:
             # A name the resident gave after their first message (web chat asks for it
             # beside the text box) fills a contact that has none; an agent's stands.
@@ -338,6 +344,10 @@ async def _rejoin(tx: UnitOfWork, taking: _Taking, now: datetime) -> str:
     if status == "pending":
         taking.woke_up = True
         return "open"
+    if status == "resolved" and await surveys.take_answer(
+            tx, conversation, taking.message.text, taking.message.received_at):
+        taking.rated = True
+        return status   # a rating within the survey's expiry: stored, nothing reopened
     if status == "resolved":
         taking.reopened = True
         status = "open" if conversation["assignee_id"] is not None else "waiting"
@@ -398,7 +408,9 @@ async def _store(ctx: InboxContext, tx: UnitOfWork, takings: list[_Taking]) -> N
                             "why": dict(taking.reading.decision.why)}, now))
     await tx.events.add_many(events)
     for taking in takings:
-        if taking.conversation is not None and taking.message.automatic is None:
+        # A rating leaves the resolved conversation as it is: nobody needs to answer it.
+        if taking.conversation is not None and taking.message.automatic is None \
+                and not taking.rated:
             taking.released_from = await assignment.release_on_message(
                 tx, taking.conversation, now)
     # Typed identifiers never join contacts: they become claims and possible matches. Heard

@@ -24,7 +24,7 @@ DIVERTED = "diverted"
 # The key of a note's stored `extra` that marks it a supervisor's whisper (`actions.whisper`).
 WHISPER = "whisper"
 # The key of an outbound message's stored `extra` holding the answers it offers the resident
-# (a bot's question: `OutboundMessage.choices`).
+# (a bot's question, a survey's 1-5): `OutboundMessage.choices` when it is sent.
 CHOICES = "choices"
 
 

@@ -72,8 +72,8 @@ async def claim_many(ctx: InboxContext, message_ids: Sequence[int]) -> dict[int,
         # address recorded with it.
         address = ((row["extra"] or {}).get(DIVERTED) or {}).get("address") or address
         extra = dict(row["extra"] or {})
-        # Answers a bot message offers (the guided intake's): buttons where the channel has
-        # them, a numbered list elsewhere (`channels.base.as_text`).
+        # Answers a message offers (the guided intake's question, a survey's 1-5): buttons
+        # where the channel has them, text elsewhere (`channels.base.as_text`).
         choices = tuple(extra.pop(CHOICES, None) or ())
         outbound = OutboundMessage(
             message_id=row["id"], conversation_id=conversation["id"], channel=row["channel"],

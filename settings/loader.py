@@ -27,12 +27,15 @@ from settings.model import (
     CATEGORIES,
     IMAP_SECURITY,
     LANGUAGES,
+    OUTCOME_KINDS,
     QUEUE_KINDS,
     STRATEGIES,
+    SURVEY_CHANNELS,
     AwayReason,
     BusinessHours,
     Channels,
     Config,
+    DostCentre,
     EmailChannel,
     GuidedIntake,
     Imap,
@@ -43,12 +46,14 @@ from settings.model import (
     Limits,
     Mailbox,
     Media,
+    Notifications,
     Outbox,
     Queue,
     Rate,
     RoutingConfig,
     RuleConfig,
     Sla,
+    Survey,
     Tag,
     WebchatChannel,
     WebchatLimits,
@@ -540,9 +545,10 @@ def _tag_id(value: str) -> str:
     return value
 
 
-def _labels(s: Section) -> MappingProxyType[str, str]:
-    """`label: {az, ru, en}`, each required: what agents read in their language."""
-    labels = s.section("label")
+def _labels(s: Section, key: str = "label") -> MappingProxyType[str, str]:
+    """`label: {az, ru, en}`, each required: what agents (or residents) read in their
+    language."""
+    labels = s.section(key)
     texts: dict[str, str] = {}
     if labels is not None:
         for language in LANGUAGES:
@@ -606,6 +612,52 @@ def _guided_intake(doc: _Document, s: Section | None) -> GuidedIntake:
     if intake.enabled and not intake.services:
         doc.problem("guided_intake.services", "the intake is enabled but offers no service")
     return intake
+
+
+def _dost_centre(s: Section) -> DostCentre:
+    centre = DostCentre(id=s.get("id", str, convert=_tag_id), names=_labels(s, "name"),
+                        addresses=_labels(s, "address"), hours=_labels(s, "hours"))
+    s.finish()
+    return centre
+
+
+def _notifications(s: Section | None) -> Notifications:
+    if s is None:
+        return Notifications()
+    templates = s.section("whatsapp_templates", required=False)
+    names: dict[str, str] = {}
+    if templates is not None:
+        for kind in templates.data:
+            if kind not in OUTCOME_KINDS:
+                templates.doc.problem(f"{templates.path}.{kind}", f"{kind!r} is not one of "
+                                      f"{', '.join(OUTCOME_KINDS)}")
+                templates.used.add(kind)
+                continue
+            name = templates.get(kind, str)
+            if name is not None:
+                names[kind] = name
+        templates.finish()
+    s.finish()
+    return Notifications(whatsapp_templates=MappingProxyType(names))
+
+
+def _survey(s: Section | None) -> Survey:
+    if s is None:
+        return Survey()
+    survey = Survey(
+        enabled=s.get("enabled", bool, Survey.enabled),
+        expiry_s=s.get("expiry", (str, int), Survey.expiry_s, convert=_positive_seconds),
+        channels=s.strings("channels", Survey.channels, choices=SURVEY_CHANNELS),
+    )
+    s.finish()
+    return survey
+
+
+def _positive_seconds(value: str | int) -> int:
+    seconds = parse_seconds(value) if isinstance(value, str) else value
+    if seconds <= 0:
+        raise ValueError("must be more than 0 seconds")
+    return seconds
 
 
 def _unique(doc: _Document, key: str, items: tuple[Any, ...], what: str) -> tuple[Any, ...]:
@@ -675,6 +727,12 @@ def _check_references(doc: _Document, config: Config) -> None:
     if config.channels.email is not None:
         for i, mailbox in enumerate(config.channels.email.mailboxes):
             must_exist(f"channels.email.mailboxes[{i}].queue", mailbox.queue)
+    approved = (config.channels.section("twilio") or {}).get("whatsapp_templates") or {}
+    for kind, name in config.notifications.whatsapp_templates.items():
+        if name not in approved:
+            doc.problem(f"notifications.whatsapp_templates.{kind}",
+                        f"unknown template {name!r} (not one of "
+                        "channels.twilio.whatsapp_templates)")
     reply_mailbox = config.channels.webchat.reply_mailbox
     mailboxes = config.channels.email.mailboxes if config.channels.email else ()
     if reply_mailbox is not None and reply_mailbox not in {m.id for m in mailboxes}:
@@ -722,6 +780,10 @@ def load_config_text(text: str, source: str = "config.yaml",
         away_reasons=_unique(doc, "away_reasons", tuple(
             _away_reason(r) for r in top.sections("away_reasons", required=False)), "reason"),
         guided_intake=_guided_intake(doc, guided),
+        dost_centres=_unique(doc, "dost_centres", tuple(
+            _dost_centre(c) for c in top.sections("dost_centres", required=False)), "centre"),
+        notifications=_notifications(top.section("notifications", required=False)),
+        survey=_survey(top.section("survey", required=False)),
         trusted_proxies=top.get("trusted_proxies", list, (), convert=_networks),
         source=source,
         lines=MappingProxyType(doc.lines),

@@ -94,6 +94,49 @@ class GuidedIntake:
 
 
 @dataclass(frozen=True)
+class DostCentre:
+    """A DOST centre where residents pick documents up: named, with its address and opening
+    hours in every language, as a pickup notification tells them."""
+
+    id: str
+    names: MappingProxyType[str, str]
+    addresses: MappingProxyType[str, str]
+    hours: MappingProxyType[str, str]
+
+    def text(self, language: str) -> dict[str, str]:
+        """The centre's name, address and hours in `language` (else Azerbaijani)."""
+        def pick(texts: MappingProxyType[str, str]) -> str:
+            return texts.get(language) or texts["az"]
+        return {"centre": pick(self.names), "address": pick(self.addresses),
+                "hours": pick(self.hours)}
+
+
+OUTCOME_KINDS = ("approved", "rejected", "pickup", "more_info")
+# Where a resident can answer a written question (a caller cannot press 1-5 after the call).
+SURVEY_CHANNELS = ("webchat", "telegram", "whatsapp", "sms", "email")
+
+
+@dataclass(frozen=True)
+class Notifications:
+    """How residents are told a case's outcome: the WhatsApp template (a name under
+    `channels.twilio.whatsapp_templates`) per outcome kind, for a resident whose 24-hour
+    window has closed. A kind without one skips WhatsApp then and tries the next channel."""
+
+    whatsapp_templates: MappingProxyType[str, str] = field(
+        default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class Survey:
+    """The satisfaction question after an agent resolves a conversation: on which channels,
+    and how long an answer is taken as one (after that a message reopens as any would)."""
+
+    enabled: bool = False
+    expiry_s: int = 24 * 3600
+    channels: tuple[str, ...] = SURVEY_CHANNELS
+
+
+@dataclass(frozen=True)
 class BusinessHours:
     days: tuple[str, ...]
     open: time
@@ -301,6 +344,9 @@ class Config:
     tags: tuple[Tag, ...] = ()
     away_reasons: tuple[AwayReason, ...] = ()
     guided_intake: GuidedIntake = field(default_factory=GuidedIntake)
+    dost_centres: tuple[DostCentre, ...] = ()
+    notifications: Notifications = field(default_factory=Notifications)
+    survey: Survey = field(default_factory=Survey)
     # Reverse proxies (addresses or networks) whose X-Forwarded-For names the real client.
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
     source: str = "config.yaml"
@@ -316,6 +362,9 @@ class Config:
                 return self.lines[path]
             path = path.rpartition(".")[0]
         return None
+
+    def dost_centre(self, centre_id: str) -> DostCentre | None:
+        return next((c for c in self.dost_centres if c.id == centre_id), None)
 
     def tag(self, tag_id: str) -> Tag | None:
         return next((tag for tag in self.tags if tag.id == tag_id), None)

@@ -120,6 +120,22 @@
       chip.textContent = t("attachment") + ": " + (a.filename || "");
       item.appendChild(chip);
     });
+    if (message.choices && message.choices.length) {
+      // Answers to pick (a rating): pressing one sends it as the resident's message.
+      var choices = document.createElement("div");
+      choices.className = "choices";
+      message.choices.forEach(function (choice) {
+        var button = document.createElement("button");
+        button.type = "button";
+        button.textContent = choice;
+        button.addEventListener("click", function () {
+          textInput.value = choice;
+          composer.requestSubmit();
+        });
+        choices.appendChild(button);
+      });
+      item.appendChild(choices);
+    }
     if (clientId) item.dataset.clientId = clientId;
     if (message.id) {
       shown[message.id] = true;

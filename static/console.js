@@ -74,6 +74,11 @@
     too_many_tags: t("error.too_many_tags"), unknown_tag: t("error.unknown_tag"),
     contact_field_fixed: t("error.contact_field_fixed"),
     unknown_preferred_channel: t("error.unknown_preferred_channel"),
+    outcome_kind_unknown: t("error.outcome_kind_unknown"),
+    outcome_reason_required: t("error.outcome_reason_required"),
+    outcome_reason_too_long: t("error.outcome_reason_too_long"),
+    outcome_centre_unknown: t("error.outcome_centre_unknown"),
+    outcome_not_a_case: t("error.outcome_not_a_case"),
     reason_only_when_away: t("error.reason_only_when_away"),
     unknown_away_reason: t("error.unknown_away_reason"), bad_page: t("error.bad_page"),
     upload_too_large: t("error.upload_too_large"), upload_empty: t("error.upload_empty"),
@@ -781,6 +786,7 @@
           renderList();
         }
         renderDetail(scrollToEnd);
+        document.dispatchEvent(new CustomEvent("cc:conversation", { detail: result.data }));
         loadContact(result.data.contact.id, contactChanged);
       }).catch(fail);
     }
@@ -1103,6 +1109,9 @@
       function done(text) { return who ? t("event.by", { text: text, agent: who }) : text; }
       function because(text) { return d.reason ? t("event.reason", { text: text, reason: reasonText(d.reason) }) : text; }
       if (CALL_EVENTS[e.type]) return voiceText(e);
+      // Event kinds a feature's own script words (console-outcome.js: outcomes, surveys).
+      var extra = (window.CC.eventTexts || {})[e.type];
+      if (extra) return done(extra(d));
       switch (e.type) {
         case "classified":
           return t("event.classified", { category: labelOf(CATEGORY_LABELS, d.category),

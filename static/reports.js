@@ -168,6 +168,27 @@
     });
   }
 
+  /* Satisfaction survey answers (GET /api/v1/reports/csat) per the same group. */
+  function renderCsat(rows, group) {
+    var body = document.getElementById("csat-rows");
+    document.getElementById("csat-key-head").textContent = CC.labelOf(GROUP_LABELS, group);
+    body.textContent = "";
+    if (!rows.length) {
+      body.appendChild(el("tr", {}, [el("td", { colSpan: 6, className: "muted", text: t("report.no_surveys") })]));
+      return;
+    }
+    rows.forEach(function (r) {
+      body.appendChild(el("tr", {}, [
+        el("td", { text: label(group, r.key) }),
+        el("td", { className: "num", text: CC.number(r.surveys) }),
+        el("td", { className: "num", text: CC.number(r.answered) }),
+        el("td", { className: "num", text: percent(r.response_rate * 100) }),
+        el("td", { className: "num", text: r.average === null ? "–" : String(r.average) }),
+        el("td", { className: "num", text: r.csat === null ? "–" : percent(r.csat * 100) })
+      ]));
+    });
+  }
+
   /* One row per day of the range: days without conversations count 0. */
   function everyDay(rows) {
     var known = {};
@@ -240,6 +261,12 @@
       renderTable([], group);
       empty("chart-first-response", t("report.no_data"));
       empty("chart-sla", t("report.no_data"));
+    });
+    CC.api("GET", "/api/v1/reports/csat?" + params({ group_by: group })).then(function (result) {
+      renderCsat(result.data, group);
+    }, function (error) {
+      renderCsat([], group);
+      if (error.status !== 404) CC.fail(error);
     });
     CC.api("GET", "/api/v1/reports/volumes?" + params({ period: "day" })).then(function (result) {
       volumeChart(everyDay(Array.isArray(result.data) ? result.data : (result.data.rows || [])));

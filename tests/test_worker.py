@@ -153,4 +153,5 @@ def test_the_periodic_job_runs_the_event_consumers_report_facts_first(environmen
     assert EVENT_CONSUMERS[0] is FACTS_CONSUMER
     # The watermark report facts kept before they were a consumer: no rebuild on upgrade.
     assert FACTS_CONSUMER.watermark_key == "cc:facts:last-event-id"
-    assert consume_events() == {"facts": 0}   # an empty log, on the real database and Redis
+    # An empty log, on the real database and Redis; results are told, then surveys asked.
+    assert consume_events() == {"facts": 0, "notifications": 0, "surveys": 0}

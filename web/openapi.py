@@ -291,6 +291,22 @@ _ACCOUNT_EDIT_BODY = {"type": "object", "additionalProperties": False,
                       "properties": _ACCOUNT_FIELDS}
 
 
+_TEXTS = {"type": "object", "properties": {
+    "az": {"type": "string"}, "ru": {"type": "string"}, "en": {"type": "string"}}}
+_OUTCOME = {"type": "object", "required": ["id", "kind", "notification", "attempts"],
+            "properties": {
+    "id": {"type": "integer"},
+    "kind": {"enum": ["approved", "rejected", "pickup", "more_info"]},
+    "reason": {"type": ["string", "null"]}, "centre": {"type": ["string", "null"]},
+    "actor_id": {"type": ["integer", "null"]}, "created_at": {"type": "string"},
+    "notification": {"enum": ["pending", "sent", "delivered", "failed"]},
+    "attempts": {"type": "array", "items": {"type": "object", "properties": {
+        "attempt": {"type": "integer"}, "channel": {"type": "string"},
+        "message_id": {"type": ["integer", "null"]},
+        "delivery_status": {"type": ["string", "null"]},
+        "error": {"type": ["string", "null"]}, "created_at": {"type": "string"}}}}}}
+
+
 def _rows(row: dict[str, Any]) -> dict[str, Any]:
     """A report's 200: JSON rows, or the same rows as CSV with `format=csv`."""
     return {"200": {"description": "rows", "content": {
@@ -425,6 +441,26 @@ PATHS: dict[str, Any] = {
         "tagged event records what was added and removed", _CONVERSATION, params=[_ID],
         body={"type": "object", "required": ["tags"], "properties": {
             "tags": {"type": "array", "maxItems": 20, "items": {"type": "string"}}}})},
+    "/api/v1/conversations/{id}/outcome": {"post": _op(
+        "record the outcome of a registration or support case; the worker notifies the "
+        "resident on their preferred channel, then the next ones",
+        {**_ok("the conversation's outcomes", {"type": "array", "items": _OUTCOME},
+               status="201"),
+         "409": {"description": "not a registration or support case", **_json(_ref("Error"))}},
+        params=[_ID],
+        body={"type": "object", "required": ["kind"], "properties": {
+            "kind": {"enum": ["approved", "rejected", "pickup", "more_info"]},
+            "reason": {"type": "string", "maxLength": 1000},
+            "centre": {"type": "string"}}})},
+    "/api/v1/conversations/{id}/outcomes": {"get": _op(
+        "the case's outcomes with each notification attempt and its delivery state",
+        _ok("outcomes", {"type": "array", "items": _OUTCOME}), params=[_ID])},
+    "/api/v1/dost-centres": {"get": _op(
+        "the DOST centres a pickup outcome may name, with address and hours per language",
+        _ok("centres", {"type": "array", "items": {
+            "type": "object", "required": ["id", "name", "address", "hours"], "properties": {
+                "id": {"type": "string"}, "name": _TEXTS, "address": _TEXTS,
+                "hours": _TEXTS}}}))},
     "/api/v1/tags": {"get": _op(
         "the tags and wrap-up codes of the deployment, labelled in az, ru and en, and the "
         "queues whose conversations are resolved only with a wrap-up code",
@@ -581,6 +617,16 @@ PATHS: dict[str, Any] = {
         _rows(_ref("SummaryRow")),
         params=[*_INTERVAL, _query("group_by", "channel (default), queue, agent, category or tag",
                                    {"enum": [*_GROUPS, "tag"]})])},
+    "/api/v1/reports/csat": {"get": _op(
+        "satisfaction survey answers per queue, agent, channel, category or tag",
+        _rows({"type": "object", "required": ["key", "surveys", "answered", "response_rate",
+                                              "average", "csat"], "properties": {
+            "key": {}, "surveys": {"type": "integer"}, "answered": {"type": "integer"},
+            "response_rate": {"type": "number"}, "average": {"type": ["number", "null"]},
+            "csat": {"type": ["number", "null"]}}}),
+        params=[*_INTERVAL, _query("group_by", "queue (default), agent, channel, category or "
+                                   "tag", {"enum": ["queue", "agent", "channel", "category",
+                                                    "tag"]})])},
     "/api/v1/reports/presence": {"get": _op(
         "agents' time in each presence state, away time per reason, within the range",
         _rows({"type": "object", "required": ["agent_id", "agent", "presence", "reason",

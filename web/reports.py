@@ -10,6 +10,7 @@ from aiohttp import web
 
 from inbox.storage import utcnow
 from reports import live
+from reports.csat import csat
 from reports.presence import presence_report
 from reports.queries import summary, to_csv, totals, volumes
 from web.api import SESSION
@@ -89,6 +90,15 @@ async def report_summary(request: web.Request) -> web.Response:
         ctx.store.engine, start=start, end=end,
         group_by=request.query.get("group_by", "channel"), calendar=ctx.calendar))
     return _answer(request, rows, "summary")
+
+
+@routes.get("/api/v1/reports/csat")
+async def report_csat(request: web.Request) -> web.Response:
+    """Satisfaction survey answers per queue, agent, channel, category or tag."""
+    rows = await _report(request, lambda ctx, start, end: csat(
+        ctx.store.engine, start=start, end=end,
+        group_by=request.query.get("group_by", "queue")))
+    return _answer(request, rows, "csat")
 
 
 @routes.get("/api/v1/reports/presence")

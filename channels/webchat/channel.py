@@ -90,11 +90,15 @@ def _origin_allowed(request: web.Request, allowed: tuple[str, ...], public_url: 
 def outbound_view(message: OutboundMessage, ctx: InboxContext) -> dict[str, Any]:
     # The chat page is served from this site: a signed link relative to it.
     message = with_signed_links(message, "", media_links.RESIDENT_TTL_S)
-    return {"id": message.message_id, "direction": "out", "body": message.body,
+    view = {"id": message.message_id, "direction": "out", "body": message.body,
             "attachments": [{"content_type": a.content_type, "filename": a.filename,
                              "size": a.size, "url": a.url} for a in message.attachments],
             "created_at": iso(message.created_at, ctx.zone),
             "author": {"kind": message.author_kind}, "delivery_status": "sent"}
+    if message.choices:
+        # The widget shows them as buttons; pressing one sends its text as the answer.
+        view["choices"] = list(message.choices)
+    return view
 
 
 class _OpenWindows:
@@ -636,7 +640,8 @@ class WebchatChannel:
         # The resident may have no window open; the message waits in the history then.
         await publish_to_chat(ctx.redis, message.address,
                               {"type": "message",
-                               "message": outbound_view(as_text(message), ctx)})
+                               "message": outbound_view(
+                                   message if message.choices else as_text(message), ctx)})
         return SendResult(external_id=None)
 
 

@@ -393,3 +393,62 @@ mail_dead_letters = Table(
     Column("created_at", Time, nullable=False),
     UniqueConstraint("mailbox", "digest", name="uq_mail_dead_letters_mailbox_digest"),
 )
+
+# --- results and satisfaction: what residents are told, and what they answer ---------------
+# An operator's record of how a registration or support case ended (inbox.outcomes). Its
+# notification is sent by an event consumer, one attempt per channel tried.
+outcomes = Table(
+    "outcomes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("conversation_id", Id, ForeignKey("conversations.id"), nullable=False),
+    Column("kind", String(20), nullable=False),      # approved, rejected, pickup, more_info
+    Column("reason", Text),                          # a rejection's, as the operator wrote it
+    Column("centre", String(64)),                    # a pickup's DOST centre (config id)
+    Column("actor_id", Id, ForeignKey("users.id")),
+    Column("created_at", Time, nullable=False),
+    Index("ix_outcomes_conversation", "conversation_id", "id"),
+)
+
+# Each try to tell the resident of an outcome: the first on the preferred channel, the next
+# on the contact's next channel once one failed. The unique (outcome, attempt) is what makes
+# the consumer's send happen once however often it sees the event. The delivery status is
+# the message's own (`message_id`); an attempt that could not be sent at all has none and
+# says why in `error`.
+notification_attempts = Table(
+    "notification_attempts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("outcome_id", Id, ForeignKey("outcomes.id", ondelete="CASCADE"), nullable=False),
+    Column("attempt", Integer, nullable=False),      # 1 first
+    Column("channel", String(20), nullable=False),
+    Column("message_id", Id, ForeignKey("messages.id")),
+    Column("error", Text),
+    Column("created_at", Time, nullable=False),
+    UniqueConstraint("outcome_id", "attempt", name="uq_notification_attempts_outcome_id"),
+    Index("ix_notification_attempts_message", "message_id"),
+)
+
+# The satisfaction question after an agent resolved a conversation (inbox.surveys): one per
+# resolution (its `resolved` event), with who resolved it and where the conversation stood,
+# so reports group answers as they were when asked.
+surveys = Table(
+    "surveys",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("conversation_id", Id, ForeignKey("conversations.id"), nullable=False),
+    Column("resolution_event_id", Id, nullable=False),
+    Column("agent_id", Id, ForeignKey("users.id"), nullable=False),
+    Column("queue", String(64)),
+    Column("channel", String(20), nullable=False),
+    Column("category", String(20)),
+    Column("message_id", Id, ForeignKey("messages.id")),
+    Column("sent_at", Time, nullable=False),
+    Column("expires_at", Time, nullable=False),
+    Column("score", Integer),                         # 1-5 once answered
+    Column("comment", Text),
+    Column("answered_at", Time),
+    UniqueConstraint("resolution_event_id", name="uq_surveys_resolution_event_id"),
+    Index("ix_surveys_conversation", "conversation_id", "id"),
+    Index("ix_surveys_sent", "sent_at"),
+)

@@ -24,6 +24,7 @@ from inbox.storage.intakes import IntakeRecords
 from inbox.storage.journal import JournalRecords, PostgresJournal, SqliteJournal
 from inbox.storage.mail import MailRecords
 from inbox.storage.messages import MessageRecords
+from inbox.storage.outcomes import OutcomeRecords, SurveyRecords
 from inbox.storage.records import Row
 from inbox.storage.users import UserRecords
 
@@ -43,6 +44,8 @@ class UnitOfWork:
         self.audit = AuditRecords(conn)
         self.canned = CannedRecords(conn)
         self.intakes = IntakeRecords(conn)
+        self.outcomes = OutcomeRecords(conn)
+        self.surveys = SurveyRecords(conn)
 
 
 class Store:

@@ -3,7 +3,9 @@
 It answers `POST /2010-04-01/Accounts/{AccountSid}/Messages.json` with HTTP Basic auth
 (account sid and auth token), Twilio's Message JSON on success and Twilio's error JSON
 (`code`, `message`, `more_info`, `status`) on failure, and records every request so tests can
-assert the exact form fields the client sent. `fail_next` makes the next calls fail.
+assert the exact form fields the client sent. `fail_next` makes the next calls fail. A create
+needs a Body, a MediaUrl or a ContentSid (an approved template, with its ContentVariables as
+a JSON object), and is refused with Twilio's error codes as Twilio refuses it otherwise.
 
 `GET` on the same path is Twilio's message list: filtered by `To`, `From`, `DateSent`,
 `DateSent<` and `DateSent>` (Twilio's `DateSent<=` / `DateSent>=` on the wire), newest first,
@@ -24,6 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -160,6 +164,8 @@ class FakeTwilio:
         fields = dict(form)
         if "To" not in fields:
             return _error(400, 21604, "A 'To' phone number is required.")
+        if refused := _content_refused(fields):
+            return refused
         if self.fetch_media is not None:
             for url in (value for key, value in form if key == "MediaUrl"):
                 status, content_type, body = await self.fetch_media(url)
@@ -230,6 +236,30 @@ class FakeTwilio:
             "start": start,
             "uri": page_uri(page),
         })
+
+
+CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")
+
+
+def _content_refused(fields: dict[str, str]) -> web.Response | None:
+    """What Twilio answers a create without content, or with a template (Content API) it
+    cannot take: a ContentSid must be an HX sid, and ContentVariables a JSON object of
+    strings keyed by the placeholders' numbers."""
+    if not (fields.get("Body") or fields.get("MediaUrl") or fields.get("ContentSid")):
+        return _error(400, 21619, "A text message body or media URL must be specified.")
+    if "ContentSid" in fields and not CONTENT_SID.fullmatch(fields["ContentSid"]):
+        return _error(400, 21655, "The ContentSid is Invalid.")
+    if "ContentVariables" in fields:
+        try:
+            variables = json.loads(fields["ContentVariables"])
+        except ValueError:
+            variables = None
+        if not isinstance(variables, dict) or not all(
+                isinstance(v, str) for v in variables.values()):
+            return _error(400, 21656, "The ContentVariables Parameter is invalid.")
+        if "ContentSid" not in fields:
+            return _error(400, 21656, "ContentVariables needs a ContentSid.")
+    return None
 
 
 def _basic_auth(header: str | None) -> tuple[str, str] | None:

@@ -559,3 +559,37 @@ def test_a_queue_cannot_require_a_wrap_up_code_no_tag_is():
     assert (f"queues[{CALL_CENTRE}].wrap_up_required",
             "requires a wrap-up code, but no tag is one (tags: wrap_up: true)") in [
         (problem.path, problem.message) for problem in problems(text)]
+
+
+# --- outcomes and the survey -----------------------------------------------------------------
+
+def test_dost_centres_notifications_and_the_survey_load_typed() -> None:
+    config = load_config(TEST_CONFIG, env={})
+    assert config.dost_centre("baku-1").text("en") == {
+        "centre": "Baku DOST Centre No. 1",
+        "address": "206 Sharifzade street, Yasamal district, Baku",
+        "hours": "Mon–Fri 09:00–18:00"}
+    assert config.notifications.whatsapp_templates["pickup"] == "outcome_pickup"
+    assert (config.survey.enabled, config.survey.expiry_s) == (True, 86400)
+
+
+@pytest.mark.parametrize("old, new, path, message", [
+    ("  expiry: 24h", "  expiry: 0s", "survey.expiry", "must be more than 0 seconds"),
+    ("  expiry: 24h", "  expiry: soon", "survey.expiry",
+     "not a duration: 'soon' (use e.g. 30s, 5m, 2h, 1d or 1h30m)"),
+    ("  channels: [webchat, telegram, whatsapp, sms, email]\n",
+     "  channels: [webchat, voice]\n", "survey.channels",
+     "'voice' is not one of webchat, telegram, whatsapp, sms, email"),
+    ("    pickup: outcome_pickup", "    pickup: outcome_ready",
+     "notifications.whatsapp_templates.pickup",
+     "unknown template 'outcome_ready' (not one of channels.twilio.whatsapp_templates)"),
+    ("    approved: outcome_approved", "    granted: outcome_approved",
+     "notifications.whatsapp_templates.granted",
+     "'granted' is not one of approved, rejected, pickup, more_info"),
+    ("  - id: sumqayit", "  - id: baku-2", "dost_centres[2].id", "duplicate centre id 'baku-2'"),
+], ids=["expiry-zero", "expiry-text", "survey-channel", "template", "kind", "centre-id"])
+def test_outcome_and_survey_settings_are_checked(old, new, path, message) -> None:
+    text = edited(old, new)
+    found = problems(text)
+    assert [(p.path, p.message) for p in found] == [(path, message)]
+    assert found[0].line is not None

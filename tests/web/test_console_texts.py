@@ -23,7 +23,7 @@ SCRIPTS = sorted(path for path in (ROOT / "static").glob("*.js") if path.name !=
 # only, so a code cannot hide in a positional argument), and the account checks' `Problem`s.
 ERROR_SOURCES = [*sorted((ROOT / "web").glob("*.py")),
                  *(ROOT / "inbox" / name for name in ("actions.py", "administration.py",
-                                                       "canned.py", "users.py"))]
+                                                       "canned.py", "outcomes.py", "users.py"))]
 ROLES = ("agent", "supervisor", "admin")
 # Lookups whose key is made from a value: the prefix and every value it can take.
 DYNAMIC_FAMILIES = {"language.": REPLY_LANGUAGES, "role.": ROLES}

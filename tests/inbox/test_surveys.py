@@ -1,0 +1,178 @@
+"""The satisfaction survey end to end: the resident writes by SMS through the signed Twilio
+webhook, an agent resolves through the API, the surveys consumer asks and the delivery job
+sends to the fake Twilio; the answer comes back through the webhook. Real database (SQLite
+and PostgreSQL) and Redis."""
+
+from __future__ import annotations
+
+import pytest
+
+from inbox import lifecycle
+from inbox.consumers import consume
+from inbox.storage import utcnow
+from inbox.surveys import SURVEYS_CONSUMER, parse_answer
+from tests.channels.twilio.test_messaging import (  # noqa: F401 (fixtures)
+    MESSAGING_URL,
+    client,
+    fake_twilio,
+    fixture,
+    post,
+)
+from tests.inbox.test_notifications import all_out
+from tests.web.test_api import people  # noqa: F401 (fixture)
+
+PHONE = "+994501234567"
+
+
+@pytest.mark.parametrize(("text", "answer"), [
+    ("4", (4, None)), (" 5/5 ", (5, None)), ("3 - uzun gözlədim", (3, "uzun gözlədim")),
+    ("2, оператор не ответил на вопрос", (2, "оператор не ответил на вопрос")),
+    ("6", None), ("45", None), ("salam", None), ("1990-cı il", None), ("", None)])
+def test_an_answer_is_a_score_from_1_to_5_and_an_optional_comment(text, answer) -> None:
+    assert parse_answer(text) == answer
+
+
+async def sms(client, sid: str, body: str) -> None:  # noqa: F811
+    form = fixture("sms_inbound.txt", From=PHONE, MessageSid=sid, SmsSid=sid, Body=body)
+    assert (await post(client, MESSAGING_URL, form)).status == 200
+
+
+async def resolved_case(client, ctx, people, *, by_agent: bool = True) -> int:  # noqa: F811
+    """Rəşad writes by SMS about his pension; an agent (or the system) resolves it."""
+    await sms(client, "SM11111111111111111111111111111111", "Pensiyam niyə gecikir?")
+    async with ctx.store.transaction() as tx:
+        identity = await tx.contacts.identity("sms", PHONE)
+        conversation = await tx.conversations.latest_of_identity(identity["id"])
+        await tx.conversations.update(conversation["id"], category="support", tags=["pension"])
+    if by_agent:
+        response = await client.post(f"/api/v1/conversations/{conversation['id']}/status",
+                                     json={"status": "resolved"},
+                                     headers=people["nigar"].headers)
+        assert response.status == 200, await response.text()
+    else:
+        async with ctx.store.transaction() as tx:
+            row = await tx.conversations.get(conversation["id"])
+            changes = await lifecycle.change_status(tx, row, "resolved", at=utcnow(),
+                                                    reason="no reply for 7 days")
+            await tx.conversations.update(row["id"], **changes)
+    return conversation["id"]
+
+
+async def surveys_of(ctx, conversation_id: int) -> list[dict]:
+    async with ctx.store.read() as tx:
+        return await tx.surveys.of_conversation(conversation_id)
+
+
+async def ask(ctx) -> list[dict]:
+    await consume(ctx, SURVEYS_CONSUMER)
+    async with ctx.store.read() as tx:
+        return [m for m in await all_out(tx) if (m["extra"] or {}).get("survey")]
+
+
+async def test_an_agents_resolution_asks_once_and_the_answer_reopens_nothing(
+        client, ctx, fake_twilio, people) -> None:  # noqa: F811
+    conversation_id = await resolved_case(client, ctx, people)
+    [question] = await ask(ctx)
+    assert question["conversation_id"] == conversation_id
+    assert question["extra"]["choices"] == ["1", "2", "3", "4", "5"]
+    [survey] = await surveys_of(ctx, conversation_id)
+    assert survey["agent_id"] == people["nigar"].id and survey["channel"] == "sms"
+    assert survey["message_id"] == question["id"]
+    # Seen again (a restarted worker): still one question.
+    await ctx.redis.delete(SURVEYS_CONSUMER.watermark_key)
+    assert len(await ask(ctx)) == 1
+
+    await sms(client, "SM22222222222222222222222222222222", "4 çox sağ olun, tez cavab verdiniz")
+    [survey] = await surveys_of(ctx, conversation_id)
+    assert (survey["score"], survey["comment"]) == (4, "çox sağ olun, tez cavab verdiniz")
+    async with ctx.store.read() as tx:
+        conversation = await tx.conversations.get(conversation_id)
+        inbound = [m for m in await tx.messages.of_conversation(conversation_id)
+                   if m["direction"] == "in"]
+    assert conversation["status"] == "resolved"
+    assert inbound[-1]["body"].startswith("4 çox")    # kept in the case, nothing reopened
+    # A later message is a message again: it opens a new conversation as always.
+    await sms(client, "SM33333333333333333333333333333333", "5")
+    async with ctx.store.read() as tx:
+        identity = await tx.contacts.identity("sms", PHONE)
+        latest = await tx.conversations.latest_of_identity(identity["id"])
+    assert latest["id"] != conversation_id and latest["status"] != "resolved"
+
+
+async def test_an_automatic_resolution_asks_nothing(
+        client, ctx, fake_twilio, people) -> None:  # noqa: F811
+    conversation_id = await resolved_case(client, ctx, people, by_agent=False)
+    assert await ask(ctx) == []
+    assert await surveys_of(ctx, conversation_id) == []
+
+
+async def test_an_answer_after_expiry_is_a_new_message(
+        client, ctx, fake_twilio, people) -> None:  # noqa: F811
+    conversation_id = await resolved_case(client, ctx, people)
+    await ask(ctx)
+    [survey] = await surveys_of(ctx, conversation_id)
+    async with ctx.store.transaction() as tx:
+        await tx.conn.exec_driver_sql(
+            f"UPDATE surveys SET expires_at = sent_at WHERE id = {int(survey['id'])}")
+    await sms(client, "SM44444444444444444444444444444444", "5")
+    [survey] = await surveys_of(ctx, conversation_id)
+    assert survey["score"] is None and survey["answered_at"] is None
+    async with ctx.store.read() as tx:
+        identity = await tx.contacts.identity("sms", PHONE)
+        latest = await tx.conversations.latest_of_identity(identity["id"])
+    assert latest["id"] != conversation_id and latest["status"] != "resolved"
+
+
+async def test_csat_is_reported_by_queue_agent_channel_category_and_tag(
+        client, ctx, fake_twilio, people) -> None:  # noqa: F811
+    conversation_id = await resolved_case(client, ctx, people)
+    await ask(ctx)
+    await sms(client, "SM55555555555555555555555555555555", "5")
+    async with ctx.store.read() as tx:
+        queue = (await tx.conversations.get(conversation_id))["queue"]
+    expected = {"surveys": 1, "answered": 1, "response_rate": 1.0, "average": 5.0,
+                "csat": 1.0}
+    for group_by, key in (("queue", queue), ("agent", people["nigar"].id), ("channel", "sms"),
+                          ("category", "support"), ("tag", "pension")):
+        response = await client.get(f"/api/v1/reports/csat?group_by={group_by}",
+                                    headers=people["nigar"].headers)
+        assert response.status == 200
+        assert await response.json() == [{"key": key, **expected}], group_by
+    response = await client.get("/api/v1/reports/csat?group_by=mood",
+                                headers=people["nigar"].headers)
+    assert response.status == 400
+
+
+async def test_on_the_web_chat_the_question_has_buttons_and_a_pressed_one_is_the_answer(
+        aiohttp_client, environment, config, ctx) -> None:
+    from app import create_app
+    from channels.delivery import deliver_message
+    from inbox.actions import set_status
+    from tests.channels.webchat.test_channel import GUNEL, PENSION, say_hello
+    from tests.channels.webchat.test_widget_protocol import (
+        conversation_of,
+        frame_of,
+        leyla,
+        say,
+    )
+    from tests.conftest import with_test_channels
+
+    chat = await aiohttp_client(with_test_channels(create_app(config)))
+    agent = await leyla(ctx, presence="online")
+    async with chat.ws_connect("/chat/ws") as ws:
+        await say_hello(ws)
+        ack = await say(ws, "c-1", PENSION, name=GUNEL)
+        conversation_id = await conversation_of(ctx, ack["message_id"])
+        await set_status(ctx, agent, conversation_id, "resolved")
+        [question] = await ask(ctx)
+        assert await deliver_message(ctx, question["id"]) == "sent"
+        frame = await frame_of(ws, "message")
+        while frame["message"]["id"] != question["id"]:
+            frame = await frame_of(ws, "message")
+        assert frame["message"]["choices"] == ["1", "2", "3", "4", "5"]
+        assert "1" in frame["message"]["body"] and "5" in frame["message"]["body"]
+        await say(ws, "c-2", "5")            # what pressing the "5" button sends
+    [survey] = await surveys_of(ctx, conversation_id)
+    assert (survey["score"], survey["agent_id"], survey["channel"]) == (5, agent.id, "webchat")
+    async with ctx.store.read() as tx:
+        assert (await tx.conversations.get(conversation_id))["status"] == "resolved"
