@@ -39,19 +39,21 @@ async def hello(ws, language: str = "az") -> dict:
     return welcome
 
 
-async def say(ws, ctx, client_id: str, text: str) -> tuple[int, list[str]]:
-    """Send `text`; the message's id and the bot's answers as the window shows them."""
+async def say(ws, ctx, client_id: str, text: str) -> tuple[int, list[str], list[list[str]]]:
+    """Send `text`; the message's id, the bot's answers as the window shows them, and the
+    buttons each offers (the widget shows choices as buttons)."""
     await ws.send_json({"type": "message", "id": client_id, "text": text})
     ack = await ws.receive_json(timeout=5)
     assert ack["type"] == "ack", ack
     sent = await deliver_bot_messages(ctx)
-    bodies = []
+    bodies, choices = [], []
     for _ in sent:
         frame = await ws.receive_json(timeout=5)
         while frame["type"] != "message":
             frame = await ws.receive_json(timeout=5)
         bodies.append(frame["message"]["body"])
-    return ack["message_id"], bodies
+        choices.append(frame["message"].get("choices", []))
+    return ack["message_id"], bodies, choices
 
 
 async def conversation_of(ctx, message_id: int) -> int:
@@ -63,7 +65,7 @@ async def test_a_whole_intake_in_azerbaijani_ends_waiting_in_the_registration_qu
         client, ctx):
     async with client.ws_connect("/chat/ws") as ws:
         await hello(ws)
-        first, bodies = await say(ws, ctx, "c-0", REGISTER_AZ)
+        first, bodies, buttons = await say(ws, ctx, "c-0", REGISTER_AZ)
         conversation_id = await conversation_of(ctx, first)
         held = await conversation(ctx, conversation_id)
         # Held for the bot: no agent is offered it, no clock runs.
@@ -72,11 +74,12 @@ async def test_a_whole_intake_in_azerbaijani_ends_waiting_in_the_registration_qu
         [offer] = bodies          # one message a turn: its parts arrive in order
         assert offer.startswith("Salam, Aynur Məmmədova!")
         assert "FİN" in offer
-        assert offer.endswith("1. Bəli, razıyam\n2. Xeyr, operatorla danışım")
+        assert offer.endswith("Razısınızmı?")       # the answers are the window's buttons
+        assert buttons == [["Bəli, razıyam", "Xeyr, operatorla danışım"]]
         for i, answer in enumerate(HAPPY_AZ, start=1):
-            _, bodies = await say(ws, ctx, f"c-{i}", answer)
+            _, bodies, _ = await say(ws, ctx, f"c-{i}", answer)
         assert "Doğum haqqında şəhadətnamə" in bodies[-1]       # the service's documents
-        _, bodies = await say(ws, ctx, "c-done", "hazırdır")
+        _, bodies, _ = await say(ws, ctx, "c-done", "hazırdır")
     assert bodies == [f"Təşəkkür edirik! Müraciətiniz qeydə alındı (istinad nömrəsi "
                       f"{conversation_id}) və qeydiyyat operatorlarının növbəsindədir. "
                       "Nəticəni seçdiyiniz kanalla bildirəcəyik."]
@@ -97,16 +100,16 @@ async def test_a_whole_intake_in_azerbaijani_ends_waiting_in_the_registration_qu
 async def test_a_wrong_fin_is_corrected_then_operator_midway_hands_over(client, ctx):
     async with client.ws_connect("/chat/ws") as ws:
         await hello(ws)
-        first, _ = await say(ws, ctx, "c-0", REGISTER_AZ)
+        first, _, _ = await say(ws, ctx, "c-0", REGISTER_AZ)
         conversation_id = await conversation_of(ctx, first)
         await say(ws, ctx, "c-1", "bəli")
         await say(ws, ctx, "c-2", "Aynur Məmmədova")
-        _, bodies = await say(ws, ctx, "c-3", "5ZK2QJ")
+        _, bodies, _ = await say(ws, ctx, "c-3", "5ZK2QJ")
         assert bodies[0].startswith("FİN 7 simvoldan ibarətdir")
         assert (await conversation(ctx, conversation_id))["status"] == "intake"
-        _, bodies = await say(ws, ctx, "c-4", "5zk 2qj7")
+        _, bodies, _ = await say(ws, ctx, "c-4", "5zk 2qj7")
         assert bodies[0].startswith("Şəxsiyyət vəsiqəsinin seriya")
-        _, bodies = await say(ws, ctx, "c-5", "operator lazımdır")
+        _, bodies, _ = await say(ws, ctx, "c-5", "operator lazımdır")
     assert bodies == [f"Müraciətinizi operatora ötürdük (istinad nömrəsi {conversation_id}). "
                       "O, topladığımız məlumatla davam edəcək."]
     row = await intake_of(ctx, conversation_id)
@@ -118,11 +121,11 @@ async def test_a_wrong_fin_is_corrected_then_operator_midway_hands_over(client, 
 async def test_three_wrong_answers_hand_over(client, ctx):
     async with client.ws_connect("/chat/ws") as ws:
         await hello(ws)
-        first, _ = await say(ws, ctx, "c-0", REGISTER_AZ)
+        first, _, _ = await say(ws, ctx, "c-0", REGISTER_AZ)
         conversation_id = await conversation_of(ctx, first)
         for i, answer in enumerate(["bəli", "Aynur Məmmədova", "5ZK2QJ7", "AZ123",
                                     "AZE1234", "12345678"], start=1):
-            _, bodies = await say(ws, ctx, f"c-{i}", answer)
+            _, bodies, _ = await say(ws, ctx, f"c-{i}", answer)
     assert bodies[0].startswith("Müraciətinizi operatora ötürdük")
     row = await intake_of(ctx, conversation_id)
     assert row["reason"] == "3 failed answers to id_card"
@@ -134,7 +137,7 @@ async def test_the_case_shows_the_answers_with_the_fin_only_to_its_queues_operat
     await add_staff(ctx)
     async with client.ws_connect("/chat/ws") as ws:
         await hello(ws)
-        first, _ = await say(ws, ctx, "c-0", REGISTER_AZ)
+        first, _, _ = await say(ws, ctx, "c-0", REGISTER_AZ)
         for i, answer in enumerate(HAPPY_AZ, start=1):
             await say(ws, ctx, f"c-{i}", answer)
         await say(ws, ctx, "c-done", "keç")
