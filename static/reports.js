@@ -12,11 +12,13 @@
   var groupSelect = document.getElementById("report-group");
   var notice = document.getElementById("report-notice");
   var csvLink = document.getElementById("report-csv");
-  var names = { queue: {}, agent: {} };
+  var names = { queue: {}, agent: {}, tag: {} };
+  var LANGUAGE = document.documentElement.lang || "az";
   var CATEGORY_LABELS = { inquiry: t("category.inquiry"), registration: t("category.registration"),
                           support: t("category.support") };
   var GROUP_LABELS = { channel: t("report.group.channel"), queue: t("report.group.queue"),
-                       agent: t("report.group.agent"), category: t("report.group.category") };
+                       agent: t("report.group.agent"), category: t("report.group.category"),
+                       tag: t("report.group.tag") };
 
   function isoDate(date) {
     var local = new Date(date.getTime() - date.getTimezoneOffset() * 60000);
@@ -33,6 +35,7 @@
     if (group === "queue") return names.queue[key] || key;
     if (group === "agent") return names.agent[key] || t("agent.numbered", { id: key });
     if (group === "category") return CC.labelOf(CATEGORY_LABELS, key);
+    if (group === "tag") return names.tag[key] || String(key);
     return String(key);
   }
   function fmt(seconds) {
@@ -283,7 +286,12 @@
     var agents = CC.api("GET", "/api/v1/wallboard").then(function (result) {
       (result.data.agents || []).forEach(function (a) { names.agent[a.id] = a.name; });
     }, function () {});
-    return Promise.all([queues, agents]);
+    var tags = CC.api("GET", "/api/v1/tags").then(function (result) {
+      (result.data.tags || []).forEach(function (tag) {
+        names.tag[tag.id] = tag.label[LANGUAGE] || tag.label.az || tag.id;
+      });
+    }, function () {});
+    return Promise.all([queues, agents, tags]);
   }
 
   document.getElementById("report-form").addEventListener("submit", function (event) {

@@ -204,6 +204,9 @@ async def test_reports_page_draws_table_and_charts(system, open_page, http):
                          json={"body": "Salam, sənədlərin siyahısını göndərirəm."},
                          headers=auth) as response:
         assert response.status == 201
+    async with http.put(f"{system.base_url}/api/v1/conversations/{conversation_id}/tags",
+                        json={"tags": ["citizenship"]}, headers=auth) as response:
+        assert response.status == 200
     watched = await open_page()
     page = watched.page
     await sign_in_without_stream(watched, system.base_url)
@@ -219,6 +222,10 @@ async def test_reports_page_draws_table_and_charts(system, open_page, http):
     assert csv_text.splitlines()[0].startswith("key,")
     await page.select_option("#report-group", "queue")
     await page.locator("#report-key-head", has_text="Queue").wait_for()
+    # By tag: each row named as the tag reads in the reader's language.
+    await page.select_option("#report-group", "tag")
+    await page.locator("#report-key-head", has_text="Tag").wait_for()
+    await page.locator("#report-rows tr", has_text="Citizenship").wait_for()
     await page.screenshot(path="/tmp/reports.png", full_page=True)
     assert watched.errors == []
     await resident.close()
