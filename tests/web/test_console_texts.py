@@ -187,3 +187,10 @@ def test_a_shipped_canned_response_missing_a_language_or_naming_no_variable_is_r
     finally:
         for cache in caches:
             cache.cache_clear()
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda path: path.name)
+def test_every_page_compiles(page):
+    # A block defined twice (two features each adding their scripts) fails only when the page
+    # is first rendered: every page is compiled here, signed in or not.
+    console._pages.get_template(f"console/{page.name}")
