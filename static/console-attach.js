@@ -134,7 +134,7 @@
       var link = event.target.closest ? event.target.closest("a.attachment-image") : null;
       if (!link || event.ctrlKey || event.metaKey || event.shiftKey) return;
       event.preventDefault();
-      viewerImage.src = link.href;
+      viewerImage.src = link.getAttribute("data-preview") || link.href;   // a PDF: its page
       viewerImage.alt = link.title || "";
       viewerCaption.href = link.href;
       viewerCaption.textContent = link.title || "";

@@ -88,7 +88,7 @@
     file_type_not_carried: t("error.file_type_not_carried"),
     file_too_large_for_channel: t("error.file_too_large_for_channel"),
     channel_carries_no_files: t("error.channel_carries_no_files"),
-    media_link_invalid: t("error.media_link_invalid"),
+    media_link_invalid: t("error.media_link_invalid"), no_preview: t("error.no_preview"),
     email_invalid: t("error.email_invalid"), unknown_role: t("error.unknown_role"),
     agent_without_queues: t("error.agent_without_queues"),
     languages_required: t("error.languages_required"),
@@ -885,10 +885,16 @@
                     target: "_blank", rel: "noopener noreferrer", text: "⤓ " + label })]);
       }
       if (type === "application/pdf") {
-        // A document: its name and size, saved or opened by the browser's own viewer.
-        return el("a", { className: "attachment attachment-file attachment-pdf", href: url, download: a.filename || "",
-                         target: "_blank", rel: "noopener noreferrer",
-                         text: t("attach.open_pdf", { name: name, size: size(a.size) }) });
+        // A document: its first page drawn by the server (never the PDF itself in this page),
+        // which opens larger in the viewer; the link saves the file.
+        var page = el("img", { className: "attachment-preview", src: url + "/preview", alt: name,
+                               loading: "lazy" });
+        page.addEventListener("error", function () { page.remove(); });   // 422: not drawable
+        return el("a", { className: "attachment attachment-file attachment-pdf attachment-image", href: url,
+                         download: a.filename || "", target: "_blank", rel: "noopener noreferrer",
+                         title: name, "data-preview": url + "/preview" },
+                  [page, el("span", { className: "attachment-name",
+                                      text: t("attach.open_pdf", { name: name, size: size(a.size) }) })]);
       }
       return el("a", { className: "attachment attachment-file", href: url, download: a.filename || "",
                        target: "_blank", rel: "noopener noreferrer", text: "⤓ " + label });

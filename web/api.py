@@ -8,8 +8,10 @@ import base64
 import contextlib
 import json
 import logging
+import os
 import secrets
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -23,6 +25,7 @@ from inbox import (
     login_throttle,
     media_kinds,
     presence,
+    previews,
 )
 from inbox.actions import ActionError, Actor
 from inbox.guided_intake import view as intake_views
@@ -614,10 +617,9 @@ async def _conversation_response(request: web.Request, conversation_id: int) -> 
     return web.json_response(conversation_view(row, ctx.zone))
 
 
-@routes.get("/api/v1/messages/{id}/attachments/{index}")
-async def attachment(request: web.Request) -> web.StreamResponse:
-    """A stored attachment, to callers who may see its conversation. Served as a download
-    with its type pinned, so a file a resident sent can never run as a page of this site."""
+async def _stored_attachment(request: web.Request) -> tuple[dict[str, Any], Path] | web.Response:
+    """The attachment `{index}` of message `{id}` and its file, for a caller who may see its
+    conversation; else the error to answer."""
     ctx = request.app[CONTEXT]
     message_id = _int_param(request, "id")
     async with ctx.store.read() as tx:
@@ -638,13 +640,49 @@ async def attachment(request: web.Request) -> web.StreamResponse:
     path = agent_uploads.stored_path(ctx.media_dir, item)
     if path is None:
         return json_error(404, "attachment not found")
+    return item, path
+
+
+@routes.get("/api/v1/messages/{id}/attachments/{index}")
+async def attachment(request: web.Request) -> web.StreamResponse:
+    """A stored attachment, to callers who may see its conversation. Served as a download
+    with its type pinned, so a file a resident sent can never run as a page of this site."""
+    found = await _stored_attachment(request)
+    if isinstance(found, web.Response):
+        return found
+    item, path = found
     disposition = "inline" if item["content_type"].startswith(("image/", "audio/")) \
         else "attachment"
     return web.FileResponse(path, headers={
         "Content-Type": item["content_type"],
-        "Content-Disposition": f'{disposition}; filename="attachment-{message_id}-'
+        "Content-Disposition": f'{disposition}; filename="attachment-{request.match_info["id"]}-'
                                f'{request.match_info["index"]}{path.suffix}"',
         "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cache-Control": "private, max-age=3600"})
+
+
+@routes.get("/api/v1/messages/{id}/attachments/{index}/preview")
+async def attachment_preview(request: web.Request) -> web.StreamResponse:
+    """A PDF attachment's first page as a PNG (`inbox.previews`), drawn once and kept beside
+    the file; 422 `no_preview` for a file that is not a PDF or cannot be drawn."""
+    found = await _stored_attachment(request)
+    if isinstance(found, web.Response):
+        return found
+    item, path = found
+    if item["content_type"] != "application/pdf":
+        return json_error(422, "only a PDF has a preview", code="no_preview")
+    picture = path.with_name(path.name + ".preview.png")
+    if not picture.exists():
+        try:
+            png = await asyncio.to_thread(previews.first_page_png, path.read_bytes())
+        except previews.NoPreview as exc:
+            return json_error(422, f"the PDF cannot be shown: {exc}", code="no_preview")
+        partial = picture.with_name(f".{picture.name}.{secrets.token_hex(4)}")
+        partial.write_bytes(png)
+        os.replace(partial, picture)   # whole or not at all, whoever draws it first
+    return web.FileResponse(picture, headers={
+        "Content-Type": "image/png", "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "default-src 'none'; sandbox",
         "Cache-Control": "private, max-age=3600"})
 

@@ -525,6 +525,13 @@ PATHS: dict[str, Any] = {
                  "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}},
         params=[_ID, {"name": "index", "in": "path", "required": True,
                       "schema": {"type": "integer", "minimum": 0}}])},
+    "/api/v1/messages/{id}/attachments/{index}/preview": {"get": _op(
+        "a PDF attachment's first page drawn as a PNG (800 pixels wide), for a caller who "
+        "may see the message; 422 no_preview for any other file or a PDF that cannot be drawn",
+        {"200": {"description": "the page, as a picture",
+                 "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}}},
+        params=[_ID, {"name": "index", "in": "path", "required": True,
+                      "schema": {"type": "integer", "minimum": 0}}])},
     "/api/v1/conversations/{id}/uploads": {"post": _raw_body(_op(
         "one file for the caller's next reply or note in this conversation: the raw bytes, "
         "the name percent-encoded in X-Filename; its kind is read from its content. 400 "

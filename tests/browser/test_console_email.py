@@ -29,12 +29,12 @@ from tests.web.email_samples import (
     disability_mail,
     mailbox_yaml,
 )
+from tests.web.test_attachment_previews import certificate_pdf
 
 pytestmark = pytest.mark.e2e
 
 SHOTS = Path("/tmp")
-SCAN_PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-            b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
+SCAN_PDF = certificate_pdf()
 # The mail's two attachments as the e-mail channel stores them (media.directory).
 FILES = (("tibbi-arayis.pdf", "application/pdf", SCAN_PDF),
          ("sexsiyyet-vesiqesi.png", "image/png", PIXEL_PNG))
@@ -98,14 +98,21 @@ async def test_a_mail_shows_its_facts_and_the_reply_composes_a_mail(mail_system,
 
     # The attachments, through the media route (which checks who may see them).
     item = page.locator(f'#thread [data-message-id="{message_id}"]')
-    pdf = item.locator(".attachments a.attachment-file")
+    pdf = item.locator(".attachments a.attachment-pdf")
     media = f"{mail_system.base_url}/api/v1/messages/{message_id}/attachments"
     assert await pdf.get_attribute("href") == f"{media}/0"
     assert "tibbi-arayis.pdf" in await pdf.text_content()
-    image = item.locator(".attachments a.attachment-image img")
+    image = item.locator(".attachments a.attachment-image:not(.attachment-pdf) img")
     assert await image.get_attribute("src") == f"{media}/1"
     await page.wait_for_function(
         "img => img.complete && img.naturalWidth === 1", arg=await image.element_handle())
+    # The PDF shows as a picture of its first page, drawn by the server.
+    preview = pdf.locator("img.attachment-preview")
+    assert await preview.get_attribute("src") == f"{media}/0/preview"
+    await page.wait_for_function(
+        "img => img.complete && img.naturalWidth >= 799", arg=await preview.element_handle())
+    await pdf.scroll_into_view_if_needed()
+    await page.screenshot(path=str(SHOTS / "console-email-pdf.png"))
     fetched = await page.evaluate(
         "url => fetch(url).then(r => r.arrayBuffer()).then(b => Array.from(new Uint8Array(b)))",
         f"{media}/0")
