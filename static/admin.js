@@ -15,8 +15,13 @@
     "user.updated": t("admin.action_user_updated"),
     "user.deactivated": t("admin.action_user_deactivated"),
     "user.reactivated": t("admin.action_user_reactivated"),
-    "user.password_reset": t("admin.action_user_password_reset")
+    "user.password_reset": t("admin.action_user_password_reset"),
+    "canned.created": t("admin.action_canned_created"),
+    "canned.updated": t("admin.action_canned_updated"),
+    "canned.deleted": t("admin.action_canned_deleted"),
+    "canned.reset": t("admin.action_canned_reset")
   };
+  var TARGET_KINDS = { canned_response: t("admin.target_canned") };
   var FIELDS = {
     email: t("admin.user_email"), name: t("admin.user_name"), role: t("admin.user_role"),
     queues: t("admin.user_queues"), languages: t("admin.user_languages"),
@@ -303,7 +308,8 @@
     return parts.join("; ");
   }
   function auditRow(item) {
-    var target = item.target ? item.target.name + " · " + item.target.email : item.target_kind + " " + item.target_id;
+    var target = item.target ? item.target.name + " · " + item.target.email
+      : CC.labelOf(TARGET_KINDS, item.target_kind) + " " + item.target_id;
     return el("tr", { data: { auditId: item.id } }, [
       el("td", { text: when(item.created_at) }),
       el("td", { text: item.actor ? item.actor.name : "#" + item.actor_id }),
