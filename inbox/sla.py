@@ -37,13 +37,22 @@ def clock_of(conversation: Row) -> str:
     return "first_response" if conversation["first_response_at"] is None else "resolution"
 
 
+def clock_started(conversation: Row) -> datetime:
+    """When the running clock started: a conversation the guided intake held entered its
+    queue, and its first-response clock started, when the intake ended."""
+    held_until = conversation.get("intake_finished_at")
+    if held_until is not None and clock_of(conversation) == "first_response":
+        return held_until
+    return conversation["created_at"]
+
+
 async def sweep(ctx: InboxContext) -> dict[str, list[int]]:
     now = utcnow()
     async with ctx.store.read() as tx:
         live = await tx.conversations.sla_candidates()
     changed: dict[str, list[int]] = {"at_risk": [], "breached": []}
     for conversation in live:
-        state = ctx.calendar.sla_state(conversation["created_at"], conversation["sla_due_at"],
+        state = ctx.calendar.sla_state(clock_started(conversation), conversation["sla_due_at"],
                                        now, AT_RISK_FRACTION)
         if state == conversation["sla_state"] or state == "ok":
             continue

@@ -15,6 +15,9 @@ order); "first"/"last" below mean the earliest/latest such event.
 - **wait time**: the first `assigned` event at or after the first `routed` event, minus that
   `routed` event: how long the conversation waited in a queue for its first agent. None when
   never routed or never assigned.
+- A conversation the guided intake held (`intake_completed` or `intake_handed_over`, the
+  last of them) entered its queue when the intake ended: both clocks above start there, as
+  its SLA clock did; the bot's questions are not time the resident waited for an agent.
 - **handle time**: the last `resolved` event minus the first `assigned` event; only for a
   resolved conversation that was assigned.
 - **resolution time**: the last `resolved` event minus the conversation's `created_at`; only
@@ -142,14 +145,18 @@ def conversation_facts(conversation: ConversationRecord, events: Iterable[EventR
 
     received = _first(timeline, EventType.RECEIVED)
     started = received.created_at if received is not None else created
+    held_until = _last(timeline, EventType.INTAKE_COMPLETED, EventType.INTAKE_HANDED_OVER)
+    if held_until is not None:
+        started = held_until.created_at
     answer = _first(timeline, EventType.REPLIED,
                     where=lambda e: e.data.get("first_response") is True)
     routed = _first(timeline, EventType.ROUTED)
     first_assigned = _first(timeline, EventType.ASSIGNED)
     assigned_from_queue = None
+    queued = held_until or routed
     if routed is not None:
         assigned_from_queue = _first(timeline, EventType.ASSIGNED,
-                                     where=lambda e: e.created_at >= routed.created_at)
+                                     where=lambda e: e.created_at >= queued.created_at)
 
     last_resolved = _last(timeline, EventType.RESOLVED)
     last_reopened = _last(timeline, EventType.REOPENED)
@@ -181,7 +188,7 @@ def conversation_facts(conversation: ConversationRecord, events: Iterable[EventR
         first_response_s=_seconds(started, answer.created_at) if answer else None,
         first_response_business_s=(calendar.business_seconds_between(started, answer.created_at)
                                    if answer else None),
-        wait_s=(_seconds(routed.created_at, assigned_from_queue.created_at)
+        wait_s=(_seconds(queued.created_at, assigned_from_queue.created_at)
                 if routed is not None and assigned_from_queue is not None else None),
         handle_s=(_seconds(first_assigned.created_at, resolved_at)
                   if resolved_at is not None and first_assigned is not None else None),

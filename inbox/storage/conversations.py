@@ -13,6 +13,7 @@ from inbox.storage.records import Records, Row
 from inbox.storage.schema import (
     contacts,
     conversations,
+    guided_intakes,
     messages,
     users,
 )
@@ -269,10 +270,14 @@ class ConversationRecords(Records):
             conversations.c.assignee_id == agent_id, conversations.c.status.in_(statuses)))
 
     async def sla_candidates(self, limit: int = 20_000) -> list[Row]:
-        """Live conversations whose clock may still change state (not yet breached)."""
-        c = conversations
-        return await self._all(select(c).where(
-            c.c.status != "resolved", c.c.sla_state != "breached", c.c.sla_due_at.is_not(None))
+        """Live conversations whose clock may still change state (not yet breached), each
+        with `intake_finished_at`: when the guided intake that held it ended, else None."""
+        c, g = conversations, guided_intakes
+        return await self._all(
+            select(c, g.c.finished_at.label("intake_finished_at"))
+            .select_from(c.outerjoin(g, g.c.conversation_id == c.c.id))
+            .where(c.c.status != "resolved", c.c.sla_state != "breached",
+                   c.c.sla_due_at.is_not(None))
             .order_by(c.c.sla_due_at).limit(limit))
 
     async def pending_offers(self) -> list[Row]:

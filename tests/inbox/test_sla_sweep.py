@@ -79,3 +79,20 @@ async def test_the_first_answer_switches_to_the_resolution_clock(ctx):
     assert conversation["sla_state"] == "ok"
     assert conversation["sla_due_at"] == sla.due_at(ctx, "migration-registration",
                                                     conversation["created_at"], "resolution")
+
+
+async def test_a_conversation_the_bot_held_is_at_risk_by_the_time_since_the_intake_ended(ctx):
+    # Written two months ago, but the guided intake ended an hour ago and the deadline is two
+    # days away: little of the queue's time is used, so it is not at risk.
+    conversation_id = await new_conversation(ctx)
+    now = utcnow()
+    async with ctx.store.transaction() as tx:
+        await tx.conversations.update(conversation_id, created_at=now - timedelta(days=60),
+                                     sla_due_at=now + timedelta(days=2))
+        await tx.intakes.create(conversation_id, language="az", state={}, now=now,
+                                reminder_due_at=None)
+        await tx.intakes.save(await tx.intakes.get(conversation_id, for_update=True),
+                              status="complete", finished_at=now - timedelta(hours=1))
+    assert await sla.sweep(ctx) == {"at_risk": [], "breached": []}
+    conversation, _ = await row(ctx, conversation_id)
+    assert conversation["sla_state"] != "at_risk"

@@ -71,6 +71,30 @@ def test_ordinary_conversation() -> None:
         messages_in=3, messages_out=2, last_event_id=8)
 
 
+def test_a_conversation_the_guided_intake_held_is_timed_from_the_intakes_end() -> None:
+    # Monday: the resident writes at 10:00, the bot asks until 10:40, an agent takes it at
+    # 11:00 and answers at 11:15. The bot's forty minutes are not the resident's wait.
+    facts = facts_of(timeline(
+        ("received", baku(6, 10), {"message_id": 1}),
+        ("classified", baku(6, 10), {"category": "registration"}),
+        ("routed", baku(6, 10), {"queue": "migration-registration"}),
+        ("intake_started", baku(6, 10), {}),
+        ("received", baku(6, 10, 20), {"message_id": 5}),
+        ("intake_completed", baku(6, 10, 40), {}),
+        ("assigned", baku(6, 11), {"agent_id": 11}),
+        ("replied", baku(6, 11, 15), {"message_id": 9, "first_response": True}),
+    ))
+    assert (facts.first_response_s, facts.first_response_business_s, facts.wait_s) == \
+        (35 * 60, 35 * 60, 20 * 60)
+    handed_over = facts_of(timeline(
+        ("received", baku(6, 10), {"message_id": 1}),
+        ("routed", baku(6, 10), {"queue": "migration-registration"}),
+        ("intake_handed_over", baku(6, 10, 5), {"reason": "the resident asked for an operator"}),
+        ("replied", baku(6, 10, 6), {"message_id": 3, "first_response": True}),
+    ))
+    assert handed_over.first_response_s == 60
+
+
 def test_business_time_skips_the_weekend() -> None:
     facts = facts_of(timeline(
         ("received", baku(10, 17), {}),
