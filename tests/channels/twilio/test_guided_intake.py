@@ -1,6 +1,7 @@
 """A guided intake in English over WhatsApp, through Twilio's real webhook and the fake
 Twilio REST server: paused with "stop", reminded by the sweep, carried on by a new app
-instance after a restart, with a document sent as a photo."""
+instance after a restart, with a document sent as a photo; and a whole one in Azerbaijani by
+SMS, its choices a numbered list."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from tests.channels.twilio.test_messaging import (  # noqa: F401 (fixtures)
 )
 from tests.conftest import TEST_CONFIG
 from tests.inbox.guided_intake.support import (
+    HAPPY_AZ,
     conversation,
     deliver_bot_messages,
     intake_of,
@@ -144,3 +146,35 @@ async def _live_intake(ctx) -> dict:
     async with ctx.store.read() as tx:
         [row] = await tx.intakes.due(utcnow() + timedelta(days=30))
     return row
+
+
+def sms(text: str) -> dict[str, str]:
+    sid = f"SM{next(sids):032x}"
+    return fixture("sms_inbound.txt", Body=text, MessageSid=sid, SmsSid=sid,
+                   SmsMessageSid=sid, From="+994702345678")
+
+
+async def test_a_whole_intake_by_sms_in_azerbaijani(app_factory, ctx, fake_twilio):  # noqa: F811
+    # SMS shows no buttons: the choices come as a numbered list, answered by their number.
+    app = await app_factory()
+    [offer] = await turn(app, ctx, fake_twilio,
+                         sms("Salam, ilkin qeydiyyatdan keçmək istəyirəm"))
+    assert offer.endswith("1. Bəli, razıyam\n2. Xeyr, operatorla danışım")
+    assert fake_twilio.requests[-1].field("To") == "+994702345678"
+    for answer in HAPPY_AZ:
+        sent = await turn(app, ctx, fake_twilio, sms(answer))
+    sent = await turn(app, ctx, fake_twilio, sms("hazırdır"))
+    conversation_id = await conversation_of_address(ctx, "+994702345678")
+    assert sent == [f"Təşəkkür edirik! Müraciətiniz qeydə alındı (istinad nömrəsi "
+                    f"{conversation_id}) və qeydiyyat operatorlarının növbəsindədir. "
+                    "Nəticəni seçdiyiniz kanalla bildirəcəyik."]
+    row = await intake_of(ctx, conversation_id)
+    assert row["status"] == "complete"
+    assert row["state"]["answers"]["fin"] == "5ZK2QJ7"
+    assert (await conversation(ctx, conversation_id))["status"] == "waiting"
+
+
+async def conversation_of_address(ctx, address: str) -> int:
+    async with ctx.store.read() as tx:
+        identity = await tx.contacts.identity("sms", address)
+        return (await tx.conversations.latest_of_identity(identity["id"]))["id"]
