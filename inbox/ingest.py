@@ -35,7 +35,8 @@ from inbox.context import InboxContext
 from inbox.events import EventType
 from inbox.guided_intake import checklist
 from inbox.guided_intake import dialogue as guided
-from inbox.live import publish_events
+from inbox.guided_intake import view as guided_view
+from inbox.live import MASKED_MESSAGE, publish_events
 from inbox.messages import PLACEHOLDER_TEXTS, Attachment, InboundMessage
 from inbox.outage import REDIS_UNAVAILABLE
 from inbox.replies import render_reply, reply_language
@@ -562,9 +563,14 @@ async def announce_many(ctx: InboxContext, results: list[IngestResult]) -> None:
     for result in joined:
         log.info("stored message %s in conversation %s", result.message_id,
                  result.conversation_id)
-        announcements.append(("message.created", await _queue_of(ctx, result), {
-            "conversation_id": result.conversation_id,
-            "message": message_view(result.message, ctx.zone)}))
+        data = {"conversation_id": result.conversation_id,
+                "message": message_view(result.message, ctx.zone)}
+        if result.bot_replies:
+            # An answer to the guided intake (a FIN, an ID card number): outside the queue it
+            # is read masked, as the conversation's API view shows it.
+            data[MASKED_MESSAGE] = {**data["message"],
+                                    "body": guided_view.masked_body(data["message"]["body"])}
+        announcements.append(("message.created", await _queue_of(ctx, result), data))
     await publish_events(ctx.redis, announcements)
     for result in joined:
         if result.woke_up or result.reopened or result.named or result.released \

@@ -71,6 +71,22 @@ def reaches_console(envelope: dict[str, Any], may_see_queue: Callable[[str | Non
     return envelope.get("all_consoles") is True or may_see_queue(envelope.get("queue"))
 
 
+# The key of a message.created event's data that holds the message as those outside its
+# queue read it (the guided intake's answers: a FIN, an ID card number masked), if it differs.
+MASKED_MESSAGE = "masked_message"
+
+
+def as_seen_by(data: dict[str, Any], operator_of_queue: bool) -> dict[str, Any]:
+    """An event's data as one reader gets it: the queue's operators the message as typed,
+    anyone else (a supervisor) its masked form where the event carries one."""
+    if MASKED_MESSAGE not in data:
+        return data
+    seen = {key: value for key, value in data.items() if key != MASKED_MESSAGE}
+    if not operator_of_queue:
+        seen["message"] = data[MASKED_MESSAGE]
+    return seen
+
+
 async def publish_to_chat(redis: aioredis.Redis, session: str, frame: dict[str, Any]) -> int:
     """A frame for one resident's chat window, wherever its socket is held."""
     return await redis.publish(channel_name(redis, WEBCHAT_CHANNEL),

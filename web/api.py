@@ -30,7 +30,7 @@ from inbox import (
 from inbox.actions import ActionError, Actor
 from inbox.guided_intake import view as intake_views
 from inbox.guided_intake.form import load_form
-from inbox.live import reaches_console
+from inbox.live import as_seen_by, reaches_console
 from inbox.replies import REPLY_LANGUAGES
 from inbox.serialize import (
     conversation_view,
@@ -918,7 +918,8 @@ async def stream(request: web.Request) -> web.StreamResponse:
                 if event["data"].get("agent_id") == actor.id and await signed_out():
                     break
                 continue
-            payload = json.dumps(event["data"], default=str)
+            data = as_seen_by(event["data"], event.get("queue") in actor.queues)
+            payload = json.dumps(data, default=str)
             await response.write(f"event: {event['type']}\ndata: {payload}\n\n".encode())
     except (ConnectionResetError, asyncio.CancelledError):
         pass

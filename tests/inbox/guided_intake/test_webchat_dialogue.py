@@ -3,6 +3,8 @@ frames, the resident's answers go in as frames, and the case ends in its queue."
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from app import create_app
@@ -17,6 +19,7 @@ from tests.inbox.guided_intake.support import (
     with_intake,
 )
 from tests.inbox.test_auth import LEYLA, NIGAR, add_staff, bearer, login
+from tests.inbox.test_live import EventStream, heard_everything
 
 REGISTER_AZ = "Salam, ilkin qeydiyyatdan keçmək istəyirəm"
 
@@ -165,3 +168,32 @@ async def test_the_case_shows_the_answers_with_the_fin_only_to_its_queues_operat
     fields = {f["id"]: f for f in (await response.json())["intake"]["fields"]}
     assert (fields["fin"]["value"], fields["fin"]["masked"]) == ("5ZK****", True)
     assert fields["id_card"]["masked"] and fields["full_name"]["value"] == "Aynur Məmmədova"
+
+
+async def test_live_events_carry_the_typed_fin_only_to_the_queues_operators(client, ctx):
+    await add_staff(ctx)
+    streams = {}
+    for name, email in (("leyla", LEYLA), ("nigar", NIGAR)):
+        token = (await login(client, email))["token"]
+        response = await client.get("/api/v1/stream", headers=bearer(token))
+        assert await response.content.readline() == b": connected\n"
+        streams[name] = EventStream(response)
+    try:
+        async with client.ws_connect("/chat/ws") as ws:
+            await hello(ws)
+            await say(ws, ctx, "c-0", REGISTER_AZ)
+            for i, answer in enumerate(HAPPY_AZ[:4], start=1):   # through the ID card
+                await say(ws, ctx, f"c-{i}", answer)
+        await heard_everything(ctx, streams)
+        operator = [data["message"]["body"] for kind, data in streams["leyla"].events
+                    if kind == "message.created"]
+        supervisor = [data["message"]["body"] for kind, data in streams["nigar"].events
+                      if kind == "message.created"]
+    finally:
+        for stream in streams.values():
+            await stream.close()
+    assert "5ZK2QJ7" in operator and "AZE12345678" in operator
+    assert len(supervisor) == len(operator) and "Aynur Məmmədova" in supervisor
+    assert not any("5ZK2QJ7" in body or "12345678" in body for body in supervisor)
+    assert not any("masked_message" in json.dumps(data) for _, data in
+                   streams["leyla"].events + streams["nigar"].events)
