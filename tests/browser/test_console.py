@@ -417,6 +417,8 @@ async def test_whatsapp_after_the_window_sends_a_template(twilio_system, twilio,
     await dialog.wait_for()
     assert "24 hours" in await page.text_content("#template-reason")
     assert await page.input_value("#composer-text") == "Salam, sənədləriniz hazırdır."
+    # The approved templates by name (the result notices' among them): the answer's own.
+    await page.select_option("#template-name", "reply_waiting")
     assert await page.input_value('#template-vars input[data-variable="name"]') == WHATSAPP_NAME
     assert await page.input_value('#template-vars input[data-variable="conversation"]') == \
         str(conversation_id)
