@@ -21,6 +21,9 @@ PLACEHOLDER_TEXTS = frozenset({CALL_TEXT, VOICEMAIL_PENDING, VOICEMAIL_NO_TRANSC
 # The key of an outbound message's stored `extra` that says it goes out elsewhere than its
 # conversation's channel (`inbox.outbox.divert`): {"from": channel, "address": where}.
 DIVERTED = "diverted"
+# The key of an outbound message's stored `extra` that makes it a result notice
+# (`inbox.notifications`): {"outcome_id", "attempt"}.
+NOTIFICATION = "notification"
 # The key of a note's stored `extra` that marks it a supervisor's whisper (`actions.whisper`).
 WHISPER = "whisper"
 # The key of an outbound message's stored `extra` holding the answers it offers the resident

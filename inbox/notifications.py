@@ -24,7 +24,7 @@ from inbox.channel_traits import ChannelTraits
 from inbox.consumers import EventConsumer
 from inbox.context import InboxContext
 from inbox.events import EventType
-from inbox.messages import DIVERTED
+from inbox.messages import DIVERTED, NOTIFICATION
 from inbox.replies import render_reply, reply_language
 from inbox.storage import Row, UnitOfWork, utcnow
 
@@ -121,7 +121,7 @@ async def notify(ctx: InboxContext, outcome_id: int, attempt: int) -> int | None
                 mailbox = _mailbox(ctx, ctx.channels[route.channel], conversation["queue"])
                 if mailbox is not None:
                     extra["email"] = {"mailbox": mailbox}
-            extra["notification"] = {"outcome_id": outcome_id, "attempt": attempt}
+            extra[NOTIFICATION] = {"outcome_id": outcome_id, "attempt": attempt}
             message_id = await tx.messages.insert(
                 conversation_id=conversation["id"], channel=route.channel, direction="out",
                 body=body, author_kind="system", author_id=None, created_at=now,

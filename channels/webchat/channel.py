@@ -42,7 +42,7 @@ from inbox.channel_traits import ChannelTraits, FileCarriage
 from inbox.clock import utcnow
 from inbox.context import InboxContext
 from inbox.live import publish_event, publish_to_chat
-from inbox.messages import InboundMessage, OutboundMessage
+from inbox.messages import NOTIFICATION, InboundMessage, OutboundMessage
 from inbox.outage import REDIS_UNAVAILABLE
 from inbox.port import ChannelPort
 from inbox.replies import REPLY_LANGUAGES, TEMPLATES_DIR, preferred_language
@@ -635,7 +635,9 @@ class WebchatChannel:
         raise MediaError("the web chat keeps no attachments at a provider", transient=False)
 
     async def send(self, ctx: InboxContext, message: OutboundMessage) -> SendResult:
-        if message.author_kind == "agent":
+        # An agent's answer, or a case's result notice, follows a resident who has left to
+        # where they asked; the bot's questions and acknowledgements wait in the chat.
+        if message.author_kind == "agent" or NOTIFICATION in message.extra:
             await _elsewhere_when_away(ctx, message)
         # The resident may have no window open; the message waits in the history then.
         await publish_to_chat(ctx.redis, message.address,

@@ -21,10 +21,12 @@ from channels.email.readers import read_mail
 from channels.webchat import presence
 from channels.webchat.channel import reply_mailbox, routes_available
 from channels.webchat.limits import _slot
-from inbox import reply_to
-from inbox.actions import reply
+from inbox import outcomes, reply_to
+from inbox.actions import Actor, reply
+from inbox.consumers import consume
 from inbox.ingest import ingest
 from inbox.messages import InboundMessage, ReplyTo
+from inbox.notifications import NOTIFICATIONS_CONSUMER
 from inbox.serialize import message_view
 from inbox.storage import utcnow
 from inbox.storage.schema import contact_claims
@@ -358,3 +360,26 @@ async def test_a_closed_window_is_not_renewed(client, ctx, monkeypatch):
         await asyncio.sleep(0.05)
     assert await ctx.redis.zcard(f"cc:webchat:windows:{session}") == 0
     assert (await presence.whereabouts(ctx.redis, session)).away   # away_after is 0 here
+
+
+async def test_a_result_notice_follows_a_resident_who_left_the_chat_to_their_mail(
+        client, ctx, mail_server):
+    async with client.ws_connect("/chat/ws") as ws:
+        await say_hello(ws)
+        ack = await say(ws, "c-1", "Salam, ilkin qeydiyyatdan keçmək istəyirəm", name=GUNEL,
+                        contact={"email": EMAIL})
+    conversation_id = await conversation_of(ctx, ack["message_id"])
+    async with ctx.store.transaction() as tx:
+        await tx.conversations.update(conversation_id, category="registration")
+    nigar = Actor(id=await add_user(ctx, NIGAR, name="Nigar Əliyeva", role="supervisor"),
+                  role="supervisor", queues=())
+    await outcomes.record(ctx, nigar, conversation_id, {"kind": "approved"})
+    await consume(ctx, NOTIFICATIONS_CONSUMER)
+    async with ctx.store.read() as tx:
+        [notice] = [m for m in await tx.messages.of_conversation(conversation_id)
+                    if (m["extra"] or {}).get("notification")]
+    assert await deliver_message(ctx, notice["id"]) == "sent"
+    [mail] = [received.mail for received in mail_server.accepted]
+    assert mail["To"] == EMAIL
+    row = await message_row(ctx, notice["id"])
+    assert (row["channel"], row["extra"]["diverted"]["from"]) == ("email", "webchat")
