@@ -21,7 +21,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
-from playwright.async_api import async_playwright
+from playwright.async_api import async_playwright, expect
 from redis import Redis
 from rq import Queue, Worker
 
@@ -41,6 +41,9 @@ ALL_QUEUES = ("migration-registration,migration-support,dost-baku-1,dost-baku-2,
 AGENT = ("leyla.mammadova@example.gov.az", "çay-və-limon-42", "Leyla Məmmədova")
 SUPERVISOR = ("elvin.huseynov@example.gov.az", "nar-və-heyva-17", "Elvin Hüseynov")
 TIMEOUT_MS = 10_000
+# `expect(...)` assertions wait as long as page actions do (their own default is 5 s, short
+# on a loaded machine).
+expect.set_options(timeout=TIMEOUT_MS)
 TWILIO_ACCOUNT_SID = "AC3f1b2c4d5e6f708192a3b4c5d6e7f809"   # the fixtures' AccountSid
 TWILIO_AUTH_TOKEN = "browser-test-auth-token-0123456789"
 RECORDINGS_PATH = "/2010-04-01/Accounts/{account_sid}/Recordings/{recording_sid}"
