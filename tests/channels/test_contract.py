@@ -136,7 +136,7 @@ def test_what_files_each_channel_carries(channel, address, content_type, size, r
 def test_whatsapp_templates_are_named_with_named_variables():
     config = load_config_text(BASE, env={})
     catalogue = channel_book()["whatsapp"].templates
-    [template] = catalogue.approved(config).values()
+    template = catalogue.approved(config)["reply_waiting"]
     assert (template.name, template.variables) == ("reply_waiting", ("name", "conversation"))
     send = catalogue.prepare(config, "reply_waiting", {"name": "Günel", "conversation": "42"})
     assert "Günel" in send.body and "42" in send.body and "{{" not in send.body
