@@ -15,14 +15,13 @@ import asyncio
 import json
 import os
 import secrets
-import shutil
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from inbox import held_uploads
 from inbox.context import InboxContext, open_context
 from inbox.media_kinds import extension_for
 
@@ -133,17 +132,7 @@ async def place(ctx: InboxContext, items: Sequence[dict[str, Any]],
 
 def sweep(media_dir: Path, now: float | None = None) -> int:
     """Remove held uploads older than HOLD_S that no reply claimed; how many."""
-    now = time.time() if now is None else now
-    removed = 0
-    root = media_dir / FOLDER
-    for folder in root.glob("*") if root.is_dir() else ():
-        for path in folder.glob("*"):
-            if path.stat().st_mtime < now - HOLD_S:
-                path.unlink(missing_ok=True)
-                removed += path.suffix != ".json"
-        if not any(folder.iterdir()):
-            shutil.rmtree(folder, ignore_errors=True)
-    return removed
+    return held_uploads.sweep(media_dir / FOLDER, HOLD_S, now)
 
 
 def sweep_job() -> int:

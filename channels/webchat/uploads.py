@@ -15,8 +15,6 @@ import json
 import logging
 import mimetypes
 import secrets
-import shutil
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +25,7 @@ from aiohttp import web
 
 from channels.media_store import keep_media
 from channels.webchat.errors import FrameError, error_text
+from inbox import held_uploads
 from inbox.context import InboxContext, open_context
 from inbox.messages import Attachment
 from inbox.port import ChannelPort
@@ -149,17 +148,7 @@ def sweep_uploads() -> int:
 
 def sweep_held(media_dir: Path, now: float | None = None) -> int:
     """Remove held uploads older than HOLD_S that no message claimed; how many."""
-    now = time.time() if now is None else now
-    removed = 0
-    root = media_dir / "webchat-uploads"
-    for folder in root.glob("*") if root.is_dir() else ():
-        for path in folder.glob("*"):
-            if path.stat().st_mtime < now - HOLD_S:
-                path.unlink(missing_ok=True)
-                removed += path.suffix != ".json"
-        if not any(folder.iterdir()):
-            shutil.rmtree(folder, ignore_errors=True)
-    return removed
+    return held_uploads.sweep(media_dir / "webchat-uploads", HOLD_S, now)
 
 
 def refusal(status: int, code: str, language: str | None, **values: Any) -> web.Response:
