@@ -12,11 +12,8 @@ to the resident. A held file no reply claimed is removed after `HOLD_S` (`sweep`
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -37,17 +34,7 @@ class UnknownUpload(Exception):
     else's, already sent, or expired)."""
 
 
-@dataclass(frozen=True)
-class Held:
-    upload_id: str
-    content_type: str
-    filename: str
-    size: int
-    path: Path
-
-    def view(self) -> dict[str, Any]:
-        return {"upload": self.upload_id, "content_type": self.content_type,
-                "filename": self.filename, "size": self.size}
+Held = held_uploads.Held
 
 
 def filename_of(header: str | None, content_type: str) -> str:
@@ -62,27 +49,12 @@ def _holding(ctx: InboxContext, conversation_id: int) -> Path:
     return ctx.media_dir / FOLDER / str(conversation_id)
 
 
-def _valid_id(upload_id: Any) -> bool:
-    return isinstance(upload_id, str) and 0 < len(upload_id) <= 64 and all(
-        c.isalnum() or c in "-_" for c in upload_id)
-
 
 async def hold(ctx: InboxContext, conversation_id: int, agent_id: int, body: bytes,
                content_type: str, filename: str) -> Held:
     """Keep a judged upload until a reply of this agent in this conversation claims it."""
-    upload_id = secrets.token_urlsafe(16)
-    folder = _holding(ctx, conversation_id)
-    path = folder / upload_id
-    meta = {"agent_id": agent_id, "content_type": content_type, "filename": filename,
-            "size": len(body)}
-
-    def write() -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(body)
-        path.with_suffix(".json").write_text(json.dumps(meta), encoding="utf-8")
-
-    await asyncio.to_thread(write)
-    return Held(upload_id, content_type, filename, len(body), path)
+    return await held_uploads.keep(_holding(ctx, conversation_id), body, content_type,
+                                   filename, agent_id=agent_id)
 
 
 def claim(ctx: InboxContext, conversation_id: int, agent_id: int,
@@ -91,17 +63,10 @@ def claim(ctx: InboxContext, conversation_id: int, agent_id: int,
     UnknownUpload when one is not."""
     found = []
     for upload_id in dict.fromkeys(upload_ids):   # the same id twice attaches one file
-        if not _valid_id(upload_id):
+        kept = held_uploads.find(_holding(ctx, conversation_id), upload_id)
+        if kept is None or kept[1].get("agent_id") != agent_id:
             raise UnknownUpload(str(upload_id))
-        path = _holding(ctx, conversation_id) / upload_id
-        try:
-            meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            raise UnknownUpload(upload_id) from None
-        if meta.get("agent_id") != agent_id or not path.is_file():
-            raise UnknownUpload(upload_id)
-        found.append(Held(upload_id, meta["content_type"], meta["filename"], meta["size"],
-                          path))
+        found.append(kept[0])
     return found
 
 

@@ -11,12 +11,9 @@ the holding place. A held file no message claimed is removed after `HOLD_S`.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import mimetypes
-import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -55,13 +52,7 @@ def content_matches(content_type: str, head: bytes) -> bool:
     return signatures is None or head.startswith(signatures)
 
 
-@dataclass(frozen=True)
-class Held:
-    upload_id: str
-    content_type: str
-    filename: str
-    size: int
-    path: Path
+Held = held_uploads.Held
 
 
 def filename_of(header: str | None, content_type: str) -> str:
@@ -76,25 +67,11 @@ def _holding(ctx: InboxContext, session: str) -> Path:
     return ctx.media_dir / "webchat-uploads" / session
 
 
-def _valid_id(upload_id: str) -> bool:
-    return 0 < len(upload_id) <= 64 and all(c.isalnum() or c in "-_" for c in upload_id)
-
 
 async def hold(ctx: InboxContext, session: str, body: bytes, content_type: str,
                filename: str) -> Held:
     """Keep an upload for the session until a message claims it."""
-    upload_id = secrets.token_urlsafe(12)
-    folder = _holding(ctx, session)
-    path = folder / upload_id
-    meta = {"content_type": content_type, "filename": filename, "size": len(body)}
-
-    def write() -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(body)
-        path.with_suffix(".json").write_text(json.dumps(meta), encoding="utf-8")
-
-    await asyncio.to_thread(write)
-    return Held(upload_id, content_type, filename, len(body), path)
+    return await held_uploads.keep(_holding(ctx, session), body, content_type, filename)
 
 
 def held(ctx: InboxContext, session: str, upload_ids: Sequence[str]) -> list[Held]:
@@ -102,11 +79,10 @@ def held(ctx: InboxContext, session: str, upload_ids: Sequence[str]) -> list[Hel
     uploaded, another session's, or expired)."""
     found = []
     for upload_id in upload_ids:
-        path = _holding(ctx, session) / upload_id
-        if not _valid_id(upload_id) or not path.is_file():
+        kept = held_uploads.find(_holding(ctx, session), upload_id)
+        if kept is None:
             raise FrameError("upload_unknown")
-        meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
-        found.append(Held(upload_id, meta["content_type"], meta["filename"], meta["size"], path))
+        found.append(kept[0])
     return found
 
 
