@@ -40,7 +40,7 @@ ALL_QUEUES = ("migration-registration,migration-support,dost-baku-1,dost-baku-2,
               "call-centre-142,triage")
 AGENT = ("leyla.mammadova@example.gov.az", "çay-və-limon-42", "Leyla Məmmədova")
 SUPERVISOR = ("elvin.huseynov@example.gov.az", "nar-və-heyva-17", "Elvin Hüseynov")
-TIMEOUT_MS = 10_000
+TIMEOUT_MS = 15_000
 # `expect(...)` assertions wait as long as page actions do (their own default is 5 s, short
 # on a loaded machine).
 expect.set_options(timeout=TIMEOUT_MS)

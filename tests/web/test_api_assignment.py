@@ -208,7 +208,11 @@ async def test_the_console_learns_the_channels_and_their_templates_from_the_serv
     assert {c["name"] for c in channels if c["heard"]} == {"voice"}
     assert {c["name"] for c in channels if c["subject"]} == {"email"}
     templates = await (await client.get("/api/v1/templates", headers=headers)).json()
-    assert templates == [{"channel": "whatsapp", "name": "reply_waiting",
-                          "variables": ["name", "conversation"],
-                          "preview": "Hörmətli {{1}}, {{2}} nömrəli müraciətiniz üzrə cavab "
-                                     "hazırdır. Yazmaq üçün bu mesaja cavab verin."}]
+    # By name: the answer's template and the result notices' (config notifications).
+    assert [t["name"] for t in templates] == [
+        "outcome_approved", "outcome_more_info", "outcome_pickup", "outcome_rejected",
+        "reply_waiting"]
+    assert templates[-1] == {"channel": "whatsapp", "name": "reply_waiting",
+                             "variables": ["name", "conversation"],
+                             "preview": "Hörmətli {{1}}, {{2}} nömrəli müraciətiniz üzrə "
+                                        "cavab hazırdır. Yazmaq üçün bu mesaja cavab verin."}
