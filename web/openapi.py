@@ -450,8 +450,8 @@ PATHS: dict[str, Any] = {
         params=[_ID],
         body={"type": "object", "required": ["kind"], "properties": {
             "kind": {"enum": ["approved", "rejected", "pickup", "more_info"]},
-            "reason": {"type": "string", "maxLength": 1000},
-            "centre": {"type": "string"}}})},
+            "reason": {"type": ["string", "null"], "maxLength": 1000},
+            "centre": {"type": ["string", "null"]}}})},
     "/api/v1/conversations/{id}/outcomes": {"get": _op(
         "the case's outcomes with each notification attempt and its delivery state",
         _ok("outcomes", {"type": "array", "items": _OUTCOME}), params=[_ID])},
