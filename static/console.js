@@ -284,11 +284,13 @@
     toast(errorText(error), "error");
   }
 
-  /* The live event stream. handlers: {type: fn(data)}, plus onresync() after a reconnect. */
+  /* The live event stream. handlers: {type: fn(data)}, plus onresync(first) after a reconnect
+     and on the first connection (what a page loaded before the stream listened may have missed:
+     the server subscribes before it answers, so nothing after the open is lost). */
   function live(handlers) {
     var indicator = document.getElementById("live-state");
     var source = null;
-    var dropped = false;
+    var dropped = false, opened = false;
     function show(state, label) {
       if (!indicator) return;
       indicator.dataset.state = state;
@@ -298,8 +300,9 @@
       source = new EventSource("/api/v1/stream");
       source.onopen = function () {
         show("live", t("live.live"));
-        if (dropped && handlers.onresync) handlers.onresync();
+        if ((dropped || !opened) && handlers.onresync) handlers.onresync(!opened);
         dropped = false;
+        opened = true;
       };
       source.onerror = function () {
         dropped = true;
@@ -772,8 +775,10 @@
     }
     function refreshDetail(scrollToEnd) {
       var id = state.selected;
+      var asked = Date.now();
       return api("GET", "/api/v1/conversations/" + id).then(function (result) {
         if (state.selected !== id) return;
+        result.data.messages.forEach(function (m) { applyLiveDelivery(m, asked); });
         var contactChanged = !state.detail || state.detail.id !== id
           || state.detail.contact.id !== result.data.contact.id;
         state.detail = result.data;
@@ -1285,13 +1290,30 @@
       renderComposerMail();
       renderThread(scrollToEnd);
     }
+    // Delivery changes heard live, by message: a snapshot fetched before one arrived (or a send's
+    // own answer, which the worker may overtake) would otherwise show the older state for good.
+    var liveDeliveries = {};
+    function applyLiveDelivery(m, since) {
+      var heard = liveDeliveries[m.id];
+      if (!heard || heard.at < since) return;
+      m.delivery_status = heard.status;
+      m.delivery_error = heard.error;
+    }
     function appendMessage(m) {
       if (!state.detail || state.detail.id !== m.conversation_id) return;
       if (state.detail.messages.some(function (x) { return x.id === m.id; })) return;
+      applyLiveDelivery(m, 0);
       state.detail.messages.push(m);
       renderThread(true);
     }
     function updateDelivery(data) {
+      var now = Date.now();
+      Object.keys(liveDeliveries).forEach(function (id) {
+        if (now - liveDeliveries[id].at > 120000) delete liveDeliveries[id];
+      });
+      liveDeliveries[data.message_id] = {
+        status: DELIVERY_ALIASES[data.delivery_status] || data.delivery_status,
+        error: data.delivery_error, at: now };
       if (!state.detail || state.detail.id !== data.conversation_id) return;
       state.detail.messages.forEach(function (m) {
         if (m.id === data.message_id) {
@@ -2161,7 +2183,8 @@
         if (state.agents[data.agent_id]) state.agents[data.agent_id].presence = data.presence;
         if (transferDialog.open) loadTransferTargets(true).catch(function () {});
       },
-      onresync: function () {
+      onresync: function (first) {
+        if (first && !state.listToken) return;   // the first load is still to come: it is current
         loadList(false);
         if (state.selected) refreshDetail(false);
       }
