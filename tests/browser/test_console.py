@@ -207,6 +207,18 @@ async def test_reports_page_draws_table_and_charts(system, open_page, http):
     async with http.put(f"{system.base_url}/api/v1/conversations/{conversation_id}/tags",
                         json={"tags": ["citizenship"]}, headers=auth) as response:
         assert response.status == 200
+
+    supervisor = await bearer(http, system, SUPERVISOR)
+
+    async def answered() -> int:
+        # Reports read facts the worker refreshes every few seconds from the event log: the
+        # page is opened once they count the answer, as a supervisor would see it then.
+        async with http.get(f"{system.base_url}/api/v1/reports/summary?group_by=channel",
+                            headers=supervisor) as response:
+            assert response.status == 200
+            return sum(row["answered"] for row in await response.json())
+
+    await until(answered, timeout=30)
     watched = await open_page()
     page = watched.page
     await sign_in_without_stream(watched, system.base_url)
