@@ -102,7 +102,9 @@ def test_killing_the_worker_ends_its_scheduler_and_its_job(worker, clean_redis):
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=10)
 
-    _wait_for(lambda: not any(_running(pid) for pid in children), 5,
+    # Generous for a loaded machine: without the parent-death signal they would run the
+    # job's whole 120 s.
+    _wait_for(lambda: not any(_running(pid) for pid in children), 30,
               f"children {sorted(pid for pid in children if _running(pid))} still ran")
 
 

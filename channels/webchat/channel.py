@@ -51,6 +51,7 @@ from inbox.texts import load_catalogue
 from settings import Config, Problem
 from web import client_address
 from web.appkeys import CONTEXT, HUB, SECRET_KEY
+from web.http import read_limited
 
 log = logging.getLogger(__name__)
 
@@ -582,8 +583,8 @@ async def upload(request: web.Request) -> web.Response:
         response = uploads.refusal(429, refused.code, language)
         response.headers["Retry-After"] = str(refused.retry_after_s)
         return response
-    body = await request.content.read(limit + 1)
-    if len(body) > limit:
+    body = await read_limited(request, limit)   # every piece, however the body arrives
+    if body is None:
         return uploads.refusal(413, "upload_too_large", language, max_mb=max_mb)
     if not body or not uploads.content_matches(content_type, body[:16]):
         return uploads.refusal(415, "upload_bad_type", language)

@@ -255,6 +255,30 @@ async def test_a_photo_goes_up_and_becomes_the_messages_attachment(client, ctx):
     assert not any((ctx.media_dir / "webchat-uploads").rglob("*.json"))   # left the hold
 
 
+async def test_an_upload_arriving_in_many_pieces_is_held_whole(client, ctx):
+    # A phone on a slow network sends a PDF in pieces: the whole file is held, not the first.
+    pdf = b"%PDF-1.7\n" + bytes(range(200)) * 4 + b"\n%%EOF\n"
+    assert len(pdf) <= 1024   # this module's media limit
+
+    async def pieces():
+        for start in range(0, len(pdf), 100):
+            yield pdf[start:start + 100]
+            await asyncio.sleep(0.02)
+
+    async with client.ws_connect("/chat/ws") as ws:
+        token = (await say_hello(ws))["session"]
+        response = await client.post("/chat/upload?lang=az", data=pieces(), headers={
+            "Content-Type": "application/pdf", "X-Chat-Session": token,
+            "X-Filename": "arayis.pdf"})
+        assert response.status == 201, await response.text()
+        held = await response.json()
+        assert held["size"] == len(pdf)
+        ack = await say(ws, "c-1", "Arayış əlavədədir", attachments=[held["upload"]])
+    async with ctx.store.read() as tx:
+        [attachment] = (await tx.messages.get(ack["message_id"]))["attachments"]
+    assert (ctx.media_dir / attachment["stored"]).read_bytes() == pdf
+
+
 @pytest.mark.parametrize("body, content_type, status, code", [
     (PNG, "text/html", 415, "upload_bad_type"),
     (b"<html></html>", "image/png", 415, "upload_bad_type"),
