@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from inbox import auth, users
+from inbox import assignment, auth, users
 from inbox.actions import ActionError
 from inbox.context import InboxContext
 from inbox.storage import Row
@@ -134,7 +134,11 @@ async def edit_user(ctx: InboxContext, admin_id: int, user_id: int, given: Accou
             "fields": changed,
             "changes": {f: {"from": current[f], "to": values[f]}
                         for f in changed if f in AUDITED_VALUES}})
-        return await tx.users.get(user_id)
+        edited = await tx.users.get(user_id)
+    if values["role"] == "agent" and {"queues", "role"} & set(changed):
+        # Supervisors and admins see every queue; an agent only their own.
+        await assignment.release_outside_queues(ctx, user_id, values["queues"])
+    return edited
 
 
 async def set_active(ctx: InboxContext, admin_id: int, user_id: int, active: bool) -> Row:

@@ -235,6 +235,17 @@ async def release_departed(ctx: InboxContext, agent_id: int) -> list[int]:
                                    lambda assigned: [c["id"] for c in assigned])
 
 
+async def release_outside_queues(ctx: InboxContext, agent_id: int,
+                                 queues: Iterable[str]) -> list[int]:
+    """An agent taken off queues could no longer open what they hold there: every such
+    conversation, answered or not and parked as pending too, returns to its queue and is
+    offered to someone who works it."""
+    kept = frozenset(queues)
+    return await _return_to_queues(
+        ctx, agent_id, "agent left the queue", ("open", "pending"),
+        lambda assigned: [c["id"] for c in assigned if c["queue"] not in kept])
+
+
 async def _return_to_queues(ctx: InboxContext, agent_id: int, reason: str,
                             statuses: tuple[str, ...],
                             choose: Callable[[list[Row]], Iterable[int]]) -> list[int]:

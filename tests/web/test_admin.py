@@ -17,7 +17,7 @@ from settings import load_config
 from tests.conftest import TEST_CONFIG, with_test_channels
 from tests.inbox.test_auth import LEYLA, PASSWORD, add_user, bearer, login
 from tests.web.email_samples import mailbox_yaml
-from tests.web.test_api import mint_token
+from tests.web.test_api import REGISTRATION, SUPPORT_RU, mint_token, seed
 from tests.web.test_api import people as people  # a fixture, used by name
 
 ELVIN = "elvin.quliyev@migration.gov.az"     # the deployment's admin
@@ -255,6 +255,39 @@ async def test_deactivating_ends_the_users_sessions_and_reactivating_lets_them_b
         (admin_id, "user.deactivated", str(leyla.id)),
         (admin_id, "user.reactivated", str(leyla.id))]
     assert rows[0]["details"] == {"fields": ["active"], "sessions_ended": 2}
+
+
+async def test_taking_an_agent_off_a_queue_returns_what_they_hold_there(
+        client, ctx, admin, people):
+    _, headers = admin
+    leyla = people["leyla"]
+    kept = await seed(ctx, queue="migration-registration", text=REGISTRATION,
+                      name="Günel Əliyeva", status="open", assignee=leyla.id)
+    left = await seed(ctx, queue="migration-support", text=SUPPORT_RU, name="Ольга Ким",
+                      status="pending", category="support", language="ru",
+                      assignee=leyla.id)
+    edited = await client.patch(f"/api/v1/admin/users/{leyla.id}", headers=headers,
+                                json={"queues": ["migration-registration"]})
+    assert edited.status == 200, await edited.text()
+    async with ctx.store.read() as tx:
+        stays, returned = (await tx.conversations.get(kept.id),
+                           await tx.conversations.get(left.id))
+        events = await tx.events.of_conversation(left.id)
+    assert (stays["assignee_id"], stays["status"]) == (leyla.id, "open")
+    # She could no longer open it: back in its queue, for someone who works it.
+    assert (returned["assignee_id"], returned["status"]) == (None, "waiting")
+    assert [(e["type"], e["data"]) for e in events if e["type"] == "unassigned"] == [
+        ("unassigned", {"agent_id": leyla.id, "reason": "agent left the queue"})]
+    assert (await client.get(f"/api/v1/conversations/{left.id}",
+                             headers=leyla.headers)).status == 403
+    # Made a supervisor (who sees every queue), nobody's work moves.
+    again = await seed(ctx, queue="call-centre-142", text=SUPPORT_RU, name="Ольга Ким",
+                       status="open", assignee=people["rauf"].id)
+    promoted = await client.patch(f"/api/v1/admin/users/{people['rauf'].id}", headers=headers,
+                                  json={"role": "supervisor", "queues": []})
+    assert promoted.status == 200, await promoted.text()
+    async with ctx.store.read() as tx:
+        assert (await tx.conversations.get(again.id))["assignee_id"] == people["rauf"].id
 
 
 async def test_a_reset_password_ends_every_session_of_the_user(client, ctx, admin, people):
