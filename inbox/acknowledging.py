@@ -12,6 +12,8 @@ from collections import Counter
 from datetime import datetime, time
 
 from inbox.context import InboxContext
+from inbox.guided_intake import checklist
+from inbox.replies import render_reply, reply_language
 from inbox.storage import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -39,3 +41,16 @@ async def within_daily_cap(ctx: InboxContext, tx: UnitOfWork,
             sent[identity] += 1
         allowed.append(True)
     return allowed
+
+
+def acknowledgement_body(ctx: InboxContext, channel: str, category: str | None,
+                         language: str | None, *, name: str | None, reference: int,
+                         position: int | None) -> str:
+    """What a new conversation's acknowledgement says, whoever routes it (ingest, or the sweep
+    after a crash): the reference, the place in an operators' line, and where there is no
+    dialogue by mail, the list of documents a registration needs."""
+    body = render_reply("acknowledgement", reply_language(language), name=name,
+                        reference=reference, position=position)
+    if checklist.applies(ctx, channel, category):
+        body += "\n\n" + checklist.documents_to_send(ctx, language)
+    return body

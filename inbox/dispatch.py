@@ -13,11 +13,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from inbox import assignment, lifecycle, matching, outbox, sla
-from inbox.acknowledging import within_daily_cap
+from inbox.acknowledging import acknowledgement_body, within_daily_cap
 from inbox.context import InboxContext
 from inbox.events import EventType
 from inbox.messages import PLACEHOLDER_TEXTS
-from inbox.replies import render_reply, reply_language
 from inbox.storage import Row, UnitOfWork, utcnow
 from routing import Classification, Hints, classify
 from routing.rules import RouteDecision, RoutingFacts, choose_queue
@@ -139,9 +138,9 @@ async def route_conversation(ctx: InboxContext, conversation_id: int, *,
             position = None
             if queue.kind == "operators":
                 position = await tx.conversations.queue_position(queue.id, conversation)
-            body = render_reply("acknowledgement", reply_language(language),
-                                name=contact.get("name"), reference=conversation_id,
-                                position=position)
+            body = acknowledgement_body(ctx, conversation["channel"], result.category,
+                                        language, name=contact.get("name"),
+                                        reference=conversation_id, position=position)
             ack_id = await outbox.queue_message(tx, conversation, body, author_kind="system")
         routed = await tx.conversations.with_contact(conversation_id)
     log.info("conversation %s routed to %s (%s)", conversation_id, queue.id, decision.reason)

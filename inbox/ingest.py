@@ -30,16 +30,14 @@ from datetime import datetime
 from typing import Any
 
 from inbox import assignment, dispatch, lifecycle, matching, reply_to, sla, surveys, threads
-from inbox.acknowledging import within_daily_cap
+from inbox.acknowledging import acknowledgement_body, within_daily_cap
 from inbox.context import InboxContext
 from inbox.events import EventType
-from inbox.guided_intake import checklist
 from inbox.guided_intake import dialogue as guided
 from inbox.guided_intake import view as guided_view
 from inbox.live import MASKED_MESSAGE, publish_events
 from inbox.messages import PLACEHOLDER_TEXTS, Attachment, InboundMessage
 from inbox.outage import REDIS_UNAVAILABLE
-from inbox.replies import render_reply, reply_language
 from inbox.sanitize import clean_html
 from inbox.serialize import conversation_view, message_view
 from inbox.storage import Duplicate, Row, UnitOfWork, utcnow
@@ -315,13 +313,11 @@ async def _acknowledge(ctx: InboxContext, tx: UnitOfWork, opened: list[_Taking],
         if queue_id in places:
             places[queue_id] += 1
             position = places[queue_id]
-        body = render_reply("acknowledgement", reply_language(taking.reading.language),
-                            name=taking.identity["contact_name"],
-                            reference=taking.conversation_id, position=position)
-        if checklist.applies(ctx, taking.message.channel,
-                             taking.reading.classification.category):
-            # No dialogue by mail: the resident reads what to send instead.
-            body += "\n\n" + checklist.documents_to_send(ctx, taking.reading.language)
+        body = acknowledgement_body(ctx, taking.message.channel,
+                                    taking.reading.classification.category,
+                                    taking.reading.language,
+                                    name=taking.identity["contact_name"],
+                                    reference=taking.conversation_id, position=position)
         rows.append({"conversation_id": taking.conversation_id,
                      "channel": taking.message.channel, "direction": "out", "body": body,
                      "author_kind": "system", "author_id": None, "created_at": now,

@@ -8,6 +8,7 @@ import asyncio
 import pytest
 import redis.asyncio as aioredis
 
+from inbox import dispatch
 from inbox.context import InboxContext
 from inbox.ingest import ingest
 from inbox.jobs import Jobs
@@ -17,6 +18,7 @@ from inbox.storage.db import make_engine
 from settings import load_config
 from tests.conftest import TEST_CHANNELS, TEST_CONFIG
 from tests.inbox.guided_intake.support import intake_of, with_intake
+from tests.unrouted import unroute
 
 SESSION = "k3Yq0sZ1guided"
 
@@ -62,3 +64,11 @@ async def test_a_registration_by_mail_gets_the_documents_to_send_and_no_dialogue
     assert "İlkin qeydiyyat üçün cavab məktubuna bunları əlavə edin" in acknowledgement["body"]
     assert "- Vətəndaşlığa qəbul: Xarici pasportun surəti; Doğum haqqında şəhadətnamə; " \
         "Yaşayış yerini təsdiq edən sənəd; 3x4 fotoşəkil" in acknowledgement["body"]
+    # Routed later instead (its first routing lost to a crash, the sweep routes it): the
+    # same acknowledgement, the list included.
+    await unroute(ctx, result.conversation_id)
+    await dispatch.route_conversation(ctx, result.conversation_id)
+    async with ctx.store.read() as tx:
+        [again] = [m for m in await tx.messages.of_conversation(result.conversation_id)
+                   if m["direction"] == "out"]
+    assert again["body"] == acknowledgement["body"]
