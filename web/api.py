@@ -64,7 +64,7 @@ MAX_PAGE = 200
 HEARTBEAT_S = 15
 
 
-def _actor(request: web.Request) -> Actor:
+def actor_of(request: web.Request) -> Actor:
     user = request[SESSION].user
     return Actor(id=user["id"], role=user["role"], queues=tuple(user["queues"] or ()))
 
@@ -99,7 +99,7 @@ def _int_param(request: web.Request, name: str) -> int:
     return value
 
 
-async def _visible_conversation(request: web.Request) -> dict[str, Any]:
+async def visible_conversation(request: web.Request) -> dict[str, Any]:
     """The conversation named in the path, if it exists (404) and the caller may see it (403)."""
     conversation_id = _int_param(request, "id")
     async with request.app[CONTEXT].store.read() as tx:
@@ -107,7 +107,7 @@ async def _visible_conversation(request: web.Request) -> dict[str, Any]:
     if row is None:
         raise http_error(web.HTTPNotFound, "conversation not found",
                          code="conversation_not_found")
-    if not _actor(request).may_see_queue(row["queue"]):
+    if not actor_of(request).may_see_queue(row["queue"]):
         raise http_error(web.HTTPForbidden, "outside your queues", code="outside_queues")
     return row
 
@@ -173,7 +173,7 @@ async def logout(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     token, _ = _token_from(request)
     await auth.logout(ctx.store, token)
-    agent_id = _actor(request).id
+    agent_id = actor_of(request).id
     await auth.sessions_ended(ctx.redis, agent_id)
     # Signing out is leaving, whatever the presence switch said: offline, and unanswered
     # conversations go back to their queues.
@@ -206,7 +206,7 @@ async def set_presence(request: web.Request) -> web.Response:
         if reason not in reasons:
             raise bad_request(f"reason must be one of {', '.join(reasons) or 'none'}",
                               code="unknown_away_reason")
-    actor = _actor(request)
+    actor = actor_of(request)
     await presence.console_seen(ctx.redis, actor.id, "api", presence.API_PRESENCE_TTL_S)
     await assignment.set_presence(ctx, actor.id, state, reason)
     async with ctx.store.read() as tx:
@@ -224,7 +224,7 @@ async def set_console_language(request: web.Request) -> web.Response:
     if "language" not in body or (language is not None and language not in REPLY_LANGUAGES):
         raise bad_request(f"language must be one of {', '.join(REPLY_LANGUAGES)} or null",
                           code="unknown_language")
-    actor = _actor(request)
+    actor = actor_of(request)
     async with ctx.store.transaction() as tx:
         await tx.users.update(actor.id, console_language=language)
         user = await tx.users.get(actor.id)
@@ -274,7 +274,7 @@ async def list_channels(request: web.Request) -> web.Response:
 @routes.post("/api/v1/queue/next")
 async def take_next(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
-    taken = await assignment.fill_agent(ctx, _actor(request).id, pulled=True, limit=1)
+    taken = await assignment.fill_agent(ctx, actor_of(request).id, pulled=True, limit=1)
     if not taken:
         return web.Response(status=204)
     return await _conversation_response(request, taken[0])
@@ -303,7 +303,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, int]:
 
 def _conversation_filter(request: web.Request) -> ConversationFilter:
     q = request.query
-    actor = _actor(request)
+    actor = actor_of(request)
     try:
         limit = min(max(int(q.get("limit", 50)), 1), MAX_PAGE)
     except ValueError as exc:
@@ -347,8 +347,8 @@ async def list_conversations(request: web.Request) -> web.Response:
 @routes.get("/api/v1/conversations/{id}")
 async def get_conversation(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
-    row = await _visible_conversation(request)
-    actor = _actor(request)
+    row = await visible_conversation(request)
+    actor = actor_of(request)
     if row["assignee_id"] == actor.id and row["opened_at"] is None:
         await actions.mark_opened(ctx, actor, row["id"])
     async with ctx.store.read() as tx:
@@ -367,7 +367,7 @@ async def get_conversation(request: web.Request) -> web.Response:
 
 
 def _require_supervisor(request: web.Request) -> Actor:
-    actor = _actor(request)
+    actor = actor_of(request)
     if not actor.sees_all_queues:
         raise http_error(web.HTTPForbidden, "only supervisors and admins may do this",
                          code="supervisors_only")
@@ -401,24 +401,24 @@ async def _intake(ctx, actor: Actor, row: dict[str, Any],
 @routes.post("/api/v1/conversations/{id}/messages")
 async def post_message(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
-    row = await _visible_conversation(request)
+    row = await visible_conversation(request)
     body = await read_json(request)
     text, private = body.get("body"), body.get("private", False)
     template, variables = body.get("template"), body.get("variables") or {}
     if private is not True or template is not None:
-        _check_not_watching(_actor(request), row)
+        _check_not_watching(actor_of(request), row)
     if template is not None:
         if not isinstance(template, str) or not isinstance(variables, dict):
             raise bad_request("template must be a name and variables an object")
         if "subject" in body:
             raise bad_request("a template has no subject")
         message = await actions.template_reply(
-            ctx, _actor(request), row["id"], template,
+            ctx, actor_of(request), row["id"], template,
             {str(k): str(v) for k, v in variables.items()})
     elif not isinstance(text, str) or not isinstance(private, bool):
         raise bad_request("body must be a string and private a boolean")
     else:
-        message = await actions.reply(ctx, _actor(request), row["id"], text, private,
+        message = await actions.reply(ctx, actor_of(request), row["id"], text, private,
                                       subject=body.get("subject"),
                                       uploads=_claimed_uploads(request, row, body))
     return web.json_response(message_view(message, ctx.zone), status=201)
@@ -434,7 +434,7 @@ def _claimed_uploads(request: web.Request, row: dict[str, Any],
         raise bad_request(f"at most {agent_uploads.MAX_PER_MESSAGE} files go with one message",
                           code="too_many_attachments")
     try:
-        return agent_uploads.claim(request.app[CONTEXT], row["id"], _actor(request).id, named)
+        return agent_uploads.claim(request.app[CONTEXT], row["id"], actor_of(request).id, named)
     except agent_uploads.UnknownUpload:
         raise http_error(web.HTTPNotFound, "an attachment names no upload of yours in this "
                          "conversation (never uploaded, already sent, or expired)",
@@ -449,7 +449,7 @@ async def upload(request: web.Request) -> web.Response:
     and, unless `?for=note`, one the conversation's channel can carry to this resident.
     Answers 201 with the upload's id for the reply's `attachments`."""
     ctx = request.app[CONTEXT]
-    row = await _visible_conversation(request)
+    row = await visible_conversation(request)
     limit = ctx.config.media.max_bytes
     max_mb = max(1, limit // (1024 * 1024))
     body = await read_limited(request, limit)
@@ -473,7 +473,7 @@ async def upload(request: web.Request) -> web.Response:
             return json_error(422, f"{channel.label} cannot carry this file to the resident",
                               code=refusal.code, **refusal.values)
     filename = agent_uploads.filename_of(request.headers.get("X-Filename"), content_type)
-    held = await agent_uploads.hold(ctx, row["id"], _actor(request).id, body, content_type,
+    held = await agent_uploads.hold(ctx, row["id"], actor_of(request).id, body, content_type,
                                     filename)
     log.info("agent upload held for conversation %s: %s, %d bytes", row["id"], content_type,
              held.size)
@@ -484,7 +484,7 @@ async def post_whisper(request: web.Request) -> web.Response:
     its assignee; never sent to the resident."""
     actor = _require_supervisor(request)
     ctx = request.app[CONTEXT]
-    row = await _visible_conversation(request)
+    row = await visible_conversation(request)
     body = await read_json(request)
     if not isinstance(body.get("body"), str):
         raise bad_request("body must be a string")
@@ -496,7 +496,7 @@ async def post_whisper(request: web.Request) -> web.Response:
 async def take_over(request: web.Request) -> web.Response:
     """A supervisor makes a conversation they watch their own, to answer the resident."""
     actor = _require_supervisor(request)
-    row = await _visible_conversation(request)
+    row = await visible_conversation(request)
     if row["assignee_id"] != actor.id:
         await actions.take_over(request.app[CONTEXT], actor, row["id"])
     return await _conversation_response(request, row["id"])
@@ -505,12 +505,12 @@ async def take_over(request: web.Request) -> web.Response:
 @routes.post("/api/v1/conversations/{id}/assign")
 async def assign(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
-    row = await _visible_conversation(request)
+    row = await visible_conversation(request)
     body = await read_json(request)
     agent_id, queue = body.get("agent_id"), body.get("queue")
     if not _is_id(agent_id, nullable=True) or (queue is not None and not isinstance(queue, str)):
         raise bad_request("agent_id must be an id or null, queue a queue id")
-    await actions.assign(ctx, _actor(request), row["id"], agent_id, queue)
+    await actions.assign(ctx, actor_of(request), row["id"], agent_id, queue)
     return await _conversation_response(request, row["id"])
 
 
@@ -521,7 +521,7 @@ async def transfer_targets(request: web.Request) -> web.Response:
     their capacity for this conversation's kind of work, so the console can warn before a
     transfer to someone who is away, offline or full."""
     ctx = request.app[CONTEXT]
-    row = await _visible_conversation(request)
+    row = await visible_conversation(request)
     kind = ctx.channels.capacity_kind(row["channel"])
     async with ctx.store.read() as tx:
         staff = await tx.users.active()
@@ -543,9 +543,9 @@ async def transfer_targets(request: web.Request) -> web.Response:
 @routes.post("/api/v1/conversations/{id}/status")
 async def set_status(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
-    row = await _visible_conversation(request)
+    row = await visible_conversation(request)
     body = await read_json(request)
-    await actions.set_status(ctx, _actor(request), row["id"], body.get("status"))
+    await actions.set_status(ctx, actor_of(request), row["id"], body.get("status"))
     return await _conversation_response(request, row["id"])
 
 
@@ -553,9 +553,9 @@ async def set_status(request: web.Request) -> web.Response:
 async def set_tags(request: web.Request) -> web.Response:
     """The conversation's tags become the list given (`{"tags": ["pension", "answered"]}`)."""
     ctx = request.app[CONTEXT]
-    row = await _visible_conversation(request)
+    row = await visible_conversation(request)
     body = await read_json(request)
-    await actions.set_tags(ctx, _actor(request), row["id"], body.get("tags"))
+    await actions.set_tags(ctx, actor_of(request), row["id"], body.get("tags"))
     return await _conversation_response(request, row["id"])
 
 
@@ -563,8 +563,8 @@ async def set_tags(request: web.Request) -> web.Response:
 async def agent_typing(request: web.Request) -> web.Response:
     """The agent is writing: the resident sees it where the channel can show it (the web chat
     window; Telegram's "typing" chat action, at most every 4 s per chat)."""
-    row = await _visible_conversation(request)
-    _check_not_watching(_actor(request), row)   # a watcher's whisper is not "typing"
+    row = await visible_conversation(request)
+    _check_not_watching(actor_of(request), row)   # a watcher's whisper is not "typing"
     await actions.agent_typing(request.app[CONTEXT], row["id"])
     return web.Response(status=204)
 
@@ -572,12 +572,12 @@ async def agent_typing(request: web.Request) -> web.Response:
 @routes.post("/api/v1/conversations/{id}/category")
 async def set_category(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
-    row = await _visible_conversation(request)
+    row = await visible_conversation(request)
     body = await read_json(request)
     reroute = body.get("reroute", False)
     if not isinstance(reroute, bool):
         raise bad_request("reroute must be a boolean")
-    await actions.set_category(ctx, _actor(request), row["id"], body.get("category"),
+    await actions.set_category(ctx, actor_of(request), row["id"], body.get("category"),
                                reroute)
     return await _conversation_response(request, row["id"])
 
@@ -585,26 +585,26 @@ async def set_category(request: web.Request) -> web.Response:
 @routes.post("/api/v1/conversations/{id}/merge")
 async def merge_conversations(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
-    row = await _visible_conversation(request)
+    row = await visible_conversation(request)
     body = await read_json(request)
     other = _id_field(body, "conversation_id", "the id of the conversation to merge in")
     async with ctx.store.read() as tx:
         other_row = await tx.conversations.get(other)
     if other_row is None:
         return json_error(404, f"conversation {other} not found", code="conversation_not_found")
-    if not _actor(request).may_see_queue(other_row["queue"]):
+    if not actor_of(request).may_see_queue(other_row["queue"]):
         return json_error(403, "outside your queues", code="outside_queues")
-    await actions.merge_conversations(ctx, _actor(request), row["id"], other)
+    await actions.merge_conversations(ctx, actor_of(request), row["id"], other)
     return await _conversation_response(request, row["id"])
 
 
 @routes.post("/api/v1/conversations/{id}/split")
 async def split_conversation(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
-    row = await _visible_conversation(request)
+    row = await visible_conversation(request)
     body = await read_json(request)
     message_id = _id_field(body, "message_id", "the id of the first message of the new matter")
-    new_id = await actions.split_conversation(ctx, _actor(request), row["id"], message_id)
+    new_id = await actions.split_conversation(ctx, actor_of(request), row["id"], message_id)
     response = await _conversation_response(request, new_id)
     response.set_status(201)
     return response
@@ -627,7 +627,7 @@ async def _stored_attachment(request: web.Request) -> tuple[dict[str, Any], Path
         conversation = await tx.conversations.get(message["conversation_id"]) if message else None
     if conversation is None:
         return json_error(404, "message not found")
-    if not _actor(request).may_see_queue(conversation["queue"]):
+    if not actor_of(request).may_see_queue(conversation["queue"]):
         return json_error(403, "outside your queues", code="outside_queues")
     items = message["attachments"] or []
     # Compared as text: int() would read "-1" as the last attachment.
@@ -692,7 +692,7 @@ async def attachment_preview(request: web.Request) -> web.StreamResponse:
 @routes.get("/api/v1/queues")
 async def list_queues(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
-    actor = _actor(request)
+    actor = actor_of(request)
     async with ctx.store.read() as tx:
         waiting = {r["queue"]: r for r in await tx.conversations.queue_waiting()}
         online = await tx.users.online_by_queue()
@@ -745,7 +745,7 @@ async def contact_timeline(request: web.Request) -> web.Response:
     """A resident's messages across every channel and conversation the caller may see, one
     page at a time from the newest: `before` (a message id) reads further back."""
     ctx = request.app[CONTEXT]
-    actor = _actor(request)
+    actor = actor_of(request)
     contact_id = _int_param(request, "id")
     before = None
     if "before" in request.query:
@@ -774,7 +774,7 @@ async def contact_timeline(request: web.Request) -> web.Response:
 
 async def _contact_response(request: web.Request, contact_id: int) -> web.Response:
     ctx = request.app[CONTEXT]
-    actor = _actor(request)
+    actor = actor_of(request)
     async with ctx.store.read() as tx:
         contact = await tx.contacts.get(contact_id)
         if contact is None:
@@ -806,7 +806,7 @@ async def _contact_response(request: web.Request, contact_id: int) -> web.Respon
 async def update_contact(request: web.Request) -> web.Response:
     """An agent corrects the resident's name, language or preferred channel."""
     ctx = request.app[CONTEXT]
-    actor = _actor(request)
+    actor = actor_of(request)
     contact_id = _int_param(request, "id")
     body = await read_json(request)
     async with ctx.store.read() as tx:
@@ -833,7 +833,7 @@ async def confirm_match(request: web.Request) -> web.Response:
     one, whichever of them the agent was looking at, so the resident keeps the contact (and
     name) they had first. Answers with the joined contact."""
     ctx = request.app[CONTEXT]
-    actor = _actor(request)
+    actor = actor_of(request)
     contact_id = _int_param(request, "id")
     match = await _match_of(request, contact_id)
     other = match_counterpart(match, contact_id)
@@ -850,7 +850,7 @@ async def confirm_match(request: web.Request) -> web.Response:
 async def dismiss_match(request: web.Request) -> web.Response:
     """The agent judges a possible match to be two residents."""
     ctx = request.app[CONTEXT]
-    actor = _actor(request)
+    actor = actor_of(request)
     contact_id = _int_param(request, "id")
     match = await _match_of(request, contact_id)
     async with ctx.store.read() as tx:
@@ -863,7 +863,7 @@ async def dismiss_match(request: web.Request) -> web.Response:
 @routes.post("/api/v1/contacts/{id}/merge")
 async def merge_contacts(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
-    actor = _actor(request)
+    actor = actor_of(request)
     into = _int_param(request, "id")
     body = await read_json(request)
     other = _id_field(body, "contact_id", "the id of the contact to merge in")
@@ -884,7 +884,7 @@ async def merge_contacts(request: web.Request) -> web.Response:
 @routes.get("/api/v1/stream")
 async def stream(request: web.Request) -> web.StreamResponse:
     """Server-sent events for the caller's queues, while the caller's session lasts."""
-    actor = _actor(request)
+    actor = actor_of(request)
     ctx = request.app[CONTEXT]
     token, via_cookie = _token_from(request)
 

@@ -96,7 +96,7 @@ async def list_canned(request: web.Request) -> web.Response:
 @routes.get("/console/canned")
 async def console_canned(request: web.Request) -> web.Response:
     """The same listing for the console's session cookie (kept for earlier consoles)."""
-    user = await console._signed_in_user(request)
+    user = await console.signed_in_user(request)
     if user is None:
         return json_error(401, "authentication required", code="authentication_required")
     return await _listing(request, user)

@@ -94,7 +94,7 @@ def _render(request: web.Request, name: str, user: dict[str, Any] | None, status
                         headers={**PAGE_HEADERS, "Vary": "Accept-Language, Cookie"})
 
 
-async def _signed_in_user(request: web.Request) -> dict[str, Any] | None:
+async def signed_in_user(request: web.Request) -> dict[str, Any] | None:
     token = request.cookies.get(auth.SESSION_COOKIE)
     if not token:
         return None
@@ -125,7 +125,7 @@ def same_origin_path(target: str | None, fallback: str = "/console") -> str:
 
 async def page(request: web.Request, template: str, *, supervisors_only: bool = False,
                 admins_only: bool = False, **values: Any) -> web.Response:
-    user = await _signed_in_user(request)
+    user = await signed_in_user(request)
     if user is None:
         raise _to_login(request)
     if (supervisors_only and user["role"] not in SUPERVISOR_ROLES) or (

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from web.api import SESSION, _actor
+from web.api import SESSION, actor_of
 from web.appkeys import CONTEXT
 from web.http import http_error, json_error, parse_id
 
@@ -42,7 +42,7 @@ async def raw_mail(request: web.Request) -> web.StreamResponse:
         conversation = await tx.conversations.get(message["conversation_id"]) if message else None
     if conversation is None:
         return json_error(404, "message not found", code="not_found")
-    if not _actor(request).may_see_queue(conversation["queue"]):
+    if not actor_of(request).may_see_queue(conversation["queue"]):
         return json_error(403, "outside your queues", code="outside_queues")
     kept = ((message["extra"] or {}).get("email") or {}).get("raw")
     if message["channel"] != "email" or message["direction"] == "out" or not kept:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from inbox import outcomes
-from web.api import _actor, _visible_conversation
+from web.api import actor_of, visible_conversation
 from web.appkeys import CONTEXT
 from web.http import read_json
 
@@ -26,7 +26,7 @@ async def list_dost_centres(request: web.Request) -> web.Response:
 @routes.get("/api/v1/conversations/{id}/outcomes")
 async def list_outcomes(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
-    row = await _visible_conversation(request)
+    row = await visible_conversation(request)
     async with ctx.store.read() as tx:
         return web.json_response(await outcomes.of_conversation(tx, row["id"], ctx.zone))
 
@@ -36,9 +36,9 @@ async def record_outcome(request: web.Request) -> web.Response:
     """`{"kind": "approved|rejected|pickup|more_info", "reason"?, "centre"?}`: 201 with the
     conversation's outcomes; the resident is notified by the worker."""
     ctx = request.app[CONTEXT]
-    row = await _visible_conversation(request)
+    row = await visible_conversation(request)
     body = await read_json(request)
-    await outcomes.record(ctx, _actor(request), row["id"], body)
+    await outcomes.record(ctx, actor_of(request), row["id"], body)
     async with ctx.store.read() as tx:
         return web.json_response(await outcomes.of_conversation(tx, row["id"], ctx.zone),
                                  status=201)
