@@ -433,14 +433,17 @@ async def _guide(ctx: InboxContext, tx: UnitOfWork, takings: list[_Taking],
                  now: datetime) -> None:
     """The guided intake's part: its first questions for the conversations it holds, and the
     next turn of those it is leading."""
+    opening = [t for t in takings if t.guided]
+    for taking, said in zip(opening, await guided.start_many(ctx, tx, [
+            ({"id": t.conversation_id, "channel": t.message.channel,
+              "language": t.reading.language}, t.identity["contact_name"]) for t in opening],
+            now), strict=True):
+        taking.bot_replies = said
     for taking in takings:
         msg = taking.message
         if taking.guided:
-            conversation = {"id": taking.conversation_id, "channel": msg.channel,
-                            "language": taking.reading.language}
-            taking.bot_replies = await guided.start(
-                ctx, tx, conversation, taking.identity["contact_name"], now)
-        elif taking.conversation is not None and taking.conversation["status"] == guided.STATUS \
+            continue
+        if taking.conversation is not None and taking.conversation["status"] == guided.STATUS \
                 and msg.automatic is None:
             conversation = {**taking.conversation, "channel": msg.channel}
             taken = await guided.take(ctx, tx, conversation, taking.row, now)

@@ -55,13 +55,16 @@ async def say(tx: UnitOfWork, conversation: Row, says: tuple[engine.Say, ...],
     """One message for the bot's whole turn: the delivery job sends a batch's messages side
     by side, so two messages of one turn could reach the resident in either order. Only a
     turn's last part offers answers."""
+    return await tx.messages.insert_many([_said(conversation, says, now)])
+
+
+def _said(conversation: Row, says: tuple[engine.Say, ...], now: datetime) -> Row:
     choices = says[-1].choices
-    return await tx.messages.insert_many([{
-        "conversation_id": conversation["id"], "channel": conversation["channel"],
-        "direction": "out", "body": "\n\n".join(s.text for s in says),
-        "author_kind": "system", "author_id": None, "created_at": now,
-        "delivery_status": "queued", "next_attempt_at": now,
-        "extra": {CHOICES: list(choices)} if choices else None}])
+    return {"conversation_id": conversation["id"], "channel": conversation["channel"],
+            "direction": "out", "body": "\n\n".join(s.text for s in says),
+            "author_kind": "system", "author_id": None, "created_at": now,
+            "delivery_status": "queued", "next_attempt_at": now,
+            "extra": {CHOICES: list(choices)} if choices else None}
 
 
 def reminder_due(ctx: InboxContext, now: datetime) -> datetime:
@@ -72,12 +75,28 @@ async def start(ctx: InboxContext, tx: UnitOfWork, conversation: Row, name: str 
                 now: datetime) -> list[int]:
     """Open the dialogue of a new conversation held for the intake: its row, the offer and
     the consent question (queued). The bot's messages' ids."""
-    language = reply_language(conversation["language"])
-    turn = engine.start(setting_for(ctx, language, conversation["id"], now, name))
-    await tx.intakes.create(conversation["id"], language, turn.state.as_json(), now,
-                            reminder_due(ctx, now))
-    await tx.events.add(conversation["id"], EventType.INTAKE_STARTED, {}, at=now)
-    return await say(tx, conversation, turn.says, now)
+    [said] = await start_many(ctx, tx, [(conversation, name)], now)
+    return said
+
+
+async def start_many(ctx: InboxContext, tx: UnitOfWork,
+                     openings: list[tuple[Row, str | None]], now: datetime) -> list[list[int]]:
+    """`start` for each (conversation, resident's name) of an ingest batch, in one statement
+    per table however many a storm of registrations opens; each one's bot message ids."""
+    if not openings:
+        return []
+    begun = []
+    for conversation, name in openings:
+        language = reply_language(conversation["language"])
+        begun.append((conversation, language,
+                      engine.start(setting_for(ctx, language, conversation["id"], now, name))))
+    due = reminder_due(ctx, now)
+    await tx.intakes.create_many([(c["id"], language, turn.state.as_json())
+                                  for c, language, turn in begun], now, due)
+    await tx.events.add_many([(c["id"], EventType.INTAKE_STARTED, {}, now)
+                              for c, _, _ in begun])
+    ids = await tx.messages.insert_many([_said(c, turn.says, now) for c, _, turn in begun])
+    return [[message_id] for message_id in ids]
 
 
 async def take(ctx: InboxContext, tx: UnitOfWork, conversation: Row, message: Row,

@@ -22,6 +22,15 @@ class IntakeRecords(Records):
             conversation_id=conversation_id, status="active", language=language, state=state,
             version=1, started_at=now, updated_at=now, reminder_due_at=reminder_due_at))
 
+    async def create_many(self, dialogues: Sequence[tuple[int, str, dict[str, Any]]],
+                          now: datetime, reminder_due_at: datetime | None) -> None:
+        """`create` for each (conversation id, language, state), in one statement."""
+        await self.conn.execute(insert(guided_intakes), [
+            {"conversation_id": conversation_id, "status": "active", "language": language,
+             "state": state, "version": 1, "started_at": now, "updated_at": now,
+             "reminder_due_at": reminder_due_at}
+            for conversation_id, language, state in dialogues])
+
     async def get(self, conversation_id: int, *, for_update: bool = False) -> Row | None:
         statement = select(guided_intakes).where(
             guided_intakes.c.conversation_id == conversation_id)

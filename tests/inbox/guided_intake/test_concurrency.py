@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 
 from inbox import dispatch
 from inbox.context import InboxContext
-from inbox.ingest import ingest
+from inbox.ingest import Arrival, ingest, store_many
 from inbox.jobs import Jobs
 from inbox.messages import InboundMessage
 from inbox.storage import Store, utcnow
@@ -72,3 +72,30 @@ async def test_a_registration_by_mail_gets_the_documents_to_send_and_no_dialogue
         [again] = [m for m in await tx.messages.of_conversation(result.conversation_id)
                    if m["direction"] == "out"]
     assert again["body"] == acknowledgement["body"]
+
+
+async def test_a_batch_opens_each_registrations_dialogue_in_its_own_language(ctx):
+    # A storm of new residents reaches ingest as one batch: every registration gets its own
+    # dialogue and its own first question, in its language; the inquiry gets none.
+    texts = {"sess-az": ("Salam, ilkin qeydiyyatdan keçmək istəyirəm", "az"),
+             "sess-ru": ("Здравствуйте, хочу пройти первичную регистрацию", "ru"),
+             "sess-en": ("Hello, I want to do the initial registration", "en"),
+             "sess-q": ("Bu ay pensiyam niyə gecikir?", "az")}
+    results = await store_many(ctx, [Arrival(InboundMessage(
+        channel="webchat", external_id=f"{address}:c-0", address=address, text=text,
+        received_at=utcnow(), display_name=None, language=language))
+        for address, (text, language) in texts.items()])
+    by_address = dict(zip(texts, results, strict=True))
+    consent = {"az": "razısınızmı", "ru": "согласны", "en": "agree"}
+    for address in ("sess-az", "sess-ru", "sess-en"):
+        result = by_address[address]
+        row = await intake_of(ctx, result.conversation_id)
+        assert (row["status"], row["language"], row["version"]) == (
+            "active", texts[address][1], 1), address
+        [bot] = result.bot_replies
+        async with ctx.store.read() as tx:
+            said = await tx.messages.get(bot)
+        assert said["conversation_id"] == result.conversation_id
+        assert consent[row["language"]] in said["body"].lower(), said["body"]
+    assert await intake_of(ctx, by_address["sess-q"].conversation_id) is None
+    assert by_address["sess-q"].bot_replies == ()
