@@ -35,13 +35,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import statistics
-import subprocess
 import textwrap
 import time
-from collections import Counter
-from pathlib import Path
 from urllib.parse import urlencode
 
 import aiohttp
@@ -55,7 +51,10 @@ from bench.processes import (
     count_stored,
     cpu_seconds,
     peak_rss_mb,
+    print_profile,
     scratch_database,
+    start_profile,
+    stop_sampling,
 )
 from inbox.storage.schema import conversations, messages
 
@@ -183,34 +182,6 @@ async def residents_order_kept(engine: AsyncEngine) -> bool:
     return True
 
 
-def start_profile(pid: int, path: str) -> subprocess.Popen:
-    # --gil: only what holds the interpreter, so threads waiting on SQLite or Redis do not
-    # count as work.
-    sampler = subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--rate", "250", "--gil",
-                                "--format", "raw", "--output", path],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(1.0)   # py-spy attaches before the first request
-    return sampler
-
-
-def stop_profile(sampler: subprocess.Popen, path: str, top: int = 25) -> None:
-    """Stop sampling and print the functions with the largest inclusive share."""
-    sampler.send_signal(signal.SIGINT)
-    sampler.wait(timeout=30)
-    total = 0
-    inclusive: Counter[str] = Counter()
-    for line in Path(path).read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        samples = int(count)
-        total += samples
-        # Each function once per stack, however deep it recurses.
-        for frame in {frame.split(" (")[0] for frame in stack.split(";")}:
-            inclusive[frame] += samples
-    print(f"profile: {total} samples, functions by inclusive share")
-    for frame, samples in inclusive.most_common(top):
-        print(f"  {samples / total:>6.1%}  {frame}")
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--concurrency", default="1,8,32,64")
@@ -254,7 +225,8 @@ async def run(args: argparse.Namespace, levels: list[int], database: str) -> Non
             listed_s = await wait_listed(engine, total_accepted) - started
             cpu_ms = (cpu_seconds(app.pid) - cpu_before) * 1000 / max(accepted, 1)
             if sampler is not None:
-                stop_profile(sampler, args.profile)
+                stop_sampling(sampler)
+                print_profile([args.profile])
             print(f"{level:>4}  {'contact centre':<24}{rate:>8.0f}{p50:>9.1f}{p99:>9.1f}"
                   f"{accepted:>6}{rate / base_rate:>8.0%}{listed_s:>12.2f}"
                   f"{accepted / listed_s:>9.0f}{cpu_ms:>12.2f}")

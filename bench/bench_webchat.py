@@ -21,6 +21,10 @@ the store and routing then share the machine with.
 
     python -m bench.bench_webchat [--sockets 32] [--messages 100] [--inflight 1]
                                   [--rounds 3] [--db sqlite|postgresql] [--redis-url URL]
+                                  [--profile FILE]
+
+`--profile FILE` samples the app with py-spy while its rounds run (not the others'), writes
+the collapsed stacks to FILE and prints where its time went, as bench_twilio_webhook does.
 """
 
 from __future__ import annotations
@@ -45,8 +49,11 @@ from bench.processes import (
     count_stored,
     free_port,
     peak_rss_mb,
+    print_profile,
     scratch_database,
     start,
+    start_profile,
+    stop_sampling,
     wait_ready,
 )
 
@@ -212,6 +219,8 @@ async def main() -> None:
         "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
     parser.add_argument("--redis-url", default=BENCH_REDIS,
                         help="a scratch Redis database (flushed before and after)")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="sample the app with py-spy and write collapsed stacks here")
     args = parser.parse_args()
     levels = [int(n) for n in args.sockets.split(",")]
 
@@ -278,8 +287,13 @@ async def run_with(args: argparse.Namespace, levels: list[int], database: str,
                 # Alternating which goes first spreads the machine's noise over them.
                 order = (("baseline", base_port), ("alone", alone_port), ("app", app_port))
                 for name, port in order if n % 2 == 0 else reversed(order):
+                    profile = getattr(args, "profile", None) if name == "app" else None
+                    sampler = start_profile(app.pid, f"{profile}.{sockets}.{n}") \
+                        if profile else None
                     figures = await measure(f"http://127.0.0.1:{port}", sockets,
                                             args.messages, inflight, f"{sockets}.{n}")
+                    if sampler is not None:
+                        stop_sampling(sampler)
                     results[name].append(figures)
                     if name == "app":
                         acked += figures.acked
@@ -291,6 +305,9 @@ async def run_with(args: argparse.Namespace, levels: list[int], database: str,
                                 ("app", "contact centre")):
                 ratio = statistics.median(f.rate for f in results[name]) / base_rate
                 print(f"{_row(sockets, label, results[name])}   ({ratio:.3f} of the baseline)")
+        if getattr(args, "profile", None):
+            print_profile(sorted(str(p) for p in Path(args.profile).parent.glob(
+                f"{Path(args.profile).name}.*")))
         print(f"peak RSS: contact centre {peak_rss_mb(app.pid) or 0:.0f} MB, "
               f"web chat alone {peak_rss_mb(alone.pid) or 0:.0f} MB, "
               f"bare aiohttp {peak_rss_mb(baseline.pid) or 0:.0f} MB")

@@ -9,11 +9,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import AsyncIterator
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,3 +146,38 @@ async def count_stored(database: str) -> int:
             messages.c.direction == "in"))).scalar_one()
     await engine.dispose()
     return count
+
+
+def start_profile(pid: int, path: str) -> subprocess.Popen:
+    """py-spy sampling `pid` into `path` (collapsed stacks) until `stop_sampling`."""
+    # The venv's py-spy when the benchmark runs from it without its bin/ on PATH.
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    # --gil: only what holds the interpreter, so threads waiting on SQLite or Redis do not
+    # count as work.
+    sampler = subprocess.Popen([spy, "record", "--pid", str(pid), "--rate", "250", "--gil",
+                                "--format", "raw", "--output", path],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)   # py-spy attaches before the first request
+    return sampler
+
+
+def stop_sampling(sampler: subprocess.Popen) -> None:
+    sampler.send_signal(signal.SIGINT)
+    sampler.wait(timeout=30)
+
+
+def print_profile(paths: Iterable[str], top: int = 25) -> None:
+    """The functions with the largest inclusive share of the samples in `paths`."""
+    total = 0
+    inclusive: Counter[str] = Counter()
+    for path in paths:
+        for line in Path(path).read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            samples = int(count)
+            total += samples
+            # Each function once per stack, however deep it recurses.
+            for frame in {frame.split(" (")[0] for frame in stack.split(";")}:
+                inclusive[frame] += samples
+    print(f"profile: {total} samples, functions by inclusive share")
+    for frame, samples in inclusive.most_common(top):
+        print(f"  {samples / total:>6.1%}  {frame}")
