@@ -11,11 +11,12 @@ from dataclasses import asdict
 from datetime import date
 from typing import Any
 
+from inbox import holiday_names
 from routing.sla import BusinessCalendar
 from settings import Config
 
 # The holidays library's name for each console language's holiday names; it has no Russian,
-# so Russian readers get the English names.
+# so Russian readers get its English names named again from our catalogue (holiday_names).
 HOLIDAY_NAME_LANGUAGES = {"az": ("az",), "ru": ("en_US",), "en": ("en_US",)}
 
 
@@ -43,7 +44,10 @@ def deployment_view(config: Config, calendar: BusinessCalendar, language: str,
     reader's language where the calendar has it."""
     hours = config.business_hours
     names = HOLIDAY_NAME_LANGUAGES.get(language, ())
-    holidays = [{"date": day.isoformat(), "name": name}
+    # The library writes no Russian: its English names, named from our catalogue.
+    translated = language not in ("az", "en")
+    holidays = [{"date": day.isoformat(),
+                 "name": holiday_names.named(name, language) if translated else name}
                 for year in (today.year, today.year + 1)
                 for day, name in calendar.named_public_holidays(year, names)]
     return {
