@@ -33,6 +33,8 @@ import aiosmtplib
 
 from channels.base import PermanentSendError, SendResult, TransientSendError, as_text
 from channels.email import compose, thread
+from channels.email.smtp_connections import SmtpConnections
+from channels.sending import shared
 from inbox.clock import utcnow
 from inbox.context import InboxContext
 from inbox.keys import derived_key
@@ -185,14 +187,11 @@ def classify(exc: BaseException) -> TransientSendError | PermanentSendError | No
 
 async def submit(settings: SmtpSettings, message: EmailMessage, sender: str,
                  recipient: str) -> None:
-    """Hand one mail to the server; raises Transient/PermanentSendError."""
+    """Hand one mail to the server, on a connection kept from an earlier mail where the
+    worker keeps them (smtp_connections); raises Transient/PermanentSendError."""
     try:
-        await aiosmtplib.send(
-            message, sender=sender, recipients=[recipient], hostname=settings.host,
-            port=settings.port, username=settings.user, password=settings.password,
-            use_tls=settings.security == "tls",
-            start_tls=settings.security == "starttls", timeout=settings.timeout_s,
-            cert_bundle=settings.ca_file)
+        async with shared(("smtp", settings), lambda: SmtpConnections(settings)) as pool:
+            await pool.send(message, sender, recipient)
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
         error = classify(exc)
         if error is None:

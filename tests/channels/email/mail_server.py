@@ -42,6 +42,8 @@ class Recorder:
     rcpt_answer: str | None = None
     accepted: list[Received] = field(default_factory=list)
     refused: list[Received] = field(default_factory=list)
+    # The connection (aiosmtpd's session) each mail came over, accepted or refused, in order.
+    sessions: list[object] = field(default_factory=list)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.rcpt_answer:
@@ -51,6 +53,7 @@ class Recorder:
 
     async def handle_DATA(self, server, session, envelope):
         received = Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content)
+        self.sessions.append(session)
         answer = self.data_answers.pop(0) if self.data_answers else "250 OK"
         (self.accepted if answer.startswith("250") else self.refused).append(received)
         return answer
@@ -96,8 +99,17 @@ class MailServer:
             options.update(tls_context=context, require_starttls=True)
         if login is not None:
             options.update(authenticator=login, auth_require_tls=tls is not None)
+        self.options = options
         self.controller = Controller(self.recorder, hostname="127.0.0.1", port=self.port,
                                      **options)
+
+    def restart(self) -> None:
+        """Stop (dropping every connection) and start again on the same port, as a mail
+        server restarting does."""
+        self.controller.stop()
+        self.controller = Controller(self.recorder, hostname="127.0.0.1", port=self.port,
+                                     **self.options)
+        self.controller.start()
 
     def __enter__(self) -> MailServer:
         self.controller.start()
@@ -109,3 +121,8 @@ class MailServer:
     @property
     def accepted(self) -> list[Received]:
         return self.recorder.accepted
+
+    @property
+    def connections(self) -> int:
+        """How many connections the mails so far came over."""
+        return len({id(session) for session in self.recorder.sessions})

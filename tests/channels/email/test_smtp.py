@@ -9,6 +9,7 @@ import json
 import socket
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 
 import aiosmtplib
@@ -18,6 +19,8 @@ from channels.base import PermanentSendError, TransientSendError
 from channels.delivery import deliver_message
 from channels.email import smtp
 from channels.email.channel import EMAIL_CHANNEL
+from channels.email.smtp_connections import SmtpConnections
+from channels.sending import kept_open
 from inbox import actions
 from inbox.actions import Actor
 from inbox.auth import hash_password
@@ -270,6 +273,55 @@ async def test_a_mail_the_server_accepted_is_not_sent_again_by_a_later_attempt(c
         assert len(server.accepted) == 1
     row = await stored(ctx, reply["id"])
     assert row["attempts"] == 2 and row["external_id"] == server.accepted[0].mail["Message-ID"]
+
+
+async def test_the_worker_keeps_one_login_for_many_mails(ctx, tmp_path):
+    cert, key = self_signed(tmp_path)
+    login = Login("baku1", PASSWORD)
+    with MailServer(tls=(cert, key), login=login) as server:
+        ctx.config = config_for({"host": "localhost", "port": server.port,
+                                 "security": "starttls", "user": "baku1",
+                                 "password": "${BAKU1_SMTP_PASSWORD}", "ca_file": str(cert)})
+        taken, reply = await conversation_with_reply(ctx)
+        # As the worker's delivery loop runs them: the acknowledgement, then the reply.
+        async with kept_open():
+            assert await deliver_message(ctx, taken.acknowledgement_id) == "sent"
+            assert await deliver_message(ctx, reply["id"]) == "sent"
+            assert (len(server.accepted), server.connections, len(login.tries)) == (2, 1, 1)
+            # The server drops the idle connection (a restart, its idle timeout): the next
+            # mail goes once, over a new one.
+            server.restart()
+            third = await actions.reply(ctx, await agent(ctx), taken.conversation_id,
+                                        "Sənədləriniz hazırdır.")
+            assert await deliver_message(ctx, third["id"]) == "sent"
+        assert [r.mail["Message-ID"] for r in server.accepted].count(
+            (await stored(ctx, third["id"]))["external_id"]) == 1
+        assert (len(server.accepted), server.connections, len(login.tries)) == (3, 2, 2)
+        # Outside the worker's loop (a job on a loop of its own) each mail has its own.
+        fourth = await actions.reply(ctx, await agent(ctx), taken.conversation_id, "Bəli.")
+        assert await deliver_message(ctx, fourth["id"]) == "sent"
+        assert (len(server.accepted), server.connections) == (4, 3)
+
+
+async def test_a_kept_connection_found_dead_at_the_first_command_is_replaced_once():
+    settings = smtp.SmtpSettings(host="127.0.0.1", port=0, security="none")
+    with MailServer() as server:
+        settings = replace(settings, port=server.port)
+        async with SmtpConnections(settings) as pool:
+            first = EmailMessage()
+            first["Subject"], first["Message-ID"] = "Müraciət", "<one@dost.example.gov.az>"
+            first.set_content("Salam")
+            await pool.send(first, BAKU1, RESIDENT)
+            # Dropped by the server while idle, before this loop could notice: the next mail
+            # meets it at MAIL FROM, nothing of it sent, and goes over a new connection.
+            server.restart()
+            second = EmailMessage()
+            second["Subject"], second["Message-ID"] = "Müraciət", "<two@dost.example.gov.az>"
+            second.set_content("Sağ olun")
+            await pool.send(second, BAKU1, RESIDENT)
+            assert pool.opened == 2
+        assert [r.mail["Message-ID"] for r in server.accepted] == [
+            "<one@dost.example.gov.az>", "<two@dost.example.gov.az>"]
 
 
 SMTP_TEMPLATE = """    mailboxes:
