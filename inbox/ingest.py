@@ -38,6 +38,7 @@ from inbox.guided_intake import view as guided_view
 from inbox.live import MASKED_MESSAGE, publish_events
 from inbox.messages import PLACEHOLDER_TEXTS, Attachment, InboundMessage
 from inbox.outage import REDIS_UNAVAILABLE
+from inbox.recent_senders import RecentSenders
 from inbox.sanitize import clean_html
 from inbox.serialize import conversation_view, message_view
 from inbox.storage import Duplicate, Row, UnitOfWork, utcnow
@@ -52,6 +53,8 @@ MANY_BATCH_MAX = 200
 # A batch this large classifies its openers before its transaction (one read more); a
 # smaller one classifies them in it.
 PRECLASSIFY_FROM = 8
+# Who this process stored a message of just now: their next ones skip that read (a hint).
+RECENT = RecentSenders()
 
 
 @dataclass(frozen=True)
@@ -482,8 +485,11 @@ async def store_many(ctx: InboxContext, arrivals: list[Arrival]) -> list[IngestR
     results: list[IngestResult | None] = [None] * len(arrivals)
     keys = [(a.message.channel, a.message.external_id) for a in arrivals]
     classified = {}
-    if len(arrivals) >= PRECLASSIFY_FROM:
-        classified = await _classify_openers(ctx, await _likely_openers(ctx, arrivals, keys))
+    unknown = [(arrival, key) for arrival, key in zip(arrivals, keys, strict=True)
+               if not RECENT.fresh((arrival.message.channel, arrival.message.address))]
+    if len(arrivals) >= PRECLASSIFY_FROM and unknown:
+        classified = await _classify_openers(ctx, await _likely_openers(
+            ctx, [a for a, _ in unknown], [k for _, k in unknown]))
     async with ctx.store.transaction() as tx:
         await tx.journal.discard_many([a.intake_id for a in arrivals
                                        if a.intake_id is not None])
@@ -499,6 +505,8 @@ async def store_many(ctx: InboxContext, arrivals: list[Arrival]) -> list[IngestR
                 takings.append((index, _Taking(arrivals[index].message,
                                                classification=classified.get(key))))
         await _store(ctx, tx, [t for _, t in takings])
+    RECENT.saw((t.message.channel, t.message.address) for _, t in takings
+               if t.row is not None)
     for index, taking in takings:
         results[index] = IngestResult(
             taking.row["id"], taking.conversation_id, False, taking.conversation is None,
