@@ -235,6 +235,9 @@
     if (!resuming) { list.textContent = ""; shown = {}; lastId = null; }
     frame.history.forEach(function (m) { render(m); });
     setConversation(frame.conversation);
+    // The notice of a resolved conversation takes room from the list: its last message (a
+    // rating's buttons) stays in view.
+    log.scrollTop = log.scrollHeight;
     if (!frame.conversation && !store.getItem("cc.prechat")) showPrechat(true);
     else if (!frame.conversation) needsContact = true;
     showAvailability();
