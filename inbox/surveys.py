@@ -10,6 +10,8 @@ reports group answers as things stood when the resident was asked.
 An answer ("4", "5 çox sağ olun", a pressed button) that arrives before the survey expires
 is stored with the rest of the message as its comment and leaves the conversation resolved.
 Anything else, or anything after expiry, reopens the conversation as any message would.
+What is read is the message's text as its channel hands it over: of a mail, the resident's
+own words, the quoted question below them already taken off at ingest.
 """
 
 from __future__ import annotations
