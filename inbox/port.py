@@ -12,8 +12,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from inbox import amend, outbox
+from inbox import amend, outbox, surveys
+from inbox.clock import utcnow
 from inbox.context import InboxContext
+from inbox.guided_intake import dialogue as guided
 from inbox.ingest import IngestResult, ingest, ingest_many
 from inbox.messages import InboundMessage, OutboundMessage
 from inbox.storage import Row
@@ -80,6 +82,19 @@ class ChannelPort:
             identity = await tx.contacts.identity(channel, address)
             return await tx.messages.of_identity_after(identity["id"], after) \
                 if identity else []
+
+    async def open_questions(self, channel: str, address: str) -> frozenset[int]:
+        """The ids of the messages whose offered answers (`choices`) the resident at
+        `address` may still pick: the satisfaction question while its survey waits for a
+        rating, the guided intake's question while the bot waits for its answer. A window
+        replaying its history shows those as buttons again, no other."""
+        async with self._ctx.store.read() as tx:
+            identity = await tx.contacts.identity(channel, address)
+            if identity is None:
+                return frozenset()
+            found = (await surveys.open_question(tx, identity["id"], utcnow()),
+                     await guided.open_question(tx, identity["id"]))
+        return frozenset(message_id for message_id in found if message_id is not None)
 
     async def latest_conversation(self, channel: str, address: str) -> Row | None:
         """The latest conversation of the resident at `address`, resolved or not."""

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from inbox import media_links
 from inbox.channel_traits import MailComposer
-from inbox.messages import DIVERTED, WHISPER
+from inbox.messages import CHOICES, DIVERTED, WHISPER
 from routing import mask_text
 from settings import Config
 
@@ -112,8 +112,11 @@ def mail_reply_view(composer: MailComposer, config: Config, conversation: Row,
 RESIDENT_FIELDS = ("id", "direction", "body", "attachments", "created_at", "delivery_status")
 
 
-def resident_message_view(row: Row, zone: ZoneInfo) -> dict[str, Any]:
-    """What the resident's own chat window may show: no internal fields, no agent ids."""
+def resident_message_view(row: Row, zone: ZoneInfo, *, choices_open: bool = False
+                          ) -> dict[str, Any]:
+    """What the resident's own chat window may show: no internal fields, no agent ids; the
+    answers the message offers (`choices`, shown as buttons) only while `choices_open`, as
+    a live frame carries them, so a replayed question that still waits offers them again."""
     view = message_view(row, zone)
     # The resident holds no agent session: a stored file is theirs through a signed link.
     view["attachments"] = [
@@ -122,8 +125,12 @@ def resident_message_view(row: Row, zone: ZoneInfo) -> dict[str, Any]:
          if kept.get("stored") else None}
         for index, (shown, kept) in enumerate(zip(view["attachments"],
                                                   row.get("attachments") or [], strict=True))]
-    return {**{key: view[key] for key in RESIDENT_FIELDS},
-            "author": {"kind": row["author_kind"]}}
+    visible = {**{key: view[key] for key in RESIDENT_FIELDS},
+               "author": {"kind": row["author_kind"]}}
+    offered = (row.get("extra") or {}).get(CHOICES)
+    if choices_open and offered:
+        visible["choices"] = [str(choice) for choice in offered]
+    return visible
 
 
 def reply_to_view(kept: dict[str, Any] | None) -> dict[str, Any] | None:

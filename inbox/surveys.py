@@ -10,6 +10,8 @@ reports group answers as things stood when the resident was asked.
 An answer ("4", "5 çox sağ olun", a pressed button) that arrives before the survey expires
 is stored with the rest of the message as its comment and leaves the conversation resolved.
 Anything else, or anything after expiry, reopens the conversation as any message would.
+What is read is the message's text as its channel hands it over: of a mail, the resident's
+own words, the quoted question below them already taken off at ingest.
 """
 
 from __future__ import annotations
@@ -46,6 +48,16 @@ def parse_answer(text: str) -> tuple[int, str | None] | None:
     return int(match.group(1)), comment[:MAX_COMMENT_CHARS] if comment else None
 
 
+async def _waiting(tx: UnitOfWork, identity_id: int, at: datetime) -> tuple[Row, Row] | None:
+    """The identity's latest conversation and its survey, when that conversation is resolved
+    and the survey still open at `at`: the one a rating from this identity answers."""
+    latest = await tx.conversations.latest_of_identity(identity_id)
+    if latest is None or latest["status"] != "resolved":
+        return None
+    survey = await tx.surveys.open_for(latest["id"], at)
+    return None if survey is None else (latest, survey)
+
+
 async def surveyed_conversation(tx: UnitOfWork, identity_id: int, text: str,
                                 at: datetime) -> Row | None:
     """The identity's latest conversation when it is resolved, its survey is still open at
@@ -53,10 +65,16 @@ async def surveyed_conversation(tx: UnitOfWork, identity_id: int, text: str,
     open a new conversation once the last one was resolved."""
     if parse_answer(text) is None:
         return None
-    latest = await tx.conversations.latest_of_identity(identity_id)
-    if latest is None or latest["status"] != "resolved":
-        return None
-    return latest if await tx.surveys.open_for(latest["id"], at) is not None else None
+    waiting = await _waiting(tx, identity_id, at)
+    return None if waiting is None else waiting[0]
+
+
+async def open_question(tx: UnitOfWork, identity_id: int, at: datetime) -> int | None:
+    """The id of the question whose scores the identity may still pick at `at` (a rating
+    now would answer its survey), or None: a chat window replaying its history offers that
+    question's buttons again, and no answered or expired one's."""
+    waiting = await _waiting(tx, identity_id, at)
+    return None if waiting is None else waiting[1]["message_id"]
 
 
 async def take_answer(tx: UnitOfWork, conversation: Row, text: str, at: datetime) -> bool:

@@ -121,7 +121,8 @@
       item.appendChild(chip);
     });
     if (message.choices && message.choices.length) {
-      // Answers to pick (a rating): pressing one sends it as the resident's message.
+      // Answers to pick (a rating, the intake's question): pressing one sends it as the
+      // resident's message. A replayed question carries them only while it still waits.
       var choices = document.createElement("div");
       choices.className = "choices";
       message.choices.forEach(function (choice) {
@@ -176,6 +177,12 @@
     return phone || email ? { phone: phone || null, email: email || null } : null;
   }
 
+  // Whatever the resident sends answers the question on screen: its buttons, and any
+  // earlier ones, are spent (the server would take a second press as a new message).
+  function spendChoices() {
+    list.querySelectorAll(".choices button").forEach(function (button) { button.disabled = true; });
+  }
+
   function sendMessage(id, entry) {
     var frame = { type: "message", id: id, text: entry.text,
                   name: $("name").value.trim() || null };
@@ -228,6 +235,9 @@
     if (!resuming) { list.textContent = ""; shown = {}; lastId = null; }
     frame.history.forEach(function (m) { render(m); });
     setConversation(frame.conversation);
+    // The notice of a resolved conversation takes room from the list: its last message (a
+    // rating's buttons) stays in view.
+    log.scrollTop = log.scrollHeight;
     if (!frame.conversation && !store.getItem("cc.prechat")) showPrechat(true);
     else if (!frame.conversation) needsContact = true;
     showAvailability();
@@ -309,6 +319,7 @@
                   files: upload ? [{ filename: upload.filename }] : [],
                   contact: needsContact ? contact() : null };
     pending[id] = entry;
+    spendChoices();
     render({ direction: "in", body: text, attachments: entry.files }, id);
     sendMessage(id, entry);
     textInput.value = "";

@@ -284,10 +284,16 @@ class _Socket:
         if not self.subscribed:
             self.app[HUB].subscribe_chat(session, self.arrived)
             self.subscribed = True
+        # A question still waiting for its answer (an open survey, the intake's current
+        # step) is replayed with its buttons, as its live frame had them.
+        open_questions = await self.port.open_questions("webchat", session) if history \
+            else frozenset()
         webchat = self.ctx.config.channels.webchat
         welcome: dict[str, Any] = {
             "type": "welcome", "session": sign_session(self.secret, session),
-            "history": [resident_message_view(m, self.ctx.zone) for m in history],
+            "history": [resident_message_view(m, self.ctx.zone,
+                                              choices_open=m["id"] in open_questions)
+                        for m in history],
             "conversation": None if conversation is None else {
                 "id": conversation["id"], "status": conversation["status"]},
             "availability": (await self._availability()).view(),

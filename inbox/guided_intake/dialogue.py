@@ -67,6 +67,21 @@ def _said(conversation: Row, says: tuple[engine.Say, ...], now: datetime) -> Row
             "extra": {CHOICES: list(choices)} if choices else None}
 
 
+async def open_question(tx: UnitOfWork, identity_id: int) -> int | None:
+    """The id of the bot's question the identity's next message answers, when it offers
+    answers to pick (`CHOICES`), or None: the latest message of their latest conversation
+    while the intake holds it. A chat window replaying its history offers its buttons
+    again; an earlier question's are spent."""
+    latest = await tx.conversations.latest_of_identity(identity_id)
+    if latest is None or latest["status"] != STATUS:
+        return None
+    shown = await tx.messages.of_conversation(latest["id"], include_notes=False)
+    last = shown[-1] if shown else None
+    if last is None or last["direction"] != "out" or not (last["extra"] or {}).get(CHOICES):
+        return None
+    return last["id"]
+
+
 def reminder_due(ctx: InboxContext, now: datetime) -> datetime:
     return now + timedelta(seconds=ctx.config.guided_intake.remind_after_s)
 

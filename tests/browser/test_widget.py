@@ -1,8 +1,9 @@
 """The chat widget on another site, in a real browser against the real system: a page served
 from another origin embeds `/chat/widget.js`; the resident fills the pre-chat form and
 writes, an agent types and replies through the API, a photo goes up, the page reloads and the
-history is back, the agent resolves and the widget offers a new conversation; offline mode
-asks for a phone; axe-core finds no serious violation; a site not allowed gets no chat.
+history is back, the agent resolves and the widget offers a new conversation; the rating
+question's buttons come back with a reload until one is pressed; offline mode asks for a
+phone; axe-core finds no serious violation; a site not allowed gets no chat.
 
 Screenshots of the steps go to var/test-artifacts/widget/ (git-ignored)."""
 
@@ -511,4 +512,60 @@ async def test_typing_shows_both_ways_between_the_widget_and_the_console(widget_
     await frame.locator("#typing").filter(has_text="An officer is typing…").wait_for()
     await _shot(console.page, "9-console-resident-typing")
     assert console.errors == []
+    await context.close()
+
+
+async def test_the_rating_question_keeps_its_buttons_over_a_reload_until_pressed(
+        widget_system, browser, http):
+    system, host = widget_system
+    base = system.base_url
+    auth = await _agent(http, base)
+    context = await browser.new_context(viewport={"width": 1024, "height": 760},
+                                        locale="en-GB", timezone_id="Asia/Baku")
+    page = await context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    url = f"{host.allowed}/?app={base}&lang=en"
+    _, frame = await _open_widget(page, url)
+    await frame.locator("#name").fill("Aysel Məmmədova")
+    await frame.locator("#consent").check()
+    await frame.get_by_role("button", name="Start the chat").click()
+    await frame.locator("#text").fill("Salam, pensiya haqqında sualım var")
+    await frame.locator("#text").press("Enter")
+    await frame.locator("#messages li.in[data-message-id]").wait_for()
+    cid = (await _webchat_conversation(http, base, auth))["id"]
+    async with http.post(f"{base}/api/v1/conversations/{cid}/status", headers=auth,
+                         json={"status": "resolved"}) as r:
+        assert r.status == 200
+    # The worker's surveys consumer asks within its interval (10 s), the delivery job sends.
+    question = frame.locator("#messages li.out").filter(has_text="from 1 to 5")
+    await question.locator(".choices button").first.wait_for(timeout=45_000)
+
+    # A reload replays the history: the question still waits, so its buttons are back.
+    _, frame = await _open_widget(page, url)
+    question = frame.locator("#messages li.out").filter(has_text="from 1 to 5")
+    buttons = question.locator(".choices button")
+    await buttons.first.wait_for()
+    assert await buttons.all_text_contents() == ["1", "2", "3", "4", "5"]
+    assert not await buttons.nth(4).is_disabled()
+    await _shot(page, "7-rating-replayed")
+    await buttons.nth(4).click()
+    await frame.locator("#messages li.in[data-message-id]").filter(has_text="5").wait_for()
+    assert all([await buttons.nth(n).is_disabled() for n in range(5)])   # spent
+
+    async def rated() -> bool:
+        async with http.get(f"{base}/api/v1/conversations/{cid}", headers=auth) as r:
+            shown = await r.json()
+        return shown["status"] == "resolved" and any(
+            e["type"] == "survey_answered" and e["data"]["score"] == 5 for e in shown["events"])
+    assert await _eventually(rated), "the rating was not stored"
+
+    # Answered: a reload shows the question without buttons.
+    _, frame = await _open_widget(page, url)
+    question = frame.locator("#messages li.out").filter(has_text="from 1 to 5")
+    await question.wait_for()
+    assert await question.locator(".choices button").count() == 0
+    await _shot(page, "8-rating-answered")
+    assert errors == []
     await context.close()

@@ -5,6 +5,9 @@ and PostgreSQL) and Redis."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import pytest
 
 from inbox import lifecycle
@@ -18,6 +21,7 @@ from tests.channels.twilio.test_messaging import (  # noqa: F401 (fixtures)
     fixture,
     post,
 )
+from tests.channels.webchat.test_widget_protocol import replayed
 from tests.inbox.test_notifications import all_out
 from tests.web.test_api import people  # noqa: F401 (fixture)
 
@@ -176,3 +180,110 @@ async def test_on_the_web_chat_the_question_has_buttons_and_a_pressed_one_is_the
     assert (survey["score"], survey["agent_id"], survey["channel"]) == (5, agent.id, "webchat")
     async with ctx.store.read() as tx:
         assert (await tx.conversations.get(conversation_id))["status"] == "resolved"
+
+
+@dataclass(frozen=True)
+class ChatSurvey:
+    chat: Any                 # the test client of the app
+    token: str                # Günel's session
+    first_id: int             # her first message
+    conversation_id: int
+    question: dict            # the rating question as its live frame showed it
+    agent: Any
+
+
+async def web_chat_survey(aiohttp_client, config, ctx) -> ChatSurvey:
+    """Günel asks in the web chat, Leyla resolves, and the rating question reaches her
+    window."""
+    from app import create_app
+    from channels.delivery import deliver_message
+    from inbox.actions import set_status
+    from tests.channels.webchat.test_channel import GUNEL, PENSION, say_hello
+    from tests.channels.webchat.test_widget_protocol import (
+        conversation_of,
+        frame_of,
+        leyla,
+        say,
+    )
+    from tests.conftest import with_test_channels
+
+    chat = await aiohttp_client(with_test_channels(create_app(config)))
+    agent = await leyla(ctx, presence="online")
+    async with chat.ws_connect("/chat/ws") as ws:
+        token = (await say_hello(ws))["session"]
+        ack = await say(ws, "c-1", PENSION, name=GUNEL)
+        conversation_id = await conversation_of(ctx, ack["message_id"])
+        await set_status(ctx, agent, conversation_id, "resolved")
+        [question] = await ask(ctx)
+        assert await deliver_message(ctx, question["id"]) == "sent"
+        frame = await frame_of(ws, "message")
+        while frame["message"]["id"] != question["id"]:
+            frame = await frame_of(ws, "message")
+        assert frame["message"]["choices"] == ["1", "2", "3", "4", "5"]
+    return ChatSurvey(chat, token, ack["message_id"], conversation_id, frame["message"], agent)
+
+
+async def test_a_replayed_question_offers_its_buttons_until_it_is_answered(
+        aiohttp_client, environment, config, ctx) -> None:
+    from tests.channels.webchat.test_widget_protocol import say
+
+    case = await web_chat_survey(aiohttp_client, config, ctx)
+    chat, token, first_id, question = case.chat, case.token, case.first_id, case.question
+    conversation_id = case.conversation_id
+    for after in (None, first_id):
+        history = await replayed(chat, token, after)
+        shown = history[question["id"]]
+        # As the live frame showed it: the same text, the same buttons.
+        assert (shown["body"], shown["choices"]) == (question["body"], question["choices"])
+        # Only the question that waits: no other message offers anything.
+        assert [m for m in history.values() if "choices" in m] == [shown]
+
+    async with chat.ws_connect("/chat/ws") as ws:
+        await ws.send_json({"type": "hello", "session": token, "language": "az",
+                            "after": max(history)})
+        await say(ws, "c-2", "4")           # the replayed "4" button pressed
+    [survey] = await surveys_of(ctx, conversation_id)
+    assert survey["score"] == 4
+    for after in (None, first_id):
+        history = await replayed(chat, token, after)
+        assert "choices" not in history[question["id"]], after
+
+
+async def test_a_replayed_question_offers_no_buttons_once_its_survey_expired(
+        aiohttp_client, environment, config, ctx) -> None:
+    case = await web_chat_survey(aiohttp_client, config, ctx)
+    chat, token, first_id, question = case.chat, case.token, case.first_id, case.question
+    conversation_id = case.conversation_id
+    [survey] = await surveys_of(ctx, conversation_id)
+    async with ctx.store.transaction() as tx:
+        await tx.conn.exec_driver_sql(
+            f"UPDATE surveys SET expires_at = sent_at WHERE id = {int(survey['id'])}")
+    for after in (None, first_id):
+        history = await replayed(chat, token, after)
+        assert question["id"] in history and "choices" not in history[question["id"]], after
+
+
+async def test_a_replayed_question_offers_no_buttons_once_a_new_conversation_began(
+        aiohttp_client, environment, config, ctx) -> None:
+    from tests.channels.webchat.test_widget_protocol import say
+
+    case = await web_chat_survey(aiohttp_client, config, ctx)
+    chat, token, first_id, question = case.chat, case.token, case.first_id, case.question
+    conversation_id = case.conversation_id
+    async with chat.ws_connect("/chat/ws") as ws:
+        await ws.send_json({"type": "hello", "session": token, "language": "az"})
+        await say(ws, "c-2", "Bir sualım da var: arayış nə vaxt hazır olar?")
+    history = await replayed(chat, token, first_id)
+    assert "choices" not in history[question["id"]]
+    [survey] = await surveys_of(ctx, conversation_id)
+    assert survey["score"] is None      # a rating now would open no survey's answer
+
+
+async def test_a_replayed_question_offers_no_buttons_once_the_agent_reopened_the_case(
+        aiohttp_client, environment, config, ctx) -> None:
+    from inbox.actions import set_status
+
+    case = await web_chat_survey(aiohttp_client, config, ctx)
+    await set_status(ctx, case.agent, case.conversation_id, "open")
+    history = await replayed(case.chat, case.token)
+    assert "choices" not in history[case.question["id"]]

@@ -74,6 +74,17 @@ async def say(ws, client_id: str, text: str, **fields) -> dict:
     return await frame_of(ws, "ack")
 
 
+async def replayed(client, token: str, after: int | None = None) -> dict[int, dict]:
+    """The history a window of the session `token` gets on coming back (a reload, or with
+    `after` a reconnect after a lost network), by message id."""
+    async with client.ws_connect("/chat/ws") as ws:
+        await ws.send_json({"type": "hello", "session": token, "language": "az",
+                            "after": after})
+        welcome = await receive(ws)
+    assert welcome["type"] == "welcome", welcome
+    return {m["id"]: m for m in welcome["history"]}
+
+
 # --- pure ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("raw, frame", [

@@ -10,6 +10,7 @@ import pytest
 from app import create_app
 from inbox.events import EventType
 from settings import load_config
+from tests.channels.webchat.test_widget_protocol import replayed
 from tests.conftest import TEST_CONFIG
 from tests.inbox.guided_intake.support import (
     HAPPY_AZ,
@@ -34,8 +35,8 @@ async def client(aiohttp_client, environment, config):
     return await aiohttp_client(create_app(config))
 
 
-async def hello(ws, language: str = "az") -> dict:
-    await ws.send_json({"type": "hello", "session": None, "name": "Aynur Məmmədova",
+async def hello(ws, language: str = "az", session: str | None = None) -> dict:
+    await ws.send_json({"type": "hello", "session": session, "name": "Aynur Məmmədova",
                         "language": language})
     welcome = await ws.receive_json(timeout=5)
     assert welcome["type"] == "welcome"
@@ -98,6 +99,42 @@ async def test_a_whole_intake_in_azerbaijani_ends_waiting_in_the_registration_qu
     async with ctx.store.read() as tx:
         types = [e["type"] for e in await tx.events.of_conversation(conversation_id)]
     assert EventType.INTAKE_STARTED in types and EventType.INTAKE_COMPLETED in types
+
+
+def offering(history: dict[int, dict]) -> list[tuple[int, list[str]]]:
+    return [(m["id"], m["choices"]) for m in history.values() if "choices" in m]
+
+
+async def test_a_replayed_question_offers_its_buttons_while_the_bot_waits_for_its_answer(
+        client, ctx):
+    async with client.ws_connect("/chat/ws") as ws:
+        token = (await hello(ws))["session"]
+        first, _, [consent] = await say(ws, ctx, "c-0", REGISTER_AZ)
+    for after in (None, first):
+        history = await replayed(client, token, after)
+        # The consent question, the latest message, as its live frame offered it.
+        assert offering(history) == [(max(history), consent)], after
+
+    async with client.ws_connect("/chat/ws") as ws:
+        await hello(ws, session=token)
+        await say(ws, ctx, "c-1", HAPPY_AZ[0])                   # consent given
+    # The bot asks for the name now, which offers nothing; the consent's buttons are spent.
+    assert offering(await replayed(client, token, first)) == []
+
+    async with client.ws_connect("/chat/ws") as ws:
+        await hello(ws, session=token)
+        for i, answer in enumerate(HAPPY_AZ[1:6], start=2):      # through the address
+            _, _, buttons = await say(ws, ctx, f"c-{i}", answer)
+    assert buttons[-1] and "Bəli, razıyam" not in buttons[-1]   # the service question's
+    for after in (None, first):
+        history = await replayed(client, token, after)
+        # Only the question the bot waits for now; the answered consent offers nothing.
+        assert offering(history) == [(max(history), buttons[-1])], after
+
+    async with client.ws_connect("/chat/ws") as ws:
+        await hello(ws, session=token)
+        await say(ws, ctx, "c-op", "operator lazımdır")           # handed over: none waits
+    assert offering(await replayed(client, token)) == []
 
 
 async def test_a_wrong_fin_is_corrected_then_operator_midway_hands_over(client, ctx):
