@@ -5,11 +5,14 @@ Agents see the values normalised; logs see only `mask_text` output.
 
 import bisect
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import pairwise
+from re import _constants as re_constants  # the parsed form of a pattern
+from re import _parser as re_parser
 
 import phonenumbers
+from phonenumbers import phonenumbermatcher
 
 _DEFAULT_REGION = "AZ"
 # A national number has at least seven digits; below that the (comparatively slow)
@@ -19,6 +22,73 @@ _MIN_PHONE_DIGITS = 7
 # slow (some 100 µs a text); a text with no such run of `_MIN_PHONE_DIGITS` digits (a FIN,
 # a reference number, a date) has no number for it to find.
 _PHONE_RUN = re.compile(r"\d(?:[\d\s().\-/\u2010-\u2015]*\d)?")
+# phonenumbers' matcher costs some 40 µs for every candidate it parses, and a message
+# holds many candidates that are no number (dates, FIN digits, amounts). It is therefore
+# run only on the stretches of text where a number can be: between two characters that no
+# candidate of its pattern can contain (a newline, or a letter of no extension word such
+# as "ext" or "доб"). Each stretch is handed over with the character on either side, so the
+# matcher's own look at a candidate's neighbours sees what it sees in the whole text.
+_CANDIDATE_PATTERN = phonenumbermatcher._PATTERN
+# No valid number is shorter: a two-digit country code and a four-digit national number
+# (Austria, Germany, Iran) make six digits; a test holds this bound below the metadata's.
+_MIN_VALID_PHONE_DIGITS = 5
+# The matcher gives up after this many candidates; a text shorter than that can never
+# make it give up, so only such texts are cut into stretches.
+_MATCHER_MAX_TRIES = 65_535
+
+
+def _stretch_separators() -> str:
+    """Characters no candidate can contain: newlines, and the Latin and Cyrillic letters
+    the matcher's pattern does not name, ignoring case (so never a colon, which the
+    matcher reads after a candidate to tell a time). Empty when the pattern holds
+    anything but characters, ranges and digits (a newer phonenumbers): the matcher then
+    reads the whole text."""
+    members = _pattern_members(re_parser.parse(_CANDIDATE_PATTERN.pattern))
+    if members is None:
+        return ""
+    in_pattern = re.compile(f"[{members}]", _CANDIDATE_PATTERN.flags)
+    pool = "\n\r" + "".join(map(chr, [*range(0x41, 0x2B0), *range(0x400, 0x530)]))
+    return "".join(char for char in pool
+                   if (char in "\n\r" or char.isalpha()) and not in_pattern.match(char))
+
+
+def _pattern_members(parsed: Iterable) -> str | None:
+    """A character class body (without brackets) matching every character the parsed
+    pattern can match, or None if it holds something other than characters, ranges of
+    them, digits, groups, alternatives and repeats."""
+    pieces = []
+    for op, argument in parsed:
+        if op is re_constants.LITERAL:
+            pieces.append(re.escape(chr(argument)))
+        elif op is re_constants.RANGE:
+            pieces.append(f"{re.escape(chr(argument[0]))}-{re.escape(chr(argument[1]))}")
+        elif op is re_constants.CATEGORY and argument is re_constants.CATEGORY_DIGIT:
+            pieces.append(r"\d")
+        elif op in _NESTING:
+            # IN holds its items; groups and repeats hold theirs last; BRANCH its branches.
+            parts = ([argument] if op is re_constants.IN else argument[1]
+                     if op is re_constants.BRANCH else [argument[-1]])
+            for part in parts:
+                inner = _pattern_members(part)
+                if inner is None:
+                    return None
+                pieces.append(inner)
+        else:
+            return None
+    return "".join(pieces)
+
+
+_NESTING = (re_constants.IN, re_constants.SUBPATTERN, re_constants.MAX_REPEAT,
+            re_constants.MIN_REPEAT, re_constants.BRANCH)
+
+
+_SEPARATORS = re.escape(_stretch_separators())
+# A whole stretch (it starts after a separator or at the start) holding at least
+# `_MIN_VALID_PHONE_DIGITS` digits; possessive, so a long stretch is read once.
+_PHONE_STRETCH = re.compile(
+    rf"(?<![^{_SEPARATORS}])[^{_SEPARATORS}\d]*+"
+    rf"(?:\d[^{_SEPARATORS}\d]*+){{{_MIN_VALID_PHONE_DIGITS},}}+"
+) if _SEPARATORS else None
 
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}(?![\w-])")
 _ID_CARD = re.compile(r"(?<!\w)(AZE|AA)[ -]?([0-9]{8}|[0-9]{7})(?!\w)", re.IGNORECASE)
@@ -117,14 +187,25 @@ def _phones(text: str) -> list[Entity]:
     if not any(_digits_in(run.group()) >= _MIN_PHONE_DIGITS
                for run in _PHONE_RUN.finditer(text)):
         return []
+    if _PHONE_STRETCH is None or len(text) >= _MATCHER_MAX_TRIES:
+        return _matched_phones(text, 0, len(text))
+    found = []
+    for stretch in _PHONE_STRETCH.finditer(text):
+        found += _matched_phones(text, max(0, stretch.start() - 1),
+                                 min(len(text), stretch.end() + 1))
+    return found
+
+
+def _matched_phones(text: str, start: int, end: int) -> list[Entity]:
+    """The matcher's numbers in text[start:end], placed in the whole text."""
     return [
         Entity(
             "phone",
             phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164),
-            match.start,
-            match.end,
+            start + match.start,
+            start + match.end,
         )
-        for match in phonenumbers.PhoneNumberMatcher(text, _DEFAULT_REGION)
+        for match in phonenumbers.PhoneNumberMatcher(text[start:end], _DEFAULT_REGION)
     ]
 
 
