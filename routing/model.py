@@ -237,19 +237,27 @@ def _text_scores(part: _FeaturePart, columns: np.ndarray) -> np.ndarray | float:
 def _batch_scores(part: _FeaturePart, columns: np.ndarray, per_text: np.ndarray
                   ) -> np.ndarray | float:
     """`_text_scores` of each text of a batch: `columns` of all texts in order, `per_text`
-    of them belonging to each; one sparse matrix sums the repeats and scores them all."""
+    of them belonging to each. One sort of (text, column) keys counts the repeats: a sparse
+    matrix would sort the same pairs row by row at three times the cost."""
     if not columns.size:
         return 0.0
-    count = len(per_text)
-    pointers = np.zeros(count + 1, np.intp)
-    np.cumsum(per_text, out=pointers[1:])
-    matrix = sparse.csr_matrix((np.ones(columns.size), columns, pointers),
-                               shape=(count, len(part.vocabulary)))
-    matrix.sum_duplicates()
-    rows = np.repeat(np.arange(count), np.diff(matrix.indptr))
-    tf_idf = (1.0 + np.log(matrix.data)) * part.idf[matrix.indices]
+    count, size = len(per_text), len(part.vocabulary)
+    # Keys of 32 bits sort in half the time of 64-bit ones.
+    key_type = np.int32 if count * size < 2**31 else np.int64
+    keys = np.repeat(np.arange(0, count * size, size, dtype=key_type), per_text)
+    keys += columns.astype(key_type, copy=False)
+    keys.sort()
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    repeats = np.diff(np.append(starts, keys.size))
+    rows, columns = np.divmod(keys[starts], size)
+    tf_idf = (1.0 + np.log(repeats)) * part.idf[columns]
     norms = np.sqrt(np.bincount(rows, weights=tf_idf * tf_idf, minlength=count))
-    matrix.data = tf_idf / norms[rows]          # L2 norm per text, as the vectorizer's
+    pointers = np.zeros(count + 1, np.intp)
+    np.cumsum(np.bincount(rows, minlength=count), out=pointers[1:])
+    # Already summed and in column order within each text: the product adds each text's
+    # terms in the order the previous sparse matrix did.
+    matrix = sparse.csr_matrix((tf_idf / norms[rows], columns, pointers),
+                               shape=(count, size))
     return matrix @ part.weights
 
 
