@@ -194,7 +194,10 @@ class Model:
         scores = np.tile(self.intercept, (count, 1))
         scores += _batch_scores(self.chars, chars, char_counts.astype(np.intp))
         scores += _batch_scores(self.words, words, word_counts)
-        return [self._shares(row) for row in scores]
+        # The softmax of `_shares`, row by row in one call.
+        exponentials = np.exp(scores - scores.max(axis=1, keepdims=True))
+        shares = exponentials / exponentials.sum(axis=1, keepdims=True)
+        return [dict(zip(self.classes, row, strict=True)) for row in shares.tolist()]
 
     def probabilities(self, prepared: str) -> dict[str, float]:
         """Probability of each category for text already passed through `prepare`."""
