@@ -4,6 +4,7 @@ Agents see the values normalised; logs see only `mask_text` output.
 """
 
 import bisect
+import functools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -198,15 +199,26 @@ def _phones(text: str) -> list[Entity]:
 
 def _matched_phones(text: str, start: int, end: int) -> list[Entity]:
     """The matcher's numbers in text[start:end], placed in the whole text."""
-    return [
-        Entity(
-            "phone",
-            phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164),
-            start + match.start,
-            start + match.end,
-        )
-        for match in phonenumbers.PhoneNumberMatcher(text[start:end], _DEFAULT_REGION)
-    ]
+    stretch = text[start:end]
+    matched = (_matched_in_short(stretch) if len(stretch) <= _CACHED_STRETCH_CHARS
+               else _matched_in(stretch))
+    return [Entity("phone", value, start + offset, start + offset_end)
+            for value, offset, offset_end in matched]
+
+
+def _matched_in(stretch: str) -> tuple[tuple[str, int, int], ...]:
+    return tuple(
+        (phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164),
+         match.start, match.end)
+        for match in phonenumbers.PhoneNumberMatcher(stretch, _DEFAULT_REGION)
+    )
+
+
+# The same stretch comes back often (the centre's own numbers, the date in the reply
+# headers of a day's e-mail), and the matcher's answer depends on its text alone. Only
+# short stretches are kept, so that the cache stays small whatever residents paste.
+_CACHED_STRETCH_CHARS = 100
+_matched_in_short = functools.lru_cache(maxsize=4_096)(_matched_in)
 
 
 def _fins(text: str) -> list[Entity]:

@@ -150,3 +150,10 @@ def test_separators_are_never_inside_a_candidate() -> None:
     for text in random_texts(2_000, seed=7):
         for candidate in entities._CANDIDATE_PATTERN.finditer(text):
             assert not set(candidate.group()) & set(separators), text
+
+
+def test_a_stretch_met_again_is_placed_where_it_now_stands() -> None:
+    first, again = "Tel: 050 123 45 67", "Salam, yenə mən. Tel: 050 123 45 67"
+    assert entities._phones(first) == whole_text_phones(first)
+    assert entities._phones(again) == whole_text_phones(again)
+    assert entities._phones(again)[0].start == 22
