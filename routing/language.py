@@ -65,7 +65,7 @@ def detect_language(text: str, default: str = "az") -> str:
     sample = text[:_SAMPLE_CHARS]
     cyrillic = len(_CYRILLIC.findall(sample))
     if cyrillic and cyrillic * 2 > sum(map(str.isalpha, sample)):
-        return "az" if any(char in _AZ_CYRILLIC for char in sample) else "ru"
+        return "ru" if _AZ_CYRILLIC.isdisjoint(sample) else "az"
     votes = list(map(_vote, _WORD.findall(sample)))
     az_votes, en_votes = votes.count(_AZ), votes.count(_EN)
     if az_votes > en_votes:
