@@ -17,7 +17,7 @@ import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import chain
+from itertools import chain, pairwise
 from pathlib import Path
 from typing import IO
 
@@ -142,6 +142,22 @@ class _WordCache(dict[str, _WordTerms]):
         return terms
 
 
+class _PairCache(dict[tuple[str, str], int | None]):
+    """Column of each pair of adjacent word tokens (a word bigram), looked up once per
+    distinct pair: hashing a pair of strings whose hashes are known costs less than
+    joining them into a new string and hashing that, on every text."""
+
+    def __init__(self, vocabulary: dict[str, int]) -> None:
+        super().__init__()
+        self._vocabulary = vocabulary
+
+    def __missing__(self, pair: tuple[str, str]) -> int | None:
+        if len(self) >= _WORD_CACHE_SIZE:
+            self.clear()
+        column = self[pair] = self._vocabulary.get(" ".join(pair))
+        return column
+
+
 @dataclass(frozen=True)
 class Model:
     """A trained classifier and the fingerprint of what it was trained on.
@@ -161,6 +177,7 @@ class Model:
     words: _FeaturePart
     word_ngrams: tuple[int, int]
     word_cache: _WordCache = field(compare=False, repr=False)
+    pair_cache: _PairCache = field(compare=False, repr=False)
 
     @classmethod
     def from_pipeline(cls, pipeline: Pipeline, fingerprint: str) -> "Model":
@@ -176,7 +193,8 @@ class Model:
         cache = _WordCache(parts["chars"], parts["words"], re.compile(words.token_pattern))
         classes = tuple(str(label) for label in classifier.classes_)
         return cls(pipeline, fingerprint, classes, classifier.intercept_.copy(),
-                   parts["chars"], parts["words"], tuple(words.ngram_range), cache)
+                   parts["chars"], parts["words"], tuple(words.ngram_range), cache,
+                   _PairCache(parts["words"].vocabulary))
 
     def probabilities_many(self, prepared: Sequence[str]) -> list[dict[str, float]]:
         """`probabilities` of many texts at once: the same arithmetic on one sparse matrix per
@@ -219,7 +237,10 @@ class Model:
             return columns
         tokens = list(chain.from_iterable(map(_TOKENS, terms)))
         vocabulary = self.words.vocabulary
-        for size in range(max(2, low), min(high, len(tokens)) + 1):
+        if low <= 2 <= len(tokens):
+            pairs = map(self.pair_cache.__getitem__, pairwise(tokens))
+            columns += [column for column in pairs if column is not None]
+        for size in range(max(3, low), min(high, len(tokens)) + 1):
             grams = map(" ".join, zip(*(tokens[start:] for start in range(size)), strict=False))
             columns += [column for column in map(vocabulary.get, grams) if column is not None]
         return columns
