@@ -99,6 +99,7 @@ _ID_CARD_DIGITS = {"AZE": 8, "AA": 7}
 _FIN = re.compile(r"(?<![\w@.+-])(?=[^\W_]{0,6}[0-9])[^\W_]{7}(?![\w@-]|\.\w)")
 _FIN_LABEL = re.compile(r"(?:fin|фин|pin)(?:\s*kod\w*)?\W{0,5}$", re.IGNORECASE)
 _FIN_LABEL_WINDOW = 20
+_ASCII_DIGIT = re.compile("[0-9]")
 # Overlaps go to the more specific kind: "ab12cde@mail.az" is an address, not a FIN.
 _PRIORITY = {"email": 0, "id_card": 1, "phone": 2, "fin": 3}
 
@@ -129,7 +130,11 @@ class Entity:
 
 def find_entities(text: str) -> tuple[Entity, ...]:
     """All entities in the text, ordered by position, never overlapping."""
-    candidates = [*_emails(text), *_id_cards(text), *_phones(text), *_fins(text)]
+    candidates = [*_emails(text), *_phones(text)]
+    # A FIN and an identity card number both hold ASCII digits; most messages hold none,
+    # and their two expressions would try every position to learn so.
+    if _ASCII_DIGIT.search(text):
+        candidates += [*_id_cards(text), *_fins(text)]
     candidates.sort(key=lambda entity: (_PRIORITY[entity.kind], entity.start))
     # Kept spans stay sorted and disjoint, so only the two neighbours of a candidate's
     # position can overlap it: linear work per candidate even for a pasted phone book.
