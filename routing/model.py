@@ -278,9 +278,10 @@ def _part_scores(tf_idf: np.ndarray, weights: np.ndarray) -> np.ndarray | float:
 
 def _batch_scores(part: _FeaturePart, columns: np.ndarray, per_text: np.ndarray
                   ) -> np.ndarray | float:
-    """`_part_scores` of each text of a batch: `columns` of all texts in order, `per_text`
-    of them belonging to each. One sort of (text, column) keys counts the repeats: a sparse
-    matrix would sort the same pairs row by row at three times the cost."""
+    """Each text's linear scores from one vectorizer, as `probabilities` scores a text
+    alone: `columns` of all texts in order, `per_text` of them belonging to each. One sort
+    of (text, column) keys counts the repeats; summing them in a sparse matrix sorts the
+    same pairs row by row at three times the cost."""
     if not columns.size:
         return 0.0
     count, size = len(per_text), len(part.vocabulary)
@@ -296,8 +297,8 @@ def _batch_scores(part: _FeaturePart, columns: np.ndarray, per_text: np.ndarray
     norms = np.sqrt(np.bincount(rows, weights=tf_idf * tf_idf, minlength=count))
     pointers = np.zeros(count + 1, np.intp)
     np.cumsum(np.bincount(rows, minlength=count), out=pointers[1:])
-    # Already summed and in column order within each text: the product adds each text's
-    # terms in the order the previous sparse matrix did.
+    # Repeats summed and columns in order within each text: a canonical matrix, the one
+    # the vectorizer's own transform would give.
     matrix = sparse.csr_matrix((tf_idf / norms[rows], columns, pointers),
                                shape=(count, size))
     return matrix @ part.weights
