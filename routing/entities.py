@@ -4,12 +4,16 @@ Agents see the values normalised; logs see only `mask_text` output.
 """
 
 import bisect
+import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import pairwise
+from re import _constants as re_constants  # the parsed form of a pattern
+from re import _parser as re_parser
 
 import phonenumbers
+from phonenumbers import phonenumbermatcher
 
 _DEFAULT_REGION = "AZ"
 # A national number has at least seven digits; below that the (comparatively slow)
@@ -19,6 +23,73 @@ _MIN_PHONE_DIGITS = 7
 # slow (some 100 µs a text); a text with no such run of `_MIN_PHONE_DIGITS` digits (a FIN,
 # a reference number, a date) has no number for it to find.
 _PHONE_RUN = re.compile(r"\d(?:[\d\s().\-/\u2010-\u2015]*\d)?")
+# phonenumbers' matcher costs some 40 µs for every candidate it parses, and a message
+# holds many candidates that are no number (dates, FIN digits, amounts). It is therefore
+# run only on the stretches of text where a number can be: between two characters that no
+# candidate of its pattern can contain (a newline, or a letter of no extension word such
+# as "ext" or "доб"). Each stretch is handed over with the character on either side, so the
+# matcher's own look at a candidate's neighbours sees what it sees in the whole text.
+_CANDIDATE_PATTERN = phonenumbermatcher._PATTERN
+# No valid number is shorter: a two-digit country code and a four-digit national number
+# (Austria, Germany, Iran) make six digits; a test holds this bound below the metadata's.
+_MIN_VALID_PHONE_DIGITS = 5
+# The matcher gives up after this many candidates; a text shorter than that can never
+# make it give up, so only such texts are cut into stretches.
+_MATCHER_MAX_TRIES = 65_535
+
+
+def _stretch_separators() -> str:
+    """Characters no candidate can contain: newlines, and the Latin and Cyrillic letters
+    the matcher's pattern does not name, ignoring case (so never a colon, which the
+    matcher reads after a candidate to tell a time). Empty when the pattern holds
+    anything but characters, ranges and digits (a newer phonenumbers): the matcher then
+    reads the whole text."""
+    members = _pattern_members(re_parser.parse(_CANDIDATE_PATTERN.pattern))
+    if members is None:
+        return ""
+    in_pattern = re.compile(f"[{members}]", _CANDIDATE_PATTERN.flags)
+    pool = "\n\r" + "".join(map(chr, [*range(0x41, 0x2B0), *range(0x400, 0x530)]))
+    return "".join(char for char in pool
+                   if (char in "\n\r" or char.isalpha()) and not in_pattern.match(char))
+
+
+def _pattern_members(parsed: Iterable) -> str | None:
+    """A character class body (without brackets) matching every character the parsed
+    pattern can match, or None if it holds something other than characters, ranges of
+    them, digits, groups, alternatives and repeats."""
+    pieces = []
+    for op, argument in parsed:
+        if op is re_constants.LITERAL:
+            pieces.append(re.escape(chr(argument)))
+        elif op is re_constants.RANGE:
+            pieces.append(f"{re.escape(chr(argument[0]))}-{re.escape(chr(argument[1]))}")
+        elif op is re_constants.CATEGORY and argument is re_constants.CATEGORY_DIGIT:
+            pieces.append(r"\d")
+        elif op in _NESTING:
+            # IN holds its items; groups and repeats hold theirs last; BRANCH its branches.
+            parts = ([argument] if op is re_constants.IN else argument[1]
+                     if op is re_constants.BRANCH else [argument[-1]])
+            for part in parts:
+                inner = _pattern_members(part)
+                if inner is None:
+                    return None
+                pieces.append(inner)
+        else:
+            return None
+    return "".join(pieces)
+
+
+_NESTING = (re_constants.IN, re_constants.SUBPATTERN, re_constants.MAX_REPEAT,
+            re_constants.MIN_REPEAT, re_constants.BRANCH)
+
+
+_SEPARATORS = re.escape(_stretch_separators())
+# A whole stretch (it starts after a separator or at the start) holding at least
+# `_MIN_VALID_PHONE_DIGITS` digits; possessive, so a long stretch is read once.
+_PHONE_STRETCH = re.compile(
+    rf"(?<![^{_SEPARATORS}])[^{_SEPARATORS}\d]*+"
+    rf"(?:\d[^{_SEPARATORS}\d]*+){{{_MIN_VALID_PHONE_DIGITS},}}+"
+) if _SEPARATORS else None
 
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}(?![\w-])")
 _ID_CARD = re.compile(r"(?<!\w)(AZE|AA)[ -]?([0-9]{8}|[0-9]{7})(?!\w)", re.IGNORECASE)
@@ -28,6 +99,7 @@ _ID_CARD_DIGITS = {"AZE": 8, "AA": 7}
 _FIN = re.compile(r"(?<![\w@.+-])(?=[^\W_]{0,6}[0-9])[^\W_]{7}(?![\w@-]|\.\w)")
 _FIN_LABEL = re.compile(r"(?:fin|фин|pin)(?:\s*kod\w*)?\W{0,5}$", re.IGNORECASE)
 _FIN_LABEL_WINDOW = 20
+_ASCII_DIGIT = re.compile("[0-9]")
 # Overlaps go to the more specific kind: "ab12cde@mail.az" is an address, not a FIN.
 _PRIORITY = {"email": 0, "id_card": 1, "phone": 2, "fin": 3}
 
@@ -58,7 +130,11 @@ class Entity:
 
 def find_entities(text: str) -> tuple[Entity, ...]:
     """All entities in the text, ordered by position, never overlapping."""
-    candidates = [*_emails(text), *_id_cards(text), *_phones(text), *_fins(text)]
+    candidates = [*_emails(text), *_phones(text)]
+    # A FIN and an identity card number both hold ASCII digits; most messages hold none,
+    # and their two expressions would try every position to learn so.
+    if _ASCII_DIGIT.search(text):
+        candidates += [*_id_cards(text), *_fins(text)]
     candidates.sort(key=lambda entity: (_PRIORITY[entity.kind], entity.start))
     # Kept spans stay sorted and disjoint, so only the two neighbours of a candidate's
     # position can overlap it: linear work per candidate even for a pasted phone book.
@@ -117,15 +193,37 @@ def _phones(text: str) -> list[Entity]:
     if not any(_digits_in(run.group()) >= _MIN_PHONE_DIGITS
                for run in _PHONE_RUN.finditer(text)):
         return []
-    return [
-        Entity(
-            "phone",
-            phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164),
-            match.start,
-            match.end,
-        )
-        for match in phonenumbers.PhoneNumberMatcher(text, _DEFAULT_REGION)
-    ]
+    if _PHONE_STRETCH is None or len(text) >= _MATCHER_MAX_TRIES:
+        return _matched_phones(text, 0, len(text))
+    found = []
+    for stretch in _PHONE_STRETCH.finditer(text):
+        found += _matched_phones(text, max(0, stretch.start() - 1),
+                                 min(len(text), stretch.end() + 1))
+    return found
+
+
+def _matched_phones(text: str, start: int, end: int) -> list[Entity]:
+    """The matcher's numbers in text[start:end], placed in the whole text."""
+    stretch = text[start:end]
+    matched = (_matched_in_short(stretch) if len(stretch) <= _CACHED_STRETCH_CHARS
+               else _matched_in(stretch))
+    return [Entity("phone", value, start + offset, start + offset_end)
+            for value, offset, offset_end in matched]
+
+
+def _matched_in(stretch: str) -> tuple[tuple[str, int, int], ...]:
+    return tuple(
+        (phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164),
+         match.start, match.end)
+        for match in phonenumbers.PhoneNumberMatcher(stretch, _DEFAULT_REGION)
+    )
+
+
+# The same stretch comes back often (the centre's own numbers, the date in the reply
+# headers of a day's e-mail), and the matcher's answer depends on its text alone. Only
+# short stretches are kept, so that the cache stays small whatever residents paste.
+_CACHED_STRETCH_CHARS = 100
+_matched_in_short = functools.lru_cache(maxsize=4_096)(_matched_in)
 
 
 def _fins(text: str) -> list[Entity]:
