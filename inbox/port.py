@@ -92,8 +92,9 @@ class ChannelPort:
             identity = await tx.contacts.identity(channel, address)
             if identity is None:
                 return frozenset()
-            found = (await surveys.open_question(tx, identity["id"], utcnow()),
-                     await guided.open_question(tx, identity["id"]))
+            latest = await tx.conversations.latest_of_identity(identity["id"])
+            found = (await surveys.open_question(tx, latest, utcnow()),
+                     await guided.open_question(tx, latest))
         return frozenset(message_id for message_id in found if message_id is not None)
 
     async def latest_conversation(self, channel: str, address: str) -> Row | None:

@@ -48,14 +48,12 @@ def parse_answer(text: str) -> tuple[int, str | None] | None:
     return int(match.group(1)), comment[:MAX_COMMENT_CHARS] if comment else None
 
 
-async def _waiting(tx: UnitOfWork, identity_id: int, at: datetime) -> tuple[Row, Row] | None:
-    """The identity's latest conversation and its survey, when that conversation is resolved
-    and the survey still open at `at`: the one a rating from this identity answers."""
-    latest = await tx.conversations.latest_of_identity(identity_id)
+async def _open_survey(tx: UnitOfWork, latest: Row | None, at: datetime) -> Row | None:
+    """The survey of `latest` (an identity's latest conversation) when that conversation is
+    resolved and the survey still open at `at`: the one a rating from the identity answers."""
     if latest is None or latest["status"] != "resolved":
         return None
-    survey = await tx.surveys.open_for(latest["id"], at)
-    return None if survey is None else (latest, survey)
+    return await tx.surveys.open_for(latest["id"], at)
 
 
 async def surveyed_conversation(tx: UnitOfWork, identity_id: int, text: str,
@@ -65,16 +63,17 @@ async def surveyed_conversation(tx: UnitOfWork, identity_id: int, text: str,
     open a new conversation once the last one was resolved."""
     if parse_answer(text) is None:
         return None
-    waiting = await _waiting(tx, identity_id, at)
-    return None if waiting is None else waiting[0]
+    latest = await tx.conversations.latest_of_identity(identity_id)
+    return latest if await _open_survey(tx, latest, at) is not None else None
 
 
-async def open_question(tx: UnitOfWork, identity_id: int, at: datetime) -> int | None:
+async def open_question(tx: UnitOfWork, latest: Row | None, at: datetime) -> int | None:
     """The id of the question whose scores the identity may still pick at `at` (a rating
-    now would answer its survey), or None: a chat window replaying its history offers that
-    question's buttons again, and no answered or expired one's."""
-    waiting = await _waiting(tx, identity_id, at)
-    return None if waiting is None else waiting[1]["message_id"]
+    now would answer its survey), or None; `latest` is the identity's latest conversation.
+    A chat window replaying its history offers that question's buttons again, and no
+    answered or expired one's."""
+    survey = await _open_survey(tx, latest, at)
+    return None if survey is None else survey["message_id"]
 
 
 async def take_answer(tx: UnitOfWork, conversation: Row, text: str, at: datetime) -> bool:

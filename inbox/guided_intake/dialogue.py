@@ -67,12 +67,11 @@ def _said(conversation: Row, says: tuple[engine.Say, ...], now: datetime) -> Row
             "extra": {CHOICES: list(choices)} if choices else None}
 
 
-async def open_question(tx: UnitOfWork, identity_id: int) -> int | None:
+async def open_question(tx: UnitOfWork, latest: Row | None) -> int | None:
     """The id of the bot's question the identity's next message answers, when it offers
-    answers to pick (`CHOICES`), or None: the latest message of their latest conversation
-    while the intake holds it. A chat window replaying its history offers its buttons
-    again; an earlier question's are spent."""
-    latest = await tx.conversations.latest_of_identity(identity_id)
+    answers to pick (`CHOICES`), or None: the latest message of `latest` (the identity's
+    latest conversation) while the intake holds it. A chat window replaying its history
+    offers its buttons again; an earlier question's are spent."""
     if latest is None or latest["status"] != STATUS:
         return None
     shown = await tx.messages.of_conversation(latest["id"], include_notes=False)
