@@ -444,8 +444,6 @@ async def _guide(ctx: InboxContext, tx: UnitOfWork, takings: list[_Taking],
         taking.bot_replies = said
     for taking in takings:
         msg = taking.message
-        if taking.guided:
-            continue
         if taking.conversation is not None and taking.conversation["status"] == guided.STATUS \
                 and msg.automatic is None:
             conversation = {**taking.conversation, "channel": msg.channel}
@@ -485,11 +483,12 @@ async def store_many(ctx: InboxContext, arrivals: list[Arrival]) -> list[IngestR
     results: list[IngestResult | None] = [None] * len(arrivals)
     keys = [(a.message.channel, a.message.external_id) for a in arrivals]
     classified = {}
-    unknown = [(arrival, key) for arrival, key in zip(arrivals, keys, strict=True)
-               if not RECENT.fresh((arrival.message.channel, arrival.message.address))]
-    if len(arrivals) >= PRECLASSIFY_FROM and unknown:
-        classified = await _classify_openers(ctx, await _likely_openers(
-            ctx, [a for a, _ in unknown], [k for _, k in unknown]))
+    if len(arrivals) >= PRECLASSIFY_FROM:
+        unknown = [(arrival, key) for arrival, key in zip(arrivals, keys, strict=True)
+                   if not RECENT.fresh((arrival.message.channel, arrival.message.address))]
+        if unknown:
+            classified = await _classify_openers(ctx, await _likely_openers(
+                ctx, [a for a, _ in unknown], [k for _, k in unknown]))
     async with ctx.store.transaction() as tx:
         await tx.journal.discard_many([a.intake_id for a in arrivals
                                        if a.intake_id is not None])
@@ -505,8 +504,7 @@ async def store_many(ctx: InboxContext, arrivals: list[Arrival]) -> list[IngestR
                 takings.append((index, _Taking(arrivals[index].message,
                                                classification=classified.get(key))))
         await _store(ctx, tx, [t for _, t in takings])
-    RECENT.saw((t.message.channel, t.message.address) for _, t in takings
-               if t.row is not None)
+    RECENT.saw((t.message.channel, t.message.address) for _, t in takings)
     for index, taking in takings:
         results[index] = IngestResult(
             taking.row["id"], taking.conversation_id, False, taking.conversation is None,
