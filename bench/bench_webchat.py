@@ -270,6 +270,7 @@ async def run_with(args: argparse.Namespace, levels: list[int], database: str,
     baseline = start(["-c", BASELINE_SERVER, str(base_port)], env)
     alone = None
     acked = 0
+    profiles: list[str] = []   # the app's samples, a file per round
     try:
         await wait_ready(f"http://127.0.0.1:{app_port}", app)
         # Started once the app has migrated the database: two migrations at once collide.
@@ -287,9 +288,10 @@ async def run_with(args: argparse.Namespace, levels: list[int], database: str,
                 # Alternating which goes first spreads the machine's noise over them.
                 order = (("baseline", base_port), ("alone", alone_port), ("app", app_port))
                 for name, port in order if n % 2 == 0 else reversed(order):
-                    profile = getattr(args, "profile", None) if name == "app" else None
-                    sampler = start_profile(app.pid, f"{profile}.{sockets}.{n}") \
-                        if profile else None
+                    sampler = None
+                    if name == "app" and getattr(args, "profile", None):
+                        profiles.append(f"{args.profile}.{sockets}.{n}")
+                        sampler = start_profile(app.pid, profiles[-1])
                     figures = await measure(f"http://127.0.0.1:{port}", sockets,
                                             args.messages, inflight, f"{sockets}.{n}")
                     if sampler is not None:
@@ -305,9 +307,8 @@ async def run_with(args: argparse.Namespace, levels: list[int], database: str,
                                 ("app", "contact centre")):
                 ratio = statistics.median(f.rate for f in results[name]) / base_rate
                 print(f"{_row(sockets, label, results[name])}   ({ratio:.3f} of the baseline)")
-        if getattr(args, "profile", None):
-            print_profile(sorted(str(p) for p in Path(args.profile).parent.glob(
-                f"{Path(args.profile).name}.*")))
+        if profiles:
+            print_profile(profiles)
         print(f"peak RSS: contact centre {peak_rss_mb(app.pid) or 0:.0f} MB, "
               f"web chat alone {peak_rss_mb(alone.pid) or 0:.0f} MB, "
               f"bare aiohttp {peak_rss_mb(baseline.pid) or 0:.0f} MB")
