@@ -15,9 +15,10 @@ from inbox import holiday_names
 from routing.sla import BusinessCalendar
 from settings import Config
 
-# The holidays library's name for each console language's holiday names; it has no Russian,
-# so Russian readers get its English names named again from our catalogue (holiday_names).
-HOLIDAY_NAME_LANGUAGES = {"az": ("az",), "ru": ("en_US",), "en": ("en_US",)}
+# The holidays library's code for each console language it writes holiday names in. It
+# has no Russian: other readers get its English names named again from our catalogue
+# (holiday_names).
+HOLIDAY_NAME_LANGUAGES = {"az": "az", "en": "en_US"}
 
 
 def _queue(queue: Any) -> dict[str, Any]:
@@ -43,13 +44,11 @@ def deployment_view(config: Config, calendar: BusinessCalendar, language: str,
     """What the Configuration tab shows; holidays of this year and the next, named in the
     reader's language where the calendar has it."""
     hours = config.business_hours
-    names = HOLIDAY_NAME_LANGUAGES.get(language, ())
-    # The library writes no Russian: its English names, named from our catalogue.
-    translated = language not in ("az", "en")
+    written = HOLIDAY_NAME_LANGUAGES.get(language)
     holidays = [{"date": day.isoformat(),
-                 "name": holiday_names.named(name, language) if translated else name}
+                 "name": name if written else holiday_names.named(name, language)}
                 for year in (today.year, today.year + 1)
-                for day, name in calendar.named_public_holidays(year, names)]
+                for day, name in calendar.named_public_holidays(year, (written or "en_US",))]
     return {
         "timezone": config.timezone,
         "queues": [_queue(queue) for queue in config.queues],
