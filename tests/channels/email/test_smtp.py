@@ -178,13 +178,21 @@ async def test_an_address_no_mail_can_carry_fails_the_message_saying_why(ctx):
     assert error.startswith("the mail cannot be written: local-part contains non-ASCII")
 
 
-async def test_starttls_with_a_login_from_the_environment(ctx, tmp_path):
+def starttls_server(ctx, tmp_path) -> tuple[MailServer, Login]:
+    """A server asking for STARTTLS and baku1's login (its certificate trusted through the
+    mailbox's `ca_file`), and the test's mailbox configured for it; start it with `with`."""
     cert, key = self_signed(tmp_path)
     login = Login("baku1", PASSWORD)
-    with MailServer(tls=(cert, key), login=login) as server:
-        ctx.config = config_for({"host": "localhost", "port": server.port,
-                                 "security": "starttls", "user": "baku1",
-                                 "password": "${BAKU1_SMTP_PASSWORD}", "ca_file": str(cert)})
+    server = MailServer(tls=(cert, key), login=login)
+    ctx.config = config_for({"host": "localhost", "port": server.port,
+                             "security": "starttls", "user": "baku1",
+                             "password": "${BAKU1_SMTP_PASSWORD}", "ca_file": str(cert)})
+    return server, login
+
+
+async def test_starttls_with_a_login_from_the_environment(ctx, tmp_path):
+    server, login = starttls_server(ctx, tmp_path)
+    with server:
         _, reply = await conversation_with_reply(ctx)
         assert await deliver_message(ctx, reply["id"]) == "sent"
         assert len(server.accepted) == 1
@@ -276,12 +284,8 @@ async def test_a_mail_the_server_accepted_is_not_sent_again_by_a_later_attempt(c
 
 
 async def test_the_worker_keeps_one_login_for_many_mails(ctx, tmp_path):
-    cert, key = self_signed(tmp_path)
-    login = Login("baku1", PASSWORD)
-    with MailServer(tls=(cert, key), login=login) as server:
-        ctx.config = config_for({"host": "localhost", "port": server.port,
-                                 "security": "starttls", "user": "baku1",
-                                 "password": "${BAKU1_SMTP_PASSWORD}", "ca_file": str(cert)})
+    server, login = starttls_server(ctx, tmp_path)
+    with server:
         taken, reply = await conversation_with_reply(ctx)
         # As the worker's delivery loop runs them: the acknowledgement, then the reply.
         async with kept_open():
