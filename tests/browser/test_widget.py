@@ -154,16 +154,23 @@ async def _typing_events(http, base, auth, found: list[dict], connected: asyncio
                 found.append(json.loads(text[6:]))
 
 
-async def test_a_resident_chats_from_another_site(widget_system, browser, http):
-    system, host = widget_system
-    base = system.base_url
-    auth = await _agent(http, base)
+async def _resident_page(browser):
+    """A resident's desktop browser in Baku: its context, a page on it and the script
+    errors the page raises."""
     context = await browser.new_context(viewport={"width": 1024, "height": 760},
                                         locale="en-GB", timezone_id="Asia/Baku")
     page = await context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    return context, page, errors
+
+
+async def test_a_resident_chats_from_another_site(widget_system, browser, http):
+    system, host = widget_system
+    base = system.base_url
+    auth = await _agent(http, base)
+    context, page, errors = await _resident_page(browser)
     url = f"{host.allowed}/?app={base}&lang=en"
 
     button, frame = await _open_widget(page, url)
@@ -520,12 +527,7 @@ async def test_the_rating_question_keeps_its_buttons_over_a_reload_until_pressed
     system, host = widget_system
     base = system.base_url
     auth = await _agent(http, base)
-    context = await browser.new_context(viewport={"width": 1024, "height": 760},
-                                        locale="en-GB", timezone_id="Asia/Baku")
-    page = await context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    context, page, errors = await _resident_page(browser)
     url = f"{host.allowed}/?app={base}&lang=en"
     _, frame = await _open_widget(page, url)
     await frame.locator("#name").fill("Aysel Məmmədova")
