@@ -149,37 +149,19 @@ async def test_csat_is_reported_by_queue_agent_channel_category_and_tag(
 
 async def test_on_the_web_chat_the_question_has_buttons_and_a_pressed_one_is_the_answer(
         aiohttp_client, environment, config, ctx) -> None:
-    from app import create_app
-    from channels.delivery import deliver_message
-    from inbox.actions import set_status
-    from tests.channels.webchat.test_channel import GUNEL, PENSION, say_hello
-    from tests.channels.webchat.test_widget_protocol import (
-        conversation_of,
-        frame_of,
-        leyla,
-        say,
-    )
-    from tests.conftest import with_test_channels
+    from tests.channels.webchat.test_channel import say_hello
+    from tests.channels.webchat.test_widget_protocol import say
 
-    chat = await aiohttp_client(with_test_channels(create_app(config)))
-    agent = await leyla(ctx, presence="online")
-    async with chat.ws_connect("/chat/ws") as ws:
-        await say_hello(ws)
-        ack = await say(ws, "c-1", PENSION, name=GUNEL)
-        conversation_id = await conversation_of(ctx, ack["message_id"])
-        await set_status(ctx, agent, conversation_id, "resolved")
-        [question] = await ask(ctx)
-        assert await deliver_message(ctx, question["id"]) == "sent"
-        frame = await frame_of(ws, "message")
-        while frame["message"]["id"] != question["id"]:
-            frame = await frame_of(ws, "message")
-        assert frame["message"]["choices"] == ["1", "2", "3", "4", "5"]
-        assert "1" in frame["message"]["body"] and "5" in frame["message"]["body"]
+    case = await web_chat_survey(aiohttp_client, config, ctx)    # buttons 1 to 5 shown
+    assert "1" in case.question["body"] and "5" in case.question["body"]
+    async with case.chat.ws_connect("/chat/ws") as ws:
+        await say_hello(ws, session=case.token)
         await say(ws, "c-2", "5")            # what pressing the "5" button sends
-    [survey] = await surveys_of(ctx, conversation_id)
-    assert (survey["score"], survey["agent_id"], survey["channel"]) == (5, agent.id, "webchat")
+    [survey] = await surveys_of(ctx, case.conversation_id)
+    assert (survey["score"], survey["agent_id"], survey["channel"]) == (5, case.agent.id,
+                                                                          "webchat")
     async with ctx.store.read() as tx:
-        assert (await tx.conversations.get(conversation_id))["status"] == "resolved"
+        assert (await tx.conversations.get(case.conversation_id))["status"] == "resolved"
 
 
 @dataclass(frozen=True)
