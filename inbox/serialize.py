@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from inbox import media_links
 from inbox.channel_traits import MailComposer
 from inbox.messages import CHOICES, DIVERTED, WHISPER
-from routing import mask_text
+from routing import mask_text, mask_value
 from settings import Config
 
 Row = dict[str, Any]
@@ -147,8 +147,8 @@ def conversation_view(row: Row, zone: ZoneInfo, *, full: bool = False) -> dict[s
     (personal data in lists stays partial); `full` for the one conversation an agent opened."""
     phone, email = row.get("contact_phone"), row.get("contact_email")
     if not full:
-        phone = mask_text(phone) if phone else phone
-        email = mask_text(email) if email else email
+        phone = mask_value("phone", phone) if phone else phone
+        email = mask_value("email", email) if email else email
     return {
         "id": row["id"],
         "status": row["status"],

@@ -1,7 +1,7 @@
 """Pure decisions about incoming messages: category, language and personal-data entities."""
 
 from routing.classify import CATEGORIES, Classification, Hints, KeywordRule, classify
-from routing.entities import Entity, mask_text
+from routing.entities import Entity, mask_text, mask_value
 
 __all__ = [
     "CATEGORIES",
@@ -11,4 +11,5 @@ __all__ = [
     "KeywordRule",
     "classify",
     "mask_text",
+    "mask_value",
 ]

@@ -1,4 +1,4 @@
-from routing.entities import Entity, find_entities, mask_text
+from routing.entities import Entity, find_entities, mask_text, mask_value
 
 
 def test_azerbaijani_message_with_fin_phone_and_email() -> None:
@@ -78,3 +78,16 @@ def test_text_without_entities_is_unchanged() -> None:
 def test_many_entities_in_a_long_paste_are_all_found() -> None:
     text = "5ZJ7K2A a@b.az " * 5_000
     assert len(find_entities(text)) == 10_000
+
+
+def test_a_known_value_is_masked_as_a_text_would_mask_it() -> None:
+    assert mask_value("phone", "+994501234567") == mask_text("+994501234567")
+    assert mask_value("email", "leyla@mail.ru") == mask_text("leyla@mail.ru")
+
+
+def test_a_known_value_is_masked_even_where_a_search_would_not_find_it() -> None:
+    # A stored contact phone that no numbering plan knows, a mailbox on a local host: a
+    # list must still show them partial.
+    assert mask_text("+994001112233") == "+994001112233"
+    assert mask_value("phone", "+994001112233") == "+99400*****33"
+    assert mask_value("email", "leyla@localhost") == "l***@localhost"
