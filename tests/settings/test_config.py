@@ -17,6 +17,7 @@ from sqlalchemy import select
 from inbox.auth import verify_password
 from inbox.storage.db import make_engine
 from inbox.storage.schema import users
+from routing import classify
 from settings import ConfigError, Imap, Problem, Rate, WebchatLimits, load_config, load_config_text
 from tests.conftest import ROOT, TEST_CONFIG
 
@@ -88,6 +89,17 @@ def test_the_shipped_and_test_configs_load(path):
                                                        "https://e-sosial.az")
     assert config.limits.max_body_bytes == 1_048_576
     assert config.source == str(path)
+
+
+@pytest.mark.parametrize("text", [
+    "Salam, reintegration.gov.az saytında qeydiyyat formu açılmır",
+    "reintegration.gov.az qeydiyyat formu işləmir, şikayət edirəm",
+])
+def test_the_shipped_keywords_leave_a_complaint_about_the_portal_to_support(text):
+    # Naming the portal's registration form is no registration request: the resident who
+    # cannot open it needs support, and a keyword must not overrule the model there.
+    keywords = load_config(ROOT / "config.yaml", env={}).routing.category_keywords
+    assert classify(text, rules=keywords).category == "support"
 
 
 def test_the_test_config_has_short_outbox_leases():
