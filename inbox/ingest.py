@@ -72,6 +72,7 @@ class IngestResult:
     reopened: bool = False    # a resolved conversation the resident's reply in its thread reopened
     bot_replies: tuple[int, ...] = ()   # the guided intake's answers, queued
     released: bool = False    # its guided intake ended: the conversation entered its queue
+    rated: bool = False       # it answered the survey of a resolved conversation, which stays so
 
 
 @dataclass(frozen=True)
@@ -513,7 +514,7 @@ async def store_many(ctx: InboxContext, arrivals: list[Arrival]) -> list[IngestR
             message=taking.row, woke_up=taking.woke_up, released_from=taking.released_from,
             named=taking.named, acknowledgement_id=taking.acknowledgement_id,
             reopened=taking.reopened, bot_replies=tuple(taking.bot_replies),
-            released=taking.released)
+            released=taking.released, rated=taking.rated)
     for index, key in enumerate(keys):
         if results[index] is None:   # the same message twice in the batch: stored once
             first = results[fresh[key]]

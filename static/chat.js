@@ -266,7 +266,9 @@
         delete pending[frame.id];
         if (entry !== undefined) {
           needsContact = false;
-          if (state.conversation && state.conversation.status === "resolved") setConversation(null);
+          // A message opens a new conversation, but a rating answers the resolved one.
+          var resolved = state.conversation && state.conversation.status === "resolved";
+          if (resolved && !frame.survey_answer) setConversation(null);
           render({ id: frame.message_id, direction: "in", body: entry.text,
                    attachments: entry.files, created_at: new Date().toISOString() }, frame.id);
         }

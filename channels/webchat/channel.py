@@ -333,17 +333,22 @@ class _Socket:
                 display_name=self.name, language=self.language, raw_size=len(frame.text),
                 attachments=uploads.as_attachments(held), extra=extra,
                 reply_to=frame.reply_to))
-            message_id = result.message_id
+            message_id, rated = result.message_id, result.rated
             self.has_conversation = True
         except REDIS_UNAVAILABLE as exc:
             # Ingest meets Redis only after its commit: the message is stored, so it is
             # acknowledged; the sweeps route, deliver and assign what the outage held up.
             self.ctx.redis_outage.failed(exc)
             message_id = await self.port.stored_message_id("webchat", external_id)
+            rated = False
             self.has_conversation = True
         self.gave_reply_to = self.gave_reply_to or frame.reply_to is not None
         await uploads.keep_with_message(self.ctx, message_id, held)
-        await self.send({"type": "ack", "id": frame.client_id, "message_id": message_id})
+        ack: dict[str, Any] = {"type": "ack", "id": frame.client_id, "message_id": message_id}
+        if rated:
+            # The window keeps offering a new conversation: this one stays resolved.
+            ack["survey_answer"] = True
+        await self.send(ack)
 
     async def _require_reply_to(self, frame: ChatText) -> None:
         """With `contact_required`, a session that has never said where answers go (the

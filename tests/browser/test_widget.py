@@ -552,9 +552,13 @@ async def test_the_rating_question_keeps_its_buttons_over_a_reload_until_pressed
     assert await buttons.all_text_contents() == ["1", "2", "3", "4", "5"]
     assert not await buttons.nth(4).is_disabled()
     await _shot(page, "7-rating-replayed")
+    assert await frame.locator("#resolved").is_visible()
     await buttons.nth(4).click()
     await frame.locator("#messages li.in[data-message-id]").filter(has_text="5").wait_for()
     assert all([await buttons.nth(n).is_disabled() for n in range(5)])   # spent
+    # The rating answered the resolved conversation: the window still offers a new one.
+    assert await frame.locator("#resolved").is_visible()
+    assert await frame.locator("#composer").is_hidden()
 
     async def rated() -> bool:
         async with http.get(f"{base}/api/v1/conversations/{cid}", headers=auth) as r:

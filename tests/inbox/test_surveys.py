@@ -156,7 +156,9 @@ async def test_on_the_web_chat_the_question_has_buttons_and_a_pressed_one_is_the
     assert "1" in case.question["body"] and "5" in case.question["body"]
     async with case.chat.ws_connect("/chat/ws") as ws:
         await say_hello(ws, session=case.token)
-        await say(ws, "c-2", "5")            # what pressing the "5" button sends
+        ack = await say(ws, "c-2", "5")      # what pressing the "5" button sends
+    # The window is told the conversation stays resolved: it keeps offering a new one.
+    assert ack.get("survey_answer") is True
     [survey] = await surveys_of(ctx, case.conversation_id)
     assert (survey["score"], survey["agent_id"], survey["channel"]) == (5, case.agent.id,
                                                                           "webchat")
@@ -254,7 +256,8 @@ async def test_a_replayed_question_offers_no_buttons_once_a_new_conversation_beg
     conversation_id = case.conversation_id
     async with chat.ws_connect("/chat/ws") as ws:
         await ws.send_json({"type": "hello", "session": token, "language": "az"})
-        await say(ws, "c-2", "Bir sualım da var: arayış nə vaxt hazır olar?")
+        ack = await say(ws, "c-2", "Bir sualım da var: arayış nə vaxt hazır olar?")
+    assert "survey_answer" not in ack          # a new conversation: the window shows it open
     history = await replayed(chat, token, first_id)
     assert "choices" not in history[question["id"]]
     [survey] = await surveys_of(ctx, conversation_id)
