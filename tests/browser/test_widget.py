@@ -559,6 +559,7 @@ async def test_the_rating_question_keeps_its_buttons_over_a_reload_until_pressed
     # The rating answered the resolved conversation: the window still offers a new one.
     assert await frame.locator("#resolved").is_visible()
     assert await frame.locator("#composer").is_hidden()
+    await _shot(page, "7b-rating-pressed")
 
     async def rated() -> bool:
         async with http.get(f"{base}/api/v1/conversations/{cid}", headers=auth) as r:
