@@ -620,39 +620,38 @@ async def ingest_many(ctx: InboxContext, messages: Sequence[InboundMessage],
                 stored = await store_many(ctx, [Arrival(messages[i]) for i in batch])
             except Exception:
                 for i in batch:
-                    results[i] = await _store_alone(ctx, messages[i])
+                    try:
+                        [results[i]] = await store_alone(ctx, Arrival(messages[i]))
+                    except Exception as exc:
+                        results[i] = exc
+                        continue
+                    await announce_stored(ctx, [results[i]])   # type: ignore[list-item]
                 continue
-            await _announce_stored(ctx, stored)
+            await announce_stored(ctx, stored)
             for i, result in zip(batch, stored, strict=True):
                 results[i] = result
     return results  # type: ignore[return-value]
 
 
-async def _store_alone(ctx: InboxContext, message: InboundMessage
-                       ) -> IngestResult | Exception:
+async def store_alone(ctx: InboxContext, arrival: Arrival) -> list[IngestResult]:
     """One message of a failed batch, tried twice: the first try may meet the same message
-    or identity another process stored a moment before, which the second finds."""
-    for attempt in (1, 2):
-        try:
-            [result] = await store_many(ctx, [Arrival(message)])
-        except Exception as exc:
-            if attempt == 2:
-                return exc
-            continue
-        await _announce_stored(ctx, [result])
-        return result
-    raise AssertionError("unreachable")
+    or identity another process stored a moment before, which the second finds. Raises
+    what the second try met."""
+    try:
+        return await store_many(ctx, [arrival])
+    except Exception:
+        return await store_many(ctx, [arrival])
 
 
-async def _announce_stored(ctx: InboxContext, results: list[IngestResult]) -> None:
-    """Announce what is committed; the messages are in whatever Redis says, and the sweeps
-    deliver, assign and announce what an outage held up."""
+async def announce_stored(ctx: InboxContext, results: list[IngestResult]) -> None:
+    """Announce what is committed, never failing its caller: the messages are in whatever
+    Redis says, and the sweeps deliver, assign and announce what an outage held up."""
     try:
         await announce_many(ctx, results)
     except REDIS_UNAVAILABLE as exc:
         ctx.redis_outage.failed(exc)
     except Exception:
-        log.exception("%s stored messages could not be announced", len(results))
+        log.exception("%s stored message(s) could not be announced", len(results))
 
 
 async def ingest(ctx: InboxContext, msg: InboundMessage,

@@ -40,9 +40,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from inbox.context import InboxContext
-from inbox.ingest import Arrival, IngestResult, announce_many, resident_of, store_many
+from inbox.ingest import (
+    Arrival,
+    IngestResult,
+    announce_stored,
+    resident_of,
+    store_alone,
+    store_many,
+)
 from inbox.messages import Attachment, InboundMessage
-from inbox.outage import REDIS_UNAVAILABLE
 from inbox.storage import utcnow
 
 log = logging.getLogger(__name__)
@@ -341,35 +347,19 @@ async def _ingest_batch(ctx: InboxContext, batch: list[_Backlogged]) -> None:
     for entry, result in zip(batch, results, strict=True):
         if entry.stored is not None and not entry.stored.done():
             entry.stored.set_result(result)
-    try:
-        await announce_many(ctx, results)
-    except REDIS_UNAVAILABLE as exc:
-        # The batch is committed: the messages are in; the sweeps deliver, assign and
-        # announce what the outage held up.
-        ctx.redis_outage.failed(exc)
-    except Exception:
-        log.exception("a stored batch of %s messages could not be announced", len(batch))
+    await announce_stored(ctx, results)
 
 
 async def _ingest_alone(ctx: InboxContext, entry: _Backlogged) -> None:
-    """One message of a failed batch. Tried twice: the first try may meet the same message
-    or identity that another process stored a moment before, which the second finds."""
-    for attempt in (1, 2):
-        try:
-            results = await store_many(ctx, [Arrival(entry.message, entry.intake_id)])
-            break
-        except Exception as exc:
-            if attempt == 2:
-                _failed(entry, exc)
-                return
+    """One message of a failed batch (`store_alone`: tried twice)."""
+    try:
+        results = await store_alone(ctx, Arrival(entry.message, entry.intake_id))
+    except Exception as exc:
+        _failed(entry, exc)
+        return
     if entry.stored is not None and not entry.stored.done():
         entry.stored.set_result(results[0])
-    try:
-        await announce_many(ctx, results)
-    except REDIS_UNAVAILABLE as exc:
-        ctx.redis_outage.failed(exc)
-    except Exception:
-        log.exception("a stored message could not be announced")
+    await announce_stored(ctx, results)
 
 
 def _failed(entry: _Backlogged, exc: Exception) -> None:
@@ -388,18 +378,12 @@ async def _ingest_entry(ctx: InboxContext, message: InboundMessage, intake_id: i
     """Ingest one journal entry; False when that failed, leaving it in the journal for the
     sweep to retry after `recover_after`."""
     try:
-        results = await store_many(ctx, [Arrival(message, intake_id)])
+        results = await store_alone(ctx, Arrival(message, intake_id))
     except Exception:
-        try:   # another process took in the same message or identity first: once more
-            results = await store_many(ctx, [Arrival(message, intake_id)])
-        except Exception:
-            log.exception("journalled %s message (intake %s) could not be ingested",
-                          message.channel, intake_id)
-            return False
-    try:
-        await announce_many(ctx, results)
-    except REDIS_UNAVAILABLE as exc:
-        ctx.redis_outage.failed(exc)
+        log.exception("journalled %s message (intake %s) could not be ingested",
+                      message.channel, intake_id)
+        return False
+    await announce_stored(ctx, results)
     return True
 
 

@@ -157,7 +157,7 @@ async def test_in_a_long_burst_the_drainer_takes_small_batches_and_half_the_loop
         return None
 
     monkeypatch.setattr(intake_module, "store_many", timed_store_many)
-    monkeypatch.setattr(intake_module, "announce_many", no_announcing)
+    monkeypatch.setattr(intake_module, "announce_stored", no_announcing)
     intake = Intake(ctx, max_lag_s=0, concurrency=1)
     intake.start()
     try:
@@ -293,7 +293,7 @@ async def test_residents_are_ingested_side_by_side_each_in_order(ctx, monkeypatc
         return None
 
     monkeypatch.setattr(intake_module, "store_many", slow_store_many)
-    monkeypatch.setattr(intake_module, "announce_many", no_announcing)
+    monkeypatch.setattr(intake_module, "announce_stored", no_announcing)
     intake = Intake(ctx, max_lag_s=0, concurrency=4)
     intake.start()
     try:
