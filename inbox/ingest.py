@@ -443,13 +443,12 @@ async def _guide(ctx: InboxContext, tx: UnitOfWork, takings: list[_Taking],
               "language": t.reading.language}, t.identity["contact_name"]) for t in opening],
             now), strict=True):
         taking.bot_replies = said
-    for taking in takings:
-        msg = taking.message
-        if taking.conversation is not None and taking.conversation["status"] == guided.STATUS \
-                and msg.automatic is None:
-            conversation = {**taking.conversation, "channel": msg.channel}
-            taken = await guided.take(ctx, tx, conversation, taking.row, now)
-            taking.bot_replies, taking.released = list(taken.replies), taken.released
+    answering = [t for t in takings if t.conversation is not None
+                 and t.conversation["status"] == guided.STATUS and t.message.automatic is None]
+    for taking, taken in zip(answering, await guided.take_many(ctx, tx, [
+            ({**t.conversation, "channel": t.message.channel}, t.row) for t in answering],
+            now), strict=True):
+        taking.bot_replies, taking.released = list(taken.replies), taken.released
 
 
 async def _likely_openers(ctx: InboxContext, arrivals: list[Arrival],
@@ -577,25 +576,29 @@ async def announce_many(ctx: InboxContext, results: list[IngestResult]) -> None:
             data[MASKED_MESSAGE] = {**data["message"],
                                     "body": guided_view.masked_body(data["message"]["body"])}
         announcements.append(("message.created", await _queue_of(ctx, result), data))
+    # What a follow-up changed (it woke, reopened or released its conversation, named its
+    # contact): one read and the same pipeline, however many residents did so at once.
+    changed = [r.conversation_id for r in joined if r.woke_up or r.reopened or r.named
+               or r.released or r.released_from is not None]
+    if changed:
+        async with ctx.store.read() as tx:
+            rows = await tx.conversations.with_contacts(changed)
+        announcements += [("conversation.updated", row["queue"],
+                           {"conversation": conversation_view(row, ctx.zone)}) for row in rows]
+    # Released by the guided intake (it is over), or reopened without its agent: the case
+    # waits in its queue again and is offered like a new one. One its absent agent lost is
+    # offered to the others.
+    waiting = [r for r in joined if r.released_from is None and (r.released or r.reopened)]
+    announcements += [("queue.updated", queue, {"queue": queue})
+                      for queue in sorted({r.queue for r in waiting if r.queue})]
     await publish_events(ctx.redis, announcements)
     for result in joined:
-        if result.woke_up or result.reopened or result.named or result.released \
-                or result.released_from is not None:
-            await lifecycle.announce(ctx, result.conversation_id)
-        if result.released:
-            # The guided intake is over: the case waits in its queue like a new one.
-            await lifecycle.announce_queues(ctx, [result.queue])
-            await assignment.assign_waiting(ctx, result.conversation_id)
         if result.released_from is not None:
             await assignment.assign_waiting(ctx, result.conversation_id,
                                             exclude={result.released_from})
-        elif result.reopened:
-            # Reopened: without an agent it waits in its queue again and is offered like a
-            # new one (with its agent present it is theirs, and nothing is offered).
-            await lifecycle.announce_queues(ctx, [result.queue])
-            await assignment.assign_waiting(ctx, result.conversation_id)
-    if opened:
-        await assignment.assign_many(ctx, [r.conversation_id for r in opened])
+    offered = [r.conversation_id for r in opened] + [r.conversation_id for r in waiting]
+    if offered:
+        await assignment.assign_many(ctx, offered)
 
 
 async def ingest_many(ctx: InboxContext, messages: Sequence[InboundMessage],

@@ -26,6 +26,7 @@ from inbox.storage import Row, UnitOfWork
 log = logging.getLogger(__name__)
 
 STATUS = "intake"          # the conversation's status while the bot collects
+RELEASING = (engine.COMPLETE, engine.HANDOVER)   # outcomes that put it in its queue
 
 
 @dataclass(frozen=True)
@@ -118,42 +119,83 @@ async def take(ctx: InboxContext, tx: UnitOfWork, conversation: Row, message: Ro
     """Advance the intake of `conversation` (status `intake`) with the resident's stored
     `message`. The row is read under its lock and written only at the version read, so two
     processes taking two messages of the same resident apply them one after the other."""
-    row = await tx.intakes.get(conversation["id"], for_update=True)
-    if row is None or row["status"] not in ("active", "paused"):
-        return Taken()
-    setting = setting_for(ctx, row["language"], conversation["id"], now)
-    turn = engine.advance(setting, engine.State.from_json(row["state"]), engine.Answer(
+    [taken] = await take_many(ctx, tx, [(conversation, message)], now)
+    return taken
+
+
+async def take_many(ctx: InboxContext, tx: UnitOfWork, turns: list[tuple[Row, Row]],
+                    now: datetime) -> list[Taken]:
+    """`take` for each (conversation, message) of an ingest batch: one read of their intakes
+    under lock and one insert of the bot's answers, however many residents answer at once.
+    A conversation must appear once (an ingest batch holds one message per resident)."""
+    if len({conversation["id"] for conversation, _ in turns}) != len(turns):
+        raise ValueError("one message per conversation in a batch of intake turns")
+    rows = await tx.intakes.of_conversations([c["id"] for c, _ in turns], for_update=True)
+    answered = [(index, conversation, _advance(ctx, row, message, now), row)
+                for index, (conversation, message) in enumerate(turns)
+                if (row := rows.get(conversation["id"])) is not None
+                and row["status"] in ("active", "paused")]
+    taken = [Taken()] * len(turns)
+    if not await tx.intakes.save_many([(row, _changes(ctx, turn, now))
+                                       for _, _, turn, row in answered]):
+        # Only a writer that skipped the locks could get here. Its turn stands; alone, this
+        # message is left for the operator to read; in a batch, each is taken again alone.
+        if len(answered) > 1:
+            raise IntakeChanged("intakes changed under their locks")
+        log.warning("conversation %s: intake changed under its lock", answered[0][1]["id"])
+        return taken
+    said = await tx.messages.insert_many([_said(c, turn.says, now)
+                                          for _, c, turn, _ in answered])
+    await release_many(ctx, tx, [(c, turn.outcome, turn.reason) for _, c, turn, _ in answered
+                                 if turn.outcome in RELEASING], now)
+    for (index, _, turn, _), message_id in zip(answered, said, strict=True):
+        taken[index] = Taken((message_id,), turn.outcome in RELEASING)
+    return taken
+
+
+class IntakeChanged(RuntimeError):
+    """A batch's intake rows were written by another turn between their read and write."""
+
+
+def _advance(ctx: InboxContext, row: Row, message: Row, now: datetime) -> engine.Turn:
+    setting = setting_for(ctx, row["language"], row["conversation_id"], now)
+    return engine.advance(setting, engine.State.from_json(row["state"]), engine.Answer(
         message["body"] or "", attachments=len(message["attachments"] or ()),
         message_id=message["id"]))
+
+
+def _changes(ctx: InboxContext, turn: engine.Turn, now: datetime) -> dict[str, Any]:
+    """The intake row's new values after `turn`."""
     changes: dict[str, Any] = {"state": turn.state.as_json(), "updated_at": now,
                                "reminder_due_at": reminder_due(ctx, now), "reminded_at": None,
-                               "status": "paused" if turn.state.paused else "active"}
-    released = turn.outcome in (engine.COMPLETE, engine.HANDOVER)
-    if released:
+                               "status": "paused" if turn.state.paused else "active",
+                               "reason": None, "finished_at": None}   # the keys of a batch
+    if turn.outcome in RELEASING:
         changes.update(status="complete" if turn.outcome == engine.COMPLETE else "handed_over",
                        reason=turn.reason, finished_at=now, reminder_due_at=None)
-    if not await tx.intakes.save(row, **changes):
-        # Only a writer that skipped the lock could get here; its turn stands, and this
-        # message is left for the operator to read.
-        log.warning("conversation %s: intake changed under its lock", conversation["id"])
-        return Taken()
-    replies = await say(tx, conversation, turn.says, now)
-    if released:
-        await release(ctx, tx, conversation, turn.outcome, turn.reason, now)
-    return Taken(tuple(replies), released)
+    return changes
 
 
 async def release(ctx: InboxContext, tx: UnitOfWork, conversation: Row, outcome: str,
                   reason: str | None, now: datetime) -> None:
     """The conversation enters its queue, waiting for an agent; its first-response clock
     starts now, not when the bot began asking."""
-    queue = conversation["queue"]
-    await tx.conversations.update(
-        conversation["id"], status="waiting",
-        sla_due_at=sla.due_at(ctx, queue, now, "first_response"))
-    if outcome == engine.COMPLETE:
-        await tx.events.add(conversation["id"], EventType.INTAKE_COMPLETED, {}, at=now)
-    else:
-        await tx.events.add(conversation["id"], EventType.INTAKE_HANDED_OVER,
-                            {"reason": reason}, at=now)
-    log.info("conversation %s: intake %s, waiting in %s", conversation["id"], outcome, queue)
+    await release_many(ctx, tx, [(conversation, outcome, reason)], now)
+
+
+async def release_many(ctx: InboxContext, tx: UnitOfWork,
+                       releases: list[tuple[Row, str, str | None]], now: datetime) -> None:
+    """`release` for each (conversation, outcome, reason), one statement per table."""
+    if not releases:
+        return
+    await tx.conversations.update_many([
+        (c["id"], {"status": "waiting",
+                   "sla_due_at": sla.due_at(ctx, c["queue"], now, "first_response")})
+        for c, _, _ in releases])
+    await tx.events.add_many([
+        (c["id"], EventType.INTAKE_COMPLETED, {}, now) if outcome == engine.COMPLETE
+        else (c["id"], EventType.INTAKE_HANDED_OVER, {"reason": reason}, now)
+        for c, outcome, reason in releases])
+    for conversation, outcome, _ in releases:
+        log.info("conversation %s: intake %s, waiting in %s", conversation["id"], outcome,
+                 conversation["queue"])

@@ -136,6 +136,15 @@ class ConversationRecords(Records):
         await self.conn.execute(update(conversations)
                                 .where(conversations.c.id == conversation_id).values(**values))
 
+    async def update_many(self, changes: Sequence[tuple[int, dict[str, Any]]]) -> None:
+        """`update` for each (id, values), every `values` with the same keys, in one
+        executemany."""
+        if not changes:
+            return
+        await self.conn.execute(
+            update(conversations).where(conversations.c.id == bindparam("conversation")),
+            [{"conversation": conversation_id, **values} for conversation_id, values in changes])
+
     async def of_contact(self, contact_id: int) -> list[Row]:
         return await self._all(select(conversations)
                                .where(conversations.c.contact_id == contact_id)

@@ -10,14 +10,15 @@ import redis.asyncio as aioredis
 
 from inbox import dispatch
 from inbox.context import InboxContext
-from inbox.ingest import Arrival, ingest, store_many
+from inbox.ingest import Arrival, announce_many, ingest, store_many
 from inbox.jobs import Jobs
 from inbox.messages import InboundMessage
 from inbox.storage import Store, utcnow
 from inbox.storage.db import make_engine
 from settings import load_config
 from tests.conftest import TEST_CHANNELS, TEST_CONFIG
-from tests.inbox.guided_intake.support import intake_of, with_intake
+from tests.inbox.guided_intake.support import conversation, intake_of, with_intake
+from tests.inbox.test_auth import add_user
 from tests.unrouted import unroute
 
 SESSION = "k3Yq0sZ1guided"
@@ -99,3 +100,46 @@ async def test_a_batch_opens_each_registrations_dialogue_in_its_own_language(ctx
         assert consent[row["language"]] in said["body"].lower(), said["body"]
     assert await intake_of(ctx, by_address["sess-q"].conversation_id) is None
     assert by_address["sess-q"].bot_replies == ()
+
+
+async def test_a_batch_takes_each_residents_answer_to_their_own_dialogue(ctx):
+    # Residents answering their bots at the same moment reach ingest as one batch: each
+    # answer moves its own dialogue, and one that asks for an operator is released alone.
+    openers = {"sess-1": ("Salam, ilkin qeydiyyatdan keçmək istəyirəm", "az"),
+               "sess-2": ("Здравствуйте, хочу пройти первичную регистрацию", "ru"),
+               "sess-3": ("Hello, I want to do the initial registration", "en")}
+
+    def message(address: str, n: int, text: str, language: str) -> Arrival:
+        return Arrival(InboundMessage(
+            channel="webchat", external_id=f"{address}:c-{n}", address=address, text=text,
+            received_at=utcnow(), display_name=None, language=language))
+
+    opened = await store_many(ctx, [message(a, 0, text, language)
+                                    for a, (text, language) in openers.items()])
+    await announce_many(ctx, opened)
+    operator = await add_user(ctx, "rashad@migration.gov.az", name="Rəşad Əliyev",
+                              queues=("migration-registration",),
+                              languages=("az", "ru", "en"), presence="online")
+    answers = {"sess-1": "1", "sess-2": "1", "sess-3": "operator"}
+    taken = await store_many(ctx, [message(a, 1, answers[a], openers[a][1]) for a in openers])
+    await announce_many(ctx, taken)
+    rows = [await intake_of(ctx, r.conversation_id) for r in opened]
+    assert [(row["status"], row["version"]) for row in rows] == [
+        ("active", 2), ("active", 2), ("handed_over", 2)]
+    assert [row["state"]["step"] for row in rows[:2]] == ["full_name", "full_name"]
+    assert [r.released for r in taken] == [False, False, True]
+    assert [r.conversation_id for r in taken] == [r.conversation_id for r in opened]
+    async with ctx.store.read() as tx:
+        said = [await tx.messages.get(reply) for r in taken for reply in r.bot_replies]
+        released = await tx.conversations.get(opened[2].conversation_id)
+    # Each bot answer in its own conversation and language.
+    assert [m["conversation_id"] for m in said] == [r.conversation_id for r in opened]
+    assert "adınızı" in said[0]["body"].lower() and "имя" in said[1]["body"].lower()
+    assert "operator" in said[2]["body"].lower()
+    # Released, it is offered like a new case (and taken, with its clock running); those
+    # still with the bot are not.
+    assert (released["status"], released["queue"], released["assignee_id"]) == (
+        "open", "migration-registration", operator)
+    assert released["sla_due_at"] is not None
+    for result in opened[:2]:
+        assert (await conversation(ctx, result.conversation_id))["assignee_id"] is None
