@@ -71,7 +71,7 @@ def classify_many(
     default_languages: Sequence[str] | None = None,
 ) -> list[Classification]:
     """`classify` of many messages (each with its hint and default language): those left to
-    the model are scored in one call (`Model.probabilities_many`)."""
+    the model are scored in one call (`Model.probability_rows`)."""
     hints = hints or [None] * len(texts)
     default_languages = default_languages or ["az"] * len(texts)
     results: list[Classification | None] = []
@@ -84,14 +84,18 @@ def classify_many(
         if result is None:
             for_model.append((len(results), prepared, hint, language, entities))
         results.append(result)
-    scored = model.shared_model().probabilities_many([p for _, p, *_ in for_model])
-    for (index, _, hint, language, entities), probabilities in zip(for_model, scored,
-                                                                  strict=True):
+    shared = model.shared_model()
+    scored = shared.probability_rows([p for _, p, *_ in for_model]).tolist()
+    for (index, _, hint, language, entities), row in zip(for_model, scored, strict=True):
         if hint is not None:
-            probabilities = _with_prior(probabilities, hint)
-        category = max(probabilities, key=probabilities.__getitem__)
-        results[index] = Classification(category, probabilities[category], language, entities,
-                                        "model")
+            probabilities = _with_prior(dict(zip(shared.classes, row, strict=True)), hint)
+            category = max(probabilities, key=probabilities.__getitem__)
+            confidence = probabilities[category]
+        else:
+            # The first of equal maxima, as max() over the categories would pick.
+            confidence = max(row)
+            category = shared.classes[row.index(confidence)]
+        results[index] = Classification(category, confidence, language, entities, "model")
     return results  # type: ignore[return-value]
 
 

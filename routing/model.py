@@ -108,15 +108,66 @@ class _FeaturePart:
 
 # What the model needs of one whitespace-separated word of `prepare`d text: the columns of
 # its character n-grams and (when the model counts single words) of its word tokens, in the
-# model's column type as bytes, their number, and its word tokens.
-_WordTerms = tuple[bytes, int, tuple[str, ...]]
+# model's column type as bytes, their number, and the ids of its word tokens in the model's
+# word n-grams (`_WordGrams`), as bytes of int64, and their number.
+_WordTerms = tuple[bytes, int, bytes, int]
 # Residents reuse a few thousand words; the bound only keeps a stream of odd tokens (codes,
 # URLs, pasted logs) from growing the cache without end.
 _WORD_CACHE_SIZE = 100_000
 # The parts of a `_WordTerms`, read at C speed rather than by a generator per word.
-_COLUMNS, _COLUMN_COUNT, _TOKENS = map(operator.itemgetter, range(3))
-# Unknown n-grams in the caches below: numpy reads an int faster than an optional one.
+_COLUMNS, _COLUMN_COUNT, _TOKEN_IDS, _TOKEN_COUNT = map(operator.itemgetter, range(4))
+# A token in none of the model's word n-grams.
 _UNKNOWN = -1
+
+
+class _WordGrams:
+    """The model's word n-grams of two tokens and more as numbers, so that a batch's are
+    looked up by one binary search of sorted arrays rather than a dictionary look-up each.
+
+    Each token of those n-grams has an id below `base`; an n-gram's key is its tokens' ids
+    as the digits of a number in that base."""
+
+    def __init__(self, vocabulary: dict[str, int], offset: int) -> None:
+        self.ids: dict[str, int] = {}
+        grams: dict[int, list[tuple[list[int], int]]] = {}
+        for term, column in vocabulary.items():
+            tokens = term.split(" ")
+            if len(tokens) > 1:
+                ids = [self.ids.setdefault(token, len(self.ids)) for token in tokens]
+                grams.setdefault(len(tokens), []).append((ids, offset + column))
+        self.base = max(1, len(self.ids))
+        if grams and self.base ** max(grams) >= 2**63:
+            raise ValueError("word n-grams too long to number in 64 bits")
+        # Per size: the sorted keys and the joined column of each.
+        self.sizes: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for size, found in grams.items():
+            keys = np.array([self._key(ids) for ids, _ in found], np.int64)
+            order = np.argsort(keys)
+            self.sizes[size] = (keys[order], np.array([c for _, c in found], np.intp)[order])
+
+    def _key(self, ids: list[int]) -> int:
+        key = 0
+        for token in ids:
+            key = key * self.base + token
+        return key
+
+    def columns(self, ids: np.ndarray, text_of_token: np.ndarray, size: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """Joined columns of the known n-grams of `size` tokens among the tokens `ids` of
+        many texts (never across two texts), and the text of each."""
+        keys, columns = self.sizes.get(size, (None, None))
+        count = len(ids) - size + 1
+        if keys is None or count <= 0:
+            return np.zeros(0, np.intp), np.zeros(0, np.intp)
+        runs = np.zeros(count, np.int64)
+        known = text_of_token[:count] == text_of_token[size - 1 :]
+        for start in range(size):
+            window = ids[start : start + count]
+            known &= window != _UNKNOWN
+            runs = runs * self.base + window
+        at = np.minimum(np.searchsorted(keys, runs), len(keys) - 1)
+        known &= keys.take(at) == runs
+        return columns.take(at[known]), text_of_token[:count][known]
 
 
 class _WordCache(dict[str, _WordTerms]):
@@ -124,9 +175,10 @@ class _WordCache(dict[str, _WordTerms]):
     vocabulary look-ups cost more than everything else in scoring a message."""
 
     def __init__(self, chars: _FeaturePart, words: _FeaturePart, token: "re.Pattern[str]",
-                 unigrams: bool, column_type: type[np.unsignedinteger]) -> None:
+                 grams: _WordGrams, unigrams: bool,
+                 column_type: type[np.unsignedinteger]) -> None:
         super().__init__()
-        self._chars, self._words, self._token = chars, words, token
+        self._chars, self._words, self._token, self._grams = chars, words, token, grams
         self._unigrams, self._column_type = unigrams, column_type
 
     def __missing__(self, word: str) -> _WordTerms:
@@ -137,32 +189,16 @@ class _WordCache(dict[str, _WordTerms]):
         columns = [column for column in map(self._chars.vocabulary.get, char_grams(word))
                    if column is not None]
         # Word tokens never span whitespace, so the text's tokens are its words' in order.
-        tokens = tuple(self._token.findall(romanize(word)))
+        tokens = self._token.findall(romanize(word))
         if self._unigrams:
             # Word columns follow the character ones (`Model.joined_idf`).
             offset = len(self._chars.vocabulary)
             columns += [offset + column for column in map(self._words.vocabulary.get, tokens)
                         if column is not None]
+        ids = [self._grams.ids.get(token, _UNKNOWN) for token in tokens]
         terms = self[word] = (np.array(columns, self._column_type).tobytes(), len(columns),
-                              tokens)
+                              np.array(ids, np.int64).tobytes(), len(ids))
         return terms
-
-
-class _GramCache(dict[tuple[str, ...], int]):
-    """Joined column of each run of adjacent word tokens (a word n-gram), or `_UNKNOWN`,
-    looked up once per distinct run: hashing a tuple of strings whose hashes are known costs
-    less than joining them into a new string and hashing that, on every text."""
-
-    def __init__(self, vocabulary: dict[str, int], offset: int) -> None:
-        super().__init__()
-        self._vocabulary, self._offset = vocabulary, offset
-
-    def __missing__(self, gram: tuple[str, ...]) -> int:
-        if len(self) >= _WORD_CACHE_SIZE:
-            self.clear()
-        column = self._vocabulary.get(" ".join(gram))
-        joined = self[gram] = _UNKNOWN if column is None else self._offset + column
-        return joined
 
 
 @dataclass(frozen=True)
@@ -184,7 +220,7 @@ class Model:
     words: _FeaturePart
     word_ngrams: tuple[int, int]
     word_cache: _WordCache = field(compare=False, repr=False)
-    gram_cache: _GramCache = field(compare=False, repr=False)
+    word_grams: _WordGrams = field(compare=False, repr=False)
     # Both vectorizers' IDF and weights (times the IDF, one row per class) end to end, the
     # word columns after the character ones: a batch's terms are counted in one pass.
     joined_idf: np.ndarray = field(compare=False, repr=False)
@@ -206,14 +242,14 @@ class Model:
         words = union.named_transformers["words"]
         word_ngrams = tuple(words.ngram_range)
         column_type = np.uint16 if offset <= 2**16 else np.uint32
+        grams = _WordGrams(parts["words"].vocabulary, len(parts["chars"].vocabulary))
         cache = _WordCache(parts["chars"], parts["words"], re.compile(words.token_pattern),
-                           word_ngrams[0] == 1, column_type)
+                           grams, word_ngrams[0] == 1, column_type)
         classes = tuple(str(label) for label in classifier.classes_)
         idf = np.concatenate((parts["chars"].idf, parts["words"].idf))
         weights = np.concatenate((parts["chars"].weights, parts["words"].weights))
         return cls(pipeline, fingerprint, classes, classifier.intercept_.copy(),
-                   parts["chars"], parts["words"], word_ngrams, cache,
-                   _GramCache(parts["words"].vocabulary, len(parts["chars"].vocabulary)),
+                   parts["chars"], parts["words"], word_ngrams, cache, grams,
                    idf, np.ascontiguousarray((weights * idf[:, np.newaxis]).T),
                    column_type)
 
@@ -223,13 +259,20 @@ class Model:
         return probabilities
 
     def probabilities_many(self, prepared: Sequence[str]) -> list[dict[str, float]]:
-        """`probabilities` of many texts at once: every numpy call is made once per chunk of
-        texts, and Python touches each word once (a dictionary look-up)."""
-        return list(chain.from_iterable(
-            self._chunk_probabilities(prepared[start:end])
-            for start, end in _chunks(prepared, _CHUNK_CHARS)))
+        """`probabilities` of many texts at once."""
+        return [dict(zip(self.classes, row, strict=True))
+                for row in self.probability_rows(prepared).tolist()]
 
-    def _chunk_probabilities(self, prepared: Sequence[str]) -> list[dict[str, float]]:
+    def probability_rows(self, prepared: Sequence[str]) -> np.ndarray:
+        """`probabilities_many` as one row per text, one column per class (`classes`): every
+        numpy call is made once per chunk of texts, and Python touches each word once (a
+        dictionary look-up)."""
+        if not prepared:
+            return np.zeros((0, len(self.classes)))
+        return np.concatenate([self._chunk_probabilities(prepared[start:end])
+                               for start, end in _chunks(prepared, _CHUNK_CHARS)])
+
+    def _chunk_probabilities(self, prepared: Sequence[str]) -> np.ndarray:
         count = len(prepared)
         split = [text.split() for text in prepared]
         terms = list(map(self.word_cache.__getitem__, chain.from_iterable(split)))
@@ -239,25 +282,20 @@ class Model:
         texts = [np.repeat(text_of_word, np.fromiter(map(_COLUMN_COUNT, terms), np.intp,
                                                      len(terms)))]
         # Word n-grams of two tokens and more run across words but never across texts.
-        tokens = list(chain.from_iterable(map(_TOKENS, terms)))
-        text_of_token = np.repeat(text_of_word, np.fromiter(map(len, map(_TOKENS, terms)),
-                                                            np.intp, len(terms)))
+        ids = np.frombuffer(b"".join(map(_TOKEN_IDS, terms)), np.int64)
+        text_of_token = np.repeat(text_of_word, np.fromiter(map(_TOKEN_COUNT, terms), np.intp,
+                                                            len(terms)))
         low, high = self.word_ngrams
         for size in range(max(2, low), high + 1):
-            runs = zip(*(tokens[start:] for start in range(size)), strict=False)
-            found = np.fromiter(map(self.gram_cache.__getitem__, runs), np.intp,
-                                max(0, len(tokens) - size + 1))
-            first = text_of_token[: found.size]
-            known = (found != _UNKNOWN) & (first == text_of_token[size - 1 :])
-            columns.append(found[known].astype(column_type))
-            texts.append(first[known])
+            found, of_text = self.word_grams.columns(ids, text_of_token, size)
+            columns.append(found.astype(column_type))
+            texts.append(of_text)
         scores = self.intercept + batch_scores(
             np.concatenate(columns), np.concatenate(texts), count, self.joined_idf,
             self.idf_weights, len(self.chars.vocabulary))
         # The softmax, row by row in one call.
         exponentials = np.exp(scores - scores.max(axis=1, keepdims=True))
-        shares = exponentials / exponentials.sum(axis=1, keepdims=True)
-        return [dict(zip(self.classes, row, strict=True)) for row in shares.tolist()]
+        return exponentials / exponentials.sum(axis=1, keepdims=True)
 
 
 # Scoring's arrays hold some four entries per character of text. Past some 100,000 entries

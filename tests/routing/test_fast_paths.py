@@ -6,13 +6,27 @@ import random
 import re
 import sys
 from functools import cache
+from pathlib import Path
 
+import numpy as np
 import pytest
+from sklearn.pipeline import Pipeline
 
 from routing import entities
 from routing.entities import find_entities
 from routing.language import _AZ_CYRILLIC, _CYRILLIC, _VOTES, _WORD, detect_language
-from routing.model import HELDOUT_DIR, TRAIN_DIR, corpus_files, prepare, read_examples, shared_model
+from routing.model import (
+    CATEGORIES,
+    HELDOUT_DIR,
+    TRAIN_DIR,
+    LinearSoftmax,
+    Model,
+    build_features,
+    corpus_files,
+    prepare,
+    read_examples,
+    shared_model,
+)
 from routing.text import fold
 
 needs_corpus = pytest.mark.skipif(
@@ -158,3 +172,24 @@ def test_model_scores_equal_the_scikit_learn_pipeline() -> None:
         alone = model.probabilities(prepared[index])
         assert [alone[label] for label in model.classes] \
             == pytest.approx(expected[index], rel=0, abs=1e-6)
+
+
+@pytest.mark.parametrize("word_ngrams", [(1, 1), (1, 3), (2, 3)])
+def test_other_word_ngram_ranges_score_as_the_pipeline(word_ngrams: tuple[int, int]) -> None:
+    """Word n-grams of any length are looked up by number (`_WordGrams`), never across
+    two texts; the weights here are random, as only the arithmetic is checked."""
+    examples = read_examples([Path(__file__).parent / "fixtures" / "tiny_train.jsonl"])
+    train_texts = [prepare(e.text, find_entities(e.text)) for e in examples]
+    union = build_features(word_ngrams).fit(train_texts * 2)
+    size = sum(len(vectorizer.vocabulary_) for _, vectorizer in union.transformer_list)
+    rng = np.random.default_rng(3)
+    classifier = LinearSoftmax(CATEGORIES, rng.normal(size=(3, size)), rng.normal(size=3))
+    pipeline = Pipeline([("featureunion", union),
+                         ("linearsoftmax", classifier.fit(None, None))])
+    model = Model.from_pipeline(pipeline, "")
+    texts = [*train_texts, *(prepare(t, find_entities(t)) for t in random_texts(200))]
+    # The training texts again, joined: n-grams known to the model span their seams.
+    texts += [" ".join(train_texts[i : i + 3]) for i in range(0, len(train_texts), 2)]
+    expected = pipeline.predict_proba(texts)
+    scored = model.probability_rows(texts)
+    assert scored == pytest.approx(expected, rel=0, abs=1e-5)
