@@ -105,6 +105,10 @@ _FIN_CHARS = 7
 _FIN_LABEL = re.compile(r"(?:fin|фин|pin)(?:\s*kod\w*)?\W{0,5}$", re.IGNORECASE)
 _FIN_LABEL_WINDOW = 20
 _ASCII_DIGIT = re.compile("[0-9]")
+_DIGIT = re.compile(r"\d")
+# An identity card number holds seven ASCII digits in a row: a search starting at a digit
+# finds them at half the cost of the number's own expression, which most digits fail.
+_SEVEN_ASCII_DIGITS = re.compile("[0-9]{7}")
 # Overlaps go to the more specific kind: "ab12cde@mail.az" is an address, not a FIN.
 _PRIORITY = {"email": 0, "id_card": 1, "phone": 2, "fin": 3}
 
@@ -135,11 +139,16 @@ class Entity:
 
 def find_entities(text: str) -> tuple[Entity, ...]:
     """All entities in the text, ordered by position, never overlapping."""
+    # Every entity but an address holds a digit; most messages hold neither.
+    if "@" not in text and not _DIGIT.search(text):
+        return ()
     candidates = [*_emails(text), *_phones(text)]
     # A FIN and an identity card number both hold ASCII digits; most messages hold none,
     # and their two expressions would try every position to learn so.
     if _ASCII_DIGIT.search(text):
-        candidates += [*_id_cards(text), *_fins(text)]
+        candidates += [*_fins(text)]
+        if _SEVEN_ASCII_DIGITS.search(text):
+            candidates += [*_id_cards(text)]
     candidates.sort(key=lambda entity: (_PRIORITY[entity.kind], entity.start))
     # Kept spans stay sorted and disjoint, so only the two neighbours of a candidate's
     # position can overlap it: linear work per candidate even for a pasted phone book.
@@ -161,6 +170,8 @@ def replace_entities(
 ) -> str:
     """The text with each entity's span replaced by `render(entity)`; entities must be
     ordered and non-overlapping, as `find_entities` returns them."""
+    if not entities:
+        return text
     pieces: list[str] = []
     position = 0
     for entity in entities:
