@@ -15,6 +15,7 @@ import os
 import re
 import tempfile
 import warnings
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
@@ -179,25 +180,28 @@ class _WordCache(dict[str, _WordTerms]):
                  column_type: type[np.unsignedinteger]) -> None:
         super().__init__()
         self._chars, self._words, self._token, self._grams = chars, words, token, grams
-        self._unigrams, self._column_type = unigrams, column_type
+        self._unigrams, self._typecode = unigrams, np.dtype(column_type).char
 
     def __missing__(self, word: str) -> _WordTerms:
         if len(self) >= _WORD_CACHE_SIZE:
             self.clear()
         # char_grams of one word is that word's share of char_grams of the whole text:
         # romanising never joins or splits words.
-        columns = [column for column in map(self._chars.vocabulary.get, char_grams(word))
+        romanized = romanize(word)
+        columns = [column for column in map(self._chars.vocabulary.get,
+                                            _romanized_grams(romanized))
                    if column is not None]
         # Word tokens never span whitespace, so the text's tokens are its words' in order.
-        tokens = self._token.findall(romanize(word))
+        tokens = self._token.findall(romanized)
         if self._unigrams:
             # Word columns follow the character ones (`Model.joined_idf`).
             offset = len(self._chars.vocabulary)
             columns += [offset + column for column in map(self._words.vocabulary.get, tokens)
                         if column is not None]
         ids = [self._grams.ids.get(token, _UNKNOWN) for token in tokens]
-        terms = self[word] = (np.array(columns, self._column_type).tobytes(), len(columns),
-                              np.array(ids, np.int64).tobytes(), len(ids))
+        # array.array packs a short list in a fraction of numpy's time.
+        terms = self[word] = (array(self._typecode, columns).tobytes(), len(columns),
+                              array("q", ids).tobytes(), len(ids))
         return terms
 
 
@@ -525,8 +529,13 @@ def char_grams(prepared: str) -> list[str]:
     "char_wb" features, so a word's first and last letters count). List comprehensions:
     scikit-learn's own analyzer loops in Python per n-gram and costs twice as much, which a
     single message's time budget cannot spare."""
+    return _romanized_grams(romanize(prepared))
+
+
+def _romanized_grams(romanized: str) -> list[str]:
+    """`char_grams` of text already romanised."""
     grams: list[str] = []
-    for word in romanize(prepared).split():
+    for word in romanized.split():
         padded = f" {word} "
         size = len(padded)
         grams += [padded[i : i + n] for n in _CHAR_NGRAM_SIZES for i in range(size - n + 1)]
