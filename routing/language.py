@@ -94,13 +94,22 @@ class _Evidence(dict[str, _ChunkEvidence]):
         if len(self) >= _VOTE_CACHE_SIZE:
             self.clear()
         words = _WORD.findall(chunk)
+        balance = sum(map(_VOTES.__getitem__, words))
+        if chunk.isascii():   # its words are all letters, none Cyrillic
+            evidence = self[chunk] = (0, sum(map(len, words)), False, balance)
+            return evidence
         # Every letter is in a word: the regular expression takes in all that isalpha().
         letters = sum(len(word) if word.isalpha() else sum(map(str.isalpha, word))
                       for word in words)
         evidence = self[chunk] = (len(_CYRILLIC.findall(chunk)), letters,
-                                  not _AZ_CYRILLIC.isdisjoint(chunk),
-                                  sum(map(_VOTES.__getitem__, words)))
+                                  not _AZ_CYRILLIC.isdisjoint(chunk), balance)
         return evidence
+
+
+def clear_cache() -> None:
+    """Forget the evidence of every word and chunk seen so far."""
+    _VOTES.clear()
+    _EVIDENCE.clear()
 
 
 _AZ, _EN, _NEITHER = 1, -1, 0
