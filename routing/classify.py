@@ -17,14 +17,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from routing import model
+from routing import entities, language, model
 from routing.entities import Entity, find_entities
 from routing.language import detect_language
 from routing.model import CATEGORIES, prepare
 from routing.text import has_content, words
 from settings.model import KeywordOverride
 
-__all__ = ["CATEGORIES", "Classification", "Hints", "KeywordRule", "classify", "classify_many"]
+__all__ = ["CATEGORIES", "Classification", "Hints", "KeywordRule", "classify", "classify_many",
+           "clear_caches"]
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,14 @@ def classify_many(
             category = shared.classes[row.index(confidence)]
         results[index] = Classification(category, confidence, language, entities, "model")
     return results  # type: ignore[return-value]
+
+
+def clear_caches() -> None:
+    """Forget every word, chunk and phone stretch seen so far, as a fresh process would:
+    the work they spare is part of an honest measurement of unseen text."""
+    model.shared_model().word_cache.clear()
+    language.clear_cache()
+    entities.clear_cache()
 
 
 def _without_model(text: str, hint: Hints | None, rules: Sequence[KeywordRule],

@@ -187,6 +187,11 @@ def mask_text(text: str) -> str:
     return replace_entities(text, find_entities(text), Entity.masked)
 
 
+def clear_cache() -> None:
+    """Forget the phone numbers of every stretch of text seen so far."""
+    _matched_in_short.cache_clear()
+
+
 def _emails(text: str) -> list[Entity]:
     if "@" not in text:
         return []
