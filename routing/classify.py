@@ -17,14 +17,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from routing import model
+from routing import entities, language, model
 from routing.entities import Entity, find_entities
 from routing.language import detect_language
 from routing.model import CATEGORIES, prepare
 from routing.text import has_content, words
 from settings.model import KeywordOverride
 
-__all__ = ["CATEGORIES", "Classification", "Hints", "KeywordRule", "classify", "classify_many"]
+__all__ = ["CATEGORIES", "Classification", "Hints", "KeywordRule", "classify", "classify_many",
+           "clear_caches"]
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def classify_many(
     default_languages: Sequence[str] | None = None,
 ) -> list[Classification]:
     """`classify` of many messages (each with its hint and default language): those left to
-    the model are scored in one call (`Model.probabilities_many`)."""
+    the model are scored in one call (`Model.probability_rows`)."""
     hints = hints or [None] * len(texts)
     default_languages = default_languages or ["az"] * len(texts)
     results: list[Classification | None] = []
@@ -84,15 +85,27 @@ def classify_many(
         if result is None:
             for_model.append((len(results), prepared, hint, language, entities))
         results.append(result)
-    scored = model.shared_model().probabilities_many([p for _, p, *_ in for_model])
-    for (index, _, hint, language, entities), probabilities in zip(for_model, scored,
-                                                                  strict=True):
+    shared = model.shared_model()
+    scored = shared.probability_rows([p for _, p, *_ in for_model]).tolist()
+    for (index, _, hint, language, entities), row in zip(for_model, scored, strict=True):
         if hint is not None:
-            probabilities = _with_prior(probabilities, hint)
-        category = max(probabilities, key=probabilities.__getitem__)
-        results[index] = Classification(category, probabilities[category], language, entities,
-                                        "model")
+            probabilities = _with_prior(dict(zip(shared.classes, row, strict=True)), hint)
+            category = max(probabilities, key=probabilities.__getitem__)
+            confidence = probabilities[category]
+        else:
+            # The first of equal maxima, as max() over the categories would pick.
+            confidence = max(row)
+            category = shared.classes[row.index(confidence)]
+        results[index] = Classification(category, confidence, language, entities, "model")
     return results  # type: ignore[return-value]
+
+
+def clear_caches() -> None:
+    """Forget every word, chunk and phone stretch seen so far, as a fresh process would:
+    the work they spare is part of an honest measurement of unseen text."""
+    model.shared_model().word_cache.clear()
+    language.clear_cache()
+    entities.clear_cache()
 
 
 def _without_model(text: str, hint: Hints | None, rules: Sequence[KeywordRule],

@@ -19,10 +19,10 @@ _DEFAULT_REGION = "AZ"
 # A national number has at least seven digits; below that the (comparatively slow)
 # phone matcher cannot find anything and is skipped.
 _MIN_PHONE_DIGITS = 7
-# A run of digits and the separators numbers are written with. phonenumbers' matcher is
-# slow (some 100 µs a text); a text with no such run of `_MIN_PHONE_DIGITS` digits (a FIN,
+# `_MIN_PHONE_DIGITS` digits in one run of digits and the separators numbers are written
+# with. phonenumbers' matcher is slow (some 100 µs a text); a text with no such run (a FIN,
 # a reference number, a date) has no number for it to find.
-_PHONE_RUN = re.compile(r"\d(?:[\d\s().\-/\u2010-\u2015]*\d)?")
+_PHONE_DIGITS = re.compile(rf"\d(?:[\s().\-/\u2010-\u2015]*\d){{{_MIN_PHONE_DIGITS - 1}}}")
 # phonenumbers' matcher costs some 40 µs for every candidate it parses, and a message
 # holds many candidates that are no number (dates, FIN digits, amounts). It is therefore
 # run only on the stretches of text where a number can be: between two characters that no
@@ -97,9 +97,18 @@ _ID_CARD_DIGITS = {"AZE": 8, "AA": 7}
 # The lookahead asks for an ASCII digit among the seven characters: most seven-letter words
 # are then never handed to the checks below.
 _FIN = re.compile(r"(?<![\w@.+-])(?=[^\W_]{0,6}[0-9])[^\W_]{7}(?![\w@-]|\.\w)")
+# A FIN is a whole run of word characters (its expression looks behind and ahead for
+# none), so only the last seven characters of a run holding an ASCII digit can be one.
+# Trying `_FIN` there alone spares trying it at every position of the text.
+_DIGIT_WORD_TAIL = re.compile(r"[0-9]\w*")
+_FIN_CHARS = 7
 _FIN_LABEL = re.compile(r"(?:fin|фин|pin)(?:\s*kod\w*)?\W{0,5}$", re.IGNORECASE)
 _FIN_LABEL_WINDOW = 20
 _ASCII_DIGIT = re.compile("[0-9]")
+_DIGIT = re.compile(r"\d")
+# An identity card number holds seven ASCII digits in a row: a search starting at a digit
+# finds them at half the cost of the number's own expression, which most digits fail.
+_SEVEN_ASCII_DIGITS = re.compile("[0-9]{7}")
 # Overlaps go to the more specific kind: "ab12cde@mail.az" is an address, not a FIN.
 _PRIORITY = {"email": 0, "id_card": 1, "phone": 2, "fin": 3}
 
@@ -130,11 +139,16 @@ class Entity:
 
 def find_entities(text: str) -> tuple[Entity, ...]:
     """All entities in the text, ordered by position, never overlapping."""
+    # Every entity but an address holds a digit; most messages hold neither.
+    if "@" not in text and not _DIGIT.search(text):
+        return ()
     candidates = [*_emails(text), *_phones(text)]
     # A FIN and an identity card number both hold ASCII digits; most messages hold none,
     # and their two expressions would try every position to learn so.
     if _ASCII_DIGIT.search(text):
-        candidates += [*_id_cards(text), *_fins(text)]
+        candidates += [*_fins(text)]
+        if _SEVEN_ASCII_DIGITS.search(text):
+            candidates += [*_id_cards(text)]
     candidates.sort(key=lambda entity: (_PRIORITY[entity.kind], entity.start))
     # Kept spans stay sorted and disjoint, so only the two neighbours of a candidate's
     # position can overlap it: linear work per candidate even for a pasted phone book.
@@ -156,6 +170,8 @@ def replace_entities(
 ) -> str:
     """The text with each entity's span replaced by `render(entity)`; entities must be
     ordered and non-overlapping, as `find_entities` returns them."""
+    if not entities:
+        return text
     pieces: list[str] = []
     position = 0
     for entity in entities:
@@ -178,6 +194,11 @@ def mask_value(kind: str, value: str) -> str:
     return Entity(kind, value, 0, len(value)).masked()
 
 
+def clear_cache() -> None:
+    """Forget the phone numbers of every stretch of text seen so far."""
+    _matched_in_short.cache_clear()
+
+
 def _emails(text: str) -> list[Entity]:
     if "@" not in text:
         return []
@@ -197,8 +218,7 @@ def _id_cards(text: str) -> list[Entity]:
 
 
 def _phones(text: str) -> list[Entity]:
-    if not any(_digits_in(run.group()) >= _MIN_PHONE_DIGITS
-               for run in _PHONE_RUN.finditer(text)):
+    if not _PHONE_DIGITS.search(text):
         return []
     if _PHONE_STRETCH is None or len(text) >= _MATCHER_MAX_TRIES:
         return _matched_phones(text, 0, len(text))
@@ -235,7 +255,10 @@ _matched_in_short = functools.lru_cache(maxsize=4_096)(_matched_in)
 
 def _fins(text: str) -> list[Entity]:
     found = []
-    for match in _FIN.finditer(text):
+    for tail in _DIGIT_WORD_TAIL.finditer(text):
+        match = _FIN.match(text, max(0, tail.end() - _FIN_CHARS))
+        if match is None:
+            continue
         token = match.group()
         if not (_has_digit_and_letter(token) and token.isascii()):
             continue

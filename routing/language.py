@@ -18,6 +18,7 @@ General-purpose identifiers trained on long text guess badly on a ten-word SMS t
 without diacritics and would add a dependency and start-up time for no gain here.
 """
 
+import operator
 import re
 
 from routing.text import fold_word
@@ -61,18 +62,54 @@ _EN_WORDS = frozenset(_EN_WORD_LIST.split())
 
 def detect_language(text: str, default: str = "az") -> str:
     """The language of `text`, or `default` when the text gives no evidence."""
-    sample = text[:_SAMPLE_CHARS]
-    cyrillic = len(_CYRILLIC.findall(sample))
-    if cyrillic and cyrillic * 2 > sum(map(str.isalpha, sample)):
-        return "ru" if _AZ_CYRILLIC.isdisjoint(sample) else "az"
+    # Letters and words never span whitespace: the sample's evidence is the sum of its
+    # whitespace-separated chunks', each worked out once (`_Evidence`).
+    evidence = list(map(_EVIDENCE.__getitem__, text[:_SAMPLE_CHARS].split()))
+    cyrillic = sum(map(_CYRILLIC_LETTERS, evidence))
+    if cyrillic and cyrillic * 2 > sum(map(_LETTERS, evidence)):
+        return "az" if any(map(_AZ_CYRILLIC_LETTERS, evidence)) else "ru"
     # An Azerbaijani vote is +1 and an English one -1: the sign of the sum says which
     # language has more.
-    balance = sum(map(_VOTES.__getitem__, _WORD.findall(sample)))
+    balance = sum(map(_BALANCE, evidence))
     if balance > 0:
         return "az"
     if balance < 0:
         return "en"
     return default
+
+
+# What one chunk of text says: its Cyrillic letters, its letters, whether it holds a letter
+# of Azerbaijani Cyrillic, and the balance of its words' votes.
+_ChunkEvidence = tuple[int, int, bool, int]
+_CYRILLIC_LETTERS, _LETTERS, _AZ_CYRILLIC_LETTERS, _BALANCE = map(operator.itemgetter,
+                                                                  range(4))
+
+
+class _Evidence(dict[str, _ChunkEvidence]):
+    """The evidence of each whitespace-separated chunk of text, worked out once: residents
+    reuse a few thousand words, and a dictionary look-up per chunk costs a fraction of
+    the regular expressions that read it."""
+
+    def __missing__(self, chunk: str) -> _ChunkEvidence:
+        if len(self) >= _VOTE_CACHE_SIZE:
+            self.clear()
+        words = _WORD.findall(chunk)
+        balance = sum(map(_VOTES.__getitem__, words))
+        if chunk.isascii():   # its words are all letters, none Cyrillic
+            evidence = self[chunk] = (0, sum(map(len, words)), False, balance)
+            return evidence
+        # Every letter is in a word: the regular expression takes in all that isalpha().
+        letters = sum(len(word) if word.isalpha() else sum(map(str.isalpha, word))
+                      for word in words)
+        evidence = self[chunk] = (len(_CYRILLIC.findall(chunk)), letters,
+                                  not _AZ_CYRILLIC.isdisjoint(chunk), balance)
+        return evidence
+
+
+def clear_cache() -> None:
+    """Forget the evidence of every word and chunk seen so far."""
+    _VOTES.clear()
+    _EVIDENCE.clear()
 
 
 _AZ, _EN, _NEITHER = 1, -1, 0
@@ -91,6 +128,7 @@ class _Votes(dict[str, int]):
 
 _VOTE_CACHE_SIZE = 65_536
 _VOTES = _Votes()
+_EVIDENCE = _Evidence()
 
 
 def _vote(word: str) -> int:

@@ -10,29 +10,12 @@ import re
 # 100,000-character paste as fast as an SMS.
 MAX_MODEL_CHARS = 5_000
 
-# Upper-case first so that the dotted/dotless I pair of Azerbaijani does not reach
-# str.lower(), which turns "İ" into "i" plus a combining dot.
-_FOLD = str.maketrans(
-    {
-        "İ": "i",
-        "I": "i",
-        "ı": "i",
-        "Ə": "e",
-        "ə": "e",
-        "Ğ": "g",
-        "ğ": "g",
-        "Ö": "o",
-        "ö": "o",
-        "Ü": "u",
-        "ü": "u",
-        "Ş": "s",
-        "ş": "s",
-        "Ç": "c",
-        "ç": "c",
-        "Ё": "е",
-        "ё": "е",
-    }
-)
+# The letters folded to ASCII (and Russian "ё" to "е"), as str.lower() leaves them. "İ"
+# becomes "i" before lower-casing, which would turn it into "i" plus a combining dot; no
+# other character lower-cases to one of these letters (a test checks every code point).
+_DOTTED_CAPITAL_I = "İ"
+_FOLDED_LETTERS = (("ı", "i"), ("ə", "e"), ("ğ", "g"), ("ö", "o"), ("ü", "u"), ("ş", "s"),
+                   ("ç", "c"), ("ё", "е"))
 _NON_WORD = re.compile(r"[\W_]+")
 _QUOTED_LINE = re.compile(r"^[ \t]*>.*$", re.MULTILINE)
 # "-- " on its own line is the standard signature delimiter (RFC 3676).
@@ -52,7 +35,7 @@ def fold(text: str) -> str:
     """Lower-case, fold Azerbaijani letters to ASCII and collapse whitespace."""
     # str.split() breaks at exactly the characters the regular expression \s matches, and
     # costs a third of it.
-    return " ".join(text.translate(_FOLD).lower().split())
+    return " ".join(fold_word(text).split())
 
 
 # One Latin spelling for the scripts residents switch between: Azerbaijani in Cyrillic
@@ -80,9 +63,15 @@ def romanize(folded: str) -> str:
 
 
 def fold_word(word: str) -> str:
-    """`fold` of a single word (no whitespace to collapse): the per-word step of language
-    detection, where `fold`'s regular expression would cost more than the rest."""
-    return word.translate(_FOLD).lower()
+    """`fold` of a single word (whitespace left as it is)."""
+    if word.isascii():
+        return word.lower()
+    # One str.replace per letter costs a fifth of str.translate with a table, which looks
+    # every character of a non-ASCII text up in a dictionary.
+    word = word.replace(_DOTTED_CAPITAL_I, "i").lower()
+    for letter, folded in _FOLDED_LETTERS:
+        word = word.replace(letter, folded)
+    return word
 
 
 def words(text: str) -> str:

@@ -193,7 +193,7 @@ def test_fast_scoring_equals_the_scikit_learn_pipeline(tiny_model: Model) -> Non
 
 
 def test_a_batch_is_scored_as_each_of_its_texts_alone(tiny_model: Model) -> None:
-    """`probabilities_many` (one sparse product per batch) gives each text what
+    """`probabilities_many` (one sort of the batch's feature columns) gives each text what
     `probabilities` gives it alone, texts with no known term among them."""
     texts = ["", "zzz", "Pensiyam ödənilmir", "Хочу подать заявление, ФИН 7AB3C4D", "hours?",
              "Salam, qeydiyyatdan keçmək istəyirəm", "portal açılmır, xəta verir"] * 5
@@ -229,7 +229,7 @@ def test_classify_many_decides_as_classify_does(with_tiny_model: Model) -> None:
 def test_a_batch_of_corpus_messages_is_classified_as_each_alone() -> None:
     """The shipped model on a few hundred corpus messages of every channel and language
     (FINs, phone numbers, Cyrillic, long e-mails): the batch path's per-word caches and
-    sparse matrices change nothing a message gets alone."""
+    batch arrays change nothing a message gets alone."""
     examples = read_examples(corpus_files(TRAIN_DIR) + corpus_files(HELDOUT_DIR))
     texts = [example.text for example in examples[::15]]
     assert len(texts) >= 300

@@ -3,6 +3,7 @@ numbers found must be exactly those of phonenumbers' matcher run over the whole 
 since they decide what privacy masking hides."""
 
 import random
+import re
 
 import phonenumbers
 import pytest
@@ -12,11 +13,15 @@ from routing import entities
 from routing.entities import Entity, find_entities
 from routing.model import HELDOUT_DIR, TRAIN_DIR, corpus_files, read_examples
 
+# A run of digits and the separators numbers are written with.
+PHONE_RUN = re.compile(r"\d(?:[\d\s().\-/\u2010-\u2015]*\d)?")
+
 
 def whole_text_phones(text: str) -> list[Entity]:
-    """The matcher over the whole text, behind the same seven-digit gate."""
+    """The matcher over the whole text, behind the seven-digit gate: some run of digits and
+    separators holding seven digits."""
     if not any(entities._digits_in(run.group()) >= entities._MIN_PHONE_DIGITS
-               for run in entities._PHONE_RUN.finditer(text)):
+               for run in PHONE_RUN.finditer(text)):
         return []
     return [
         Entity("phone",
