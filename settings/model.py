@@ -306,7 +306,7 @@ class Intake:
     """Provider webhooks (Twilio messaging) are acknowledged once journalled, and taken into
     the inbox right after. During a burst, acknowledging comes first: taking in waits while
     webhooks are being answered; once the oldest journalled message has waited `max_lag_s`,
-    it takes small batches and half the event loop until the burst ends. A journal entry
+    it takes small batches and 30 % of the event loop until the burst ends. A journal entry
     older than `recover_after_s` belonged to a process that died; the worker's sweep takes it
     in."""
 
