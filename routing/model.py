@@ -18,7 +18,7 @@ import warnings
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import chain
+from itertools import chain, filterfalse
 from pathlib import Path
 from typing import IO
 
@@ -115,6 +115,9 @@ _WordTerms = tuple[bytes, int, bytes, int]
 # Residents reuse a few thousand words; the bound only keeps a stream of odd tokens (codes,
 # URLs, pasted logs) from growing the cache without end.
 _WORD_CACHE_SIZE = 100_000
+# New words in a chunk from which filling the cache in one go (`_WordCache.fill`) beats
+# one `__missing__` each: its numpy calls cost some 50 µs together, a word alone 20 µs.
+_BATCH_FILL_MIN = 4
 # The parts of a `_WordTerms`, read at C speed rather than by a generator per word.
 _COLUMNS, _COLUMN_COUNT, _TOKEN_IDS, _TOKEN_COUNT = map(operator.itemgetter, range(4))
 # A token in none of the model's word n-grams.
@@ -181,6 +184,49 @@ class _WordCache(dict[str, _WordTerms]):
         super().__init__()
         self._chars, self._words, self._token, self._grams = chars, words, token, grams
         self._unigrams, self._typecode = unigrams, np.dtype(column_type).char
+        self._column_type = column_type
+        self._gram_keys, self._gram_columns = _ascii_gram_keys(chars.vocabulary)
+
+    def fill(self, words: Iterable[str]) -> None:
+        """Add distinct words not yet cached, as `__missing__` would one by one, with the
+        n-gram work of all of them done in a few numpy calls: building and looking up
+        n-gram strings costs most of a new word's time. Words whose romanised form is not
+        ASCII are left to `__missing__`."""
+        words = list(words)
+        if len(self) + len(words) > _WORD_CACHE_SIZE:
+            self.clear()
+        # Romanising never joins or splits words and never yields whitespace, so the
+        # romanised text joined by single spaces splits back into one form per word.
+        romanized = romanize(" ".join(words)).split(" ")
+        if len(romanized) != len(words):  # never expected; the slow path stays exact
+            return
+        if not all(map(str.isascii, romanized)):
+            ascii_words = [(w, r) for w, r in zip(words, romanized, strict=True) if r.isascii()]
+            words, romanized = [w for w, _ in ascii_words], [r for _, r in ascii_words]
+        if not words:
+            return
+        counts, columns = _batch_char_columns(romanized, self._gram_keys, self._gram_columns)
+        chars = columns.astype(self._column_type).tobytes()
+        size = np.dtype(self._column_type).itemsize
+        ends = np.cumsum(counts) * size
+        vocabulary, ids, token = self._words.vocabulary, self._grams.ids, self._token.findall
+        offset, typecode = len(self._chars.vocabulary), self._typecode
+        start = 0
+        for word, roman, count, end in zip(words, romanized, counts.tolist(), ends.tolist(),
+                                           strict=True):
+            # A word of ASCII letters and digits is one token, with no regular expression.
+            tokens = [roman] if roman.isalnum() else token(roman)
+            columns_bytes = chars[start:end]
+            start = end
+            if self._unigrams:
+                found = [offset + column for column in map(vocabulary.get, tokens)
+                         if column is not None]
+                if found:
+                    columns_bytes += array(typecode, found).tobytes()
+                    count += len(found)
+            self[word] = (columns_bytes, count,
+                          array("q", [ids.get(t, _UNKNOWN) for t in tokens]).tobytes(),
+                          len(tokens))
 
     def __missing__(self, word: str) -> _WordTerms:
         if len(self) >= _WORD_CACHE_SIZE:
@@ -203,6 +249,61 @@ class _WordCache(dict[str, _WordTerms]):
         terms = self[word] = (array(self._typecode, columns).tobytes(), len(columns),
                               array("q", ids).tobytes(), len(ids))
         return terms
+
+
+# A character n-gram of one to four ASCII characters as a number: its length above its
+# bytes, big-endian, so that grams of different lengths never meet.
+_GRAM_LENGTH_SHIFT = 32
+
+
+def _ascii_gram_keys(vocabulary: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted numbers (`_GRAM_LENGTH_SHIFT`) of the ASCII terms of a character
+    vocabulary and the column of each; other terms never match an ASCII word's grams."""
+    keys, columns = [], []
+    for term, column in vocabulary.items():
+        if term.isascii() and 0 < len(term) <= 4:
+            keys.append(len(term) << _GRAM_LENGTH_SHIFT | int.from_bytes(term.encode(), "big"))
+            columns.append(column)
+    keys_array = np.array(keys, np.int64)
+    order = np.argsort(keys_array)
+    return keys_array[order], np.array(columns, np.int64)[order]
+
+
+def _batch_char_columns(romanized: Sequence[str], keys: np.ndarray, columns: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """Per ASCII romanised word, the number of its known character n-grams, and their
+    columns end to end, in `_romanized_grams`' order (by length, then position)."""
+    lengths = np.fromiter(map(len, romanized), np.intp, len(romanized))
+    # The words padded with a space each side, end to end; three spare bytes let every
+    # position start a gram of four.
+    text = np.frombuffer(f" {'  '.join(romanized)} ".encode() + b"\0\0\0", np.uint8)
+    text = text.astype(np.int64)
+    positions = len(text) - 3
+    packed = np.empty((len(_CHAR_NGRAM_SIZES), positions), np.int64)
+    value = np.zeros(positions, np.int64)
+    for row, size in enumerate(_CHAR_NGRAM_SIZES):
+        value = value << 8 | text[size - 1 : size - 1 + positions]
+        packed[row] = value | size << _GRAM_LENGTH_SHIFT
+    # Grams of each word (an empty one has none), by size then position, as indices into
+    # the packed grams: a run per word and size.
+    padded = lengths + 2
+    starts = np.cumsum(padded) - padded
+    sizes = np.array(_CHAR_NGRAM_SIZES, np.intp)
+    runs = np.where(lengths[:, np.newaxis] > 0, padded[:, np.newaxis] - sizes + 1, 0)
+    runs = np.maximum(runs, 0).ravel()
+    run_starts = (starts[:, np.newaxis] + (sizes - 1) * positions).ravel()
+    run_offsets = np.cumsum(runs) - runs
+    total = int(runs.sum())
+    at_gram = np.repeat(run_starts - run_offsets, runs) + np.arange(total)
+    grams = packed.ravel().take(at_gram)
+    if len(keys) == 0:
+        return np.zeros(len(romanized), np.intp), np.zeros(0, np.int64)
+    at = np.minimum(np.searchsorted(keys, grams), len(keys) - 1)
+    known = keys.take(at) == grams
+    word_of_gram = np.repeat(np.arange(len(romanized)),
+                             runs.reshape(len(romanized), -1).sum(axis=1))
+    counts = np.bincount(word_of_gram[known], minlength=len(romanized))
+    return counts, columns.take(at[known])
 
 
 @dataclass(frozen=True)
@@ -281,7 +382,11 @@ class Model:
         if count == 1:
             return _softmax(self.intercept + self._text_scores(prepared[0]))
         split = [text.split() for text in prepared]
-        terms = list(map(self.word_cache.__getitem__, chain.from_iterable(split)))
+        cache = self.word_cache
+        missing = set(filterfalse(cache.__contains__, chain.from_iterable(split)))
+        if len(missing) >= _BATCH_FILL_MIN:
+            cache.fill(missing)
+        terms = list(map(cache.__getitem__, chain.from_iterable(split)))
         text_of_word = np.repeat(np.arange(count), np.fromiter(map(len, split), np.intp, count))
         column_type = self.column_type
         columns = [np.frombuffer(b"".join(map(_COLUMNS, terms)), column_type)]
