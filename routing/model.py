@@ -185,7 +185,7 @@ class _WordCache(dict[str, _WordTerms]):
         self._chars, self._words, self._token, self._grams = chars, words, token, grams
         self._unigrams, self._typecode = unigrams, np.dtype(column_type).char
         self._column_type = column_type
-        self._gram_keys, self._gram_columns = _ascii_gram_keys(chars.vocabulary)
+        self._ascii = _AsciiGrams(chars.vocabulary)
 
     def fill(self, words: Iterable[str]) -> None:
         """Add distinct words not yet cached, as `__missing__` would one by one, with the
@@ -205,7 +205,7 @@ class _WordCache(dict[str, _WordTerms]):
             words, romanized = [w for w, _ in ascii_words], [r for _, r in ascii_words]
         if not words:
             return
-        counts, columns = _batch_char_columns(romanized, self._gram_keys, self._gram_columns)
+        counts, columns = self._ascii.find(romanized)
         chars = columns.astype(self._column_type).tobytes()
         size = np.dtype(self._column_type).itemsize
         ends = np.cumsum(counts) * size
@@ -251,59 +251,77 @@ class _WordCache(dict[str, _WordTerms]):
         return terms
 
 
-# A character n-gram of one to four ASCII characters as a number: its length above its
-# bytes, big-endian, so that grams of different lengths never meet.
-_GRAM_LENGTH_SHIFT = 32
+class _AsciiGrams:
+    """The character vocabulary's terms of ASCII letters as numbers, to look up the n-grams
+    of many ASCII words in a few numpy calls rather than a dictionary look-up each.
 
+    A gram's number is its characters' codes as the 7-bit digits of a number. Grams of one
+    to three characters index a table of every possible one (2.1 million entries, 4 MB of
+    16-bit columns); the vocabulary's grams of four are searched in a sorted array."""
 
-def _ascii_gram_keys(vocabulary: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
-    """The sorted numbers (`_GRAM_LENGTH_SHIFT`) of the ASCII terms of a character
-    vocabulary and the column of each; other terms never match an ASCII word's grams."""
-    keys, columns = [], []
-    for term, column in vocabulary.items():
-        if term.isascii() and 0 < len(term) <= 4:
-            keys.append(len(term) << _GRAM_LENGTH_SHIFT | int.from_bytes(term.encode(), "big"))
-            columns.append(column)
-    keys_array = np.array(keys, np.int64)
-    order = np.argsort(keys_array)
-    return keys_array[order], np.array(columns, np.int64)[order]
+    _SHORT = 3   # the longest gram looked up in the table
 
+    def __init__(self, vocabulary: dict[str, int]) -> None:
+        self.column_type = np.int16 if len(vocabulary) < 2**15 else np.int32
+        # Where the grams of each length start in the table, by length.
+        self.starts = [0]
+        for size in range(1, self._SHORT + 1):
+            self.starts.append(self.starts[-1] + 128**size)
+        self.table = np.full(self.starts[-1], _UNKNOWN, self.column_type)
+        keys, columns = [], []
+        for term, column in vocabulary.items():
+            if not term.isascii() or not 0 < len(term) <= 4:
+                continue
+            number = 0
+            for character in term.encode():
+                number = number << 7 | character
+            if len(term) <= self._SHORT:
+                self.table[self.starts[len(term) - 1] + number] = column
+            else:
+                keys.append(number)
+                columns.append(column)
+        order = np.argsort(np.array(keys, np.int64))
+        self.keys = np.array(keys, np.int64)[order]
+        self.columns = np.array(columns, self.column_type)[order]
 
-def _batch_char_columns(romanized: Sequence[str], keys: np.ndarray, columns: np.ndarray
-                        ) -> tuple[np.ndarray, np.ndarray]:
-    """Per ASCII romanised word, the number of its known character n-grams, and their
-    columns end to end, in `_romanized_grams`' order (by length, then position)."""
-    lengths = np.fromiter(map(len, romanized), np.intp, len(romanized))
-    # The words padded with a space each side, end to end; three spare bytes let every
-    # position start a gram of four.
-    text = np.frombuffer(f" {'  '.join(romanized)} ".encode() + b"\0\0\0", np.uint8)
-    text = text.astype(np.int64)
-    positions = len(text) - 3
-    packed = np.empty((len(_CHAR_NGRAM_SIZES), positions), np.int64)
-    value = np.zeros(positions, np.int64)
-    for row, size in enumerate(_CHAR_NGRAM_SIZES):
-        value = value << 8 | text[size - 1 : size - 1 + positions]
-        packed[row] = value | size << _GRAM_LENGTH_SHIFT
-    # Grams of each word (an empty one has none), by size then position, as indices into
-    # the packed grams: a run per word and size.
-    padded = lengths + 2
-    starts = np.cumsum(padded) - padded
-    sizes = np.array(_CHAR_NGRAM_SIZES, np.intp)
-    runs = np.where(lengths[:, np.newaxis] > 0, padded[:, np.newaxis] - sizes + 1, 0)
-    runs = np.maximum(runs, 0).ravel()
-    run_starts = (starts[:, np.newaxis] + (sizes - 1) * positions).ravel()
-    run_offsets = np.cumsum(runs) - runs
-    total = int(runs.sum())
-    at_gram = np.repeat(run_starts - run_offsets, runs) + np.arange(total)
-    grams = packed.ravel().take(at_gram)
-    if len(keys) == 0:
-        return np.zeros(len(romanized), np.intp), np.zeros(0, np.int64)
-    at = np.minimum(np.searchsorted(keys, grams), len(keys) - 1)
-    known = keys.take(at) == grams
-    word_of_gram = np.repeat(np.arange(len(romanized)),
-                             runs.reshape(len(romanized), -1).sum(axis=1))
-    counts = np.bincount(word_of_gram[known], minlength=len(romanized))
-    return counts, columns.take(at[known])
+    def find(self, romanized: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Per ASCII romanised word, the number of its known character n-grams, and their
+        columns end to end, in `_romanized_grams`' order (by length, then position)."""
+        count = len(romanized)
+        lengths = np.fromiter(map(len, romanized), np.intp, count)
+        # The words padded with a space each side, end to end; three spare bytes let every
+        # position start a gram of four.
+        text = np.frombuffer(f" {'  '.join(romanized)} ".encode() + b"\0\0\0", np.uint8)
+        text = text.astype(np.int64)
+        positions = len(text) - 3
+        # The column of the gram of each length at each position, words' seams included.
+        found = np.empty((len(_CHAR_NGRAM_SIZES), positions), self.column_type)
+        number = np.zeros(positions, np.int64)
+        for row, size in enumerate(_CHAR_NGRAM_SIZES):
+            number = number << 7 | text[size - 1 : size - 1 + positions]
+            if size <= self._SHORT:
+                found[row] = self.table.take(number + self.starts[size - 1])
+            elif len(self.keys):
+                at = np.minimum(np.searchsorted(self.keys, number), len(self.keys) - 1)
+                found[row] = np.where(self.keys.take(at) == number, self.columns.take(at),
+                                      _UNKNOWN)
+            else:
+                found[row] = _UNKNOWN
+        # Grams of each word (an empty one has none), by size then position: a run of
+        # positions per word and size.
+        padded = lengths + 2
+        starts = np.cumsum(padded) - padded
+        sizes = np.array(_CHAR_NGRAM_SIZES, np.intp)
+        runs = np.where(lengths[:, np.newaxis] > 0, padded[:, np.newaxis] - sizes + 1, 0)
+        runs = np.maximum(runs, 0)
+        run_starts = (starts[:, np.newaxis] + (sizes - 1) * positions).ravel()
+        flat_runs = runs.ravel()
+        run_offsets = np.cumsum(flat_runs) - flat_runs
+        grams = found.ravel().take(np.repeat(run_starts - run_offsets, flat_runs)
+                                   + np.arange(int(flat_runs.sum())))
+        known = grams != _UNKNOWN
+        word_of_gram = np.repeat(np.arange(count), runs.sum(axis=1))
+        return np.bincount(word_of_gram[known], minlength=count), grams[known]
 
 
 @dataclass(frozen=True)
