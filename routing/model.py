@@ -18,7 +18,7 @@ import warnings
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import chain, filterfalse
+from itertools import chain, filterfalse, repeat
 from pathlib import Path
 from typing import IO
 
@@ -206,27 +206,36 @@ class _WordCache(dict[str, _WordTerms]):
         if not words:
             return
         counts, columns = self._ascii.find(romanized)
-        chars = columns.astype(self._column_type).tobytes()
-        size = np.dtype(self._column_type).itemsize
-        ends = np.cumsum(counts) * size
-        vocabulary, ids, token = self._words.vocabulary, self._grams.ids, self._token.findall
-        offset, typecode = len(self._chars.vocabulary), self._typecode
-        start = 0
-        for word, roman, count, end in zip(words, romanized, counts.tolist(), ends.tolist(),
-                                           strict=True):
-            # A word of ASCII letters and digits is one token, with no regular expression.
-            tokens = [roman] if roman.isalnum() else token(roman)
-            columns_bytes = chars[start:end]
-            start = end
-            if self._unigrams:
-                found = [offset + column for column in map(vocabulary.get, tokens)
-                         if column is not None]
-                if found:
-                    columns_bytes += array(typecode, found).tobytes()
-                    count += len(found)
-            self[word] = (columns_bytes, count,
-                          array("q", [ids.get(t, _UNKNOWN) for t in tokens]).tobytes(),
-                          len(tokens))
+        count = len(words)
+        # A word of ASCII letters and digits is one token, with no regular expression.
+        token = self._token.findall
+        tokens = [[roman] if roman.isalnum() else token(roman) for roman in romanized]
+        flat = list(chain.from_iterable(tokens))
+        token_counts = np.fromiter(map(len, tokens), np.intp, count)
+        ids = np.fromiter(map(self._grams.ids.get, flat, repeat(_UNKNOWN)), np.int64, len(flat))
+        if self._unigrams:
+            # Word columns follow the character ones (`Model.joined_idf`), and each word's
+            # follow its character columns: a stable sort by word keeps both orders.
+            found = np.fromiter(map(self._words.vocabulary.get, flat, repeat(_UNKNOWN)),
+                                np.int64, len(flat))
+            known = found != _UNKNOWN
+            word_of = np.concatenate((np.repeat(np.arange(count), counts),
+                                      np.repeat(np.arange(count), token_counts)[known]))
+            columns = np.concatenate((columns, found[known] + len(self._chars.vocabulary)))
+            columns = columns[np.argsort(word_of, kind="stable")]
+            counts = counts + np.bincount(word_of[len(word_of) - int(known.sum()):],
+                                          minlength=count)
+        column_bytes = columns.astype(self._column_type).tobytes()
+        id_bytes = ids.tobytes()
+        column_ends = (np.cumsum(counts) * np.dtype(self._column_type).itemsize).tolist()
+        id_ends = (np.cumsum(token_counts) * 8).tolist()
+        column_start = id_start = 0
+        for word, column_count, column_end, token_count, id_end in zip(
+                words, counts.tolist(), column_ends, token_counts.tolist(), id_ends,
+                strict=True):
+            self[word] = (column_bytes[column_start:column_end], column_count,
+                          id_bytes[id_start:id_end], token_count)
+            column_start, id_start = column_end, id_end
 
     def __missing__(self, word: str) -> _WordTerms:
         if len(self) >= _WORD_CACHE_SIZE:
