@@ -116,8 +116,9 @@ _WordTerms = tuple[bytes, int, bytes, int]
 # URLs, pasted logs) from growing the cache without end.
 _WORD_CACHE_SIZE = 100_000
 # New words in a chunk from which filling the cache in one go (`_WordCache.fill`) beats
-# one `__missing__` each: its numpy calls cost some 50 µs together, a word alone 20 µs.
-_BATCH_FILL_MIN = 4
+# one `__missing__` each: its numpy calls cost some 60 µs together, a short word alone
+# 5 µs and a long one up to 20 (measured).
+_BATCH_FILL_MIN = 12
 # The parts of a `_WordTerms`, read at C speed rather than by a generator per word.
 _COLUMNS, _COLUMN_COUNT, _TOKEN_IDS, _TOKEN_COUNT = map(operator.itemgetter, range(4))
 # A token in none of the model's word n-grams.
