@@ -18,7 +18,7 @@ import warnings
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import chain
+from itertools import chain, filterfalse, repeat
 from pathlib import Path
 from typing import IO
 
@@ -115,6 +115,10 @@ _WordTerms = tuple[bytes, int, bytes, int]
 # Residents reuse a few thousand words; the bound only keeps a stream of odd tokens (codes,
 # URLs, pasted logs) from growing the cache without end.
 _WORD_CACHE_SIZE = 100_000
+# New words in a chunk from which filling the cache in one go (`_WordCache.fill`) beats
+# one `__missing__` each: its numpy calls cost some 60 µs together, a short word alone
+# 5 µs and a long one up to 20 (measured).
+_BATCH_FILL_MIN = 12
 # The parts of a `_WordTerms`, read at C speed rather than by a generator per word.
 _COLUMNS, _COLUMN_COUNT, _TOKEN_IDS, _TOKEN_COUNT = map(operator.itemgetter, range(4))
 # A token in none of the model's word n-grams.
@@ -181,6 +185,58 @@ class _WordCache(dict[str, _WordTerms]):
         super().__init__()
         self._chars, self._words, self._token, self._grams = chars, words, token, grams
         self._unigrams, self._typecode = unigrams, np.dtype(column_type).char
+        self._column_type = column_type
+        self._ascii = _AsciiGrams(chars.vocabulary)
+
+    def fill(self, words: Iterable[str]) -> None:
+        """Add distinct words not yet cached, as `__missing__` would one by one, with the
+        n-gram work of all of them done in a few numpy calls: building and looking up
+        n-gram strings costs most of a new word's time. Words whose romanised form is not
+        ASCII are left to `__missing__`."""
+        words = list(words)
+        if len(self) + len(words) > _WORD_CACHE_SIZE:
+            self.clear()
+        # Romanising never joins or splits words and never yields whitespace, so the
+        # romanised text joined by single spaces splits back into one form per word.
+        romanized = romanize(" ".join(words)).split(" ")
+        if len(romanized) != len(words):  # never expected; the slow path stays exact
+            return
+        if not all(map(str.isascii, romanized)):
+            ascii_words = [(w, r) for w, r in zip(words, romanized, strict=True) if r.isascii()]
+            words, romanized = [w for w, _ in ascii_words], [r for _, r in ascii_words]
+        if not words:
+            return
+        counts, columns = self._ascii.find(romanized)
+        count = len(words)
+        # A word of ASCII letters and digits is one token, with no regular expression.
+        token = self._token.findall
+        tokens = [[roman] if roman.isalnum() else token(roman) for roman in romanized]
+        flat = list(chain.from_iterable(tokens))
+        token_counts = np.fromiter(map(len, tokens), np.intp, count)
+        ids = np.fromiter(map(self._grams.ids.get, flat, repeat(_UNKNOWN)), np.int64, len(flat))
+        if self._unigrams:
+            # Word columns follow the character ones (`Model.joined_idf`), and each word's
+            # follow its character columns: a stable sort by word keeps both orders.
+            found = np.fromiter(map(self._words.vocabulary.get, flat, repeat(_UNKNOWN)),
+                                np.int64, len(flat))
+            known = found != _UNKNOWN
+            word_of = np.concatenate((np.repeat(np.arange(count), counts),
+                                      np.repeat(np.arange(count), token_counts)[known]))
+            columns = np.concatenate((columns, found[known] + len(self._chars.vocabulary)))
+            columns = columns[np.argsort(word_of, kind="stable")]
+            counts = counts + np.bincount(word_of[len(word_of) - int(known.sum()):],
+                                          minlength=count)
+        column_bytes = columns.astype(self._column_type).tobytes()
+        id_bytes = ids.tobytes()
+        column_ends = (np.cumsum(counts) * np.dtype(self._column_type).itemsize).tolist()
+        id_ends = (np.cumsum(token_counts) * 8).tolist()
+        column_start = id_start = 0
+        for word, column_count, column_end, token_count, id_end in zip(
+                words, counts.tolist(), column_ends, token_counts.tolist(), id_ends,
+                strict=True):
+            self[word] = (column_bytes[column_start:column_end], column_count,
+                          id_bytes[id_start:id_end], token_count)
+            column_start, id_start = column_end, id_end
 
     def __missing__(self, word: str) -> _WordTerms:
         if len(self) >= _WORD_CACHE_SIZE:
@@ -203,6 +259,79 @@ class _WordCache(dict[str, _WordTerms]):
         terms = self[word] = (array(self._typecode, columns).tobytes(), len(columns),
                               array("q", ids).tobytes(), len(ids))
         return terms
+
+
+class _AsciiGrams:
+    """The character vocabulary's terms of ASCII letters as numbers, to look up the n-grams
+    of many ASCII words in a few numpy calls rather than a dictionary look-up each.
+
+    A gram's number is its characters' codes as the 7-bit digits of a number. Grams of one
+    to three characters index a table of every possible one (2.1 million entries, 4 MB of
+    16-bit columns); the vocabulary's grams of four are searched in a sorted array."""
+
+    _SHORT = 3   # the longest gram looked up in the table
+
+    def __init__(self, vocabulary: dict[str, int]) -> None:
+        self.column_type = np.int16 if len(vocabulary) < 2**15 else np.int32
+        # Where the grams of each length start in the table, by length.
+        self.starts = [0]
+        for size in range(1, self._SHORT + 1):
+            self.starts.append(self.starts[-1] + 128**size)
+        self.table = np.full(self.starts[-1], _UNKNOWN, self.column_type)
+        keys, columns = [], []
+        for term, column in vocabulary.items():
+            if not term.isascii() or not 0 < len(term) <= 4:
+                continue
+            number = 0
+            for character in term.encode():
+                number = number << 7 | character
+            if len(term) <= self._SHORT:
+                self.table[self.starts[len(term) - 1] + number] = column
+            else:
+                keys.append(number)
+                columns.append(column)
+        order = np.argsort(np.array(keys, np.int64))
+        self.keys = np.array(keys, np.int64)[order]
+        self.columns = np.array(columns, self.column_type)[order]
+
+    def find(self, romanized: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Per ASCII romanised word, the number of its known character n-grams, and their
+        columns end to end, in `_romanized_grams`' order (by length, then position)."""
+        count = len(romanized)
+        lengths = np.fromiter(map(len, romanized), np.intp, count)
+        # The words padded with a space each side, end to end; three spare bytes let every
+        # position start a gram of four.
+        text = np.frombuffer(f" {'  '.join(romanized)} ".encode() + b"\0\0\0", np.uint8)
+        text = text.astype(np.int64)
+        positions = len(text) - 3
+        # The column of the gram of each length at each position, words' seams included.
+        found = np.empty((len(_CHAR_NGRAM_SIZES), positions), self.column_type)
+        number = np.zeros(positions, np.int64)
+        for row, size in enumerate(_CHAR_NGRAM_SIZES):
+            number = number << 7 | text[size - 1 : size - 1 + positions]
+            if size <= self._SHORT:
+                found[row] = self.table.take(number + self.starts[size - 1])
+            elif len(self.keys):
+                at = np.minimum(np.searchsorted(self.keys, number), len(self.keys) - 1)
+                found[row] = np.where(self.keys.take(at) == number, self.columns.take(at),
+                                      _UNKNOWN)
+            else:
+                found[row] = _UNKNOWN
+        # Grams of each word (an empty one has none), by size then position: a run of
+        # positions per word and size.
+        padded = lengths + 2
+        starts = np.cumsum(padded) - padded
+        sizes = np.array(_CHAR_NGRAM_SIZES, np.intp)
+        runs = np.where(lengths[:, np.newaxis] > 0, padded[:, np.newaxis] - sizes + 1, 0)
+        runs = np.maximum(runs, 0)
+        run_starts = (starts[:, np.newaxis] + (sizes - 1) * positions).ravel()
+        flat_runs = runs.ravel()
+        run_offsets = np.cumsum(flat_runs) - flat_runs
+        grams = found.ravel().take(np.repeat(run_starts - run_offsets, flat_runs)
+                                   + np.arange(int(flat_runs.sum())))
+        known = grams != _UNKNOWN
+        word_of_gram = np.repeat(np.arange(count), runs.sum(axis=1))
+        return np.bincount(word_of_gram[known], minlength=count), grams[known]
 
 
 @dataclass(frozen=True)
@@ -281,7 +410,11 @@ class Model:
         if count == 1:
             return _softmax(self.intercept + self._text_scores(prepared[0]))
         split = [text.split() for text in prepared]
-        terms = list(map(self.word_cache.__getitem__, chain.from_iterable(split)))
+        cache = self.word_cache
+        missing = set(filterfalse(cache.__contains__, chain.from_iterable(split)))
+        if len(missing) >= _BATCH_FILL_MIN:
+            cache.fill(missing)
+        terms = list(map(cache.__getitem__, chain.from_iterable(split)))
         text_of_word = np.repeat(np.arange(count), np.fromiter(map(len, split), np.intp, count))
         column_type = self.column_type
         columns = [np.frombuffer(b"".join(map(_COLUMNS, terms)), column_type)]

@@ -27,7 +27,7 @@ from routing.model import (
     read_examples,
     shared_model,
 )
-from routing.text import fold
+from routing.text import fold, romanize
 
 needs_corpus = pytest.mark.skipif(
     not corpus_files(TRAIN_DIR) or not corpus_files(HELDOUT_DIR),
@@ -193,3 +193,62 @@ def test_other_word_ngram_ranges_score_as_the_pipeline(word_ngrams: tuple[int, i
     expected = pipeline.predict_proba(texts)
     scored = model.probability_rows(texts)
     assert scored == pytest.approx(expected, rel=0, abs=1e-5)
+
+
+def word_terms_alone(model: Model, words: list[str]) -> dict[str, tuple]:
+    """Each word's cache entry as `__missing__` makes it, one word at a time."""
+    model.word_cache.clear()
+    return {word: model.word_cache[word] for word in words}
+
+
+def word_terms_filled(model: Model, words: list[str]) -> dict[str, tuple]:
+    """Each word's cache entry after one `fill` of them all (words it leaves to
+    `__missing__` are then made one at a time, as in scoring)."""
+    model.word_cache.clear()
+    model.word_cache.fill(words)
+    # Words whose romanised form is ASCII (nearly all) are filled, not left to __missing__.
+    assert set(model.word_cache) == {word for word in words if romanize(word).isascii()}
+    return {word: model.word_cache[word] for word in words}
+
+
+def fill_words() -> list[str]:
+    """Distinct words as scoring meets them: corpus words and random ones, including
+    ones romanised to nothing or to non-ASCII letters, single letters and long words."""
+    rng = random.Random(13)
+    texts = [*all_texts(), "ъ ь ' ъь'ъ a b 1 _ \x00 σ 一 ə", "x" * 5_000,
+             "".join(rng.choice(ALPHABET) for _ in range(3_000)).replace(" ", "")]
+    texts += ["".join(rng.choice(ALPHABET) for _ in range(rng.randint(1, 6)))
+              for _ in range(2_000)]
+    return sorted({word for text in texts
+                   for word in prepare(text, find_entities(text)).split()})
+
+
+@needs_corpus
+def test_filling_the_word_cache_at_once_equals_one_word_at_a_time() -> None:
+    model = shared_model()
+    words = fill_words()
+    try:
+        assert word_terms_filled(model, words) == word_terms_alone(model, words)
+        # Small fills too: a word's entry never depends on the other words filled with it.
+        for start in range(0, 200, 7):
+            some = words[start : start + 7]
+            assert word_terms_filled(model, some) == word_terms_alone(model, some)
+        assert word_terms_filled(model, []) == {}
+    finally:
+        model.word_cache.clear()
+
+
+@pytest.mark.parametrize("word_ngrams", [(1, 1), (2, 3)])
+def test_filling_the_cache_of_other_models_equals_one_word_at_a_time(
+        word_ngrams: tuple[int, int]) -> None:
+    """Without single words among the word n-grams, and with the tiny corpus's vocabulary."""
+    examples = read_examples([Path(__file__).parent / "fixtures" / "tiny_train.jsonl"])
+    train_texts = [prepare(e.text, find_entities(e.text)) for e in examples]
+    union = build_features(word_ngrams).fit(train_texts * 2)
+    size = sum(len(vectorizer.vocabulary_) for _, vectorizer in union.transformer_list)
+    classifier = LinearSoftmax(CATEGORIES, np.zeros((3, size)), np.zeros(3))
+    model = Model.from_pipeline(Pipeline([("featureunion", union),
+                                          ("linearsoftmax", classifier.fit(None, None))]), "")
+    words = sorted({word for text in [*train_texts, *random_texts(300)]
+                    for word in prepare(text, find_entities(text)).split()})
+    assert word_terms_filled(model, words) == word_terms_alone(model, words)
