@@ -8,11 +8,15 @@ sleeping writer looks, so another process's single transaction (an agent's reply
 enqueueing of its send) can wait until that whole run of writes is over.
 
 So a writer first takes its turn: an advisory `flock` on a file beside the database. A
-process waiting for a flock is woken by the kernel the moment it is let go, so it gets in
-before the busy process's next transaction instead of sleeping through it. The turn only
-makes writers fair; SQLite's own locking still keeps them correct. A turn not had within
-the cap (a holder stopped, or writing for that long) lets the writer go on without it, so
-the turn can never deadlock anything that would otherwise have run.
+process waiting for a flock is woken by the kernel the moment it is let go. Being woken is
+not yet being first, though: on a busy machine the writer that let go may take the lock
+again before the woken one is scheduled. So a writer that has to wait first holds a second
+lock, the door (`<file>-next`), and keeps it until it has the turn; a writer whose turn is
+over finds the door held and waits behind it. Two writers thus alternate, however fast one
+of them comes back. The turn only makes writers fair; SQLite's own locking still keeps them
+correct. A turn not had within the cap (a holder stopped, or writing for that long) lets
+the writer go on without it, so the turn can never deadlock anything that would otherwise
+have run.
 """
 
 from __future__ import annotations
@@ -36,75 +40,75 @@ class WriterTurns:
     """Turns at writing, between the processes sharing the file at `path`.
 
     One turn at a time per object: the caller queues its own tasks first (the Store's
-    asyncio lock), so a turn is only ever contended by other processes (or other objects).
+    asyncio lock), so a turn is only ever contended by other processes (or other objects),
+    and the object's two descriptors are used by one turn (or its waiting thread) at a time.
     """
 
     def __init__(self, path: str | os.PathLike[str], cap_s: float = CAP_S):
         self.path = os.fspath(path)
         self.cap_s = cap_s
-        self._fd: int | None = None
+        self._fds: tuple[int, int] | None = None      # (door, turn), opened by the first turn
         self._pid: int | None = None
-        # A wait that ran past the cap and still waits in its thread: until it ends, the
-        # holder is presumed stuck and writers go on without a turn (one thread, not one
-        # per transaction).
-        self._overdue: _Wait | None = None
+        # A wait given up (past the cap, or cancelled) that still waits in its thread, on
+        # this object's descriptors: until it ends, writers go on without a turn (and a
+        # stuck holder costs one thread, not one per transaction).
+        self._abandoned: _Wait | None = None
 
     @contextlib.asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
         """Hold the turn for the block (or, past the cap, go on without it)."""
-        fd = await self._take()
+        had = await self._take()
         try:
             yield
         finally:
-            if fd is not None:
-                self._give_back(fd)
+            if had:
+                fcntl.flock(self._own_fds()[1], fcntl.LOCK_UN)
 
-    async def _take(self) -> int | None:
-        fd = self._own_fd()
-        try:
-            # Uncontended, the turn costs one system call and no hop to a thread.
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return fd
-        except BlockingIOError:
-            pass
-        if self._overdue is not None and not self._overdue.ended.is_set():
-            return None
-        self._overdue = None
-        wait = _Wait(self.path, asyncio.get_running_loop())
+    async def _take(self) -> bool:
+        door, fd = self._own_fds()
+        if self._abandoned is not None:
+            if not self._abandoned.ended.is_set():
+                return False
+            self._abandoned = None
+        # Uncontended, the turn costs four system calls and no hop to a thread.
+        holds_door = _try(door)
+        if holds_door and _try(fd):
+            fcntl.flock(door, fcntl.LOCK_UN)
+            return True
+        wait = _Wait(door, fd, holds_door, asyncio.get_running_loop())
         try:
             await asyncio.wait_for(asyncio.shield(wait.done), self.cap_s)
         except TimeoutError:
             if wait.abandon():
                 log.warning("no turn at writing %s within %.0f s: writing without one",
                             self.path, self.cap_s)
-                self._overdue = wait
-                return None
+                self._abandoned = wait
+                return False
         except BaseException:
             # Cancelled while waiting: the turn, should it come, goes straight back.
-            if not wait.abandon():
-                self._give_back(wait.fd)
+            if wait.abandon():
+                self._abandoned = wait
+            else:
+                fcntl.flock(fd, fcntl.LOCK_UN)
             raise
-        return wait.fd
+        return True
 
-    def _give_back(self, fd: int) -> None:
-        if fd == self._fd:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        else:
-            # A waiting thread's own descriptor: closing it lets the lock go.
-            os.close(fd)
-
-    def _own_fd(self) -> int:
-        # A forked child must not share its parent's descriptor: flock belongs to the open
+    def _own_fds(self) -> tuple[int, int]:
+        # A forked child must not share its parent's descriptors: flock belongs to the open
         # file, so the two would hold the same turn and release each other's.
-        if self._fd is None or self._pid != os.getpid():
-            self._fd = _open(self.path)
+        if self._fds is None or self._pid != os.getpid():
+            self._fds = (_open(f"{self.path}-next"), _open(self.path))
             self._pid = os.getpid()
-        return self._fd
+            self._abandoned = None
+        return self._fds
 
     def close(self) -> None:
-        if self._fd is not None and self._pid == os.getpid():
-            os.close(self._fd)
-        self._fd = None
+        # Descriptors a waiting thread still blocks on are left to the process's end.
+        if self._fds is not None and self._pid == os.getpid() and (
+                self._abandoned is None or self._abandoned.ended.is_set()):
+            for fd in self._fds:
+                os.close(fd)
+        self._fds = None
 
 
 def turn(turns: WriterTurns | None) -> contextlib.AbstractAsyncContextManager[None]:
@@ -117,15 +121,23 @@ def _open(path: str) -> int:
     return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
 
 
+def _try(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
 class _Wait:
     """One blocking wait for the turn, in a daemon thread of its own: the event loop is not
     blocked, and a wait that never ends neither holds up the process's exit nor takes a
-    thread from the loop's executor. It opens a descriptor of its own, so that when it is
-    abandoned and the turn comes late, it can let the turn go without touching anyone
-    else's."""
+    thread from the loop's executor. Through the door first (unless the caller already
+    holds it), then the turn, then the door is let go for the next in line."""
 
-    def __init__(self, path: str, loop: asyncio.AbstractEventLoop):
-        self.fd = _open(path)
+    def __init__(self, door: int, fd: int, holds_door: bool,
+                 loop: asyncio.AbstractEventLoop):
+        self.door, self.fd, self.holds_door = door, fd, holds_door
         self.loop = loop
         self.done: asyncio.Future[None] = loop.create_future()
         self.ended = threading.Event()
@@ -137,10 +149,15 @@ class _Wait:
     def _run(self) -> None:
         # The turn is only fairness: should flock fail, the writer still writes.
         with contextlib.suppress(OSError):
+            if not self.holds_door:
+                fcntl.flock(self.door, fcntl.LOCK_EX)
             fcntl.flock(self.fd, fcntl.LOCK_EX)
+        with contextlib.suppress(OSError):
+            fcntl.flock(self.door, fcntl.LOCK_UN)
         with self._lock:
             if self._abandoned:
-                os.close(self.fd)
+                with contextlib.suppress(OSError):
+                    fcntl.flock(self.fd, fcntl.LOCK_UN)
             else:
                 self._had = True
         self.ended.set()
