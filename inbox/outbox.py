@@ -61,9 +61,15 @@ async def claim_many(ctx: InboxContext, message_ids: Sequence[int]) -> dict[int,
     by id (the others are done, failed, or claimed by another attempt)."""
     now = utcnow()
     lease = timedelta(seconds=ctx.config.outbox.lease_s)
+    # The write transaction (and on SQLite the turn at writing) for the UPDATE alone: the
+    # sends it took are this attempt's until their lease lapses, so what they carry is read
+    # after its commit, without keeping other processes' writers waiting meanwhile.
     async with ctx.store.transaction() as tx:
+        taken = await DeliveryRecords(tx.conn).claim(message_ids, now, lease)
+    if not taken:
+        return {}
+    async with ctx.store.read() as tx:
         records = DeliveryRecords(tx.conn)
-        taken = await records.claim(message_ids, now, lease)
         sends = await records.sends(taken)
         accepted = await records.parts(taken)
     claimed = {}

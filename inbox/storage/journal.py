@@ -20,6 +20,7 @@ from inbox.storage.records import Records, Row
 from inbox.storage.schema import (
     intake,
 )
+from inbox.storage.turns import WriterTurns, turn
 
 
 class JournalRecords(Records):
@@ -51,9 +52,11 @@ class SqliteJournal:
     SQL = ("INSERT INTO intake (channel, external_id, message, accepted_at) VALUES (?, ?, ?, ?)"
            " ON CONFLICT (channel, external_id) DO NOTHING RETURNING id")
 
-    def __init__(self, engine: AsyncEngine, writers: asyncio.Lock):
+    def __init__(self, engine: AsyncEngine, writers: asyncio.Lock,
+                 turns: WriterTurns | None = None):
         self._engine = engine
         self._writers = writers          # the Store's: this process's writers, in turn
+        self._turns = turns              # the Store's: turns with other processes' writers
         self._connection: sqlite3.Connection | None = None   # opened by the first write
         self._message = intake.c.message.type.bind_processor(engine.dialect)
         self._time = intake.c.accepted_at.type.bind_processor(engine.dialect)
@@ -70,7 +73,7 @@ class SqliteJournal:
         self.connection.execute("PRAGMA wal_autocheckpoint=0")
 
     async def write(self, entries: Sequence[Row]) -> dict[tuple[str, str], int]:
-        async with self._writers:
+        async with self._writers, turn(self._turns):
             try:
                 return self._write(entries)
             except sqlite3.OperationalError as exc:

@@ -26,6 +26,7 @@ from inbox.storage.mail import MailRecords
 from inbox.storage.messages import MessageRecords
 from inbox.storage.outcomes import OutcomeRecords, SurveyRecords
 from inbox.storage.records import Row
+from inbox.storage.turns import WriterTurns, turn
 from inbox.storage.users import UserRecords
 
 
@@ -54,7 +55,12 @@ class Store:
         # SQLite has one writer at a time. Queueing this process's writers here keeps them
         # off SQLite's busy handler, whose back-off sleeps would add tens of milliseconds.
         self._writers = asyncio.Lock() if engine.dialect.name == "sqlite" else None
-        self._journal = SqliteJournal(engine, self._writers) if self._writers \
+        # And other processes writing the same file take turns with this one, fairly
+        # (`turns`): an in-memory database has no other process.
+        database = engine.url.database if self._writers else None
+        self._turns = WriterTurns(f"{database}-writers") \
+            if database not in (None, "", ":memory:") else None
+        self._journal = SqliteJournal(engine, self._writers, self._turns) if self._writers \
             else PostgresJournal(engine)
 
     async def journal(self, entries: Sequence[Row]) -> dict[tuple[str, str], int]:
@@ -69,7 +75,9 @@ class Store:
         Not to be nested: on SQLite a second one in the same task would wait forever."""
         async with self._writers or contextlib.nullcontext(), self.engine.connect() as conn:
             conn = await conn.execution_options(sqlite_immediate=True)
-            async with conn.begin():
+            # The turn from BEGIN (IMMEDIATE: the write lock) until the commit, not while
+            # the connection is opened.
+            async with turn(self._turns), conn.begin():
                 yield UnitOfWork(conn)
 
     @asynccontextmanager
@@ -85,3 +93,5 @@ class Store:
     async def close(self) -> None:
         await self.engine.dispose()
         await self._journal.close()
+        if self._turns:
+            self._turns.close()
