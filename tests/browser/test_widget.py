@@ -554,7 +554,9 @@ async def test_the_rating_question_keeps_its_buttons_over_a_reload_until_pressed
     await _shot(page, "7-rating-replayed")
     assert await frame.locator("#resolved").is_visible()
     await buttons.nth(4).click()
-    await frame.locator("#messages li.in[data-message-id]").filter(has_text="5").wait_for()
+    # The message this window sent (a clock such as 05:59 would match "5" in the first too).
+    await frame.locator("#messages li.in[data-client-id][data-message-id]").filter(
+        has_text="5").wait_for()
     assert all([await buttons.nth(n).is_disabled() for n in range(5)])   # spent
     # The rating answered the resolved conversation: the window still offers a new one.
     assert await frame.locator("#resolved").is_visible()
