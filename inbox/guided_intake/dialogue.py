@@ -114,20 +114,13 @@ async def start_many(ctx: InboxContext, tx: UnitOfWork,
     return [[message_id] for message_id in ids]
 
 
-async def take(ctx: InboxContext, tx: UnitOfWork, conversation: Row, message: Row,
-               now: datetime) -> Taken:
-    """Advance the intake of `conversation` (status `intake`) with the resident's stored
-    `message`. The row is read under its lock and written only at the version read, so two
-    processes taking two messages of the same resident apply them one after the other."""
-    [taken] = await take_many(ctx, tx, [(conversation, message)], now)
-    return taken
-
-
 async def take_many(ctx: InboxContext, tx: UnitOfWork, turns: list[tuple[Row, Row]],
                     now: datetime) -> list[Taken]:
-    """`take` for each (conversation, message) of an ingest batch: one read of their intakes
-    under lock and one insert of the bot's answers, however many residents answer at once.
-    A conversation must appear once (an ingest batch holds one message per resident)."""
+    """Advance the intake of each (conversation in status `intake`, the resident's stored
+    message) of an ingest batch: one read of their intakes under lock, written only at the
+    version read, so two processes taking two messages of one resident apply them one after
+    the other; one insert of the bot's answers, however many residents answer at once. A
+    conversation must appear once (an ingest batch holds one message per resident)."""
     if len({conversation["id"] for conversation, _ in turns}) != len(turns):
         raise ValueError("one message per conversation in a batch of intake turns")
     rows = await tx.intakes.of_conversations([c["id"] for c, _ in turns], for_update=True)
