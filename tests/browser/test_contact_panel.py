@@ -86,6 +86,7 @@ async def test_a_typed_fin_is_a_possible_match_the_agent_confirms(system, open_p
     # The later contact (the visitor's) joined the resident's earlier one.
     await pane.locator("#contact-name", has_text="Günel Əliyeva").wait_for()
     await pane.locator(".history li").nth(1).wait_for()
+    await pane.locator(".identities li").nth(1).wait_for()   # the pane redraws its lists
     assert await pane.locator(".identities li").count() == 2
     assert await pane.locator(".match").count() == 0
     await console.locator("#thread .event-contacts_merged", has_text="by You").wait_for()
