@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -153,7 +154,12 @@ contacts = Table(
     Column("created_at", Time, nullable=False),
     Column("updated_at", Time, nullable=False),
     Index("ix_contacts_phone", "phone"),
-    Index("ix_contacts_merged_into", "merged_into"),
+    # Only the few merged contacts: an index holding every live one (merged_into NULL) led
+    # SQLite's planner, which keeps no statistics, to read `merged_into IS NULL` through it
+    # as if it were selective, scanning every contact of a look-up by phone or claim.
+    Index("ix_contacts_merged_into", "merged_into",
+          sqlite_where=text("merged_into IS NOT NULL"),
+          postgresql_where=text("merged_into IS NOT NULL")),
 )
 
 contact_identities = Table(
