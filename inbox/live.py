@@ -18,6 +18,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from inbox import json_text
 from inbox.outage import REDIS_UNAVAILABLE, OutageLog
 
 EVENTS_CHANNEL = "cc:events"
@@ -39,7 +40,7 @@ async def publish_event(redis: aioredis.Redis, event_type: str, queue: str | Non
     supervisors and admins. Publishers pass the conversation's queue; one that has none yet
     (not routed) reaches supervisors and admins only."""
     envelope = {"type": event_type, "queue": queue, "data": data}
-    await redis.publish(channel_name(redis, EVENTS_CHANNEL), json.dumps(envelope, default=str))
+    await redis.publish(channel_name(redis, EVENTS_CHANNEL), json_text.dumps(envelope, default=str))
 
 
 async def publish_events(redis: aioredis.Redis,
@@ -51,8 +52,8 @@ async def publish_events(redis: aioredis.Redis,
     channel = channel_name(redis, EVENTS_CHANNEL)
     async with redis.pipeline(transaction=False) as pipe:
         for event_type, queue, data in events:
-            pipe.publish(channel, json.dumps({"type": event_type, "queue": queue, "data": data},
-                                             default=str))
+            envelope = {"type": event_type, "queue": queue, "data": data}
+            pipe.publish(channel, json_text.dumps(envelope, default=str))
         await pipe.execute()
 
 
@@ -60,7 +61,7 @@ async def publish_console_event(redis: aioredis.Redis, event_type: str,
                                 data: dict[str, Any]) -> None:
     """An event about no conversation that every console hears (agent.updated: presence)."""
     envelope = {"type": event_type, "queue": None, "all_consoles": True, "data": data}
-    await redis.publish(channel_name(redis, EVENTS_CHANNEL), json.dumps(envelope, default=str))
+    await redis.publish(channel_name(redis, EVENTS_CHANNEL), json_text.dumps(envelope, default=str))
 
 
 def reaches_console(envelope: dict[str, Any], may_see_queue: Callable[[str | None], bool]) -> bool:
@@ -90,7 +91,7 @@ def as_seen_by(data: dict[str, Any], operator_of_queue: bool) -> dict[str, Any]:
 async def publish_to_chat(redis: aioredis.Redis, session: str, frame: dict[str, Any]) -> int:
     """A frame for one resident's chat window, wherever its socket is held."""
     return await redis.publish(channel_name(redis, WEBCHAT_CHANNEL),
-                               json.dumps({"session": session, "frame": frame}, default=str))
+                               json_text.dumps({"session": session, "frame": frame}, default=str))
 
 
 @dataclass(eq=False)

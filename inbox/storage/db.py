@@ -11,6 +11,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from inbox import json_text
+
 DEFAULT_DATABASE_URL = "sqlite:///var/contact-centre.db"
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -76,7 +78,7 @@ def make_engine(url: str | None = None, *, pool: bool = True) -> AsyncEngine:
     target = async_url(url or database_url())
     # Errors must not carry the statement's parameters: they are message bodies, phone
     # numbers and FINs, and errors end up in logs.
-    kwargs: dict = {"hide_parameters": True}
+    kwargs: dict = {"hide_parameters": True, "json_serializer": json_text.dumps}
     if not pool:
         kwargs["poolclass"] = NullPool
     elif target.startswith("postgresql"):

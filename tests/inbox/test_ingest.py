@@ -121,7 +121,7 @@ async def test_delivery_sends_once_and_records_the_state(ctx):
     assert await deliver_message(ctx, ack["id"]) == "skipped"
     published = await pubsub.get_message(timeout=2)
     await pubsub.aclose()
-    assert b'"session": "sess-1"' in published["data"]
+    assert json.loads(published["data"])["session"] == "sess-1"
     async with ctx.store.read() as tx:
         sent = await tx.messages.get(ack["id"])
     assert sent["delivery_status"] == "sent" and sent["attempts"] == 1
