@@ -53,8 +53,13 @@ from inbox.storage import utcnow
 
 log = logging.getLogger(__name__)
 
-# No webhook for this long means the burst is over and the drainer may take the writer.
+# How often a drainer that gives way looks again.
 QUIET_S = 0.005
+# No webhook for this long means the burst is over and the drainer may take full batches
+# (holding the event loop, and on SQLite the one writer, for up to a tenth of a second). A
+# client on a loaded machine easily pauses for a few milliseconds mid-storm, and a full
+# batch taken then made the next answers wait for it: a p99 of 100–150 ms.
+BURST_OVER_S = 0.05
 SHUTDOWN_GRACE_S = 10.0
 # Messages stored in one transaction at most. Larger batches save little more per message
 # and hold SQLite's one writer (and the webhooks' journal writes) longer.
@@ -266,7 +271,7 @@ class Intake:
 
     def _in_burst(self) -> bool:
         return bool(self._answering) or \
-            asyncio.get_running_loop().time() - self._last_arrival < QUIET_S
+            asyncio.get_running_loop().time() - self._last_arrival < BURST_OVER_S
 
     def _next_batch(self) -> list[_Backlogged]:
         """The oldest entries of residents no drainer is busy with, one per resident."""
