@@ -31,6 +31,7 @@ from channels.twilio.voice_twiml import stored_voice_address
 from inbox import canned, channel_traits, users
 from inbox.auth import ROLES
 from inbox.context import open_context
+from inbox.ingest import warm_up
 from inbox.intake import Intake
 from inbox.keys import secret_key
 from inbox.live import LiveHub
@@ -53,6 +54,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     ctx = app[CONTEXT]
     # Load (or, on a fresh clone, build) the classifier before the first message needs it.
     await asyncio.to_thread(shared_model)
+    await warm_up(ctx)
     hub = LiveHub(ctx.redis, ctx.redis_outage)
     await hub.start()
     app[HUB] = hub
