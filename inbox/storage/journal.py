@@ -45,8 +45,9 @@ class SqliteJournal:
     transaction takes about 2.2 ms; as plain sqlite3 calls it takes about 45 µs
     (bench/bench_journal.py). It must never block the loop, so this connection does not
     wait for the lock (busy_timeout 0: when the worker process is writing, the write goes
-    to a thread and waits there) and never checkpoints the WAL (the engine's connections do
-    that, in their threads). Values are encoded by the columns' own SQLAlchemy types.
+    to a thread and waits there) and never checkpoints the WAL (the serving process's
+    checkpointer does that in a thread, inbox.storage.checkpoints; elsewhere the engine's
+    connections do, in theirs). Values are encoded by the columns' own SQLAlchemy types.
     """
 
     SQL = ("INSERT INTO intake (channel, external_id, message, accepted_at) VALUES (?, ?, ?, ?)"

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from inbox.storage.audit import AuditRecords
 from inbox.storage.canned import CannedRecords
+from inbox.storage.checkpoints import Checkpointer
 from inbox.storage.contacts import ContactRecords
 from inbox.storage.conversations import ConversationRecords
 from inbox.storage.events import EventRecords
@@ -50,7 +51,11 @@ class UnitOfWork:
 
 
 class Store:
-    def __init__(self, engine: AsyncEngine):
+    """`own_checkpoints`: for the serving process, on SQLite: its connections leave the WAL's
+    checkpoints to a checkpointer of its own (`start_checkpoints`), outside the writers' turn
+    (inbox.storage.checkpoints)."""
+
+    def __init__(self, engine: AsyncEngine, *, own_checkpoints: bool = False):
         self.engine = engine
         # SQLite has one writer at a time. Queueing this process's writers here keeps them
         # off SQLite's busy handler, whose back-off sleeps would add tens of milliseconds.
@@ -62,6 +67,15 @@ class Store:
             if database not in (None, "", ":memory:") else None
         self._journal = SqliteJournal(engine, self._writers, self._turns) if self._writers \
             else PostgresJournal(engine)
+        self._checkpointer: Checkpointer | None = None
+        if own_checkpoints and self._turns is not None:
+            Checkpointer.leave_checkpoints_to_it(engine)
+            self._checkpointer = Checkpointer(engine)
+
+    def start_checkpoints(self) -> None:
+        """Start the checkpointer, where this store has one (`own_checkpoints`)."""
+        if self._checkpointer is not None:
+            self._checkpointer.start()
 
     async def journal(self, entries: Sequence[Row]) -> dict[tuple[str, str], int]:
         """Journal webhook messages ({channel, external_id, message, accepted_at} each) in one
@@ -93,5 +107,7 @@ class Store:
     async def close(self) -> None:
         await self.engine.dispose()
         await self._journal.close()
+        if self._checkpointer is not None:
+            await self._checkpointer.stop()
         if self._turns:
             self._turns.close()
