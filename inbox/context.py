@@ -69,6 +69,14 @@ class InboxContext:
         return derived_key("contact-claims")
 
     @cached_property
+    def service_identifiers(self) -> frozenset[tuple[str, str]]:
+        """The deployment's own addresses (its mailboxes), as (kind, value): a resident who
+        types one names the service, not themselves, and two who do are not one person."""
+        email = self.config.channels.email
+        return frozenset(("email", mailbox.address.strip().lower())
+                         for mailbox in (email.mailboxes if email else ()))
+
+    @cached_property
     def rules(self) -> RuleSet:
         return RuleSet(self.config.routing.rules)
 

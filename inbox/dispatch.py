@@ -129,8 +129,9 @@ async def route_conversation(ctx: InboxContext, conversation_id: int, *,
             # Typed identifiers never join contacts: they become claims and possible matches.
             # Heard ones (a voicemail's transcript) are shown masked in events but not even
             # kept as claims, as in `reclassify`: a misheard FIN must not join two residents.
-            await matching.record_claims(tx, ctx.claim_key, conversation["contact_id"],
-                                         conversation_id, result.entities, now)
+            await matching.record_claims(
+                tx, ctx.claim_key, conversation["contact_id"], conversation_id,
+                matching.residents_own(result.entities, ctx.service_identifiers), now)
         if acknowledge and channel.acknowledged \
                 and await _acknowledgeable(ctx, tx, conversation, now):
             stored = await tx.conversations.get(conversation_id)

@@ -415,10 +415,14 @@ async def _store(ctx: InboxContext, tx: UnitOfWork, takings: list[_Taking]) -> N
             taking.released_from = await assignment.release_on_message(
                 tx, taking.conversation, now)
     # Typed identifiers never join contacts: they become claims and possible matches. Heard
-    # ones (a voicemail's transcript) are not even kept as claims. Where the resident asked
-    # answers to go is typed too: kept on its identity to send to, and claimed alike.
-    typed = [(t.identity["contact_id"], t.conversation_id, t.reading.classification.entities)
-             for t in opened if not ctx.channels[t.message.channel].heard]
+    # ones (a voicemail's transcript) are not even kept as claims, nor those in what a
+    # machine wrote (a bounce names the resident it could not reach, list mail its
+    # authors), nor the service's own addresses. Where the resident asked answers to go is
+    # typed too: kept on its identity to send to, and claimed alike.
+    typed = [(t.identity["contact_id"], t.conversation_id, matching.residents_own(
+                 t.reading.classification.entities, ctx.service_identifiers))
+             for t in opened
+             if not ctx.channels[t.message.channel].heard and t.message.automatic is None]
     for taking in takings:
         if taking.message.reply_to is None:
             continue

@@ -50,6 +50,13 @@ def search_digests(key: bytes, text: str) -> tuple[str, ...]:
                  if e.kind in CLAIMED_KINDS)
 
 
+def residents_own(entities: Iterable[Entity], service: frozenset[tuple[str, str]]
+                  ) -> tuple[Entity, ...]:
+    """The identifiers of `entities` that may be the resident's: not the service's own
+    (`InboxContext.service_identifiers`)."""
+    return tuple(e for e in entities if (e.kind, e.value) not in service)
+
+
 async def record_claims(tx: UnitOfWork, key: bytes, contact_id: int, conversation_id: int,
                         entities: Iterable[Entity], at: datetime) -> list[int]:
     """Keep what the resident typed as claims of `contact_id`, and raise a possible match with

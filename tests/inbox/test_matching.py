@@ -2,6 +2,7 @@
 matches that an agent confirms or dismisses, on the real app, SQLite and PostgreSQL."""
 
 import secrets
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from inbox.auth import hash_password
 from inbox.ingest import Arrival, ingest, store_many
 from inbox.messages import InboundMessage
 from inbox.storage import utcnow
+from settings.model import Imap, Mailbox
 
 FIN = "7QX3M9P"
 GUNEL_PHONE = "+994501234567"
@@ -289,3 +291,51 @@ async def test_an_identifier_typed_by_many_matches_only_the_latest_few(ctx):
     async with ctx.store.read() as tx:
         matches = await tx.contacts.open_matches_of(late_contact)
     assert len(matches) == matching.MAX_MATCHES_PER_IDENTIFIER
+
+
+def mail(text: str, sender: str, n: int, automatic: str | None = None) -> InboundMessage:
+    return InboundMessage(channel="email", external_id=f"dost-baku-1:{n:064d}", address=sender,
+                          text=text, received_at=datetime.now(UTC), language="az",
+                          queue_hint="dost-baku-1", automatic=automatic)
+
+
+def with_mailbox(ctx, address: str):
+    """`ctx` deploying one DOST mailbox at `address`."""
+    email = ctx.config.channels.email
+    mailbox = Mailbox(id="dost-baku-1", address=address, queue="dost-baku-1",
+                      imap=Imap(host="imap.example.gov.az", user="baku1", password="x"),
+                      smtp={})
+    ctx.config = replace(ctx.config, channels=replace(
+        ctx.config.channels, email=replace(email, mailboxes=(mailbox,))))
+    return ctx
+
+
+async def test_residents_who_write_the_centres_address_are_not_matched_by_it(ctx):
+    """Two residents writing "I sent it to Baku1@dost.example.gov.az" name the centre, not
+    themselves: no claim of it, no possible match between them."""
+    with_mailbox(ctx, "Baku1@dost.example.gov.az")
+    first, _ = await store_many(ctx, [
+        Arrival(mail("Sənədləri baku1@dost.example.gov.az ünvanına göndərdim", "aysel@mail.ru",
+                     1)),
+        Arrival(mail("Я писал на Baku1@dost.example.gov.az, ответа нет", "oleg@yandex.ru", 2))])
+    contact = await contact_of(ctx, first.conversation_id)
+    async with ctx.store.read() as tx:
+        assert await tx.contacts.open_matches_of(contact) == []
+        assert await tx.contacts.claiming(
+            matching.digest(ctx.claim_key, "email", "baku1@dost.example.gov.az"),
+            other_than=0) == []
+
+
+async def test_a_bounce_claims_nothing_of_the_resident_it_names(ctx):
+    """A bounce quotes the resident's address it could not reach: the mailer daemon is not
+    that resident, and every daemon quoting residents is not one another."""
+    resident = await ingest(ctx, mail("Pensiya arayışı lazımdır", "orxan.nabiyev@yandex.ru", 1))
+    bounce = await ingest(ctx, mail(
+        "Delivery to orxan.nabiyev@yandex.ru failed: mailbox full. FIN 5ZJ8K2L",
+        "mailer-daemon@mx.yandex.ru", 2, automatic="bounce"))
+    async with ctx.store.read() as tx:
+        assert await tx.contacts.open_matches_of(
+            await contact_of(ctx, resident.conversation_id)) == []
+        assert await tx.contacts.claiming(
+            matching.digest(ctx.claim_key, "fin", "5ZJ8K2L"), other_than=0) == []
+    assert bounce.conversation_id != resident.conversation_id
