@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from rq import Queue
+from sqlalchemy import select
 
 from app import create_app
 from channels.media import fetch_message_media, type_allowed
@@ -13,6 +14,7 @@ from channels.twilio.common import MediaError
 from inbox.auth import hash_password
 from inbox.jobs import DEFAULT_QUEUE, MEDIA_JOB
 from inbox.storage import utcnow
+from inbox.storage.schema import conversations
 from tests.channels.fake_twilio import FakeTwilio
 from tests.channels.twilio.test_messaging import (
     ACCOUNT_SID,
@@ -59,7 +61,9 @@ async def whatsapp_with_media(client, ctx, fake_twilio, tmp_path, monkeypatch):
     response = await post(client, MESSAGING_URL, fixture("whatsapp_media.txt"))
     assert response.status == 200
     async with ctx.store.read() as tx:
-        [message] = [m for m in await tx.messages.of_conversation(1) if m["direction"] == "in"]
+        [conversation_id] = (await tx.conn.execute(select(conversations.c.id))).scalars()
+        [message] = [m for m in await tx.messages.of_conversation(conversation_id)
+                     if m["direction"] == "in"]
     return message
 
 

@@ -179,8 +179,9 @@ async def test_a_call_after_hours_leaves_a_voicemail_with_its_transcript(client,
     assert record.get("transcribe") is None and record.get("transcribeCallback") is None
     url = live_url(root)
     assert only(root, "Transcription").get("languageCode") == "en-US"
+    [call] = await table(ctx, messages)
     assert await call_events(ctx) == [
-        ("call_started", {"message_id": 1}),
+        ("call_started", {"message_id": call["id"]}),
         ("ivr_choice", {"language": "en", "reason": "registration",
                         "category": "registration"}),
         ("missed", {"reason": "closed"}),
