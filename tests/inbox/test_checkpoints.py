@@ -4,6 +4,7 @@ what a commit checkpointed is in it, what it did not is still only in the `-wal`
 
 import asyncio
 import os
+import sqlite3
 from datetime import UTC, datetime
 
 import pytest
@@ -65,8 +66,15 @@ async def test_the_serving_process_commits_without_checkpointing_and_its_checkpo
 
 
 async def test_a_stopped_checkpointer_copies_back_what_is_left(sqlite_url):
-    store = Store(make_engine(sqlite_url), own_checkpoints=True)
-    before = _size(sqlite_url)
-    await _write_much(store)
-    await store.close()
-    assert _size(sqlite_url) > before + 1_000_000
+    """While another process (the worker) keeps the database open: SQLite itself copies the
+    WAL back only when its last connection closes."""
+    worker = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"))
+    try:
+        worker.execute("SELECT count(*) FROM contacts").fetchone()
+        store = Store(make_engine(sqlite_url), own_checkpoints=True)
+        before = _size(sqlite_url)
+        await _write_much(store)
+        await store.close()
+        assert _size(sqlite_url) > before + 1_000_000
+    finally:
+        worker.close()
