@@ -662,9 +662,9 @@ async def warm_up(ctx: InboxContext) -> None:
     # registration dialogue and acknowledges.
     able = [(not traits.phone_address, name) for name, traits in ctx.channels.items()
             if traits.dialogue and traits.acknowledged]
-    channel = min(able)[1] if able else None
-    if channel is None:
+    if not able:
         return
+    channel = min(able)[1]
     now = utcnow()
     messages = [InboundMessage(channel=channel, external_id=f"warm-up-{n}",
                                address=f"+99450000000{n}", phone=f"+99450000000{n}",
