@@ -55,7 +55,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     # Load (or, on a fresh clone, build) the classifier before the first message needs it.
     await asyncio.to_thread(shared_model)
     await warm_up(ctx)
-    ctx.store.start_checkpoints()
+    ctx.store.start_upkeep()
     hub = LiveHub(ctx.redis, ctx.redis_outage)
     await hub.start()
     app[HUB] = hub
@@ -93,7 +93,7 @@ def create_app(config: Config) -> web.Application:
     canned.shipped()   # a shipped canned response missing a language stops the start here
     book = channel_book()
     channel_traits.install(book)   # for inbox code run outside a request's context
-    app[CONTEXT] = open_context(config, channels=book, own_checkpoints=True)
+    app[CONTEXT] = open_context(config, channels=book, upkeep=True)
     app[SECRET_KEY] = secret_key()
     app[VOICE_ADDRESS] = stored_voice_address
     app.cleanup_ctx.append(_resources)

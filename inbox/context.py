@@ -101,17 +101,17 @@ def redis_url(env: dict[str, str] | None = None) -> str:
 
 def open_context(config: Config | None = None, *, pool: bool = True,
                  channels: ChannelBook | None = None,
-                 own_checkpoints: bool = False) -> InboxContext:
+                 upkeep: bool = False) -> InboxContext:
     """The context from the environment (CC_CONFIG, DATABASE_URL, REDIS_URL).
     `pool=False` for a job's short life: no connections left behind in a dead event loop.
     `channels`: the registry's traits; by default those the process installed at start-up.
-    `own_checkpoints`: the serving process's (see `Store`)."""
+    `upkeep`: the serving process's (see `Store`)."""
     url = redis_url()
     redis = aioredis.Redis.from_url(url)
     config = config or load_config()
     return InboxContext(
         config=config,
-        store=Store(make_engine(database_url(), pool=pool), own_checkpoints=own_checkpoints),
+        store=Store(make_engine(database_url(), pool=pool), upkeep=upkeep),
         redis=redis,
         jobs=Jobs(url, send_lease_s=config.outbox.lease_s),
         channels=channels if channels is not None else installed(),

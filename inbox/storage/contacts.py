@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, tuple_, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from inbox.storage.records import Duplicate, Records, Row, utcnow
@@ -54,8 +54,10 @@ class ContactRecords(Records):
     ) -> dict[tuple[str, str], tuple[Row, Row | None]]:
         """The identities of many (channel, address) keys in one query, by key, each with its
         newest unresolved conversation or None."""
-        keys = list(keys)
-        if not keys:
+        by_channel: dict[str, list[str]] = {}
+        for channel, address in keys:
+            by_channel.setdefault(channel, []).append(address)
+        if not by_channel:
             return {}
         i, c = contact_identities, conversations
         # Open conversations of one identity are few (usually one): join them all, keep the
@@ -71,7 +73,8 @@ class ContactRecords(Records):
                          .outerjoin(c, and_(c.c.identity_id == i.c.id,
                                             c.c.status != "resolved"))
                          .outerjoin(users, users.c.id == c.c.assignee_id))
-            .where(tuple_(i.c.channel, i.c.address).in_(keys))
+            .where(or_(*(and_(i.c.channel == channel, self.one_of(i.c.address, addresses))
+                         for channel, addresses in sorted(by_channel.items()))))
             .order_by(c.c.id))
         # Ordered by conversation, so the newest open one of each identity comes last.
         return {(row["channel"], row["address"]): _identity_and_conversation(row)
@@ -99,7 +102,7 @@ class ContactRecords(Records):
         if not phones:
             return found
         for row in await self._all(select(contacts)
-                                   .where(contacts.c.phone.in_(phones),
+                                   .where(self.one_of(contacts.c.phone, phones),
                                           contacts.c.merged_into.is_(None))
                                    .order_by(contacts.c.id.desc())):
             found[row["phone"]] = row     # the oldest is the last written
@@ -116,7 +119,7 @@ class ContactRecords(Records):
         for digest, contact_id in await self.conn.execute(
                 select(k.c.digest, k.c.contact_id)
                 .join(contacts, contacts.c.id == k.c.contact_id)
-                .where(k.c.digest.in_(digests), contacts.c.merged_into.is_(None))
+                .where(self.one_of(k.c.digest, digests), contacts.c.merged_into.is_(None))
                 .order_by(k.c.contact_id)):
             claimed.setdefault(digest, []).append(contact_id)
         return claimed
@@ -222,7 +225,7 @@ class ContactRecords(Records):
             return found
         for value, contact_id in await self.conn.execute(
                 select(contacts.c[column], contacts.c.id)
-                .where(contacts.c[column].in_(values), contacts.c.merged_into.is_(None))
+                .where(self.one_of(contacts.c[column], values), contacts.c.merged_into.is_(None))
                 .order_by(contacts.c.id)):
             found.setdefault(value, []).append(contact_id)
         return found
@@ -272,8 +275,8 @@ class ContactRecords(Records):
             return []
         ids = {contact_id for pair in wanted for contact_id in pair[:2]}
         for row in await self._all(select(m.c.contact_id, m.c.other_contact_id, m.c.kind)
-                                   .where(m.c.contact_id.in_(ids),
-                                          m.c.other_contact_id.in_(ids))):
+                                   .where(self.one_of(m.c.contact_id, ids),
+                                          self.one_of(m.c.other_contact_id, ids))):
             first, second = row["contact_id"], row["other_contact_id"]
             wanted.pop((min(first, second), max(first, second), row["kind"]), None)
         return await self._insert_many(m, list(wanted.values())) if wanted else []

@@ -62,7 +62,7 @@ class ConversationRecords(Records):
                    m.c.external_id)
             .select_from(m.join(c, c.c.id == m.c.conversation_id)
                          .outerjoin(users, users.c.id == c.c.assignee_id))
-            .where(m.c.channel == channel, m.c.external_id.in_(mail_ids),
+            .where(m.c.channel == channel, self.one_of(m.c.external_id, mail_ids),
                    m.c.direction == "out", joinable)
             .order_by(m.c.id.desc()))
 
@@ -87,7 +87,7 @@ class ConversationRecords(Records):
                        c.c.thread_key, c.c.resolved_at,
                        users.c.presence.label("assignee_presence"))
                 .select_from(c.outerjoin(users, users.c.id == c.c.assignee_id))
-                .where(c.c.contact_id.in_(contact_ids), c.c.channel == channel, joinable)
+                .where(self.one_of(c.c.contact_id, contact_ids), c.c.channel == channel, joinable)
                 .order_by(c.c.id.desc())):
             found.setdefault(row.pop("contact_id"), []).append(row)
         return found
@@ -123,7 +123,7 @@ class ConversationRecords(Records):
         if not conversation_ids:
             return []
         return await self._all(self._with_contact()
-                               .where(conversations.c.id.in_(sorted(conversation_ids)))
+                               .where(self.one_of(conversations.c.id, sorted(conversation_ids)))
                                .order_by(conversations.c.id))
 
     async def get(self, conversation_id: int, *, for_update: bool = False) -> Row | None:
@@ -189,9 +189,9 @@ class ConversationRecords(Records):
         c = conversations
         query = self._with_contact()
         if f.allowed_queues is not None:
-            query = query.where(c.c.queue.in_(f.allowed_queues))
+            query = query.where(self.one_of(c.c.queue, f.allowed_queues))
         if f.statuses:
-            query = query.where(c.c.status.in_(f.statuses))
+            query = query.where(self.one_of(c.c.status, f.statuses))
         for column, value in ((c.c.queue, f.queue), (c.c.channel, f.channel),
                               (c.c.category, f.category)):
             if value:
@@ -236,7 +236,7 @@ class ConversationRecords(Records):
         c = conversations
         rows = await self.conn.execute(
             select(c.c.assignee_id, c.c.channel, func.count())
-            .where(c.c.assignee_id.in_(list(agent_ids)), c.c.status == "open")
+            .where(self.one_of(c.c.assignee_id, agent_ids), c.c.status == "open")
             .group_by(c.c.assignee_id, c.c.channel))
         loads: dict[int, dict[str, int]] = {}
         for agent_id, channel, count in rows:
@@ -260,7 +260,7 @@ class ConversationRecords(Records):
             return []
         c = conversations
         return await self._all(
-            select(c).where(c.c.queue.in_(list(queues)), c.c.status == "waiting",
+            select(c).where(self.one_of(c.c.queue, queues), c.c.status == "waiting",
                             c.c.assignee_id.is_(None), c.c.routed_at.is_not(None))
             .order_by(c.c.priority.desc(), c.c.created_at, c.c.id).limit(limit))
 

@@ -28,7 +28,7 @@ class DeliveryRecords(Records):
             return []
         result = await self.conn.execute(
             update(messages)
-            .where(messages.c.id.in_(list(message_ids)), claimable(now, lease))
+            .where(self.one_of(messages.c.id, message_ids), claimable(now, lease))
             .values(delivery_status="sending", claimed_at=now,
                     attempts=messages.c.attempts + 1)
             .returning(messages.c.id))
@@ -55,7 +55,7 @@ class DeliveryRecords(Records):
                    contact_identities.c.address.label("identity_address"))
             .join(conversation, conversation.c.id == messages.c.conversation_id)
             .join(contact_identities, contact_identities.c.id == conversation.c.identity_id)
-            .where(messages.c.id.in_(list(message_ids)))
+            .where(self.one_of(messages.c.id, message_ids))
             .order_by(messages.c.id))
         found = []
         for raw in rows:
@@ -77,7 +77,7 @@ class DeliveryRecords(Records):
             return {}
         rows = await self.conn.execute(
             select(message_parts.c.message_id, message_parts.c.external_id)
-            .where(message_parts.c.message_id.in_(list(message_ids)))
+            .where(self.one_of(message_parts.c.message_id, message_ids))
             .order_by(message_parts.c.message_id, message_parts.c.part))
         found: dict[int, list[str]] = {}
         for message_id, external_id in rows:
@@ -99,7 +99,7 @@ class DeliveryRecords(Records):
              for message_id, external_id in sent])
         moved = await self.conn.execute(
             update(messages)
-            .where(messages.c.id.in_([message_id for message_id, _ in sent]),
+            .where(self.one_of(messages.c.id, [message_id for message_id, _ in sent]),
                    messages.c.delivery_status.in_(("queued", "sending")))
             # A retried send that went through clears the earlier attempt's error.
             .values(delivery_status="sent", delivery_error=None)

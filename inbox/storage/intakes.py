@@ -41,7 +41,7 @@ class IntakeRecords(Records):
         if not conversation_ids:
             return {}
         statement = select(guided_intakes).where(
-            guided_intakes.c.conversation_id.in_(list(conversation_ids)))
+            self.one_of(guided_intakes.c.conversation_id, conversation_ids))
         rows = await self._all(statement.with_for_update() if for_update else statement)
         return {row["conversation_id"]: row for row in rows}
 

@@ -34,7 +34,7 @@ class JournalRecords(Records):
 
     async def discard_many(self, intake_ids: Sequence[int]) -> None:
         if intake_ids:
-            await self.conn.execute(delete(intake).where(intake.c.id.in_(list(intake_ids))))
+            await self.conn.execute(delete(intake).where(self.one_of(intake.c.id, intake_ids)))
 
 
 class SqliteJournal:

@@ -44,7 +44,7 @@ class MailRecords(Records):
     async def forget_attempts(self, mailbox: str, digests: Sequence[str]) -> None:
         if digests:
             await self.conn.execute(delete(mail_attempts).where(
-                mail_attempts.c.mailbox == mailbox, mail_attempts.c.digest.in_(list(digests))))
+                mail_attempts.c.mailbox == mailbox, self.one_of(mail_attempts.c.digest, digests)))
 
     async def bury(self, mailbox: str, folder: str, uid: int, digest: str, raw: bytes,
                    error: str, attempts: int) -> int:
@@ -66,7 +66,7 @@ class MailRecords(Records):
             return set()
         rows = await self._all(select(mail_dead_letters.c.digest).where(
             mail_dead_letters.c.mailbox == mailbox,
-            mail_dead_letters.c.digest.in_(list(digests))))
+            self.one_of(mail_dead_letters.c.digest, digests)))
         return {row["digest"] for row in rows}
 
     async def dead_letters(self, limit: int = 200) -> list[Row]:

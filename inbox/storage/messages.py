@@ -67,7 +67,7 @@ class MessageRecords(Records):
             for row in await self._all(select(messages.c.id, messages.c.conversation_id,
                                               messages.c.external_id)
                                        .where(messages.c.channel == channel,
-                                              messages.c.external_id.in_(external_ids))):
+                                              self.one_of(messages.c.external_id, external_ids))):
                 found[(channel, row["external_id"])] = row
         return found
 
@@ -87,7 +87,7 @@ class MessageRecords(Records):
         oldest first: one page of a contact's timeline, read backwards."""
         if not conversation_ids:
             return []
-        query = select(messages).where(messages.c.conversation_id.in_(list(conversation_ids)))
+        query = select(messages).where(self.one_of(messages.c.conversation_id, conversation_ids))
         if before is not None:
             query = query.where(messages.c.id < before)
         rows = await self._all(query.order_by(messages.c.id.desc()).limit(limit))
@@ -111,7 +111,7 @@ class MessageRecords(Records):
             return []
         return await self._all(select(messages).where(
             messages.c.channel == channel, messages.c.direction == "out",
-            messages.c.external_id.in_(list(external_ids))).order_by(messages.c.id.desc()))
+            self.one_of(messages.c.external_id, external_ids)).order_by(messages.c.id.desc()))
 
     async def naming(self, conversation_ids: Sequence[int], mail_ids: Sequence[str]
                      ) -> list[Row]:
@@ -125,12 +125,13 @@ class MessageRecords(Records):
             return []
         m = messages
         mail_id = m.c.extra[MAIL_ID].as_string()
+        mail_ids = sorted(set(mail_ids))
         rows = await self._all(
             select(m.c.id, m.c.conversation_id, m.c.direction, m.c.external_id,
                    mail_id.label("mail_id"))
-            .where(m.c.conversation_id.in_(sorted(set(conversation_ids))),
-                   or_(and_(m.c.direction == "out", m.c.external_id.in_(sorted(set(mail_ids)))),
-                       and_(m.c.direction == "in", mail_id.in_(sorted(set(mail_ids))))))
+            .where(self.one_of(m.c.conversation_id, sorted(set(conversation_ids))),
+                   or_(and_(m.c.direction == "out", self.one_of(m.c.external_id, mail_ids)),
+                       and_(m.c.direction == "in", self.one_of(mail_id, mail_ids))))
             .order_by(m.c.id))
         for row in rows:
             external_id = row.pop("external_id")
@@ -149,7 +150,7 @@ class MessageRecords(Records):
         rows = await self.conn.execute(
             select(c.c.identity_id, func.count())
             .select_from(m.join(c, c.c.id == m.c.conversation_id))
-            .where(c.c.identity_id.in_(identity_ids), m.c.direction == "out",
+            .where(self.one_of(c.c.identity_id, identity_ids), m.c.direction == "out",
                    m.c.author_kind == "system", m.c.created_at >= since)
             .group_by(c.c.identity_id))
         return {identity_id: count for identity_id, count in rows}
@@ -258,10 +259,10 @@ class MessageRecords(Records):
         rows = await self.conn.execute(
             select(message_parts.c.external_id).where(
                 message_parts.c.channel == channel,
-                message_parts.c.external_id.in_(list(external_ids)),
+                self.one_of(message_parts.c.external_id, external_ids),
                 message_parts.c.message_id != message_id))
         return {r[0] for r in rows}
 
     async def move(self, message_ids: Sequence[int], conversation_id: int) -> None:
-        await self.conn.execute(update(messages).where(messages.c.id.in_(list(message_ids)))
+        await self.conn.execute(update(messages).where(self.one_of(messages.c.id, message_ids))
                                 .values(conversation_id=conversation_id))

@@ -54,7 +54,7 @@ class OutcomeRecords(Records):
             select(notification_attempts, messages.c.delivery_status,
                    messages.c.delivery_error)
             .outerjoin(messages, messages.c.id == notification_attempts.c.message_id)
-            .where(notification_attempts.c.outcome_id.in_(outcome_ids))
+            .where(self.one_of(notification_attempts.c.outcome_id, outcome_ids))
             .order_by(notification_attempts.c.outcome_id, notification_attempts.c.attempt))
 
 

@@ -27,6 +27,7 @@ from inbox.storage.mail import MailRecords
 from inbox.storage.messages import MessageRecords
 from inbox.storage.outcomes import OutcomeRecords, SurveyRecords
 from inbox.storage.records import Row
+from inbox.storage.statistics import StatisticsKeeper
 from inbox.storage.turns import WriterTurns, turn
 from inbox.storage.users import UserRecords
 
@@ -51,11 +52,12 @@ class UnitOfWork:
 
 
 class Store:
-    """`own_checkpoints`: for the serving process, on SQLite: its connections leave the WAL's
-    checkpoints to a checkpointer of its own (`start_checkpoints`), outside the writers' turn
-    (inbox.storage.checkpoints)."""
+    """`upkeep`: for the serving process, which looks after the database while it serves
+    (`start_upkeep`). On SQLite its connections leave the WAL's checkpoints to a checkpointer
+    of its own, outside the writers' turn (inbox.storage.checkpoints); on PostgreSQL it keeps
+    the statistics of young tables (inbox.storage.statistics)."""
 
-    def __init__(self, engine: AsyncEngine, *, own_checkpoints: bool = False):
+    def __init__(self, engine: AsyncEngine, *, upkeep: bool = False):
         self.engine = engine
         # SQLite has one writer at a time. Queueing this process's writers here keeps them
         # off SQLite's busy handler, whose back-off sleeps would add tens of milliseconds.
@@ -68,14 +70,19 @@ class Store:
         self._journal = SqliteJournal(engine, self._writers, self._turns) if self._writers \
             else PostgresJournal(engine)
         self._checkpointer: Checkpointer | None = None
-        if own_checkpoints and self._turns is not None:
+        if upkeep and self._turns is not None:
             Checkpointer.leave_checkpoints_to_it(engine)
             self._checkpointer = Checkpointer(engine)
+        self._statistics = StatisticsKeeper(engine) \
+            if upkeep and engine.dialect.name == "postgresql" else None
 
-    def start_checkpoints(self) -> None:
-        """Start the checkpointer, where this store has one (`own_checkpoints`)."""
+    def start_upkeep(self) -> None:
+        """Start the checkpointer or the statistics keeper, where this store has one
+        (`upkeep`)."""
         if self._checkpointer is not None:
             self._checkpointer.start()
+        if self._statistics is not None:
+            self._statistics.start()
 
     async def journal(self, entries: Sequence[Row]) -> dict[tuple[str, str], int]:
         """Journal webhook messages ({channel, external_id, message, accepted_at} each) in one
@@ -105,6 +112,8 @@ class Store:
             await conn.execute(select(1))
 
     async def close(self) -> None:
+        if self._statistics is not None:
+            await self._statistics.stop()
         await self.engine.dispose()
         await self._journal.close()
         if self._checkpointer is not None:

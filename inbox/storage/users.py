@@ -59,7 +59,7 @@ class UserRecords(Records):
     async def by_ids(self, ids: Sequence[int]) -> list[Row]:
         if not ids:
             return []
-        return await self._all(select(users).where(users.c.id.in_(list(ids))))
+        return await self._all(select(users).where(self.one_of(users.c.id, ids)))
 
     async def save(self, email: str, **values: Any) -> int:
         existing = await self.by_email(email)

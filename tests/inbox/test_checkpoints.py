@@ -49,13 +49,13 @@ async def test_a_store_of_its_own_leaves_checkpoints_to_a_commit(sqlite_url):
 
 async def test_the_serving_process_commits_without_checkpointing_and_its_checkpointer_does(
         sqlite_url):
-    store = Store(make_engine(sqlite_url), own_checkpoints=True)
+    store = Store(make_engine(sqlite_url), upkeep=True)
     store._checkpointer.every_s = 0.05
     try:
         before = _size(sqlite_url)
         await _write_much(store)
         assert _size(sqlite_url) < before + 100_000       # all of it still in the WAL
-        store.start_checkpoints()
+        store.start_upkeep()
         for _ in range(100):
             await asyncio.sleep(0.05)
             if _size(sqlite_url) > before + 1_000_000:
@@ -71,7 +71,7 @@ async def test_a_stopped_checkpointer_copies_back_what_is_left(sqlite_url):
     worker = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"))
     try:
         worker.execute("SELECT count(*) FROM contacts").fetchone()
-        store = Store(make_engine(sqlite_url), own_checkpoints=True)
+        store = Store(make_engine(sqlite_url), upkeep=True)
         before = _size(sqlite_url)
         await _write_much(store)
         await store.close()
