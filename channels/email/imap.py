@@ -284,8 +284,10 @@ async def read_mailbox(ctx: InboxContext, mailbox: Mailbox, lock: MailboxLock) -
     try:
         deadline = time.monotonic() + POLL_BUDGET_S
         stored = 0
-        for folder in mailbox.imap.folders:
-            stored += await read_folder(ctx, mailbox, client, folder, lock, deadline)
+        # A first poll's backlog fills young tables in seconds (inbox.storage.statistics).
+        async with ctx.store.keeping_statistics():
+            for folder in mailbox.imap.folders:
+                stored += await read_folder(ctx, mailbox, client, folder, lock, deadline)
         return stored
     finally:
         await asyncio.to_thread(_close, client)

@@ -84,6 +84,20 @@ class Store:
         if self._statistics is not None:
             self._statistics.start()
 
+    @asynccontextmanager
+    async def keeping_statistics(self) -> AsyncIterator[None]:
+        """On PostgreSQL, analyze the young tables as they grow while the block runs (a
+        process without `upkeep` taking in a backlog: a mailbox's first poll)."""
+        if self._statistics is not None or self.engine.dialect.name != "postgresql":
+            yield
+            return
+        keeper = StatisticsKeeper(self.engine)
+        keeper.start()
+        try:
+            yield
+        finally:
+            await keeper.stop()
+
     async def journal(self, entries: Sequence[Row]) -> dict[tuple[str, str], int]:
         """Journal webhook messages ({channel, external_id, message, accepted_at} each) in one
         transaction. A (channel, external_id) already journalled is skipped, so a provider's

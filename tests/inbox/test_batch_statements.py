@@ -177,3 +177,17 @@ async def test_the_serving_processs_store_keeps_the_statistics(postgres_only, db
         assert await _pages_at_analysis(store.engine, "contacts") >= MIN_PAGES
     finally:
         await store.close()
+
+
+async def test_a_backlog_taken_in_by_another_process_keeps_the_statistics(postgres_only, ctx):
+    """A worker's store has no upkeep of its own; a mailbox's first poll keeps the
+    statistics while it takes its backlog in."""
+    await _emptied(ctx.store.engine)
+    async with ctx.store.keeping_statistics():
+        async with ctx.store.transaction() as tx:
+            await tx.contacts.create_many(_residents(range(2000)))
+        for _ in range(50):
+            if await _pages_at_analysis(ctx.store.engine, "contacts") > 0:
+                break
+            await asyncio.sleep(0.1)
+    assert await _pages_at_analysis(ctx.store.engine, "contacts") >= MIN_PAGES
