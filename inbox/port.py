@@ -9,6 +9,7 @@ terms; the store's transactions and records stay behind it, so no channel opens 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +41,11 @@ class ChannelPort:
         transactions, each once, a resident's in order; each one's result, or the exception
         that kept that one out while the others went in (`inbox.ingest.ingest_many`)."""
         return await ingest_many(self._ctx, messages)
+
+    def taking_in_a_backlog(self) -> AbstractAsyncContextManager[None]:
+        """Wrap a backlog's `ingest_many` calls (a mailbox's first poll): the database's
+        upkeep a young installation needs meanwhile (`Store.keeping_statistics`)."""
+        return self._ctx.store.keeping_statistics()
 
     async def edit_message(self, channel: str, external_id: str, text: str,
                            edited_at: datetime) -> bool:

@@ -285,7 +285,7 @@ async def read_mailbox(ctx: InboxContext, mailbox: Mailbox, lock: MailboxLock) -
         deadline = time.monotonic() + POLL_BUDGET_S
         stored = 0
         # A first poll's backlog fills young tables in seconds (inbox.storage.statistics).
-        async with ctx.store.keeping_statistics():
+        async with ChannelPort(ctx).taking_in_a_backlog():
             for folder in mailbox.imap.folders:
                 stored += await read_folder(ctx, mailbox, client, folder, lock, deadline)
         return stored
