@@ -22,6 +22,7 @@ import sqlite3
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from inbox.storage.chores import Chore
 from inbox.storage.db import sqlite_connect
 
 log = logging.getLogger(__name__)
@@ -39,9 +40,8 @@ class Checkpointer:
 
     def __init__(self, engine: AsyncEngine, every_s: float = EVERY_S):
         self._engine = engine
-        self.every_s = every_s
         self._connection: sqlite3.Connection | None = None
-        self._task: asyncio.Task | None = None
+        self._chore = Chore(self._checkpoint_in_a_thread, every_s, "sqlite-checkpoints")
 
     @staticmethod
     def leave_checkpoints_to_it(engine: AsyncEngine) -> None:
@@ -56,27 +56,27 @@ class Checkpointer:
             "PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         return busy, wal_pages, copied
 
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._regularly(),
-                                                                name="sqlite-checkpoints")
+    @property
+    def every_s(self) -> float:
+        return self._chore.every_s
 
-    async def _regularly(self) -> None:
-        while True:
-            await asyncio.sleep(self.every_s)
-            try:
-                await asyncio.to_thread(self.checkpoint)
-            except sqlite3.Error as exc:
-                # The next one copies what this one could not; a database that keeps failing
-                # shows in every write long before here.
-                log.warning("SQLite checkpoint failed: %s", exc)
+    @every_s.setter
+    def every_s(self, value: float) -> None:
+        self._chore.every_s = value
+
+    def start(self) -> None:
+        self._chore.start()
+
+    async def _checkpoint_in_a_thread(self) -> None:
+        try:
+            await asyncio.to_thread(self.checkpoint)
+        except sqlite3.Error as exc:
+            # The next one copies what this one could not; a database that keeps failing
+            # shows in every write long before here.
+            log.warning("SQLite checkpoint failed: %s", exc)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._chore.stop()
         # A last checkpoint, so a stopped app leaves a short WAL behind it.
         with contextlib.suppress(sqlite3.Error):
             await asyncio.to_thread(self.checkpoint)

@@ -20,8 +20,6 @@ to do.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
 from sqlalchemy import bindparam, text
@@ -29,6 +27,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.types import String
+
+from inbox.storage.chores import Chore
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +64,7 @@ class StatisticsKeeper:
 
     def __init__(self, engine: AsyncEngine, every_s: float = EVERY_S):
         self._engine = engine
-        self.every_s = every_s
-        self._task: asyncio.Task | None = None
+        self._chore = Chore(self._analyze_logged, every_s, "postgresql-statistics")
 
     async def analyze_grown(self) -> list[str]:
         """Analyze the tables that are `due`; their names (none when another process holds
@@ -81,26 +80,18 @@ class StatisticsKeeper:
         return sorted(grown)
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._regularly(),
-                                                                name="postgresql-statistics")
+        self._chore.start()
 
-    async def _regularly(self) -> None:
-        while True:
-            await asyncio.sleep(self.every_s)
-            try:
-                analyzed = await self.analyze_grown()
-            except (SQLAlchemyError, OSError) as exc:
-                # Autovacuum analyzes them in a minute; a database that is down shows in
-                # every write long before here.
-                log.warning("could not analyze the young tables: %s", type(exc).__name__)
-                continue
-            if analyzed:
-                log.info("analyzed the grown tables %s", ", ".join(analyzed))
+    async def _analyze_logged(self) -> None:
+        try:
+            analyzed = await self.analyze_grown()
+        except (SQLAlchemyError, OSError) as exc:
+            # Autovacuum analyzes them in a minute; a database that is down shows in every
+            # write long before here.
+            log.warning("could not analyze the young tables: %s", type(exc).__name__)
+            return
+        if analyzed:
+            log.info("analyzed the grown tables %s", ", ".join(analyzed))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._chore.stop()
