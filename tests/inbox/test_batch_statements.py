@@ -8,13 +8,14 @@ import secrets
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
 from inbox.storage import Store
 from inbox.storage.db import make_engine
 from inbox.storage.schema import contacts, conversations, messages
 from inbox.storage.statistics import MIN_PAGES, StatisticsKeeper, due
+from tests.statements import recorded
 
 NOW = datetime(2026, 12, 4, 9, 30, tzinfo=UTC)
 
@@ -32,18 +33,9 @@ def _residents(numbers) -> list[dict]:
 
 async def _statements(ctx, work) -> list[tuple[str, object]]:
     """The SQL text and parameters of every statement `work(tx)` runs."""
-    seen: list[tuple[str, object]] = []
-
-    def record(_conn, _cursor, statement, parameters, _context, _many):
-        seen.append((statement, parameters))
-
-    engine = ctx.store.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with recorded(ctx.store.engine) as seen:
         async with ctx.store.transaction() as tx:
             await work(tx)
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     return seen
 
 

@@ -5,33 +5,24 @@ no statistics, the plan of each statement is read back and must search its own i
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import event
 
 from inbox import matching
+from tests.statements import recorded
 
 BATCH = 80   # a drainer's batch asks for this many phones or identifiers at once
 
 
 async def _plans(ctx, look_up) -> list[str]:
     """The steps of SQLite's plan for every statement `look_up(tx)` runs."""
-    statements: list[tuple[str, tuple]] = []
-
-    def seen(_conn, _cursor, statement, parameters, _context, _many):
-        statements.append((statement, tuple(parameters)))
-
-    engine = ctx.store.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with recorded(ctx.store.engine) as statements:
         async with ctx.store.read() as tx:
             await look_up(tx)
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
     steps = []
     async with ctx.store.read() as tx:
         for statement, parameters in statements:
             if statement.lstrip().upper().startswith("SELECT"):
                 result = await tx.conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement,
-                                                       parameters)
+                                                       tuple(parameters))
                 steps += [row[3] for row in result]
     return steps
 

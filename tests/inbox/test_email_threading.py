@@ -8,7 +8,6 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event
 
 from channels.email import thread
 from inbox import outbox, threads
@@ -22,6 +21,7 @@ from settings.loader import ConfigError, load_config_text
 from tests.conftest import TEST_CONFIG
 from tests.inbox.test_auth import RAUF, add_user
 from tests.inbox.test_ingest import chat
+from tests.statements import recorded
 
 MAILBOX = "dost-baku-1"
 MAILBOX_ADDRESS = "baku1@dost.example.gov.az"
@@ -300,18 +300,9 @@ async def test_only_mail_with_a_thread_costs_queries_of_its_own(ctx):
                                       phone=phone, text="Salam, pensiya",
                                       received_at=datetime.now(UTC)))
 
-    statements = []
-
-    def count(*_args) -> None:
-        statements.append(1)
-
     async def cost(arrivals: list[Arrival]) -> int:
-        statements.clear()
-        event.listen(ctx.store.engine.sync_engine, "before_cursor_execute", count)
-        try:
+        with recorded(ctx.store.engine) as statements:
             await store_many(ctx, arrivals)
-        finally:
-            event.remove(ctx.store.engine.sync_engine, "before_cursor_execute", count)
         return len(statements)
 
     await store_many(ctx, [sms(i, 0) for i in range(6)])     # the residents' first messages
