@@ -72,12 +72,13 @@ class StatisticsKeeper:
         async with self._engine.begin() as conn:
             if not (await conn.execute(_ONE_AT_A_TIME)).scalar_one():
                 return []
-            grown = [name for name, then, now in
-                     await conn.execute(_SIZES, {"tables": list(TABLES)}) if due(then, now)]
+            grown = sorted(name for name, then, now in
+                           await conn.execute(_SIZES, {"tables": list(TABLES)})
+                           if due(then, now))
             quote = conn.dialect.identifier_preparer.quote
-            for name in sorted(grown):
+            for name in grown:
                 await conn.execute(text(f"ANALYZE {quote(name)}"))
-        return sorted(grown)
+        return grown
 
     def start(self) -> None:
         self._chore.start()
