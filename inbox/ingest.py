@@ -53,6 +53,8 @@ MANY_BATCH_MAX = 200
 # A batch this large classifies its openers before its transaction (one read more); a
 # smaller one classifies them in it.
 PRECLASSIFY_FROM = 8
+# The mark in a stored message's `extra` that it answered the satisfaction survey.
+SURVEY_ANSWER = "survey_answer"
 # Who this process stored a message of just now: their next ones skip that read (a hint).
 RECENT = RecentSenders()
 
@@ -358,12 +360,16 @@ async def _rejoin(tx: UnitOfWork, taking: _Taking, now: datetime) -> str:
     return status
 
 
-def _stored_extra(message: InboundMessage) -> dict[str, Any] | None:
+def _stored_extra(message: InboundMessage, *, rated: bool = False) -> dict[str, Any] | None:
     """The facts kept with the message: the channel's, and why nobody should answer it when a
-    machine wrote it, so the console and any later look can tell."""
-    if message.automatic is None:
-        return message.extra
-    return {**(message.extra or {}), "automatic": message.automatic}
+    machine wrote it, so the console and any later look can tell; whether it answered the
+    satisfaction survey (`rated`), so that a resend of it is acknowledged as that answer."""
+    marks: dict[str, Any] = {}
+    if message.automatic is not None:
+        marks["automatic"] = message.automatic
+    if rated:
+        marks[SURVEY_ANSWER] = True
+    return {**(message.extra or {}), **marks} if marks else message.extra
 
 
 async def _store(ctx: InboxContext, tx: UnitOfWork, takings: list[_Taking]) -> None:
@@ -388,7 +394,8 @@ async def _store(ctx: InboxContext, tx: UnitOfWork, takings: list[_Taking]) -> N
         taking.row = {
             "conversation_id": taking.conversation_id, "channel": msg.channel,
             "direction": "in", "external_id": msg.external_id, "body": msg.text,
-            "html": clean_html(msg.html) if msg.html else None, "extra": _stored_extra(msg),
+            "html": clean_html(msg.html) if msg.html else None,
+            "extra": _stored_extra(msg, rated=taking.rated),
             "attachments": [_attachment(a) for a in msg.attachments],
             "author_kind": "resident", "author_id": None, "created_at": now,
             "delivery_status": "received"}
@@ -501,8 +508,9 @@ async def store_many(ctx: InboxContext, arrivals: list[Arrival]) -> list[IngestR
         takings: list[tuple[int, _Taking]] = []
         for index, key in enumerate(keys):
             if key in stored:   # a provider's retry, or a resend after a reconnect
-                results[index] = IngestResult(stored[key]["id"],
-                                              stored[key]["conversation_id"], True, False)
+                results[index] = IngestResult(
+                    stored[key]["id"], stored[key]["conversation_id"], True, False,
+                    rated=bool((stored[key]["extra"] or {}).get(SURVEY_ANSWER)))
             elif key not in fresh:
                 fresh[key] = index
                 takings.append((index, _Taking(arrivals[index].message,
@@ -521,7 +529,8 @@ async def store_many(ctx: InboxContext, arrivals: list[Arrival]) -> list[IngestR
     for index, key in enumerate(keys):
         if results[index] is None:   # the same message twice in the batch: stored once
             first = results[fresh[key]]
-            results[index] = IngestResult(first.message_id, first.conversation_id, True, False)
+            results[index] = IngestResult(first.message_id, first.conversation_id, True, False,
+                                          rated=first.rated)
     return results  # type: ignore[return-value]
 
 

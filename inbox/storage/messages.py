@@ -58,14 +58,15 @@ class MessageRecords(Records):
 
     async def stored_external_ids(self, keys: Iterable[tuple[str, str]]
                                   ) -> dict[tuple[str, str], Row]:
-        """The messages already stored under these (channel, external id) keys, by key."""
+        """The messages already stored under these (channel, external id) keys, by key:
+        their id, conversation and `extra`."""
         found: dict[tuple[str, str], Row] = {}
         by_channel: dict[str, list[str]] = {}
         for channel, external_id in keys:
             by_channel.setdefault(channel, []).append(external_id)
         for channel, external_ids in by_channel.items():
             for row in await self._all(select(messages.c.id, messages.c.conversation_id,
-                                              messages.c.external_id)
+                                              messages.c.external_id, messages.c.extra)
                                        .where(messages.c.channel == channel,
                                               self.one_of(messages.c.external_id, external_ids))):
                 found[(channel, row["external_id"])] = row

@@ -166,6 +166,44 @@ async def test_on_the_web_chat_the_question_has_buttons_and_a_pressed_one_is_the
         assert (await tx.conversations.get(case.conversation_id))["status"] == "resolved"
 
 
+async def test_a_rating_resent_after_a_reconnect_is_acknowledged_as_the_answer_once(
+        aiohttp_client, environment, config, ctx) -> None:
+    from tests.channels.webchat.test_channel import say_hello
+    from tests.channels.webchat.test_widget_protocol import say
+
+    case = await web_chat_survey(aiohttp_client, config, ctx)
+    async with case.chat.ws_connect("/chat/ws") as ws:
+        await say_hello(ws, session=case.token)
+        first = await say(ws, "c-2", "5")
+    # The network dropped before the window saw that ack: it sends the same frame again.
+    async with case.chat.ws_connect("/chat/ws") as ws:
+        await say_hello(ws, session=case.token)
+        again = await say(ws, "c-2", "5")
+    assert again["message_id"] == first["message_id"]
+    # Told as the first time: the conversation stays resolved, the window keeps its notice.
+    assert again.get("survey_answer") is True
+    [survey] = await surveys_of(ctx, case.conversation_id)
+    assert survey["score"] == 5
+    async with ctx.store.read() as tx:
+        assert (await tx.conversations.get(case.conversation_id))["status"] == "resolved"
+        rows = await tx.messages.of_conversation(case.conversation_id, include_notes=False)
+    assert [m["body"] for m in rows if m["direction"] == "in"].count("5") == 1
+
+
+async def test_a_resent_question_is_not_acknowledged_as_a_rating(
+        aiohttp_client, environment, config, ctx) -> None:
+    from tests.channels.webchat.test_channel import say_hello
+    from tests.channels.webchat.test_widget_protocol import say
+
+    case = await web_chat_survey(aiohttp_client, config, ctx)
+    text = "Bir sualım da var: arayış nə vaxt hazır olar?"
+    for _ in range(2):   # sent, then resent after a reconnect
+        async with case.chat.ws_connect("/chat/ws") as ws:
+            await say_hello(ws, session=case.token)
+            ack = await say(ws, "c-2", text)
+        assert "survey_answer" not in ack
+
+
 @dataclass(frozen=True)
 class ChatSurvey:
     chat: Any                 # the test client of the app
