@@ -29,16 +29,14 @@ from routing.model import (
     DEFAULT_MIN_CONFIDENCE,
     HELDOUT_DIR,
     RECIPE,
-    RECIPES,
     TRAIN_DIR,
     Example,
     Model,
-    Recipe,
     corpus_files,
     prepared_texts,
     read_examples,
-    train,
 )
+from routing.training import RECIPES, Recipe, model_of, train
 
 TRIAGE_THRESHOLDS = (0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9)
 CV_FOLDS = 5
@@ -232,7 +230,7 @@ def cross_validate(examples: Sequence[Example], recipe: Recipe,
     labels = [example.label for example in examples]
     outcomes: list[Outcome | None] = [None] * len(examples)
     for fitted, scored in GroupKFold(folds).split(examples, labels, families):
-        model = Model.from_pipeline(train([examples[i] for i in fitted], recipe), "")
+        model = model_of(train([examples[i] for i in fitted], recipe), "")
         for index, outcome in zip(scored, model_outcomes(model, [examples[i] for i in scored]),
                                   strict=True):
             outcomes[index] = outcome

@@ -14,25 +14,16 @@ import operator
 import os
 import re
 import tempfile
-import warnings
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from itertools import chain, filterfalse, repeat
 from pathlib import Path
 from typing import IO
 
 import joblib
 import numpy as np
-import sklearn
-from scipy import sparse
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.exceptions import InconsistentVersionWarning
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GroupKFold
-from sklearn.pipeline import FeatureUnion, Pipeline
-from sklearn.svm import LinearSVC
 
 from routing.entities import Entity, find_entities, replace_entities
 from routing.scoring import batch_scores, text_scores
@@ -46,21 +37,19 @@ CORPUS_DIR = Path(__file__).parent / "corpus"
 TRAIN_DIR = CORPUS_DIR / "train"
 HELDOUT_DIR = CORPUS_DIR / "heldout"
 MODEL_FILE = "classifier.joblib"
+# What the saved file holds; a file of another format is retrained and saved again.
+SAVED_FORMAT = 2
 # Human corrections installed by `python -m routing.train --corrections`; kept beside
 # the model so that every process retraining from the fingerprint sees the same data.
 CORRECTIONS_FILE = "corrections.jsonl"
 _DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "var" / "model"
 _log = logging.getLogger(__name__)
 
-# Candidates compared by cross-validation grouped by skeleton on the training corpus only
-# (`python -m routing.evaluate --compare`); `RECIPE` is the one chosen there.
+# The recipe the model is trained with, among the candidates `routing.training.RECIPES`
+# compared by cross-validation grouped by skeleton on the training corpus only
+# (`python -m routing.evaluate --compare`).
+RECIPE = "svm-calibrated"
 _CHAR_NGRAM_SIZES = (1, 2, 3, 4)
-_WORD_NGRAMS = (1, 2)
-_REGULARISATION_C = 10.0
-_SVM_C = 1.0
-# Folds of the out-of-fold scores the calibration learns from; a corpus with fewer
-# families per category than this (a test's tiny corpus) is left uncalibrated.
-CALIBRATION_FOLDS = 5
 # The deployment default of routing.min_confidence (settings.loader), and the share of
 # traffic from unseen writers the calibration lets fall below it.
 DEFAULT_MIN_CONFIDENCE = 0.6
@@ -99,7 +88,7 @@ class Example:
 
 
 @dataclass(frozen=True)
-class _FeaturePart:
+class FeaturePart:
     """One TF-IDF vectorizer of the union with its slice of the classifier's weights."""
 
     vocabulary: dict[str, int]
@@ -179,7 +168,7 @@ class _WordCache(dict[str, _WordTerms]):
     """Per-word feature work of one model, done once per distinct word: n-gram strings and
     vocabulary look-ups cost more than everything else in scoring a message."""
 
-    def __init__(self, chars: _FeaturePart, words: _FeaturePart, token: "re.Pattern[str]",
+    def __init__(self, chars: FeaturePart, words: FeaturePart, token: "re.Pattern[str]",
                  grams: _WordGrams, unigrams: bool,
                  column_type: type[np.unsignedinteger]) -> None:
         super().__init__()
@@ -338,19 +327,20 @@ class _AsciiGrams:
 class Model:
     """A trained classifier and the fingerprint of what it was trained on.
 
-    Scoring one message through the scikit-learn pipeline costs about 1.5 ms, nearly
-    all of it input validation and dispatch. `probabilities_many` does the same arithmetic
-    (sublinear TF times IDF, L2 norm per vectorizer, linear scores, softmax) on the
-    fitted arrays directly (`routing.scoring`), and the n-grams of each distinct word are
-    looked up once (`_WordCache`); a test holds the two equal.
+    Scoring one message through the scikit-learn pipeline it was trained as
+    (`routing.training`) costs about 1.5 ms, nearly all of it input validation and
+    dispatch. `probabilities_many` does the same arithmetic (sublinear TF times IDF, L2 norm
+    per vectorizer, linear scores, softmax) on the fitted arrays directly
+    (`routing.scoring`), and the n-grams of each distinct word are looked up once
+    (`_WordCache`); a test holds the two equal. The model is only those arrays, so loading
+    a saved one needs no scikit-learn.
     """
 
-    pipeline: Pipeline
     fingerprint: str
     classes: tuple[str, ...]
     intercept: np.ndarray
-    chars: _FeaturePart
-    words: _FeaturePart
+    chars: FeaturePart
+    words: FeaturePart
     word_ngrams: tuple[int, int]
     word_cache: _WordCache = field(compare=False, repr=False)
     word_grams: _WordGrams = field(compare=False, repr=False)
@@ -362,29 +352,24 @@ class Model:
     # too, only slower.
     column_type: type[np.unsignedinteger] = field(compare=False, repr=False)
 
+    token_pattern: str = field(compare=False, repr=False)
+
     @classmethod
-    def from_pipeline(cls, pipeline: Pipeline, fingerprint: str) -> "Model":
-        union, classifier = pipeline.named_steps["featureunion"], pipeline.steps[-1][1]
-        parts, offset = {}, 0
-        for name, vectorizer in union.transformer_list:
-            size = len(vectorizer.vocabulary_)
-            weights = np.ascontiguousarray(classifier.coef_[:, offset : offset + size].T)
-            parts[name] = _FeaturePart(vectorizer.vocabulary_,
-                                       vectorizer.idf_.astype(np.float64), weights)
-            offset += size
-        words = union.named_transformers["words"]
-        word_ngrams = tuple(words.ngram_range)
-        column_type = np.uint16 if offset <= 2**16 else np.uint32
-        grams = _WordGrams(parts["words"].vocabulary, len(parts["chars"].vocabulary))
-        cache = _WordCache(parts["chars"], parts["words"], re.compile(words.token_pattern),
-                           grams, word_ngrams[0] == 1, column_type)
-        classes = tuple(str(label) for label in classifier.classes_)
-        idf = np.concatenate((parts["chars"].idf, parts["words"].idf))
-        weights = np.concatenate((parts["chars"].weights, parts["words"].weights))
-        return cls(pipeline, fingerprint, classes, classifier.intercept_.copy(),
-                   parts["chars"], parts["words"], word_ngrams, cache, grams,
-                   idf, np.ascontiguousarray((weights * idf[:, np.newaxis]).T),
-                   column_type)
+    def from_parts(cls, fingerprint: str, classes: tuple[str, ...], intercept: np.ndarray,
+                   chars: FeaturePart, words: FeaturePart, word_ngrams: tuple[int, int],
+                   token_pattern: str) -> "Model":
+        """The model of a trained classifier's arrays (`routing.training.model_of`, or a
+        saved file): the scoring's caches and joined arrays are built here."""
+        vocabulary = len(chars.vocabulary) + len(words.vocabulary)
+        column_type = np.uint16 if vocabulary <= 2**16 else np.uint32
+        grams = _WordGrams(words.vocabulary, len(chars.vocabulary))
+        cache = _WordCache(chars, words, re.compile(token_pattern), grams,
+                           word_ngrams[0] == 1, column_type)
+        idf = np.concatenate((chars.idf, words.idf))
+        weights = np.concatenate((chars.weights, words.weights))
+        return cls(fingerprint, classes, intercept, chars, words, word_ngrams, cache, grams,
+                   idf, np.ascontiguousarray((weights * idf[:, np.newaxis]).T), column_type,
+                   token_pattern)
 
     def probabilities(self, prepared: str) -> dict[str, float]:
         """Probability of each category for text already passed through `prepare`."""
@@ -508,165 +493,11 @@ def training_files(train_dir: Path, directory: Path) -> list[Path]:
 
 def fingerprint(paths: Iterable[Path]) -> str:
     digest = hashlib.sha256(f"{FEATURES_VERSION}|{RECIPE}|{TRIAGE_SHARE}|{DEFAULT_MIN_CONFIDENCE}|"
-                            f"{sklearn.__version__}".encode())
+                            f"{version('scikit-learn')}".encode())
     for path in paths:
         digest.update(f"|{path.name}|".encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """One candidate classifier: the learners whose linear scores it combines and whether
-    a calibration maps those scores to probabilities. Every recipe ends as one linear
-    model with a softmax, so the fast scoring path serves them all."""
-
-    name: str
-    learners: tuple[str, ...]
-    calibrated: bool
-    description: str
-
-
-def _logistic() -> LogisticRegression:
-    return LogisticRegression(C=_REGULARISATION_C, max_iter=5_000)
-
-
-def _svm() -> LinearSVC:
-    # liblinear visits the examples in a random order; a fixed seed makes two trainings on
-    # the same corpus (two deployments, two evaluation runs) give the same model.
-    return LinearSVC(C=_SVM_C, random_state=0)
-
-
-_LEARNERS: dict[str, Callable[[], LogisticRegression | LinearSVC]] = {
-    "logistic": _logistic,
-    "svm": _svm,
-}
-RECIPES = {
-    recipe.name: recipe
-    for recipe in (
-        Recipe("logistic", ("logistic",), False,
-               "character 1-4 + word 1-2 TF-IDF, logistic regression (the previous learner)"),
-        Recipe("svm", ("svm",), False, "same features, linear SVM, softmax of its margins"),
-        Recipe("svm-calibrated", ("svm",), True,
-               "linear SVM, margins calibrated on grouped out-of-fold scores"),
-        Recipe("ensemble-calibrated", ("logistic", "svm"), True,
-               "logistic regression + linear SVM, both scores calibrated together"),
-    )
-}
-RECIPE = "svm-calibrated"
-
-
-class LinearSoftmax(ClassifierMixin, BaseEstimator):
-    """Softmax of linear scores with given weights: what every recipe reduces to once its
-    learners and calibration are multiplied out."""
-
-    def __init__(self, classes: Sequence[str] = (), coef: np.ndarray | None = None,
-                 intercept: np.ndarray | None = None) -> None:
-        self.classes = classes
-        self.coef = coef
-        self.intercept = intercept
-
-    def fit(self, features: object, labels: object) -> "LinearSoftmax":
-        self.classes_ = np.asarray(self.classes)
-        self.coef_ = np.asarray(self.coef)
-        self.intercept_ = np.asarray(self.intercept)
-        return self
-
-    def decision_function(self, features: sparse.spmatrix) -> np.ndarray:
-        return np.asarray(features @ self.coef_.T) + self.intercept_
-
-    def predict_proba(self, features: sparse.spmatrix) -> np.ndarray:
-        scores = self.decision_function(features)
-        exponentials = np.exp(scores - scores.max(axis=1, keepdims=True))
-        return exponentials / exponentials.sum(axis=1, keepdims=True)
-
-    def predict(self, features: sparse.spmatrix) -> np.ndarray:
-        return self.classes_[self.predict_proba(features).argmax(axis=1)]
-
-
-def train(examples: Iterable[Example], recipe: Recipe | None = None) -> Pipeline:
-    """A fitted pipeline over `prepare`d text; raises ValueError when a category has
-    no examples (a missing corpus), since the model could never predict it."""
-    examples = list(examples)
-    texts, labels = prepared_texts(examples)
-    missing = set(CATEGORIES) - set(labels)
-    if missing:
-        raise ValueError(f"no training examples of {sorted(missing)}: is the corpus missing?")
-    recipe = recipe or RECIPES[RECIPE]
-    union = build_features()
-    matrix = union.fit_transform(texts)
-    for _, vectorizer in union.transformer_list:
-        # Terms cut by min_df are kept only for introspection and would double the file.
-        vectorizer.stop_words_ = None
-    classes, coef, intercept = _fit_linear(recipe, matrix, np.asarray(labels),
-                                           [example.family for example in examples])
-    classifier = LinearSoftmax(classes, coef, intercept).fit(matrix, labels)
-    return Pipeline([("featureunion", union), ("linearsoftmax", classifier)])
-
-
-def _fit_linear(recipe: Recipe, matrix: sparse.spmatrix, labels: np.ndarray,
-                families: Sequence[str]) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
-    """Classes, weights (class × feature) and intercepts of the recipe's final linear model.
-
-    Calibration: a multinomial logistic regression learns probabilities from the learners'
-    scores on families each learner never saw (grouped out-of-fold), so the confidence
-    reflects text unlike the training corpus, not the corpus it memorised. Its weights
-    multiplied into the learners' give one linear model again."""
-    weights, intercepts = _fit_learners(recipe, matrix, labels)
-    classes = tuple(str(label) for label in np.unique(labels))
-    if not recipe.calibrated or not _can_calibrate(labels, families):
-        share = 1.0 / len(recipe.learners)   # the learners' average
-        stacked = np.hstack([np.eye(len(classes)) * share] * len(recipe.learners))
-        return classes, stacked @ weights, stacked @ intercepts
-    out_of_fold = np.zeros((len(labels), len(intercepts)))
-    for fitted, scored in GroupKFold(CALIBRATION_FOLDS).split(matrix, labels, families):
-        fold_weights, fold_intercepts = _fit_learners(recipe, matrix[fitted], labels[fitted])
-        out_of_fold[scored] = np.asarray(matrix[scored] @ fold_weights.T) + fold_intercepts
-    calibration = LogisticRegression(C=_REGULARISATION_C, max_iter=5_000)
-    calibration.fit(out_of_fold, labels)
-    temperature = triage_temperature(calibration.decision_function(out_of_fold))
-    return (classes, calibration.coef_ @ weights / temperature,
-            (calibration.coef_ @ intercepts + calibration.intercept_) / temperature)
-
-
-def triage_temperature(scores: np.ndarray, threshold: float = DEFAULT_MIN_CONFIDENCE,
-                       share: float = TRIAGE_SHARE) -> float:
-    """The temperature dividing calibrated scores so that `share` of the messages they
-    describe (families the model had not seen) fall below `threshold`.
-
-    Calibrated probabilities put the default threshold where a message is more likely wrong
-    than right: too low a bar to catch most mistakes. The temperature keeps the order (which
-    messages are least sure) and moves the scale so that the deployment's default threshold
-    sends a chosen share of traffic to triage; `routing.evaluate` prints what other
-    thresholds would send and catch."""
-    def below(temperature: float) -> float:
-        tempered = scores / temperature
-        tempered = np.exp(tempered - tempered.max(axis=1, keepdims=True))
-        return float(np.mean(tempered.max(axis=1) / tempered.sum(axis=1) < threshold))
-
-    low, high = 0.05, 50.0
-    for _ in range(50):   # below() grows with the temperature: bisect
-        middle = (low * high) ** 0.5
-        low, high = (middle, high) if below(middle) < share else (low, middle)
-    return (low * high) ** 0.5
-
-
-def _fit_learners(recipe: Recipe, matrix: sparse.spmatrix,
-                  labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The learners' weights stacked (one row per learner and class) and intercepts."""
-    weights, intercepts = [], []
-    for name in recipe.learners:
-        learner = _LEARNERS[name]().fit(matrix, labels)
-        weights.append(learner.coef_)
-        intercepts.append(learner.intercept_)
-    return np.vstack(weights), np.concatenate(intercepts)
-
-
-def _can_calibrate(labels: np.ndarray, families: Sequence[str]) -> bool:
-    per_category = {label: set() for label in CATEGORIES}
-    for label, family in zip(labels, families, strict=True):
-        per_category[str(label)].add(family)
-    return min(map(len, per_category.values())) >= CALIBRATION_FOLDS * 4
 
 
 def prepared_texts(examples: Iterable[Example]) -> tuple[list[str], list[str]]:
@@ -696,36 +527,6 @@ def _romanized_grams(romanized: str) -> list[str]:
     return grams
 
 
-def build_features(word_ngrams: tuple[int, int] = _WORD_NGRAMS) -> FeatureUnion:
-    """Character n-grams survive typos, missing diacritics and suffixes glued to
-    stems; word n-grams add phrases ("not paid")."""
-    return FeatureUnion(
-        [
-            (
-                "chars",
-                TfidfVectorizer(
-                    analyzer=char_grams,
-                    min_df=2,
-                    sublinear_tf=True,
-                    dtype=np.float32,
-                ),
-            ),
-            (
-                "words",
-                TfidfVectorizer(
-                    analyzer="word",
-                    ngram_range=word_ngrams,
-                    preprocessor=romanize,
-                    lowercase=False,
-                    token_pattern=r"(?u)\b\w+\b",
-                    sublinear_tf=True,
-                    dtype=np.float32,
-                ),
-            ),
-        ]
-    )
-
-
 def load_or_train(train_dir: Path = TRAIN_DIR, directory: Path | None = None) -> Model:
     """The saved model if its fingerprint matches the training data, else a new one,
     trained and saved."""
@@ -740,7 +541,9 @@ def retrain(train_dir: Path = TRAIN_DIR, directory: Path | None = None) -> Model
     """Train on the corpus and installed corrections, save, and return the new model."""
     directory = directory or model_dir()
     files = training_files(train_dir, directory)
-    model = Model.from_pipeline(train(read_examples(files)), fingerprint(files))
+    # Imported here: only a process that trains pays for scikit-learn.
+    from routing.training import train_model
+    model = train_model(read_examples(files), fingerprint(files))
     try:
         save(model, directory)
     except OSError:
@@ -757,7 +560,14 @@ def shared_model() -> Model:
 
 
 def save(model: Model, directory: Path) -> None:
-    saved = {"fingerprint": model.fingerprint, "pipeline": model.pipeline}
+    """The model's arrays and vocabularies, with what they were trained from: plain numpy
+    and Python values, which load without scikit-learn."""
+    saved = {"format": SAVED_FORMAT, "fingerprint": model.fingerprint,
+             "classes": list(model.classes), "intercept": model.intercept,
+             "word_ngrams": list(model.word_ngrams), "token_pattern": model.token_pattern,
+             **{name: {"vocabulary": part.vocabulary, "idf": part.idf,
+                       "weights": part.weights}
+                for name, part in (("chars", model.chars), ("words", model.words))}}
     write_atomically(directory / MODEL_FILE, lambda handle: joblib.dump(saved, handle))
 
 
@@ -780,13 +590,16 @@ def load_saved(path: Path) -> Model | None:
     if not path.exists():
         return None
     try:
-        with warnings.catch_warnings():
-            # A file pickled by another scikit-learn version fails the fingerprint
-            # check (the version is part of it) and is rebuilt: the warning adds nothing.
-            warnings.simplefilter("ignore", InconsistentVersionWarning)
-            saved = joblib.load(path)
-        return Model.from_pipeline(saved["pipeline"], saved["fingerprint"])
-    except Exception:  # any unreadable file is rebuilt, never fatal
+        saved = joblib.load(path)
+        if saved["format"] != SAVED_FORMAT:
+            return None
+        low, high = saved["word_ngrams"]
+        return Model.from_parts(
+            saved["fingerprint"], tuple(saved["classes"]), saved["intercept"],
+            *(FeaturePart(saved[name]["vocabulary"], saved[name]["idf"],
+                          saved[name]["weights"]) for name in ("chars", "words")),
+            (low, high), saved["token_pattern"])
+    except Exception:  # any unreadable file (an older format too) is rebuilt, never fatal
         return None
 
 

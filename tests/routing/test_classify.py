@@ -1,10 +1,14 @@
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 import routing.model
+import routing.training
 from routing import CATEGORIES, Classification, Entity, Hints, KeywordRule, classify
 from routing.classify import classify_many
 from routing.entities import find_entities
@@ -21,12 +25,13 @@ from routing.model import (
     model_dir,
     prepare,
     read_examples,
-    train,
 )
 from routing.text import MAX_MODEL_CHARS, fold
 from routing.train import install_corrections
+from routing.training import train
 
 FIXTURES = Path(__file__).parent / "fixtures"
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -184,10 +189,11 @@ def test_prepare_cuts_very_long_text() -> None:
 
 
 def test_fast_scoring_equals_the_scikit_learn_pipeline(tiny_model: Model) -> None:
+    pipeline = train(read_examples([FIXTURES / "tiny_train.jsonl"]))   # as tiny_model was
     texts = ["", "zzz", "Pensiyam ödənilmir", "Хочу подать заявление, ФИН 7AB3C4D", "hours?"]
     for text in texts:
         prepared = prepare(text, find_entities(text))
-        expected = tiny_model.pipeline.predict_proba([prepared])[0]
+        expected = pipeline.predict_proba([prepared])[0]
         fast = tiny_model.probabilities(prepared)
         assert [fast[label] for label in tiny_model.classes] == pytest.approx(expected, abs=1e-5)
 
@@ -249,7 +255,7 @@ def test_saved_model_is_loaded_while_the_corpus_is_unchanged(
     directory = tmp_path / "model"
     trained = load_or_train(corpus_dir, directory)
     assert (directory / MODEL_FILE).exists()
-    monkeypatch.setattr(routing.model, "train", _refuse_training)
+    monkeypatch.setattr(routing.training, "train_model", _refuse_training)
     loaded = load_or_train(corpus_dir, directory)
     assert loaded.fingerprint == trained.fingerprint
     text = prepare("Pensiyam ödənilmir", ())
@@ -330,5 +336,25 @@ def test_shipped_model_reaches_macro_f1_on_heldout() -> None:
     assert report.macro_f1 >= 0.93, report.format()
 
 
-def _refuse_training(examples: object) -> None:
+def _refuse_training(*args: object) -> None:
     raise AssertionError("the saved model should have been loaded, not retrained")
+
+
+def test_a_process_with_a_saved_model_classifies_without_scikit_learn() -> None:
+    """The app, the worker and its jobs load the saved arrays: scikit-learn (some 90 MB of
+    memory and half a second of start) is imported only by a process that trains."""
+    routing.model.shared_model()   # trained and saved here if the corpus changed
+    script = (
+        "import sys\n"
+        "import app, worker\n"
+        "from routing.classify import classify\n"
+        "print(classify('Pensiyam ödənilmir, kömək edin').category)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'scipy')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120,
+                          env={**os.environ, "CC_MODEL_DIR": str(model_dir())})
+    assert done.returncode == 0, done.stderr
+    category, modules = done.stdout.splitlines()[-2:]
+    assert category == "support"
+    assert modules == "[]"

@@ -19,15 +19,16 @@ from routing.model import (
     CATEGORIES,
     HELDOUT_DIR,
     TRAIN_DIR,
-    LinearSoftmax,
     Model,
-    build_features,
     corpus_files,
+    model_dir,
     prepare,
     read_examples,
     shared_model,
+    training_files,
 )
 from routing.text import fold, romanize
+from routing.training import LinearSoftmax, build_features, model_of, train
 
 needs_corpus = pytest.mark.skipif(
     not corpus_files(TRAIN_DIR) or not corpus_files(HELDOUT_DIR),
@@ -155,12 +156,14 @@ def test_phone_gate_equals_counting_digits_in_every_run() -> None:
 
 @needs_corpus
 def test_model_scores_equal_the_scikit_learn_pipeline() -> None:
-    """The shipped model on every corpus message and on random text, in one batch, in
-    small batches and alone (the pipeline computes in 32-bit floats)."""
+    """The shipped model, as a process loads it from its saved file, on every corpus message
+    and on random text, in one batch, in small batches and alone, against the pipeline
+    trained again from the same files (the pipeline computes in 32-bit floats)."""
     model = shared_model()
+    pipeline = train(read_examples(training_files(TRAIN_DIR, model_dir())))
     texts = all_texts()
     prepared = [prepare(text, find_entities(text)) for text in texts]
-    expected = model.pipeline.predict_proba(prepared)
+    expected = pipeline.predict_proba(prepared)
     together = model.probabilities_many(prepared)
     in_fives = [p for start in range(0, len(prepared), 5)
                 for p in model.probabilities_many(prepared[start : start + 5])]
@@ -186,7 +189,7 @@ def test_other_word_ngram_ranges_score_as_the_pipeline(word_ngrams: tuple[int, i
     classifier = LinearSoftmax(CATEGORIES, rng.normal(size=(3, size)), rng.normal(size=3))
     pipeline = Pipeline([("featureunion", union),
                          ("linearsoftmax", classifier.fit(None, None))])
-    model = Model.from_pipeline(pipeline, "")
+    model = model_of(pipeline, "")
     texts = [*train_texts, *(prepare(t, find_entities(t)) for t in random_texts(200))]
     # The training texts again, joined: n-grams known to the model span their seams.
     texts += [" ".join(train_texts[i : i + 3]) for i in range(0, len(train_texts), 2)]
@@ -247,7 +250,7 @@ def test_filling_the_cache_of_other_models_equals_one_word_at_a_time(
     union = build_features(word_ngrams).fit(train_texts * 2)
     size = sum(len(vectorizer.vocabulary_) for _, vectorizer in union.transformer_list)
     classifier = LinearSoftmax(CATEGORIES, np.zeros((3, size)), np.zeros(3))
-    model = Model.from_pipeline(Pipeline([("featureunion", union),
+    model = model_of(Pipeline([("featureunion", union),
                                           ("linearsoftmax", classifier.fit(None, None))]), "")
     words = sorted({word for text in [*train_texts, *random_texts(300)]
                     for word in prepare(text, find_entities(text)).split()})

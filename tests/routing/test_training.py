@@ -3,7 +3,8 @@ trains at first start classifies alike, and `routing.evaluate` prints the same f
 
 import numpy as np
 
-from routing.model import RECIPES, TRAIN_DIR, corpus_files, read_examples, train
+from routing.model import TRAIN_DIR, corpus_files, read_examples
+from routing.training import RECIPES, train
 
 
 def test_training_twice_on_the_same_corpus_gives_the_same_weights() -> None:
