@@ -1,12 +1,12 @@
 """Twilio messaging webhook throughput: requests/s and latency of signed SMS webhooks.
 
 Starts the real app (`python app.py serve`) on a fresh database (SQLite, or PostgreSQL with
---db postgresql) and Redis database 13, with PUBLIC_URL and TWILIO_AUTH_TOKEN set so it
-verifies every signature, and, as the baseline measured in the same run, a bare aiohttp
-server that reads the form and answers the same empty TwiML without verifying or storing
-anything (its best of three runs per level). Every request is a distinct Twilio message (its
-own MessageSid) from a pool of residents, so some open conversations (classified, routed,
-acknowledged) and the rest join them.
+--db postgresql) and a scratch Redis database (13 unless --redis-url), with PUBLIC_URL and
+TWILIO_AUTH_TOKEN set so it verifies every signature, and, as the baseline measured in the
+same run, a bare aiohttp server that reads the form and answers the same empty TwiML without
+verifying or storing anything (its best of three runs per level). Every request is a
+distinct Twilio message (its own MessageSid) from a pool of residents, so some open
+conversations (classified, routed, acknowledged) and the rest join them.
 
 Twilio is answered once a message is journalled; the inbox ingests it right after (see
 inbox.intake). So besides the answer's rate and latency, each level reports when its last
@@ -23,6 +23,7 @@ every message opens a conversation. Loopback only.
 
     python -m bench.bench_twilio_webhook [--concurrency 1,8,32,64] [--requests 400]
                                          [--residents 40] [--db sqlite|postgresql]
+                                         [--redis-url URL]
     python -m bench.bench_twilio_webhook --concurrency 32 --requests 2000 --residents 2000
 
 `--profile FILE` samples the app with py-spy (`pip install py-spy`) from the first request
@@ -191,6 +192,8 @@ async def main() -> None:
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--profile", metavar="FILE",
                         help="sample the app with py-spy and write collapsed stacks here")
+    parser.add_argument("--redis-url", default=BENCH_REDIS,
+                        help="a scratch Redis database (flushed before and after)")
     parser.add_argument("--postgres-url", default=os.environ.get(
         "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
     args = parser.parse_args()
@@ -199,7 +202,7 @@ async def main() -> None:
 
 
 async def run(args: argparse.Namespace, levels: list[int], database: str) -> None:
-    async with app_beside_baseline(database, BENCH_REDIS, BASELINE_SERVER,
+    async with app_beside_baseline(database, args.redis_url, BASELINE_SERVER,
                                    TWILIO_AUTH_TOKEN=AUTH_TOKEN) as running:
         app, engine = running.app, running.engine
         print(f"Twilio messaging webhook, {args.requests} signed requests per level, "
