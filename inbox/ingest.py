@@ -573,9 +573,8 @@ async def announce_many(ctx: InboxContext, results: list[IngestResult]) -> None:
     for result in results:
         if result.duplicate:
             log.info("duplicate message %s ignored", result.message_id)
-    for result in taken:
-        if any(a.get("source_url") for a in result.message["attachments"]):
-            await ctx.jobs.enqueue_media_async(result.message_id)
+    await ctx.jobs.enqueue_media_async([
+        r.message_id for r in taken if any(a.get("source_url") for a in r.message["attachments"])])
     acknowledgements = [r.acknowledgement_id for r in taken if r.acknowledgement_id]
     acknowledgements += [i for r in taken for i in r.bot_replies]
     if acknowledgements:

@@ -115,12 +115,18 @@ class Jobs:
         Queue(lane.queue, connection=self.connection).enqueue_at(
             at, DELIVER_JOB, message_id, **options)
 
-    async def enqueue_media_async(self, message_id: int) -> None:
-        await asyncio.to_thread(
-            self.default.enqueue, MEDIA_JOB, message_id,
-            retry=Retry(max=len(DELIVERY_RETRY_INTERVALS), interval=list(DELIVERY_RETRY_INTERVALS)),
-            job_timeout=120, result_ttl=600, failure_ttl=7 * 86400,
-            description=f"fetch attachments of message {message_id}")
+    async def enqueue_media_async(self, message_ids: Sequence[int]) -> None:
+        """A media job for each of these messages (their attachments fetched and kept), all
+        queued in one round trip."""
+        if message_ids:
+            await asyncio.to_thread(self.default.enqueue_many, [
+                Queue.prepare_data(
+                    MEDIA_JOB, args=(message_id,),
+                    retry=Retry(max=len(DELIVERY_RETRY_INTERVALS),
+                                interval=list(DELIVERY_RETRY_INTERVALS)),
+                    timeout=120, result_ttl=600, failure_ttl=7 * 86400,
+                    description=f"fetch attachments of message {message_id}")
+                for message_id in message_ids])
 
     async def enqueue_delivery_async(self, message_ids: Sequence[int], author_kind: str) -> None:
         """Queue the sends of these messages, all written by `author_kind` (agent, system)."""

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 from rq import Queue
 
-from inbox.jobs import DELIVERY_QUEUE, QUEUES, REPLIES_QUEUE, Jobs
+from inbox.jobs import (
+    DEFAULT_QUEUE,
+    DELIVERY_QUEUE,
+    DELIVERY_RETRY_INTERVALS,
+    MEDIA_JOB,
+    QUEUES,
+    REPLIES_QUEUE,
+    Jobs,
+)
 
 
 @pytest.fixture
@@ -37,3 +45,16 @@ def test_a_send_is_stopped_before_its_claim_can_lapse(jobs) -> None:
     short_lease = jobs(6)
     short_lease.enqueue_delivery(7, "agent")
     assert queued(short_lease, REPLIES_QUEUE) == [((7,), 5)]
+
+
+async def test_a_batch_queues_a_retried_media_job_for_each_message_with_files(jobs) -> None:
+    production = jobs(60)
+    await production.enqueue_media_async([31, 32, 35])
+    await production.enqueue_media_async([])
+    queue = Queue(DEFAULT_QUEUE, connection=production.connection)
+    assert [(job.func_name, job.args, job.timeout) for job in queue.jobs] == [
+        (MEDIA_JOB, (31,), 120), (MEDIA_JOB, (32,), 120), (MEDIA_JOB, (35,), 120)]
+    for job in queue.jobs:
+        assert job.retries_left == len(DELIVERY_RETRY_INTERVALS)
+        assert job.retry_intervals == list(DELIVERY_RETRY_INTERVALS)
+        assert job.description == f"fetch attachments of message {job.args[0]}"
