@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 import ssl
 import subprocess
+import threading
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -85,6 +86,38 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
     return cert, key
 
 
+class _ClosingController(Controller):
+    """aiosmtpd's controller, but stopping it closes the connections it accepted, as a mail
+    server going down does: aiosmtpd's only stops its loop, and leaves their sockets to the
+    garbage collector (a ResourceWarning in whichever test runs next)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.made: list = []
+
+    def factory(self):
+        smtp = super().factory()
+        self.made.append(smtp)
+        return smtp
+
+    def stop(self, no_assert: bool = False) -> None:
+        if self._thread is not None:
+            closed = threading.Event()
+
+            def close_all() -> None:
+                for smtp in self.made:
+                    # The TLS transport after STARTTLS, and the socket's own beneath it.
+                    for transport in (smtp.transport, smtp._original_transport):
+                        if transport is not None:
+                            transport.abort()
+                # After the sockets' own close, which abort() queued.
+                self.loop.call_soon(closed.set)
+
+            self.loop.call_soon_threadsafe(close_all)
+            closed.wait(5)
+        super().stop(no_assert)
+
+
 class MailServer:
     """Started in `with`, on a free port of 127.0.0.1."""
 
@@ -100,15 +133,15 @@ class MailServer:
         if login is not None:
             options.update(authenticator=login, auth_require_tls=tls is not None)
         self.options = options
-        self.controller = Controller(self.recorder, hostname="127.0.0.1", port=self.port,
-                                     **options)
+        self.controller = _ClosingController(self.recorder, hostname="127.0.0.1",
+                                             port=self.port, **options)
 
     def restart(self) -> None:
         """Stop (dropping every connection) and start again on the same port, as a mail
         server restarting does."""
         self.controller.stop()
-        self.controller = Controller(self.recorder, hostname="127.0.0.1", port=self.port,
-                                     **self.options)
+        self.controller = _ClosingController(self.recorder, hostname="127.0.0.1",
+                                             port=self.port, **self.options)
         self.controller.start()
 
     def __enter__(self) -> MailServer:
