@@ -6,8 +6,11 @@ layer never does)."""
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
+from inbox.kept_mail import KeptMailGone, read_kept, span_of
 from web.api import SESSION, actor_of
 from web.appkeys import CONTEXT
 from web.http import http_error, json_error, parse_id
@@ -44,16 +47,26 @@ async def raw_mail(request: web.Request) -> web.StreamResponse:
         return json_error(404, "message not found", code="not_found")
     if not actor_of(request).may_see_queue(conversation["queue"]):
         return json_error(403, "outside your queues", code="outside_queues")
-    kept = ((message["extra"] or {}).get("email") or {}).get("raw")
+    email = (message["extra"] or {}).get("email") or {}
+    kept = email.get("raw")
     if message["channel"] != "email" or message["direction"] == "out" or not kept:
         return json_error(404, "the message has no kept mail", code="not_found")
-    root = ctx.media_dir.resolve()
-    path = (root / kept).resolve()
-    if root not in path.parents or not path.is_file():
-        return json_error(404, "the kept mail is gone", code="not_found")
-    return web.FileResponse(path, headers={
+    headers = {
         "Content-Type": "message/rfc822",
         "Content-Disposition": f'attachment; filename="mail-{message_id}.eml"',
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "default-src 'none'; sandbox",
-        "Cache-Control": "private, max-age=3600"})
+        "Cache-Control": "private, max-age=3600"}
+    root = ctx.media_dir.resolve()
+    path = (root / kept).resolve()
+    try:
+        if root not in path.parents or not path.is_file():
+            raise KeptMailGone("the kept mail is not under the media directory")
+        span = span_of(email)
+        if span is None:   # a file of its own: streamed
+            return web.FileResponse(path, headers=headers)
+        # Its place in a pack: one mail, read whole (the media limits bound its size).
+        return web.Response(body=await asyncio.to_thread(read_kept, path, span),
+                            headers=headers)
+    except KeptMailGone:
+        return json_error(404, "the kept mail is gone", code="not_found")

@@ -18,6 +18,7 @@ from channels.email.inbound import parse_attachment_url
 from channels.email.mime import parse_mail
 from inbox.channel_traits import ChannelTraits, FileCarriage
 from inbox.context import InboxContext
+from inbox.kept_mail import KeptMailGone, read_kept
 from inbox.messages import OutboundMessage
 from settings import Config, Problem
 
@@ -30,9 +31,9 @@ POLL_TICK_S = 5
 
 def attachment_of_kept_mail(url: str, max_bytes: int) -> tuple[bytes, str]:
     try:
-        path, index = parse_attachment_url(url)
-        raw = path.read_bytes()
-    except (ValueError, OSError) as exc:
+        path, span, index = parse_attachment_url(url)
+        raw = read_kept(path, span)
+    except (ValueError, KeptMailGone) as exc:
         raise MediaError(f"the mail this attachment came in cannot be read ({exc})",
                          transient=False) from exc
     parts = parse_mail(raw).attachments

@@ -12,14 +12,17 @@ The conventions the rest of the e-mail channel relies on:
   mail's Date is the sender's word, from a clock that may be wrong or a draft sent days
   later: it is kept, when plausible, as `extra["email"]["sent_at"]` for agents to read, and
   moves no clock.
-- The raw mail is kept beside the media (`raw_path`), so the full mail stays one click away;
-  its attachments are fetched from it by the media job (`MailChannel.fetch_media`), which
-  applies the media limits as for every channel.
+- The raw mail is kept beside the media, so the full mail stays one click away: a file of
+  its own (`raw_path`), or, for the mails read together in a backlog's piece, its place in
+  one pack file (`pack_path`), since creating a file costs more than the write on some
+  disks (`inbox.kept_mail` reads either). Its attachments are fetched from it by the media
+  job (`MailChannel.fetch_media`), which applies the media limits as for every channel.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -53,19 +56,48 @@ def raw_path(media_dir: Path, mailbox_id: str, raw_digest: str) -> Path:
     return media_dir / "email" / mailbox_id / raw_digest[:2] / f"{raw_digest}.eml"
 
 
-def attachment_url(path: Path, index: int) -> str:
-    """The `source_url` the media job hands back to `fetch_media`: the raw mail and the
-    attachment's place in it."""
-    return f"{path.resolve().as_uri()}#{index}"
+def pack_path(media_dir: Path, mailbox_id: str, raw_digests: list[str]) -> Path:
+    """Where the mails of `raw_digests`, read together, are kept one after another: named by
+    the hash of their hashes (the same mails read again are the same pack)."""
+    name = hashlib.sha256("".join(raw_digests).encode()).hexdigest()
+    return media_dir / "email" / mailbox_id / name[:2] / f"{name}.mails"
 
 
-def parse_attachment_url(url: str) -> tuple[Path, int]:
-    """The raw mail's path and the attachment's index from `attachment_url`; ValueError
-    for anything else."""
+@dataclass(frozen=True)
+class Kept:
+    """Where a mail's raw bytes were kept: `path` (absolute) and, in a pack, the (offset,
+    length) of its bytes there; `relative` is the path under the media directory."""
+    path: Path
+    relative: str
+    span: tuple[int, int] | None = None
+
+
+def kept_at(path: Path, span: tuple[int, int] | None = None) -> Kept:
+    """`path`, a `raw_path` or `pack_path`, as the message names it."""
+    return Kept(path, str(PurePosixPath(*path.parts[-4:])), span)
+
+
+def attachment_url(kept: Kept, index: int) -> str:
+    """The `source_url` the media job hands back to `fetch_media`: the raw mail (its file,
+    and its place in a pack as the query) and the attachment's place in it."""
+    query = f"?span={kept.span[0]}-{kept.span[1]}" if kept.span else ""
+    return f"{kept.path.resolve().as_uri()}{query}#{index}"
+
+
+def parse_attachment_url(url: str) -> tuple[Path, tuple[int, int] | None, int]:
+    """The raw mail's path, its place in a pack (None: the whole file) and the attachment's
+    index from `attachment_url`; ValueError for anything else."""
     parts = urlsplit(url)
     if parts.scheme != "file" or not parts.fragment.isdecimal():
         raise ValueError("not a mail attachment's address")
-    return Path(unquote(parts.path)), int(parts.fragment)
+    span = None
+    if parts.query:
+        name, _, value = parts.query.partition("=")
+        offset, _, length = value.partition("-")
+        if name != "span" or not offset.isdecimal() or not length.isdecimal():
+            raise ValueError("not a mail attachment's address")
+        span = (int(offset), int(length))
+    return Path(unquote(parts.path)), span, int(parts.fragment)
 
 
 def _unique(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -92,19 +124,19 @@ def sent_at(mail: Mail, received_at: datetime, oldest: datetime | None) -> datet
     return mail.date
 
 
-def inbound_message(mail: Mail, raw: bytes, mailbox: Mailbox, kept_at: Path,
+def inbound_message(mail: Mail, raw: bytes, mailbox: Mailbox, kept: Kept,
                     received_at: datetime, oldest: datetime | None = None) -> InboundMessage:
     """The mail `raw` (parsed as `mail`) that reached `mailbox`, read at `received_at`, its
-    raw bytes kept at `kept_at` (relative to the media directory in `extra`, absolute in
-    attachments' urls); a Date before `oldest` is not believed. Raises NoSender when it
-    names nobody to answer."""
+    raw bytes `kept` (relative to the media directory in `extra`, absolute in attachments'
+    urls); a Date before `oldest` is not believed. Raises NoSender when it names nobody to
+    answer."""
     sender = (mail.from_address or mail.reply_to or "").strip().lower()
     if not sender:
         raise NoSender("the mail has no From or Reply-To address")
     text = mail.new_text.strip() or mail.text.strip() or mail.subject.strip()
     attachments = tuple(
         Attachment(content_type=part.content_type, filename=part.filename,
-                   size=len(part.data), url=attachment_url(kept_at, index))
+                   size=len(part.data), url=attachment_url(kept, index))
         for index, part in enumerate(mail.attachments))
     email: dict[str, Any] = {
         "subject": mail.subject,
@@ -118,8 +150,10 @@ def inbound_message(mail: Mail, raw: bytes, mailbox: Mailbox, kept_at: Path,
         "quoted": mail.quoted,
         "notes": list(mail.notes),
         "mailbox": mailbox.id,
-        "raw": str(PurePosixPath("email", mailbox.id, kept_at.parent.name, kept_at.name)),
+        "raw": kept.relative,
     }
+    if kept.span:
+        email["raw_span"] = list(kept.span)
     return InboundMessage(
         channel=CHANNEL,
         external_id=external_id(mailbox.id, raw),

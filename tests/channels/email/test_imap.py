@@ -14,6 +14,7 @@ from channels.email import dead_letters
 from channels.email.imap import MailboxLock, poll_due, poll_mailbox
 from channels.email.inbound import external_id
 from inbox import mailboxes
+from inbox.kept_mail import read_kept, span_of
 from inbox.storage import utcnow
 from inbox.storage.schema import messages
 from tests.channels.email.conftest import mailbox_on, with_mailboxes
@@ -59,6 +60,12 @@ async def stored_mails(ctx) -> list[dict]:
         return [dict(row._mapping) for row in result]
 
 
+def kept_bytes(ctx, row) -> bytes:
+    """The raw mail the poll kept for the message `row`, where its extra says."""
+    email = row["extra"]["email"]
+    return read_kept(ctx.media_dir / email["raw"], span_of(email))
+
+
 async def message_count(ctx) -> int:
     async with ctx.store.read() as tx:
         return (await tx.conn.execute(select(func.count()).select_from(messages)
@@ -78,7 +85,7 @@ async def test_a_residents_mail_becomes_a_conversation_in_the_mailboxs_queue(ctx
     assert row["extra"]["email"]["message_id"] == "<a1@mail.ru>"
     assert row["extra"]["email"]["mailbox"] == box
     # The full mail, byte for byte, one click away.
-    assert (ctx.media_dir / row["extra"]["email"]["raw"]).read_bytes() == raw
+    assert kept_bytes(ctx, row) == raw
     async with ctx.store.read() as tx:
         conversation = await tx.conversations.get(row["conversation_id"])
         identity = await tx.contacts.identity("email", "elnur@mail.ru")
@@ -230,6 +237,9 @@ async def test_a_replayed_dead_letter_is_stored_and_removed(ctx, box):
     assert result.stored and not result.duplicate
     [row] = await stored_mails(ctx)
     assert (row["id"], row["body"]) == (result.message_id, "Bu dəfə alınsın")
+    # A mail read alone is kept in a file of its own.
+    assert "raw_span" not in row["extra"]["email"]
+    assert row["extra"]["email"]["raw"].endswith(".eml") and kept_bytes(ctx, row) == raw
     assert await dead_letters.dead_letters(ctx) == []
     assert await dead_letters.replay(ctx, letter_id) is None
 
@@ -292,11 +302,15 @@ async def test_attachments_are_kept_from_the_raw_mail_within_the_media_limits(ct
     pdf = b"%PDF-1.4\n" + bytes(range(256)) * 4
     big = b"\x89PNG\r\n\x1a\n" + b"\0" * 3000
     ctx.config = replace(ctx.config, media=replace(ctx.config.media, max_bytes=2048))
+    dovecot.append(box, mail("Salam, sənədləri sonra göndərəcəm.", sender="rauf@mail.ru"))
     dovecot.append(box, with_attachments([("ərizə.pdf", "application/pdf", pdf),
                                           ("scan.png", "image/png", big),
                                           ("run.exe", "application/x-msdownload", b"MZ")]))
-    assert await poll_mailbox(ctx, the_mailbox(ctx)) == "1 stored"
-    [row] = await stored_mails(ctx)
+    assert await poll_mailbox(ctx, the_mailbox(ctx)) == "2 stored"
+    [first, row] = await stored_mails(ctx)
+    # Read together, both are kept in one pack; the mail with attachments after the other.
+    assert first["extra"]["email"]["raw"] == row["extra"]["email"]["raw"]
+    assert row["extra"]["email"]["raw_span"][0] == len(kept_bytes(ctx, first)) > 0
     assert [(a["filename"], a["size"]) for a in row["attachments"]] == [
         ("ərizə.pdf", len(pdf)), ("scan.png", len(big)), ("run.exe", 2)]
     assert await fetch_message_media(ctx, row["id"]) == 1

@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
-from channels.email.inbound import inbound_message
+import pytest
+
+from channels.email.inbound import inbound_message, kept_at
 from channels.email.mime import parse_mail
 from settings import Imap, Mailbox
 
@@ -21,8 +23,8 @@ def sent_at(date: datetime | None) -> str | None:
     box = Mailbox(id="dost-baku-1", address="baku1@dost.example.gov.az", queue="dost-baku-1",
                   imap=Imap(host="imap.example.gov.az", port=993, security="tls",
                             user="baku1", password="x"), smtp={}, poll_interval_s=30)
-    message = inbound_message(parse_mail(raw), raw, box, Path("/media/email/x.eml"), READ_AT,
-                              READ_AT - WINDOW)
+    kept = kept_at(Path("/media/email/dost-baku-1/ab/x.eml"))
+    message = inbound_message(parse_mail(raw), raw, box, kept, READ_AT, READ_AT - WINDOW)
     assert message.received_at == READ_AT     # whatever the Date says
     return message.extra["email"]["sent_at"]
 
@@ -38,3 +40,17 @@ def test_a_date_in_the_future_or_before_the_reread_window_is_not_believed():
     assert sent_at(READ_AT + timedelta(hours=2)) is None
     assert sent_at(READ_AT - WINDOW - timedelta(days=1)) is None
     assert sent_at(None) is None
+
+
+def test_an_attachments_address_names_its_mail_and_its_place_in_a_pack():
+    from channels.email.inbound import attachment_url, parse_attachment_url
+
+    pack = Path("/var/media/email/dost-baku-1/ab/abc.mails")
+    url = attachment_url(kept_at(pack, (4096, 2310)), 2)
+    assert parse_attachment_url(url) == (pack, (4096, 2310), 2)
+    alone = Path("/var/media/email/dost-baku-1/cd/cde.eml")
+    assert parse_attachment_url(attachment_url(kept_at(alone), 0)) == (alone, None, 0)
+    for wrong in ("https://example.az/a#0", f"{pack.as_uri()}#x", f"{pack.as_uri()}?at=1-2#0",
+                  f"{pack.as_uri()}?span=1#0", f"{pack.as_uri()}?span=-1-2#0"):
+        with pytest.raises(ValueError):
+            parse_attachment_url(wrong)

@@ -11,7 +11,8 @@ import pytest
 
 from channels.email import imap
 from channels.email.imap import poll_mailbox
-from channels.email.readers import MailReader, ReadMail, Unread, read_mails
+from channels.email.readers import PIECE, MailReader, ReadMail, Unread, read_mails
+from inbox.kept_mail import read_kept, span_of
 from inbox.storage import utcnow
 from tests.channels.email.conftest import mailbox_on, with_mailboxes
 from tests.channels.email.test_imap import mail, stored_mails
@@ -46,12 +47,25 @@ async def test_reading_processes_read_what_the_thread_reads(mailbox, tmp_path):
             # The same message, but for when it was read and where its raw mail is kept.
             assert replace(ours.message, received_at=at, attachments=(), extra=None) == \
                 replace(theirs.message, attachments=(), extra=None)
-            assert ours.message.extra["email"]["raw"] == theirs.message.extra["email"]["raw"]
             assert ours.bounce == theirs.bounce
         else:
             assert ours == theirs
-    kept = sorted(p.name for p in (tmp_path / "processes").rglob("*.eml"))
-    assert kept == sorted(f"{digest}.eml" for _, digest in mails)
+    # Each piece in one pack, each mail at its place in it, byte for byte.
+    for root, read_by in ((tmp_path / "thread", in_thread), (tmp_path / "processes", read)):
+        for (raw, _), one in zip(mails, read_by, strict=True):
+            if isinstance(one, ReadMail):
+                email = one.message.extra["email"]
+                assert read_kept(root / email["raw"], span_of(email)) == raw
+    assert len(list((tmp_path / "thread").rglob("*.mails"))) == 1
+    packs = len(list((tmp_path / "processes").rglob("*.mails")))
+    assert packs == -(-len(mails) // PIECE) and not list(tmp_path.rglob("*.eml"))
+
+
+def test_a_pack_that_cannot_be_written_fails_its_mails_and_nothing_else(mailbox, tmp_path):
+    mails = fixtures()
+    (tmp_path / "media").write_text("a file where the media directory should be")
+    read = read_mails(mails, mailbox, tmp_path / "media", (), utcnow())
+    assert [r.kind for r in read] == ["NotADirectoryError"] * len(mails)
 
 
 async def test_a_reading_process_that_dies_leaves_its_mails_to_the_thread(mailbox, tmp_path):
@@ -109,11 +123,13 @@ async def test_the_kept_mail_is_served_to_those_who_may_see_its_conversation(
     from tests.inbox.test_auth import add_user
     from tests.web.test_api import mint_token
 
+    dovecot.append(box, mail("Salam, arayış lazımdır.", sender="orxan@mail.ru"))
     raw = mail("Arayış əlavə olunub.", sender="aysel@mail.ru")
     dovecot.append(box, raw)
     [mailbox] = ctx.config.channels.email.mailboxes
-    assert await poll_mailbox(ctx, mailbox) == "1 stored"
-    [row] = await stored_mails(ctx)
+    assert await poll_mailbox(ctx, mailbox) == "2 stored"
+    [_, row] = await stored_mails(ctx)
+    assert row["extra"]["email"]["raw_span"][0] > 0    # the second mail of a pack
     ours = await add_user(ctx, "leyla@dost.example.gov.az", name="Leyla",
                           queues=("dost-baku-1",))
     other = await add_user(ctx, "murad@dost.example.gov.az", name="Murad",
@@ -132,3 +148,10 @@ async def test_the_kept_mail_is_served_to_those_who_may_see_its_conversation(
     response = await client.get(f"/api/v1/messages/{row['id'] + 100}/raw",
                                 headers=await mint_token(ctx, ours))
     assert response.status == 404
+    # A pack cut short (a disk restored from an older copy): gone, said so, never a 500.
+    pack = ctx.media_dir / row["extra"]["email"]["raw"]
+    pack.write_bytes(pack.read_bytes()[:row["extra"]["email"]["raw_span"][0] + 10])
+    response = await client.get(f"/api/v1/messages/{row['id']}/raw",
+                                headers=await mint_token(ctx, ours))
+    assert response.status == 404
+    assert (await response.json())["error"] == "the kept mail is gone"
