@@ -547,8 +547,8 @@ PATHS: dict[str, Any] = {
         params=[_ID, {"name": "for", "in": "query", "required": False,
                       "schema": {"type": "string", "enum": ["note"]}}]))},
     "/api/v1/messages/{id}/raw": {"get": _op(
-        "a received e-mail exactly as it came (the kept .eml), to callers who may see its "
-        "conversation; a download of type message/rfc822. 404 for any other message",
+        "a received e-mail exactly as it came (the bytes the poll kept), to callers who may "
+        "see its conversation; a download of type message/rfc822. 404 for any other message",
         {"200": {"description": "the mail",
                  "content": {"message/rfc822": {"schema": {"type": "string",
                                                            "format": "binary"}}}}},
