@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 from datetime import UTC, datetime
 
+import aiohttp
 import pytest
 from sqlalchemy import select
 
@@ -383,3 +384,41 @@ async def test_a_result_notice_follows_a_resident_who_left_the_chat_to_their_mai
     assert mail["To"] == EMAIL
     row = await message_row(ctx, notice["id"])
     assert (row["channel"], row["extra"]["diverted"]["from"]) == ("email", "webchat")
+
+
+async def test_a_window_open_as_the_app_stops_is_closed_before_the_app_lets_go(client, ctx):
+    """Stopping the app closes the windows still open as going away (the widget reconnects
+    to the next process) at once, instead of waiting out the server's shutdown timeout; each
+    one's close (its lease and presence released) ends before the stop returns."""
+    ws = await client.ws_connect("/chat/ws")
+    session = session_of(await say_hello(ws))
+    assert (await presence.whereabouts(ctx.redis, session)).here
+    started = asyncio.get_running_loop().time()
+    await client.server.close()     # the app stops; the resident's window is still open
+    assert asyncio.get_running_loop().time() - started < 10   # not the minute's timeout
+    goodbye = await ws.receive()
+    assert (goodbye.type, goodbye.data) == (aiohttp.WSMsgType.CLOSE, 1001)   # going away
+    assert await ctx.redis.zcard(f"cc:webchat:windows:{session}") == 0
+    assert (await presence.whereabouts(ctx.redis, session)).away   # away_after is 0 here
+
+
+async def test_a_window_still_closing_as_the_app_stops_ends_before_its_connections_close(
+        client, ctx, monkeypatch):
+    """A window the resident closed just before the stop may still be closing (its last
+    read receipts recorded, its lease released) in a task of its own: the stop waits for it
+    before the app's database and Redis connections close."""
+    from channels.webchat.channel import _Socket
+
+    close = _Socket.close
+
+    async def slow_close(window):
+        await asyncio.sleep(0.3)
+        await close(window)
+
+    monkeypatch.setattr(_Socket, "close", slow_close)
+    ws = await client.ws_connect("/chat/ws")
+    session = session_of(await say_hello(ws))
+    await ws.close()
+    await client.server.close()
+    assert await ctx.redis.zcard(f"cc:webchat:windows:{session}") == 0
+    assert (await presence.whereabouts(ctx.redis, session)).away
