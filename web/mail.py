@@ -10,7 +10,7 @@ import asyncio
 
 from aiohttp import web
 
-from inbox.kept_mail import KeptMailGone, read_kept, span_of
+from inbox.kept_mail import KeptMailGone, place_of, read_kept
 from web.api import SESSION, actor_of
 from web.appkeys import CONTEXT
 from web.http import http_error, json_error, parse_id
@@ -35,7 +35,7 @@ async def dead_letters(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/messages/{id}/raw")
 async def raw_mail(request: web.Request) -> web.StreamResponse:
-    """A received mail as it came (the .eml the poll kept: every header, every part), to
+    """A received mail as it came (the bytes the poll kept: every header, every part), to
     callers who may see its conversation. A download of type message/rfc822, never shown
     as a page of this site."""
     ctx = request.app[CONTEXT]
@@ -48,9 +48,13 @@ async def raw_mail(request: web.Request) -> web.StreamResponse:
     if not actor_of(request).may_see_queue(conversation["queue"]):
         return json_error(403, "outside your queues", code="outside_queues")
     email = (message["extra"] or {}).get("email") or {}
-    kept = email.get("raw")
-    if message["channel"] != "email" or message["direction"] == "out" or not kept:
+    try:
+        place = place_of(email) if isinstance(email, dict) else None
+    except KeptMailGone:
+        return json_error(404, "the kept mail is gone", code="not_found")
+    if message["channel"] != "email" or message["direction"] == "out" or place is None:
         return json_error(404, "the message has no kept mail", code="not_found")
+    kept, span = place
     headers = {
         "Content-Type": "message/rfc822",
         "Content-Disposition": f'attachment; filename="mail-{message_id}.eml"',
@@ -62,10 +66,9 @@ async def raw_mail(request: web.Request) -> web.StreamResponse:
     try:
         if root not in path.parents or not path.is_file():
             raise KeptMailGone("the kept mail is not under the media directory")
-        span = span_of(email)
         if span is None:   # a file of its own: streamed
             return web.FileResponse(path, headers=headers)
-        # Its place in a pack: one mail, read whole (the media limits bound its size).
+        # Its place in a pack: this mail's bytes alone, read whole.
         return web.Response(body=await asyncio.to_thread(read_kept, path, span),
                             headers=headers)
     except KeptMailGone:

@@ -22,6 +22,7 @@ The conventions the rest of the e-mail channel relies on:
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
@@ -30,6 +31,7 @@ from urllib.parse import unquote, urlsplit
 
 from channels.email.mime import Mail
 from channels.email.thread import reference_in_subject
+from inbox.kept_mail import Span, kept_facts
 from inbox.messages import Attachment, InboundMessage
 from settings import Mailbox
 
@@ -69,35 +71,37 @@ class Kept:
     length) of its bytes there; `relative` is the path under the media directory."""
     path: Path
     relative: str
-    span: tuple[int, int] | None = None
+    span: Span | None = None
 
 
-def kept_at(path: Path, span: tuple[int, int] | None = None) -> Kept:
+def kept_at(path: Path, span: Span | None = None) -> Kept:
     """`path`, a `raw_path` or `pack_path`, as the message names it."""
     return Kept(path, str(PurePosixPath(*path.parts[-4:])), span)
 
 
+# An attachment's place: its index in the mail, and for a mail in a pack the mail's offset
+# and length there ("2@4096+2310"). A process of an earlier version, which reads only an
+# index, refuses the latter instead of taking an attachment of the pack's first mail.
+_PLACE = re.compile(r"(\d+)(?:@(\d+)\+(\d+))?")
+
+
 def attachment_url(kept: Kept, index: int) -> str:
-    """The `source_url` the media job hands back to `fetch_media`: the raw mail (its file,
-    and its place in a pack as the query) and the attachment's place in it."""
-    query = f"?span={kept.span[0]}-{kept.span[1]}" if kept.span else ""
-    return f"{kept.path.resolve().as_uri()}{query}#{index}"
+    """The `source_url` the media job hands back to `fetch_media`: the raw mail's file and
+    the attachment's place (`_PLACE`)."""
+    place = f"{index}@{kept.span[0]}+{kept.span[1]}" if kept.span else str(index)
+    return f"{kept.path.resolve().as_uri()}#{place}"
 
 
-def parse_attachment_url(url: str) -> tuple[Path, tuple[int, int] | None, int]:
-    """The raw mail's path, its place in a pack (None: the whole file) and the attachment's
+def parse_attachment_url(url: str) -> tuple[Path, Span | None, int]:
+    """The raw mail's path, its span in a pack (None: the whole file) and the attachment's
     index from `attachment_url`; ValueError for anything else."""
     parts = urlsplit(url)
-    if parts.scheme != "file" or not parts.fragment.isdecimal():
+    place = _PLACE.fullmatch(parts.fragment)
+    if parts.scheme != "file" or parts.query or place is None:
         raise ValueError("not a mail attachment's address")
-    span = None
-    if parts.query:
-        name, _, value = parts.query.partition("=")
-        offset, _, length = value.partition("-")
-        if name != "span" or not offset.isdecimal() or not length.isdecimal():
-            raise ValueError("not a mail attachment's address")
-        span = (int(offset), int(length))
-    return Path(unquote(parts.path)), span, int(parts.fragment)
+    index, offset, length = place.groups()
+    span = (int(offset), int(length)) if offset is not None else None
+    return Path(unquote(parts.path)), span, int(index)
 
 
 def _unique(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -150,10 +154,8 @@ def inbound_message(mail: Mail, raw: bytes, mailbox: Mailbox, kept: Kept,
         "quoted": mail.quoted,
         "notes": list(mail.notes),
         "mailbox": mailbox.id,
-        "raw": kept.relative,
+        **kept_facts(kept.relative, kept.span),
     }
-    if kept.span:
-        email["raw_span"] = list(kept.span)
     return InboundMessage(
         channel=CHANNEL,
         external_id=external_id(mailbox.id, raw),

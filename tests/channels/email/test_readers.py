@@ -12,7 +12,7 @@ import pytest
 from channels.email import imap
 from channels.email.imap import poll_mailbox
 from channels.email.readers import PIECE, MailReader, ReadMail, Unread, read_mails
-from inbox.kept_mail import read_kept, span_of
+from inbox.kept_mail import place_of, read_kept
 from inbox.storage import utcnow
 from tests.channels.email.conftest import mailbox_on, with_mailboxes
 from tests.channels.email.test_imap import mail, stored_mails
@@ -54,8 +54,8 @@ async def test_reading_processes_read_what_the_thread_reads(mailbox, tmp_path):
     for root, read_by in ((tmp_path / "thread", in_thread), (tmp_path / "processes", read)):
         for (raw, _), one in zip(mails, read_by, strict=True):
             if isinstance(one, ReadMail):
-                email = one.message.extra["email"]
-                assert read_kept(root / email["raw"], span_of(email)) == raw
+                kept, span = place_of(one.message.extra["email"])
+                assert read_kept(root / kept, span) == raw
     assert len(list((tmp_path / "thread").rglob("*.mails"))) == 1
     packs = len(list((tmp_path / "processes").rglob("*.mails")))
     assert packs == -(-len(mails) // PIECE) and not list(tmp_path.rglob("*.eml"))
@@ -149,7 +149,7 @@ async def test_the_kept_mail_is_served_to_those_who_may_see_its_conversation(
                                 headers=await mint_token(ctx, ours))
     assert response.status == 404
     # A pack cut short (a disk restored from an older copy): gone, said so, never a 500.
-    pack = ctx.media_dir / row["extra"]["email"]["raw"]
+    pack = ctx.media_dir / row["extra"]["email"]["raw_pack"]
     pack.write_bytes(pack.read_bytes()[:row["extra"]["email"]["raw_span"][0] + 10])
     response = await client.get(f"/api/v1/messages/{row['id']}/raw",
                                 headers=await mint_token(ctx, ours))
