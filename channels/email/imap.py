@@ -63,7 +63,12 @@ LOCK_TTL_S = 120         # a poll renews its lock after every chunk; a dead one'
 POLL_BUDGET_S = 20
 # A poll with this many new mails in a folder reads them in worker processes (`readers`).
 PARALLEL_FROM = 300
+# The most mail bytes a chunk holds: a chunk is fetched whole, copied to the reading
+# processes and kept until stored, and a centre's mail carries scanned documents; a hundred
+# of those must not take gigabytes of the worker. A mail larger than this is a chunk alone.
+CHUNK_BYTES = 64 * 1024 * 1024
 _FETCHED_UID = re.compile(rb"UID (\d+)")
+_FETCHED_SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
 
 
 # --- the job -------------------------------------------------------------------------------
@@ -247,9 +252,51 @@ def fetch_raw(client: BaseMailBox, uids: list[int]) -> list[tuple[int, bytes]]:
     return sorted(mails)
 
 
-def chunks(items: list[int], size: int) -> Iterator[list[int]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
+def uid_set(uids: list[int]) -> str:
+    """Sorted UIDs as an IMAP sequence set, runs as ranges ("1:5000,5002"): a backlog's
+    thousands of UIDs in a short command."""
+    runs: list[str] = []
+    start = previous = uids[0]
+    for uid in [*uids[1:], None]:
+        if uid is not None and uid == previous + 1:
+            previous = uid
+            continue
+        runs.append(str(start) if start == previous else f"{start}:{previous}")
+        if uid is not None:
+            start = previous = uid
+    return ",".join(runs)
+
+
+def fetch_sizes(client: BaseMailBox, uids: list[int]) -> dict[int, int]:
+    """Each mail's size in bytes (RFC822.SIZE) by UID, in one command; a mail the server
+    names no size for is left out."""
+    typ, data = client.client.uid("FETCH", uid_set(uids), "(UID RFC822.SIZE)")
+    if typ != "OK":
+        raise imaplib.IMAP4.error(f"FETCH answered {typ}")
+    sizes = {}
+    for item in data:
+        line = item[0] if isinstance(item, tuple) else item
+        if isinstance(line, bytes) and (uid := _FETCHED_UID.search(line)) \
+                and (size := _FETCHED_SIZE.search(line)):
+            sizes[int(uid.group(1))] = int(size.group(1))
+    return sizes
+
+
+def chunks(uids: list[int], sizes: dict[int, int], count: int,
+           max_bytes: int) -> Iterator[list[int]]:
+    """`uids` in order, in chunks of at most `count` mails and `max_bytes` (by `sizes`; a
+    mail of unknown size counts as none, one larger than `max_bytes` is a chunk alone)."""
+    chunk: list[int] = []
+    held = 0
+    for uid in uids:
+        size = sizes.get(uid, 0)
+        if chunk and (len(chunk) == count or held + size > max_bytes):
+            yield chunk
+            chunk, held = [], 0
+        chunk.append(uid)
+        held += size
+    if chunk:
+        yield chunk
 
 
 @dataclass
@@ -325,7 +372,8 @@ async def read_folder(ctx: InboxContext, mailbox: Mailbox, client: BaseMailBox,
     imap_turn = asyncio.Lock()
     reader = reader_for(ctx, mailbox, len(uids))
     await reader.start()
-    pending = list(chunks(uids, email.fetch_batch))
+    sizes = await asyncio.to_thread(fetch_sizes, client, uids)
+    pending = list(chunks(uids, sizes, email.fetch_batch, CHUNK_BYTES))
     ahead: asyncio.Task[Chunk] | None = None
     stored = 0
     try:

@@ -10,8 +10,8 @@ from email.utils import format_datetime
 import pytest
 from sqlalchemy import func, select
 
-from channels.email import dead_letters
-from channels.email.imap import MailboxLock, poll_due, poll_mailbox
+from channels.email import dead_letters, imap
+from channels.email.imap import MailboxLock, chunks, poll_due, poll_mailbox, uid_set
 from channels.email.inbound import external_id
 from inbox import mailboxes
 from inbox.kept_mail import place_of, read_kept
@@ -359,3 +359,39 @@ async def test_a_bounce_of_our_mail_fails_it_with_the_reason_and_opens_nothing(c
     assert [m["direction"] for m in thread if m["author_kind"] == "system"][-1] == "note"
     assert daemon is None
     assert [row["id"] for row in await stored_mails(ctx)] == [question["id"]]
+
+
+def test_uids_are_asked_for_as_ranges():
+    assert uid_set([7]) == "7"
+    assert uid_set([1, 2, 3, 5, 7, 8]) == "1:3,5,7:8"
+    assert uid_set(list(range(1, 5001))) == "1:5000"
+
+
+def test_a_chunk_holds_at_most_its_count_of_mails_and_its_bytes():
+    sizes = {1: 10, 2: 10, 3: 50, 4: 10, 5: 10, 6: 10}
+    # 3 is larger than the budget: a chunk alone.
+    assert list(chunks([1, 2, 3, 4, 5, 6], sizes, 3, 30)) == [[1, 2], [3], [4, 5, 6]]
+    assert list(chunks([1, 2, 3, 4, 5, 6], sizes, 2, 1000)) == [[1, 2], [3, 4], [5, 6]]
+    assert list(chunks([1, 2], {}, 5, 1)) == [[1, 2]]     # sizes unknown: counted as none
+
+
+async def test_a_backlog_of_scanned_documents_is_fetched_within_the_chunks_byte_budget(
+        ctx, dovecot, box, monkeypatch):
+    scans = [with_attachments([(f"scan-{n}.pdf", "application/pdf",
+                                b"%PDF-1.4\n" + bytes([n]) * 40_000)]) for n in range(5)]
+    for scan in scans:
+        dovecot.append(box, scan)
+    fetched = []
+
+    def fetch_raw(client, uids):
+        fetched.append(len(uids))
+        return real_fetch_raw(client, uids)
+
+    real_fetch_raw = imap.fetch_raw
+    monkeypatch.setattr(imap, "fetch_raw", fetch_raw)
+    monkeypatch.setattr(imap, "CHUNK_BYTES", len(scans[0]) * 5 // 2)   # two and a half
+    assert await poll_mailbox(ctx, the_mailbox(ctx)) == "5 stored"
+    assert fetched == [2, 2, 1]
+    # Each as the server keeps it (with CRLF line ends).
+    assert [kept_bytes(ctx, row).replace(b"\r\n", b"\n")
+            for row in await stored_mails(ctx)] == scans
