@@ -47,23 +47,22 @@ async def raw_mail(request: web.Request) -> web.StreamResponse:
         return json_error(404, "message not found", code="not_found")
     if not actor_of(request).may_see_queue(conversation["queue"]):
         return json_error(403, "outside your queues", code="outside_queues")
-    email = (message["extra"] or {}).get("email") or {}
-    try:
-        place = place_of(email) if isinstance(email, dict) else None
-    except KeptMailGone:
-        return json_error(404, "the kept mail is gone", code="not_found")
-    if message["channel"] != "email" or message["direction"] == "out" or place is None:
+    email = (message["extra"] or {}).get("email")
+    if message["channel"] != "email" or message["direction"] == "out" \
+            or not isinstance(email, dict):
         return json_error(404, "the message has no kept mail", code="not_found")
-    kept, span = place
     headers = {
         "Content-Type": "message/rfc822",
         "Content-Disposition": f'attachment; filename="mail-{message_id}.eml"',
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "default-src 'none'; sandbox",
         "Cache-Control": "private, max-age=3600"}
-    root = ctx.media_dir.resolve()
-    path = (root / kept).resolve()
     try:
+        if (place := place_of(email)) is None:
+            return json_error(404, "the message has no kept mail", code="not_found")
+        kept, span = place
+        root = ctx.media_dir.resolve()
+        path = (root / kept).resolve()
         if root not in path.parents or not path.is_file():
             raise KeptMailGone("the kept mail is not under the media directory")
         if span is None:   # a file of its own: streamed
