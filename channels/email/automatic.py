@@ -80,7 +80,7 @@ def kind(message: Message, *, from_address: str | None, subject: str,
     headers = _headers(message)
     if from_address and from_address.lower() in own_addresses:
         return "own"
-    if bounce is not None or is_bounce(message, from_address):
+    if bounce is not None or is_bounce(message, from_address, headers):
         return "bounce"
     precedence = headers.get("precedence", "").strip().lower()
     auto_submitted = headers.get("auto-submitted", "").strip().lower()
@@ -101,8 +101,11 @@ def _weak_hint(headers: dict[str, str]) -> bool:
         name in headers for name in _WEAK_HINTS)
 
 
-def is_bounce(message: Message, from_address: str | None) -> bool:
-    headers = _headers(message)
+def is_bounce(message: Message, from_address: str | None,
+              headers: dict[str, str] | None = None) -> bool:
+    """Whether the mail is a delivery report; `from_address` is its sender when already
+    read, `headers` its `_headers` when already gathered."""
+    headers = _headers(message) if headers is None else headers
     if "x-failed-recipients" in headers or _is_delivery_report(message):
         return True
     local = (from_address or parseaddr(headers.get("from", ""))[1]).partition("@")[0].lower()
@@ -114,11 +117,13 @@ def _is_delivery_report(message: Message) -> bool:
         message.get_param("report-type", "")).lower() == "delivery-status"
 
 
-def bounce(message: Message, subject: str = "") -> Bounce | None:
+def bounce(message: Message, subject: str = "",
+           from_address: str | None = None) -> Bounce | None:
     """What a bounce says (RFC 3464, or an Exim / qmail style text with
     X-Failed-Recipients), or None when the mail is no bounce. `subject` is the bounce's
-    decoded subject, the reason of last resort."""
-    if not is_bounce(message, None):
+    decoded subject, the reason of last resort; `from_address` its sender, when read."""
+    headers = _headers(message)
+    if not is_bounce(message, from_address, headers):
         return None
     recipients: list[str] = []
     statuses: list[str] = []
@@ -141,7 +146,7 @@ def bounce(message: Message, subject: str = "") -> Bounce | None:
     body = "\n".join(texts)
     if not original_ids:  # a non-standard bounce quotes the original mail in its text
         original_ids = _QUOTED_MESSAGE_ID.findall(body)
-    failed = _headers(message).get("x-failed-recipients", "")
+    failed = headers.get("x-failed-recipients", "")
     recipients += [address.strip().lower() for address in failed.split(",") if "@" in address]
     if not statuses and not diagnostics:
         reply = _SMTP_REPLY.search(body)

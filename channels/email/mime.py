@@ -178,7 +178,7 @@ def parse_mail(raw: bytes, *, own_addresses: tuple[str, ...] | list[str] = ()) -
     own = tuple(address.lower() for address in own_addresses)
     subject = headers.text("Subject")
     try:
-        bounce = automatic.bounce(message, subject)
+        bounce = automatic.bounce(message, subject, from_address)
     except Exception:  # a damaged report: still a bounce (kind says so), without details
         notes.add("unreadable-part: message/delivery-status")
         bounce = None
