@@ -9,11 +9,12 @@ import random
 import time
 from datetime import UTC, datetime, timedelta, timezone
 from email import message_from_bytes, policy
+from email.utils import getaddresses
 from pathlib import Path
 
 import pytest
 
-from channels.email.mime import Mail, MailUnreadable, html_to_text, parse_mail
+from channels.email.mime import Mail, MailUnreadable, html_to_text, parse_mail, simple_addresses
 
 FIXTURES = Path(__file__).parent / "fixtures"
 OURS = ("baku1@dost.example.gov.az", "baku2@dost.example.gov.az")
@@ -405,3 +406,35 @@ def test_a_large_html_full_of_styles_is_read_in_linear_time():
     text = html_to_text(html)
     assert time.perf_counter() - started < 5  # each <style> searched anew: minutes
     assert text == "\n".join(["Salam"] * 60_000 + ["unclosed"])  # an unclosed one is kept
+
+
+_ADDRESS_PIECES = ["Sakin", "12", "J.", "Məmmədova", "Рашад", " ", "  ", "\t", "<a@b.az>",
+                   "a@b", "x.y@mail.ru", ",", ", ", "=?utf-8?B?0JvQtdC50LvQsA==?=", "<", ">",
+                   "'", "-", ".", "@", "!#", '"', "(", ")", ":", ";", "\\", "[", "]", "\xa0"]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_simple_addresses_reads_what_getaddresses_reads(seed):
+    """The fast reading of the usual address header gives the stdlib's pairs, or leaves
+    the header to the stdlib: random headers made of address pieces and specials."""
+    rng = random.Random(seed)
+    taken = 0
+    for _ in range(20_000):
+        value = "".join(rng.choice(_ADDRESS_PIECES) for _ in range(rng.randint(1, 8)))
+        pairs = simple_addresses(value)
+        if pairs is not None:
+            taken += 1
+            assert pairs == getaddresses([value]), value
+    assert taken > 500   # the usual forms are read by it, not all left to the stdlib
+
+
+@pytest.mark.parametrize(("value", "pairs"), [
+    ("Sakin 12 <resident12@mail.example.az>", [("Sakin 12", "resident12@mail.example.az")]),
+    ("Leyla   Məmmədova\t<leyla@gmail.com>", [("Leyla Məmmədova", "leyla@gmail.com")]),
+    ("a@b.az, Rəşad <r@c.az>", [("", "a@b.az"), ("Rəşad", "r@c.az")]),
+    ('"Məmmədova, Leyla" <leyla@gmail.com>', None),   # a quoted string: the stdlib's
+    ("leyla@gmail.com (Leyla)", None),                  # a comment: the stdlib's
+    ("undisclosed-recipients:;", None),                 # a group: the stdlib's
+])
+def test_simple_addresses_forms(value, pairs):
+    assert simple_addresses(value) == pairs
