@@ -13,7 +13,9 @@ of the next chunk runs beside the storing of this one instead of before it. Each
 poll would copy its threads; multiprocessing's spawn would import the whole worker again in
 each), and answers pickled requests on its pipes. A reading process that dies leaves its
 mails to the thread, so a mail is never lost to it; one whose poll died sees its stdin end
-and exits.
+and exits. Reading processes run at a lower priority (`READER_NICENESS`): the poll, which
+stores one chunk after another, is the stage the backlog waits for, and the app serving the
+agents on the same machine comes before a backlog's parse too.
 
 A mail that cannot be read comes back as `Unread` (the error's words, as the dead letters
 keep them), never as an exception that would have to cross a process.
@@ -46,6 +48,8 @@ log = logging.getLogger(__name__)
 # Mails handed to a worker process at a time: small enough that two workers share a chunk
 # evenly, large enough that the hand-over costs little beside the parse.
 PIECE = 25
+# Added to a reading process's niceness: the cores go to the poll (and the app) first.
+READER_NICENESS = 10
 
 
 @dataclass(frozen=True)
@@ -237,6 +241,7 @@ if __name__ == "__main__":
     # The answers go to the pipe stdout was; anything printed goes to stderr instead.
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     sys.stdout = sys.stderr
+    os.nice(READER_NICENESS)
     # Through the module's importable name, so that what it answers unpickles in the poll
     # (this copy's classes are __main__'s).
     from channels.email import readers

@@ -5,13 +5,21 @@ loses nothing; and a poll that reads ahead stores nothing past a mail it must tr
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import replace
 
 import pytest
 
 from channels.email import imap
 from channels.email.imap import poll_mailbox
-from channels.email.readers import PIECE, MailReader, ReadMail, Unread, read_mails
+from channels.email.readers import (
+    PIECE,
+    READER_NICENESS,
+    MailReader,
+    ReadMail,
+    Unread,
+    read_mails,
+)
 from inbox.kept_mail import place_of, read_kept
 from inbox.storage import utcnow
 from tests.channels.email.conftest import mailbox_on, with_mailboxes
@@ -59,6 +67,20 @@ async def test_reading_processes_read_what_the_thread_reads(mailbox, tmp_path):
     assert len(list((tmp_path / "thread").rglob("*.mails"))) == 1
     packs = len(list((tmp_path / "processes").rglob("*.mails")))
     assert packs == -(-len(mails) // PIECE) and not list(tmp_path.rglob("*.eml"))
+
+
+async def test_reading_processes_yield_the_cores_to_the_poll(mailbox, tmp_path):
+    """The poll stores what they read, one chunk after another: it goes first when the
+    cores are busy, and so does everything else the machine serves."""
+    reader = MailReader(mailbox, tmp_path, (), workers=2)
+    await reader.start()
+    try:
+        await reader.read(fixtures() * 4)   # a piece for each: each has started and answered
+        own = os.getpriority(os.PRIO_PROCESS, 0)
+        assert [os.getpriority(os.PRIO_PROCESS, p.process.pid) for p in reader._processes] \
+            == [min(19, own + READER_NICENESS)] * 2
+    finally:
+        await reader.stop()
 
 
 def test_a_pack_that_cannot_be_written_fails_its_mails_and_nothing_else(mailbox, tmp_path):
