@@ -181,6 +181,13 @@ class ChannelPort:
         async with self._ctx.store.read() as tx:
             return await tx.mail.buried_digests(mailbox, digests)
 
+    async def stored_messages(self, channel: str, external_ids: Sequence[str]) -> set[str]:
+        """Which of these provider ids are messages stored already."""
+        async with self._ctx.store.read() as tx:
+            found = await tx.messages.stored_external_ids(
+                (channel, external_id) for external_id in external_ids)
+        return {external_id for _channel, external_id in found}
+
     async def dead_letters(self, limit: int = 200) -> list[Row]:
         async with self._ctx.store.read() as tx:
             return await tx.mail.dead_letters(limit)

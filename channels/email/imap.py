@@ -12,7 +12,9 @@ stored through the inbox's port in few transactions, and only then is the cursor
 the mail flagged or moved as configured. A crash between the commit and the cursor only
 reads those mails again, and the raw-hash external id keeps each stored once. When the
 folder's UIDVALIDITY changes (or on the first poll), the mail of the last
-`reread_window` is read again, and the same dedupe keeps it once.
+`reread_window` is read again, and the same dedupe keeps it once. A mail fetched again is
+looked up by that id before it is parsed: one stored already is neither parsed nor kept
+on disk a second time.
 
 A mail that fails is tried again at the next poll (its attempts are counted in the
 database); once it has failed `max_attempts` times it becomes a dead letter with its raw
@@ -46,7 +48,7 @@ from imap_tools.errors import (
 from imap_tools.mailbox import BaseMailBox
 from imap_tools.utils import check_command_status
 
-from channels.email.inbound import CHANNEL, digest
+from channels.email.inbound import CHANNEL, digest, external_id_of
 from channels.email.readers import MailReader, ReadMail, Unread, worker_count
 from inbox import mailboxes
 from inbox.clock import utcnow
@@ -314,7 +316,7 @@ class Outcome:
 class Chunk:
     """A chunk of the folder's new mail, fetched and read (parsed, raw kept), not stored."""
     outcomes: list[Outcome]
-    read: list[ReadMail | Unread | None]    # None: a dead letter already, not read again
+    read: list[ReadMail | Unread | None]    # None: buried or stored already, not read again
 
 
 def reader_for(ctx: InboxContext, mailbox: Mailbox, backlog: int) -> MailReader:
@@ -409,16 +411,23 @@ async def read_folder(ctx: InboxContext, mailbox: Mailbox, client: BaseMailBox,
 
 async def read_chunk(ctx: InboxContext, mailbox: Mailbox, client: BaseMailBox,
                      imap_turn: asyncio.Lock, reader: MailReader, uids: list[int]) -> Chunk:
-    """Fetch the mails `uids` and read those that are not dead letters already."""
+    """Fetch the mails `uids` and read those that are neither dead letters nor stored
+    already. A folder read again (its UIDVALIDITY changed, or a poll died before its cursor
+    moved) holds mails stored before: they are not parsed, nor their raw bytes kept, again."""
     async with imap_turn:
         fetched = await asyncio.to_thread(fetch_raw, client, uids)
     outcomes = [Outcome(uid, raw, digest(raw)) for uid, raw in fetched]
-    buried = await ChannelPort(ctx).buried_mails(mailbox.id, [o.digest for o in outcomes])
+    port = ChannelPort(ctx)
+    buried = await port.buried_mails(mailbox.id, [o.digest for o in outcomes])
+    stored = await port.stored_messages(
+        CHANNEL, [external_id_of(mailbox.id, o.digest) for o in outcomes])
     for outcome in outcomes:
         outcome.buried = outcome.digest in buried
-    reading = [o for o in outcomes if not o.buried]
-    read = iter(await reader.read([(o.raw, o.digest) for o in reading]))
-    return Chunk(outcomes, [None if o.buried else next(read) for o in outcomes])
+        outcome.stored = not outcome.buried and \
+            external_id_of(mailbox.id, outcome.digest) in stored
+    reading = [o for o in outcomes if not o.buried and not o.stored]
+    read = iter(await reader.read([(o.raw, o.digest) for o in reading]) if reading else [])
+    return Chunk(outcomes, [None if o.buried or o.stored else next(read) for o in outcomes])
 
 
 def own_addresses(ctx: InboxContext) -> tuple[str, ...]:

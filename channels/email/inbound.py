@@ -49,7 +49,12 @@ def digest(raw: bytes) -> str:
 
 
 def external_id(mailbox_id: str, raw: bytes) -> str:
-    return f"{mailbox_id}:{digest(raw)}"
+    return external_id_of(mailbox_id, digest(raw))
+
+
+def external_id_of(mailbox_id: str, raw_digest: str) -> str:
+    """The message's external id of the mail whose raw hash is `raw_digest`."""
+    return f"{mailbox_id}:{raw_digest}"
 
 
 def raw_path(media_dir: Path, mailbox_id: str, raw_digest: str) -> Path:

@@ -150,6 +150,12 @@ async def test_the_same_raw_mail_in_two_polls_is_stored_once(ctx, dovecot, box):
         assert (await tx.mail.cursor(box, "INBOX"))["last_uid"] == 2
 
 
+def kept_files(ctx) -> set[tuple[str, int]]:
+    """The raw mails kept under the media directory: (path, size) of each file."""
+    return {(str(path), path.stat().st_size)
+            for path in (ctx.media_dir / "email").rglob("*") if path.is_file()}
+
+
 async def test_a_uidvalidity_reset_reads_the_folder_again_without_doubling(ctx, dovecot, box):
     ctx.config = with_mailboxes(ctx.config, str(ctx.media_dir),
                                 mailbox_on(dovecot, box, folders=("Applications",)))
@@ -166,8 +172,12 @@ async def test_a_uidvalidity_reset_reads_the_folder_again_without_doubling(ctx, 
     dovecot.recreate(box, "Applications")
     for raw in (third, first, second):
         dovecot.append(box, raw, "Applications")
+    kept_before = kept_files(ctx)
     assert await poll_mailbox(ctx, the_mailbox(ctx)) == "1 stored"
     assert [row["body"] for row in await stored_mails(ctx)] == ["Ərizə 1", "Ərizə 2", "Ərizə 3"]
+    # Only the new mail was read and kept: the two stored before are not kept a second time.
+    [(_path, size)] = kept_files(ctx) - kept_before
+    assert size == len(third)
     async with ctx.store.read() as tx:
         after = await tx.mail.cursor(box, "Applications")
     assert after["uidvalidity"] != before["uidvalidity"] and after["last_uid"] == 3
@@ -186,9 +196,13 @@ async def test_a_poll_that_died_before_its_cursor_moved_stores_every_mail_once(c
     assert await MailboxLock(ctx.redis, box, ttl_s=1).acquire()
     assert await poll_mailbox(ctx, the_mailbox(ctx)) == "busy"
     await asyncio.sleep(1.1)    # the dead poller's lock lapses
-    dovecot.append(box, mail("Yeni məktub", sender="resident9@mail.ru"))
+    new = mail("Yeni məktub", sender="resident9@mail.ru")
+    dovecot.append(box, new)
+    kept_before = kept_files(ctx)
     assert await poll_mailbox(ctx, the_mailbox(ctx)) == "1 stored"
     assert await message_count(ctx) == 6
+    [(_path, size)] = kept_files(ctx) - kept_before   # the new mail; the five not again
+    assert size == len(new)
     assert len(await stored_mails(ctx)) == len({r["external_id"] for r in await stored_mails(ctx)})
 
 
