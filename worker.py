@@ -43,6 +43,7 @@ from settings import Config, ConfigError, load_config
 log = logging.getLogger("worker")
 
 CONSUMERS_INTERVAL_S = 10         # reports (and any consumer) lag live state by about this
+UNSUBSCRIBE_WAIT_S = 2            # a stopping worker's wait for rq's pub/sub thread
 FACTS_SWEEP_INTERVAL_S = 15 * 60  # a full look back, for anything the watermark missed
 
 # Who reads the event log, in the order they run. A new reader of state changes (CSAT,
@@ -131,6 +132,17 @@ class Worker(ForkingWorker):
         self.prepare_execution(job)
         self.perform_job(job, queue)
         self.set_state(WorkerStatus.IDLE)
+
+    def unsubscribe(self) -> None:
+        """rq's, with its wait bounded. rq stops the thread that listens for its commands
+        and waits for it; since redis-py 8 that wait lasts until the thread wakes, and a
+        thread already unsubscribed sleeps out rq's whole minute first, so a worker asked
+        to stop could hang that long (and be killed). The thread is a daemon: what it holds
+        ends with the process."""
+        closing = threading.Thread(target=super().unsubscribe, name="pubsub-close",
+                                   daemon=True)
+        closing.start()
+        closing.join(UNSUBSCRIBE_WAIT_S)
 
     def get_heartbeat_ttl(self, job: Job) -> int:
         if job.func_name not in self.IN_PROCESS:

@@ -24,7 +24,14 @@ from inbox.storage.db import migrate
 from reports.rollup import FACTS_CONSUMER
 from tests.conftest import ROOT, TEST_CONFIG
 from tests.inbox.test_outage import PrivateRedis
-from worker import CONSUMERS_JOB, EVENT_CONSUMERS, PeriodicJobs, consume_events
+from worker import (
+    CONSUMERS_JOB,
+    EVENT_CONSUMERS,
+    UNSUBSCRIBE_WAIT_S,
+    PeriodicJobs,
+    Worker,
+    consume_events,
+)
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="parent-death signals are Linux's")
@@ -118,6 +125,24 @@ def test_stopping_the_worker_stops_its_scheduler(worker, clean_redis):
     assert process.wait(timeout=10) == 0
     _wait_for(lambda: not any(_running(pid) for pid in scheduler), 5,
               "the scheduler outlived the worker")
+
+
+def test_a_stopping_worker_does_not_wait_out_its_command_listener(clean_redis):
+    """rq's thread for its commands (a pub/sub listener), once unsubscribed, sleeps a minute
+    waiting for a subscription; stopping the worker must not wait for it to wake."""
+    connection = Redis.from_url(clean_redis)
+    worker = Worker([Queue(DEFAULT_QUEUE, connection=connection)], connection=connection)
+    worker.subscribe()
+    _wait_for(lambda: worker.pubsub.subscribed, 5, "the worker did not subscribe")
+    # As it happens when the stop comes at the wrong moment: the listener reads the
+    # unsubscription's answer, then goes to sleep until a subscription that never comes.
+    worker.pubsub.unsubscribe()
+    _wait_for(lambda: not worker.pubsub.subscribed, 5, "the worker did not unsubscribe")
+    time.sleep(0.3)
+    started = time.monotonic()
+    worker.unsubscribe()
+    assert time.monotonic() - started < UNSUBSCRIBE_WAIT_S + 1
+    connection.close()
 
 
 def test_the_scheduler_thread_logs_a_redis_outage_once_and_its_end(tmp_path, caplog):
