@@ -419,12 +419,11 @@ async def read_chunk(ctx: InboxContext, mailbox: Mailbox, client: BaseMailBox,
     outcomes = [Outcome(uid, raw, digest(raw)) for uid, raw in fetched]
     port = ChannelPort(ctx)
     buried = await port.buried_mails(mailbox.id, [o.digest for o in outcomes])
-    stored = await port.stored_messages(
-        CHANNEL, [external_id_of(mailbox.id, o.digest) for o in outcomes])
-    for outcome in outcomes:
+    external_ids = [external_id_of(mailbox.id, o.digest) for o in outcomes]
+    stored = await port.stored_messages(CHANNEL, external_ids)
+    for outcome, external_id in zip(outcomes, external_ids, strict=True):
         outcome.buried = outcome.digest in buried
-        outcome.stored = not outcome.buried and \
-            external_id_of(mailbox.id, outcome.digest) in stored
+        outcome.stored = not outcome.buried and external_id in stored
     reading = [o for o in outcomes if not o.buried and not o.stored]
     read = iter(await reader.read([(o.raw, o.digest) for o in reading]) if reading else [])
     return Chunk(outcomes, [None if o.buried or o.stored else next(read) for o in outcomes])
