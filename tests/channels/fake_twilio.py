@@ -93,6 +93,8 @@ class FakeTwilio:
     messages: list[dict[str, Any]] = field(default_factory=list)   # Message JSON, oldest first
     list_requests: list[dict[str, str]] = field(default_factory=list)   # each list call's query
     delay_s: float = 0.0                # every create waits this long before answering
+    in_flight: int = 0                  # creates being answered now...
+    most_in_flight: int = 0             # ...and the most there were at once
     hold: Hold | None = None
     fetch_media: Callable[[str], Awaitable[tuple[int, str, bytes]]] | None = None
     fetched_media: list[tuple[str, int, str, bytes]] = field(default_factory=list)
@@ -176,7 +178,12 @@ class FakeTwilio:
             hold.entered.set()
             await hold.released.wait()
         if self.delay_s:
-            await asyncio.sleep(self.delay_s)
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            try:
+                await asyncio.sleep(self.delay_s)
+            finally:
+                self.in_flight -= 1
         sid = self.next_sids.pop(0) if self.next_sids else "SM" + secrets.token_hex(16)
         self.sids.append(sid)
         message = _message(account_sid, sid, fields, form, utcnow())

@@ -52,9 +52,11 @@ async def test_a_batch_sends_side_by_side(client, ctx, fake_twilio) -> None:  # 
 
     assert [o.status for o in outcomes] == ["sent"] * 24
     assert len(fake_twilio.requests) == 24
-    # One at a time would take 24 x 0.25 = 6 s; 24 at once about ceil(24/24) x 0.25 s (two
-    # overlapping waves of 12), with room for a slow machine.
-    assert elapsed < 1.5, f"{elapsed:.2f} s: the sends did not overlap"
+    # Side by side: Twilio saw many creates open at once. Counted by the fake, not timed,
+    # so a loaded machine cannot fail it; the clock only checks that the overlap paid off
+    # (one at a time takes 24 x 0.25 = 6 s, side by side about two waves of 0.25 s).
+    assert fake_twilio.most_in_flight >= 8, fake_twilio.most_in_flight
+    assert elapsed < 3.0, f"{elapsed:.2f} s: the sends did not overlap"
     for message_id in ids:
         assert (await message_row(ctx, message_id))["delivery_status"] == "sent"
 
