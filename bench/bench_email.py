@@ -43,6 +43,9 @@ FIXTURES = ROOT / "tests" / "channels" / "email" / "fixtures"
 BENCH_REDIS = "redis://127.0.0.1:6379/12"
 _REPLACED = re.compile(rb"^(From|Message-ID|Return-Path):.*\r?\n(?:[ \t].*\r?\n)*",
                        re.IGNORECASE | re.MULTILINE)
+# The FINs the fixtures' residents give: each varied mail's resident gives their own.
+_FIXTURE_FINS = re.compile(rb"6RT4NBV|7QM2PLX|5ZK7HXM")
+_FIN_ALPHABET = b"0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 
 
 def templates() -> list[bytes]:
@@ -52,8 +55,17 @@ def templates() -> list[bytes]:
     return found
 
 
+def fin_of(sender: int) -> bytes:
+    """A resident's own FIN: seven characters of the FIN alphabet, at least one a digit."""
+    digits, value = [], sender * 7919 + 1_000_003
+    for _ in range(6):
+        value, digit = divmod(value, len(_FIN_ALPHABET))
+        digits.append(_FIN_ALPHABET[digit])
+    return bytes(digits) + str(sender % 10).encode()
+
+
 def varied(template: bytes, serial: int, senders: int) -> bytes:
-    """The template as another resident's mail: its own sender, Message-ID and serial."""
+    """The template as another resident's mail: its own sender, Message-ID, FIN and serial."""
     head, separator, body = template.partition(b"\r\n\r\n")
     if not separator:
         head, separator, body = template.partition(b"\n\n")
@@ -63,7 +75,7 @@ def varied(template: bytes, serial: int, senders: int) -> bytes:
     own = (f"From: Sakin {sender} <resident{sender}@mail.example.az>{newline.decode()}"
            f"Message-ID: <bench.{serial}@mail.example.az>{newline.decode()}"
            f"X-Bench-Serial: {serial}{newline.decode()}").encode()
-    return own + head + separator + body
+    return own + head + separator + _FIXTURE_FINS.sub(fin_of(sender), body)
 
 
 def fill(dovecot, user: str, count: int, senders: int) -> float:
