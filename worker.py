@@ -12,11 +12,19 @@ job in a work horse rq forks for it.
 
 from __future__ import annotations
 
+if __name__ == "__main__":
+    # First, before an import starts a thread: the threads leave Ctrl-C, SIGTERM and rq's
+    # job timeouts to the main thread, which would otherwise miss them while it waits for a
+    # job (inbox.main_thread_signals). It takes them again once rq has started (bootstrap).
+    from inbox.main_thread_signals import hold_for_the_main_thread
+    hold_for_the_main_thread()
+
 import argparse
 import asyncio
 import logging
 import sys
 import threading
+from typing import Any
 
 from redis import Redis
 from rq import Queue
@@ -31,6 +39,7 @@ from inbox.consumers import EventConsumer, run_consumers
 from inbox.context import open_context, redis_url
 from inbox.jobs import DEFAULT_QUEUE, DELIVER_JOB, QUEUES
 from inbox.logs import configure_logging
+from inbox.main_thread_signals import take_in_the_main_thread, threads_leave_signals_to_main
 from inbox.notifications import NOTIFICATIONS_CONSUMER
 from inbox.outage import REDIS_UNAVAILABLE, OutageLog
 from inbox.parent_death import end_children_with_this_process
@@ -133,6 +142,13 @@ class Worker(ForkingWorker):
         self.perform_job(job, queue)
         self.set_state(WorkerStatus.IDLE)
 
+    def bootstrap(self, *args: Any, **kwargs: Any) -> None:
+        """rq's; then, its command listener started, the main thread takes the stop signals
+        the threads started so far leave to it (before rq forks its scheduler, which must
+        receive them too)."""
+        super().bootstrap(*args, **kwargs)
+        take_in_the_main_thread()
+
     def unsubscribe(self) -> None:
         """rq's, with its wait bounded. rq stops the thread that listens for its commands
         and waits for it; since redis-py 8 that wait lasts until the thread wakes, and a
@@ -141,7 +157,8 @@ class Worker(ForkingWorker):
         ends with the process."""
         closing = threading.Thread(target=super().unsubscribe, name="pubsub-close",
                                    daemon=True)
-        closing.start()
+        with threads_leave_signals_to_main():
+            closing.start()
         closing.join(UNSUBSCRIBE_WAIT_S)
 
     def get_heartbeat_ttl(self, job: Job) -> int:

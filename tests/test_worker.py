@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 from redis import Redis
 from rq import Queue
+from rq import Worker as RqWorker
 from rq.job import Job, JobStatus
 from rq.utils import import_attribute
+from rq.worker import WorkerStatus
 
 from inbox.jobs import DEFAULT_QUEUE
 from inbox.storage.db import migrate
@@ -125,6 +127,42 @@ def test_stopping_the_worker_stops_its_scheduler(worker, clean_redis):
     assert process.wait(timeout=10) == 0
     _wait_for(lambda: not any(_running(pid) for pid in scheduler), 5,
               "the scheduler outlived the worker")
+
+
+def _blocked_signals(pid: int, tid: int) -> set[int]:
+    """The signals thread `tid` of `pid` blocks (its SigBlk mask: bit n - 1 is signal n)."""
+    for line in Path(f"/proc/{pid}/task/{tid}/status").read_text().splitlines():
+        if line.startswith("SigBlk:"):
+            mask = int(line.split()[1], 16)
+            return {number for number in range(1, 65) if mask >> (number - 1) & 1}
+    raise AssertionError(f"no signal mask for thread {tid}")
+
+
+def test_an_idle_worker_stops_on_ctrl_c_whichever_thread_the_kernel_picks(worker, clean_redis):
+    """The kernel gives a process's signal to any thread not blocking it (numpy's BLAS
+    threads included); Python handles it in the main thread only, which waits for a job in
+    a blocking Redis read that only a signal of its own interrupts. Only the main thread may
+    take the stop signals."""
+    process, _ = worker
+    connection = Redis.from_url(clean_redis)
+    _wait_for(lambda: [w for w in RqWorker.all(connection=connection)
+                       if w.pid == process.pid and w.get_state() == WorkerStatus.IDLE],
+              30, "the worker did not wait for jobs")
+    connection.close()
+    threads = {int(tid) for tid in os.listdir(f"/proc/{process.pid}/task")} - {process.pid}
+    # At least the scheduling thread, the delivery loop and rq's command listener.
+    assert len(threads) >= 3, threads
+    stops = {int(signal.SIGINT), int(signal.SIGTERM), int(signal.SIGALRM)}
+    assert not stops & _blocked_signals(process.pid, process.pid)
+    for tid in threads:
+        assert stops <= _blocked_signals(process.pid, tid), tid
+    # rq's scheduler, a process the worker forks, takes them (and stops with the worker).
+    [scheduler] = _wait_for(lambda: _children(process.pid), 30, "no scheduler started")
+    assert not stops & _blocked_signals(scheduler, scheduler)
+
+    process.send_signal(signal.SIGINT)
+
+    assert process.wait(timeout=15) == 0
 
 
 def test_a_stopping_worker_does_not_wait_out_its_command_listener(clean_redis):
