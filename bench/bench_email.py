@@ -12,9 +12,12 @@ among `--senders`, Message-ID and a serial header), then, in the same run:
   queue (what an agent of that queue lists);
 - the folder read again, as after a UIDVALIDITY reset or a poll that died before its cursor
   moved (the cursor set back to the start): every mail is fetched once more and found
-  stored; it checks that none was stored twice.
+  stored; it checks that none was stored twice;
+- a ceiling: the same mails only parsed (`channels.email.mime.parse_mail`), on every core
+  this process may use, with no IMAP and no database: no poll can list mails faster than
+  it reads them, so this bounds what the contact centre's rate can reach on this machine.
 
-Prints both rates and their ratio. Nothing else runs; the Redis database is flushed.
+Prints the rates and their ratios. Nothing else runs; the Redis database is flushed.
 
     python -m bench.bench_email [--mails 5000] [--senders 1500] [--db sqlite|postgresql]
                                 [--redis-url URL]
@@ -86,6 +89,33 @@ def fill(dovecot, user: str, count: int, senders: int) -> float:
         for serial in range(count):
             box.append(varied(shapes[serial % len(shapes)], serial, senders), "INBOX")
     return time.perf_counter() - started
+
+
+def _parsed(mails: list[bytes]) -> int:
+    from channels.email.mime import parse_mail
+
+    for raw in mails:
+        parse_mail(raw)
+    return len(mails)
+
+
+def parsing_alone(count: int, senders: int) -> float:
+    """Seconds to parse the benchmark's `count` mails on every core, in pieces of 100 as
+    the poll reads them (the processes started, and warmed, before the clock)."""
+    from multiprocessing import get_context
+
+    from channels.email.readers import worker_count
+
+    shapes = templates()
+    mails = [varied(shapes[serial % len(shapes)], serial, senders) for serial in range(count)]
+    pieces = [mails[start:start + 100] for start in range(0, count, 100)]
+    with get_context("spawn").Pool(worker_count()) as pool:
+        pool.map(_parsed, pieces[:worker_count()], chunksize=1)
+        started = time.perf_counter()
+        parsed = sum(pool.map(_parsed, pieces, chunksize=1))
+        took = time.perf_counter() - started
+    assert parsed == count
+    return took
 
 
 def bare_fetch(dovecot, user: str) -> tuple[int, float]:
@@ -190,6 +220,7 @@ async def run(args: argparse.Namespace) -> None:
             redis.Redis.from_url(args.redis_url).flushdb()
     finally:
         dovecot.stop()
+    parse_s = parsing_alone(args.mails, args.senders)
     bare_rate, ours_rate = fetched / bare_s, stored / ours_s
     print(f"{'reader':<44}{'mails':>7}{'seconds':>9}{'mails/s':>9}")
     print(f"{'bare imap-tools fetch (baseline)':<44}{fetched:>7}{bare_s:>9.1f}{bare_rate:>9.0f}")
@@ -197,8 +228,12 @@ async def run(args: argparse.Namespace) -> None:
           f"{ours_rate:>9.0f}")
     print(f"{'contact centre: the folder read again':<44}{stored:>7}{again_s:>9.1f}"
           f"{stored / again_s:>9.0f}")
+    print(f"{'ceiling: parsing alone, no IMAP, no database':<44}{args.mails:>7}{parse_s:>9.1f}"
+          f"{args.mails / parse_s:>9.0f}")
     print(f"ratio {ours_rate / bare_rate:.2f}x the bare fetch (goal >= 0.5x), {args.db}; "
           f"{verdict}")
+    print(f"ceiling {args.mails / parse_s / bare_rate:.2f}x the bare fetch; the contact centre "
+          f"at {ours_rate * parse_s / args.mails:.2f}x the ceiling")
 
 
 def main() -> None:
