@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 Span = tuple[int, int]   # (offset, length) in a pack
+# The `extra["email"]` keys that name a kept file: a mail's own, or a pack.
+NAMING_KEYS = ("raw", "raw_pack")
 
 
 class KeptMailGone(LookupError):

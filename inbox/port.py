@@ -18,6 +18,7 @@ from inbox.clock import utcnow
 from inbox.context import InboxContext
 from inbox.guided_intake import dialogue as guided
 from inbox.ingest import IngestResult, ingest, ingest_many
+from inbox.kept_mail import NAMING_KEYS
 from inbox.messages import InboundMessage, OutboundMessage
 from inbox.storage import Row
 
@@ -187,6 +188,16 @@ class ChannelPort:
             found = await tx.messages.stored_external_ids(
                 (channel, external_id) for external_id in external_ids)
         return {external_id for _channel, external_id in found}
+
+    async def kept_mail_named(self, channel: str, kept: Sequence[str],
+                              since: datetime) -> set[str]:
+        """Which of the `kept` raw-mail files (paths under the media directory) a message of
+        `channel` created since `since` names (`inbox.kept_mail`)."""
+        async with self._ctx.store.read() as tx:
+            found: set[str] = set()
+            for key in NAMING_KEYS:
+                found |= await tx.messages.kept_mail_named(channel, key, kept, since)
+        return found
 
     async def dead_letters(self, limit: int = 200) -> list[Row]:
         async with self._ctx.store.read() as tx:

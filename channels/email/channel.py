@@ -12,7 +12,7 @@ import asyncio
 from aiohttp import web
 
 from channels.base import MediaError, SendResult, problem_at
-from channels.email import smtp
+from channels.email import kept_sweep, smtp
 from channels.email.compose import COMPOSER
 from channels.email.inbound import parse_attachment_url
 from channels.email.mime import parse_mail
@@ -55,13 +55,15 @@ class MailChannel:
         return [problem_at(config, problem) for problem in smtp.config_problems(config)]
 
     def scheduled_jobs(self, config: Config) -> dict[str, int]:
-        """The mailboxes' poll (channels.email.imap), when there are mailboxes: a short tick
-        that polls each mailbox whose own interval has passed."""
+        """When there are mailboxes: their poll (channels.email.imap), a short tick that polls
+        each mailbox whose own interval has passed, and the hourly sweep of kept raw mails
+        no message names (channels.email.kept_sweep)."""
         email = config.channels.email
         if email is None or not email.mailboxes:
             return {}
         shortest = min(mailbox.poll_interval_s for mailbox in email.mailboxes)
-        return {POLL_JOB: max(1, min(POLL_TICK_S, shortest))}
+        return {POLL_JOB: max(1, min(POLL_TICK_S, shortest)),
+                kept_sweep.SWEEP_JOB: kept_sweep.SWEEP_INTERVAL_S}
 
     def setup_routes(self, app: web.Application) -> None:
         """None: mail is fetched by the worker, not pushed to the app."""

@@ -71,9 +71,12 @@ class Unread:
 
 def keep_raw(path: Path, raw: bytes) -> None:
     """Write a raw mail or a pack once (read again, it is the same file, named by its hash),
-    whole or not at all."""
+    whole or not at all. A file kept already is touched: in use again, it is not swept as
+    one no message names (`kept_sweep`)."""
     if path.exists():
-        return
+        with contextlib.suppress(FileNotFoundError):
+            os.utime(path)
+            return
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
     partial.write_bytes(raw)

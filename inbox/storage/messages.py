@@ -72,6 +72,19 @@ class MessageRecords(Records):
                 found[(channel, row["external_id"])] = row
         return found
 
+    async def kept_mail_named(self, channel: str, key: str, kept: Sequence[str],
+                              since: datetime) -> set[str]:
+        """Which of the `kept` files (paths under the media directory) a message of
+        `channel` created since `since` names in its `extra[channel][key]`."""
+        named = messages.c.extra[channel][key].as_string()
+        found: set[str] = set()
+        for start in range(0, len(kept), 500):
+            rows = await self._all(select(named.label("kept")).where(
+                messages.c.channel == channel, messages.c.created_at >= since,
+                named.in_(kept[start:start + 500])).distinct())
+            found.update(row["kept"] for row in rows)
+        return found
+
     async def get(self, message_id: int) -> Row | None:
         return await self._one(select(messages).where(messages.c.id == message_id))
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from datetime import timedelta
 from email.utils import format_datetime
 
 import pytest
 from sqlalchemy import func, select
 
-from channels.email import dead_letters, imap
+from channels.email import dead_letters, imap, kept_sweep
 from channels.email.imap import MailboxLock, chunks, poll_due, poll_mailbox, uid_set
 from channels.email.inbound import external_id
 from inbox import mailboxes
@@ -154,6 +155,42 @@ def kept_files(ctx) -> set[tuple[str, int]]:
     """The raw mails kept under the media directory: (path, size) of each file."""
     return {(str(path), path.stat().st_size)
             for path in (ctx.media_dir / "email").rglob("*") if path.is_file()}
+
+
+async def test_kept_mail_no_message_names_is_removed_once_a_day_old(ctx, dovecot, box):
+    dovecot.append(box, mail(message_id="<k1@mail.ru>"))
+    assert await poll_mailbox(ctx, the_mailbox(ctx)) == "1 stored"
+    for n in (2, 3):
+        dovecot.append(box, mail(f"Ərizə {n}", sender=f"r{n}@mail.ru",
+                                 message_id=f"<k{n}@mail.ru>"))
+    assert await poll_mailbox(ctx, the_mailbox(ctx)) == "2 stored"
+    rows = await stored_mails(ctx)
+    named = {place_of(row["extra"]["email"])[0] for row in rows}
+    # What a poll killed between keeping its chunk and storing it leaves: a pack no message
+    # names, and a write that died half-way.
+    folder = ctx.media_dir / "email" / box / "ab"
+    folder.mkdir(parents=True, exist_ok=True)
+    orphan = folder / f"ab{'0' * 62}.mails"
+    orphan.write_bytes(mail("Köhnə məktub") + mail("Başqa məktub", sender="x@mail.ru"))
+    partial = folder / f".{orphan.name}.4242.deadbeef"
+    partial.write_bytes(mail("Yarımçıq")[:40])
+
+    def left() -> set[str]:
+        return {str(path.relative_to(ctx.media_dir)) for path in (ctx.media_dir / "email")
+                .rglob("*") if path.is_file() and path.name != kept_sweep.HORIZON_FILE}
+
+    # Younger than a day: a poll might still be storing them.
+    assert await kept_sweep.sweep(ctx) == 0
+    assert left() == named | {str(orphan.relative_to(ctx.media_dir)),
+                              str(partial.relative_to(ctx.media_dir))}
+    # A day later the two go, and every stored message's mail is still there.
+    a_day_later = utcnow() + timedelta(days=1, minutes=1)
+    assert await kept_sweep.sweep(ctx, now=a_day_later) == 2
+    assert left() == named
+    assert [kept_bytes(ctx, row)[:5] for row in rows] == [b"From:"] * 3
+    # The next sweep looks only at what was written since the last one's horizon.
+    assert await kept_sweep.sweep(ctx, now=a_day_later + timedelta(hours=1)) == 0
+    assert left() == named
 
 
 async def test_a_uidvalidity_reset_reads_the_folder_again_without_doubling(ctx, dovecot, box):

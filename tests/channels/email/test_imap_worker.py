@@ -14,6 +14,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 
+from channels.email import kept_sweep
 from channels.email.channel import EMAIL_CHANNEL, POLL_JOB
 from channels.email.imap import poll_mailbox
 from inbox.storage.schema import messages
@@ -58,11 +59,13 @@ async def inbound_count(ctx) -> int:
             messages.c.channel == "email", messages.c.direction == "in"))).scalar_one()
 
 
-def test_the_channel_asks_for_its_poll_only_when_there_are_mailboxes(tmp_path, dovecot):
+def test_the_channel_asks_for_its_poll_and_sweep_only_when_there_are_mailboxes(tmp_path,
+                                                                               dovecot):
     assert EMAIL_CHANNEL.scheduled_jobs(load_config(TEST_CONFIG, env={})) == {}
     config = load_config(config_file(tmp_path, dovecot, "someone"),
                          env={"TEST_IMAP_PASSWORD": "x"})
-    assert EMAIL_CHANNEL.scheduled_jobs(config) == {POLL_JOB: 5}
+    assert EMAIL_CHANNEL.scheduled_jobs(config) == {POLL_JOB: 5,
+                                                    kept_sweep.SWEEP_JOB: 3600}
 
 
 async def test_the_worker_polls_the_mailboxes(mail_environment, dovecot, ctx):

@@ -18,6 +18,7 @@ from channels.email.readers import (
     MailReader,
     ReadMail,
     Unread,
+    keep_raw,
     read_mails,
 )
 from inbox.kept_mail import place_of, read_kept
@@ -177,3 +178,17 @@ async def test_the_kept_mail_is_served_to_those_who_may_see_its_conversation(
                                 headers=await mint_token(ctx, ours))
     assert response.status == 404
     assert (await response.json())["error"] == "the kept mail is gone"
+
+
+def test_a_raw_mail_kept_already_is_touched_not_written_again(tmp_path):
+    path = tmp_path / "email" / "dost-baku-1" / "ab" / "ab12.eml"
+    raw = mail("Salam")
+    keep_raw(path, raw)
+    a_week_ago = path.stat().st_mtime - 7 * 24 * 3600
+    os.utime(path, (a_week_ago, a_week_ago))
+
+    keep_raw(path, b"other bytes under the same name are never written over it")
+
+    assert path.read_bytes() == raw
+    # In use again: the sweep of files no message names must not take it for an old one.
+    assert path.stat().st_mtime > a_week_ago + 6 * 24 * 3600
