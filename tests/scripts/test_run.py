@@ -14,7 +14,10 @@ from pathlib import Path
 
 import pytest
 import redis
+from rq import Queue
+from rq.job import JobStatus
 
+from inbox.jobs import DEFAULT_QUEUE
 from tests.conftest import ROOT
 from tests.e2e.support import free_port
 
@@ -126,6 +129,26 @@ def test_ctrl_c_stops_all_it_started(first_run):
     os.killpg(process.pid, signal.SIGINT)          # what a terminal sends on Ctrl-C
 
     _assert_all_stopped(process, base, settings)
+
+
+def test_ctrl_c_during_a_long_job_stops_all_after_a_short_grace(first_run):
+    process, base, settings = first_run
+    connection = redis.Redis.from_url(settings["REDIS_URL"])
+    job = Queue(DEFAULT_QUEUE, connection=connection).enqueue("time.sleep", 300,
+                                                              job_timeout=600)
+    deadline = time.monotonic() + 60
+    while job.get_status(refresh=True) != JobStatus.STARTED:
+        assert time.monotonic() < deadline, "the worker did not start the job"
+        time.sleep(0.2)
+    connection.close()
+
+    began = time.monotonic()
+    os.killpg(process.pid, signal.SIGINT)
+
+    _assert_all_stopped(process, base, settings)
+    # The job's process is ended after the grace, not waited for (nor the worker killed
+    # after the script's last 20 s).
+    assert time.monotonic() - began < 25
 
 
 def test_a_port_taken_by_another_program_is_named(settings):
