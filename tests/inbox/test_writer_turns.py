@@ -84,7 +84,7 @@ async def test_the_cap_lets_a_writer_through_when_the_holder_never_lets_go(tmp_p
         # While the holder is still stuck, later writers do not each wait the cap again.
         began = time.monotonic()
         await asyncio.wait_for(_enter(turns), 5)
-        assert time.monotonic() - began < 0.1
+        assert time.monotonic() - began < 0.2   # not the cap (0.3 s) again, on a busy machine
     finally:
         os.close(stuck)
     # Once it lets go, turns are taken again (the late wait let its own go at once).
