@@ -133,15 +133,21 @@ def sent_at(mail: Mail, received_at: datetime, oldest: datetime | None) -> datet
     return mail.date
 
 
+def sender_of(mail: Mail) -> str:
+    """The address a reply to `mail` goes to; NoSender when it names none."""
+    sender = (mail.from_address or mail.reply_to or "").strip().lower()
+    if not sender:
+        raise NoSender("the mail has no From or Reply-To address")
+    return sender
+
+
 def inbound_message(mail: Mail, raw: bytes, mailbox: Mailbox, kept: Kept,
                     received_at: datetime, oldest: datetime | None = None) -> InboundMessage:
     """The mail `raw` (parsed as `mail`) that reached `mailbox`, read at `received_at`, its
     raw bytes `kept` (relative to the media directory in `extra`, absolute in attachments'
     urls); a Date before `oldest` is not believed. Raises NoSender when it names nobody to
     answer."""
-    sender = (mail.from_address or mail.reply_to or "").strip().lower()
-    if not sender:
-        raise NoSender("the mail has no From or Reply-To address")
+    sender = sender_of(mail)
     text = mail.new_text.strip() or mail.text.strip() or mail.subject.strip()
     attachments = tuple(
         Attachment(content_type=part.content_type, filename=part.filename,

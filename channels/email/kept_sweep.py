@@ -1,9 +1,10 @@
 """Raw mails kept that no message names: removed once no poll can still claim them.
 
 A poll keeps a chunk's raw mails (a pack, or a file of its own, `inbound`) before it stores
-the chunk. A poll killed in between, or a chunk none of whose mails could be stored (a mail
-naming no sender is counted as a failed attempt, and ends as a dead letter, which keeps its
-own bytes), leaves a file no message names, or the half-written file of a write that died.
+the chunk, and only those it could read (a mail that cannot be parsed, or names no sender,
+is counted as a failed attempt, and ends as a dead letter, which keeps its own bytes). A
+poll killed between the two, or whose chunk then failed to store and was never read the
+same way again, leaves a file no message names; a write that died, a half-written file.
 Mail is personal data: such a file is removed once it was last written `ORPHAN_AGE` ago,
 far beyond any poll's run (a poll that finds its file kept already touches it, so a file in
 use is never that old).

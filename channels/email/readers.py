@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from channels.email.inbound import inbound_message, kept_at, pack_path, raw_path
+from channels.email.inbound import inbound_message, kept_at, pack_path, raw_path, sender_of
 from channels.email.mime import Bounce, Mail, parse_mail
 from inbox.clock import utcnow
 from inbox.messages import InboundMessage
@@ -90,6 +90,7 @@ def read_mail(raw: bytes, digest: str, mailbox: Mailbox, media_dir: Path,
     kept under `media_dir`; a Date before `oldest` is not believed (`inbound.sent_at`).
     Raises when it cannot be taken in (`inbound.NoSender`, ...)."""
     mail = parse_mail(raw, own_addresses=own_addresses)
+    sender_of(mail)   # a mail naming nobody fails before its bytes are kept
     path = raw_path(media_dir, mailbox.id, digest)
     keep_raw(path, raw)
     return ReadMail(inbound_message(mail, raw, mailbox, kept_at(path), read_at, oldest),
@@ -104,7 +105,9 @@ def read_mails(mails: Sequence[tuple[bytes, str]], mailbox: Mailbox, media_dir: 
     parsed: list[Mail | Unread] = []
     for raw, _ in mails:
         try:
-            parsed.append(parse_mail(raw, own_addresses=own_addresses))
+            mail = parse_mail(raw, own_addresses=own_addresses)
+            sender_of(mail)   # a mail naming nobody is not packed: no message would name it
+            parsed.append(mail)
         except Exception as exc:
             parsed.append(Unread.of(exc))
     packed = [(raw, digest) for (raw, digest), mail in zip(mails, parsed, strict=True)

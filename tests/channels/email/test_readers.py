@@ -65,7 +65,12 @@ async def test_reading_processes_read_what_the_thread_reads(mailbox, tmp_path):
             if isinstance(one, ReadMail):
                 kept, span = place_of(one.message.extra["email"])
                 assert read_kept(root / kept, span) == raw
-    assert len(list((tmp_path / "thread").rglob("*.mails"))) == 1
+    [pack] = (tmp_path / "thread").rglob("*.mails")
+    # Only the mails made messages are kept: the one naming nobody is not.
+    assert pack.stat().st_size == sum(len(raw) for (raw, _), one in zip(mails, in_thread,
+                                                                        strict=True)
+                                      if isinstance(one, ReadMail))
+    assert pack.stat().st_size < sum(len(raw) for raw, _ in mails)
     packs = len(list((tmp_path / "processes").rglob("*.mails")))
     assert packs == -(-len(mails) // PIECE) and not list(tmp_path.rglob("*.eml"))
 
