@@ -101,38 +101,40 @@ def read_mails(mails: Sequence[tuple[bytes, str]], mailbox: Mailbox, media_dir: 
                own_addresses: tuple[str, ...], read_at: datetime,
                oldest: datetime | None = None) -> list[ReadMail | Unread]:
     """As `read_mail` of each (raw, digest), in order, the raw mails kept in one pack; a
-    mail that fails fails alone (all of them when the pack cannot be written)."""
+    mail that fails fails alone (all of them when the pack cannot be written). Only the mails
+    made messages are packed: bytes no message names would be kept for nothing."""
     parsed: list[Mail | Unread] = []
     for raw, _ in mails:
         try:
             mail = parse_mail(raw, own_addresses=own_addresses)
-            sender_of(mail)   # a mail naming nobody is not packed: no message would name it
+            sender_of(mail)   # a mail naming nobody fails here, before any message is built
             parsed.append(mail)
         except Exception as exc:
             parsed.append(Unread.of(exc))
-    packed = [(raw, digest) for (raw, digest), mail in zip(mails, parsed, strict=True)
-              if not isinstance(mail, Unread)]
-    if not packed:
-        return [mail for mail in parsed if isinstance(mail, Unread)]   # all of them
-    path = pack_path(media_dir, mailbox.id, [digest for _, digest in packed])
-    try:
-        keep_raw(path, b"".join(raw for raw, _ in packed))
-    except OSError as exc:
-        return [Unread.of(exc)] * len(mails)
-    read: list[ReadMail | Unread] = []
-    offset = 0
-    for (raw, _), mail in zip(mails, parsed, strict=True):
-        if isinstance(mail, Unread):
-            read.append(mail)
+    # The pack's name and each mail's place in it depend on the mails it holds: when a
+    # message cannot be built, the others are placed again in a pack without that mail.
+    while packed := [index for index, one in enumerate(parsed) if isinstance(one, Mail)]:
+        path = pack_path(media_dir, mailbox.id, [mails[index][1] for index in packed])
+        built: dict[int, ReadMail] = {}
+        offset = 0
+        for index in packed:
+            mail, raw = parsed[index], mails[index][0]
+            assert isinstance(mail, Mail)
+            try:
+                built[index] = ReadMail(inbound_message(
+                    mail, raw, mailbox, kept_at(path, (offset, len(raw))), read_at, oldest),
+                    mail.bounce)
+            except Exception as exc:
+                parsed[index] = Unread.of(exc)
+            offset += len(raw)
+        if len(built) < len(packed):
             continue
-        kept = kept_at(path, (offset, len(raw)))
-        offset += len(raw)
         try:
-            read.append(ReadMail(inbound_message(mail, raw, mailbox, kept, read_at, oldest),
-                                 mail.bounce))
-        except Exception as exc:
-            read.append(Unread.of(exc))
-    return read
+            keep_raw(path, b"".join(mails[index][0] for index in packed))
+        except OSError as exc:
+            return [Unread.of(exc)] * len(mails)
+        return [built.get(index, one) for index, one in enumerate(parsed)]
+    return parsed   # type: ignore[return-value] - none of them is a Mail
 
 
 def worker_count() -> int:

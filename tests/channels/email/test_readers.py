@@ -10,8 +10,9 @@ from dataclasses import replace
 
 import pytest
 
-from channels.email import imap
+from channels.email import imap, readers
 from channels.email.imap import poll_mailbox
+from channels.email.inbound import pack_path
 from channels.email.readers import (
     PIECE,
     READER_NICENESS,
@@ -94,6 +95,33 @@ def test_a_pack_that_cannot_be_written_fails_its_mails_and_nothing_else(mailbox,
     (tmp_path / "media").write_text("a file where the media directory should be")
     read = read_mails(mails, mailbox, tmp_path / "media", (), utcnow())
     assert [r.kind for r in read] == ["NotADirectoryError"] * len(mails)
+
+
+def test_a_mail_whose_message_cannot_be_built_is_not_packed(mailbox, tmp_path, monkeypatch):
+    """Parsed, but its message fails (a fact the inbox refuses): it fails alone, and the pack
+    holds the others' bytes only, each at the place its message names."""
+    mails = fixtures()[:-1]
+    refused = mails[2][0]
+    build = readers.inbound_message
+
+    def inbound_message(mail, raw, *args):
+        if raw == refused:
+            raise ValueError("a fact the inbox refuses")
+        return build(mail, raw, *args)
+
+    monkeypatch.setattr(readers, "inbound_message", inbound_message)
+    read = read_mails(mails, mailbox, tmp_path, (), utcnow())
+    assert read[2] == Unread("ValueError", "ValueError: a fact the inbox refuses")
+    others = [(raw, one) for (raw, _), one in zip(mails, read, strict=True) if raw != refused]
+    assert all(isinstance(one, ReadMail) for _, one in others)
+    for raw, one in others:
+        kept, span = place_of(one.message.extra["email"])
+        assert read_kept(tmp_path / kept, span) == raw
+    [pack] = tmp_path.rglob("*.mails")
+    assert pack.stat().st_size == sum(len(raw) for raw, _ in others)
+    # Named by the mails it holds: the others read again without the refused one are kept
+    # in the same pack, not in a second copy.
+    assert pack == pack_path(tmp_path, mailbox.id, [d for r, d in mails if r != refused])
 
 
 async def test_a_reading_process_that_dies_leaves_its_mails_to_the_thread(mailbox, tmp_path):
