@@ -39,6 +39,7 @@ from sqlalchemy import func, select
 
 from bench.bench_webchat import scratch_database
 from inbox.storage.db import migrate
+from routing.corpus.generate import made_up_fin
 from settings import EmailChannel, Imap, Mailbox, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,7 +49,6 @@ _REPLACED = re.compile(rb"^(From|Message-ID|Return-Path):.*\r?\n(?:[ \t].*\r?\n)
                        re.IGNORECASE | re.MULTILINE)
 # The FINs the fixtures' residents give: each varied mail's resident gives their own.
 _FIXTURE_FINS = re.compile(rb"6RT4NBV|7QM2PLX|5ZK7HXM")
-_FIN_ALPHABET = b"0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 
 
 def templates() -> list[bytes]:
@@ -56,15 +56,6 @@ def templates() -> list[bytes]:
     if not found:
         raise SystemExit(f"no mail fixtures in {FIXTURES}")
     return found
-
-
-def fin_of(sender: int) -> bytes:
-    """A resident's own FIN: seven characters of the FIN alphabet, at least one a digit."""
-    digits, value = [], sender * 7919 + 1_000_003
-    for _ in range(6):
-        value, digit = divmod(value, len(_FIN_ALPHABET))
-        digits.append(_FIN_ALPHABET[digit])
-    return bytes(digits) + str(sender % 10).encode()
 
 
 def varied(template: bytes, serial: int, senders: int) -> bytes:
@@ -78,7 +69,7 @@ def varied(template: bytes, serial: int, senders: int) -> bytes:
     own = (f"From: Sakin {sender} <resident{sender}@mail.example.az>{newline.decode()}"
            f"Message-ID: <bench.{serial}@mail.example.az>{newline.decode()}"
            f"X-Bench-Serial: {serial}{newline.decode()}").encode()
-    return own + head + separator + _FIXTURE_FINS.sub(fin_of(sender), body)
+    return own + head + separator + _FIXTURE_FINS.sub(made_up_fin(sender).encode(), body)
 
 
 def fill(dovecot, user: str, count: int, senders: int) -> float:

@@ -58,6 +58,7 @@ from bench.processes import (
     stop_sampling,
 )
 from inbox.storage.schema import conversations, messages
+from routing.corpus.generate import made_up_fin
 
 BENCH_REDIS = "redis://127.0.0.1:6379/13"
 AUTH_TOKEN = "bench-auth-token"
@@ -84,12 +85,7 @@ BASELINE_SERVER = textwrap.dedent("""
 def own_fin(text: str, resident: int) -> str:
     """`text` with the resident's own FIN in place of the sample one: residents type their
     own, and one FIN typed by thousands would be a possible match of them all."""
-    digits = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
-    fin = ""
-    for _ in range(7):
-        resident, digit = divmod(resident, len(digits))
-        fin = digits[digit] + fin
-    return text.replace("5ZJ8K2L", fin)
+    return text.replace("5ZJ8K2L", made_up_fin(resident))
 
 
 def signed_requests(public_url: str, level: int, count: int,

@@ -110,7 +110,20 @@ _MONTH_NAMES = {
     "en": ["January", "February", "March", "April", "May", "June", "July", "August",
            "September", "October", "November", "December"],
 }
-_FIN_ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+# The FIN's characters: digits and Latin capitals without I and O, which read as 1 and 0.
+FIN_ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+
+def made_up_fin(resident: int) -> str:
+    """The made-up FIN of the `resident`-th made-up resident, the same in every run and no
+    other's below a billion: six characters of the alphabet and a digit (a FIN as the
+    entities read it holds one). Residents type their own; one FIN typed by thousands would
+    make them all possible matches of each other."""
+    value, characters = resident * 7919 + 1_000_003, []
+    for _ in range(6):
+        value, character = divmod(value, len(FIN_ALPHABET))
+        characters.append(FIN_ALPHABET[character])
+    return "".join(characters) + str(resident % 10)
 
 
 def _fill(text: str, language: str, rng: random.Random) -> str:
@@ -128,7 +141,7 @@ def _fill(text: str, language: str, rng: random.Random) -> str:
         "portal": lambda: rng.choice(_PORTALS),
         "line": lambda: rng.choice(_LINES),
         "date": date,
-        "fin": lambda: "".join(rng.choice(_FIN_ALPHABET) for _ in range(6))
+        "fin": lambda: "".join(rng.choice(FIN_ALPHABET) for _ in range(6))
         + str(rng.randrange(10)),
         "phone": lambda: rng.choice(["+994 50 ", "050 ", "+994 55 ", "070 "])
         + f"{rng.randint(200, 999)} {rng.randint(10, 99)} {rng.randint(10, 99)}",
