@@ -20,7 +20,6 @@ if __name__ == "__main__":
     hold_for_the_main_thread()
 
 import argparse
-import asyncio
 import logging
 import sys
 import threading
@@ -36,7 +35,7 @@ from channels.delivery import DEFAULT_CONCURRENCY, DeliveryRuntime, install
 from channels.registry import channel_book, config_problems, scheduled_jobs
 from inbox import agent_uploads, channel_traits
 from inbox.consumers import EventConsumer, run_consumers
-from inbox.context import open_context, redis_url
+from inbox.context import redis_url, run_in_job_context
 from inbox.jobs import DEFAULT_QUEUE, DELIVER_JOB, QUEUES
 from inbox.logs import configure_logging
 from inbox.main_thread_signals import take_in_the_main_thread, threads_leave_signals_to_main
@@ -64,15 +63,7 @@ CONSUMERS_JOB = "worker.consume_events"
 
 def consume_events() -> dict[str, int | None]:
     """Periodic: every consumer handles the events written since its last run."""
-    return asyncio.run(_consume_events())
-
-
-async def _consume_events() -> dict[str, int | None]:
-    ctx = open_context(pool=False)
-    try:
-        return await run_consumers(ctx, EVENT_CONSUMERS)
-    finally:
-        await ctx.close()
+    return run_in_job_context(lambda ctx: run_consumers(ctx, EVENT_CONSUMERS))
 
 
 class PeriodicJobs:

@@ -38,7 +38,7 @@ from channels.registry import channel_book, channel_for
 from channels.sending import kept_open
 from inbox import outbox
 from inbox.clock import utcnow
-from inbox.context import InboxContext, open_context
+from inbox.context import InboxContext, open_context, run_in_job_context
 from inbox.jobs import DELIVERY_RETRY_INTERVALS, delivery_lane
 from inbox.messages import OutboundMessage
 
@@ -256,13 +256,6 @@ def deliver(*message_ids: int) -> dict[str, int]:
         outcomes = runtime.run(lambda ctx: deliver_batch(ctx, message_ids,
                                                          concurrency=runtime.concurrency))
     else:
-        outcomes = asyncio.run(_deliver_alone(message_ids))
+        outcomes = run_in_job_context(lambda ctx: deliver_batch(ctx, message_ids),
+                                      channels=channel_book())
     return dict(Counter(outcome.status for outcome in outcomes))
-
-
-async def _deliver_alone(message_ids: Sequence[int]) -> list[Outcome]:
-    ctx = open_context(pool=False, channels=channel_book())
-    try:
-        return await deliver_batch(ctx, message_ids)
-    finally:
-        await ctx.close()

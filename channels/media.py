@@ -8,29 +8,21 @@ description and the reason, and the message itself is never held back.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
 from channels.base import MediaError
 from channels.media_store import keep_media, type_allowed
 from channels.registry import channel_book, channel_for
-from inbox.context import InboxContext, open_context
+from inbox.context import InboxContext, run_in_job_context
 from inbox.port import ChannelPort
 
 log = logging.getLogger(__name__)
 
 
 def fetch_attachments(message_id: int) -> int:
-    return asyncio.run(_fetch_once(message_id))
-
-
-async def _fetch_once(message_id: int) -> int:
-    ctx = open_context(pool=False, channels=channel_book())
-    try:
-        return await fetch_message_media(ctx, message_id)
-    finally:
-        await ctx.close()
+    return run_in_job_context(lambda ctx: fetch_message_media(ctx, message_id),
+                              channels=channel_book())
 
 
 async def fetch_message_media(ctx: InboxContext, message_id: int) -> int:

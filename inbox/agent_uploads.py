@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from inbox import held_uploads
-from inbox.context import InboxContext, open_context
+from inbox.context import InboxContext, run_in_job_context
 from inbox.media_kinds import extension_for
 
 HOLD_S = 24 * 3600
@@ -102,11 +102,7 @@ def sweep(media_dir: Path, now: float | None = None) -> int:
 
 def sweep_job() -> int:
     """The worker's hourly job (`worker.periodic_jobs`)."""
-    ctx = open_context(pool=False)
-    try:
-        return sweep(ctx.media_dir)
-    finally:
-        asyncio.run(ctx.close())
+    return run_in_job_context(lambda ctx: asyncio.to_thread(sweep, ctx.media_dir))
 
 
 def stored_path(media_dir: Path, item: dict[str, Any]) -> Path | None:

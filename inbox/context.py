@@ -3,12 +3,13 @@ and the traits of the channels the process was started with."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
@@ -117,3 +118,20 @@ def open_context(config: Config | None = None, *, pool: bool = True,
         channels=channels if channels is not None else installed(),
         redis_outage=OutageLog("Redis", probe=redis.ping),
     )
+
+
+T = TypeVar("T")
+
+
+def run_in_job_context(work: Callable[[InboxContext], Awaitable[T]], *,
+                       channels: ChannelBook | None = None) -> T:
+    """A worker job's life: `work` run on a loop of its own with a context opened for it
+    (no pool: no connections left behind in a dead loop) and closed whatever happens.
+    `channels` as `open_context`'s."""
+    async def run() -> T:
+        ctx = open_context(pool=False, channels=channels)
+        try:
+            return await work(ctx)
+        finally:
+            await ctx.close()
+    return asyncio.run(run())

@@ -3,12 +3,11 @@ crash left, give voicemails whose transcription never reported its stop their te
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
 
 from inbox import assignment, calls, dispatch, intake, outbox, presence, sla
-from inbox.context import open_context
+from inbox.context import InboxContext, run_in_job_context
 from inbox.guided_intake import reminders
 
 log = logging.getLogger(__name__)
@@ -17,25 +16,21 @@ SWEEP_JOB = "inbox.sweeps.sweep"
 
 
 def sweep() -> dict[str, int]:
-    return asyncio.run(_sweep())
+    return run_in_job_context(_sweep)
 
 
-async def _sweep() -> dict[str, int]:
-    ctx = open_context(pool=False)
-    try:
-        redriven = await outbox.redrive_stale(ctx)
-        recovered = await intake.recover(
-            ctx, timedelta(seconds=ctx.config.intake.recover_after_s))
-        routed = await dispatch.route_unrouted(ctx)
-        # After routing: a transcript classifies only a routed conversation (`reclassify`).
-        finalised = await calls.finish_overdue_transcripts(ctx)
-        absent = await presence.expire_absent_agents(ctx)
-        reoffered = await assignment.reoffer_expired(ctx)
-        caught_up = await assignment.assign_backlog(ctx)
-        clocks = await sla.sweep(ctx)
-        intakes = await reminders.sweep(ctx)
-    finally:
-        await ctx.close()
+async def _sweep(ctx: InboxContext) -> dict[str, int]:
+    redriven = await outbox.redrive_stale(ctx)
+    recovered = await intake.recover(
+        ctx, timedelta(seconds=ctx.config.intake.recover_after_s))
+    routed = await dispatch.route_unrouted(ctx)
+    # After routing: a transcript classifies only a routed conversation (`reclassify`).
+    finalised = await calls.finish_overdue_transcripts(ctx)
+    absent = await presence.expire_absent_agents(ctx)
+    reoffered = await assignment.reoffer_expired(ctx)
+    caught_up = await assignment.assign_backlog(ctx)
+    clocks = await sla.sweep(ctx)
+    intakes = await reminders.sweep(ctx)
     return {"redriven": len(redriven), "recovered": len(recovered), "routed": len(routed),
             "voicemails_finalised": len(finalised), "offline": len(absent),
             "reoffered": len(reoffered), "assigned": len(caught_up),

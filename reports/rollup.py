@@ -22,7 +22,6 @@ and a sweep may rebuild anything at any time.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -31,7 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from inbox.consumers import EventConsumer
-from inbox.context import InboxContext, open_context
+from inbox.context import InboxContext, run_in_job_context
 from inbox.storage import Row
 from inbox.storage.schema import conversations, events, messages
 from reports.metrics import (
@@ -167,19 +166,12 @@ async def missing_facts(engine: AsyncEngine, start: datetime, end: datetime) -> 
 
 # --- rq jobs (ids in, fresh state loaded inside; see inbox.jobs for enqueueing by name) ------
 
-async def _refresh_since(since: datetime) -> int:
-    ctx = open_context(pool=False)
-    try:
-        return await refresh_facts(ctx.store.engine, since=since, calendar=ctx.calendar)
-    finally:
-        await ctx.close()
-
-
 def sweep_job(lookback_s: int = 2 * 3600) -> int:
     """Periodic repair: refresh every conversation with an event in the last `lookback_s`
     (covers anything the facts consumer missed or failed on)."""
     since = datetime.now(UTC) - timedelta(seconds=lookback_s)
-    return asyncio.run(_refresh_since(since))
+    return run_in_job_context(lambda ctx: refresh_facts(ctx.store.engine, since=since,
+                                                        calendar=ctx.calendar))
 
 
 # --- keeping facts fresh: a consumer of the event log -------------------------------------

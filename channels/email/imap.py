@@ -52,7 +52,7 @@ from channels.email.inbound import CHANNEL, digest, external_id_of
 from channels.email.readers import MailReader, ReadMail, Unread, worker_count
 from inbox import mailboxes
 from inbox.clock import utcnow
-from inbox.context import InboxContext, open_context
+from inbox.context import InboxContext, run_in_job_context
 from inbox.ingest import IngestResult
 from inbox.port import ChannelPort
 from settings import EmailChannel, Imap, Mailbox
@@ -78,15 +78,7 @@ _FETCHED_SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
 
 def poll_mailboxes() -> dict[str, str]:
     """Periodic (rq): poll every mailbox that is due; {mailbox id: what happened}."""
-    return asyncio.run(_poll_mailboxes())
-
-
-async def _poll_mailboxes() -> dict[str, str]:
-    ctx = open_context(pool=False)   # the channels' traits: the ones the worker installed
-    try:
-        return await poll_due(ctx)
-    finally:
-        await ctx.close()
+    return run_in_job_context(poll_due)   # the channels' traits: those the worker installed
 
 
 async def poll_due(ctx: InboxContext, now: float | None = None) -> dict[str, str]:

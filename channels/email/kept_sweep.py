@@ -15,14 +15,13 @@ keeps beside them (`HORIZON_FILE`), so a file's references are looked up once, n
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 
 from channels.email.inbound import CHANNEL
-from inbox.context import InboxContext, open_context
+from inbox.context import InboxContext, run_in_job_context
 from inbox.port import ChannelPort
 
 log = logging.getLogger(__name__)
@@ -95,10 +94,4 @@ async def sweep(ctx: InboxContext, now: datetime | None = None) -> int:
 
 def sweep_job() -> int:
     """The worker's hourly job, declared by the channel when it has mailboxes."""
-    async def run() -> int:
-        ctx = open_context(pool=False)
-        try:
-            return await sweep(ctx)
-        finally:
-            await ctx.close()
-    return asyncio.run(run())
+    return run_in_job_context(sweep)

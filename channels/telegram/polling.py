@@ -11,7 +11,6 @@ stored.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
@@ -24,7 +23,7 @@ from channels.telegram.parse import Reading, parse_update, read_update
 from channels.telegram.settings import telegram_settings
 from inbox.channel_traits import installed
 from inbox.clock import utcnow
-from inbox.context import InboxContext, open_context
+from inbox.context import InboxContext, run_in_job_context
 from inbox.messages import InboundMessage
 from inbox.port import ChannelPort
 
@@ -37,18 +36,14 @@ BATCH = 100            # getUpdates' own maximum
 
 def poll() -> int:
     """The periodic job: updates taken in (0 when Telegram is off or not in polling mode)."""
-    return asyncio.run(_poll_job())
+    return run_in_job_context(_poll_job, channels=installed())
 
 
-async def _poll_job() -> int:
-    ctx = open_context(pool=False, channels=installed())
-    try:
-        settings = telegram_settings(ctx.config.channels.section("telegram"))
-        if not settings.enabled or settings.mode != "polling":
-            return 0
-        return await poll_updates(ctx, budget_s=POLL_BUDGET_S)
-    finally:
-        await ctx.close()
+async def _poll_job(ctx: InboxContext) -> int:
+    settings = telegram_settings(ctx.config.channels.section("telegram"))
+    if not settings.enabled or settings.mode != "polling":
+        return 0
+    return await poll_updates(ctx, budget_s=POLL_BUDGET_S)
 
 
 async def poll_updates(ctx: InboxContext, budget_s: float) -> int:

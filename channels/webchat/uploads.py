@@ -23,7 +23,7 @@ from aiohttp import web
 from channels.media_store import keep_media
 from channels.webchat.errors import FrameError, error_text
 from inbox import held_uploads
-from inbox.context import InboxContext, open_context
+from inbox.context import InboxContext, run_in_job_context
 from inbox.messages import Attachment
 from inbox.port import ChannelPort
 
@@ -115,11 +115,7 @@ async def keep_with_message(ctx: InboxContext, message_id: int,
 
 def sweep_uploads() -> int:
     """The worker's hourly job: held uploads no message claimed, removed."""
-    ctx = open_context(pool=False)
-    try:
-        return sweep_held(ctx.media_dir)
-    finally:
-        asyncio.run(ctx.close())
+    return run_in_job_context(lambda ctx: asyncio.to_thread(sweep_held, ctx.media_dir))
 
 
 def sweep_held(media_dir: Path, now: float | None = None) -> int:

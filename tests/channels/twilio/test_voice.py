@@ -408,14 +408,14 @@ async def test_the_sweep_ends_a_transcription_whose_stop_never_came(client, ctx,
     for sequence, text in enumerate(SEGMENTS_AZ, start=2):
         await say(client, url, sequence, text)
     # The stop is lost. Not yet overdue: the sweep leaves the voicemail waiting.
-    assert (await sweeps._sweep())["voicemails_finalised"] == 0
+    assert (await sweeps._sweep(ctx))["voicemails_finalised"] == 0
     assert (await voicemail_message(ctx))["body"] == calls.VOICEMAIL_PENDING
 
     await overdue(ctx)
     pubsub = ctx.redis.pubsub()
     await pubsub.subscribe(channel_name(ctx.redis, EVENTS_CHANNEL))
     await pubsub.get_message(timeout=1)
-    assert (await sweeps._sweep())["voicemails_finalised"] == 1
+    assert (await sweeps._sweep(ctx))["voicemails_finalised"] == 1
     kinds = await published(pubsub)
     await pubsub.aclose()
     assert "conversation.updated" in kinds and kinds.count("queue.updated") == 2   # moved
@@ -437,7 +437,7 @@ async def test_the_sweep_ends_a_transcription_whose_stop_never_came(client, ctx,
               await table(ctx, conversations))
     await step(client, url, "voice_transcription_stopped.txt")
     await say(client, url, 3, SEGMENTS_AZ[1])
-    assert (await sweeps._sweep())["voicemails_finalised"] == 0
+    assert (await sweeps._sweep(ctx))["voicemails_finalised"] == 0
     assert (await table(ctx, messages), await table(ctx, events),
             await table(ctx, conversations)) == before
     assert CALL_SID in caplog.text
