@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -41,6 +41,7 @@ class Context:
     conversation_id: int | None
     queue_name: str
     queue_email: str | None
+    queue_names: Mapping[str, str] = field(default_factory=dict)   # by language
 
 
 # The one list of variables: name -> its value for a conversation in a text's language.
@@ -48,7 +49,7 @@ VARIABLES: dict[str, Callable[[Context, str], str]] = {
     "contact_name": lambda c, language: c.contact_name or name_fallback()[language],
     "agent_name": lambda c, _language: c.agent_name,
     "conversation_id": lambda c, _language: str(c.conversation_id or ""),
-    "queue": lambda c, _language: c.queue_name,
+    "queue": lambda c, language: c.queue_names.get(language) or c.queue_name,
     "queue_email": lambda c, _language: c.queue_email or "",
 }
 

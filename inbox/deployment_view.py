@@ -22,7 +22,8 @@ HOLIDAY_NAME_LANGUAGES = {"az": "az", "en": "en_US"}
 
 
 def _queue(queue: Any) -> dict[str, Any]:
-    return {"id": queue.id, "name": queue.name, "kind": queue.kind, "email": queue.email,
+    return {"id": queue.id, "name": queue.name, "names": dict(queue.names), "kind": queue.kind,
+            "email": queue.email,
             "languages": list(queue.languages),
             "sla": {"first_response": queue.sla.first_response,
                     "resolution": queue.sla.resolution},

@@ -110,7 +110,7 @@ async def wallboard(engine: AsyncEngine, config: Config, calendar: BusinessCalen
         waiting, oldest = by_status.get((queue.id, "waiting"), (0, None))
         figures = response.get(queue.id, {})
         queues.append({
-            "id": queue.id, "name": queue.name, "kind": queue.kind,
+            "id": queue.id, "name": queue.name, "names": dict(queue.names), "kind": queue.kind,
             "waiting": waiting,
             "longest_wait_s": int((now - oldest).total_seconds()) if oldest else 0,
             "agents_online": sum(a["presence"] == "online" for a in members),

@@ -340,9 +340,11 @@ def _queue(s: Section) -> Queue:
         )
         sla_section.finish()
     kind = s.get("kind", str, choices=QUEUE_KINDS)
+    names, name = _queue_names(s)
     queue = Queue(
         id=s.get("id", str),
-        name=s.get("name", str),
+        name=name,
+        names=names,
         kind=kind,
         email=s.get("email", str, None),
         languages=s.strings("languages", LANGUAGES, choices=LANGUAGES),
@@ -543,6 +545,16 @@ def _tag_id(value: str) -> str:
         raise ValueError(f"{value!r} is not an id: lower-case letters, digits and '-', "
                          "at most 64")
     return value
+
+
+def _queue_names(s: Section) -> tuple[MappingProxyType[str, str], str]:
+    """A queue's `name`: `{az, ru, en}`, each required, or one string read the same in every
+    language (a deployment that serves one). Its names by language, and its Azerbaijani one."""
+    if isinstance(s.data.get("name"), dict):
+        names = _labels(s, "name")
+        return names, names.get("az", "")
+    name = s.get("name", str) or ""
+    return MappingProxyType(dict.fromkeys(LANGUAGES, name)), name
 
 
 def _labels(s: Section, key: str = "label") -> MappingProxyType[str, str]:

@@ -23,7 +23,7 @@ class Sla:
 @dataclass(frozen=True)
 class Queue:
     id: str
-    name: str
+    name: str                   # in Azerbaijani: logs, and readers of one language only
     kind: str
     email: str | None
     languages: tuple[str, ...]
@@ -33,6 +33,13 @@ class Queue:
     escalation_queue: str | None = None
     # Resolving one of its conversations needs a wrap-up code among its tags.
     wrap_up_required: bool = False
+    # The name in each language agents and residents read (config `name: {az, ru, en}`);
+    # a name given as one string is the same in every language.
+    names: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def label(self, language: str) -> str:
+        """The queue's name in `language`."""
+        return self.names.get(language) or self.name
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,9 @@
     if (state.filled) return;
     state.filled = true;
     queues.forEach(function (queue) {
-      state.queues[queue.id] = queue.name;
-      queueSelect.appendChild(el("option", { value: queue.id, text: queue.name }));
-      filter.appendChild(el("option", { value: queue.id, text: queue.name }));
+      state.queues[queue.id] = CC.queueLabel(queue);
+      queueSelect.appendChild(el("option", { value: queue.id, text: CC.queueLabel(queue) }));
+      filter.appendChild(el("option", { value: queue.id, text: CC.queueLabel(queue) }));
     });
   }
 

@@ -45,7 +45,7 @@
   function byId(id) { return document.getElementById(id); }
   function queueName(id) {
     var queue = config && config.queues.filter(function (q) { return q.id === id; })[0];
-    return queue ? queue.name : id;
+    return queue ? CC.queueLabel(queue) : id;
   }
   function list(values, labels) {
     return (values || []).map(function (value) { return labels ? CC.labelOf(labels, value) : value; }).join(", ");
@@ -132,7 +132,7 @@
       var box = byId("user-queues");
       config.queues.forEach(function (queue) {
         box.appendChild(el("label", { className: "check" }, [
-          el("input", { type: "checkbox", name: "queues", value: queue.id }), " " + queue.name]));
+          el("input", { type: "checkbox", name: "queues", value: queue.id }), " " + CC.queueLabel(queue)]));
       });
       return config;
     });
@@ -261,7 +261,7 @@
         [t("admin.queue_id"), t("admin.queue_name"), t("admin.queue_kind"), t("admin.user_languages"),
          t("admin.queue_first_response"), t("admin.queue_resolution")],
         config.queues.map(function (q) {
-          return [q.id, q.name, CC.labelOf(QUEUE_KINDS, q.kind), list(q.languages, LANGUAGES),
+          return [q.id, CC.queueLabel(q), CC.labelOf(QUEUE_KINDS, q.kind), list(q.languages, LANGUAGES),
                   q.sla.first_response, q.sla.resolution];
         }))]));
       box.appendChild(section(t("admin.config_routing"), [

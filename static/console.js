@@ -29,6 +29,11 @@
   function labelOf(labels, value) {
     return Object.prototype.hasOwnProperty.call(labels, value) ? labels[value] : value;
   }
+  /* A queue's name in the page's language: the API gives its `names` by language beside
+     `name`, the Azerbaijani one. */
+  function queueLabel(queue) {
+    return (queue.names && queue.names[LANGUAGE]) || queue.name;
+  }
 
   var me = { id: Number(body.dataset.userId) || null, name: body.dataset.userName || "",
              role: body.dataset.userRole || "" };
@@ -399,7 +404,7 @@
 
   window.CC = { api: api, el: el, icon: icon, channelIcon: channelIcon, channelLabel: channelLabel,
                 duration: duration, since: since, clock: clock, toast: toast, fail: fail,
-                live: live, me: me, t: t, labelOf: labelOf, errorText: errorText,
+                live: live, me: me, t: t, labelOf: labelOf, queueLabel: queueLabel, errorText: errorText,
                 number: number, timeWithSeconds: timeWithSeconds, longDate: longDate,
                 shortDate: shortDate,
                 locale: LOCALE, zone: ZONE,
@@ -546,7 +551,7 @@
     }
     function queueName(id) {
       var queue = state.queues[id];
-      return queue ? queue.name : (id || "–");
+      return queue ? queueLabel(queue) : (id || "–");
     }
     function contactName(contact) {
       if (!contact) return t("contact.unknown");
@@ -568,7 +573,7 @@
         result.data.forEach(function (queue) {
           state.queues[queue.id] = queue;
           state.worked[queue.id] = true;
-          select.appendChild(el("option", { value: queue.id, text: queue.name, title: queue.name }));
+          select.appendChild(el("option", { value: queue.id, text: queueLabel(queue), title: queueLabel(queue) }));
         });
       }).catch(fail);
     }
@@ -1674,8 +1679,9 @@
       transferQueue.textContent = "";
       targets.queues.forEach(function (queue) {
         if (!state.queues[queue.id]) state.queues[queue.id] = queue;   // names queues not worked
-        transferQueue.appendChild(el("option", { value: queue.id, title: queue.name,
-                                                 text: queue.id === current ? t("transfer.queue_now", { queue: queue.name }) : queue.name }));
+        var name = queueLabel(queue);
+        transferQueue.appendChild(el("option", { value: queue.id, title: name,
+                                                 text: queue.id === current ? t("transfer.queue_now", { queue: name }) : name }));
       });
       transferQueue.value = current;
       transferQueue.title = queueName(transferQueue.value);

@@ -281,7 +281,7 @@
 
   function loadNames() {
     var queues = CC.api("GET", "/api/v1/queues").then(function (result) {
-      result.data.forEach(function (q) { names.queue[q.id] = q.name; });
+      result.data.forEach(function (q) { names.queue[q.id] = CC.queueLabel(q); });
     }, function () {});
     var agents = CC.api("GET", "/api/v1/wallboard").then(function (result) {
       (result.data.agents || []).forEach(function (a) { names.agent[a.id] = a.name; });

@@ -60,7 +60,7 @@
       className: "tile" + (alert ? " alert" : warn ? " warn" : "") + (changed ? " changed" : ""),
       data: { queue: queue.id }
     }, [
-      el("div", {}, [el("h3", { text: queue.name }),
+      el("div", {}, [el("h3", { text: CC.queueLabel(queue) }),
                      el("span", { className: "tile-kind", text: queue.kind === "mailbox" ? t("board.kind_mailbox") : t("board.kind_operators") }),
                      // Colour alone does not say why a tile is amber: the badge does.
                      (queue.at_risk || 0) > 0

@@ -536,7 +536,8 @@ async def transfer_targets(request: web.Request) -> web.Response:
             "capacity": state.capacity.get(kind, 0), "full": not state.has_room(kind)})
     return web.json_response({
         "capacity_kind": kind,
-        "queues": [{"id": q.id, "name": q.name, "kind": q.kind} for q in ctx.config.queues],
+        "queues": [{"id": q.id, "name": q.name, "names": dict(q.names), "kind": q.kind}
+                   for q in ctx.config.queues],
         "agents": agents})
 
 
@@ -703,7 +704,7 @@ async def list_queues(request: web.Request) -> web.Response:
             continue
         stats = waiting.get(queue.id)
         items.append({
-            "id": queue.id, "name": queue.name, "kind": queue.kind,
+            "id": queue.id, "name": queue.name, "names": dict(queue.names), "kind": queue.kind,
             "waiting": stats["waiting"] if stats else 0,
             "longest_wait_s": int((now - stats["oldest"]).total_seconds()) if stats else 0,
             "agents_online": online.get(queue.id, 0),

@@ -80,12 +80,13 @@ async def _listing(request: web.Request, user: dict[str, Any]) -> web.Response:
 def _context(config, conversation: dict[str, Any], user: dict[str, Any]) -> canned.Context:
     try:
         queue = config.queue(conversation["queue"])
-        queue_name, queue_email = queue.name, queue.email
+        queue_name, queue_names, queue_email = queue.name, queue.names, queue.email
     except KeyError:   # unrouted, or a queue the deployment no longer has
-        queue_name, queue_email = conversation["queue"] or "", None
+        queue_name, queue_names, queue_email = conversation["queue"] or "", {}, None
     return canned.Context(contact_name=conversation["contact_name"],
                           agent_name=user["name"] or "", conversation_id=conversation["id"],
-                          queue_name=queue_name, queue_email=queue_email)
+                          queue_name=queue_name, queue_email=queue_email,
+                          queue_names=queue_names)
 
 
 @routes.get("/api/v1/canned")
@@ -126,7 +127,8 @@ async def admin_list(request: web.Request) -> web.Response:
         "deleted_defaults": canned.deleted_defaults(rows),
         "variables": list(canned.VARIABLES),
         "languages": list(REPLY_LANGUAGES),
-        "queues": [{"id": q.id, "name": q.name} for q in ctx.config.queues]})
+        "queues": [{"id": q.id, "name": q.name, "names": dict(q.names)}
+                   for q in ctx.config.queues]})
 
 
 def _key_taken(key: str) -> web.HTTPException:

@@ -91,6 +91,10 @@ _WATCHING_OR_WINDOW = {**_WATCHING, "description": _WATCHING["description"] + ";
 _STATUS = "(waiting|open|pending|resolved)"
 _GROUPS = ["channel", "queue", "agent", "category"]
 _TIME = {"type": "string", "format": "date-time"}
+# A queue's name in each console language; `name` beside it is the Azerbaijani one.
+_QUEUE_NAMES = {"type": "object", "description": "the queue's name by language",
+                "required": ["az", "ru", "en"],
+                "properties": {language: {"type": "string"} for language in ("az", "ru", "en")}}
 _NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
 
 SCHEMAS: dict[str, Any] = {
@@ -237,7 +241,7 @@ SCHEMAS: dict[str, Any] = {
         "documents": {"type": "array", "items": {"type": "integer"},
                       "description": "the messages carrying the resident's documents"}}},
     "Queue": {"type": "object", "properties": {
-        "id": {"type": "string"}, "name": {"type": "string"},
+        "id": {"type": "string"}, "name": {"type": "string"}, "names": _QUEUE_NAMES,
         "kind": {"enum": ["operators", "mailbox"]}, "waiting": {"type": "integer"},
         "longest_wait_s": {"type": "integer"}, "agents_online": {"type": "integer"}}},
     "Contact": {"type": "object", "properties": {
@@ -414,7 +418,7 @@ PATHS: dict[str, Any] = {
         _ok("queues and agents", {"type": "object", "properties": {
             "capacity_kind": {"enum": ["chat", "email"]},
             "queues": {"type": "array", "items": {"type": "object", "properties": {
-                "id": {"type": "string"}, "name": {"type": "string"},
+                "id": {"type": "string"}, "name": {"type": "string"}, "names": _QUEUE_NAMES,
                 "kind": {"enum": ["operators", "mailbox"]}}}},
             "agents": {"type": "array", "items": {"type": "object", "properties": {
                 "id": {"type": "integer"}, "name": {"type": "string"},

@@ -153,9 +153,11 @@ def mailbox_for(config: Config, mailbox_id: str | None, queue: str | None) -> Ma
     raise ValueError(f"no mailbox of channels.email.mailboxes serves the queue {queue!r}")
 
 
-def centre_of(config: Config, mailbox: Mailbox) -> str | None:
-    """The name of the centre a mailbox serves (its queue's): the mail's sender name."""
-    return next((queue.name for queue in config.queues if queue.id == mailbox.queue), None)
+def centre_of(config: Config, mailbox: Mailbox, language: str | None) -> str | None:
+    """The name of the centre a mailbox serves (its queue's) in the mail's `language`: the
+    mail's sender name."""
+    return next((queue.label(language) if language else queue.name
+                 for queue in config.queues if queue.id == mailbox.queue), None)
 
 
 def unique_part(key: bytes, message_id: int) -> str:
@@ -265,7 +267,7 @@ class MailComposer:
             found = mailbox_for(config, mailbox, queue)
         except ValueError:
             return None
-        return signature_of(found, language, centre_of(config, found))
+        return signature_of(found, language, centre_of(config, found, language))
 
 
 COMPOSER = MailComposer()

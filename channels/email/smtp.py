@@ -255,7 +255,7 @@ async def send(ctx: InboxContext, message: OutboundMessage) -> SendResult:
     own = next((row for row in rows if row["id"] == message.message_id), None)
     agent_subject = typed.get("subject")
     unique = compose.unique_part(derived_key(MESSAGE_ID_PURPOSE), message.message_id)
-    centre = compose.centre_of(ctx.config, mailbox)
+    centre = compose.centre_of(ctx.config, mailbox, message.language)
     draft = compose.Draft(
         conversation_id=message.conversation_id,
         message_id=thread.message_id(message.conversation_id, message.message_id,

@@ -204,7 +204,13 @@ async def test_a_plain_mail_in_a_russian_console(mail_system, open_page):
     assert await page.evaluate("document.documentElement.lang") == "ru"
     row = page.locator(f'#conversation-list .conv-row[data-id="{conversation_id}"]')
     await row.wait_for()
+    # The centre's queue by its Russian name, in the list, the header and the filter.
+    assert await row.locator(".row-queue").text_content() == "Бакинский центр DOST № 1"
     await row.click()
+    assert await page.locator(".conv-header .meta-queue").text_content() == \
+        "Бакинский центр DOST № 1"
+    assert "Бакинский центр DOST № 1" in await page.locator(
+        "#filter-queue option").all_text_contents()
     mail = page.locator("#thread .msg-in .msg-mail")
     await mail.wait_for()
     assert await mail.locator(".mail-head dt").all_text_contents() == ["Тема", "От", "Кому"]

@@ -69,9 +69,14 @@ def _english_only_words() -> set[str]:
         - _words(catalogue["ru"].values())
 
 
-def _theirs() -> list[str]:
+def _theirs(language: str) -> list[str]:
+    """What the page shows as people wrote it, in no language of ours: the resident's words,
+    the staff's names, and the queues' names in the page's language (a name the console
+    showed in another one would count against it)."""
     queues = yaml.safe_load(DEPLOYMENT.read_text(encoding="utf-8"))["queues"]
-    return [queue["name"] for queue in queues] + [RESIDENT, TEXT, AGENT[0], SUPERVISOR[0]]
+    names = [queue["name"][language] if isinstance(queue["name"], dict) else queue["name"]
+             for queue in queues]
+    return [*names, RESIDENT, TEXT, AGENT[0], SUPERVISOR[0]]
 
 
 @functools.cache
@@ -93,7 +98,7 @@ async def _check(watched: Watched, language: str, shot: str) -> list[str]:
     raw = [part for part in parts if _raw_key().search(part)]
     assert raw == [], f"raw catalogue keys on {shot}: {raw}"
     cleaned = parts
-    for theirs in _theirs():
+    for theirs in _theirs(language):
         cleaned = [part.replace(theirs, " ") for part in cleaned]
     english = sorted(_words(cleaned) & _english_only_words())
     assert english == [], f"English on the {language} {shot} page: {english}"

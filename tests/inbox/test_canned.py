@@ -91,3 +91,19 @@ def test_an_agent_sees_global_responses_and_their_queues_only():
 def test_shipped_tags_are_words_even_when_yaml_reads_a_number():
     assert all(isinstance(tag, str) for d in canned.shipped().values() for tag in d["tags"])
     assert "142" in canned.shipped()["call-142"]["tags"]
+
+
+@pytest.mark.parametrize(("language", "name"), [
+    ("az", "1 saylı Bakı DOST Mərkəzi"), ("ru", "Бакинский центр DOST № 1"),
+    ("en", "Baku DOST Centre No. 1")])
+def test_the_queue_is_named_in_the_texts_language(language, name):
+    named = canned.Context(
+        contact_name="Günel", agent_name="Leyla", conversation_id=1,
+        queue_name="1 saylı Bakı DOST Mərkəzi", queue_email=None,
+        queue_names={"az": "1 saylı Bakı DOST Mərkəzi", "ru": "Бакинский центр DOST № 1",
+                     "en": "Baku DOST Centre No. 1"})
+    assert canned.fill("{queue}", named, language) == name
+    # A queue the deployment no longer has: its id, in every language.
+    gone = canned.Context(contact_name="Günel", agent_name="Leyla", conversation_id=1,
+                          queue_name="dost-ganja", queue_email=None)
+    assert canned.fill("{queue}", gone, language) == "dost-ganja"

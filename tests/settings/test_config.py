@@ -573,6 +573,29 @@ def test_a_queue_cannot_require_a_wrap_up_code_no_tag_is():
         (problem.path, problem.message) for problem in problems(text)]
 
 
+
+@pytest.mark.parametrize("path", [ROOT / "config.yaml", TEST_CONFIG], ids=["shipped", "tests"])
+def test_every_queue_is_named_in_every_language_agents_read(path):
+    for queue in load_config(path, env={}).queues:
+        assert set(queue.names) == {"az", "ru", "en"} and queue.name == queue.names["az"]
+        assert all(name.strip() for name in queue.names.values()), queue.id
+    queue = load_config(path, env={}).queue("call-centre-142")
+    assert (queue.label("az"), queue.label("ru"), queue.label("en")) == (
+        "142 Çağrı Mərkəzi", "Колл-центр 142", "142 Call Centre")
+
+
+def test_a_queue_named_by_one_text_reads_it_in_every_language():
+    text = edited('name: {az: "142 Çağrı Mərkəzi", ru: "Колл-центр 142", en: "142 Call Centre"}',
+                  'name: "142"', queue="call-centre-142")
+    queue = load_config_text(text, env={}).queue("call-centre-142")
+    assert queue.name == "142" and dict(queue.names) == {"az": "142", "ru": "142", "en": "142"}
+
+
+def test_a_queue_name_without_a_language_is_reported_with_its_path():
+    text = edited('ru: "Колл-центр 142", ', "", queue="call-centre-142")
+    assert (f"queues[{CALL_CENTRE}].name", "missing required key 'ru'") in [
+        (problem.path, problem.message) for problem in problems(text)]
+
 # --- outcomes and the survey -----------------------------------------------------------------
 
 def test_dost_centres_notifications_and_the_survey_load_typed() -> None:

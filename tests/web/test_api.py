@@ -686,6 +686,7 @@ async def test_transfer_targets_offer_every_queue_and_each_agents_presence_and_l
     # Leyla works two queues, and may send the conversation to any queue of the deployment.
     assert [q["id"] for q in targets["queues"]] == list(config.queue_ids)
     assert targets["queues"][0] == {"id": config.queues[0].id, "name": config.queues[0].name,
+                                    "names": dict(config.queues[0].names),
                                     "kind": config.queues[0].kind}
     assert targets["capacity_kind"] == "chat"
     agents = {a["id"]: a for a in targets["agents"]}
@@ -816,17 +817,28 @@ async def test_queues_show_waiting_counts_for_the_callers_queues(client, ctx, co
     assert response.status == 200
     registration, support = await response.json()
     assert 300 <= registration.pop("longest_wait_s") < 360
-    assert registration == {"id": "migration-registration",
-                            "name": config.queue("migration-registration").name,
-                            "kind": "operators", "waiting": 2, "agents_online": 1}
+    # Named in every language agents read: the console shows the one it is in.
+    assert registration == {
+        "id": "migration-registration",
+        "name": "Miqrasiya Xidməti: ilkin qeydiyyat (reintegrasiya, vətəndaşlıq, yaşayış icazəsi)",
+        "names": {
+            "az": "Miqrasiya Xidməti: ilkin qeydiyyat (reintegrasiya, vətəndaşlıq, yaşayış "
+                  "icazəsi)",
+            "ru": "Миграционная служба: первичная регистрация (реинтеграция, гражданство, вид "
+                  "на жительство)",
+            "en": "Migration Service: initial registration (reintegration, citizenship, "
+                  "residence permit)"},
+        "kind": "operators", "waiting": 2, "agents_online": 1}
     assert support == {"id": "migration-support", "name": config.queue("migration-support").name,
+                       "names": dict(config.queue("migration-support").names),
                        "kind": "operators", "waiting": 0, "longest_wait_s": 0,
                        "agents_online": 1}
     response = await client.get("/api/v1/queues", headers=people["nigar"].headers)
     every = await response.json()
     assert [q["id"] for q in every] == list(config.queue_ids)
     assert [q["kind"] for q in every] == [q.kind for q in config.queues]
-    assert all(set(q) == {"id", "name", "kind", "waiting", "longest_wait_s", "agents_online"}
+    assert all(set(q) == {"id", "name", "names", "kind", "waiting", "longest_wait_s",
+                          "agents_online"} and set(q["names"]) == {"az", "ru", "en"}
                for q in every)
 
 

@@ -22,7 +22,8 @@ DOST_RESPONSE = {
               "en": "DOST Baku 1 – documents"},
     "body": {"az": "Hörmətli {contact_name}, sənədləri {queue_email} ünvanına göndərin. "
                    "Müraciət № {conversation_id}. {agent_name}",
-             "ru": "Уважаемый(ая) {contact_name}, отправьте документы на {queue_email}. "
+             "ru": "Уважаемый(ая) {contact_name}, отправьте документы на {queue_email} "
+                   "({queue}). "
                    "Обращение № {conversation_id}. {agent_name}",
              "en": "Dear {contact_name}, send the documents to {queue_email}. "
                    "Request No. {conversation_id}. {agent_name}"},
@@ -109,7 +110,8 @@ async def test_an_admin_creates_a_queue_response_only_that_queues_agents_see(
     assert status == 200 and listed["language"] == "ru" and listed["filled"] is True
     mine = next(r for r in listed["responses"] if r["key"] == "dost-baku-1-documents")
     assert mine["texts"]["ru"] == (
-        "Уважаемый(ая) Səbinə Rzayeva, отправьте документы на baku1@dost.example.gov.az. "
+        "Уважаемый(ая) Səbinə Rzayeva, отправьте документы на baku1@dost.example.gov.az "
+        "(Бакинский центр DOST № 1). "
         f"Обращение № {c.id}. Sevinc Abbasova")
     assert mine["title"] == "Bakı 1 DOST – sənədlər"   # the agent's console language
 
