@@ -815,7 +815,9 @@
       meta.appendChild(el("span", { text: channelLabel(c.channel) }));
       meta.appendChild(el("span", { className: "sep", text: "·" }));
       meta.appendChild(el("span", { text: "#" + c.id }));
-      meta.appendChild(el("span", { className: "sep", text: "·" }));
+      // The queue starts a line of its own: its name is often long enough to wrap anyway,
+      // which left a separator dangling at the end of the line above.
+      meta.appendChild(el("span", { className: "meta-break", "aria-hidden": "true" }));
       meta.appendChild(el("span", { className: "meta-queue", text: queueName(c.queue), title: t("header.queue", { queue: queueName(c.queue) }) }));
       if (c.language) meta.appendChild(el("span", { className: "chip chip-lang", text: c.language.toUpperCase() }));
       meta.appendChild(el("span", { className: "status-tag status-" + c.status, id: "conv-status",

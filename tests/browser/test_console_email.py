@@ -227,6 +227,13 @@ async def test_a_plain_mail_in_a_russian_console(mail_system, open_page):
         "При отправке будет добавлена подпись:"
     assert await page.locator("#composer-signature .signature-text").text_content() == \
         SIGNATURES["ru"]
+    # The contact's choices within their pane, the longer Russian labels wrapping beside them.
+    for choice in ("#contact-language", "#contact-preferred-channel"):
+        inside = await page.locator(choice).evaluate(
+            "node => { const own = node.getBoundingClientRect(), pane = node.closest("
+            "'#contact-pane').getBoundingClientRect(); return own.right <= pane.right && "
+            "node.scrollWidth <= node.clientWidth + 1; }")
+        assert inside, f"{choice} runs past the contact pane"
     await mail.evaluate("node => node.scrollIntoView({block: 'start'})")
     await page.screenshot(path=str(SHOTS / "console-email-russian.png"))
     assert watched.errors == [] and watched.dialogs == []
