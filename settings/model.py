@@ -37,9 +37,9 @@ class Queue:
     # a name given as one string is the same in every language.
     names: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
-    def label(self, language: str) -> str:
-        """The queue's name in `language`."""
-        return self.names.get(language) or self.name
+    def label(self, language: str | None) -> str:
+        """The queue's name in `language` (None, or one it is not named in: its `name`)."""
+        return (self.names.get(language) if language else None) or self.name
 
 
 @dataclass(frozen=True)

@@ -156,8 +156,8 @@ def mailbox_for(config: Config, mailbox_id: str | None, queue: str | None) -> Ma
 def centre_of(config: Config, mailbox: Mailbox, language: str | None) -> str | None:
     """The name of the centre a mailbox serves (its queue's) in the mail's `language`: the
     mail's sender name."""
-    return next((queue.label(language) if language else queue.name
-                 for queue in config.queues if queue.id == mailbox.queue), None)
+    return next((queue.label(language) for queue in config.queues if queue.id == mailbox.queue),
+                None)
 
 
 def unique_part(key: bytes, message_id: int) -> str:
