@@ -19,8 +19,9 @@ from typing import Any
 from urllib.parse import unquote
 
 from inbox import held_uploads
-from inbox.context import InboxContext, run_in_job_context
+from inbox.context import InboxContext, media_directory
 from inbox.media_kinds import extension_for
+from settings import load_config
 
 HOLD_S = 24 * 3600
 MAX_FILENAME = 200
@@ -102,7 +103,7 @@ def sweep(media_dir: Path, now: float | None = None) -> int:
 
 def sweep_job() -> int:
     """The worker's hourly job (`worker.periodic_jobs`)."""
-    return run_in_job_context(lambda ctx: asyncio.to_thread(sweep, ctx.media_dir))
+    return sweep(media_directory(load_config()))   # files only: no database, no Redis
 
 
 def stored_path(media_dir: Path, item: dict[str, Any]) -> Path | None:

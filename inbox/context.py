@@ -51,8 +51,7 @@ class InboxContext:
     @cached_property
     def media_dir(self) -> Path:
         """Where attachments residents sent are kept (config `media.directory`)."""
-        directory = Path(self.config.media.directory)
-        return directory if directory.is_absolute() else ROOT / directory
+        return media_directory(self.config)
 
     @cached_property
     def calendar(self) -> BusinessCalendar:
@@ -93,6 +92,12 @@ class InboxContext:
 
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def media_directory(config: Config) -> Path:
+    """Config `media.directory`, a relative one under the project's root."""
+    directory = Path(config.media.directory)
+    return directory if directory.is_absolute() else ROOT / directory
 
 
 def redis_url(env: dict[str, str] | None = None) -> str:

@@ -91,10 +91,9 @@ _WATCHING_OR_WINDOW = {**_WATCHING, "description": _WATCHING["description"] + ";
 _STATUS = "(waiting|open|pending|resolved)"
 _GROUPS = ["channel", "queue", "agent", "category"]
 _TIME = {"type": "string", "format": "date-time"}
-# A queue's name in each console language; `name` beside it is the Azerbaijani one.
-_QUEUE_NAMES = {"type": "object", "description": "the queue's name by language",
-                "required": ["az", "ru", "en"],
-                "properties": {language: {"type": "string"} for language in ("az", "ru", "en")}}
+_LANGUAGE_TEXTS = {"type": "object", "required": ["az", "ru", "en"], "additionalProperties": False,
+                   "properties": {language: {"type": "string", "minLength": 1}
+                                  for language in ("az", "ru", "en")}}
 _NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
 
 SCHEMAS: dict[str, Any] = {
@@ -241,7 +240,7 @@ SCHEMAS: dict[str, Any] = {
         "documents": {"type": "array", "items": {"type": "integer"},
                       "description": "the messages carrying the resident's documents"}}},
     "Queue": {"type": "object", "properties": {
-        "id": {"type": "string"}, "name": {"type": "string"}, "names": _QUEUE_NAMES,
+        "id": {"type": "string"}, "name": {"type": "string"}, "names": _LANGUAGE_TEXTS,
         "kind": {"enum": ["operators", "mailbox"]}, "waiting": {"type": "integer"},
         "longest_wait_s": {"type": "integer"}, "agents_online": {"type": "integer"}}},
     "Contact": {"type": "object", "properties": {
@@ -318,9 +317,6 @@ def _rows(row: dict[str, Any]) -> dict[str, Any]:
         "text/csv": {"schema": {"type": "string"}}}}}
 
 
-_LANGUAGE_TEXTS = {"type": "object", "required": ["az", "ru", "en"], "additionalProperties": False,
-                   "properties": {language: {"type": "string", "minLength": 1}
-                                  for language in ("az", "ru", "en")}}
 _KEY = {"name": "key", "in": "path", "required": True,
         "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,39}$"}}
 _CANNED_BODY = {"type": "object", "required": ["title", "body"], "properties": {
@@ -418,7 +414,7 @@ PATHS: dict[str, Any] = {
         _ok("queues and agents", {"type": "object", "properties": {
             "capacity_kind": {"enum": ["chat", "email"]},
             "queues": {"type": "array", "items": {"type": "object", "properties": {
-                "id": {"type": "string"}, "name": {"type": "string"}, "names": _QUEUE_NAMES,
+                "id": {"type": "string"}, "name": {"type": "string"}, "names": _LANGUAGE_TEXTS,
                 "kind": {"enum": ["operators", "mailbox"]}}}},
             "agents": {"type": "array", "items": {"type": "object", "properties": {
                 "id": {"type": "integer"}, "name": {"type": "string"},

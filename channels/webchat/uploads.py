@@ -23,9 +23,10 @@ from aiohttp import web
 from channels.media_store import keep_media
 from channels.webchat.errors import FrameError, error_text
 from inbox import held_uploads
-from inbox.context import InboxContext, run_in_job_context
+from inbox.context import InboxContext, media_directory
 from inbox.messages import Attachment
 from inbox.port import ChannelPort
+from settings import load_config
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ async def keep_with_message(ctx: InboxContext, message_id: int,
 
 def sweep_uploads() -> int:
     """The worker's hourly job: held uploads no message claimed, removed."""
-    return run_in_job_context(lambda ctx: asyncio.to_thread(sweep_held, ctx.media_dir))
+    return sweep_held(media_directory(load_config()))   # files only: no database, no Redis
 
 
 def sweep_held(media_dir: Path, now: float | None = None) -> int:
