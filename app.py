@@ -8,6 +8,7 @@
     python app.py user list | deactivate EMAIL | reactivate EMAIL
     python app.py config check [PATH]
     python app.py email dead-letters | replay ID
+    python app.py contact erase ID --reason resident_request|legal_order [--reference R]
     python app.py telegram set-webhook | status
 """
 
@@ -28,7 +29,8 @@ from channels.registry import CHANNELS, channel_book, config_problems
 from channels.telegram import admin as telegram_admin
 from channels.telegram.settings import telegram_settings
 from channels.twilio.voice_twiml import stored_voice_address
-from inbox import canned, channel_traits, users
+from inbox import canned, channel_traits, erasure, users
+from inbox.actions import ActionError
 from inbox.auth import ROLES
 from inbox.context import open_context
 from inbox.ingest import warm_up
@@ -287,6 +289,22 @@ def cmd_email_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_contact_erase(args: argparse.Namespace) -> int:
+    """Erase a resident's personal data (`inbox.erasure`), as an admin does in the console;
+    the audit trail records it by nobody, with the reason and reference given."""
+    migrate()
+    try:
+        reference = erasure.reference_of(args.reference)
+        result = _with_context(None, lambda ctx: erasure.erase_contact(
+            ctx, args.id, reason=args.reason, reference=reference))
+    except ActionError as exc:
+        print(f"contact {args.id} was not erased: {exc}", file=sys.stderr)
+        return 1
+    print(f"contact {args.id} erased: {result.conversations} conversation(s), "
+          f"{result.messages} message(s), {result.files} file(s)")
+    return 0
+
+
 def cmd_config_check(args: argparse.Namespace) -> int:
     path = args.path or os.environ.get("CC_CONFIG") or "config.yaml"
     config, problems = checked_config(path)
@@ -352,6 +370,14 @@ def parser() -> argparse.ArgumentParser:
     replay = email.add_parser("replay", help="take a dead letter in again (removed on success)")
     replay.add_argument("id", type=int)
     replay.set_defaults(run=cmd_email_replay)
+    contact = commands.add_parser("contact", help="residents' contacts") \
+        .add_subparsers(dest="action", required=True)
+    erase = contact.add_parser("erase", help="erase a resident's personal data (every "
+                               "conversation of theirs must be resolved)")
+    erase.add_argument("id", type=int)
+    erase.add_argument("--reason", required=True, choices=erasure.REASONS)
+    erase.add_argument("--reference", help="the request's or order's number in the registry")
+    erase.set_defaults(run=cmd_contact_erase)
     telegram = commands.add_parser("telegram", help="the Telegram bot").add_subparsers(
         dest="action", required=True)
     telegram.add_parser("set-webhook", help="register the webhook URL, secret and update "

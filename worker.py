@@ -33,7 +33,7 @@ from rq.worker import WorkerStatus
 
 from channels.delivery import DEFAULT_CONCURRENCY, DeliveryRuntime, install
 from channels.registry import channel_book, config_problems, scheduled_jobs
-from inbox import agent_uploads, channel_traits
+from inbox import agent_uploads, channel_traits, erasure
 from inbox.consumers import EventConsumer, run_consumers
 from inbox.context import redis_url, run_in_job_context
 from inbox.jobs import DEFAULT_QUEUE, DELIVER_JOB, QUEUES
@@ -112,6 +112,8 @@ def periodic_jobs(config: Config) -> dict[str, int]:
         CONSUMERS_JOB: CONSUMERS_INTERVAL_S,
         FACTS_SWEEP_JOB: FACTS_SWEEP_INTERVAL_S,
         agent_uploads.SWEEP_JOB: 3600,
+        **({erasure.SWEEP_JOB: erasure.SWEEP_INTERVAL_S}
+           if config.privacy.retention_s is not None else {}),
         **scheduled_jobs(config),
     }
 

@@ -106,6 +106,11 @@ async def reply(ctx: InboxContext, actor: Actor, conversation_id: int, body: str
     now = utcnow()
     async with ctx.store.transaction() as tx:
         conversation = await _conversation(tx, conversation_id)
+        contact = await tx.contacts.get(conversation["contact_id"])
+        if contact is not None and contact["erased_at"] is not None:
+            # Nobody to write to, and a note would keep about them what was erased.
+            raise ActionError("the resident's personal data was erased", 409,
+                              code="contact_erased")
         if private:
             message_id = await tx.messages.insert(
                 conversation_id=conversation_id, channel=conversation["channel"],

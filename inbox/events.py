@@ -36,6 +36,7 @@ class EventType(StrEnum):
     CONTACTS_MERGED = "contacts_merged"
     CONTACT_RENAMED = "contact_renamed"
     CONTACT_UPDATED = "contact_updated"    # data: contact_id, field, from, to
+    CONTACT_ERASED = "contact_erased"      # data: reason (inbox.erasure)
     CONVERSATIONS_MERGED = "conversations_merged"
     MERGED_INTO = "merged_into"
     SPLIT = "split"

@@ -29,6 +29,9 @@ WHISPER = "whisper"
 # The key of an outbound message's stored `extra` holding the answers it offers the resident
 # (a bot's question, a survey's 1-5): `OutboundMessage.choices` when it is sent.
 CHOICES = "choices"
+# The key of a message's stored `extra` that says its resident's personal data was erased
+# (`inbox.erasure`): its text, files and channel details are gone.
+ERASED = "erased"
 
 
 @dataclass(frozen=True)

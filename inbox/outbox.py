@@ -28,6 +28,7 @@ from inbox.sanitize import clean_html
 from inbox.serialize import message_view
 from inbox.storage import Duplicate, Row, Store, UnitOfWork, utcnow
 from inbox.storage.deliveries import DeliveryRecords
+from inbox.storage.erasure import ERASED_ADDRESS, NOT_SENT
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,12 @@ async def claim_many(ctx: InboxContext, message_ids: Sequence[int]) -> dict[int,
         # A message sent elsewhere than its conversation's channel (`divert`) goes to the
         # address recorded with it.
         address = ((row["extra"] or {}).get(DIVERTED) or {}).get("address") or address
+        if address.startswith(ERASED_ADDRESS):
+            # Its resident was erased after it was queued (a survey, an outcome's notice):
+            # there is nobody to send it to.
+            await mark_failed(ctx, row["id"], NOT_SENT)
+            await announce_delivery(ctx, row["id"])
+            continue
         extra = dict(row["extra"] or {})
         # Answers a message offers (the guided intake's question, a survey's 1-5): buttons
         # where the channel has them, text elsewhere (`channels.base.as_text`).

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from inbox import media_links
 from inbox.channel_traits import MailComposer
-from inbox.messages import CHOICES, DIVERTED, WHISPER
+from inbox.messages import CHOICES, DIVERTED, ERASED, WHISPER
 from routing import mask_text, mask_value
 from settings import Config
 
@@ -77,6 +77,8 @@ def message_view(row: Row, zone: ZoneInfo) -> dict[str, Any]:
         "sent_by": sent_by_view(row),
         # A supervisor's note: consoles show it apart; no resident ever sees a note.
         "whisper": row["direction"] == "note" and bool((row.get("extra") or {}).get(WHISPER)),
+        # Its resident's personal data was erased (inbox.erasure): the text is gone.
+        "erased": bool((row.get("extra") or {}).get(ERASED)),
     }
 
 

@@ -48,6 +48,7 @@ from settings.model import (
     Media,
     Notifications,
     Outbox,
+    Privacy,
     Queue,
     Rate,
     RoutingConfig,
@@ -665,6 +666,26 @@ def _survey(s: Section | None) -> Survey:
     return survey
 
 
+# Shorter than a day is a slip (minutes for days): it would erase what agents still work on.
+MIN_RETENTION_S = 86400
+
+
+def _privacy(s: Section | None) -> Privacy:
+    if s is None:
+        return Privacy()
+    privacy = Privacy(retention_s=s.get("retention", (str, int), None,
+                                        convert=_retention))
+    s.finish()
+    return privacy
+
+
+def _retention(value: str | int) -> int:
+    seconds = parse_seconds(value) if isinstance(value, str) else value
+    if seconds < MIN_RETENTION_S:
+        raise ValueError("must be at least 1d")
+    return seconds
+
+
 def _positive_seconds(value: str | int) -> int:
     seconds = parse_seconds(value) if isinstance(value, str) else value
     if seconds <= 0:
@@ -796,6 +817,7 @@ def load_config_text(text: str, source: str = "config.yaml",
             _dost_centre(c) for c in top.sections("dost_centres", required=False)), "centre"),
         notifications=_notifications(top.section("notifications", required=False)),
         survey=_survey(top.section("survey", required=False)),
+        privacy=_privacy(top.section("privacy", required=False)),
         trusted_proxies=top.get("trusted_proxies", list, (), convert=_networks),
         source=source,
         lines=MappingProxyType(doc.lines),

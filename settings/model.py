@@ -144,6 +144,15 @@ class Survey:
 
 
 @dataclass(frozen=True)
+class Privacy:
+    """How long a resident's personal data is kept: once every conversation of theirs was
+    resolved at least `retention_s` ago, the worker erases it (`inbox.erasure`), keeping
+    what the reports count. None: kept until an admin erases it."""
+
+    retention_s: int | None = None
+
+
+@dataclass(frozen=True)
 class BusinessHours:
     days: tuple[str, ...]
     open: time
@@ -354,6 +363,7 @@ class Config:
     dost_centres: tuple[DostCentre, ...] = ()
     notifications: Notifications = field(default_factory=Notifications)
     survey: Survey = field(default_factory=Survey)
+    privacy: Privacy = field(default_factory=Privacy)
     # Reverse proxies (addresses or networks) whose X-Forwarded-For names the real client.
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
     source: str = "config.yaml"

@@ -21,6 +21,7 @@ from inbox import (
     agent_uploads,
     assignment,
     auth,
+    erasure,
     lifecycle,
     login_throttle,
     media_kinds,
@@ -792,6 +793,8 @@ async def _contact_response(request: web.Request, contact_id: int) -> web.Respon
         "id": contact["id"], "name": contact["name"], "phone": contact["phone"],
         "email": contact["email"], "language": contact["language"],
         "preferred_channel": contact["preferred_channel"],
+        "erased_at": contact["erased_at"].astimezone(ctx.zone).isoformat()
+        if contact["erased_at"] else None,
         "identities": [{"channel": i["channel"], "address": i["address"],
                         "display_name": i["display_name"]} for i in identities],
         "conversations": [
@@ -878,6 +881,35 @@ async def merge_contacts(request: web.Request) -> web.Response:
                 return json_error(403, "outside your queues", code="outside_queues")
     await actions.merge_contacts(ctx, actor, into, other)
     return await get_contact(request)
+
+
+_ERASE_FIELDS = frozenset({"reason", "reference"})
+
+
+@routes.post("/api/v1/contacts/{id}/erase")
+async def erase_contact(request: web.Request) -> web.Response:
+    """An admin erases a resident's personal data (`inbox.erasure`): at the resident's
+    request, or by a legal order, with its number in the ministry's registry. Answers with
+    the contact as it is left, and what was erased."""
+    ctx = request.app[CONTEXT]
+    actor = actor_of(request)
+    if actor.role != "admin":
+        return json_error(403, "for admins only", code="admins_only")
+    contact_id = _int_param(request, "id")
+    body = await read_json(request)
+    if unknown := sorted(set(body) - _ERASE_FIELDS):
+        raise bad_request(f"unknown fields: {', '.join(unknown)}", code="unknown_fields")
+    reason = body.get("reason")
+    if reason not in erasure.REASONS:
+        raise bad_request(f"reason must be one of {', '.join(erasure.REASONS)}",
+                          code="reason_invalid")
+    result = await erasure.erase_contact(ctx, contact_id, reason=reason, actor_id=actor.id,
+                                         reference=erasure.reference_of(body.get("reference")))
+    response = await _contact_response(request, contact_id)
+    view = json.loads(response.body)
+    view["erasure"] = {"conversations": result.conversations, "messages": result.messages,
+                       "files": result.files}
+    return web.json_response(view)
 
 
 # --- live stream ------------------------------------------------------------------------------

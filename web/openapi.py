@@ -166,6 +166,8 @@ SCHEMAS: dict[str, Any] = {
         "delivery_status": {"enum": ["received", "queued", "sent", "delivered", "read",
                                      "failed", None]},
         "delivery_error": {"type": ["string", "null"]},
+        "erased": {"type": "boolean",
+                   "description": "the resident's personal data was erased: no text or files"},
         "sent_by": {"oneOf": [{"type": "null"}, {"type": "object", "properties": {
             "channel": {"enum": ["sms", "email"]}, "address": {"type": "string"}}}],
             "description": "a web-chat reply sent by SMS or e-mail because the resident had "
@@ -248,6 +250,8 @@ SCHEMAS: dict[str, Any] = {
         "phone": {"type": ["string", "null"]}, "email": {"type": ["string", "null"]},
         "language": {"type": ["string", "null"]},
         "preferred_channel": {"type": ["string", "null"]},
+        "erased_at": {"oneOf": [{"type": "null"}, _TIME],
+                      "description": "when the resident's personal data was erased"},
         "identities": {"type": "array", "items": {"type": "object"}},
         "conversations": {"type": "array", "items": {"type": "object"}},
         "possible_matches": {"type": "array", "items": _ref("PossibleMatch")}}},
@@ -614,6 +618,19 @@ PATHS: dict[str, Any] = {
         _ok("the contact", _ref("Contact")), params=[_ID],
         body={"type": "object", "required": ["contact_id"],
               "properties": {"contact_id": _ID_SCHEMA}})},
+    "/api/v1/contacts/{id}/erase": {"post": _op(
+        "admins: erase the resident's personal data (every conversation of theirs resolved); "
+        "what the reports count stays",
+        {**_ok("the contact as left, and what was erased", {"allOf": [_ref("Contact"), {
+            "type": "object", "properties": {"erasure": {"type": "object", "properties": {
+                "conversations": {"type": "integer"}, "messages": {"type": "integer"},
+                "files": {"type": "integer"}}}}}]}),
+         "403": {"description": "not an admin"},
+         "409": {"description": "a conversation not resolved, already erased, or merged"}},
+        params=[_ID],
+        body={"type": "object", "required": ["reason"], "additionalProperties": False,
+              "properties": {"reason": {"enum": ["resident_request", "legal_order"]},
+                             "reference": {"type": "string", "maxLength": 100}}})},
     "/api/v1/stream": {"get": _op(
         "server-sent events: conversation.created, conversation.updated, message.created, "
         "message.updated, queue.updated, agent.updated, sla.updated",

@@ -12,7 +12,7 @@ from inbox.storage.schema import audit_events
 
 
 class AuditRecords(Records):
-    async def record(self, actor_id: int, action: str, target_kind: str, target_id: Any,
+    async def record(self, actor_id: int | None, action: str, target_kind: str, target_id: Any,
                      details: dict[str, Any] | None = None) -> int:
         return await self._insert(audit_events, {
             "actor_id": actor_id, "action": action, "target_kind": target_kind,

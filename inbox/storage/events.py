@@ -49,4 +49,7 @@ class EventRecords(Records):
         return await self._insert(category_corrections, values)
 
     async def corrections(self) -> list[Row]:
-        return await self._all(select(category_corrections).order_by(category_corrections.c.id))
+        """Agents' category corrections, oldest first; none whose text was erased."""
+        return await self._all(select(category_corrections)
+                               .where(category_corrections.c.text != "")
+                               .order_by(category_corrections.c.id))

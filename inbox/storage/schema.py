@@ -102,7 +102,7 @@ audit_events = Table(
     "audit_events",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("actor_id", Id, ForeignKey("users.id"), nullable=False),
+    Column("actor_id", Id, ForeignKey("users.id")),   # None: the system's own (retention)
     Column("action", String(50), nullable=False),        # e.g. user.created, canned.deleted
     Column("target_kind", String(30), nullable=False),   # user, canned_response, ...
     Column("target_id", String(100), nullable=False),
@@ -153,6 +153,7 @@ contacts = Table(
     Column("merged_into", Id),          # set on a contact joined into another one
     Column("created_at", Time, nullable=False),
     Column("updated_at", Time, nullable=False),
+    Column("erased_at", Time),          # their personal data was erased (inbox.erasure)
     Index("ix_contacts_phone", "phone"),
     # Only the few merged contacts: an index holding every live one (merged_into NULL) led
     # SQLite's planner, which keeps no statistics, to read `merged_into IS NULL` through it

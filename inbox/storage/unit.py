@@ -20,6 +20,7 @@ from inbox.storage.canned import CannedRecords
 from inbox.storage.checkpoints import Checkpointer
 from inbox.storage.contacts import ContactRecords
 from inbox.storage.conversations import ConversationRecords
+from inbox.storage.erasure import ErasureRecords
 from inbox.storage.events import EventRecords
 from inbox.storage.intakes import IntakeRecords
 from inbox.storage.journal import JournalRecords, PostgresJournal, SqliteJournal
@@ -49,6 +50,7 @@ class UnitOfWork:
         self.intakes = IntakeRecords(conn)
         self.outcomes = OutcomeRecords(conn)
         self.surveys = SurveyRecords(conn)
+        self.erasure = ErasureRecords(conn)
 
 
 class Store:

@@ -854,7 +854,7 @@ async def test_a_contact_is_visible_through_a_visible_conversation(client, ctx, 
     assert response.status == 200
     assert await response.json() == {
         "id": chat.contact_id, "name": "Günel Əliyeva", "phone": None, "email": None,
-        "language": "az", "preferred_channel": None,
+        "language": "az", "preferred_channel": None, "erased_at": None,
         "identities": [
             {"channel": "webchat", "address": address, "display_name": "Günel Əliyeva"},
             {"channel": "sms", "address": "+994501234567", "display_name": "Günel Əliyeva"}],

@@ -1,0 +1,245 @@
+"""Erasing a resident's personal data: when they ask (an admin records their request), or
+when the deployment's retention ends (`privacy.retention`, the worker's daily sweep).
+
+Erased: the contact's name, phone and e-mail, every identity's address (the resident is met
+anew if they write again), the possible matches and typed identifiers, every message of
+their conversations (text, HTML, attachments, the mail as it came, its subject and
+addresses), the personal details events keep (an edited message's earlier text, a name's
+change), corrections kept to train the classifier, outcome reasons, survey comments, the
+intake's answers. Kept: what the reports count (when each conversation came, was answered
+and resolved, its queue, channel, category, status, who worked it), and the provider ids
+that keep a redelivered message from being taken in again.
+
+Only a contact whose conversations are all resolved is erased: an open one is still being
+worked, and erasing under an agent's hands would lose the case."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from inbox.actions import ActionError, announce
+from inbox.agent_uploads import stored_path
+from inbox.context import InboxContext, run_in_job_context
+from inbox.events import EventType
+from inbox.kept_mail import KeptMailGone, place_of
+from inbox.storage.erasure import Erased
+from inbox.storage.records import utcnow
+
+log = logging.getLogger(__name__)
+
+# Why it was erased: what the admin chooses, and the sweep's own.
+RESIDENT_REQUEST = "resident_request"
+LEGAL_ORDER = "legal_order"
+RETENTION = "retention"
+REASONS = (RESIDENT_REQUEST, LEGAL_ORDER)     # an admin's
+MAX_REFERENCE = 100           # the request's or order's number in the ministry's registry
+SWEEP_JOB = "inbox.erasure.sweep_job"
+SWEEP_INTERVAL_S = 3600
+SWEEP_BATCH = 200             # contacts per sweep: a first sweep over years of data is spread
+
+
+def _without(*fields: str) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    def redact(data: Mapping[str, Any]) -> dict[str, Any]:
+        return {key: (None if key in fields else value) for key, value in data.items()}
+    return redact
+
+
+def _merged(data: Mapping[str, Any]) -> dict[str, Any]:
+    match = data.get("match")
+    if not isinstance(match, Mapping):
+        return dict(data)
+    return {**data, "match": {**match, "value": None}}
+
+
+def _entities(data: Mapping[str, Any]) -> dict[str, Any]:
+    found = data.get("entities")
+    if not isinstance(found, list):
+        return dict(data)
+    return {**data, "entities": [{**e, "value": None} if isinstance(e, Mapping) else e
+                                 for e in found]}
+
+
+# Events whose data holds something of the resident's: what each keeps of it. (Masked
+# identifiers too: with the rest erased, the part shown is all that is left of them.)
+PERSONAL_EVENT_DATA: Mapping[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
+    EventType.MESSAGE_EDITED: _without("previous"),
+    EventType.CONTACT_RENAMED: _without("from", "to"),
+    EventType.DELIVERY_FAILED: _without("error"),    # a server's answer names the address
+    EventType.CONTACTS_MERGED: _merged,              # the identifier both typed, masked
+    EventType.CLASSIFIED: _entities,                 # the identifiers the text named, masked
+}
+
+
+def event_data(event_type: str, data: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The event's data with what is personal removed; None when nothing is to change."""
+    redact = PERSONAL_EVENT_DATA.get(event_type)
+    if redact is None:
+        return None
+    redacted = redact(data)
+    return redacted if redacted != dict(data) else None
+
+
+@dataclass(frozen=True)
+class Erasure:
+    contact_id: int
+    contacts: int            # with those merged into it
+    conversations: int
+    messages: int
+    files: int               # attachments and kept mails removed from the media store
+
+    def as_details(self, reason: str, reference: str | None) -> dict[str, Any]:
+        details: dict[str, Any] = {"reason": reason, "contacts": self.contacts,
+                                   "conversations": self.conversations,
+                                   "messages": self.messages, "files": self.files}
+        if reference:
+            details["reference"] = reference
+        return details
+
+
+def reference_of(value: Any) -> str | None:
+    """The registry number an admin gives with a request: one line, at most MAX_REFERENCE."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ActionError("reference must be a string", 400, code="reference_invalid")
+    reference = " ".join(value.split())
+    if len(reference) > MAX_REFERENCE:
+        raise ActionError(f"reference must be at most {MAX_REFERENCE} characters", 400,
+                          code="reference_invalid", max=MAX_REFERENCE)
+    return reference or None
+
+
+async def erase_contact(ctx: InboxContext, contact_id: int, *, reason: str,
+                        actor_id: int | None = None, reference: str | None = None,
+                        now: datetime | None = None) -> Erasure:
+    """Erase the resident's personal data (see the module), in one transaction with its
+    audit record and an event on each conversation; then remove their files. ActionError:
+    no such contact (404), one merged into another, already erased, or with a conversation
+    not resolved (409)."""
+    if reason not in (*REASONS, RETENTION):
+        raise ActionError(f"reason must be one of {', '.join(REASONS)}", 400,
+                          code="reason_invalid")
+    now = now or utcnow()
+    async with ctx.store.transaction() as tx:
+        contact = await tx.contacts.get(contact_id)
+        if contact is None:
+            raise ActionError(f"contact {contact_id} not found", 404, code="contact_not_found")
+        if contact["merged_into"] is not None:
+            raise ActionError(f"contact {contact_id} was merged into {contact['merged_into']}: "
+                              "erase that one", 409, code="contact_merged",
+                              into=contact["merged_into"])
+        if contact["erased_at"] is not None:
+            raise ActionError(f"contact {contact_id} is already erased", 409,
+                              code="contact_erased")
+        unfinished = await tx.erasure.unfinished_conversations(contact_id)
+        if unfinished:
+            raise ActionError("resolve the resident's conversations first: "
+                              + ", ".join(map(str, unfinished)), 409,
+                              code="contact_has_open_conversations", conversations=unfinished)
+        erased = await tx.erasure.erase(contact_id, now, event_data)
+        for conversation_id in erased.conversation_ids:
+            await tx.events.add(conversation_id, EventType.CONTACT_ERASED, {"reason": reason},
+                                actor_id=actor_id, at=now)
+        files = files_of(ctx.media_dir, erased)
+        result = Erasure(contact_id, len(erased.contact_ids), len(erased.conversation_ids),
+                         len(erased.messages), len(files))
+        await tx.audit.record(actor_id, "contact.erased", "contact", contact_id,
+                              result.as_details(reason, reference))
+    removed = remove_files(files)
+    for conversation_id in erased.conversation_ids:
+        await announce(ctx, conversation_id)
+    log.info("erased contact %s (%s): %d conversations, %d messages, %d of %d files removed",
+             contact_id, reason, result.conversations, result.messages, removed, result.files)
+    return result
+
+
+KeptFile = tuple[Path, tuple[int, int] | None]    # a file, or a span of a pack
+
+
+def files_of(media_dir: Path, erased: Erased) -> list[KeptFile]:
+    """The erased messages' files in the media store: attachments kept there, and the mails
+    as they came (a file of its own, or a span of a pack shared with other mails)."""
+    found: list[tuple[Path | None, tuple[int, int] | None]] = []
+    for row in erased.messages:
+        for item in row["attachments"] or []:
+            if isinstance(item, dict) and (path := stored_path(media_dir, item)) is not None:
+                found.append((path, None))
+        email = (row["extra"] or {}).get("email")
+        if isinstance(email, dict):
+            try:
+                place = place_of(email)
+            except KeptMailGone:
+                place = None
+            if place is not None:
+                found.append((_inside(media_dir, place[0]), place[1]))
+    return [(path, span) for path, span in found if path is not None]
+
+
+def _inside(media_dir: Path, relative: str) -> Path | None:
+    root = media_dir.resolve()
+    path = (root / relative).resolve()
+    return path if root in path.parents else None
+
+
+def remove_files(files: list[KeptFile]) -> int:
+    """Remove the erased messages' files; a mail in a pack is overwritten with zeros where it
+    lies, so the other mails' places in it stay true. How many were removed."""
+    removed = 0
+    for path, span in files:
+        try:
+            if span is None:
+                path.unlink()
+            else:
+                _blank(path, span)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            # The rows are erased already; a file left is found by no message. Say so.
+            log.error("could not remove an erased message's file under the media store: %s",
+                      exc.strerror or type(exc).__name__)
+            continue
+        removed += 1
+    return removed
+
+
+def _blank(path: Path, span: tuple[int, int]) -> None:
+    offset, length = span
+    with path.open("r+b") as pack:
+        pack.seek(0, os.SEEK_END)
+        if offset + length > pack.tell():
+            raise FileNotFoundError(path)     # not the pack the message named
+        pack.seek(offset)
+        pack.write(b"\0" * length)
+        pack.flush()
+        os.fsync(pack.fileno())
+
+
+async def sweep(ctx: InboxContext, now: datetime | None = None) -> int:
+    """Erase the residents whose conversations were all resolved at least the retention
+    ago; how many. Nothing when the deployment keeps data until an admin erases it."""
+    retention = ctx.config.privacy.retention_s
+    if retention is None:
+        return 0
+    now = now or utcnow()
+    async with ctx.store.read() as tx:
+        due = await tx.erasure.due(now - timedelta(seconds=retention), SWEEP_BATCH)
+    erased = 0
+    for contact_id in due:
+        try:
+            await erase_contact(ctx, contact_id, reason=RETENTION, now=now)
+        except ActionError as exc:   # they wrote again, or were merged, meanwhile
+            log.info("contact %s was not erased on retention: %s", contact_id, exc.code)
+            continue
+        erased += 1
+    return erased
+
+
+def sweep_job() -> int:
+    """The worker's hourly job (`worker.periodic_jobs`)."""
+    return run_in_job_context(sweep)

@@ -1,0 +1,149 @@
+"""Erasing a resident's personal data in the database (`inbox.erasure` decides what and
+when): their contact's name and numbers, their identities' addresses, every message of
+their conversations, and the personal details events, corrections, outcomes, surveys and
+intakes hold. What the reports count (times, queues, categories, statuses, who worked
+what) stays."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import String, and_, cast, delete, exists, literal, or_, select, update
+
+from inbox.messages import ERASED, WHISPER
+from inbox.storage.records import Records, Row
+from inbox.storage.schema import (
+    category_corrections,
+    contact_claims,
+    contact_identities,
+    contact_matches,
+    contacts,
+    conversations,
+    events,
+    guided_intakes,
+    messages,
+    outcomes,
+    surveys,
+)
+
+# What an erased identity's address becomes: unique, as (channel, address) must be, and
+# matching no address a resident can have, so whoever writes from the old one is met anew.
+ERASED_ADDRESS = "erased:"   # and the identity's id
+# What an erased message's `extra` keeps besides saying so: nothing about the resident.
+_KEPT_EXTRA = (WHISPER,)
+# An outbound message not yet sent when its resident was erased: it is never sent.
+NOT_SENT = "the resident's personal data was erased before it was sent"
+
+
+@dataclass
+class Erased:
+    """What one erasure changed: counts for the audit trail, and what is left to remove
+    from the media store once it is committed (the message rows as they were)."""
+
+    contact_ids: list[int] = field(default_factory=list)
+    conversation_ids: list[int] = field(default_factory=list)
+    messages: list[Row] = field(default_factory=list)
+    events: int = 0
+
+
+class ErasureRecords(Records):
+    async def due(self, resolved_before: datetime, limit: int) -> list[int]:
+        """Contacts not erased whose conversations are all resolved before `resolved_before`
+        (and who have at least one), oldest first."""
+        c = conversations
+        unfinished = exists().where(
+            c.c.contact_id == contacts.c.id,
+            or_(c.c.status != "resolved", c.c.resolved_at.is_(None),
+                c.c.resolved_at >= resolved_before))
+        any_conversation = exists().where(c.c.contact_id == contacts.c.id)
+        rows = await self.conn.execute(
+            select(contacts.c.id)
+            .where(contacts.c.erased_at.is_(None), contacts.c.merged_into.is_(None),
+                   any_conversation, ~unfinished)
+            .order_by(contacts.c.id).limit(limit))
+        return [row[0] for row in rows]
+
+    async def unfinished_conversations(self, contact_id: int) -> list[int]:
+        rows = await self.conn.execute(
+            select(conversations.c.id).where(conversations.c.contact_id == contact_id,
+                                             conversations.c.status != "resolved"))
+        return [row[0] for row in rows]
+
+    async def erase(self, contact_id: int, now: datetime,
+                    event_data: Callable[[str, Mapping[str, Any]], dict[str, Any] | None]
+                    ) -> Erased:
+        """Erase the contact, the contacts merged into it, and their conversations' personal
+        data. `event_data(type, data)`: an event's data with what is personal removed, or
+        None when it holds nothing personal."""
+        erased = Erased()
+        erased.contact_ids = [contact_id, *[row[0] for row in await self.conn.execute(
+            select(contacts.c.id).where(contacts.c.merged_into == contact_id))]]
+        erased.conversation_ids = [row[0] for row in await self.conn.execute(
+            select(conversations.c.id).where(conversations.c.contact_id == contact_id))]
+        await self.conn.execute(
+            update(contacts).where(self.one_of(contacts.c.id, erased.contact_ids))
+            .values(name=None, phone=None, email=None, preferred_channel=None,
+                    erased_at=now, updated_at=now))
+        identities = contact_identities
+        await self.conn.execute(
+            update(identities)
+            .where(self.one_of(identities.c.contact_id, erased.contact_ids))
+            .values(address=literal(ERASED_ADDRESS, String) + cast(identities.c.id, String),
+                    display_name=None, reply_to=None))
+        await self.conn.execute(
+            delete(contact_claims)
+            .where(self.one_of(contact_claims.c.contact_id, erased.contact_ids)))
+        await self.conn.execute(
+            delete(contact_matches)
+            .where(or_(self.one_of(contact_matches.c.contact_id, erased.contact_ids),
+                       self.one_of(contact_matches.c.other_contact_id, erased.contact_ids))))
+        if erased.conversation_ids:
+            await self._erase_conversations(erased, now, event_data)
+        return erased
+
+    async def _erase_conversations(self, erased: Erased, now: datetime,
+                                   event_data: Callable[[str, Mapping[str, Any]],
+                                                        dict[str, Any] | None]) -> None:
+        ids = erased.conversation_ids
+        await self.conn.execute(update(conversations).where(self.one_of(conversations.c.id, ids))
+                                .values(thread_key=None))
+        erased.messages = await self._all(
+            select(messages.c.id, messages.c.channel, messages.c.attachments, messages.c.extra,
+                   messages.c.delivery_status)
+            .where(self.one_of(messages.c.conversation_id, ids)))
+        for row in erased.messages:
+            extra = row["extra"] or {}
+            kept = {key: extra[key] for key in _KEPT_EXTRA if key in extra}
+            values: dict[str, Any] = {"body": "", "html": None, "attachments": [],
+                                      "extra": {**kept, ERASED: True}, "delivery_error": None}
+            if row["delivery_status"] in ("queued", "sending"):
+                values.update(delivery_status="failed", delivery_error=NOT_SENT,
+                              next_attempt_at=None, claimed_at=None)
+            await self.conn.execute(update(messages).where(messages.c.id == row["id"])
+                                    .values(**values))
+        for row in await self._all(select(events.c.id, events.c.type, events.c.data)
+                                   .where(self.one_of(events.c.conversation_id, ids))):
+            data = event_data(row["type"], row["data"] or {})
+            if data is not None:
+                await self.conn.execute(update(events).where(events.c.id == row["id"])
+                                        .values(data=data))
+                erased.events += 1
+        await self.conn.execute(
+            update(category_corrections)
+            .where(self.one_of(category_corrections.c.conversation_id, ids)).values(text=""))
+        await self.conn.execute(
+            update(outcomes).where(and_(self.one_of(outcomes.c.conversation_id, ids),
+                                        outcomes.c.reason.is_not(None))).values(reason=None))
+        await self.conn.execute(
+            update(surveys).where(and_(self.one_of(surveys.c.conversation_id, ids),
+                                       surveys.c.comment.is_not(None))).values(comment=None))
+        for row in await self._all(select(guided_intakes.c.conversation_id, guided_intakes.c.state)
+                                   .where(self.one_of(guided_intakes.c.conversation_id, ids))):
+            state = {**(row["state"] or {}), "answers": {}}
+            await self.conn.execute(
+                update(guided_intakes)
+                .where(guided_intakes.c.conversation_id == row["conversation_id"])
+                .values(state=state, updated_at=now))
