@@ -19,9 +19,12 @@
     "canned.created": t("admin.action_canned_created"),
     "canned.updated": t("admin.action_canned_updated"),
     "canned.deleted": t("admin.action_canned_deleted"),
-    "canned.reset": t("admin.action_canned_reset")
+    "canned.reset": t("admin.action_canned_reset"),
+    "contact.erased": t("admin.action_contact_erased")
   };
-  var TARGET_KINDS = { canned_response: t("admin.target_canned") };
+  var TARGET_KINDS = { canned_response: t("admin.target_canned"), contact: t("admin.target_contact") };
+  var ERASE_REASONS = { resident_request: t("erase.reason_resident_request"),
+                        legal_order: t("erase.reason_legal_order"), retention: t("admin.reason_retention") };
   var FIELDS = {
     email: t("admin.user_email"), name: t("admin.user_name"), role: t("admin.user_role"),
     queues: t("admin.user_queues"), languages: t("admin.user_languages"),
@@ -305,6 +308,12 @@
       return label;
     });
     if (details.sessions_ended !== undefined) parts.push(t("admin.sessions_ended", { n: details.sessions_ended }));
+    // A resident's erasure (inbox/erasure.py): why, and how much went; never whose.
+    if (details.reason !== undefined && details.conversations !== undefined) {
+      parts.push(t("admin.erased", { reason: CC.labelOf(ERASE_REASONS, details.reason), conversations: details.conversations,
+                                     messages: details.messages, files: details.files }));
+      if (details.reference) parts.push(t("admin.erased_reference", { reference: details.reference }));
+    }
     return parts.join("; ");
   }
   function auditRow(item) {
@@ -312,7 +321,7 @@
       : CC.labelOf(TARGET_KINDS, item.target_kind) + " " + item.target_id;
     return el("tr", { data: { auditId: item.id } }, [
       el("td", { text: when(item.created_at) }),
-      el("td", { text: item.actor ? item.actor.name : "#" + item.actor_id }),
+      el("td", { text: item.actor ? item.actor.name : item.actor_id === null ? t("admin.actor_system") : "#" + item.actor_id }),
       el("td", { text: CC.labelOf(ACTIONS, item.action) }),
       el("td", { text: target }),
       el("td", { className: "admin-details", text: detailsText(item.details) })

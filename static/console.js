@@ -105,7 +105,11 @@
     canned_braces_broken: t("error.canned_braces_broken"), canned_text_invalid: t("error.canned_text_invalid"),
     canned_key_invalid: t("error.canned_key_invalid"), canned_key_taken: t("error.canned_key_taken"),
     canned_queue_unknown: t("error.canned_queue_unknown"), canned_not_found: t("error.canned_not_found"),
-    canned_default_unknown: t("error.canned_default_unknown")
+    canned_default_unknown: t("error.canned_default_unknown"),
+    reason_invalid: t("error.reason_invalid"), reference_invalid: t("error.reference_invalid"),
+    unknown_fields: t("error.unknown_fields"), contact_erased: t("error.contact_erased"),
+    contact_merged: t("error.contact_merged"),
+    contact_has_open_conversations: t("error.contact_has_open_conversations")
   };
   function errorText(error) {
     var data = (error && error.data && typeof error.data === "object") ? error.data : {};
@@ -1060,6 +1064,9 @@
       var content;
       if (call) {
         content = el("div", { className: "msg-body msg-call" }, [icon(CHANNELS.voice.path), t("call.phone_call")]);
+      } else if (m.erased) {
+        // The resident's personal data was erased: say so, not an empty bubble.
+        content = el("div", { className: "msg-body msg-erased", text: t("thread.erased_message") });
       } else if (m.email && m.direction === "in") {
         content = mailBodyNode(m);
       } else if (m.email && m.email.subject) {
@@ -1170,15 +1177,19 @@
         case "split": return done(t("event.split", { id: d.into }));
         case "split_from": return done(t("event.split_from", { id: d.conversation }));
         case "contacts_merged":
-          return done(d.match ? t("event.contacts_merged_match", { from: d.from, into: d.into,
+          return done(d.match && d.match.value ? t("event.contacts_merged_match", { from: d.from, into: d.into,
                                                                   kind: labelOf(MATCH_KINDS, d.match.kind), value: d.match.value })
                               : t("event.contacts_merged", { from: d.from, into: d.into }));
-        case "message_edited": return t("event.message_edited", { previous: d.previous || "" });
+        // An erased resident's edit keeps no earlier text (inbox/erasure.py).
+        case "message_edited":
+          return d.previous === null ? t("event.message_edited_erased") : t("event.message_edited", { previous: d.previous || "" });
+        case "contact_erased": return done(t("event.contact_erased_" + (d.reason || "resident_request")));
         case "intake_started": return t("event.intake_started");
         case "intake_reminded": return t("event.intake_reminded");
         case "intake_completed": return t("event.intake_completed");
         case "intake_handed_over": return because(t("event.intake_handed_over"));
         case "contact_renamed":
+          if (d.to === null) return done(t("event.contact_renamed_erased"));
           return done(d.from ? t("event.contact_renamed_from", { from: d.from, to: d.to })
                              : t("event.contact_renamed", { to: d.to }));
         case "contact_updated":
@@ -1296,7 +1307,15 @@
       renderHeader(state.detail);
       if (window.CC.renderIntake) window.CC.renderIntake(state.detail);   // static/console-intake.js
       renderComposerMail();
+      composerFor(state.contact);
       renderThread(scrollToEnd);
+    }
+    // Nobody to write to once the resident's data is erased, and a note would keep about them
+    // what was erased: the composer gives way to a notice (the API refuses both, 409).
+    function composerFor(contact) {
+      var erased = !!(contact && contact.erased_at && state.detail && state.detail.contact.id === contact.id);
+      document.getElementById("composer").hidden = erased;
+      document.getElementById("composer-erased").hidden = !erased;
     }
     // Delivery changes heard live, by message: a snapshot fetched before one arrived (or a send's
     // own answer, which the worker may overtake) would otherwise show the older state for good.
@@ -1358,6 +1377,8 @@
       });
     }
     function renderContact(pane, contact) {
+      composerFor(contact);
+      if (contact.erased_at) return renderErasedContact(pane, contact);
       var name = contactName(contact);
       var initials = (contact.name || "?").split(/\s+/).map(function (part) { return part.charAt(0); }).join("").slice(0, 2).toUpperCase();
       var details = [[t("contact.phone"), contact.phone], [t("contact.email"), contact.email]]
@@ -1388,6 +1409,17 @@
             el("span", { text: identity.display_name || channelLabel(identity.channel) }),
             el("span", { className: "muted small", text: address || "" })])]);
       })));
+      appendHistory(pane, contact);
+      // The whole history across channels opens in console-timeline.js.
+      pane.appendChild(el("button", { type: "button", className: "btn btn-sm timeline-open-all", id: "contact-timeline-open",
+                                      data: { contactId: contact.id, contactName: name }, text: t("timeline.open") }));
+      // Only an admin erases, at the resident's request or by an order, once all is resolved.
+      if (me.role === "admin") {
+        pane.appendChild(el("button", { type: "button", className: "btn btn-sm contact-erase", id: "contact-erase",
+                                        text: t("erase.open"), on: { click: function () { openErase(contact); } } }));
+      }
+    }
+    function appendHistory(pane, contact) {
       var others = contact.conversations || [];
       pane.appendChild(el("h4", { className: "pane-title", text: t("contact.conversations", { count: others.length }) }));
       pane.appendChild(el("ul", { className: "history" }, others.map(function (c) {
@@ -1400,10 +1432,48 @@
               el("span", { className: "muted small", text: clock(c.created_at) + " · " + queueName(c.queue) })]),
             el("span", { className: "status-tag status-" + c.status, text: labelOf(STATUS_LABELS, c.status) })])]);
       })));
-      // The whole history across channels opens in console-timeline.js.
-      pane.appendChild(el("button", { type: "button", className: "btn btn-sm timeline-open-all", id: "contact-timeline-open",
-                                      data: { contactId: contact.id, contactName: name }, text: t("timeline.open") }));
     }
+    /* A resident whose personal data was erased: nothing of theirs is left to show or set,
+       only that it was done, and the conversations the reports still count. */
+    function renderErasedContact(pane, contact) {
+      pane.textContent = "";
+      pane.appendChild(el("div", { className: "contact-card" }, [
+        el("div", { className: "avatar", "aria-hidden": "true", text: "–" }),
+        el("div", { className: "contact-title" }, [
+          el("h3", { id: "contact-name", text: t("contact.erased_name") }),
+          el("p", { className: "muted small", text: t("contact.numbered", { id: contact.id }) })])]));
+      pane.appendChild(el("p", { className: "notice notice-sm notice-danger contact-erased", id: "contact-erased", role: "status",
+                                 text: t("contact.erased_on", { date: clock(contact.erased_at) }) }));
+      appendHistory(pane, contact);
+    }
+    var eraseDialog = document.getElementById("erase-dialog");
+    var eraseError = document.getElementById("erase-error");
+    var erasing = null;
+    function openErase(contact) {
+      erasing = contact;
+      eraseError.hidden = true;
+      document.getElementById("erase-reason").value = "resident_request";
+      document.getElementById("erase-reference").value = "";
+      eraseDialog.showModal();
+    }
+    document.getElementById("erase-cancel").addEventListener("click", function () { eraseDialog.close(); });
+    document.getElementById("erase-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (!erasing) return;
+      var body = { reason: document.getElementById("erase-reason").value };
+      var reference = document.getElementById("erase-reference").value.trim();
+      if (reference) body.reference = reference;
+      api("POST", "/api/v1/contacts/" + erasing.id + "/erase", body).then(function (result) {
+        eraseDialog.close();
+        state.contact = result.data;
+        renderContact(document.getElementById("contact-pane"), result.data);
+        toast(t("erase.done"));
+        refreshDetail(false);
+      }, function (err) {
+        eraseError.textContent = errorText(err);
+        eraseError.hidden = false;
+      });
+    });
 
     /* The resident's language (replies and notices are written in it) and preferred channel
        (one they have written on): each change saved at once, an event on their conversations. */

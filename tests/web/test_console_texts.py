@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from inbox import canned, texts
+from inbox import canned, erasure, texts
 from inbox.replies import REPLY_LANGUAGES
 from web import console
 from web.http import STATUS_CODES
@@ -23,10 +23,12 @@ SCRIPTS = sorted(path for path in (ROOT / "static").glob("*.js") if path.name !=
 # only, so a code cannot hide in a positional argument), and the account checks' `Problem`s.
 ERROR_SOURCES = [*sorted((ROOT / "web").glob("*.py")),
                  *(ROOT / "inbox" / name for name in ("actions.py", "administration.py",
-                                                       "canned.py", "outcomes.py", "users.py"))]
+                                                       "canned.py", "erasure.py", "outcomes.py",
+                                                       "users.py"))]
 ROLES = ("agent", "supervisor", "admin")
 # Lookups whose key is made from a value: the prefix and every value it can take.
-DYNAMIC_FAMILIES = {"language.": REPLY_LANGUAGES, "role.": ROLES}
+DYNAMIC_FAMILIES = {"language.": REPLY_LANGUAGES, "role.": ROLES,
+                    "event.contact_erased_": (*erasure.REASONS, erasure.RETENTION)}
 
 LITERAL_LOOKUP = re.compile(r"""(?<![\w.$])t\(\s*["']([^"']+)["']\s*[,)]""")
 PREFIX_LOOKUP = re.compile(r"""(?<![\w.$])t\(\s*["']([^"']+)["']\s*[~+]""")
