@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,8 +41,12 @@ RETENTION = "retention"
 REASONS = (RESIDENT_REQUEST, LEGAL_ORDER)     # an admin's
 MAX_REFERENCE = 100           # the request's or order's number in the ministry's registry
 SWEEP_JOB = "inbox.erasure.sweep_job"
-SWEEP_INTERVAL_S = 3600
-SWEEP_BATCH = 200             # contacts per sweep: a first sweep over years of data is spread
+SWEEP_INTERVAL_S = 300
+# A sweep erases batches until this much time went by: it shares the worker's default queue
+# with the sweeps that route and assign, which must not wait behind a first sweep over years
+# of residents. The rest is the next sweep's.
+SWEEP_BATCH = 200
+SWEEP_BUDGET_S = 10.0
 
 
 def _without(*fields: str) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
@@ -220,26 +225,36 @@ def _blank(path: Path, span: tuple[int, int]) -> None:
         os.fsync(pack.fileno())
 
 
-async def sweep(ctx: InboxContext, now: datetime | None = None) -> int:
+async def sweep(ctx: InboxContext, now: datetime | None = None,
+                budget_s: float = SWEEP_BUDGET_S) -> int:
     """Erase the residents whose conversations were all resolved at least the retention
-    ago; how many. Nothing when the deployment keeps data until an admin erases it."""
+    ago, for at most `budget_s`; how many. Nothing when the deployment keeps data until an
+    admin erases it."""
     retention = ctx.config.privacy.retention_s
     if retention is None:
         return 0
     now = now or utcnow()
-    async with ctx.store.read() as tx:
-        due = await tx.erasure.due(now - timedelta(seconds=retention), SWEEP_BATCH)
+    until = time.monotonic() + budget_s
     erased = 0
-    for contact_id in due:
-        try:
-            await erase_contact(ctx, contact_id, reason=RETENTION, now=now)
-        except ActionError as exc:   # they wrote again, or were merged, meanwhile
-            log.info("contact %s was not erased on retention: %s", contact_id, exc.code)
-            continue
-        erased += 1
+    while time.monotonic() < until:
+        async with ctx.store.read() as tx:
+            due = await tx.erasure.due(now - timedelta(seconds=retention), SWEEP_BATCH)
+        done = 0
+        for contact_id in due:
+            if time.monotonic() >= until:
+                break
+            try:
+                await erase_contact(ctx, contact_id, reason=RETENTION, now=now)
+            except ActionError as exc:   # they wrote again, or were merged, meanwhile
+                log.info("contact %s was not erased on retention: %s", contact_id, exc.code)
+                continue
+            done += 1
+        erased += done
+        if not done:     # none left (or none that can be): the next sweep looks again
+            break
     return erased
 
 
 def sweep_job() -> int:
-    """The worker's hourly job (`worker.periodic_jobs`)."""
+    """The worker's job every SWEEP_INTERVAL_S (`worker.periodic_jobs`)."""
     return run_in_job_context(sweep)

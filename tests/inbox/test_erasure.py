@@ -321,6 +321,27 @@ async def test_the_sweep_erases_only_residents_resolved_longer_than_the_retentio
     assert (audit["actor_id"], audit["details"]["reason"]) == (None, "retention")
 
 
+async def test_a_sweep_goes_batch_after_batch_within_its_time(ctx, monkeypatch):
+    boss, _ = await admin(ctx)
+    resolved = []
+    for n in range(5):
+        result = await ingest(ctx, carrier("sms", "Köhnə müraciət", f"SM{n}",
+                                           phone=f"+99450111111{n}"))
+        await resolve(ctx, result.conversation_id, boss)
+        resolved.append(result.conversation_id)
+    later = utcnow() + timedelta(seconds=ctx.config.privacy.retention_s, days=1)
+    monkeypatch.setattr(erasure, "SWEEP_BATCH", 2)
+
+    assert await erasure.sweep(ctx, later, budget_s=0) == 0     # no time: the next run's
+    assert await erasure.sweep(ctx, later) == 5
+
+    async with ctx.store.read() as tx:
+        for conversation_id in resolved:
+            contact = await tx.contacts.get(
+                (await tx.conversations.get(conversation_id))["contact_id"])
+            assert contact["erased_at"] is not None and contact["phone"] is None
+
+
 async def test_without_a_retention_the_sweep_erases_nothing(ctx, config):
     from settings import Privacy
     boss, _ = await admin(ctx)
