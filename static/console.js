@@ -1492,7 +1492,14 @@
         ["az", "ru", "en"].map(function (code) {
           return el("option", { value: code, text: labelOf(LANGUAGE_NAMES, code), selected: contact.language === code });
         }));
-      if (!contact.language) language.insertBefore(el("option", { value: "", text: t("contact.unknown"), selected: true }), language.firstChild);
+      // Not set by anyone yet: what the open conversation was detected in, which replies and
+      // notices use meanwhile, so "unknown" does not read as missing.
+      var detected = state.detail && state.detail.language;
+      if (!contact.language) {
+        language.insertBefore(el("option", { value: "", selected: true,
+          text: detected ? t("contact.language_detected", { language: labelOf(LANGUAGE_NAMES, detected) }) : t("contact.unknown") }),
+        language.firstChild);
+      }
       language.addEventListener("change", function () { if (language.value) save("language", language.value); });
       var channels = [];
       (contact.identities || []).forEach(function (identity) {

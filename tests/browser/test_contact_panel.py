@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from inbox.context import open_context
 from tests.browser.conftest import AGENT, Resident, sign_in
+from tests.web.test_api import seed
 
 pytestmark = pytest.mark.e2e
 
@@ -94,3 +96,26 @@ async def test_a_typed_fin_is_a_possible_match_the_agent_confirms(system, open_p
     assert agent.errors == [] and agent.dialogs == []
     await owner.close()
     await visitor.close()
+
+
+async def test_a_language_nobody_set_shows_what_the_conversation_was_detected_in(system,
+                                                                                   open_page):
+    # An SMS: the carrier says nothing of the resident's language, the classifier found az.
+    ctx = open_context(pool=False)     # the system's database: the environment points at it
+    try:
+        sms = await seed(ctx, queue="call-centre-142", text="Salam, pensiyam gecikir",
+                         name="Əli Həsənov", channel="sms", phone="+994557654321",
+                         category="inquiry", language="az")
+        async with ctx.store.transaction() as tx:
+            await tx.contacts.update(sms.contact_id, language=None)
+    finally:
+        await ctx.close()
+    agent = await open_page()
+    console = agent.page
+    await sign_in(agent, system.base_url, AGENT)
+    await console.locator("#conversation-list .conv-row", has_text="Əli Həsənov").click()
+    chosen = console.locator("#contact-pane #contact-language option:checked")
+    await chosen.wait_for(state="attached")
+    assert await chosen.text_content() == "Not set (detected: Azerbaijani)"
+    assert await chosen.get_attribute("value") == ""
+    assert agent.errors == []
