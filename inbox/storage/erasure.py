@@ -67,10 +67,14 @@ class ErasureRecords(Records):
         return [row[0] for row in rows]
 
     async def unfinished_conversations(self, contact_id: int) -> list[int]:
+        """The contact's conversations not resolved. Every conversation of theirs is locked
+        (PostgreSQL) until the erasure commits: a message taken in meanwhile, which would
+        reopen one, waits, and then finds the identity's address erased."""
         rows = await self.conn.execute(
-            select(conversations.c.id).where(conversations.c.contact_id == contact_id,
-                                             conversations.c.status != "resolved"))
-        return [row[0] for row in rows]
+            select(conversations.c.id, conversations.c.status)
+            .where(conversations.c.contact_id == contact_id)
+            .order_by(conversations.c.id).with_for_update())
+        return [row.id for row in rows if row.status != "resolved"]
 
     async def erase(self, contact_id: int, now: datetime,
                     event_data: Callable[[str, Mapping[str, Any]], dict[str, Any] | None]
