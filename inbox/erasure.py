@@ -147,7 +147,7 @@ async def erase_contact(ctx: InboxContext, contact_id: int, *, reason: str,
             raise ActionError("resolve the resident's conversations first: "
                               + ", ".join(map(str, unfinished)), 409,
                               code="contact_has_open_conversations", conversations=unfinished)
-        erased = await tx.erasure.erase(contact_id, now, event_data)
+        erased = await tx.erasure.erase(contact_id, now, PERSONAL_EVENT_DATA, event_data)
         for conversation_id in erased.conversation_ids:
             await tx.events.add(conversation_id, EventType.CONTACT_ERASED, {"reason": reason},
                                 actor_id=actor_id, at=now)

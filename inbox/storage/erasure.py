@@ -6,7 +6,7 @@ what) stays."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -76,12 +76,12 @@ class ErasureRecords(Records):
             .order_by(conversations.c.id).with_for_update())
         return [row.id for row in rows if row.status != "resolved"]
 
-    async def erase(self, contact_id: int, now: datetime,
+    async def erase(self, contact_id: int, now: datetime, event_types: Collection[str],
                     event_data: Callable[[str, Mapping[str, Any]], dict[str, Any] | None]
                     ) -> Erased:
         """Erase the contact, the contacts merged into it, and their conversations' personal
-        data. `event_data(type, data)`: an event's data with what is personal removed, or
-        None when it holds nothing personal."""
+        data. `event_types`: the kinds of event that may hold some; `event_data(type, data)`
+        such an event's data with it removed, or None when there was none."""
         erased = Erased()
         erased.contact_ids = [contact_id, *[row[0] for row in await self.conn.execute(
             select(contacts.c.id).where(contacts.c.merged_into == contact_id))]]
@@ -105,10 +105,11 @@ class ErasureRecords(Records):
             .where(or_(self.one_of(contact_matches.c.contact_id, erased.contact_ids),
                        self.one_of(contact_matches.c.other_contact_id, erased.contact_ids))))
         if erased.conversation_ids:
-            await self._erase_conversations(erased, now, event_data)
+            await self._erase_conversations(erased, now, event_types, event_data)
         return erased
 
     async def _erase_conversations(self, erased: Erased, now: datetime,
+                                   event_types: Collection[str],
                                    event_data: Callable[[str, Mapping[str, Any]],
                                                         dict[str, Any] | None]) -> None:
         ids = erased.conversation_ids
@@ -118,18 +119,27 @@ class ErasureRecords(Records):
             select(messages.c.id, messages.c.channel, messages.c.attachments, messages.c.extra,
                    messages.c.delivery_status)
             .where(self.one_of(messages.c.conversation_id, ids)))
+        # One statement for every message, whatever their number; then the few that keep
+        # something besides (a whisper's mark) or were never sent.
+        await self.conn.execute(
+            update(messages).where(self.one_of(messages.c.conversation_id, ids))
+            .values(body="", html=None, attachments=[], extra={ERASED: True},
+                    delivery_error=None))
         for row in erased.messages:
             extra = row["extra"] or {}
-            kept = {key: extra[key] for key in _KEPT_EXTRA if key in extra}
-            values: dict[str, Any] = {"body": "", "html": None, "attachments": [],
-                                      "extra": {**kept, ERASED: True}, "delivery_error": None}
-            if row["delivery_status"] in ("queued", "sending"):
-                values.update(delivery_status="failed", delivery_error=NOT_SENT,
-                              next_attempt_at=None, claimed_at=None)
-            await self.conn.execute(update(messages).where(messages.c.id == row["id"])
-                                    .values(**values))
+            if kept := {key: extra[key] for key in _KEPT_EXTRA if key in extra}:
+                await self.conn.execute(update(messages).where(messages.c.id == row["id"])
+                                        .values(extra={**kept, ERASED: True}))
+        unsent = [row["id"] for row in erased.messages
+                  if row["delivery_status"] in ("queued", "sending")]
+        if unsent:
+            await self.conn.execute(
+                update(messages).where(self.one_of(messages.c.id, unsent))
+                .values(delivery_status="failed", delivery_error=NOT_SENT,
+                        next_attempt_at=None, claimed_at=None))
         for row in await self._all(select(events.c.id, events.c.type, events.c.data)
-                                   .where(self.one_of(events.c.conversation_id, ids))):
+                                   .where(self.one_of(events.c.conversation_id, ids),
+                                          self.one_of(events.c.type, event_types))):
             data = event_data(row["type"], row["data"] or {})
             if data is not None:
                 await self.conn.execute(update(events).where(events.c.id == row["id"])
