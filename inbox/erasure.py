@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,7 +31,8 @@ from inbox.context import InboxContext, run_in_job_context
 from inbox.events import EventType
 from inbox.kept_mail import KeptMailGone, place_of
 from inbox.storage.erasure import Erased
-from inbox.storage.records import utcnow
+from inbox.storage.records import Row, utcnow
+from inbox.storage.unit import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,7 @@ SWEEP_INTERVAL_S = 300
 # A sweep erases batches until this much time went by: it shares the worker's default queue
 # with the sweeps that route and assign, which must not wait behind a first sweep over years
 # of residents. The rest is the next sweep's.
-SWEEP_BATCH = 200
+SWEEP_BATCH = 50              # residents a transaction: SQLite's writer is held that long
 SWEEP_BUDGET_S = 10.0
 
 
@@ -142,20 +144,14 @@ async def erase_contact(ctx: InboxContext, contact_id: int, *, reason: str,
         if contact["erased_at"] is not None:
             raise ActionError(f"contact {contact_id} is already erased", 409,
                               code="contact_erased")
+        await tx.erasure.lock_conversations([contact_id])
         unfinished = await tx.erasure.unfinished_conversations(contact_id)
         if unfinished:
             raise ActionError("resolve the resident's conversations first: "
                               + ", ".join(map(str, unfinished)), 409,
                               code="contact_has_open_conversations", conversations=unfinished)
-        erased = await tx.erasure.erase(contact_id, now, PERSONAL_EVENT_DATA, event_data)
-        for conversation_id in erased.conversation_ids:
-            await tx.events.add(conversation_id, EventType.CONTACT_ERASED, {"reason": reason},
-                                actor_id=actor_id, at=now)
-        files = files_of(ctx.media_dir, erased)
-        result = Erasure(contact_id, len(erased.contact_ids), len(erased.conversation_ids),
-                         len(erased.messages), len(files))
-        await tx.audit.record(actor_id, "contact.erased", "contact", contact_id,
-                              result.as_details(reason, reference))
+        erased, files, [result] = await _erase(tx, ctx.media_dir, [contact_id], now,
+                                               reason, actor_id, reference)
     removed = remove_files(files)
     for conversation_id in erased.conversation_ids:
         await announce(ctx, conversation_id)
@@ -164,25 +160,62 @@ async def erase_contact(ctx: InboxContext, contact_id: int, *, reason: str,
     return result
 
 
+async def _erase(tx: UnitOfWork, media_dir: Path, contact_ids: list[int], now: datetime,
+                 reason: str, actor_id: int | None, reference: str | None
+                 ) -> tuple[Erased, list[KeptFile], list[Erasure]]:
+    """Erase the contacts, with an event on each of their conversations and an audit
+    record each; what was erased, the files to remove once committed, and each contact's
+    tally."""
+    erased = await tx.erasure.erase(contact_ids, now, PERSONAL_EVENT_DATA, event_data)
+    data = {"reason": reason}
+    if actor_id is None:
+        await tx.events.add_many([(conversation_id, EventType.CONTACT_ERASED, data, now)
+                                  for conversation_id in erased.conversation_ids])
+    else:
+        for conversation_id in erased.conversation_ids:
+            await tx.events.add(conversation_id, EventType.CONTACT_ERASED, data,
+                                actor_id=actor_id, at=now)
+    files = {row["id"]: files_of(media_dir, row) for row in erased.messages}
+    results = tally(erased, {message_id: len(found) for message_id, found in files.items()})
+    await tx.audit.record_many(actor_id, "contact.erased", "contact", [
+        (result.contact_id, result.as_details(reason, reference)) for result in results])
+    return erased, [kept for found in files.values() for kept in found], results
+
+
+def tally(erased: Erased, files: Mapping[int, int]) -> list[Erasure]:
+    """Each erased contact's share: the contacts merged into it, its conversations, their
+    messages and files (`files`: how many each message had)."""
+    merged = Counter(erased.merged.values())
+    conversations = Counter(erased.conversations.values())
+    messages: Counter[int] = Counter()
+    kept: Counter[int] = Counter()
+    for row in erased.messages:
+        owner = erased.conversations[row["conversation_id"]]
+        messages[owner] += 1
+        kept[owner] += files.get(row["id"], 0)
+    return [Erasure(contact_id, 1 + merged[contact_id], conversations[contact_id],
+                    messages[contact_id], kept[contact_id])
+            for contact_id in erased.contact_ids]
+
+
 KeptFile = tuple[Path, tuple[int, int] | None]    # a file, or a span of a pack
 
 
-def files_of(media_dir: Path, erased: Erased) -> list[KeptFile]:
-    """The erased messages' files in the media store: attachments kept there, and the mails
-    as they came (a file of its own, or a span of a pack shared with other mails)."""
+def files_of(media_dir: Path, message: Row) -> list[KeptFile]:
+    """An erased message's files in the media store: attachments kept there, and the mail
+    as it came (a file of its own, or a span of a pack shared with other mails)."""
     found: list[tuple[Path | None, tuple[int, int] | None]] = []
-    for row in erased.messages:
-        for item in row["attachments"] or []:
-            if isinstance(item, dict) and (path := stored_path(media_dir, item)) is not None:
-                found.append((path, None))
-        email = (row["extra"] or {}).get("email")
-        if isinstance(email, dict):
-            try:
-                place = place_of(email)
-            except KeptMailGone:
-                place = None
-            if place is not None:
-                found.append((_inside(media_dir, place[0]), place[1]))
+    for item in message["attachments"] or []:
+        if isinstance(item, dict) and (path := stored_path(media_dir, item)) is not None:
+            found.append((path, None))
+    email = (message["extra"] or {}).get("email")
+    if isinstance(email, dict):
+        try:
+            place = place_of(email)
+        except KeptMailGone:
+            place = None
+        if place is not None:
+            found.append((_inside(media_dir, place[0]), place[1]))
     return [(path, span) for path, span in found if path is not None]
 
 
@@ -228,31 +261,45 @@ def _blank(path: Path, span: tuple[int, int]) -> None:
 async def sweep(ctx: InboxContext, now: datetime | None = None,
                 budget_s: float = SWEEP_BUDGET_S) -> int:
     """Erase the residents whose conversations were all resolved at least the retention
-    ago, for at most `budget_s`; how many. Nothing when the deployment keeps data until an
-    admin erases it."""
+    ago, a batch to a transaction, for at most `budget_s`; how many. Nothing when the
+    deployment keeps data until an admin erases it."""
     retention = ctx.config.privacy.retention_s
     if retention is None:
         return 0
     now = now or utcnow()
+    resolved_before = now - timedelta(seconds=retention)
     until = time.monotonic() + budget_s
     erased = 0
     while time.monotonic() < until:
         async with ctx.store.read() as tx:
-            due = await tx.erasure.due(now - timedelta(seconds=retention), SWEEP_BATCH)
-        done = 0
-        for contact_id in due:
-            if time.monotonic() >= until:
-                break
-            try:
-                await erase_contact(ctx, contact_id, reason=RETENTION, now=now)
-            except ActionError as exc:   # they wrote again, or were merged, meanwhile
-                log.info("contact %s was not erased on retention: %s", contact_id, exc.code)
-                continue
-            done += 1
-        erased += done
+            candidates = await tx.erasure.due(resolved_before, SWEEP_BATCH)
+        done = await erase_due(ctx, candidates, resolved_before, now) if candidates else []
+        erased += len(done)
         if not done:     # none left (or none that can be): the next sweep looks again
             break
     return erased
+
+
+async def erase_due(ctx: InboxContext, candidates: list[int], resolved_before: datetime,
+                    now: datetime) -> list[Erasure]:
+    """Erase those of `candidates` still due once their conversations are locked (one may
+    have written again, or been merged, since they were chosen), in one transaction.
+
+    Consoles are not told, unlike an admin's erasure: these conversations were resolved
+    years ago, and one open on a screen refuses a reply (409) and reads as erased when it is
+    opened again."""
+    async with ctx.store.transaction() as tx:
+        await tx.erasure.lock_conversations(candidates)
+        due = await tx.erasure.due(resolved_before, len(candidates), among=candidates)
+        if not due:
+            return []
+        _erased, files, results = await _erase(tx, ctx.media_dir, due, now, RETENTION,
+                                               None, None)
+    removed = remove_files(files)
+    log.info("erased %d residents on retention: %d conversations, %d messages, %d of %d "
+             "files removed", len(results), sum(r.conversations for r in results),
+             sum(r.messages for r in results), removed, len(files))
+    return results
 
 
 def sweep_job() -> int:

@@ -19,6 +19,16 @@ class AuditRecords(Records):
             "target_id": str(target_id), "details": details or {}, "created_at": utcnow(),
         })
 
+    async def record_many(self, actor_id: int | None, action: str, target_kind: str,
+                          targets: list[tuple[Any, dict[str, Any]]]) -> None:
+        """The same action on many targets ((target id, details) each), in one statement."""
+        if targets:
+            now = utcnow()
+            await self._insert_many(audit_events, [
+                {"actor_id": actor_id, "action": action, "target_kind": target_kind,
+                 "target_id": str(target_id), "details": details, "created_at": now}
+                for target_id, details in targets])
+
     async def recent(self, limit: int, before_id: int | None = None,
                      target_kind: str | None = None,
                      target_id: Any | None = None) -> list[Row]:

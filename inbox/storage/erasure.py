@@ -6,7 +6,7 @@ what) stays."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -40,70 +40,89 @@ NOT_SENT = "the resident's personal data was erased before it was sent"
 
 @dataclass
 class Erased:
-    """What one erasure changed: counts for the audit trail, and what is left to remove
-    from the media store once it is committed (the message rows as they were)."""
+    """What one erasure changed: for the audit trail, by resident, and what is left to
+    remove from the media store once it is committed (the message rows as they were)."""
 
-    contact_ids: list[int] = field(default_factory=list)
-    conversation_ids: list[int] = field(default_factory=list)
+    contact_ids: list[int] = field(default_factory=list)       # those asked for
+    merged: dict[int, int] = field(default_factory=dict)       # merged in: by whom
+    conversations: dict[int, int] = field(default_factory=dict)   # id: contact id
     messages: list[Row] = field(default_factory=list)
     events: int = 0
 
+    @property
+    def conversation_ids(self) -> list[int]:
+        return list(self.conversations)
+
 
 class ErasureRecords(Records):
-    async def due(self, resolved_before: datetime, limit: int) -> list[int]:
+    async def due(self, resolved_before: datetime, limit: int,
+                  among: Sequence[int] | None = None) -> list[int]:
         """Contacts not erased whose conversations are all resolved before `resolved_before`
-        (and who have at least one), oldest first."""
+        (and who have at least one), oldest first; `among`: of these only."""
         c = conversations
         unfinished = exists().where(
             c.c.contact_id == contacts.c.id,
             or_(c.c.status != "resolved", c.c.resolved_at.is_(None),
                 c.c.resolved_at >= resolved_before))
         any_conversation = exists().where(c.c.contact_id == contacts.c.id)
-        rows = await self.conn.execute(
-            select(contacts.c.id)
-            .where(contacts.c.erased_at.is_(None), contacts.c.merged_into.is_(None),
-                   any_conversation, ~unfinished)
-            .order_by(contacts.c.id).limit(limit))
-        return [row[0] for row in rows]
+        query = (select(contacts.c.id)
+                 .where(contacts.c.erased_at.is_(None), contacts.c.merged_into.is_(None),
+                        any_conversation, ~unfinished)
+                 .order_by(contacts.c.id).limit(limit))
+        if among is not None:
+            query = query.where(self.one_of(contacts.c.id, among))
+        return [row[0] for row in await self.conn.execute(query)]
+
+    async def lock_conversations(self, contact_ids: Sequence[int]) -> None:
+        """Lock the contacts' conversations (PostgreSQL) until the erasure commits: a message
+        taken in meanwhile, which would reopen one, waits, and then finds the identity's
+        address erased. (SQLite's one writer at a time needs no lock.)"""
+        await self.conn.execute(select(conversations.c.id)
+                                .where(self.one_of(conversations.c.contact_id, contact_ids))
+                                .order_by(conversations.c.id).with_for_update())
 
     async def unfinished_conversations(self, contact_id: int) -> list[int]:
-        """The contact's conversations not resolved. Every conversation of theirs is locked
-        (PostgreSQL) until the erasure commits: a message taken in meanwhile, which would
-        reopen one, waits, and then finds the identity's address erased."""
+        """The contact's conversations not resolved."""
         rows = await self.conn.execute(
-            select(conversations.c.id, conversations.c.status)
-            .where(conversations.c.contact_id == contact_id)
-            .order_by(conversations.c.id).with_for_update())
-        return [row.id for row in rows if row.status != "resolved"]
+            select(conversations.c.id).where(conversations.c.contact_id == contact_id,
+                                             conversations.c.status != "resolved")
+            .order_by(conversations.c.id))
+        return [row[0] for row in rows]
 
-    async def erase(self, contact_id: int, now: datetime, event_types: Collection[str],
+    async def erase(self, contact_ids: Sequence[int], now: datetime,
+                    event_types: Collection[str],
                     event_data: Callable[[str, Mapping[str, Any]], dict[str, Any] | None]
                     ) -> Erased:
-        """Erase the contact, the contacts merged into it, and their conversations' personal
-        data. `event_types`: the kinds of event that may hold some; `event_data(type, data)`
-        such an event's data with it removed, or None when there was none."""
-        erased = Erased()
-        erased.contact_ids = [contact_id, *[row[0] for row in await self.conn.execute(
-            select(contacts.c.id).where(contacts.c.merged_into == contact_id))]]
-        erased.conversation_ids = [row[0] for row in await self.conn.execute(
-            select(conversations.c.id).where(conversations.c.contact_id == contact_id))]
+        """Erase the contacts, the contacts merged into them, and their conversations'
+        personal data, in as many statements for many contacts as for one. `event_types`:
+        the kinds of event that may hold some; `event_data(type, data)` such an event's data
+        with it removed, or None when there was none."""
+        erased = Erased(contact_ids=list(contact_ids))
+        erased.merged = {row.id: row.merged_into for row in await self.conn.execute(
+            select(contacts.c.id, contacts.c.merged_into)
+            .where(self.one_of(contacts.c.merged_into, contact_ids)))}
+        everyone = [*contact_ids, *erased.merged]
+        erased.conversations = {row.id: row.contact_id for row in await self.conn.execute(
+            select(conversations.c.id, conversations.c.contact_id)
+            .where(self.one_of(conversations.c.contact_id, contact_ids))
+            .order_by(conversations.c.id))}
         await self.conn.execute(
-            update(contacts).where(self.one_of(contacts.c.id, erased.contact_ids))
+            update(contacts).where(self.one_of(contacts.c.id, everyone))
             .values(name=None, phone=None, email=None, preferred_channel=None,
                     erased_at=now, updated_at=now))
         identities = contact_identities
         await self.conn.execute(
             update(identities)
-            .where(self.one_of(identities.c.contact_id, erased.contact_ids))
+            .where(self.one_of(identities.c.contact_id, everyone))
             .values(address=literal(ERASED_ADDRESS, String) + cast(identities.c.id, String),
                     display_name=None, reply_to=None))
         await self.conn.execute(
             delete(contact_claims)
-            .where(self.one_of(contact_claims.c.contact_id, erased.contact_ids)))
+            .where(self.one_of(contact_claims.c.contact_id, everyone)))
         await self.conn.execute(
             delete(contact_matches)
-            .where(or_(self.one_of(contact_matches.c.contact_id, erased.contact_ids),
-                       self.one_of(contact_matches.c.other_contact_id, erased.contact_ids))))
+            .where(or_(self.one_of(contact_matches.c.contact_id, everyone),
+                       self.one_of(contact_matches.c.other_contact_id, everyone))))
         if erased.conversation_ids:
             await self._erase_conversations(erased, now, event_types, event_data)
         return erased
@@ -116,8 +135,8 @@ class ErasureRecords(Records):
         await self.conn.execute(update(conversations).where(self.one_of(conversations.c.id, ids))
                                 .values(thread_key=None))
         erased.messages = await self._all(
-            select(messages.c.id, messages.c.channel, messages.c.attachments, messages.c.extra,
-                   messages.c.delivery_status)
+            select(messages.c.id, messages.c.conversation_id, messages.c.attachments,
+                   messages.c.extra, messages.c.delivery_status)
             .where(self.one_of(messages.c.conversation_id, ids)))
         # One statement for every message, whatever their number; then the few that keep
         # something besides (a whisper's mark) or were never sent.

@@ -342,6 +342,43 @@ async def test_a_sweep_goes_batch_after_batch_within_its_time(ctx, monkeypatch):
             assert contact["erased_at"] is not None and contact["phone"] is None
 
 
+async def test_one_batch_audits_each_resident_with_their_own_counts(ctx):
+    boss, _ = await admin(ctx)
+    agent = Actor(boss, "admin", ())
+    # Günel wrote by SMS, twice, and (as another contact, joined into hers) on the web chat.
+    first = await ingest(ctx, carrier("sms", "Birinci müraciət", "SM1"))
+    await resolve(ctx, first.conversation_id, boss)
+    second = await ingest(ctx, carrier("sms", "İkinci müraciət", "SM2"))
+    await resolve(ctx, second.conversation_id, boss)
+    visitor = await ingest(ctx, webchat("Salam", "gunel-chat", display_name="Günel"))
+    await resolve(ctx, visitor.conversation_id, boss)
+    gunel = await contact_of(ctx, first.conversation_id)
+    joined = await contact_of(ctx, visitor.conversation_id)
+    await actions.merge_contacts(ctx, agent, gunel, joined)
+    leyla = await ingest(ctx, carrier("sms", "Salam", "SM3", phone="+994552222222"))
+    await resolve(ctx, leyla.conversation_id, boss)
+    later = utcnow() + timedelta(seconds=ctx.config.privacy.retention_s, days=1)
+
+    assert await erasure.sweep(ctx, later) == 2
+
+    audits = {int(r["target_id"]): r["details"]
+              for r in await row(ctx, audit_events, action="contact.erased")}
+    messages_of = {}
+    async with ctx.store.read() as tx:
+        for contact_id in (gunel, await contact_of(ctx, leyla.conversation_id)):
+            ids = [c["id"] for c in await tx.conversations.of_contact(contact_id)]
+            messages_of[contact_id] = len(await tx.messages.of_conversations(
+                ids, before=None, limit=100))
+        merged = await tx.contacts.get(joined)
+    assert {contact_id: (d["contacts"], d["conversations"], d["messages"], d["reason"])
+            for contact_id, d in audits.items()} == {
+        gunel: (2, 3, messages_of[gunel], "retention"),
+        await contact_of(ctx, leyla.conversation_id):
+            (1, 1, messages_of[await contact_of(ctx, leyla.conversation_id)], "retention")}
+    # The contact joined into hers is erased with it: its name is gone too.
+    assert (merged["name"], merged["erased_at"] is not None) == (None, True)
+
+
 async def test_without_a_retention_the_sweep_erases_nothing(ctx, config):
     from settings import Privacy
     boss, _ = await admin(ctx)
