@@ -261,14 +261,18 @@ def _blank(path: Path, span: tuple[int, int]) -> None:
 async def sweep(ctx: InboxContext, now: datetime | None = None,
                 budget_s: float = SWEEP_BUDGET_S) -> int:
     """Erase the residents whose conversations were all resolved at least the retention
-    ago, a batch to a transaction, for at most `budget_s`; how many. Nothing when the
-    deployment keeps data until an admin erases it."""
+    ago, a batch to a transaction, for at most `budget_s`; how many. The mail of dead
+    letters buried that long ago goes too. Nothing when the deployment keeps data until an
+    admin erases it."""
     retention = ctx.config.privacy.retention_s
     if retention is None:
         return 0
     now = now or utcnow()
     resolved_before = now - timedelta(seconds=retention)
     until = time.monotonic() + budget_s
+    async with ctx.store.transaction() as tx:
+        if letters := await tx.erasure.erase_mail_kept_before(resolved_before):
+            log.info("erased the mail of %d dead letters kept past the retention", letters)
     erased = 0
     while time.monotonic() < until:
         async with ctx.store.read() as tx:

@@ -33,13 +33,15 @@ async def replay(ctx: InboxContext, letter_id: int) -> Replayed | None:
     letter = await port.dead_letter(letter_id)
     if letter is None:
         return None
+    raw = bytes(letter["raw"])
+    if not raw:    # kept past the retention (inbox.erasure): nothing is left to take in
+        return Replayed(False, error=letter["error"])
     email = ctx.config.channels.email
     mailbox = next((m for m in (email.mailboxes if email else ()) if m.id == letter["mailbox"]),
                    None)
     if mailbox is None:
         return Replayed(False, error=f"mailbox {letter['mailbox']!r} is not in the "
                                      "configuration any more")
-    raw = bytes(letter["raw"])
     try:
         read = await asyncio.to_thread(read_mail, raw, letter["digest"], mailbox, ctx.media_dir,
                                        own_addresses(ctx), utcnow())

@@ -11,7 +11,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, and_, cast, delete, exists, literal, or_, select, update
+from sqlalchemy import (
+    String,
+    and_,
+    cast,
+    delete,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 
 from inbox.messages import ERASED, WHISPER
 from inbox.storage.records import Records, Row
@@ -24,6 +35,8 @@ from inbox.storage.schema import (
     conversations,
     events,
     guided_intakes,
+    mail_attempts,
+    mail_dead_letters,
     messages,
     outcomes,
     surveys,
@@ -36,6 +49,9 @@ ERASED_ADDRESS = "erased:"   # and the identity's id
 _KEPT_EXTRA = (WHISPER,)
 # An outbound message not yet sent when its resident was erased: it is never sent.
 NOT_SENT = "the resident's personal data was erased before it was sent"
+# A dead letter kept past the retention: its digest stays (a folder read again still finds
+# the mail buried), its raw mail and error do not.
+DEAD_LETTER_ERASED = "the mail was erased: it was kept past the retention"
 
 
 @dataclass
@@ -72,6 +88,16 @@ class ErasureRecords(Records):
         if among is not None:
             query = query.where(self.one_of(contacts.c.id, among))
         return [row[0] for row in await self.conn.execute(query)]
+
+    async def erase_mail_kept_before(self, before: datetime) -> int:
+        """Empty the dead letters buried before `before` and forget the failed attempts
+        last counted then (their errors may name addresses); how many dead letters."""
+        letters = mail_dead_letters
+        result = await self.conn.execute(
+            update(letters).where(letters.c.created_at < before, func.length(letters.c.raw) > 0)
+            .values(raw=b"", error=DEAD_LETTER_ERASED))
+        await self.conn.execute(delete(mail_attempts).where(mail_attempts.c.updated_at < before))
+        return result.rowcount or 0
 
     async def lock_conversations(self, contact_ids: Sequence[int]) -> None:
         """Lock the contacts' conversations (PostgreSQL) until the erasure commits: a message

@@ -379,6 +379,36 @@ async def test_one_batch_audits_each_resident_with_their_own_counts(ctx):
     assert (merged["name"], merged["erased_at"] is not None) == (None, True)
 
 
+async def test_dead_letters_kept_past_the_retention_lose_their_mail(ctx):
+    from channels.email.dead_letters import replay
+    from inbox.storage.erasure import DEAD_LETTER_ERASED
+    from inbox.storage.schema import mail_attempts, mail_dead_letters
+    retention = timedelta(seconds=ctx.config.privacy.retention_s)
+    async with ctx.store.transaction() as tx:
+        old = await tx.mail.bury("dost-baku-1", "INBOX", 7, "a" * 64, GUNEL_MAIL,
+                                 "UnicodeDecodeError at gunel@mail.ru", 3)
+        new = await tx.mail.bury("dost-baku-1", "INBOX", 8, "b" * 64, LEYLA_MAIL,
+                                 "ValueError", 3)
+        await tx.mail.count_attempt("dost-baku-1", "c" * 64, "a failure naming leyla@yandex.ru")
+        await tx.conn.execute(mail_dead_letters.update()
+                              .where(mail_dead_letters.c.id == old)
+                              .values(created_at=utcnow() - retention - timedelta(days=1)))
+        await tx.conn.execute(mail_attempts.update()
+                              .values(updated_at=utcnow() - retention - timedelta(days=1)))
+
+    await erasure.sweep(ctx)
+
+    letters = {r["id"]: r for r in await row(ctx, mail_dead_letters)}
+    assert (bytes(letters[old]["raw"]), letters[old]["error"]) == (b"", DEAD_LETTER_ERASED)
+    assert bytes(letters[new]["raw"]) == LEYLA_MAIL
+    assert await row(ctx, mail_attempts) == []
+    # Still buried (a folder read again does not take it up), but nothing left to replay.
+    async with ctx.store.read() as tx:
+        assert await tx.mail.buried_digests("dost-baku-1", ["a" * 64]) == {"a" * 64}
+    replayed = await replay(ctx, old)
+    assert (replayed.stored, replayed.error) == (False, DEAD_LETTER_ERASED)
+
+
 async def test_without_a_retention_the_sweep_erases_nothing(ctx, config):
     from settings import Privacy
     boss, _ = await admin(ctx)
