@@ -38,6 +38,17 @@
   var RULE_KEYS = { category: t("admin.rule_category"), channel: t("admin.rule_channel"),
                     language: t("admin.rule_language"), keywords: t("admin.rule_keywords"),
                     queue_hint: t("admin.rule_queue_hint") };
+  var CATEGORIES = { inquiry: t("category.inquiry"), registration: t("category.registration"),
+                     support: t("category.support") };
+  var CHANNELS = { webchat: t("channel.webchat"), sms: t("channel.sms"), whatsapp: t("channel.whatsapp"),
+                   voice: t("channel.voice"), telegram: t("channel.telegram"), email: t("channel.email") };
+  // A rule's condition as the admin reads it: config's ids named in the page's language.
+  var RULE_VALUES = {
+    category: function (value) { return CC.labelOf(CATEGORIES, value); },
+    channel: function (value) { return CC.labelOf(CHANNELS, value); },
+    language: function (value) { return CC.labelOf(LANGUAGES, value); },
+    queue_hint: function (value) { return queueName(value); }
+  };
 
   var config = null;       // GET /api/v1/admin/config
   var users = [];
@@ -252,7 +263,8 @@
   function ruleText(conditions) {
     return Object.keys(conditions).map(function (key) {
       var value = conditions[key];
-      return CC.labelOf(RULE_KEYS, key) + ": " + (Array.isArray(value) ? value.join(", ") : value);
+      var named = RULE_VALUES[key] || String;
+      return CC.labelOf(RULE_KEYS, key) + ": " + (Array.isArray(value) ? value.map(named) : [named(value)]).join(", ");
     }).join(" · ");
   }
   function showConfig() {

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from inbox.context import open_context
 from tests.browser.conftest import (
     AGENT,
     SUPERVISOR,
@@ -33,17 +34,19 @@ TEXT = "Salam! Pensiyamın nə vaxt köçürüləcəyini öyrənmək istəyirəm
 # What the deployment and the resident wrote (queue names, names, messages) is theirs, not
 # the console's: it is left out of the search for English.
 DEPLOYMENT = ROOT / "tests" / "fixtures" / "config.yaml"
+ADMIN = ("kamran.admin@example.gov.az", "idarə-paneli-2026", "Kamran Nəsirov")
 
 # Every text a user can read in the page's language: text nodes (hidden dialogs too), the
 # page's title, and the attributes browsers show or read out. Text marked as another language
-# (lang="…": a routing rule's reason as the inbox wrote it) is declared, not untranslated.
+# (lang="…": a routing rule's reason as the inbox wrote it) is declared, not untranslated;
+# code (<code>: a canned response's {variables}) is what the admin types, in no language.
 READABLE = """() => {
   const parts = [document.title];
   const own = document.documentElement.lang;
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   while (walker.nextNode()) {
     const node = walker.currentNode;
-    if (node.parentElement.closest("script, style")) continue;
+    if (node.parentElement.closest("script, style, code")) continue;
     if (node.parentElement.closest("[lang]").lang !== own) continue;
     parts.push(node.nodeValue);
   }
@@ -76,7 +79,9 @@ def _theirs(language: str) -> list[str]:
     queues = yaml.safe_load(DEPLOYMENT.read_text(encoding="utf-8"))["queues"]
     names = [queue["name"][language] if isinstance(queue["name"], dict) else queue["name"]
              for queue in queues]
-    return [*names, RESIDENT, TEXT, AGENT[0], SUPERVISOR[0]]
+    # The deployment's ids, shown as ids (the admin's configuration: its queues' codes).
+    ids = sorted((queue["id"] for queue in queues), key=len, reverse=True)
+    return [*names, *ids, RESIDENT, TEXT, AGENT[0], SUPERVISOR[0], ADMIN[0]]
 
 
 @functools.cache
@@ -215,3 +220,48 @@ async def _reports(watched: Watched, base_url: str, language: str, long_date: st
     await notice.wait_for(state="visible")
     assert long_date in await notice.text_content()
     await _check(watched, language, "reports-backwards")
+
+ERASED_BY = {"az": "Sistem", "ru": "Система"}
+RETENTION = {"az": "saxlama müddəti bitib", "ru": "истёк срок хранения"}
+
+
+@pytest.mark.parametrize("language", ["az", "ru"])
+async def test_the_admin_pages_in_azerbaijani_and_russian(system, browser, language):
+    """Every tab of the administration, and the canned responses' editor, with an erasure in
+    the audit trail (the system's own, on retention)."""
+    system.add_user(ADMIN[0], "admin", "", ADMIN[1], name=ADMIN[2])
+    ctx = open_context(pool=False)     # the system's database: the environment points at it
+    try:
+        async with ctx.store.transaction() as tx:
+            await tx.audit.record(None, "contact.erased", "contact", 41, {
+                "reason": "retention", "contacts": 1, "conversations": 2, "messages": 9,
+                "files": 1})
+    finally:
+        await ctx.close()
+    watched = await _open(browser, "en-GB")
+    page = watched.page
+    await page.goto(system.base_url + "/admin")
+    await page.wait_for_url("**/console/login?next=**")
+    await page.fill("#login-email", ADMIN[0])
+    await page.fill("#login-password", ADMIN[1])
+    await page.click("#login-submit")
+    await page.wait_for_url(system.base_url + "/admin")
+    async with page.expect_navigation():
+        await page.select_option("#ui-language", language)
+    await page.locator("#users-rows tr", has_text=ADMIN[2]).wait_for()
+    await _check(watched, language, "admin-users")
+    await page.click("#tab-config")
+    await page.locator("#config-view table").first.wait_for()
+    await _check(watched, language, "admin-config")
+    await page.click("#tab-audit")
+    erased = page.locator("#audit-rows tr", has_text=ERASED_BY[language])
+    await erased.wait_for()
+    assert RETENTION[language] in await erased.text_content()
+    await _check(watched, language, "admin-audit")
+    await page.goto(system.base_url + "/admin/canned")
+    await page.locator(".canned-row, #canned-rows tr").first.wait_for()
+    await _check(watched, language, "admin-canned")
+    await page.click("#canned-new")
+    await page.locator("#canned-editor").wait_for()
+    await _check(watched, language, "admin-canned-editor")
+    await page.context.close()
