@@ -38,6 +38,7 @@ import redis
 from sqlalchemy import func, select
 
 from bench.bench_webchat import scratch_database
+from bench.processes import database_options
 from inbox.storage.db import migrate
 from routing.corpus.generate import made_up_fin
 from settings import EmailChannel, Imap, Mailbox, load_config
@@ -231,11 +232,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mails", type=int, default=5000)
     parser.add_argument("--senders", type=int, default=1500)
-    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--postgres-url", default=os.environ.get(
-        "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
-    parser.add_argument("--redis-url", default=BENCH_REDIS,
-                        help=f"a Redis database the run may flush (default {BENCH_REDIS})")
+    database_options(parser, BENCH_REDIS)
     asyncio.run(run(parser.parse_args()))
 
 

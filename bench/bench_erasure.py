@@ -30,7 +30,7 @@ from datetime import timedelta
 import redis
 from sqlalchemy import delete, func, select, update
 
-from bench.processes import scratch_database
+from bench.processes import database_options, scratch_database
 from inbox import erasure
 from inbox.context import open_context
 from inbox.storage import utcnow
@@ -145,11 +145,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--residents", type=int, default=2000)
     parser.add_argument("--messages", type=int, default=6)
-    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--postgres-url", default=os.environ.get(
-        "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
-    parser.add_argument("--redis-url", default=BENCH_REDIS,
-                        help=f"a Redis database the run may flush (default {BENCH_REDIS})")
+    database_options(parser, BENCH_REDIS)
     asyncio.run(run(parser.parse_args()))
 
 

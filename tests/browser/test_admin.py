@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import expect
 
-from tests.browser.conftest import Resident, Watched, sign_in
+from tests.browser.conftest import Resident, sign_in
 from tests.browser.test_console import FIRST_TEXT, _agent_reply
 
 pytestmark = pytest.mark.e2e
@@ -22,23 +22,13 @@ NEW_AGENT = ("aysel.quliyeva@example.gov.az", "yeni-operator-777", "Aysel Quliye
 RESIDENT = "Rəşad Əhmədov"
 
 
-async def _admin_signs_in(watched: Watched, base_url: str) -> None:
-    page = watched.page
-    await page.goto(base_url + "/admin")
-    await page.wait_for_url("**/console/login?next=**")
-    await page.fill("#login-email", ADMIN[0])
-    await page.fill("#login-password", ADMIN[1])
-    await page.click("#login-submit")
-    await page.wait_for_url(base_url + "/admin")
-
-
 async def test_an_admin_creates_an_agent_who_signs_in_and_works_and_the_audit_shows_it(
         system, open_page, http):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     system.add_user(ADMIN[0], "admin", "", ADMIN[1], name=ADMIN[2])
     admin = await open_page(1360, 860)
     page = admin.page
-    await _admin_signs_in(admin, system.base_url)
+    await sign_in(admin, system.base_url, ADMIN, start="/admin")
     await expect(page.locator("#users-rows tr", has_text=ADMIN[2])).to_have_count(1)
     # The admin's own row cannot deactivate itself.
     own = page.locator("#users-rows tr", has_text=ADMIN[2])

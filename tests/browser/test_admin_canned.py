@@ -71,12 +71,7 @@ async def test_an_admin_creates_a_queue_response_an_agent_of_the_queue_sends_in_
     # --- the admin --------------------------------------------------------------------------
     admin = await _azerbaijani_page(browser)
     page = admin.page
-    await page.goto(system.base_url + "/admin/canned")
-    await page.wait_for_url("**/console/login?next=**")
-    await page.fill("#login-email", ADMIN[0])
-    await page.fill("#login-password", ADMIN[1])
-    await page.click("#login-submit")
-    await page.wait_for_url(system.base_url + "/admin/canned")
+    await sign_in(admin, system.base_url, ADMIN, start="/admin/canned")
     await expect(page.locator("h1")).to_have_text("Hazır cavablar")
     await expect(page.locator("#back-to-admin")).to_have_attribute("href", "/admin")
     await page.locator("#canned-rows tr[data-key=greeting]").wait_for()

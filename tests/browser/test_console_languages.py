@@ -240,12 +240,7 @@ async def test_the_admin_pages_in_azerbaijani_and_russian(system, browser, langu
         await ctx.close()
     watched = await _open(browser, "en-GB")
     page = watched.page
-    await page.goto(system.base_url + "/admin")
-    await page.wait_for_url("**/console/login?next=**")
-    await page.fill("#login-email", ADMIN[0])
-    await page.fill("#login-password", ADMIN[1])
-    await page.click("#login-submit")
-    await page.wait_for_url(system.base_url + "/admin")
+    await sign_in(watched, system.base_url, ADMIN, start="/admin")
     async with page.expect_navigation():
         await page.select_option("#ui-language", language)
     await page.locator("#users-rows tr", has_text=ADMIN[2]).wait_for()
