@@ -20,7 +20,8 @@
     "canned.updated": t("admin.action_canned_updated"),
     "canned.deleted": t("admin.action_canned_deleted"),
     "canned.reset": t("admin.action_canned_reset"),
-    "contact.erased": t("admin.action_contact_erased")
+    "contact.erased": t("admin.action_contact_erased"),
+    "contact.exported": t("admin.action_contact_exported")
   };
   var TARGET_KINDS = { canned_response: t("admin.target_canned"), contact: t("admin.target_contact") };
   var ERASE_REASONS = { resident_request: t("erase.reason_resident_request"),
@@ -325,6 +326,8 @@
       parts.push(t("admin.erased", { reason: CC.labelOf(ERASE_REASONS, details.reason), conversations: details.conversations,
                                      messages: details.messages, files: details.files }));
       if (details.reference) parts.push(t("admin.erased_reference", { reference: details.reference }));
+    } else if (details.conversations !== undefined && details.messages !== undefined) {
+      parts.push(t("admin.exported", { conversations: details.conversations, messages: details.messages }));
     }
     return parts.join("; ");
   }

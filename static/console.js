@@ -1414,7 +1414,11 @@
       pane.appendChild(el("button", { type: "button", className: "btn btn-sm timeline-open-all", id: "contact-timeline-open",
                                       data: { contactId: contact.id, contactName: name }, text: t("timeline.open") }));
       // Only an admin erases, at the resident's request or by an order, once all is resolved.
+      // A copy of what the centre holds, for a resident who asks to see it (a JSON file).
       if (me.role === "admin") {
+        pane.appendChild(el("a", { className: "btn btn-sm contact-export", id: "contact-export",
+                                   href: "/api/v1/contacts/" + contact.id + "/export", download: "contact-" + contact.id + ".json",
+                                   text: t("export.open") }));
         pane.appendChild(el("button", { type: "button", className: "btn btn-sm contact-erase", id: "contact-erase",
                                         text: t("erase.open"), on: { click: function () { openErase(contact); } } }));
       }

@@ -27,6 +27,7 @@ from inbox import (
     media_kinds,
     presence,
     previews,
+    subject_access,
 )
 from inbox.actions import ActionError, Actor
 from inbox.guided_intake import view as intake_views
@@ -881,6 +882,20 @@ async def merge_contacts(request: web.Request) -> web.Response:
                 return json_error(403, "outside your queues", code="outside_queues")
     await actions.merge_contacts(ctx, actor, into, other)
     return await get_contact(request)
+
+
+@routes.get("/api/v1/contacts/{id}/export")
+async def export_contact(request: web.Request) -> web.Response:
+    """An admin's copy of what the centre holds about a resident (`inbox.subject_access`),
+    as a JSON file to hand them."""
+    actor = actor_of(request)
+    if actor.role != "admin":
+        return json_error(403, "for admins only", code="admins_only")
+    contact_id = _int_param(request, "id")
+    document = await subject_access.export_contact(request.app[CONTEXT], contact_id, actor.id)
+    return web.json_response(document, dumps=lambda data: json.dumps(data, ensure_ascii=False),
+                             headers={"Content-Disposition":
+                                      f'attachment; filename="contact-{contact_id}.json"'})
 
 
 _ERASE_FIELDS = frozenset({"reason", "reference"})

@@ -618,6 +618,17 @@ PATHS: dict[str, Any] = {
         _ok("the contact", _ref("Contact")), params=[_ID],
         body={"type": "object", "required": ["contact_id"],
               "properties": {"contact_id": _ID_SCHEMA}})},
+    "/api/v1/contacts/{id}/export": {"get": _op(
+        "admins: a copy of what the centre holds about the resident (a JSON attachment); "
+        "internal notes stay out",
+        {**_ok("the resident's document", {"type": "object", "required": [
+            "exported_at", "contact", "typed_identifiers", "conversations"], "properties": {
+                "exported_at": _TIME, "contact": {"type": "object"},
+                "typed_identifiers": {"type": "array", "items": {"type": "object"}},
+                "conversations": {"type": "array", "items": {"type": "object"}}}}),
+         "403": {"description": "not an admin"},
+         "409": {"description": "merged into another contact"}},
+        params=[_ID])},
     "/api/v1/contacts/{id}/erase": {"post": _op(
         "admins: erase the resident's personal data (every conversation of theirs resolved); "
         "what the reports count stays",

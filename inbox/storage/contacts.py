@@ -213,6 +213,12 @@ class ContactRecords(Records):
                                    "masked": masked, "conversation_id": conversation_id,
                                    "found_at": at})
 
+    async def claims_of(self, contact_id: int) -> list[Row]:
+        """The identifiers the contact typed, as kept (kind, masked, when), first first."""
+        k = contact_claims
+        return await self._all(select(k.c.kind, k.c.masked, k.c.found_at)
+                               .where(k.c.contact_id == contact_id).order_by(k.c.id))
+
     async def add_claims(self, rows: list[dict[str, Any]]) -> None:
         """Claims none of whose (contact, digest) is kept yet, in one statement."""
         await self._insert_many(contact_claims, rows)

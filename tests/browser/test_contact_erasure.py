@@ -1,9 +1,11 @@
-"""An admin erases a resident's personal data from the console, in a real browser against the
-real system: refused while the conversation is open, done once it is resolved; the pane,
-the thread and the audit trail show it, and an agent is never offered it."""
+"""An admin hands a resident a copy of their data and erases it from the console, in a real
+browser against the real system: the erasure is refused while the conversation is open,
+done once it is resolved; the pane, the thread and the audit trail show it, and an agent is
+offered neither."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -30,7 +32,7 @@ async def test_an_admin_erases_a_resolved_resident_and_an_agent_cannot(system, o
     await sign_in(agent, system.base_url, AGENT)
     await agent.page.locator("#conversation-list .conv-row", has_text=RESIDENT).click()
     await agent.page.locator("#contact-pane #contact-name", has_text=RESIDENT).wait_for()
-    assert await agent.page.locator("#contact-erase").count() == 0
+    assert await agent.page.locator("#contact-erase, #contact-export").count() == 0
 
     admin = await open_page(1360, 860)
     console = admin.page
@@ -38,6 +40,15 @@ async def test_an_admin_erases_a_resolved_resident_and_an_agent_cannot(system, o
     await console.locator("#conversation-list .conv-row", has_text=RESIDENT).click()
     pane = console.locator("#contact-pane")
     await pane.locator("#contact-name", has_text=RESIDENT).wait_for()
+
+    # First the copy the resident asked for: what they wrote, with their name on it.
+    async with console.expect_download() as downloading:
+        await console.click("#contact-export")
+    download = await downloading.value
+    assert download.suggested_filename.startswith("contact-")
+    copy = json.loads(Path(await download.path()).read_text(encoding="utf-8"))
+    assert copy["contact"]["name"] == RESIDENT
+    assert any(m["body"] == TEXT for m in copy["conversations"][0]["messages"])
 
     # Still open: the dialog says what to do first, and nothing is erased.
     await console.click("#contact-erase")
