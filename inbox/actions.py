@@ -63,6 +63,19 @@ async def _conversation(tx: UnitOfWork, conversation_id: int) -> dict[str, Any]:
     return conversation
 
 
+async def unmerged_contact(tx: UnitOfWork, contact_id: int, verb: str) -> dict[str, Any]:
+    """The contact an admin acts on as a whole (erases, exports). ActionError: none (404),
+    or one merged into another, whose data is that one's now (409, naming it)."""
+    contact = await tx.contacts.get(contact_id)
+    if contact is None:
+        raise ActionError(f"contact {contact_id} not found", 404, code="contact_not_found")
+    if contact["merged_into"] is not None:
+        raise ActionError(f"contact {contact_id} was merged into {contact['merged_into']}: "
+                          f"{verb} that one", 409, code="contact_merged",
+                          into=contact["merged_into"])
+    return contact
+
+
 def mail_subject(value: Any) -> str | None:
     """The subject an agent typed for a mail reply: one line of visible text, or None (blank)
     for the channel's own. A line break would end the Subject header and start another, so

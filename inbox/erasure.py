@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from inbox.actions import ActionError, announce
+from inbox.actions import ActionError, announce, unmerged_contact
 from inbox.agent_uploads import stored_path
 from inbox.context import InboxContext, run_in_job_context
 from inbox.events import EventType
@@ -134,13 +134,7 @@ async def erase_contact(ctx: InboxContext, contact_id: int, *, reason: str,
                           code="reason_invalid")
     now = now or utcnow()
     async with ctx.store.transaction() as tx:
-        contact = await tx.contacts.get(contact_id)
-        if contact is None:
-            raise ActionError(f"contact {contact_id} not found", 404, code="contact_not_found")
-        if contact["merged_into"] is not None:
-            raise ActionError(f"contact {contact_id} was merged into {contact['merged_into']}: "
-                              "erase that one", 409, code="contact_merged",
-                              into=contact["merged_into"])
+        contact = await unmerged_contact(tx, contact_id, "erase")
         if contact["erased_at"] is not None:
             raise ActionError(f"contact {contact_id} is already erased", 409,
                               code="contact_erased")

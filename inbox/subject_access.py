@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from inbox.actions import ActionError
+from inbox.actions import unmerged_contact
 from inbox.context import InboxContext
 from inbox.serialize import iso, message_view
 from inbox.storage.records import utcnow
@@ -29,13 +29,7 @@ async def export_contact(ctx: InboxContext, contact_id: int, actor_id: int,
     now = now or utcnow()
     zone = ctx.zone
     async with ctx.store.transaction() as tx:
-        contact = await tx.contacts.get(contact_id)
-        if contact is None:
-            raise ActionError(f"contact {contact_id} not found", 404, code="contact_not_found")
-        if contact["merged_into"] is not None:
-            raise ActionError(f"contact {contact_id} was merged into {contact['merged_into']}: "
-                              "export that one", 409, code="contact_merged",
-                              into=contact["merged_into"])
+        contact = await unmerged_contact(tx, contact_id, "export")
         identities = await tx.contacts.identities_of(contact_id)
         claims = await tx.contacts.claims_of(contact_id)
         conversations = []
