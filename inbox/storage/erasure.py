@@ -63,7 +63,6 @@ class Erased:
     merged: dict[int, int] = field(default_factory=dict)       # merged in: by whom
     conversations: dict[int, int] = field(default_factory=dict)   # id: contact id
     messages: list[Row] = field(default_factory=list)
-    events: int = 0
 
     @property
     def conversation_ids(self) -> list[int]:
@@ -100,9 +99,9 @@ class ErasureRecords(Records):
         return result.rowcount or 0
 
     async def lock_conversations(self, contact_ids: Sequence[int]) -> None:
-        """Lock the contacts' conversations (PostgreSQL) until the erasure commits: a message
-        taken in meanwhile, which would reopen one, waits, and then finds the identity's
-        address erased. (SQLite's one writer at a time needs no lock.)"""
+        """Lock the contacts' conversations (PostgreSQL) until the erasure commits, so a change
+        to one of them (a message that would reopen it) waits for the erasure. (SQLite's one
+        writer at a time needs no lock.)"""
         await self.conn.execute(select(conversations.c.id)
                                 .where(self.one_of(conversations.c.contact_id, contact_ids))
                                 .order_by(conversations.c.id).with_for_update())
@@ -189,7 +188,6 @@ class ErasureRecords(Records):
             if data is not None:
                 await self.conn.execute(update(events).where(events.c.id == row["id"])
                                         .values(data=data))
-                erased.events += 1
         await self.conn.execute(
             update(category_corrections)
             .where(self.one_of(category_corrections.c.conversation_id, ids)).values(text=""))
