@@ -166,6 +166,9 @@ def conversation_view(row: Row, zone: ZoneInfo, *, full: bool = False) -> dict[s
             "name": row.get("contact_name"),
             "phone": phone,
             "email": email,
+            # An erased resident has no name, phone or e-mail left: lists say so instead of
+            # a bare number (inbox/erasure.py).
+            "erased": row.get("contact_erased_at") is not None,
         },
         "created_at": iso(row["created_at"], zone),
         "first_response_at": iso(row["first_response_at"], zone),

@@ -23,6 +23,9 @@
     "contact.erased": t("admin.action_contact_erased"),
     "contact.exported": t("admin.action_contact_exported")
   };
+  // The system's own actions (the retention's erasures) agree with "System", not with a person
+  // (Russian: "Система удалила", not "удалил(а)").
+  var SYSTEM_ACTIONS = { "contact.erased": t("admin.action_contact_erased_system") };
   var TARGET_KINDS = { canned_response: t("admin.target_canned"), contact: t("admin.target_contact") };
   var ERASE_REASONS = { resident_request: t("erase.reason_resident_request"),
                         legal_order: t("erase.reason_legal_order"), retention: t("admin.reason_retention") };
@@ -337,7 +340,8 @@
     return el("tr", { data: { auditId: item.id } }, [
       el("td", { text: when(item.created_at) }),
       el("td", { text: item.actor ? item.actor.name : item.actor_id === null ? t("admin.actor_system") : "#" + item.actor_id }),
-      el("td", { text: CC.labelOf(ACTIONS, item.action) }),
+      el("td", { text: CC.labelOf(item.actor_id === null && SYSTEM_ACTIONS[item.action] ? SYSTEM_ACTIONS : ACTIONS,
+                                  item.action) }),
       el("td", { text: target }),
       el("td", { className: "admin-details", text: detailsText(item.details) })
     ]);

@@ -559,6 +559,7 @@
     }
     function contactName(contact) {
       if (!contact) return t("contact.unknown");
+      if (contact.erased) return t("contact.erased_name");
       return contact.name || maskPhone(contact.phone) || contact.email || t("contact.numbered", { id: contact.id });
     }
 

@@ -205,7 +205,9 @@ SCHEMAS: dict[str, Any] = {
         "assignee": {"type": ["integer", "null"]}, "priority": {"type": "integer"},
         "contact": {"type": "object", "properties": {
             "id": {"type": "integer"}, "name": {"type": ["string", "null"]},
-            "phone": {"type": ["string", "null"]}, "email": {"type": ["string", "null"]}}},
+            "phone": {"type": ["string", "null"]}, "email": {"type": ["string", "null"]},
+            "erased": {"type": "boolean",
+                       "description": "the resident's personal data was erased"}}},
         "created_at": _TIME, "first_response_at": _NULLABLE_TIME,
         "last_message_at": _TIME, "sla_due_at": _NULLABLE_TIME,
         "sla_state": {"enum": ["ok", "at_risk", "breached"]},

@@ -162,7 +162,8 @@ class ConversationRecords(Records):
         c = conversations
         return (select(c, contacts.c.name.label("contact_name"),
                        contacts.c.phone.label("contact_phone"),
-                       contacts.c.email.label("contact_email"))
+                       contacts.c.email.label("contact_email"),
+                       contacts.c.erased_at.label("contact_erased_at"))
                 .join(contacts, contacts.c.id == c.c.contact_id))
 
     async def with_contact(self, conversation_id: int) -> Row | None:

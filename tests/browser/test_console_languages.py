@@ -222,6 +222,9 @@ async def _reports(watched: Watched, base_url: str, language: str, long_date: st
     await _check(watched, language, "reports-backwards")
 
 ERASED_BY = {"az": "Sistem", "ru": "Система"}
+# The system's action agrees with "System": Russian's feminine, not a person's "удалил(а)".
+ERASED_ACTION = {"az": "vətəndaşın şəxsi məlumatlarını silib",
+                 "ru": "удалила персональные данные гражданина"}
 RETENTION = {"az": "saxlama müddəti bitib", "ru": "истёк срок хранения"}
 
 
@@ -251,7 +254,8 @@ async def test_the_admin_pages_in_azerbaijani_and_russian(system, browser, langu
     await page.click("#tab-audit")
     erased = page.locator("#audit-rows tr", has_text=ERASED_BY[language])
     await erased.wait_for()
-    assert RETENTION[language] in await erased.text_content()
+    text = await erased.text_content()
+    assert RETENTION[language] in text and ERASED_ACTION[language] in text
     await _check(watched, language, "admin-audit")
     await page.goto(system.base_url + "/admin/canned")
     await page.locator(".canned-row, #canned-rows tr").first.wait_for()

@@ -72,6 +72,7 @@ async def test_an_admin_erases_a_resolved_resident_and_an_agent_cannot(system, o
     await console.click("#erase-submit")
     await pane.locator("#contact-erased", has_text="Personal data erased").wait_for()
     await pane.locator("#contact-name", has_text="Erased resident").wait_for()
+    await console.locator("#conv-name", has_text="Erased resident").wait_for()
     thread = console.locator("#thread")
     await thread.locator(".event-contact_erased",
                          has_text="erased by a legal order by You").wait_for()

@@ -236,7 +236,11 @@ async def test_an_admin_erases_through_the_api_and_the_console_sees_it(client, c
     detail = await (await client.get(f"/api/v1/conversations/{sms.conversation_id}",
                                      headers=headers)).json()
     assert {(m["body"], m["erased"]) for m in detail["messages"]} == {("", True)}
-    assert detail["contact"]["name"] is None
+    assert (detail["contact"]["name"], detail["contact"]["erased"]) == (None, True)
+    listed = await (await client.get("/api/v1/conversations?status=resolved,open,waiting",
+                                     headers=headers)).json()
+    assert {(c["id"], c["contact"]["erased"]) for c in listed["items"]} >= \
+        {(sms.conversation_id, True)}
     audit = await (await client.get("/api/v1/admin/audit?target_kind=contact",
                                     headers=headers)).json()
     assert audit["items"][0]["details"]["reference"] == "№ 481"
