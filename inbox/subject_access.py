@@ -23,9 +23,10 @@ _STAFF_ONLY = ("author", "whisper", "sent_by", "conversation_id")
 
 
 async def export_contact(ctx: InboxContext, contact_id: int, actor_id: int,
-                         now: datetime | None = None) -> dict[str, Any]:
+                         now: datetime | None = None, form: str = "json") -> dict[str, Any]:
     """The resident's document; ActionError 404 for no such contact, 409 for one merged
-    into another (export that one)."""
+    into another (export that one). `form` is what the admin takes it as (JSON, a printed
+    page), for the audit trail."""
     now = now or utcnow()
     zone = ctx.zone
     async with ctx.store.transaction() as tx:
@@ -53,7 +54,8 @@ async def export_contact(ctx: InboxContext, contact_id: int, actor_id: int,
                             if s["answered_at"] is not None],
             })
         await tx.audit.record(actor_id, "contact.exported", "contact", contact_id,
-                              {"conversations": len(conversations), "messages": messages})
+                              {"conversations": len(conversations), "messages": messages,
+                               "format": form})
     return {
         "exported_at": iso(now, zone),
         "contact": {

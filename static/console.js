@@ -108,7 +108,8 @@
     canned_default_unknown: t("error.canned_default_unknown"),
     reason_invalid: t("error.reason_invalid"), reference_invalid: t("error.reference_invalid"),
     unknown_fields: t("error.unknown_fields"), contact_erased: t("error.contact_erased"),
-    contact_merged: t("error.contact_merged"),
+    contact_merged: t("error.contact_merged"), format_invalid: t("error.format_invalid"),
+    query_repeated: t("error.query_repeated"),
     contact_has_open_conversations: t("error.contact_has_open_conversations")
   };
   function errorText(error) {
@@ -1415,11 +1416,15 @@
       pane.appendChild(el("button", { type: "button", className: "btn btn-sm timeline-open-all", id: "contact-timeline-open",
                                       data: { contactId: contact.id, contactName: name }, text: t("timeline.open") }));
       // Only an admin erases, at the resident's request or by an order, once all is resolved.
-      // A copy of what the centre holds, for a resident who asks to see it (a JSON file).
+      // A copy of what the centre holds, for a resident who asks to see it: a JSON file, or
+      // a page in their language to print or save as PDF for them.
       if (me.role === "admin") {
         pane.appendChild(el("a", { className: "btn btn-sm contact-export", id: "contact-export",
                                    href: "/api/v1/contacts/" + contact.id + "/export", download: "contact-" + contact.id + ".json",
                                    text: t("export.open") }));
+        pane.appendChild(el("a", { className: "btn btn-sm contact-export", id: "contact-export-printable",
+                                   href: "/api/v1/contacts/" + contact.id + "/export?format=html", target: "_blank",
+                                   rel: "noopener", text: t("export.printable") }));
         pane.appendChild(el("button", { type: "button", className: "btn btn-sm contact-erase", id: "contact-erase",
                                         text: t("erase.open"), on: { click: function () { openErase(contact); } } }));
       }

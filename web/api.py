@@ -44,7 +44,7 @@ from inbox.serialize import (
 )
 from inbox.storage import ConversationFilter, utcnow
 from inbox.storage.contacts import match_counterpart
-from web import client_address
+from web import client_address, subject_access_copy
 from web.appkeys import CONTEXT, HUB
 from web.http import (
     bad_request,
@@ -884,15 +884,35 @@ async def merge_contacts(request: web.Request) -> web.Response:
     return await get_contact(request)
 
 
+_COPY_FORMATS = ("json", "html")
+
+
 @routes.get("/api/v1/contacts/{id}/export")
 async def export_contact(request: web.Request) -> web.Response:
-    """An admin's copy of what the centre holds about a resident (`inbox.subject_access`),
-    as a JSON file to hand them."""
+    """An admin's copy of what the centre holds about a resident (`inbox.subject_access`):
+    a JSON file, or (`?format=html`) a page to print for them in their language (or
+    `?language=`)."""
     actor = actor_of(request)
     if actor.role != "admin":
         return json_error(403, "for admins only", code="admins_only")
     contact_id = _int_param(request, "id")
-    document = await subject_access.export_contact(request.app[CONTEXT], contact_id, actor.id)
+    form = request.query.get("format", "json")
+    if form not in _COPY_FORMATS:
+        raise bad_request(f"format must be one of {', '.join(_COPY_FORMATS)}",
+                          code="format_invalid")
+    asked = request.query.get("language")
+    if asked is not None and asked not in REPLY_LANGUAGES:
+        raise bad_request(f"language must be one of {', '.join(REPLY_LANGUAGES)}",
+                          code="unknown_language")
+    ctx = request.app[CONTEXT]
+    document = await subject_access.export_contact(ctx, contact_id, actor.id, form=form)
+    if form == "html":
+        language = subject_access_copy.copy_language(document, asked)
+        return web.Response(
+            text=subject_access_copy.render_copy(document, ctx.config, language),
+            content_type="text/html", headers={
+                **subject_access_copy.HEADERS,
+                "Content-Disposition": f'inline; filename="contact-{contact_id}.html"'})
     return web.json_response(document, dumps=lambda data: json.dumps(data, ensure_ascii=False),
                              headers={"Content-Disposition":
                                       f'attachment; filename="contact-{contact_id}.json"'})

@@ -621,16 +621,22 @@ PATHS: dict[str, Any] = {
         body={"type": "object", "required": ["contact_id"],
               "properties": {"contact_id": _ID_SCHEMA}})},
     "/api/v1/contacts/{id}/export": {"get": _op(
-        "admins: a copy of what the centre holds about the resident (a JSON attachment); "
-        "internal notes stay out",
-        {**_ok("the resident's document", {"type": "object", "required": [
-            "exported_at", "contact", "typed_identifiers", "conversations"], "properties": {
-                "exported_at": _TIME, "contact": {"type": "object"},
-                "typed_identifiers": {"type": "array", "items": {"type": "object"}},
-                "conversations": {"type": "array", "items": {"type": "object"}}}}),
+        "admins: a copy of what the centre holds about the resident (a JSON attachment, or "
+        "with format=html a page to print for them in their language); internal notes "
+        "stay out",
+        {"200": {"description": "the resident's document", "content": {
+            "application/json": {"schema": {"type": "object", "required": [
+                "exported_at", "contact", "typed_identifiers", "conversations"], "properties": {
+                    "exported_at": _TIME, "contact": {"type": "object"},
+                    "typed_identifiers": {"type": "array", "items": {"type": "object"}},
+                    "conversations": {"type": "array", "items": {"type": "object"}}}}},
+            "text/html": {"schema": {"type": "string"}}}},
+         "400": {"description": "format_invalid or unknown_language", **_json(_ref("Error"))},
          "403": {"description": "not an admin"},
          "409": {"description": "merged into another contact"}},
-        params=[_ID])},
+        params=[_ID, _query("format", "json (the default) or html", {"enum": ["json", "html"]}),
+                _query("language", "the printed copy's language (html only); by default "
+                       "the resident's", {"enum": ["az", "ru", "en"]})])},
     "/api/v1/contacts/{id}/erase": {"post": _op(
         "admins: erase the resident's personal data (every conversation of theirs resolved); "
         "what the reports count stays",

@@ -451,13 +451,14 @@ class Resident:
         self.http, self.base_url, self.name = http, base_url, name
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.sent = 0
+        self.session: str | None = None     # the signed session key the server handed out
 
     async def say(self, text: str, language: str = "az") -> int:
         if self.ws is None:
             self.ws = await self.http.ws_connect(f"{self.base_url}/chat/ws")
             await self.ws.send_json({"type": "hello", "session": None, "name": self.name,
                                      "language": language})
-            await receive(self.ws, "welcome", 10)
+            self.session = (await receive(self.ws, "welcome", 10))["session"]
         self.sent += 1
         await self.ws.send_json({"type": "message", "id": f"m-{self.sent}", "text": text})
         return (await receive(self.ws, "ack", 10))["message_id"]

@@ -1,7 +1,7 @@
-"""An admin hands a resident a copy of their data and erases it from the console, in a real
-browser against the real system: the erasure is refused while the conversation is open,
-done once it is resolved; the pane, the thread and the audit trail show it, and an agent is
-offered neither."""
+"""An admin hands a resident a copy of their data (a file, a page to print) and erases it
+from the console, in a real browser against the real system: the erasure is refused while
+the conversation is open, done once it is resolved; the pane, the thread and the audit trail
+show it, and an agent is offered neither."""
 
 from __future__ import annotations
 
@@ -49,6 +49,24 @@ async def test_an_admin_erases_a_resolved_resident_and_an_agent_cannot(system, o
     copy = json.loads(Path(await download.path()).read_text(encoding="utf-8"))
     assert copy["contact"]["name"] == RESIDENT
     assert any(m["body"] == TEXT for m in copy["conversations"][0]["messages"])
+    # The same copy as a page to print for them, in the language they wrote in.
+    async with console.context.expect_page() as opening:
+        await console.click("#contact-export-printable")
+    printable = await opening.value
+    await printable.wait_for_load_state()
+    assert await printable.locator("html").get_attribute("lang") == "az"
+    await printable.locator("h1", has_text="sizin haqqınızda saxladığı").wait_for()
+    assert RESIDENT in await printable.locator("#about-you").text_content()
+    # The chat's session key is ours, not something the resident knows: it is not printed.
+    session_id = resident.session.partition(".")[0]
+    assert session_id not in await printable.locator("body").text_content()
+    said = printable.locator(".message.from-you").first
+    assert TEXT in await said.locator(".text").text_content()
+    # Its stylesheet applies (the page's policy allows it by its hash).
+    assert await said.evaluate("node => getComputedStyle(node).backgroundColor") == \
+        "rgb(244, 247, 251)"
+    await printable.screenshot(path=str(SHOTS / "subject-access-copy.png"), full_page=True)
+    await printable.close()
 
     # Still open: the dialog says what to do first, and nothing is erased.
     await console.click("#contact-erase")
