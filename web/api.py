@@ -90,6 +90,12 @@ async def require_session(request: web.Request, handler):
     if via_cookie and request.method not in SAFE_METHODS and not auth.csrf_ok(
             session, request.headers.get(auth.CSRF_HEADER)):
         return json_error(403, f"missing or wrong {auth.CSRF_HEADER} header", code="csrf_token")
+    # No endpoint takes a query parameter twice: answering the first of two differing values
+    # (a filter, a report's grouping) would show what the caller did not ask for.
+    repeated = sorted({key for key in request.query if len(request.query.getall(key)) > 1})
+    if repeated:
+        return json_error(400, f"given more than once: {', '.join(repeated)}",
+                          code="query_repeated")
     request[SESSION] = session
     return await handler(request)
 

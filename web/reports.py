@@ -112,7 +112,7 @@ async def report_presence(request: web.Request) -> web.Response:
 async def report_volumes(request: web.Request) -> web.Response:
     rows = await _report(request, lambda ctx, start, end: volumes(
         ctx.store.engine, start=start, end=end, period=request.query.get("period", "day"),
-        group_by=request.query.get("group_by") or None, calendar=ctx.calendar))
+        group_by=request.query.get("group_by"), calendar=ctx.calendar))
     return _answer(request, rows, "volumes")
 
 

@@ -90,6 +90,29 @@ async def test_a_backwards_range_is_refused_with_a_clear_error(client, ctx, path
     assert response.status == 200
 
 
+@pytest.mark.parametrize("query, code", [
+    # What the API conformance test once sent: an empty grouping, then others.
+    ("group_by=&group_by=Pv&group_by=x", "query_repeated"),
+    ("group_by=queue&group_by=agent", "query_repeated"),
+    ("period=day&period=week", "query_repeated"),
+    ("group_by=", "bad_request"),
+])
+async def test_a_grouping_given_empty_or_twice_is_refused_not_guessed(client, ctx, query, code):
+    _, boss = await person(ctx, "boss@example.gov.az", "supervisor", [])
+    response = await client.get(f"/api/v1/reports/volumes?{query}", headers=boss)
+    assert (response.status, (await response.json())["code"]) == (400, code)
+    alone = await client.get("/api/v1/reports/volumes?group_by=queue", headers=boss)
+    assert alone.status == 200
+
+
+async def test_a_repeated_filter_of_the_conversation_list_is_refused(client, ctx):
+    _, boss = await person(ctx, "boss@example.gov.az", "supervisor", [])
+    response = await client.get("/api/v1/conversations?status=open&status=resolved",
+                                headers=boss)
+    assert (response.status, (await response.json())["code"]) == (400, "query_repeated")
+    assert "status" in (await response.json())["error"]
+
+
 async def test_reports_are_for_supervisors(client, ctx):
     _, agent = await person(ctx, "rauf@example.gov.az", "agent", ["call-centre-142"])
     for path in ("/api/v1/reports/summary", "/api/v1/reports/volumes",
