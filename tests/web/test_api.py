@@ -194,7 +194,7 @@ async def test_a_conversation_has_the_contract_shape(client, ctx, people):
         "assignee": None,
         # Lists show personal data partly; the opened conversation shows it whole.
         "contact": {"id": c.contact_id, "name": "Günel Əliyeva", "phone": mask_text(phone),
-                    "email": None},
+                    "email": None, "erased": False},
         "created_at": baku(c.at), "first_response_at": None, "last_message_at": baku(c.at),
         "sla_due_at": baku(c.at + timedelta(hours=2)),
     }
