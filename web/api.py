@@ -458,6 +458,11 @@ async def upload(request: web.Request) -> web.Response:
     Answers 201 with the upload's id for the reply's `attachments`."""
     ctx = request.app[CONTEXT]
     row = await visible_conversation(request)
+    purpose = request.query.get("for")
+    if purpose not in (None, "note"):
+        # Anything else read as a reply's file would check a channel the caller did not ask
+        # about, or, read as a note's, skip the check they did.
+        raise bad_request("for must be note, or left out for a reply's file")
     limit = ctx.config.media.max_bytes
     max_mb = max(1, limit // (1024 * 1024))
     body = await read_limited(request, limit)
@@ -471,7 +476,7 @@ async def upload(request: web.Request) -> web.Response:
                                                             ctx.config.media.allowed_types):
         return json_error(415, "this kind of file is not accepted (images, PDF, audio and "
                           "video are)", code="upload_type_not_allowed")
-    if request.query.get("for") != "note":
+    if purpose != "note":
         async with ctx.store.read() as tx:
             identity = await tx.contacts.identity_by_id(row["identity_id"])
         channel = ctx.channels[row["channel"]]

@@ -169,6 +169,11 @@ async def test_sms_to_a_number_mms_does_not_reach_refuses_the_file_saying_why(cl
     # A note may still keep it.
     response = await upload(client, rauf, conversation_id, JPEG, "pasport.jpg", query="?for=note")
     assert response.status == 201
+    # Anything else is no purpose: refused, not read as a note's (the API conformance test
+    # found "?for=" taken as a reply's).
+    for query in ("?for=", "?for=reply", "?for=NOTE"):
+        response = await upload(client, rauf, conversation_id, JPEG, "pasport.jpg", query=query)
+        assert (response.status, (await response.json())["code"]) == (400, "bad_request")
 
 
 # --- Telegram ---------------------------------------------------------------------------------
