@@ -136,6 +136,10 @@ class ChannelTraits:
     # Residents type back and forth here, a message at a time, so a bot may lead them through
     # a dialogue (the guided registration intake); not mail, not a call.
     dialogue: bool = False
+    # The provider keeps each message (its text and files) until it is deleted, and lets us
+    # delete it: an erasure deletes them there too (`channels.provider_records`, the channel's
+    # `forget`). Twilio does; a Telegram bot cannot delete a resident's messages.
+    kept_by_provider: bool = False
 
     def file_refusal(self, address: str, content_type: str, size: int) -> FileRefusal | None:
         """Why this file cannot go to `address` on this channel, or None when it can."""

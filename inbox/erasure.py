@@ -99,11 +99,13 @@ class Erasure:
     conversations: int
     messages: int
     files: int               # attachments and kept mails removed from the media store
+    at_providers: int = 0    # the providers' records listed to delete there
 
     def as_details(self, reason: str, reference: str | None) -> dict[str, Any]:
         details: dict[str, Any] = {"reason": reason, "contacts": self.contacts,
                                    "conversations": self.conversations,
-                                   "messages": self.messages, "files": self.files}
+                                   "messages": self.messages, "files": self.files,
+                                   "at_providers": self.at_providers}
         if reference:
             details["reference"] = reference
         return details
@@ -144,9 +146,11 @@ async def erase_contact(ctx: InboxContext, contact_id: int, *, reason: str,
             raise ActionError("resolve the resident's conversations first: "
                               + ", ".join(map(str, unfinished)), 409,
                               code="contact_has_open_conversations", conversations=unfinished)
-        erased, files, [result] = await _erase(tx, ctx.media_dir, [contact_id], now,
-                                               reason, actor_id, reference)
+        erased, files, [result] = await _erase(ctx, tx, [contact_id], now, reason, actor_id,
+                                               reference)
     removed = remove_files(files)
+    if erased.at_providers:
+        await _forget_at_providers(ctx)
     for conversation_id in erased.conversation_ids:
         await announce(ctx, conversation_id)
     log.info("erased contact %s (%s): %d conversations, %d messages, %d of %d files removed",
@@ -154,13 +158,17 @@ async def erase_contact(ctx: InboxContext, contact_id: int, *, reason: str,
     return result
 
 
-async def _erase(tx: UnitOfWork, media_dir: Path, contact_ids: list[int], now: datetime,
+async def _erase(ctx: InboxContext, tx: UnitOfWork, contact_ids: list[int], now: datetime,
                  reason: str, actor_id: int | None, reference: str | None
                  ) -> tuple[Erased, list[KeptFile], list[Erasure]]:
     """Erase the contacts, with an event on each of their conversations and an audit
     record each; what was erased, the files to remove once committed, and each contact's
-    tally."""
-    erased = await tx.erasure.erase(contact_ids, now, PERSONAL_EVENT_DATA, event_data)
+    tally. What providers keep of their messages is listed to delete there."""
+    kept_by_provider = [name for name, traits in ctx.channels.items()
+                        if traits.kept_by_provider]
+    erased = await tx.erasure.erase(contact_ids, now, PERSONAL_EVENT_DATA, event_data,
+                                    kept_by_provider)
+    media_dir = ctx.media_dir
     data = {"reason": reason}
     if actor_id is None:
         await tx.events.add_many([(conversation_id, EventType.CONTACT_ERASED, data, now)
@@ -170,26 +178,44 @@ async def _erase(tx: UnitOfWork, media_dir: Path, contact_ids: list[int], now: d
             await tx.events.add(conversation_id, EventType.CONTACT_ERASED, data,
                                 actor_id=actor_id, at=now)
     files = {row["id"]: files_of(media_dir, row) for row in erased.messages}
-    results = tally(erased, {message_id: len(found) for message_id, found in files.items()})
+    results = tally(erased, {message_id: len(found) for message_id, found in files.items()},
+                    {message_id: len(records) for message_id, records
+                     in erased.at_providers.items()})
     await tx.audit.record_many(actor_id, "contact.erased", "contact", [
         (result.contact_id, result.as_details(reason, reference)) for result in results])
     return erased, [kept for found in files.values() for kept in found], results
 
 
-def tally(erased: Erased, files: Mapping[int, int]) -> list[Erasure]:
+def tally(erased: Erased, files: Mapping[int, int],
+          at_providers: Mapping[int, int] | None = None) -> list[Erasure]:
     """Each erased contact's share: the contacts merged into it, its conversations, their
-    messages and files (`files`: how many each message had)."""
+    messages, files and providers' records (`files`, `at_providers`: how many each message
+    had)."""
+    at_providers = at_providers or {}
     merged = Counter(erased.merged.values())
     conversations = Counter(erased.conversations.values())
     messages: Counter[int] = Counter()
     kept: Counter[int] = Counter()
+    listed: Counter[int] = Counter()
     for row in erased.messages:
         owner = erased.conversations[row["conversation_id"]]
         messages[owner] += 1
         kept[owner] += files.get(row["id"], 0)
+        listed[owner] += at_providers.get(row["id"], 0)
     return [Erasure(contact_id, 1 + merged[contact_id], conversations[contact_id],
-                    messages[contact_id], kept[contact_id])
+                    messages[contact_id], kept[contact_id], listed[contact_id])
             for contact_id in erased.contact_ids]
+
+
+async def _forget_at_providers(ctx: InboxContext) -> None:
+    """Queue the job that deletes the listed records at the providers now; when the queue
+    is away they stay listed, and the channels' periodic run of the job takes them."""
+    try:
+        await ctx.jobs.enqueue_forget_async()
+    except Exception as exc:
+        log.warning("could not queue the deletion at the providers (its next periodic run "
+                    "will do it): %s",
+                    type(exc).__name__)
 
 
 KeptFile = tuple[Path, tuple[int, int] | None]    # a file, or a span of a pack
@@ -291,9 +317,10 @@ async def erase_due(ctx: InboxContext, candidates: list[int], resolved_before: d
         due = await tx.erasure.due(resolved_before, len(candidates), among=candidates)
         if not due:
             return []
-        _erased, files, results = await _erase(tx, ctx.media_dir, due, now, RETENTION,
-                                               None, None)
+        erased, files, results = await _erase(ctx, tx, due, now, RETENTION, None, None)
     removed = remove_files(files)
+    if erased.at_providers:
+        await _forget_at_providers(ctx)
     log.info("erased %d residents on retention: %d conversations, %d messages, %d of %d "
              "files removed", len(results), sum(r.conversations for r in results),
              sum(r.messages for r in results), removed, len(files))

@@ -28,6 +28,9 @@ QUEUES = (REPLIES_QUEUE, DELIVERY_QUEUE, DEFAULT_QUEUE)
 
 DELIVER_JOB = "channels.delivery.deliver"
 MEDIA_JOB = "channels.media.fetch_attachments"
+# Deletes what providers keep of erased residents' messages (`provider_erasures`).
+FORGET_JOB = "channels.provider_records.forget_job"
+FORGET_INTERVAL_S = 300        # its periodic run, for what failed or was never queued
 DELIVERY_RETRY_INTERVALS: Sequence[int] = (5, 15, 60, 300, 900)
 # The most messages one delivery job carries: the intake's batch of acknowledgements.
 DELIVERY_BATCH = 100
@@ -127,6 +130,13 @@ class Jobs:
                     timeout=120, result_ttl=600, failure_ttl=7 * 86400,
                     description=f"fetch attachments of message {message_id}")
                 for message_id in message_ids])
+
+    async def enqueue_forget_async(self) -> None:
+        """A job deleting at the providers what `provider_erasures` lists as due. Nothing is
+        lost when this fails: the rows stay due for the job's periodic run."""
+        await asyncio.to_thread(self.default.enqueue, FORGET_JOB, job_timeout=120,
+                                result_ttl=600, failure_ttl=7 * 86400,
+                                description="delete erased residents' messages at providers")
 
     async def enqueue_delivery_async(self, message_ids: Sequence[int], author_kind: str) -> None:
         """Queue the sends of these messages, all written by `author_kind` (agent, system)."""

@@ -13,7 +13,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
-from inbox import amend, outbox, surveys
+from inbox import amend, outbox, provider_erasures, surveys
 from inbox.clock import utcnow
 from inbox.context import InboxContext
 from inbox.guided_intake import dialogue as guided
@@ -47,6 +47,12 @@ class ChannelPort:
         """Wrap a backlog's `ingest_many` calls (a mailbox's first poll): the database's
         upkeep a young installation needs meanwhile (`Store.keeping_statistics`)."""
         return self._ctx.store.keeping_statistics()
+
+    async def forget_at_providers(self, forget: provider_erasures.Forget,
+                                  now: datetime | None = None) -> tuple[int, int]:
+        """Delete at the providers, with `forget`, what they keep of erased residents'
+        messages and is due; (deleted, failed) (`inbox.provider_erasures`)."""
+        return await provider_erasures.forget_due(self._ctx, forget, now)
 
     async def edit_message(self, channel: str, external_id: str, text: str,
                            edited_at: datetime) -> bool:

@@ -954,7 +954,7 @@ async def erase_contact(request: web.Request) -> web.Response:
     response = await _contact_response(request, contact_id)
     view = json.loads(response.body)
     view["erasure"] = {"conversations": result.conversations, "messages": result.messages,
-                       "files": result.files}
+                       "files": result.files, "at_providers": result.at_providers}
     return web.json_response(view)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from datetime import UTC, datetime
 
@@ -15,6 +16,7 @@ from inbox.outage import REDIS_UNAVAILABLE
 from web.appkeys import CONTEXT, READINESS
 
 routes = web.RouteTableDef()
+log = logging.getLogger(__name__)
 
 REQUESTS = Counter("cc_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("cc_http_request_seconds", "HTTP request latency", ["route"])
@@ -33,6 +35,12 @@ MAILBOX_FAILURES = Gauge("cc_mailbox_failures", "The mailbox's polls failed in a
                          ["mailbox", "error"])
 MAILBOX_POLLED = Gauge("cc_mailbox_last_poll_timestamp_seconds",
                        "When the mailbox was last polled successfully", ["mailbox"])
+# Read from the database at each scrape: erased residents' messages still to delete at the
+# providers (inbox.provider_erasures), and those whose deletion failed at least once. A
+# failing count that stays up means the provider refuses (a wrong credential, say).
+PROVIDER_ERASURES = Gauge("cc_provider_erasures_pending",
+                          "Erased residents' messages still to delete at the providers",
+                          ["state"])
 
 
 @web.middleware
@@ -128,6 +136,14 @@ async def metrics(request: web.Request) -> web.Response:
         ctx.redis_outage.failed(exc)
     else:
         _set_mailbox_metrics(health)
+    try:
+        async with ctx.store.read() as tx:
+            pending, failing = await asyncio.wait_for(tx.provider_erasures.pending(), timeout=2)
+    except Exception as exc:   # the metrics still answer; /readyz says what is down
+        log.warning("metrics: provider erasures not counted: %s", type(exc).__name__)
+    else:
+        PROVIDER_ERASURES.labels("due").set(pending - failing)
+        PROVIDER_ERASURES.labels("failing").set(failing)
     return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

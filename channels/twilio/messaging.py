@@ -58,6 +58,7 @@ from inbox import media_links
 from inbox.channel_traits import ChannelTraits, FileCarriage
 from inbox.clock import utcnow
 from inbox.context import InboxContext
+from inbox.jobs import FORGET_INTERVAL_S, FORGET_JOB
 from inbox.messages import Attachment, InboundMessage, OutboundMessage
 from inbox.port import ChannelPort
 from settings import Config, Problem
@@ -480,11 +481,11 @@ MMS = FileCarriage(types=("image/jpeg", "image/png", "image/gif", "application/p
 WHATSAPP_FILES = FileCarriage(types=("image/jpeg", "image/png", "audio/*", "video/mp4",
                                      "application/pdf"), max_bytes=16 * 1024 * 1024)
 SMS_TRAITS = ChannelTraits(name="sms", label="SMS", phone_address=True, vouches_phone=True,
-                           files=MMS, dialogue=True)
+                           files=MMS, dialogue=True, kept_by_provider=True)
 # WhatsApp allows a business free-form messages only within 24 hours of the resident's last
 # message; after that only an approved template (`channels.twilio.templates`).
 WHATSAPP_TRAITS = ChannelTraits(name="whatsapp", label="WhatsApp", phone_address=True,
-                                vouches_phone=True, dialogue=True,
+                                vouches_phone=True, dialogue=True, kept_by_provider=True,
                                 free_text_window=timedelta(hours=24),
                                 templates=WhatsAppTemplates(), files=WHATSAPP_FILES)
 
@@ -507,7 +508,35 @@ class TwilioMessagingChannel:
         return []
 
     def scheduled_jobs(self, config: Config) -> dict[str, int]:
-        return {}
+        # Twilio keeps every message until it is deleted: an erased resident's are deleted
+        # there, and a deletion that failed is tried again on this round.
+        if not config.channels.section("twilio"):
+            return {}
+        return {FORGET_JOB: FORGET_INTERVAL_S}
+
+    async def forget(self, ctx: InboxContext, external_ids: Sequence[str]
+                     ) -> dict[str, str | None]:
+        """Delete these messages at Twilio (with their files): by sid, None once gone
+        (deleted now, or not found: deleted before), else why not, to try again later."""
+        creds = credentials()
+        if creds is None:
+            return dict.fromkeys(external_ids, "Twilio is not configured")
+        outcome: dict[str, str | None] = {}
+        async with rest_client(creds) as client:
+            for sid in external_ids:
+                try:
+                    await client.messages(sid).delete_async()
+                except Exception as exc:
+                    if getattr(exc, "status", None) == 404:
+                        outcome[sid] = None
+                        continue
+                    error = classify_exception(exc)
+                    if error is None:
+                        raise
+                    outcome[sid] = str(error)
+                    continue
+                outcome[sid] = None
+        return outcome
 
     def setup_routes(self, app: web.Application) -> None:
         if "twilio-messaging" in app.router.named_resources():

@@ -18,6 +18,7 @@ from sqlalchemy import (
     delete,
     exists,
     func,
+    insert,
     literal,
     or_,
     select,
@@ -37,8 +38,10 @@ from inbox.storage.schema import (
     guided_intakes,
     mail_attempts,
     mail_dead_letters,
+    message_parts,
     messages,
     outcomes,
+    provider_erasures,
     surveys,
 )
 
@@ -63,6 +66,9 @@ class Erased:
     merged: dict[int, int] = field(default_factory=dict)       # merged in: by whom
     conversations: dict[int, int] = field(default_factory=dict)   # id: contact id
     messages: list[Row] = field(default_factory=list)
+    # The providers' records of those messages listed to delete there: (channel, id) by the
+    # message they belong to.
+    at_providers: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
 
     @property
     def conversation_ids(self) -> list[int]:
@@ -116,12 +122,13 @@ class ErasureRecords(Records):
 
     async def erase(self, contact_ids: Sequence[int], now: datetime,
                     event_types: Collection[str],
-                    event_data: Callable[[str, Mapping[str, Any]], dict[str, Any] | None]
-                    ) -> Erased:
+                    event_data: Callable[[str, Mapping[str, Any]], dict[str, Any] | None],
+                    kept_by_provider: Collection[str] = ()) -> Erased:
         """Erase the contacts, the contacts merged into them, and their conversations'
         personal data, in as many statements for many contacts as for one. `event_types`:
         the kinds of event that may hold some; `event_data(type, data)` such an event's data
-        with it removed, or None when there was none."""
+        with it removed, or None when there was none. The messages of the channels in
+        `kept_by_provider` are listed in `provider_erasures`, to delete there too."""
         erased = Erased(contact_ids=list(contact_ids))
         erased.merged = {row.id: row.merged_into for row in await self.conn.execute(
             select(contacts.c.id, contacts.c.merged_into)
@@ -150,7 +157,38 @@ class ErasureRecords(Records):
                        self.one_of(contact_matches.c.other_contact_id, everyone))))
         if erased.conversation_ids:
             await self._erase_conversations(erased, now, event_types, event_data)
+            if kept_by_provider:
+                await self._list_provider_records(erased, now, kept_by_provider)
         return erased
+
+    async def _list_provider_records(self, erased: Erased, now: datetime,
+                                     channels: Collection[str]) -> None:
+        """The provider ids of the erased messages on `channels` (a message sent in parts has
+        one a part) into `provider_erasures`, due now."""
+        found: dict[tuple[str, str], int] = {}
+        for row in erased.messages:
+            if row["channel"] in channels and row["external_id"]:
+                found.setdefault((row["channel"], row["external_id"]), row["id"])
+        ids = [row["id"] for row in erased.messages if row["channel"] in channels]
+        if ids:
+            for row in await self._all(
+                    select(message_parts.c.message_id, message_parts.c.channel,
+                           message_parts.c.external_id)
+                    .where(self.one_of(message_parts.c.message_id, ids))):
+                found.setdefault((row["channel"], row["external_id"]), row["message_id"])
+        if not found:
+            return
+        listed = {(row["channel"], row["external_id"]) for row in await self._all(
+            select(provider_erasures.c.channel, provider_erasures.c.external_id)
+            .where(self.one_of(provider_erasures.c.external_id,
+                               [external_id for _, external_id in found])))}
+        new = [key for key in found if key not in listed]
+        if new:
+            await self.conn.execute(insert(provider_erasures), [
+                {"channel": channel, "external_id": external_id, "requested_at": now,
+                 "attempts": 0, "next_attempt_at": now} for channel, external_id in new])
+        for key in new:
+            erased.at_providers.setdefault(found[key], []).append(key)
 
     async def _erase_conversations(self, erased: Erased, now: datetime,
                                    event_types: Collection[str],
@@ -161,7 +199,8 @@ class ErasureRecords(Records):
                                 .values(thread_key=None))
         erased.messages = await self._all(
             select(messages.c.id, messages.c.conversation_id, messages.c.attachments,
-                   messages.c.extra, messages.c.delivery_status)
+                   messages.c.extra, messages.c.delivery_status, messages.c.channel,
+                   messages.c.external_id)
             .where(self.one_of(messages.c.conversation_id, ids)))
         # One statement for every message, whatever their number; then the few that keep
         # something besides (a whisper's mark) or were never sent.

@@ -459,3 +459,22 @@ surveys = Table(
     Index("ix_surveys_conversation", "conversation_id", "id"),
     Index("ix_surveys_sent", "sent_at"),
 )
+
+# Records a provider keeps of an erased resident's messages (Twilio keeps each SMS and
+# WhatsApp message with its text and files), to delete there as well: written in the
+# erasure's own transaction, so none is forgotten when the worker or Redis is away, and
+# worked off by `channels.provider_records` with back-off until the provider confirms.
+provider_erasures = Table(
+    "provider_erasures",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("channel", String(20), nullable=False),
+    Column("external_id", String(500), nullable=False),
+    Column("requested_at", Time, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),
+    Column("next_attempt_at", Time),                  # null once done
+    Column("done_at", Time),
+    Column("error", Text),                            # the last failure: a status, no text
+    UniqueConstraint("channel", "external_id", name="uq_provider_erasures_channel_external_id"),
+    Index("ix_provider_erasures_due", "next_attempt_at"),
+)

@@ -27,6 +27,7 @@ from inbox.storage.journal import JournalRecords, PostgresJournal, SqliteJournal
 from inbox.storage.mail import MailRecords
 from inbox.storage.messages import MessageRecords
 from inbox.storage.outcomes import OutcomeRecords, SurveyRecords
+from inbox.storage.provider_erasures import ProviderErasureRecords
 from inbox.storage.records import Row
 from inbox.storage.statistics import StatisticsKeeper
 from inbox.storage.turns import WriterTurns, turn
@@ -51,6 +52,7 @@ class UnitOfWork:
         self.outcomes = OutcomeRecords(conn)
         self.surveys = SurveyRecords(conn)
         self.erasure = ErasureRecords(conn)
+        self.provider_erasures = ProviderErasureRecords(conn)
 
 
 class Store:

@@ -226,6 +226,8 @@ ERASED_BY = {"az": "Sistem", "ru": "Система"}
 ERASED_ACTION = {"az": "vətəndaşın şəxsi məlumatlarını silib",
                  "ru": "удалила персональные данные гражданина"}
 RETENTION = {"az": "saxlama müddəti bitib", "ru": "истёк срок хранения"}
+AT_PROVIDERS = {"az": "provayderdə silinəcək yazılar: 3",
+                "ru": "записей к удалению у провайдера: 3"}
 
 
 @pytest.mark.parametrize("language", ["az", "ru"])
@@ -238,7 +240,7 @@ async def test_the_admin_pages_in_azerbaijani_and_russian(system, browser, langu
         async with ctx.store.transaction() as tx:
             await tx.audit.record(None, "contact.erased", "contact", 41, {
                 "reason": "retention", "contacts": 1, "conversations": 2, "messages": 9,
-                "files": 1})
+                "files": 1, "at_providers": 3})
     finally:
         await ctx.close()
     watched = await _open(browser, "en-GB")
@@ -256,6 +258,7 @@ async def test_the_admin_pages_in_azerbaijani_and_russian(system, browser, langu
     await erased.wait_for()
     text = await erased.text_content()
     assert RETENTION[language] in text and ERASED_ACTION[language] in text
+    assert AT_PROVIDERS[language] in text
     await _check(watched, language, "admin-audit")
     await page.goto(system.base_url + "/admin/canned")
     await page.locator(".canned-row, #canned-rows tr").first.wait_for()

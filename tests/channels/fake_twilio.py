@@ -17,6 +17,9 @@ recorded with them; when the test gives `fetch_media` (how to GET a URL of the a
 test), each is fetched right away, as Twilio fetches the file before it sends, and kept in
 `fetched_media` as (url, status, content type, body).
 
+`DELETE` on a message's path deletes it (204), or answers Twilio's 404 for a sid it does not
+hold; `fail_next` makes it fail as a create would.
+
 `hold_next` keeps a create request open, either before Twilio accepts it or after (the
 message exists and is listed, but the answer never comes), so a test can kill the sender
 mid-send; `delay_s` makes every create slow.
@@ -43,6 +46,7 @@ from inbox.storage import utcnow
 API_VERSION = "2010-04-01"
 MESSAGES_PATH = "/2010-04-01/Accounts/{account_sid}/Messages.json"
 MEDIA_PATH = "/2010-04-01/Accounts/{account_sid}/Messages/{message_sid}/Media/{media_sid}"
+MESSAGE_PATH = "/2010-04-01/Accounts/{account_sid}/Messages/{message_sid}.json"
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,7 @@ class FakeTwilio:
     media_requests: list[RecordedRequest] = field(default_factory=list)
     messages: list[dict[str, Any]] = field(default_factory=list)   # Message JSON, oldest first
     list_requests: list[dict[str, str]] = field(default_factory=list)   # each list call's query
+    deletes: list[str] = field(default_factory=list)     # the sids of each delete request
     delay_s: float = 0.0                # every create waits this long before answering
     in_flight: int = 0                  # creates being answered now...
     most_in_flight: int = 0             # ...and the most there were at once
@@ -131,7 +136,27 @@ class FakeTwilio:
         app.router.add_post(MESSAGES_PATH, self.create)
         app.router.add_get(MESSAGES_PATH, self.list_messages)
         app.router.add_get(MEDIA_PATH, self.media_file)
+        app.router.add_delete(MESSAGE_PATH, self.delete_message)
         return app
+
+    async def delete_message(self, request: web.Request) -> web.Response:
+        """Twilio's message delete: 204 and the message (with its media) is gone; 404 with
+        Twilio's error for a sid it does not hold."""
+        account_sid = request.match_info["account_sid"]
+        auth = _basic_auth(request.headers.get("Authorization"))
+        sid = request.match_info["message_sid"]
+        self.deletes.append(sid)
+        if auth != (self.account_sid, self.auth_token) or account_sid != self.account_sid:
+            return _error(401, 20003, "Authenticate")
+        if failure := self._next_failure():
+            if failure.code is None:
+                return web.Response(status=failure.status, text="upstream trouble")
+            return _error(failure.status, failure.code, failure.message)
+        held = [message for message in self.messages if message["sid"] == sid]
+        if not held:
+            return _error(404, 20404, f"The requested resource {request.path} was not found")
+        self.messages = [message for message in self.messages if message["sid"] != sid]
+        return web.Response(status=204)
 
     async def media_file(self, request: web.Request) -> web.Response:
         """A Media resource's file (Twilio itself redirects to storage; the body is the same)."""

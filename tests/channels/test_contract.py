@@ -197,7 +197,9 @@ def test_the_worker_schedules_the_jobs_channels_declare(monkeypatch):
     monkeypatch.setitem(registry.CHANNELS, channel.name, channel)
     config = load_config_text(BASE, env={})   # no mailboxes: e-mail polls nothing
     assert scheduled_jobs(config) == {"tests.channels.test_contract.poll": 30,
-                                      "channels.webchat.uploads.sweep_uploads": 3600}
+                                      "channels.webchat.uploads.sweep_uploads": 3600,
+                                      # Twilio keeps messages: erased ones are deleted there.
+                                      "channels.provider_records.forget_job": 300}
     jobs = periodic_jobs(config)
     assert jobs["tests.channels.test_contract.poll"] == 30
     assert jobs[SWEEP_JOB] == 1   # beside the worker's own (`outbox.sweep_interval`)

@@ -113,7 +113,9 @@ async def test_erasure_empties_what_is_personal_and_keeps_what_reports_count(ctx
     assert (audit["actor_id"], audit["target_id"]) == (boss, str(contact_id))
     assert audit["details"] == {"reason": "resident_request", "reference": "DOST-2026/481",
                                 "contacts": 1, "conversations": 1,
-                                "messages": result.messages, "files": 0}
+                                "messages": result.messages, "files": 0,
+                                # Her two SMS, which Twilio keeps; the replies never left.
+                                "at_providers": 2}
     # Leyla is untouched.
     async with ctx.store.read() as tx:
         assert (await tx.contacts.get(leyla_contact))["erased_at"] is None
