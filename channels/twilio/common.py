@@ -13,7 +13,7 @@ import hmac
 import json
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -283,6 +283,32 @@ def classify_exception(exc: BaseException) -> Exception | None:
     if isinstance(exc, aiohttp.ClientError | TimeoutError | OSError):
         return TransientSendError(f"Twilio could not be reached ({type(exc).__name__})")
     return None
+
+
+async def delete_records(external_ids: Sequence[str], resource: Callable[[Any, str], Any]
+                         ) -> dict[str, str | None]:
+    """Delete these records at Twilio (`resource(client, sid)`: the one to delete, a message,
+    a call, a recording): by sid, None once gone (deleted now, or not found: deleted
+    before), else why not, to try again later (`inbox.provider_erasures`)."""
+    creds = credentials()
+    if creds is None:
+        return dict.fromkeys(external_ids, "Twilio is not configured")
+    outcome: dict[str, str | None] = {}
+    async with rest_client(creds) as client:
+        for sid in external_ids:
+            try:
+                await resource(client, sid).delete_async()
+            except Exception as exc:
+                if getattr(exc, "status", None) == 404:
+                    outcome[sid] = None
+                    continue
+                error = classify_exception(exc)
+                if error is None:
+                    raise
+                outcome[sid] = str(error)
+                continue
+            outcome[sid] = None
+    return outcome
 
 
 def _error_body(text: str) -> tuple[int | None, str]:

@@ -47,6 +47,7 @@ from channels.twilio.common import (
     classify_exception,
     credentials,
     decode_form,
+    delete_records,
     error_reason,
     fetch_media,
     rest_client,
@@ -516,27 +517,8 @@ class TwilioMessagingChannel:
 
     async def forget(self, ctx: InboxContext, external_ids: Sequence[str]
                      ) -> dict[str, str | None]:
-        """Delete these messages at Twilio (with their files): by sid, None once gone
-        (deleted now, or not found: deleted before), else why not, to try again later."""
-        creds = credentials()
-        if creds is None:
-            return dict.fromkeys(external_ids, "Twilio is not configured")
-        outcome: dict[str, str | None] = {}
-        async with rest_client(creds) as client:
-            for sid in external_ids:
-                try:
-                    await client.messages(sid).delete_async()
-                except Exception as exc:
-                    if getattr(exc, "status", None) == 404:
-                        outcome[sid] = None
-                        continue
-                    error = classify_exception(exc)
-                    if error is None:
-                        raise
-                    outcome[sid] = str(error)
-                    continue
-                outcome[sid] = None
-        return outcome
+        """Delete these messages at Twilio, with their files (`delete_records`)."""
+        return await delete_records(external_ids, lambda client, sid: client.messages(sid))
 
     def setup_routes(self, app: web.Application) -> None:
         if "twilio-messaging" in app.router.named_resources():

@@ -29,14 +29,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from aiohttp import web
 
 from channels.base import PermanentSendError, SendResult, problem_at
-from channels.twilio.common import fetch_media
+from channels.twilio.common import delete_records, fetch_media
 from channels.twilio.messaging import PayloadError, verified_form
 from channels.twilio.voice_config import (
     VoiceConfigError,
@@ -45,6 +45,7 @@ from channels.twilio.voice_config import (
     voice_settings,
 )
 from channels.twilio.voice_forms import (
+    RECORDING_SID,
     call_sid,
     caller,
     digits,
@@ -292,8 +293,10 @@ class TwilioVoiceChannel:
     """Phone calls through Twilio Programmable Voice."""
 
     # A caller hears the IVR, not a written acknowledgement; a voicemail's words were heard.
+    # Twilio keeps the call's record and the voicemail's recording until they are deleted.
     traits = ChannelTraits(name=calls.CHANNEL, label="Voice call", acknowledged=False,
-                           heard=True, phone_address=True, vouches_phone=True)
+                           heard=True, phone_address=True, vouches_phone=True,
+                           kept_by_provider=True)
     name = traits.name
 
     def check_config(self, config: Config) -> list[Problem]:
@@ -307,7 +310,14 @@ class TwilioVoiceChannel:
         return []
 
     def scheduled_jobs(self, config: Config) -> dict[str, int]:
+        # The messaging channels declare the deletion's round for the whole account.
         return {}
+
+    async def forget(self, ctx: InboxContext, external_ids: Sequence[str]
+                     ) -> dict[str, str | None]:
+        """Delete a call's record (its message's id, a CallSid) or a voicemail's recording
+        (a RecordingSid) at Twilio."""
+        return await delete_records(external_ids, _call_record)
 
     def setup_routes(self, app: web.Application) -> None:
         twilio = app[CONTEXT].config.channels.section("twilio") or {}
@@ -327,6 +337,11 @@ class TwilioVoiceChannel:
     async def send(self, ctx: InboxContext, message: OutboundMessage) -> SendResult:
         raise PermanentSendError("a phone call cannot carry a written reply: call the resident "
                                  "back, or write to them by SMS")
+
+
+def _call_record(client, sid: str):
+    """The resource a voice message's id names: a voicemail's recording, else its call."""
+    return client.recordings(sid) if RECORDING_SID.fullmatch(sid) else client.calls(sid)
 
 
 VOICE_CHANNEL = TwilioVoiceChannel()

@@ -17,8 +17,9 @@ recorded with them; when the test gives `fetch_media` (how to GET a URL of the a
 test), each is fetched right away, as Twilio fetches the file before it sends, and kept in
 `fetched_media` as (url, status, content type, body).
 
-`DELETE` on a message's path deletes it (204), or answers Twilio's 404 for a sid it does not
-hold; `fail_next` makes it fail as a create would.
+`DELETE` on a message's, a call's or a recording's path deletes it (204), or answers Twilio's
+404 for a sid it does not hold (`calls`, `recordings`); `fail_next` makes it fail as a
+create would.
 
 `hold_next` keeps a create request open, either before Twilio accepts it or after (the
 message exists and is listed, but the answer never comes), so a test can kill the sender
@@ -46,7 +47,9 @@ from inbox.storage import utcnow
 API_VERSION = "2010-04-01"
 MESSAGES_PATH = "/2010-04-01/Accounts/{account_sid}/Messages.json"
 MEDIA_PATH = "/2010-04-01/Accounts/{account_sid}/Messages/{message_sid}/Media/{media_sid}"
-MESSAGE_PATH = "/2010-04-01/Accounts/{account_sid}/Messages/{message_sid}.json"
+MESSAGE_PATH = "/2010-04-01/Accounts/{account_sid}/Messages/{sid}.json"
+CALL_PATH = "/2010-04-01/Accounts/{account_sid}/Calls/{sid}.json"
+RECORDING_PATH = "/2010-04-01/Accounts/{account_sid}/Recordings/{sid}.json"
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,8 @@ class FakeTwilio:
     messages: list[dict[str, Any]] = field(default_factory=list)   # Message JSON, oldest first
     list_requests: list[dict[str, str]] = field(default_factory=list)   # each list call's query
     deletes: list[str] = field(default_factory=list)     # the sids of each delete request
+    calls: set[str] = field(default_factory=set)         # the calls' sids Twilio holds
+    recordings: set[str] = field(default_factory=set)    # the recordings' sids it holds
     delay_s: float = 0.0                # every create waits this long before answering
     in_flight: int = 0                  # creates being answered now...
     most_in_flight: int = 0             # ...and the most there were at once
@@ -136,15 +141,17 @@ class FakeTwilio:
         app.router.add_post(MESSAGES_PATH, self.create)
         app.router.add_get(MESSAGES_PATH, self.list_messages)
         app.router.add_get(MEDIA_PATH, self.media_file)
-        app.router.add_delete(MESSAGE_PATH, self.delete_message)
+        app.router.add_delete(MESSAGE_PATH, self.delete_record)
+        app.router.add_delete(CALL_PATH, self.delete_record)
+        app.router.add_delete(RECORDING_PATH, self.delete_record)
         return app
 
-    async def delete_message(self, request: web.Request) -> web.Response:
-        """Twilio's message delete: 204 and the message (with its media) is gone; 404 with
-        Twilio's error for a sid it does not hold."""
+    async def delete_record(self, request: web.Request) -> web.Response:
+        """Twilio's delete of a message (with its media), a call's record or a recording:
+        204 and it is gone; 404 with Twilio's error for a sid it does not hold."""
         account_sid = request.match_info["account_sid"]
         auth = _basic_auth(request.headers.get("Authorization"))
-        sid = request.match_info["message_sid"]
+        sid = request.match_info["sid"]
         self.deletes.append(sid)
         if auth != (self.account_sid, self.auth_token) or account_sid != self.account_sid:
             return _error(401, 20003, "Authenticate")
@@ -152,10 +159,15 @@ class FakeTwilio:
             if failure.code is None:
                 return web.Response(status=failure.status, text="upstream trouble")
             return _error(failure.status, failure.code, failure.message)
-        held = [message for message in self.messages if message["sid"] == sid]
+        if "/Messages/" in request.path:
+            held = any(message["sid"] == sid for message in self.messages)
+            self.messages = [message for message in self.messages if message["sid"] != sid]
+        else:
+            kept = self.calls if "/Calls/" in request.path else self.recordings
+            held = sid in kept
+            kept.discard(sid)
         if not held:
             return _error(404, 20404, f"The requested resource {request.path} was not found")
-        self.messages = [message for message in self.messages if message["sid"] != sid]
         return web.Response(status=204)
 
     async def media_file(self, request: web.Request) -> web.Response:

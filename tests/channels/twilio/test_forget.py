@@ -1,8 +1,8 @@
-"""Erasing a resident deletes what Twilio keeps of their messages: through the real twilio
-client to the fake Twilio, on the real database (SQLite and PostgreSQL) and Redis. The
-records are listed in the erasure's own transaction and deleted by the worker's job; while
-Twilio fails they are tried again after a growing pause, and a message Twilio no longer
-holds counts as gone."""
+"""Erasing a resident deletes what Twilio keeps of their messages, calls and voicemails:
+through the real twilio client to the fake Twilio, on the real database (SQLite and
+PostgreSQL) and Redis. The records are listed in the erasure's own transaction and deleted
+by the worker's job; while Twilio fails they are tried again after a growing pause, and a
+record Twilio no longer holds counts as gone."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ from channels.twilio.messaging import SMS_TRAITS
 from inbox import actions, erasure
 from inbox import provider_erasures as provider_erasures_module
 from inbox.actions import Actor
+from inbox.ingest import ingest
 from inbox.jobs import DEFAULT_QUEUE, FORGET_INTERVAL_S, FORGET_JOB
+from inbox.messages import CALL_TEXT
 from inbox.storage import utcnow
 from inbox.storage.schema import audit_events, provider_erasures
 from tests.channels.twilio.test_messaging import (  # noqa: F401 (fixtures)
@@ -29,7 +31,7 @@ from tests.channels.twilio.test_messaging import (  # noqa: F401 (fixtures)
     fake_twilio,
 )
 from tests.inbox.test_erasure import admin, row
-from tests.inbox.test_matching import contact_of
+from tests.inbox.test_matching import carrier, contact_of
 
 
 async def erased_sms_resident(client, ctx, fake, *, twilio_holds_inbound: bool = True):  # noqa: F811
@@ -132,3 +134,22 @@ def test_the_worker_runs_the_deletion_wherever_twilio_is_configured(config):
                 if name != "twilio"}
     without = replace(config, channels=replace(config.channels, sections=sections))
     assert FORGET_JOB not in scheduled_jobs(without)
+
+
+async def test_a_callers_call_record_and_voicemail_recording_are_deleted_at_twilio(
+        client, ctx, fake_twilio):  # noqa: F811
+    call_sid, recording_sid = "CA" + "7e" * 16, "RE" + "3b" * 16
+    call = await ingest(ctx, carrier("voice", CALL_TEXT, call_sid))
+    await ingest(ctx, carrier("voice", "Salam, pensiyam haqqında zəng edirəm.", recording_sid))
+    fake_twilio.calls.add(call_sid)
+    fake_twilio.recordings.add(recording_sid)
+    boss, _ = await admin(ctx)
+    await actions.set_status(ctx, Actor(boss, "admin", ()), call.conversation_id, "resolved")
+    done = await erasure.erase_contact(ctx, await contact_of(ctx, call.conversation_id),
+                                       reason="legal_order", actor_id=boss)
+    assert done.at_providers == 2
+
+    assert await provider_records.forget_due(ctx) == (2, 0)
+
+    assert sorted(fake_twilio.deletes) == sorted([call_sid, recording_sid])
+    assert fake_twilio.calls == fake_twilio.recordings == set()
