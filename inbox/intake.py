@@ -225,6 +225,10 @@ class Intake:
             return await asyncio.shield(waiting.journalled)
         finally:
             self._answering -= 1
+            # The burst lasts BURST_OVER_S past the last answer, not past the last arrival:
+            # on a loaded machine a round of journal writes can itself take longer than
+            # that, and the senders' next round is only a few milliseconds behind it.
+            self._last_arrival = loop.time()
 
     async def _write(self) -> None:
         loop = asyncio.get_running_loop()
