@@ -491,15 +491,19 @@ async def chat_socket(request: web.Request) -> web.WebSocketResponse:
     if not _origin_allowed(request, webchat.allowed_origins, ctx.config.public_url):
         raise web.HTTPForbidden(text="this site may not embed the chat")
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME_BYTES)
-    await ws.prepare(request)
     socket = _Socket(request, ws)
+    # Counted before the handshake ends, so windows are admitted in the order their
+    # handshakes ended: a window opened once two were open is the one refused, never one of
+    # those two (whose counts could otherwise still be on their way).
     if not await socket.admit():
+        await ws.prepare(request)
         log.info("web-chat window refused: too many open from one address")
         await socket.send(error_frame("too_many_sockets", socket.texts_language))
         await ws.close(code=aiohttp.WSCloseCode.TRY_AGAIN_LATER,
                        message=b"too many chat windows from this address")
         return ws
     try:
+        await ws.prepare(request)
         async for msg in ws:
             if msg.type != aiohttp.WSMsgType.TEXT:
                 if msg.type == aiohttp.WSMsgType.BINARY:
