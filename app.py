@@ -183,7 +183,9 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 def _with_context(config: Config | None, work):
     """Runs `work(ctx)` on a short-lived context (the command line's one piece of work)."""
     async def run():
-        ctx = open_context(config, pool=False)
+        # The channels' traits too: what a command does may depend on them (an erasure lists
+        # what the providers keep).
+        ctx = open_context(config, pool=False, channels=channel_book())
         try:
             return await work(ctx)
         finally:

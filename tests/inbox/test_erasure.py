@@ -11,13 +11,19 @@ from sqlalchemy import select
 
 from app import create_app
 from app import main as app_main
-from inbox import actions, amend, erasure, outbox
+from inbox import actions, amend, channel_traits, erasure, outbox
 from inbox.actions import ActionError, Actor
 from inbox.ingest import ingest
 from inbox.kept_mail import kept_facts, read_kept
 from inbox.storage import utcnow
 from inbox.storage.erasure import ERASED_ADDRESS, NOT_SENT
-from inbox.storage.schema import audit_events, contact_claims, contact_matches, events
+from inbox.storage.schema import (
+    audit_events,
+    contact_claims,
+    contact_matches,
+    events,
+    provider_erasures,
+)
 from tests.inbox.test_matching import FIN, GUNEL_PHONE, carrier, contact_of, person, webchat
 
 NAME = "Günel Məmmədova"
@@ -435,7 +441,9 @@ def test_the_worker_runs_the_sweep_only_with_a_retention(config):
 
 # --- the operators' command line ---------------------------------------------------------------
 
-async def test_the_command_line_erases_and_says_why_not(ctx, capsys):
+async def test_the_command_line_erases_and_says_why_not(ctx, capsys, monkeypatch):
+    # A command runs in a process that installed no channels of its own.
+    monkeypatch.setattr(channel_traits, "_installed", channel_traits.ChannelBook())
     boss, _ = await admin(ctx)
     first = await ingest(ctx, carrier("sms", "Salam", "SM1"))
     contact_id = await contact_of(ctx, first.conversation_id)
@@ -452,6 +460,9 @@ async def test_the_command_line_erases_and_says_why_not(ctx, capsys):
     [audit] = await row(ctx, audit_events, action="contact.erased")
     assert (audit["actor_id"], audit["details"]["reference"]) \
         == (None, "Məhkəmə qərarı 2-1234/2026")
+    # What Twilio keeps of her SMS is listed to delete there, as from the console.
+    assert [(r["channel"], r["external_id"]) for r in await row(ctx, provider_erasures)] == [
+        ("sms", "SM1")]
 
 
 async def _run(argv: list[str]) -> int:
