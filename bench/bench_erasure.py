@@ -10,7 +10,9 @@ writes), then, in the same run:
   second population (names, phones, addresses, bodies; claims deleted): what writing those
   rows costs with nothing decided per resident;
 - the sweep: `erasure.sweep` on the first population until none is left, as the worker
-  does: `SWEEP_BATCH` residents a transaction, each with its audit record and events.
+  does: `SWEEP_BATCH` residents a transaction, each with its audit record and events, and
+  their SMS listed to delete at Twilio (the deletions themselves are the worker's next job,
+  not timed here).
 
 Prints both rates, their ratio and what one run and one day of runs cover. Nothing else
 runs; the Redis database is flushed.
@@ -31,6 +33,7 @@ import redis
 from sqlalchemy import delete, func, select, update
 
 from bench.processes import database_options, scratch_database
+from channels.registry import channel_book
 from inbox import erasure
 from inbox.context import open_context
 from inbox.storage import utcnow
@@ -41,6 +44,7 @@ from inbox.storage.schema import (
     contacts,
     conversations,
     messages,
+    provider_erasures,
 )
 from routing.corpus.generate import made_up_fin
 from settings import load_config
@@ -103,7 +107,10 @@ async def run(args: argparse.Namespace) -> None:
         await asyncio.to_thread(migrate, database)
         os.environ.update(DATABASE_URL=database, REDIS_URL=args.redis_url)
         redis.Redis.from_url(args.redis_url).flushdb()
-        ctx = open_context(load_config(os.environ.get("CC_CONFIG", "config.yaml"), env={}))
+        # With the channels' traits, as the worker: SMS messages are listed to delete at
+        # Twilio (`provider_erasures`) in each erasure's transaction.
+        ctx = open_context(load_config(os.environ.get("CC_CONFIG", "config.yaml"), env={}),
+                           channels=channel_book())
         try:
             started = time.perf_counter()
             await seed(ctx, 0, args.residents, args.messages)
@@ -124,6 +131,8 @@ async def run(args: argparse.Namespace) -> None:
                 left = (await tx.conn.execute(
                     select(func.count()).select_from(contacts)
                     .where(contacts.c.erased_at.is_(None)))).scalar_one()
+                listed = (await tx.conn.execute(
+                    select(func.count()).select_from(provider_erasures))).scalar_one()
         finally:
             await ctx.close()
         redis.Redis.from_url(args.redis_url).flushdb()
@@ -138,7 +147,9 @@ async def run(args: argparse.Namespace) -> None:
     print(f"ratio {sweep_rate / floor_rate:.2f}x the bulk floor; one run "
           f"({erasure.SWEEP_BUDGET_S:.0f} s) erases ~{sweep_rate * erasure.SWEEP_BUDGET_S:.0f}, "
           f"a day of runs ~{sweep_rate * erasure.SWEEP_BUDGET_S * runs_a_day:,.0f}; "
-          f"{left} residents left unerased (the floor's are marked too: expect 0)")
+          f"{left} residents left unerased (the floor's are marked too: expect 0); "
+          f"{listed} messages listed to delete at Twilio (expect "
+          f"{args.residents * args.messages})")
 
 
 def main() -> None:
