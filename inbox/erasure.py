@@ -168,7 +168,6 @@ async def _erase(ctx: InboxContext, tx: UnitOfWork, contact_ids: list[int], now:
                         if traits.kept_by_provider]
     erased = await tx.erasure.erase(contact_ids, now, PERSONAL_EVENT_DATA, event_data,
                                     kept_by_provider)
-    media_dir = ctx.media_dir
     data = {"reason": reason}
     if actor_id is None:
         await tx.events.add_many([(conversation_id, EventType.CONTACT_ERASED, data, now)
@@ -177,21 +176,19 @@ async def _erase(ctx: InboxContext, tx: UnitOfWork, contact_ids: list[int], now:
         for conversation_id in erased.conversation_ids:
             await tx.events.add(conversation_id, EventType.CONTACT_ERASED, data,
                                 actor_id=actor_id, at=now)
-    files = {row["id"]: files_of(media_dir, row) for row in erased.messages}
+    files = {row["id"]: files_of(ctx.media_dir, row) for row in erased.messages}
     results = tally(erased, {message_id: len(found) for message_id, found in files.items()},
-                    {message_id: len(records) for message_id, records
-                     in erased.at_providers.items()})
+                    erased.at_providers)
     await tx.audit.record_many(actor_id, "contact.erased", "contact", [
         (result.contact_id, result.as_details(reason, reference)) for result in results])
     return erased, [kept for found in files.values() for kept in found], results
 
 
 def tally(erased: Erased, files: Mapping[int, int],
-          at_providers: Mapping[int, int] | None = None) -> list[Erasure]:
+          at_providers: Mapping[int, int]) -> list[Erasure]:
     """Each erased contact's share: the contacts merged into it, its conversations, their
     messages, files and providers' records (`files`, `at_providers`: how many each message
     had)."""
-    at_providers = at_providers or {}
     merged = Counter(erased.merged.values())
     conversations = Counter(erased.conversations.values())
     messages: Counter[int] = Counter()
@@ -214,8 +211,7 @@ async def _forget_at_providers(ctx: InboxContext) -> None:
         await ctx.jobs.enqueue_forget_async()
     except Exception as exc:
         log.warning("could not queue the deletion at the providers (its next periodic run "
-                    "will do it): %s",
-                    type(exc).__name__)
+                    "will do it): %s", type(exc).__name__)
 
 
 KeptFile = tuple[Path, tuple[int, int] | None]    # a file, or a span of a pack

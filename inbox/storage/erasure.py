@@ -6,6 +6,7 @@ what) stays."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -66,9 +67,9 @@ class Erased:
     merged: dict[int, int] = field(default_factory=dict)       # merged in: by whom
     conversations: dict[int, int] = field(default_factory=dict)   # id: contact id
     messages: list[Row] = field(default_factory=list)
-    # The providers' records of those messages listed to delete there: (channel, id) by the
-    # message they belong to.
-    at_providers: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
+    # How many of the providers' records of those messages were listed to delete there, by
+    # the message they belong to.
+    at_providers: dict[int, int] = field(default_factory=dict)
 
     @property
     def conversation_ids(self) -> list[int]:
@@ -164,7 +165,8 @@ class ErasureRecords(Records):
     async def _list_provider_records(self, erased: Erased, now: datetime,
                                      channels: Collection[str]) -> None:
         """The provider ids of the erased messages on `channels` (a message sent in parts has
-        one a part) into `provider_erasures`, due now."""
+        one a part) into `provider_erasures`, due now. None is listed already: each is unique
+        among messages and among parts, and a message is erased once, with its contact."""
         found: dict[tuple[str, str], int] = {}
         for row in erased.messages:
             if row["channel"] in channels and row["external_id"]:
@@ -178,17 +180,10 @@ class ErasureRecords(Records):
                 found.setdefault((row["channel"], row["external_id"]), row["message_id"])
         if not found:
             return
-        listed = {(row["channel"], row["external_id"]) for row in await self._all(
-            select(provider_erasures.c.channel, provider_erasures.c.external_id)
-            .where(self.one_of(provider_erasures.c.external_id,
-                               [external_id for _, external_id in found])))}
-        new = [key for key in found if key not in listed]
-        if new:
-            await self.conn.execute(insert(provider_erasures), [
-                {"channel": channel, "external_id": external_id, "requested_at": now,
-                 "attempts": 0, "next_attempt_at": now} for channel, external_id in new])
-        for key in new:
-            erased.at_providers.setdefault(found[key], []).append(key)
+        await self.conn.execute(insert(provider_erasures), [
+            {"channel": channel, "external_id": external_id, "requested_at": now,
+             "attempts": 0, "next_attempt_at": now} for channel, external_id in found])
+        erased.at_providers = dict(Counter(found.values()))
 
     async def _erase_conversations(self, erased: Erased, now: datetime,
                                    event_types: Collection[str],
