@@ -111,7 +111,6 @@ async def app_beside_baseline(database: str, redis_url: str, baseline_source: st
         redis.Redis.from_url(redis_url).flushdb()
 
 
-
 def database_options(parser, redis_default: str) -> None:
     """`--db`, `--postgres-url` and `--redis-url`, as every benchmark on a scratch database
     takes them."""
@@ -120,6 +119,7 @@ def database_options(parser, redis_default: str) -> None:
         "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
     parser.add_argument("--redis-url", default=redis_default,
                         help=f"a Redis database the run may flush (default {redis_default})")
+
 
 @contextlib.asynccontextmanager
 async def scratch_database(kind: str, postgres_url: str) -> AsyncIterator[str]:

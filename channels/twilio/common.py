@@ -296,18 +296,15 @@ async def delete_records(external_ids: Sequence[str], resource: Callable[[Any, s
     outcome: dict[str, str | None] = {}
     async with rest_client(creds) as client:
         for sid in external_ids:
+            outcome[sid] = None
             try:
                 await resource(client, sid).delete_async()
             except Exception as exc:
                 if getattr(exc, "status", None) == 404:
-                    outcome[sid] = None
                     continue
-                error = classify_exception(exc)
-                if error is None:
+                if (error := classify_exception(exc)) is None:
                     raise
                 outcome[sid] = str(error)
-                continue
-            outcome[sid] = None
     return outcome
 
 
