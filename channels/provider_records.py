@@ -5,7 +5,7 @@ after an erasure and periodically (each such channel's `scheduled_jobs`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Protocol
 
@@ -17,17 +17,18 @@ from inbox.port import ChannelPort
 class KeepsRecords(Protocol):
     """A channel whose provider keeps its messages and lets us delete them."""
 
-    async def forget(self, ctx: InboxContext, external_ids: Sequence[str]
+    async def forget(self, ctx: InboxContext, records: Mapping[str, str | None]
                      ) -> dict[str, str | None]:
-        """Delete these messages at the provider: by id, None once gone (deleted now, or
-        not found: deleted before), else why not, to try again later."""
+        """Delete these messages at the provider (their external ids, each with its locator
+        when the channel's traits give one): by id, None once gone (deleted now, or not
+        found: deleted before), else why not, to try again later."""
 
 
 async def forget_due(ctx: InboxContext, now: datetime | None = None) -> tuple[int, int]:
     """Delete what is due at the providers; (deleted, failed)."""
-    async def forget(channel: str, external_ids: list[str]) -> dict[str, str | None]:
+    async def forget(channel: str, records: dict[str, str | None]) -> dict[str, str | None]:
         keeper: KeepsRecords = channel_for(channel)     # type: ignore[assignment]
-        return await keeper.forget(ctx, external_ids)
+        return await keeper.forget(ctx, records)
     return await ChannelPort(ctx).forget_at_providers(forget, now)
 
 

@@ -8,16 +8,19 @@ them to the inbox at start-up (`InboxContext.channels`), so the inbox decides by
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from routing.assignment import CapacityKind
 from settings import Config
 
 if TYPE_CHECKING:
     from inbox.context import InboxContext
+
+# (a message's external id, its extra) -> what finds it at the provider, or None: not there.
+ProviderLocator = Callable[[str, Mapping[str, Any]], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -138,8 +141,13 @@ class ChannelTraits:
     dialogue: bool = False
     # The provider keeps each message (its text and files) until it is deleted, and lets us
     # delete it: an erasure deletes them there too (`channels.provider_records`, the channel's
-    # `forget`). Twilio does; a Telegram bot cannot delete a resident's messages.
+    # `forget`). Twilio does, and a mailbox's server; a Telegram bot cannot delete a
+    # resident's messages.
     kept_by_provider: bool = False
+    # What the provider needs besides a message's external id to find it there (a mail's
+    # Message-ID on its mailbox's server), from the message's external id and extra; None:
+    # it cannot be found there, and is not listed. Unset: the external id is enough.
+    provider_locator: ProviderLocator | None = None
 
     def file_refusal(self, address: str, content_type: str, size: int) -> FileRefusal | None:
         """Why this file cannot go to `address` on this channel, or None when it can."""

@@ -164,8 +164,8 @@ async def _erase(ctx: InboxContext, tx: UnitOfWork, contact_ids: list[int], now:
     """Erase the contacts, with an event on each of their conversations and an audit
     record each; what was erased, the files to remove once committed, and each contact's
     tally. What providers keep of their messages is listed to delete there."""
-    kept_by_provider = [name for name, traits in ctx.channels.items()
-                        if traits.kept_by_provider]
+    kept_by_provider = {name: traits.provider_locator for name, traits in ctx.channels.items()
+                        if traits.kept_by_provider}
     erased = await tx.erasure.erase(contact_ids, now, PERSONAL_EVENT_DATA, event_data,
                                     kept_by_provider)
     data = {"reason": reason}

@@ -2,7 +2,9 @@
 `provider_erasures` (listed by `inbox.erasure` in the erasure's own transaction).
 
 The channel whose provider keeps the messages deletes them (`Forget`: by provider id, None
-once gone, else why not; the channels' job hands it in, `channels.provider_records`). One
+once gone, else why not; the channels' job hands it in, `channels.provider_records`). A
+record's locator, when its channel needs one to find it (a mail's Message-ID), is cleared
+once it is gone. One
 that is not gone is tried again after a growing pause, and again for as long as it takes:
 the provider may be down, or the account's credentials wrong for a while, and the deletion
 is owed."""
@@ -20,9 +22,9 @@ from inbox.storage.records import Row, utcnow
 
 log = logging.getLogger(__name__)
 
-# Deletes a channel's records at its provider: (channel, provider ids) -> by id, None once
-# gone, else why not.
-Forget = Callable[[str, list[str]], Awaitable[dict[str, str | None]]]
+# Deletes a channel's records at its provider: (channel, {provider id: its locator}) -> by
+# id, None once gone, else why not.
+Forget = Callable[[str, dict[str, str | None]], Awaitable[dict[str, str | None]]]
 
 # The pause after the n-th failed attempt, the last repeated: the provider answers within
 # minutes once it is back, a wrong credential waits for an operator.
@@ -75,7 +77,8 @@ async def _attempt(forget: Forget, due: list[Row], at: datetime
     failures: list[tuple[int, str, datetime]] = []
     for channel, rows in by_channel.items():
         try:
-            outcome = await forget(channel, [row["external_id"] for row in rows])
+            outcome = await forget(channel, {row["external_id"]: row["locator"]
+                                             for row in rows})
         except Exception as exc:     # a channel gone from the registry, a bug: retried
             outcome = {row["external_id"]: type(exc).__name__ for row in rows}
         for row in rows:

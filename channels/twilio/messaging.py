@@ -515,10 +515,10 @@ class TwilioMessagingChannel:
             return {}
         return {FORGET_JOB: FORGET_INTERVAL_S}
 
-    async def forget(self, ctx: InboxContext, external_ids: Sequence[str]
+    async def forget(self, ctx: InboxContext, records: Mapping[str, str | None]
                      ) -> dict[str, str | None]:
         """Delete these messages at Twilio, with their files (`delete_records`)."""
-        return await delete_records(external_ids, lambda client, sid: client.messages(sid))
+        return await delete_records(list(records), lambda client, sid: client.messages(sid))
 
     def setup_routes(self, app: web.Application) -> None:
         if "twilio-messaging" in app.router.named_resources():

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
@@ -313,11 +313,11 @@ class TwilioVoiceChannel:
         # The messaging channels declare the deletion's round for the whole account.
         return {}
 
-    async def forget(self, ctx: InboxContext, external_ids: Sequence[str]
+    async def forget(self, ctx: InboxContext, records: Mapping[str, str | None]
                      ) -> dict[str, str | None]:
         """Delete a call's record (its message's id, a CallSid) or a voicemail's recording
         (a RecordingSid) at Twilio."""
-        return await delete_records(external_ids, _call_record)
+        return await delete_records(list(records), _call_record)
 
     def setup_routes(self, app: web.Application) -> None:
         twilio = app[CONTEXT].config.channels.section("twilio") or {}

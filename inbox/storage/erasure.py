@@ -26,6 +26,7 @@ from sqlalchemy import (
     update,
 )
 
+from inbox.channel_traits import ProviderLocator
 from inbox.messages import ERASED, WHISPER
 from inbox.storage.records import Records, Row
 from inbox.storage.schema import (
@@ -124,12 +125,14 @@ class ErasureRecords(Records):
     async def erase(self, contact_ids: Sequence[int], now: datetime,
                     event_types: Collection[str],
                     event_data: Callable[[str, Mapping[str, Any]], dict[str, Any] | None],
-                    kept_by_provider: Collection[str] = ()) -> Erased:
+                    kept_by_provider: Mapping[str, ProviderLocator | None] | None = None
+                    ) -> Erased:
         """Erase the contacts, the contacts merged into them, and their conversations'
         personal data, in as many statements for many contacts as for one. `event_types`:
         the kinds of event that may hold some; `event_data(type, data)` such an event's data
         with it removed, or None when there was none. The messages of the channels in
-        `kept_by_provider` are listed in `provider_erasures`, to delete there too."""
+        `kept_by_provider` are listed in `provider_erasures`, to delete there too, each with
+        what its channel's locator (if any) says finds it there."""
         erased = Erased(contact_ids=list(contact_ids))
         erased.merged = {row.id: row.merged_into for row in await self.conn.execute(
             select(contacts.c.id, contacts.c.merged_into)
@@ -163,27 +166,34 @@ class ErasureRecords(Records):
         return erased
 
     async def _list_provider_records(self, erased: Erased, now: datetime,
-                                     channels: Collection[str]) -> None:
+                                     channels: Mapping[str, ProviderLocator | None]) -> None:
         """The provider ids of the erased messages on `channels` (a message sent in parts has
-        one a part) into `provider_erasures`, due now. None is listed already: each is unique
-        among messages and among parts, and a message is erased once, with its contact."""
-        found: dict[tuple[str, str], int] = {}
+        one a part) into `provider_erasures`, due now, with their locators. None is listed
+        already: each is unique among messages and among parts, and a message is erased
+        once, with its contact. A message its channel's locator cannot place is not listed."""
+        found: dict[tuple[str, str], tuple[int, str | None]] = {}
         for row in erased.messages:
-            if row["channel"] in channels and row["external_id"]:
-                found.setdefault((row["channel"], row["external_id"]), row["id"])
-        ids = [row["id"] for row in erased.messages if row["channel"] in channels]
+            if row["channel"] not in channels or not row["external_id"]:
+                continue
+            locate = channels[row["channel"]]
+            locator = locate(row["external_id"], row["extra"] or {}) if locate else None
+            if locate is None or locator is not None:
+                found.setdefault((row["channel"], row["external_id"]), (row["id"], locator))
+        ids = [row["id"] for row in erased.messages
+               if row["channel"] in channels and channels[row["channel"]] is None]
         if ids:
             for row in await self._all(
                     select(message_parts.c.message_id, message_parts.c.channel,
                            message_parts.c.external_id)
                     .where(self.one_of(message_parts.c.message_id, ids))):
-                found.setdefault((row["channel"], row["external_id"]), row["message_id"])
+                found.setdefault((row["channel"], row["external_id"]), (row["message_id"], None))
         if not found:
             return
         await self.conn.execute(insert(provider_erasures), [
-            {"channel": channel, "external_id": external_id, "requested_at": now,
-             "attempts": 0, "next_attempt_at": now} for channel, external_id in found])
-        erased.at_providers = dict(Counter(found.values()))
+            {"channel": channel, "external_id": external_id, "locator": locator,
+             "requested_at": now, "attempts": 0, "next_attempt_at": now}
+            for (channel, external_id), (_, locator) in found.items()])
+        erased.at_providers = dict(Counter(message_id for message_id, _ in found.values()))
 
     async def _erase_conversations(self, erased: Erased, now: datetime,
                                    event_types: Collection[str],

@@ -16,7 +16,8 @@ class ProviderErasureRecords(Records):
     async def due(self, now: datetime, limit: int) -> list[Row]:
         """Those whose next attempt is due, longest waiting first."""
         t = provider_erasures
-        return await self._all(select(t.c.id, t.c.channel, t.c.external_id, t.c.attempts)
+        return await self._all(select(t.c.id, t.c.channel, t.c.external_id, t.c.locator,
+                                      t.c.attempts)
                                .where(t.c.next_attempt_at <= now)
                                .order_by(t.c.next_attempt_at, t.c.id).limit(limit))
 
@@ -24,7 +25,8 @@ class ProviderErasureRecords(Records):
         if ids:
             t = provider_erasures
             await self.conn.execute(update(t).where(self.one_of(t.c.id, ids)).values(
-                done_at=now, next_attempt_at=None, error=None, attempts=t.c.attempts + 1))
+                done_at=now, next_attempt_at=None, error=None, locator=None,
+                attempts=t.c.attempts + 1))
 
     async def failed(self, record_id: int, error: str, next_attempt_at: datetime) -> None:
         t = provider_erasures

@@ -461,15 +461,19 @@ surveys = Table(
 )
 
 # Records a provider keeps of an erased resident's messages (Twilio keeps each SMS and
-# WhatsApp message with its text and files), to delete there as well: written in the
-# erasure's own transaction, so none is forgotten when the worker or Redis is away, and
-# worked off by `channels.provider_records` with back-off until the provider confirms.
+# WhatsApp message with its text and files, a mailbox's server each mail), to delete there
+# as well: written in the erasure's own transaction, so none is forgotten when the worker or
+# Redis is away, and worked off by `channels.provider_records` with back-off until the
+# provider confirms.
 provider_erasures = Table(
     "provider_erasures",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("channel", String(20), nullable=False),
     Column("external_id", String(500), nullable=False),
+    # What finds the record at the provider besides its id (a mail's Message-ID on its
+    # mailbox's server), kept until it is deleted there.
+    Column("locator", Text),
     Column("requested_at", Time, nullable=False),
     Column("attempts", Integer, nullable=False, default=0, server_default="0"),
     Column("next_attempt_at", Time),                  # null once done
