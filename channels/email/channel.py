@@ -8,16 +8,18 @@ at once, so e-mail is its own kind of capacity.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 
 from aiohttp import web
 
 from channels.base import MediaError, SendResult, problem_at
-from channels.email import kept_sweep, smtp
+from channels.email import kept_sweep, server_copies, smtp
 from channels.email.compose import COMPOSER
 from channels.email.inbound import parse_attachment_url
 from channels.email.mime import parse_mail
 from inbox.channel_traits import ChannelTraits, FileCarriage
 from inbox.context import InboxContext
+from inbox.jobs import FORGET_INTERVAL_S, FORGET_JOB
 from inbox.kept_mail import KeptMailGone, read_kept
 from inbox.messages import OutboundMessage
 from settings import Config, Problem
@@ -48,7 +50,8 @@ def attachment_of_kept_mail(url: str, max_bytes: int) -> tuple[bytes, str]:
 class MailChannel:
     traits = ChannelTraits(name=CHANNEL, label="E-mail", capacity_kind="email",
                            composer=COMPOSER, threaded=True,
-                           files=FileCarriage())
+                           files=FileCarriage(), kept_by_provider=True,
+                           provider_locator=server_copies.locator)
     name = traits.name
 
     def check_config(self, config: Config) -> list[Problem]:
@@ -56,14 +59,16 @@ class MailChannel:
 
     def scheduled_jobs(self, config: Config) -> dict[str, int]:
         """When there are mailboxes: their poll (channels.email.imap), a short tick that polls
-        each mailbox whose own interval has passed, and the hourly sweep of kept raw mails
-        no message names (channels.email.kept_sweep)."""
+        each mailbox whose own interval has passed, the hourly sweep of kept raw mails no
+        message names (channels.email.kept_sweep), and the deletion of erased residents'
+        mails from the servers (channels.email.server_copies)."""
         email = config.channels.email
         if email is None or not email.mailboxes:
             return {}
         shortest = min(mailbox.poll_interval_s for mailbox in email.mailboxes)
         return {POLL_JOB: max(1, min(POLL_TICK_S, shortest)),
-                kept_sweep.SWEEP_JOB: kept_sweep.SWEEP_INTERVAL_S}
+                kept_sweep.SWEEP_JOB: kept_sweep.SWEEP_INTERVAL_S,
+                FORGET_JOB: FORGET_INTERVAL_S}
 
     def setup_routes(self, app: web.Application) -> None:
         """None: mail is fetched by the worker, not pushed to the app."""
@@ -71,6 +76,11 @@ class MailChannel:
     async def fetch_media(self, url: str, max_bytes: int) -> tuple[bytes, str]:
         """An attachment, read from the raw mail the poll kept (`inbound.attachment_url`)."""
         return await asyncio.to_thread(attachment_of_kept_mail, url, max_bytes)
+
+    async def forget(self, ctx: InboxContext, records: Mapping[str, str | None]
+                     ) -> dict[str, str | None]:
+        """Delete erased residents' mails from their mailboxes' servers (`server_copies`)."""
+        return await server_copies.forget(ctx, records)
 
     async def send(self, ctx: InboxContext, message: OutboundMessage) -> SendResult:
         """Over SMTP from the conversation's mailbox, in the thread (`channels.email.smtp`)."""

@@ -221,12 +221,13 @@ def connect(imap: Imap) -> BaseMailBox:
                                  MailboxStarttlsError)
         client.login(imap.user, imap.password, initial_folder=None)
     except BaseException:
-        _close(client)
+        disconnect(client)
         raise
     return client
 
 
-def _close(client: BaseMailBox) -> None:
+def disconnect(client: BaseMailBox) -> None:
+    """Log out, or at least close the connection (blocking)."""
     try:
         client.logout()
     except Exception:
@@ -331,7 +332,7 @@ async def read_mailbox(ctx: InboxContext, mailbox: Mailbox, lock: MailboxLock) -
                 stored += await read_folder(ctx, mailbox, client, folder, lock, deadline)
         return stored
     finally:
-        await asyncio.to_thread(_close, client)
+        await asyncio.to_thread(disconnect, client)
 
 
 async def read_folder(ctx: InboxContext, mailbox: Mailbox, client: BaseMailBox,

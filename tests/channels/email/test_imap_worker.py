@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from channels.email import kept_sweep
 from channels.email.channel import EMAIL_CHANNEL, POLL_JOB
 from channels.email.imap import poll_mailbox
+from inbox.jobs import FORGET_INTERVAL_S, FORGET_JOB
 from inbox.storage.schema import messages
 from settings import load_config
 from tests.channels.email.test_imap import mail
@@ -59,13 +60,14 @@ async def inbound_count(ctx) -> int:
             messages.c.channel == "email", messages.c.direction == "in"))).scalar_one()
 
 
-def test_the_channel_asks_for_its_poll_and_sweep_only_when_there_are_mailboxes(tmp_path,
-                                                                               dovecot):
+def test_the_channel_asks_for_its_poll_sweep_and_erasures_only_when_there_are_mailboxes(
+        tmp_path, dovecot):
     assert EMAIL_CHANNEL.scheduled_jobs(load_config(TEST_CONFIG, env={})) == {}
     config = load_config(config_file(tmp_path, dovecot, "someone"),
                          env={"TEST_IMAP_PASSWORD": "x"})
     assert EMAIL_CHANNEL.scheduled_jobs(config) == {POLL_JOB: 5,
-                                                    kept_sweep.SWEEP_JOB: 3600}
+                                                    kept_sweep.SWEEP_JOB: 3600,
+                                                    FORGET_JOB: FORGET_INTERVAL_S}
 
 
 async def test_the_worker_polls_the_mailboxes(mail_environment, dovecot, ctx):

@@ -1,0 +1,140 @@
+"""Erased residents' mails deleted from the mailboxes' servers.
+
+An erasure empties the stored message and zeroes the raw mail kept beside the media, but the
+mail itself is still on the centre's IMAP server, in the folder the poll read it from (or the
+one it moved it to): with the FIN, the scanned ID card, everything the resident sent. The
+erasure lists each of the resident's mails (`inbox.erasure`, the channel's traits say how),
+and the worker's job deletes them there (`channels.provider_records`).
+
+A server keeps a mail under a UID of its own that no message keeps (and that a mail moved to
+another folder changes), so a mail is found again by its Message-ID, the erasure's locator.
+A Message-ID is the sender's word, and senders reuse them: only a mail whose bytes hash to
+the message's external id is deleted, never another resident's mail under the same id. A
+mail without a Message-ID cannot be searched for, and is not listed.
+
+A mail found nowhere counts as gone: someone at the centre deleted it, or the folder was
+emptied. A mailbox that cannot be reached (down, a wrong password, gone from the config)
+leaves its mails to be tried again (`inbox.provider_erasures`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import imaplib
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+from imap_tools.mailbox import BaseMailBox
+
+from channels.email import imap
+from channels.email.inbound import digest
+from inbox.context import InboxContext
+from settings import Mailbox
+
+log = logging.getLogger(__name__)
+
+# An inbound mail's external id ("{mailbox}:{sha256 of its bytes}", `inbound.external_id`);
+# a sent mail's is our Message-ID, and no copy of it is on the mailbox's server.
+_INBOUND_ID = re.compile(r"(?P<mailbox>.+):(?P<digest>[0-9a-f]{64})")
+# A Message-ID that can be searched for as an IMAP quoted string, as it stands.
+_SEARCHABLE = re.compile(r"<[!#-\[\]-~]{1,250}@[!#-\[\]-~]{1,250}>")
+
+
+def locator(external_id: str, extra: Mapping[str, Any]) -> str | None:
+    """An erased message's locator on its mailbox's server: the mail's Message-ID, for a
+    mail that came in with one that can be searched for; None for anything else."""
+    if _INBOUND_ID.fullmatch(external_id) is None:
+        return None
+    message_id = (extra.get("email") or {}).get("message_id")
+    if not isinstance(message_id, str) or _SEARCHABLE.fullmatch(message_id) is None:
+        return None
+    return message_id
+
+
+async def forget(ctx: InboxContext, records: Mapping[str, str | None]) -> dict[str, str | None]:
+    """Delete these mails (external id: Message-ID) from their mailboxes' servers: by
+    external id, None once gone (deleted now, or found nowhere), else why not."""
+    mailboxes = {m.id: m for m in (ctx.config.channels.email.mailboxes
+                                   if ctx.config.channels.email else ())}
+    by_mailbox: dict[str, dict[str, tuple[str, str]]] = defaultdict(dict)
+    outcome: dict[str, str | None] = {}
+    for external_id, message_id in records.items():
+        found = _INBOUND_ID.fullmatch(external_id)
+        if found is None or not message_id:
+            outcome[external_id] = "not a mail that can be found on its server"
+            continue
+        by_mailbox[found["mailbox"]][external_id] = (message_id, found["digest"])
+    for mailbox_id, wanted in by_mailbox.items():
+        mailbox = mailboxes.get(mailbox_id)
+        if mailbox is None:
+            outcome.update(dict.fromkeys(wanted, f"mailbox {mailbox_id} is not configured"))
+            continue
+        try:
+            deleted = await asyncio.to_thread(_delete_from, mailbox, wanted)
+        except Exception as exc:    # down, refused, a TLS error: all of it again later
+            log.warning("mailbox %s: could not delete %d erased mail(s) (%s)", mailbox.id,
+                        len(wanted), type(exc).__name__)
+            outcome.update(dict.fromkeys(wanted, type(exc).__name__))
+            continue
+        outcome.update(dict.fromkeys(wanted))
+        log.info("mailbox %s: deleted %d erased mail(s) of %d listed", mailbox.id, deleted,
+                 len(wanted))
+    return outcome
+
+
+def folders_of(mailbox: Mailbox) -> tuple[str, ...]:
+    """Where the poll leaves a mailbox's mail: the folders it reads, and the one it moves
+    read mail to."""
+    folders = list(mailbox.imap.folders)
+    if mailbox.imap.after == "move" and mailbox.imap.move_to:
+        folders.append(mailbox.imap.move_to)
+    return tuple(dict.fromkeys(folders))
+
+
+def _delete_from(mailbox: Mailbox, wanted: Mapping[str, tuple[str, str]]) -> int:
+    """Delete the mails `wanted` (external id: (Message-ID, hash of the bytes)) from every
+    folder of `mailbox`; how many were deleted. Raises when the server cannot be used."""
+    digests = {raw_digest for _, raw_digest in wanted.values()}
+    message_ids = sorted({message_id for message_id, _ in wanted.values()})
+    client = imap.connect(mailbox.imap)
+    try:
+        deleted = 0
+        for folder in folders_of(mailbox):
+            if not client.folder.exists(folder):
+                continue
+            client.folder.set(folder)
+            uids = sorted({uid for message_id in message_ids
+                           for uid in _search(client, message_id)})
+            ours = [uid for uid, raw in imap.fetch_raw(client, uids)
+                    if digest(raw) in digests] if uids else []
+            if ours:
+                _expunge(client, ours)
+                deleted += len(ours)
+        return deleted
+    finally:
+        imap.disconnect(client)
+
+
+def _search(client: BaseMailBox, message_id: str) -> list[int]:
+    typ, data = client.client.uid("SEARCH", "HEADER", "Message-ID", f'"{message_id}"')
+    if typ != "OK":
+        raise imaplib.IMAP4.error(f"SEARCH answered {typ}")
+    return [int(uid) for line in data if line for uid in line.split()]
+
+
+def _expunge(client: BaseMailBox, uids: list[int]) -> None:
+    """Mark the mails deleted and remove them: only those where the server can (UIDPLUS),
+    else with whatever else in the folder was already marked so."""
+    names = imap.uid_set(uids)
+    typ, _ = client.client.uid("STORE", names, "+FLAGS.SILENT", r"(\Deleted)")
+    if typ != "OK":
+        raise imaplib.IMAP4.error(f"STORE answered {typ}")
+    if "UIDPLUS" in client.client.capabilities:
+        typ, _ = client.client.uid("EXPUNGE", names)
+    else:
+        typ, _ = client.client.expunge()
+    if typ != "OK":
+        raise imaplib.IMAP4.error(f"EXPUNGE answered {typ}")

@@ -1,0 +1,179 @@
+"""Erasing a resident deletes their mails from the mailbox's server: a real Dovecot, the real
+database (SQLite and PostgreSQL) and Redis. The mails are listed with the erasure and deleted
+by the worker's job, found by Message-ID and told apart by the hash of their bytes, in every
+folder the poll leaves mail in; while the server cannot be reached they are tried again."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from channels import provider_records
+from channels.email.channel import EMAIL_CHANNEL
+from channels.email.imap import fetch_raw, poll_mailbox
+from channels.email.inbound import external_id
+from channels.email.server_copies import folders_of, locator
+from inbox import actions, erasure
+from inbox.actions import Actor
+from inbox.storage import utcnow
+from inbox.storage.schema import audit_events, provider_erasures
+from tests.channels.email.conftest import mailbox_on, with_mailboxes
+from tests.channels.email.test_imap import mail, stored_mails, the_mailbox
+from tests.inbox.test_erasure import admin, row
+
+ELNUR = "elnur@mail.ru"
+AYTAN = "aytan@yandex.ru"
+
+
+@pytest.fixture
+def box(new_account) -> str:
+    return new_account()
+
+
+@pytest.fixture
+def config(config, dovecot, box, tmp_path):
+    return with_mailboxes(config, str(tmp_path / "media"), mailbox_on(dovecot, box))
+
+
+def on_server(dovecot, box: str, folder: str = "INBOX") -> set[bytes]:
+    """The mails in the folder, byte for byte."""
+    with dovecot.session(box) as session:
+        session.folder.set(folder, readonly=True)
+        uids = [int(uid) for uid in session.uids()]
+        return {raw for _, raw in fetch_raw(session, uids)} if uids else set()
+
+
+def message_ids_on_server(dovecot, box: str, folder: str = "INBOX") -> list[str]:
+    with dovecot.session(box) as session:
+        session.folder.set(folder, readonly=True)
+        return sorted(m.headers.get("message-id", ("",))[0]
+                      for m in session.fetch(mark_seen=False, headers_only=True))
+
+
+async def erase(ctx, address: str):
+    """Resolve the resident's conversations and erase them, as an admin does."""
+    boss, _ = await admin(ctx)
+    mine = [r for r in await stored_mails(ctx) if r["extra"]["email"]["from"] == address]
+    for conversation_id in {r["conversation_id"] for r in mine}:
+        await actions.set_status(ctx, Actor(boss, "admin", ()), conversation_id, "resolved")
+    async with ctx.store.read() as tx:
+        contact_id = (await tx.conversations.get(mine[0]["conversation_id"]))["contact_id"]
+    return await erasure.erase_contact(ctx, contact_id, reason="resident_request",
+                                       actor_id=boss)
+
+
+async def test_an_erasure_deletes_the_residents_mails_from_the_server_and_no_one_elses(
+        ctx, dovecot, box):
+    first = mail("Salam, FIN 5ZK7HXM, pensiyam gəlməyib.", message_id="<e1@mail.ru>")
+    second = mail("Şəxsiyyət vəsiqəmin surəti əlavədədir.", message_id="<e2@mail.ru>",
+                  subject="Re: Pensiya")
+    # Another resident's program reused Elnur's Message-ID for a mail of her own.
+    aytans = mail("Здравствуйте, как получить справку?", sender=AYTAN, name="Aytən",
+                  message_id="<e1@mail.ru>")
+    without_id = mail("Bir sualım da var.")
+    for raw in (first, second, aytans, without_id):
+        dovecot.append(box, raw)
+    assert await poll_mailbox(ctx, the_mailbox(ctx)) == "4 stored"
+
+    done = await erase(ctx, ELNUR)
+
+    # Listed with the erasure: the mails with a Message-ID, each with it to find it by.
+    listed = {(r["channel"], r["external_id"], r["locator"])
+              for r in await row(ctx, provider_erasures)}
+    assert listed == {("email", external_id(box, first), "<e1@mail.ru>"),
+                      ("email", external_id(box, second), "<e2@mail.ru>")}
+    assert done.at_providers == 2
+    [audit] = await row(ctx, audit_events, action="contact.erased")
+    assert audit["details"]["at_providers"] == 2
+    assert on_server(dovecot, box) == {first, second, aytans, without_id}
+
+    assert await provider_records.forget_due(ctx) == (2, 0)
+
+    # Elnur's two mails are gone from the server; Aytən's, under the same Message-ID, stays,
+    # and so does the mail without one (it cannot be searched for: the note says so).
+    assert on_server(dovecot, box) == {aytans, without_id}
+    for record in await row(ctx, provider_erasures):
+        assert record["done_at"] is not None and record["next_attempt_at"] is None
+        assert record["locator"] is None      # the Message-ID is not kept once it is done
+    # Nothing is due any more; Aytən is still a resident with her mail.
+    assert await provider_records.forget_due(ctx) == (0, 0)
+    assert [r["extra"]["email"]["from"] for r in await stored_mails(ctx)
+            if not r["extra"].get("erased")] == [AYTAN]
+
+
+async def test_mail_moved_after_reading_is_deleted_from_the_folder_it_was_moved_to(
+        ctx, dovecot, box):
+    mailbox = mailbox_on(dovecot, box, after="move", move_to="Oxunub")
+    ctx.config = with_mailboxes(ctx.config, str(ctx.media_dir), mailbox)
+    with dovecot.session(box) as session:
+        session.folder.create("Oxunub")
+    assert folders_of(mailbox) == ("INBOX", "Oxunub")
+    dovecot.append(box, mail("Salam", message_id="<m1@mail.ru>"))
+    assert await poll_mailbox(ctx, the_mailbox(ctx)) == "1 stored"
+    assert message_ids_on_server(dovecot, box, "Oxunub") == ["<m1@mail.ru>"]
+
+    await erase(ctx, ELNUR)
+    assert await provider_records.forget_due(ctx) == (1, 0)
+
+    assert message_ids_on_server(dovecot, box, "Oxunub") == []
+    assert message_ids_on_server(dovecot, box) == []
+
+
+async def test_a_mail_someone_deleted_already_counts_as_gone(ctx, dovecot, box):
+    dovecot.append(box, mail("Salam", message_id="<g1@mail.ru>"))
+    assert await poll_mailbox(ctx, the_mailbox(ctx)) == "1 stored"
+    with dovecot.session(box) as session:
+        session.folder.set("INBOX")
+        session.delete([m.uid for m in session.fetch(mark_seen=False)])
+    await erase(ctx, ELNUR)
+    assert await provider_records.forget_due(ctx) == (1, 0)
+
+
+async def test_a_server_that_cannot_be_reached_keeps_the_mails_listed_until_it_can(
+        ctx, dovecot, box):
+    dovecot.append(box, mail("Salam", message_id="<d1@mail.ru>"))
+    assert await poll_mailbox(ctx, the_mailbox(ctx)) == "1 stored"
+    await erase(ctx, ELNUR)
+    working = ctx.config
+    ctx.config = with_mailboxes(ctx.config, str(ctx.media_dir),
+                                mailbox_on(dovecot, box, password="wrong"))
+    now = utcnow()
+
+    assert await provider_records.forget_due(ctx, now=now) == (0, 1)
+
+    [record] = await row(ctx, provider_erasures)
+    assert record["attempts"] == 1 and record["error"]
+    assert record["locator"] == "<d1@mail.ru>"      # still needed to find it
+    assert message_ids_on_server(dovecot, box) == ["<d1@mail.ru>"]
+    # Not before its pause; then, with the password mended, it goes.
+    ctx.config = working
+    assert await provider_records.forget_due(ctx, now=now + timedelta(seconds=30)) == (0, 0)
+    assert await provider_records.forget_due(ctx, now=now + timedelta(seconds=61)) == (1, 0)
+    assert message_ids_on_server(dovecot, box) == []
+
+
+async def test_a_mailbox_gone_from_the_config_keeps_its_mails_listed(ctx, dovecot, box):
+    dovecot.append(box, mail("Salam", message_id="<c1@mail.ru>"))
+    assert await poll_mailbox(ctx, the_mailbox(ctx)) == "1 stored"
+    await erase(ctx, ELNUR)
+    ctx.config = with_mailboxes(ctx.config, str(ctx.media_dir),
+                                mailbox_on(dovecot, box, mailbox_id="dost-baku-2"))
+    assert await provider_records.forget_due(ctx) == (0, 1)
+    [record] = await row(ctx, provider_erasures)
+    assert record["error"] == f"mailbox {box} is not configured"
+
+
+def test_only_inbound_mails_with_a_searchable_message_id_are_located():
+    digest = "ab" * 32
+    assert EMAIL_CHANNEL.traits.kept_by_provider
+    assert EMAIL_CHANNEL.traits.provider_locator is locator
+    email = {"email": {"message_id": "<x.1@mail.ru>"}}
+    assert locator(f"dost-baku-1:{digest}", email) == "<x.1@mail.ru>"
+    # A sent mail's external id is our Message-ID: no copy of it is on the server.
+    assert locator("<r.5@dost.example.gov.az>", email) is None
+    assert locator(f"dost-baku-1:{digest}", {"email": {"message_id": None}}) is None
+    assert locator(f"dost-baku-1:{digest}", {}) is None
+    # One that would not stay one quoted string in an IMAP command is not searched for.
+    for odd in ('<a"b@mail.ru>', "<a\\b@mail.ru>", "<a b@mail.ru>", "no-brackets@mail.ru"):
+        assert locator(f"dost-baku-1:{digest}", {"email": {"message_id": odd}}) is None
