@@ -7,10 +7,11 @@ erasure lists each of the resident's mails (`inbox.erasure`, the channel's trait
 and the worker's job deletes them there (`channels.provider_records`).
 
 A server keeps a mail under a UID of its own that no message keeps (and that a mail moved to
-another folder changes), so a mail is found again by its Message-ID, the erasure's locator.
-A Message-ID is the sender's word, and senders reuse them: only a mail whose bytes hash to
-the message's external id is deleted, never another resident's mail under the same id. A
-mail without a Message-ID cannot be searched for, and is not listed.
+another folder changes), so a mail is found again by its Message-ID, the erasure's locator,
+or by its sender's address when it came without one (a few of the sender's mails are read
+to find it). Either is the sender's word, and senders reuse Message-IDs: only a mail whose
+bytes hash to the message's external id is deleted, never another resident's mail under the
+same id. The locator is kept only until the mail is deleted.
 
 A mail found nowhere counts as gone: someone at the centre deleted it, or the folder was
 emptied. A mailbox that cannot be reached (down, a wrong password, gone from the config)
@@ -39,24 +40,32 @@ log = logging.getLogger(__name__)
 # An inbound mail's external id ("{mailbox}:{sha256 of its bytes}", `inbound.external_id`);
 # a sent mail's is our Message-ID, and no copy of it is on the mailbox's server.
 _INBOUND_ID = re.compile(r"(?P<mailbox>.+):(?P<digest>[0-9a-f]{64})")
-# A Message-ID that can be searched for as an IMAP quoted string, as it stands.
-_SEARCHABLE = re.compile(r"<[!#-\[\]-~]{1,250}@[!#-\[\]-~]{1,250}>")
+# A Message-ID, or an address, that can be searched for as an IMAP quoted string as it
+# stands: printable ASCII without a quote or a backslash.
+_SEARCHABLE_ID = re.compile(r"<[!#-\[\]-~]{1,250}@[!#-\[\]-~]{1,250}>")
+_SEARCHABLE_ADDRESS = re.compile(r"[!#-\[\]-~]{1,250}@[!#-\[\]-~]{1,250}")
+# A locator naming the sender (a mail without a Message-ID) rather than the mail.
+SENDER = "from:"
 
 
 def locator(external_id: str, extra: Mapping[str, Any]) -> str | None:
-    """An erased message's locator on its mailbox's server: the mail's Message-ID, for a
-    mail that came in with one that can be searched for; None for anything else."""
+    """An erased message's locator on its mailbox's server, for an inbound mail: its
+    Message-ID, else (none, or one that cannot be searched for) "from:" and its sender's
+    address; None for anything else, or when neither can be searched for."""
     if _INBOUND_ID.fullmatch(external_id) is None:
         return None
-    message_id = (extra.get("email") or {}).get("message_id")
-    if not isinstance(message_id, str) or _SEARCHABLE.fullmatch(message_id) is None:
-        return None
-    return message_id
+    email = extra.get("email") or {}
+    message_id, sender = email.get("message_id"), email.get("from")
+    if isinstance(message_id, str) and _SEARCHABLE_ID.fullmatch(message_id):
+        return message_id
+    if isinstance(sender, str) and _SEARCHABLE_ADDRESS.fullmatch(sender):
+        return f"{SENDER}{sender}"
+    return None
 
 
 async def forget(ctx: InboxContext, records: Mapping[str, str | None]) -> dict[str, str | None]:
-    """Delete these mails (external id: Message-ID) from their mailboxes' servers: by
-    external id, None once gone (deleted now, or found nowhere), else why not."""
+    """Delete these mails (external id: locator) from their mailboxes' servers: by external
+    id, None once gone (deleted now, or found nowhere), else why not."""
     mailboxes = {m.id: m for m in (ctx.config.channels.email.mailboxes
                                    if ctx.config.channels.email else ())}
     by_mailbox: dict[str, dict[str, tuple[str, str]]] = defaultdict(dict)
@@ -95,10 +104,10 @@ def folders_of(mailbox: Mailbox) -> tuple[str, ...]:
 
 
 def _delete_from(mailbox: Mailbox, wanted: Mapping[str, tuple[str, str]]) -> int:
-    """Delete the mails `wanted` (external id: (Message-ID, hash of the bytes)) from every
+    """Delete the mails `wanted` (external id: (locator, hash of the bytes)) from every
     folder of `mailbox`; how many were deleted. Raises when the server cannot be used."""
     digests = {raw_digest for _, raw_digest in wanted.values()}
-    message_ids = sorted({message_id for message_id, _ in wanted.values()})
+    searches = sorted({_criteria(found) for found, _ in wanted.values()})
     client = imap.connect(mailbox.imap)
     try:
         deleted = 0
@@ -106,8 +115,7 @@ def _delete_from(mailbox: Mailbox, wanted: Mapping[str, tuple[str, str]]) -> int
             if not client.folder.exists(folder):
                 continue
             client.folder.set(folder)
-            uids = sorted({uid for message_id in message_ids
-                           for uid in _search(client, message_id)})
+            uids = sorted({uid for criteria in searches for uid in _search(client, criteria)})
             ours = [uid for uid, raw in imap.fetch_raw(client, uids)
                     if digest(raw) in digests] if uids else []
             if ours:
@@ -118,8 +126,15 @@ def _delete_from(mailbox: Mailbox, wanted: Mapping[str, tuple[str, str]]) -> int
         imap.disconnect(client)
 
 
-def _search(client: BaseMailBox, message_id: str) -> list[int]:
-    typ, data = client.client.uid("SEARCH", "HEADER", "Message-ID", f'"{message_id}"')
+def _criteria(found: str) -> tuple[str, ...]:
+    """The IMAP search for a locator (`locator` made it searchable as a quoted string)."""
+    if found.startswith(SENDER):
+        return ("FROM", f'"{found.removeprefix(SENDER)}"')
+    return ("HEADER", "Message-ID", f'"{found}"')
+
+
+def _search(client: BaseMailBox, criteria: tuple[str, ...]) -> list[int]:
+    typ, data = client.client.uid("SEARCH", *criteria)
     if typ != "OK":
         raise imaplib.IMAP4.error(f"SEARCH answered {typ}")
     return [int(uid) for line in data if line for uid in line.split()]

@@ -72,34 +72,36 @@ async def test_an_erasure_deletes_the_residents_mails_from_the_server_and_no_one
     aytans = mail("Здравствуйте, как получить справку?", sender=AYTAN, name="Aytən",
                   message_id="<e1@mail.ru>")
     without_id = mail("Bir sualım da var.")
-    for raw in (first, second, aytans, without_id):
+    # Aytən's mail without a Message-ID: the search by Elnur's address passes it over.
+    aytans_without_id = mail("Ещё один вопрос.", sender=AYTAN, name="Aytən")
+    for raw in (first, second, aytans, without_id, aytans_without_id):
         dovecot.append(box, raw)
-    assert await poll_mailbox(ctx, the_mailbox(ctx)) == "4 stored"
+    assert await poll_mailbox(ctx, the_mailbox(ctx)) == "5 stored"
 
     done = await erase(ctx, ELNUR)
 
-    # Listed with the erasure: the mails with a Message-ID, each with it to find it by.
+    # Listed with the erasure, each with what finds it: its Message-ID, else its sender.
     listed = {(r["channel"], r["external_id"], r["locator"])
               for r in await row(ctx, provider_erasures)}
     assert listed == {("email", external_id(box, first), "<e1@mail.ru>"),
-                      ("email", external_id(box, second), "<e2@mail.ru>")}
-    assert done.at_providers == 2
+                      ("email", external_id(box, second), "<e2@mail.ru>"),
+                      ("email", external_id(box, without_id), f"from:{ELNUR}")}
+    assert done.at_providers == 3
     [audit] = await row(ctx, audit_events, action="contact.erased")
-    assert audit["details"]["at_providers"] == 2
-    assert on_server(dovecot, box) == {first, second, aytans, without_id}
+    assert audit["details"]["at_providers"] == 3
+    assert on_server(dovecot, box) == {first, second, aytans, without_id, aytans_without_id}
 
-    assert await provider_records.forget_due(ctx) == (2, 0)
+    assert await provider_records.forget_due(ctx) == (3, 0)
 
-    # Elnur's two mails are gone from the server; Aytən's, under the same Message-ID, stays,
-    # and so does the mail without one (it cannot be searched for: the note says so).
-    assert on_server(dovecot, box) == {aytans, without_id}
+    # Elnur's mails are gone from the server; Aytən's, under the same Message-ID, stays.
+    assert on_server(dovecot, box) == {aytans, aytans_without_id}
     for record in await row(ctx, provider_erasures):
         assert record["done_at"] is not None and record["next_attempt_at"] is None
         assert record["locator"] is None      # the Message-ID is not kept once it is done
     # Nothing is due any more; Aytən is still a resident with her mail.
     assert await provider_records.forget_due(ctx) == (0, 0)
     assert [r["extra"]["email"]["from"] for r in await stored_mails(ctx)
-            if not r["extra"].get("erased")] == [AYTAN]
+            if not r["extra"].get("erased")] == [AYTAN, AYTAN]
 
 
 async def test_mail_moved_after_reading_is_deleted_from_the_folder_it_was_moved_to(
@@ -164,16 +166,22 @@ async def test_a_mailbox_gone_from_the_config_keeps_its_mails_listed(ctx, doveco
     assert record["error"] == f"mailbox {box} is not configured"
 
 
-def test_only_inbound_mails_with_a_searchable_message_id_are_located():
+def test_inbound_mails_are_located_by_message_id_else_by_sender():
     digest = "ab" * 32
+    inbound = f"dost-baku-1:{digest}"
     assert EMAIL_CHANNEL.traits.kept_by_provider
     assert EMAIL_CHANNEL.traits.provider_locator is locator
-    email = {"email": {"message_id": "<x.1@mail.ru>"}}
-    assert locator(f"dost-baku-1:{digest}", email) == "<x.1@mail.ru>"
+
+    def extra(message_id, sender=ELNUR):
+        return {"email": {"message_id": message_id, "from": sender}}
+
+    assert locator(inbound, extra("<x.1@mail.ru>")) == "<x.1@mail.ru>"
+    assert locator(inbound, extra(None)) == f"from:{ELNUR}"
     # A sent mail's external id is our Message-ID: no copy of it is on the server.
-    assert locator("<r.5@dost.example.gov.az>", email) is None
-    assert locator(f"dost-baku-1:{digest}", {"email": {"message_id": None}}) is None
-    assert locator(f"dost-baku-1:{digest}", {}) is None
-    # One that would not stay one quoted string in an IMAP command is not searched for.
+    assert locator("<r.5@dost.example.gov.az>", extra("<x.1@mail.ru>")) is None
+    assert locator(inbound, {}) is None
+    # What would not stay one quoted string in an IMAP command is not searched for.
     for odd in ('<a"b@mail.ru>', "<a\\b@mail.ru>", "<a b@mail.ru>", "no-brackets@mail.ru"):
-        assert locator(f"dost-baku-1:{digest}", {"email": {"message_id": odd}}) is None
+        assert locator(inbound, extra(odd)) == f"from:{ELNUR}"
+    for odd in ('a"b@mail.ru', "a\\b@mail.ru", "a b@mail.ru", "aytən@mail.ru"):
+        assert locator(inbound, extra(None, sender=odd)) is None
