@@ -220,10 +220,21 @@ def connect(imap: Imap) -> BaseMailBox:
             check_command_status(client.client.starttls(ssl.create_default_context()),
                                  MailboxStarttlsError)
         client.login(imap.user, imap.password, initial_folder=None)
+        refresh_capabilities(client)
     except BaseException:
         disconnect(client)
         raise
     return client
+
+
+def refresh_capabilities(client: BaseMailBox) -> None:
+    """Ask the server what it can do now that we are logged in. imaplib keeps what it read
+    on connecting, and servers announce more after login (Dovecot's MOVE and UIDPLUS):
+    without them imap-tools moves a mail by copying it and expunging the folder, which
+    also removes whatever else was marked deleted there."""
+    typ, data = client.client.capability()
+    if typ == "OK" and data and isinstance(data[-1], bytes):
+        client.client.capabilities = tuple(data[-1].decode("ascii", "replace").upper().split())
 
 
 def disconnect(client: BaseMailBox) -> None:

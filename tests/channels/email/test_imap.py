@@ -124,6 +124,30 @@ async def test_after_none_leaves_the_mail_as_it_was_and_move_moves_it(ctx, dovec
     assert len(dovecot.flags(box, "Done")) == 1
 
 
+async def test_moving_read_mail_leaves_what_staff_marked_deleted_alone(ctx, dovecot, box):
+    """The move is the server's MOVE, which it announces only once we are logged in: a copy
+    and an expunge would also remove a mail someone at the centre marked deleted."""
+    ctx.config = with_mailboxes(ctx.config, str(ctx.media_dir),
+                                mailbox_on(dovecot, box, after="move", move_to="Done"))
+    dovecot.append(box, mail("Köhnə məktub", sender="staff@dost.example.gov.az"))
+    with dovecot.session(box) as session:
+        session.folder.create("Done")
+        session.folder.set("INBOX")
+        [marked] = [m.uid for m in session.fetch(mark_seen=False)]
+        # By the command itself: imap-tools' flag() expunges what it marks deleted.
+        session.client.uid("STORE", marked, "+FLAGS", r"(\Deleted)")
+        uidvalidity = int(session.folder.status("INBOX", ["UIDVALIDITY"])["UIDVALIDITY"])
+    # Behind the cursor, as mail there before the mailbox was added to the config would be.
+    async with ctx.store.transaction() as tx:
+        await tx.mail.set_cursor(box, "INBOX", uidvalidity, int(marked))
+    dovecot.append(box, mail("Yeni məktub"))
+
+    assert await poll_mailbox(ctx, the_mailbox(ctx)) == "1 stored"
+
+    assert dovecot.flags(box) == {int(marked): ("\\Deleted",)}
+    assert len(dovecot.flags(box, "Done")) == 1
+
+
 async def test_a_reused_message_id_with_other_content_is_a_second_mail(ctx, dovecot, box):
     dovecot.append(box, mail("Birinci məktub", message_id="<same@mail.ru>"))
     dovecot.append(box, mail("İkinci məktub, başqa", message_id="<same@mail.ru>"))
