@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 
 from channels import provider_records
+from channels.email import imap
 from channels.email.channel import EMAIL_CHANNEL
 from channels.email.imap import fetch_raw, poll_mailbox
 from channels.email.inbound import external_id
@@ -185,3 +186,37 @@ def test_inbound_mails_are_located_by_message_id_else_by_sender():
         assert locator(inbound, extra(odd)) == f"from:{ELNUR}"
     for odd in ('a"b@mail.ru', "a\\b@mail.ru", "a b@mail.ru", "aytən@mail.ru"):
         assert locator(inbound, extra(None, sender=odd)) is None
+
+
+async def test_without_uidplus_a_plain_expunge_removes_the_mail(ctx, dovecot, box,
+                                                                 monkeypatch):
+    dovecot.append(box, mail("Salam", message_id="<u1@mail.ru>"))
+    kept = mail("Başqa məktub", sender=AYTAN, name="Aytən", message_id="<u2@mail.ru>")
+    dovecot.append(box, kept)
+    assert await poll_mailbox(ctx, the_mailbox(ctx)) == "2 stored"
+    await erase(ctx, ELNUR)
+    connect = imap.connect
+
+    def without_uidplus(settings):
+        client = connect(settings)
+        client.client.capabilities = tuple(c for c in client.client.capabilities
+                                           if c != "UIDPLUS")
+        return client
+
+    monkeypatch.setattr(imap, "connect", without_uidplus)
+    assert await provider_records.forget_due(ctx) == (1, 0)
+    assert on_server(dovecot, box) == {kept}
+
+
+async def test_with_uidplus_only_the_erased_mail_is_expunged(ctx, dovecot, box):
+    dovecot.append(box, mail("Salam", message_id="<p1@mail.ru>"))
+    marked = mail("Köhnə", sender=AYTAN, name="Aytən", message_id="<p2@mail.ru>")
+    dovecot.append(box, marked)
+    assert await poll_mailbox(ctx, the_mailbox(ctx)) == "2 stored"
+    # Someone at the centre marks Aytən's mail deleted, without expunging it yet.
+    with dovecot.session(box) as session:
+        session.folder.set("INBOX")
+        session.client.uid("STORE", "2", "+FLAGS", r"(\Deleted)")
+    await erase(ctx, ELNUR)
+    assert await provider_records.forget_due(ctx) == (1, 0)
+    assert on_server(dovecot, box) == {marked}
