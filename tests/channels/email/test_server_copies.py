@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from channels import provider_records
-from channels.email import imap
+from channels.email import imap, server_copies
 from channels.email.channel import EMAIL_CHANNEL
 from channels.email.imap import fetch_raw, poll_mailbox
 from channels.email.inbound import external_id
@@ -65,7 +65,9 @@ async def erase(ctx, address: str):
 
 
 async def test_an_erasure_deletes_the_residents_mails_from_the_server_and_no_one_elses(
-        ctx, dovecot, box):
+        ctx, dovecot, box, monkeypatch):
+    # The four mails the search finds are read two at a time.
+    monkeypatch.setattr(server_copies, "FETCH_AT_ONCE", 2)
     first = mail("Salam, FIN 5ZK7HXM, pensiyam gəlməyib.", message_id="<e1@mail.ru>")
     second = mail("Şəxsiyyət vəsiqəmin surəti əlavədədir.", message_id="<e2@mail.ru>",
                   subject="Re: Pensiya")
