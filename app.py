@@ -303,7 +303,9 @@ def cmd_contact_erase(args: argparse.Namespace) -> int:
         print(f"contact {args.id} was not erased: {exc}", file=sys.stderr)
         return 1
     print(f"contact {args.id} erased: {result.conversations} conversation(s), "
-          f"{result.messages} message(s), {result.files} file(s)")
+          f"{result.messages} message(s), {result.files} file(s), "
+          f"{result.at_providers} record(s) to delete at the providers, "
+          f"{result.dead_letters} dead letter(s)")
     return 0
 
 

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from inbox import matching
 from inbox.actions import ActionError, announce, unmerged_contact
 from inbox.agent_uploads import stored_path
 from inbox.context import InboxContext, run_in_job_context
@@ -100,12 +101,14 @@ class Erasure:
     messages: int
     files: int               # attachments and kept mails removed from the media store
     at_providers: int = 0    # the providers' records listed to delete there
+    dead_letters: int = 0    # mails they sent that could not be taken in, emptied
 
     def as_details(self, reason: str, reference: str | None) -> dict[str, Any]:
         details: dict[str, Any] = {"reason": reason, "contacts": self.contacts,
                                    "conversations": self.conversations,
                                    "messages": self.messages, "files": self.files,
-                                   "at_providers": self.at_providers}
+                                   "at_providers": self.at_providers,
+                                   "dead_letters": self.dead_letters}
         if reference:
             details["reference"] = reference
         return details
@@ -166,8 +169,10 @@ async def _erase(ctx: InboxContext, tx: UnitOfWork, contact_ids: list[int], now:
     tally. What providers keep of their messages is listed to delete there."""
     kept_by_provider = {name: traits.provider_locator for name, traits in ctx.channels.items()
                         if traits.kept_by_provider}
+    key = ctx.claim_key
     erased = await tx.erasure.erase(contact_ids, now, PERSONAL_EVENT_DATA, event_data,
-                                    kept_by_provider)
+                                    kept_by_provider,
+                                    lambda address: matching.sender_digest(key, address))
     data = {"reason": reason}
     if actor_id is None:
         await tx.events.add_many([(conversation_id, EventType.CONTACT_ERASED, data, now)
@@ -200,7 +205,8 @@ def tally(erased: Erased, files: Mapping[int, int],
         kept[owner] += files.get(row["id"], 0)
         listed[owner] += at_providers.get(row["id"], 0)
     return [Erasure(contact_id, 1 + merged[contact_id], conversations[contact_id],
-                    messages[contact_id], kept[contact_id], listed[contact_id])
+                    messages[contact_id], kept[contact_id], listed[contact_id],
+                    erased.dead_letters.get(contact_id, 0))
             for contact_id in erased.contact_ids]
 
 

@@ -44,6 +44,11 @@ def digest(key: bytes, kind: str, value: str) -> str:
     return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
 
 
+def sender_digest(key: bytes, address: str) -> str:
+    """The keyed digest a mail's sender is found by where only that is kept (a dead letter)."""
+    return digest(key, "mail-sender", address.strip().lower())
+
+
 def search_digests(key: bytes, text: str) -> tuple[str, ...]:
     """Digests of the identifiers in an agent's search text, to find who typed them."""
     return tuple(digest(key, e.kind, e.value) for e in find_entities(text)

@@ -13,7 +13,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
-from inbox import amend, outbox, provider_erasures, surveys
+from inbox import amend, matching, outbox, provider_erasures, surveys
 from inbox.clock import utcnow
 from inbox.context import InboxContext
 from inbox.guided_intake import dialogue as guided
@@ -178,10 +178,13 @@ class ChannelPort:
             return await tx.mail.count_attempt(mailbox, digest, error)
 
     async def bury_mail(self, mailbox: str, folder: str, uid: int, digest: str, raw: bytes,
-                        error: str, attempts: int) -> int:
-        """Keep a mail that cannot be taken in as a dead letter; its id."""
+                        error: str, attempts: int, sender: str | None = None) -> int:
+        """Keep a mail that cannot be taken in as a dead letter, found by its `sender`'s
+        digest when a resident who sent it is erased; its id."""
+        found_by = matching.sender_digest(self._ctx.claim_key, sender) if sender else None
         async with self._ctx.store.transaction() as tx:
-            return await tx.mail.bury(mailbox, folder, uid, digest, raw, error, attempts)
+            return await tx.mail.bury(mailbox, folder, uid, digest, raw, error, attempts,
+                                      found_by)
 
     async def buried_mails(self, mailbox: str, digests: Sequence[str]) -> set[str]:
         """Which of these mails (raw hashes) are dead letters already."""

@@ -329,6 +329,7 @@
       parts.push(t("admin.erased", { reason: CC.labelOf(ERASE_REASONS, details.reason), conversations: details.conversations,
                                      messages: details.messages, files: details.files }));
       if (details.at_providers) parts.push(t("admin.erased_at_providers", { count: details.at_providers }));
+      if (details.dead_letters) parts.push(t("admin.erased_dead_letters", { count: details.dead_letters }));
       if (details.reference) parts.push(t("admin.erased_reference", { reference: details.reference }));
     } else if (details.conversations !== undefined && details.messages !== undefined) {
       parts.push(t("admin.exported", { conversations: details.conversations, messages: details.messages }));

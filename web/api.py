@@ -954,7 +954,8 @@ async def erase_contact(request: web.Request) -> web.Response:
     response = await _contact_response(request, contact_id)
     view = json.loads(response.body)
     view["erasure"] = {"conversations": result.conversations, "messages": result.messages,
-                       "files": result.files, "at_providers": result.at_providers}
+                       "files": result.files, "at_providers": result.at_providers,
+                       "dead_letters": result.dead_letters}
     return web.json_response(view)
 
 

@@ -643,7 +643,8 @@ PATHS: dict[str, Any] = {
         {**_ok("the contact as left, and what was erased", {"allOf": [_ref("Contact"), {
             "type": "object", "properties": {"erasure": {"type": "object", "properties": {
                 "conversations": {"type": "integer"}, "messages": {"type": "integer"},
-                "files": {"type": "integer"}, "at_providers": {"type": "integer"}}}}}]}),
+                "files": {"type": "integer"}, "at_providers": {"type": "integer"},
+                "dead_letters": {"type": "integer"}}}}}]}),
          "403": {"description": "not an admin"},
          "409": {"description": "a conversation not resolved, already erased, or merged"}},
         params=[_ID],

@@ -49,6 +49,7 @@ from imap_tools.mailbox import BaseMailBox
 from imap_tools.utils import check_command_status
 
 from channels.email.inbound import CHANNEL, digest, external_id_of
+from channels.email.mime import sender_in_headers
 from channels.email.readers import MailReader, ReadMail, Unread, worker_count
 from inbox import mailboxes
 from inbox.clock import utcnow
@@ -498,7 +499,8 @@ async def settle(ctx: InboxContext, mailbox: Mailbox, folder: str, uidvalidity: 
                 break
             # Buried before the cursor passes it: a crash between the two finds it buried.
             letter = await port.bury_mail(mailbox.id, folder, outcome.uid, outcome.digest,
-                                          outcome.raw, error, attempts)
+                                          outcome.raw, error, attempts,
+                                          sender_in_headers(outcome.raw))
             log.error("mailbox %s: mail UID %d failed %d times (%s): dead letter %d",
                       mailbox.id, outcome.uid, attempts, outcome.error.kind, letter)
         safe = outcome.uid

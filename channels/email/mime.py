@@ -38,7 +38,7 @@ from email import policy
 from email.header import decode_header
 from email.headerregistry import HeaderRegistry
 from email.message import Message
-from email.parser import BytesParser
+from email.parser import BytesHeaderParser, BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 from html import unescape
 
@@ -50,7 +50,7 @@ from inscriptis.model.config import ParserConfig
 from channels.email import automatic, reply, thread
 from channels.email.automatic import Bounce
 
-__all__ = ["Bounce", "Mail", "MailPart", "MailUnreadable", "parse_mail"]
+__all__ = ["Bounce", "Mail", "MailPart", "MailUnreadable", "parse_mail", "sender_in_headers"]
 
 
 class MailUnreadable(ValueError):
@@ -108,6 +108,7 @@ class _ContentHeaders(HeaderRegistry):
 
 
 _PARSER = BytesParser(policy=policy.default.clone(header_factory=_ContentHeaders()))
+_HEADERS_ONLY = BytesHeaderParser(policy=policy.compat32)
 # An address we can answer: one local part, one domain, nothing a parser left in by mistake.
 _ADDRESS = re.compile(r"[^\s@<>()\[\],;:\"]+@[^\s@<>()\[\],;:\"]+")
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
@@ -212,6 +213,22 @@ def parse_mail(raw: bytes, *, own_addresses: tuple[str, ...] | list[str] = ()) -
         automatic=kind,
         bounce=bounce if kind == "bounce" else None,
     )
+
+
+def sender_in_headers(raw: bytes) -> str | None:
+    """The address a mail names as its sender (From, else Reply-To), read from its headers
+    alone however broken the rest is: whose a mail that could not be read is."""
+    try:
+        headers = _HEADERS_ONLY.parsebytes(raw)
+        for name in ("From", "Reply-To"):
+            values = [str(value) for value in headers.get_all(name, [])]
+            for _display, address in getaddresses(values):
+                address = _surrogates_dropped(address.strip().lower())
+                if _ADDRESS.fullmatch(address):
+                    return address
+    except Exception:  # nothing readable there: nobody to find it by
+        return None
+    return None
 
 
 # --- headers ----------------------------------------------------------------------------

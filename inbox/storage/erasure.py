@@ -57,6 +57,7 @@ NOT_SENT = "the resident's personal data was erased before it was sent"
 # A dead letter kept past the retention: its digest stays (a folder read again still finds
 # the mail buried), its raw mail and error do not.
 DEAD_LETTER_ERASED = "the mail was erased: it was kept past the retention"
+DEAD_LETTER_SENDER_ERASED = "the mail was erased with its sender's personal data"
 
 
 @dataclass
@@ -71,6 +72,8 @@ class Erased:
     # How many of the providers' records of those messages were listed to delete there, by
     # the message they belong to.
     at_providers: dict[int, int] = field(default_factory=dict)
+    # How many dead letters (mails that could not be taken in) each contact sent, emptied.
+    dead_letters: dict[int, int] = field(default_factory=dict)
 
     @property
     def conversation_ids(self) -> list[int]:
@@ -102,7 +105,7 @@ class ErasureRecords(Records):
         letters = mail_dead_letters
         result = await self.conn.execute(
             update(letters).where(letters.c.created_at < before, func.length(letters.c.raw) > 0)
-            .values(raw=b"", error=DEAD_LETTER_ERASED))
+            .values(raw=b"", error=DEAD_LETTER_ERASED, sender_digest=None))
         await self.conn.execute(delete(mail_attempts).where(mail_attempts.c.updated_at < before))
         return result.rowcount or 0
 
@@ -125,14 +128,16 @@ class ErasureRecords(Records):
     async def erase(self, contact_ids: Sequence[int], now: datetime,
                     event_types: Collection[str],
                     event_data: Callable[[str, Mapping[str, Any]], dict[str, Any] | None],
-                    kept_by_provider: Mapping[str, ProviderLocator | None] | None = None
-                    ) -> Erased:
+                    kept_by_provider: Mapping[str, ProviderLocator | None] | None = None,
+                    mail_sender: Callable[[str], str] | None = None) -> Erased:
         """Erase the contacts, the contacts merged into them, and their conversations'
         personal data, in as many statements for many contacts as for one. `event_types`:
         the kinds of event that may hold some; `event_data(type, data)` such an event's data
         with it removed, or None when there was none. The messages of the channels in
         `kept_by_provider` are listed in `provider_erasures`, to delete there too, each with
-        what its channel's locator (if any) says finds it there."""
+        what its channel's locator (if any) says finds it there. The dead letters whose
+        sender's digest (`mail_sender` of an address) is one of the contacts' addresses are
+        emptied."""
         erased = Erased(contact_ids=list(contact_ids))
         erased.merged = {row.id: row.merged_into for row in await self.conn.execute(
             select(contacts.c.id, contacts.c.merged_into)
@@ -142,6 +147,8 @@ class ErasureRecords(Records):
             select(conversations.c.id, conversations.c.contact_id)
             .where(self.one_of(conversations.c.contact_id, contact_ids))
             .order_by(conversations.c.id))}
+        if mail_sender is not None:
+            await self._erase_dead_letters(erased, everyone, mail_sender)
         await self.conn.execute(
             update(contacts).where(self.one_of(contacts.c.id, everyone))
             .values(name=None, phone=None, email=None, preferred_channel=None,
@@ -164,6 +171,32 @@ class ErasureRecords(Records):
             if kept_by_provider:
                 await self._list_provider_records(erased, now, kept_by_provider)
         return erased
+
+    async def _erase_dead_letters(self, erased: Erased, everyone: Sequence[int],
+                                  mail_sender: Callable[[str], str]) -> None:
+        """Empty the dead letters sent from any of the contacts' addresses (found by their
+        digests: a phone's never matches a mail's sender), as the retention empties old
+        ones, and forget whose they were."""
+        owners: dict[str, int] = {}
+        identities = contact_identities
+        rows = await self._all(
+            select(identities.c.contact_id, identities.c.address)
+            .where(self.one_of(identities.c.contact_id, everyone)))
+        rows += await self._all(
+            select(contacts.c.id.label("contact_id"), contacts.c.email.label("address"))
+            .where(self.one_of(contacts.c.id, everyone), contacts.c.email.is_not(None)))
+        for row in rows:
+            owner = erased.merged.get(row["contact_id"], row["contact_id"])
+            owners.setdefault(mail_sender(row["address"]), owner)
+        letters = mail_dead_letters
+        found = await self._all(select(letters.c.id, letters.c.sender_digest)
+                                .where(self.one_of(letters.c.sender_digest, list(owners))))
+        if not found:
+            return
+        await self.conn.execute(
+            update(letters).where(self.one_of(letters.c.id, [row["id"] for row in found]))
+            .values(raw=b"", error=DEAD_LETTER_SENDER_ERASED, sender_digest=None))
+        erased.dead_letters = dict(Counter(owners[row["sender_digest"]] for row in found))
 
     async def _list_provider_records(self, erased: Erased, now: datetime,
                                      channels: Mapping[str, ProviderLocator | None]) -> None:

@@ -47,9 +47,9 @@ class MailRecords(Records):
                 mail_attempts.c.mailbox == mailbox, self.one_of(mail_attempts.c.digest, digests)))
 
     async def bury(self, mailbox: str, folder: str, uid: int, digest: str, raw: bytes,
-                   error: str, attempts: int) -> int:
+                   error: str, attempts: int, sender_digest: str | None = None) -> int:
         """Keep a mail that cannot be taken in as a dead letter (once per mailbox and raw
-        mail); its id."""
+        mail), with its sender's digest; its id."""
         found = await self._one(select(mail_dead_letters.c.id).where(
             mail_dead_letters.c.mailbox == mailbox, mail_dead_letters.c.digest == digest))
         await self.forget_attempts(mailbox, [digest])
@@ -57,7 +57,8 @@ class MailRecords(Records):
             return int(found["id"])
         return await self._insert(mail_dead_letters, {
             "mailbox": mailbox, "folder": folder, "uid": uid, "digest": digest, "raw": raw,
-            "error": error, "attempts": attempts, "created_at": utcnow()})
+            "error": error, "attempts": attempts, "created_at": utcnow(),
+            "sender_digest": sender_digest})
 
     async def buried_digests(self, mailbox: str, digests: Sequence[str]) -> set[str]:
         """Which of these mails are dead letters already (a folder read again after its

@@ -398,7 +398,11 @@ mail_dead_letters = Table(
     Column("error", Text, nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("created_at", Time, nullable=False),
+    # The keyed digest of its sender's address (inbox.matching.sender_digest): an erasure of
+    # the sender empties it. None when the mail names no sender, or was buried before.
+    Column("sender_digest", String(64)),
     UniqueConstraint("mailbox", "digest", name="uq_mail_dead_letters_mailbox_digest"),
+    Index("ix_mail_dead_letters_sender", "sender_digest"),
 )
 
 # --- results and satisfaction: what residents are told, and what they answer ---------------

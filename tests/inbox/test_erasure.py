@@ -121,7 +121,7 @@ async def test_erasure_empties_what_is_personal_and_keeps_what_reports_count(ctx
                                 "contacts": 1, "conversations": 1,
                                 "messages": result.messages, "files": 0,
                                 # Her two SMS, which Twilio keeps; the replies never left.
-                                "at_providers": 2}
+                                "at_providers": 2, "dead_letters": 0}
     # Leyla is untouched.
     async with ctx.store.read() as tx:
         assert (await tx.contacts.get(leyla_contact))["erased_at"] is None
@@ -398,9 +398,9 @@ async def test_dead_letters_kept_past_the_retention_lose_their_mail(ctx):
     retention = timedelta(seconds=ctx.config.privacy.retention_s)
     async with ctx.store.transaction() as tx:
         old = await tx.mail.bury("dost-baku-1", "INBOX", 7, "a" * 64, GUNEL_MAIL,
-                                 "UnicodeDecodeError at gunel@mail.ru", 3)
+                                 "UnicodeDecodeError at gunel@mail.ru", 3, "d" * 64)
         new = await tx.mail.bury("dost-baku-1", "INBOX", 8, "b" * 64, LEYLA_MAIL,
-                                 "ValueError", 3)
+                                 "ValueError", 3, "e" * 64)
         await tx.mail.count_attempt("dost-baku-1", "c" * 64, "a failure naming leyla@yandex.ru")
         await tx.conn.execute(mail_dead_letters.update()
                               .where(mail_dead_letters.c.id == old)
@@ -411,8 +411,10 @@ async def test_dead_letters_kept_past_the_retention_lose_their_mail(ctx):
     await erasure.sweep(ctx)
 
     letters = {r["id"]: r for r in await row(ctx, mail_dead_letters)}
-    assert (bytes(letters[old]["raw"]), letters[old]["error"]) == (b"", DEAD_LETTER_ERASED)
-    assert bytes(letters[new]["raw"]) == LEYLA_MAIL
+    assert (bytes(letters[old]["raw"]), letters[old]["error"],
+            letters[old]["sender_digest"]) == (b"", DEAD_LETTER_ERASED, None)
+    assert (bytes(letters[new]["raw"]), letters[new]["sender_digest"]) == (LEYLA_MAIL,
+                                                                            "e" * 64)
     assert await row(ctx, mail_attempts) == []
     # Still buried (a folder read again does not take it up), but nothing left to replay.
     async with ctx.store.read() as tx:
