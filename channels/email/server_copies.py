@@ -72,12 +72,12 @@ async def forget(ctx: InboxContext, records: Mapping[str, str | None]) -> dict[s
                                    if ctx.config.channels.email else ())}
     by_mailbox: dict[str, dict[str, tuple[str, str]]] = defaultdict(dict)
     outcome: dict[str, str | None] = {}
-    for external_id, message_id in records.items():
+    for external_id, found_by in records.items():
         found = _INBOUND_ID.fullmatch(external_id)
-        if found is None or not message_id:
+        if found is None or not found_by:
             outcome[external_id] = "not a mail that can be found on its server"
             continue
-        by_mailbox[found["mailbox"]][external_id] = (message_id, found["digest"])
+        by_mailbox[found["mailbox"]][external_id] = (found_by, found["digest"])
     for mailbox_id, wanted in by_mailbox.items():
         mailbox = mailboxes.get(mailbox_id)
         if mailbox is None:
@@ -109,7 +109,7 @@ def _delete_from(mailbox: Mailbox, wanted: Mapping[str, tuple[str, str]]) -> int
     """Delete the mails `wanted` (external id: (locator, hash of the bytes)) from every
     folder of `mailbox`; how many were deleted. Raises when the server cannot be used."""
     digests = {raw_digest for _, raw_digest in wanted.values()}
-    searches = sorted({_criteria(found) for found, _ in wanted.values()})
+    searches = sorted({_criteria(found_by) for found_by, _ in wanted.values()})
     client = imap.connect(mailbox.imap)
     try:
         deleted = 0
@@ -130,11 +130,11 @@ def _delete_from(mailbox: Mailbox, wanted: Mapping[str, tuple[str, str]]) -> int
         imap.disconnect(client)
 
 
-def _criteria(found: str) -> str:
+def _criteria(found_by: str) -> str:
     """The IMAP search key for a locator (`locator` made it searchable as a quoted string)."""
-    if found.startswith(SENDER):
-        return f'FROM "{found.removeprefix(SENDER)}"'
-    return f'HEADER Message-ID "{found}"'
+    if found_by.startswith(SENDER):
+        return f'FROM "{found_by.removeprefix(SENDER)}"'
+    return f'HEADER Message-ID "{found_by}"'
 
 
 def _search(client: BaseMailBox, keys: list[str]) -> list[int]:

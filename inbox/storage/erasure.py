@@ -188,6 +188,8 @@ class ErasureRecords(Records):
         for row in rows:
             owner = erased.merged.get(row["contact_id"], row["contact_id"])
             owners.setdefault(mail_sender(row["address"]), owner)
+        if not owners:
+            return
         letters = mail_dead_letters
         found = await self._all(select(letters.c.id, letters.c.sender_digest)
                                 .where(self.one_of(letters.c.sender_digest, list(owners))))
