@@ -1,10 +1,11 @@
 """Erased residents' mails deleted from the mailboxes' servers.
 
 An erasure empties the stored message and zeroes the raw mail kept beside the media, but the
-mail itself is still on the centre's IMAP server, in the folder the poll read it from (or the
-one it moved it to): with the FIN, the scanned ID card, everything the resident sent. The
-erasure lists each of the resident's mails (`inbox.erasure`, the channel's traits say how),
-and the worker's job deletes them there (`channels.provider_records`).
+mail itself is still on the centre's IMAP server, in the folder the poll read it from, the
+one it moved it to, or any other someone at the centre filed a copy in: with the FIN, the
+scanned ID card, everything the resident sent. The erasure lists each of the resident's
+mails (`inbox.erasure`, the channel's traits say how), and the worker's job deletes them
+from every folder of the mailbox's account (`channels.provider_records`).
 
 A server keeps a mail under a UID of its own that no message keeps (and that a mail moved to
 another folder changes), so a mail is found again by its Message-ID, the erasure's locator,
@@ -96,26 +97,23 @@ async def forget(ctx: InboxContext, records: Mapping[str, str | None]) -> dict[s
     return outcome
 
 
-def folders_of(mailbox: Mailbox) -> tuple[str, ...]:
-    """Where the poll leaves a mailbox's mail: the folders it reads, and the one it moves
-    read mail to."""
-    folders = list(mailbox.imap.folders)
-    if mailbox.imap.after == "move" and mailbox.imap.move_to:
-        folders.append(mailbox.imap.move_to)
-    return tuple(dict.fromkeys(folders))
+def folders_of(client: BaseMailBox) -> list[str]:
+    """Every folder of the account that holds mail: the poll's, its `move_to`, and any other
+    a copy may have been filed in (a copy keeps the mail's bytes, so the hash finds it)."""
+    return [folder.name for folder in client.folder.list()
+            if not {"\\NOSELECT", "\\NONEXISTENT"} & {f.upper() for f in folder.flags}]
 
 
 def _delete_from(mailbox: Mailbox, wanted: Mapping[str, tuple[str, str]]) -> int:
     """Delete the mails `wanted` (external id: (locator, hash of the bytes)) from every
-    folder of `mailbox`; how many were deleted. Raises when the server cannot be used."""
+    folder of `mailbox`'s account; how many were deleted. Raises when the server cannot be
+    used."""
     digests = {raw_digest for _, raw_digest in wanted.values()}
     searches = sorted({_criteria(found_by) for found_by, _ in wanted.values()})
     client = imap.connect(mailbox.imap)
     try:
         deleted = 0
-        for folder in folders_of(mailbox):
-            if not client.folder.exists(folder):
-                continue
+        for folder in folders_of(client):
             client.folder.set(folder)
             uids = _search(client, searches)
             # A few at a time: a sender's mails may be many scanned documents.
@@ -133,7 +131,9 @@ def _delete_from(mailbox: Mailbox, wanted: Mapping[str, tuple[str, str]]) -> int
 def _criteria(found_by: str) -> str:
     """The IMAP search key for a locator (`locator` made it searchable as a quoted string)."""
     if found_by.startswith(SENDER):
-        return f'FROM "{found_by.removeprefix(SENDER)}"'
+        # The address a reply goes to: From's, or Reply-To's when the mail named no From.
+        address = found_by.removeprefix(SENDER)
+        return f'OR FROM "{address}" HEADER Reply-To "{address}"'
     return f'HEADER Message-ID "{found_by}"'
 
 

@@ -107,22 +107,38 @@ async def test_an_erasure_deletes_the_residents_mails_from_the_server_and_no_one
             if not r["extra"].get("erased")] == [AYTAN, AYTAN]
 
 
-async def test_mail_moved_after_reading_is_deleted_from_the_folder_it_was_moved_to(
+async def test_mail_is_deleted_from_the_folder_it_was_moved_to_and_any_copy_filed_elsewhere(
         ctx, dovecot, box):
     mailbox = mailbox_on(dovecot, box, after="move", move_to="Oxunub")
     ctx.config = with_mailboxes(ctx.config, str(ctx.media_dir), mailbox)
     with dovecot.session(box) as session:
         session.folder.create("Oxunub")
-    assert folders_of(mailbox) == ("INBOX", "Oxunub")
-    dovecot.append(box, mail("Salam", message_id="<m1@mail.ru>"))
+    raw = mail("Salam", message_id="<m1@mail.ru>")
+    dovecot.append(box, raw)
     assert await poll_mailbox(ctx, the_mailbox(ctx)) == "1 stored"
     assert message_ids_on_server(dovecot, box, "Oxunub") == ["<m1@mail.ru>"]
+    # Someone at the centre filed a copy in a folder of their own.
+    dovecot.append(box, raw, "Vacib.2026")
+    with dovecot.session(box) as session:
+        assert {"INBOX", "Oxunub", "Vacib.2026"} <= set(folders_of(session))
 
     await erase(ctx, ELNUR)
     assert await provider_records.forget_due(ctx) == (1, 0)
 
-    assert message_ids_on_server(dovecot, box, "Oxunub") == []
-    assert message_ids_on_server(dovecot, box) == []
+    for folder in ("INBOX", "Oxunub", "Vacib.2026"):
+        assert message_ids_on_server(dovecot, box, folder) == []
+
+
+async def test_a_mail_that_named_its_sender_only_in_reply_to_is_found_by_it(ctx, dovecot,
+                                                                             box):
+    raw = mail("Cavab bu ünvana", sender="", headers=f"\r\nReply-To: Elnur <{ELNUR}>")
+    dovecot.append(box, raw)
+    assert await poll_mailbox(ctx, the_mailbox(ctx)) == "1 stored"
+    await erase(ctx, ELNUR)
+    [record] = await row(ctx, provider_erasures)
+    assert record["locator"] == f"from:{ELNUR}"
+    assert await provider_records.forget_due(ctx) == (1, 0)
+    assert on_server(dovecot, box) == set()
 
 
 async def test_a_mail_someone_deleted_already_counts_as_gone(ctx, dovecot, box):
