@@ -60,9 +60,9 @@ async def test_an_erasure_empties_the_dead_letters_the_resident_sent(ctx, doveco
     await buried(ctx, box, 2)
     letters = {bytes(r["raw"]): r for r in await row(ctx, mail_dead_letters)}
     assert set(letters) == {elnurs, aytans}
-    # Found by a keyed digest of the address, never the address itself.
+    # Found by a keyed digest of the address (as its From wrote it, in capitals), never the
+    # address itself.
     assert letters[elnurs]["sender_digest"] == matching.sender_digest(ctx.claim_key, ELNUR)
-    assert ELNUR not in str(letters[elnurs]["sender_digest"])
 
     done = await erase(ctx, ELNUR)
 
