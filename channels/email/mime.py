@@ -219,16 +219,10 @@ def sender_in_headers(raw: bytes) -> str | None:
     """The address a mail names as its sender (From, else Reply-To), read from its headers
     alone however broken the rest is: whose a mail that could not be read is."""
     try:
-        headers = _HEADERS_ONLY.parsebytes(raw)
-        for name in ("From", "Reply-To"):
-            values = [str(value) for value in headers.get_all(name, [])]
-            for _display, address in getaddresses(values):
-                address = _surrogates_dropped(address.strip().lower())
-                if _ADDRESS.fullmatch(address):
-                    return address
+        headers = _Headers(_HEADERS_ONLY.parsebytes(raw), _Notes())
+        return headers.first_address("From")[1] or headers.first_address("Reply-To")[1]
     except Exception:  # nothing readable there: nobody to find it by
         return None
-    return None
 
 
 # --- headers ----------------------------------------------------------------------------
