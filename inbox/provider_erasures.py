@@ -4,10 +4,9 @@
 The channel whose provider keeps the messages deletes them (`Forget`: by provider id, None
 once gone, else why not; the channels' job hands it in, `channels.provider_records`). A
 record's locator, when its channel needs one to find it (a mail's Message-ID), is cleared
-once it is gone. One
-that is not gone is tried again after a growing pause, and again for as long as it takes:
-the provider may be down, or the account's credentials wrong for a while, and the deletion
-is owed."""
+once it is gone. One that is not gone is tried again after a growing pause, and again for
+as long as it takes: the provider may be down, or the account's credentials wrong for a
+while, and the deletion is owed."""
 
 from __future__ import annotations
 
